@@ -1,0 +1,25 @@
+// Command tsunagi is the private-backbone connectivity hub: `tsunagi serve` runs
+// the controller, `tsunagi migrate` manages the schema, and later nouns form
+// the CLI over the REST API.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	root := &cobra.Command{
+		Use:           "tsunagi",
+		Short:         "tsunagi — private-backbone connectivity hub",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(serveCmd(), migrateCmd())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "tsunagi:", err)
+		os.Exit(1)
+	}
+}

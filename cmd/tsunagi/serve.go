@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/demo"
+	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/logging"
+	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
+	"github.com/tsunagi-net/tsunagi/internal/web"
+)
+
+type serveFlags struct {
+	dataDir, db, listen, mgmtListen, mgmtAllow string
+	tlsCert, tlsKey, logLevel                  string
+	demo                                       bool
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func storeFlags(cmd *cobra.Command, dataDir, db *string) {
+	cmd.Flags().StringVar(dataDir, "data-dir", envOr("TSUNAGI_DATA_DIR", "./data"), "directory for the embedded SQLite database, its lock and the self-signed certificate")
+	cmd.Flags().StringVar(db, "db", os.Getenv("TSUNAGI_DB"), "PostgreSQL URL (postgres://…); empty uses the embedded SQLite")
+}
+
+func serveCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the controller (customer listener, management listener, schedulers)",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return serve(cmd.Context(), f) },
+	}
+	storeFlags(cmd, &f.dataDir, &f.db)
+	cmd.Flags().StringVar(&f.listen, "listen", envOr("TSUNAGI_LISTEN", ":8443"), "customer listener address (TLS)")
+	cmd.Flags().StringVar(&f.mgmtListen, "mgmt-listen", envOr("TSUNAGI_MGMT_LISTEN", "127.0.0.1:9443"), "operator management listener address (TLS)")
+	cmd.Flags().StringVar(&f.mgmtAllow, "mgmt-allow", envOr("TSUNAGI_MGMT_ALLOW", "127.0.0.0/8,::1/128"), "source prefixes allowed to reach the management listener, comma-separated")
+	cmd.Flags().StringVar(&f.tlsCert, "tls-cert", "", "certificate file (PEM); without it a self-signed certificate is kept in the data directory")
+	cmd.Flags().StringVar(&f.tlsKey, "tls-key", "", "private key file (PEM) for --tls-cert")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().BoolVar(&f.demo, "demo", false, "load an example deployment (two regions, a hub node, two customers) into an empty database")
+	return cmd
+}
+
+func serve(ctx context.Context, f serveFlags) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := logging.New(os.Stderr, level)
+	allow, err := web.ParseAllowList(f.mgmtAllow)
+	if err != nil {
+		return fmt.Errorf("--mgmt-allow: %w", err)
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	start := time.Now()
+	db, err := store.Open(ctx, store.Options{DSN: f.db, DataDir: f.dataDir})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	var cert tls.Certificate
+	if f.tlsCert != "" {
+		cert, err = tlsutil.Load(f.tlsCert, f.tlsKey)
+	} else {
+		var made bool
+		cert, made, err = tlsutil.SelfSigned(f.dataDir)
+		if made {
+			log.Info("generated a self-signed TLS certificate", "dir", f.dataDir+"/tls")
+		}
+	}
+	if err != nil {
+		return err
+	}
+
+	auditLog := audit.New(db)
+	cat := catalog.New(db, auditLog)
+	ids := identity.New(db, auditLog, identity.DefaultConfig)
+	srv := web.New(web.Config{CustomerAddr: f.listen, MgmtAddr: f.mgmtListen, MgmtAllow: allow, TLS: tlsutil.ServerConfig(cert)},
+		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Log: log})
+	ls, err := srv.Listen()
+	if err != nil {
+		return err
+	}
+	if f.demo {
+		invites, err := demo.Load(ctx, cat, ids)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		for _, in := range invites {
+			log.Info("demo customer account waiting for its password", "customer", in.Customer, "login_id", in.LoginID,
+				"setup_url", "https://"+displayAddr(ls.Customer.Addr())+"/setup?token="+in.Token)
+		}
+	}
+	token, err := ids.FirstOperatorLink(ctx)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		url := "https://" + displayAddr(ls.Mgmt.Addr()) + "/setup?first=1&token=" + token
+		// Printed on stdout as well as logged: this link is how the first
+		// operator account is made; it is valid for 24 hours and works once.
+		fmt.Printf("First start: create the operator account within 24 hours at\n  %s\n", url)
+		log.Info("first operator setup link issued", "setup_url", url, "valid_hours", 24)
+	}
+	log.Info("tsunagi controller started", "customer", ls.Customer.Addr().String(), "management", ls.Mgmt.Addr().String(),
+		"database", string(db.Dialect()), "startup_ms", time.Since(start).Milliseconds())
+	err = srv.Serve(ctx, ls)
+	log.Info("tsunagi controller stopped")
+	return err
+}
+
+// displayAddr makes a listener address usable in a link: the wildcard becomes
+// localhost.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() || ip.IsLoopback() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,93 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
+	"github.com/tsunagi-net/tsunagi/internal/ids"
+	"github.com/tsunagi-net/tsunagi/internal/store"
+)
+
+// Customer is a tenant.
+type Customer struct {
+	ID           CustomerID `json:"id"`
+	Name         string     `json:"name"`
+	Status       string     `json:"status"` // active | terminated
+	CreatedAt    time.Time  `json:"created_at"`
+	TerminatedOn string     `json:"terminated_on,omitempty"` // JST date of the last contract's end
+	PurgeDueOn   string     `json:"purge_due_on,omitempty"`  // JST date by which everything is erased
+}
+
+// CustomerInput creates a customer.
+type CustomerInput struct {
+	Name string `json:"name"`
+}
+
+// CreateCustomer adds a customer (operator).
+func (c *Catalog) CreateCustomer(ctx context.Context, in CustomerInput) (Customer, error) {
+	if err := checkText("name", in.Name, 200); err != nil {
+		return Customer{}, err
+	}
+	cu := Customer{ID: CustomerID(ids.New("cus")), Name: in.Name, Status: "active", CreatedAt: clock.Now()}
+	err := c.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO customers (id, name, status, created_at) VALUES (?, ?, ?, ?)`,
+			cu.ID, cu.Name, cu.Status, clock.Store(cu.CreatedAt)); err != nil {
+			return err
+		}
+		return c.audit.RecordTx(ctx, tx, audit.Event{Action: "customer.create", Target: "customer:" + string(cu.ID),
+			CustomerID: string(cu.ID), Detail: map[string]any{"name": cu.Name}})
+	})
+	if err != nil {
+		return Customer{}, fmt.Errorf("create customer: %w", err)
+	}
+	return cu, nil
+}
+
+const customerCols = `id, name, status, created_at, terminated_on, purge_due_on`
+
+func scanCustomer(s interface{ Scan(...any) error }) (Customer, error) {
+	var cu Customer
+	var at string
+	var term, purge *string
+	err := s.Scan(&cu.ID, &cu.Name, &cu.Status, &at, &term, &purge)
+	cu.CreatedAt = parseTime(at)
+	if term != nil {
+		cu.TerminatedOn = *term
+	}
+	if purge != nil {
+		cu.PurgeDueOn = *purge
+	}
+	return cu, err
+}
+
+// GetCustomer returns one customer.
+func (c *Catalog) GetCustomer(ctx context.Context, id CustomerID) (Customer, error) {
+	cu, err := scanCustomer(c.db.QueryRow(ctx, `SELECT `+customerCols+` FROM customers WHERE id = ?`, id))
+	if err != nil {
+		return Customer{}, notFound("customer", store.Wrap(err))
+	}
+	return cu, nil
+}
+
+// ListCustomers lists customers by ID (operator).
+func (c *Catalog) ListCustomers(ctx context.Context, p Page) ([]Customer, string, error) {
+	rows, err := c.db.Query(ctx, `SELECT `+customerCols+` FROM customers WHERE id > ? ORDER BY id LIMIT ?`, p.After, p.limit())
+	if err != nil {
+		return nil, "", fmt.Errorf("list customers: %w", err)
+	}
+	defer rows.Close()
+	out := []Customer{}
+	var keys []string
+	for rows.Next() {
+		cu, err := scanCustomer(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("list customers: %w", err)
+		}
+		out = append(out, cu)
+		keys = append(keys, string(cu.ID))
+	}
+	return out, next(keys, p), rows.Err()
+}

@@ -1,0 +1,298 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
+	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/ids"
+	"github.com/tsunagi-net/tsunagi/internal/store"
+)
+
+// Account is a person's login.
+type Account struct {
+	ID          string             `json:"id"`
+	CustomerID  catalog.CustomerID `json:"customer_id,omitempty"`
+	LoginID     string             `json:"login_id"`
+	DisplayName string             `json:"display_name"`
+	Email       string             `json:"email"`
+	Role        Role               `json:"role"`
+	Active      bool               `json:"active"` // false until the invitee sets a password
+	CreatedAt   time.Time          `json:"created_at"`
+}
+
+// InviteInput creates an account that its owner completes through a link.
+type InviteInput struct {
+	LoginID     string `json:"login_id"`
+	DisplayName string `json:"display_name"`
+	Email       string `json:"email"`
+	Role        Role   `json:"role"`
+}
+
+// SetupInput completes a setup or invitation link.
+type SetupInput struct {
+	Token       string `json:"token"`
+	LoginID     string `json:"login_id"`     // first operator only
+	DisplayName string `json:"display_name"` // first operator only
+	Email       string `json:"email"`        // first operator only
+	Password    string `json:"password"`
+}
+
+// Link lifetimes.
+const (
+	FirstOperatorLinkTTL = 24 * time.Hour
+	InviteLinkTTL        = 72 * time.Hour
+)
+
+var loginIDRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._@-]{2,63}$`)
+
+func checkAccountFields(loginID, name, email string) error {
+	if !loginIDRE.MatchString(loginID) {
+		return fault.Field("login_id", "login_id must be 3–64 letters, digits, '.', '_', '@' or '-'")
+	}
+	if name == "" || len(name) > 200 {
+		return fault.Field("display_name", "display_name is required (at most 200 bytes)")
+	}
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
+		return fault.Field("email", "email must be a plain e-mail address")
+	}
+	return nil
+}
+
+// FirstOperatorLink returns a fresh single-use link token for creating the
+// first operator account, or "" when an operator account already exists.
+// Earlier unused first-operator links are withdrawn, so only the link printed
+// by the latest start works.
+func (s *Service) FirstOperatorLink(ctx context.Context) (string, error) {
+	token := ids.Secret("tsu")
+	created := false
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM accounts WHERE customer_id IS NULL AND password_hash IS NOT NULL`).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM setup_tokens WHERE purpose = 'first-operator'`); err != nil {
+			return err
+		}
+		now := clock.Now()
+		if _, err := tx.Exec(ctx, `INSERT INTO setup_tokens (token_hash, purpose, created_at, expires_at) VALUES (?, 'first-operator', ?, ?)`,
+			hashSecret(token), clock.Store(now), clock.Store(now.Add(FirstOperatorLinkTTL))); err != nil {
+			return err
+		}
+		created = true
+		return s.audit.RecordTx(audit.WithActor(ctx, audit.System), tx, audit.Event{Action: "setup.link.issue", Target: "setup:first-operator",
+			Detail: map[string]any{"expires_at": clock.Show(now.Add(FirstOperatorLinkTTL))}})
+	})
+	if err != nil || !created {
+		return "", err
+	}
+	return token, nil
+}
+
+// Invite creates an account for customer cust ("" for operator staff) that
+// becomes usable once its owner sets a password through the returned link.
+func (s *Service) Invite(ctx context.Context, cust catalog.CustomerID, in InviteInput) (Account, string, error) {
+	if err := checkAccountFields(in.LoginID, in.DisplayName, in.Email); err != nil {
+		return Account{}, "", err
+	}
+	if !in.Role.Valid() || in.Role.OperatorSide() != (cust == "") {
+		if cust == "" {
+			return Account{}, "", fault.Field("role", "role must be operator or security-officer")
+		}
+		return Account{}, "", fault.Field("role", "role must be ops-admin, admin or user")
+	}
+	a := Account{ID: ids.New("acc"), CustomerID: cust, LoginID: in.LoginID, DisplayName: in.DisplayName, Email: in.Email,
+		Role: in.Role, CreatedAt: clock.Now()}
+	token := ids.Secret("tsu")
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var custArg any
+		if cust != "" {
+			var status string
+			if err := store.Scan(tx.QueryRow(ctx, `SELECT status FROM customers WHERE id = ?`, cust), &status); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return fault.New(fault.NotFound, "customer not found")
+				}
+				return err
+			}
+			if status != "active" {
+				return fault.New(fault.Conflict, "customer is terminated")
+			}
+			custArg = cust
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, customer_id, login_id, display_name, email, role, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, a.ID, custArg, a.LoginID, a.DisplayName, a.Email, a.Role, clock.Store(a.CreatedAt)); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return fault.Wrap(fault.Conflict, err, "login ID %s is taken", a.LoginID)
+			}
+			return err
+		}
+		exp := a.CreatedAt.Add(InviteLinkTTL)
+		if _, err := tx.Exec(ctx, `INSERT INTO setup_tokens (token_hash, purpose, account_id, created_at, expires_at) VALUES (?, 'invite', ?, ?, ?)`,
+			hashSecret(token), a.ID, clock.Store(a.CreatedAt), clock.Store(exp)); err != nil {
+			return err
+		}
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "account.invite", Target: "account:" + a.ID, CustomerID: string(cust),
+			Detail: map[string]any{"login_id": a.LoginID, "role": string(a.Role), "link_expires_at": clock.Show(exp)}})
+	})
+	if err != nil {
+		return Account{}, "", fmt.Errorf("invite: %w", err)
+	}
+	return a, token, nil
+}
+
+// CompleteSetup consumes a setup or invitation link and sets the password. A
+// used, expired or unknown link gives the same answer.
+func (s *Service) CompleteSetup(ctx context.Context, side Side, in SetupInput) (Account, error) {
+	bad := fault.New(fault.NotFound, "this link is not valid: it may have expired or been used")
+	if in.Token == "" || len(in.Token) > 200 {
+		return Account{}, bad
+	}
+	var a Account
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var purpose, expires string
+		var accountID *string
+		err := store.Scan(tx.QueryRow(ctx, `SELECT purpose, account_id, expires_at FROM setup_tokens WHERE token_hash = ? AND used_at IS NULL`,
+			hashSecret(in.Token)), &purpose, &accountID, &expires)
+		if errors.Is(err, store.ErrNotFound) {
+			return bad
+		}
+		if err != nil {
+			return err
+		}
+		now := clock.Now()
+		if t, _ := clock.Parse(expires); !now.Before(t) {
+			return bad
+		}
+		switch purpose {
+		case "first-operator":
+			if side != OperatorSide {
+				return bad
+			}
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM accounts WHERE customer_id IS NULL AND password_hash IS NOT NULL`).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return bad
+			}
+			if err := checkAccountFields(in.LoginID, in.DisplayName, in.Email); err != nil {
+				return err
+			}
+			a = Account{ID: ids.New("acc"), LoginID: in.LoginID, DisplayName: in.DisplayName, Email: in.Email, Role: RoleOperator, CreatedAt: now}
+			if err := CheckPolicy(in.Password, a.LoginID); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, login_id, display_name, email, role, password_hash, password_changed_at, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, a.LoginID, a.DisplayName, a.Email, a.Role, HashPassword(in.Password, s.cfg.Argon2),
+				clock.Store(now), clock.Store(now)); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					return fault.Wrap(fault.Conflict, err, "login ID %s is taken", a.LoginID)
+				}
+				return err
+			}
+		case "invite":
+			if in.LoginID != "" || in.DisplayName != "" || in.Email != "" {
+				return fault.Field("login_id", "an invitation fixes the login ID, name and e-mail; send only token and password")
+			}
+			got, err := s.account(ctx, tx, *accountID)
+			if err != nil {
+				return err
+			}
+			// A link is honoured only on its own account's listener.
+			if (side == OperatorSide) != (got.CustomerID == "") {
+				return bad
+			}
+			a = got
+			if err := CheckPolicy(in.Password, a.LoginID); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = ?, password_changed_at = ? WHERE id = ?`,
+				HashPassword(in.Password, s.cfg.Argon2), clock.Store(now), a.ID); err != nil {
+				return err
+			}
+		default:
+			return bad
+		}
+		a.Active = true
+		if _, err := tx.Exec(ctx, `UPDATE setup_tokens SET used_at = ? WHERE token_hash = ?`, clock.Store(now), hashSecret(in.Token)); err != nil {
+			return err
+		}
+		actx := audit.WithActor(ctx, Principal{AccountID: a.ID, LoginID: a.LoginID, CustomerID: a.CustomerID, Role: a.Role}.
+			Actor(audit.ActorFrom(ctx).SourceIP, audit.ActorFrom(ctx).RequestID))
+		return s.audit.RecordTx(actx, tx, audit.Event{Action: "account.setup", Target: "account:" + a.ID, CustomerID: string(a.CustomerID),
+			Detail: map[string]any{"purpose": purpose, "login_id": a.LoginID, "role": string(a.Role)}})
+	})
+	if err != nil {
+		return Account{}, fmt.Errorf("setup: %w", err)
+	}
+	return a, nil
+}
+
+const accountCols = `id, customer_id, login_id, display_name, email, role, password_hash IS NOT NULL, created_at`
+
+func scanAccount(s interface{ Scan(...any) error }) (Account, error) {
+	var a Account
+	var cust *string
+	var at string
+	err := s.Scan(&a.ID, &cust, &a.LoginID, &a.DisplayName, &a.Email, &a.Role, &a.Active, &at)
+	if cust != nil {
+		a.CustomerID = catalog.CustomerID(*cust)
+	}
+	a.CreatedAt, _ = clock.Parse(at)
+	return a, err
+}
+
+func (s *Service) account(ctx context.Context, q store.Querier, id string) (Account, error) {
+	a, err := scanAccount(q.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ? AND disabled_at IS NULL`, id))
+	if err != nil {
+		if errors.Is(store.Wrap(err), store.ErrNotFound) {
+			return Account{}, fault.New(fault.NotFound, "account not found")
+		}
+		return Account{}, store.Wrap(err)
+	}
+	return a, nil
+}
+
+// ListAccounts lists the accounts of customer cust, or operator staff for "".
+func (s *Service) ListAccounts(ctx context.Context, cust catalog.CustomerID, p catalog.Page) ([]Account, string, error) {
+	limit := p.Limit
+	if limit <= 0 || limit > catalog.MaxPage {
+		limit = 50
+	}
+	q := `SELECT ` + accountCols + ` FROM accounts WHERE disabled_at IS NULL AND login_id > ? AND `
+	args := []any{p.After}
+	if cust == "" {
+		q += `customer_id IS NULL`
+	} else {
+		q += `customer_id = ?`
+		args = append(args, cust)
+	}
+	rows, err := s.db.Query(ctx, q+` ORDER BY login_id LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list accounts: %w", err)
+	}
+	defer rows.Close()
+	out := []Account{}
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, "", fmt.Errorf("list accounts: %w", err)
+		}
+		out = append(out, a)
+	}
+	nextKey := ""
+	if len(out) == limit {
+		nextKey = out[len(out)-1].LoginID
+	}
+	return out, nextKey, rows.Err()
+}

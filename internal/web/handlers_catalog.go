@@ -1,0 +1,137 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+)
+
+// Customer-listener handlers: the customer is always the principal's own.
+
+func (s *Server) listRegions(w http.ResponseWriter, r *http.Request) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.deps.Catalog.ListRegions(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+	return nil
+}
+
+func (s *Server) myContracts(w http.ResponseWriter, r *http.Request) error {
+	return s.contracts(w, r, principal(r).CustomerID)
+}
+
+func (s *Server) myContract(w http.ResponseWriter, r *http.Request) error {
+	return s.contract(w, r, principal(r).CustomerID)
+}
+
+func (s *Server) myHubs(w http.ResponseWriter, r *http.Request) error {
+	return s.hubs(w, r, principal(r).CustomerID)
+}
+
+func (s *Server) myHub(w http.ResponseWriter, r *http.Request) error {
+	h, err := s.deps.Catalog.GetHub(r.Context(), principal(r).CustomerID, catalog.HubID(r.PathValue("id")))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, h)
+	return nil
+}
+
+func (s *Server) myPorts(w http.ResponseWriter, r *http.Request) error {
+	return s.ports(w, r, principal(r).CustomerID)
+}
+
+func (s *Server) myPort(w http.ResponseWriter, r *http.Request) error {
+	pt, err := s.deps.Catalog.GetPort(r.Context(), principal(r).CustomerID, r.PathValue("code"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pt)
+	return nil
+}
+
+func (s *Server) myAccounts(w http.ResponseWriter, r *http.Request) error {
+	return s.accounts(w, r, principal(r).CustomerID)
+}
+
+// Shared by both listeners once the customer is known.
+
+func (s *Server) contracts(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.deps.Catalog.ListContracts(r.Context(), cust, p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+	return nil
+}
+
+func (s *Server) contract(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+	k, err := s.deps.Catalog.GetContract(r.Context(), cust, r.PathValue("code"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, k)
+	return nil
+}
+
+func (s *Server) hubs(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.deps.Catalog.ListHubs(r.Context(), cust, p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+	return nil
+}
+
+func (s *Server) ports(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.deps.Catalog.ListPorts(r.Context(), cust, r.URL.Query().Get("service_code"), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+	return nil
+}
+
+func (s *Server) accounts(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.deps.Identity.ListAccounts(r.Context(), cust, p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+	return nil
+}
+
+// created decodes the body into In, calls do, and answers 201 with the result.
+func created[In, Out any](w http.ResponseWriter, r *http.Request, do func(In) (Out, error)) error {
+	var in In
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	out, err := do(in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}

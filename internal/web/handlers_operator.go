@@ -1,0 +1,230 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/identity"
+)
+
+// Management-listener handlers. The customer in the path is the object the
+// operator acts on; operator staff have no customer scope of their own.
+
+// pathCustomer resolves {customer}; an unknown ID is 404.
+func (s *Server) pathCustomer(r *http.Request) (catalog.CustomerID, error) {
+	c, err := s.deps.Catalog.GetCustomer(r.Context(), catalog.CustomerID(r.PathValue("customer")))
+	if err != nil {
+		return "", err
+	}
+	return c.ID, nil
+}
+
+// withCustomer adapts a per-customer handler to the operator's routes.
+func (s *Server) withCustomer(h func(http.ResponseWriter, *http.Request, catalog.CustomerID) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		cust, err := s.pathCustomer(r)
+		if err != nil {
+			return err
+		}
+		return h(w, r, cust)
+	}
+}
+
+func (s *Server) createRegion(w http.ResponseWriter, r *http.Request) error {
+	return created(w, r, func(in catalog.RegionInput) (catalog.Region, error) {
+		return s.deps.Catalog.CreateRegion(r.Context(), in)
+	})
+}
+
+func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.deps.Catalog.ListNodes(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+	return nil
+}
+
+func (s *Server) createNode(w http.ResponseWriter, r *http.Request) error {
+	return created(w, r, func(in catalog.NodeInput) (catalog.Node, error) { return s.deps.Catalog.CreateNode(r.Context(), in) })
+}
+
+func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.deps.Catalog.ListCustomers(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+	return nil
+}
+
+func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) error {
+	return created(w, r, func(in catalog.CustomerInput) (catalog.Customer, error) {
+		return s.deps.Catalog.CreateCustomer(r.Context(), in)
+	})
+}
+
+func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.deps.Catalog.GetCustomer(r.Context(), catalog.CustomerID(r.PathValue("customer")))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+func (s *Server) opContracts(w http.ResponseWriter, r *http.Request) error {
+	return s.withCustomer(s.contracts)(w, r)
+}
+
+func (s *Server) opContract(w http.ResponseWriter, r *http.Request) error {
+	return s.withCustomer(s.contract)(w, r)
+}
+
+func (s *Server) createContract(w http.ResponseWriter, r *http.Request) error {
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+		return created(w, r, func(in catalog.ContractInput) (catalog.Contract, error) {
+			return s.deps.Catalog.CreateContract(r.Context(), cust, in)
+		})
+	})(w, r)
+}
+
+func (s *Server) setOption(w http.ResponseWriter, r *http.Request) error {
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+		var in catalog.OptionInput
+		if err := decode(w, r, &in); err != nil {
+			return err
+		}
+		k, err := s.deps.Catalog.SetOption(r.Context(), cust, r.PathValue("code"), in)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, k)
+		return nil
+	})(w, r)
+}
+
+func (s *Server) cancelContract(w http.ResponseWriter, r *http.Request) error {
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+		var in catalog.CancelInput
+		if err := decode(w, r, &in); err != nil {
+			return err
+		}
+		k, err := s.deps.Catalog.CancelContract(r.Context(), cust, r.PathValue("code"), in)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, k)
+		return nil
+	})(w, r)
+}
+
+func (s *Server) opHubs(w http.ResponseWriter, r *http.Request) error {
+	return s.withCustomer(s.hubs)(w, r)
+}
+
+func (s *Server) createHub(w http.ResponseWriter, r *http.Request) error {
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+		return created(w, r, func(in catalog.HubInput) (catalog.Hub, error) { return s.deps.Catalog.CreateHub(r.Context(), cust, in) })
+	})(w, r)
+}
+
+func (s *Server) opPorts(w http.ResponseWriter, r *http.Request) error {
+	return s.withCustomer(s.ports)(w, r)
+}
+
+func (s *Server) createPort(w http.ResponseWriter, r *http.Request) error {
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+		return created(w, r, func(in catalog.PortInput) (catalog.Port, error) {
+			return s.deps.Catalog.CreatePort(r.Context(), cust, in)
+		})
+	})(w, r)
+}
+
+func (s *Server) opAccounts(w http.ResponseWriter, r *http.Request) error {
+	return s.withCustomer(s.accounts)(w, r)
+}
+
+// invitation is an account with its single-use setup link token; the link is
+// shown once and never stored in clear.
+type invitation struct {
+	Account    identity.Account `json:"account"`
+	SetupToken string           `json:"setup_token"`
+}
+
+func (s *Server) invite(ctx context.Context, cust catalog.CustomerID) func(identity.InviteInput) (invitation, error) {
+	return func(in identity.InviteInput) (invitation, error) {
+		a, tok, err := s.deps.Identity.Invite(ctx, cust, in)
+		return invitation{Account: a, SetupToken: tok}, err
+	}
+}
+
+func (s *Server) inviteCustomerAccount(w http.ResponseWriter, r *http.Request) error {
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+		return created(w, r, s.invite(r.Context(), cust))
+	})(w, r)
+}
+
+func (s *Server) listStaff(w http.ResponseWriter, r *http.Request) error { return s.accounts(w, r, "") }
+
+func (s *Server) inviteStaff(w http.ResponseWriter, r *http.Request) error {
+	return created(w, r, s.invite(r.Context(), ""))
+}
+
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
+	q := audit.Query{CustomerID: r.URL.Query().Get("customer")}
+	if v := r.URL.Query().Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return fault.Field("after", "after must be a sequence number")
+		}
+		q.AfterSeq = n
+	}
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return fault.Field("limit", "limit must be a number from 1 to 1000")
+		}
+		q.Limit = n
+	}
+	items, err := s.deps.Audit.List(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []audit.Entry{}
+	}
+	next := ""
+	if len(items) > 0 && (q.Limit == 0 && len(items) == 100 || len(items) == q.Limit) {
+		next = strconv.FormatInt(items[len(items)-1].Seq, 10)
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+	return nil
+}
+
+func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.deps.Audit.Verify(r.Context())
+	var broken *audit.ChainError
+	if errors.As(err, &broken) {
+		writeJSON(w, http.StatusOK, map[string]any{"intact": false, "checked": n, "problem": err.Error()})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"intact": true, "checked": n})
+	return nil
+}

@@ -1,0 +1,163 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/store"
+)
+
+// MaxBody is the largest request body accepted.
+const MaxBody = 1 << 20
+
+// errorBody is the one shape of every error answer.
+type errorBody struct {
+	Error struct {
+		Code      string `json:"code"`
+		Message   string `json:"message"`
+		Field     string `json:"field,omitempty"`
+		RequestID string `json:"request_id,omitempty"`
+	} `json:"error"`
+}
+
+var statusOf = map[fault.Kind]int{
+	fault.Invalid:      http.StatusBadRequest,
+	fault.Unauthorized: http.StatusUnauthorized,
+	fault.Forbidden:    http.StatusForbidden,
+	fault.NotFound:     http.StatusNotFound,
+	fault.Conflict:     http.StatusConflict,
+	fault.TooLarge:     http.StatusRequestEntityTooLarge,
+	fault.RateLimited:  http.StatusTooManyRequests,
+	fault.Unavailable:  http.StatusServiceUnavailable,
+	fault.Internal:     http.StatusInternalServerError,
+}
+
+// classify turns any error into a user-safe fault. This is the one place where
+// errors become HTTP; store errors that escaped a domain package are mapped
+// here too, and anything unknown is an internal error whose detail stays in
+// the log.
+func classify(err error) *fault.Error {
+	if f, ok := fault.As(err); ok {
+		return f
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return &fault.Error{Kind: fault.NotFound, Message: "not found", Err: err}
+	case errors.Is(err, store.ErrConflict):
+		return &fault.Error{Kind: fault.Conflict, Message: "conflicts with an existing object", Err: err}
+	case errors.Is(err, store.ErrUnavailable):
+		return &fault.Error{Kind: fault.Unavailable, Message: "the service is temporarily unavailable; retry shortly", Err: err}
+	}
+	return &fault.Error{Kind: fault.Internal, Message: "internal error", Err: err}
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	f := classify(err)
+	code := statusOf[f.Kind]
+	if code == 0 {
+		code = http.StatusInternalServerError
+	}
+	if code >= 500 {
+		s.deps.Log.ErrorContext(r.Context(), "request failed", "request_id", requestID(r), "method", r.Method,
+			"path", r.URL.Path, "err", err)
+	}
+	var b errorBody
+	b.Error.Code, b.Error.Message, b.Error.Field, b.Error.RequestID = string(f.Kind), f.Message, f.Field, requestID(r)
+	if code == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	writeJSON(w, code, b)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+}
+
+// decode reads exactly one JSON object of at most MaxBody bytes into v,
+// refusing unknown fields, wrong types and trailing data.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return fault.New(fault.Invalid, "Content-Type must be application/json")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if dec.Decode(&struct{}{}) != io.EOF {
+			return fault.New(fault.Invalid, "the body must hold exactly one JSON object")
+		}
+		return nil
+	}
+	var (
+		maxErr    *http.MaxBytesError
+		typeErr   *json.UnmarshalTypeError
+		syntaxErr *json.SyntaxError
+	)
+	switch {
+	case errors.As(err, &maxErr):
+		return fault.New(fault.TooLarge, "the body is larger than %d bytes", MaxBody)
+	case errors.As(err, &typeErr):
+		return fault.Field(typeErr.Field, "%s must be a JSON %s", typeErr.Field, typeErr.Type.Kind())
+	case errors.As(err, &syntaxErr):
+		return fault.New(fault.Invalid, "malformed JSON at byte %d", syntaxErr.Offset)
+	case errors.Is(err, io.EOF):
+		return fault.New(fault.Invalid, "a JSON body is required")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fault.New(fault.Invalid, "malformed JSON: the body ends early")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return fault.Field(name, "unknown field %q", name)
+	}
+	return fault.Wrap(fault.Invalid, err, "the body is not valid JSON for this request")
+}
+
+// page reads ?limit= and ?after=.
+func page(r *http.Request) (catalog.Page, error) {
+	var p catalog.Page
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > catalog.MaxPage {
+			return p, fault.Field("limit", "limit must be a number from 1 to %d", catalog.MaxPage)
+		}
+		p.Limit = n
+	}
+	p.After = r.URL.Query().Get("after")
+	if len(p.After) > 200 {
+		return p, fault.Field("after", "after is too long")
+	}
+	return p, nil
+}
+
+// list is the shape of every list answer: items and the key of the next page.
+type list[T any] struct {
+	Items []T     `json:"items"`
+	Next  *string `json:"next_after"`
+}
+
+func newList[T any](items []T, next string) list[T] {
+	l := list[T]{Items: items}
+	if next != "" {
+		l.Next = &next
+	}
+	return l
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

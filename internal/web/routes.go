@@ -1,0 +1,139 @@
+package web
+
+import (
+	"context"
+	_ "embed"
+	"net/http"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/identity"
+)
+
+// route is one entry of a listener's route table. The tables are data so that
+// tests can walk them: the OpenAPI document must list exactly these routes,
+// and the cross-customer sweep asks every one of them for another customer's
+// objects.
+type route struct {
+	Method string
+	Path   string          // net/http pattern path, e.g. /api/v1/contracts/{code}
+	Action identity.Action // "" = no authentication (health, setup, login)
+	Handle func(w http.ResponseWriter, r *http.Request) error
+}
+
+//go:embed openapi-customer.json
+var openapiCustomer []byte
+
+//go:embed openapi-operator.json
+var openapiOperator []byte
+
+// CustomerHandler serves the customer listener.
+func (s *Server) CustomerHandler() http.Handler {
+	return s.outer("customer", s.mux(s.customerRoutes(), identity.CustomerSide))
+}
+
+// MgmtHandler serves the management listener.
+func (s *Server) MgmtHandler() http.Handler {
+	return s.outer("management", s.mux(s.mgmtRoutes(), identity.OperatorSide))
+}
+
+func (s *Server) common(side identity.Side, doc []byte) []route {
+	return []route{
+		{"GET", "/healthz", "", s.healthz},
+		{"GET", "/readyz", "", s.readyz},
+		{"GET", "/api/v1/openapi.json", "", func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Content-Type", "application/json")
+			_, err := w.Write(doc)
+			return err
+		}},
+		{"GET", "/setup", "", s.setupPage(side)},
+		{"POST", "/setup", "", s.setupPage(side)},
+		{"POST", "/api/v1/setup", "", s.setup(side)},
+		{"POST", "/api/v1/session", "", s.login(side)},
+		{"DELETE", "/api/v1/session", identity.ActSelf, s.logout(side)},
+		{"GET", "/api/v1/me", identity.ActSelf, s.me},
+		{"POST", "/api/v1/tokens", identity.ActSelf, s.createToken},
+	}
+}
+
+func (s *Server) customerRoutes() []route {
+	return append(s.common(identity.CustomerSide, openapiCustomer),
+		route{"GET", "/api/v1/regions", identity.ActCatalogRead, s.listRegions},
+		route{"GET", "/api/v1/contracts", identity.ActCatalogRead, s.myContracts},
+		route{"GET", "/api/v1/contracts/{code}", identity.ActCatalogRead, s.myContract},
+		route{"GET", "/api/v1/hubs", identity.ActCatalogRead, s.myHubs},
+		route{"GET", "/api/v1/hubs/{id}", identity.ActCatalogRead, s.myHub},
+		route{"GET", "/api/v1/ports", identity.ActCatalogRead, s.myPorts},
+		route{"GET", "/api/v1/ports/{code}", identity.ActCatalogRead, s.myPort},
+		route{"GET", "/api/v1/accounts", identity.ActAccountsRead, s.myAccounts},
+	)
+}
+
+func (s *Server) mgmtRoutes() []route {
+	return append(s.common(identity.OperatorSide, openapiOperator),
+		route{"GET", "/metrics", "", func(w http.ResponseWriter, r *http.Request) error {
+			s.metricsHandler().ServeHTTP(w, r)
+			return nil
+		}},
+		route{"GET", "/api/v1/regions", identity.ActSelf, s.listRegions},
+		route{"POST", "/api/v1/regions", identity.ActInventoryManage, s.createRegion},
+		route{"GET", "/api/v1/nodes", identity.ActInventoryManage, s.listNodes},
+		route{"POST", "/api/v1/nodes", identity.ActInventoryManage, s.createNode},
+		route{"GET", "/api/v1/customers", identity.ActCatalogManage, s.listCustomers},
+		route{"POST", "/api/v1/customers", identity.ActCatalogManage, s.createCustomer},
+		route{"GET", "/api/v1/customers/{customer}", identity.ActCatalogManage, s.getCustomer},
+		route{"GET", "/api/v1/customers/{customer}/contracts", identity.ActCatalogManage, s.opContracts},
+		route{"POST", "/api/v1/customers/{customer}/contracts", identity.ActCatalogManage, s.createContract},
+		route{"GET", "/api/v1/customers/{customer}/contracts/{code}", identity.ActCatalogManage, s.opContract},
+		route{"PUT", "/api/v1/customers/{customer}/contracts/{code}/options", identity.ActCatalogManage, s.setOption},
+		route{"POST", "/api/v1/customers/{customer}/contracts/{code}/cancel", identity.ActCatalogManage, s.cancelContract},
+		route{"GET", "/api/v1/customers/{customer}/hubs", identity.ActCatalogManage, s.opHubs},
+		route{"POST", "/api/v1/customers/{customer}/hubs", identity.ActCatalogManage, s.createHub},
+		route{"GET", "/api/v1/customers/{customer}/ports", identity.ActCatalogManage, s.opPorts},
+		route{"POST", "/api/v1/customers/{customer}/ports", identity.ActCatalogManage, s.createPort},
+		route{"GET", "/api/v1/customers/{customer}/accounts", identity.ActCustomerAccounts, s.opAccounts},
+		route{"POST", "/api/v1/customers/{customer}/accounts", identity.ActCustomerAccounts, s.inviteCustomerAccount},
+		route{"GET", "/api/v1/staff", identity.ActStaffManage, s.listStaff},
+		route{"POST", "/api/v1/staff", identity.ActStaffManage, s.inviteStaff},
+		route{"GET", "/api/v1/audit", identity.ActAuditRead, s.listAudit},
+		route{"GET", "/api/v1/audit/verify", identity.ActAuditRead, s.verifyAudit},
+	)
+}
+
+// mux builds the listener's router. Routes with an Action authenticate the
+// caller on this listener's side and check the permission table before the
+// handler runs; a refusal is audited. Anything not in the table is a JSON 404.
+func (s *Server) mux(routes []route, side identity.Side) *http.ServeMux {
+	m := http.NewServeMux()
+	for _, rt := range routes {
+		m.HandleFunc(rt.Method+" "+rt.Path, func(w http.ResponseWriter, r *http.Request) {
+			if rt.Action != "" {
+				p, err := s.authenticate(r, side)
+				if err != nil {
+					s.writeError(w, r, err)
+					return
+				}
+				a := audit.ActorFrom(r.Context())
+				ctx := context.WithValue(r.Context(), keyPrincipal, p)
+				ctx = audit.WithActor(ctx, p.Actor(a.SourceIP, a.RequestID))
+				r = r.WithContext(ctx)
+				if !identity.Allowed(p.Role, rt.Action) {
+					if err := s.deps.Audit.Record(ctx, audit.Event{Action: "access.denied", Target: rt.Method + " " + rt.Path,
+						CustomerID: string(p.CustomerID), Result: audit.Denied, Detail: map[string]any{"needs": string(rt.Action)}}); err != nil {
+						s.writeError(w, r, err)
+						return
+					}
+					s.writeError(w, r, fault.New(fault.Forbidden, "your role does not allow this"))
+					return
+				}
+			}
+			if err := rt.Handle(w, r); err != nil {
+				s.writeError(w, r, err)
+			}
+		})
+	}
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, fault.New(fault.NotFound, "no such endpoint"))
+	})
+	return m
+}

@@ -1,0 +1,223 @@
+// Package web is tsunagi's HTTP side: two TLS listeners — the customer
+// listener (control panel and customer API) and the operator's management
+// listener (operator API, metrics), bound and allow-listed separately
+// (ISO/IEC 27017 CLD.9.5.1, CLD.9.5.2, 13.1.3) — their middleware, the route
+// tables, and the mapping of domain faults to HTTP. It knows nothing of SQL.
+package web
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/identity"
+)
+
+// Config is the HTTP configuration.
+type Config struct {
+	CustomerAddr string // ":8443"
+	MgmtAddr     string // "127.0.0.1:9443"
+	// MgmtAllow lists the source prefixes that may connect to the management
+	// listener; other connections are closed before the TLS handshake.
+	MgmtAllow []netip.Prefix
+	TLS       *tls.Config
+	// ShutdownGrace bounds how long in-flight requests may take to finish.
+	ShutdownGrace time.Duration
+}
+
+// Pinger checks the database.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps are the domain services the handlers call.
+type Deps struct {
+	DB       Pinger
+	Catalog  *catalog.Catalog
+	Identity *identity.Service
+	Audit    *audit.Log
+	Log      *slog.Logger
+}
+
+// Server serves both listeners.
+type Server struct {
+	cfg     Config
+	deps    Deps
+	ready   atomic.Bool // last database check succeeded
+	metrics *metrics
+	reg     *prometheus.Registry
+}
+
+// New returns a server; it does not listen yet.
+func New(cfg Config, deps Deps) *Server {
+	if cfg.ShutdownGrace == 0 {
+		cfg.ShutdownGrace = 30 * time.Second
+	}
+	s := &Server{cfg: cfg, deps: deps, reg: prometheus.NewRegistry()}
+	s.metrics = newMetrics(s.reg)
+	s.ready.Store(true)
+	return s
+}
+
+// Listeners are the bound sockets, so that callers (and tests) can learn the
+// actual addresses before serving.
+type Listeners struct {
+	Customer, Mgmt net.Listener
+}
+
+// Listen binds both addresses. The management listener filters sources.
+func (s *Server) Listen() (Listeners, error) {
+	c, err := net.Listen("tcp", s.cfg.CustomerAddr)
+	if err != nil {
+		return Listeners{}, fmt.Errorf("customer listener: %w", err)
+	}
+	m, err := net.Listen("tcp", s.cfg.MgmtAddr)
+	if err != nil {
+		c.Close()
+		return Listeners{}, fmt.Errorf("management listener: %w", err)
+	}
+	return Listeners{Customer: c, Mgmt: &allowListener{Listener: m, allow: s.cfg.MgmtAllow, log: s.deps.Log, refused: s.metrics.refused}}, nil
+}
+
+// Serve serves TLS on both listeners until ctx ends, then shuts down
+// gracefully: listeners close at once, in-flight requests get ShutdownGrace
+// to finish. Each request's writes are transactions, so none is left half
+// written either way.
+func (s *Server) Serve(ctx context.Context, ls Listeners) error {
+	servers := []*http.Server{
+		s.httpServer(s.CustomerHandler(), "customer"),
+		s.httpServer(s.MgmtHandler(), "management"),
+	}
+	errc := make(chan error, 2)
+	for i, l := range []net.Listener{ls.Customer, ls.Mgmt} {
+		go func() {
+			err := servers[i].Serve(tls.NewListener(l, s.cfg.TLS))
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			errc <- err
+		}()
+	}
+	go s.watchDB(ctx)
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownGrace)
+	defer cancel()
+	var errs []error
+	for _, srv := range servers {
+		errs = append(errs, srv.Shutdown(sctx))
+	}
+	return errors.Join(append(errs, first)...)
+}
+
+func (s *Server) httpServer(h http.Handler, name string) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.deps.Log.With("listener", name).Handler(), slog.LevelWarn),
+	}
+}
+
+// watchDB pings the database every second so that requests fail fast with 503
+// while it is unreachable and resume by themselves when it returns.
+func (s *Server) watchDB(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := s.deps.DB.Ping(pctx)
+		cancel()
+		if was := s.ready.Swap(err == nil); was != (err == nil) {
+			if err != nil {
+				s.deps.Log.Error("database unreachable", "err", err)
+			} else {
+				s.deps.Log.Info("database reachable again")
+			}
+		}
+	}
+}
+
+// allowListener closes connections from sources outside allow before any
+// byte of TLS is exchanged (CLD.9.5.2).
+type allowListener struct {
+	net.Listener
+	allow   []netip.Prefix
+	log     *slog.Logger
+	refused prometheus.Counter
+}
+
+func (l *allowListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.allowed(c.RemoteAddr()) {
+			return c, nil
+		}
+		l.refused.Inc()
+		l.log.Warn("management connection refused: source not allow-listed", "source", c.RemoteAddr().String())
+		c.Close()
+	}
+}
+
+func (l *allowListener) allowed(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return false
+	}
+	ip, ok := netip.AddrFromSlice(ta.IP)
+	if !ok {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range l.allow {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseAllowList reads a comma-separated list of prefixes or addresses.
+func ParseAllowList(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range splitComma(s) {
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("allow-list entry %q is not an address or prefix", f)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	if len(out) == 0 {
+		return nil, errors.New("allow-list is empty: nothing could reach the management listener")
+	}
+	return out, nil
+}
