@@ -1,0 +1,103 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/storetest"
+)
+
+func TestMigrationsAndErrors(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		// Running the migrations again is a no-op.
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatalf("second migrate: %v", err)
+		}
+		st, err := db.MigrationStatus(ctx)
+		if err != nil || len(st) < 2 {
+			t.Fatalf("status = %v, %v", st, err)
+		}
+		for _, line := range st {
+			if !strings.Contains(line, "applied") {
+				t.Errorf("migration not applied: %s", line)
+			}
+		}
+		// Unique violations are ErrConflict; missing rows ErrNotFound.
+		ins := `INSERT INTO issued_codes (code, kind, issued_at) VALUES (?, 'shb', '2026-01-01T00:00:00.000000Z')`
+		if _, err := db.Exec(ctx, ins, "shb00000001"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, ins, "shb00000001"); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("duplicate insert: got %v, want ErrConflict", err)
+		}
+		var kind string
+		if err := store.Scan(db.QueryRow(ctx, `SELECT kind FROM issued_codes WHERE code = ?`, "nope"), &kind); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing row: got %v, want ErrNotFound", err)
+		}
+		// A failed transaction leaves nothing behind.
+		boom := errors.New("boom")
+		err = db.InTx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.Exec(ctx, ins, "shb00000002"); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("InTx = %v", err)
+		}
+		var n int
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM issued_codes WHERE code = ?`, "shb00000002").Scan(&n); err != nil || n != 0 {
+			t.Errorf("rolled-back row present: n=%d err=%v", n, err)
+		}
+		if err := db.IntegrityCheck(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+func TestAuditLogIsAppendOnlyInTheDatabase(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		if _, err := db.Exec(ctx, `INSERT INTO audit_events (seq, at, actor_id, actor_kind, actor_name, on_behalf_of, action, target,
+			source_ip, request_id, result, reason, detail, prev_hash, hash) VALUES (1, 'x', 'a', 'k', 'n', '', 'act', 't', '', '', 'ok', '', '{}', '', 'h')`); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{`UPDATE audit_events SET action = 'forged'`, `DELETE FROM audit_events`} {
+			if _, err := db.Exec(ctx, q); err == nil || !strings.Contains(err.Error(), "append-only") {
+				t.Errorf("%s: got %v, want an append-only refusal", q, err)
+			}
+		}
+	})
+}
+
+func TestSecondOpenOfOneDataDirIsRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db, err := store.Open(context.Background(), store.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, err = store.Open(context.Background(), store.Options{DataDir: dir})
+	if err == nil || !strings.Contains(err.Error(), "in use by another tsunagi process") {
+		t.Fatalf("second open: got %v", err)
+	}
+}
+
+func TestUnreachablePostgresIsOneClearLine(t *testing.T) {
+	t.Parallel()
+	// Port 1 on loopback: nothing listens there.
+	_, err := store.Open(context.Background(), store.Options{DSN: "postgres://u:p@127.0.0.1:1/db?connect_timeout=2"})
+	if err == nil {
+		t.Fatal("open succeeded against a closed port")
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "database unreachable: ") || strings.Contains(msg, "\n") {
+		t.Errorf("error = %q, want one line starting with 'database unreachable: '", msg)
+	}
+}
