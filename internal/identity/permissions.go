@@ -12,15 +12,21 @@ const (
 	ActCustomerAccounts Action = "customer.accounts" // operator: a customer's first operations administrator
 	ActStaffManage      Action = "staff.manage"      // operator: staff accounts
 	ActAuditRead        Action = "audit.read"        // security officer: the whole audit log
+
+	// The hub service model (saved data and the operator's capacity view).
+	ActNetworkRead  Action = "network.read"       // the customer's hub configuration, versions, reviews
+	ActNetworkEdit  Action = "network.edit"       // take the edit lock, draft, review, apply, roll back
+	ActLockBreak    Action = "network.lock.break" // break another account's edit lock
+	ActCapacityRead Action = "capacity.read"      // operator: capacity report, allocation, desired state
 )
 
 // permissions is the role × action table that the web layer enforces; deny is
 // the default for any pair not listed. docs/roles.md is generated from it.
 var permissions = map[Role][]Action{
-	RoleOpsAdmin:        {ActSelf, ActCatalogRead, ActAccountsRead},
-	RoleAdmin:           {ActSelf, ActCatalogRead},
-	RoleUser:            {ActSelf, ActCatalogRead},
-	RoleOperator:        {ActSelf, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage},
+	RoleOpsAdmin:        {ActSelf, ActCatalogRead, ActAccountsRead, ActNetworkRead, ActNetworkEdit, ActLockBreak},
+	RoleAdmin:           {ActSelf, ActCatalogRead, ActNetworkRead, ActNetworkEdit},
+	RoleUser:            {ActSelf, ActCatalogRead, ActNetworkRead},
+	RoleOperator:        {ActSelf, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage, ActCapacityRead},
 	RoleSecurityOfficer: {ActSelf, ActAuditRead},
 }
 

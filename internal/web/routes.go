@@ -57,7 +57,7 @@ func (s *Server) common(side identity.Side, doc []byte) []route {
 }
 
 func (s *Server) customerRoutes() []route {
-	return append(s.common(identity.CustomerSide, openapiCustomer),
+	routes := append(s.common(identity.CustomerSide, openapiCustomer),
 		route{"GET", "/api/v1/regions", identity.ActCatalogRead, s.listRegions},
 		route{"GET", "/api/v1/contracts", identity.ActCatalogRead, s.myContracts},
 		route{"GET", "/api/v1/contracts/{code}", identity.ActCatalogRead, s.myContract},
@@ -67,10 +67,12 @@ func (s *Server) customerRoutes() []route {
 		route{"GET", "/api/v1/ports/{code}", identity.ActCatalogRead, s.myPort},
 		route{"GET", "/api/v1/accounts", identity.ActAccountsRead, s.myAccounts},
 	)
+	routes = append(routes, s.identityCustomerRoutes()...)
+	return append(routes, s.networkCustomerRoutes()...)
 }
 
 func (s *Server) mgmtRoutes() []route {
-	return append(s.common(identity.OperatorSide, openapiOperator),
+	routes := append(s.common(identity.OperatorSide, openapiOperator),
 		route{"GET", "/metrics", "", func(w http.ResponseWriter, r *http.Request) error {
 			s.metricsHandler().ServeHTTP(w, r)
 			return nil
@@ -98,6 +100,8 @@ func (s *Server) mgmtRoutes() []route {
 		route{"GET", "/api/v1/audit", identity.ActAuditRead, s.listAudit},
 		route{"GET", "/api/v1/audit/verify", identity.ActAuditRead, s.verifyAudit},
 	)
+	routes = append(routes, s.identityMgmtRoutes()...)
+	return append(routes, s.networkMgmtRoutes()...)
 }
 
 // mux builds the listener's router. Routes with an Action authenticate the
