@@ -66,20 +66,31 @@ type ChainError struct {
 
 func (e *ChainError) Error() string { return fmt.Sprintf("audit: entry %d %s", e.Seq, e.Problem) }
 
-// Verify walks the whole chain and reports the first entry whose hash or link
-// does not hold. It returns the number of entries checked.
+// Verify walks the chain up to the head row, which every append updates in
+// the same transaction, and reports the first entry whose hash or link does
+// not hold, or entries missing at the end. Appends made while it runs are
+// beyond the head it read and are left for the next run. It returns the
+// number of entries checked.
 func (l *Log) Verify(ctx context.Context) (int64, error) {
+	var headSeq int64
+	var headHash string
+	if err := l.db.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&headSeq, &headHash); err != nil {
+		return 0, fmt.Errorf("audit: %w", err)
+	}
 	prev := ""
 	var after, n int64
-	for {
+	for after < headSeq {
 		page, err := l.List(ctx, Query{AfterSeq: after, Limit: 1000})
 		if err != nil {
 			return n, err
 		}
 		if len(page) == 0 {
-			return n, nil
+			break
 		}
 		for _, e := range page {
+			if e.Seq > headSeq {
+				break
+			}
 			if e.Seq != after+1 {
 				return n, &ChainError{after + 1, "is missing"}
 			}
@@ -93,4 +104,8 @@ func (l *Log) Verify(ctx context.Context) (int64, error) {
 			n++
 		}
 	}
+	if after != headSeq || prev != headHash {
+		return n, &ChainError{after + 1, fmt.Sprintf("is missing: the head records %d entries", headSeq)}
+	}
+	return n, nil
 }
