@@ -25,15 +25,19 @@ const StoreLayout = "2006-01-02T15:04:05.000000Z"
 // DateLayout is a calendar date (contract termination dates are JST dates).
 const DateLayout = "2006-01-02"
 
-// Now is the current instant in UTC with microsecond precision, the precision
-// that survives a round trip through the store.
-func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+// Now is the current instant with microsecond precision (the precision that
+// survives a round trip through the store), located in JST so that it is
+// shown in JST wherever it is rendered; Store writes it as UTC.
+func Now() time.Time { return time.Now().Truncate(time.Microsecond).In(JST) }
 
 // Store renders t for the database.
 func Store(t time.Time) string { return t.UTC().Format(StoreLayout) }
 
-// Parse reads an instant written by Store.
-func Parse(s string) (time.Time, error) { return time.Parse(StoreLayout, s) }
+// Parse reads an instant written by Store, located in JST for display.
+func Parse(s string) (time.Time, error) {
+	t, err := time.Parse(StoreLayout, s)
+	return t.In(JST), err
+}
 
 // Show renders t for people and logs: RFC 3339 in JST.
 func Show(t time.Time) string { return t.In(JST).Format(time.RFC3339) }
