@@ -10,17 +10,22 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
+
+	"github.com/tsunagi-net/tsunagi/internal/fault"
 )
 
+// The store's errors are faults, so that one escaping a domain package still
+// reaches the client as the right status with a safe message, and the web
+// layer needs no knowledge of the store.
 var (
 	// ErrNotFound: no row matched. Callers scoped to a customer also get it
 	// for rows of another customer.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound error = &fault.Error{Kind: fault.NotFound, Message: "not found"}
 	// ErrConflict: a unique or foreign-key constraint refused the write.
-	ErrConflict = errors.New("conflict")
+	ErrConflict error = &fault.Error{Kind: fault.Conflict, Message: "conflicts with an existing object"}
 	// ErrUnavailable: the database could not be reached or is busy; the
 	// request may be retried.
-	ErrUnavailable = errors.New("database unavailable")
+	ErrUnavailable error = &fault.Error{Kind: fault.Unavailable, Message: "the service is temporarily unavailable; retry shortly"}
 )
 
 // wrap classifies a driver error, keeping the original for logs.

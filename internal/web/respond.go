@@ -10,7 +10,6 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
-	"github.com/tsunagi-net/tsunagi/internal/store"
 )
 
 // MaxBody is the largest request body accepted.
@@ -39,20 +38,11 @@ var statusOf = map[fault.Kind]int{
 }
 
 // classify turns any error into a user-safe fault. This is the one place where
-// errors become HTTP; store errors that escaped a domain package are mapped
-// here too, and anything unknown is an internal error whose detail stays in
-// the log.
+// errors become HTTP; the store's errors are faults too, and anything unknown
+// is an internal error whose detail stays in the log.
 func classify(err error) *fault.Error {
 	if f, ok := fault.As(err); ok {
 		return f
-	}
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return &fault.Error{Kind: fault.NotFound, Message: "not found", Err: err}
-	case errors.Is(err, store.ErrConflict):
-		return &fault.Error{Kind: fault.Conflict, Message: "conflicts with an existing object", Err: err}
-	case errors.Is(err, store.ErrUnavailable):
-		return &fault.Error{Kind: fault.Unavailable, Message: "the service is temporarily unavailable; retry shortly", Err: err}
 	}
 	return &fault.Error{Kind: fault.Internal, Message: "internal error", Err: err}
 }
