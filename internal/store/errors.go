@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"io"
 	"net"
 	"syscall"
 
@@ -58,9 +59,12 @@ func wrap(err error) error {
 	}
 	var ce *pgconn.ConnectError
 	var ne net.Error
+	// A connection lost in the middle of a query shows as io.ErrUnexpectedEOF
+	// (pgx turns the socket's EOF into it) or pgconn.ErrConnClosed, not as a
+	// net.Error.
 	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, sql.ErrConnDone) {
+		errors.Is(err, sql.ErrConnDone) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, pgconn.ErrConnClosed) {
 		return errors.Join(ErrUnavailable, err)
 	}
 	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
