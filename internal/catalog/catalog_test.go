@@ -168,7 +168,10 @@ func TestValidation(t *testing.T) {
 				_, err := f.cat.CreateCustomer(f.ctx, catalog.CustomerInput{Name: "a\x00b"})
 				return err
 			}},
-			{"plan", "plan", func() error { _, err := f.cat.CreateContract(f.ctx, c.ID, catalog.ContractInput{Plan: "gold"}); return err }},
+			{"plan", "plan", func() error {
+				_, err := f.cat.CreateContract(f.ctx, c.ID, catalog.ContractInput{Plan: "gold"})
+				return err
+			}},
 			{"start date", "start_date", func() error {
 				_, err := f.cat.CreateContract(f.ctx, c.ID, catalog.ContractInput{Plan: "smart-hub", StartDate: "2026-13-01"})
 				return err
@@ -323,12 +326,18 @@ func TestPagination(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := setup(t, db)
-		c, _ := f.customer(t, "Alpha K.K.")
+		c, first := f.customer(t, "Alpha K.K.")
 		for range 6 {
 			if _, err := f.cat.CreateContract(f.ctx, c.ID, catalog.ContractInput{Plan: "smart-hub"}); err != nil {
 				t.Fatal(err)
 			}
 		}
+		for name, q := range map[string]int64{"napt-grade": 3, "static-nat-address": 2} {
+			if _, err := f.cat.SetOption(f.ctx, c.ID, first.ServiceCode, catalog.OptionInput{Name: name, Quantity: q}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		withOptions := 0
 		var all []string
 		p := catalog.Page{Limit: 3}
 		for pages := 0; ; pages++ {
@@ -338,6 +347,14 @@ func TestPagination(t *testing.T) {
 			}
 			for _, k := range items {
 				all = append(all, k.ServiceCode)
+				if k.ServiceCode == first.ServiceCode {
+					withOptions++
+					if fmt.Sprint(k.Options[0].Name, k.Options[0].Quantity, k.Options[1].Name, k.Options[1].Quantity) != "napt-grade 3 static-nat-address 2" {
+						t.Errorf("options = %+v", k.Options)
+					}
+				} else if len(k.Options) != 0 {
+					t.Errorf("contract %s has another contract's options: %+v", k.ServiceCode, k.Options)
+				}
 			}
 			if next == "" {
 				break
@@ -346,6 +363,9 @@ func TestPagination(t *testing.T) {
 				t.Fatal("pagination does not end")
 			}
 			p.After = next
+		}
+		if withOptions != 1 {
+			t.Errorf("the contract with options was listed %d times", withOptions)
 		}
 		if len(all) != 7 {
 			t.Fatalf("paged %d contracts, want 7", len(all))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
@@ -203,12 +204,39 @@ func (c *Catalog) ListContracts(ctx context.Context, cust CustomerID, p Page) ([
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list contracts: %w", err)
 	}
-	for i := range out {
-		if out[i].Options, err = c.options(ctx, c.db, out[i].ID); err != nil {
-			return nil, "", err
-		}
+	if err := c.attachOptions(ctx, out); err != nil {
+		return nil, "", err
 	}
 	return out, next(keys, p), nil
+}
+
+// attachOptions loads the options of a page of contracts in one query.
+func (c *Catalog) attachOptions(ctx context.Context, ks []Contract) error {
+	if len(ks) == 0 {
+		return nil
+	}
+	idx := make(map[ContractID]int, len(ks))
+	args := make([]any, len(ks))
+	for i, k := range ks {
+		idx[k.ID], args[i] = i, k.ID
+	}
+	rows, err := c.db.Query(ctx, `SELECT contract_id, name, quantity, created_at FROM contract_options
+		WHERE contract_id IN (?`+strings.Repeat(", ?", len(ks)-1)+`) ORDER BY contract_id, name`, args...)
+	if err != nil {
+		return fmt.Errorf("contract options: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id ContractID
+		var o Option
+		var at string
+		if err := rows.Scan(&id, &o.Name, &o.Quantity, &at); err != nil {
+			return fmt.Errorf("contract options: %w", err)
+		}
+		o.CreatedAt = parseTime(at)
+		ks[idx[id]].Options = append(ks[idx[id]].Options, o)
+	}
+	return rows.Err()
 }
 
 var optionNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{1,63}$`)

@@ -10,9 +10,11 @@ import (
 // goMigrations hold what cannot be written once for both engines. Each states
 // the SQL for every dialect side by side so that a difference is explicit.
 func (db *DB) goMigrations() []*goose.Migration {
-	return []*goose.Migration{
+	ms := []*goose.Migration{
 		goose.NewGoMigration(2, &goose.GoFunc{RunTx: db.execDialect(appendOnlyUp)}, &goose.GoFunc{RunTx: db.execDialect(appendOnlyDown)}),
 	}
+	ms = append(ms, db.networkMigrations()...)
+	return ms
 }
 
 type perDialect map[Dialect][]string

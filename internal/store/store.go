@@ -49,6 +49,7 @@ type DB struct {
 	sql     *sql.DB
 	dialect Dialect
 	unlock  func()
+	stmts   stmtCache
 }
 
 // Open connects, checks that the database answers, and applies migrations.
@@ -80,8 +81,10 @@ func open(ctx context.Context, o Options) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)
 		}
+		// As many idle as open: a pool that closes connections under load
+		// pays a PostgreSQL backend fork and a SCRAM handshake for each.
 		db.sql.SetMaxOpenConns(32)
-		db.sql.SetMaxIdleConns(16)
+		db.sql.SetMaxIdleConns(32)
 		db.sql.SetConnMaxIdleTime(5 * time.Minute)
 	case o.DSN == "":
 		db.dialect = SQLite
@@ -148,6 +151,7 @@ func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
 // Close closes the pool and releases the data-directory lock.
 func (db *DB) Close() error {
 	var err error
+	db.stmts.close()
 	if db.sql != nil {
 		err = db.sql.Close()
 	}
@@ -168,20 +172,35 @@ type Querier interface {
 }
 
 func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := db.stmt(ctx, q); st != nil {
+		r, err := st.ExecContext(ctx, args...)
+		return r, wrap(err)
+	}
 	r, err := db.sql.ExecContext(ctx, rebind(db.dialect, q), args...)
 	return r, wrap(err)
 }
 
 func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := db.stmt(ctx, q); st != nil {
+		r, err := st.QueryContext(ctx, args...)
+		return r, wrap(err)
+	}
 	r, err := db.sql.QueryContext(ctx, rebind(db.dialect, q), args...)
 	return r, wrap(err)
 }
 
 func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := db.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return db.sql.QueryRowContext(ctx, rebind(db.dialect, q), args...)
 }
 
 // Tx is a transaction.
+//
+// Queries in a transaction are not served from the statement cache: preparing
+// a statement takes a second pool connection while the transaction holds one,
+// and with SQLite's small pool that can starve every writer.
 type Tx struct {
 	tx      *sql.Tx
 	dialect Dialect
