@@ -349,7 +349,7 @@ func TestPagination(t *testing.T) {
 				all = append(all, k.ServiceCode)
 				if k.ServiceCode == first.ServiceCode {
 					withOptions++
-					if fmt.Sprint(k.Options[0].Name, k.Options[0].Quantity, k.Options[1].Name, k.Options[1].Quantity) != "napt-grade 3 static-nat-address 2" {
+					if fmt.Sprintf("%s %d %s %d", k.Options[0].Name, k.Options[0].Quantity, k.Options[1].Name, k.Options[1].Quantity) != "napt-grade 3 static-nat-address 2" {
 						t.Errorf("options = %+v", k.Options)
 					}
 				} else if len(k.Options) != 0 {
