@@ -53,7 +53,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == 0 {
 		code = http.StatusInternalServerError
 	}
-	if code >= 500 {
+	switch {
+	case code == http.StatusServiceUnavailable:
+		// Expected while the database is away; the outage itself is logged
+		// once by setReady.
+		s.deps.Log.DebugContext(r.Context(), "request refused: unavailable", "request_id", requestID(r), "err", err)
+	case code >= 500:
 		s.deps.Log.ErrorContext(r.Context(), "request failed", "request_id", requestID(r), "method", r.Method,
 			"path", r.URL.Path, "err", err)
 	}

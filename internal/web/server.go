@@ -150,12 +150,18 @@ func (s *Server) watchDB(ctx context.Context) {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := s.deps.DB.Ping(pctx)
 		cancel()
-		if was := s.ready.Swap(err == nil); was != (err == nil) {
-			if err != nil {
-				s.deps.Log.Error("database unreachable", "err", err)
-			} else {
-				s.deps.Log.Info("database reachable again")
-			}
+		s.setReady(err)
+	}
+}
+
+// setReady records the outcome of a database check and logs each change, so
+// that the log shows when an outage began and ended whichever check saw it.
+func (s *Server) setReady(err error) {
+	if was := s.ready.Swap(err == nil); was != (err == nil) {
+		if err != nil {
+			s.deps.Log.Error("database unreachable", "err", err)
+		} else {
+			s.deps.Log.Info("database reachable again")
 		}
 	}
 }
