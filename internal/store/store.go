@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,8 @@ type Options struct {
 	DSN string
 	// DataDir holds the SQLite file and its lock; it is created when missing.
 	DataDir string
+	// MaxConns bounds the PostgreSQL pool; 0 means 4 per core, at least 8.
+	MaxConns int
 	// SkipLock leaves the data-directory lock alone. Only tests that open the
 	// same file twice on purpose set it.
 	SkipLock bool
@@ -81,10 +84,17 @@ func open(ctx context.Context, o Options) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)
 		}
-		// As many idle as open: a pool that closes connections under load
-		// pays a PostgreSQL backend fork and a SCRAM handshake for each.
-		db.sql.SetMaxOpenConns(32)
-		db.sql.SetMaxIdleConns(32)
+		// A few connections per core: more only queue inside PostgreSQL
+		// (measured: p99 of a catalog read at 50 clients fell from 64 ms with
+		// 32 connections to 43 ms with 8 on 2 cores). As many idle as open: a
+		// pool that closes connections under load pays a backend fork and a
+		// SCRAM handshake for each.
+		n := o.MaxConns
+		if n <= 0 {
+			n = max(8, 4*runtime.GOMAXPROCS(0))
+		}
+		db.sql.SetMaxOpenConns(n)
+		db.sql.SetMaxIdleConns(n)
 		db.sql.SetConnMaxIdleTime(5 * time.Minute)
 	case o.DSN == "":
 		db.dialect = SQLite
