@@ -211,7 +211,7 @@ func startServe(t testing.TB, o serveOpts) *server {
 	if o.dataDir == "" {
 		o.dataDir = t.TempDir()
 	}
-	args := []string{"serve", "--data-dir", o.dataDir, "--listen", "127.0.0.1:0", "--mgmt-listen", "127.0.0.1:0"}
+	args := []string{"serve", "--data-dir", o.dataDir, "--listen", "127.0.0.1:0", "--mgmt-listen", "127.0.0.1:0", "--agent-listen", "127.0.0.1:0"}
 	if o.db != "" {
 		args = append(args, "--db", o.db)
 	}

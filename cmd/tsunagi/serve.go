@@ -16,6 +16,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/demo"
+	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/logging"
 	"github.com/tsunagi-net/tsunagi/internal/store"
@@ -25,6 +26,7 @@ import (
 
 type serveFlags struct {
 	dataDir, db, listen, mgmtListen, mgmtAllow string
+	agentListen                                string
 	tlsCert, tlsKey, logLevel                  string
 	demo                                       bool
 }
@@ -53,6 +55,7 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.listen, "listen", envOr("TSUNAGI_LISTEN", ":8443"), "customer listener address (TLS)")
 	cmd.Flags().StringVar(&f.mgmtListen, "mgmt-listen", envOr("TSUNAGI_MGMT_LISTEN", "127.0.0.1:9443"), "operator management listener address (TLS)")
 	cmd.Flags().StringVar(&f.mgmtAllow, "mgmt-allow", envOr("TSUNAGI_MGMT_ALLOW", "127.0.0.0/8,::1/128"), "source prefixes allowed to reach the management listener, comma-separated")
+	cmd.Flags().StringVar(&f.agentListen, "agent-listen", envOr("TSUNAGI_AGENT_LISTEN", ":9444"), "hub-node agent listener address (mutual TLS; empty disables it)")
 	cmd.Flags().StringVar(&f.tlsCert, "tls-cert", "", "certificate file (PEM); without it a self-signed certificate is kept in the data directory")
 	cmd.Flags().StringVar(&f.tlsKey, "tls-key", "", "private key file (PEM) for --tls-cert")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -100,8 +103,14 @@ func serve(ctx context.Context, f serveFlags) error {
 	auditLog := audit.New(db)
 	cat := catalog.New(db, auditLog)
 	ids := identity.New(db, auditLog, identity.DefaultConfig)
-	srv := web.New(web.Config{CustomerAddr: f.listen, MgmtAddr: f.mgmtListen, MgmtAllow: allow, TLS: tlsutil.ServerConfig(cert)},
-		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Log: log})
+	nodes, err := fleet.New(ctx, db, auditLog)
+	if err != nil {
+		return err
+	}
+	tlsCfg := tlsutil.ServerConfig(cert)
+	srv := web.New(web.Config{CustomerAddr: f.listen, MgmtAddr: f.mgmtListen, MgmtAllow: allow, TLS: tlsCfg,
+		AgentAddr: f.agentListen, AgentTLS: web.AgentTLS(tlsCfg, nodes)},
+		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err
@@ -127,7 +136,11 @@ func serve(ctx context.Context, f serveFlags) error {
 		fmt.Printf("First start: create the operator account within 24 hours at\n  %s\n", url)
 		log.Info("first operator setup link issued", "setup_url", url, "valid_hours", 24)
 	}
-	log.Info("tsunagi controller started", "customer", ls.Customer.Addr().String(), "management", ls.Mgmt.Addr().String(),
+	agentAddr := ""
+	if ls.Agent != nil {
+		agentAddr = ls.Agent.Addr().String()
+	}
+	log.Info("tsunagi controller started", "customer", ls.Customer.Addr().String(), "management", ls.Mgmt.Addr().String(), "agent", agentAddr,
 		"database", string(db.Dialect()), "startup_ms", time.Since(start).Milliseconds())
 	err = srv.Serve(ctx, ls)
 	log.Info("tsunagi controller stopped")

@@ -226,7 +226,9 @@ func TestMgmtAllowListClosesBeforeTLS(t *testing.T) {
 	for _, c := range []struct{ method, path string }{
 		{"POST", "/api/v1/customers"},
 		{"GET", "/api/v1/customers"},
-		{"GET", "/api/v1/audit"},
+		{"GET", "/api/v1/staff"},
+		{"POST", "/api/v1/nodes"},
+		{"GET", "/api/v1/audit/verify"},
 		{"GET", "/metrics"},
 	} {
 		r := s.must(c.method, s.customerURL(c.path), nil, nil)
@@ -256,7 +258,7 @@ func metricValue(text, name string) float64 {
 
 func TestSecondServeRefused(t *testing.T) {
 	s := startServe(t, serveOpts{})
-	second := launch(t, "serve", "--data-dir", s.dataDir, "--listen", "127.0.0.1:0", "--mgmt-listen", "127.0.0.1:0")
+	second := launch(t, "serve", "--data-dir", s.dataDir, "--listen", "127.0.0.1:0", "--mgmt-listen", "127.0.0.1:0", "--agent-listen", "127.0.0.1:0")
 	code, ran := second.wait(exitTimeout)
 	t.Logf("second serve exited %d after %v", code, ran.Round(time.Millisecond))
 	if code == 0 {
@@ -272,7 +274,7 @@ func TestSecondServeRefused(t *testing.T) {
 
 func TestUnreachableDatabaseAtStart(t *testing.T) {
 	p := launch(t, "serve", "--db", "postgres://u:p@127.0.0.1:1/x?connect_timeout=2", "--data-dir", t.TempDir(),
-		"--listen", "127.0.0.1:0", "--mgmt-listen", "127.0.0.1:0")
+		"--listen", "127.0.0.1:0", "--mgmt-listen", "127.0.0.1:0", "--agent-listen", "127.0.0.1:0")
 	code, ran := p.wait(exitTimeout)
 	t.Logf("serve with an unreachable database exited %d after %v", code, ran.Round(time.Millisecond))
 	if code == 0 {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 )
 
@@ -32,6 +33,10 @@ type Config struct {
 	// listener; other connections are closed before the TLS handshake.
 	MgmtAllow []netip.Prefix
 	TLS       *tls.Config
+	// AgentAddr is the agent listener (":9444"); empty disables it. AgentTLS
+	// requests node client certificates (see AgentTLS).
+	AgentAddr string
+	AgentTLS  *tls.Config
 	// ShutdownGrace bounds how long in-flight requests may take to finish.
 	ShutdownGrace time.Duration
 }
@@ -47,7 +52,11 @@ type Deps struct {
 	Catalog  *catalog.Catalog
 	Identity *identity.Service
 	Audit    *audit.Log
-	Log      *slog.Logger
+	Fleet    *fleet.Fleet
+	// DesiredState computes a node's desired-state document (the hub service
+	// model); nil until it is wired.
+	DesiredState DesiredStateFunc
+	Log          *slog.Logger
 }
 
 // Server serves both listeners.
@@ -73,7 +82,7 @@ func New(cfg Config, deps Deps) *Server {
 // Listeners are the bound sockets, so that callers (and tests) can learn the
 // actual addresses before serving.
 type Listeners struct {
-	Customer, Mgmt net.Listener
+	Customer, Mgmt, Agent net.Listener // Agent is nil when disabled
 }
 
 // Listen binds both addresses. The management listener filters sources.
@@ -87,7 +96,15 @@ func (s *Server) Listen() (Listeners, error) {
 		c.Close()
 		return Listeners{}, fmt.Errorf("management listener: %w", err)
 	}
-	return Listeners{Customer: c, Mgmt: &allowListener{Listener: m, allow: s.cfg.MgmtAllow, log: s.deps.Log, refused: s.metrics.refused}}, nil
+	ls := Listeners{Customer: c, Mgmt: &allowListener{Listener: m, allow: s.cfg.MgmtAllow, log: s.deps.Log, refused: s.metrics.refused}}
+	if s.cfg.AgentAddr != "" {
+		if ls.Agent, err = net.Listen("tcp", s.cfg.AgentAddr); err != nil {
+			c.Close()
+			m.Close()
+			return Listeners{}, fmt.Errorf("agent listener: %w", err)
+		}
+	}
+	return ls, nil
 }
 
 // Serve serves TLS on both listeners until ctx ends, then shuts down
@@ -99,10 +116,15 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		s.httpServer(s.CustomerHandler(), "customer"),
 		s.httpServer(s.MgmtHandler(), "management"),
 	}
-	errc := make(chan error, 2)
-	for i, l := range []net.Listener{ls.Customer, ls.Mgmt} {
+	listeners := []net.Listener{tls.NewListener(ls.Customer, s.cfg.TLS), tls.NewListener(ls.Mgmt, s.cfg.TLS)}
+	if ls.Agent != nil {
+		servers = append(servers, s.httpServer(s.AgentHandler(), "agent"))
+		listeners = append(listeners, tls.NewListener(ls.Agent, s.cfg.AgentTLS))
+	}
+	errc := make(chan error, len(servers))
+	for i, l := range listeners {
 		go func() {
-			err := servers[i].Serve(tls.NewListener(l, s.cfg.TLS))
+			err := servers[i].Serve(l)
 			if errors.Is(err, http.ErrServerClosed) {
 				err = nil
 			}

@@ -1,0 +1,154 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/network/desired"
+)
+
+// Applier realises a desired state on this node's data plane. It must be
+// idempotent: applying the state the data plane already has changes nothing.
+// It returns what it observed (sessions, counters) for the report.
+type Applier interface {
+	Apply(ctx context.Context, s desired.State) (observed map[string]any, err error)
+}
+
+// Loop is the agent's level-triggered loop.
+type Loop struct {
+	Client  *Client
+	Applier Applier
+	Dir     string // state directory (identity and last desired state)
+	Version string // agent version for reports
+	Log     *slog.Logger
+	// Wait is the long-poll duration; Resync re-applies the current state
+	// even when nothing changed, so drift in the data plane is repaired.
+	Wait, Resync time.Duration
+	// MaxBackoff bounds the wait between failed calls to the controller.
+	MaxBackoff time.Duration
+}
+
+func (l *Loop) defaults() {
+	if l.Wait == 0 {
+		l.Wait = 30 * time.Second
+	}
+	if l.Resync == 0 {
+		l.Resync = time.Minute
+	}
+	if l.MaxBackoff == 0 {
+		l.MaxBackoff = time.Minute
+	}
+	if l.Log == nil {
+		l.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// LoadLastState reads the last desired state the agent received, if any.
+func LoadLastState(dir string) (desired.State, bool, error) {
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return desired.State{}, false, nil
+	}
+	if err != nil {
+		return desired.State{}, false, err
+	}
+	s, err := desired.Decode(b)
+	if err != nil {
+		return desired.State{}, false, fmt.Errorf("stored desired state: %w", err)
+	}
+	return s, true, nil
+}
+
+// Run loops until ctx ends. It first re-applies the state kept on disk, so a
+// restarted agent converges without the controller.
+func (l *Loop) Run(ctx context.Context) error {
+	l.defaults()
+	var (
+		current  desired.State
+		have     bool
+		applied  string // generation the data plane reached
+		observed map[string]any
+		lastErr  error
+		lastPass time.Time
+	)
+	apply := func() {
+		obs, err := l.Applier.Apply(ctx, current)
+		lastPass, observed, lastErr = time.Now(), obs, err
+		if err != nil {
+			l.Log.Error("apply failed; will retry", "generation", current.Generation, "err", err)
+			return
+		}
+		if applied != current.Generation {
+			l.Log.Info("desired state applied", "generation", current.Generation, "hubs", len(current.Hubs))
+		}
+		applied = current.Generation
+	}
+	if s, ok, err := LoadLastState(l.Dir); err != nil {
+		l.Log.Error("ignoring the stored desired state", "err", err)
+	} else if ok {
+		current, have = s, true
+		apply()
+	}
+	backoff := time.Second
+	for ctx.Err() == nil {
+		doc, err := l.Client.DesiredState(ctx, current.Generation, l.Wait)
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return nil
+			}
+			l.Log.Warn("controller unreachable; keeping the last applied state", "err", err, "retry_in", backoff.String())
+			if have && time.Since(lastPass) >= l.Resync {
+				apply()
+			}
+			sleep(ctx, backoff+time.Duration(rand.Int64N(int64(backoff/4)+1)))
+			backoff = min(2*backoff, l.MaxBackoff)
+			continue
+		case doc != nil:
+			s, derr := desired.Decode(doc)
+			if derr != nil {
+				// A document that fails its checks is refused whole; the
+				// data plane keeps the last good state.
+				lastErr = fmt.Errorf("refused desired state: %w", derr)
+				l.Log.Error("refused desired state", "err", derr)
+				break
+			}
+			if werr := writeFile(filepath.Join(l.Dir, stateFile), doc); werr != nil {
+				l.Log.Error("cannot keep the desired state on disk", "err", werr)
+			}
+			current, have = s, true
+			apply()
+		default:
+			if have && (lastErr != nil || time.Since(lastPass) >= l.Resync) {
+				apply()
+			}
+		}
+		backoff = time.Second
+		rep := Report{AppliedGeneration: applied, AgentVersion: l.Version, Report: map[string]any{"observed": observed}}
+		if lastErr != nil {
+			rep.Report["error"] = lastErr.Error()
+		}
+		if err := l.Client.SendReport(ctx, rep); err != nil && ctx.Err() == nil {
+			l.Log.Warn("status report failed", "err", err)
+		}
+		if doc == nil && err == nil && l.Wait == 0 {
+			sleep(ctx, time.Second) // no long poll: do not spin
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
