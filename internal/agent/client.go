@@ -43,7 +43,9 @@ type ErrStatus struct {
 	Message string
 }
 
-func (e *ErrStatus) Error() string { return fmt.Sprintf("controller answered %d: %s", e.Code, e.Message) }
+func (e *ErrStatus) Error() string {
+	return fmt.Sprintf("controller answered %d: %s", e.Code, e.Message)
+}
 
 // DesiredState asks for the node's document; with have set to the current
 // generation and wait > 0 the controller holds the request until it changes.
