@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tsunagi-net/tsunagi/internal/atomicfile"
 	"github.com/tsunagi-net/tsunagi/internal/pki"
 )
 
@@ -112,26 +113,4 @@ func apiMessage(raw []byte) string {
 	return string(raw)
 }
 
-// writeFile writes through a temporary file, fsync and rename, so a crash
-// leaves the old file or the new one, never half of either.
-func writeFile(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
+func writeFile(path string, data []byte) error { return atomicfile.Write(path, data, 0o600) }

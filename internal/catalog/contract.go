@@ -163,6 +163,23 @@ func (c *Catalog) getContract(ctx context.Context, q store.Querier, cust Custome
 	return k, nil
 }
 
+// activeContract is the customer's contract that a new hub or port goes on:
+// it must exist for this customer and be active; otherwise the fault names
+// the service_code field.
+func (c *Catalog) activeContract(ctx context.Context, tx *store.Tx, cust CustomerID, code string) (Contract, error) {
+	k, err := c.getContract(ctx, tx, cust, code)
+	if err != nil {
+		if fault.Is(err, fault.NotFound) {
+			return Contract{}, fault.Field("service_code", "no such contract for this customer")
+		}
+		return Contract{}, err
+	}
+	if k.Status != "active" {
+		return Contract{}, fault.Field("service_code", "contract %s is cancelled", code)
+	}
+	return k, nil
+}
+
 func (c *Catalog) options(ctx context.Context, q store.Querier, id ContractID) ([]Option, error) {
 	rows, err := q.Query(ctx, `SELECT name, quantity, created_at FROM contract_options WHERE contract_id = ? ORDER BY name`, id)
 	if err != nil {

@@ -44,15 +44,9 @@ func (c *Catalog) CreateHub(ctx context.Context, cust CustomerID, in HubInput) (
 	}
 	var h Hub
 	err := c.db.InTx(ctx, func(tx *store.Tx) error {
-		k, err := c.getContract(ctx, tx, cust, in.ServiceCode)
+		k, err := c.activeContract(ctx, tx, cust, in.ServiceCode)
 		if err != nil {
-			if fault.Is(err, fault.NotFound) {
-				return fault.Field("service_code", "no such contract for this customer")
-			}
 			return err
-		}
-		if k.Status != "active" {
-			return fault.Field("service_code", "contract %s is cancelled", in.ServiceCode)
 		}
 		r, err := c.RegionByCode(ctx, tx, in.Region)
 		if err != nil {

@@ -61,15 +61,9 @@ func (c *Catalog) CreatePort(ctx context.Context, cust CustomerID, in PortInput)
 	}
 	var p Port
 	err := c.db.InTx(ctx, func(tx *store.Tx) error {
-		k, err := c.getContract(ctx, tx, cust, in.ServiceCode)
+		k, err := c.activeContract(ctx, tx, cust, in.ServiceCode)
 		if err != nil {
-			if fault.Is(err, fault.NotFound) {
-				return fault.Field("service_code", "no such contract for this customer")
-			}
 			return err
-		}
-		if k.Status != "active" {
-			return fault.Field("service_code", "contract %s is cancelled", in.ServiceCode)
 		}
 		var hubContract ContractID
 		if err := store.Scan(tx.QueryRow(ctx, `SELECT contract_id FROM hubs WHERE customer_id = ? AND id = ?`, cust, in.HubID), &hubContract); err != nil {

@@ -19,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/atomicfile"
 )
 
 // ServerConfig returns a TLS configuration serving cert with TLS 1.2 minimum
@@ -98,26 +100,8 @@ func SelfSigned(dir string) (tls.Certificate, bool, error) {
 	return c, true, err
 }
 
-// writeAtomic writes through a temporary file and a rename so that a crash
-// never leaves half a key behind.
 func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
-	if err != nil {
-		return fmt.Errorf("tls: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(path, data, mode); err != nil {
 		return fmt.Errorf("tls: %w", err)
 	}
 	return nil

@@ -1,0 +1,30 @@
+// Package atomicfile writes files so that a crash leaves either the old
+// content or the new, never a mix: keys, certificates, the agent's last
+// desired state.
+package atomicfile
+
+import "os"
+
+// Write writes data to path through a temporary file in the same directory,
+// fsync and rename.
+func Write(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}

@@ -1,0 +1,38 @@
+// Package dataplane realises customer hubs on a Linux hub node: per hub a
+// network namespace hub-<id> holding the hub's port interfaces, addresses
+// and sysctls, and its backbone VXLAN devices; one BIRD 2 process per
+// namespace, its configuration built as a typed view model, rendered by a
+// template, checked with bird -p before it is moved into place and
+// reloaded through the control socket; one nftables table per namespace
+// (the hub's own input filter, port firewalls, NAPT, static NAT), replaced
+// in one transaction; and tc htb shaping each port at its contracted speed.
+// BirdClient and Manager.Observe read back sessions, route counts, rule
+// and link counters for the agent's observe step.
+//
+// Its input is the typed Hub, not the controller's desired-state document:
+// the agent translates that document into a Hub and calls Manager.Apply.
+// Every subsystem is declarative and idempotent — Set compares the desired
+// state with what it reads back from the kernel or the daemon and makes no
+// altering call when they already match — so the agent may call Apply on
+// every resync, and a restarted agent adopts what is running without
+// touching it. Subsystems keep no state in memory between calls.
+//
+// Order (Manager.Apply): validate → check the port interfaces exist →
+// namespace → links → addresses → sysctls → nftables → tc → BIRD. Links
+// come before addresses because an address needs its device in the
+// namespace; the firewall and NAT come before BIRD so that no route draws
+// traffic through a port whose policy is not in force yet. A hub that fails
+// validation or names a missing interface is refused before anything is
+// changed.
+//
+// Ownership: this package creates a namespace only after writing a marker
+// file in the hub's run directory, and marks every link it takes or
+// creates with the alias "tsunagi:hub-<id>". Remove stops the hub's BIRD,
+// gives marked port interfaces back to the node namespace, deletes marked
+// VXLAN devices, and deletes the namespace only if the marker says this
+// package created it.
+//
+// Every kernel or daemon call goes through a narrow interface (netOps,
+// nftOps, tcOps, birdOps) with fakes in the tests; the end-to-end tests run
+// the real kernel and BIRD in namespaces of their own.
+package dataplane

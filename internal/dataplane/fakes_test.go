@@ -1,0 +1,337 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Fakes of the kernel and BIRD, with the same semantics the real ones show
+// where the subsystems depend on them: a moved link comes up down and
+// without addresses, a namespace starts with lo down, sysctls default to 0.
+
+type fakeNet struct {
+	mu      sync.Mutex
+	ns      map[string]map[string]*LinkState // "" is the node namespace; guarded by mu
+	sysctls map[string]string                // ns + " " + key; guarded by mu
+}
+
+func newFakeNet(nodeLinks ...string) *fakeNet {
+	f := &fakeNet{ns: map[string]map[string]*LinkState{"": {}}, sysctls: map[string]string{}}
+	for _, l := range nodeLinks {
+		f.ns[""][l] = &LinkState{Name: l}
+	}
+	return f
+}
+
+func (f *fakeNet) NamespaceExists(ns string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.ns[ns]
+	return ok, nil
+}
+
+func (f *fakeNet) CreateNamespace(ns string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.ns[ns]; ok {
+		return fmt.Errorf("namespace %s exists", ns)
+	}
+	f.ns[ns] = map[string]*LinkState{"lo": {Name: "lo", Addrs: []netip.Prefix{mustPrefix("127.0.0.1/8")}}}
+	return nil
+}
+
+func (f *fakeNet) DeleteNamespace(ns string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.ns, ns)
+	return nil
+}
+
+func (f *fakeNet) get(ns, name string) (*LinkState, error) {
+	links, ok := f.ns[ns]
+	if !ok {
+		return nil, fmt.Errorf("namespace %q: no such file or directory", ns)
+	}
+	l, ok := links[name]
+	if !ok {
+		return nil, fmt.Errorf("link %s in %q: Link not found", name, ns)
+	}
+	return l, nil
+}
+
+func (f *fakeNet) Links(ns string) ([]LinkState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	links, ok := f.ns[ns]
+	if !ok {
+		return nil, fmt.Errorf("namespace %q: no such file or directory", ns)
+	}
+	var out []LinkState
+	for _, l := range links {
+		c := *l
+		c.Addrs = slices.Clone(l.Addrs)
+		slices.SortFunc(c.Addrs, func(a, b netip.Prefix) int { return strings.Compare(a.String(), b.String()) })
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b LinkState) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func (f *fakeNet) MoveLink(from, name, to string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, err := f.get(from, name)
+	if err != nil {
+		return err
+	}
+	if _, ok := f.ns[to]; !ok {
+		return fmt.Errorf("namespace %q: no such file or directory", to)
+	}
+	delete(f.ns[from], name)
+	// The kernel drops addresses and takes the link down on a move; the
+	// alias stays.
+	f.ns[to][name] = &LinkState{Name: name, Alias: l.Alias}
+	return nil
+}
+
+func (f *fakeNet) SetAlias(ns, name, alias string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, err := f.get(ns, name)
+	if err == nil {
+		l.Alias = alias
+	}
+	return err
+}
+
+func (f *fakeNet) SetUp(ns, name string, up bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, err := f.get(ns, name)
+	if err == nil {
+		l.Up = up
+	}
+	return err
+}
+
+func (f *fakeNet) AddrAdd(ns, name string, p netip.Prefix) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, err := f.get(ns, name)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(l.Addrs, p) {
+		return errors.New("file exists")
+	}
+	l.Addrs = append(l.Addrs, p)
+	return nil
+}
+
+func (f *fakeNet) AddrDel(ns, name string, p netip.Prefix) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, err := f.get(ns, name)
+	if err != nil {
+		return err
+	}
+	i := slices.Index(l.Addrs, p)
+	if i < 0 {
+		return errors.New("cannot assign requested address")
+	}
+	l.Addrs = slices.Delete(l.Addrs, i, i+1)
+	return nil
+}
+
+func (f *fakeNet) Sysctl(ns, key string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.ns[ns]; !ok {
+		return "", fmt.Errorf("namespace %q: no such file or directory", ns)
+	}
+	if v, ok := f.sysctls[ns+" "+key]; ok {
+		return v, nil
+	}
+	return "0", nil
+}
+
+func (f *fakeNet) SetSysctl(ns, key, value string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sysctls[ns+" "+key] = value
+	return nil
+}
+
+// fakeNft keeps the last script applied per namespace.
+type fakeNft struct {
+	mu     sync.Mutex
+	tables map[string]string // ns → script; guarded by mu
+}
+
+func (f *fakeNft) Comment(_ context.Context, ns string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if m := commentRe.FindStringSubmatch(f.tables[ns]); m != nil {
+		return m[1], nil
+	}
+	return "", nil
+}
+
+func (f *fakeNft) Apply(_ context.Context, ns, script string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tables == nil {
+		f.tables = map[string]string{}
+	}
+	f.tables[ns] = script
+	return nil
+}
+
+func (f *fakeNft) List(_ context.Context, ns string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.tables[ns], nil
+}
+
+// fakeTC keeps one rate per namespace and device.
+type fakeTC struct {
+	mu    sync.Mutex
+	rates map[string]uint64 // guarded by mu
+}
+
+func (f *fakeTC) Rate(ns, dev string) (uint64, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.rates[ns+"/"+dev]
+	return r, ok, nil
+}
+
+func (f *fakeTC) set(ns, dev string, bps uint64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rates == nil {
+		f.rates = map[string]uint64{}
+	}
+	f.rates[ns+"/"+dev] = bps
+	return nil
+}
+
+func (f *fakeTC) AddShaping(ns, dev string, bps uint64) error { return f.set(ns, dev, bps) }
+func (f *fakeTC) ChangeRate(ns, dev string, bps uint64) error { return f.set(ns, dev, bps) }
+func (f *fakeTC) RemoveShaping(ns, dev string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.rates, ns+"/"+dev)
+	return nil
+}
+
+// fakeBird runs no BIRD: it remembers which namespaces "run" one, what
+// configuration each loaded, and refuses configurations containing
+// "REFUSE" (standing in for a parse error).
+type fakeBird struct {
+	mu      sync.Mutex
+	running map[string]string // pid file → loaded config; guarded by mu
+	routes  []Route           // guarded by mu
+}
+
+func (f *fakeBird) Check(_ context.Context, config string) error {
+	b, err := os.ReadFile(config)
+	if err != nil {
+		return err
+	}
+	if strings.Contains(string(b), "REFUSE") {
+		return errors.New("bird -p: syntax error")
+	}
+	return nil
+}
+
+func (f *fakeBird) Running(_ string, p birdPaths) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.running[p.PID]
+	return ok
+}
+
+func (f *fakeBird) load(p birdPaths) error {
+	b, err := os.ReadFile(p.Config)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.running == nil {
+		f.running = map[string]string{}
+	}
+	f.running[p.PID] = string(b)
+	return nil
+}
+
+func (f *fakeBird) Start(_ context.Context, _ string, p birdPaths) error { return f.load(p) }
+
+// Configure refuses a configuration containing "RTFAIL0", standing in for
+// what bird -p passes but a running BIRD rejects.
+func (f *fakeBird) Configure(_ context.Context, p birdPaths) error {
+	if b, _ := os.ReadFile(p.Config); strings.Contains(string(b), "RTFAIL0") {
+		return &BirdError{Code: 8002, Text: "reconfiguration failed"}
+	}
+	return f.load(p)
+}
+
+func (f *fakeBird) Routes(_ context.Context, _ birdPaths, within []netip.Prefix) ([]Route, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Route
+	for _, r := range f.routes {
+		for _, w := range within {
+			if r.Net.Bits() >= w.Bits() && w.Contains(r.Net.Addr()) {
+				out = append(out, r)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeBird) Stop(p birdPaths) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.running, p.PID)
+	return nil
+}
+
+func (f *fakeBird) loaded(p birdPaths) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.running[p.PID]
+}
+
+func (f *fakeNet) AddVXLAN(ns string, v VXLANSpec) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	links, ok := f.ns[ns]
+	if !ok {
+		return fmt.Errorf("namespace %q: no such file or directory", ns)
+	}
+	if _, ok := links[v.Name]; ok {
+		return errors.New("file exists")
+	}
+	spec := v
+	links[v.Name] = &LinkState{Name: v.Name, Kind: "vxlan", VXLAN: &spec}
+	return nil
+}
+
+func (f *fakeNet) DeleteLink(ns, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.get(ns, name); err != nil {
+		return err
+	}
+	delete(f.ns[ns], name)
+	return nil
+}

@@ -1,0 +1,341 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Hub is everything the data plane needs to realise one customer hub on this
+// node. It is the package's input; the agent builds it from the node's
+// desired-state document. Addresses are IPv4 only, as the service is.
+type Hub struct {
+	// ID names the hub on this node; the namespace is hub-<ID>.
+	ID string `json:"id"`
+	// LocalASN is the customer's AS number, shared by all its hubs.
+	LocalASN uint32 `json:"local_asn"`
+	// RouterID is the BIRD router ID (any IPv4 address unique among the
+	// customer's hubs).
+	RouterID netip.Addr `json:"router_id"`
+	// InternalNetwork and MonitoringNetwork are the hub's own networks,
+	// advertised to every port and refused on import from every port.
+	InternalNetwork   netip.Prefix `json:"internal_network"`
+	MonitoringNetwork netip.Prefix `json:"monitoring_network"`
+	Ports             []Port       `json:"ports"`
+	// Backbone lists the sessions to this customer's hubs on other nodes.
+	Backbone []BackbonePeer `json:"backbone,omitempty"`
+	// ImportLimit is the default per-session import limit (service: 2,000)
+	// used by ports that do not set their own.
+	ImportLimit int `json:"import_limit,omitempty"`
+}
+
+// DefaultImportLimit is the service's limit of routes accepted from a peer.
+const DefaultImportLimit = 2000
+
+// Port is one customer port: an interface moved into the hub namespace with
+// one BGP session to its peer.
+type Port struct {
+	// Name is a short identifier of the port, used in BIRD protocol names and
+	// nftables comments ([a-z0-9_], at most 20 characters).
+	Name string `json:"name"`
+	// Interface is the device to move into the namespace (a VLAN
+	// sub-interface or NIC in production, a veth in tests).
+	Interface string `json:"interface"`
+	// Address is the hub side address with the link's prefix length.
+	Address     netip.Prefix `json:"address"`
+	PeerAddress netip.Addr   `json:"peer_address"`
+	PeerASN     uint32       `json:"peer_asn"`
+	MD5         string       `json:"md5,omitempty"`
+	BFD         bool         `json:"bfd,omitempty"`
+	// ImportLimit overrides Hub.ImportLimit when positive.
+	ImportLimit int         `json:"import_limit,omitempty"`
+	Policy      RoutePolicy `json:"policy"`
+	// SpeedMbps is the contracted speed shaped on the port's egress; zero
+	// means unshaped.
+	SpeedMbps int             `json:"speed_mbps,omitempty"`
+	Firewall  *FirewallPolicy `json:"firewall,omitempty"`
+	NAPT      *NAPT           `json:"napt,omitempty"`
+	StaticNAT []StaticNAT     `json:"static_nat,omitempty"`
+}
+
+// PolicyKind says which routes a port is sent.
+type PolicyKind string
+
+// Route policy kinds. All is what an on-premises port gets (every learned
+// route); the other three are the service's cloud port policies.
+const (
+	PolicyAll              PolicyKind = "All"
+	PolicyDefaultRoute     PolicyKind = "DefaultRoute"
+	PolicyAggregateRFC1918 PolicyKind = "AggregateRFC1918"
+	PolicyUserDefined      PolicyKind = "UserDefined"
+)
+
+// RoutePolicy is what the hub advertises on a port, besides the hub's own
+// networks which every port is always sent.
+type RoutePolicy struct {
+	Kind     PolicyKind     `json:"kind"`
+	Prefixes []netip.Prefix `json:"prefixes,omitempty"` // UserDefined only
+}
+
+// RFC1918 are the aggregates of the AggregateRFC1918 policy.
+var RFC1918 = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+}
+
+// FirewallPolicy filters the flows entering the hub through a port: ordered
+// rules, first match wins, default deny. Stateful policies accept the
+// packets of flows already accepted (conntrack) before the rules.
+type FirewallPolicy struct {
+	Stateful bool   `json:"stateful"`
+	Rules    []Rule `json:"rules"`
+}
+
+// Action is what a matching rule does.
+type Action string
+
+// Rule actions.
+const (
+	Accept Action = "accept"
+	Drop   Action = "drop"
+	Reject Action = "reject"
+)
+
+// Rule is one firewall rule. Empty Sources or Destinations match any
+// address; Protocol is tcp, udp, icmp or "" (any); Ports are destination
+// ports or ranges ("443", "8000-8080") and need tcp or udp.
+type Rule struct {
+	Action       Action         `json:"action"`
+	Sources      []netip.Prefix `json:"sources,omitempty"`
+	Destinations []netip.Prefix `json:"destinations,omitempty"`
+	Protocol     string         `json:"protocol,omitempty"`
+	Ports        []string       `json:"ports,omitempty"`
+	Log          bool           `json:"log,omitempty"`
+}
+
+// NAPT translates flows that inside hosts open toward the port's peer to
+// the public prefix. Flows the peer opens are not translated and are
+// dropped unless a static NAT maps them.
+type NAPT struct {
+	Inside []netip.Prefix `json:"inside"`
+	Public netip.Prefix   `json:"public"`
+}
+
+// StaticNAT maps one public address 1:1 to one inside address on a port,
+// both directions.
+type StaticNAT struct {
+	Inside netip.Addr `json:"inside"`
+	Public netip.Addr `json:"public"`
+}
+
+// Backbone disaster-recovery roles, most preferred first.
+const (
+	DRMain   = "main"
+	DRSub    = "sub"
+	DRBackup = "backup"
+)
+
+// BackbonePeer is one of the customer's hubs on another node, reached over
+// a VXLAN segment with an iBGP session between the two hubs' BIRDs.
+type BackbonePeer struct {
+	Name string `json:"name"`
+	VNI  uint32 `json:"vni"`
+	// Device is the VXLAN device in the namespace (at most 15 characters).
+	Device string `json:"device"`
+	// LocalUnderlay and RemoteUnderlay are the node addresses carrying the
+	// VXLAN packets.
+	LocalUnderlay  netip.Addr `json:"local_underlay"`
+	RemoteUnderlay netip.Addr `json:"remote_underlay"`
+	// Address is this hub's overlay address; Neighbor the peer hub's.
+	Address  netip.Prefix `json:"address"`
+	Neighbor netip.Addr   `json:"neighbor"`
+	// DR is the peer hub's role: routes learned from a main hub are
+	// preferred over a sub hub's, a sub hub's over a backup's.
+	DR string `json:"dr"`
+}
+
+// Namespace is the name of the hub's network namespace.
+func (h Hub) Namespace() string { return NamespacePrefix + h.ID }
+
+// NamespacePrefix starts the name of every namespace this package owns.
+const NamespacePrefix = "hub-"
+
+var (
+	hubIDRe    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,30}$`)
+	portNameRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,19}$`)
+	ifNameRe   = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,15}$`)
+	portSpecRe = regexp.MustCompile(`^[0-9]{1,5}(-[0-9]{1,5})?$`)
+	md5Re      = regexp.MustCompile(`^[\x21-\x7e]{1,80}$`)
+)
+
+// Validate refuses a hub the data plane cannot realise faithfully. It
+// checks only what the kernel and BIRD need; service rules (prefix lengths
+// a customer may buy, grades) are the controller's business.
+func (h Hub) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if !hubIDRe.MatchString(h.ID) {
+		bad("hub id %q: want [a-z0-9-], at most 31 characters", h.ID)
+	}
+	if h.LocalASN == 0 {
+		bad("local ASN missing")
+	}
+	if !h.RouterID.Is4() {
+		bad("router id %v: want an IPv4 address", h.RouterID)
+	}
+	for _, n := range []struct {
+		what string
+		p    netip.Prefix
+	}{{"internal network", h.InternalNetwork}, {"monitoring network", h.MonitoringNetwork}} {
+		if !n.p.IsValid() || !n.p.Addr().Is4() || n.p.Masked() != n.p || n.p.Bits() > 30 {
+			bad("%s %v: want an IPv4 network of /30 or shorter", n.what, n.p)
+		}
+	}
+	names := map[string]bool{}
+	ifaces := map[string]bool{}
+	for i, p := range h.Ports {
+		where := fmt.Sprintf("port %d (%s)", i, p.Name)
+		if !portNameRe.MatchString(p.Name) {
+			bad("%s: name: want [a-z][a-z0-9_], at most 20 characters", where)
+		}
+		if names[p.Name] {
+			bad("%s: duplicate name", where)
+		}
+		names[p.Name] = true
+		if !ifNameRe.MatchString(p.Interface) || p.Interface == "lo" {
+			bad("%s: interface %q is not a valid device name", where, p.Interface)
+		}
+		if ifaces[p.Interface] {
+			bad("%s: interface %q used twice", where, p.Interface)
+		}
+		ifaces[p.Interface] = true
+		if !p.Address.Addr().Is4() || p.Address.Bits() < 8 || p.Address.Bits() > 31 {
+			bad("%s: address %v: want IPv4 with a /8 to /31 link", where, p.Address)
+		} else if !p.PeerAddress.Is4() || !p.Address.Masked().Contains(p.PeerAddress) || p.PeerAddress == p.Address.Addr() {
+			bad("%s: peer %v is not another address of %v", where, p.PeerAddress, p.Address.Masked())
+		}
+		if p.PeerASN == 0 {
+			bad("%s: peer ASN missing", where)
+		}
+		if p.MD5 != "" && (!md5Re.MatchString(p.MD5) || strings.ContainsAny(p.MD5, `"\`)) {
+			bad("%s: MD5 password: printable ASCII without quotes or backslashes, at most 80", where)
+		}
+		if p.ImportLimit < 0 || p.SpeedMbps < 0 || p.SpeedMbps > 100_000 {
+			bad("%s: negative import limit or speed out of range", where)
+		}
+		switch p.Policy.Kind {
+		case PolicyAll, PolicyDefaultRoute, PolicyAggregateRFC1918:
+			if len(p.Policy.Prefixes) > 0 {
+				bad("%s: prefixes given for policy %s", where, p.Policy.Kind)
+			}
+		case PolicyUserDefined:
+			if len(p.Policy.Prefixes) == 0 {
+				bad("%s: UserDefined policy with no prefixes", where)
+			}
+			for _, q := range p.Policy.Prefixes {
+				if !validNet4(q) {
+					bad("%s: user prefix %v: want a masked IPv4 prefix", where, q)
+				}
+			}
+		default:
+			bad("%s: unknown route policy %q", where, p.Policy.Kind)
+		}
+		if p.Firewall != nil {
+			for j, r := range p.Firewall.Rules {
+				if err := r.validate(); err != nil {
+					bad("%s: rule %d: %w", where, j, err)
+				}
+			}
+		}
+		if p.NAPT != nil {
+			if !validNet4(p.NAPT.Public) || p.NAPT.Public.Bits() < 24 || len(p.NAPT.Inside) == 0 {
+				bad("%s: NAPT needs inside prefixes and a public prefix of /24 to /32", where)
+			}
+			for _, q := range p.NAPT.Inside {
+				if !validNet4(q) {
+					bad("%s: NAPT inside %v: want a masked IPv4 prefix", where, q)
+				}
+			}
+		}
+		for _, s := range p.StaticNAT {
+			if !s.Inside.Is4() || !s.Public.Is4() {
+				bad("%s: static NAT %v↔%v: want IPv4 addresses", where, s.Inside, s.Public)
+			}
+		}
+	}
+	for i, b := range h.Backbone {
+		where := fmt.Sprintf("backbone %d (%s)", i, b.Name)
+		if !portNameRe.MatchString(b.Name) || names[b.Name] {
+			bad("%s: name invalid or used by a port", where)
+		}
+		names[b.Name] = true
+		if !ifNameRe.MatchString(b.Device) || ifaces[b.Device] {
+			bad("%s: device %q invalid or used twice", where, b.Device)
+		}
+		ifaces[b.Device] = true
+		if b.VNI == 0 || b.VNI >= 1<<24 {
+			bad("%s: VNI %d out of range", where, b.VNI)
+		}
+		if !b.LocalUnderlay.Is4() || !b.RemoteUnderlay.Is4() || !b.Address.Addr().Is4() || !b.Address.Masked().Contains(b.Neighbor) {
+			bad("%s: underlay or overlay addresses invalid", where)
+		}
+		if !slices.Contains([]string{DRMain, DRSub, DRBackup}, b.DR) {
+			bad("%s: DR role %q: want main, sub or backup", where, b.DR)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validNet4(p netip.Prefix) bool {
+	return p.IsValid() && p.Addr().Is4() && p.Masked() == p
+}
+
+func (r Rule) validate() error {
+	switch r.Action {
+	case Accept, Drop, Reject:
+	default:
+		return fmt.Errorf("action %q: want accept, drop or reject", r.Action)
+	}
+	for _, p := range append(slices.Clone(r.Sources), r.Destinations...) {
+		if !validNet4(p) {
+			return fmt.Errorf("prefix %v: want a masked IPv4 prefix", p)
+		}
+	}
+	switch r.Protocol {
+	case "", "icmp":
+		if len(r.Ports) > 0 {
+			return errors.New("ports need protocol tcp or udp")
+		}
+	case "tcp", "udp":
+	default:
+		return fmt.Errorf("protocol %q: want tcp, udp, icmp or empty", r.Protocol)
+	}
+	for _, s := range r.Ports {
+		lo, hi, isRange := strings.Cut(s, "-")
+		if !isRange {
+			hi = lo
+		}
+		a, errA := strconv.Atoi(lo)
+		b, errB := strconv.Atoi(hi)
+		if !portSpecRe.MatchString(s) || errA != nil || errB != nil || a < 1 || b > 65535 || a > b {
+			return fmt.Errorf("port %q: want N or N-M within 1-65535", s)
+		}
+	}
+	return nil
+}
+
+// importLimit is the port's effective import limit.
+func (h Hub) importLimit(p Port) int {
+	switch {
+	case p.ImportLimit > 0:
+		return p.ImportLimit
+	case h.ImportLimit > 0:
+		return h.ImportLimit
+	}
+	return DefaultImportLimit
+}

@@ -1,0 +1,103 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Options configure a Manager.
+type Options struct {
+	// RunDir holds each hub's BIRD files and ownership marker, one
+	// directory per namespace. Keep it short: BIRD's control socket path
+	// must fit in 107 bytes. Default /run/tsunagi.
+	RunDir string
+	// NodeNamespace names the namespace where port interfaces are before a
+	// hub takes them; "" is the agent's own. Tests set it to a namespace of
+	// their own so that nothing of the root namespace is touched.
+	NodeNamespace string
+}
+
+// Manager realises hubs on this node. Its subsystems hold no state of
+// their own between calls: what is running is read back each time, so a
+// restarted agent adopts what the previous one left.
+type Manager struct {
+	runDir string
+	links  *linkSet
+	nft    *nftSet
+	tc     *tcSet
+	bird   *birdSet
+	// counters reads a port's link counters; nil with fake kernels.
+	counters func(ns, dev string) (LinkCounters, error)
+}
+
+// NewManager returns a Manager on the real kernel and BIRD.
+func NewManager(o Options) *Manager {
+	if o.RunDir == "" {
+		o.RunDir = "/run/tsunagi"
+	}
+	nl := netlinkOps{nodeNS: o.NodeNamespace}
+	m := newManager(o.RunDir, nl, nftCLI{}, netlinkTC{ops: nl}, birdDaemon{})
+	m.counters = nl.linkCounters
+	return m
+}
+
+func newManager(runDir string, n netOps, f nftOps, t tcOps, b birdOps) *Manager {
+	return &Manager{
+		runDir: runDir,
+		links:  &linkSet{ops: n, runDir: runDir},
+		nft:    &nftSet{ops: f},
+		tc:     &tcSet{ops: t},
+		bird:   &birdSet{ops: b, runDir: runDir},
+	}
+}
+
+// Apply converges one hub to h. The order matters and is fixed: the
+// namespace, links, addresses and sysctls first (everything else lives in
+// them), then the firewall and NAT (in force before any route draws
+// traffic), then shaping, then BIRD. A subsystem that fails stops the
+// ones after it; the caller retries the whole Apply on its next pass,
+// which is safe because every step is idempotent.
+func (m *Manager) Apply(ctx context.Context, h Hub) error {
+	if err := h.Validate(); err != nil {
+		return fmt.Errorf("hub %s refused: %w", h.ID, err)
+	}
+	if err := m.links.Check(h); err != nil {
+		return fmt.Errorf("hub %s refused: %w", h.ID, err)
+	}
+	if err := m.links.Set(h); err != nil {
+		return fmt.Errorf("hub %s: links: %w", h.ID, err)
+	}
+	if err := m.nft.Set(ctx, h); err != nil {
+		return fmt.Errorf("hub %s: nftables: %w", h.ID, err)
+	}
+	if err := m.tc.Set(h); err != nil {
+		return fmt.Errorf("hub %s: tc: %w", h.ID, err)
+	}
+	if err := m.bird.Set(ctx, h); err != nil {
+		return fmt.Errorf("hub %s: bird: %w", h.ID, err)
+	}
+	return nil
+}
+
+// Remove tears a hub down in the reverse order: BIRD first (withdrawing
+// its routes from the peers), then the links given back, then the
+// namespace — with it its nftables table and qdiscs — if this package
+// created it.
+func (m *Manager) Remove(ctx context.Context, hubID string) error {
+	if !hubIDRe.MatchString(hubID) {
+		return fmt.Errorf("remove hub: invalid id %q", hubID)
+	}
+	err := errors.Join(m.bird.Remove(hubID), m.links.Remove(hubID))
+	if err == nil {
+		err = os.RemoveAll(filepath.Join(m.runDir, Hub{ID: hubID}.Namespace()))
+	}
+	return err
+}
+
+// BirdClient returns the control-socket client of a hub's BIRD.
+func (m *Manager) BirdClient(hubID string) BirdClient {
+	return BirdClient{Socket: pathsFor(m.runDir, Hub{ID: hubID}.Namespace()).Socket}
+}

@@ -1,0 +1,298 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// netOps is the narrow view of the kernel the namespace and link subsystem
+// needs. ns "" is the node namespace: where port interfaces wait before a
+// hub takes them and where they return when it lets them go (the agent's
+// own namespace in production, a test's namespace in tests).
+type netOps interface {
+	NamespaceExists(ns string) (bool, error)
+	CreateNamespace(ns string) error
+	DeleteNamespace(ns string) error
+	Links(ns string) ([]LinkState, error)
+	MoveLink(fromNS, name, toNS string) error
+	SetAlias(ns, name, alias string) error
+	SetUp(ns, name string, up bool) error
+	AddrAdd(ns, name string, p netip.Prefix) error
+	AddrDel(ns, name string, p netip.Prefix) error
+	Sysctl(ns, key string) (string, error)
+	SetSysctl(ns, key, value string) error
+	// AddVXLAN creates a VXLAN device in ns whose underlay (UDP socket)
+	// is in the node namespace.
+	AddVXLAN(ns string, v VXLANSpec) error
+	DeleteLink(ns, name string) error
+}
+
+// VXLANSpec is a point-to-point VXLAN device of the backbone.
+type VXLANSpec struct {
+	Name          string
+	VNI           uint32
+	Local, Remote netip.Addr
+}
+
+// vxlanPort is the IANA VXLAN port.
+const vxlanPort = 4789
+
+// LinkState is a link as read back from a namespace.
+type LinkState struct {
+	Name  string
+	Alias string
+	Up    bool
+	Addrs []netip.Prefix // IPv4 only
+	Kind  string         // "veth", "vxlan", … as the kernel names the type
+	VXLAN *VXLANSpec     // for a VXLAN device
+}
+
+// netlinkOps is netOps on the real kernel through netlink.
+type netlinkOps struct {
+	// nodeNS names the node namespace ("" for the process's own).
+	nodeNS string
+}
+
+func (o netlinkOps) handle(ns string) (netns.NsHandle, error) {
+	if ns == "" {
+		ns = o.nodeNS
+	}
+	if ns == "" {
+		return netns.GetFromPath("/proc/self/ns/net")
+	}
+	return netns.GetFromName(ns)
+}
+
+func (o netlinkOps) nl(ns string) (*netlink.Handle, error) {
+	nsh, err := o.handle(ns)
+	if err != nil {
+		return nil, fmt.Errorf("namespace %q: %w", ns, err)
+	}
+	defer nsh.Close()
+	h, err := netlink.NewHandleAt(nsh)
+	if err != nil {
+		return nil, fmt.Errorf("netlink in %q: %w", ns, err)
+	}
+	return h, nil
+}
+
+func (o netlinkOps) NamespaceExists(ns string) (bool, error) {
+	_, err := os.Stat(filepath.Join("/run/netns", ns))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// CreateNamespace creates a named namespace. netns.NewNamed moves the
+// calling thread into it, so the thread is locked and moved back; if it
+// cannot be moved back it stays locked and the runtime retires it.
+func (o netlinkOps) CreateNamespace(ns string) error {
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer orig.Close()
+	h, err := netns.NewNamed(ns)
+	if err != nil {
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
+		return fmt.Errorf("create namespace %s: %w", ns, err)
+	}
+	h.Close()
+	if err := netns.Set(orig); err != nil {
+		return fmt.Errorf("create namespace %s: return to original namespace: %w", ns, err)
+	}
+	runtime.UnlockOSThread()
+	return nil
+}
+
+func (o netlinkOps) DeleteNamespace(ns string) error {
+	if err := netns.DeleteNamed(ns); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("delete namespace %s: %w", ns, err)
+	}
+	return nil
+}
+
+func (o netlinkOps) Links(ns string) ([]LinkState, error) {
+	h, err := o.nl(ns)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("list links in %q: %w", ns, err)
+	}
+	var out []LinkState
+	for _, l := range links {
+		a := l.Attrs()
+		ls := LinkState{Name: a.Name, Alias: a.Alias, Up: a.Flags&unix.IFF_UP != 0, Kind: l.Type()}
+		if v, ok := l.(*netlink.Vxlan); ok {
+			local, _ := netip.AddrFromSlice(v.SrcAddr.To4())
+			remote, _ := netip.AddrFromSlice(v.Group.To4())
+			ls.VXLAN = &VXLANSpec{Name: a.Name, VNI: uint32(v.VxlanId), Local: local, Remote: remote}
+		}
+		addrs, err := h.AddrList(l, netlink.FAMILY_V4)
+		if err != nil {
+			return nil, fmt.Errorf("list addresses of %s: %w", a.Name, err)
+		}
+		for _, ad := range addrs {
+			ip, ok := netip.AddrFromSlice(ad.IP.To4())
+			if !ok {
+				continue
+			}
+			ones, _ := ad.Mask.Size()
+			ls.Addrs = append(ls.Addrs, netip.PrefixFrom(ip, ones))
+		}
+		slices.SortFunc(ls.Addrs, func(a, b netip.Prefix) int { return strings.Compare(a.String(), b.String()) })
+		out = append(out, ls)
+	}
+	slices.SortFunc(out, func(a, b LinkState) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func (o netlinkOps) link(ns, name string, fn func(*netlink.Handle, netlink.Link) error) error {
+	h, err := o.nl(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	l, err := h.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("link %s in %q: %w", name, ns, err)
+	}
+	return fn(h, l)
+}
+
+func (o netlinkOps) MoveLink(fromNS, name, toNS string) error {
+	to, err := o.handle(toNS)
+	if err != nil {
+		return fmt.Errorf("namespace %q: %w", toNS, err)
+	}
+	defer to.Close()
+	return o.link(fromNS, name, func(h *netlink.Handle, l netlink.Link) error {
+		return h.LinkSetNsFd(l, int(to))
+	})
+}
+
+func (o netlinkOps) SetAlias(ns, name, alias string) error {
+	return o.link(ns, name, func(h *netlink.Handle, l netlink.Link) error { return h.LinkSetAlias(l, alias) })
+}
+
+func (o netlinkOps) SetUp(ns, name string, up bool) error {
+	return o.link(ns, name, func(h *netlink.Handle, l netlink.Link) error {
+		if up {
+			return h.LinkSetUp(l)
+		}
+		return h.LinkSetDown(l)
+	})
+}
+
+func nlAddr(p netip.Prefix) *netlink.Addr {
+	a, _ := netlink.ParseAddr(p.String())
+	return a
+}
+
+func (o netlinkOps) AddrAdd(ns, name string, p netip.Prefix) error {
+	return o.link(ns, name, func(h *netlink.Handle, l netlink.Link) error { return h.AddrAdd(l, nlAddr(p)) })
+}
+
+func (o netlinkOps) AddrDel(ns, name string, p netip.Prefix) error {
+	return o.link(ns, name, func(h *netlink.Handle, l netlink.Link) error { return h.AddrDel(l, nlAddr(p)) })
+}
+
+// AddVXLAN creates the device through a netlink socket in the node
+// namespace with IFLA_NET_NS_FD naming the hub's: the kernel puts the
+// device in the hub namespace and its UDP socket in the node namespace,
+// as "ip link add … netns hub-x" does. The name is thus only ever taken in
+// the hub namespace, where hubs cannot collide.
+func (o netlinkOps) AddVXLAN(ns string, v VXLANSpec) error {
+	target, err := o.handle(ns)
+	if err != nil {
+		return fmt.Errorf("namespace %q: %w", ns, err)
+	}
+	defer target.Close()
+	h, err := o.nl("")
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	l := &netlink.Vxlan{
+		LinkAttrs: netlink.LinkAttrs{Name: v.Name, Namespace: netlink.NsFd(target)},
+		VxlanId:   int(v.VNI),
+		SrcAddr:   v.Local.AsSlice(),
+		Group:     v.Remote.AsSlice(),
+		Port:      vxlanPort,
+		Learning:  false,
+	}
+	if err := h.LinkAdd(l); err != nil {
+		return fmt.Errorf("add vxlan %s (VNI %d) to %s: %w", v.Name, v.VNI, ns, err)
+	}
+	return nil
+}
+
+func (o netlinkOps) DeleteLink(ns, name string) error {
+	return o.link(ns, name, func(h *netlink.Handle, l netlink.Link) error { return h.LinkDel(l) })
+}
+
+// inNamespace runs fn on a thread moved into ns. Files under /proc/sys/net
+// opened there belong to that namespace's network stack.
+func (o netlinkOps) inNamespace(ns string, fn func() error) error {
+	target, err := o.handle(ns)
+	if err != nil {
+		return fmt.Errorf("namespace %q: %w", ns, err)
+	}
+	defer target.Close()
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer orig.Close()
+	if err := netns.Set(target); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("enter namespace %q: %w", ns, err)
+	}
+	ferr := fn()
+	if err := netns.Set(orig); err != nil {
+		// The thread stays locked: the runtime retires it with the goroutine.
+		return errors.Join(ferr, fmt.Errorf("leave namespace %q: %w", ns, err))
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+func sysctlPath(key string) string {
+	return filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
+}
+
+func (o netlinkOps) Sysctl(ns, key string) (string, error) {
+	var v string
+	err := o.inNamespace(ns, func() error {
+		b, err := os.ReadFile(sysctlPath(key))
+		v = strings.TrimSpace(string(b))
+		return err
+	})
+	return v, err
+}
+
+func (o netlinkOps) SetSysctl(ns, key, value string) error {
+	return o.inNamespace(ns, func() error {
+		return os.WriteFile(sysctlPath(key), []byte(value), 0o644)
+	})
+}

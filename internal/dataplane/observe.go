@@ -1,0 +1,121 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+)
+
+// Status is what the agent's observe step reports of one hub: read from
+// BIRD's control socket, the hub's nftables table and the kernel's link
+// counters, never from what was last applied.
+type Status struct {
+	Sessions []SessionStatus
+	Rules    []RuleCounter
+	Links    []LinkCounters
+}
+
+// SessionStatus is one BGP session with its route counts.
+type SessionStatus struct {
+	ProtocolStatus
+	Routes RouteCounts
+}
+
+// RuleCounter is the counter of one commented nftables rule ("port onprem
+// rule 3", "port pub: napt, flow opened from outside", …).
+type RuleCounter struct {
+	Comment        string
+	Packets, Bytes uint64
+}
+
+// LinkCounters are a port interface's kernel counters.
+type LinkCounters struct {
+	Name                        string
+	RxBytes, RxPackets, RxDrops uint64
+	TxBytes, TxPackets, TxDrops uint64
+}
+
+var ruleCounterRe = regexp.MustCompile(`counter packets (\d+) bytes (\d+).* comment "([^"]*)"`)
+
+// parseRuleCounters reads the counters of commented rules from "nft list
+// table" output.
+func parseRuleCounters(listing string) []RuleCounter {
+	var out []RuleCounter
+	for _, line := range strings.Split(listing, "\n") {
+		m := ruleCounterRe.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		p, _ := strconv.ParseUint(m[1], 10, 64)
+		b, _ := strconv.ParseUint(m[2], 10, 64)
+		out = append(out, RuleCounter{Comment: m[3], Packets: p, Bytes: b})
+	}
+	return out
+}
+
+// Observe reads the state of a hub. Parts that cannot be read are left
+// empty and their errors joined, so that a BIRD restart does not hide the
+// interface counters.
+func (m *Manager) Observe(ctx context.Context, h Hub) (Status, error) {
+	var st Status
+	var errs []error
+	c := m.BirdClient(h.ID)
+	ps, err := c.Protocols(ctx)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, p := range ps {
+		if p.Proto != "BGP" {
+			continue
+		}
+		rc, err := c.Counts(ctx, p.Name)
+		if err != nil && p.State == "up" {
+			errs = append(errs, err)
+		}
+		st.Sessions = append(st.Sessions, SessionStatus{ProtocolStatus: p, Routes: rc})
+	}
+	listing, err := m.nft.ops.List(ctx, h.Namespace())
+	if err != nil {
+		errs = append(errs, err)
+	}
+	st.Rules = parseRuleCounters(listing)
+	if m.counters != nil {
+		for _, p := range h.Ports {
+			lc, err := m.counters(h.Namespace(), p.Interface)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			st.Links = append(st.Links, lc)
+		}
+	}
+	return st, errors.Join(errs...)
+}
+
+// linkCounters reads a link's statistics through netlink.
+func (o netlinkOps) linkCounters(ns, dev string) (LinkCounters, error) {
+	lc := LinkCounters{Name: dev}
+	err := o.link(ns, dev, func(_ *netlink.Handle, l netlink.Link) error {
+		s := l.Attrs().Statistics
+		if s == nil {
+			return fmt.Errorf("no statistics for %s", dev)
+		}
+		lc.RxBytes, lc.RxPackets, lc.RxDrops = s.RxBytes, s.RxPackets, s.RxDropped
+		lc.TxBytes, lc.TxPackets, lc.TxDrops = s.TxBytes, s.TxPackets, s.TxDropped
+		return nil
+	})
+	return lc, err
+}
+
+// Enable restarts a BGP session that BIRD disabled, e.g. after its import
+// limit tripped. BIRD keeps such a session down across reconfigurations
+// with an unchanged configuration: re-enabling is a deliberate act.
+func (c BirdClient) Enable(ctx context.Context, protocol string) error {
+	_, err := c.Command(ctx, "enable "+protocol)
+	return err
+}

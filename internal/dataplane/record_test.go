@@ -1,0 +1,133 @@
+package dataplane
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+)
+
+// calls records the altering calls made through the recording wrappers,
+// which sit in front of either the real kernel or the fakes. An Apply that
+// records nothing made no change.
+type calls struct {
+	mu  sync.Mutex
+	log []string // guarded by mu
+}
+
+func (c *calls) add(format string, a ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.log = append(c.log, fmt.Sprintf(format, a...))
+}
+
+func (c *calls) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.log
+	c.log = nil
+	return out
+}
+
+type recNet struct {
+	netOps
+	c *calls
+}
+
+func (r recNet) CreateNamespace(ns string) error {
+	r.c.add("netns add %s", ns)
+	return r.netOps.CreateNamespace(ns)
+}
+func (r recNet) DeleteNamespace(ns string) error {
+	r.c.add("netns del %s", ns)
+	return r.netOps.DeleteNamespace(ns)
+}
+func (r recNet) MoveLink(from, name, to string) error {
+	r.c.add("link move %s %q→%q", name, from, to)
+	return r.netOps.MoveLink(from, name, to)
+}
+func (r recNet) SetAlias(ns, name, alias string) error {
+	r.c.add("link alias %s %s %q", ns, name, alias)
+	return r.netOps.SetAlias(ns, name, alias)
+}
+func (r recNet) SetUp(ns, name string, up bool) error {
+	r.c.add("link up=%v %s %s", up, ns, name)
+	return r.netOps.SetUp(ns, name, up)
+}
+func (r recNet) AddrAdd(ns, name string, p netip.Prefix) error {
+	r.c.add("addr add %s %s %s", ns, name, p)
+	return r.netOps.AddrAdd(ns, name, p)
+}
+func (r recNet) AddrDel(ns, name string, p netip.Prefix) error {
+	r.c.add("addr del %s %s %s", ns, name, p)
+	return r.netOps.AddrDel(ns, name, p)
+}
+func (r recNet) SetSysctl(ns, key, value string) error {
+	r.c.add("sysctl %s %s=%s", ns, key, value)
+	return r.netOps.SetSysctl(ns, key, value)
+}
+
+type recNft struct {
+	nftOps
+	c *calls
+}
+
+func (r recNft) Apply(ctx context.Context, ns, script string) error {
+	r.c.add("nft -f %s", ns)
+	return r.nftOps.Apply(ctx, ns, script)
+}
+
+type recTC struct {
+	tcOps
+	c *calls
+}
+
+func (r recTC) AddShaping(ns, dev string, bps uint64) error {
+	r.c.add("tc add %s %s %d", ns, dev, bps)
+	return r.tcOps.AddShaping(ns, dev, bps)
+}
+func (r recTC) ChangeRate(ns, dev string, bps uint64) error {
+	r.c.add("tc change %s %s %d", ns, dev, bps)
+	return r.tcOps.ChangeRate(ns, dev, bps)
+}
+func (r recTC) RemoveShaping(ns, dev string) error {
+	r.c.add("tc del %s %s", ns, dev)
+	return r.tcOps.RemoveShaping(ns, dev)
+}
+
+type recBird struct {
+	birdOps
+	c *calls
+}
+
+func (r recBird) Check(ctx context.Context, config string) error {
+	r.c.add("bird -p")
+	return r.birdOps.Check(ctx, config)
+}
+func (r recBird) Start(ctx context.Context, ns string, p birdPaths) error {
+	r.c.add("bird start %s", ns)
+	return r.birdOps.Start(ctx, ns, p)
+}
+func (r recBird) Configure(ctx context.Context, p birdPaths) error {
+	r.c.add("birdc configure")
+	return r.birdOps.Configure(ctx, p)
+}
+func (r recBird) Stop(p birdPaths) error {
+	r.c.add("bird stop")
+	return r.birdOps.Stop(p)
+}
+
+// recordingManager wraps each subsystem's operations in a recorder.
+func recordingManager(runDir string, n netOps, f nftOps, t tcOps, b birdOps) (*Manager, *calls) {
+	c := &calls{}
+	return newManager(runDir, recNet{n, c}, recNft{f, c}, recTC{t, c}, recBird{b, c}), c
+}
+
+func (r recNet) AddVXLAN(ns string, v VXLANSpec) error {
+	r.c.add("vxlan add %s %s vni %d %s→%s", ns, v.Name, v.VNI, v.Local, v.Remote)
+	return r.netOps.AddVXLAN(ns, v)
+}
+func (r recNet) DeleteLink(ns, name string) error {
+	r.c.add("link del %s %s", ns, name)
+	return r.netOps.DeleteLink(ns, name)
+}
