@@ -1,0 +1,224 @@
+package agent
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/tsunagi-net/tsunagi/internal/dataplane"
+	"github.com/tsunagi-net/tsunagi/internal/network/desired"
+)
+
+// Translate turns the node's desired-state document into the data plane's
+// per-hub input. What the data plane cannot yet realise faithfully is not
+// approximated: the hub is still built without it and the gap is returned as
+// a problem, which the agent reports to the controller.
+func Translate(s desired.State) ([]dataplane.Hub, []string) {
+	var hubs []dataplane.Hub
+	var problems []string
+	for _, h := range s.Hubs {
+		dh, ps := translateHub(s, h)
+		hubs = append(hubs, dh)
+		for _, p := range ps {
+			problems = append(problems, h.HubID+": "+p)
+		}
+	}
+	return hubs, problems
+}
+
+func translateHub(s desired.State, h desired.Hub) (dataplane.Hub, []string) {
+	var problems []string
+	internal, err1 := netip.ParsePrefix(h.InternalNetwork)
+	monitoring, err2 := netip.ParsePrefix(h.MonitoringNetwork)
+	if err1 != nil || err2 != nil {
+		problems = append(problems, "internal or monitoring network unparsable")
+	}
+	dh := dataplane.Hub{
+		ID:                strings.TrimPrefix(h.Namespace, dataplane.NamespacePrefix),
+		LocalASN:          h.ASN,
+		RouterID:          internal.Addr().Next(), // the hub's own address on its internal network
+		InternalNetwork:   internal,
+		MonitoringNetwork: monitoring,
+		ImportLimit:       s.RouteLimit,
+	}
+	if len(h.Backbone.Peers) > 0 {
+		// Desired state v1 names the peer hubs but not the nodes' underlay
+		// addresses or the overlay addressing the VXLAN segment needs.
+		problems = append(problems, fmt.Sprintf("backbone to %d peer hub(s) not realised: desired state v1 carries no underlay/overlay addresses", len(h.Backbone.Peers)))
+	}
+	static := map[string][]dataplane.StaticNAT{}
+	for _, n := range h.StaticNAT {
+		in, e1 := netip.ParseAddr(n.Inside)
+		pub, e2 := netip.ParseAddr(n.Public)
+		if e1 != nil || e2 != nil {
+			problems = append(problems, fmt.Sprintf("static NAT %s↔%s unparsable", n.Public, n.Inside))
+			continue
+		}
+		static[n.PortCode] = append(static[n.PortCode], dataplane.StaticNAT{Inside: in, Public: pub})
+	}
+	for _, p := range h.Ports {
+		ports, ps := translatePort(p, internal)
+		for i := range ports {
+			if i == 0 {
+				ports[i].StaticNAT = static[p.PortCode]
+			}
+		}
+		dh.Ports = append(dh.Ports, ports...)
+		for _, q := range ps {
+			problems = append(problems, p.PortCode+": "+q)
+		}
+	}
+	return dh, problems
+}
+
+// translatePort makes one data-plane port per BGP session: a redundant port
+// has a primary and a secondary leg, each its own interface and session.
+func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []string) {
+	var problems []string
+	policy, err := translatePolicy(p.RoutePolicy)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	fw, fwProblems := translateFirewall(p.Firewall)
+	problems = append(problems, fwProblems...)
+	var napt *dataplane.NAPT
+	switch len(p.NAPT) {
+	case 0:
+	case 1:
+		pub, err := netip.ParsePrefix(p.NAPT[0].PublicPrefix)
+		if err != nil {
+			problems = append(problems, "NAPT public prefix unparsable")
+			break
+		}
+		// Hub-to-cloud flows from anywhere behind the hub are translated;
+		// flows the cloud opens never are.
+		napt = &dataplane.NAPT{Inside: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, Public: pub}
+	default:
+		problems = append(problems, fmt.Sprintf("%d NAPT grades: the data plane translates to one public prefix per port; only the first is used", len(p.NAPT)))
+		if pub, err := netip.ParsePrefix(p.NAPT[0].PublicPrefix); err == nil {
+			napt = &dataplane.NAPT{Inside: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, Public: pub}
+		}
+	}
+	legs := map[string]desired.Leg{}
+	for _, l := range p.Legs {
+		legs[l.Role] = l
+	}
+	var out []dataplane.Port
+	used := map[string]bool{}
+	for _, s := range p.Sessions {
+		leg, ok := legs[s.Name]
+		if s.Name == "single" {
+			leg, ok = legs["primary"]
+		}
+		used[leg.Role] = ok
+		if !ok {
+			// The other leg of a redundant port may be placed on another
+			// node; its session is that node's.
+			continue
+		}
+		ifname := leg.Interface
+		if leg.VLAN > 0 {
+			ifname = fmt.Sprintf("%s.%d", leg.Interface, leg.VLAN)
+		}
+		local, e1 := netip.ParseAddr(s.LocalAddress)
+		peer, e2 := netip.ParseAddr(s.PeerAddress)
+		if e1 != nil || e2 != nil {
+			problems = append(problems, "session "+s.Name+": addresses unparsable")
+			continue
+		}
+		out = append(out, dataplane.Port{
+			Name:        portName(p.PortCode, s.Name),
+			Interface:   ifname,
+			Address:     netip.PrefixFrom(local, s.PrefixLength),
+			PeerAddress: peer,
+			PeerASN:     s.PeerASN,
+			MD5:         s.MD5,
+			ImportLimit: s.ImportLimit,
+			Policy:      policy,
+			SpeedMbps:   int(p.SpeedMbps),
+			Firewall:    fw,
+			NAPT:        napt,
+		})
+	}
+	for _, l := range p.Legs {
+		if !used[l.Role] {
+			// One logical connection over two legs (a redundant on-premises
+			// port) needs link failover below IP, which the data plane does
+			// not do yet: the leg stays unused.
+			problems = append(problems, fmt.Sprintf("%s leg %s not realised: one session runs on the primary leg only", l.Role, l.Interface))
+		}
+	}
+	return out, problems
+}
+
+// portName is "p" + the port code's digits + the leg's initial, e.g.
+// p12345678_p: unique per hub, within the data plane's 20 characters.
+func portName(code, session string) string {
+	return "p" + strings.TrimPrefix(code, "shc") + "_" + session[:1]
+}
+
+func translatePolicy(p desired.RoutePolicy) (dataplane.RoutePolicy, error) {
+	switch p.Type {
+	case "All":
+		return dataplane.RoutePolicy{Kind: dataplane.PolicyAll}, nil
+	case "DefaultRoute":
+		return dataplane.RoutePolicy{Kind: dataplane.PolicyDefaultRoute}, nil
+	case "AggregateRFC1918":
+		return dataplane.RoutePolicy{Kind: dataplane.PolicyAggregateRFC1918}, nil
+	case "UserDefined":
+		rp := dataplane.RoutePolicy{Kind: dataplane.PolicyUserDefined}
+		for _, s := range p.Prefixes {
+			q, err := netip.ParsePrefix(s)
+			if err != nil {
+				return dataplane.RoutePolicy{Kind: dataplane.PolicyDefaultRoute}, fmt.Errorf("user-defined prefix %q unparsable", s)
+			}
+			rp.Prefixes = append(rp.Prefixes, q)
+		}
+		return rp, nil
+	}
+	return dataplane.RoutePolicy{Kind: dataplane.PolicyDefaultRoute}, fmt.Errorf("unknown route policy %q", p.Type)
+}
+
+// translateFirewall expands each rule's services into data-plane rules (one
+// protocol each), keeping the order; the data plane's default is deny.
+func translateFirewall(f *desired.Firewall) (*dataplane.FirewallPolicy, []string) {
+	if f == nil {
+		return nil, nil
+	}
+	var problems []string
+	fp := &dataplane.FirewallPolicy{Stateful: f.Mode == "stateful"}
+	for _, r := range f.Rules {
+		base := dataplane.Rule{Action: dataplane.Action(r.Action), Log: r.Log}
+		var bad bool
+		for _, list := range []struct {
+			in  []string
+			out *[]netip.Prefix
+		}{{r.Sources, &base.Sources}, {r.Destinations, &base.Destinations}} {
+			for _, s := range list.in {
+				q, err := netip.ParsePrefix(s)
+				if err != nil {
+					bad = true
+					break
+				}
+				*list.out = append(*list.out, q)
+			}
+		}
+		if bad {
+			problems = append(problems, fmt.Sprintf("firewall rule %d: prefixes unparsable; the rule is left out (default deny applies)", r.Index))
+			continue
+		}
+		if len(r.Services) == 0 {
+			fp.Rules = append(fp.Rules, base)
+			continue
+		}
+		for _, sv := range r.Services {
+			rule := base
+			rule.Protocol = sv.Protocol
+			if sv.Ports != "" {
+				rule.Ports = strings.Split(sv.Ports, ",")
+			}
+			fp.Rules = append(fp.Rules, rule)
+		}
+	}
+	return fp, problems
+}

@@ -1,0 +1,88 @@
+package agent
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tsunagi-net/tsunagi/internal/network/desired"
+)
+
+// TestTranslateTheControllersDocument feeds the service model's golden
+// desired state (what the controller really emits) through the translation
+// and checks that the data plane would accept every hub.
+func TestTranslateTheControllersDocument(t *testing.T) {
+	b, err := os.ReadFile("../network/testdata/desired/tyo-1.golden.json")
+	if err != nil {
+		t.Skipf("service model golden document not available: %v", err)
+	}
+	s, err := desired.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hubs, problems := Translate(s)
+	if len(hubs) != len(s.Hubs) {
+		t.Fatalf("%d hubs from %d", len(hubs), len(s.Hubs))
+	}
+	for _, h := range hubs {
+		if err := h.Validate(); err != nil {
+			t.Errorf("hub %s refused by the data plane: %v", h.ID, err)
+		}
+		if len(h.Ports) == 0 {
+			t.Errorf("hub %s has no ports", h.ID)
+		}
+	}
+	for _, p := range problems {
+		if !strings.Contains(p, "backbone") && !strings.Contains(p, "leg") && !strings.Contains(p, "NAPT grades") {
+			t.Errorf("unexpected problem: %s", p)
+		}
+	}
+	t.Logf("%d hubs, problems: %q", len(hubs), problems)
+}
+
+func TestTranslateEdgeCases(t *testing.T) {
+	s := desired.State{Schema: desired.Schema, Node: "n1", Region: "tokyo", RouteLimit: 1500, Hubs: []desired.Hub{{
+		HubID: "hub_x", Namespace: "hub-x", ASN: 64600, InternalNetwork: "100.64.0.0/24", MonitoringNetwork: "100.64.1.0/28",
+		Ports: []desired.Port{{
+			PortCode: "shc00000009", Kind: "a-public", SpeedMbps: 1000, BGPEnabled: true,
+			Legs: []desired.Leg{{Role: "primary", Interface: "eth3", VLAN: 120}, {Role: "secondary", Interface: "eth4", VLAN: 120}},
+			Sessions: []desired.Session{
+				{Name: "primary", LocalAddress: "169.254.10.1", PeerAddress: "169.254.10.2", PrefixLength: 30, PeerASN: 64512, ImportLimit: 1500},
+				{Name: "secondary", LocalAddress: "169.254.10.5", PeerAddress: "169.254.10.6", PrefixLength: 30, PeerASN: 64512, ImportLimit: 1500},
+			},
+			RoutePolicy: desired.RoutePolicy{Type: "UserDefined", Prefixes: []string{"10.1.0.0/16", "10.2.0.0/16"}},
+			Firewall: &desired.Firewall{Mode: "stateful", DefaultAction: "drop", Rules: []desired.Rule{
+				{Index: 0, Action: "accept", Sources: []string{"10.1.0.0/16"}, Destinations: []string{"0.0.0.0/0"},
+					Services: []desired.Service{{Protocol: "tcp", Ports: "443,8000-8080"}, {Protocol: "icmp"}}},
+				{Index: 1, Action: "drop", Sources: []string{"not-a-prefix"}},
+			}},
+			NAPT: []desired.NAPT{{Sessions: 30000, PublicPrefix: "203.0.113.8/32"}, {Sessions: 60000, PublicPrefix: "203.0.113.10/31"}},
+		}},
+		StaticNAT: []desired.StaticNAT{{Public: "203.0.113.20", Inside: "10.1.0.5", PortCode: "shc00000009"}},
+	}}}
+	hubs, problems := Translate(s)
+	h := hubs[0]
+	if h.ID != "x" || h.ImportLimit != 1500 || h.RouterID.String() != "100.64.0.1" {
+		t.Errorf("hub = %+v", h)
+	}
+	if len(h.Ports) != 2 || h.Ports[0].Interface != "eth3.120" || h.Ports[1].Name != "p00000009_s" {
+		t.Fatalf("ports = %+v", h.Ports)
+	}
+	fw := h.Ports[0].Firewall
+	if !fw.Stateful || len(fw.Rules) != 2 || fw.Rules[0].Protocol != "tcp" || !slices.Equal(fw.Rules[0].Ports, []string{"443", "8000-8080"}) || fw.Rules[1].Protocol != "icmp" {
+		t.Errorf("firewall = %+v", fw)
+	}
+	if h.Ports[0].NAPT == nil || h.Ports[0].NAPT.Public.String() != "203.0.113.8/32" || len(h.Ports[0].StaticNAT) != 1 {
+		t.Errorf("NAT = %+v %+v", h.Ports[0].NAPT, h.Ports[0].StaticNAT)
+	}
+	want := []string{"firewall rule 1", "2 NAPT grades"}
+	for _, w := range want {
+		if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, w) }) {
+			t.Errorf("problem %q not reported in %q", w, problems)
+		}
+	}
+	if err := h.Validate(); err != nil {
+		t.Errorf("data plane refuses the translation: %v", err)
+	}
+}
