@@ -118,7 +118,11 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	}
 	listeners := []net.Listener{tls.NewListener(ls.Customer, s.cfg.TLS), tls.NewListener(ls.Mgmt, s.cfg.TLS)}
 	if ls.Agent != nil {
-		servers = append(servers, s.httpServer(s.AgentHandler(), "agent"))
+		as := s.httpServer(s.AgentHandler(), "agent")
+		// A desired-state long poll holds its answer up to
+		// MaxDesiredStateWait; the write deadline must outlast it.
+		as.WriteTimeout = MaxDesiredStateWait + 30*time.Second
+		servers = append(servers, as)
 		listeners = append(listeners, tls.NewListener(ls.Agent, s.cfg.AgentTLS))
 	}
 	errc := make(chan error, len(servers))
