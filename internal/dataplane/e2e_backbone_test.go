@@ -86,10 +86,10 @@ func TestEndToEndBackbone(t *testing.T) {
 	waitEstablished(t, mx.BirdClient(main.ID), BackboneSessionName("sub"))
 	waitEstablished(t, my.BirdClient(sub.ID), BackboneSessionName("main"))
 	waitFor(t, "on-prem to learn the cloud across the backbone", 30*time.Second, func() (bool, string) {
-		return hasRoute(onBird.client(), "172.31.0.0/16", "hub")
+		return hasRoute(peerClient(onBird), "172.31.0.0/16", "hub")
 	})
 	waitFor(t, "the cloud to learn on-prem across the backbone", 30*time.Second, func() (bool, string) {
-		return hasRoute(clBird.client(), "10.10.0.0/16", "hub")
+		return hasRoute(peerClient(clBird), "10.10.0.0/16", "hub")
 	})
 	lines, err := mx.BirdClient(main.ID).Command(ctx, "show route 172.31.0.0/16 all")
 	if err != nil {

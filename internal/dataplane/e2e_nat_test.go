@@ -122,17 +122,17 @@ func TestEndToEndNAT(t *testing.T) {
 		c      BirdClient
 		who, p string
 	}{
-		{onBird.client(), "on-prem", "172.31.0.0/16"},
-		{clBird.client(), "cloud", "0.0.0.0/0"},
-		{clBird.client(), "cloud", "203.0.113.8/30"},
-		{clBird.client(), "cloud", "203.0.113.20/32"},
+		{peerClient(onBird), "on-prem", "172.31.0.0/16"},
+		{peerClient(clBird), "cloud", "0.0.0.0/0"},
+		{peerClient(clBird), "cloud", "203.0.113.8/30"},
+		{peerClient(clBird), "cloud", "203.0.113.20/32"},
 	} {
 		waitFor(t, r.who+" to learn "+r.p, 30*time.Second, func() (bool, string) { return hasRoute(r.c, r.p, "hub") })
 	}
-	if ok, _ := hasRoute(clBird.client(), "10.10.0.0/16", "hub"); ok {
+	if ok, _ := hasRoute(peerClient(clBird), "10.10.0.0/16", "hub"); ok {
 		t.Error("the DefaultRoute port leaks 10.10.0.0/16")
 	}
-	if ok, _ := hasRoute(onBird.client(), "203.0.113.8/30", "hub"); ok {
+	if ok, _ := hasRoute(peerClient(onBird), "203.0.113.8/30", "hub"); ok {
 		t.Error("the NAT public prefix leaks to the on-premises port")
 	}
 

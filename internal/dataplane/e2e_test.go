@@ -132,13 +132,13 @@ func TestEndToEndHubs(t *testing.T) {
 	learn := func(c BirdClient, who, prefix string) {
 		waitFor(t, who+" to learn "+prefix, 30*time.Second, func() (bool, string) { return hasRoute(c, prefix, "hub") })
 	}
-	learn(a.onBird.client(), "A on-prem", "172.31.0.0/16")
-	learn(a.cloudPr.client(), "A cloud", "10.0.0.0/8")
-	learn(a.cloudPr.client(), "A cloud", "10.100.0.0/24")
-	learn(b.onBird.client(), "B on-prem", "172.31.0.0/16")
-	learn(b.cloudPr.client(), "B cloud", "10.10.0.0/16")
-	learn(b.onBird.client(), "B on-prem", "10.200.0.0/24")
-	if ok, _ := hasRoute(a.cloudPr.client(), "10.10.0.0/16", "hub"); ok {
+	learn(peerClient(a.onBird), "A on-prem", "172.31.0.0/16")
+	learn(peerClient(a.cloudPr), "A cloud", "10.0.0.0/8")
+	learn(peerClient(a.cloudPr), "A cloud", "10.100.0.0/24")
+	learn(peerClient(b.onBird), "B on-prem", "172.31.0.0/16")
+	learn(peerClient(b.cloudPr), "B cloud", "10.10.0.0/16")
+	learn(peerClient(b.onBird), "B on-prem", "10.200.0.0/24")
+	if ok, _ := hasRoute(peerClient(a.cloudPr), "10.10.0.0/16", "hub"); ok {
 		t.Error("A's AggregateRFC1918 port leaks the more specific 10.10.0.0/16")
 	}
 	after, _ := protocolState(a.hubBird, SessionName("aws"))
@@ -258,7 +258,7 @@ func TestEndToEndHubs(t *testing.T) {
 
 	t.Run("speed change keeps the session", func(t *testing.T) {
 		st0 := waitEstablished(t, a.hubBird, SessionName("onprem"))
-		peer0, _ := protocolState(a.onBird.client(), "hub")
+		peer0, _ := protocolState(peerClient(a.onBird), "hub")
 		// The on-premises port's egress is shaped at 100 Mbit/s: a TCP flow
 		// from the cloud to on-prem gets about that (headers take ~4%).
 		at100 := goodput(t, a.cloud, a.clAddr, a.onprem, a.onAddr+":5201", a.onAddr+":5201", 1500*time.Millisecond)
@@ -307,7 +307,7 @@ func TestEndToEndHubs(t *testing.T) {
 			t.Errorf("ping after speed change: %v", err)
 		}
 		st1, _ := protocolState(a.hubBird, SessionName("onprem"))
-		peer1, _ := protocolState(a.onBird.client(), "hub")
+		peer1, _ := protocolState(peerClient(a.onBird), "hub")
 		if !st1.Established() || !st1.Since.Equal(st0.Since) || !peer1.Since.Equal(peer0.Since) {
 			t.Errorf("session reset by speed change: hub %+v → %+v, peer %+v → %+v", st0, st1, peer0, peer1)
 		}
@@ -342,8 +342,6 @@ func TestEndToEndHubs(t *testing.T) {
 		}
 	})
 }
-
-func (p peerBird) client() BirdClient { return BirdClient{Socket: p.sock} }
 
 // sortLinesExceptSysctl orders link lines by name as dumpLinks does.
 func sortLinesExceptSysctl(s string) string {

@@ -2,149 +2,35 @@ package dataplane
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/nstest"
 )
 
-// Helpers for tests on the real kernel. Everything they create lives in
-// network namespaces named with a per-run prefix (tsg + 6 hex digits); the
-// root namespace is never touched: veth pairs are created inside the test's
-// own node namespace.
+// The kernel-test helpers live in internal/nstest; these names keep the
+// tests of this package short.
+var (
+	runPrefix     = nstest.RunPrefix
+	sh            = nstest.Sh
+	addNamespace  = nstest.AddNamespace
+	startPeerBird = nstest.StartPeerBird
+	waitFor       = nstest.WaitFor
+	ping          = nstest.Ping
+	pingStream    = nstest.PingStream
+	goodput       = nstest.Goodput
+	killPidFile   = nstest.KillPidFile
+)
 
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates network namespaces, veth pairs, nftables tables and BIRD processes")
-	}
-	for _, bin := range []string{"/usr/sbin/bird", "ip", "nft"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("needs %s: %v", bin, err)
-		}
-	}
-}
+type (
+	peerBird = nstest.PeerBird
+	peerConf = nstest.PeerConf
+)
 
-func runPrefix(t *testing.T) string {
-	b := make([]byte, 3)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return "tsg" + hex.EncodeToString(b)
-}
+func requireRoot(t *testing.T) { t.Helper(); nstest.RequireRoot(t) }
 
-func sh(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// addNamespace creates a namespace and removes it (with every process
-// started by the test in it) at cleanup.
-func addNamespace(t *testing.T, name string) {
-	t.Helper()
-	sh(t, "ip", "netns", "add", name)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
-	sh(t, "ip", "-n", name, "link", "set", "lo", "up")
-}
-
-// peerBird runs a BIRD in a peer namespace playing the customer's router or
-// the cloud's: it advertises its prefix to the hub and installs what it
-// learns with its own loopback address as the source.
-type peerBird struct {
-	ns, dir string
-	sock    string
-}
-
-// peerConf describes a peer router. Prefixes are advertised to the hub as
-// blackholes; Loopback is the source of the routes it installs.
-type peerConf struct {
-	Local, Hub  string
-	ASN, HubASN uint32
-	Prefixes    []string
-	Loopback    string
-	MD5         string
-	BFD         bool
-}
-
-func startPeerBird(t *testing.T, ns, dir string, c peerConf) peerBird {
-	t.Helper()
-	p := peerBird{ns: ns, dir: dir, sock: filepath.Join(dir, ns+".ctl")}
-	var routes, password strings.Builder
-	for _, pr := range c.Prefixes {
-		fmt.Fprintf(&routes, "\troute %s blackhole;\n", pr)
-	}
-	if c.MD5 != "" {
-		fmt.Fprintf(&password, "\tpassword %q;\n", c.MD5)
-	}
-	bfd := ""
-	if c.BFD {
-		password.WriteString("\tbfd on;\n")
-		bfd = "protocol bfd { interface \"eth0\" { interval 300 ms; multiplier 3; }; }\n"
-	}
-	conf := fmt.Sprintf(`router id %[1]s;
-log "%[7]s/%[8]s.log" all;
-timeformat protocol iso long;
-protocol device {}
-%[10]sprotocol static { ipv4;
-%[5]s}
-protocol kernel {
-	ipv4 { import none; export filter { if source = RTS_BGP then { krt_prefsrc = %[6]s; accept; } reject; }; };
-}
-protocol bgp hub {
-	local %[1]s as %[3]d;
-	neighbor %[2]s as %[4]d;
-%[9]s	ipv4 { import all; export where source = RTS_STATIC; };
-}
-`, c.Local, c.Hub, c.ASN, c.HubASN, routes.String(), c.Loopback, dir, ns, password.String(), bfd)
-	confPath := filepath.Join(dir, ns+".conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pidPath := filepath.Join(dir, ns+".pid")
-	t.Cleanup(func() { killPidFile(pidPath) })
-	sh(t, "ip", "netns", "exec", ns, "/usr/sbin/bird", "-c", confPath, "-s", p.sock, "-P", pidPath)
-	return p
-}
-
-func killPidFile(path string) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return
-	}
-	var pid int
-	if _, err := fmt.Sscan(string(b), &pid); err == nil && pid > 1 {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-}
-
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s; last state: %s", timeout, what, last)
-}
+func peerClient(p peerBird) BirdClient { return BirdClient{Socket: p.Sock} }
 
 func protocolState(c BirdClient, name string) (ProtocolStatus, error) {
 	ps, err := c.Protocols(context.Background())
@@ -184,173 +70,4 @@ func hasRoute(c BirdClient, prefix, protocol string) (bool, string) {
 		}
 	}
 	return false, fmt.Sprintf("%v", rs)
-}
-
-// pinger sends ICMP echo requests from an address in a namespace.
-type pinger struct {
-	conn net.PacketConn
-	dst  string
-	id   uint16
-	seq  uint16
-}
-
-func newPinger(ns, src, dst string) (*pinger, error) {
-	var conn net.PacketConn
-	err := netlinkOps{}.inNamespace(ns, func() error {
-		var err error
-		conn, err = net.ListenPacket("ip4:icmp", src)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("icmp socket in %s: %w", ns, err)
-	}
-	return &pinger{conn: conn, dst: dst, id: uint16(os.Getpid()&0x7fff) ^ uint16(time.Now().UnixNano())}, nil
-}
-
-// echo sends one request and waits for its reply.
-func (p *pinger) echo(timeout time.Duration) (bool, error) {
-	p.seq++
-	msg := make([]byte, 16)
-	msg[0] = 8 // echo request
-	binary.BigEndian.PutUint16(msg[4:], p.id)
-	binary.BigEndian.PutUint16(msg[6:], p.seq)
-	copy(msg[8:], "tsunagi!")
-	binary.BigEndian.PutUint16(msg[2:], icmpChecksum(msg))
-	if _, err := p.conn.WriteTo(msg, &net.IPAddr{IP: net.ParseIP(p.dst)}); err != nil {
-		return false, fmt.Errorf("send to %s: %w", p.dst, err)
-	}
-	_ = p.conn.SetReadDeadline(time.Now().Add(timeout))
-	buf := make([]byte, 1500)
-	for {
-		n, from, err := p.conn.ReadFrom(buf)
-		if err != nil {
-			return false, nil // timeout
-		}
-		if n >= 8 && buf[0] == 0 && binary.BigEndian.Uint16(buf[4:]) == p.id &&
-			binary.BigEndian.Uint16(buf[6:]) == p.seq && from.String() == p.dst {
-			return true, nil
-		}
-	}
-}
-
-// ping reports whether dst answers an echo from src in ns within timeout.
-func ping(ns, src, dst string, timeout time.Duration) error {
-	p, err := newPinger(ns, src, dst)
-	if err != nil {
-		return err
-	}
-	defer p.conn.Close()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		ok, err := p.echo(300 * time.Millisecond)
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-	}
-	return errors.New("no echo reply from " + dst)
-}
-
-// pingStream pings every interval until stop is closed and returns how
-// many requests were sent and how many went unanswered.
-func pingStream(ns, src, dst string, interval time.Duration, stop <-chan struct{}) (sent, lost int, err error) {
-	p, err := newPinger(ns, src, dst)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer p.conn.Close()
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-stop:
-			return sent, lost, nil
-		case <-tick.C:
-		}
-		ok, err := p.echo(500 * time.Millisecond)
-		if err != nil {
-			return sent, lost, err
-		}
-		sent++
-		if !ok {
-			lost++
-		}
-	}
-}
-
-func icmpChecksum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
-}
-
-// goodput sends as fast as it can for d from src in fromNS to dst (a
-// listener it opens in toNS at listen) and returns the receiver's rate in
-// bit/s.
-func goodput(t *testing.T, fromNS, src, toNS, listen, dst string, d time.Duration) float64 {
-	t.Helper()
-	var ln net.Listener
-	if err := (netlinkOps{}).inNamespace(toNS, func() error {
-		var err error
-		ln, err = net.Listen("tcp4", listen)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	type result struct {
-		n   int64
-		dur time.Duration
-	}
-	got := make(chan result, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- result{}
-			return
-		}
-		defer c.Close()
-		buf := make([]byte, 64<<10)
-		var n int64
-		var first time.Time
-		for {
-			k, err := c.Read(buf)
-			if k > 0 && first.IsZero() {
-				first = time.Now()
-			}
-			n += int64(k)
-			if err != nil {
-				got <- result{n, time.Since(first)}
-				return
-			}
-		}
-	}()
-	var conn net.Conn
-	if err := (netlinkOps{}).inNamespace(fromNS, func() error {
-		var err error
-		conn, err = (&net.Dialer{Timeout: 3 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}).Dial("tcp4", dst)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64<<10)
-	end := time.Now().Add(d)
-	for time.Now().Before(end) {
-		if _, err := conn.Write(buf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conn.Close()
-	r := <-got
-	if r.dur <= 0 {
-		t.Fatal("nothing received")
-	}
-	return float64(r.n*8) / r.dur.Seconds()
 }
