@@ -19,6 +19,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/logging"
+	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
 	"github.com/tsunagi-net/tsunagi/internal/web"
@@ -29,6 +30,7 @@ type serveFlags struct {
 	agentListen                                string
 	tlsCert, tlsKey, logLevel                  string
 	demo                                       bool
+	id                                         identityFlags
 }
 
 func envOr(name, def string) string {
@@ -60,6 +62,7 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.tlsKey, "tls-key", "", "private key file (PEM) for --tls-cert")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().BoolVar(&f.demo, "demo", false, "load an example deployment (two regions, a hub node, two customers) into an empty database")
+	f.id.register(cmd)
 	return cmd
 }
 
@@ -102,15 +105,32 @@ func serve(ctx context.Context, f serveFlags) error {
 
 	auditLog := audit.New(db)
 	cat := catalog.New(db, auditLog)
-	ids := identity.New(db, auditLog, identity.DefaultConfig)
+	idCfg, err := f.id.config()
+	if err != nil {
+		return err
+	}
+	ids := identity.New(db, auditLog, idCfg)
+	sender, err := f.id.sender(ids, log)
+	if err != nil {
+		return err
+	}
 	nodes, err := fleet.New(ctx, db, auditLog)
 	if err != nil {
 		return err
 	}
+	netSettings, err := network.SettingsFromEnv(nil)
+	if err != nil {
+		return err
+	}
+	netSvc := network.New(db, auditLog, netSettings)
 	tlsCfg := tlsutil.ServerConfig(cert)
+	// Ask (never require) every client for a certificate: a customer's
+	// registered devices are recognised by theirs (identity/device.go).
+	tlsCfg.ClientAuth = tls.RequestClientCert
 	srv := web.New(web.Config{CustomerAddr: f.listen, MgmtAddr: f.mgmtListen, MgmtAllow: allow, TLS: tlsCfg,
 		AgentAddr: f.agentListen, AgentTLS: web.AgentTLS(tlsCfg, nodes)},
-		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log})
+		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log,
+			Network: netSvc, DesiredState: netSvc.DesiredStateDoc})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err
@@ -119,6 +139,11 @@ func serve(ctx context.Context, f serveFlags) error {
 		invites, err := demo.Load(ctx, cat, ids)
 		if err != nil {
 			return fmt.Errorf("demo: %w", err)
+		}
+		if invites != nil {
+			if err := demo.LoadNetwork(ctx, cat, netSvc); err != nil {
+				return fmt.Errorf("demo: %w", err)
+			}
 		}
 		for _, in := range invites {
 			log.Info("demo customer account waiting for its password", "customer", in.Customer, "login_id", in.LoginID,
@@ -142,6 +167,12 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	log.Info("tsunagi controller started", "customer", ls.Customer.Addr().String(), "management", ls.Mgmt.Addr().String(), "agent", agentAddr,
 		"database", string(db.Dialect()), "startup_ms", time.Since(start).Milliseconds())
+	go ids.RunReminders(ctx, time.Hour, func(err error) { log.Error("token reminders", "err", err) })
+	if sender != nil {
+		go sender.Run(ctx)
+	} else {
+		log.Info("no SMTP server configured (--smtp-host): mail stays in the outbox, listed at GET /api/v1/mail on the management listener")
+	}
 	err = srv.Serve(ctx, ls)
 	log.Info("tsunagi controller stopped")
 	return err

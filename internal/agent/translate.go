@@ -41,11 +41,9 @@ func translateHub(s desired.State, h desired.Hub) (dataplane.Hub, []string) {
 		MonitoringNetwork: monitoring,
 		ImportLimit:       s.RouteLimit,
 	}
-	if len(h.Backbone.Peers) > 0 {
-		// Desired state v1 names the peer hubs but not the nodes' underlay
-		// addresses or the overlay addressing the VXLAN segment needs.
-		problems = append(problems, fmt.Sprintf("backbone to %d peer hub(s) not realised: desired state v1 carries no underlay/overlay addresses", len(h.Backbone.Peers)))
-	}
+	bb, bbProblems := translateBackbone(h.Backbone)
+	dh.Backbone = bb
+	problems = append(problems, bbProblems...)
 	static := map[string][]dataplane.StaticNAT{}
 	for _, n := range h.StaticNAT {
 		in, e1 := netip.ParseAddr(n.Inside)
@@ -69,6 +67,41 @@ func translateHub(s desired.State, h desired.Hub) (dataplane.Hub, []string) {
 		}
 	}
 	return dh, problems
+}
+
+// translateBackbone makes one VXLAN segment and iBGP session per peer hub of
+// the same customer on another node. The DR role of each session is the
+// peer's, so routes from a main hub are preferred over a sub's.
+func translateBackbone(b desired.Backbone) ([]dataplane.BackbonePeer, []string) {
+	if len(b.Peers) == 0 {
+		return nil, nil
+	}
+	local, errL := netip.ParseAddr(b.LocalUnderlay)
+	overlay, errO := netip.ParsePrefix(b.OverlayAddress)
+	if errL != nil || errO != nil {
+		return nil, []string{fmt.Sprintf("backbone to %d peer hub(s) not built: this node's underlay address or the hub's overlay address is not set", len(b.Peers))}
+	}
+	var out []dataplane.BackbonePeer
+	var problems []string
+	for _, p := range b.Peers {
+		remote, e1 := netip.ParseAddr(p.Underlay)
+		neighbor, e2 := netip.ParsePrefix(p.OverlayAddress)
+		if e1 != nil || e2 != nil {
+			problems = append(problems, fmt.Sprintf("backbone peer %s (%s) not built: its node's underlay address is not set", p.HubID, p.Priority))
+			continue
+		}
+		out = append(out, dataplane.BackbonePeer{
+			Name:           "bb_" + p.Priority,
+			VNI:            b.VNI,
+			Device:         "vx" + p.Priority,
+			LocalUnderlay:  local,
+			RemoteUnderlay: remote,
+			Address:        overlay,
+			Neighbor:       neighbor.Addr(),
+			DR:             p.Priority,
+		})
+	}
+	return out, problems
 }
 
 // translatePort makes one data-plane port per BGP session: a redundant port

@@ -60,6 +60,11 @@ func TestTranslateEdgeCases(t *testing.T) {
 			NAPT: []desired.NAPT{{Sessions: 30000, PublicPrefix: "203.0.113.8/32"}, {Sessions: 60000, PublicPrefix: "203.0.113.10/31"}},
 		}},
 		StaticNAT: []desired.StaticNAT{{Public: "203.0.113.20", Inside: "10.1.0.5", PortCode: "shc00000009"}},
+		Backbone: desired.Backbone{VNI: 10001, LocalPreference: 300, OverlayAddress: "169.254.255.249/29", LocalUnderlay: "192.0.2.1",
+			Peers: []desired.BackbonePeer{
+				{HubID: "hub_y", Region: "osaka", Priority: "sub", LocalPreference: 200, OverlayAddress: "169.254.255.250/29", Underlay: "192.0.2.2"},
+				{HubID: "hub_z", Region: "nagoya", Priority: "backup", LocalPreference: 100, OverlayAddress: "169.254.255.251/29", Underlay: ""},
+			}},
 	}}}
 	hubs, problems := Translate(s)
 	h := hubs[0]
@@ -76,7 +81,10 @@ func TestTranslateEdgeCases(t *testing.T) {
 	if h.Ports[0].NAPT == nil || h.Ports[0].NAPT.Public.String() != "203.0.113.8/32" || len(h.Ports[0].StaticNAT) != 1 {
 		t.Errorf("NAT = %+v %+v", h.Ports[0].NAPT, h.Ports[0].StaticNAT)
 	}
-	want := []string{"firewall rule 1", "2 NAPT grades"}
+	if len(h.Backbone) != 1 || h.Backbone[0].DR != "sub" || h.Backbone[0].Neighbor.String() != "169.254.255.250" || h.Backbone[0].RemoteUnderlay.String() != "192.0.2.2" {
+		t.Errorf("backbone = %+v", h.Backbone)
+	}
+	want := []string{"firewall rule 1", "2 NAPT grades", "backbone peer hub_z (backup) not built"}
 	for _, w := range want {
 		if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, w) }) {
 			t.Errorf("problem %q not reported in %q", w, problems)

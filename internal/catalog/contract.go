@@ -325,9 +325,9 @@ func (c *Catalog) CancelContract(ctx context.Context, cust CustomerID, code stri
 			WHERE id = ?`, in.TerminationDate, now, in.Reason, k.ID); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE ports SET status = 'cancelled' WHERE contract_id = ?`, k.ID); err != nil {
-			return err
-		}
+		// The ports keep running until the termination date: the service is
+		// paid for until then. Ending them on that date belongs to the
+		// termination job (with the purge that follows).
 		detail := map[string]any{"termination_date": in.TerminationDate, "reason": in.Reason}
 		var active int
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM contracts WHERE customer_id = ? AND status = 'active'`, cust).Scan(&active); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/network"
 )
 
 // Invite is a demo account waiting for its password.
@@ -42,7 +43,8 @@ func Load(ctx context.Context, cat *catalog.Catalog, id *identity.Service) ([]In
 			{Name: "eth1", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth2", SpeedMbps: 10_000, Kind: "onprem"},
 			{Name: "eth3", SpeedMbps: 100_000, Kind: "cloud-aws", Oversubscription: 1.5},
 			{Name: "eth4", SpeedMbps: 100_000, Kind: "cloud-azure", Oversubscription: 1.5},
-			{Name: "eth5", SpeedMbps: 100_000, Kind: "backbone"}}},
+			{Name: "eth5", SpeedMbps: 100_000, Kind: "backbone"},
+			{Name: "eth6", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth7", SpeedMbps: 10_000, Kind: "onprem"}}},
 		{Region: "osaka", Name: "osa-hub-01", Ports: []catalog.PhysicalPort{
 			{Name: "eth1", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth3", SpeedMbps: 100_000, Kind: "cloud-aws"},
 			{Name: "eth5", SpeedMbps: 100_000, Kind: "backbone"}}},
@@ -112,4 +114,92 @@ func Load(ctx context.Context, cat *catalog.Catalog, id *identity.Service) ([]In
 		out = append(out, Invite{Customer: c.name, LoginID: c.login, Token: tok})
 	}
 	return out, nil
+}
+
+// LoadNetwork extends a freshly loaded demo with the hub service model: NAT
+// pools, every demo port placed on a physical port, and an applied
+// configuration for each demo customer (on-premises BGP, AWS and Azure
+// ports with route policies, a firewall, NAPT and static NAT), so that the
+// panel shows versions and the hub nodes have a desired state at once. It
+// does nothing when NAT pools already exist.
+func LoadNetwork(ctx context.Context, cat *catalog.Catalog, svc *network.Service) error {
+	ctx = audit.WithActor(ctx, audit.Actor{ID: "system", Kind: "system", Name: "demo loader"})
+	pools, err := svc.ListPools(ctx)
+	if err != nil || len(pools) > 0 {
+		return err
+	}
+	for _, p := range []network.PoolInput{{Region: "tokyo", Prefix: "203.0.113.0/26", Purpose: "napt"},
+		{Region: "tokyo", Prefix: "203.0.113.64/28", Purpose: "static"},
+		{Region: "osaka", Prefix: "198.51.100.0/26", Purpose: "napt"},
+		{Region: "osaka", Prefix: "198.51.100.64/28", Purpose: "static"}} {
+		if _, err := svc.CreatePool(ctx, p); err != nil {
+			return fmt.Errorf("demo pool: %w", err)
+		}
+	}
+	customers, _, err := cat.ListCustomers(ctx, catalog.Page{Limit: catalog.MaxPage})
+	if err != nil {
+		return err
+	}
+	for i, cu := range customers {
+		// Only Example Trading bought static NAT addresses.
+		withStatic := cu.Name == "Example Trading K.K."
+		ports, _, err := cat.ListPorts(ctx, cu.ID, "", catalog.Page{Limit: catalog.MaxPage})
+		if err != nil {
+			return err
+		}
+		cfg := network.Config{Objects: network.Objects{
+			Addresses:    []network.AddressObject{{Name: "head-office", Prefixes: []string{"10.10.0.0/16"}}},
+			Services:     []network.ServiceObject{{Name: "https", Protocol: "tcp", Ports: "443"}, {Name: "dns", Protocol: "udp", Ports: "53"}},
+			Applications: []network.ApplicationObject{{Name: "web", Services: []string{"https", "dns"}}},
+		}}
+		for _, p := range ports {
+			if _, err := svc.Place(ctx, cu.ID, p.PortCode, network.PlaceInput{}); err != nil {
+				return fmt.Errorf("demo placement of %s: %w", p.PortCode, err)
+			}
+			cfg.Ports = append(cfg.Ports, demoPort(p, i, withStatic))
+		}
+		// The demo customer's first operations administrator has not set a
+		// password yet, so the loader edits on its behalf.
+		if _, err := svc.StartEditing(ctx, cu.ID); err != nil {
+			return err
+		}
+		if _, err := svc.SaveDraft(ctx, cu.ID, cfg); err != nil {
+			return fmt.Errorf("demo configuration of %s: %w", cu.Name, err)
+		}
+		if _, err := svc.Apply(ctx, cu.ID); err != nil {
+			return fmt.Errorf("demo apply for %s: %w", cu.Name, err)
+		}
+	}
+	return nil
+}
+
+func demoPort(p catalog.Port, customer int, withStatic bool) network.PortConfig {
+	pc := network.PortConfig{PortCode: p.PortCode}
+	fw := &network.Firewall{Mode: "stateful", Rules: []network.Rule{
+		{Action: "accept", Sources: []string{"head-office"}, Destinations: []string{"any"}, Applications: []string{"web"}, Log: true},
+		{Action: "drop", Sources: []string{"any"}, Destinations: []string{"any"}, Log: true},
+	}}
+	switch p.Kind {
+	case "onprem":
+		pc.OnPrem = &network.OnPremConnection{HubAddress: "10.0.0.1", CustomerAddress: "10.0.0.2", PrefixLength: 30, PeerASN: uint32(65001 + customer)}
+	case "a-private":
+		pc.Cloud = &network.CloudConnection{VLAN: 101, PeerASN: 64512, RoutePolicy: network.RoutePolicy{Type: network.PolicyDefaultRoute},
+			Primary:   network.Link{HubAddress: "169.254.100.1", PeerAddress: "169.254.100.2", PrefixLength: 30},
+			Secondary: network.Link{HubAddress: "169.254.100.5", PeerAddress: "169.254.100.6", PrefixLength: 30}}
+	case "m-public", "m2-public":
+		asn := uint32(12076)
+		if p.Kind == "m2-public" {
+			asn = 8075
+		}
+		pc.Cloud = &network.CloudConnection{VLAN: 201, PeerASN: asn,
+			RoutePolicy: network.RoutePolicy{Type: network.PolicyUserDefined, Prefixes: []string{"192.0.2.128/25"}},
+			Primary:     network.Link{HubAddress: "192.0.2.1", PeerAddress: "192.0.2.2", PrefixLength: 30},
+			Secondary:   network.Link{HubAddress: "192.0.2.5", PeerAddress: "192.0.2.6", PrefixLength: 30}}
+		pc.Firewall = fw
+		pc.NAPT = []network.NAPTGrade{{Sessions: 30_000}}
+		if withStatic {
+			pc.StaticNAT = []network.StaticNAT{{Inside: "10.10.0.10"}, {Inside: "10.10.0.11"}}
+		}
+	}
+	return pc
 }

@@ -13,15 +13,16 @@ import (
 type Kind string
 
 const (
-	Invalid      Kind = "invalid"        // 400/422: the input breaks a rule
-	Unauthorized Kind = "unauthorized"   // 401: who are you?
-	Forbidden    Kind = "forbidden"      // 403: not allowed
-	NotFound     Kind = "not_found"      // 404: absent, or another customer's
-	Conflict     Kind = "conflict"       // 409: clashes with the current state
-	TooLarge     Kind = "too_large"      // 413: request body over the limit
-	RateLimited  Kind = "rate_limited"   // 429: too many attempts
-	Unavailable  Kind = "unavailable"    // 503: a dependency is down; retry
-	Internal     Kind = "internal_error" // 500: a bug; detail only in the logs
+	Invalid      Kind = "invalid"            // 400/422: the input breaks a rule
+	Unauthorized Kind = "unauthorized"       // 401: who are you?
+	Forbidden    Kind = "forbidden"          // 403: not allowed
+	NotFound     Kind = "not_found"          // 404: absent, or another customer's
+	BadMethod    Kind = "method_not_allowed" // 405: the path exists, not with this method
+	Conflict     Kind = "conflict"           // 409: clashes with the current state
+	TooLarge     Kind = "too_large"          // 413: request body over the limit
+	RateLimited  Kind = "rate_limited"       // 429: too many attempts
+	Unavailable  Kind = "unavailable"        // 503: a dependency is down; retry
+	Internal     Kind = "internal_error"     // 500: a bug; detail only in the logs
 )
 
 // Error is a fault with a user-safe message and, for invalid input, the field.

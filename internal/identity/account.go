@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
+	tmail "github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 )
 
@@ -24,8 +27,11 @@ type Account struct {
 	DisplayName string             `json:"display_name"`
 	Email       string             `json:"email"`
 	Role        Role               `json:"role"`
-	Active      bool               `json:"active"` // false until the invitee sets a password
-	CreatedAt   time.Time          `json:"created_at"`
+	Language    string             `json:"language"` // of the mails it receives: "ja" or "en"
+	Active      bool               `json:"active"`   // false until the invitee sets a password
+	// LockedUntil is set while the login ID is locked by the login throttle.
+	LockedUntil *time.Time `json:"locked_until,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
 }
 
 // InviteInput creates an account that its owner completes through a link.
@@ -34,6 +40,7 @@ type InviteInput struct {
 	DisplayName string `json:"display_name"`
 	Email       string `json:"email"`
 	Role        Role   `json:"role"`
+	Language    string `json:"language,omitempty"` // "ja" (default) or "en"
 }
 
 // SetupInput completes a setup or invitation link.
@@ -43,6 +50,7 @@ type SetupInput struct {
 	DisplayName string `json:"display_name"` // first operator only
 	Email       string `json:"email"`        // first operator only
 	Password    string `json:"password"`
+	Language    string `json:"language,omitempty"` // first operator only
 }
 
 // Link lifetimes.
@@ -53,12 +61,23 @@ const (
 
 var loginIDRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._@-]{2,63}$`)
 
+func checkLanguage(l *string) error {
+	switch *l {
+	case "":
+		*l = "ja"
+	case "ja", "en":
+	default:
+		return fault.Field("language", "language must be ja or en")
+	}
+	return nil
+}
+
 func checkAccountFields(loginID, name, email string) error {
 	if !loginIDRE.MatchString(loginID) {
 		return fault.Field("login_id", "login_id must be 3–64 letters, digits, '.', '_', '@' or '-'")
 	}
-	if name == "" || len(name) > 200 {
-		return fault.Field("display_name", "display_name is required (at most 200 bytes)")
+	if name == "" || len(name) > 200 || !utf8.ValidString(name) || strings.ContainsAny(name, "\x00\r\n<>") {
+		return fault.Field("display_name", "display_name is required: one line of text, at most 200 bytes, without < or >")
 	}
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
 		return fault.Field("email", "email must be a plain e-mail address")
@@ -105,6 +124,9 @@ func (s *Service) Invite(ctx context.Context, cust catalog.CustomerID, in Invite
 	if err := checkAccountFields(in.LoginID, in.DisplayName, in.Email); err != nil {
 		return Account{}, "", err
 	}
+	if err := checkLanguage(&in.Language); err != nil {
+		return Account{}, "", err
+	}
 	if !in.Role.Valid() || in.Role.OperatorSide() != (cust == "") {
 		if cust == "" {
 			return Account{}, "", fault.Field("role", "role must be operator or security-officer")
@@ -112,7 +134,7 @@ func (s *Service) Invite(ctx context.Context, cust catalog.CustomerID, in Invite
 		return Account{}, "", fault.Field("role", "role must be ops-admin, admin or user")
 	}
 	a := Account{ID: ids.New("acc"), CustomerID: cust, LoginID: in.LoginID, DisplayName: in.DisplayName, Email: in.Email,
-		Role: in.Role, CreatedAt: clock.Now()}
+		Role: in.Role, Language: in.Language, CreatedAt: clock.Now()}
 	token := ids.Secret("tsu")
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var custArg any
@@ -129,8 +151,8 @@ func (s *Service) Invite(ctx context.Context, cust catalog.CustomerID, in Invite
 			}
 			custArg = cust
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, customer_id, login_id, display_name, email, role, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, a.ID, custArg, a.LoginID, a.DisplayName, a.Email, a.Role, clock.Store(a.CreatedAt)); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, customer_id, login_id, display_name, email, role, language, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, custArg, a.LoginID, a.DisplayName, a.Email, a.Role, a.Language, clock.Store(a.CreatedAt)); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return fault.Wrap(fault.Conflict, err, "login ID %s is taken", a.LoginID)
 			}
@@ -139,6 +161,15 @@ func (s *Service) Invite(ctx context.Context, cust catalog.CustomerID, in Invite
 		exp := a.CreatedAt.Add(InviteLinkTTL)
 		if _, err := tx.Exec(ctx, `INSERT INTO setup_tokens (token_hash, purpose, account_id, created_at, expires_at) VALUES (?, 'invite', ?, ?, ?)`,
 			hashSecret(token), a.ID, clock.Store(a.CreatedAt), clock.Store(exp)); err != nil {
+			return err
+		}
+		side := CustomerSide
+		if cust == "" {
+			side = OperatorSide
+		}
+		m := inviteMail(a.Language, a.Email, a.DisplayName, a.LoginID, s.link(side, "/setup?token="+token), exp)
+		m.CustomerID = string(cust)
+		if _, err := tmail.Enqueue(ctx, tx, m); err != nil {
 			return err
 		}
 		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "account.invite", Target: "account:" + a.ID, CustomerID: string(cust),
@@ -154,8 +185,18 @@ func (s *Service) Invite(ctx context.Context, cust catalog.CustomerID, in Invite
 // used, expired or unknown link gives the same answer.
 func (s *Service) CompleteSetup(ctx context.Context, side Side, in SetupInput) (Account, error) {
 	bad := fault.New(fault.NotFound, "this link is not valid: it may have expired or been used")
+	refused := func(why string, err error) (Account, error) {
+		if rerr := s.audit.Record(ctx, audit.Event{Action: "account.setup", Target: "link", Result: audit.Denied,
+			Detail: map[string]any{"reason": why}}); rerr != nil {
+			return Account{}, rerr
+		}
+		return Account{}, err
+	}
 	if in.Token == "" || len(in.Token) > 200 {
-		return Account{}, bad
+		return refused("invalid_link", bad)
+	}
+	if len(in.Password) > MaxPasswordBytes {
+		return refused("password_too_long", errPasswordTooLong)
 	}
 	var a Account
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
@@ -188,20 +229,24 @@ func (s *Service) CompleteSetup(ctx context.Context, side Side, in SetupInput) (
 			if err := checkAccountFields(in.LoginID, in.DisplayName, in.Email); err != nil {
 				return err
 			}
-			a = Account{ID: ids.New("acc"), LoginID: in.LoginID, DisplayName: in.DisplayName, Email: in.Email, Role: RoleOperator, CreatedAt: now}
+			if err := checkLanguage(&in.Language); err != nil {
+				return err
+			}
+			a = Account{ID: ids.New("acc"), LoginID: in.LoginID, DisplayName: in.DisplayName, Email: in.Email, Role: RoleOperator,
+				Language: in.Language, CreatedAt: now}
 			if err := CheckPolicy(in.Password, a.LoginID); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, login_id, display_name, email, role, password_hash, password_changed_at, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, a.LoginID, a.DisplayName, a.Email, a.Role, HashPassword(in.Password, s.cfg.Argon2),
+			if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, login_id, display_name, email, role, language, password_hash, password_changed_at, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, a.LoginID, a.DisplayName, a.Email, a.Role, a.Language, HashPassword(in.Password, s.cfg.Argon2),
 				clock.Store(now), clock.Store(now)); err != nil {
 				if errors.Is(err, store.ErrConflict) {
 					return fault.Wrap(fault.Conflict, err, "login ID %s is taken", a.LoginID)
 				}
 				return err
 			}
-		case "invite":
-			if in.LoginID != "" || in.DisplayName != "" || in.Email != "" {
+		case "invite", "reset":
+			if in.LoginID != "" || in.DisplayName != "" || in.Email != "" || in.Language != "" {
 				return fault.Field("login_id", "an invitation fixes the login ID, name and e-mail; send only token and password")
 			}
 			got, err := s.account(ctx, tx, *accountID)
@@ -216,9 +261,26 @@ func (s *Service) CompleteSetup(ctx context.Context, side Side, in SetupInput) (
 			if err := CheckPolicy(in.Password, a.LoginID); err != nil {
 				return err
 			}
+			if purpose == "invite" && a.Active {
+				return bad // an invitation never overwrites a password
+			}
 			if _, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = ?, password_changed_at = ? WHERE id = ?`,
 				HashPassword(in.Password, s.cfg.Argon2), clock.Store(now), a.ID); err != nil {
 				return err
+			}
+			if purpose == "reset" {
+				// A re-issued password ends every session and any lockout;
+				// other reset links of the account die with this one.
+				if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = ?`, a.ID); err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, `UPDATE setup_tokens SET used_at = ? WHERE account_id = ? AND purpose = 'reset' AND used_at IS NULL`,
+					clock.Store(now), a.ID); err != nil {
+					return err
+				}
+				if err := clearFailures(ctx, tx, a.LoginID); err != nil {
+					return err
+				}
 			}
 		default:
 			return bad
@@ -229,22 +291,37 @@ func (s *Service) CompleteSetup(ctx context.Context, side Side, in SetupInput) (
 		}
 		actx := audit.WithActor(ctx, Principal{AccountID: a.ID, LoginID: a.LoginID, CustomerID: a.CustomerID, Role: a.Role}.
 			Actor(audit.ActorFrom(ctx).SourceIP, audit.ActorFrom(ctx).RequestID))
-		return s.audit.RecordTx(actx, tx, audit.Event{Action: "account.setup", Target: "account:" + a.ID, CustomerID: string(a.CustomerID),
+		action := "account.setup"
+		if purpose == "reset" {
+			action = "password.reset"
+		}
+		return s.audit.RecordTx(actx, tx, audit.Event{Action: action, Target: "account:" + a.ID, CustomerID: string(a.CustomerID),
 			Detail: map[string]any{"purpose": purpose, "login_id": a.LoginID, "role": string(a.Role)}})
 	})
 	if err != nil {
+		if errors.Is(err, bad) {
+			return refused("invalid_link", bad)
+		}
+		if fault.Is(err, fault.Invalid) {
+			return refused("invalid_input", err)
+		}
 		return Account{}, fmt.Errorf("setup: %w", err)
 	}
 	return a, nil
 }
 
-const accountCols = `id, customer_id, login_id, display_name, email, role, password_hash IS NOT NULL, created_at`
+const accountCols = `id, customer_id, login_id, display_name, email, role, language, password_hash IS NOT NULL, created_at,
+	(SELECT l.locked_until FROM login_locks l WHERE l.login_key = accounts.login_id)`
 
 func scanAccount(s interface{ Scan(...any) error }) (Account, error) {
 	var a Account
 	var cust *string
 	var at string
-	err := s.Scan(&a.ID, &cust, &a.LoginID, &a.DisplayName, &a.Email, &a.Role, &a.Active, &at)
+	var locked *string
+	err := s.Scan(&a.ID, &cust, &a.LoginID, &a.DisplayName, &a.Email, &a.Role, &a.Language, &a.Active, &at, &locked)
+	if t := parseOpt(locked); t.After(clock.Now()) {
+		a.LockedUntil = &t
+	}
 	if cust != nil {
 		a.CustomerID = catalog.CustomerID(*cust)
 	}

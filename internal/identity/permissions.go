@@ -1,17 +1,27 @@
 package identity
 
+import (
+	"slices"
+	"strings"
+)
+
 // Action is something a principal may be allowed to do.
 type Action string
 
 const (
-	ActSelf             Action = "self"              // own session, profile and API tokens
+	ActSelf             Action = "self"              // own session, profile, password, MFA and API tokens
 	ActCatalogRead      Action = "catalog.read"      // the customer's contracts, hubs, ports, regions
 	ActAccountsRead     Action = "accounts.read"     // the customer's accounts
+	ActAccountsManage   Action = "accounts.manage"   // invite, delete, change role, unlock the customer's accounts
+	ActSecurityManage   Action = "security.manage"   // the customer's source-IP allow-list, MFA and device policy
+	ActAuditOwn         Action = "audit.own"         // the customer's own audit log, incl. staff access to it
 	ActCatalogManage    Action = "catalog.manage"    // operator: customers, contracts, hubs, ports
 	ActInventoryManage  Action = "inventory.manage"  // operator: regions, hub nodes, physical ports
 	ActCustomerAccounts Action = "customer.accounts" // operator: a customer's first operations administrator
 	ActStaffManage      Action = "staff.manage"      // operator: staff accounts
 	ActAuditRead        Action = "audit.read"        // security officer: the whole audit log
+	ActMailRead         Action = "mail.read"         // operator: the mail outbox and its failures
+	ActBreakGlassOpen   Action = "breakglass.open"   // operator: open a time-limited, reasoned access to one customer's saved data
 
 	// The hub service model (saved data and the operator's capacity view).
 	ActNetworkRead  Action = "network.read"       // the customer's hub configuration, versions, reviews
@@ -20,22 +30,100 @@ const (
 	ActCapacityRead Action = "capacity.read"      // operator: capacity report, allocation, desired state
 )
 
-// permissions is the role × action table that the web layer enforces; deny is
-// the default for any pair not listed. docs/roles.md is generated from it.
-var permissions = map[Role][]Action{
-	RoleOpsAdmin:        {ActSelf, ActCatalogRead, ActAccountsRead, ActNetworkRead, ActNetworkEdit, ActLockBreak},
-	RoleAdmin:           {ActSelf, ActCatalogRead, ActNetworkRead, ActNetworkEdit},
-	RoleUser:            {ActSelf, ActCatalogRead, ActNetworkRead},
-	RoleOperator:        {ActSelf, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage, ActCapacityRead},
-	RoleSecurityOfficer: {ActSelf, ActAuditRead},
+// RoleBreakGlass is not an account's role: it is what an operator account
+// holds, for one customer only, while a break-glass grant it opened (with a
+// typed reason) is live. Every request made under it is audited with the
+// reason and shows in that customer's own audit log.
+const RoleBreakGlass Role = "break-glass"
+
+// ActionInfo describes an action for docs/roles.md.
+type ActionInfo struct {
+	Action   Action
+	Resource string // what it acts on
+	Ops      string // which operations
+	Listener string // "customer" or "management"
 }
 
-// Allowed reports whether role r may perform action a.
+// actions lists every action in the order of docs/roles.md. An action used in
+// a route but missing here fails TestEveryRouteActionDocumented.
+var actions = []ActionInfo{
+	{ActSelf, "own account", "read profile; change password; manage own MFA, sessions and API tokens; log out", "both"},
+	{ActMFA, "own second factor", "give the second factor at login; enrol the first one", "both"},
+	{ActCatalogRead, "contracts, hubs, ports, regions", "read", "customer"},
+	{ActAccountsRead, "the customer's accounts", "read", "customer"},
+	{ActAccountsManage, "the customer's accounts", "invite, delete, change role, unlock", "customer"},
+	{ActSecurityManage, "the customer's security policy", "read and set source-IP allow-list, MFA requirement, device requirement; register devices", "customer"},
+	{ActAuditOwn, "the customer's own audit log", "read (includes every operator access to its data)", "customer"},
+	{ActNetworkRead, "hub configuration (saved data)", "read configuration, versions, reviews", "customer; management under break-glass"},
+	{ActNetworkEdit, "hub configuration (saved data)", "edit lock, draft, review, apply, roll back", "customer"},
+	{ActLockBreak, "another account's edit lock", "break", "customer"},
+	{ActCatalogManage, "customers, contracts, hubs, ports", "create, read, change, cancel", "management"},
+	{ActInventoryManage, "regions, hub nodes, physical ports", "create, read", "management"},
+	{ActCapacityRead, "capacity, allocation, desired state", "read", "management"},
+	{ActCustomerAccounts, "a customer's accounts", "list; invite the first operations administrator", "management"},
+	{ActStaffManage, "operator staff accounts", "list, invite, delete, unlock", "management"},
+	{ActMailRead, "mail outbox", "read queued, sent and failed mail", "management"},
+	{ActBreakGlassOpen, "access to one customer's saved data", "open with a typed reason and a time limit (default 1 h)", "management"},
+	{ActAuditRead, "the whole audit log", "read, verify the chain, export evidence", "management"},
+}
+
+// RoleInfo describes a role for docs/roles.md.
+type RoleInfo struct {
+	Role        Role
+	Name        string // English name and, for customer roles, the Japanese one
+	Side        string
+	Description string
+}
+
+// roles lists every role in the order of docs/roles.md.
+var roles = []RoleInfo{
+	{RoleOpsAdmin, "operations administrator (運用管理担当者)", "customer",
+		"Manages the customer's accounts, permissions and security policy, receives notices, and can do everything an admin can."},
+	{RoleAdmin, "admin ID (管理者ID)", "customer", "Configures the hub: edit, review and apply changes."},
+	{RoleUser, "user ID (利用者ID)", "customer", "Read-only: status, traffic, notices and the configuration."},
+	{RoleOperator, "operator", "management",
+		"Runs the platform: inventory, capacity, customers and contracts, notices, incidents. No access to customers' saved data."},
+	{RoleSecurityOfficer, "security officer", "management", "Reads and verifies the audit log, exports evidence, oversees purges."},
+	{RoleMFAPending, "MFA pending (any account, during login)", "both",
+		"A session that passed the password but not yet the second factor its account has, or that its customer's policy requires of admins. It can only give (or, if the account has none, enrol) the second factor."},
+	{RoleBreakGlass, "break-glass (operator, time-limited)", "management",
+		"An operator who opened a break-glass grant for one customer with a typed reason; it ends after its time limit (default 1 h). Every access is recorded and shown in that customer's own audit log."},
+}
+
+// permissions is the role × action table that the web layer enforces; deny is
+// the default for any pair not listed. docs/roles.md is generated from it.
+// Operators hold no action on saved data (network.*): only the break-glass
+// elevation does, and only read.
+var permissions = map[Role][]Action{
+	RoleOpsAdmin: {ActSelf, ActMFA, ActCatalogRead, ActAccountsRead, ActAccountsManage, ActSecurityManage, ActAuditOwn,
+		ActNetworkRead, ActNetworkEdit, ActLockBreak},
+	RoleAdmin: {ActSelf, ActMFA, ActCatalogRead, ActNetworkRead, ActNetworkEdit},
+	RoleUser:  {ActSelf, ActMFA, ActCatalogRead, ActNetworkRead},
+	RoleOperator: {ActSelf, ActMFA, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage, ActCapacityRead,
+		ActMailRead, ActBreakGlassOpen},
+	RoleSecurityOfficer: {ActSelf, ActMFA, ActAuditRead},
+	RoleMFAPending:      {ActMFA},
+	RoleBreakGlass:      {ActNetworkRead},
+}
+
+// Allowed reports whether role r may perform action a. A principal may hold
+// two roles at once, written "operator+break-glass" (see WithRole): it may
+// then do what either allows.
 func Allowed(r Role, a Action) bool {
-	for _, x := range permissions[r] {
-		if x == a {
+	for part := range strings.SplitSeq(string(r), "+") {
+		if slices.Contains(permissions[Role(part)], a) {
 			return true
 		}
 	}
 	return false
 }
+
+// WithRole is r holding also the role extra, e.g. an operator under a live
+// break-glass grant.
+func (r Role) WithRole(extra Role) Role { return r + "+" + extra }
+
+// Actions returns every action with its description, in document order.
+func Actions() []ActionInfo { return slices.Clone(actions) }
+
+// Roles returns every role with its description, in document order.
+func Roles() []RoleInfo { return slices.Clone(roles) }

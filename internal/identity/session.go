@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
@@ -30,19 +31,42 @@ func (s Side) admits(cust *string) bool { return (s == OperatorSide) == (cust ==
 var errLogin = fault.New(fault.Unauthorized, "login ID or password is incorrect")
 
 // Login checks a login ID and password and opens a session. It returns the
-// session secret for the cookie. Unknown IDs cost the same argon2id work as
-// wrong passwords, and every failure gives the same message.
+// session secret for the cookie.
+//
+// Unknown IDs cost the same argon2id work as wrong passwords, are throttled
+// the same way, and every failure gives the same message. Throttling is
+// checked before the password (a locked ID costs no hashing); a password over
+// MaxPasswordBytes is refused before hashing.
 func (s *Service) Login(ctx context.Context, side Side, loginID, password, userAgent string) (string, Principal, error) {
 	a := audit.ActorFrom(ctx)
+	target := "login:" + truncate(strings.ToValidUTF8(loginID, "?"), 64)
+	refuse := func(why string, err error) (string, Principal, error) {
+		if rerr := s.audit.Record(ctx, audit.Event{Action: "session.login", Target: target, Result: audit.Denied,
+			Detail: map[string]any{"reason": why}}); rerr != nil {
+			return "", Principal{}, rerr
+		}
+		return "", Principal{}, err
+	}
+	switch {
+	case len(password) > MaxPasswordBytes:
+		return refuse("password_too_long", errPasswordTooLong)
+	case !utf8.ValidString(loginID) || !utf8.ValidString(password) || len(loginID) > 254:
+		return refuse("invalid_text", fault.New(fault.Invalid, "login ID and password must be valid text"))
+	}
+	now := clock.Now()
+	if err := s.throttled(ctx, loginID, a.SourceIP, now); err != nil {
+		if fault.Is(err, fault.RateLimited) {
+			return refuse("throttled", err)
+		}
+		return "", Principal{}, fmt.Errorf("login: %w", err)
+	}
 	var (
-		p      Principal
-		cust   *string
-		hash   *string
-		lookup error
+		p    Principal
+		cust *string
+		hash *string
 	)
-	row := s.db.QueryRow(ctx, `SELECT id, customer_id, login_id, role, password_hash FROM accounts
-		WHERE login_id = ? AND disabled_at IS NULL`, loginID)
-	lookup = store.Scan(row, &p.AccountID, &cust, &p.LoginID, &p.Role, &hash)
+	lookup := store.Scan(s.db.QueryRow(ctx, `SELECT id, customer_id, login_id, role, password_hash FROM accounts
+		WHERE login_id = ? AND disabled_at IS NULL`, loginID), &p.AccountID, &cust, &p.LoginID, &p.Role, &hash)
 	if lookup != nil && !errors.Is(lookup, store.ErrNotFound) {
 		return "", Principal{}, fmt.Errorf("login: %w", lookup)
 	}
@@ -53,37 +77,76 @@ func (s *Service) Login(ctx context.Context, side Side, loginID, password, userA
 		CheckPassword(password, s.dummyHash)
 	}
 	if lookup != nil || !ok || !side.admits(cust) {
-		target := "login:" + truncate(loginID, 64)
-		ev := audit.Event{Action: "session.login", Target: target, Result: audit.Denied}
+		ev := audit.Event{Action: "session.login", Target: target, Result: audit.Denied, Detail: map[string]any{"reason": "bad_credentials"}}
 		if lookup == nil && side.admits(cust) && cust != nil {
 			ev.CustomerID = *cust
 		}
-		if err := s.audit.Record(ctx, ev); err != nil {
-			return "", Principal{}, err
+		if err := s.recordFailure(ctx, loginID, a.SourceIP, now, ev); err != nil {
+			return "", Principal{}, fmt.Errorf("login: %w", err)
 		}
 		return "", Principal{}, errLogin
 	}
 	if cust != nil {
 		p.CustomerID = catalog.CustomerID(*cust)
 	}
-	p.Via = "session"
-	secret := ids.Secret("tss")
-	p.credential = hashSecret(secret)
-	now := clock.Now()
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO sessions (id_hash, account_id, created_at, last_seen_at, expires_at, source_ip, user_agent)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, p.credential, p.AccountID, clock.Store(now), clock.Store(now),
-			clock.Store(now.Add(s.cfg.SessionAbsolute)), a.SourceIP, truncate(userAgent, 200)); err != nil {
-			return err
-		}
-		return s.audit.RecordTx(audit.WithActor(ctx, p.Actor(a.SourceIP, a.RequestID)), tx, audit.Event{
-			Action: "session.login", Target: "account:" + p.AccountID, CustomerID: string(p.CustomerID)})
-	})
+	pol, err := s.checkSource(ctx, p.CustomerID, p.AccountID, "login")
+	if err != nil {
+		return "", Principal{}, err
+	}
+	need, err := s.needsMFAUnder(ctx, s.db, p.AccountID, p.Role, p.CustomerID, pol)
 	if err != nil {
 		return "", Principal{}, fmt.Errorf("login: %w", err)
 	}
+	device, err := s.checkDevice(ctx, p)
+	if err != nil {
+		return "", Principal{}, err
+	}
+	// The session's mfa flag records a second factor actually given; until
+	// then every request re-checks whether one is owed (a factor added or a
+	// policy set later applies to sessions already open).
+	secret, err := s.openSession(ctx, &p, userAgent, false, device, func(tx *store.Tx) error { return clearFailures(ctx, tx, loginID) })
+	if err != nil {
+		return "", Principal{}, fmt.Errorf("login: %w", err)
+	}
+	if need {
+		p.Role = RoleMFAPending
+	}
 	return secret, p, nil
 }
+
+// openSession stores a new session for p (and runs also inside the same
+// transaction) and returns its secret.
+func (s *Service) openSession(ctx context.Context, p *Principal, userAgent string, mfaDone bool, device string, also func(*store.Tx) error) (string, error) {
+	a := audit.ActorFrom(ctx)
+	p.Via = "session"
+	p.SessionID = ids.New("ses")
+	secret := newSessionSecret()
+	p.credential = hashSecret(secret)
+	now := clock.Now()
+	var dev any
+	if device != "" {
+		dev = device
+	}
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO sessions (id_hash, id, account_id, role, mfa, device_id, created_at, last_seen_at, expires_at,
+			source_ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.credential, p.SessionID, p.AccountID, p.Role, mfaDone, dev,
+			clock.Store(now), clock.Store(now), clock.Store(now.Add(s.cfg.SessionAbsolute)), a.SourceIP,
+			truncate(strings.ToValidUTF8(userAgent, "?"), 200)); err != nil {
+			return err
+		}
+		return s.audit.RecordTx(audit.WithActor(ctx, p.Actor(a.SourceIP, a.RequestID)), tx, audit.Event{
+			Action: "session.login", Target: "account:" + p.AccountID, CustomerID: string(p.CustomerID),
+			Detail: map[string]any{"session": p.SessionID, "device": device}})
+	})
+	return secret, err
+}
+
+func newSessionSecret() string { return ids.Secret("tss") }
 
 func truncate(s string, n int) string {
 	if len(s) > n {
@@ -99,18 +162,22 @@ var errAuth = fault.New(fault.Unauthorized, "authentication required")
 // reads.
 const touchEvery = time.Minute
 
-// AuthenticateSession returns the principal of a live session.
+// AuthenticateSession returns the principal of a live session, with the
+// account's current role. When that role differs from the one the session was
+// opened with, the session ID is rotated: the principal's Rotated field holds
+// the new secret and the old one stops working.
 func (s *Service) AuthenticateSession(ctx context.Context, side Side, secret string) (Principal, error) {
-	if !strings.HasPrefix(secret, "tss_") {
+	if !strings.HasPrefix(secret, "tss_") || len(secret) > 100 {
 		return Principal{}, errAuth
 	}
 	var p Principal
-	var cust *string
+	var cust, sesRole, sesID *string
 	var lastSeen, expires string
+	var mfaDone bool
 	h := hashSecret(secret)
-	err := store.Scan(s.db.QueryRow(ctx, `SELECT a.id, a.customer_id, a.login_id, a.role, s.last_seen_at, s.expires_at
+	err := store.Scan(s.db.QueryRow(ctx, `SELECT a.id, a.customer_id, a.login_id, a.role, s.last_seen_at, s.expires_at, s.role, s.id, s.mfa
 		FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = ? AND a.disabled_at IS NULL`, h),
-		&p.AccountID, &cust, &p.LoginID, &p.Role, &lastSeen, &expires)
+		&p.AccountID, &cust, &p.LoginID, &p.Role, &lastSeen, &expires, &sesRole, &sesID, &mfaDone)
 	if errors.Is(err, store.ErrNotFound) {
 		return Principal{}, errAuth
 	}
@@ -123,16 +190,64 @@ func (s *Service) AuthenticateSession(ctx context.Context, side Side, secret str
 	if !side.admits(cust) || !now.Before(exp) || now.Sub(seen) >= s.cfg.SessionIdle {
 		return Principal{}, errAuth
 	}
-	if now.Sub(seen) >= touchEvery {
+	if cust != nil {
+		p.CustomerID = catalog.CustomerID(*cust)
+	}
+	pol, err := s.checkSource(ctx, p.CustomerID, p.AccountID, "session")
+	if err != nil {
+		return Principal{}, err
+	}
+	p.Via, p.credential = "session", h
+	if sesID != nil {
+		p.SessionID = *sesID
+	}
+	if sesRole == nil || Role(*sesRole) != p.Role {
+		if err := s.rotate(ctx, &p, now); err != nil {
+			return Principal{}, fmt.Errorf("authenticate: %w", err)
+		}
+	} else if now.Sub(seen) >= touchEvery {
 		if _, err := s.db.Exec(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, clock.Store(now), h); err != nil {
 			return Principal{}, fmt.Errorf("authenticate: %w", err)
 		}
 	}
-	if cust != nil {
-		p.CustomerID = catalog.CustomerID(*cust)
+	if !mfaDone {
+		// Checked on every request, so that a factor added or a policy
+		// set later applies to sessions already open.
+		need, err := s.needsMFAUnder(ctx, s.db, p.AccountID, p.Role, p.CustomerID, pol)
+		if err != nil {
+			return Principal{}, fmt.Errorf("authenticate: %w", err)
+		}
+		if need {
+			p.Role = RoleMFAPending
+		}
 	}
-	p.Via, p.credential = "session", h
 	return p, nil
+}
+
+// rotate gives p's session a new secret (keeping its public ID, times and
+// device) after a privilege change. If a concurrent request rotated it first,
+// this request goes on without a new secret.
+func (s *Service) rotate(ctx context.Context, p *Principal, now time.Time) error {
+	secret := ids.Secret("tss")
+	nh := hashSecret(secret)
+	rotated := false
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE sessions SET id_hash = ?, role = ?, last_seen_at = ? WHERE id_hash = ?`,
+			nh, p.Role, clock.Store(now), p.credential)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil
+		}
+		rotated = true
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "session.rotate", Target: "account:" + p.AccountID,
+			CustomerID: string(p.CustomerID), Detail: map[string]any{"session": p.SessionID, "role": string(p.Role)}})
+	})
+	if err == nil && rotated {
+		p.Rotated, p.credential = secret, nh
+	}
+	return err
 }
 
 // Logout ends the principal's session.
@@ -145,92 +260,68 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 	})
 }
 
-// Token is an API token's public description; its secret is shown once.
-type Token struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-// TokenInput creates an API token.
-type TokenInput struct {
-	Name      string    `json:"name"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-// MaxTokenLifetime is the longest an API token may live.
-const MaxTokenLifetime = 366 * 24 * time.Hour
-
-// CreateToken issues an API token for the principal's own account; the token
-// acts with the account's role. It returns the secret, which is not kept.
-func (s *Service) CreateToken(ctx context.Context, p Principal, in TokenInput) (Token, string, error) {
-	if in.Name == "" || len(in.Name) > 100 {
-		return Token{}, "", fault.Field("name", "name is required (at most 100 bytes)")
+// EndSessionSecret deletes the session whose secret is given, if any. Login
+// calls it for a cookie the browser still holds, so that a login always
+// replaces the session ID (no session fixation).
+func (s *Service) EndSessionSecret(ctx context.Context, secret string) error {
+	if !strings.HasPrefix(secret, "tss_") || len(secret) > 100 {
+		return nil
 	}
+	_, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, hashSecret(secret))
+	return err
+}
+
+// Session is a live session as its owner sees it.
+type Session struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	SourceIP   string    `json:"source_ip"`
+	UserAgent  string    `json:"user_agent"`
+	Current    bool      `json:"current"`
+	// Shown in JST for people; the RFC 3339 fields above are UTC.
+	LastSeenJST string `json:"last_seen_jst"`
+}
+
+// ListSessions lists the live sessions of p's own account.
+func (s *Service) ListSessions(ctx context.Context, p Principal) ([]Session, error) {
 	now := clock.Now()
-	if in.ExpiresAt.IsZero() {
-		return Token{}, "", fault.Field("expires_at", "expires_at is required")
+	rows, err := s.db.Query(ctx, `SELECT id, id_hash, created_at, last_seen_at, expires_at, source_ip, user_agent FROM sessions
+		WHERE account_id = ? AND id IS NOT NULL AND expires_at > ? AND last_seen_at > ? ORDER BY created_at DESC`,
+		p.AccountID, clock.Store(now), clock.Store(now.Add(-s.cfg.SessionIdle)))
+	if err != nil {
+		return nil, fmt.Errorf("sessions: %w", err)
 	}
-	if !in.ExpiresAt.After(now) || in.ExpiresAt.Sub(now) > MaxTokenLifetime {
-		return Token{}, "", fault.Field("expires_at", "expires_at must be in the future and within 12 months")
+	defer rows.Close()
+	out := []Session{}
+	for rows.Next() {
+		var x Session
+		var h, c, l, e string
+		if err := rows.Scan(&x.ID, &h, &c, &l, &e, &x.SourceIP, &x.UserAgent); err != nil {
+			return nil, fmt.Errorf("sessions: %w", err)
+		}
+		x.CreatedAt, _ = clock.Parse(c)
+		x.LastSeenAt, _ = clock.Parse(l)
+		x.ExpiresAt, _ = clock.Parse(e)
+		x.LastSeenJST = clock.Show(x.LastSeenAt)
+		x.Current = h == p.credential
+		out = append(out, x)
 	}
-	t := Token{ID: ids.New("tok"), Name: in.Name, CreatedAt: now, ExpiresAt: in.ExpiresAt.UTC().Truncate(time.Microsecond)}
-	secret := ids.Secret("tsk")
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO api_tokens (id, account_id, name, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			t.ID, p.AccountID, t.Name, hashSecret(secret), clock.Store(now), clock.Store(t.ExpiresAt)); err != nil {
+	return out, rows.Err()
+}
+
+// RevokeSession ends one of p's own sessions; another account's session is
+// not found.
+func (s *Service) RevokeSession(ctx context.Context, p Principal, id string) error {
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id = ? AND account_id = ?`, id, p.AccountID)
+		if err != nil {
 			return err
 		}
-		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "token.create", Target: "token:" + t.ID, CustomerID: string(p.CustomerID),
-			Detail: map[string]any{"name": t.Name, "expires_at": clock.Show(t.ExpiresAt)}})
-	})
-	if err != nil {
-		return Token{}, "", fmt.Errorf("create token: %w", err)
-	}
-	return t, secret, nil
-}
-
-// AuthenticateToken returns the principal of a live API token.
-func (s *Service) AuthenticateToken(ctx context.Context, side Side, secret string) (Principal, error) {
-	if !strings.HasPrefix(secret, "tsk_") {
-		return Principal{}, errAuth
-	}
-	var p Principal
-	var cust, lastUsed *string
-	var expires string
-	h := hashSecret(secret)
-	err := store.Scan(s.db.QueryRow(ctx, `SELECT a.id, a.customer_id, a.login_id, a.role, t.last_used_at, t.expires_at
-		FROM api_tokens t JOIN accounts a ON a.id = t.account_id
-		WHERE t.token_hash = ? AND t.revoked_at IS NULL AND a.disabled_at IS NULL`, h),
-		&p.AccountID, &cust, &p.LoginID, &p.Role, &lastUsed, &expires)
-	if errors.Is(err, store.ErrNotFound) {
-		return Principal{}, errAuth
-	}
-	if err != nil {
-		return Principal{}, fmt.Errorf("authenticate: %w", err)
-	}
-	now := clock.Now()
-	exp, _ := clock.Parse(expires)
-	if !side.admits(cust) || !now.Before(exp) {
-		return Principal{}, errAuth
-	}
-	if lu := parseOpt(lastUsed); lu.IsZero() || now.Sub(lu) >= touchEvery {
-		if _, err := s.db.Exec(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?`, clock.Store(now), h); err != nil {
-			return Principal{}, fmt.Errorf("authenticate: %w", err)
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fault.New(fault.NotFound, "session not found")
 		}
-	}
-	if cust != nil {
-		p.CustomerID = catalog.CustomerID(*cust)
-	}
-	p.Via, p.credential = "token", h
-	return p, nil
-}
-
-func parseOpt(s *string) time.Time {
-	if s == nil {
-		return time.Time{}
-	}
-	t, _ := clock.Parse(*s)
-	return t
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "session.revoke", Target: "session:" + id, CustomerID: string(p.CustomerID)})
+	})
 }

@@ -55,7 +55,7 @@ func (s *Server) AgentHandler() http.Handler {
 		})
 	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, fault.New(fault.NotFound, "no such endpoint"))
+		notFound(m, w, r, s.writeError)
 	})
 	return s.outer("agent", m)
 }

@@ -121,6 +121,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			{"unknown customer", "GET", "/api/v1/customers/cus_nope", "", ``, 404, "not_found", ""},
 			{"invalid service code", "GET", "/api/v1/customers/cus_nope/contracts/shb123", "", ``, 404, "not_found", ""},
 			{"no such endpoint", "GET", "/api/v1/nothing-here", "", ``, 404, "not_found", ""},
+			{"wrong method", "DELETE", "/api/v1/customers", "", ``, 405, "method_not_allowed", ""},
 		}
 		before := map[string]int{}
 		tables := []string{"customers", "regions", "contracts", "audit_events"}
@@ -161,6 +162,28 @@ func TestBadInputChangesNothing(t *testing.T) {
 			t.Fatalf("good request: %d %s", status, raw)
 		}
 	})
+}
+
+func TestCrossOriginWritesAreRefused(t *testing.T) {
+	t.Parallel()
+	e := newBadInputEnv(t, storetest.SQLite(t))
+	req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/customers", strings.NewReader(`{"name":"Evil K.K."}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode != 403 || body["error"]["code"] != "forbidden" {
+		t.Fatalf("cross-origin POST: %d %v", resp.StatusCode, body)
+	}
+	if n := e.count(t, "customers"); n != 0 {
+		t.Errorf("%d customers created by a cross-origin request", n)
+	}
 }
 
 func TestUnauthenticatedAndForbidden(t *testing.T) {

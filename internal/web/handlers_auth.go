@@ -16,12 +16,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.deps.DB.Ping(ctx); err != nil {
-		s.ready.Store(false)
+	err := s.deps.DB.Ping(ctx)
+	s.setReady(err)
+	if err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
 		return nil
 	}
-	s.ready.Store(true)
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "database": "ok"})
 	return nil
 }
@@ -55,6 +55,13 @@ func (s *Server) login(side identity.Side) func(http.ResponseWriter, *http.Reque
 		secret, p, err := s.deps.Identity.Login(r.Context(), side, in.LoginID, in.Password, r.UserAgent())
 		if err != nil {
 			return err
+		}
+		// A login always gets a new session ID: a session the browser
+		// already held ends here (no session fixation).
+		if old, err := r.Cookie(cookieName(side)); err == nil {
+			if err := s.deps.Identity.EndSessionSecret(r.Context(), old.Value); err != nil {
+				return err
+			}
 		}
 		http.SetCookie(w, &http.Cookie{Name: cookieName(side), Value: secret, Path: "/", Secure: true, HttpOnly: true,
 			SameSite: http.SameSiteStrictMode})

@@ -185,7 +185,13 @@ func (s *Server) inviteStaff(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
-	q := audit.Query{CustomerID: r.URL.Query().Get("customer")}
+	return s.auditPage(w, r, audit.Query{CustomerID: r.URL.Query().Get("customer")})
+}
+
+// auditPage answers a page of the audit log selected by q: ?after= is a
+// sequence number and ?limit= 1 to 1000 (default 100), since audit entries
+// are read in chain order.
+func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, q audit.Query) error {
 	if v := r.URL.Query().Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
@@ -193,6 +199,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 		}
 		q.AfterSeq = n
 	}
+	q.Limit = 100
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
@@ -208,7 +215,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 		items = []audit.Entry{}
 	}
 	next := ""
-	if len(items) > 0 && (q.Limit == 0 && len(items) == 100 || len(items) == q.Limit) {
+	if len(items) == q.Limit {
 		next = strconv.FormatInt(items[len(items)-1].Seq, 10)
 	}
 	writeJSON(w, http.StatusOK, newList(items, next))

@@ -30,6 +30,7 @@ var statusOf = map[fault.Kind]int{
 	fault.Unauthorized: http.StatusUnauthorized,
 	fault.Forbidden:    http.StatusForbidden,
 	fault.NotFound:     http.StatusNotFound,
+	fault.BadMethod:    http.StatusMethodNotAllowed,
 	fault.Conflict:     http.StatusConflict,
 	fault.TooLarge:     http.StatusRequestEntityTooLarge,
 	fault.RateLimited:  http.StatusTooManyRequests,

@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"net/http"
+	"strings"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
@@ -140,7 +141,26 @@ func (s *Server) mux(routes []route, side identity.Side) *http.ServeMux {
 		})
 	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, fault.New(fault.NotFound, "no such endpoint"))
+		notFound(m, w, r, s.writeError)
 	})
 	return m
+}
+
+// notFound answers a request no route took: 405 with Allow when the path
+// exists with other methods, 404 otherwise.
+func notFound(m *http.ServeMux, w http.ResponseWriter, r *http.Request, writeError func(http.ResponseWriter, *http.Request, error)) {
+	var allow []string
+	for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = method
+		if _, pattern := m.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, method)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, r, fault.New(fault.BadMethod, "this endpoint does not accept %s", r.Method))
+		return
+	}
+	writeError(w, r, fault.New(fault.NotFound, "no such endpoint"))
 }

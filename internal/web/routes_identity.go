@@ -1,8 +1,59 @@
 package web
 
-// identityCustomerRoutes are the customer listener's account, MFA, session
-// and allow-list routes.
-func (s *Server) identityCustomerRoutes() []route { return nil }
+import "github.com/tsunagi-net/tsunagi/internal/identity"
+
+// identityCustomerRoutes are the customer listener's account, session, token,
+// password and security-policy routes. Path parameters follow the naming
+// convention that the cross-customer sweep (sweep_test.go) relies on.
+func (s *Server) identityCustomerRoutes() []route {
+	return append(s.selfRoutes(identity.CustomerSide),
+		route{"POST", "/api/v1/accounts", identity.ActAccountsManage, s.inviteMyAccount},
+		route{"GET", "/api/v1/accounts/{account}", identity.ActAccountsRead, s.myAccount},
+		route{"DELETE", "/api/v1/accounts/{account}", identity.ActAccountsManage, s.deleteMyAccount},
+		route{"PUT", "/api/v1/accounts/{account}/role", identity.ActAccountsManage, s.setMyAccountRole},
+		route{"POST", "/api/v1/accounts/{account}/unlock", identity.ActAccountsManage, s.unlockMyAccount},
+		route{"GET", "/api/v1/security-policy", identity.ActSecurityManage, s.getPolicy},
+		route{"PUT", "/api/v1/security-policy", identity.ActSecurityManage, s.setPolicy},
+		route{"GET", "/api/v1/audit", identity.ActAuditOwn, s.myAudit},
+		route{"GET", "/api/v1/devices", identity.ActSecurityManage, s.listDevices},
+		route{"POST", "/api/v1/devices", identity.ActSecurityManage, s.registerDevice},
+		route{"DELETE", "/api/v1/devices/{device}", identity.ActSecurityManage, s.revokeDevice},
+	)
+}
 
 // identityMgmtRoutes are the management listener's staff and identity routes.
-func (s *Server) identityMgmtRoutes() []route { return nil }
+func (s *Server) identityMgmtRoutes() []route {
+	return append(s.selfRoutes(identity.OperatorSide),
+		route{"DELETE", "/api/v1/staff/{account}", identity.ActStaffManage, s.deleteStaff},
+		route{"PUT", "/api/v1/staff/{account}/role", identity.ActStaffManage, s.setStaffRole},
+		route{"POST", "/api/v1/staff/{account}/unlock", identity.ActStaffManage, s.unlockStaff},
+		route{"GET", "/api/v1/mail", identity.ActMailRead, s.listMail},
+		route{"POST", "/api/v1/customers/{customer}/break-glass", identity.ActBreakGlassOpen, s.openBreakGlass},
+		route{"DELETE", "/api/v1/break-glass/{grant}", identity.ActBreakGlassOpen, s.closeBreakGlass},
+		// Saved data, readable by staff only under a live break-glass grant.
+		route{"GET", "/api/v1/customers/{customer}/network/config", identity.ActNetworkRead, s.breakGlassConfig},
+	)
+}
+
+// selfRoutes are every account's own routes, on either listener.
+func (s *Server) selfRoutes(side identity.Side) []route {
+	return []route{
+		{"POST", "/api/v1/password-reset", "", s.requestReset(side)},
+		{"POST", "/api/v1/password-reset/complete", "", s.setup(side)},
+		{"PUT", "/api/v1/me/password", identity.ActSelf, s.changePassword},
+		{"GET", "/api/v1/sessions", identity.ActSelf, s.listSessions},
+		{"DELETE", "/api/v1/sessions/{session}", identity.ActSelf, s.revokeSession},
+		{"GET", "/api/v1/tokens", identity.ActSelf, s.listTokens},
+		{"DELETE", "/api/v1/tokens/{token}", identity.ActSelf, s.revokeToken},
+		{"POST", "/api/v1/session/mfa", identity.ActMFA, s.verifyMFA(side)},
+		{"POST", "/api/v1/me/totp", identity.ActMFA, s.beginTOTP},
+		{"POST", "/api/v1/me/totp/confirm", identity.ActMFA, s.confirmTOTP(side)},
+		{"DELETE", "/api/v1/me/totp", identity.ActSelf, s.removeTOTP},
+		{"POST", "/api/v1/me/webauthn/register/begin", identity.ActMFA, s.beginWebAuthnRegistration},
+		{"POST", "/api/v1/me/webauthn/register/finish", identity.ActMFA, s.finishWebAuthnRegistration(side)},
+		{"POST", "/api/v1/session/webauthn/begin", identity.ActMFA, s.beginWebAuthnLogin},
+		{"POST", "/api/v1/session/webauthn/finish", identity.ActMFA, s.finishWebAuthnLogin(side)},
+		{"GET", "/api/v1/me/webauthn", identity.ActSelf, s.listWebAuthnKeys},
+		{"DELETE", "/api/v1/me/webauthn/{key}", identity.ActSelf, s.deleteWebAuthnKey},
+	}
+}

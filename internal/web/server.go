@@ -23,6 +23,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/network"
 )
 
 // Config is the HTTP configuration.
@@ -56,7 +57,10 @@ type Deps struct {
 	// DesiredState computes a node's desired-state document (the hub service
 	// model); nil until it is wired.
 	DesiredState DesiredStateFunc
-	Log          *slog.Logger
+	// Network is the hub service model (routes_network.go); nil leaves its
+	// routes answering 503.
+	Network *network.Service
+	Log     *slog.Logger
 }
 
 // Server serves both listeners.

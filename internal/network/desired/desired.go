@@ -1,17 +1,3 @@
-// Package desired is the desired-state document the controller serves to a
-// hub node's agent: everything the agent needs to realise every customer hub
-// on that node — namespaces, port interfaces, BGP sessions and route
-// policies, firewall rules with objects already expanded, NAPT and static
-// NAT, shaping speeds, backbone membership — and nothing about other nodes'
-// hubs. The schema is desiredstate.schema.json next to this file.
-//
-// The document is deterministic: every list is sorted, no maps are encoded,
-// no timestamps are included, so the same input always gives byte-identical
-// output. Its Generation is the SHA-256 of the document with an empty
-// Generation; the agent uses it as the ETag and to skip unchanged states.
-//
-// This package imports nothing of the controller (no store, no web) so the
-// agent can use it to decode and check what it receives.
 package desired
 
 import (
@@ -27,7 +13,7 @@ import (
 )
 
 // Schema names this version of the document.
-const Schema = "tsunagi.desired-state/v1"
+const Schema = "tsunagi.desired-state/v2"
 
 //go:embed desiredstate.schema.json
 var SchemaJSON []byte
@@ -58,19 +44,30 @@ type Hub struct {
 	StaticNAT         []StaticNAT `json:"static_nat"`
 }
 
-// Backbone is the hub's membership of its customer's backbone.
+// Backbone is the hub's membership of its customer's backbone: a VXLAN
+// segment (VNI) between the customer's hubs, with an iBGP session over it.
 type Backbone struct {
-	VNI             uint32         `json:"vni"`
-	LocalPreference int            `json:"local_preference"` // main 300, sub 200, backup 100
-	Peers           []BackbonePeer `json:"peers"`
+	VNI             uint32 `json:"vni"`
+	LocalPreference int    `json:"local_preference"` // main 300, sub 200, backup 100
+	// OverlayAddress is the hub's address on the VXLAN segment (prefix
+	// form); it is fixed by the hub's DR priority.
+	OverlayAddress string `json:"overlay_address"`
+	// LocalUnderlay is this node's tunnel endpoint ("" when the operator
+	// has not set it: the backbone cannot be built yet).
+	LocalUnderlay string         `json:"local_underlay"`
+	Peers         []BackbonePeer `json:"peers"`
 }
 
-// BackbonePeer is another hub of the same customer.
+// BackbonePeer is another hub of the same customer: where to reach it
+// (its node's tunnel endpoint, "" when not placed or not set) and its
+// address on the segment.
 type BackbonePeer struct {
 	HubID           string `json:"hub_id"`
 	Region          string `json:"region"`
 	Priority        string `json:"priority"`
 	LocalPreference int    `json:"local_preference"`
+	OverlayAddress  string `json:"overlay_address"`
+	Underlay        string `json:"underlay"`
 }
 
 // Port is one customer port with the legs placed on this node.
@@ -165,8 +162,15 @@ type StaticNAT struct {
 	PortCode string `json:"port_code"`
 }
 
-// Encode sets s.Generation and returns the canonical encoding.
+// emptyGeneration is how the encoding with an empty generation begins; the
+// field order of State fixes it.
+var emptyGeneration = []byte("{\n  \"schema\": \"" + Schema + "\",\n  \"generation\": \"\",")
+
+// Encode sets s.Generation and returns the canonical encoding. The document
+// is encoded once: the hash is taken over the encoding with an empty
+// generation, which is then written into that same place.
 func Encode(s *State) ([]byte, error) {
+	schema := s.Schema
 	s.Generation = ""
 	b, err := marshal(s)
 	if err != nil {
@@ -174,7 +178,14 @@ func Encode(s *State) ([]byte, error) {
 	}
 	sum := sha256.Sum256(b)
 	s.Generation = hex.EncodeToString(sum[:])
-	return marshal(s)
+	if schema != Schema || !bytes.HasPrefix(b, emptyGeneration) {
+		return marshal(s) // not the canonical prefix (a foreign schema): encode again
+	}
+	at := len(emptyGeneration) - 2 // between the quotes
+	out := make([]byte, 0, len(b)+len(s.Generation))
+	out = append(out, b[:at]...)
+	out = append(out, s.Generation...)
+	return append(out, b[at:]...), nil
 }
 
 func marshal(s *State) ([]byte, error) {
@@ -251,6 +262,14 @@ func (s State) Check() error {
 		if h.Backbone.VNI == 0 || h.Backbone.VNI >= 1<<24 {
 			return fmt.Errorf("desired state: %s.backbone.vni out of range", at)
 		}
+		if q, err := netip.ParsePrefix(h.Backbone.OverlayAddress); h.Backbone.OverlayAddress != "" && (err != nil || !q.Addr().Is4()) {
+			return fmt.Errorf("desired state: %s.backbone.overlay_address %q", at, h.Backbone.OverlayAddress)
+		}
+		for _, a := range append([]string{h.Backbone.LocalUnderlay}, peerUnderlays(h.Backbone.Peers)...) {
+			if ip, err := netip.ParseAddr(a); a != "" && (err != nil || !ip.Is4()) {
+				return fmt.Errorf("desired state: %s.backbone: underlay %q is not an IPv4 address", at, a)
+			}
+		}
 		for j, p := range h.Ports {
 			pat := fmt.Sprintf("%s.ports[%d]", at, j)
 			if !codeRE.MatchString(p.PortCode) {
@@ -304,4 +323,12 @@ func (s State) Check() error {
 		}
 	}
 	return nil
+}
+
+func peerUnderlays(ps []BackbonePeer) []string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.Underlay)
+	}
+	return out
 }

@@ -1,0 +1,56 @@
+package demo
+
+import (
+	"context"
+	"testing"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/network/desired"
+	"github.com/tsunagi-net/tsunagi/internal/storetest"
+)
+
+// TestDemoNetwork loads the demo with its hub configurations: every demo
+// customer has an applied version 1 and the Tokyo node's desired state
+// holds both customers' main hubs.
+func TestDemoNetwork(t *testing.T) {
+	db := storetest.SQLite(t)
+	log := audit.New(db)
+	cat := catalog.New(db, log)
+	cfg := identity.DefaultConfig
+	cfg.Argon2 = identity.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}
+	ids := identity.New(db, log, cfg)
+	svc := network.New(db, log, network.DefaultSettings)
+	ctx := context.Background()
+	if _, err := Load(ctx, cat, ids); err != nil {
+		t.Fatal(err)
+	}
+	if err := LoadNetwork(ctx, cat, svc); err != nil {
+		t.Fatal(err)
+	}
+	if err := LoadNetwork(ctx, cat, svc); err != nil {
+		t.Fatalf("second load: %v", err)
+	}
+	customers, _, err := cat.ListCustomers(ctx, catalog.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cu := range customers {
+		v, err := svc.Applied(ctx, cu.ID)
+		if err != nil || v.Version != 1 {
+			t.Fatalf("%s: version %d, %v", cu.Name, v.Version, err)
+		}
+	}
+	doc, st, err := svc.DesiredState(ctx, "tyo-hub-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Hubs) != 2 {
+		t.Fatalf("tyo-hub-01 has %d hubs", len(st.Hubs))
+	}
+	if _, err := desired.Decode(doc); err != nil {
+		t.Fatal(err)
+	}
+}

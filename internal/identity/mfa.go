@@ -1,0 +1,319 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
+	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/store"
+)
+
+// Multi-factor authentication (ISO/IEC 27017 9.2.3). A login whose account
+// has a second factor — or whose customer requires one for admins — opens a
+// session that is "MFA pending": until the second factor is given, the
+// session holds only the mfa-pending role, whose one action is ActMFA
+// (verify a factor, or enrol the first one). Completing the factor is a
+// privilege change, so the session ID is rotated then.
+
+// RoleMFAPending is the role of a session that passed the password but not
+// yet the second factor.
+const RoleMFAPending Role = "mfa-pending"
+
+// ActMFA verifies a second factor, or enrols one.
+const ActMFA Action = "mfa"
+
+// TOTP parameters (RFC 6238 defaults that every authenticator app accepts).
+var totpOpts = totp.ValidateOpts{Period: 30, Skew: 0, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+
+// RecoveryCodeCount is how many single-use recovery codes an enrolment gives.
+const RecoveryCodeCount = 10
+
+// needsMFAUnder says whether a principal of account id, role r and customer
+// cust, whose policy is pol, must give a second factor.
+func (s *Service) needsMFAUnder(ctx context.Context, q store.Querier, id string, r Role, cust catalog.CustomerID, pol SecurityPolicy) (bool, error) {
+	if cust != "" && pol.RequireMFA && (r == RoleAdmin || r == RoleOpsAdmin) {
+		return true, nil
+	}
+	return s.hasFactor(ctx, q, id)
+}
+
+// hasFactor says whether account id has a confirmed second factor.
+func (s *Service) hasFactor(ctx context.Context, q store.Querier, id string) (bool, error) {
+	var n int
+	err := q.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM totp_secrets WHERE account_id = ? AND confirmed_at IS NOT NULL)
+		+ (SELECT COUNT(*) FROM webauthn_credentials WHERE account_id = ?)`, id, id).Scan(&n)
+	return n > 0, store.Wrap(err)
+}
+
+// TOTPEnrolment is a new, unconfirmed TOTP secret, shown once.
+type TOTPEnrolment struct {
+	Secret string `json:"secret"`
+	URL    string `json:"otpauth_url"`
+}
+
+// BeginTOTP starts a TOTP enrolment for p's account. A session that is MFA
+// pending may enrol only when the account has no factor yet: a password alone
+// never adds a factor to an account that has one.
+func (s *Service) BeginTOTP(ctx context.Context, p Principal) (TOTPEnrolment, error) {
+	if err := s.mayEnrol(ctx, p); err != nil {
+		return TOTPEnrolment{}, err
+	}
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: "tsunagi", AccountName: p.LoginID, SecretSize: 20})
+	if err != nil {
+		return TOTPEnrolment{}, fmt.Errorf("totp: %w", err)
+	}
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		var confirmed *string
+		err := store.Scan(tx.QueryRow(ctx, `SELECT confirmed_at FROM totp_secrets WHERE account_id = ?`, p.AccountID), &confirmed)
+		if err == nil && confirmed != nil {
+			return fault.New(fault.Conflict, "TOTP is already set up; remove it first to set up a new one")
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM totp_secrets WHERE account_id = ?`, p.AccountID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO totp_secrets (account_id, secret, last_step) VALUES (?, ?, 0)`, p.AccountID, key.Secret())
+		return err
+	})
+	if err != nil {
+		return TOTPEnrolment{}, fmt.Errorf("totp: %w", err)
+	}
+	return TOTPEnrolment{Secret: key.Secret(), URL: key.URL()}, nil
+}
+
+func (s *Service) mayEnrol(ctx context.Context, p Principal) error {
+	if p.Role != RoleMFAPending {
+		return nil
+	}
+	has, err := s.hasFactor(ctx, s.db, p.AccountID)
+	if err != nil {
+		return err
+	}
+	if has {
+		return fault.New(fault.Forbidden, "give your second factor first")
+	}
+	return nil
+}
+
+// CodeInput carries a TOTP code or a recovery code.
+type CodeInput struct {
+	Code string `json:"code"`
+}
+
+// checkTOTP accepts code for the secret if it matches the current step or the
+// ones either side, and only if that step is later than the last accepted one
+// (no code is accepted twice, not even within its own 30 s). It records the
+// step inside tx.
+func checkTOTP(ctx context.Context, tx *store.Tx, accountID, secret string, last int64, code string) (bool, error) {
+	now := clock.Now()
+	for _, d := range []time.Duration{0, -30 * time.Second, 30 * time.Second} {
+		at := now.Add(d)
+		step := at.Unix() / 30
+		if step <= last {
+			continue
+		}
+		want, err := totp.GenerateCodeCustom(secret, at, totpOpts)
+		if err != nil {
+			return false, err
+		}
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) != 1 {
+			continue
+		}
+		res, err := tx.Exec(ctx, `UPDATE totp_secrets SET last_step = ? WHERE account_id = ? AND last_step < ?`, step, accountID, step)
+		if err != nil {
+			return false, err
+		}
+		n, _ := res.RowsAffected()
+		return n == 1, nil
+	}
+	return false, nil
+}
+
+// ConfirmTOTP confirms an enrolment with a first code and returns the
+// recovery codes, shown once. A pending session that enrols its first factor
+// is completed (and its ID rotated: the new secret is returned).
+func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, in CodeInput) ([]string, string, error) {
+	if err := s.mayEnrol(ctx, p); err != nil {
+		return nil, "", err
+	}
+	codes := make([]string, RecoveryCodeCount)
+	for i := range codes {
+		codes[i] = newRecoveryCode()
+	}
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var secret string
+		var confirmed *string
+		var last int64
+		err := store.Scan(tx.QueryRow(ctx, `SELECT secret, confirmed_at, last_step FROM totp_secrets WHERE account_id = ?`, p.AccountID),
+			&secret, &confirmed, &last)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && confirmed != nil) {
+			return fault.New(fault.Conflict, "no TOTP set-up is waiting for confirmation")
+		}
+		if err != nil {
+			return err
+		}
+		ok, err := checkTOTP(ctx, tx, p.AccountID, secret, last, strings.TrimSpace(in.Code))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fault.Field("code", "the code is not valid")
+		}
+		if _, err := tx.Exec(ctx, `UPDATE totp_secrets SET confirmed_at = ? WHERE account_id = ?`, clock.Store(clock.Now()), p.AccountID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE account_id = ?`, p.AccountID); err != nil {
+			return err
+		}
+		for _, c := range codes {
+			if _, err := tx.Exec(ctx, `INSERT INTO recovery_codes (account_id, code_hash) VALUES (?, ?)`, p.AccountID, hashSecret(c)); err != nil {
+				return err
+			}
+		}
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "mfa.totp.enrol", Target: "account:" + p.AccountID, CustomerID: string(p.CustomerID)})
+	})
+	if err != nil {
+		return nil, "", s.mfaRefused(ctx, p, "mfa.totp.enrol", err)
+	}
+	secret, err := s.completeMFA(ctx, p)
+	return codes, secret, err
+}
+
+// VerifyMFA completes a pending session with a TOTP code or a recovery code
+// and returns the session's new secret. Failures count toward the login
+// throttle and are audited; a code is never accepted twice.
+func (s *Service) VerifyMFA(ctx context.Context, p Principal, in CodeInput) (string, error) {
+	if p.Role != RoleMFAPending {
+		return "", fault.New(fault.Conflict, "this session has no second factor pending")
+	}
+	now := clock.Now()
+	if err := s.throttled(ctx, p.LoginID, audit.ActorFrom(ctx).SourceIP, now); err != nil {
+		return "", s.mfaRefused(ctx, p, "mfa.verify", err)
+	}
+	code := strings.TrimSpace(in.Code)
+	method := ""
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var secret string
+		var last int64
+		err := store.Scan(tx.QueryRow(ctx, `SELECT secret, last_step FROM totp_secrets WHERE account_id = ? AND confirmed_at IS NOT NULL`,
+			p.AccountID), &secret, &last)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err == nil && len(code) == 6 {
+			ok, err := checkTOTP(ctx, tx, p.AccountID, secret, last, code)
+			if err != nil || ok {
+				method = "totp"
+				return err
+			}
+			return nil
+		}
+		res, err := tx.Exec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE account_id = ? AND code_hash = ? AND used_at IS NULL`,
+			clock.Store(now), p.AccountID, hashSecret(normalizeRecovery(code)))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			method = "recovery-code"
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("mfa: %w", err)
+	}
+	if method == "" {
+		ev := audit.Event{Action: "mfa.verify", Target: "account:" + p.AccountID, CustomerID: string(p.CustomerID), Result: audit.Denied,
+			Detail: map[string]any{"reason": "bad_code"}}
+		if err := s.recordFailure(ctx, p.LoginID, audit.ActorFrom(ctx).SourceIP, now, ev); err != nil {
+			return "", err
+		}
+		return "", fault.Field("code", "the code is not valid, or was already used")
+	}
+	if err := s.audit.Record(ctx, audit.Event{Action: "mfa.verify", Target: "account:" + p.AccountID, CustomerID: string(p.CustomerID),
+		Detail: map[string]any{"method": method}}); err != nil {
+		return "", err
+	}
+	return s.completeMFA(ctx, p)
+}
+
+// completeMFA marks p's session as having given its second factor; a pending
+// session's ID is rotated and the new secret returned ("" otherwise). Other
+// sessions of the account that have not given the factor become pending.
+func (s *Service) completeMFA(ctx context.Context, p Principal) (string, error) {
+	if p.Via != "session" {
+		return "", nil
+	}
+	if p.Role != RoleMFAPending {
+		// A full session that just enrolled a factor has proved it too.
+		_, err := s.db.Exec(ctx, `UPDATE sessions SET mfa = ? WHERE id_hash = ?`, true, p.credential)
+		return "", err
+	}
+	secret := newSessionSecret()
+	res, err := s.db.Exec(ctx, `UPDATE sessions SET id_hash = ?, mfa = ? WHERE id_hash = ?`, hashSecret(secret), true, p.credential)
+	if err != nil {
+		return "", fmt.Errorf("mfa: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return "", errAuth
+	}
+	return secret, nil
+}
+
+// DisableTOTP removes p's TOTP and recovery codes (a full session only).
+func (s *Service) DisableTOTP(ctx context.Context, p Principal) error {
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `DELETE FROM totp_secrets WHERE account_id = ?`, p.AccountID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fault.New(fault.NotFound, "no TOTP is set up")
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE account_id = ?`, p.AccountID); err != nil {
+			return err
+		}
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "mfa.totp.remove", Target: "account:" + p.AccountID, CustomerID: string(p.CustomerID)})
+	})
+}
+
+func (s *Service) mfaRefused(ctx context.Context, p Principal, action string, err error) error {
+	if f, ok := fault.As(err); ok && f.Kind != fault.Internal {
+		if rerr := s.audit.Record(ctx, audit.Event{Action: action, Target: "account:" + p.AccountID, CustomerID: string(p.CustomerID),
+			Result: audit.Denied, Detail: map[string]any{"reason": string(f.Kind)}}); rerr != nil {
+			return rerr
+		}
+	}
+	return err
+}
+
+var recoveryEnc = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newRecoveryCode is 80 random bits as xxxx-xxxx-xxxx-xxxx.
+func newRecoveryCode() string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	s := strings.ToLower(recoveryEnc.EncodeToString(b[:]))
+	return s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:16]
+}
+
+func normalizeRecovery(s string) string {
+	s = strings.ToLower(strings.ReplaceAll(strings.ReplaceAll(s, " ", ""), "-", ""))
+	if len(s) != 16 {
+		return s
+	}
+	return s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:16]
+}

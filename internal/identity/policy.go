@@ -1,0 +1,165 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
+	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/store"
+)
+
+// SecurityPolicy is a customer's own access policy (ISO/IEC 27017 9.2.3).
+type SecurityPolicy struct {
+	// AllowList holds the source prefixes from which the customer's accounts
+	// may log in and call the API; empty means from anywhere.
+	AllowList []string `json:"allow_list"`
+	// RequireMFA makes every login of the customer's admins and operations
+	// administrators complete a second factor.
+	RequireMFA bool `json:"require_mfa"`
+	// RequireDevice makes every login come from a registered device
+	// (client certificate).
+	RequireDevice bool      `json:"require_device"`
+	UpdatedAt     time.Time `json:"updated_at,omitzero"`
+}
+
+// MaxAllowList bounds the allow-list's length.
+const MaxAllowList = 100
+
+// parseAllow reads prefixes or single addresses into canonical prefixes.
+func parseAllow(list []string) ([]netip.Prefix, error) {
+	if len(list) > MaxAllowList {
+		return nil, fault.Field("allow_list", "allow_list holds at most %d entries", MaxAllowList)
+	}
+	out := make([]netip.Prefix, 0, len(list))
+	for _, f := range list {
+		f = strings.TrimSpace(f)
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil || a.Zone() != "" {
+			return nil, fault.Field("allow_list", "allow_list entry %q is not an IP address or prefix", truncate(f, 60))
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// Policy returns customer cust's security policy.
+func (s *Service) Policy(ctx context.Context, cust catalog.CustomerID) (SecurityPolicy, error) {
+	return s.policy(ctx, s.db, cust)
+}
+
+func (s *Service) policy(ctx context.Context, q store.Querier, cust catalog.CustomerID) (SecurityPolicy, error) {
+	var p SecurityPolicy
+	var allow, at string
+	err := store.Scan(q.QueryRow(ctx, `SELECT allow_list, require_mfa, require_device, updated_at FROM customer_security
+		WHERE customer_id = ?`, cust), &allow, &p.RequireMFA, &p.RequireDevice, &at)
+	if errors.Is(err, store.ErrNotFound) {
+		return SecurityPolicy{AllowList: []string{}}, nil
+	}
+	if err != nil {
+		return SecurityPolicy{}, fmt.Errorf("policy: %w", err)
+	}
+	p.AllowList = []string{}
+	if allow != "" {
+		p.AllowList = strings.Split(allow, ",")
+	}
+	p.UpdatedAt, _ = clock.Parse(at)
+	return p, nil
+}
+
+// SetPolicy replaces customer cust's policy. A new allow-list must contain the
+// caller's own address, so that an administrator cannot lock everyone out by
+// mistake.
+func (s *Service) SetPolicy(ctx context.Context, cust catalog.CustomerID, in SecurityPolicy) (SecurityPolicy, error) {
+	prefixes, err := parseAllow(in.AllowList)
+	if err != nil {
+		return SecurityPolicy{}, err
+	}
+	if len(prefixes) > 0 && !sourceIn(audit.ActorFrom(ctx).SourceIP, prefixes) {
+		return SecurityPolicy{}, fault.Field("allow_list", "allow_list must include your own address %s, or you would lock yourself out",
+			audit.ActorFrom(ctx).SourceIP)
+	}
+	if in.RequireDevice {
+		devs, err := s.ListDevices(ctx, cust)
+		if err != nil {
+			return SecurityPolicy{}, err
+		}
+		if len(devs) == 0 {
+			return SecurityPolicy{}, fault.Field("require_device", "register at least one device before requiring devices")
+		}
+	}
+	canon := make([]string, len(prefixes))
+	for i, p := range prefixes {
+		canon[i] = p.String()
+	}
+	out := SecurityPolicy{AllowList: canon, RequireMFA: in.RequireMFA, RequireDevice: in.RequireDevice, UpdatedAt: clock.Now()}
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO customer_security (customer_id, allow_list, require_mfa, require_device, updated_at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (customer_id) DO UPDATE SET allow_list = excluded.allow_list,
+			require_mfa = excluded.require_mfa, require_device = excluded.require_device, updated_at = excluded.updated_at`,
+			cust, strings.Join(canon, ","), out.RequireMFA, out.RequireDevice, clock.Store(out.UpdatedAt)); err != nil {
+			return err
+		}
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "security.policy.set", Target: "customer:" + string(cust),
+			CustomerID: string(cust), Detail: map[string]any{"allow_list": canon, "require_mfa": out.RequireMFA,
+				"require_device": out.RequireDevice}})
+	})
+	if err != nil {
+		return SecurityPolicy{}, fmt.Errorf("set policy: %w", err)
+	}
+	return out, nil
+}
+
+func sourceIn(ip string, prefixes []netip.Prefix) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// errSourceRefused is the answer to a customer principal calling from outside
+// its customer's allow-list.
+var errSourceRefused = fault.New(fault.Forbidden, "access from your address is not allowed by your organisation's source-IP allow-list")
+
+// checkSource refuses, and audits, a customer principal whose source address
+// is outside its customer's allow-list. It returns the customer's policy
+// (the zero policy for operator staff, whose listener filters sources).
+func (s *Service) checkSource(ctx context.Context, cust catalog.CustomerID, accountID, via string) (SecurityPolicy, error) {
+	if cust == "" {
+		return SecurityPolicy{}, nil
+	}
+	p, err := s.policy(ctx, s.db, cust)
+	if err != nil || len(p.AllowList) == 0 {
+		return p, err
+	}
+	prefixes, err := parseAllow(p.AllowList)
+	if err != nil {
+		return p, err
+	}
+	ip := audit.ActorFrom(ctx).SourceIP
+	if sourceIn(ip, prefixes) {
+		return p, nil
+	}
+	if err := s.audit.Record(ctx, audit.Event{Action: "access.denied.source", Target: "account:" + accountID,
+		CustomerID: string(cust), Result: audit.Denied, Detail: map[string]any{"source_ip": ip, "via": via}}); err != nil {
+		return p, err
+	}
+	return p, errSourceRefused
+}

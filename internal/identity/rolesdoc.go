@@ -1,0 +1,87 @@
+package identity
+
+//go:generate go test -run TestRolesDoc -update-docs .
+
+import (
+	"fmt"
+	"strings"
+)
+
+// RolesMarkdown renders docs/roles.md from the role × action table that the
+// web layer enforces, so that the document cannot drift from the code:
+// TestRolesDoc fails when the file differs, and `go generate
+// ./internal/identity/` rewrites it.
+func RolesMarkdown() string {
+	var b strings.Builder
+	b.WriteString(`# Roles and permissions
+
+<!-- Generated from internal/identity/permissions.go by
+     "go generate ./internal/identity/". Do not edit by hand:
+     TestRolesDoc fails when this file and the table differ. -->
+
+tsunagi enforces one table of roles × actions (ISO/IEC 27017 9.2.2, 9.4.1).
+Every API route names the one action it needs; a request whose role does not
+hold that action is refused with 403 and recorded in the audit log. Anything
+not in the table is denied. Customer roles exist only on the customer
+listener and always act within their own customer; operator roles exist only
+on the management listener. A customer asking for another customer's object
+gets 404, exactly as for an object that does not exist.
+
+## Roles
+
+| role | name | listener | what it is for |
+|---|---|---|---|
+`)
+	for _, r := range roles {
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", r.Role, r.Name, r.Side, r.Description)
+	}
+	b.WriteString(`
+## Actions
+
+| action | acts on | operations | listener |
+|---|---|---|---|
+`)
+	for _, a := range actions {
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", a.Action, a.Resource, a.Ops, a.Listener)
+	}
+	b.WriteString("\n## Matrix\n\n✔ = allowed; a blank cell is denied.\n\n| action |")
+	for _, r := range roles {
+		fmt.Fprintf(&b, " `%s` |", r.Role)
+	}
+	b.WriteString("\n|---|")
+	for range roles {
+		b.WriteString(":-:|")
+	}
+	b.WriteString("\n")
+	for _, a := range actions {
+		fmt.Fprintf(&b, "| `%s` |", a.Action)
+		for _, r := range roles {
+			if Allowed(r.Role, a.Action) {
+				b.WriteString(" ✔ |")
+			} else {
+				b.WriteString("  |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString(`
+## Notes
+
+- **Operators have no access to customers' saved data** (the configuration of
+  the customer's hub functions: ports, routing, firewall, NAT, monitors). No
+  operator or security-officer role holds a ` + "`network.*`" + ` action.
+- **Break-glass** is the only way operator staff can read a customer's saved
+  data: an operator opens a grant for one customer with a typed reason and a
+  time limit (default 1 hour, at most 4 hours). While it is live the operator
+  holds the ` + "`break-glass`" + ` column for that customer only. Opening the
+  grant and every access under it are recorded with the reason in that
+  customer's own audit log (` + "`audit.own`" + `), where its operations
+  administrator sees them.
+- A role change takes effect on the next request of every live session and
+  API token of the account; the session ID is rotated at that request.
+- An API token acts with the role it was created with, or the account's
+  current role if that is lower; a deleted account's sessions and tokens stop
+  working at once.
+`)
+	return b.String()
+}

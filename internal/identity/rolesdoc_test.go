@@ -1,0 +1,81 @@
+package identity
+
+import (
+	"flag"
+	"os"
+	"testing"
+)
+
+var updateDocs = flag.Bool("update-docs", false, "rewrite docs/roles.md from the permission table")
+
+const rolesDocPath = "../../docs/roles.md"
+
+// TestRolesDoc keeps docs/roles.md identical to the enforced table.
+func TestRolesDoc(t *testing.T) {
+	want := RolesMarkdown()
+	if *updateDocs {
+		if err := os.WriteFile(rolesDocPath, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(rolesDocPath)
+	if err != nil {
+		t.Fatalf("%v (run: go generate ./internal/identity/)", err)
+	}
+	if string(got) != want {
+		t.Fatalf("docs/roles.md differs from the permission table in permissions.go; run: go generate ./internal/identity/")
+	}
+}
+
+// TestPermissionTable checks the table's invariants: every granted action is
+// documented, every role is documented, customer roles hold no operator
+// action and operator roles hold no saved-data action.
+func TestPermissionTable(t *testing.T) {
+	known := map[Action]ActionInfo{}
+	for _, a := range actions {
+		if _, dup := known[a.Action]; dup {
+			t.Errorf("action %s listed twice", a.Action)
+		}
+		known[a.Action] = a
+	}
+	documented := map[Role]bool{}
+	for _, r := range roles {
+		documented[r.Role] = true
+	}
+	for r, acts := range permissions {
+		if !documented[r] {
+			t.Errorf("role %s is not in roles", r)
+		}
+		for _, a := range acts {
+			if _, ok := known[a]; !ok {
+				t.Errorf("role %s holds undocumented action %s", r, a)
+			}
+		}
+	}
+	savedData := []Action{ActNetworkRead, ActNetworkEdit, ActLockBreak}
+	for _, r := range []Role{RoleOperator, RoleSecurityOfficer} {
+		for _, a := range savedData {
+			if Allowed(r, a) {
+				t.Errorf("operator-side role %s must not hold saved-data action %s", r, a)
+			}
+		}
+	}
+	operatorOnly := []Action{ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage, ActAuditRead, ActMailRead,
+		ActBreakGlassOpen, ActCapacityRead}
+	for _, r := range []Role{RoleOpsAdmin, RoleAdmin, RoleUser} {
+		for _, a := range operatorOnly {
+			if Allowed(r, a) {
+				t.Errorf("customer role %s must not hold operator action %s", r, a)
+			}
+		}
+	}
+	if Allowed(RoleBreakGlass, ActNetworkEdit) {
+		t.Error("break-glass must be read-only")
+	}
+	// The user role is read-only.
+	for _, a := range []Action{ActNetworkEdit, ActAccountsManage, ActSecurityManage, ActLockBreak} {
+		if Allowed(RoleUser, a) {
+			t.Errorf("user must not hold %s", a)
+		}
+	}
+}

@@ -1,0 +1,277 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
+	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/ids"
+	tmail "github.com/tsunagi-net/tsunagi/internal/mail"
+	"github.com/tsunagi-net/tsunagi/internal/store"
+)
+
+// Token is an API token's public description; its secret is shown once.
+type Token struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Role       Role       `json:"role"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+}
+
+// TokenInput creates an API token.
+type TokenInput struct {
+	Name      string    `json:"name"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// Role scopes the token below its account's role (e.g. a read-only
+	// token of an admin); empty means the account's role.
+	Role Role `json:"role,omitempty"`
+}
+
+// MaxTokenLifetime is the longest an API token may live.
+const MaxTokenLifetime = 366 * 24 * time.Hour
+
+// rank orders the customer roles; operator roles are not ordered, each only
+// equal to itself.
+func rank(r Role) int {
+	switch r {
+	case RoleUser:
+		return 1
+	case RoleAdmin:
+		return 2
+	case RoleOpsAdmin:
+		return 3
+	}
+	return 0
+}
+
+// within reports whether a token of role tok may act for an account of role acc.
+func within(tok, acc Role) bool {
+	if tok == acc {
+		return true
+	}
+	return rank(tok) > 0 && rank(acc) > 0 && rank(tok) <= rank(acc)
+}
+
+// CreateToken issues an API token for the principal's own account. It acts
+// with in.Role (at most the account's role) or, later, the account's role if
+// that becomes lower. It returns the secret, which is not kept.
+func (s *Service) CreateToken(ctx context.Context, p Principal, in TokenInput) (Token, string, error) {
+	if in.Name == "" || len(in.Name) > 100 || strings.ContainsAny(in.Name, "\x00\r\n") {
+		return Token{}, "", fault.Field("name", "name is required (at most 100 bytes, one line)")
+	}
+	now := clock.Now()
+	if in.ExpiresAt.IsZero() {
+		return Token{}, "", fault.Field("expires_at", "expires_at is required")
+	}
+	if !in.ExpiresAt.After(now) || in.ExpiresAt.Sub(now) > MaxTokenLifetime {
+		return Token{}, "", fault.Field("expires_at", "expires_at must be in the future and within 12 months")
+	}
+	if in.Role == "" {
+		in.Role = p.Role
+	}
+	if !in.Role.Valid() || !within(in.Role, p.Role) {
+		return Token{}, "", fault.Field("role", "role must be your own role or a lower one")
+	}
+	t := Token{ID: ids.New("tok"), Name: in.Name, Role: in.Role, CreatedAt: now, ExpiresAt: in.ExpiresAt.UTC().Truncate(time.Microsecond)}
+	secret := ids.Secret("tsk")
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO api_tokens (id, account_id, name, role, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, p.AccountID, t.Name, t.Role, hashSecret(secret), clock.Store(now), clock.Store(t.ExpiresAt)); err != nil {
+			return err
+		}
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "token.create", Target: "token:" + t.ID, CustomerID: string(p.CustomerID),
+			Detail: map[string]any{"name": t.Name, "role": string(t.Role), "expires_at": clock.Show(t.ExpiresAt)}})
+	})
+	if err != nil {
+		return Token{}, "", fmt.Errorf("create token: %w", err)
+	}
+	return t, secret, nil
+}
+
+// AuthenticateToken returns the principal of a live API token. Its role is
+// the token's role or the account's current role, whichever is lower.
+func (s *Service) AuthenticateToken(ctx context.Context, side Side, secret string) (Principal, error) {
+	if !strings.HasPrefix(secret, "tsk_") || len(secret) > 100 {
+		return Principal{}, errAuth
+	}
+	var p Principal
+	var cust, lastUsed, tokRole *string
+	var expires string
+	h := hashSecret(secret)
+	err := store.Scan(s.db.QueryRow(ctx, `SELECT a.id, a.customer_id, a.login_id, a.role, t.role, t.last_used_at, t.expires_at
+		FROM api_tokens t JOIN accounts a ON a.id = t.account_id
+		WHERE t.token_hash = ? AND t.revoked_at IS NULL AND a.disabled_at IS NULL`, h),
+		&p.AccountID, &cust, &p.LoginID, &p.Role, &tokRole, &lastUsed, &expires)
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, errAuth
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("authenticate: %w", err)
+	}
+	now := clock.Now()
+	exp, _ := clock.Parse(expires)
+	if !side.admits(cust) || !now.Before(exp) {
+		return Principal{}, errAuth
+	}
+	if tokRole != nil && Role(*tokRole) != p.Role {
+		if !within(Role(*tokRole), p.Role) {
+			if rank(p.Role) == 0 {
+				// An operator-side account whose role changed: the token
+				// was made for another job and no longer applies.
+				return Principal{}, errAuth
+			}
+		} else {
+			p.Role = Role(*tokRole)
+		}
+	}
+	if cust != nil {
+		p.CustomerID = catalog.CustomerID(*cust)
+	}
+	if _, err := s.checkSource(ctx, p.CustomerID, p.AccountID, "token"); err != nil {
+		return Principal{}, err
+	}
+	if lu := parseOpt(lastUsed); lu.IsZero() || now.Sub(lu) >= touchEvery {
+		if _, err := s.db.Exec(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?`, clock.Store(now), h); err != nil {
+			return Principal{}, fmt.Errorf("authenticate: %w", err)
+		}
+	}
+	p.Via, p.credential = "token", h
+	return p, nil
+}
+
+func parseOpt(s *string) time.Time {
+	if s == nil {
+		return time.Time{}
+	}
+	t, _ := clock.Parse(*s)
+	return t
+}
+
+// ListTokens lists the live (unrevoked, unexpired) tokens of p's account.
+func (s *Service) ListTokens(ctx context.Context, p Principal) ([]Token, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, name, role, created_at, expires_at, last_used_at FROM api_tokens
+		WHERE account_id = ? AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at DESC`, p.AccountID, clock.Store(clock.Now()))
+	if err != nil {
+		return nil, fmt.Errorf("tokens: %w", err)
+	}
+	defer rows.Close()
+	out := []Token{}
+	for rows.Next() {
+		var t Token
+		var role, lu *string
+		var c, e string
+		if err := rows.Scan(&t.ID, &t.Name, &role, &c, &e, &lu); err != nil {
+			return nil, fmt.Errorf("tokens: %w", err)
+		}
+		if role != nil {
+			t.Role = Role(*role)
+		}
+		t.CreatedAt, _ = clock.Parse(c)
+		t.ExpiresAt, _ = clock.Parse(e)
+		if x := parseOpt(lu); !x.IsZero() {
+			t.LastUsedAt = &x
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// RevokeToken revokes one of p's own tokens; another account's is not found.
+func (s *Service) RevokeToken(ctx context.Context, p Principal, id string) error {
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL`,
+			clock.Store(clock.Now()), id, p.AccountID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fault.New(fault.NotFound, "token not found")
+		}
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "token.revoke", Target: "token:" + id, CustomerID: string(p.CustomerID)})
+	})
+}
+
+// TokenReminderLead is how long before expiry a token's owner is reminded.
+const TokenReminderLead = 14 * 24 * time.Hour
+
+// RemindExpiringTokens mails the owner of every live token that expires
+// within TokenReminderLead and has not been reminded yet; the mail and the
+// mark commit together, so each token's owner gets one reminder. It returns
+// how many it queued.
+func (s *Service) RemindExpiringTokens(ctx context.Context) (int, error) {
+	now := clock.Now()
+	type due struct{ id, name, account, email, lang, login, expires string }
+	var list []due
+	rows, err := s.db.Query(ctx, `SELECT t.id, t.name, a.id, a.email, a.language, a.login_id, t.expires_at
+		FROM api_tokens t JOIN accounts a ON a.id = t.account_id
+		WHERE t.revoked_at IS NULL AND t.reminded_at IS NULL AND a.disabled_at IS NULL AND t.expires_at > ? AND t.expires_at <= ?`,
+		clock.Store(now), clock.Store(now.Add(TokenReminderLead)))
+	if err != nil {
+		return 0, fmt.Errorf("token reminders: %w", err)
+	}
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.id, &d.name, &d.account, &d.email, &d.lang, &d.login, &d.expires); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("token reminders: %w", err)
+		}
+		list = append(list, d)
+	}
+	rows.Close()
+	n := 0
+	ctx = audit.WithActor(ctx, audit.System)
+	for _, d := range list {
+		exp, _ := clock.Parse(d.expires)
+		err := s.db.InTx(ctx, func(tx *store.Tx) error {
+			res, err := tx.Exec(ctx, `UPDATE api_tokens SET reminded_at = ? WHERE id = ? AND reminded_at IS NULL`, clock.Store(now), d.id)
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k != 1 {
+				return nil // another controller reminded it
+			}
+			var cust *string
+			if err := tx.QueryRow(ctx, `SELECT customer_id FROM accounts WHERE id = ?`, d.account).Scan(&cust); err != nil {
+				return err
+			}
+			m := tokenReminderMail(d.lang, d.email, d.login, d.name, exp)
+			if cust != nil {
+				m.CustomerID = *cust
+			}
+			if _, err := tmail.Enqueue(ctx, tx, m); err != nil {
+				return err
+			}
+			n++
+			return s.audit.RecordTx(ctx, tx, audit.Event{Action: "token.remind", Target: "token:" + d.id, CustomerID: m.CustomerID,
+				Detail: map[string]any{"expires_at": clock.Show(exp)}})
+		})
+		if err != nil {
+			return n, fmt.Errorf("token reminders: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// RunReminders runs RemindExpiringTokens every interval until ctx ends.
+func (s *Service) RunReminders(ctx context.Context, every time.Duration, log func(error)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := s.RemindExpiringTokens(ctx); err != nil && ctx.Err() == nil {
+			log(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,218 @@
+// Package mail is tsunagi's mail path: an outbox table that is written in the
+// same transaction as the event that causes a mail (no event without its mail,
+// no mail without its event), and a sender that delivers the outbox over SMTP
+// with retries and exponential back-off, recording permanent failures for the
+// operator to see. One message goes to one recipient, in the recipient's
+// language.
+//
+// Without SMTP configured (the embedded default) mail stays in the outbox,
+// where the operator API lists it.
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/clock"
+	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/ids"
+	"github.com/tsunagi-net/tsunagi/internal/store"
+)
+
+// Message is one mail to one recipient.
+type Message struct {
+	CustomerID string // whose event caused it; "" for the platform
+	Cause      string // the audit action that caused it, e.g. "account.invite"
+	To         string
+	Language   string // "ja" or "en"
+	Subject    string
+	Body       string // plain text
+}
+
+// Statuses of an outbox entry.
+const (
+	Pending = "pending" // waiting for its next attempt
+	Sending = "sending" // claimed by a sender until claimed_until
+	Sent    = "sent"
+	Failed  = "failed" // permanently: the server refused it, or attempts ran out
+)
+
+// Enqueue adds m to the outbox inside tx, so that the mail commits with the
+// event that causes it. It returns the entry's ID.
+func Enqueue(ctx context.Context, tx *store.Tx, m Message) (string, error) {
+	if a, err := mail.ParseAddress(m.To); err != nil || a.Address != m.To {
+		return "", fmt.Errorf("mail: recipient %q is not a plain address", m.To)
+	}
+	if m.Language != "ja" && m.Language != "en" {
+		m.Language = "ja"
+	}
+	id := ids.New("mail")
+	now := clock.Store(clock.Now())
+	var cust any
+	if m.CustomerID != "" {
+		cust = m.CustomerID
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO mail_outbox (id, customer_id, cause, recipient, language, subject, body, status,
+		attempts, next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', ?)`,
+		id, cust, m.Cause, m.To, m.Language, m.Subject, m.Body, now, now); err != nil {
+		return "", fmt.Errorf("mail: enqueue: %w", err)
+	}
+	return id, nil
+}
+
+// Entry is an outbox entry as the operator sees it. The body is left out of
+// listings: it may hold a single-use link.
+type Entry struct {
+	ID            string     `json:"id"`
+	CustomerID    string     `json:"customer_id,omitempty"`
+	Cause         string     `json:"cause"`
+	Recipient     string     `json:"recipient"`
+	Language      string     `json:"language"`
+	Subject       string     `json:"subject"`
+	Status        string     `json:"status"`
+	Attempts      int        `json:"attempts"`
+	NextAttemptAt time.Time  `json:"next_attempt_at"`
+	LastError     string     `json:"last_error,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	SentAt        *time.Time `json:"sent_at,omitempty"`
+	body          string
+}
+
+// Outbox reads and updates the outbox.
+type Outbox struct{ db *store.DB }
+
+// NewOutbox returns the outbox kept in db.
+func NewOutbox(db *store.DB) *Outbox { return &Outbox{db: db} }
+
+const entryCols = `id, customer_id, cause, recipient, language, subject, status, attempts, next_attempt_at, last_error, created_at, sent_at, body`
+
+func scanEntry(s interface{ Scan(...any) error }) (Entry, error) {
+	var e Entry
+	var cust, sent *string
+	var next, created string
+	if err := s.Scan(&e.ID, &cust, &e.Cause, &e.Recipient, &e.Language, &e.Subject, &e.Status, &e.Attempts, &next,
+		&e.LastError, &created, &sent, &e.body); err != nil {
+		return Entry{}, err
+	}
+	if cust != nil {
+		e.CustomerID = *cust
+	}
+	e.NextAttemptAt, _ = clock.Parse(next)
+	e.CreatedAt, _ = clock.Parse(created)
+	if sent != nil {
+		t, _ := clock.Parse(*sent)
+		e.SentAt = &t
+	}
+	return e, nil
+}
+
+// List returns entries newest first, optionally of one status, after the
+// entry with ID after (keyset on created_at, id).
+func (o *Outbox) List(ctx context.Context, status string, after string, limit int) ([]Entry, error) {
+	switch status {
+	case "", Pending, Sending, Sent, Failed:
+	default:
+		return nil, fault.Field("status", "status must be pending, sending, sent or failed")
+	}
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	q := `SELECT ` + entryCols + ` FROM mail_outbox WHERE 1 = 1`
+	var args []any
+	if status != "" {
+		q += ` AND status = ?`
+		args = append(args, status)
+	}
+	if after != "" {
+		q += ` AND id < ?`
+		args = append(args, after)
+	}
+	rows, err := o.db.Query(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("mail: list: %w", err)
+	}
+	defer rows.Close()
+	out := []Entry{}
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("mail: list: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Get returns one entry with its body (for tests and the sender).
+func (o *Outbox) Get(ctx context.Context, id string) (Entry, string, error) {
+	e, err := scanEntry(o.db.QueryRow(ctx, `SELECT `+entryCols+` FROM mail_outbox WHERE id = ?`, id))
+	if err != nil {
+		err = store.Wrap(err)
+		if errors.Is(err, store.ErrNotFound) {
+			return Entry{}, "", fault.New(fault.NotFound, "mail not found")
+		}
+		return Entry{}, "", err
+	}
+	return e, e.body, nil
+}
+
+// claim takes the oldest due entry for this sender until now+lease. An entry
+// left "sending" by a sender that died is due again once its lease ends. The
+// conditional UPDATE makes the claim safe among several controllers.
+func (o *Outbox) claim(ctx context.Context, now time.Time, lease time.Duration) (Entry, bool, error) {
+	for range 5 {
+		var id string
+		n := clock.Store(now)
+		err := store.Scan(o.db.QueryRow(ctx, `SELECT id FROM mail_outbox
+			WHERE (status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND claimed_until <= ?)
+			ORDER BY next_attempt_at, id LIMIT 1`, n, n), &id)
+		if errors.Is(err, store.ErrNotFound) {
+			return Entry{}, false, nil
+		}
+		if err != nil {
+			return Entry{}, false, err
+		}
+		res, err := o.db.Exec(ctx, `UPDATE mail_outbox SET status = 'sending', claimed_until = ?, attempts = attempts + 1
+			WHERE id = ? AND ((status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND claimed_until <= ?))`,
+			clock.Store(now.Add(lease)), id, n, n)
+		if err != nil {
+			return Entry{}, false, err
+		}
+		if k, _ := res.RowsAffected(); k == 1 {
+			e, _, err := o.Get(ctx, id)
+			return e, err == nil, err
+		}
+		// Another sender took it first; look again.
+	}
+	return Entry{}, false, nil
+}
+
+// markSent records delivery and drops the body: it may hold a single-use
+// link, which has no business staying in the database once sent.
+func (o *Outbox) markSent(ctx context.Context, id string, now time.Time) error {
+	_, err := o.db.Exec(ctx, `UPDATE mail_outbox SET status = 'sent', sent_at = ?, claimed_until = NULL, last_error = '', body = ''
+		WHERE id = ?`, clock.Store(now), id)
+	return err
+}
+
+func (o *Outbox) markRetry(ctx context.Context, id string, next time.Time, msg string) error {
+	_, err := o.db.Exec(ctx, `UPDATE mail_outbox SET status = 'pending', next_attempt_at = ?, claimed_until = NULL, last_error = ? WHERE id = ?`,
+		clock.Store(next), truncate(msg, 500), id)
+	return err
+}
+
+func (o *Outbox) markFailed(ctx context.Context, id string, msg string) error {
+	_, err := o.db.Exec(ctx, `UPDATE mail_outbox SET status = 'failed', claimed_until = NULL, last_error = ? WHERE id = ?`,
+		truncate(msg, 500), id)
+	return err
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,220 @@
+package mail
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/tsunagi-net/tsunagi/internal/clock"
+)
+
+// Transport delivers one message. A *PermanentError means the message will
+// never be accepted; any other error is retried.
+type Transport interface {
+	Send(ctx context.Context, id string, m Message) error
+}
+
+// PermanentError is a refusal that retrying cannot fix (SMTP 5xx).
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// TLS modes of an SMTP server.
+const (
+	TLSStartTLS = "starttls" // plain connection upgraded with STARTTLS, which is required
+	TLSImplicit = "implicit" // TLS from the first byte (SMTPS, port 465)
+	TLSNone     = "none"     // only for a relay on the same host
+)
+
+// SMTPConfig says how to reach the mail server.
+type SMTPConfig struct {
+	Host     string
+	Port     int
+	TLS      string // TLSStartTLS (default), TLSImplicit or TLSNone
+	Username string // AUTH is used when set
+	Password string
+	From     string
+	// TLSConfig overrides the TLS client settings (tests pin their CA here).
+	TLSConfig *tls.Config
+	Timeout   time.Duration
+}
+
+// SMTP is a Transport over github.com/wneessen/go-mail.
+type SMTP struct{ cfg SMTPConfig }
+
+// NewSMTP checks cfg and returns the transport.
+func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
+	if cfg.Host == "" || cfg.From == "" {
+		return nil, errors.New("mail: SMTP host and from address are required")
+	}
+	switch cfg.TLS {
+	case "":
+		cfg.TLS = TLSStartTLS
+	case TLSStartTLS, TLSImplicit, TLSNone:
+	default:
+		return nil, fmt.Errorf("mail: TLS mode %q must be starttls, implicit or none", cfg.TLS)
+	}
+	if cfg.Port == 0 {
+		cfg.Port = 587
+		if cfg.TLS == TLSImplicit {
+			cfg.Port = 465
+		}
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	return &SMTP{cfg: cfg}, nil
+}
+
+// Send delivers m with its outbox ID as the stable Message-ID, so that a
+// message re-sent after a crash can be recognised as the same one.
+func (t *SMTP) Send(ctx context.Context, id string, m Message) error {
+	msg := gomail.NewMsg()
+	if err := msg.From(t.cfg.From); err != nil {
+		return &PermanentError{err}
+	}
+	if err := msg.To(m.To); err != nil {
+		return &PermanentError{err}
+	}
+	msg.Subject(m.Subject)
+	msg.SetMessageIDWithValue(id + "@tsunagi")
+	msg.SetDate()
+	msg.SetBodyString(gomail.TypeTextPlain, m.Body)
+	opts := []gomail.Option{gomail.WithPort(t.cfg.Port), gomail.WithTimeout(t.cfg.Timeout)}
+	tc := t.cfg.TLSConfig
+	if tc == nil {
+		tc = &tls.Config{ServerName: t.cfg.Host, MinVersion: tls.VersionTLS12}
+	}
+	switch t.cfg.TLS {
+	case TLSImplicit:
+		opts = append(opts, gomail.WithSSL(), gomail.WithTLSConfig(tc))
+	case TLSStartTLS:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory), gomail.WithTLSConfig(tc))
+	case TLSNone:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	}
+	if t.cfg.Username != "" {
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthPlain), gomail.WithUsername(t.cfg.Username),
+			gomail.WithPassword(t.cfg.Password))
+	}
+	c, err := gomail.NewClient(t.cfg.Host, opts...)
+	if err != nil {
+		return &PermanentError{err}
+	}
+	err = c.DialAndSendWithContext(ctx, msg)
+	var se *gomail.SendError
+	if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
+		return &PermanentError{err}
+	}
+	return err
+}
+
+// Sender delivers the outbox.
+type Sender struct {
+	Outbox    *Outbox
+	Transport Transport
+	Log       *slog.Logger
+	// MaxAttempts before a temporarily failing message is given up (default 10).
+	MaxAttempts int
+	// Backoff is the first retry delay, doubled per attempt up to MaxBackoff
+	// (defaults 30 s and 1 h).
+	Backoff, MaxBackoff time.Duration
+	// Lease is how long a claimed message is held before another sender may
+	// take it (default 2 min); Poll is the idle wait (default 5 s).
+	Lease, Poll time.Duration
+}
+
+func (s *Sender) defaults() {
+	if s.MaxAttempts == 0 {
+		s.MaxAttempts = 10
+	}
+	if s.Backoff == 0 {
+		s.Backoff = 30 * time.Second
+	}
+	if s.MaxBackoff == 0 {
+		s.MaxBackoff = time.Hour
+	}
+	if s.Lease == 0 {
+		s.Lease = 2 * time.Minute
+	}
+	if s.Poll == 0 {
+		s.Poll = 5 * time.Second
+	}
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Run delivers due mail until ctx ends.
+func (s *Sender) Run(ctx context.Context) {
+	s.defaults()
+	for {
+		n, err := s.Drain(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.Log.Error("mail sender", "err", err)
+		}
+		if n > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.Poll):
+		}
+	}
+}
+
+// Drain sends every message due now and returns how many it attempted.
+func (s *Sender) Drain(ctx context.Context) (int, error) {
+	s.defaults()
+	n := 0
+	for ctx.Err() == nil {
+		e, ok, err := s.Outbox.claim(ctx, clock.Now(), s.Lease)
+		if err != nil || !ok {
+			return n, err
+		}
+		n++
+		if err := s.deliver(ctx, e); err != nil {
+			return n, err
+		}
+	}
+	return n, ctx.Err()
+}
+
+func (s *Sender) deliver(ctx context.Context, e Entry) error {
+	m := Message{CustomerID: e.CustomerID, Cause: e.Cause, To: e.Recipient, Language: e.Language, Subject: e.Subject, Body: e.body}
+	err := s.Transport.Send(ctx, e.ID, m)
+	// The outcome is recorded even if ctx has just ended.
+	wctx := context.WithoutCancel(ctx)
+	var perm *PermanentError
+	switch {
+	case err == nil:
+		return s.Outbox.markSent(wctx, e.ID, clock.Now())
+	case ctx.Err() != nil:
+		// Shutting down: hand the message back at once for the next run.
+		return s.Outbox.markRetry(wctx, e.ID, clock.Now(), "interrupted by shutdown: "+err.Error())
+	case errors.As(err, &perm):
+		s.Log.Warn("mail refused permanently", "mail_id", e.ID, "cause", e.Cause, "err", err)
+		return s.Outbox.markFailed(wctx, e.ID, err.Error())
+	case e.Attempts >= s.MaxAttempts:
+		s.Log.Warn("mail given up", "mail_id", e.ID, "attempts", e.Attempts, "err", err)
+		return s.Outbox.markFailed(wctx, e.ID, fmt.Sprintf("gave up after %d attempts: %v", e.Attempts, err))
+	default:
+		return s.Outbox.markRetry(wctx, e.ID, clock.Now().Add(s.backoff(e.Attempts)), err.Error())
+	}
+}
+
+// backoff is Backoff·2^(attempts-1), capped at MaxBackoff.
+func (s *Sender) backoff(attempts int) time.Duration {
+	d := s.Backoff
+	for i := 1; i < attempts && d < s.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, s.MaxBackoff)
+}

@@ -1,0 +1,570 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/network/desired"
+	"github.com/tsunagi-net/tsunagi/internal/store"
+)
+
+// NodeInput is everything the desired state of one node is computed from.
+// BuildDesiredState is a pure function of it, which is what makes the
+// document reproducible from the applied versions.
+type NodeInput struct {
+	Node       string
+	Region     string
+	RouteLimit int
+	Overlay    netip.Prefix // the backbone segment's subnet (Settings.BackboneOverlay)
+	Hubs       []HubInput
+}
+
+// HubInput is one customer hub placed on the node.
+type HubInput struct {
+	Hub        HubFact
+	CustomerID catalog.CustomerID
+	Version    int64
+	Config     Config
+	VNI        uint32
+	AllHubs    []HubFact                // every hub of the customer, this one included
+	Underlays  map[catalog.HubID]string // hub → its node's tunnel endpoint ("" = unknown)
+	Ports      map[string]PortFact      // the customer's ports by code
+	Legs       map[string][]LegInput    // port code → legs on this node
+	NAT        NATAddresses             //
+	Sessions   map[string]SessionInfo   // port code → BGP session state
+}
+
+// LegInput is a leg of a port on a physical port of the node.
+type LegInput struct {
+	Role      string
+	Interface string
+}
+
+// SessionInfo is a port's BGP session state as the controller knows it.
+type SessionInfo struct {
+	Stopped     bool
+	ReenableSeq int64
+}
+
+var localPref = map[string]int{"main": 300, "sub": 200, "backup": 100}
+
+// BuildDesiredState computes a node's desired-state document.
+func BuildDesiredState(in NodeInput) desired.State {
+	st := desired.State{Schema: desired.Schema, Node: in.Node, Region: in.Region, RouteLimit: in.RouteLimit, Hubs: []desired.Hub{}}
+	for _, h := range in.Hubs {
+		st.Hubs = append(st.Hubs, buildHub(h, in.RouteLimit, in.Overlay))
+	}
+	slices.SortFunc(st.Hubs, func(a, b desired.Hub) int { return strings.Compare(a.HubID, b.HubID) })
+	return st
+}
+
+// overlayIndex places each DR priority at a fixed host of the backbone
+// segment; priorities are unique within a customer.
+var overlayIndex = map[string]int{"main": 1, "sub": 2, "backup": 3}
+
+func overlayAddress(overlay netip.Prefix, priority string) string {
+	if !overlay.IsValid() || overlayIndex[priority] == 0 {
+		return ""
+	}
+	a := overlay.Masked().Addr()
+	for range overlayIndex[priority] {
+		a = a.Next()
+	}
+	return netip.PrefixFrom(a, overlay.Bits()).String()
+}
+
+func buildHub(h HubInput, limit int, overlay netip.Prefix) desired.Hub {
+	cfg := h.Config
+	out := desired.Hub{HubID: string(h.Hub.ID), CustomerID: string(h.CustomerID),
+		Namespace: "hub-" + strings.TrimPrefix(string(h.Hub.ID), "hub_"), ConfigVersion: h.Version, Priority: h.Hub.Priority,
+		ASN: cfg.ASN, Backbone: desired.Backbone{VNI: h.VNI, LocalPreference: localPref[h.Hub.Priority],
+			OverlayAddress: overlayAddress(overlay, h.Hub.Priority), LocalUnderlay: h.Underlays[h.Hub.ID], Peers: []desired.BackbonePeer{}},
+		Ports: []desired.Port{}, StaticNAT: []desired.StaticNAT{}}
+	for _, hc := range cfg.Hubs {
+		if hc.HubID == h.Hub.ID {
+			out.InternalNetwork, out.MonitoringNetwork = hc.InternalNetwork, hc.MonitoringNetwork
+		}
+	}
+	for _, o := range h.AllHubs {
+		if o.ID != h.Hub.ID {
+			out.Backbone.Peers = append(out.Backbone.Peers, desired.BackbonePeer{HubID: string(o.ID), Region: o.Region,
+				Priority: o.Priority, LocalPreference: localPref[o.Priority], OverlayAddress: overlayAddress(overlay, o.Priority),
+				Underlay: h.Underlays[o.ID]})
+		}
+	}
+	slices.SortFunc(out.Backbone.Peers, func(a, b desired.BackbonePeer) int { return strings.Compare(a.HubID, b.HubID) })
+	objs := indexObjects(cfg.Objects)
+	for _, pc := range cfg.Ports {
+		for _, sn := range pc.StaticNAT {
+			if pub, ok := h.NAT.Static[sn.Inside]; ok {
+				out.StaticNAT = append(out.StaticNAT, desired.StaticNAT{Public: pub, Inside: sn.Inside, PortCode: pc.PortCode})
+			}
+		}
+		pf, ok := h.Ports[pc.PortCode]
+		legs := h.Legs[pc.PortCode]
+		if !ok || pf.HubID != h.Hub.ID || len(legs) == 0 {
+			continue
+		}
+		out.Ports = append(out.Ports, buildPort(pc, pf, legs, h, objs, limit))
+	}
+	slices.SortFunc(out.StaticNAT, func(a, b desired.StaticNAT) int { return strings.Compare(a.Public, b.Public) })
+	return out
+}
+
+func buildPort(pc PortConfig, pf PortFact, legs []LegInput, h HubInput, objs objectIndex, limit int) desired.Port {
+	sess := h.Sessions[pc.PortCode]
+	p := desired.Port{PortCode: pc.PortCode, Kind: pf.Kind, SpeedMbps: pf.SpeedMbps, BGPEnabled: !sess.Stopped,
+		ReenableSeq: sess.ReenableSeq, Legs: []desired.Leg{}, Sessions: []desired.Session{}, NAPT: []desired.NAPT{}}
+	vlan := 0
+	if pc.OnPrem != nil {
+		o := pc.OnPrem
+		p.Sessions = append(p.Sessions, desired.Session{Name: "single", LocalAddress: o.HubAddress, PeerAddress: o.CustomerAddress,
+			PrefixLength: o.PrefixLength, PeerASN: o.PeerASN, MD5: o.MD5, ImportLimit: limit})
+		g := desired.L2Guard(o.L2Guard)
+		p.L2Guard = &g
+		p.RoutePolicy = desired.RoutePolicy{Type: "All", Prefixes: []string{}}
+	}
+	if c := pc.Cloud; c != nil {
+		vlan = c.VLAN
+		for _, l := range []struct {
+			name string
+			link Link
+		}{{"primary", c.Primary}, {"secondary", c.Secondary}} {
+			p.Sessions = append(p.Sessions, desired.Session{Name: l.name, LocalAddress: l.link.HubAddress, PeerAddress: l.link.PeerAddress,
+				PrefixLength: l.link.PrefixLength, PeerASN: c.PeerASN, MD5: c.MD5, ImportLimit: limit})
+		}
+		p.RoutePolicy = desired.RoutePolicy{Type: c.RoutePolicy.Type, Prefixes: []string{}}
+		switch c.RoutePolicy.Type {
+		case PolicyDefaultRoute:
+			p.RoutePolicy.Prefixes = []string{"0.0.0.0/0"}
+		case PolicyAggregateRFC1918:
+			p.RoutePolicy.Prefixes = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
+		default:
+			p.RoutePolicy.Prefixes = slices.Clone(c.RoutePolicy.Prefixes)
+		}
+	}
+	for _, l := range legs {
+		p.Legs = append(p.Legs, desired.Leg{Role: l.Role, Interface: l.Interface, VLAN: vlan})
+	}
+	slices.SortFunc(p.Legs, func(a, b desired.Leg) int { return strings.Compare(a.Role, b.Role) })
+	if pc.Firewall != nil {
+		p.Firewall = expandFirewall(*pc.Firewall, objs)
+	}
+	pubs := h.NAT.NAPT[pc.PortCode]
+	for i, g := range pc.NAPT {
+		n := desired.NAPT{Sessions: g.Sessions}
+		if i < len(pubs) {
+			n.PublicPrefix = pubs[i]
+		}
+		p.NAPT = append(p.NAPT, n)
+	}
+	return p
+}
+
+type objectIndex struct {
+	addrs    map[string][]string
+	services map[string]desired.Service
+	apps     map[string][]string
+}
+
+func indexObjects(o Objects) objectIndex {
+	x := objectIndex{addrs: map[string][]string{}, services: map[string]desired.Service{}, apps: map[string][]string{}}
+	for _, a := range o.Addresses {
+		x.addrs[a.Name] = a.Prefixes
+	}
+	for _, s := range o.Services {
+		ds := desired.Service{Protocol: s.Protocol}
+		if rs, err := ParsePorts(s.Ports); err == nil && (s.Protocol == "tcp" || s.Protocol == "udp") {
+			ds.Ports = FormatPorts(rs)
+		}
+		x.services[s.Name] = ds
+	}
+	for _, a := range o.Applications {
+		x.apps[a.Name] = a.Services
+	}
+	return x
+}
+
+// expandFirewall replaces object names by what they hold, so that the agent
+// needs no object model: "any" is 0.0.0.0/0, applications become their
+// services, duplicates are dropped keeping the first occurrence.
+func expandFirewall(fw Firewall, x objectIndex) *desired.Firewall {
+	out := &desired.Firewall{Mode: fw.Mode, DefaultAction: "drop", Rules: []desired.Rule{}}
+	addrs := func(names []string) []string {
+		var ps []string
+		for _, n := range names {
+			if n == "any" {
+				ps = append(ps, "0.0.0.0/0")
+				continue
+			}
+			ps = append(ps, x.addrs[n]...)
+		}
+		return dedup(ps)
+	}
+	for i, r := range fw.Rules {
+		dr := desired.Rule{Index: i, Action: r.Action, Sources: addrs(r.Sources), Destinations: addrs(r.Destinations),
+			Services: []desired.Service{}, Log: r.Log}
+		names := slices.Clone(r.Services)
+		for _, a := range r.Applications {
+			names = append(names, x.apps[a]...)
+		}
+		for _, n := range dedup(names) {
+			dr.Services = append(dr.Services, x.services[n])
+		}
+		out.Rules = append(out.Rules, dr)
+	}
+	return out
+}
+
+func dedup(xs []string) []string {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// DesiredState computes the document of the named node from the applied
+// versions of the customers whose hubs are placed on it, and returns its
+// canonical encoding. Hubs whose customer has applied no version yet are
+// left out: there is nothing to realise.
+func (s *Service) DesiredState(ctx context.Context, node string) ([]byte, desired.State, error) {
+	var in NodeInput
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		in, err = s.nodeInput(ctx, tx, node)
+		return err
+	})
+	if err != nil {
+		return nil, desired.State{}, err
+	}
+	st := BuildDesiredState(in)
+	b, err := desired.Encode(&st)
+	return b, st, err
+}
+
+func (s *Service) nodeInput(ctx context.Context, q store.Querier, node string) (NodeInput, error) {
+	in := NodeInput{Node: node, RouteLimit: s.settings.RouteLimit, Overlay: s.settings.BackboneOverlay}
+	var nodeID string
+	if err := store.Scan(q.QueryRow(ctx, `SELECT n.id, r.code FROM hub_nodes n JOIN regions r ON r.id = n.region_id WHERE n.name = ?`, node),
+		&nodeID, &in.Region); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return in, fault.New(fault.NotFound, "no hub node %q", node)
+		}
+		return in, err
+	}
+	const onNode = `(SELECT customer_id FROM hub_placements WHERE node_id = ?)`
+	type custData struct {
+		version int64
+		cfg     Config
+		vni     uint32
+		hubs    []HubFact
+		ports   map[string]PortFact
+		legs    map[string][]LegInput
+		nat     NATAddresses
+		sess    map[string]SessionInfo
+		// underlay maps each of the customer's placed hubs to its node's
+		// tunnel endpoint.
+		underlay map[catalog.HubID]string
+	}
+	cust := map[catalog.CustomerID]*custData{}
+	get := func(id catalog.CustomerID) *custData {
+		if c, ok := cust[id]; ok {
+			return c
+		}
+		c := &custData{ports: map[string]PortFact{}, legs: map[string][]LegInput{}, sess: map[string]SessionInfo{}, underlay: map[catalog.HubID]string{},
+			nat: NATAddresses{NAPT: map[string][]string{}, Static: map[string]string{}}}
+		cust[id] = c
+		return c
+	}
+	each := func(query string, scan func(func(...any) error) error, args ...any) error {
+		rows, err := q.Query(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("desired state: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows.Scan); err != nil {
+				return fmt.Errorf("desired state: %w", err)
+			}
+		}
+		return rows.Err()
+	}
+	err := each(`SELECT v.customer_id, v.version, v.config FROM net_versions v WHERE v.customer_id IN `+onNode+`
+		AND v.version = (SELECT MAX(w.version) FROM net_versions w WHERE w.customer_id = v.customer_id)`, func(scan func(...any) error) error {
+		var id catalog.CustomerID
+		var n int64
+		var raw string
+		if err := scan(&id, &n, &raw); err != nil {
+			return err
+		}
+		cfg, err := DecodeConfig([]byte(raw))
+		if err != nil {
+			return fmt.Errorf("customer %s version %d: %w", id, n, err)
+		}
+		c := get(id)
+		c.version, c.cfg = n, cfg
+		return nil
+	}, nodeID)
+	if err != nil {
+		return in, err
+	}
+	err = each(`SELECT h.id, h.customer_id, h.priority, r.code FROM hubs h JOIN regions r ON r.id = h.region_id
+		WHERE h.customer_id IN `+onNode+` ORDER BY h.id`, func(scan func(...any) error) error {
+		var h HubFact
+		var id catalog.CustomerID
+		if err := scan(&h.ID, &id, &h.Priority, &h.Region); err != nil {
+			return err
+		}
+		get(id).hubs = append(get(id).hubs, h)
+		return nil
+	}, nodeID)
+	if err != nil {
+		return in, err
+	}
+	speeds, err := s.speedsAt(ctx, q, "", s.today())
+	if err != nil {
+		return in, err
+	}
+	err = each(`SELECT p.id, p.customer_id, p.port_code, p.hub_id, p.kind, p.speed_mbps, p.redundant, p.status FROM ports p
+		WHERE p.customer_id IN `+onNode, func(scan func(...any) error) error {
+		var pid, status string
+		var id catalog.CustomerID
+		var p PortFact
+		if err := scan(&pid, &id, &p.Code, &p.HubID, &p.Kind, &p.SpeedMbps, &p.Redundant, &status); err != nil {
+			return err
+		}
+		if sp, ok := speeds[pid]; ok {
+			p.SpeedMbps = sp
+		}
+		p.Active = status == "active"
+		if p.Active {
+			get(id).ports[p.Code] = p
+		}
+		return nil
+	}, nodeID)
+	if err != nil {
+		return in, err
+	}
+	err = each(`SELECT pl.customer_id, p.port_code, pl.leg, pp.name FROM port_placements pl JOIN ports p ON p.id = pl.port_id
+		JOIN physical_ports pp ON pp.id = pl.physical_port_id WHERE pp.node_id = ?`, func(scan func(...any) error) error {
+		var id catalog.CustomerID
+		var code string
+		var l LegInput
+		if err := scan(&id, &code, &l.Role, &l.Interface); err != nil {
+			return err
+		}
+		get(id).legs[code] = append(get(id).legs[code], l)
+		return nil
+	}, nodeID)
+	if err != nil {
+		return in, err
+	}
+	err = each(`SELECT customer_id, purpose, prefix, port_code, slot, inside FROM nat_allocations WHERE customer_id IN `+onNode+`
+		ORDER BY customer_id, port_code, slot`, func(scan func(...any) error) error {
+		var id catalog.CustomerID
+		var purpose, prefix string
+		var port, inside *string
+		var slot *int64
+		if err := scan(&id, &purpose, &prefix, &port, &slot, &inside); err != nil {
+			return err
+		}
+		c := get(id)
+		switch {
+		case purpose == "napt" && port != nil:
+			c.nat.NAPT[*port] = append(c.nat.NAPT[*port], prefix)
+		case purpose == "static" && inside != nil:
+			c.nat.Static[*inside] = strings.TrimSuffix(prefix, "/32")
+		}
+		return nil
+	}, nodeID)
+	if err != nil {
+		return in, err
+	}
+	err = each(`SELECT b.customer_id, p.port_code, b.state, b.reenable_seq FROM bgp_sessions b JOIN ports p ON p.id = b.port_id
+		WHERE b.customer_id IN `+onNode, func(scan func(...any) error) error {
+		var id catalog.CustomerID
+		var code, state string
+		var si SessionInfo
+		if err := scan(&id, &code, &state, &si.ReenableSeq); err != nil {
+			return err
+		}
+		si.Stopped = state == "stopped-limit"
+		get(id).sess[code] = si
+		return nil
+	}, nodeID)
+	if err != nil {
+		return in, err
+	}
+	err = each(`SELECT hp.customer_id, hp.hub_id, COALESCE(u.address, '') FROM hub_placements hp LEFT JOIN node_underlay u ON u.node_id = hp.node_id
+		WHERE hp.customer_id IN `+onNode, func(scan func(...any) error) error {
+		var id catalog.CustomerID
+		var hub catalog.HubID
+		var addr string
+		if err := scan(&id, &hub, &addr); err != nil {
+			return err
+		}
+		get(id).underlay[hub] = addr
+		return nil
+	}, nodeID)
+	if err != nil {
+		return in, err
+	}
+	err = each(`SELECT customer_id, vni FROM backbone_vnis WHERE customer_id IN `+onNode, func(scan func(...any) error) error {
+		var id catalog.CustomerID
+		var vni int64
+		if err := scan(&id, &vni); err != nil {
+			return err
+		}
+		get(id).vni = uint32(vni)
+		return nil
+	}, nodeID)
+	if err != nil {
+		return in, err
+	}
+	err = each(`SELECT hp.hub_id, hp.customer_id, h.priority, r.code FROM hub_placements hp JOIN hubs h ON h.id = hp.hub_id
+		JOIN regions r ON r.id = h.region_id WHERE hp.node_id = ? ORDER BY hp.hub_id`, func(scan func(...any) error) error {
+		var h HubFact
+		var id catalog.CustomerID
+		if err := scan(&h.ID, &id, &h.Priority, &h.Region); err != nil {
+			return err
+		}
+		c := get(id)
+		if c.version == 0 {
+			return nil
+		}
+		in.Hubs = append(in.Hubs, HubInput{Hub: h, CustomerID: id, Version: c.version, Config: c.cfg, VNI: c.vni, AllHubs: c.hubs, Underlays: c.underlay,
+			Ports: c.ports, Legs: c.legs, NAT: c.nat, Sessions: c.sess})
+		return nil
+	}, nodeID)
+	return in, err
+}
+
+// ensureVNI gives the customer a backbone VNI on its first apply.
+func (s *Service) ensureVNI(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) error {
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM backbone_vnis WHERE customer_id = ?`, cust).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	var maxVNI *int64
+	if err := tx.QueryRow(ctx, `SELECT MAX(vni) FROM backbone_vnis`).Scan(&maxVNI); err != nil {
+		return err
+	}
+	next := int64(10_000)
+	if maxVNI != nil {
+		next = *maxVNI + 1
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO backbone_vnis (customer_id, vni) VALUES (?, ?)`, cust, next); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return fault.Wrap(fault.Conflict, err, "another customer was set up at the same time; apply again")
+		}
+		return err
+	}
+	return nil
+}
+
+// DesiredStateDoc is DesiredState in the shape the agent listener wants —
+// the document and its generation (the ETag) — and cached: agents long-poll
+// it every second, so it is recomputed only when something could have
+// changed it. Every change the document depends on (apply, placement, NAT
+// pools, bandwidth changes, BGP session state, the catalog's hubs and ports)
+// records an audit event in its own transaction, which moves the audit
+// chain's head; speeds also change with the calendar date. The key is
+// therefore (audit head sequence, JST date), read in the same transaction as
+// the document.
+func (s *Service) DesiredStateDoc(ctx context.Context, node string) ([]byte, string, error) {
+	var seq int64
+	if err := s.db.QueryRow(ctx, `SELECT seq FROM audit_head WHERE id = 1`).Scan(&seq); err != nil {
+		return nil, "", fmt.Errorf("desired state: %w", err)
+	}
+	today := s.today()
+	s.cacheMu.Lock()
+	c, ok := s.cache[node]
+	s.cacheMu.Unlock()
+	if ok && c.seq == seq && c.date == today {
+		return c.doc, c.generation, nil
+	}
+	var in NodeInput
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT seq FROM audit_head WHERE id = 1`).Scan(&seq); err != nil {
+			return err
+		}
+		var err error
+		in, err = s.nodeInput(ctx, tx, node)
+		return err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	st := BuildDesiredState(in)
+	b, err := desired.Encode(&st)
+	if err != nil {
+		return nil, "", err
+	}
+	s.cacheMu.Lock()
+	if s.cache == nil {
+		s.cache = map[string]cachedDoc{}
+	}
+	s.cache[node] = cachedDoc{seq: seq, date: today, doc: b, generation: st.Generation}
+	s.cacheMu.Unlock()
+	return b, st.Generation, nil
+}
+
+// cachedDoc is a node's last computed document and what it was computed at.
+type cachedDoc struct {
+	seq        int64
+	date       string
+	doc        []byte
+	generation string
+}
+
+// DesiredStateForStaff is DesiredState for operator staff: the document
+// holds the saved data of every customer with a hub on the node, so each of
+// those customers' audit logs records the access with its stated reason
+// (access transparency), in the same transaction that reads the data.
+func (s *Service) DesiredStateForStaff(ctx context.Context, node, reason string) ([]byte, desired.State, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" || len(reason) > 500 {
+		return nil, desired.State{}, fault.Field("reason", "state why you read customers' configuration (reason, at most 500 characters)")
+	}
+	var in NodeInput
+	var st desired.State
+	var b []byte
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if in, err = s.nodeInput(ctx, tx, node); err != nil {
+			return err
+		}
+		st = BuildDesiredState(in)
+		if b, err = desired.Encode(&st); err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, h := range st.Hubs {
+			if seen[h.CustomerID] {
+				continue
+			}
+			seen[h.CustomerID] = true
+			if err := s.audit.RecordTx(ctx, tx, audit.Event{Action: "saved_data.read", Target: "node:" + node + "/desired-state",
+				CustomerID: h.CustomerID, Reason: reason, Detail: map[string]any{"generation": st.Generation}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return b, st, err
+}

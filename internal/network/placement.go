@@ -1,0 +1,584 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
+	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/ids"
+	"github.com/tsunagi-net/tsunagi/internal/store"
+)
+
+// Placement of customer ports on physical ports (operator inventory). A
+// customer hub runs on one hub node of its region, chosen when its first port
+// is placed; all legs of its ports are on that node. A redundant on-premises
+// port has a primary and a secondary leg on different physical ports.
+
+// physicalKind is the physical port kind a customer port kind needs.
+func physicalKind(kind string) string {
+	switch {
+	case kind == "onprem":
+		return "onprem"
+	case strings.HasPrefix(kind, "a-"):
+		return "cloud-aws"
+	}
+	return "cloud-azure"
+}
+
+// PhysRef names a physical port.
+type PhysRef struct {
+	Node string `json:"node"`
+	Port string `json:"port"`
+}
+
+// PlacedLeg is one leg of a placement with the numbers that admitted it.
+type PlacedLeg struct {
+	Leg           string `json:"leg"` // primary | secondary
+	Node          string `json:"node"`
+	Port          string `json:"physical_port"`
+	CapacityMbps  int64  `json:"capacity_mbps"`
+	CommittedMbps int64  `json:"committed_mbps"` // before this port
+	RequestedMbps int64  `json:"requested_mbps"`
+	HeadroomAfter int64  `json:"headroom_after_mbps"`
+	Proposed      bool   `json:"proposed"`
+	Reason        string `json:"reason,omitempty"`
+}
+
+// Placement is where a customer port runs.
+type Placement struct {
+	PortCode string      `json:"port_code"`
+	HubID    string      `json:"hub_id"`
+	Legs     []PlacedLeg `json:"legs"`
+}
+
+// PlaceInput places a port: without legs the proposal is taken; with them
+// the operator overrides it, stating a reason.
+type PlaceInput struct {
+	Primary   *PhysRef `json:"primary,omitempty"`
+	Secondary *PhysRef `json:"secondary,omitempty"`
+	Reason    string   `json:"reason,omitempty"`
+}
+
+type portRow struct {
+	id, code, hubID, kind, region string
+	speed                         int64
+	commit                        int64 // speed committed by a placement (pending increases included)
+	redundant                     bool
+	status                        string
+}
+
+func (s *Service) portRow(ctx context.Context, q store.Querier, cust catalog.CustomerID, code string) (portRow, error) {
+	var p portRow
+	err := store.Scan(q.QueryRow(ctx, `SELECT p.id, p.port_code, p.hub_id, p.kind, r.code, p.speed_mbps, p.redundant, p.status
+		FROM ports p JOIN hubs h ON h.id = p.hub_id JOIN regions r ON r.id = h.region_id WHERE p.customer_id = ? AND p.port_code = ?`, cust, code),
+		&p.id, &p.code, &p.hubID, &p.kind, &p.region, &p.speed, &p.redundant, &p.status)
+	if err != nil {
+		return p, notFound("port", err)
+	}
+	// What placing the port commits: its speed under every pending change
+	// (a change may have been ordered before the port was placed).
+	rows, err := q.Query(ctx, `SELECT effective_date, to_mbps FROM bandwidth_changes WHERE port_id = ? AND status = 'pending'
+		ORDER BY effective_date, requested_at`, p.id)
+	if err != nil {
+		return p, err
+	}
+	defer rows.Close()
+	l := leg{baseMbps: p.speed}
+	for rows.Next() {
+		var c speedChange
+		if err := rows.Scan(&c.date, &c.mbps); err != nil {
+			return p, err
+		}
+		l.changes = append(l.changes, c)
+	}
+	p.commit = l.committed(s.today())
+	return p, rows.Err()
+}
+
+func (s *Service) hubNode(ctx context.Context, q store.Querier, hub string) (string, error) {
+	var node string
+	err := store.Scan(q.QueryRow(ctx, `SELECT node_id FROM hub_placements WHERE hub_id = ?`, hub), &node)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	return node, err
+}
+
+// propose picks, for each leg, the compatible physical port with the most
+// headroom that fits the port's speed: on the hub's node when it has one,
+// else on any node of the hub's region.
+func (s *Service) propose(ctx context.Context, q store.Querier, p portRow) ([]*physPort, error) {
+	inv, err := s.inventory(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	node, err := s.hubNode(ctx, q, p.hubID)
+	if err != nil {
+		return nil, err
+	}
+	today := s.today()
+	want := physicalKind(p.kind)
+	var cands []*physPort
+	var refused []string
+	for _, pp := range inv {
+		if pp.Region != p.region || pp.Kind != want || (node != "" && pp.NodeID != node) {
+			continue
+		}
+		if left := pp.capacity() - pp.committed(today, p.id); left >= p.commit {
+			cands = append(cands, pp)
+		} else {
+			refused = append(refused, fmt.Sprintf("%s/%s has %d of %d Mb/s left", pp.Node, pp.Name, left, pp.capacity()))
+		}
+	}
+	headroom := func(pp *physPort) int64 { return pp.capacity() - pp.committed(today, p.id) }
+	slices.SortStableFunc(cands, func(a, b *physPort) int {
+		if d := headroom(b) - headroom(a); d != 0 {
+			if d > 0 {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a.Node+"/"+a.Name, b.Node+"/"+b.Name)
+	})
+	legs := 1
+	if p.redundant {
+		legs = 2
+	}
+	if node == "" && len(cands) > 0 {
+		// The hub goes where the best candidate is; every leg follows it.
+		first := cands[0].NodeID
+		cands = slices.DeleteFunc(cands, func(pp *physPort) bool { return pp.NodeID != first })
+	}
+	if len(cands) < legs {
+		where := "region " + p.region
+		if node != "" {
+			where = "the hub's node"
+		}
+		detail := "none is installed"
+		if len(refused) > 0 {
+			detail = strings.Join(refused, "; ")
+		}
+		return nil, fault.New(fault.Conflict, "capacity exceeded: no %d physical %s port(s) in %s with %d Mb/s left (%s)",
+			legs, want, where, p.commit, detail)
+	}
+	return cands[:legs], nil
+}
+
+// ProposePlacement returns where the system would place the port.
+func (s *Service) ProposePlacement(ctx context.Context, cust catalog.CustomerID, code string) (Placement, error) {
+	p, err := s.portRow(ctx, s.db, cust, code)
+	if err != nil {
+		return Placement{}, err
+	}
+	pps, err := s.propose(ctx, s.db, p)
+	if err != nil {
+		return Placement{}, err
+	}
+	return placementOf(p, pps, s.today(), true, ""), nil
+}
+
+func placementOf(p portRow, pps []*physPort, today string, proposed bool, reason string) Placement {
+	out := Placement{PortCode: p.code, HubID: p.hubID}
+	for i, pp := range pps {
+		c := pp.committed(today, p.id)
+		out.Legs = append(out.Legs, PlacedLeg{Leg: []string{"primary", "secondary"}[i], Node: pp.Node, Port: pp.Name,
+			CapacityMbps: pp.capacity(), CommittedMbps: c, RequestedMbps: p.commit, HeadroomAfter: pp.capacity() - c - p.commit,
+			Proposed: proposed, Reason: reason})
+	}
+	return out
+}
+
+// lockPhysical serialises admission decisions on the given physical ports:
+// a no-op UPDATE takes the row lock on PostgreSQL (SQLite transactions are
+// already serialised by BEGIN IMMEDIATE), so two placements or bandwidth
+// changes cannot both pass the check against the same free capacity.
+func lockPhysical(ctx context.Context, tx *store.Tx, ids ...string) error {
+	slices.Sort(ids)
+	for _, id := range ids {
+		if _, err := tx.Exec(ctx, `UPDATE physical_ports SET oversubscription = oversubscription WHERE id = ?`, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Place places a customer port (operator): the proposal, or the operator's
+// override when given. Either way admission control holds: the sum of the
+// committed speeds on a physical port never exceeds speed × oversubscription,
+// and a refusal states the numbers.
+func (s *Service) Place(ctx context.Context, cust catalog.CustomerID, code string, in PlaceInput) (Placement, error) {
+	var out Placement
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		p, err := s.portRow(ctx, tx, cust, code)
+		if err != nil {
+			return err
+		}
+		if p.status != "active" {
+			return fault.New(fault.Conflict, "port %s is cancelled", code)
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM port_placements WHERE port_id = ?`, p.id).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fault.New(fault.Conflict, "port %s is already placed", code)
+		}
+		inv, err := s.inventory(ctx, tx)
+		if err != nil {
+			return err
+		}
+		// Lock every physical port the port could go on (its region and
+		// kind) before deciding, then decide on what is committed now.
+		var cands []string
+		for _, pp := range inv {
+			if pp.Region == p.region && pp.Kind == physicalKind(p.kind) {
+				cands = append(cands, pp.ID)
+			}
+		}
+		if err := lockPhysical(ctx, tx, cands...); err != nil {
+			return err
+		}
+		if inv, err = s.inventory(ctx, tx); err != nil {
+			return err
+		}
+		var pps []*physPort
+		proposed := in.Primary == nil
+		if proposed {
+			if in.Secondary != nil {
+				return fault.Field("primary", "give the primary leg when overriding the secondary")
+			}
+			if pps, err = s.propose(ctx, tx, p); err != nil {
+				return err
+			}
+		} else {
+			if strings.TrimSpace(in.Reason) == "" || len(in.Reason) > 500 {
+				return fault.Field("reason", "an override needs a reason (at most 500 characters)")
+			}
+			if pps, err = s.override(ctx, tx, p, inv, in); err != nil {
+				return err
+			}
+		}
+		node, err := s.hubNode(ctx, tx, p.hubID)
+		if err != nil {
+			return err
+		}
+		now := clock.Store(s.now())
+		if node == "" {
+			if _, err := tx.Exec(ctx, `INSERT INTO hub_placements (hub_id, customer_id, node_id, created_at) VALUES (?, ?, ?, ?)`,
+				p.hubID, cust, pps[0].NodeID, now); err != nil {
+				return err
+			}
+		}
+		out = placementOf(p, pps, s.today(), proposed, in.Reason)
+		for i, pp := range pps {
+			if _, err := tx.Exec(ctx, `INSERT INTO port_placements (id, customer_id, port_id, leg, physical_port_id, proposed, reason, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, ids.New("plc"), cust, p.id, out.Legs[i].Leg, pp.ID, proposed, in.Reason, now); err != nil {
+				return err
+			}
+		}
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "port.place", Target: "port:" + code, CustomerID: string(cust),
+			Detail: map[string]any{"legs": out.Legs, "proposed": proposed, "reason": in.Reason}})
+	})
+	if err != nil {
+		return Placement{}, fmt.Errorf("place port: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Service) override(ctx context.Context, tx *store.Tx, p portRow, inv []*physPort, in PlaceInput) ([]*physPort, error) {
+	refs := []*PhysRef{in.Primary}
+	if p.redundant {
+		if in.Secondary == nil {
+			return nil, fault.Field("secondary", "a redundant port needs a secondary leg")
+		}
+		refs = append(refs, in.Secondary)
+	} else if in.Secondary != nil {
+		return nil, fault.Field("secondary", "only a redundant port has a secondary leg")
+	}
+	node, err := s.hubNode(ctx, tx, p.hubID)
+	if err != nil {
+		return nil, err
+	}
+	today := s.today()
+	var out []*physPort
+	for i, ref := range refs {
+		field := []string{"primary", "secondary"}[i]
+		idx := slices.IndexFunc(inv, func(pp *physPort) bool { return pp.Node == ref.Node && pp.Name == ref.Port })
+		if idx < 0 {
+			return nil, fault.Field(field, "no physical port %s/%s", ref.Node, ref.Port)
+		}
+		pp := inv[idx]
+		switch {
+		case pp.Region != p.region:
+			return nil, fault.Field(field, "%s is in region %s; the hub is in %s", pp.Node, pp.Region, p.region)
+		case pp.Kind != physicalKind(p.kind):
+			return nil, fault.Field(field, "%s/%s is a %s port; a %s port needs %s", pp.Node, pp.Name, pp.Kind, p.kind, physicalKind(p.kind))
+		case node != "" && pp.NodeID != node:
+			return nil, fault.Field(field, "the hub runs on another node; all its ports are placed there")
+		case i == 1 && pp.ID == out[0].ID:
+			return nil, fault.Field(field, "the secondary leg needs a different physical port from the primary")
+		case i == 1 && pp.NodeID != out[0].NodeID:
+			return nil, fault.Field(field, "both legs are placed on the hub's node")
+		}
+		if err := admit(pp, today, p.id, p.commit); err != nil {
+			return nil, fault.Field(field, "%s", err)
+		}
+		out = append(out, pp)
+	}
+	return out, nil
+}
+
+// admit is admission control: refuses when adding mbps to what pp has
+// committed (ignoring port `except`) would exceed its capacity.
+func admit(pp *physPort, today, except string, mbps int64) error {
+	c := pp.committed(today, except)
+	if c+mbps > pp.capacity() {
+		return fmt.Errorf("capacity exceeded on %s/%s: %d Mb/s × %.2f = %d Mb/s; %d Mb/s committed + %d Mb/s requested = %d Mb/s",
+			pp.Node, pp.Name, pp.SpeedMbps, pp.Oversubscription, pp.capacity(), c, mbps, c+mbps)
+	}
+	return nil
+}
+
+// Placements lists where the customer's ports run.
+func (s *Service) Placements(ctx context.Context, cust catalog.CustomerID) ([]Placement, error) {
+	rows, err := s.db.Query(ctx, `SELECT p.port_code, p.hub_id, pl.leg, n.name, pp.name, pl.proposed, pl.reason
+		FROM port_placements pl JOIN ports p ON p.id = pl.port_id JOIN physical_ports pp ON pp.id = pl.physical_port_id
+		JOIN hub_nodes n ON n.id = pp.node_id WHERE pl.customer_id = ? ORDER BY p.port_code, pl.leg`, cust)
+	if err != nil {
+		return nil, fmt.Errorf("placements: %w", err)
+	}
+	defer rows.Close()
+	out := []Placement{}
+	for rows.Next() {
+		var code, hub string
+		var l PlacedLeg
+		if err := rows.Scan(&code, &hub, &l.Leg, &l.Node, &l.Port, &l.Proposed, &l.Reason); err != nil {
+			return nil, fmt.Errorf("placements: %w", err)
+		}
+		if len(out) == 0 || out[len(out)-1].PortCode != code {
+			out = append(out, Placement{PortCode: code, HubID: hub})
+		}
+		out[len(out)-1].Legs = append(out[len(out)-1].Legs, l)
+	}
+	return out, rows.Err()
+}
+
+// BandwidthChange is a speed item change on the contract.
+type BandwidthChange struct {
+	ID            string    `json:"id"`
+	PortCode      string    `json:"port_code"`
+	FromMbps      int64     `json:"from_mbps"`
+	ToMbps        int64     `json:"to_mbps"`
+	EffectiveDate string    `json:"effective_date"`
+	State         string    `json:"state"` // scheduled | effective | cancelled
+	RequestedAt   time.Time `json:"requested_at"`
+	RequestedBy   string    `json:"requested_by"`
+}
+
+// BandwidthInput requests a speed change.
+type BandwidthInput struct {
+	SpeedMbps     int64  `json:"speed_mbps"`
+	EffectiveDate string `json:"effective_date"` // JST date, today or later
+}
+
+// RequestBandwidthChange records a speed change effective on a date
+// (operator, on the customer's order). The speed must be one the port type
+// allows, and every physical port the port is placed on must have room for
+// it from today on (admission control).
+func (s *Service) RequestBandwidthChange(ctx context.Context, cust catalog.CustomerID, code string, in BandwidthInput) (BandwidthChange, error) {
+	if _, err := clock.ParseDate(in.EffectiveDate); err != nil {
+		return BandwidthChange{}, fault.Field("effective_date", "effective_date must be a date YYYY-MM-DD")
+	}
+	if in.EffectiveDate < s.today() {
+		return BandwidthChange{}, fault.Field("effective_date", "effective_date must be today or later (JST)")
+	}
+	var out BandwidthChange
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		p, err := s.portRow(ctx, tx, cust, code)
+		if err != nil {
+			return err
+		}
+		if p.status != "active" {
+			return fault.New(fault.Conflict, "port %s is cancelled", code)
+		}
+		if allowed := catalog.PortKinds[p.kind]; !slices.Contains(allowed, in.SpeedMbps) {
+			return fault.Field("speed_mbps", "speed_mbps for a %s port must be one of %v", p.kind, allowed)
+		}
+		inv, err := s.inventory(ctx, tx)
+		if err != nil {
+			return err
+		}
+		today := s.today()
+		var from int64 = p.speed
+		var hosts []string
+		for _, pp := range inv {
+			for _, l := range pp.legs {
+				if l.portID == p.id {
+					hosts = append(hosts, pp.ID)
+					from = l.speedOn(in.EffectiveDate)
+				}
+			}
+		}
+		if err := lockPhysical(ctx, tx, hosts...); err != nil {
+			return err
+		}
+		// Decide on what is committed now that the ports are locked.
+		if inv, err = s.inventory(ctx, tx); err != nil {
+			return err
+		}
+		for _, pp := range inv {
+			for _, l := range pp.legs {
+				if l.portID != p.id {
+					continue
+				}
+				l.changes = append(slices.Clone(l.changes), speedChange{in.EffectiveDate, in.SpeedMbps})
+				slices.SortStableFunc(l.changes, func(a, b speedChange) int { return strings.Compare(a.date, b.date) })
+				if err := admit(pp, today, p.id, l.committed(today)); err != nil {
+					return fault.Field("speed_mbps", "%s", err)
+				}
+			}
+		}
+		a := audit.ActorFrom(ctx)
+		out = BandwidthChange{ID: ids.New("bwc"), PortCode: code, FromMbps: from, ToMbps: in.SpeedMbps, EffectiveDate: in.EffectiveDate,
+			RequestedAt: s.now(), RequestedBy: a.Name, State: "scheduled"}
+		if in.EffectiveDate <= today {
+			out.State = "effective"
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO bandwidth_changes (id, customer_id, port_id, from_mbps, to_mbps, effective_date, status, requested_at, requested_by)
+			VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`, out.ID, cust, p.id, from, in.SpeedMbps, in.EffectiveDate, clock.Store(out.RequestedAt), a.Name); err != nil {
+			return err
+		}
+		if out.State == "effective" {
+			// Effective today: the contract's item (the catalog's port speed)
+			// changes now; later dates are brought in by SyncSpeeds.
+			if _, err := tx.Exec(ctx, `UPDATE ports SET speed_mbps = ? WHERE id = ?`, in.SpeedMbps, p.id); err != nil {
+				return err
+			}
+		}
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "port.bandwidth.change", Target: "port:" + code, CustomerID: string(cust),
+			Detail: map[string]any{"from_mbps": from, "to_mbps": in.SpeedMbps, "effective_date": in.EffectiveDate}})
+	})
+	if err != nil {
+		return BandwidthChange{}, fmt.Errorf("bandwidth change: %w", err)
+	}
+	return out, nil
+}
+
+// BandwidthHistory lists a port's speed changes, oldest first.
+func (s *Service) BandwidthHistory(ctx context.Context, cust catalog.CustomerID, code string) ([]BandwidthChange, error) {
+	p, err := s.portRow(ctx, s.db, cust, code)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Query(ctx, `SELECT id, from_mbps, to_mbps, effective_date, requested_at, requested_by, status FROM bandwidth_changes
+		WHERE customer_id = ? AND port_id = ? ORDER BY effective_date, requested_at`, cust, p.id)
+	if err != nil {
+		return nil, fmt.Errorf("bandwidth history: %w", err)
+	}
+	defer rows.Close()
+	out := []BandwidthChange{}
+	today := s.today()
+	for rows.Next() {
+		c := BandwidthChange{PortCode: code, State: "scheduled"}
+		var at, status string
+		if err := rows.Scan(&c.ID, &c.FromMbps, &c.ToMbps, &c.EffectiveDate, &at, &c.RequestedBy, &status); err != nil {
+			return nil, err
+		}
+		c.RequestedAt, _ = clock.Parse(at)
+		switch {
+		case status == "cancelled":
+			c.State = "cancelled"
+		case c.EffectiveDate <= today:
+			c.State = "effective"
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// SyncSpeeds brings the catalog's contracted port speeds in line with the
+// bandwidth changes that have taken effect by today (JST). The service
+// model itself always computes speeds from the changes, so this only keeps
+// the catalog's view (port lists, contract pages) current; a daily
+// scheduler job calls it. It returns how many ports changed.
+func (s *Service) SyncSpeeds(ctx context.Context) (int, error) {
+	n := 0
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		due, err := s.speedsAt(ctx, tx, "", s.today())
+		if err != nil {
+			return err
+		}
+		ids := make([]string, 0, len(due))
+		for id := range due {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			res, err := tx.Exec(ctx, `UPDATE ports SET speed_mbps = ? WHERE id = ? AND speed_mbps <> ?`, due[id], id, due[id])
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k > 0 {
+				n++
+			}
+		}
+		if n > 0 {
+			return s.audit.RecordTx(ctx, tx, audit.Event{Action: "port.bandwidth.sync", Target: "ports",
+				Detail: map[string]any{"ports_changed": n, "date": s.today()}})
+		}
+		return nil
+	})
+	return n, err
+}
+
+// CancelBandwidthChange withdraws a speed change that has not taken effect
+// yet (operator, on the customer's order); it stays in the history as
+// cancelled and frees the capacity it had committed.
+func (s *Service) CancelBandwidthChange(ctx context.Context, cust catalog.CustomerID, code, id string) (BandwidthChange, error) {
+	var out BandwidthChange
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		p, err := s.portRow(ctx, tx, cust, code)
+		if err != nil {
+			return err
+		}
+		var date, status string
+		if err := store.Scan(tx.QueryRow(ctx, `SELECT effective_date, status FROM bandwidth_changes WHERE id = ? AND customer_id = ? AND port_id = ?`,
+			id, cust, p.id), &date, &status); err != nil {
+			return notFound("bandwidth change", err)
+		}
+		switch {
+		case status == "cancelled":
+			return fault.New(fault.Conflict, "the change is already cancelled")
+		case date <= s.today():
+			return fault.New(fault.Conflict, "the change took effect on %s; request another change instead", date)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE bandwidth_changes SET status = 'cancelled' WHERE id = ?`, id); err != nil {
+			return err
+		}
+		if err := s.audit.RecordTx(ctx, tx, audit.Event{Action: "port.bandwidth.cancel", Target: "port:" + code, CustomerID: string(cust),
+			Detail: map[string]any{"change": id, "effective_date": date}}); err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return BandwidthChange{}, fmt.Errorf("cancel bandwidth change: %w", err)
+	}
+	hist, err := s.BandwidthHistory(ctx, cust, code)
+	if err != nil {
+		return BandwidthChange{}, err
+	}
+	for _, c := range hist {
+		if c.ID == id {
+			out = c
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,153 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
+	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/store"
+)
+
+// Service is the hub service model over a store. Every method that touches a
+// customer's objects takes that customer's ID from the caller's scope and
+// filters by it; another customer's objects are simply not found.
+type Service struct {
+	db       *store.DB
+	audit    *audit.Log
+	settings Settings
+	// now is the clock; tests move it to expire edit locks.
+	now func() time.Time
+
+	cacheMu sync.Mutex           // guards cache
+	cache   map[string]cachedDoc // node name → last desired-state document
+}
+
+// New returns the service model kept in db, recording changes in log.
+func New(db *store.DB, log *audit.Log, s Settings) *Service {
+	if s.RouteLimit == 0 {
+		s.RouteLimit = DefaultSettings.RouteLimit
+	}
+	if s.DefaultASN == 0 {
+		s.DefaultASN = DefaultSettings.DefaultASN
+	}
+	if !s.DefaultPool.IsValid() {
+		s.DefaultPool = DefaultSettings.DefaultPool
+	}
+	if s.LockIdle == 0 {
+		s.LockIdle = DefaultSettings.LockIdle
+	}
+	if s.CapacityThreshold == 0 {
+		s.CapacityThreshold = DefaultSettings.CapacityThreshold
+	}
+	if s.ForecastDays == 0 {
+		s.ForecastDays = DefaultSettings.ForecastDays
+	}
+	if !s.BackboneOverlay.IsValid() {
+		s.BackboneOverlay = DefaultSettings.BackboneOverlay
+	}
+	return &Service{db: db, audit: log, settings: s, now: clock.Now}
+}
+
+// Settings returns the deployment's settings in effect.
+func (s *Service) Settings() Settings { return s.settings }
+
+// today is the JST calendar date of the service clock.
+func (s *Service) today() string { return s.now().In(clock.JST).Format(clock.DateLayout) }
+
+// facts loads what the catalog says the customer bought, with each port's
+// contracted speed as of today (bandwidth changes that took effect included).
+func (s *Service) facts(ctx context.Context, q store.Querier, cust catalog.CustomerID) (Facts, error) {
+	f := Facts{CustomerID: cust, Options: map[string]int64{}}
+	rows, err := q.Query(ctx, `SELECT h.id, r.code, h.priority FROM hubs h JOIN regions r ON r.id = h.region_id
+		WHERE h.customer_id = ? ORDER BY h.id`, cust)
+	if err != nil {
+		return f, fmt.Errorf("facts: %w", err)
+	}
+	for rows.Next() {
+		var h HubFact
+		if err := rows.Scan(&h.ID, &h.Region, &h.Priority); err != nil {
+			rows.Close()
+			return f, fmt.Errorf("facts: %w", err)
+		}
+		f.Hubs = append(f.Hubs, h)
+	}
+	rows.Close()
+	speeds, err := s.speedsAt(ctx, q, cust, s.today())
+	if err != nil {
+		return f, err
+	}
+	rows, err = q.Query(ctx, `SELECT p.id, p.port_code, p.hub_id, p.kind, p.speed_mbps, p.redundant, p.status
+		FROM ports p WHERE p.customer_id = ? ORDER BY p.port_code`, cust)
+	if err != nil {
+		return f, fmt.Errorf("facts: %w", err)
+	}
+	for rows.Next() {
+		var p PortFact
+		var id, status string
+		if err := rows.Scan(&id, &p.Code, &p.HubID, &p.Kind, &p.SpeedMbps, &p.Redundant, &status); err != nil {
+			rows.Close()
+			return f, fmt.Errorf("facts: %w", err)
+		}
+		if sp, ok := speeds[id]; ok {
+			p.SpeedMbps = sp
+		}
+		p.Active = status == "active"
+		f.Ports = append(f.Ports, p)
+	}
+	rows.Close()
+	rows, err = q.Query(ctx, `SELECT o.name, SUM(o.quantity) FROM contract_options o JOIN contracts k ON k.id = o.contract_id
+		WHERE o.customer_id = ? AND k.status = 'active' GROUP BY o.name`, cust)
+	if err != nil {
+		return f, fmt.Errorf("facts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n string
+		var qn int64
+		if err := rows.Scan(&n, &qn); err != nil {
+			return f, fmt.Errorf("facts: %w", err)
+		}
+		f.Options[n] = qn
+	}
+	return f, rows.Err()
+}
+
+// speedsAt returns, per port ID of the customer ("" = all customers), the
+// contracted speed on date as set by the latest pending bandwidth change
+// effective on or before it. Ports without such a change are absent.
+func (s *Service) speedsAt(ctx context.Context, q store.Querier, cust catalog.CustomerID, date string) (map[string]int64, error) {
+	query := `SELECT port_id, to_mbps FROM bandwidth_changes WHERE status = 'pending' AND effective_date <= ?`
+	args := []any{date}
+	if cust != "" {
+		query += ` AND customer_id = ?`
+		args = append(args, cust)
+	}
+	rows, err := q.Query(ctx, query+` ORDER BY effective_date, requested_at`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("speeds: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var v int64
+		if err := rows.Scan(&id, &v); err != nil {
+			return nil, fmt.Errorf("speeds: %w", err)
+		}
+		out[id] = v // later rows win: the latest effective change
+	}
+	return out, rows.Err()
+}
+
+func notFound(what string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fault.Wrap(fault.NotFound, err, "%s not found", what)
+	}
+	return err
+}

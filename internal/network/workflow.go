@@ -1,0 +1,617 @@
+package network
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
+	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/store"
+)
+
+// The edit workflow (ISO/IEC 27017 14.2.1): start editing takes the
+// customer's edit lock; edits accumulate in the customer's one draft; a
+// review shows what would change and its risk; apply turns the draft into
+// the next immutable configuration version. Every draft operation needs the
+// lock, so two people cannot edit at once, and a draft whose base version is
+// no longer current cannot be applied.
+
+// Lock is the customer's edit lock.
+type Lock struct {
+	AccountID  string    `json:"account_id"`
+	Holder     string    `json:"holder"`
+	Since      time.Time `json:"since"`
+	LastActive time.Time `json:"last_active"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	Mine       bool      `json:"mine"`
+}
+
+// Draft is the customer's configuration being edited.
+type Draft struct {
+	BaseVersion int64     `json:"base_version"`
+	RollbackOf  *int64    `json:"rollback_of,omitempty"`
+	Config      Config    `json:"config"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	UpdatedBy   string    `json:"updated_by"`
+}
+
+// Version is an applied configuration version: the saved data as it was.
+type Version struct {
+	Version     int64     `json:"version"`
+	BaseVersion int64     `json:"base_version"`
+	RollbackOf  *int64    `json:"rollback_of,omitempty"`
+	Config      Config    `json:"config"`
+	Review      *Review   `json:"review,omitempty"`
+	AppliedAt   time.Time `json:"applied_at"`
+	AppliedBy   string    `json:"applied_by"`
+}
+
+// VersionSummary is a version in a list.
+type VersionSummary struct {
+	Version    int64     `json:"version"`
+	RollbackOf *int64    `json:"rollback_of,omitempty"`
+	Risk       string    `json:"risk"`
+	Changes    int       `json:"changes"`
+	AppliedAt  time.Time `json:"applied_at"`
+	AppliedBy  string    `json:"applied_by"`
+}
+
+// Editing is the answer to "start editing": the lock and the draft.
+type Editing struct {
+	Lock  Lock  `json:"lock"`
+	Draft Draft `json:"draft"`
+}
+
+func encodeConfig(c Config) (string, error) {
+	b, err := json.Marshal(c)
+	return string(b), err
+}
+
+// DecodeConfig reads a configuration document strictly: unknown fields and
+// trailing data are refused.
+func DecodeConfig(b []byte) (Config, error) {
+	var c Config
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, err
+	}
+	if dec.More() {
+		return Config{}, errors.New("trailing data after the configuration")
+	}
+	return c, nil
+}
+
+// current returns the latest version number (0 before the first apply) and
+// its configuration, normalized against today's facts.
+func (s *Service) current(ctx context.Context, q store.Querier, cust catalog.CustomerID) (int64, Config, error) {
+	var n int64
+	var raw string
+	err := store.Scan(q.QueryRow(ctx, `SELECT version, config FROM net_versions WHERE customer_id = ?
+		ORDER BY version DESC LIMIT 1`, cust), &n, &raw)
+	var c Config
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return 0, c, fmt.Errorf("current version: %w", err)
+	default:
+		if c, err = DecodeConfig([]byte(raw)); err != nil {
+			return 0, c, fmt.Errorf("version %d: %w", n, err)
+		}
+	}
+	return n, c, nil
+}
+
+// Applied returns the applied configuration (version 0, empty, before any).
+func (s *Service) Applied(ctx context.Context, cust catalog.CustomerID) (Version, error) {
+	n, _, err := s.current(ctx, s.db, cust)
+	if err != nil {
+		return Version{}, err
+	}
+	if n == 0 {
+		f, err := s.facts(ctx, s.db, cust)
+		if err != nil {
+			return Version{}, err
+		}
+		var c Config
+		Normalize(f, &c, s.settings)
+		return Version{Config: c}, nil
+	}
+	return s.GetVersion(ctx, cust, n)
+}
+
+func scanLock(row interface{ Scan(...any) error }) (Lock, error) {
+	var l Lock
+	var since, last string
+	if err := row.Scan(&l.AccountID, &l.Holder, &since, &last); err != nil {
+		return l, err
+	}
+	l.Since, _ = clock.Parse(since)
+	l.LastActive, _ = clock.Parse(last)
+	return l, nil
+}
+
+func (s *Service) lock(ctx context.Context, q store.Querier, cust catalog.CustomerID) (Lock, bool, error) {
+	l, err := scanLock(q.QueryRow(ctx, `SELECT account_id, holder, since, last_active FROM net_locks WHERE customer_id = ?`, cust))
+	if err := store.Wrap(err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Lock{}, false, nil
+		}
+		return Lock{}, false, fmt.Errorf("edit lock: %w", err)
+	}
+	l.ExpiresAt = l.LastActive.Add(s.settings.LockIdle)
+	l.Mine = l.AccountID == audit.ActorFrom(ctx).ID
+	return l, s.now().Before(l.ExpiresAt), nil
+}
+
+// GetLock returns the customer's edit lock, or NotFound when nobody holds it.
+func (s *Service) GetLock(ctx context.Context, cust catalog.CustomerID) (Lock, error) {
+	l, live, err := s.lock(ctx, s.db, cust)
+	if err != nil {
+		return Lock{}, err
+	}
+	if !live {
+		return Lock{}, fault.New(fault.NotFound, "nobody is editing")
+	}
+	return l, nil
+}
+
+// holdLock checks that the caller holds a live lock and records activity.
+func (s *Service) holdLock(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) error {
+	l, live, err := s.lock(ctx, tx, cust)
+	if err != nil {
+		return err
+	}
+	if !live || !l.Mine {
+		if live {
+			return fault.New(fault.Conflict, "%s has been editing since %s; wait, or ask an operations administrator to break the lock",
+				l.Holder, clock.Show(l.Since))
+		}
+		return fault.New(fault.Conflict, "start editing first: you do not hold the edit lock (it expires after %s idle)", s.settings.LockIdle)
+	}
+	_, err = tx.Exec(ctx, `UPDATE net_locks SET last_active = ? WHERE customer_id = ?`, clock.Store(s.now()), cust)
+	return err
+}
+
+// StartEditing takes (or refreshes) the customer's edit lock and returns it
+// with the draft, creating the draft from the applied version when there is
+// none. A lock held by someone else refuses with who and since when; an
+// expired lock is taken over.
+func (s *Service) StartEditing(ctx context.Context, cust catalog.CustomerID) (Editing, error) {
+	a := audit.ActorFrom(ctx)
+	var out Editing
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		l, live, err := s.lock(ctx, tx, cust)
+		if err != nil {
+			return err
+		}
+		now := clock.Store(s.now())
+		switch {
+		case live && !l.Mine:
+			return fault.New(fault.Conflict, "%s has been editing since %s", l.Holder, clock.Show(l.Since))
+		case live && l.Mine:
+			if _, err := tx.Exec(ctx, `UPDATE net_locks SET last_active = ? WHERE customer_id = ?`, now, cust); err != nil {
+				return err
+			}
+		default:
+			if _, err := tx.Exec(ctx, `DELETE FROM net_locks WHERE customer_id = ?`, cust); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO net_locks (customer_id, account_id, holder, since, last_active) VALUES (?, ?, ?, ?, ?)`,
+				cust, a.ID, a.Name, now, now); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					return fault.Wrap(fault.Conflict, err, "someone else has just started editing")
+				}
+				return err
+			}
+			detail := map[string]any{}
+			if l.AccountID != "" {
+				detail["took_over_expired_lock_of"] = l.Holder
+			}
+			if err := s.audit.RecordTx(ctx, tx, audit.Event{Action: "network.lock.take", Target: "customer:" + string(cust),
+				CustomerID: string(cust), Detail: detail}); err != nil {
+				return err
+			}
+		}
+		d, err := s.draft(ctx, tx, cust)
+		if errors.Is(err, store.ErrNotFound) {
+			d, err = s.newDraft(ctx, tx, cust, nil)
+		}
+		if err != nil {
+			return err
+		}
+		out.Draft = d
+		out.Lock, _, err = s.lock(ctx, tx, cust)
+		return err
+	})
+	if err != nil {
+		return Editing{}, fmt.Errorf("start editing: %w", err)
+	}
+	return out, nil
+}
+
+// ReleaseLock ends the caller's editing; the draft stays.
+func (s *Service) ReleaseLock(ctx context.Context, cust catalog.CustomerID) error {
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.holdLock(ctx, tx, cust); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM net_locks WHERE customer_id = ?`, cust); err != nil {
+			return err
+		}
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "network.lock.release", Target: "customer:" + string(cust), CustomerID: string(cust)})
+	})
+}
+
+// BreakLock removes another account's lock (operations administrators).
+func (s *Service) BreakLock(ctx context.Context, cust catalog.CustomerID) (Lock, error) {
+	var l Lock
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var live bool
+		var err error
+		if l, live, err = s.lock(ctx, tx, cust); err != nil {
+			return err
+		}
+		if l.AccountID == "" {
+			return fault.New(fault.NotFound, "nobody is editing")
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM net_locks WHERE customer_id = ?`, cust); err != nil {
+			return err
+		}
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "network.lock.break", Target: "customer:" + string(cust), CustomerID: string(cust),
+			Detail: map[string]any{"holder": l.Holder, "since": clock.Show(l.Since), "was_live": live}})
+	})
+	return l, err
+}
+
+func (s *Service) draft(ctx context.Context, q store.Querier, cust catalog.CustomerID) (Draft, error) {
+	var d Draft
+	var raw, at string
+	var rb *int64
+	err := store.Scan(q.QueryRow(ctx, `SELECT base_version, rollback_of, config, updated_at, updated_by FROM net_drafts WHERE customer_id = ?`, cust),
+		&d.BaseVersion, &rb, &raw, &at, &d.UpdatedBy)
+	if err != nil {
+		return d, err
+	}
+	d.RollbackOf = rb
+	d.UpdatedAt, _ = clock.Parse(at)
+	if d.Config, err = DecodeConfig([]byte(raw)); err != nil {
+		return d, fmt.Errorf("draft: %w", err)
+	}
+	return d, nil
+}
+
+// newDraft makes the draft a copy of the current version, or of version
+// rollbackOf when given.
+func (s *Service) newDraft(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, rollbackOf *int64) (Draft, error) {
+	n, cfg, err := s.current(ctx, tx, cust)
+	if err != nil {
+		return Draft{}, err
+	}
+	if rollbackOf != nil {
+		v, err := s.getVersion(ctx, tx, cust, *rollbackOf)
+		if err != nil {
+			return Draft{}, err
+		}
+		cfg = v.Config
+	}
+	f, err := s.facts(ctx, tx, cust)
+	if err != nil {
+		return Draft{}, err
+	}
+	Normalize(f, &cfg, s.settings)
+	d := Draft{BaseVersion: n, RollbackOf: rollbackOf, Config: cfg, UpdatedAt: s.now(), UpdatedBy: audit.ActorFrom(ctx).Name}
+	return d, s.putDraft(ctx, tx, cust, d)
+}
+
+func (s *Service) putDraft(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, d Draft) error {
+	raw, err := encodeConfig(d.Config)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM net_drafts WHERE customer_id = ?`, cust); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO net_drafts (customer_id, base_version, rollback_of, config, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?)`,
+		cust, d.BaseVersion, d.RollbackOf, raw, clock.Store(d.UpdatedAt), d.UpdatedBy)
+	return err
+}
+
+// GetDraft returns the customer's draft (NotFound when there is none).
+func (s *Service) GetDraft(ctx context.Context, cust catalog.CustomerID) (Draft, error) {
+	d, err := s.draft(ctx, s.db, cust)
+	return d, notFound("draft", err)
+}
+
+// SaveDraft replaces the draft's configuration. The configuration is
+// normalized and must pass every validation rule; nothing is stored otherwise.
+func (s *Service) SaveDraft(ctx context.Context, cust catalog.CustomerID, cfg Config) (Draft, error) {
+	return s.editDraft(ctx, cust, "network.draft.save", func(_ *Config) (Config, error) { return cfg, nil })
+}
+
+// SavePort replaces (or adds) one port's configuration in the draft.
+func (s *Service) SavePort(ctx context.Context, cust catalog.CustomerID, code string, pc PortConfig) (Draft, error) {
+	pc.PortCode = code
+	return s.editDraft(ctx, cust, "network.draft.port.save", func(c *Config) (Config, error) {
+		for i := range c.Ports {
+			if c.Ports[i].PortCode == code {
+				c.Ports[i] = pc
+				return *c, nil
+			}
+		}
+		c.Ports = append(c.Ports, pc)
+		return *c, nil
+	})
+}
+
+// RemovePort removes one port's configuration from the draft.
+func (s *Service) RemovePort(ctx context.Context, cust catalog.CustomerID, code string) (Draft, error) {
+	return s.editDraft(ctx, cust, "network.draft.port.remove", func(c *Config) (Config, error) {
+		for i := range c.Ports {
+			if c.Ports[i].PortCode == code {
+				c.Ports = append(c.Ports[:i], c.Ports[i+1:]...)
+				return *c, nil
+			}
+		}
+		return *c, fault.New(fault.NotFound, "port %s is not configured in the draft", code)
+	})
+}
+
+func (s *Service) editDraft(ctx context.Context, cust catalog.CustomerID, action string, edit func(*Config) (Config, error)) (Draft, error) {
+	var d Draft
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.holdLock(ctx, tx, cust); err != nil {
+			return err
+		}
+		var err error
+		if d, err = s.draft(ctx, tx, cust); err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if d, err = s.newDraft(ctx, tx, cust, nil); err != nil {
+				return err
+			}
+		}
+		prev := d.Config
+		prev.Ports = append([]PortConfig(nil), d.Config.Ports...)
+		cfg, err := edit(&d.Config)
+		if err != nil {
+			return err
+		}
+		if err := restoreSecrets(&cfg, prev); err != nil {
+			return err
+		}
+		f, err := s.facts(ctx, tx, cust)
+		if err != nil {
+			return err
+		}
+		Normalize(f, &cfg, s.settings)
+		if err := Validate(f, cfg, s.settings).Err(); err != nil {
+			return err
+		}
+		d.Config, d.UpdatedAt, d.UpdatedBy = cfg, s.now(), audit.ActorFrom(ctx).Name
+		if err := s.putDraft(ctx, tx, cust, d); err != nil {
+			return err
+		}
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: action, Target: "customer:" + string(cust), CustomerID: string(cust),
+			Detail: map[string]any{"base_version": d.BaseVersion}})
+	})
+	if err != nil {
+		return Draft{}, fmt.Errorf("save draft: %w", err)
+	}
+	return d, nil
+}
+
+// DiscardDraft drops the draft; the lock stays with the caller.
+func (s *Service) DiscardDraft(ctx context.Context, cust catalog.CustomerID) error {
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.holdLock(ctx, tx, cust); err != nil {
+			return err
+		}
+		res, err := tx.Exec(ctx, `DELETE FROM net_drafts WHERE customer_id = ?`, cust)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fault.New(fault.NotFound, "there is no draft")
+		}
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "network.draft.discard", Target: "customer:" + string(cust), CustomerID: string(cust)})
+	})
+}
+
+// Rollback makes a new draft holding version n's configuration, on top of
+// the current version; it is reviewed and applied like any other draft.
+func (s *Service) Rollback(ctx context.Context, cust catalog.CustomerID, n int64) (Draft, error) {
+	var d Draft
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.holdLock(ctx, tx, cust); err != nil {
+			return err
+		}
+		var err error
+		if d, err = s.newDraft(ctx, tx, cust, &n); err != nil {
+			return err
+		}
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "network.draft.rollback", Target: "customer:" + string(cust), CustomerID: string(cust),
+			Detail: map[string]any{"rollback_of": n, "base_version": d.BaseVersion}})
+	})
+	if err != nil {
+		return Draft{}, fmt.Errorf("rollback: %w", err)
+	}
+	return d, nil
+}
+
+// Review reviews the customer's draft against the applied version.
+func (s *Service) Review(ctx context.Context, cust catalog.CustomerID) (Review, error) {
+	var r Review
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		d, err := s.draft(ctx, tx, cust)
+		if err != nil {
+			return notFound("draft", err)
+		}
+		r, err = s.review(ctx, tx, cust, d)
+		return err
+	})
+	return r, err
+}
+
+func (s *Service) review(ctx context.Context, q store.Querier, cust catalog.CustomerID, d Draft) (Review, error) {
+	n, applied, err := s.current(ctx, q, cust)
+	if err != nil {
+		return Review{}, err
+	}
+	f, err := s.facts(ctx, q, cust)
+	if err != nil {
+		return Review{}, err
+	}
+	// Before the first apply nothing is deployed: the review compares with
+	// an empty configuration, so everything is "added" and nothing "changed".
+	if n == 0 {
+		applied = Config{Hubs: []HubConfig{}, Ports: []PortConfig{},
+			Objects: Objects{Addresses: []AddressObject{}, Services: []ServiceObject{}, Applications: []ApplicationObject{}}}
+	}
+	cfg := d.Config
+	Normalize(f, &cfg, s.settings)
+	r := BuildReview(f, applied, cfg, s.settings)
+	r.BaseVersion, r.CurrentVersion = d.BaseVersion, n
+	if d.BaseVersion != n {
+		r.Stale = true
+		r.Problems = append(r.Problems, Problem{Field: "base_version",
+			Message: fmt.Sprintf("the draft was made from version %d but version %d is now applied; discard it and start again", d.BaseVersion, n)})
+		r.Valid = false
+	}
+	return r, nil
+}
+
+// Apply applies the caller's draft: it must be based on the current version
+// and valid; it becomes version current+1 with its review, NAT addresses are
+// allocated, the draft and the lock are released, and the audit log records
+// the review. The desired state of the customer's hub nodes follows from the
+// new version (DesiredState).
+func (s *Service) Apply(ctx context.Context, cust catalog.CustomerID) (Version, error) {
+	var v Version
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.holdLock(ctx, tx, cust); err != nil {
+			return err
+		}
+		d, err := s.draft(ctx, tx, cust)
+		if err != nil {
+			return notFound("draft", err)
+		}
+		r, err := s.review(ctx, tx, cust, d)
+		if err != nil {
+			return err
+		}
+		if r.Stale {
+			return fault.New(fault.Conflict, "%s", r.Problems[len(r.Problems)-1].Message)
+		}
+		if err := r.Problems.Err(); err != nil {
+			return err
+		}
+		if len(r.Changes) == 0 && r.CurrentVersion > 0 {
+			return fault.New(fault.Conflict, "the draft makes no change to version %d; discard it instead", r.CurrentVersion)
+		}
+		cfg := d.Config
+		f, err := s.facts(ctx, tx, cust)
+		if err != nil {
+			return err
+		}
+		Normalize(f, &cfg, s.settings)
+		raw, err := encodeConfig(cfg)
+		if err != nil {
+			return err
+		}
+		rev, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		v = Version{Version: r.CurrentVersion + 1, BaseVersion: d.BaseVersion, RollbackOf: d.RollbackOf, Config: cfg, Review: &r,
+			AppliedAt: s.now(), AppliedBy: audit.ActorFrom(ctx).Name}
+		if _, err := tx.Exec(ctx, `INSERT INTO net_versions (customer_id, version, base_version, rollback_of, config, review, applied_at, applied_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, cust, v.Version, v.BaseVersion, v.RollbackOf, raw, string(rev), clock.Store(v.AppliedAt), v.AppliedBy); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return fault.Wrap(fault.Conflict, err, "another version was applied at the same time")
+			}
+			return err
+		}
+		if err := s.ensureVNI(ctx, tx, cust); err != nil {
+			return err
+		}
+		if err := s.allocateNAT(ctx, tx, cust, f, cfg); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM net_drafts WHERE customer_id = ?`, cust); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM net_locks WHERE customer_id = ?`, cust); err != nil {
+			return err
+		}
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "network.apply", Target: fmt.Sprintf("customer:%s/version:%d", cust, v.Version),
+			CustomerID: string(cust), Detail: r.auditDetail(v.Version)})
+	})
+	if err != nil {
+		return Version{}, fmt.Errorf("apply: %w", err)
+	}
+	return v, nil
+}
+
+// GetVersion returns one applied version with its review.
+func (s *Service) GetVersion(ctx context.Context, cust catalog.CustomerID, n int64) (Version, error) {
+	return s.getVersion(ctx, s.db, cust, n)
+}
+
+func (s *Service) getVersion(ctx context.Context, q store.Querier, cust catalog.CustomerID, n int64) (Version, error) {
+	var v Version
+	var raw, rev, at string
+	err := store.Scan(q.QueryRow(ctx, `SELECT version, base_version, rollback_of, config, review, applied_at, applied_by
+		FROM net_versions WHERE customer_id = ? AND version = ?`, cust, n), &v.Version, &v.BaseVersion, &v.RollbackOf, &raw, &rev, &at, &v.AppliedBy)
+	if err != nil {
+		return v, notFound("version", err)
+	}
+	v.AppliedAt, _ = clock.Parse(at)
+	if v.Config, err = DecodeConfig([]byte(raw)); err != nil {
+		return v, fmt.Errorf("version %d: %w", n, err)
+	}
+	var r Review
+	if err := json.Unmarshal([]byte(rev), &r); err != nil {
+		return v, fmt.Errorf("version %d review: %w", n, err)
+	}
+	v.Review = &r
+	return v, nil
+}
+
+// ListVersions lists the customer's versions, newest first, before the
+// version number `before` (0 = from the newest).
+func (s *Service) ListVersions(ctx context.Context, cust catalog.CustomerID, before int64, limit int) ([]VersionSummary, error) {
+	if limit <= 0 || limit > catalog.MaxPage {
+		limit = 50
+	}
+	if before <= 0 {
+		before = 1 << 62
+	}
+	rows, err := s.db.Query(ctx, `SELECT version, rollback_of, review, applied_at, applied_by FROM net_versions
+		WHERE customer_id = ? AND version < ? ORDER BY version DESC LIMIT ?`, cust, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list versions: %w", err)
+	}
+	defer rows.Close()
+	out := []VersionSummary{}
+	for rows.Next() {
+		var v VersionSummary
+		var rev, at string
+		if err := rows.Scan(&v.Version, &v.RollbackOf, &rev, &at, &v.AppliedBy); err != nil {
+			return nil, fmt.Errorf("list versions: %w", err)
+		}
+		var r Review
+		_ = json.Unmarshal([]byte(rev), &r) // written by Apply; a failure leaves the summary empty
+		v.Risk, v.Changes = r.Risk, len(r.Changes)
+		v.AppliedAt, _ = clock.Parse(at)
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

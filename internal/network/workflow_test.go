@@ -1,0 +1,314 @@
+package network
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/storetest"
+)
+
+// env is a deployment for store tests: regions tokyo and osaka, a node in
+// each, NAT pools, and customers made by addCustomer.
+type env struct {
+	t   testing.TB
+	db  *store.DB
+	cat *catalog.Catalog
+	svc *Service
+	log *audit.Log
+	ctx context.Context
+	now time.Time
+}
+
+func newEnv(t testing.TB, db *store.DB) *env {
+	t.Helper()
+	log := audit.New(db)
+	e := &env{t: t, db: db, cat: catalog.New(db, log), log: log, now: time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)}
+	e.svc = New(db, log, DefaultSettings)
+	e.svc.now = func() time.Time { return e.now }
+	e.ctx = audit.WithActor(context.Background(), audit.Actor{ID: "acc_op", Kind: "operator", Name: "op"})
+	for _, r := range []catalog.RegionInput{{Code: "tokyo", NameEN: "Tokyo", NameJA: "東京", DataLocation: "Japan"},
+		{Code: "osaka", NameEN: "Osaka", NameJA: "大阪", DataLocation: "Japan"}} {
+		e.must(e.cat.CreateRegion(e.ctx, r))
+	}
+	e.must(e.cat.CreateNode(e.ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-1", Ports: []catalog.PhysicalPort{
+		{Name: "eth1", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth2", SpeedMbps: 10_000, Kind: "onprem"},
+		{Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"}, {Name: "eth4", SpeedMbps: 10_000, Kind: "cloud-azure", Oversubscription: 1.5}}}))
+	e.must(e.cat.CreateNode(e.ctx, catalog.NodeInput{Region: "osaka", Name: "osa-1", Ports: []catalog.PhysicalPort{
+		{Name: "eth1", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"},
+		{Name: "eth4", SpeedMbps: 10_000, Kind: "cloud-azure"}}}))
+	for _, p := range []PoolInput{{"tokyo", "203.0.113.0/26", "napt"}, {"tokyo", "203.0.113.64/28", "static"},
+		{"osaka", "198.51.100.0/26", "napt"}, {"osaka", "198.51.100.64/28", "static"}} {
+		e.must(e.svc.CreatePool(e.ctx, p))
+	}
+	return e
+}
+
+func (e *env) must(_ any, err error) {
+	e.t.Helper()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// customer is a customer of the fixture's shape: hub_main in tokyo, hub_sub
+// in osaka and the fixture's ports; codes maps fixture codes to real ones.
+type customer struct {
+	id    catalog.CustomerID
+	code  string
+	hubs  map[catalog.HubID]catalog.HubID
+	codes map[string]string
+	ctx   context.Context
+}
+
+func (e *env) addCustomer(name string) customer {
+	e.t.Helper()
+	cu, err := e.cat.CreateCustomer(e.ctx, catalog.CustomerInput{Name: name})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	k, err := e.cat.CreateContract(e.ctx, cu.ID, catalog.ContractInput{Plan: "smart-hub", StartDate: "2026-01-01"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for n, q := range map[string]int64{"napt-grade": 8, "static-nat-address": 4} {
+		e.must(e.cat.SetOption(e.ctx, cu.ID, k.ServiceCode, catalog.OptionInput{Name: n, Quantity: q}))
+	}
+	c := customer{id: cu.ID, code: k.ServiceCode, hubs: map[catalog.HubID]catalog.HubID{}, codes: map[string]string{},
+		ctx: audit.WithActor(context.Background(), audit.Actor{ID: "acc_" + name, Kind: "customer", Name: name + "-ops"})}
+	for _, h := range fixtureFacts().Hubs {
+		hub, err := e.cat.CreateHub(e.ctx, cu.ID, catalog.HubInput{ServiceCode: k.ServiceCode, Region: h.Region, Priority: h.Priority})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		c.hubs[h.ID] = hub.ID
+	}
+	for _, p := range fixtureFacts().Ports {
+		if !p.Active {
+			continue
+		}
+		pt, err := e.cat.CreatePort(e.ctx, cu.ID, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: c.hubs[p.HubID], Kind: p.Kind,
+			SpeedMbps: p.SpeedMbps, Redundant: p.Redundant})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		c.codes[p.Code] = pt.PortCode
+	}
+	return c
+}
+
+// config is the fixture configuration with the customer's real IDs.
+func (c customer) config() Config {
+	cfg := fixtureConfig()
+	for i := range cfg.Hubs {
+		cfg.Hubs[i].HubID = c.hubs[cfg.Hubs[i].HubID]
+	}
+	for i := range cfg.Ports {
+		cfg.Ports[i].PortCode = c.codes[cfg.Ports[i].PortCode]
+	}
+	return cfg
+}
+
+func wantFault(t testing.TB, err error, k fault.Kind, msg string) {
+	t.Helper()
+	f, ok := fault.As(err)
+	if !ok || f.Kind != k || !strings.Contains(f.Message, msg) {
+		t.Fatalf("err = %v, want %s containing %q", err, k, msg)
+	}
+}
+
+func TestEditWorkflow(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		a := e.addCustomer("a")
+		svc := e.svc
+		// Without the lock nothing can be saved.
+		_, err := svc.SaveDraft(a.ctx, a.id, a.config())
+		wantFault(t, err, fault.Conflict, "start editing first")
+
+		ed, err := svc.StartEditing(a.ctx, a.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ed.Draft.BaseVersion != 0 || !ed.Lock.Mine || ed.Lock.Holder != "a-ops" {
+			t.Fatalf("editing = %+v", ed)
+		}
+		// A second account of the same customer is refused, with who and since.
+		bob := audit.WithActor(context.Background(), audit.Actor{ID: "acc_bob", Name: "bob"})
+		_, err = svc.StartEditing(bob, a.id)
+		wantFault(t, err, fault.Conflict, "a-ops has been editing since 2026-11-26T12:00:00+09:00")
+
+		// An invalid configuration stores nothing.
+		bad := a.config()
+		bad.Ports[0].OnPrem.PeerASN = 64600
+		_, err = svc.SaveDraft(a.ctx, a.id, bad)
+		wantFault(t, err, fault.Invalid, "differ from your hub ASN")
+		if d, _ := svc.GetDraft(a.ctx, a.id); len(d.Config.Ports) != 0 {
+			t.Fatalf("invalid draft was stored: %+v", d.Config.Ports)
+		}
+
+		if _, err := svc.SaveDraft(a.ctx, a.id, a.config()); err != nil {
+			t.Fatal(err)
+		}
+		r, err := svc.Review(a.ctx, a.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Valid || r.Risk != "low" || len(r.AffectedPorts) != 6 || len(r.Changes) == 0 {
+			t.Fatalf("review = %+v", r)
+		}
+		v1, err := svc.Apply(a.ctx, a.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v1.Version != 1 {
+			t.Fatalf("version = %d", v1.Version)
+		}
+		// Apply released the lock and the draft.
+		if _, err := svc.GetLock(a.ctx, a.id); !fault.Is(err, fault.NotFound) {
+			t.Fatalf("lock after apply: %v", err)
+		}
+		nat, err := svc.NAT(a.ctx, a.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := a.codes[pAPublic]
+		if len(nat.NAPT[pub]) != 1 || !strings.HasSuffix(nat.NAPT[pub][0], "/32") || nat.Static["10.10.0.5"] == "" {
+			t.Fatalf("nat = %+v", nat)
+		}
+		if got := nat.NAPT[a.codes[pMPublic]]; len(got) != 2 || !strings.HasSuffix(got[1], "/28") {
+			t.Fatalf("m-public napt = %v", got)
+		}
+		firstStatic := nat.Static["10.10.0.5"]
+
+		// Version 2: move the static NAT to another inside address, then
+		// version 3 moves it back: the previous public address returns.
+		for i, inside := range []string{"10.10.0.6", "10.10.0.5"} {
+			if _, err := svc.StartEditing(a.ctx, a.id); err != nil {
+				t.Fatal(err)
+			}
+			cfg := a.config()
+			port(&cfg, a.codes[pAPublic]).StaticNAT = []StaticNAT{{Inside: inside}, {Inside: "10.10.0.7"}}
+			if _, err := svc.SaveDraft(a.ctx, a.id, cfg); err != nil {
+				t.Fatal(err)
+			}
+			v, err := svc.Apply(a.ctx, a.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Version != int64(i+2) {
+				t.Fatalf("version = %d", v.Version)
+			}
+		}
+		nat, _ = svc.NAT(a.ctx, a.id)
+		if nat.Static["10.10.0.5"] != firstStatic || nat.Static["10.10.0.7"] == "" || nat.Static["10.10.0.7"] == firstStatic {
+			t.Fatalf("static NAT after re-assignment = %v, want 10.10.0.5 → %s", nat.Static, firstStatic)
+		}
+
+		// Rollback to version 1 is a new draft on top of version 3.
+		if _, err := svc.StartEditing(a.ctx, a.id); err != nil {
+			t.Fatal(err)
+		}
+		d, err := svc.Rollback(a.ctx, a.id, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.BaseVersion != 3 || *d.RollbackOf != 1 {
+			t.Fatalf("rollback draft = %+v", d)
+		}
+		r, _ = svc.Review(a.ctx, a.id)
+		if r.Risk != "medium" || !strings.Contains(reasonsText(r), "removes static NAT for 10.10.0.7") {
+			t.Fatalf("rollback review = %+v", r.Reasons)
+		}
+
+		// A stale draft cannot be applied: bob breaks the lock (as an
+		// operations administrator), applies a change; a's draft is stale.
+		if _, err := svc.BreakLock(bob, a.id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Apply(a.ctx, a.id); err == nil {
+			t.Fatal("apply after the lock was broken succeeded")
+		}
+		// bob starts editing and gets a's (stale-to-be) draft; he discards it
+		// and applies his own.
+		if _, err := svc.StartEditing(bob, a.id); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.DiscardDraft(bob, a.id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.StartEditing(bob, a.id); err != nil {
+			t.Fatal(err)
+		}
+		cfg := a.config()
+		port(&cfg, a.codes[pOnPrem]).OnPrem.L2Guard.MACLimit = 3
+		if _, err := svc.SaveDraft(bob, a.id, cfg); err != nil {
+			t.Fatal(err)
+		}
+		// Meanwhile a stale draft: write one based on version 3 directly and
+		// apply version 4 first.
+		if _, err := svc.Apply(bob, a.id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.StartEditing(a.ctx, a.id); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.InTx(a.ctx, func(tx *store.Tx) error {
+			_, err := tx.Exec(a.ctx, `UPDATE net_drafts SET base_version = 3 WHERE customer_id = ?`, a.id)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = svc.Apply(a.ctx, a.id)
+		wantFault(t, err, fault.Conflict, "version 4 is now applied")
+
+		// Versions are immutable in the database.
+		err = db.InTx(a.ctx, func(tx *store.Tx) error {
+			_, err := tx.Exec(a.ctx, `UPDATE net_versions SET applied_by = 'x' WHERE customer_id = ?`, a.id)
+			return err
+		})
+		if err == nil || !strings.Contains(err.Error(), "immutable") {
+			t.Fatalf("update of a version: %v", err)
+		}
+		vs, err := svc.ListVersions(a.ctx, a.id, 0, 10)
+		if err != nil || len(vs) != 4 || vs[0].Version != 4 {
+			t.Fatalf("versions = %+v, %v", vs, err)
+		}
+
+		// The idle lock expires after 30 minutes and may be taken over.
+		e.now = e.now.Add(31 * time.Minute)
+		if _, err := svc.StartEditing(bob, a.id); err != nil {
+			t.Fatalf("expired lock not taken over: %v", err)
+		}
+
+		// Another customer sees none of it.
+		b := e.addCustomer("b")
+		if _, err := svc.GetVersion(b.ctx, b.id, 1); !fault.Is(err, fault.NotFound) {
+			t.Fatalf("b reads a's version: %v", err)
+		}
+		if _, err := svc.StartEditing(b.ctx, b.id); err != nil {
+			t.Fatal(err)
+		}
+		// b may use exactly a's addresses.
+		if _, err := svc.SaveDraft(b.ctx, b.id, b.config()); err != nil {
+			t.Fatalf("b with a's address plan: %v", err)
+		}
+		if _, err := svc.Apply(b.ctx, b.id); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func reasonsText(r Review) string {
+	var b strings.Builder
+	for _, x := range r.Reasons {
+		b.WriteString(x.Text + "\n")
+	}
+	return b.String()
+}

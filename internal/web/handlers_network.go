@@ -1,0 +1,240 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/network"
+)
+
+// Customer-listener handlers of the hub service model. The customer is
+// always the principal's own; the service filters every query by it.
+
+func (s *Server) network() (*network.Service, error) {
+	if s.deps.Network == nil {
+		return nil, fault.New(fault.Unavailable, "the hub service model is not available on this controller")
+	}
+	return s.deps.Network, nil
+}
+
+// netDo runs fn with the service and answers 200 with its result.
+func netDo[T any](s *Server, w http.ResponseWriter, fn func(*network.Service) (T, error)) error {
+	svc, err := s.network()
+	if err != nil {
+		return err
+	}
+	out, err := fn(svc)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func versionParam(r *http.Request) (int64, error) {
+	n, err := strconv.ParseInt(r.PathValue("version"), 10, 64)
+	if err != nil || n < 1 {
+		return 0, fault.New(fault.NotFound, "version not found")
+	}
+	return n, nil
+}
+
+func (s *Server) netApplied(w http.ResponseWriter, r *http.Request) error {
+	return netDo(s, w, func(n *network.Service) (network.Version, error) {
+		return redactVersion(n.Applied(r.Context(), principal(r).CustomerID))
+	})
+}
+
+func (s *Server) netVersions(w http.ResponseWriter, r *http.Request) error {
+	var before int64
+	if v := r.URL.Query().Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return fault.Field("before", "before must be a version number")
+		}
+		before = n
+	}
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	limit := p.Limit
+	if limit == 0 {
+		limit = 50
+	}
+	// Versions are listed newest first; the next page is ?before=<last>.
+	return netDo(s, w, func(n *network.Service) (list[network.VersionSummary], error) {
+		items, err := n.ListVersions(r.Context(), principal(r).CustomerID, before, limit)
+		if err != nil {
+			return list[network.VersionSummary]{}, err
+		}
+		next := ""
+		if len(items) == limit {
+			next = strconv.FormatInt(items[len(items)-1].Version, 10)
+		}
+		return newList(items, next), nil
+	})
+}
+
+func (s *Server) netVersion(w http.ResponseWriter, r *http.Request) error {
+	v, err := versionParam(r)
+	if err != nil {
+		return err
+	}
+	return netDo(s, w, func(n *network.Service) (network.Version, error) {
+		return redactVersion(n.GetVersion(r.Context(), principal(r).CustomerID, v))
+	})
+}
+
+func (s *Server) netRollback(w http.ResponseWriter, r *http.Request) error {
+	v, err := versionParam(r)
+	if err != nil {
+		return err
+	}
+	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
+		return redactDraft(n.Rollback(r.Context(), principal(r).CustomerID, v))
+	})
+}
+
+func (s *Server) netLock(w http.ResponseWriter, r *http.Request) error {
+	return netDo(s, w, func(n *network.Service) (network.Lock, error) { return n.GetLock(r.Context(), principal(r).CustomerID) })
+}
+
+func (s *Server) netStartEditing(w http.ResponseWriter, r *http.Request) error {
+	return netDo(s, w, func(n *network.Service) (network.Editing, error) {
+		ed, err := n.StartEditing(r.Context(), principal(r).CustomerID)
+		ed.Draft.Config = ed.Draft.Config.Redacted()
+		return ed, err
+	})
+}
+
+func (s *Server) netReleaseLock(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.network()
+	if err != nil {
+		return err
+	}
+	if err := svc.ReleaseLock(r.Context(), principal(r).CustomerID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) netBreakLock(w http.ResponseWriter, r *http.Request) error {
+	return netDo(s, w, func(n *network.Service) (network.Lock, error) {
+		return n.BreakLock(r.Context(), principal(r).CustomerID)
+	})
+}
+
+func (s *Server) netDraft(w http.ResponseWriter, r *http.Request) error {
+	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
+		return redactDraft(n.GetDraft(r.Context(), principal(r).CustomerID))
+	})
+}
+
+func (s *Server) netSaveDraft(w http.ResponseWriter, r *http.Request) error {
+	var in network.Config
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
+		return redactDraft(n.SaveDraft(r.Context(), principal(r).CustomerID, in))
+	})
+}
+
+func (s *Server) netDiscardDraft(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.network()
+	if err != nil {
+		return err
+	}
+	if err := svc.DiscardDraft(r.Context(), principal(r).CustomerID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) netSavePort(w http.ResponseWriter, r *http.Request) error {
+	var in network.PortConfig
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	code := r.PathValue("code")
+	if in.PortCode != "" && in.PortCode != code {
+		return fault.Field("port_code", "port_code must match the path or be left out")
+	}
+	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
+		return redactDraft(n.SavePort(r.Context(), principal(r).CustomerID, code, in))
+	})
+}
+
+func (s *Server) netRemovePort(w http.ResponseWriter, r *http.Request) error {
+	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
+		return redactDraft(n.RemovePort(r.Context(), principal(r).CustomerID, r.PathValue("code")))
+	})
+}
+
+func (s *Server) netReview(w http.ResponseWriter, r *http.Request) error {
+	return netDo(s, w, func(n *network.Service) (network.Review, error) {
+		return n.Review(r.Context(), principal(r).CustomerID)
+	})
+}
+
+func (s *Server) netApply(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.network()
+	if err != nil {
+		return err
+	}
+	v, err := redactVersion(svc.Apply(r.Context(), principal(r).CustomerID))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+// natView is the customer's public addresses in a stable shape.
+type natView struct {
+	NAPT   map[string][]string `json:"napt"`
+	Static map[string]string   `json:"static"`
+}
+
+func (s *Server) netNAT(w http.ResponseWriter, r *http.Request) error {
+	return netDo(s, w, func(n *network.Service) (natView, error) {
+		a, err := n.NAT(r.Context(), principal(r).CustomerID)
+		return natView(a), err
+	})
+}
+
+func (s *Server) netBGP(w http.ResponseWriter, r *http.Request) error {
+	return netDo(s, w, func(n *network.Service) (network.BGPState, error) {
+		return n.GetBGPState(r.Context(), principal(r).CustomerID, r.PathValue("code"))
+	})
+}
+
+func (s *Server) netReenable(w http.ResponseWriter, r *http.Request) error {
+	return netDo(s, w, func(n *network.Service) (network.BGPState, error) {
+		return n.Reenable(r.Context(), principal(r).CustomerID, r.PathValue("code"))
+	})
+}
+
+func (s *Server) netBandwidthHistory(w http.ResponseWriter, r *http.Request) error {
+	return netDo(s, w, func(n *network.Service) (list[network.BandwidthChange], error) {
+		items, err := n.BandwidthHistory(r.Context(), principal(r).CustomerID, r.PathValue("code"))
+		return newList(items, ""), err
+	})
+}
+
+// BGP MD5 passwords are write-only: every configuration a customer reads
+// shows network.SecretMask instead, and saving the mask keeps the password.
+
+func redactVersion(v network.Version, err error) (network.Version, error) {
+	v.Config = v.Config.Redacted()
+	return v, err
+}
+
+func redactDraft(d network.Draft, err error) (network.Draft, error) {
+	d.Config = d.Config.Redacted()
+	return d, err
+}

@@ -1,0 +1,160 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/storetest"
+)
+
+// TestNetworkAPI walks the edit workflow and the operator's capacity and
+// desired-state routes over real TLS.
+func TestNetworkAPI(t *testing.T) {
+	t.Parallel()
+	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
+	ctx := e.seed
+	_, err := e.cat.CreateRegion(ctx, catalog.RegionInput{Code: "tokyo", NameEN: "Tokyo", NameJA: "東京", DataLocation: "Japan"})
+	e.must("region", err)
+	_, err = e.cat.CreateNode(ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-1", Ports: []catalog.PhysicalPort{
+		{Name: "eth1", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"}}})
+	e.must("node", err)
+	cu, err := e.cat.CreateCustomer(ctx, catalog.CustomerInput{Name: "Net K.K."})
+	e.must("customer", err)
+	k, err := e.cat.CreateContract(ctx, cu.ID, catalog.ContractInput{Plan: "smart-hub"})
+	e.must("contract", err)
+	h, err := e.cat.CreateHub(ctx, cu.ID, catalog.HubInput{ServiceCode: k.ServiceCode, Region: "tokyo", Priority: "main"})
+	e.must("hub", err)
+	onprem, err := e.cat.CreatePort(ctx, cu.ID, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "onprem", SpeedMbps: 10_000})
+	e.must("port", err)
+	aws, err := e.cat.CreatePort(ctx, cu.ID, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "a-private", SpeedMbps: 1_000})
+	e.must("port", err)
+
+	const pw = "network api passphrase 42"
+	e.account(cu.ID, "net-ops", identity.RoleOpsAdmin, pw)
+	e.account(cu.ID, "net-user", identity.RoleUser, pw)
+	e.account("", "net-operator", identity.RoleOperator, pw)
+	ops, user, op := e.client(e.customer), e.client(e.customer), e.client(e.mgmt)
+	ops.login("net-ops", pw)
+	user.login("net-user", pw)
+	op.login("net-operator", pw)
+
+	// The operator places both ports; a second placement of the on-prem
+	// port would not fit and says why.
+	for _, code := range []string{onprem.PortCode, aws.PortCode} {
+		op.expect(http.StatusCreated, "POST", "/api/v1/customers/"+string(cu.ID)+"/ports/"+code+"/placement", map[string]any{})
+	}
+	r := op.expect(http.StatusCreated, "POST", "/api/v1/customers/"+string(cu.ID)+"/ports/"+aws.PortCode+"/bandwidth-changes",
+		map[string]any{"speed_mbps": 2000, "effective_date": "2099-01-01"})
+	if !strings.Contains(string(r.body), `"state":"scheduled"`) {
+		t.Fatalf("bandwidth change = %s", r.body)
+	}
+	r = op.expect(http.StatusBadRequest, "POST", "/api/v1/customers/"+string(cu.ID)+"/ports/"+aws.PortCode+"/bandwidth-changes",
+		map[string]any{"speed_mbps": 300, "effective_date": "2099-01-01"})
+	if !strings.Contains(string(r.body), "speed_mbps") {
+		t.Fatalf("refusal = %s", r.body)
+	}
+
+	// A user may read but not edit.
+	user.expect(http.StatusForbidden, "POST", "/api/v1/network/lock", nil)
+	ops.expect(http.StatusConflict, "PUT", "/api/v1/network/draft", map[string]any{})
+	var ed network.Editing
+	ops.expect(http.StatusOK, "POST", "/api/v1/network/lock", nil).json(t, &ed)
+	if ed.Lock.Holder != "net-ops" || ed.Draft.BaseVersion != 0 {
+		t.Fatalf("editing = %+v", ed)
+	}
+	var lock network.Lock
+	user.expect(http.StatusOK, "GET", "/api/v1/network/lock", nil).json(t, &lock)
+	if lock.Holder != "net-ops" || lock.Mine {
+		t.Fatalf("lock seen by user = %+v", lock)
+	}
+	// A field error names the field; nothing is stored.
+	r = ops.expect(http.StatusBadRequest, "PUT", "/api/v1/network/draft/ports/"+aws.PortCode, map[string]any{
+		"cloud": map[string]any{"vlan": 100, "peer_asn": 64512,
+			"primary":      map[string]any{"hub_address": "10.0.0.1", "peer_address": "10.0.0.2", "prefix_length": 30},
+			"secondary":    map[string]any{"hub_address": "169.254.0.5", "peer_address": "169.254.0.6", "prefix_length": 30},
+			"route_policy": map[string]any{"type": "DefaultRoute"}}})
+	if !strings.Contains(string(r.body), `"field":"ports[0].cloud.primary.hub_address"`) {
+		t.Fatalf("field error = %s", r.body)
+	}
+	ops.expect(http.StatusOK, "PUT", "/api/v1/network/draft/ports/"+aws.PortCode, map[string]any{
+		"cloud": map[string]any{"vlan": 100, "peer_asn": 64512,
+			"primary":      map[string]any{"hub_address": "169.254.0.1", "peer_address": "169.254.0.2", "prefix_length": 30},
+			"secondary":    map[string]any{"hub_address": "169.254.0.5", "peer_address": "169.254.0.6", "prefix_length": 30},
+			"route_policy": map[string]any{"type": "DefaultRoute"}}})
+	// The MD5 password is write-only: reads show the mask, and saving the
+	// mask keeps the password.
+	ops.expect(http.StatusBadRequest, "PUT", "/api/v1/network/draft/ports/"+onprem.PortCode, map[string]any{
+		"onprem": map[string]any{"hub_address": "192.168.255.1", "customer_address": "192.168.255.2", "prefix_length": 30, "peer_asn": 65001,
+			"md5": network.SecretMask}})
+	r = ops.expect(http.StatusOK, "PUT", "/api/v1/network/draft/ports/"+onprem.PortCode, map[string]any{
+		"onprem": map[string]any{"hub_address": "192.168.255.1", "customer_address": "192.168.255.2", "prefix_length": 30, "peer_asn": 65001,
+			"md5": "bgp-secret-1"}})
+	if strings.Contains(string(r.body), "bgp-secret-1") || !strings.Contains(string(r.body), network.SecretMask) {
+		t.Fatalf("draft shows the password: %s", r.body)
+	}
+	var d network.Draft
+	ops.expect(http.StatusOK, "GET", "/api/v1/network/draft", nil).json(t, &d)
+	ops.expect(http.StatusOK, "PUT", "/api/v1/network/draft", d.Config)
+	var rev network.Review
+	ops.expect(http.StatusOK, "GET", "/api/v1/network/draft/review", nil).json(t, &rev)
+	if !rev.Valid || rev.Risk != "low" || len(rev.AffectedPorts) != 2 {
+		t.Fatalf("review = %+v", rev)
+	}
+	var v network.Version
+	ops.expect(http.StatusCreated, "POST", "/api/v1/network/draft/apply", nil).json(t, &v)
+	if v.Version != 1 || v.Review == nil {
+		t.Fatalf("version = %+v", v)
+	}
+	r = user.expect(http.StatusOK, "GET", "/api/v1/network/versions/1", nil)
+	if strings.Contains(string(r.body), "bgp-secret-1") {
+		t.Fatalf("version shows the password: %s", r.body)
+	}
+	user.expect(http.StatusNotFound, "GET", "/api/v1/network/versions/2", nil)
+	r = user.expect(http.StatusOK, "GET", "/api/v1/network/versions", nil)
+	if !strings.Contains(string(r.body), `"version":1`) {
+		t.Fatalf("versions = %s", r.body)
+	}
+	user.expect(http.StatusOK, "GET", "/api/v1/ports/"+aws.PortCode+"/bgp", nil)
+	user.expect(http.StatusOK, "GET", "/api/v1/ports/"+aws.PortCode+"/bandwidth-changes", nil)
+
+	// Capacity: eth3 holds 1G now, 2G committed.
+	r = op.expect(http.StatusOK, "GET", "/api/v1/capacity.csv", nil)
+	if !strings.Contains(string(r.body), "tyo-1,tokyo,eth3,cloud-aws,10000,1,10000,1000,2000,8000,0.2,") {
+		t.Fatalf("csv = %s", r.body)
+	}
+	// Work on eth3 takes the AWS port down: its only leg is there.
+	r = op.expect(http.StatusOK, "GET", "/api/v1/nodes/tyo-1/affected?physical_port=eth3", nil)
+	if !strings.Contains(string(r.body), `"port_code":"`+aws.PortCode+`","legs":["primary"],"impact":"outage"`) ||
+		strings.Contains(string(r.body), onprem.PortCode) {
+		t.Fatalf("affected = %s", r.body)
+	}
+	// Desired state: a reason is required and recorded for the customer.
+	op.expect(http.StatusBadRequest, "GET", "/api/v1/nodes/tyo-1/desired-state", nil)
+	r = op.expect(http.StatusOK, "GET", "/api/v1/nodes/tyo-1/desired-state?reason=incident+4711", nil)
+	etag := r.hdr.Get("ETag")
+	if etag == "" || !strings.Contains(string(r.body), onprem.PortCode) || !strings.Contains(string(r.body), `"md5": "bgp-secret-1"`) {
+		t.Fatalf("desired state = %s %s", etag, r.body)
+	}
+	op.hdr.Set("If-None-Match", etag)
+	op.expect(http.StatusNotModified, "GET", "/api/v1/nodes/tyo-1/desired-state?reason=incident+4711", nil)
+	op.hdr.Del("If-None-Match")
+	entries, err := e.audit.List(ctx, audit.Query{CustomerID: string(cu.ID), Limit: 500})
+	e.must("audit", err)
+	var reads, applies int
+	for _, en := range entries {
+		if en.Action == "saved_data.read" && en.Reason == "incident 4711" {
+			reads++
+		}
+		if en.Action == "network.apply" {
+			applies++
+		}
+	}
+	if reads != 2 || applies != 1 {
+		t.Fatalf("audit: %d reads, %d applies", reads, applies)
+	}
+}
