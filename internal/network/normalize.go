@@ -22,6 +22,19 @@ import (
 // Normalize never makes an invalid configuration valid by changing what the
 // customer wrote; it only fills what was left empty.
 func Normalize(f Facts, cfg *Config, s Settings) {
+	// The caller's slices and on-premises connections are not touched: what
+	// is filled in or sorted is a copy.
+	cfg.Hubs = slices.Clone(cfg.Hubs)
+	cfg.Ports = slices.Clone(cfg.Ports)
+	for i := range cfg.Ports {
+		if op := cfg.Ports[i].OnPrem; op != nil {
+			c := *op
+			cfg.Ports[i].OnPrem = &c
+		}
+	}
+	cfg.Objects.Addresses = slices.Clone(cfg.Objects.Addresses)
+	cfg.Objects.Services = slices.Clone(cfg.Objects.Services)
+	cfg.Objects.Applications = slices.Clone(cfg.Objects.Applications)
 	if cfg.ASN == 0 {
 		cfg.ASN = s.DefaultASN
 	}

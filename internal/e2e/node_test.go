@@ -1,0 +1,395 @@
+package e2e_test
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/agent"
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/dataplane"
+	"github.com/tsunagi-net/tsunagi/internal/fleet"
+	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/nstest"
+	"github.com/tsunagi-net/tsunagi/internal/storetest"
+	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
+	"github.com/tsunagi-net/tsunagi/internal/web"
+)
+
+// site is one customer's side of the test: its hub's ports on the node and
+// the two peer routers (on-premises, AWS) in namespaces of their own.
+type site struct {
+	name                           string
+	cust                           catalog.CustomerID
+	hub                            catalog.HubID
+	onprem, cloud                  string // peer namespaces
+	onIf, clIf, clIf2              string // node-side interfaces (the physical ports)
+	onBird, cloudBird              nstest.PeerBird
+	onLoop, cloudLoop              string
+	onPort, cloudPort              string // port codes
+	dataplaneID                    string
+	onPhys, cloudPhysA, cloudPhysB string
+	cfg                            network.Config
+}
+
+const (
+	hubASN    = 64600
+	onpremASN = 65001
+	awsASN    = 64512
+	vlan      = 101
+)
+
+// TestNodeEndToEnd is issue 5's end-to-end test: customers A and B, with the
+// same addresses and prefixes, are configured through the service model;
+// the node's agent enrols, pulls its desired state over mutual TLS and builds
+// both hubs; BGP comes up with each customer's routers, traffic crosses each
+// hub, and the node reports the generation it reached. Then the agent is
+// restarted: nothing in the data plane is reset.
+func TestNodeEndToEnd(t *testing.T) {
+	nstest.RequireRoot(t)
+	ctx := audit.WithActor(context.Background(), audit.Actor{ID: "acc_test", Kind: "operator", Name: "e2e"})
+	prefix := nstest.RunPrefix(t)
+	node := prefix + "-node"
+	nstest.AddNamespace(t, node)
+	runDir := filepath.Join("/tmp", prefix)
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(runDir) })
+
+	// The controller.
+	db := storetest.SQLite(t)
+	log := audit.New(db)
+	cat := catalog.New(db, log)
+	netSvc := network.New(db, log, network.DefaultSettings)
+	fl, err := fleet.New(ctx, db, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := web.New(web.Config{}, web.Deps{DB: db, Catalog: cat, Audit: log, Fleet: fl, Network: netSvc,
+		DesiredState: netSvc.DesiredStateDoc, Log: slog.New(slog.DiscardHandler),
+		Identity: identity.New(db, log, identity.Config{Argon2: identity.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}})})
+	cert, _, err := tlsutil.SelfSigned(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentSrv := httptest.NewUnstartedServer(srv.AgentHandler())
+	agentSrv.TLS = web.AgentTLS(tlsutil.ServerConfig(cert), fl)
+	agentSrv.StartTLS()
+	t.Cleanup(agentSrv.Close)
+	leaf, _ := x509.ParseCertificate(cert.Certificate[0])
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+
+	// The operator's inventory: one node with a physical port per leg.
+	if _, err := cat.CreateRegion(ctx, catalog.RegionInput{Code: "tokyo", NameEN: "Tokyo", NameJA: "東京", DataLocation: "Japan"}); err != nil {
+		t.Fatal(err)
+	}
+	sites := []*site{newSite(prefix, "a"), newSite(prefix, "b")}
+	var phys []catalog.PhysicalPort
+	for _, s := range sites {
+		phys = append(phys,
+			catalog.PhysicalPort{Name: s.onPhys, SpeedMbps: 10_000, Kind: "onprem"},
+			catalog.PhysicalPort{Name: s.cloudPhysA, SpeedMbps: 10_000, Kind: "cloud-aws"},
+			catalog.PhysicalPort{Name: s.cloudPhysB, SpeedMbps: 10_000, Kind: "cloud-aws"})
+	}
+	if _, err := cat.CreateNode(ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-1", Ports: phys}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Each customer: contract, hub, ports, placement, configuration, apply.
+	for _, s := range sites {
+		configure(t, ctx, cat, netSvc, s)
+		wire(t, node, runDir, s)
+	}
+
+	// The node's agent.
+	tok, err := fl.IssueEnrolToken(ctx, "tyo-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	if err := agent.Enrol(ctx, agentSrv.URL, roots, tok.Token, state); err != nil {
+		t.Fatal(err)
+	}
+	client, err := agent.NewClient(agentSrv.URL, roots, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := dataplane.NewManager(dataplane.Options{RunDir: runDir, NodeNamespace: node})
+	t.Cleanup(func() {
+		for _, s := range sites {
+			_ = m.Remove(context.Background(), s.dataplaneID)
+		}
+	})
+	stop := runAgent(t, client, m, runDir, state)
+
+	converged := func(what string) {
+		t.Helper()
+		_, want, err := netSvc.DesiredStateDoc(ctx, "tyo-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		nstest.WaitFor(t, "the node to reach the generation "+what, 90*time.Second, func() (bool, string) {
+			st, err := fl.NodeStatus(ctx, "tyo-1")
+			if err != nil {
+				return false, err.Error()
+			}
+			return st.AppliedGeneration == want, fmt.Sprintf("applied %q, report %s", st.AppliedGeneration, st.Report)
+		})
+	}
+	converged("of the first configuration")
+	for _, s := range sites {
+		hubBird := m.BirdClient(s.dataplaneID)
+		for _, proto := range []string{
+			dataplane.SessionName("p" + strings.TrimPrefix(s.onPort, "shc") + "_s"),
+			dataplane.SessionName("p" + strings.TrimPrefix(s.cloudPort, "shc") + "_p"),
+		} {
+			nstest.WaitFor(t, s.name+" "+proto+" Established", 90*time.Second, func() (bool, string) {
+				ps, err := hubBird.Protocols(ctx)
+				if err != nil {
+					return false, err.Error()
+				}
+				for _, p := range ps {
+					if p.Name == proto {
+						return p.Established(), fmt.Sprintf("%+v", p)
+					}
+				}
+				return false, fmt.Sprintf("no protocol %s in %+v", proto, ps)
+			})
+		}
+		// Each peer has learned the other side before traffic is tried.
+		for _, learned := range []struct {
+			bird   nstest.PeerBird
+			prefix string
+		}{{s.onBird, "172.31.0.0/16"}, {s.cloudBird, "0.0.0.0/0"}} {
+			nstest.WaitFor(t, learned.bird.NS+" to learn "+learned.prefix, 60*time.Second, func() (bool, string) {
+				rs, err := dataplane.BirdClient{Socket: learned.bird.Sock}.Routes(ctx)
+				if err != nil {
+					return false, err.Error()
+				}
+				for _, r := range rs {
+					if r.Net.String() == learned.prefix {
+						return true, ""
+					}
+				}
+				return false, fmt.Sprintf("%v", rs)
+			})
+		}
+		if err := nstest.Ping(s.onprem, s.onLoop, s.cloudLoop, 30*time.Second); err != nil {
+			t.Errorf("%s: on-premises → AWS across the hub: %v", s.name, err)
+		}
+		if err := nstest.Ping(s.cloud, s.cloudLoop, s.onLoop, 30*time.Second); err != nil {
+			t.Errorf("%s: AWS → on-premises across the hub: %v", s.name, err)
+		}
+		// A TCP connection from the on-premises network to AWS.
+		if bps := nstest.Goodput(t, s.onprem, s.onLoop, s.cloud, s.cloudLoop+":5001", s.cloudLoop+":5001", 300*time.Millisecond); bps <= 0 {
+			t.Errorf("%s: no TCP goodput", s.name)
+		}
+	}
+
+	// A firewall rule applied through the service model blocks A's flow,
+	// and B, with the same addresses, is untouched; then it is lifted.
+	a := sites[0]
+	blocked := a.cfg
+	blocked.Objects = network.Objects{Addresses: []network.AddressObject{{Name: "lan", Prefixes: []string{"10.10.0.0/16"}}}}
+	blocked.Ports = append([]network.PortConfig(nil), a.cfg.Ports...)
+	blocked.Ports[0].Firewall = &network.Firewall{Mode: "stateful", Rules: []network.Rule{
+		{Action: "drop", Sources: []string{"lan"}, Destinations: []string{"any"}, Log: true}}}
+	applyConfig(t, ctx, netSvc, a.cust, blocked)
+	converged("with A's drop rule")
+	if err := nstest.Ping(a.onprem, a.onLoop, a.cloudLoop, 3*time.Second); err == nil {
+		out, _ := exec.Command("ip", "netns", "exec", dataplane.NamespacePrefix+a.dataplaneID, "nft", "list", "ruleset").CombinedOutput()
+		t.Errorf("A's flow passes a drop rule; the hub's ruleset:\n%s", out)
+	}
+	if err := nstest.Ping(sites[1].onprem, sites[1].onLoop, sites[1].cloudLoop, 10*time.Second); err != nil {
+		t.Errorf("B blocked by A's rule: %v", err)
+	}
+	allowed := blocked
+	allowed.Ports = append([]network.PortConfig(nil), blocked.Ports...)
+	allowed.Ports[0].Firewall = &network.Firewall{Mode: "stateful", Rules: []network.Rule{
+		{Action: "accept", Sources: []string{"lan"}, Destinations: []string{"any"}}}}
+	applyConfig(t, ctx, netSvc, a.cust, allowed)
+	converged("with A's accept rule")
+	if err := nstest.Ping(a.onprem, a.onLoop, a.cloudLoop, 30*time.Second); err != nil {
+		t.Errorf("A's flow still blocked after the accept rule: %v", err)
+	}
+
+	if st, err := fl.NodeStatus(ctx, "tyo-1"); err == nil {
+		t.Logf("node report: %s", st.Report)
+	}
+
+	// A restarted agent adopts the running data plane: BIRD keeps its
+	// process, and a ping every 10 ms across the hub loses nothing.
+	pidBefore := birdPID(t, runDir, a.dataplaneID)
+	pingStop := make(chan struct{})
+	type pingResult struct {
+		sent, lost int
+		err        error
+	}
+	pinged := make(chan pingResult, 1)
+	go func() {
+		sent, lost, err := nstest.PingStream(a.onprem, a.onLoop, a.cloudLoop, 10*time.Millisecond, pingStop)
+		pinged <- pingResult{sent, lost, err}
+	}()
+	time.Sleep(500 * time.Millisecond)
+	stop()
+	m2 := dataplane.NewManager(dataplane.Options{RunDir: runDir, NodeNamespace: node})
+	stop2 := runAgent(t, client, m2, runDir, state)
+	defer stop2()
+	time.Sleep(6 * time.Second) // beyond a resync of the new agent
+	close(pingStop)
+	r := <-pinged
+	if r.err != nil || r.sent < 100 || r.lost != 0 {
+		t.Errorf("ping across the agent restart: sent %d, lost %d, %v", r.sent, r.lost, r.err)
+	}
+	if pid := birdPID(t, runDir, a.dataplaneID); pid != pidBefore {
+		t.Errorf("BIRD restarted by an agent restart: pid %s → %s", pidBefore, pid)
+	}
+}
+
+func newSite(prefix, x string) *site {
+	return &site{
+		name:   strings.ToUpper(x),
+		onprem: prefix + "-on" + x, cloud: prefix + "-aws" + x,
+		onPhys: "po" + x, cloudPhysA: "pw" + x, cloudPhysB: "px" + x,
+		onLoop: "10.10.0.1", cloudLoop: "172.31.0.1",
+	}
+}
+
+// configure makes the customer's contract, hub and ports, places them on the
+// node's physical ports and applies a configuration — the same for A and B.
+func configure(t *testing.T, ctx context.Context, cat *catalog.Catalog, svc *network.Service, s *site) {
+	t.Helper()
+	cu, err := cat.CreateCustomer(ctx, catalog.CustomerInput{Name: "Customer " + s.name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cust = cu.ID
+	k, err := cat.CreateContract(ctx, cu.ID, catalog.ContractInput{Plan: "smart-hub"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := cat.CreateHub(ctx, cu.ID, catalog.HubInput{ServiceCode: k.ServiceCode, Region: "tokyo", Priority: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.hub = h.ID
+	s.dataplaneID = strings.TrimPrefix(string(h.ID), "hub_") // the desired state's namespace is hub-<this>
+	on, err := cat.CreatePort(ctx, cu.ID, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "onprem", SpeedMbps: 10_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := cat.CreatePort(ctx, cu.ID, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "a-private", SpeedMbps: 1_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.onPort, s.cloudPort = on.PortCode, cl.PortCode
+	if _, err := svc.Place(ctx, cu.ID, on.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: "tyo-1", Port: s.onPhys}, Reason: "e2e"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Place(ctx, cu.ID, cl.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: "tyo-1", Port: s.cloudPhysA}, Reason: "e2e"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := network.Config{ASN: hubASN, Ports: []network.PortConfig{
+		{PortCode: on.PortCode, OnPrem: &network.OnPremConnection{HubAddress: "10.0.0.1", CustomerAddress: "10.0.0.2", PrefixLength: 30, PeerASN: onpremASN,
+			L2Guard: network.L2Guard{BPDUGuard: true, StormControlPPS: 1000, FlapLimit: 5, FlapWindowSeconds: 60, MACLimit: 5, MACAgeingSeconds: 2400, MTU: 1500}}},
+		{PortCode: cl.PortCode, Cloud: &network.CloudConnection{VLAN: vlan, PeerASN: awsASN, RoutePolicy: network.RoutePolicy{Type: network.PolicyDefaultRoute},
+			Primary:   network.Link{HubAddress: "169.254.100.1", PeerAddress: "169.254.100.2", PrefixLength: 30},
+			Secondary: network.Link{HubAddress: "169.254.100.5", PeerAddress: "169.254.100.6", PrefixLength: 30}}},
+	}}
+	s.cfg = cfg
+	applyConfig(t, ctx, svc, s.cust, cfg)
+}
+
+// applyConfig goes through the edit workflow: lock, draft, review, apply.
+func applyConfig(t *testing.T, ctx context.Context, svc *network.Service, cust catalog.CustomerID, cfg network.Config) {
+	t.Helper()
+	if _, err := svc.StartEditing(ctx, cust); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SaveDraft(ctx, cust, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Review(ctx, cust); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Apply(ctx, cust); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wire builds the customer's side of the node: veth pairs whose node ends
+// carry the names the desired state gives the legs (the VLAN as a name
+// suffix: this kernel has no VLAN sub-interfaces), and the peer routers.
+func wire(t *testing.T, node, runDir string, s *site) {
+	t.Helper()
+	s.onIf = s.onPhys
+	s.clIf = fmt.Sprintf("%s.%d", s.cloudPhysA, vlan)
+	for _, side := range []struct{ ns, ifname, peerIf, addr, lo string }{
+		{s.onprem, s.onIf, "eth0", "10.0.0.2/30", s.onLoop + "/32"},
+		{s.cloud, s.clIf, "eth0", "169.254.100.2/30", s.cloudLoop + "/32"},
+	} {
+		if side.peerIf == "eth0" {
+			nstest.AddNamespace(t, side.ns)
+		}
+		nstest.Sh(t, "ip", "-n", node, "link", "add", side.ifname, "type", "veth", "peer", "name", side.peerIf, "netns", side.ns)
+		nstest.Sh(t, "ip", "-n", side.ns, "addr", "add", side.addr, "dev", side.peerIf)
+		if side.lo != "" {
+			nstest.Sh(t, "ip", "-n", side.ns, "addr", "add", side.lo, "dev", "lo")
+		}
+		nstest.Sh(t, "ip", "-n", side.ns, "link", "set", side.peerIf, "up")
+	}
+	s.onBird = nstest.StartPeerBird(t, s.onprem, runDir, nstest.PeerConf{Local: "10.0.0.2", Hub: "10.0.0.1", ASN: onpremASN, HubASN: hubASN,
+		Prefixes: []string{"10.10.0.0/16"}, Loopback: s.onLoop})
+	s.cloudBird = nstest.StartPeerBird(t, s.cloud, runDir, nstest.PeerConf{Local: "169.254.100.2", Hub: "169.254.100.1", ASN: awsASN, HubASN: hubASN,
+		Prefixes: []string{"172.31.0.0/16"}, Loopback: s.cloudLoop})
+}
+
+// runAgent runs the agent's loop until the returned stop is called.
+func runAgent(t *testing.T, c *agent.Client, m *dataplane.Manager, runDir, state string) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&agent.Loop{Client: c, Applier: &agent.DataplaneApplier{M: m, RunDir: runDir}, Dir: state, Version: "e2e",
+			Wait: 2 * time.Second, Resync: 5 * time.Second, MaxBackoff: time.Second,
+			Log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))}).Run(ctx)
+	}()
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			<-done
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func birdPID(t *testing.T, runDir, id string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(runDir, dataplane.NamespacePrefix+id, "bird.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
