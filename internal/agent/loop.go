@@ -80,6 +80,9 @@ func (l *Loop) Run(ctx context.Context) error {
 	apply := func() {
 		obs, err := l.Applier.Apply(ctx, current)
 		lastPass, observed, lastErr = time.Now(), obs, err
+		if err != nil && ctx.Err() != nil {
+			return // stopping: an interrupted pass is not a failure
+		}
 		if err != nil {
 			l.Log.Error("apply failed; will retry", "generation", current.Generation, "err", err)
 			return

@@ -16,6 +16,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/agent"
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/dataplane"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
@@ -151,10 +152,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	converged("of the first configuration")
 	for _, s := range sites {
 		hubBird := m.BirdClient(s.dataplaneID)
-		for _, proto := range []string{
-			dataplane.SessionName("p" + strings.TrimPrefix(s.onPort, "shc") + "_s"),
-			dataplane.SessionName("p" + strings.TrimPrefix(s.cloudPort, "shc") + "_p"),
-		} {
+		for _, proto := range []string{onpremSession(s), cloudSession(s)} {
 			nstest.WaitFor(t, s.name+" "+proto+" Established", 90*time.Second, func() (bool, string) {
 				ps, err := hubBird.Protocols(ctx)
 				if err != nil {
@@ -229,6 +227,33 @@ func TestNodeEndToEnd(t *testing.T) {
 		t.Logf("node report: %s", st.Report)
 	}
 
+	// A speed change (an item change on the contract, effective today) is
+	// applied in place: a ping every 10 ms loses nothing and the BGP
+	// session is not reset.
+	before := protocol(t, m, a.dataplaneID, cloudSession(a))
+	speedStop := make(chan struct{})
+	speedPinged := make(chan [2]int, 1)
+	go func() {
+		sent, lost, _ := nstest.PingStream(a.onprem, a.onLoop, a.cloudLoop, 10*time.Millisecond, speedStop)
+		speedPinged <- [2]int{sent, lost}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if _, err := netSvc.RequestBandwidthChange(ctx, a.cust, a.cloudPort, network.BandwidthInput{SpeedMbps: 2_000, EffectiveDate: clock.Today()}); err != nil {
+		t.Fatal(err)
+	}
+	converged("after A's speed change")
+	time.Sleep(300 * time.Millisecond)
+	close(speedStop)
+	if r := <-speedPinged; r[0] < 20 || r[1] != 0 {
+		t.Errorf("ping across the speed change: sent %d, lost %d", r[0], r[1])
+	}
+	if out := nstest.Sh(t, "tc", "-n", dataplane.NamespacePrefix+a.dataplaneID, "class", "show", "dev", a.clIf); !strings.Contains(out, "rate 2Gbit") {
+		t.Errorf("the port is not shaped at the new speed:\n%s", out)
+	}
+	if after := protocol(t, m, a.dataplaneID, cloudSession(a)); !after.Established() || !after.Since.Equal(before.Since) {
+		t.Errorf("the speed change reset BGP: %+v → %+v", before, after)
+	}
+
 	// A restarted agent adopts the running data plane: BIRD keeps its
 	// process, and a ping every 10 ms across the hub loses nothing.
 	pidBefore := birdPID(t, runDir, a.dataplaneID)
@@ -256,6 +281,50 @@ func TestNodeEndToEnd(t *testing.T) {
 	if pid := birdPID(t, runDir, a.dataplaneID); pid != pidBefore {
 		t.Errorf("BIRD restarted by an agent restart: pid %s → %s", pidBefore, pid)
 	}
+
+	// A's AWS router advertises 2,001 prefixes: that session alone stops;
+	// A's on-premises session and B's sessions stay up.
+	many := []string{"172.31.0.0/16"}
+	for i := 0; len(many) < 2_001; i++ {
+		many = append(many, fmt.Sprintf("11.%d.%d.0/24", i/256, i%256))
+	}
+	a.cloudBird.Reconfigure(t, nstest.PeerConf{Local: "169.254.100.2", Hub: "169.254.100.1", ASN: awsASN, HubASN: hubASN,
+		Prefixes: many, Loopback: a.cloudLoop})
+	nstest.WaitFor(t, "A's AWS session to stop at the route limit", 60*time.Second, func() (bool, string) {
+		p := protocol(t, m2, a.dataplaneID, cloudSession(a))
+		return !p.Established() && strings.Contains(strings.ToLower(p.Info), "limit"), fmt.Sprintf("%+v", p)
+	})
+	for _, c := range []struct {
+		s    *site
+		name string
+	}{{a, onpremSession(a)}, {sites[1], onpremSession(sites[1])}, {sites[1], cloudSession(sites[1])}} {
+		if p := protocol(t, m2, c.s.dataplaneID, c.name); !p.Established() {
+			t.Errorf("%s %s went down with A's route limit: %+v", c.s.name, c.name, p)
+		}
+	}
+}
+
+// protocol returns the hub BIRD's view of one session.
+func protocol(t *testing.T, m *dataplane.Manager, id, name string) dataplane.ProtocolStatus {
+	t.Helper()
+	ps, err := m.BirdClient(id).Protocols(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("hub %s has no protocol %s", id, name)
+	return dataplane.ProtocolStatus{}
+}
+
+func onpremSession(s *site) string {
+	return dataplane.SessionName("p" + strings.TrimPrefix(s.onPort, "shc") + "_s")
+}
+func cloudSession(s *site) string {
+	return dataplane.SessionName("p" + strings.TrimPrefix(s.cloudPort, "shc") + "_p")
 }
 
 func newSite(prefix, x string) *site {

@@ -84,6 +84,24 @@ type PeerConf struct {
 func StartPeerBird(t *testing.T, ns, dir string, c PeerConf) PeerBird {
 	t.Helper()
 	p := PeerBird{NS: ns, Dir: dir, Sock: filepath.Join(dir, ns+".ctl")}
+	confPath := p.writeConfig(t, c)
+	pidPath := filepath.Join(dir, ns+".pid")
+	t.Cleanup(func() { KillPidFile(pidPath) })
+	Sh(t, "ip", "netns", "exec", ns, "/usr/sbin/bird", "-c", confPath, "-s", p.Sock, "-P", pidPath)
+	return p
+}
+
+// Reconfigure rewrites the peer's configuration and makes its BIRD re-read
+// it, e.g. to advertise more prefixes.
+func (p PeerBird) Reconfigure(t *testing.T, c PeerConf) {
+	t.Helper()
+	p.writeConfig(t, c)
+	Sh(t, "/usr/sbin/birdc", "-s", p.Sock, "configure")
+}
+
+func (p PeerBird) writeConfig(t *testing.T, c PeerConf) string {
+	t.Helper()
+	ns, dir := p.NS, p.Dir
 	var routes, password strings.Builder
 	for _, pr := range c.Prefixes {
 		fmt.Fprintf(&routes, "\troute %s blackhole;\n", pr)
@@ -115,10 +133,7 @@ protocol bgp hub {
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pidPath := filepath.Join(dir, ns+".pid")
-	t.Cleanup(func() { KillPidFile(pidPath) })
-	Sh(t, "ip", "netns", "exec", ns, "/usr/sbin/bird", "-c", confPath, "-s", p.Sock, "-P", pidPath)
-	return p
+	return confPath
 }
 
 func KillPidFile(path string) {
