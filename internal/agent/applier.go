@@ -21,8 +21,12 @@ type DataplaneApplier struct {
 	M      *dataplane.Manager
 	RunDir string // the manager's RunDir: one directory per owned namespace
 
-	mu       sync.Mutex       // guards reenable
+	mu       sync.Mutex       // guards reenable and awaiting
 	reenable map[string]int64 // port code → last re-enable sequence acted on
+	// awaiting holds ports re-enabled but not yet seen out of the stopped
+	// state: until BIRD has brought the session back, the old stop is still
+	// visible and must not be reported as a new one.
+	awaiting map[string]bool
 }
 
 // Apply implements Applier.
@@ -31,6 +35,7 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) (map[stri
 	var errs []error
 	want := map[string]bool{}
 	observed := map[string]any{}
+	var limited []string
 	for _, h := range hubs {
 		want[h.Namespace()] = true
 		if err := a.M.Apply(ctx, h); err != nil {
@@ -39,11 +44,15 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) (map[stri
 		}
 		if st, err := a.M.Observe(ctx, h); err == nil {
 			observed[h.ID] = st
+			limited = append(limited, routeLimited(st)...)
 		} else {
 			errs = append(errs, fmt.Errorf("hub %s: observe: %w", h.ID, err))
 		}
 	}
-	errs = append(errs, a.reenableSessions(ctx, s)...)
+	// The stops are reported with the sequence acted on before this pass's
+	// re-enables, so a stop observed just before a re-enable is stale.
+	limits := a.limitReports(limited)
+	errs = append(errs, a.reenableSessions(ctx, s, hubs)...)
 	owned, err := os.ReadDir(a.RunDir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, fmt.Errorf("list owned hubs: %w", err))
@@ -60,18 +69,81 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) (map[stri
 	if len(problems) > 0 {
 		observed["problems"] = problems
 	}
+	if len(limits) > 0 {
+		observed[RouteLimitKey] = limits
+	}
 	return observed, errors.Join(errs...)
+}
+
+// RouteLimitKey names, in a report's observations, the ports whose session
+// the route limit has stopped, each with the re-enable sequence the agent
+// last acted on. They are reported on every pass while stopped; the
+// controller records a stop once and ignores reports older than the
+// customer's latest re-enable.
+const RouteLimitKey = "route_limit_exceeded"
+
+// LimitReport is one stopped port in a report.
+type LimitReport struct {
+	PortCode    string `json:"port_code"`
+	ReenableSeq int64  `json:"reenable_seq"`
+}
+
+func (a *DataplaneApplier) limitReports(codes []string) []LimitReport {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	stopped := map[string]bool{}
+	var out []LimitReport
+	for _, c := range codes {
+		stopped[c] = true
+		if !a.awaiting[c] {
+			out = append(out, LimitReport{PortCode: c, ReenableSeq: a.reenable[c]})
+		}
+	}
+	for c := range a.awaiting {
+		if !stopped[c] {
+			delete(a.awaiting, c) // out of the stop: a new one will be reported
+		}
+	}
+	return out
+}
+
+// routeLimited lists the port codes of sessions BIRD stopped at the import
+// limit.
+func routeLimited(st dataplane.Status) []string {
+	seen := map[string]bool{}
+	var codes []string
+	for _, s := range st.Sessions {
+		if s.Established() || !strings.Contains(strings.ToLower(s.Info), "limit") {
+			continue
+		}
+		// Session names are port_p<digits of the port code>_<leg>.
+		name := strings.TrimPrefix(s.Name, "port_p")
+		if digits, _, ok := strings.Cut(name, "_"); ok && name != s.Name && !seen[digits] {
+			seen[digits] = true
+			codes = append(codes, "shc"+digits)
+		}
+	}
+	return codes
 }
 
 // reenableSessions acts on each port's re-enable sequence: BIRD keeps a
 // session that exceeded its import limit down even across a reconfigure, so
 // the customer's "re-enable" (a bumped sequence) is an explicit enable. The
 // first sequence seen after a start is taken as already acted on.
-func (a *DataplaneApplier) reenableSessions(ctx context.Context, s desired.State) []error {
+func (a *DataplaneApplier) reenableSessions(ctx context.Context, s desired.State, hubs []dataplane.Hub) []error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.reenable == nil {
 		a.reenable = map[string]int64{}
+		a.awaiting = map[string]bool{}
+	}
+	// Only sessions this node runs: a redundant port's other leg may be on
+	// another node.
+	here := map[string]bool{}
+	for _, h := range hubs {
+		for _, p := range h.Ports {
+			here[h.ID+"/"+p.Name] = true
+		}
 	}
 	var errs []error
 	for _, h := range s.Hubs {
@@ -82,8 +154,13 @@ func (a *DataplaneApplier) reenableSessions(ctx context.Context, s desired.State
 			if !seen || p.ReenableSeq <= last || !p.BGPEnabled {
 				continue
 			}
+			a.awaiting[p.PortCode] = true
 			for _, sess := range p.Sessions {
-				proto := dataplane.SessionName(portName(p.PortCode, sess.Name))
+				name := portName(p.PortCode, sess.Name)
+				if !here[id+"/"+name] {
+					continue
+				}
+				proto := dataplane.SessionName(name)
 				if err := a.M.BirdClient(id).Enable(ctx, proto); err != nil {
 					errs = append(errs, fmt.Errorf("re-enable %s: %w", proto, err))
 				}

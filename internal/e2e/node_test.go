@@ -302,6 +302,25 @@ func TestNodeEndToEnd(t *testing.T) {
 			t.Errorf("%s %s went down with A's route limit: %+v", c.s.name, c.name, p)
 		}
 	}
+	// The node's report reaches the service model: the stop is recorded for
+	// the customer (who is told by mail), and stays until the customer
+	// re-enables the session after fixing the peer.
+	nstest.WaitFor(t, "the controller to record A's route-limit stop", 60*time.Second, func() (bool, string) {
+		st, err := netSvc.GetBGPState(ctx, a.cust, a.cloudPort)
+		return err == nil && st.State == "stopped-limit", fmt.Sprintf("%+v %v", st, err)
+	})
+	a.cloudBird.Reconfigure(t, nstest.PeerConf{Local: "169.254.100.2", Hub: "169.254.100.1", ASN: awsASN, HubASN: hubASN,
+		Prefixes: []string{"172.31.0.0/16"}, Loopback: a.cloudLoop})
+	if _, err := netSvc.Reenable(ctx, a.cust, a.cloudPort); err != nil {
+		t.Fatal(err)
+	}
+	nstest.WaitFor(t, "A's AWS session to come back after the re-enable", 90*time.Second, func() (bool, string) {
+		p := protocol(t, m2, a.dataplaneID, cloudSession(a))
+		return p.Established(), fmt.Sprintf("%+v", p)
+	})
+	if st, err := netSvc.GetBGPState(ctx, a.cust, a.cloudPort); err != nil || st.State != "enabled" {
+		t.Errorf("after the re-enable the controller shows %+v (%v)", st, err)
+	}
 }
 
 // protocol returns the hub BIRD's view of one session.

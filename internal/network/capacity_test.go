@@ -187,16 +187,16 @@ func TestRouteLimit(t *testing.T) {
 			t.Fatalf("second report: %v, %d mails", err, mails())
 		}
 		// A node reports only ports placed on it.
-		if _, err := e.svc.NodeReportsRouteLimit(e.ctx, "tyo-1", a.codes[pMPrivate], 3000); !fault.Is(err, fault.NotFound) {
+		if _, err := e.svc.NodeReportsRouteLimit(e.ctx, "tyo-1", a.codes[pMPrivate], 3000, 0); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("report of an unplaced port: %v", err)
 		}
 		if _, err := e.svc.Place(e.ctx, a.id, a.codes[pMPrivate], PlaceInput{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.NodeReportsRouteLimit(e.ctx, "osa-1", a.codes[pMPrivate], 3000); !fault.Is(err, fault.NotFound) {
+		if _, err := e.svc.NodeReportsRouteLimit(e.ctx, "osa-1", a.codes[pMPrivate], 3000, 0); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("report by another node: %v", err)
 		}
-		if st, err := e.svc.NodeReportsRouteLimit(e.ctx, "tyo-1", a.codes[pMPrivate], 3000); err != nil || st.State != "stopped-limit" {
+		if st, err := e.svc.NodeReportsRouteLimit(e.ctx, "tyo-1", a.codes[pMPrivate], 3000, 0); err != nil || st.State != "stopped-limit" {
 			t.Fatalf("node report: %+v, %v", st, err)
 		}
 		b := e.addCustomer("b")

@@ -179,14 +179,24 @@ func (s *Service) mailOpsAdmins(ctx context.Context, tx *store.Tx, cust catalog.
 // NodeReportsRouteLimit is RecordRouteLimitExceeded for an agent's report:
 // a node may report only ports placed on it, and the customer is found
 // from the port (port codes are unique). An unknown or foreign port is
-// NotFound.
-func (s *Service) NodeReportsRouteLimit(ctx context.Context, node, portCode string, received int) (BGPState, error) {
+// NotFound. Agents report a stopped session on every pass (level-triggered),
+// together with the re-enable sequence they last acted on: a stop already
+// recorded changes nothing, and a report older than the customer's latest
+// re-enable is stale and ignored.
+func (s *Service) NodeReportsRouteLimit(ctx context.Context, node, portCode string, received int, seq int64) (BGPState, error) {
 	var cust catalog.CustomerID
 	err := store.Scan(s.db.QueryRow(ctx, `SELECT p.customer_id FROM ports p JOIN port_placements pl ON pl.port_id = p.id
 		JOIN physical_ports pp ON pp.id = pl.physical_port_id JOIN hub_nodes n ON n.id = pp.node_id
 		WHERE p.port_code = ? AND n.name = ? LIMIT 1`, portCode, node), &cust)
 	if err != nil {
 		return BGPState{}, notFound("port", err)
+	}
+	st, err := s.GetBGPState(ctx, cust, portCode)
+	if err != nil {
+		return BGPState{}, err
+	}
+	if st.State == "stopped-limit" || seq < st.ReenableSeq {
+		return st, nil
 	}
 	return s.RecordRouteLimitExceeded(ctx, cust, portCode, received)
 }

@@ -3,11 +3,13 @@ package web
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tsunagi-net/tsunagi/internal/agent"
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
@@ -152,11 +154,40 @@ func (s *Server) nodeReport(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	if err := s.deps.Fleet.Report(r.Context(), r.Context().Value(keyNode).(fleet.Node), in); err != nil {
+	n := r.Context().Value(keyNode).(fleet.Node)
+	if err := s.deps.Fleet.Report(r.Context(), n, in); err != nil {
 		return err
 	}
+	s.routeLimitReports(r.Context(), n, in.Report)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// routeLimitReports passes the sessions a node saw stopped at the route
+// limit to the service model, which records the stop once, tells the
+// customer and keeps the session down until the customer re-enables it. A
+// port the node does not carry is refused there and only logged here: the
+// report itself was accepted.
+func (s *Server) routeLimitReports(ctx context.Context, n fleet.Node, report json.RawMessage) {
+	if s.deps.Network == nil {
+		return
+	}
+	var r struct {
+		Observed map[string]json.RawMessage `json:"observed"`
+	}
+	if json.Unmarshal(report, &r) != nil {
+		return
+	}
+	var limits []agent.LimitReport
+	if raw, ok := r.Observed[agent.RouteLimitKey]; !ok || json.Unmarshal(raw, &limits) != nil {
+		return
+	}
+	limit := s.deps.Network.Settings().RouteLimit
+	for _, l := range limits {
+		if _, err := s.deps.Network.NodeReportsRouteLimit(ctx, n.Name, l.PortCode, limit+1, l.ReenableSeq); err != nil {
+			s.deps.Log.WarnContext(ctx, "route-limit report refused", "node", n.Name, "port", l.PortCode, "err", err)
+		}
+	}
 }
 
 // Operator routes for nodes' identities (management listener).
