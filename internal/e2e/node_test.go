@@ -196,6 +196,17 @@ func TestNodeEndToEnd(t *testing.T) {
 		}
 	}
 
+	// Nothing of one customer's hub is visible in the other's.
+	for i, s := range sites {
+		other := sites[1-i]
+		links := nstest.Sh(t, "ip", "-n", dataplane.NamespacePrefix+s.dataplaneID, "-o", "link", "show")
+		for _, foreign := range []string{other.onIf, other.clIf} {
+			if strings.Contains(links, foreign+"@") || strings.Contains(links, " "+foreign+":") {
+				t.Errorf("%s's interface %s is in %s's hub", other.name, foreign, s.name)
+			}
+		}
+	}
+
 	// A firewall rule applied through the service model blocks A's flow,
 	// and B, with the same addresses, is untouched; then it is lifted.
 	a := sites[0]
