@@ -106,6 +106,14 @@ func (s *Server) enrolNode(w http.ResponseWriter, r *http.Request) error {
 // MaxDesiredStateWait bounds a long poll.
 const MaxDesiredStateWait = 60 * time.Second
 
+// desiredStatePoll is how often a held long poll re-checks the node's
+// generation. The check is a single-row read while nothing changed (the
+// service model caches the document), and polling — rather than an
+// in-process notification — also sees changes applied through another
+// controller sharing the database. It bounds the delay from an apply to the
+// agent's pull (measured p99 at a 1 s interval: 1.0 s).
+const desiredStatePoll = 200 * time.Millisecond
+
 // desiredState answers the node's desired-state document. With If-None-Match
 // naming the current generation and ?wait=N (seconds, ≤ 60) it holds the
 // request until the generation changes or the time is up (304).
@@ -144,7 +152,7 @@ func (s *Server) desiredState(w http.ResponseWriter, r *http.Request) error {
 		select {
 		case <-r.Context().Done():
 			return nil
-		case <-time.After(time.Second):
+		case <-time.After(desiredStatePoll):
 		}
 	}
 }
