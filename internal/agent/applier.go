@@ -36,12 +36,19 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) (map[stri
 	want := map[string]bool{}
 	observed := map[string]any{}
 	var limited []string
-	for _, h := range hubs {
+	reached := make([]HubReport, 0, len(hubs))
+	for i, h := range hubs {
 		want[h.Namespace()] = true
+		// Translate keeps the document's order: hubs[i] is s.Hubs[i].
+		r := HubReport{HubID: s.Hubs[i].HubID, ConfigVersion: s.Hubs[i].ConfigVersion}
 		if err := a.M.Apply(ctx, h); err != nil {
 			errs = append(errs, err)
+			r.Error = err.Error()
+			reached = append(reached, r)
 			continue
 		}
+		r.Applied = true
+		reached = append(reached, r)
 		if st, err := a.M.Observe(ctx, h); err == nil {
 			observed[h.ID] = st
 			limited = append(limited, routeLimited(st)...)
@@ -66,6 +73,7 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) (map[stri
 			errs = append(errs, fmt.Errorf("remove %s: %w", ns, err))
 		}
 	}
+	observed[HubsKey] = reached
 	if len(problems) > 0 {
 		observed["problems"] = problems
 	}
@@ -73,6 +81,19 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) (map[stri
 		observed[RouteLimitKey] = limits
 	}
 	return observed, errors.Join(errs...)
+}
+
+// HubsKey names, in a report's observations, what the data plane reached
+// for each hub of the document: the controller shows it to the customer as
+// whether its hub runs its applied configuration version.
+const HubsKey = "hubs"
+
+// HubReport is one hub in a report.
+type HubReport struct {
+	HubID         string `json:"hub_id"`
+	ConfigVersion int64  `json:"config_version"`
+	Applied       bool   `json:"applied"`
+	Error         string `json:"error,omitempty"`
 }
 
 // RouteLimitKey names, in a report's observations, the ports whose session

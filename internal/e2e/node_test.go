@@ -3,8 +3,10 @@ package e2e_test
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -77,9 +79,9 @@ func TestNodeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ids := identity.New(db, log, identity.Config{Argon2: identity.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}})
 	srv := web.New(web.Config{}, web.Deps{DB: db, Catalog: cat, Audit: log, Fleet: fl, Network: netSvc,
-		DesiredState: netSvc.DesiredStateDoc, Log: slog.New(slog.DiscardHandler),
-		Identity: identity.New(db, log, identity.Config{Argon2: identity.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}})})
+		DesiredState: netSvc.DesiredStateDoc, Log: slog.New(slog.DiscardHandler), Identity: ids})
 	cert, _, err := tlsutil.SelfSigned(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -150,6 +152,24 @@ func TestNodeEndToEnd(t *testing.T) {
 		})
 	}
 	converged("of the first configuration")
+
+	// The customer sees that its hub runs the version it applied.
+	custSrv := httptest.NewUnstartedServer(srv.CustomerHandler())
+	custSrv.TLS = tlsutil.ServerConfig(cert)
+	custSrv.StartTLS()
+	t.Cleanup(custSrv.Close)
+	token := customerToken(t, ctx, ids, sites[0].cust)
+	var hd struct {
+		AppliedVersion int64 `json:"applied_version"`
+		ReachedVersion int64 `json:"reached_version"`
+		InSync         bool  `json:"in_sync"`
+	}
+	if code := getJSON(t, custSrv, token, "/api/v1/hubs/"+string(sites[0].hub)+"/dataplane", &hd); code != 200 || !hd.InSync || hd.ReachedVersion != hd.AppliedVersion || hd.AppliedVersion < 1 {
+		t.Errorf("A's hub data-plane status: %d %+v", code, hd)
+	}
+	if code := getJSON(t, custSrv, token, "/api/v1/hubs/"+string(sites[1].hub)+"/dataplane", &hd); code != 404 {
+		t.Errorf("A reads B's hub status: %d", code)
+	}
 	for _, s := range sites {
 		hubBird := m.BirdClient(s.dataplaneID)
 		for _, proto := range []string{onpremSession(s), cloudSession(s)} {
@@ -332,6 +352,42 @@ func TestNodeEndToEnd(t *testing.T) {
 	if st, err := netSvc.GetBGPState(ctx, a.cust, a.cloudPort); err != nil || st.State != "enabled" {
 		t.Errorf("after the re-enable the controller shows %+v (%v)", st, err)
 	}
+}
+
+// customerToken makes an API token for an account of the customer.
+func customerToken(t *testing.T, ctx context.Context, ids *identity.Service, cust catalog.CustomerID) string {
+	t.Helper()
+	const pw = "e2e-password-long-enough"
+	login := "ops-" + strings.ToLower(string(cust))[4:12]
+	_, tok, err := ids.Invite(ctx, cust, identity.InviteInput{LoginID: login, DisplayName: "Ops", Email: login + "@example.net", Role: identity.RoleOpsAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ids.CompleteSetup(ctx, identity.CustomerSide, identity.SetupInput{Token: tok, Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	_, p, err := ids.Login(ctx, identity.CustomerSide, login, pw, "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, secret, err := ids.CreateToken(ctx, p, identity.TokenInput{Name: "e2e", ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+func getJSON(t *testing.T, srv *httptest.Server, token, path string, v any) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", srv.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_ = json.NewDecoder(resp.Body).Decode(v)
+	return resp.StatusCode
 }
 
 // protocol returns the hub BIRD's view of one session.

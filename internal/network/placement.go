@@ -582,3 +582,20 @@ func (s *Service) CancelBandwidthChange(ctx context.Context, cust catalog.Custom
 	}
 	return out, nil
 }
+
+// HubNode names the node that carries the customer's hub, or "" while none
+// does (no port of the hub is placed yet). Another customer's hub is
+// NotFound.
+func (s *Service) HubNode(ctx context.Context, cust catalog.CustomerID, hub catalog.HubID) (string, error) {
+	var name *string
+	err := store.Scan(s.db.QueryRow(ctx, `SELECT n.name FROM hubs h
+		LEFT JOIN hub_placements hp ON hp.hub_id = h.id LEFT JOIN hub_nodes n ON n.id = hp.node_id
+		WHERE h.customer_id = ? AND h.id = ?`, cust, hub), &name)
+	if err != nil {
+		return "", notFound("hub", err)
+	}
+	if name == nil {
+		return "", nil
+	}
+	return *name, nil
+}

@@ -496,6 +496,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			shape{"BGPState", network.BGPState{}, false},
 			shape{"BandwidthChange", network.BandwidthChange{}, false},
 			shape{"BandwidthChangeList", list[network.BandwidthChange]{}, false},
+			shape{"HubDataplane", hubDataplane{}, false},
 		),
 		"management": append(slices.Clip(common),
 			shape{"RegionInput", catalog.RegionInput{}, true},

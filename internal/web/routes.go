@@ -64,6 +64,7 @@ func (s *Server) customerRoutes() []route {
 		route{"GET", "/api/v1/contracts/{code}", identity.ActCatalogRead, s.myContract},
 		route{"GET", "/api/v1/hubs", identity.ActCatalogRead, s.myHubs},
 		route{"GET", "/api/v1/hubs/{id}", identity.ActCatalogRead, s.myHub},
+		route{"GET", "/api/v1/hubs/{id}/dataplane", identity.ActNetworkRead, s.myHubDataplane},
 		route{"GET", "/api/v1/ports", identity.ActCatalogRead, s.myPorts},
 		route{"GET", "/api/v1/ports/{code}", identity.ActCatalogRead, s.myPort},
 		route{"GET", "/api/v1/accounts", identity.ActAccountsRead, s.myAccounts},
