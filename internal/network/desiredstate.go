@@ -550,6 +550,18 @@ func (s *Service) DesiredStateForStaff(ctx context.Context, node, reason string)
 			return err
 		}
 		st = BuildDesiredState(in)
+		// Staff read the configuration, not its secrets: BGP passwords are
+		// masked as in the customer's own reads (the generation is then
+		// that of this view, not of the agent's document).
+		for i := range st.Hubs {
+			for j := range st.Hubs[i].Ports {
+				for k := range st.Hubs[i].Ports[j].Sessions {
+					if st.Hubs[i].Ports[j].Sessions[k].MD5 != "" {
+						st.Hubs[i].Ports[j].Sessions[k].MD5 = "********"
+					}
+				}
+			}
+		}
 		if b, err = desired.Encode(&st); err != nil {
 			return err
 		}

@@ -212,6 +212,23 @@ func TestDesiredStateFromStore(t *testing.T) {
 		if _, err := desired.Decode(doc); err != nil {
 			t.Fatal(err)
 		}
+		// Staff read the document only with a reason, see no BGP password,
+		// and each customer concerned finds the read in its audit log.
+		if _, _, err := e.svc.DesiredStateForStaff(e.ctx, "tyo-1", " "); !fault.Is(err, fault.Invalid) {
+			t.Fatalf("staff read without a reason: %v", err)
+		}
+		if !bytes.Contains(doc, []byte("s3cret")) {
+			t.Fatal("the agent's document lacks the BGP password it needs")
+		}
+		staff, _, err := e.svc.DesiredStateForStaff(e.ctx, "tyo-1", "incident INC-9: sessions flapping")
+		if err != nil || bytes.Contains(staff, []byte("s3cret")) || !bytes.Contains(staff, []byte("********")) {
+			t.Fatalf("staff view leaks or lacks the masked password (%v)", err)
+		}
+		var reads int
+		if err := db.QueryRow(e.ctx, `SELECT COUNT(*) FROM audit_events WHERE action = 'saved_data.read' AND reason = ?`,
+			"incident INC-9: sessions flapping").Scan(&reads); err != nil || reads != 2 {
+			t.Errorf("staff reads recorded for %d customers (%v), want 2", reads, err)
+		}
 	})
 }
 
