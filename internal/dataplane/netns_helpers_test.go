@@ -19,7 +19,6 @@ var (
 	waitFor       = nstest.WaitFor
 	ping          = nstest.Ping
 	pingStream    = nstest.PingStream
-	goodput       = nstest.Goodput
 	killPidFile   = nstest.KillPidFile
 )
 

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -358,4 +359,39 @@ func InNamespace(name string, fn func() error) error {
 		}
 	}()
 	return fn()
+}
+
+// Iperf3 measures one TCP stream with iperf3 (Debian package iperf3) from
+// clientAddr in clientNS to a one-off server it starts on serverAddr:port in
+// serverNS, for the given seconds, and returns the receiver's rate in bit/s.
+func Iperf3(t testing.TB, serverNS, serverAddr, clientNS, clientAddr, port string, seconds int) float64 {
+	t.Helper()
+	if _, err := exec.LookPath("iperf3"); err != nil {
+		t.Skipf("needs iperf3 (Debian package iperf3): %v", err)
+	}
+	srv := exec.Command("ip", "netns", "exec", serverNS, "iperf3", "-s", "-1", "-B", serverAddr, "-p", port)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	var last string
+	for range 25 { // the server may still be starting
+		out, err := exec.Command("ip", "netns", "exec", clientNS, "iperf3", "-c", serverAddr, "-B", clientAddr, "-p", port,
+			"-t", fmt.Sprint(seconds), "-J").Output()
+		var r struct {
+			End struct {
+				SumReceived struct {
+					BitsPerSecond float64 `json:"bits_per_second"`
+				} `json:"sum_received"`
+			} `json:"end"`
+			Error string `json:"error"`
+		}
+		if jerr := json.Unmarshal(out, &r); jerr == nil && r.End.SumReceived.BitsPerSecond > 0 {
+			return r.End.SumReceived.BitsPerSecond
+		}
+		last = fmt.Sprintf("%v %s", err, r.Error)
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("iperf3 %s → %s: %s", clientAddr, serverAddr, last)
+	return 0
 }
