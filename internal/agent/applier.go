@@ -32,6 +32,18 @@ type DataplaneApplier struct {
 // Apply implements Applier.
 func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) (map[string]any, error) {
 	hubs, problems := Translate(s)
+	// A document the node cannot realise (say, an interface that does not
+	// exist) is refused whole: nothing of it is applied and every hub keeps
+	// its previous state; the error goes to the controller in the report.
+	var refused []error
+	for _, h := range hubs {
+		if err := a.M.Check(h); err != nil {
+			refused = append(refused, err)
+		}
+	}
+	if len(refused) > 0 {
+		return map[string]any{"problems": problems}, fmt.Errorf("desired state refused whole: %w", errors.Join(refused...))
+	}
 	var errs []error
 	want := map[string]bool{}
 	observed := map[string]any{}

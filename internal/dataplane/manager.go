@@ -60,6 +60,20 @@ func newManager(runDir string, n netOps, f nftOps, t tcOps, b birdOps) *Manager 
 // traffic), then shaping, then BIRD. A subsystem that fails stops the
 // ones after it; the caller retries the whole Apply on its next pass,
 // which is safe because every step is idempotent.
+// Check reports whether h can be realised on this node as it stands — a
+// valid hub whose port interfaces exist — without changing anything. The
+// agent checks every hub of a document before applying any, so that a
+// document the node cannot realise is refused whole.
+func (m *Manager) Check(h Hub) error {
+	if err := h.Validate(); err != nil {
+		return fmt.Errorf("hub %s refused: %w", h.ID, err)
+	}
+	if err := m.links.Check(h); err != nil {
+		return fmt.Errorf("hub %s refused: %w", h.ID, err)
+	}
+	return nil
+}
+
 func (m *Manager) Apply(ctx context.Context, h Hub) error {
 	if err := h.Validate(); err != nil {
 		return fmt.Errorf("hub %s refused: %w", h.ID, err)

@@ -100,6 +100,11 @@ func TestNodeEndToEnd(t *testing.T) {
 	}
 	sites := []*site{newSite(prefix, "a"), newSite(prefix, "b")}
 	var phys []catalog.PhysicalPort
+	// An on-premises physical port whose interface the node does not have
+	// yet: a document using it must be refused whole.
+	missing := "pn" + sites[0].name
+	missing = strings.ToLower(missing)
+	phys = append(phys, catalog.PhysicalPort{Name: missing, SpeedMbps: 10_000, Kind: "onprem"})
 	for _, s := range sites {
 		phys = append(phys,
 			catalog.PhysicalPort{Name: s.onPhys, SpeedMbps: 10_000, Kind: "onprem"},
@@ -257,6 +262,48 @@ func TestNodeEndToEnd(t *testing.T) {
 	if st, err := fl.NodeStatus(ctx, "tyo-1"); err == nil {
 		t.Logf("node report: %s", st.Report)
 	}
+
+	// A document the node cannot realise — A's new port is placed on an
+	// interface the node lacks — is refused whole: the node keeps its
+	// previous state (A's traffic flows) and reports why; once the interface
+	// exists, the same document is applied.
+	var k catalog.Contract
+	if ks, _, err := cat.ListContracts(ctx, a.cust, catalog.Page{}); err != nil || len(ks) != 1 {
+		t.Fatalf("A's contracts: %v %v", ks, err)
+	} else {
+		k = ks[0]
+	}
+	extra, err := cat.CreatePort(ctx, a.cust, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: a.hub, Kind: "onprem", SpeedMbps: 10_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := netSvc.Place(ctx, a.cust, extra.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: "tyo-1", Port: missing}, Reason: "e2e"}); err != nil {
+		t.Fatal(err)
+	}
+	withExtra := allowed
+	withExtra.Ports = append(append([]network.PortConfig(nil), allowed.Ports...), network.PortConfig{PortCode: extra.PortCode,
+		OnPrem: &network.OnPremConnection{HubAddress: "10.0.1.1", CustomerAddress: "10.0.1.2", PrefixLength: 30, PeerASN: onpremASN + 1}})
+	previous, err := fl.NodeStatus(ctx, "tyo-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyConfig(t, ctx, netSvc, a.cust, withExtra)
+	nstest.WaitFor(t, "the node to refuse the document and say why", 60*time.Second, func() (bool, string) {
+		st, err := fl.NodeStatus(ctx, "tyo-1")
+		if err != nil {
+			return false, err.Error()
+		}
+		r := string(st.Report)
+		return strings.Contains(r, "refused whole") && strings.Contains(r, missing), r
+	})
+	if st, _ := fl.NodeStatus(ctx, "tyo-1"); st.AppliedGeneration != previous.AppliedGeneration {
+		t.Errorf("the node claims a generation it refused: %s, was %s", st.AppliedGeneration, previous.AppliedGeneration)
+	}
+	if err := nstest.Ping(a.onprem, a.onLoop, a.cloudLoop, 10*time.Second); err != nil {
+		t.Errorf("A's traffic stopped while a document was refused: %v", err)
+	}
+	nstest.Sh(t, "ip", "-n", node, "link", "add", missing, "type", "veth", "peer", "name", missing+"x")
+	converged("once the missing interface exists")
 
 	// A speed change (an item change on the contract, effective today) is
 	// applied in place: a ping every 10 ms loses nothing and the BGP
