@@ -104,7 +104,8 @@ func TestNodeEndToEnd(t *testing.T) {
 	// yet: a document using it must be refused whole.
 	missing := "pn" + sites[0].name
 	missing = strings.ToLower(missing)
-	phys = append(phys, catalog.PhysicalPort{Name: missing, SpeedMbps: 10_000, Kind: "onprem"})
+	phys = append(phys, catalog.PhysicalPort{Name: missing, SpeedMbps: 10_000, Kind: "onprem"},
+		catalog.PhysicalPort{Name: "pza", SpeedMbps: 10_000, Kind: "cloud-azure"})
 	for _, s := range sites {
 		phys = append(phys,
 			catalog.PhysicalPort{Name: s.onPhys, SpeedMbps: 10_000, Kind: "onprem"},
@@ -304,6 +305,76 @@ func TestNodeEndToEnd(t *testing.T) {
 	}
 	nstest.Sh(t, "ip", "-n", node, "link", "add", missing, "type", "veth", "peer", "name", missing+"x")
 	converged("once the missing interface exists")
+
+	// A public cloud port contracted at 100 Mbit/s (Azure Peering Service,
+	// with its mandatory firewall and NAPT): iperf3 from the on-premises
+	// network to the Azure side gets 90–101 % of the contracted rate.
+	if _, err := netSvc.CreatePool(ctx, network.PoolInput{Region: "tokyo", Prefix: "203.0.113.0/26", Purpose: "napt"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cat.SetOption(ctx, a.cust, k.ServiceCode, catalog.OptionInput{Name: "napt-grade", Quantity: 1}); err != nil {
+		t.Fatal(err)
+	}
+	aps, err := cat.CreatePort(ctx, a.cust, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: a.hub, Kind: "m2-public", SpeedMbps: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := netSvc.Place(ctx, a.cust, aps.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: "tyo-1", Port: "pza"}, Reason: "e2e"}); err != nil {
+		t.Fatal(err)
+	}
+	azure, azureLoop := a.onprem[:len(a.onprem)-3]+"-aza", "20.1.0.1"
+	nstest.AddNamespace(t, azure)
+	nstest.Sh(t, "ip", "-n", node, "link", "add", "pza.201", "type", "veth", "peer", "name", "eth0", "netns", azure)
+	nstest.Sh(t, "ip", "-n", azure, "addr", "add", "192.0.2.2/30", "dev", "eth0")
+	nstest.Sh(t, "ip", "-n", azure, "addr", "add", azureLoop+"/32", "dev", "lo")
+	nstest.Sh(t, "ip", "-n", azure, "link", "set", "eth0", "up")
+	nstest.StartPeerBird(t, azure, runDir, nstest.PeerConf{Local: "192.0.2.2", Hub: "192.0.2.1", ASN: 8075, HubASN: hubASN,
+		Prefixes: []string{"20.1.0.0/16"}, Loopback: azureLoop})
+	withM2 := withExtra
+	withM2.Objects = network.Objects{Addresses: []network.AddressObject{{Name: "lan", Prefixes: []string{"10.10.0.0/16"}}}}
+	withM2.Ports = append(append([]network.PortConfig(nil), withExtra.Ports...), network.PortConfig{PortCode: aps.PortCode,
+		Cloud: &network.CloudConnection{VLAN: 201, PeerASN: 8075,
+			RoutePolicy: network.RoutePolicy{Type: network.PolicyUserDefined, Prefixes: []string{"192.0.2.128/25"}},
+			Primary:     network.Link{HubAddress: "192.0.2.1", PeerAddress: "192.0.2.2", PrefixLength: 30},
+			Secondary:   network.Link{HubAddress: "192.0.2.5", PeerAddress: "192.0.2.6", PrefixLength: 30}},
+		Firewall: &network.Firewall{Mode: "stateful", Rules: []network.Rule{{Action: "accept", Sources: []string{"lan"}, Destinations: []string{"any"}}}},
+		NAPT:     []network.NAPTGrade{{Sessions: 30_000}}})
+	applyConfig(t, ctx, netSvc, a.cust, withM2)
+	converged("with A's Azure Peering Service port")
+	nstest.WaitFor(t, "A's on-premises router to learn the Azure prefix", 60*time.Second, func() (bool, string) {
+		rs, err := dataplane.BirdClient{Socket: a.onBird.Sock}.Routes(ctx)
+		for _, r := range rs {
+			if r.Net.String() == "20.1.0.0/16" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%v %v", rs, err)
+	})
+	if bps := nstest.Iperf3(t, azure, azureLoop, a.onprem, a.onLoop, "5203", 2); bps < 90e6 || bps > 101e6 {
+		t.Errorf("iperf3 through A's hub at a contracted 100 Mbit/s: %.1f Mbit/s", bps/1e6)
+	} else {
+		t.Logf("iperf3 through A's hub at a contracted 100 Mbit/s: %.1f Mbit/s", bps/1e6)
+	}
+	// The speed goes to 300 Mbit/s during a ping every 10 ms: nothing lost.
+	azStop := make(chan struct{})
+	azPinged := make(chan [2]int, 1)
+	go func() {
+		sent, lost, _ := nstest.PingStream(a.onprem, a.onLoop, azureLoop, 10*time.Millisecond, azStop)
+		azPinged <- [2]int{sent, lost}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if _, err := netSvc.RequestBandwidthChange(ctx, a.cust, aps.PortCode, network.BandwidthInput{SpeedMbps: 300, EffectiveDate: clock.Today()}); err != nil {
+		t.Fatal(err)
+	}
+	converged("after the Azure port's change to 300 Mbit/s")
+	time.Sleep(300 * time.Millisecond)
+	close(azStop)
+	if r := <-azPinged; r[0] < 20 || r[1] != 0 {
+		t.Errorf("ping across the change to 300 Mbit/s: sent %d, lost %d", r[0], r[1])
+	}
+	if out := nstest.Sh(t, "tc", "-n", dataplane.NamespacePrefix+a.dataplaneID, "class", "show", "dev", "pza.201"); !strings.Contains(out, "rate 300Mbit") {
+		t.Errorf("the Azure port is not shaped at 300 Mbit/s:\n%s", out)
+	}
 
 	// A speed change (an item change on the contract, effective today) is
 	// applied in place: a ping every 10 ms loses nothing and the BGP
