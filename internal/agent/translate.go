@@ -166,6 +166,7 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 			PeerAddress: peer,
 			PeerASN:     s.PeerASN,
 			MD5:         s.MD5,
+			BFD:         s.BFD,
 			ImportLimit: s.ImportLimit,
 			Policy:      policy,
 			SpeedMbps:   int(p.SpeedMbps),

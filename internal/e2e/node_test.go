@@ -222,6 +222,16 @@ func TestNodeEndToEnd(t *testing.T) {
 		}
 	}
 
+	// B enabled BFD on its on-premises session: the hub runs it.
+	nstest.WaitFor(t, "B's BFD session to come up", 30*time.Second, func() (bool, string) {
+		lines, err := m.BirdClient(sites[1].dataplaneID).Command(ctx, "show bfd sessions")
+		var text strings.Builder
+		for _, l := range lines {
+			text.WriteString(l.Text + "\n")
+		}
+		return err == nil && strings.Contains(text.String(), "10.0.0.2") && strings.Contains(text.String(), " Up "), text.String()
+	})
+
 	// Nothing of one customer's hub is visible in the other's.
 	for i, s := range sites {
 		other := sites[1-i]
@@ -576,6 +586,7 @@ func configure(t *testing.T, ctx context.Context, cat *catalog.Catalog, svc *net
 	}
 	cfg := network.Config{ASN: hubASN, Ports: []network.PortConfig{
 		{PortCode: on.PortCode, OnPrem: &network.OnPremConnection{HubAddress: "10.0.0.1", CustomerAddress: "10.0.0.2", PrefixLength: 30, PeerASN: onpremASN,
+			BFD:     s.name == "B", // B asks for BFD on its on-premises session
 			L2Guard: network.L2Guard{BPDUGuard: true, StormControlPPS: 1000, FlapLimit: 5, FlapWindowSeconds: 60, MACLimit: 5, MACAgeingSeconds: 2400, MTU: 1500}}},
 		{PortCode: cl.PortCode, Cloud: &network.CloudConnection{VLAN: vlan, PeerASN: awsASN, RoutePolicy: network.RoutePolicy{Type: network.PolicyDefaultRoute},
 			Primary:   network.Link{HubAddress: "169.254.100.1", PeerAddress: "169.254.100.2", PrefixLength: 30},
@@ -624,7 +635,7 @@ func wire(t *testing.T, node, runDir string, s *site) {
 		nstest.Sh(t, "ip", "-n", side.ns, "link", "set", side.peerIf, "up")
 	}
 	s.onBird = nstest.StartPeerBird(t, s.onprem, runDir, nstest.PeerConf{Local: "10.0.0.2", Hub: "10.0.0.1", ASN: onpremASN, HubASN: hubASN,
-		Prefixes: []string{"10.10.0.0/16"}, Loopback: s.onLoop})
+		Prefixes: []string{"10.10.0.0/16"}, Loopback: s.onLoop, BFD: s.name == "B"})
 	s.cloudBird = nstest.StartPeerBird(t, s.cloud, runDir, nstest.PeerConf{Local: "169.254.100.2", Hub: "169.254.100.1", ASN: awsASN, HubASN: hubASN,
 		Prefixes: []string{"172.31.0.0/16"}, Loopback: s.cloudLoop})
 }

@@ -126,7 +126,7 @@ func buildPort(pc PortConfig, pf PortFact, legs []LegInput, h HubInput, objs obj
 	if pc.OnPrem != nil {
 		o := pc.OnPrem
 		p.Sessions = append(p.Sessions, desired.Session{Name: "single", LocalAddress: o.HubAddress, PeerAddress: o.CustomerAddress,
-			PrefixLength: o.PrefixLength, PeerASN: o.PeerASN, MD5: o.MD5, ImportLimit: limit})
+			PrefixLength: o.PrefixLength, PeerASN: o.PeerASN, MD5: o.MD5, BFD: o.BFD, ImportLimit: limit})
 		g := desired.L2Guard(o.L2Guard)
 		p.L2Guard = &g
 		p.RoutePolicy = desired.RoutePolicy{Type: "All", Prefixes: []string{}}
@@ -138,7 +138,7 @@ func buildPort(pc PortConfig, pf PortFact, legs []LegInput, h HubInput, objs obj
 			link Link
 		}{{"primary", c.Primary}, {"secondary", c.Secondary}} {
 			p.Sessions = append(p.Sessions, desired.Session{Name: l.name, LocalAddress: l.link.HubAddress, PeerAddress: l.link.PeerAddress,
-				PrefixLength: l.link.PrefixLength, PeerASN: c.PeerASN, MD5: c.MD5, ImportLimit: limit})
+				PrefixLength: l.link.PrefixLength, PeerASN: c.PeerASN, MD5: c.MD5, BFD: c.BFD, ImportLimit: limit})
 		}
 		p.RoutePolicy = desired.RoutePolicy{Type: c.RoutePolicy.Type, Prefixes: []string{}}
 		switch c.RoutePolicy.Type {

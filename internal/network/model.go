@@ -52,12 +52,15 @@ type PortConfig struct {
 
 // OnPremConnection is the one logical IPv4 connection of an on-premises port.
 type OnPremConnection struct {
-	HubAddress      string  `json:"hub_address"`
-	CustomerAddress string  `json:"customer_address"`
-	PrefixLength    int     `json:"prefix_length"` // 30 or 29
-	PeerASN         uint32  `json:"peer_asn"`
-	MD5             string  `json:"md5,omitempty"`
-	L2Guard         L2Guard `json:"l2_guard"`
+	HubAddress      string `json:"hub_address"`
+	CustomerAddress string `json:"customer_address"`
+	PrefixLength    int    `json:"prefix_length"` // 30 or 29
+	PeerASN         uint32 `json:"peer_asn"`
+	MD5             string `json:"md5,omitempty"`
+	// BFD asks for Bidirectional Forwarding Detection on the session, for
+	// failure detection in about a second instead of the BGP hold time.
+	BFD     bool    `json:"bfd,omitempty"`
+	L2Guard L2Guard `json:"l2_guard"`
 }
 
 // L2Guard records the layer-2 protections of an on-premises port. BPDU guard,
@@ -88,6 +91,7 @@ type CloudConnection struct {
 	VLAN        int         `json:"vlan"`
 	PeerASN     uint32      `json:"peer_asn"`
 	MD5         string      `json:"md5,omitempty"`
+	BFD         bool        `json:"bfd,omitempty"` // on both sessions, as for on-premises ports
 	Primary     Link        `json:"primary"`
 	Secondary   Link        `json:"secondary"`
 	RoutePolicy RoutePolicy `json:"route_policy"`

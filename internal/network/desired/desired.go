@@ -101,6 +101,7 @@ type Session struct {
 	PrefixLength int    `json:"prefix_length"`
 	PeerASN      uint32 `json:"peer_asn"`
 	MD5          string `json:"md5,omitempty"`
+	BFD          bool   `json:"bfd,omitempty"`
 	ImportLimit  int    `json:"import_limit"`
 }
 
