@@ -155,6 +155,16 @@ func (c BirdClient) Routes(ctx context.Context) ([]Route, error) {
 	return parseRoutes(lines), nil
 }
 
+// FilteredRoutes lists the routes a session received and its import filter
+// refused (kept by "import keep filtered").
+func (c BirdClient) FilteredRoutes(ctx context.Context, protocol string) ([]Route, error) {
+	lines, err := c.Command(ctx, "show route filtered protocol "+protocol)
+	if err != nil {
+		return nil, err
+	}
+	return parseRoutes(lines), nil
+}
+
 // RoutesWithin lists the routes equal to or inside the given prefixes.
 func (c BirdClient) RoutesWithin(ctx context.Context, within []netip.Prefix) ([]Route, error) {
 	set := make([]string, len(within))

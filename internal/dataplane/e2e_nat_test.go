@@ -181,6 +181,20 @@ func TestEndToEndNAT(t *testing.T) {
 			t.Errorf("session %s: %+v", s.Name, s)
 		}
 	}
+	// …and says which prefixes it refused, and why (the looking glass).
+	want := map[string]string{"10.100.0.0/25": "hub's own network", "192.0.2.0/24": "bogon"}
+	for _, s := range st.Sessions {
+		if s.Name != SessionName("onprem") {
+			continue
+		}
+		got := map[string]string{}
+		for _, f := range s.Filtered {
+			got[f.Prefix] = f.Reason
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("filtered on the on-premises session: %v, want %v", got, want)
+		}
+	}
 	if len(st.Sessions) != 2 || len(st.Links) != 2 || st.Links[0].TxPackets == 0 || st.Links[1].RxPackets == 0 {
 		t.Errorf("observed %+v", st)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -24,6 +25,35 @@ type Status struct {
 type SessionStatus struct {
 	ProtocolStatus
 	Routes RouteCounts
+	// Filtered lists received prefixes the import filter refused, with the
+	// reason, for the customer's looking glass (at most MaxFiltered).
+	Filtered []FilteredRoute `json:",omitempty"`
+}
+
+// FilteredRoute is a refused prefix and why.
+type FilteredRoute struct {
+	Prefix string
+	Reason string // "bogon", "hub's own network", "not in the route policy"
+}
+
+// MaxFiltered bounds the filtered prefixes listed per session in a report.
+const MaxFiltered = 100
+
+// filterReason says why the hub's import filter refuses p, by the same
+// rules the filter applies: bogons, then the hub's own networks; anything
+// else a filter refuses is outside what the port may send.
+func filterReason(p netip.Prefix, h Hub) string {
+	for _, b := range bogons {
+		if bp, err := netip.ParsePrefix(strings.TrimSuffix(b, "+")); err == nil && bp.Overlaps(p) && bp.Bits() <= p.Bits() {
+			return "bogon"
+		}
+	}
+	for _, own := range []netip.Prefix{h.InternalNetwork, h.MonitoringNetwork} {
+		if own.IsValid() && own.Overlaps(p) {
+			return "hub's own network"
+		}
+	}
+	return "not in the route policy"
 }
 
 // RuleCounter is the counter of one commented nftables rule ("port onprem
@@ -77,7 +107,20 @@ func (m *Manager) Observe(ctx context.Context, h Hub) (Status, error) {
 		if err != nil && p.State == "up" {
 			errs = append(errs, err)
 		}
-		st.Sessions = append(st.Sessions, SessionStatus{ProtocolStatus: p, Routes: rc})
+		ss := SessionStatus{ProtocolStatus: p, Routes: rc}
+		if rc.Filtered > 0 {
+			rs, err := c.FilteredRoutes(ctx, p.Name)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			for _, r := range rs {
+				if len(ss.Filtered) == MaxFiltered {
+					break
+				}
+				ss.Filtered = append(ss.Filtered, FilteredRoute{Prefix: r.Net.String(), Reason: filterReason(r.Net, h)})
+			}
+		}
+		st.Sessions = append(st.Sessions, ss)
 	}
 	listing, err := m.nft.ops.List(ctx, h.Namespace())
 	if err != nil {
