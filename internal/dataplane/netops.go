@@ -137,6 +137,22 @@ func (o netlinkOps) Links(ns string) ([]LinkState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list links in %q: %w", ns, err)
 	}
+	// One address dump for the whole namespace, grouped by link: a dump
+	// per link made listing a node with n links cost n dumps (the largest
+	// part of a 200-hub reconcile).
+	all, err := h.AddrList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, fmt.Errorf("list addresses in %q: %w", ns, err)
+	}
+	byLink := map[int][]netip.Prefix{}
+	for _, ad := range all {
+		ip, ok := netip.AddrFromSlice(ad.IP.To4())
+		if !ok {
+			continue
+		}
+		ones, _ := ad.Mask.Size()
+		byLink[ad.LinkIndex] = append(byLink[ad.LinkIndex], netip.PrefixFrom(ip, ones))
+	}
 	var out []LinkState
 	for _, l := range links {
 		a := l.Attrs()
@@ -146,18 +162,7 @@ func (o netlinkOps) Links(ns string) ([]LinkState, error) {
 			remote, _ := netip.AddrFromSlice(v.Group.To4())
 			ls.VXLAN = &VXLANSpec{Name: a.Name, VNI: uint32(v.VxlanId), Local: local, Remote: remote}
 		}
-		addrs, err := h.AddrList(l, netlink.FAMILY_V4)
-		if err != nil {
-			return nil, fmt.Errorf("list addresses of %s: %w", a.Name, err)
-		}
-		for _, ad := range addrs {
-			ip, ok := netip.AddrFromSlice(ad.IP.To4())
-			if !ok {
-				continue
-			}
-			ones, _ := ad.Mask.Size()
-			ls.Addrs = append(ls.Addrs, netip.PrefixFrom(ip, ones))
-		}
+		ls.Addrs = byLink[a.Index]
 		slices.SortFunc(ls.Addrs, func(a, b netip.Prefix) int { return strings.Compare(a.String(), b.String()) })
 		out = append(out, ls)
 	}
