@@ -61,12 +61,12 @@ const (
 // The ratio is hub / hand-nft-tc; hand-nft / direct is the cost
 // of a stateful filter and SNAT themselves.
 func BenchmarkThroughput(b *testing.B) {
-	nstest.RequireRootTB(b)
+	nstest.RequireRoot(b)
 	if _, err := exec.LookPath(iperfBin); err != nil {
 		b.Skipf("needs iperf3 (Debian package iperf3): %v", err)
 	}
 	ctx := context.Background()
-	prefix := nstest.RunPrefixTB(b)
+	prefix := nstest.RunPrefix(b)
 	runDir, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		b.Fatal(err)
@@ -84,11 +84,11 @@ func BenchmarkThroughput(b *testing.B) {
 	// direct: one veth pair.
 	{
 		src, dst := prefix+"-dsrc", prefix+"-ddst"
-		nstest.AddNamespaceTB(b, src)
-		nstest.AddNamespaceTB(b, dst)
-		nstest.ShTB(b, "ip", "-n", src, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", dst)
-		nstest.IPBatchTB(b, src, []string{"addr add " + tpSrc + "/30 dev eth0", "link set eth0 up"})
-		nstest.IPBatchTB(b, dst, []string{"addr add 169.254.10.1/30 dev eth0", "link set eth0 up"})
+		nstest.AddNamespace(b, src)
+		nstest.AddNamespace(b, dst)
+		nstest.Sh(b, "ip", "-n", src, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", dst)
+		nstest.IPBatch(b, src, []string{"addr add " + tpSrc + "/30 dev eth0", "link set eth0 up"})
+		nstest.IPBatch(b, dst, []string{"addr add 169.254.10.1/30 dev eth0", "link set eth0 up"})
 		paths = append(paths, path{name: "direct", src: src, dst: dst, srcAddr: tpSrc, dstAddr: "169.254.10.1"})
 	}
 	// hand-nft and hand-nft-tc: a router namespace built with ip, nft, tc.
@@ -98,7 +98,7 @@ func BenchmarkThroughput(b *testing.B) {
 	}{{"hand-nft", "h", false}, {"hand-nft-tc", "t", true}} {
 		src, rtr, dst := prefix+"-"+v.tag+"src", prefix+"-"+v.tag+"rtr", prefix+"-"+v.tag+"dst"
 		wirePath(b, src, rtr, dst, "in0", "out0")
-		nstest.ShTB(b, "ip", "netns", "exec", rtr, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+		nstest.Sh(b, "ip", "netns", "exec", rtr, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 		nft := exec.Command("ip", "netns", "exec", rtr, "nft", "-f", "-")
 		nft.Stdin = strings.NewReader(handRuleset("in0", "out0"))
 		if out, err := nft.CombinedOutput(); err != nil {
@@ -122,14 +122,14 @@ func BenchmarkThroughput(b *testing.B) {
 	// hub: the same path realised by tsunagi.
 	{
 		node, src, dst := prefix+"-node", prefix+"-usrc", prefix+"-udst"
-		nstest.AddNamespaceTB(b, node)
+		nstest.AddNamespace(b, node)
 		inIf, outIf := prefix+"i", prefix+"o"
 		for _, side := range []struct{ ns, port, addr, via, to string }{
 			{src, inIf, tpSrc, tpRtrIn, tpDstNet}, {dst, outIf, tpDst, tpRtrOut, tpPublic},
 		} {
-			nstest.AddNamespaceTB(b, side.ns)
-			nstest.ShTB(b, "ip", "-n", node, "link", "add", side.port, "type", "veth", "peer", "name", "eth0", "netns", side.ns)
-			nstest.IPBatchTB(b, side.ns, []string{"addr add " + side.addr + "/30 dev eth0", "link set eth0 up", "route add " + side.to + " via " + side.via})
+			nstest.AddNamespace(b, side.ns)
+			nstest.Sh(b, "ip", "-n", node, "link", "add", side.port, "type", "veth", "peer", "name", "eth0", "netns", side.ns)
+			nstest.IPBatch(b, side.ns, []string{"addr add " + side.addr + "/30 dev eth0", "link set eth0 up", "route add " + side.to + " via " + side.via})
 		}
 		h := Hub{
 			ID: prefix + "-tp", LocalASN: 65100, RouterID: netip.MustParseAddr("10.100.0.1"),
@@ -185,16 +185,16 @@ func BenchmarkThroughput(b *testing.B) {
 func wirePath(b *testing.B, src, rtr, dst, inIf, outIf string) {
 	b.Helper()
 	for _, ns := range []string{src, rtr, dst} {
-		nstest.AddNamespaceTB(b, ns)
+		nstest.AddNamespace(b, ns)
 	}
-	nstest.ShTB(b, "ip", "-n", rtr, "link", "add", inIf, "type", "veth", "peer", "name", "eth0", "netns", src)
-	nstest.ShTB(b, "ip", "-n", rtr, "link", "add", outIf, "type", "veth", "peer", "name", "eth0", "netns", dst)
-	nstest.IPBatchTB(b, rtr, []string{
+	nstest.Sh(b, "ip", "-n", rtr, "link", "add", inIf, "type", "veth", "peer", "name", "eth0", "netns", src)
+	nstest.Sh(b, "ip", "-n", rtr, "link", "add", outIf, "type", "veth", "peer", "name", "eth0", "netns", dst)
+	nstest.IPBatch(b, rtr, []string{
 		"addr add " + tpRtrIn + "/30 dev " + inIf, "link set " + inIf + " up",
 		"addr add " + tpRtrOut + "/30 dev " + outIf, "link set " + outIf + " up",
 	})
-	nstest.IPBatchTB(b, src, []string{"addr add " + tpSrc + "/30 dev eth0", "link set eth0 up", "route add " + tpDstNet + " via " + tpRtrIn})
-	nstest.IPBatchTB(b, dst, []string{"addr add " + tpDst + "/30 dev eth0", "link set eth0 up", "route add " + tpPublic + " via " + tpRtrOut})
+	nstest.IPBatch(b, src, []string{"addr add " + tpSrc + "/30 dev eth0", "link set eth0 up", "route add " + tpDstNet + " via " + tpRtrIn})
+	nstest.IPBatch(b, dst, []string{"addr add " + tpDst + "/30 dev eth0", "link set eth0 up", "route add " + tpPublic + " via " + tpRtrOut})
 }
 
 // handRuleset is what an engineer would write by hand for the hub's
@@ -307,16 +307,16 @@ const nodeHubs = 200
 // before, as a node's ports do). The kernel figure includes whatever else
 // the machine did meanwhile.
 func BenchmarkNode200Hubs(b *testing.B) {
-	nstest.RequireRootTB(b)
+	nstest.RequireRoot(b)
 	ctx := context.Background()
-	prefix := nstest.RunPrefixTB(b)
+	prefix := nstest.RunPrefix(b)
 	runDir, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { os.RemoveAll(runDir) })
 	node := prefix + "-node"
-	nstest.AddNamespaceTB(b, node)
+	nstest.AddNamespace(b, node)
 
 	var lines []string
 	hubs := make([]Hub, nodeHubs)
@@ -334,7 +334,7 @@ func BenchmarkNode200Hubs(b *testing.B) {
 		}}
 		hubs[i] = h
 	}
-	nstest.IPBatchTB(b, node, lines)
+	nstest.IPBatch(b, node, lines)
 
 	// Each pass's Manager is NewManager's, with every kernel and daemon
 	// call timed by subsystem.

@@ -2,10 +2,8 @@ package e2e_test
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,17 +14,13 @@ import (
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/agent"
-	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/dataplane"
-	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/nstest"
-	"github.com/tsunagi-net/tsunagi/internal/storetest"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
-	"github.com/tsunagi-net/tsunagi/internal/web"
 )
 
 // site is one customer's side of the test: its hub's ports on the node and
@@ -59,45 +53,11 @@ const (
 // hub, and the node reports the generation it reached. Then the agent is
 // restarted: nothing in the data plane is reset.
 func TestNodeEndToEnd(t *testing.T) {
-	nstest.RequireRoot(t)
-	ctx := audit.WithActor(context.Background(), audit.Actor{ID: "acc_test", Kind: "operator", Name: "e2e"})
-	prefix := nstest.RunPrefix(t)
-	node := prefix + "-node"
-	nstest.AddNamespace(t, node)
-	runDir := filepath.Join("/tmp", prefix)
-	if err := os.MkdirAll(runDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(runDir) })
-
-	// The controller.
-	db := storetest.SQLite(t)
-	log := audit.New(db)
-	cat := catalog.New(db, log)
-	netSvc := network.New(db, log, network.DefaultSettings)
-	fl, err := fleet.New(ctx, db, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := identity.New(db, log, identity.Config{Argon2: identity.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}})
-	srv := web.New(web.Config{}, web.Deps{DB: db, Catalog: cat, Audit: log, Fleet: fl, Network: netSvc,
-		DesiredState: netSvc.DesiredStateDoc, Log: slog.New(slog.DiscardHandler), Identity: ids})
-	cert, _, err := tlsutil.SelfSigned(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	agentSrv := httptest.NewUnstartedServer(srv.AgentHandler())
-	agentSrv.TLS = web.AgentTLS(tlsutil.ServerConfig(cert), fl)
-	agentSrv.StartTLS()
-	t.Cleanup(agentSrv.Close)
-	leaf, _ := x509.ParseCertificate(cert.Certificate[0])
-	roots := x509.NewCertPool()
-	roots.AddCert(leaf)
+	h := newHarness(t)
+	ctx, prefix, node, runDir := h.ctx, h.prefix, h.node, h.runDir
+	cat, netSvc, fl, ids, srv, cert := h.cat, h.netSvc, h.fl, h.ids, h.srv, h.cert
 
 	// The operator's inventory: one node with a physical port per leg.
-	if _, err := cat.CreateRegion(ctx, catalog.RegionInput{Code: "tokyo", NameEN: "Tokyo", NameJA: "東京", DataLocation: "Japan"}); err != nil {
-		t.Fatal(err)
-	}
 	sites := []*site{newSite(prefix, "a"), newSite(prefix, "b")}
 	var phys []catalog.PhysicalPort
 	// An on-premises physical port whose interface the node does not have
@@ -112,9 +72,7 @@ func TestNodeEndToEnd(t *testing.T) {
 			catalog.PhysicalPort{Name: s.cloudPhysA, SpeedMbps: 10_000, Kind: "cloud-aws"},
 			catalog.PhysicalPort{Name: s.cloudPhysB, SpeedMbps: 10_000, Kind: "cloud-aws"})
 	}
-	if _, err := cat.CreateNode(ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-1", Ports: phys}); err != nil {
-		t.Fatal(err)
-	}
+	h.addNode(t, phys)
 
 	// Each customer: contract, hub, ports, placement, configuration, apply.
 	for _, s := range sites {
@@ -123,40 +81,16 @@ func TestNodeEndToEnd(t *testing.T) {
 	}
 
 	// The node's agent.
-	tok, err := fl.IssueEnrolToken(ctx, "tyo-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	state := t.TempDir()
-	if err := agent.Enrol(ctx, agentSrv.URL, roots, tok.Token, state); err != nil {
-		t.Fatal(err)
-	}
-	client, err := agent.NewClient(agentSrv.URL, roots, state)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, state := h.enrol(t)
 	m := dataplane.NewManager(dataplane.Options{RunDir: runDir, NodeNamespace: node})
 	t.Cleanup(func() {
 		for _, s := range sites {
 			_ = m.Remove(context.Background(), s.dataplaneID)
 		}
 	})
-	stop := runAgent(t, client, m, runDir, state)
+	stop := runAgent(t, newLoop(client, m, runDir, state))
 
-	converged := func(what string) {
-		t.Helper()
-		_, want, err := netSvc.DesiredStateDoc(ctx, "tyo-1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		nstest.WaitFor(t, "the node to reach the generation "+what, 90*time.Second, func() (bool, string) {
-			st, err := fl.NodeStatus(ctx, "tyo-1")
-			if err != nil {
-				return false, err.Error()
-			}
-			return st.AppliedGeneration == want, fmt.Sprintf("applied %q, report %s", st.AppliedGeneration, st.Report)
-		})
-	}
+	converged := func(what string) { t.Helper(); h.converged(t, what) }
 	converged("of the first configuration")
 
 	// The customer sees that its hub runs the version it applied.
@@ -429,7 +363,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	stop()
 	m2 := dataplane.NewManager(dataplane.Options{RunDir: runDir, NodeNamespace: node})
-	stop2 := runAgent(t, client, m2, runDir, state)
+	stop2 := runAgent(t, newLoop(client, m2, runDir, state))
 	defer stop2()
 	time.Sleep(6 * time.Second) // beyond a resync of the new agent
 	close(pingStop)
@@ -552,7 +486,7 @@ func newSite(prefix, x string) *site {
 
 // configure makes the customer's contract, hub and ports, places them on the
 // node's physical ports and applies a configuration — the same for A and B.
-func configure(t *testing.T, ctx context.Context, cat *catalog.Catalog, svc *network.Service, s *site) {
+func configure(t testing.TB, ctx context.Context, cat *catalog.Catalog, svc *network.Service, s *site) {
 	t.Helper()
 	cu, err := cat.CreateCustomer(ctx, catalog.CustomerInput{Name: "Customer " + s.name})
 	if err != nil {
@@ -597,7 +531,7 @@ func configure(t *testing.T, ctx context.Context, cat *catalog.Catalog, svc *net
 }
 
 // applyConfig goes through the edit workflow: lock, draft, review, apply.
-func applyConfig(t *testing.T, ctx context.Context, svc *network.Service, cust catalog.CustomerID, cfg network.Config) {
+func applyConfig(t testing.TB, ctx context.Context, svc *network.Service, cust catalog.CustomerID, cfg network.Config) {
 	t.Helper()
 	if _, err := svc.StartEditing(ctx, cust); err != nil {
 		t.Fatal(err)
@@ -640,33 +574,10 @@ func wire(t *testing.T, node, runDir string, s *site) {
 		Prefixes: []string{"172.31.0.0/16"}, Loopback: s.cloudLoop})
 }
 
-// runAgent runs the agent's loop until the returned stop is called.
-func runAgent(t *testing.T, c *agent.Client, m *dataplane.Manager, runDir, state string) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		(&agent.Loop{Client: c, Applier: &agent.DataplaneApplier{M: m, RunDir: runDir}, Dir: state, Version: "e2e",
-			Wait: 2 * time.Second, Resync: 5 * time.Second, MaxBackoff: time.Second,
-			Log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))}).Run(ctx)
-	}()
-	stopped := false
-	stop = func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			<-done
-		}
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
+// newLoop is the agent's loop with short waits, so the test converges fast.
+func newLoop(c *agent.Client, m *dataplane.Manager, runDir, state string) *agent.Loop {
+	return &agent.Loop{Client: c, Applier: &agent.DataplaneApplier{M: m, RunDir: runDir}, Dir: state, Version: "e2e",
+		Wait: 2 * time.Second, Resync: 5 * time.Second, MaxBackoff: time.Second}
 }
 
 func birdPID(t *testing.T, runDir, id string) string {

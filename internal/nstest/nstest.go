@@ -25,19 +25,19 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-func RequireRoot(t *testing.T) {
+func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces, veth pairs, nftables tables and BIRD processes")
 	}
-	for _, bin := range []string{"/usr/sbin/bird", "ip", "nft"} {
+	for _, bin := range []string{"/usr/sbin/bird", "ip", "nft", "tc"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Skipf("needs %s: %v", bin, err)
 		}
 	}
 }
 
-func RunPrefix(t *testing.T) string {
+func RunPrefix(t testing.TB) string {
 	b := make([]byte, 3)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func RunPrefix(t *testing.T) string {
 	return "tsg" + hex.EncodeToString(b)
 }
 
-func Sh(t *testing.T, args ...string) string {
+func Sh(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 	if err != nil {
@@ -56,7 +56,7 @@ func Sh(t *testing.T, args ...string) string {
 
 // AddNamespace creates a namespace and removes it (with every process
 // started by the test in it) at cleanup.
-func AddNamespace(t *testing.T, name string) {
+func AddNamespace(t testing.TB, name string) {
 	t.Helper()
 	Sh(t, "ip", "netns", "add", name)
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
@@ -82,7 +82,7 @@ type PeerConf struct {
 	BFD         bool
 }
 
-func StartPeerBird(t *testing.T, ns, dir string, c PeerConf) PeerBird {
+func StartPeerBird(t testing.TB, ns, dir string, c PeerConf) PeerBird {
 	t.Helper()
 	p := PeerBird{NS: ns, Dir: dir, Sock: filepath.Join(dir, ns+".ctl")}
 	confPath := p.writeConfig(t, c)
@@ -94,13 +94,13 @@ func StartPeerBird(t *testing.T, ns, dir string, c PeerConf) PeerBird {
 
 // Reconfigure rewrites the peer's configuration and makes its BIRD re-read
 // it, e.g. to advertise more prefixes.
-func (p PeerBird) Reconfigure(t *testing.T, c PeerConf) {
+func (p PeerBird) Reconfigure(t testing.TB, c PeerConf) {
 	t.Helper()
 	p.writeConfig(t, c)
 	Sh(t, "/usr/sbin/birdc", "-s", p.Sock, "configure")
 }
 
-func (p PeerBird) writeConfig(t *testing.T, c PeerConf) string {
+func (p PeerBird) writeConfig(t testing.TB, c PeerConf) string {
 	t.Helper()
 	ns, dir := p.NS, p.Dir
 	var routes, password strings.Builder
@@ -149,7 +149,7 @@ func KillPidFile(path string) {
 }
 
 // WaitFor polls cond until it holds or the timeout passes.
-func WaitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {
+func WaitFor(t testing.TB, what string, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	last := ""
@@ -193,7 +193,7 @@ func (p *pinger) echo(timeout time.Duration) (bool, error) {
 	binary.BigEndian.PutUint16(msg[4:], p.id)
 	binary.BigEndian.PutUint16(msg[6:], p.seq)
 	copy(msg[8:], "tsunagi!")
-	binary.BigEndian.PutUint16(msg[2:], icmpChecksum(msg))
+	binary.BigEndian.PutUint16(msg[2:], ICMPChecksum(msg))
 	if _, err := p.conn.WriteTo(msg, &net.IPAddr{IP: net.ParseIP(p.dst)}); err != nil {
 		return false, fmt.Errorf("send to %s: %w", p.dst, err)
 	}
@@ -258,7 +258,8 @@ func PingStream(ns, src, dst string, interval time.Duration, stop <-chan struct{
 	}
 }
 
-func icmpChecksum(b []byte) uint16 {
+// ICMPChecksum is the Internet checksum of an ICMP message.
+func ICMPChecksum(b []byte) uint16 {
 	var s uint32
 	for i := 0; i+1 < len(b); i += 2 {
 		s += uint32(b[i])<<8 | uint32(b[i+1])
@@ -272,7 +273,7 @@ func icmpChecksum(b []byte) uint16 {
 // Goodput sends as fast as it can for d from src in fromNS to dst (a
 // listener it opens in toNS at listen) and returns the receiver's rate in
 // bit/s.
-func Goodput(t *testing.T, fromNS, src, toNS, listen, dst string, d time.Duration) float64 {
+func Goodput(t testing.TB, fromNS, src, toNS, listen, dst string, d time.Duration) float64 {
 	t.Helper()
 	var ln net.Listener
 	if err := InNamespace(toNS, func() error {
