@@ -4,21 +4,15 @@ import (
 	"net/http"
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/identity"
 )
 
 // Customer-listener handlers: the customer is always the principal's own.
 
 func (s *Server) listRegions(w http.ResponseWriter, r *http.Request) error {
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
-	items, next, err := s.deps.Catalog.ListRegions(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, newList(items, next))
-	return nil
+	return listed(w, r, func(p catalog.Page) ([]catalog.Region, string, error) {
+		return s.deps.Catalog.ListRegions(r.Context(), p)
+	})
 }
 
 func (s *Server) myContracts(w http.ResponseWriter, r *http.Request) error {
@@ -62,16 +56,9 @@ func (s *Server) myAccounts(w http.ResponseWriter, r *http.Request) error {
 // Shared by both listeners once the customer is known.
 
 func (s *Server) contracts(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
-	items, next, err := s.deps.Catalog.ListContracts(r.Context(), cust, p)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, newList(items, next))
-	return nil
+	return listed(w, r, func(p catalog.Page) ([]catalog.Contract, string, error) {
+		return s.deps.Catalog.ListContracts(r.Context(), cust, p)
+	})
 }
 
 func (s *Server) contract(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
@@ -84,42 +71,21 @@ func (s *Server) contract(w http.ResponseWriter, r *http.Request, cust catalog.C
 }
 
 func (s *Server) hubs(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
-	items, next, err := s.deps.Catalog.ListHubs(r.Context(), cust, p)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, newList(items, next))
-	return nil
+	return listed(w, r, func(p catalog.Page) ([]catalog.Hub, string, error) {
+		return s.deps.Catalog.ListHubs(r.Context(), cust, p)
+	})
 }
 
 func (s *Server) ports(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
-	items, next, err := s.deps.Catalog.ListPorts(r.Context(), cust, r.URL.Query().Get("service_code"), p)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, newList(items, next))
-	return nil
+	return listed(w, r, func(p catalog.Page) ([]catalog.Port, string, error) {
+		return s.deps.Catalog.ListPorts(r.Context(), cust, r.URL.Query().Get("service_code"), p)
+	})
 }
 
 func (s *Server) accounts(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
-	items, next, err := s.deps.Identity.ListAccounts(r.Context(), cust, p)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, newList(items, next))
-	return nil
+	return listed(w, r, func(p catalog.Page) ([]identity.Account, string, error) {
+		return s.deps.Identity.ListAccounts(r.Context(), cust, p)
+	})
 }
 
 // created decodes the body into In, calls do, and answers 201 with the result.

@@ -42,16 +42,7 @@ func (s *Server) createRegion(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) error {
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
-	items, next, err := s.deps.Catalog.ListNodes(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, newList(items, next))
-	return nil
+	return listed(w, r, func(p catalog.Page) ([]catalog.Node, string, error) { return s.deps.Catalog.ListNodes(r.Context(), p) })
 }
 
 func (s *Server) createNode(w http.ResponseWriter, r *http.Request) error {
@@ -59,16 +50,9 @@ func (s *Server) createNode(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) error {
-	p, err := page(r)
-	if err != nil {
-		return err
-	}
-	items, next, err := s.deps.Catalog.ListCustomers(r.Context(), p)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, newList(items, next))
-	return nil
+	return listed(w, r, func(p catalog.Page) ([]catalog.Customer, string, error) {
+		return s.deps.Catalog.ListCustomers(r.Context(), p)
+	})
 }
 
 func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) error {

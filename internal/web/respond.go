@@ -148,6 +148,21 @@ func newList[T any](items []T, next string) list[T] {
 	return l
 }
 
+// listed answers one page of a list: it reads ?limit= and ?after=, asks
+// fetch for the page, and writes the list envelope.
+func listed[T any](w http.ResponseWriter, r *http.Request, fetch func(catalog.Page) ([]T, string, error)) error {
+	p, err := page(r)
+	if err != nil {
+		return err
+	}
+	items, next, err := fetch(p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+	return nil
+}
+
 func splitComma(s string) []string {
 	var out []string
 	for _, f := range strings.Split(s, ",") {
