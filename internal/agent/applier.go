@@ -35,14 +35,9 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) (map[stri
 	// A document the node cannot realise (say, an interface that does not
 	// exist) is refused whole: nothing of it is applied and every hub keeps
 	// its previous state; the error goes to the controller in the report.
-	var refused []error
-	for _, h := range hubs {
-		if err := a.M.Check(h); err != nil {
-			refused = append(refused, err)
-		}
-	}
-	if len(refused) > 0 {
-		return map[string]any{"problems": problems}, fmt.Errorf("desired state refused whole: %w", errors.Join(refused...))
+	failed, refused := a.M.ApplyAll(ctx, hubs)
+	if refused != nil {
+		return map[string]any{"problems": problems}, fmt.Errorf("desired state refused whole: %w", refused)
 	}
 	var errs []error
 	want := map[string]bool{}
@@ -53,7 +48,7 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) (map[stri
 		want[h.Namespace()] = true
 		// Translate keeps the document's order: hubs[i] is s.Hubs[i].
 		r := HubReport{HubID: s.Hubs[i].HubID, ConfigVersion: s.Hubs[i].ConfigVersion}
-		if err := a.M.Apply(ctx, h); err != nil {
+		if err := failed[i]; err != nil {
 			errs = append(errs, err)
 			r.Error = err.Error()
 			reached = append(reached, r)

@@ -61,9 +61,7 @@ func newManager(runDir string, n netOps, f nftOps, t tcOps, b birdOps) *Manager 
 // ones after it; the caller retries the whole Apply on its next pass,
 // which is safe because every step is idempotent.
 // Check reports whether h can be realised on this node as it stands — a
-// valid hub whose port interfaces exist — without changing anything. The
-// agent checks every hub of a document before applying any, so that a
-// document the node cannot realise is refused whole.
+// valid hub whose port interfaces exist — without changing anything.
 func (m *Manager) Check(h Hub) error {
 	if err := h.Validate(); err != nil {
 		return fmt.Errorf("hub %s refused: %w", h.ID, err)
@@ -74,13 +72,39 @@ func (m *Manager) Check(h Hub) error {
 	return nil
 }
 
+// Apply realises one hub: checked first, so that a hub that cannot be
+// realised is refused before anything of it changes.
 func (m *Manager) Apply(ctx context.Context, h Hub) error {
-	if err := h.Validate(); err != nil {
-		return fmt.Errorf("hub %s refused: %w", h.ID, err)
+	if err := m.Check(h); err != nil {
+		return err
 	}
-	if err := m.links.Check(h); err != nil {
-		return fmt.Errorf("hub %s refused: %w", h.ID, err)
+	return m.set(ctx, h)
+}
+
+// ApplyAll realises a node's hubs as one document: every hub is checked
+// before any is touched, and if one cannot be realised nothing changes and
+// refused says why; otherwise each hub is applied, one failing hub not
+// stopping the others (failed[i] is hubs[i]'s error, nil when it applied).
+func (m *Manager) ApplyAll(ctx context.Context, hubs []Hub) (failed []error, refused error) {
+	var errs []error
+	for _, h := range hubs {
+		if err := m.Check(h); err != nil {
+			errs = append(errs, err)
+		}
 	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	failed = make([]error, len(hubs))
+	for i, h := range hubs {
+		failed[i] = m.set(ctx, h)
+	}
+	return failed, nil
+}
+
+// set applies a checked hub, in the written order: links, nftables, tc,
+// BIRD.
+func (m *Manager) set(ctx context.Context, h Hub) error {
 	if err := m.links.Set(h); err != nil {
 		return fmt.Errorf("hub %s: links: %w", h.ID, err)
 	}

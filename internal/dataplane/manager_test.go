@@ -168,6 +168,36 @@ func TestMissingInterfaceIsRefusedWhole(t *testing.T) {
 	}
 }
 
+// A node document with one hub that cannot be realised changes no hub at
+// all, not even the hubs that could be; once it can, every hub is applied.
+func TestApplyAllRefusesTheWholeDocument(t *testing.T) {
+	f := newFakeNode(t, "eth-on", "eth-aws", "eth-on2")
+	ctx := context.Background()
+	good := testHub()
+	other := testHub()
+	other.ID = "other"
+	other.Ports = other.Ports[:1]
+	other.Ports[0].Interface = "eth-on2"
+	broken := testHub()
+	broken.ID = "broken"
+	broken.Ports = broken.Ports[:1]
+	broken.Ports[0].Interface = "eth-missing"
+	failed, refused := f.m.ApplyAll(ctx, []Hub{good, other, broken})
+	if refused == nil || !strings.Contains(refused.Error(), "eth-missing") || failed != nil {
+		t.Fatalf("ApplyAll = %v, %v; want the whole document refused, naming eth-missing", failed, refused)
+	}
+	if got := f.rec.take(); len(got) > 0 {
+		t.Errorf("a refused document made calls: %q", got)
+	}
+	failed, refused = f.m.ApplyAll(ctx, []Hub{good, other})
+	if refused != nil || len(failed) != 2 || failed[0] != nil || failed[1] != nil {
+		t.Fatalf("ApplyAll of a realisable document = %v, %v", failed, refused)
+	}
+	if got := f.rec.take(); len(got) == 0 {
+		t.Error("a realisable document made no calls")
+	}
+}
+
 // A configuration BIRD refuses never reaches the live path nor the daemon.
 func TestBirdRefusedConfigKeepsTheLiveOne(t *testing.T) {
 	f := newFakeNode(t, "eth-on", "eth-aws", "REFUSE0")
