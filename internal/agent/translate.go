@@ -69,10 +69,15 @@ func translateHub(s desired.State, h desired.Hub) (dataplane.Hub, []string) {
 	return dh, problems
 }
 
-// translateBackbone makes one VXLAN segment and iBGP session per peer hub of
-// the same customer on another node. The DR role of each session is the
-// peer's, so routes from a main hub are preferred over a sub's.
-func translateBackbone(b desired.Backbone) ([]dataplane.BackbonePeer, []string) {
+// BackboneDevice names the hub's VXLAN device on its customer's backbone
+// segment.
+const BackboneDevice = "backbone"
+
+// translateBackbone puts the hub on its customer's backbone segment: one
+// VXLAN device, flooding to each peer hub's node, and an iBGP session per
+// peer hub. The DR role of each session is the peer's, so routes from a
+// main hub are preferred over a sub's.
+func translateBackbone(b desired.Backbone) (*dataplane.Backbone, []string) {
 	if len(b.Peers) == 0 {
 		return nil, nil
 	}
@@ -81,7 +86,7 @@ func translateBackbone(b desired.Backbone) ([]dataplane.BackbonePeer, []string) 
 	if errL != nil || errO != nil {
 		return nil, []string{fmt.Sprintf("backbone to %d peer hub(s) not built: this node's underlay address or the hub's overlay address is not set", len(b.Peers))}
 	}
-	var out []dataplane.BackbonePeer
+	out := &dataplane.Backbone{VNI: b.VNI, Device: BackboneDevice, LocalUnderlay: local, Address: overlay}
 	var problems []string
 	for _, p := range b.Peers {
 		remote, e1 := netip.ParseAddr(p.Underlay)
@@ -90,22 +95,23 @@ func translateBackbone(b desired.Backbone) ([]dataplane.BackbonePeer, []string) 
 			problems = append(problems, fmt.Sprintf("backbone peer %s (%s) not built: its node's underlay address is not set", p.HubID, p.Priority))
 			continue
 		}
-		out = append(out, dataplane.BackbonePeer{
-			Name:           "bb_" + p.Priority,
-			VNI:            b.VNI,
-			Device:         "vx" + p.Priority,
-			LocalUnderlay:  local,
+		out.Peers = append(out.Peers, dataplane.BackbonePeer{
+			Name:           p.Priority,
 			RemoteUnderlay: remote,
-			Address:        overlay,
 			Neighbor:       neighbor.Addr(),
 			DR:             p.Priority,
 		})
 	}
+	if len(out.Peers) == 0 {
+		return nil, problems
+	}
 	return out, problems
 }
 
-// translatePort makes one data-plane port per BGP session: a redundant port
-// has a primary and a secondary leg, each its own interface and session.
+// translatePort makes one data-plane port per BGP session. A cloud port's
+// primary and secondary legs each carry their own session; a redundant
+// on-premises port is one session over both legs, which the data plane
+// bridges.
 func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []string) {
 	var problems []string
 	policy, err := translatePolicy(p.RoutePolicy)
@@ -136,6 +142,12 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 	for _, l := range p.Legs {
 		legs[l.Role] = l
 	}
+	ifname := func(l desired.Leg) string {
+		if l.VLAN > 0 {
+			return fmt.Sprintf("%s.%d", l.Interface, l.VLAN)
+		}
+		return l.Interface
+	}
 	var out []dataplane.Port
 	used := map[string]bool{}
 	for _, s := range p.Sessions {
@@ -149,9 +161,10 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 			// node; its session is that node's.
 			continue
 		}
-		ifname := leg.Interface
-		if leg.VLAN > 0 {
-			ifname = fmt.Sprintf("%s.%d", leg.Interface, leg.VLAN)
+		dev, bridged := ifname(leg), []string(nil)
+		if second, ok := legs["secondary"]; ok && s.Name == "single" {
+			dev, bridged = "br"+strings.TrimPrefix(p.PortCode, "shc"), []string{ifname(leg), ifname(second)}
+			used[second.Role] = true
 		}
 		local, e1 := netip.ParseAddr(s.LocalAddress)
 		peer, e2 := netip.ParseAddr(s.PeerAddress)
@@ -161,7 +174,8 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 		}
 		out = append(out, dataplane.Port{
 			Name:        portName(p.PortCode, s.Name),
-			Interface:   ifname,
+			Interface:   dev,
+			Legs:        bridged,
 			Address:     netip.PrefixFrom(local, s.PrefixLength),
 			PeerAddress: peer,
 			PeerASN:     s.PeerASN,
@@ -176,10 +190,7 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 	}
 	for _, l := range p.Legs {
 		if !used[l.Role] {
-			// One logical connection over two legs (a redundant on-premises
-			// port) needs link failover below IP, which the data plane does
-			// not do yet: the leg stays unused.
-			problems = append(problems, fmt.Sprintf("%s leg %s not realised: one session runs on the primary leg only", l.Role, l.Interface))
+			problems = append(problems, fmt.Sprintf("%s leg %s not realised: no session of this node runs on it", l.Role, l.Interface))
 		}
 	}
 	return out, problems

@@ -81,7 +81,8 @@ func TestTranslateEdgeCases(t *testing.T) {
 	if h.Ports[0].NAPT == nil || h.Ports[0].NAPT.Public.String() != "203.0.113.8/32" || len(h.Ports[0].StaticNAT) != 1 {
 		t.Errorf("NAT = %+v %+v", h.Ports[0].NAPT, h.Ports[0].StaticNAT)
 	}
-	if len(h.Backbone) != 1 || h.Backbone[0].DR != "sub" || h.Backbone[0].Neighbor.String() != "169.254.255.250" || h.Backbone[0].RemoteUnderlay.String() != "192.0.2.2" {
+	if b := h.Backbone; b == nil || b.Device != BackboneDevice || b.VNI != 10001 || b.Address.String() != "169.254.255.249/29" ||
+		len(b.Peers) != 1 || b.Peers[0].DR != "sub" || b.Peers[0].Neighbor.String() != "169.254.255.250" || b.Peers[0].RemoteUnderlay.String() != "192.0.2.2" {
 		t.Errorf("backbone = %+v", h.Backbone)
 	}
 	want := []string{"firewall rule 1", "2 NAPT grades", "backbone peer hub_z (backup) not built"}
@@ -91,6 +92,37 @@ func TestTranslateEdgeCases(t *testing.T) {
 		}
 	}
 	if err := h.Validate(); err != nil {
+		t.Errorf("data plane refuses the translation: %v", err)
+	}
+}
+
+// A redundant on-premises port is one session over both legs: the data
+// plane gets one port whose interface is a bridge over the two legs, and no
+// problem is reported.
+func TestTranslateRedundantOnPrem(t *testing.T) {
+	s := desired.State{Schema: desired.Schema, Node: "n1", Region: "tokyo", Hubs: []desired.Hub{{
+		HubID: "hub_x", Namespace: "hub-x", ASN: 64600, InternalNetwork: "100.64.0.0/24", MonitoringNetwork: "100.64.1.0/28",
+		Ports: []desired.Port{{
+			PortCode: "shc00000007", Kind: "onprem", SpeedMbps: 1000, BGPEnabled: true,
+			Legs: []desired.Leg{{Role: "primary", Interface: "eth1", VLAN: 101}, {Role: "secondary", Interface: "eth2", VLAN: 101}},
+			Sessions: []desired.Session{
+				{Name: "single", LocalAddress: "169.254.30.1", PeerAddress: "169.254.30.2", PrefixLength: 30, PeerASN: 65001},
+			},
+			RoutePolicy: desired.RoutePolicy{Type: "All"},
+		}},
+	}}}
+	hubs, problems := Translate(s)
+	if len(problems) > 0 {
+		t.Errorf("problems %q", problems)
+	}
+	if len(hubs) != 1 || len(hubs[0].Ports) != 1 {
+		t.Fatalf("hubs = %+v", hubs)
+	}
+	p := hubs[0].Ports[0]
+	if p.Interface != "br00000007" || !slices.Equal(p.Legs, []string{"eth1.101", "eth2.101"}) || p.Address.String() != "169.254.30.1/30" {
+		t.Errorf("port = %+v", p)
+	}
+	if err := hubs[0].Validate(); err != nil {
 		t.Errorf("data plane refuses the translation: %v", err)
 	}
 }

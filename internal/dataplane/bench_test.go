@@ -523,6 +523,30 @@ func (t timedNet) AddVXLAN(ns string, v VXLANSpec) error {
 	defer t.since("AddVXLAN", time.Now())
 	return t.netOps.AddVXLAN(ns, v)
 }
+func (t timedNet) Floods(ns, dev string) ([]netip.Addr, error) {
+	defer t.since("Floods", time.Now())
+	return t.netOps.Floods(ns, dev)
+}
+func (t timedNet) FloodAdd(ns, dev string, remote netip.Addr) error {
+	defer t.since("FloodAdd", time.Now())
+	return t.netOps.FloodAdd(ns, dev, remote)
+}
+func (t timedNet) FloodDel(ns, dev string, remote netip.Addr) error {
+	defer t.since("FloodDel", time.Now())
+	return t.netOps.FloodDel(ns, dev, remote)
+}
+func (t timedNet) AddBridge(ns string, b BridgeSpec) error {
+	defer t.since("AddBridge", time.Now())
+	return t.netOps.AddBridge(ns, b)
+}
+func (t timedNet) SetMaster(ns, name, master string) error {
+	defer t.since("SetMaster", time.Now())
+	return t.netOps.SetMaster(ns, name, master)
+}
+func (t timedNet) SetIsolated(ns, name string, on bool) error {
+	defer t.since("SetIsolated", time.Now())
+	return t.netOps.SetIsolated(ns, name, on)
+}
 func (t timedNet) DeleteLink(ns, name string) error {
 	defer t.since("DeleteLink", time.Now())
 	return t.netOps.DeleteLink(ns, name)

@@ -148,11 +148,11 @@ func buildBirdConfig(h Hub, paths birdPaths, learned []Route) birdConfig {
 		}
 		c.Sessions = append(c.Sessions, s)
 	}
-	for _, b := range h.Backbone {
+	for _, b := range backbonePeers(h) {
 		c.Sessions = append(c.Sessions, birdSession{
 			Name:            BackboneSessionName(b.Name),
-			Description:     fmt.Sprintf("backbone %s (VNI %d, %s hub)", b.Name, b.VNI, b.DR),
-			LocalAddress:    b.Address.Addr().String(),
+			Description:     fmt.Sprintf("backbone %s (VNI %d, %s hub)", b.Name, h.Backbone.VNI, b.DR),
+			LocalAddress:    h.Backbone.Address.Addr().String(),
 			LocalASN:        h.LocalASN,
 			NeighborAddress: b.Neighbor.String(),
 			NeighborASN:     h.LocalASN,
@@ -161,7 +161,7 @@ func buildBirdConfig(h Hub, paths birdPaths, learned []Route) birdConfig {
 			ImportLimit:     h.importLimit(Port{}),
 			LocalPref:       drLocalPref[b.DR],
 			MarkASN:         h.LocalASN,
-			MarkValue:       b.VNI,
+			MarkValue:       h.Backbone.VNI,
 			ExportNets:      strings.Join(sortedUnique(hubNetStrs), ", "),
 			ExportLearned:   true,
 		})

@@ -54,16 +54,14 @@ func TestEndToEndBackbone(t *testing.T) {
 	main := base
 	main.ID = prefix + "-m"
 	main.Ports = base.Ports[:1]
-	main.Backbone = []BackbonePeer{{Name: "sub", VNI: 3001, Device: "bb-sub",
-		LocalUnderlay: netip.MustParseAddr("10.255.0.1"), RemoteUnderlay: netip.MustParseAddr("10.255.0.2"),
-		Address: mustPrefix("10.254.0.1/30"), Neighbor: netip.MustParseAddr("10.254.0.2"), DR: DRSub}}
+	main.Backbone = &Backbone{VNI: 3001, Device: "vxbb", LocalUnderlay: netip.MustParseAddr("10.255.0.1"), Address: mustPrefix("10.254.0.1/29"),
+		Peers: []BackbonePeer{{Name: "sub", RemoteUnderlay: netip.MustParseAddr("10.255.0.2"), Neighbor: netip.MustParseAddr("10.254.0.2"), DR: DRSub}}}
 	sub := base
 	sub.ID = prefix + "-s"
 	sub.RouterID = netip.MustParseAddr("10.100.0.2")
 	sub.Ports = base.Ports[1:]
-	sub.Backbone = []BackbonePeer{{Name: "main", VNI: 3001, Device: "bb-main",
-		LocalUnderlay: netip.MustParseAddr("10.255.0.2"), RemoteUnderlay: netip.MustParseAddr("10.255.0.1"),
-		Address: mustPrefix("10.254.0.2/30"), Neighbor: netip.MustParseAddr("10.254.0.1"), DR: DRMain}}
+	sub.Backbone = &Backbone{VNI: 3001, Device: "vxbb", LocalUnderlay: netip.MustParseAddr("10.255.0.2"), Address: mustPrefix("10.254.0.2/29"),
+		Peers: []BackbonePeer{{Name: "main", RemoteUnderlay: netip.MustParseAddr("10.255.0.1"), Neighbor: netip.MustParseAddr("10.254.0.1"), DR: DRMain}}}
 
 	mx := NewManager(Options{RunDir: runDir, NodeNamespace: nodeX})
 	my := NewManager(Options{RunDir: runDir, NodeNamespace: nodeY})

@@ -19,10 +19,11 @@ type fakeNet struct {
 	mu      sync.Mutex
 	ns      map[string]map[string]*LinkState // "" is the node namespace; guarded by mu
 	sysctls map[string]string                // ns + " " + key; guarded by mu
+	floods  map[string][]netip.Addr          // ns + " " + VXLAN device; guarded by mu
 }
 
 func newFakeNet(nodeLinks ...string) *fakeNet {
-	f := &fakeNet{ns: map[string]map[string]*LinkState{"": {}}, sysctls: map[string]string{}}
+	f := &fakeNet{ns: map[string]map[string]*LinkState{"": {}}, sysctls: map[string]string{}, floods: map[string][]netip.Addr{}}
 	for _, l := range nodeLinks {
 		f.ns[""][l] = &LinkState{Name: l}
 	}
@@ -94,8 +95,8 @@ func (f *fakeNet) MoveLink(from, name, to string) error {
 		return fmt.Errorf("namespace %q: no such file or directory", to)
 	}
 	delete(f.ns[from], name)
-	// The kernel drops addresses and takes the link down on a move; the
-	// alias stays.
+	// The kernel drops addresses and takes the link down and out of its
+	// bridge on a move; the alias stays.
 	f.ns[to][name] = &LinkState{Name: name, Alias: l.Alias}
 	return nil
 }
@@ -333,5 +334,103 @@ func (f *fakeNet) DeleteLink(ns, name string) error {
 		return err
 	}
 	delete(f.ns[ns], name)
+	delete(f.floods, ns+" "+name)
+	// A deleted bridge lets its ports go.
+	for _, l := range f.ns[ns] {
+		if l.Master == name {
+			l.Master, l.Isolated = "", false
+		}
+	}
+	return nil
+}
+
+func (f *fakeNet) vxlan(ns, dev string) error {
+	l, err := f.get(ns, dev)
+	if err == nil && l.Kind != "vxlan" {
+		err = fmt.Errorf("%s is not a VXLAN device", dev)
+	}
+	return err
+}
+
+func (f *fakeNet) Floods(ns, dev string) ([]netip.Addr, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.vxlan(ns, dev); err != nil {
+		return nil, err
+	}
+	return slices.Clone(f.floods[ns+" "+dev]), nil
+}
+
+func (f *fakeNet) FloodAdd(ns, dev string, remote netip.Addr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.vxlan(ns, dev); err != nil {
+		return err
+	}
+	k := ns + " " + dev
+	if slices.Contains(f.floods[k], remote) {
+		return errors.New("file exists")
+	}
+	f.floods[k] = append(f.floods[k], remote)
+	slices.SortFunc(f.floods[k], netip.Addr.Compare)
+	return nil
+}
+
+func (f *fakeNet) FloodDel(ns, dev string, remote netip.Addr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.vxlan(ns, dev); err != nil {
+		return err
+	}
+	k := ns + " " + dev
+	i := slices.Index(f.floods[k], remote)
+	if i < 0 {
+		return errors.New("no such file or directory")
+	}
+	f.floods[k] = slices.Delete(f.floods[k], i, i+1)
+	return nil
+}
+
+func (f *fakeNet) AddBridge(ns string, b BridgeSpec) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	links, ok := f.ns[ns]
+	if !ok {
+		return fmt.Errorf("namespace %q: no such file or directory", ns)
+	}
+	if _, ok := links[b.Name]; ok {
+		return errors.New("file exists")
+	}
+	links[b.Name] = &LinkState{Name: b.Name, Kind: "bridge"}
+	return nil
+}
+
+func (f *fakeNet) SetMaster(ns, name, master string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, err := f.get(ns, name)
+	if err != nil {
+		return err
+	}
+	if master != "" {
+		if m, err := f.get(ns, master); err != nil || m.Kind != "bridge" {
+			return fmt.Errorf("master %s: not a bridge in %q", master, ns)
+		}
+	}
+	l.Master, l.Isolated = master, false
+	return nil
+}
+
+func (f *fakeNet) SetIsolated(ns, name string, on bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, err := f.get(ns, name)
+	if err != nil {
+		return err
+	}
+	if l.Master == "" {
+		return fmt.Errorf("%s is not a bridge port", name)
+	}
+	l.Isolated = on
 	return nil
 }

@@ -26,8 +26,8 @@ type Hub struct {
 	InternalNetwork   netip.Prefix `json:"internal_network"`
 	MonitoringNetwork netip.Prefix `json:"monitoring_network"`
 	Ports             []Port       `json:"ports"`
-	// Backbone lists the sessions to this customer's hubs on other nodes.
-	Backbone []BackbonePeer `json:"backbone,omitempty"`
+	// Backbone joins the hub to this customer's hubs on other nodes.
+	Backbone *Backbone `json:"backbone,omitempty"`
 	// ImportLimit is the default per-session import limit (service: 2,000)
 	// used by ports that do not set their own.
 	ImportLimit int `json:"import_limit,omitempty"`
@@ -43,8 +43,18 @@ type Port struct {
 	// nftables comments ([a-z0-9_], at most 20 characters).
 	Name string `json:"name"`
 	// Interface is the device to move into the namespace (a VLAN
-	// sub-interface or NIC in production, a veth in tests).
+	// sub-interface or NIC in production, a veth in tests), or for a
+	// redundant port the bridge the data plane creates over its legs.
 	Interface string `json:"interface"`
+	// Legs are a redundant port's primary and secondary links, in that
+	// order: one logical connection over two physical ones. Both are moved
+	// into the namespace as ports of the bridge Interface, isolated from
+	// each other so the hub never forwards between them; the address,
+	// session, filter and shaping are on the bridge. The customer's side
+	// keeps one leg active at a time and the hub answers on the leg its
+	// router is heard on; a leg that loses its carrier is dropped from the
+	// bridge's forwarding at once.
+	Legs []string `json:"legs,omitempty"`
 	// Address is the hub side address with the link's prefix length.
 	Address     netip.Prefix `json:"address"`
 	PeerAddress netip.Addr   `json:"peer_address"`
@@ -140,23 +150,41 @@ const (
 	DRBackup = "backup"
 )
 
-// BackbonePeer is one of the customer's hubs on another node, reached over
-// a VXLAN segment with an iBGP session between the two hubs' BIRDs.
-type BackbonePeer struct {
-	Name string `json:"name"`
-	VNI  uint32 `json:"vni"`
+// Backbone is the hub's place on its customer's backbone segment: one
+// VXLAN device on the customer's VNI whose broadcast and unknown traffic is
+// sent to every peer hub's node (head-end replication; unicast follows the
+// addresses the device learns), and one iBGP session per peer hub. Peers
+// come and go as entries of the device's flood list: the device, and the
+// sessions to the other peers, stay as they are.
+type Backbone struct {
+	VNI uint32 `json:"vni"`
 	// Device is the VXLAN device in the namespace (at most 15 characters).
 	Device string `json:"device"`
-	// LocalUnderlay and RemoteUnderlay are the node addresses carrying the
-	// VXLAN packets.
-	LocalUnderlay  netip.Addr `json:"local_underlay"`
+	// LocalUnderlay is this node's address carrying the VXLAN packets.
+	LocalUnderlay netip.Addr `json:"local_underlay"`
+	// Address is this hub's address on the segment, with its length.
+	Address netip.Prefix   `json:"address"`
+	Peers   []BackbonePeer `json:"peers"`
+}
+
+// BackbonePeer is one of the customer's hubs on another node.
+type BackbonePeer struct {
+	Name string `json:"name"`
+	// RemoteUnderlay is the peer's node address.
 	RemoteUnderlay netip.Addr `json:"remote_underlay"`
-	// Address is this hub's overlay address; Neighbor the peer hub's.
-	Address  netip.Prefix `json:"address"`
-	Neighbor netip.Addr   `json:"neighbor"`
+	// Neighbor is the peer hub's address on the segment.
+	Neighbor netip.Addr `json:"neighbor"`
 	// DR is the peer hub's role: routes learned from a main hub are
 	// preferred over a sub hub's, a sub hub's over a backup's.
 	DR string `json:"dr"`
+}
+
+// backbonePeers are the hub's peer hubs, none without a backbone.
+func backbonePeers(h Hub) []BackbonePeer {
+	if h.Backbone == nil {
+		return nil
+	}
+	return h.Backbone.Peers
 }
 
 // Namespace is the name of the hub's network namespace.
@@ -214,6 +242,15 @@ func (h Hub) Validate() error {
 			bad("%s: interface %q used twice", where, p.Interface)
 		}
 		ifaces[p.Interface] = true
+		if len(p.Legs) != 0 && len(p.Legs) != 2 {
+			bad("%s: %d legs: a redundant port has a primary and a secondary", where, len(p.Legs))
+		}
+		for _, l := range p.Legs {
+			if !ifNameRe.MatchString(l) || l == "lo" || ifaces[l] {
+				bad("%s: leg %q is not a valid device name or is used twice", where, l)
+			}
+			ifaces[l] = true
+		}
 		if !p.Address.Addr().Is4() || p.Address.Bits() < 8 || p.Address.Bits() > 31 {
 			bad("%s: address %v: want IPv4 with a /8 to /31 link", where, p.Address)
 		} else if !p.PeerAddress.Is4() || !p.Address.Masked().Contains(p.PeerAddress) || p.PeerAddress == p.Address.Addr() {
@@ -268,24 +305,36 @@ func (h Hub) Validate() error {
 			}
 		}
 	}
-	for i, b := range h.Backbone {
-		where := fmt.Sprintf("backbone %d (%s)", i, b.Name)
-		if !portNameRe.MatchString(b.Name) || names[b.Name] {
-			bad("%s: name invalid or used by a port", where)
-		}
-		names[b.Name] = true
+	if b := h.Backbone; b != nil {
 		if !ifNameRe.MatchString(b.Device) || ifaces[b.Device] {
-			bad("%s: device %q invalid or used twice", where, b.Device)
+			bad("backbone: device %q invalid or used by a port", b.Device)
 		}
-		ifaces[b.Device] = true
 		if b.VNI == 0 || b.VNI >= 1<<24 {
-			bad("%s: VNI %d out of range", where, b.VNI)
+			bad("backbone: VNI %d out of range", b.VNI)
 		}
-		if !b.LocalUnderlay.Is4() || !b.RemoteUnderlay.Is4() || !b.Address.Addr().Is4() || !b.Address.Masked().Contains(b.Neighbor) {
-			bad("%s: underlay or overlay addresses invalid", where)
+		if !b.LocalUnderlay.Is4() || !b.Address.Addr().Is4() || b.Address.Bits() < 8 || b.Address.Bits() > 30 {
+			bad("backbone: underlay %v or segment address %v invalid", b.LocalUnderlay, b.Address)
 		}
-		if !slices.Contains([]string{DRMain, DRSub, DRBackup}, b.DR) {
-			bad("%s: DR role %q: want main, sub or backup", where, b.DR)
+		if len(b.Peers) == 0 {
+			bad("backbone: no peer hubs")
+		}
+		remotes := map[netip.Addr]bool{}
+		for i, p := range b.Peers {
+			where := fmt.Sprintf("backbone peer %d (%s)", i, p.Name)
+			if !portNameRe.MatchString(p.Name) || names[p.Name] {
+				bad("%s: name invalid or used twice", where)
+			}
+			names[p.Name] = true
+			if !p.RemoteUnderlay.Is4() || p.RemoteUnderlay == b.LocalUnderlay || remotes[p.RemoteUnderlay] {
+				bad("%s: underlay %v: want another node's IPv4 address, one per peer", where, p.RemoteUnderlay)
+			}
+			remotes[p.RemoteUnderlay] = true
+			if !b.Address.Masked().Contains(p.Neighbor) || p.Neighbor == b.Address.Addr() {
+				bad("%s: neighbor %v is not another address of %v", where, p.Neighbor, b.Address.Masked())
+			}
+			if !slices.Contains([]string{DRMain, DRSub, DRBackup}, p.DR) {
+				bad("%s: DR role %q: want main, sub or backup", where, p.DR)
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -35,11 +35,38 @@ func TestValidate(t *testing.T) {
 			h.Ports[0].Firewall = &FirewallPolicy{Rules: []Rule{{Action: Accept, Protocol: "tcp", Ports: []string{"90-80"}}}}
 		}, "within 1-65535"},
 		{"napt without inside", func(h *Hub) { h.Ports[1].NAPT = &NAPT{Public: mustPrefix("203.0.113.8/30")} }, "NAPT"},
-		{"backbone VNI zero", func(h *Hub) {
-			h.Backbone = []BackbonePeer{{Name: "x", Device: "bb-x", DR: DRMain,
-				LocalUnderlay: netip.MustParseAddr("10.255.0.1"), RemoteUnderlay: netip.MustParseAddr("10.255.0.2"),
-				Address: mustPrefix("10.254.0.1/30"), Neighbor: netip.MustParseAddr("10.254.0.2")}}
-		}, "VNI 0"},
+		{"backbone VNI zero", func(h *Hub) { h.Backbone = testBackbone(); h.Backbone.VNI = 0 }, "VNI 0"},
+		{"backbone without peers", func(h *Hub) { h.Backbone = testBackbone(); h.Backbone.Peers = nil }, "no peer hubs"},
+		{"backbone device is a port's", func(h *Hub) { h.Backbone = testBackbone(); h.Backbone.Device = h.Ports[0].Interface }, "used by a port"},
+		{"backbone two peers on one node", func(h *Hub) {
+			h.Backbone = testBackbone()
+			h.Backbone.Peers[1].RemoteUnderlay = h.Backbone.Peers[0].RemoteUnderlay
+		}, "one per peer"},
+		{"backbone peer on this node", func(h *Hub) {
+			h.Backbone = testBackbone()
+			h.Backbone.Peers[0].RemoteUnderlay = h.Backbone.LocalUnderlay
+		}, "another node"},
+		{"backbone neighbor off the segment", func(h *Hub) {
+			h.Backbone = testBackbone()
+			h.Backbone.Peers[0].Neighbor = netip.MustParseAddr("10.254.1.2")
+		}, "is not another address"},
+		{"backbone neighbor is the hub", func(h *Hub) {
+			h.Backbone = testBackbone()
+			h.Backbone.Peers[0].Neighbor = h.Backbone.Address.Addr()
+		}, "is not another address"},
+		{"backbone peer name twice", func(h *Hub) {
+			h.Backbone = testBackbone()
+			h.Backbone.Peers[1].Name = h.Backbone.Peers[0].Name
+		}, "used twice"},
+		{"backbone bad DR role", func(h *Hub) { h.Backbone = testBackbone(); h.Backbone.Peers[0].DR = "primary" }, "DR role"},
+		{"backbone of three", func(h *Hub) { h.Backbone = testBackbone() }, ""},
+		{"redundant port", func(h *Hub) { h.Ports[0].Interface, h.Ports[0].Legs = "br1", []string{"eth-on", "eth-on2"} }, ""},
+		{"redundant port with one leg", func(h *Hub) { h.Ports[0].Interface, h.Ports[0].Legs = "br1", []string{"eth-on"} }, "1 legs"},
+		{"redundant port leg twice", func(h *Hub) { h.Ports[0].Interface, h.Ports[0].Legs = "br1", []string{"eth-on", "eth-on"} }, "used twice"},
+		{"redundant port leg is another port's", func(h *Hub) {
+			h.Ports[0].Interface, h.Ports[0].Legs = "br1", []string{"eth-on", h.Ports[1].Interface}
+		}, "used twice"},
+		{"redundant port leg is its bridge", func(h *Hub) { h.Ports[0].Legs = []string{h.Ports[0].Interface, "eth-on2"} }, "used twice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,8 +1,11 @@
 package dataplane
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -35,42 +38,78 @@ type linkSet struct {
 	runDir string
 }
 
-// hubAddrs are the addresses a hub wants on each link it owns. The hub's
+// wantLink is what a hub wants of a link it owns: its addresses, and for
+// a redundant port's leg the bridge it is an isolated port of.
+type wantLink struct {
+	addrs  []netip.Prefix
+	master string
+}
+
+// hubLinks are the links a hub owns and what it wants of each. The hub's
 // first address of its internal and monitoring networks is put on lo as a
 // /32: the hub answers for them (monitoring probes), while the rest of each
 // network is a blackhole route from BIRD.
-func hubAddrs(h Hub) map[string][]netip.Prefix {
-	want := map[string][]netip.Prefix{
-		"lo": {
+func hubLinks(h Hub) map[string]wantLink {
+	want := map[string]wantLink{
+		"lo": {addrs: []netip.Prefix{
 			netip.PrefixFrom(h.InternalNetwork.Addr().Next(), 32),
 			netip.PrefixFrom(h.MonitoringNetwork.Addr().Next(), 32),
-		},
+		}},
 	}
 	for _, p := range h.Ports {
-		want[p.Interface] = []netip.Prefix{p.Address}
+		want[p.Interface] = wantLink{addrs: []netip.Prefix{p.Address}}
+		for _, l := range p.Legs {
+			want[l] = wantLink{master: p.Interface}
+		}
 	}
-	for _, b := range h.Backbone {
-		want[b.Device] = []netip.Prefix{b.Address}
+	if b := h.Backbone; b != nil {
+		want[b.Device] = wantLink{addrs: []netip.Prefix{b.Address}}
 	}
 	return want
 }
 
-func vxlanSpec(b BackbonePeer) VXLANSpec {
-	return VXLANSpec{Name: b.Device, VNI: b.VNI, Local: b.LocalUnderlay, Remote: b.RemoteUnderlay}
+// takes are the node's interfaces a port moves into the hub: its legs, or
+// the interface itself.
+func takes(p Port) []string {
+	if len(p.Legs) > 0 {
+		return p.Legs
+	}
+	return []string{p.Interface}
+}
+
+// bridgeMAC is a redundant port's bridge address: locally administered and
+// derived from the hub and port, so it is the same after the bridge is
+// rebuilt, on this node or another.
+func bridgeMAC(h Hub, p Port) net.HardwareAddr {
+	sum := sha256.Sum256([]byte(h.Namespace() + "/" + p.Name))
+	mac := net.HardwareAddr(sum[:6])
+	mac[0] = 0x02
+	return mac
+}
+
+// nodeLinks lists the node namespace's links once, for checking every hub
+// of a pass against it.
+func (s *linkSet) nodeLinks() (map[string]bool, error) {
+	links, err := s.ops.Links("")
+	if err != nil {
+		return nil, err
+	}
+	present := map[string]bool{}
+	for _, l := range links {
+		present[l.Name] = true
+	}
+	return present, nil
 }
 
 // Check refuses, before anything is changed, a hub whose port interfaces
-// are neither in its namespace nor in the node namespace: such a hub is
-// refused whole and what runs stays as it is.
-func (s *linkSet) Check(h Hub) error {
-	present := map[string]bool{}
-	for _, ns := range []string{"", h.Namespace()} {
-		if ns != "" {
-			if ok, err := s.ops.NamespaceExists(ns); err != nil || !ok {
-				continue
-			}
-		}
-		links, err := s.ops.Links(ns)
+// are neither in its namespace nor in the node namespace (node, as listed
+// by nodeLinks): such a hub is refused whole and what runs stays as it is.
+func (s *linkSet) Check(h Hub, node map[string]bool) error {
+	present := maps.Clone(node)
+	if ok, err := s.ops.NamespaceExists(h.Namespace()); err != nil {
+		return err
+	} else if ok {
+		links, err := s.ops.Links(h.Namespace())
 		if err != nil {
 			return err
 		}
@@ -80,8 +119,10 @@ func (s *linkSet) Check(h Hub) error {
 	}
 	var errs []error
 	for _, p := range h.Ports {
-		if !present[p.Interface] {
-			errs = append(errs, fmt.Errorf("port %s: interface %s does not exist on this node", p.Name, p.Interface))
+		for _, name := range takes(p) {
+			if !present[name] {
+				errs = append(errs, fmt.Errorf("port %s: interface %s does not exist on this node", p.Name, name))
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -122,41 +163,58 @@ func (s *linkSet) Set(h Hub) error {
 		byName[l.Name] = l
 	}
 	alias := ownerAlias(h)
-	want := hubAddrs(h)
-	// Links: take the ports in, create the backbone devices, let go of
-	// what is marked as the hub's and no longer wanted.
+	want := hubLinks(h)
+	// Links: take the ports in, create the bridges and the backbone
+	// device, let go of what is marked as the hub's and no longer wanted.
 	var errs []error
 	changed := false
 	for _, p := range h.Ports {
-		if _, ok := byName[p.Interface]; ok {
-			continue
-		}
-		changed = true
-		if err := s.ops.MoveLink("", p.Interface, ns); err != nil {
-			errs = append(errs, fmt.Errorf("port %s: %w", p.Name, err))
+		for _, name := range takes(p) {
+			if _, ok := byName[name]; ok {
+				continue
+			}
+			changed = true
+			if err := s.ops.MoveLink("", name, ns); err != nil {
+				errs = append(errs, fmt.Errorf("port %s: %w", p.Name, err))
+			}
 		}
 	}
-	// A VXLAN device whose VNI or underlay changed is replaced: these are
-	// the only links the package creates rather than takes.
-	for _, b := range h.Backbone {
-		have, ok := byName[b.Device]
-		if ok && have.VXLAN != nil && *have.VXLAN == vxlanSpec(b) {
-			continue
+	// Devices the package creates rather than takes: a redundant port's
+	// bridge, and the backbone's VXLAN device, replaced when its VNI or
+	// underlay changed.
+	create := func(name, kind string, same func(LinkState) bool, add func() error) {
+		have, ok := byName[name]
+		if ok && have.Kind == kind && same(have) {
+			return
 		}
 		changed = true
 		if ok {
 			if have.Alias != alias {
-				errs = append(errs, fmt.Errorf("backbone %s: device %s exists and is not the hub's", b.Name, b.Device))
-				continue
+				errs = append(errs, fmt.Errorf("%s %s exists and is not the hub's", kind, name))
+				return
 			}
-			if err := s.ops.DeleteLink(ns, b.Device); err != nil {
+			if err := s.ops.DeleteLink(ns, name); err != nil {
 				errs = append(errs, err)
-				continue
+				return
 			}
 		}
-		if err := s.ops.AddVXLAN(ns, vxlanSpec(b)); err != nil {
-			errs = append(errs, fmt.Errorf("backbone %s: %w", b.Name, err))
+		errs = append(errs, add())
+	}
+	for _, p := range h.Ports {
+		if len(p.Legs) > 0 {
+			create(p.Interface, "bridge", func(LinkState) bool { return true }, func() error {
+				return s.ops.AddBridge(ns, BridgeSpec{Name: p.Interface, MAC: bridgeMAC(h, p)})
+			})
 		}
+	}
+	if b := h.Backbone; b != nil {
+		spec := VXLANSpec{Name: b.Device, VNI: b.VNI, Local: b.LocalUnderlay}
+		create(b.Device, "vxlan", func(l LinkState) bool { return l.VXLAN != nil && *l.VXLAN == spec }, func() error {
+			if err := s.ops.AddVXLAN(ns, spec); err != nil {
+				return fmt.Errorf("backbone: %w", err)
+			}
+			return nil
+		})
 	}
 	for _, l := range links {
 		if _, wanted := want[l.Name]; !wanted && l.Alias == alias {
@@ -175,26 +233,36 @@ func (s *linkSet) Set(h Hub) error {
 		}
 	}
 	for _, l := range links {
-		addrs, ok := want[l.Name]
+		w, ok := want[l.Name]
 		if !ok {
 			continue
 		}
 		if l.Name != "lo" && l.Alias != alias {
 			errs = append(errs, s.ops.SetAlias(ns, l.Name, alias))
 		}
-		for _, a := range addrs {
+		if l.Master != w.master {
+			errs = append(errs, s.ops.SetMaster(ns, l.Name, w.master))
+			l.Isolated = false // a new bridge port starts unisolated
+		}
+		if w.master != "" && !l.Isolated {
+			errs = append(errs, s.ops.SetIsolated(ns, l.Name, true))
+		}
+		for _, a := range w.addrs {
 			if !slices.Contains(l.Addrs, a) {
 				errs = append(errs, s.ops.AddrAdd(ns, l.Name, a))
 			}
 		}
 		for _, a := range l.Addrs {
-			if !slices.Contains(addrs, a) && !(l.Name == "lo" && a.Addr().IsLoopback()) {
+			if !slices.Contains(w.addrs, a) && !(l.Name == "lo" && a.Addr().IsLoopback()) {
 				errs = append(errs, s.ops.AddrDel(ns, l.Name, a))
 			}
 		}
 		if !l.Up {
 			errs = append(errs, s.ops.SetUp(ns, l.Name, true))
 		}
+	}
+	if b := h.Backbone; b != nil {
+		errs = append(errs, s.setFloods(ns, b))
 	}
 	for _, kv := range hubSysctls {
 		v, err := s.ops.Sysctl(ns, kv[0])
@@ -209,14 +277,43 @@ func (s *linkSet) Set(h Hub) error {
 	return errors.Join(errs...)
 }
 
-// release lets go of a link the hub marked: a VXLAN device it created is
-// deleted; a port interface goes back to the node namespace down, without
-// its addresses or mark.
+// setFloods makes the backbone device's flood list the peers' nodes: a
+// peer hub that comes or goes adds or removes one entry, and the sessions
+// to the other peers do not notice.
+func (s *linkSet) setFloods(ns string, b *Backbone) error {
+	have, err := s.ops.Floods(ns, b.Device)
+	if err != nil {
+		return err
+	}
+	var want []netip.Addr
+	for _, p := range b.Peers {
+		want = append(want, p.RemoteUnderlay)
+	}
+	var errs []error
+	for _, r := range want {
+		if !slices.Contains(have, r) {
+			errs = append(errs, s.ops.FloodAdd(ns, b.Device, r))
+		}
+	}
+	for _, r := range have {
+		if !slices.Contains(want, r) {
+			errs = append(errs, s.ops.FloodDel(ns, b.Device, r))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// release lets go of a link the hub marked: a device it created (VXLAN,
+// bridge) is deleted; a port interface goes back to the node namespace
+// down, out of any bridge, without its addresses or mark.
 func (s *linkSet) release(ns string, l LinkState) error {
-	if l.Kind == "vxlan" {
+	if l.Kind == "vxlan" || l.Kind == "bridge" {
 		return s.ops.DeleteLink(ns, l.Name)
 	}
 	var errs []error
+	if l.Master != "" {
+		errs = append(errs, s.ops.SetMaster(ns, l.Name, ""))
+	}
 	for _, a := range l.Addrs {
 		errs = append(errs, s.ops.AddrDel(ns, l.Name, a))
 	}

@@ -63,10 +63,19 @@ func newManager(runDir string, n netOps, f nftOps, t tcOps, b birdOps) *Manager 
 // Check reports whether h can be realised on this node as it stands — a
 // valid hub whose port interfaces exist — without changing anything.
 func (m *Manager) Check(h Hub) error {
+	node, err := m.links.nodeLinks()
+	if err != nil {
+		return err
+	}
+	return m.check(h, node)
+}
+
+// check is Check against the node's links as listed once for a pass.
+func (m *Manager) check(h Hub, node map[string]bool) error {
 	if err := h.Validate(); err != nil {
 		return fmt.Errorf("hub %s refused: %w", h.ID, err)
 	}
-	if err := m.links.Check(h); err != nil {
+	if err := m.links.Check(h, node); err != nil {
 		return fmt.Errorf("hub %s refused: %w", h.ID, err)
 	}
 	return nil
@@ -86,9 +95,13 @@ func (m *Manager) Apply(ctx context.Context, h Hub) error {
 // refused says why; otherwise each hub is applied, one failing hub not
 // stopping the others (failed[i] is hubs[i]'s error, nil when it applied).
 func (m *Manager) ApplyAll(ctx context.Context, hubs []Hub) (failed []error, refused error) {
+	node, err := m.links.nodeLinks()
+	if err != nil {
+		return nil, err
+	}
 	var errs []error
 	for _, h := range hubs {
-		if err := m.Check(h); err != nil {
+		if err := m.check(h, node); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -3,12 +3,14 @@ package dataplane
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -34,15 +36,43 @@ type netOps interface {
 	// AddVXLAN creates a VXLAN device in ns whose underlay (UDP socket)
 	// is in the node namespace.
 	AddVXLAN(ns string, v VXLANSpec) error
+	// Floods lists the remote underlay addresses a VXLAN device sends
+	// broadcast and unknown unicast to (its all-zeros FDB entries);
+	// FloodAdd and FloodDel change that list one entry at a time.
+	Floods(ns, dev string) ([]netip.Addr, error)
+	FloodAdd(ns, dev string, remote netip.Addr) error
+	FloodDel(ns, dev string, remote netip.Addr) error
+	// AddBridge creates a bridge in ns (a redundant port's device).
+	AddBridge(ns string, b BridgeSpec) error
+	// SetMaster makes name a port of the bridge master, or of none when
+	// master is "".
+	SetMaster(ns, name, master string) error
+	// SetIsolated isolates a bridge port from the bridge's other isolated
+	// ports: it reaches only the bridge itself.
+	SetIsolated(ns, name string, on bool) error
 	DeleteLink(ns, name string) error
 }
 
-// VXLANSpec is a point-to-point VXLAN device of the backbone.
+// VXLANSpec is the backbone's VXLAN device; where it sends is its flood
+// list, not part of the device.
 type VXLANSpec struct {
-	Name          string
-	VNI           uint32
-	Local, Remote netip.Addr
+	Name  string
+	VNI   uint32
+	Local netip.Addr
 }
+
+// BridgeSpec is a redundant port's bridge. Its address is set, not taken
+// from a port, so it does not change when a leg comes or goes and the
+// customer's ARP entry for the hub stays right.
+type BridgeSpec struct {
+	Name string
+	MAC  net.HardwareAddr
+}
+
+// bridgeAgeing is how long the bridge remembers where a customer's MAC
+// address was heard: the service's MAC ageing of 2,400 s. A leg that loses
+// its carrier forgets its addresses at once regardless.
+const bridgeAgeing = 2400 * time.Second
 
 // vxlanPort is the IANA VXLAN port.
 const vxlanPort = 4789
@@ -53,8 +83,14 @@ type LinkState struct {
 	Alias string
 	Up    bool
 	Addrs []netip.Prefix // IPv4 only
-	Kind  string         // "veth", "vxlan", … as the kernel names the type
+	Kind  string         // "veth", "vxlan", "bridge", … as the kernel names the type
 	VXLAN *VXLANSpec     // for a VXLAN device
+	// Carrier is the link's lower layer state (the cable, the veth peer).
+	Carrier bool
+	// Master is the bridge the link is a port of; Isolated its isolation
+	// flag there.
+	Master   string
+	Isolated bool
 }
 
 // netlinkOps is netOps on the real kernel through netlink.
@@ -153,14 +189,26 @@ func (o netlinkOps) Links(ns string) ([]LinkState, error) {
 		ones, _ := ad.Mask.Size()
 		byLink[ad.LinkIndex] = append(byLink[ad.LinkIndex], netip.PrefixFrom(ip, ones))
 	}
+	names := map[int]string{}
+	for _, l := range links {
+		names[l.Attrs().Index] = l.Attrs().Name
+	}
 	var out []LinkState
 	for _, l := range links {
 		a := l.Attrs()
-		ls := LinkState{Name: a.Name, Alias: a.Alias, Up: a.Flags&unix.IFF_UP != 0, Kind: l.Type()}
+		ls := LinkState{Name: a.Name, Alias: a.Alias, Up: a.Flags&unix.IFF_UP != 0, Kind: l.Type(),
+			Carrier: a.RawFlags&unix.IFF_LOWER_UP != 0, Master: names[a.MasterIndex]}
 		if v, ok := l.(*netlink.Vxlan); ok {
 			local, _ := netip.AddrFromSlice(v.SrcAddr.To4())
-			remote, _ := netip.AddrFromSlice(v.Group.To4())
-			ls.VXLAN = &VXLANSpec{Name: a.Name, VNI: uint32(v.VxlanId), Local: local, Remote: remote}
+			ls.VXLAN = &VXLANSpec{Name: a.Name, VNI: uint32(v.VxlanId), Local: local}
+		}
+		if a.MasterIndex != 0 {
+			// Only bridge ports carry the flag; the dump above does not.
+			pi, err := h.LinkGetProtinfo(l)
+			if err != nil {
+				return nil, fmt.Errorf("bridge port %s in %q: %w", a.Name, ns, err)
+			}
+			ls.Isolated = pi.Isolated
 		}
 		ls.Addrs = byLink[a.Index]
 		slices.SortFunc(ls.Addrs, func(a, b netip.Prefix) int { return strings.Compare(a.String(), b.String()) })
@@ -240,14 +288,92 @@ func (o netlinkOps) AddVXLAN(ns string, v VXLANSpec) error {
 		LinkAttrs: netlink.LinkAttrs{Name: v.Name, Namespace: netlink.NsFd(target)},
 		VxlanId:   int(v.VNI),
 		SrcAddr:   v.Local.AsSlice(),
-		Group:     v.Remote.AsSlice(),
 		Port:      vxlanPort,
-		Learning:  false,
+		// Unicast goes to the node the destination was heard from, not
+		// to every peer.
+		Learning: true,
 	}
 	if err := h.LinkAdd(l); err != nil {
 		return fmt.Errorf("add vxlan %s (VNI %d) to %s: %w", v.Name, v.VNI, ns, err)
 	}
 	return nil
+}
+
+// floodEntry is the all-zeros FDB entry of a VXLAN device toward remote,
+// as "bridge fdb append 00:00:00:00:00:00 dev vx dst remote" makes it.
+func floodEntry(index int, remote netip.Addr) *netlink.Neigh {
+	return &netlink.Neigh{LinkIndex: index, Family: unix.AF_BRIDGE, Flags: netlink.NTF_SELF,
+		State: netlink.NUD_PERMANENT | netlink.NUD_NOARP, HardwareAddr: make(net.HardwareAddr, 6), IP: remote.AsSlice()}
+}
+
+func (o netlinkOps) Floods(ns, dev string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	err := o.link(ns, dev, func(h *netlink.Handle, l netlink.Link) error {
+		fdb, err := h.NeighList(l.Attrs().Index, unix.AF_BRIDGE)
+		if err != nil {
+			return fmt.Errorf("FDB of %s in %q: %w", dev, ns, err)
+		}
+		for _, n := range fdb {
+			ip, ok := netip.AddrFromSlice(n.IP.To4())
+			// Learned entries name a MAC address; only the flood list's
+			// are all zeros.
+			if ok && n.LinkIndex == l.Attrs().Index && slices.Equal(n.HardwareAddr, make(net.HardwareAddr, 6)) {
+				out = append(out, ip)
+			}
+		}
+		return nil
+	})
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out), err
+}
+
+func (o netlinkOps) FloodAdd(ns, dev string, remote netip.Addr) error {
+	return o.link(ns, dev, func(h *netlink.Handle, l netlink.Link) error {
+		if err := h.NeighAppend(floodEntry(l.Attrs().Index, remote)); err != nil {
+			return fmt.Errorf("flood %s to %v: %w", dev, remote, err)
+		}
+		return nil
+	})
+}
+
+func (o netlinkOps) FloodDel(ns, dev string, remote netip.Addr) error {
+	return o.link(ns, dev, func(h *netlink.Handle, l netlink.Link) error {
+		if err := h.NeighDel(floodEntry(l.Attrs().Index, remote)); err != nil {
+			return fmt.Errorf("stop flooding %s to %v: %w", dev, remote, err)
+		}
+		return nil
+	})
+}
+
+func (o netlinkOps) AddBridge(ns string, b BridgeSpec) error {
+	h, err := o.nl(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	ageing := uint32(bridgeAgeing / (10 * time.Millisecond)) // centiseconds
+	l := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: b.Name, HardwareAddr: b.MAC}, AgeingTime: &ageing}
+	if err := h.LinkAdd(l); err != nil {
+		return fmt.Errorf("add bridge %s to %s: %w", b.Name, ns, err)
+	}
+	return nil
+}
+
+func (o netlinkOps) SetMaster(ns, name, master string) error {
+	return o.link(ns, name, func(h *netlink.Handle, l netlink.Link) error {
+		if master == "" {
+			return h.LinkSetNoMaster(l)
+		}
+		m, err := h.LinkByName(master)
+		if err != nil {
+			return fmt.Errorf("bridge %s in %q: %w", master, ns, err)
+		}
+		return h.LinkSetMaster(l, m)
+	})
+}
+
+func (o netlinkOps) SetIsolated(ns, name string, on bool) error {
+	return o.link(ns, name, func(h *netlink.Handle, l netlink.Link) error { return h.LinkSetIsolated(l, on) })
 }
 
 func (o netlinkOps) DeleteLink(ns, name string) error {

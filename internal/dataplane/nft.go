@@ -87,8 +87,8 @@ func renderNftBody(h Hub) string {
 			w("\t\tiifname %q ip saddr %s udp dport { 3784, 3785, 4784 } accept\n", p.Interface, p.PeerAddress)
 		}
 	}
-	for _, bb := range h.Backbone {
-		w("\t\tiifname %q ip saddr %s tcp dport 179 accept\n", bb.Device, bb.Neighbor)
+	for _, bb := range backbonePeers(h) {
+		w("\t\tiifname %q ip saddr %s tcp dport 179 accept\n", h.Backbone.Device, bb.Neighbor)
 	}
 	w("\t\tcounter drop comment \"hub input default deny\"\n\t}\n\n")
 	w("\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n")

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // Status is what the agent's observe step reports of one hub: read from
@@ -63,12 +64,20 @@ type RuleCounter struct {
 	Packets, Bytes uint64
 }
 
-// LinkCounters are a port interface's kernel counters.
+// LinkCounters are a port interface's kernel counters. A redundant port
+// has three: its bridge (the logical connection) and each leg, whose
+// carrier says whether the port is still redundant.
 type LinkCounters struct {
 	Name                        string
+	Port                        string
+	Leg                         string `json:",omitempty"` // primary | secondary, for a leg
+	Carrier                     bool
 	RxBytes, RxPackets, RxDrops uint64
 	TxBytes, TxPackets, TxDrops uint64
 }
+
+// legRoles name a redundant port's legs in the order Port.Legs gives them.
+var legRoles = []string{"primary", "secondary"}
 
 var ruleCounterRe = regexp.MustCompile(`counter packets (\d+) bytes (\d+).* comment "([^"]*)"`)
 
@@ -129,12 +138,18 @@ func (m *Manager) Observe(ctx context.Context, h Hub) (Status, error) {
 	st.Rules = parseRuleCounters(listing)
 	if m.counters != nil {
 		for _, p := range h.Ports {
-			lc, err := m.counters(h.Namespace(), p.Interface)
-			if err != nil {
-				errs = append(errs, err)
-				continue
+			for i, dev := range append([]string{p.Interface}, p.Legs...) {
+				lc, err := m.counters(h.Namespace(), dev)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				lc.Port = p.Name
+				if i > 0 {
+					lc.Leg = legRoles[i-1]
+				}
+				st.Links = append(st.Links, lc)
 			}
-			st.Links = append(st.Links, lc)
 		}
 	}
 	return st, errors.Join(errs...)
@@ -148,6 +163,7 @@ func (o netlinkOps) linkCounters(ns, dev string) (LinkCounters, error) {
 		if s == nil {
 			return fmt.Errorf("no statistics for %s", dev)
 		}
+		lc.Carrier = l.Attrs().RawFlags&unix.IFF_LOWER_UP != 0
 		lc.RxBytes, lc.RxPackets, lc.RxDrops = s.RxBytes, s.RxPackets, s.RxDropped
 		lc.TxBytes, lc.TxPackets, lc.TxDrops = s.TxBytes, s.TxPackets, s.TxDropped
 		return nil

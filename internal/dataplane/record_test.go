@@ -124,8 +124,28 @@ func recordingManager(runDir string, n netOps, f nftOps, t tcOps, b birdOps) (*M
 }
 
 func (r recNet) AddVXLAN(ns string, v VXLANSpec) error {
-	r.c.add("vxlan add %s %s vni %d %s→%s", ns, v.Name, v.VNI, v.Local, v.Remote)
+	r.c.add("vxlan add %s %s vni %d local %s", ns, v.Name, v.VNI, v.Local)
 	return r.netOps.AddVXLAN(ns, v)
+}
+func (r recNet) FloodAdd(ns, dev string, remote netip.Addr) error {
+	r.c.add("flood add %s %s %s", ns, dev, remote)
+	return r.netOps.FloodAdd(ns, dev, remote)
+}
+func (r recNet) FloodDel(ns, dev string, remote netip.Addr) error {
+	r.c.add("flood del %s %s %s", ns, dev, remote)
+	return r.netOps.FloodDel(ns, dev, remote)
+}
+func (r recNet) AddBridge(ns string, b BridgeSpec) error {
+	r.c.add("bridge add %s %s %s", ns, b.Name, b.MAC)
+	return r.netOps.AddBridge(ns, b)
+}
+func (r recNet) SetMaster(ns, name, master string) error {
+	r.c.add("link master %s %s %q", ns, name, master)
+	return r.netOps.SetMaster(ns, name, master)
+}
+func (r recNet) SetIsolated(ns, name string, on bool) error {
+	r.c.add("link isolated=%v %s %s", on, ns, name)
+	return r.netOps.SetIsolated(ns, name, on)
 }
 func (r recNet) DeleteLink(ns, name string) error {
 	r.c.add("link del %s %s", ns, name)
