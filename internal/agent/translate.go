@@ -75,8 +75,8 @@ const BackboneDevice = "backbone"
 
 // translateBackbone puts the hub on its customer's backbone segment: one
 // VXLAN device, flooding to each peer hub's node, and an iBGP session per
-// peer hub. The DR role of each session is the peer's, so routes from a
-// main hub are preferred over a sub's.
+// peer hub. The hub's own DR preference goes with every route it learns
+// from a port, so routes from a main hub are preferred over a sub's.
 func translateBackbone(b desired.Backbone) (*dataplane.Backbone, []string) {
 	if len(b.Peers) == 0 {
 		return nil, nil
@@ -86,7 +86,7 @@ func translateBackbone(b desired.Backbone) (*dataplane.Backbone, []string) {
 	if errL != nil || errO != nil {
 		return nil, []string{fmt.Sprintf("backbone to %d peer hub(s) not built: this node's underlay address or the hub's overlay address is not set", len(b.Peers))}
 	}
-	out := &dataplane.Backbone{VNI: b.VNI, Device: BackboneDevice, LocalUnderlay: local, Address: overlay}
+	out := &dataplane.Backbone{VNI: b.VNI, Device: BackboneDevice, LocalUnderlay: local, Address: overlay, LocalPreference: b.LocalPreference}
 	var problems []string
 	for _, p := range b.Peers {
 		remote, e1 := netip.ParseAddr(p.Underlay)

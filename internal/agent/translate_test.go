@@ -81,7 +81,7 @@ func TestTranslateEdgeCases(t *testing.T) {
 	if h.Ports[0].NAPT == nil || h.Ports[0].NAPT.Public.String() != "203.0.113.8/32" || len(h.Ports[0].StaticNAT) != 1 {
 		t.Errorf("NAT = %+v %+v", h.Ports[0].NAPT, h.Ports[0].StaticNAT)
 	}
-	if b := h.Backbone; b == nil || b.Device != BackboneDevice || b.VNI != 10001 || b.Address.String() != "169.254.255.249/29" ||
+	if b := h.Backbone; b == nil || b.Device != BackboneDevice || b.VNI != 10001 || b.LocalPreference != 300 || b.Address.String() != "169.254.255.249/29" ||
 		len(b.Peers) != 1 || b.Peers[0].DR != "sub" || b.Peers[0].Neighbor.String() != "169.254.255.250" || b.Peers[0].RemoteUnderlay.String() != "192.0.2.2" {
 		t.Errorf("backbone = %+v", h.Backbone)
 	}

@@ -28,12 +28,6 @@ var bogons = []string{
 	"203.0.113.0/24+", "224.0.0.0/4+", "240.0.0.0/4+",
 }
 
-// DR role → BGP local preference of routes learned from a backbone peer of
-// that role. All above BIRD's default of 100, so that the backbone path to a
-// network is not preferred over a port that learned it directly only when
-// the local preference says so: a directly learned eBGP route has 100.
-var drLocalPref = map[string]int{DRMain: 300, DRSub: 200, DRBackup: 150}
-
 type birdConfig struct {
 	Namespace     string
 	RouterID      string
@@ -58,7 +52,7 @@ type birdSession struct {
 	Password        string
 	BFD             bool
 	ImportLimit     int
-	LocalPref       int // 0: leave as received
+	LocalPref       int // set on import; 0: leave as received
 	MarkASN         uint32
 	MarkValue       uint32
 	ExportNets      string // a BIRD prefix set body of exact nets sent; "" for none
@@ -108,6 +102,14 @@ func buildBirdConfig(h Hub, paths birdPaths, learned []Route) birdConfig {
 	c.HubNetworks = sortedUnique(c.HubNetworks)
 	c.HubOwn = strings.Join(sortedUnique(own), ", ")
 	hubNetStrs := []string{h.InternalNetwork.String(), h.MonitoringNetwork.String()}
+	// In a DR group every route carries the preference of the hub that
+	// learned it from a port — its DR role's — and iBGP carries it
+	// unchanged, so each hub of the group, the learning one included,
+	// prefers the route of the highest-priority hub that has it.
+	ownPref := 0
+	if h.Backbone != nil {
+		ownPref = h.Backbone.LocalPreference
+	}
 
 	var policyRoutes []string
 	for _, p := range h.Ports {
@@ -124,6 +126,7 @@ func buildBirdConfig(h Hub, paths birdPaths, learned []Route) birdConfig {
 			Password:        p.MD5,
 			BFD:             p.BFD,
 			ImportLimit:     h.importLimit(p),
+			LocalPref:       ownPref,
 		}
 		switch p.Policy.Kind {
 		case PolicyAll:
@@ -159,7 +162,6 @@ func buildBirdConfig(h Hub, paths birdPaths, learned []Route) birdConfig {
 			Direct:          true,
 			NextHopSelf:     true,
 			ImportLimit:     h.importLimit(Port{}),
-			LocalPref:       drLocalPref[b.DR],
 			MarkASN:         h.LocalASN,
 			MarkValue:       h.Backbone.VNI,
 			ExportNets:      strings.Join(sortedUnique(hubNetStrs), ", "),

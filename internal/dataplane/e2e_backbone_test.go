@@ -54,13 +54,13 @@ func TestEndToEndBackbone(t *testing.T) {
 	main := base
 	main.ID = prefix + "-m"
 	main.Ports = base.Ports[:1]
-	main.Backbone = &Backbone{VNI: 3001, Device: "vxbb", LocalUnderlay: netip.MustParseAddr("10.255.0.1"), Address: mustPrefix("10.254.0.1/29"),
+	main.Backbone = &Backbone{VNI: 3001, Device: "vxbb", LocalUnderlay: netip.MustParseAddr("10.255.0.1"), Address: mustPrefix("10.254.0.1/29"), LocalPreference: 300,
 		Peers: []BackbonePeer{{Name: "sub", RemoteUnderlay: netip.MustParseAddr("10.255.0.2"), Neighbor: netip.MustParseAddr("10.254.0.2"), DR: DRSub}}}
 	sub := base
 	sub.ID = prefix + "-s"
 	sub.RouterID = netip.MustParseAddr("10.100.0.2")
 	sub.Ports = base.Ports[1:]
-	sub.Backbone = &Backbone{VNI: 3001, Device: "vxbb", LocalUnderlay: netip.MustParseAddr("10.255.0.2"), Address: mustPrefix("10.254.0.2/29"),
+	sub.Backbone = &Backbone{VNI: 3001, Device: "vxbb", LocalUnderlay: netip.MustParseAddr("10.255.0.2"), Address: mustPrefix("10.254.0.2/29"), LocalPreference: 200,
 		Peers: []BackbonePeer{{Name: "main", RemoteUnderlay: netip.MustParseAddr("10.255.0.1"), Neighbor: netip.MustParseAddr("10.254.0.1"), DR: DRMain}}}
 
 	mx := NewManager(Options{RunDir: runDir, NodeNamespace: nodeX})

@@ -163,8 +163,12 @@ type Backbone struct {
 	// LocalUnderlay is this node's address carrying the VXLAN packets.
 	LocalUnderlay netip.Addr `json:"local_underlay"`
 	// Address is this hub's address on the segment, with its length.
-	Address netip.Prefix   `json:"address"`
-	Peers   []BackbonePeer `json:"peers"`
+	Address netip.Prefix `json:"address"`
+	// LocalPreference is this hub's DR role as a BGP local preference
+	// (the service: main 300, sub 200, backup 100), given to every route
+	// it learns from a port and carried to the peers with it.
+	LocalPreference int            `json:"local_preference"`
+	Peers           []BackbonePeer `json:"peers"`
 }
 
 // BackbonePeer is one of the customer's hubs on another node.
@@ -174,8 +178,8 @@ type BackbonePeer struct {
 	RemoteUnderlay netip.Addr `json:"remote_underlay"`
 	// Neighbor is the peer hub's address on the segment.
 	Neighbor netip.Addr `json:"neighbor"`
-	// DR is the peer hub's role: routes learned from a main hub are
-	// preferred over a sub hub's, a sub hub's over a backup's.
+	// DR is the peer hub's role (main, sub, backup), for the record:
+	// preference comes with each route.
 	DR string `json:"dr"`
 }
 
@@ -317,6 +321,9 @@ func (h Hub) Validate() error {
 		}
 		if len(b.Peers) == 0 {
 			bad("backbone: no peer hubs")
+		}
+		if b.LocalPreference < 1 || b.LocalPreference > 1_000_000 {
+			bad("backbone: local preference %d out of range", b.LocalPreference)
 		}
 		remotes := map[netip.Addr]bool{}
 		for i, p := range b.Peers {

@@ -12,7 +12,7 @@ import (
 // hubs are on two other nodes.
 func testBackbone() *Backbone {
 	return &Backbone{VNI: 3001, Device: "vxbb", LocalUnderlay: netip.MustParseAddr("10.255.0.1"),
-		Address: mustPrefix("10.254.0.1/29"),
+		Address: mustPrefix("10.254.0.1/29"), LocalPreference: 300,
 		Peers: []BackbonePeer{
 			{Name: "sub", RemoteUnderlay: netip.MustParseAddr("10.255.0.2"), Neighbor: netip.MustParseAddr("10.254.0.2"), DR: DRSub},
 			{Name: "backup", RemoteUnderlay: netip.MustParseAddr("10.255.0.3"), Neighbor: netip.MustParseAddr("10.254.0.3"), DR: DRBackup},
@@ -89,8 +89,9 @@ func TestBackboneDevice(t *testing.T) {
 }
 
 // The backbone's BIRD sessions and firewall: one iBGP session per peer on
-// the one device, each peer's routes at its DR preference, BGP accepted
-// from each neighbor on the device only.
+// the one device; the hub's own DR preference set on what its ports learn
+// and left as received on the backbone; BGP accepted from each neighbor on
+// the device only.
 func TestBackboneSessions(t *testing.T) {
 	h := testHub()
 	h.Backbone = testBackbone()
@@ -99,9 +100,21 @@ func TestBackboneSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"protocol bgp bb_sub", "protocol bgp bb_backup", "neighbor 10.254.0.2 as 65100", "neighbor 10.254.0.3 as 65100",
-		"local 10.254.0.1 as 65100", "bgp_local_pref = 200", "bgp_local_pref = 150"} {
+		"local 10.254.0.1 as 65100"} {
 		if !strings.Contains(string(conf), want) {
 			t.Errorf("BIRD configuration lacks %q", want)
+		}
+	}
+	for _, f := range []struct{ name, want, not string }{
+		{"import_port_onprem", "bgp_local_pref = 300;", "bgp_large_community"},
+		{"import_port_aws", "bgp_local_pref = 300;", "bgp_large_community"},
+		{"import_bb_sub", "bgp_large_community.add((65100, 1, 3001));", "bgp_local_pref"},
+		{"import_bb_backup", "bgp_large_community.add((65100, 1, 3001));", "bgp_local_pref"},
+	} {
+		_, body, _ := strings.Cut(string(conf), "filter "+f.name+" {")
+		body, _, _ = strings.Cut(body, "}")
+		if !strings.Contains(body, f.want) || strings.Contains(body, f.not) {
+			t.Errorf("filter %s: want %q and no %q:\n%s", f.name, f.want, f.not, body)
 		}
 	}
 	script := renderNftBody(h)
