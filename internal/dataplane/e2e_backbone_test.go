@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -112,5 +113,48 @@ func TestEndToEndBackbone(t *testing.T) {
 	}
 	if got := rec.take(); len(got) > 0 {
 		t.Errorf("re-applying the main hub made calls %q", got)
+	}
+}
+
+// The flood list on the kernel: entries are added and removed one remote at
+// a time, and only the all-zeros entries are read back as the list — not
+// the addresses the device learns.
+func TestFloodListOnTheKernel(t *testing.T) {
+	requireRoot(t)
+	prefix := runPrefix(t)
+	node, hub := prefix+"-n", prefix+"-h"
+	addNamespace(t, node)
+	addNamespace(t, hub)
+	ops := netlinkOps{nodeNS: node}
+	if err := ops.AddVXLAN(hub, VXLANSpec{Name: "vxbb", VNI: 4001, Local: netip.MustParseAddr("10.255.0.1")}); err != nil {
+		t.Fatal(err)
+	}
+	r2, r3 := netip.MustParseAddr("10.255.0.2"), netip.MustParseAddr("10.255.0.3")
+	for _, r := range []netip.Addr{r3, r2} {
+		if err := ops.FloodAdd(hub, "vxbb", r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A learned-looking entry (a MAC address toward a remote) is not part
+	// of the flood list.
+	sh(t, "bridge", "-n", hub, "fdb", "add", "02:00:00:00:00:01", "dev", "vxbb", "dst", "10.255.0.9")
+	got, err := ops.Floods(hub, "vxbb")
+	if err != nil || !slices.Equal(got, []netip.Addr{r2, r3}) {
+		t.Fatalf("Floods = %v, %v; want [%v %v]", got, err, r2, r3)
+	}
+	if err := ops.FloodDel(hub, "vxbb", r2); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ops.Floods(hub, "vxbb"); err != nil || !slices.Equal(got, []netip.Addr{r3}) {
+		t.Fatalf("after removing %v: Floods = %v, %v", r2, got, err)
+	}
+	links, err := ops.Links(hub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range links {
+		if l.Name == "vxbb" && (l.VXLAN == nil || *l.VXLAN != (VXLANSpec{Name: "vxbb", VNI: 4001, Local: netip.MustParseAddr("10.255.0.1")})) {
+			t.Errorf("VXLAN device read back as %+v", l.VXLAN)
+		}
 	}
 }
