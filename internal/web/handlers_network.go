@@ -219,6 +219,18 @@ func (s *Server) netReenable(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+func (s *Server) netPortGuard(w http.ResponseWriter, r *http.Request) error {
+	return netDo(s, w, func(n *network.Service) (network.PortGuardState, error) {
+		return n.GetPortGuard(r.Context(), principal(r).CustomerID, r.PathValue("code"))
+	})
+}
+
+func (s *Server) netReenablePort(w http.ResponseWriter, r *http.Request) error {
+	return netDo(s, w, func(n *network.Service) (network.PortGuardState, error) {
+		return n.ReenablePort(r.Context(), principal(r).CustomerID, r.PathValue("code"))
+	})
+}
+
 func (s *Server) netBandwidthHistory(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Service) (list[network.BandwidthChange], error) {
 		items, err := n.BandwidthHistory(r.Context(), principal(r).CustomerID, r.PathValue("code"))

@@ -494,6 +494,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			shape{"RiskReason", network.Reason{}, false},
 			shape{"NATAddresses", natView{}, false},
 			shape{"BGPState", network.BGPState{}, false},
+			shape{"PortGuardState", network.PortGuardState{}, false},
 			shape{"BandwidthChange", network.BandwidthChange{}, false},
 			shape{"BandwidthChangeList", list[network.BandwidthChange]{}, false},
 			shape{"HubDataplane", hubDataplane{}, false},

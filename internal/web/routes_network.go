@@ -24,6 +24,8 @@ func (s *Server) networkCustomerRoutes() []route {
 		{"GET", "/api/v1/network/nat", identity.ActNetworkRead, s.netNAT},
 		{"GET", "/api/v1/ports/{code}/bgp", identity.ActNetworkRead, s.netBGP},
 		{"POST", "/api/v1/ports/{code}/bgp/reenable", identity.ActNetworkEdit, s.netReenable},
+		{"GET", "/api/v1/ports/{code}/l2-guard", identity.ActNetworkRead, s.netPortGuard},
+		{"POST", "/api/v1/ports/{code}/l2-guard/reenable", identity.ActNetworkEdit, s.netReenablePort},
 		{"GET", "/api/v1/ports/{code}/bandwidth-changes", identity.ActNetworkRead, s.netBandwidthHistory},
 	}
 }
