@@ -46,16 +46,17 @@ const applySamples = 30
 // desired state once a second).
 func BenchmarkApplyToForwarding(b *testing.B) {
 	h := newHarness(b)
-	ctx, node, runDir, netSvc := h.ctx, h.node, h.runDir, h.netSvc
+	ctx, netSvc := h.ctx, h.netSvc
 	s := newSite(h.prefix, "a")
-	h.addNode(b, []catalog.PhysicalPort{
+	tyo := h.addNode(b, "tokyo", "tyo-1", []catalog.PhysicalPort{
 		{Name: s.onPhys, SpeedMbps: 10_000, Kind: "onprem"},
 		{Name: s.cloudPhysA, SpeedMbps: 10_000, Kind: "cloud-aws"},
 		{Name: s.cloudPhysB, SpeedMbps: 10_000, Kind: "cloud-aws"}})
+	node, runDir := tyo.ns, tyo.runDir
 	configure(b, ctx, h.cat, netSvc, s)
 	benchWire(b, node, s)
 
-	client, state := h.enrol(b)
+	client, state := h.enrol(b, tyo)
 	m := dataplane.NewManager(dataplane.Options{RunDir: runDir, NodeNamespace: node})
 	b.Cleanup(func() {
 		_ = m.Remove(context.Background(), s.dataplaneID)
@@ -64,7 +65,7 @@ func BenchmarkApplyToForwarding(b *testing.B) {
 	// Wait and Resync left at zero: the agent's defaults.
 	runAgent(b, &agent.Loop{Client: client, Applier: &agent.DataplaneApplier{M: m, RunDir: runDir}, Dir: state, Version: "bench"})
 
-	h.converged(b, "of the first configuration")
+	h.converged(b, tyo, "of the first configuration")
 
 	probe, err := newProber(s.onprem, "10.0.0.2", "169.254.100.2")
 	if err != nil {
@@ -118,7 +119,7 @@ func BenchmarkApplyToForwarding(b *testing.B) {
 			time.Sleep(2 * time.Millisecond)
 		}
 		lat = append(lat, first.Sub(t0))
-		h.converged(b, "after the change") // the agent is back in its long poll before the next apply
+		h.converged(b, tyo, "after the change") // the agent is back in its long poll before the next apply
 	}
 	b.StopTimer()
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

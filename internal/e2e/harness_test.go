@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,30 +17,46 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/agent"
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/dataplane"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/nstest"
+	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
 	"github.com/tsunagi-net/tsunagi/internal/web"
 )
 
 // harness is a controller in the test process (store, catalog, service
-// model, fleet, the agent listener over TLS) and the namespace that plays
-// its hub node "tyo-1", shared by the end-to-end test and the benchmarks.
+// model, fleet, the agent listener over TLS) and the hub nodes the tests
+// add to its inventory, each played by a namespace of its own; shared by
+// the end-to-end tests and the benchmarks. The region "tokyo" exists from
+// the start.
 type harness struct {
-	ctx          context.Context
-	prefix, node string // per-run name prefix; the node's namespace
-	runDir       string // the data plane's run directory
-	cat          *catalog.Catalog
-	netSvc       *network.Service
-	fl           *fleet.Fleet
-	ids          *identity.Service
-	srv          *web.Server
-	cert         tls.Certificate
-	agentSrv     *httptest.Server
-	roots        *x509.CertPool // verifies the controller's certificate
+	ctx      context.Context
+	prefix   string    // per-run name prefix
+	db       *store.DB // only for what the service model has no operation for (unplaceHub)
+	audit    *audit.Log
+	cat      *catalog.Catalog
+	netSvc   *network.Service
+	fl       *fleet.Fleet
+	ids      *identity.Service
+	srv      *web.Server
+	cert     tls.Certificate
+	agentSrv *httptest.Server
+	roots    *x509.CertPool // verifies the controller's certificate
+}
+
+// node is a hub node of the inventory. Its namespace stands for the
+// machine: port interfaces wait there until a hub takes them, and the
+// underlay ends there. Each node has a run directory of its own, as each
+// machine has its /run/tsunagi: an agent removes the hubs in its run
+// directory that its document no longer names.
+type node struct {
+	name, region string
+	ns           string // the node's namespace
+	runDir       string // its data plane's run directory
 }
 
 func newHarness(tb testing.TB) *harness {
@@ -47,24 +64,16 @@ func newHarness(tb testing.TB) *harness {
 	nstest.RequireRoot(tb)
 	h := &harness{ctx: audit.WithActor(context.Background(), audit.Actor{ID: "acc_e2e", Kind: "operator", Name: "e2e"})}
 	h.prefix = nstest.RunPrefix(tb)
-	h.node = h.prefix + "-node"
-	nstest.AddNamespace(tb, h.node)
-	h.runDir = filepath.Join("/tmp", h.prefix) // short: BIRD's socket path must fit in 107 bytes
-	if err := os.MkdirAll(h.runDir, 0o700); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { os.RemoveAll(h.runDir) })
-
-	db := storetest.SQLite(tb)
-	log := audit.New(db)
-	h.cat = catalog.New(db, log)
-	h.netSvc = network.New(db, log, network.DefaultSettings)
+	h.db = storetest.SQLite(tb)
+	h.audit = audit.New(h.db)
+	h.cat = catalog.New(h.db, h.audit)
+	h.netSvc = network.New(h.db, h.audit, network.DefaultSettings)
 	var err error
-	if h.fl, err = fleet.New(h.ctx, db, log); err != nil {
+	if h.fl, err = fleet.New(h.ctx, h.db, h.audit); err != nil {
 		tb.Fatal(err)
 	}
-	h.ids = identity.New(db, log, identity.Config{Argon2: identity.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}})
-	h.srv = web.New(web.Config{}, web.Deps{DB: db, Catalog: h.cat, Audit: log, Fleet: h.fl, Network: h.netSvc,
+	h.ids = identity.New(h.db, h.audit, identity.Config{Argon2: identity.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}})
+	h.srv = web.New(web.Config{}, web.Deps{DB: h.db, Catalog: h.cat, Audit: h.audit, Fleet: h.fl, Network: h.netSvc,
 		DesiredState: h.netSvc.DesiredStateDoc, Log: slog.New(slog.DiscardHandler), Identity: h.ids})
 	if h.cert, _, err = tlsutil.SelfSigned(tb.TempDir()); err != nil {
 		tb.Fatal(err)
@@ -76,24 +85,39 @@ func newHarness(tb testing.TB) *harness {
 	leaf, _ := x509.ParseCertificate(h.cert.Certificate[0])
 	h.roots = x509.NewCertPool()
 	h.roots.AddCert(leaf)
-	if _, err := h.cat.CreateRegion(h.ctx, catalog.RegionInput{Code: "tokyo", NameEN: "Tokyo", NameJA: "東京", DataLocation: "Japan"}); err != nil {
-		tb.Fatal(err)
-	}
+	h.addRegion(tb, "tokyo", "Tokyo", "東京")
 	return h
 }
 
-// addNode registers tyo-1 with its physical ports in the inventory.
-func (h *harness) addNode(tb testing.TB, phys []catalog.PhysicalPort) {
+func (h *harness) addRegion(tb testing.TB, code, en, ja string) {
 	tb.Helper()
-	if _, err := h.cat.CreateNode(h.ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-1", Ports: phys}); err != nil {
+	if _, err := h.cat.CreateRegion(h.ctx, catalog.RegionInput{Code: code, NameEN: en, NameJA: ja, DataLocation: "Japan"}); err != nil {
 		tb.Fatal(err)
 	}
 }
 
-// enrol enrols an agent for tyo-1 and returns its client and state directory.
-func (h *harness) enrol(tb testing.TB) (*agent.Client, string) {
+// addNode registers a node of the region with its physical ports in the
+// inventory and makes its namespace and run directory.
+func (h *harness) addNode(tb testing.TB, region, name string, phys []catalog.PhysicalPort) *node {
 	tb.Helper()
-	tok, err := h.fl.IssueEnrolToken(h.ctx, "tyo-1")
+	n := &node{name: name, region: region, ns: h.prefix + "-" + name,
+		runDir: filepath.Join("/tmp", h.prefix+"-"+name)} // short: BIRD's socket path must fit in 107 bytes
+	nstest.AddNamespace(tb, n.ns)
+	if err := os.MkdirAll(n.runDir, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(n.runDir) })
+	if _, err := h.cat.CreateNode(h.ctx, catalog.NodeInput{Region: region, Name: name, Ports: phys}); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// enrol enrols an agent for the node and returns its client and state
+// directory.
+func (h *harness) enrol(tb testing.TB, n *node) (*agent.Client, string) {
+	tb.Helper()
+	tok, err := h.fl.IssueEnrolToken(h.ctx, n.name)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -108,16 +132,89 @@ func (h *harness) enrol(tb testing.TB) (*agent.Client, string) {
 	return client, state
 }
 
-// converged waits until tyo-1 reports the generation of its current desired
-// state as applied.
-func (h *harness) converged(tb testing.TB, what string) {
+// startAgent enrols the node's agent and runs it with a data-plane manager
+// of its own until cleanup. Once the agent has stopped, every hub left in
+// the node's run directory is torn down, its BIRD killed and its namespace
+// deleted, whatever state a failed test left it in.
+func (h *harness) startAgent(tb testing.TB, n *node) *dataplane.Manager {
 	tb.Helper()
-	_, want, err := h.netSvc.DesiredStateDoc(h.ctx, "tyo-1")
+	client, state := h.enrol(tb, n)
+	m := dataplane.NewManager(dataplane.Options{RunDir: n.runDir, NodeNamespace: n.ns})
+	tb.Cleanup(func() { removeHubs(m, n.runDir) })
+	runAgent(tb, newLoop(client, m, n.runDir, state)) // its cleanup runs first: no agent rebuilds what is removed
+	return m
+}
+
+// removeHubs tears down every hub with a directory in runDir: by the
+// manager first, then by force for what it could not remove. The
+// namespaces are named after hubs of this test's controller only.
+func removeHubs(m *dataplane.Manager, runDir string) {
+	entries, _ := os.ReadDir(runDir)
+	for _, e := range entries {
+		ns := e.Name()
+		if !e.IsDir() || !strings.HasPrefix(ns, dataplane.NamespacePrefix) {
+			continue
+		}
+		_ = m.Remove(context.Background(), strings.TrimPrefix(ns, dataplane.NamespacePrefix))
+		nstest.KillPidFile(filepath.Join(runDir, ns, "bird.pid"))
+		_ = exec.Command("ip", "netns", "del", ns).Run()
+	}
+}
+
+// underlay joins the nodes' namespaces by a bridge in a namespace of its
+// own, node i at 10.255.0.i/24 on its device "underlay", and registers
+// each address as the node's tunnel endpoint through the service model.
+func (h *harness) underlay(tb testing.TB, nodes ...*node) {
+	tb.Helper()
+	br := h.prefix + "-ul"
+	nstest.AddNamespace(tb, br)
+	nstest.IPBatch(tb, br, []string{"link add br0 type bridge", "link set br0 up"})
+	for i, n := range nodes {
+		addr := fmt.Sprintf("10.255.0.%d", i+1)
+		port := fmt.Sprintf("n%d", i+1)
+		nstest.Sh(tb, "ip", "-n", br, "link", "add", port, "type", "veth", "peer", "name", "underlay", "netns", n.ns)
+		nstest.IPBatch(tb, br, []string{"link set " + port + " master br0", "link set " + port + " up"})
+		nstest.IPBatch(tb, n.ns, []string{"addr add " + addr + "/24 dev underlay", "link set underlay up"})
+		if _, err := h.netSvc.SetUnderlay(h.ctx, n.name, network.UnderlayInput{Address: addr}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// unplaceHub takes a hub off its node: its ports' placements and its own
+// go, as if it had never been placed. The service model has no operation
+// for this yet (placements are only ever added), so the test does in the
+// store what such an operation would have to do — the audit record
+// included: the controller's desired-state documents are cached until the
+// audit log moves on.
+func (h *harness) unplaceHub(tb testing.TB, cust catalog.CustomerID, hub catalog.HubID) {
+	tb.Helper()
+	err := h.db.InTx(h.ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(h.ctx, `DELETE FROM port_placements WHERE customer_id = ? AND port_id IN
+			(SELECT id FROM ports WHERE customer_id = ? AND hub_id = ?)`, cust, cust, hub); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(h.ctx, `DELETE FROM hub_placements WHERE customer_id = ? AND hub_id = ?`, cust, hub); err != nil {
+			return err
+		}
+		return h.audit.RecordTx(h.ctx, tx, audit.Event{Action: "hub.unplace", Target: "hub:" + string(hub), CustomerID: string(cust),
+			Detail: map[string]any{"by": "e2e test: no service operation yet"}})
+	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	nstest.WaitFor(tb, "the node to reach the generation "+what, 90*time.Second, func() (bool, string) {
-		st, err := h.fl.NodeStatus(h.ctx, "tyo-1")
+}
+
+// converged waits until the node reports the generation of its current
+// desired state as applied.
+func (h *harness) converged(tb testing.TB, n *node, what string) {
+	tb.Helper()
+	_, want, err := h.netSvc.DesiredStateDoc(h.ctx, n.name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	nstest.WaitFor(tb, n.name+" to reach the generation "+what, 90*time.Second, func() (bool, string) {
+		st, err := h.fl.NodeStatus(h.ctx, n.name)
 		if err != nil {
 			return false, err.Error()
 		}

@@ -54,7 +54,7 @@ const (
 // restarted: nothing in the data plane is reset.
 func TestNodeEndToEnd(t *testing.T) {
 	h := newHarness(t)
-	ctx, prefix, node, runDir := h.ctx, h.prefix, h.node, h.runDir
+	ctx, prefix := h.ctx, h.prefix
 	cat, netSvc, fl, ids, srv, cert := h.cat, h.netSvc, h.fl, h.ids, h.srv, h.cert
 
 	// The operator's inventory: one node with a physical port per leg.
@@ -72,7 +72,8 @@ func TestNodeEndToEnd(t *testing.T) {
 			catalog.PhysicalPort{Name: s.cloudPhysA, SpeedMbps: 10_000, Kind: "cloud-aws"},
 			catalog.PhysicalPort{Name: s.cloudPhysB, SpeedMbps: 10_000, Kind: "cloud-aws"})
 	}
-	h.addNode(t, phys)
+	tyo := h.addNode(t, "tokyo", "tyo-1", phys)
+	node, runDir := tyo.ns, tyo.runDir
 
 	// Each customer: contract, hub, ports, placement, configuration, apply.
 	for _, s := range sites {
@@ -81,7 +82,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	}
 
 	// The node's agent.
-	client, state := h.enrol(t)
+	client, state := h.enrol(t, tyo)
 	m := dataplane.NewManager(dataplane.Options{RunDir: runDir, NodeNamespace: node})
 	t.Cleanup(func() {
 		for _, s := range sites {
@@ -90,7 +91,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	})
 	stop := runAgent(t, newLoop(client, m, runDir, state))
 
-	converged := func(what string) { t.Helper(); h.converged(t, what) }
+	converged := func(what string) { t.Helper(); h.converged(t, tyo, what) }
 	converged("of the first configuration")
 
 	// The customer sees that its hub runs the version it applied.
