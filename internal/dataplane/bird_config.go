@@ -48,15 +48,20 @@ type birdSession struct {
 	NeighborAddress string
 	NeighborASN     uint32
 	Direct          bool
-	NextHopSelf     bool
-	Password        string
-	BFD             bool
-	ImportLimit     int
-	LocalPref       int // set on import; 0: leave as received
-	MarkASN         uint32
-	MarkValue       uint32
-	ExportNets      string // a BIRD prefix set body of exact nets sent; "" for none
-	ExportLearned   bool   // send every BGP-learned route as well
+	// RejectBogons refuses bogons on import: on every port. The backbone
+	// carries only what the customer's other hubs accepted from their
+	// ports, plus their own networks, which may be in bogon space (the
+	// default pool is 100.64.0.0/16).
+	RejectBogons  bool
+	NextHopSelf   bool
+	Password      string
+	BFD           bool
+	ImportLimit   int
+	LocalPref     int // set on import; 0: leave as received
+	MarkASN       uint32
+	MarkValue     uint32
+	ExportNets    string // a BIRD prefix set body of exact nets sent; "" for none
+	ExportLearned bool   // send every BGP-learned route as well
 }
 
 // Route is one route in BIRD's table, as the control socket lists it.
@@ -127,6 +132,7 @@ func buildBirdConfig(h Hub, paths birdPaths, learned []Route) birdConfig {
 			BFD:             p.BFD,
 			ImportLimit:     h.importLimit(p),
 			LocalPref:       ownPref,
+			RejectBogons:    true,
 		}
 		switch p.Policy.Kind {
 		case PolicyAll:

@@ -59,7 +59,10 @@ func TestEndToEndBackbone(t *testing.T) {
 		Peers: []BackbonePeer{{Name: "sub", RemoteUnderlay: netip.MustParseAddr("10.255.0.2"), Neighbor: netip.MustParseAddr("10.254.0.2"), DR: DRSub}}}
 	sub := base
 	sub.ID = prefix + "-s"
-	sub.RouterID = netip.MustParseAddr("10.100.0.2")
+	sub.RouterID = netip.MustParseAddr("100.64.1.1")
+	// The sub hub's own networks are where the service's default pool puts
+	// them, inside 100.64.0.0/10: bogon space on a port, not on the backbone.
+	sub.InternalNetwork, sub.MonitoringNetwork = mustPrefix("100.64.1.0/24"), mustPrefix("100.64.2.0/28")
 	sub.Ports = base.Ports[1:]
 	sub.Backbone = &Backbone{VNI: 3001, Device: "vxbb", LocalUnderlay: netip.MustParseAddr("10.255.0.2"), Address: mustPrefix("10.254.0.2/29"), LocalPreference: 200,
 		Peers: []BackbonePeer{{Name: "main", RemoteUnderlay: netip.MustParseAddr("10.255.0.1"), Neighbor: netip.MustParseAddr("10.254.0.1"), DR: DRMain}}}
@@ -105,6 +108,14 @@ func TestEndToEndBackbone(t *testing.T) {
 	}
 	if err := ping(onNS, "10.10.0.1", "172.31.0.1", 5*time.Second); err != nil {
 		t.Fatalf("on-prem → cloud across the backbone: %v", err)
+	}
+	// The sub hub's internal network reaches the main hub and, through it,
+	// the on-premises router; the sub hub answers on it.
+	waitFor(t, "on-prem to learn the sub hub's internal network", 30*time.Second, func() (bool, string) {
+		return hasRoute(peerClient(onBird), "100.64.1.0/24", "hub")
+	})
+	if err := ping(onNS, "10.10.0.1", "100.64.1.1", 5*time.Second); err != nil {
+		t.Fatalf("on-prem → the sub hub's own address: %v", err)
 	}
 	// Idempotent with a VXLAN device too.
 	m2, rec := recordingManager(runDir, netlinkOps{nodeNS: nodeX}, nftCLI{}, netlinkTC{ops: netlinkOps{nodeNS: nodeX}}, birdDaemon{})

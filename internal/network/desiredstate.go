@@ -93,7 +93,10 @@ func buildHub(h HubInput, limit int, overlay netip.Prefix) desired.Hub {
 		}
 	}
 	for _, o := range h.AllHubs {
-		if o.ID != h.Hub.ID {
+		// A hub not placed on any node runs nowhere: it is no one's peer
+		// (Underlays holds the placed hubs, "" for a node without an
+		// underlay address yet).
+		if _, placed := h.Underlays[o.ID]; placed && o.ID != h.Hub.ID {
 			out.Backbone.Peers = append(out.Backbone.Peers, desired.BackbonePeer{HubID: string(o.ID), Region: o.Region,
 				Priority: o.Priority, LocalPreference: localPref[o.Priority], OverlayAddress: overlayAddress(overlay, o.Priority),
 				Underlay: h.Underlays[o.ID]})

@@ -274,3 +274,19 @@ func TestDesiredStateDocCache(t *testing.T) {
 		}
 	})
 }
+
+// A hub the customer has ordered but that is not placed on any node runs
+// nowhere, so no other hub lists it as a backbone peer; a placed hub whose
+// node has no underlay address yet is listed, without one.
+func TestBackbonePeersArePlacedHubs(t *testing.T) {
+	in := fixtureNode()
+	delete(in.Hubs[0].Underlays, "hub_sub")
+	if peers := BuildDesiredState(in).Hubs[0].Backbone.Peers; len(peers) != 0 {
+		t.Errorf("unplaced sub hub listed as a peer: %+v", peers)
+	}
+	in.Hubs[0].Underlays["hub_sub"] = ""
+	peers := BuildDesiredState(in).Hubs[0].Backbone.Peers
+	if len(peers) != 1 || peers[0].HubID != "hub_sub" || peers[0].Underlay != "" {
+		t.Errorf("placed sub hub without an underlay: peers %+v", peers)
+	}
+}
