@@ -157,6 +157,32 @@ func TestNodeEndToEnd(t *testing.T) {
 		}
 	}
 
+	// The customer sees what the node observed of its hub: each port's
+	// sessions up with routes, and its links.
+	nstest.WaitFor(t, "A's hub status to show its sessions Established", 60*time.Second, func() (bool, string) {
+		var st struct {
+			Ports []struct {
+				PortCode string `json:"port_code"`
+				Sessions []struct {
+					Name     string `json:"name"`
+					Info     string `json:"info"`
+					Imported int    `json:"imported_prefixes"`
+				} `json:"bgp_sessions"`
+				Links []struct {
+					Carrier bool `json:"carrier"`
+				} `json:"links"`
+			} `json:"ports"`
+		}
+		code := getJSON(t, custSrv, token, "/api/v1/hubs/"+string(sites[0].hub)+"/dataplane", &st)
+		up := map[string]bool{}
+		for _, p := range st.Ports {
+			for _, s := range p.Sessions {
+				up[p.PortCode+"/"+s.Name] = s.Info == "Established" && s.Imported > 0 && len(p.Links) > 0 && p.Links[0].Carrier
+			}
+		}
+		return code == 200 && up[sites[0].onPort+"/single"] && up[sites[0].cloudPort+"/primary"], fmt.Sprintf("%d %+v", code, st)
+	})
+
 	// B enabled BFD on its on-premises session: the hub runs it.
 	nstest.WaitFor(t, "B's BFD session to come up", 30*time.Second, func() (bool, string) {
 		lines, err := m.BirdClient(sites[1].dataplaneID).Command(ctx, "show bfd sessions")

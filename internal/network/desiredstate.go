@@ -80,10 +80,14 @@ func overlayAddress(overlay netip.Prefix, priority string) string {
 	return netip.PrefixFrom(a, overlay.Bits()).String()
 }
 
+// DataplaneID names a hub on its node: its namespace is hub-<DataplaneID>,
+// and the node's report keys what it observed of the hub by it.
+func DataplaneID(hub catalog.HubID) string { return strings.TrimPrefix(string(hub), "hub_") }
+
 func buildHub(h HubInput, limit int, overlay netip.Prefix) desired.Hub {
 	cfg := h.Config
 	out := desired.Hub{HubID: string(h.Hub.ID), CustomerID: string(h.CustomerID),
-		Namespace: "hub-" + strings.TrimPrefix(string(h.Hub.ID), "hub_"), ConfigVersion: h.Version, Priority: h.Hub.Priority,
+		Namespace: "hub-" + DataplaneID(h.Hub.ID), ConfigVersion: h.Version, Priority: h.Hub.Priority,
 		ASN: cfg.ASN, Backbone: desired.Backbone{VNI: h.VNI, LocalPreference: localPref[h.Hub.Priority],
 			OverlayAddress: overlayAddress(overlay, h.Hub.Priority), LocalUnderlay: h.Underlays[h.Hub.ID], Peers: []desired.BackbonePeer{}},
 		Ports: []desired.Port{}, StaticNAT: []desired.StaticNAT{}}

@@ -7,12 +7,15 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/agent"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/dataplane"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/network"
 )
 
 // hubDataplane tells a customer whether its hub's data plane runs the
-// configuration version it applied: the version the node last reported for
-// the hub, against the customer's current version.
+// configuration version it applied — the version the node last reported for
+// the hub, against the customer's current version — and what the node
+// observed of the hub's ports and backbone sessions.
 type hubDataplane struct {
 	HubID          catalog.HubID `json:"hub_id"`
 	AppliedVersion int64         `json:"applied_version"`
@@ -20,6 +23,9 @@ type hubDataplane struct {
 	InSync         bool          `json:"in_sync"`
 	ReportedAt     *time.Time    `json:"reported_at,omitempty"`
 	Error          string        `json:"error,omitempty"`
+	// Ports and Backbone are what the node observed at its last report.
+	Ports    []portDataplane    `json:"ports"`
+	Backbone []sessionDataplane `json:"backbone"`
 }
 
 func (s *Server) myHubDataplane(w http.ResponseWriter, r *http.Request) error {
@@ -37,7 +43,7 @@ func (s *Server) myHubDataplane(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := hubDataplane{HubID: hub, AppliedVersion: v.Version}
+	out := hubDataplane{HubID: hub, AppliedVersion: v.Version, Ports: []portDataplane{}, Backbone: []sessionDataplane{}}
 	if node != "" && s.deps.Fleet != nil {
 		if st, err := s.deps.Fleet.NodeStatus(ctx, node); err == nil {
 			out.ReportedAt = &st.ReportedAt
@@ -56,6 +62,12 @@ func (s *Server) myHubDataplane(w http.ResponseWriter, r *http.Request) error {
 						out.Error = "the node could not apply the hub's configuration; the operator has been notified by the node's report"
 					}
 				}
+			}
+			var observed dataplane.Status
+			if raw, ok := rep.Observed[network.DataplaneID(hub)]; ok && json.Unmarshal(raw, &observed) == nil {
+				ports, backbone := hubObserved(observed)
+				out.Ports = append(out.Ports, ports...)
+				out.Backbone = append(out.Backbone, backbone...)
 			}
 		} else if !fault.Is(err, fault.NotFound) {
 			return err
