@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/dataplane"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
@@ -16,7 +17,11 @@ import (
 // every hub of the document is applied (one failing hub does not stop the
 // others), hubs this agent created that the document no longer names are
 // removed, sessions the customer re-enabled after a route-limit stop are
-// enabled again, and each hub is observed for the report.
+// enabled again, and each hub is observed for the report. Observing also
+// shuts the on-premises ports whose layer-2 guards tripped; a shut port is
+// brought back by the same re-enable, which reaches the data plane as the
+// port's ReenableSeq (Translate) and is acted on there, from the shut
+// record on disk, so it is neither lost nor repeated across restarts.
 type DataplaneApplier struct {
 	M      *dataplane.Manager
 	RunDir string // the manager's RunDir: one directory per owned namespace
@@ -43,6 +48,7 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) (map[stri
 	want := map[string]bool{}
 	observed := map[string]any{}
 	var limited []string
+	var shut []ShutReport
 	reached := make([]HubReport, 0, len(hubs))
 	for i, h := range hubs {
 		want[h.Namespace()] = true
@@ -56,7 +62,11 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) (map[stri
 		}
 		r.Applied = true
 		reached = append(reached, r)
-		if st, err := a.M.Observe(ctx, h); err == nil {
+		st, err := a.M.Observe(ctx, h)
+		// Shut ports come from records on disk: they are reported even
+		// when BIRD cannot be read.
+		shut = append(shut, shutReports(r.HubID, st)...)
+		if err == nil {
 			observed[h.ID] = st
 			limited = append(limited, routeLimited(st)...)
 		} else {
@@ -87,6 +97,9 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) (map[stri
 	if len(limits) > 0 {
 		observed[RouteLimitKey] = limits
 	}
+	if len(shut) > 0 {
+		observed[ShutKey] = shut
+	}
 	return observed, errors.Join(errs...)
 }
 
@@ -114,6 +127,38 @@ const RouteLimitKey = "route_limit_exceeded"
 type LimitReport struct {
 	PortCode    string `json:"port_code"`
 	ReenableSeq int64  `json:"reenable_seq"`
+}
+
+// ShutKey names, in a report's observations, the on-premises ports the
+// layer-2 guards have shut (a BPDU received, or the link flapping), each
+// with the reason, since when, and the re-enable sequence in force when it
+// was shut. They are reported on every pass while shut. Nothing brings a
+// shut port back but the customer's re-enable: the same reenable_seq bump
+// as for a route-limited session, so the controller records a shut once
+// and ignores reports whose sequence is below the port's latest.
+const ShutKey = "port_shut"
+
+// ShutReport is one shut port in a report.
+type ShutReport struct {
+	HubID       string    `json:"hub_id"`
+	PortCode    string    `json:"port_code"`
+	Reason      string    `json:"reason"` // bpdu | flap
+	Detail      string    `json:"detail"`
+	Since       time.Time `json:"since"`
+	ReenableSeq int64     `json:"reenable_seq"`
+}
+
+// shutReports maps a hub's shut ports to port codes.
+func shutReports(hubID string, st dataplane.Status) []ShutReport {
+	var out []ShutReport
+	for _, s := range st.Shut {
+		code, ok := portCode(s.Port)
+		if !ok {
+			continue // not a port this agent named
+		}
+		out = append(out, ShutReport{HubID: hubID, PortCode: code, Reason: s.Reason, Detail: s.Detail, Since: s.Since, ReenableSeq: s.ReenableSeq})
+	}
+	return out
 }
 
 func (a *DataplaneApplier) limitReports(codes []string) []LimitReport {

@@ -120,6 +120,8 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 	}
 	fw, fwProblems := translateFirewall(p.Firewall)
 	problems = append(problems, fwProblems...)
+	guard, guardProblems := translateGuard(p.L2Guard)
+	problems = append(problems, guardProblems...)
 	var napt *dataplane.NAPT
 	switch len(p.NAPT) {
 	case 0:
@@ -186,6 +188,10 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 			SpeedMbps:   int(p.SpeedMbps),
 			Firewall:    fw,
 			NAPT:        napt,
+			L2Guard:     guard,
+			// The sequence that re-enables a route-limited session also
+			// brings back a port its guards shut.
+			ReenableSeq: p.ReenableSeq,
 		})
 	}
 	for _, l := range p.Legs {
@@ -194,6 +200,35 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 		}
 	}
 	return out, problems
+}
+
+// translateGuard carries an on-premises port's layer-2 guards to the data
+// plane. A guard the data plane would refuse would refuse the node's
+// whole document; it is left out instead and the gap reported, like any
+// other part the data plane cannot realise.
+func translateGuard(g *desired.L2Guard) (*dataplane.L2Guard, []string) {
+	if g == nil {
+		return nil, nil
+	}
+	out := &dataplane.L2Guard{
+		BPDUGuard:         g.BPDUGuard,
+		StormControlPPS:   g.StormControlPPS,
+		FlapLimit:         g.FlapLimit,
+		FlapWindowSeconds: g.FlapWindowSeconds,
+		MACLimit:          g.MACLimit,
+		MACAgeingSeconds:  g.MACAgeingSeconds,
+		MTU:               g.MTU,
+	}
+	if err := out.Validate(); err != nil {
+		return nil, []string{"layer-2 guards not realised: " + strings.ReplaceAll(err.Error(), "\n", "; ")}
+	}
+	return out, nil
+}
+
+// portCode is the inverse of portName: the port code of a data-plane port.
+func portCode(name string) (string, bool) {
+	digits, _, ok := strings.Cut(strings.TrimPrefix(name, "p"), "_")
+	return "shc" + digits, ok && strings.HasPrefix(name, "p")
 }
 
 // portName is "p" + the port code's digits + the leg's initial, e.g.

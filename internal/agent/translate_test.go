@@ -5,7 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/tsunagi-net/tsunagi/internal/dataplane"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
 )
 
@@ -32,6 +34,26 @@ func TestTranslateTheControllersDocument(t *testing.T) {
 		if len(h.Ports) == 0 {
 			t.Errorf("hub %s has no ports", h.ID)
 		}
+	}
+	// Every guarded port of the document is guarded in the data plane (an
+	// on-premises port is one data-plane port).
+	var guards, guarded int
+	for _, h := range s.Hubs {
+		for _, p := range h.Ports {
+			if p.L2Guard != nil {
+				guards++
+			}
+		}
+	}
+	for _, h := range hubs {
+		for _, p := range h.Ports {
+			if p.L2Guard != nil {
+				guarded++
+			}
+		}
+	}
+	if guards == 0 || guarded != guards {
+		t.Errorf("%d guarded ports in the document, %d in the data plane", guards, guarded)
 	}
 	for _, p := range problems {
 		if !strings.Contains(p, "backbone") && !strings.Contains(p, "leg") && !strings.Contains(p, "NAPT grades") {
@@ -124,5 +146,71 @@ func TestTranslateRedundantOnPrem(t *testing.T) {
 	}
 	if err := hubs[0].Validate(); err != nil {
 		t.Errorf("data plane refuses the translation: %v", err)
+	}
+}
+
+// An on-premises port's layer-2 guards reach the data plane with the port's
+// re-enable sequence (which also re-enables a port the guards shut); a
+// guard the data plane would refuse is left out and reported, so that it
+// does not refuse the node's whole document.
+func TestTranslateL2Guard(t *testing.T) {
+	guard := desired.L2Guard{BPDUGuard: true, StormControlPPS: 1000, FlapLimit: 5, FlapWindowSeconds: 60,
+		MACLimit: 5, MACAgeingSeconds: 2400, MTU: 1500}
+	doc := func(g desired.L2Guard) desired.State {
+		return desired.State{Schema: desired.Schema, Node: "n1", Region: "tokyo", Hubs: []desired.Hub{{
+			HubID: "hub_x", Namespace: "hub-x", ASN: 64600, InternalNetwork: "100.64.0.0/24", MonitoringNetwork: "100.64.1.0/28",
+			Ports: []desired.Port{{
+				PortCode: "shc00000007", Kind: "onprem", SpeedMbps: 10000, BGPEnabled: true, ReenableSeq: 3,
+				Legs: []desired.Leg{{Role: "primary", Interface: "eth1"}, {Role: "secondary", Interface: "eth2"}},
+				Sessions: []desired.Session{
+					{Name: "single", LocalAddress: "169.254.30.1", PeerAddress: "169.254.30.2", PrefixLength: 30, PeerASN: 65001},
+				},
+				RoutePolicy: desired.RoutePolicy{Type: "All"},
+				L2Guard:     &g,
+			}},
+		}}}
+	}
+	hubs, problems := Translate(doc(guard))
+	if len(problems) > 0 {
+		t.Errorf("problems %q", problems)
+	}
+	p := hubs[0].Ports[0]
+	want := dataplane.L2Guard{BPDUGuard: true, StormControlPPS: 1000, FlapLimit: 5, FlapWindowSeconds: 60,
+		MACLimit: 5, MACAgeingSeconds: 2400, MTU: 1500}
+	if p.L2Guard == nil || *p.L2Guard != want || p.ReenableSeq != 3 {
+		t.Errorf("port guard %+v, re-enable %d; want %+v, 3", p.L2Guard, p.ReenableSeq, want)
+	}
+	if err := hubs[0].Validate(); err != nil {
+		t.Errorf("data plane refuses the translation: %v", err)
+	}
+
+	bad := guard
+	bad.MACAgeingSeconds = 0
+	hubs, problems = Translate(doc(bad))
+	if hubs[0].Ports[0].L2Guard != nil {
+		t.Errorf("a guard the data plane refuses was passed on: %+v", hubs[0].Ports[0].L2Guard)
+	}
+	if len(problems) != 1 || !strings.Contains(problems[0], "shc00000007: layer-2 guards not realised: MAC ageing 0 s") {
+		t.Errorf("problems %q, want the guard reported", problems)
+	}
+	if err := hubs[0].Validate(); err != nil {
+		t.Errorf("data plane refuses the hub without its guard: %v", err)
+	}
+}
+
+// Shut ports are reported by port code, with what the data plane recorded.
+func TestShutReports(t *testing.T) {
+	since := time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC)
+	st := dataplane.Status{Shut: []dataplane.PortShut{
+		{Port: "p00000007_s", Reason: dataplane.ShutBPDU, Detail: "1 BPDU(s) received on eth1", Since: since, ReenableSeq: 3},
+		{Port: "lab", Reason: dataplane.ShutFlap},
+	}}
+	got := shutReports("hub_x", st)
+	want := []ShutReport{{HubID: "hub_x", PortCode: "shc00000007", Reason: "bpdu", Detail: "1 BPDU(s) received on eth1", Since: since, ReenableSeq: 3}}
+	if !slices.Equal(got, want) {
+		t.Errorf("reports %+v, want %+v", got, want)
+	}
+	if code, ok := portCode(portName("shc00000007", "primary")); !ok || code != "shc00000007" {
+		t.Errorf("portCode(portName) = %q, %v", code, ok)
 	}
 }

@@ -554,9 +554,9 @@ type timedNft struct {
 	d *time.Duration
 }
 
-func (t timedNft) Comment(ctx context.Context, ns string) (string, error) {
+func (t timedNft) List(ctx context.Context, ns string) (string, error) {
 	defer addSince(t.d, time.Now())
-	return t.nftOps.Comment(ctx, ns)
+	return t.nftOps.List(ctx, ns)
 }
 func (t timedNft) Apply(ctx context.Context, ns, script string) error {
 	defer addSince(t.d, time.Now())

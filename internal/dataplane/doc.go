@@ -4,10 +4,14 @@
 // namespace, its configuration built as a typed view model, rendered by a
 // template, checked with bird -p before it is moved into place and
 // reloaded through the control socket; one nftables table per namespace
-// (the hub's own input filter, port firewalls, NAPT, static NAT), replaced
-// in one transaction; and tc htb shaping each port at its contracted speed.
-// BirdClient and Manager.Observe read back sessions, route counts, rule
-// and link counters for the agent's observe step.
+// (the hub's own input filter, port firewalls, NAPT, static NAT) and a
+// netdev table with the on-premises ports' layer-2 guards (BPDU guard, MAC
+// limit, storm control), replaced together in one transaction; and tc htb
+// shaping each port at its contracted speed. BirdClient and
+// Manager.Observe read back sessions, route counts, rule and link counters
+// for the agent's observe step; Observe also shuts a port whose guards
+// tripped (a BPDU, or carrier flaps), recorded in the hub's run directory
+// until the port's re-enable sequence passes the one recorded.
 //
 // Its input is the typed Hub, not the controller's desired-state document:
 // the agent translates that document into a Hub and calls Manager.Apply.
@@ -15,10 +19,12 @@
 // state with what it reads back from the kernel or the daemon and makes no
 // altering call when they already match — so the agent may call Apply on
 // every resync, and a restarted agent adopts what is running without
-// touching it. Subsystems keep no state in memory between calls.
+// touching it. Subsystems keep no state in memory between calls; the only
+// memory is the flap guard's carrier samples.
 //
 // Order (Manager.Apply): validate → check the port interfaces exist →
-// namespace → links → addresses → sysctls → nftables → tc → BIRD. Links
+// namespace → links (MTU; shut ports held down) → addresses → sysctls →
+// nftables → shut records of re-enabled ports → tc → BIRD. Links
 // come before addresses because an address needs its device in the
 // namespace; the firewall and NAT come before BIRD so that no route draws
 // traffic through a port whose policy is not in force yet. A hub that fails

@@ -13,21 +13,57 @@ import (
 
 // Fakes of the kernel and BIRD, with the same semantics the real ones show
 // where the subsystems depend on them: a moved link comes up down and
-// without addresses, a namespace starts with lo down, sysctls default to 0.
+// without addresses (keeping its MTU and carrier count), a namespace starts
+// with lo down, sysctls default to 0, links start with an MTU of 1500.
 
 type fakeNet struct {
 	mu      sync.Mutex
 	ns      map[string]map[string]*LinkState // "" is the node namespace; guarded by mu
 	sysctls map[string]string                // ns + " " + key; guarded by mu
 	floods  map[string][]netip.Addr          // ns + " " + VXLAN device; guarded by mu
+	// carriers are set by tests, by device name (it survives moves, as
+	// the kernel's count does); guarded by mu.
+	carriers map[string]Carrier
 }
 
 func newFakeNet(nodeLinks ...string) *fakeNet {
-	f := &fakeNet{ns: map[string]map[string]*LinkState{"": {}}, sysctls: map[string]string{}, floods: map[string][]netip.Addr{}}
+	f := &fakeNet{ns: map[string]map[string]*LinkState{"": {}}, sysctls: map[string]string{}, floods: map[string][]netip.Addr{},
+		carriers: map[string]Carrier{}}
 	for _, l := range nodeLinks {
-		f.ns[""][l] = &LinkState{Name: l}
+		f.ns[""][l] = &LinkState{Name: l, MTU: 1500}
 	}
 	return f
+}
+
+func (f *fakeNet) SetMTU(ns, name string, mtu int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, err := f.get(ns, name)
+	if err == nil {
+		l.MTU = mtu
+	}
+	return err
+}
+
+func (f *fakeNet) Carriers(ns string) (map[string]Carrier, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	links, ok := f.ns[ns]
+	if !ok {
+		return nil, fmt.Errorf("namespace %q: no such file or directory", ns)
+	}
+	out := map[string]Carrier{}
+	for name := range links {
+		out[name] = f.carriers[name]
+	}
+	return out, nil
+}
+
+// setCarrier sets what Carriers reports of a device.
+func (f *fakeNet) setCarrier(name string, c Carrier) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.carriers[name] = c
 }
 
 func (f *fakeNet) NamespaceExists(ns string) (bool, error) {
@@ -97,7 +133,7 @@ func (f *fakeNet) MoveLink(from, name, to string) error {
 	delete(f.ns[from], name)
 	// The kernel drops addresses and takes the link down and out of its
 	// bridge on a move; the alias stays.
-	f.ns[to][name] = &LinkState{Name: name, Alias: l.Alias}
+	f.ns[to][name] = &LinkState{Name: name, Alias: l.Alias, MTU: l.MTU}
 	return nil
 }
 
@@ -169,19 +205,11 @@ func (f *fakeNet) SetSysctl(ns, key, value string) error {
 	return nil
 }
 
-// fakeNft keeps the last script applied per namespace.
+// fakeNft keeps the last script applied per namespace and lists it back
+// (a script declares its tables as nft lists them, counters aside).
 type fakeNft struct {
 	mu     sync.Mutex
 	tables map[string]string // ns → script; guarded by mu
-}
-
-func (f *fakeNft) Comment(_ context.Context, ns string) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if m := commentRe.FindStringSubmatch(f.tables[ns]); m != nil {
-		return m[1], nil
-	}
-	return "", nil
 }
 
 func (f *fakeNft) Apply(_ context.Context, ns, script string) error {
@@ -323,7 +351,7 @@ func (f *fakeNet) AddVXLAN(ns string, v VXLANSpec) error {
 		return errors.New("file exists")
 	}
 	spec := v
-	links[v.Name] = &LinkState{Name: v.Name, Kind: "vxlan", VXLAN: &spec}
+	links[v.Name] = &LinkState{Name: v.Name, Kind: "vxlan", VXLAN: &spec, MTU: 1450}
 	return nil
 }
 
@@ -401,7 +429,7 @@ func (f *fakeNet) AddBridge(ns string, b BridgeSpec) error {
 	if _, ok := links[b.Name]; ok {
 		return errors.New("file exists")
 	}
-	links[b.Name] = &LinkState{Name: b.Name, Kind: "bridge"}
+	links[b.Name] = &LinkState{Name: b.Name, Kind: "bridge", MTU: 1500}
 	return nil
 }
 

@@ -70,6 +70,74 @@ type Port struct {
 	Firewall  *FirewallPolicy `json:"firewall,omitempty"`
 	NAPT      *NAPT           `json:"napt,omitempty"`
 	StaticNAT []StaticNAT     `json:"static_nat,omitempty"`
+	// L2Guard protects an on-premises port at layer 2, on its physical
+	// device(s): the interface, or each leg of a redundant port.
+	L2Guard *L2Guard `json:"l2_guard,omitempty"`
+	// ReenableSeq is the customer's re-enable sequence of the port. A port
+	// its guards shut stays down until the sequence exceeds the one
+	// recorded when it was shut: re-enabling is a deliberate act, carried
+	// by the desired state, so it survives agent restarts and is never
+	// taken again by a later pass.
+	ReenableSeq int64 `json:"reenable_seq,omitempty"`
+}
+
+// L2Guard are the layer-2 guards of an on-premises port. A zero field
+// turns its guard off, except that MACAgeingSeconds is required with a
+// MAC limit.
+type L2Guard struct {
+	// BPDUGuard shuts the port on the first BPDU it receives (frames to
+	// 01:80:c2:00:00:00, dropped in any case while the guard is on).
+	BPDUGuard bool `json:"bpdu_guard"`
+	// StormControlPPS bounds the broadcast and multicast frames accepted
+	// per second; the excess is dropped.
+	StormControlPPS int `json:"storm_control_pps,omitempty"`
+	// FlapLimit carrier losses within FlapWindowSeconds shut the port.
+	FlapLimit         int `json:"flap_limit,omitempty"`
+	FlapWindowSeconds int `json:"flap_window_seconds,omitempty"`
+	// MACLimit is how many source MAC addresses the port admits; frames
+	// from further addresses are dropped until one has been silent for
+	// MACAgeingSeconds.
+	MACLimit         int `json:"mac_limit,omitempty"`
+	MACAgeingSeconds int `json:"mac_ageing_seconds,omitempty"`
+	// MTU is set on the port's devices (and a redundant port's bridge).
+	MTU int `json:"mtu,omitempty"`
+}
+
+// Limits of L2Guard values: what the kernel and nftables take, not the
+// service's rules (the controller's business).
+const (
+	maxStormPPS   = 100_000_000
+	maxFlapLimit  = 10_000
+	maxFlapWindow = 86_400
+	maxMACLimit   = 65_535
+	maxMACAgeing  = 1_000_000
+	minMTU        = 68 // IPv4's minimum
+	maxMTU        = 65_535
+)
+
+// Validate refuses guard values the data plane cannot realise.
+func (g L2Guard) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if g.StormControlPPS < 0 || g.StormControlPPS > maxStormPPS {
+		bad("storm control %d pps: want 0 (off) to %d", g.StormControlPPS, maxStormPPS)
+	}
+	if g.FlapLimit < 0 || g.FlapLimit > maxFlapLimit {
+		bad("flap limit %d: want 0 (off) to %d", g.FlapLimit, maxFlapLimit)
+	} else if g.FlapLimit > 0 && (g.FlapWindowSeconds < 1 || g.FlapWindowSeconds > maxFlapWindow) {
+		bad("flap window %d s: want 1 to %d with a flap limit", g.FlapWindowSeconds, maxFlapWindow)
+	}
+	if g.MACLimit < 0 || g.MACLimit > maxMACLimit {
+		bad("MAC limit %d: want 0 (off) to %d", g.MACLimit, maxMACLimit)
+	} else if g.MACLimit > 0 && (g.MACAgeingSeconds < 1 || g.MACAgeingSeconds > maxMACAgeing) {
+		// Without ageing a customer who replaces a router would be locked
+		// out for good.
+		bad("MAC ageing %d s: want 1 to %d with a MAC limit", g.MACAgeingSeconds, maxMACAgeing)
+	}
+	if g.MTU != 0 && (g.MTU < minMTU || g.MTU > maxMTU) {
+		bad("MTU %d: want 0 (unchanged) or %d to %d", g.MTU, minMTU, maxMTU)
+	}
+	return errors.Join(errs...)
 }
 
 // PolicyKind says which routes a port is sent.
@@ -307,6 +375,14 @@ func (h Hub) Validate() error {
 			if !s.Inside.Is4() || !s.Public.Is4() {
 				bad("%s: static NAT %v↔%v: want IPv4 addresses", where, s.Inside, s.Public)
 			}
+		}
+		if p.L2Guard != nil {
+			if err := p.L2Guard.Validate(); err != nil {
+				bad("%s: layer-2 guard: %w", where, err)
+			}
+		}
+		if p.ReenableSeq < 0 {
+			bad("%s: negative re-enable sequence", where)
 		}
 	}
 	if b := h.Backbone; b != nil {

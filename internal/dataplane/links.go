@@ -38,18 +38,23 @@ type linkSet struct {
 	runDir string
 }
 
-// wantLink is what a hub wants of a link it owns: its addresses, and for
-// a redundant port's leg the bridge it is an isolated port of.
+// wantLink is what a hub wants of a link it owns: its addresses, for a
+// redundant port's leg the bridge it is an isolated port of, its MTU (0:
+// as it is), and whether it is held down because its port was shut.
 type wantLink struct {
 	addrs  []netip.Prefix
 	master string
+	mtu    int
+	down   bool
 }
 
 // hubLinks are the links a hub owns and what it wants of each. The hub's
 // first address of its internal and monitoring networks is put on lo as a
 // /32: the hub answers for them (monitoring probes), while the rest of each
-// network is a blackhole route from BIRD.
-func hubLinks(h Hub) map[string]wantLink {
+// network is a blackhole route from BIRD. The devices of a port held down
+// by a shut record (shut.go) stay down; its bridge stays up, without a
+// carrier.
+func hubLinks(h Hub, shut map[string]PortShut) map[string]wantLink {
 	want := map[string]wantLink{
 		"lo": {addrs: []netip.Prefix{
 			netip.PrefixFrom(h.InternalNetwork.Addr().Next(), 32),
@@ -57,9 +62,14 @@ func hubLinks(h Hub) map[string]wantLink {
 		}},
 	}
 	for _, p := range h.Ports {
-		want[p.Interface] = wantLink{addrs: []netip.Prefix{p.Address}}
+		mtu := 0
+		if p.L2Guard != nil {
+			mtu = p.L2Guard.MTU
+		}
+		down := heldDown(p, shut)
+		want[p.Interface] = wantLink{addrs: []netip.Prefix{p.Address}, mtu: mtu, down: down && len(p.Legs) == 0}
 		for _, l := range p.Legs {
-			want[l] = wantLink{master: p.Interface}
+			want[l] = wantLink{master: p.Interface, mtu: mtu, down: down}
 		}
 	}
 	if b := h.Backbone; b != nil {
@@ -162,8 +172,12 @@ func (s *linkSet) Set(h Hub) error {
 	for _, l := range links {
 		byName[l.Name] = l
 	}
+	shut, err := readShut(s.runDir, h)
+	if err != nil {
+		return err
+	}
 	alias := ownerAlias(h)
-	want := hubLinks(h)
+	want := hubLinks(h, shut)
 	// Links: take the ports in, create the bridges and the backbone
 	// device, let go of what is marked as the hub's and no longer wanted.
 	var errs []error
@@ -257,8 +271,11 @@ func (s *linkSet) Set(h Hub) error {
 				errs = append(errs, s.ops.AddrDel(ns, l.Name, a))
 			}
 		}
-		if !l.Up {
-			errs = append(errs, s.ops.SetUp(ns, l.Name, true))
+		if w.mtu != 0 && l.MTU != w.mtu {
+			errs = append(errs, s.ops.SetMTU(ns, l.Name, w.mtu))
+		}
+		if l.Up == w.down {
+			errs = append(errs, s.ops.SetUp(ns, l.Name, !w.down))
 		}
 	}
 	if b := h.Backbone; b != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Options configure a Manager.
@@ -22,13 +23,16 @@ type Options struct {
 
 // Manager realises hubs on this node. Its subsystems hold no state of
 // their own between calls: what is running is read back each time, so a
-// restarted agent adopts what the previous one left.
+// restarted agent adopts what the previous one left. The one exception is
+// the flap guard's carrier samples (shut.go), which only a running agent
+// can take; a port's shut itself is recorded on disk.
 type Manager struct {
 	runDir string
 	links  *linkSet
 	nft    *nftSet
 	tc     *tcSet
 	bird   *birdSet
+	flaps  *flapMemory
 	// counters reads a port's link counters; nil with fake kernels.
 	counters func(ns, dev string) (LinkCounters, error)
 }
@@ -51,15 +55,10 @@ func newManager(runDir string, n netOps, f nftOps, t tcOps, b birdOps) *Manager 
 		nft:    &nftSet{ops: f},
 		tc:     &tcSet{ops: t},
 		bird:   &birdSet{ops: b, runDir: runDir},
+		flaps:  newFlapMemory(time.Now),
 	}
 }
 
-// Apply converges one hub to h. The order matters and is fixed: the
-// namespace, links, addresses and sysctls first (everything else lives in
-// them), then the firewall and NAT (in force before any route draws
-// traffic), then shaping, then BIRD. A subsystem that fails stops the
-// ones after it; the caller retries the whole Apply on its next pass,
-// which is safe because every step is idempotent.
 // Check reports whether h can be realised on this node as it stands — a
 // valid hub whose port interfaces exist — without changing anything.
 func (m *Manager) Check(h Hub) error {
@@ -115,14 +114,24 @@ func (m *Manager) ApplyAll(ctx context.Context, hubs []Hub) (failed []error, ref
 	return failed, nil
 }
 
-// set applies a checked hub, in the written order: links, nftables, tc,
-// BIRD.
+// set converges a checked hub. The order matters and is fixed: the
+// namespace, links, addresses and sysctls first (everything else lives in
+// them), then the firewall, NAT and layer-2 guards (in force before any
+// route draws traffic), then the shut records of re-enabled ports, then
+// shaping, then BIRD. A subsystem that fails stops the ones after it; the
+// caller retries the whole Apply on its next pass, which is safe because
+// every step is idempotent.
 func (m *Manager) set(ctx context.Context, h Hub) error {
 	if err := m.links.Set(h); err != nil {
 		return fmt.Errorf("hub %s: links: %w", h.ID, err)
 	}
 	if err := m.nft.Set(ctx, h); err != nil {
 		return fmt.Errorf("hub %s: nftables: %w", h.ID, err)
+	}
+	// Only now is a re-enabled port up with its BPDU count reset: its shut
+	// record may go.
+	if err := m.clearShut(h); err != nil {
+		return fmt.Errorf("hub %s: %w", h.ID, err)
 	}
 	if err := m.tc.Set(h); err != nil {
 		return fmt.Errorf("hub %s: tc: %w", h.ID, err)
@@ -141,6 +150,7 @@ func (m *Manager) Remove(ctx context.Context, hubID string) error {
 	if !hubIDRe.MatchString(hubID) {
 		return fmt.Errorf("remove hub: invalid id %q", hubID)
 	}
+	m.flaps.forget(hubID + "/")
 	err := errors.Join(m.bird.Remove(hubID), m.links.Remove(hubID))
 	if err == nil {
 		err = os.RemoveAll(filepath.Join(m.runDir, Hub{ID: hubID}.Namespace()))

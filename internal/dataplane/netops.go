@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -51,6 +52,18 @@ type netOps interface {
 	// ports: it reaches only the bridge itself.
 	SetIsolated(ns, name string, on bool) error
 	DeleteLink(ns, name string) error
+	// SetMTU sets a link's MTU (read back as LinkState.MTU).
+	SetMTU(ns, name string, mtu int) error
+	// Carriers reads every link's carrier and the kernel's count of its
+	// carrier changes (IFLA_CARRIER_CHANGES), which the flap guard samples.
+	Carriers(ns string) (map[string]Carrier, error)
+}
+
+// Carrier is a link's carrier and how often it has changed since the
+// device was created. The count survives moves between namespaces.
+type Carrier struct {
+	Up      bool
+	Changes uint32
 }
 
 // VXLANSpec is the backbone's VXLAN device; where it sends is its flood
@@ -91,6 +104,7 @@ type LinkState struct {
 	// flag there.
 	Master   string
 	Isolated bool
+	MTU      int
 }
 
 // netlinkOps is netOps on the real kernel through netlink.
@@ -197,7 +211,7 @@ func (o netlinkOps) Links(ns string) ([]LinkState, error) {
 	for _, l := range links {
 		a := l.Attrs()
 		ls := LinkState{Name: a.Name, Alias: a.Alias, Up: a.Flags&unix.IFF_UP != 0, Kind: l.Type(),
-			Carrier: a.RawFlags&unix.IFF_LOWER_UP != 0, Master: names[a.MasterIndex]}
+			Carrier: a.RawFlags&unix.IFF_LOWER_UP != 0, Master: names[a.MasterIndex], MTU: a.MTU}
 		if v, ok := l.(*netlink.Vxlan); ok {
 			local, _ := netip.AddrFromSlice(v.SrcAddr.To4())
 			ls.VXLAN = &VXLANSpec{Name: a.Name, VNI: uint32(v.VxlanId), Local: local}
@@ -378,6 +392,56 @@ func (o netlinkOps) SetIsolated(ns, name string, on bool) error {
 
 func (o netlinkOps) DeleteLink(ns, name string) error {
 	return o.link(ns, name, func(h *netlink.Handle, l netlink.Link) error { return h.LinkDel(l) })
+}
+
+func (o netlinkOps) SetMTU(ns, name string, mtu int) error {
+	return o.link(ns, name, func(h *netlink.Handle, l netlink.Link) error {
+		if err := h.LinkSetMTU(l, mtu); err != nil {
+			return fmt.Errorf("MTU %d on %s: %w", mtu, name, err)
+		}
+		return nil
+	})
+}
+
+// Carriers dumps the namespace's links once and reads IFLA_CARRIER_CHANGES
+// from each, which the netlink library does not parse. The dump is made
+// from a thread inside the namespace: a netlink socket answers for the
+// namespace it was opened in.
+func (o netlinkOps) Carriers(ns string) (map[string]Carrier, error) {
+	out := map[string]Carrier{}
+	err := o.inNamespace(ns, func() error {
+		req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_DUMP)
+		req.AddData(nl.NewIfInfomsg(unix.AF_UNSPEC))
+		msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)
+		if err != nil {
+			return fmt.Errorf("dump links: %w", err)
+		}
+		for _, m := range msgs {
+			info := nl.DeserializeIfInfomsg(m)
+			attrs, err := nl.ParseRouteAttr(m[info.Len():])
+			if err != nil {
+				return fmt.Errorf("link attributes: %w", err)
+			}
+			var name string
+			c := Carrier{Up: info.Flags&unix.IFF_LOWER_UP != 0}
+			for _, a := range attrs {
+				switch a.Attr.Type {
+				case unix.IFLA_IFNAME:
+					name = strings.TrimRight(string(a.Value), "\x00")
+				case unix.IFLA_CARRIER_CHANGES:
+					if len(a.Value) >= 4 {
+						c.Changes = nl.NativeEndian().Uint32(a.Value)
+					}
+				}
+			}
+			out[name] = c
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("carriers in %q: %w", ns, err)
+	}
+	return out, nil
 }
 
 // inNamespace runs fn on a thread moved into ns. Files under /proc/sys/net

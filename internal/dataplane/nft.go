@@ -12,61 +12,103 @@ import (
 	"strings"
 )
 
-// nftables: one table "ip tsunagi" per hub namespace, replaced whole in one
-// transaction. The script starts with "table …; delete table …; table … {…}"
-// which nft -f submits as a single netlink batch: the kernel applies all of
-// it or none, and packets never see a half-built ruleset.
+// nftables: one table "ip tsunagi" per hub namespace (the hub's own input
+// filter, port firewalls, NAT) and, when a port has layer-2 guards, one
+// table "netdev tsunagi_l2" with an ingress chain per guarded device
+// (l2guard.go). Both are replaced whole in one transaction: the script
+// starts with "table …; delete table …" for each, then declares them,
+// which nft -f submits as a single netlink batch: the kernel applies all
+// of it or none, and packets never see a half-built ruleset.
 //
 // Why nft -f and not github.com/google/nftables: the rules here (anonymous
 // sets of prefixes and port ranges, conntrack state and status, SNAT to a
-// range, log, reject) are a few lines of nft syntax each but dozens of
-// hand-assembled bytecode expressions each through the library, which the
-// kernel then lists back as nft text anyway. The text is the readable state
-// the tests compare (STYLE 5), nft -c checks it without applying, and the
-// batch is as atomic as the library's Flush. The cost is an exec per apply,
-// which only happens when the ruleset differs.
-const nftTable = "tsunagi"
+// range, log, reject, dynamic sets) are a few lines of nft syntax each but
+// dozens of hand-assembled bytecode expressions each through the library,
+// which the kernel then lists back as nft text anyway. The text is the
+// readable state the tests compare (STYLE 5), nft -c checks it without
+// applying, and the batch is as atomic as the library's Flush. The cost is
+// an exec per apply, which only happens when the ruleset differs.
+const (
+	nftTable = "tsunagi"
+	l2Table  = "tsunagi_l2"
+)
 
 // nftOps is the narrow view of nftables the subsystem needs.
 type nftOps interface {
-	// Comment returns the comment of the hub's table, "" if there is none.
-	Comment(ctx context.Context, ns string) (string, error)
 	// Apply runs an nft script in the namespace as one transaction.
 	Apply(ctx context.Context, ns, script string) error
-	// List returns the hub's table as nft lists it (with counters).
+	// List returns the hub's tables (ip tsunagi, netdev tsunagi_l2) as nft
+	// lists them, with counters; "" when there are none.
 	List(ctx context.Context, ns string) (string, error)
 }
 
-// nftSet realises the hub's firewall and NAT.
+// nftSet realises the hub's firewall, NAT and layer-2 guards.
 type nftSet struct {
 	ops nftOps
 }
 
-// Set replaces the table when the digest recorded in its comment differs
-// from the desired ruleset's. Comparing a digest rather than the listing
+// Set replaces the tables when the digest recorded in the ip table's
+// comment differs from the desired ruleset's, or when a guarded device's
+// ingress chain is missing. Comparing a digest rather than the listing
 // keeps counters out of the comparison and still reads the actual state
 // from the kernel: a table changed by hand has a stale comment only if the
-// hand kept it, which is the operator's lookout.
+// hand kept it, which is the operator's lookout. The chains are checked
+// because the kernel itself may remove them: older kernels (6.1 among
+// them) delete a single-device netdev chain with its device, so a port
+// interface that leaves the namespace and comes back (or is replugged)
+// would otherwise stay unguarded under an unchanged digest. (Newer ones,
+// this test host's 6.18 among them, keep the chain and hook the device
+// again by name.)
 func (s *nftSet) Set(ctx context.Context, h Hub) error {
-	body := renderNftBody(h)
-	comment := nftComment(h, body)
-	cur, err := s.ops.Comment(ctx, h.Namespace())
+	comment, script := renderNft(h)
+	listing, err := s.ops.List(ctx, h.Namespace())
 	if err != nil {
 		return err
 	}
-	if cur == comment {
+	if tableComment(listing) == comment && l2ChainsPresent(listing, h) {
 		return nil
 	}
-	return s.ops.Apply(ctx, h.Namespace(), nftScript(comment, body))
+	return s.ops.Apply(ctx, h.Namespace(), script)
 }
 
-func nftComment(h Hub, body string) string {
-	sum := sha256.Sum256([]byte(body))
+// renderNft returns the digest comment and the whole script of the hub's
+// tables. The digest covers both tables' text; with no guards the netdev
+// text is empty and the digest is what it was before guards existed, so
+// an upgraded agent does not replace unguarded hubs' tables.
+func renderNft(h Hub) (comment, script string) {
+	body, l2 := renderNftBody(h), renderL2Body(h)
+	comment = nftComment(h, body+l2)
+	return comment, nftScript(comment, body, l2)
+}
+
+func nftComment(h Hub, text string) string {
+	sum := sha256.Sum256([]byte(text))
 	return fmt.Sprintf("tsunagi %s sha256=%s", h.Namespace(), hex.EncodeToString(sum[:12]))
 }
 
-func nftScript(comment, body string) string {
-	return fmt.Sprintf("table ip %[1]s\ndelete table ip %[1]s\ntable ip %[1]s {\n\tcomment %q\n%s}\n", nftTable, comment, body)
+// nftScript always deletes the netdev table, so that guards removed from
+// every port leave none behind; it declares it only when there is one.
+func nftScript(comment, body, l2 string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "table ip %[1]s\ndelete table ip %[1]s\ntable netdev %[2]s\ndelete table netdev %[2]s\n", nftTable, l2Table)
+	fmt.Fprintf(&b, "table ip %s {\n\tcomment %q\n%s}\n", nftTable, comment, body)
+	if l2 != "" {
+		fmt.Fprintf(&b, "table netdev %s {\n%s}\n", l2Table, l2)
+	}
+	return b.String()
+}
+
+// tableComment is the comment of the hub's ip table in a listing (or a
+// script): the first comment line of its block, where nft puts it.
+func tableComment(listing string) string {
+	_, block, ok := strings.Cut(listing, "table ip "+nftTable+" {\n")
+	if !ok {
+		return ""
+	}
+	if m := commentRe.FindStringSubmatch(block); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 // renderNftBody renders the chains of the hub's table. Chain and rule
@@ -201,23 +243,29 @@ func (nftCLI) run(ctx context.Context, ns string, stdin string, args ...string) 
 	return out.String(), nil
 }
 
+// List lists the namespace's ruleset once and keeps the hub's two tables:
+// one exec per observe, whatever tables an adopted namespace also holds.
 func (c nftCLI) List(ctx context.Context, ns string) (string, error) {
-	out, err := c.run(ctx, ns, "", "list", "table", "ip", nftTable)
-	if err != nil && strings.Contains(err.Error(), "No such file or directory") {
-		return "", nil
-	}
-	return out, err
-}
-
-func (c nftCLI) Comment(ctx context.Context, ns string) (string, error) {
-	out, err := c.List(ctx, ns)
+	out, err := c.run(ctx, ns, "", "list", "ruleset")
 	if err != nil {
 		return "", err
 	}
-	if m := commentRe.FindStringSubmatch(out); m != nil {
-		return m[1], nil
+	return ownTables(out), nil
+}
+
+// ownTables keeps the blocks of the hub's tables from a ruleset listing.
+func ownTables(listing string) string {
+	var b strings.Builder
+	keep := false
+	for _, line := range strings.SplitAfter(listing, "\n") {
+		if strings.HasPrefix(line, "table ") {
+			keep = line == "table ip "+nftTable+" {\n" || line == "table netdev "+l2Table+" {\n"
+		}
+		if keep {
+			b.WriteString(line)
+		}
 	}
-	return "", nil
+	return b.String()
 }
 
 func (c nftCLI) Apply(ctx context.Context, ns, script string) error {

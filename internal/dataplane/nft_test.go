@@ -43,8 +43,8 @@ func TestNftGolden(t *testing.T) {
 			if err := h.Validate(); err != nil {
 				t.Fatalf("input does not validate: %v", err)
 			}
-			body := renderNftBody(h)
-			got := []byte(nftScript(nftComment(h, body), body))
+			_, script := renderNft(h)
+			got := []byte(script)
 			golden := filepath.Join(dir, "ruleset.nft")
 			if updateGolden {
 				if err := os.WriteFile(golden, got, 0o644); err != nil {
@@ -93,7 +93,7 @@ func TestNftSetIsIdempotent(t *testing.T) {
 	if len(c.take()) != 1 || !strings.Contains(script, `meta l4proto icmp counter drop comment "port onprem rule 0"`) {
 		t.Errorf("changed rule not applied:\n%s", script)
 	}
-	if !strings.HasPrefix(script, "table ip tsunagi\ndelete table ip tsunagi\ntable ip tsunagi {\n") {
+	if !strings.HasPrefix(script, "table ip tsunagi\ndelete table ip tsunagi\ntable netdev tsunagi_l2\ndelete table netdev tsunagi_l2\ntable ip tsunagi {\n") {
 		t.Errorf("script does not replace the table in one batch:\n%s", script)
 	}
 }

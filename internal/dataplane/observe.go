@@ -20,6 +20,9 @@ type Status struct {
 	Sessions []SessionStatus
 	Rules    []RuleCounter
 	Links    []LinkCounters
+	// Shut lists the ports the layer-2 guards have shut, including any
+	// this Observe shut.
+	Shut []PortShut `json:",omitempty"`
 }
 
 // SessionStatus is one BGP session with its route counts.
@@ -99,7 +102,8 @@ func parseRuleCounters(listing string) []RuleCounter {
 
 // Observe reads the state of a hub. Parts that cannot be read are left
 // empty and their errors joined, so that a BIRD restart does not hide the
-// interface counters.
+// interface counters. It changes one thing: it shuts the ports whose
+// layer-2 guards' evidence it reads.
 func (m *Manager) Observe(ctx context.Context, h Hub) (Status, error) {
 	var st Status
 	var errs []error
@@ -136,6 +140,14 @@ func (m *Manager) Observe(ctx context.Context, h Hub) (Status, error) {
 		errs = append(errs, err)
 	}
 	st.Rules = parseRuleCounters(listing)
+	// The guards act here, where their evidence is read: a port whose
+	// BPDU counter moved, or whose carrier flaps, is shut (shut.go). With
+	// no listing there is no BPDU evidence, only flaps.
+	shut, err := m.guard(h, st.Rules)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	st.Shut = shut
 	if m.counters != nil {
 		for _, p := range h.Ports {
 			for i, dev := range append([]string{p.Interface}, p.Legs...) {

@@ -151,3 +151,7 @@ func (r recNet) DeleteLink(ns, name string) error {
 	r.c.add("link del %s %s", ns, name)
 	return r.netOps.DeleteLink(ns, name)
 }
+func (r recNet) SetMTU(ns, name string, mtu int) error {
+	r.c.add("link mtu %d %s %s", mtu, ns, name)
+	return r.netOps.SetMTU(ns, name, mtu)
+}

@@ -441,6 +441,51 @@ func TestNodeEndToEnd(t *testing.T) {
 	if st, err := netSvc.GetBGPState(ctx, a.cust, a.cloudPort); err != nil || st.State != "enabled" {
 		t.Errorf("after the re-enable the controller shows %+v (%v)", st, err)
 	}
+
+	// A switch on B's premises sends a BPDU into its on-premises port: the
+	// node shuts that port, the controller records it for B, and it stays
+	// shut until B re-enables it. A is untouched.
+	b := sites[1]
+	raw := nstest.OpenRaw(t, b.onprem, "eth0")
+	if err := raw.Send(nstest.BPDUFrame(raw.MAC)); err != nil {
+		t.Fatal(err)
+	}
+	nstest.WaitFor(t, "the controller to record B's port shut by the BPDU guard", 60*time.Second, func() (bool, string) {
+		st, err := netSvc.GetPortGuard(ctx, b.cust, b.onPort)
+		return err == nil && st.State == "shut" && st.Reason == network.ShutBPDU, fmt.Sprintf("%+v %v", st, err)
+	})
+	if err := nstest.Ping(b.onprem, b.onLoop, b.cloudLoop, time.Second); err == nil {
+		t.Error("B's shut port still forwards")
+	}
+	if p := protocol(t, m2, a.dataplaneID, onpremSession(a)); !p.Established() {
+		t.Errorf("A's on-premises session went down with B's shut port: %+v", p)
+	}
+	if _, err := netSvc.ReenablePort(ctx, b.cust, b.onPort); err != nil {
+		t.Fatal(err)
+	}
+	// B's router saw its link go down and, like BIRD, waits a minute
+	// after such an error before it accepts the hub's connection again;
+	// B restarts its session, as a customer does after fixing the cause.
+	nstest.Sh(t, "birdc", "-s", b.onBird.Sock, "restart", "hub")
+	nstest.WaitFor(t, "B's on-premises session to come back after the re-enable", 90*time.Second, func() (bool, string) {
+		p := protocol(t, m2, b.dataplaneID, onpremSession(b))
+		return p.Established(), fmt.Sprintf("%+v", p)
+	})
+	nstest.WaitFor(t, "B's on-premises router to learn AWS again", 60*time.Second, func() (bool, string) {
+		rs, err := dataplane.BirdClient{Socket: b.onBird.Sock}.Routes(ctx)
+		for _, r := range rs {
+			if r.Net.String() == "172.31.0.0/16" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%v %v", rs, err)
+	})
+	if err := nstest.Ping(b.onprem, b.onLoop, b.cloudLoop, 30*time.Second); err != nil {
+		t.Errorf("B's port after the re-enable: %v", err)
+	}
+	if st, err := netSvc.GetPortGuard(ctx, b.cust, b.onPort); err != nil || st.State != "active" {
+		t.Errorf("after the re-enable the controller shows %+v (%v)", st, err)
+	}
 }
 
 // customerToken makes an API token for an account of the customer.

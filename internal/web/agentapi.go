@@ -166,17 +166,18 @@ func (s *Server) nodeReport(w http.ResponseWriter, r *http.Request) error {
 	if err := s.deps.Fleet.Report(r.Context(), n, in); err != nil {
 		return err
 	}
-	s.routeLimitReports(r.Context(), n, in.Report)
+	s.nodeEvents(r.Context(), n, in.Report)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// routeLimitReports passes the sessions a node saw stopped at the route
-// limit to the service model, which records the stop once, tells the
-// customer and keeps the session down until the customer re-enables it. A
-// port the node does not carry is refused there and only logged here: the
+// nodeEvents passes what a node saw happen to customers' ports to the
+// service model, which records each event once and tells the customer:
+// sessions stopped at the route limit (kept down until the customer
+// re-enables them) and on-premises ports a layer-2 guard shut (likewise).
+// A port the node does not carry is refused there and only logged here: the
 // report itself was accepted.
-func (s *Server) routeLimitReports(ctx context.Context, n fleet.Node, report json.RawMessage) {
+func (s *Server) nodeEvents(ctx context.Context, n fleet.Node, report json.RawMessage) {
 	if s.deps.Network == nil {
 		return
 	}
@@ -187,13 +188,20 @@ func (s *Server) routeLimitReports(ctx context.Context, n fleet.Node, report jso
 		return
 	}
 	var limits []agent.LimitReport
-	if raw, ok := r.Observed[agent.RouteLimitKey]; !ok || json.Unmarshal(raw, &limits) != nil {
-		return
+	if raw, ok := r.Observed[agent.RouteLimitKey]; ok && json.Unmarshal(raw, &limits) == nil {
+		limit := s.deps.Network.Settings().RouteLimit
+		for _, l := range limits {
+			if _, err := s.deps.Network.NodeReportsRouteLimit(ctx, n.Name, l.PortCode, limit+1, l.ReenableSeq); err != nil {
+				s.deps.Log.WarnContext(ctx, "route-limit report refused", "node", n.Name, "port", l.PortCode, "err", err)
+			}
+		}
 	}
-	limit := s.deps.Network.Settings().RouteLimit
-	for _, l := range limits {
-		if _, err := s.deps.Network.NodeReportsRouteLimit(ctx, n.Name, l.PortCode, limit+1, l.ReenableSeq); err != nil {
-			s.deps.Log.WarnContext(ctx, "route-limit report refused", "node", n.Name, "port", l.PortCode, "err", err)
+	var shut []agent.ShutReport
+	if raw, ok := r.Observed[agent.ShutKey]; ok && json.Unmarshal(raw, &shut) == nil {
+		for _, p := range shut {
+			if _, err := s.deps.Network.NodeReportsPortShut(ctx, n.Name, p.PortCode, p.Reason, p.ReenableSeq); err != nil {
+				s.deps.Log.WarnContext(ctx, "port shutdown report refused", "node", n.Name, "port", p.PortCode, "err", err)
+			}
 		}
 	}
 }
