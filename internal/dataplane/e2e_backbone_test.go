@@ -3,7 +3,6 @@ package dataplane
 import (
 	"context"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -16,14 +15,8 @@ import (
 // hub's node reaches the cloud behind the sub hub across the backbone;
 // routes from the backbone carry the sub hub's DR preference and mark.
 func TestEndToEndBackbone(t *testing.T) {
-	requireRoot(t)
+	prefix, runDir := kernelTest(t)
 	ctx := context.Background()
-	prefix := runPrefix(t)
-	runDir, err := os.MkdirTemp("", prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(runDir) })
 	nodeX, nodeY := prefix+"-nx", prefix+"-ny"
 	addNamespace(t, nodeX)
 	addNamespace(t, nodeY)

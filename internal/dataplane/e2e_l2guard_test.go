@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,14 +31,8 @@ import (
 //   - Flaps: five carrier losses between two observes shut the port too.
 //   - MTU: set on the port by netlink, then left alone.
 func TestEndToEndL2Guard(t *testing.T) {
-	requireRoot(t)
+	prefix, runDir := kernelTest(t)
 	ctx := context.Background()
-	prefix := runPrefix(t)
-	runDir, err := os.MkdirTemp("", prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(runDir) })
 	node, cust := prefix+"-node", prefix+"-cu"
 	addNamespace(t, node)
 	addNamespace(t, cust)

@@ -3,7 +3,6 @@ package dataplane
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,14 +12,8 @@ import (
 // prefixes against the service's limit of 2,000. That session is
 // disabled; the hub's other session is untouched.
 func TestEndToEndImportLimit(t *testing.T) {
-	requireRoot(t)
+	prefix, runDir := kernelTest(t)
 	ctx := context.Background()
-	prefix := runPrefix(t)
-	runDir, err := os.MkdirTemp("", prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(runDir) })
 	node := prefix + "-node"
 	addNamespace(t, node)
 	nl := netlinkOps{nodeNS: node}

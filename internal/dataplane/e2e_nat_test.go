@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -67,14 +66,8 @@ func recv(ch <-chan string) string {
 // inside host from the cloud, and that host's own flows leave with its
 // public address.
 func TestEndToEndNAT(t *testing.T) {
-	requireRoot(t)
+	prefix, runDir := kernelTest(t)
 	ctx := context.Background()
-	prefix := runPrefix(t)
-	runDir, err := os.MkdirTemp("", prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(runDir) })
 	node := prefix + "-node"
 	addNamespace(t, node)
 	nl := netlinkOps{nodeNS: node}

@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -19,22 +18,8 @@ import (
 // to the secondary, traffic continues at a 10 ms ping and the BGP session
 // is not reset; the hub's report shows the primary leg without carrier.
 func TestEndToEndRedundantPort(t *testing.T) {
-	requireRoot(t)
+	prefix, runDir := kernelTest(t)
 	ctx := context.Background()
-	prefix := runPrefix(t)
-	runDir, err := os.MkdirTemp("", prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, f := range []string{prefix + "-on.log", "hub-" + prefix + "-r/bird.log"} {
-				b, _ := os.ReadFile(runDir + "/" + f)
-				t.Logf("%s:\n%s", f, b)
-			}
-		}
-		os.RemoveAll(runDir)
-	})
 	node, onNS, clNS := prefix+"-node", prefix+"-on", prefix+"-aws"
 	for _, ns := range []string{node, onNS, clNS} {
 		addNamespace(t, ns)

@@ -77,14 +77,8 @@ func setupCustomer(t *testing.T, prefix, node, x, runDir string, policy PolicyKi
 // 10.10.0.0/16) and an AWS router (AS 64512, 172.31.0.0/16) running their
 // own BIRD, with the same addresses and prefixes for both customers.
 func TestEndToEndHubs(t *testing.T) {
-	requireRoot(t)
+	prefix, runDir := kernelTest(t)
 	ctx := context.Background()
-	prefix := runPrefix(t)
-	runDir, err := os.MkdirTemp("", prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(runDir) })
 	node := prefix + "-node"
 	addNamespace(t, node)
 

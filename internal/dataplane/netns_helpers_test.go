@@ -3,6 +3,7 @@ package dataplane
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -28,6 +29,21 @@ type (
 )
 
 func requireRoot(t *testing.T) { t.Helper(); nstest.RequireRoot(t) }
+
+// kernelTest starts a test on the real kernel: it needs root, and returns
+// the run's name prefix and a run directory removed at cleanup (after
+// everything the test registers later, which may live in it).
+func kernelTest(t *testing.T) (prefix, runDir string) {
+	t.Helper()
+	requireRoot(t)
+	prefix = runPrefix(t)
+	runDir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(runDir) })
+	return prefix, runDir
+}
 
 func peerClient(p peerBird) BirdClient { return BirdClient{Socket: p.Sock} }
 

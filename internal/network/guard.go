@@ -77,12 +77,9 @@ func (s *Service) NodeReportsPortShut(ctx context.Context, node, portCode, reaso
 	if reason != ShutBPDU && reason != ShutFlap {
 		return PortGuardState{}, fault.Field("reason", "want %s or %s", ShutBPDU, ShutFlap)
 	}
-	var cust catalog.CustomerID
-	err := store.Scan(s.db.QueryRow(ctx, `SELECT p.customer_id FROM ports p JOIN port_placements pl ON pl.port_id = p.id
-		JOIN physical_ports pp ON pp.id = pl.physical_port_id JOIN hub_nodes n ON n.id = pp.node_id
-		WHERE p.port_code = ? AND n.name = ? AND p.kind = 'onprem' LIMIT 1`, portCode, node), &cust)
+	cust, err := s.nodePortCustomer(ctx, node, portCode, "onprem")
 	if err != nil {
-		return PortGuardState{}, notFound("on-premises port", err)
+		return PortGuardState{}, err
 	}
 	var st PortGuardState
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {

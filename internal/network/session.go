@@ -184,12 +184,9 @@ func (s *Service) mailOpsAdmins(ctx context.Context, tx *store.Tx, cust catalog.
 // recorded changes nothing, and a report older than the customer's latest
 // re-enable is stale and ignored.
 func (s *Service) NodeReportsRouteLimit(ctx context.Context, node, portCode string, received int, seq int64) (BGPState, error) {
-	var cust catalog.CustomerID
-	err := store.Scan(s.db.QueryRow(ctx, `SELECT p.customer_id FROM ports p JOIN port_placements pl ON pl.port_id = p.id
-		JOIN physical_ports pp ON pp.id = pl.physical_port_id JOIN hub_nodes n ON n.id = pp.node_id
-		WHERE p.port_code = ? AND n.name = ? LIMIT 1`, portCode, node), &cust)
+	cust, err := s.nodePortCustomer(ctx, node, portCode, "")
 	if err != nil {
-		return BGPState{}, notFound("port", err)
+		return BGPState{}, err
 	}
 	st, err := s.GetBGPState(ctx, cust, portCode)
 	if err != nil {
@@ -199,4 +196,23 @@ func (s *Service) NodeReportsRouteLimit(ctx context.Context, node, portCode stri
 		return st, nil
 	}
 	return s.RecordRouteLimitExceeded(ctx, cust, portCode, received)
+}
+
+// nodePortCustomer finds the customer of a port a node reports on: a node
+// may report only ports placed on it (and, with kind set, of that kind);
+// anything else is NotFound. Port codes are unique, so the code names the
+// customer.
+func (s *Service) nodePortCustomer(ctx context.Context, node, portCode, kind string) (catalog.CustomerID, error) {
+	var cust catalog.CustomerID
+	err := store.Scan(s.db.QueryRow(ctx, `SELECT p.customer_id FROM ports p JOIN port_placements pl ON pl.port_id = p.id
+		JOIN physical_ports pp ON pp.id = pl.physical_port_id JOIN hub_nodes n ON n.id = pp.node_id
+		WHERE p.port_code = ? AND n.name = ? AND (? = '' OR p.kind = ?) LIMIT 1`, portCode, node, kind, kind), &cust)
+	if err != nil {
+		what := "port"
+		if kind == "onprem" {
+			what = "on-premises port"
+		}
+		return "", notFound(what, err)
+	}
+	return cust, nil
 }
