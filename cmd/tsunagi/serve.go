@@ -109,7 +109,15 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	if idCfg.Secrets, err = f.id.secrets(f.dataDir, log); err != nil {
+		return err
+	}
 	ids := identity.New(db, auditLog, idCfg)
+	if n, err := ids.SealStoredSecrets(ctx); err != nil {
+		return fmt.Errorf("seal stored TOTP seeds: %w", err)
+	} else if n > 0 {
+		log.Info("sealed TOTP seeds stored by an earlier version", "count", n)
+	}
 	sender, err := f.id.sender(ids, log)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/mail"
+	"github.com/tsunagi-net/tsunagi/internal/secretbox"
 	"github.com/tsunagi-net/tsunagi/internal/web"
 )
 
@@ -21,6 +23,7 @@ type identityFlags struct {
 	smtpHost, smtpTLS, smtpUser, smtpPassFile, smtpFrom string
 	smtpPort                                            int
 	sessionIdle, sessionAbsolute                        time.Duration
+	secretKeyFile                                       string
 }
 
 func (f *identityFlags) register(cmd *cobra.Command) {
@@ -41,6 +44,29 @@ func (f *identityFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.smtpUser, "smtp-username", os.Getenv("TSUNAGI_SMTP_USERNAME"), "SMTP AUTH user; empty sends without AUTH")
 	fl.StringVar(&f.smtpPassFile, "smtp-password-file", os.Getenv("TSUNAGI_SMTP_PASSWORD_FILE"), "file holding the SMTP AUTH password")
 	fl.StringVar(&f.smtpFrom, "smtp-from", os.Getenv("TSUNAGI_SMTP_FROM"), "sender address of tsunagi's mail")
+	fl.StringVar(&f.secretKeyFile, "secret-key-file", os.Getenv("TSUNAGI_SECRET_KEY_FILE"),
+		"the controller's secret key (32 bytes) that seals TOTP seeds at rest; made on first start; default <data-dir>/secret.key")
+}
+
+// secrets loads the controller's secret key, making it on the first start.
+// Every controller sharing one database needs the same key file, and the
+// key is backed up with the database: without it no TOTP seed opens.
+func (f *identityFlags) secrets(dataDir string, log *slog.Logger) (*secretbox.Box, error) {
+	path := f.secretKeyFile
+	if path == "" {
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("--data-dir: %w", err)
+		}
+		path = filepath.Join(dataDir, "secret.key")
+	}
+	key, made, err := secretbox.LoadOrCreateKey(path)
+	if err != nil {
+		return nil, fmt.Errorf("--secret-key-file: %w", err)
+	}
+	if made {
+		log.Warn("generated the controller's secret key: back it up with the database", "file", path)
+	}
+	return secretbox.New(key)
 }
 
 func (f *identityFlags) config() (identity.Config, error) {

@@ -28,6 +28,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/mail"
+	"github.com/tsunagi-net/tsunagi/internal/secretbox"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 )
 
@@ -111,6 +112,11 @@ type Config struct {
 	// ("localhost" when none is set).
 	WebAuthnRPID    string
 	WebAuthnOrigins []string
+
+	// Secrets seals what must be read back (TOTP seeds) under the
+	// controller's secret key. Serve always sets it; without it (tests) a
+	// key that lives as long as the process is used.
+	Secrets *secretbox.Box
 }
 
 // DefaultConfig is the configuration with the documented defaults.
@@ -124,6 +130,8 @@ type Service struct {
 	outbox *mail.Outbox
 	rp     *webauthn.WebAuthn
 	cfg    Config
+	// secrets seals TOTP seeds at rest (cfg.Secrets).
+	secrets *secretbox.Box
 	// dummyHash is checked for unknown login IDs so that they take as long as
 	// a wrong password.
 	dummyHash string
@@ -153,13 +161,16 @@ func New(db *store.DB, log *audit.Log, cfg Config) *Service {
 	if cfg.IPMaxFailures == 0 {
 		cfg.IPMaxFailures = d.IPMaxFailures
 	}
+	if cfg.Secrets == nil {
+		cfg.Secrets = secretbox.Ephemeral()
+	}
 	rp, err := newRelyingParty(cfg)
 	if err != nil {
 		// The relying party is built from validated URLs; a failure here
 		// is a configuration error that serve reports before this.
 		panic(err)
 	}
-	return &Service{db: db, audit: log, outbox: mail.NewOutbox(db), rp: rp, cfg: cfg,
+	return &Service{db: db, audit: log, outbox: mail.NewOutbox(db), rp: rp, cfg: cfg, secrets: cfg.Secrets,
 		dummyHash: HashPassword("tsunagi-dummy-password", cfg.Argon2)}
 }
 

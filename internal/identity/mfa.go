@@ -13,6 +13,8 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/tsunagi-net/tsunagi/internal/secretbox"
+
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
@@ -86,7 +88,8 @@ func (s *Service) BeginTOTP(ctx context.Context, p Principal) (TOTPEnrolment, er
 		if _, err := tx.Exec(ctx, `DELETE FROM totp_secrets WHERE account_id = ?`, p.AccountID); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO totp_secrets (account_id, secret, last_step) VALUES (?, ?, 0)`, p.AccountID, key.Secret())
+		_, err = tx.Exec(ctx, `INSERT INTO totp_secrets (account_id, secret, last_step) VALUES (?, ?, 0)`, p.AccountID,
+			s.secrets.Seal(key.Secret(), totpContext(p.AccountID)))
 		return err
 	})
 	if err != nil {
@@ -112,6 +115,61 @@ func (s *Service) mayEnrol(ctx context.Context, p Principal) error {
 // CodeInput carries a TOTP code or a recovery code.
 type CodeInput struct {
 	Code string `json:"code"`
+}
+
+// TOTP seeds are the one login secret the controller must read back, so
+// they are sealed with the controller's secret key (internal/secretbox)
+// rather than hashed; each is bound to its account.
+func totpContext(accountID string) string { return "totp:" + accountID }
+
+// openTOTP returns the seed stored for an account. A seed stored before
+// seeds were sealed is used as it is until SealStoredSecrets seals it (at
+// the controller's start).
+func (s *Service) openTOTP(accountID, stored string) (string, error) {
+	if !secretbox.IsSealed(stored) {
+		return stored, nil
+	}
+	seed, err := s.secrets.Open(stored, totpContext(accountID))
+	if err != nil {
+		return "", fmt.Errorf("TOTP seed of %s: %w", accountID, err)
+	}
+	return seed, nil
+}
+
+// SealStoredSecrets seals the TOTP seeds stored unsealed (by a version
+// before seeds were sealed) and returns how many it sealed.
+func (s *Service) SealStoredSecrets(ctx context.Context) (int, error) {
+	n := 0
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT account_id, secret FROM totp_secrets`)
+		if err != nil {
+			return err
+		}
+		plain := map[string]string{}
+		for rows.Next() {
+			var id, secret string
+			if err := rows.Scan(&id, &secret); err != nil {
+				rows.Close()
+				return err
+			}
+			if !secretbox.IsSealed(secret) {
+				plain[id] = secret
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for id, secret := range plain {
+			if _, err := tx.Exec(ctx, `UPDATE totp_secrets SET secret = ? WHERE account_id = ? AND secret = ?`,
+				s.secrets.Seal(secret, totpContext(id)), id, secret); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
 
 // checkTOTP accepts code for the secret if it matches the current step or the
@@ -166,6 +224,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, in CodeInput) ([
 		if err != nil {
 			return err
 		}
+		if secret, err = s.openTOTP(p.AccountID, secret); err != nil {
+			return err
+		}
 		ok, err := checkTOTP(ctx, tx, p.AccountID, secret, last, strings.TrimSpace(in.Code))
 		if err != nil {
 			return err
@@ -215,6 +276,9 @@ func (s *Service) VerifyMFA(ctx context.Context, p Principal, in CodeInput) (str
 			return err
 		}
 		if err == nil && len(code) == 6 {
+			if secret, err = s.openTOTP(p.AccountID, secret); err != nil {
+				return err
+			}
 			ok, err := checkTOTP(ctx, tx, p.AccountID, secret, last, code)
 			if err != nil || ok {
 				method = "totp"
