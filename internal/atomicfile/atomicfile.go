@@ -3,10 +3,14 @@
 // desired state.
 package atomicfile
 
-import "os"
+import (
+	"os"
+	"path/filepath"
+)
 
 // Write writes data to path through a temporary file in the same directory,
-// fsync and rename.
+// fsync and rename, then syncs the directory so that the rename itself
+// survives a power loss.
 func Write(path string, data []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
@@ -25,6 +29,15 @@ func Write(path string, data []byte, mode os.FileMode) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
+		return err
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	err = dir.Sync()
+	if cerr := dir.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }

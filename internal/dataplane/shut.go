@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/atomicfile"
 )
 
 // Shutting a port. The guards' evidence is read where the agent reads
@@ -82,7 +84,8 @@ func readShut(runDir string, h Hub) (map[string]PortShut, error) {
 	return out, nil
 }
 
-// writeShut writes a record atomically (a reader sees all of it or none).
+// writeShut writes a record atomically (a reader sees all of it or none)
+// and durably.
 func writeShut(runDir string, h Hub, r PortShut) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
@@ -92,11 +95,8 @@ func writeShut(runDir string, h Hub, r PortShut) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("shut record: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("shut record: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	// Synced before it counts: a shut port must stay shut across a crash.
+	if err := atomicfile.Write(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("shut record: %w", err)
 	}
 	return nil
