@@ -52,14 +52,17 @@ type birdSession struct {
 	// carries only what the customer's other hubs accepted from their
 	// ports, plus their own networks, which may be in bogon space (the
 	// default pool is 100.64.0.0/16).
-	RejectBogons  bool
-	NextHopSelf   bool
-	Password      string
-	BFD           bool
-	ImportLimit   int
-	LocalPref     int // set on import; 0: leave as received
-	MarkASN       uint32
-	MarkValue     uint32
+	RejectBogons bool
+	NextHopSelf  bool
+	Password     string
+	BFD          bool
+	ImportLimit  int
+	LocalPref    int // set on import; 0: leave as received
+	MarkASN      uint32
+	MarkValue    uint32
+	// StripMark removes the backbone's mark (MarkASN, 1, *) from what a
+	// port is sent: it is the hub's own bookkeeping, and names the VNI.
+	StripMark     bool
 	ExportNets    string // a BIRD prefix set body of exact nets sent; "" for none
 	ExportLearned bool   // send every BGP-learned route as well
 }
@@ -133,6 +136,8 @@ func buildBirdConfig(h Hub, paths birdPaths, learned []Route) birdConfig {
 			ImportLimit:     h.importLimit(p),
 			LocalPref:       ownPref,
 			RejectBogons:    true,
+			MarkASN:         h.LocalASN,
+			StripMark:       h.Backbone != nil,
 		}
 		switch p.Policy.Kind {
 		case PolicyAll:

@@ -99,6 +99,17 @@ func TestEndToEndBackbone(t *testing.T) {
 			t.Errorf("main hub's route to 172.31.0.0/16 lacks %q:\n%s", want, text.String())
 		}
 	}
+	// The mark is the hub's own bookkeeping: the customer's router gets
+	// the route without it.
+	lines, err = peerClient(onBird).Command(ctx, "show route 172.31.0.0/16 all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines {
+		if strings.Contains(l.Text, "large_community") {
+			t.Errorf("the backbone mark reached the on-premises router: %s", l.Text)
+		}
+	}
 	if err := ping(onNS, "10.10.0.1", "172.31.0.1", 5*time.Second); err != nil {
 		t.Fatalf("on-prem → cloud across the backbone: %v", err)
 	}
