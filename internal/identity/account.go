@@ -120,7 +120,16 @@ func (s *Service) FirstOperatorLink(ctx context.Context) (string, error) {
 
 // Invite creates an account for customer cust ("" for operator staff) that
 // becomes usable once its owner sets a password through the returned link.
+// It checks no caller: the API's staff invitations go through InviteStaff,
+// which applies the separation of duties among staff.
 func (s *Service) Invite(ctx context.Context, cust catalog.CustomerID, in InviteInput) (Account, string, error) {
+	return s.invite(ctx, cust, in, nil)
+}
+
+// invite is Invite with guard, when set, run in the transaction after the
+// input is checked and before anything is written.
+func (s *Service) invite(ctx context.Context, cust catalog.CustomerID, in InviteInput,
+	guard func(context.Context, *store.Tx) error) (Account, string, error) {
 	if err := checkAccountFields(in.LoginID, in.DisplayName, in.Email); err != nil {
 		return Account{}, "", err
 	}
@@ -137,6 +146,11 @@ func (s *Service) Invite(ctx context.Context, cust catalog.CustomerID, in Invite
 		Role: in.Role, Language: in.Language, CreatedAt: clock.Now()}
 	token := ids.Secret("tsu")
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if guard != nil {
+			if err := guard(ctx, tx); err != nil {
+				return err
+			}
+		}
 		var custArg any
 		if cust != "" {
 			var status string

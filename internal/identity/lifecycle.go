@@ -16,8 +16,10 @@ import (
 )
 
 // Account lifecycle by the operations administrator (ISO/IEC 27017 9.2.1,
-// 9.2.2) and by the owner (9.2.4). Every method takes the caller's customer
-// scope: an account of another customer is "not found".
+// 9.2.2), by operator staff over staff accounts (within the separation of
+// duties of staff.go) and by the owner (9.2.4). Every method takes its scope
+// from the caller's principal: an account of another customer is "not
+// found".
 
 // ResetLinkTTL is how long a password re-issue link works; at most
 // MaxResetMails are sent to one account within that time.
@@ -59,14 +61,22 @@ func otherOpsAdmins(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, 
 	return n, err
 }
 
-// DeleteAccount deletes an account of customer cust: at once, every session
-// ends, every API token is revoked and unused links die. The row stays
-// (disabled) so that the audit log's references and the login ID remain
-// unambiguous. A customer keeps at least one operations administrator.
-func (s *Service) DeleteAccount(ctx context.Context, cust catalog.CustomerID, id string) error {
-	return s.db.InTx(ctx, func(tx *store.Tx) error {
+// DeleteAccount deletes an account within p's scope (its customer, or the
+// staff for operator staff) if p's role reaches it (staff.go): at once, every
+// session ends, every API token is revoked and unused links die. The row
+// stays (disabled) so that the audit log's references and the login ID remain
+// unambiguous. A customer keeps at least one operations administrator, and
+// the staff their last active security officer.
+func (s *Service) DeleteAccount(ctx context.Context, p Principal, id string) error {
+	cust := p.CustomerID
+	var target Role
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		a, err := s.scopedAccount(ctx, tx, cust, id)
 		if err != nil {
+			return err
+		}
+		target = a.Role
+		if err := reach(p, a.Role); err != nil {
 			return err
 		}
 		if cust != "" && a.Role == RoleOpsAdmin {
@@ -77,6 +87,9 @@ func (s *Service) DeleteAccount(ctx context.Context, cust catalog.CustomerID, id
 			if n == 0 {
 				return fault.New(fault.Conflict, "this is the customer's last operations administrator; invite another one first")
 			}
+		}
+		if err := keepOfficer(ctx, tx, a); err != nil {
+			return err
 		}
 		now := clock.Store(clock.Now())
 		for _, q := range []string{
@@ -94,6 +107,10 @@ func (s *Service) DeleteAccount(ctx context.Context, cust catalog.CustomerID, id
 		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "account.delete", Target: "account:" + id, CustomerID: string(cust),
 			Detail: map[string]any{"login_id": a.LoginID, "role": string(a.Role)}})
 	})
+	if fault.Is(err, fault.Forbidden) {
+		return s.refuseOn(ctx, "account.delete", "account:"+id, cust, target, err)
+	}
+	return err
 }
 
 // RoleInput changes an account's role.
@@ -101,10 +118,12 @@ type RoleInput struct {
 	Role Role `json:"role"`
 }
 
-// ChangeRole sets the role of an account of customer cust. It takes effect on
-// the next request of every live session (whose ID is then rotated) and
-// token of the account.
-func (s *Service) ChangeRole(ctx context.Context, cust catalog.CustomerID, id string, in RoleInput) (Account, error) {
+// ChangeRole sets the role of an account within p's scope if p's role
+// reaches it (staff.go: no change makes or unmakes a security officer). It
+// takes effect on the next request of every live session (whose ID is then
+// rotated) and token of the account.
+func (s *Service) ChangeRole(ctx context.Context, p Principal, id string, in RoleInput) (Account, error) {
+	cust := p.CustomerID
 	if !in.Role.Valid() || in.Role.OperatorSide() != (cust == "") || in.Role == RoleBreakGlass {
 		if cust == "" {
 			return Account{}, fault.Field("role", "role must be operator or security-officer")
@@ -115,6 +134,11 @@ func (s *Service) ChangeRole(ctx context.Context, cust catalog.CustomerID, id st
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var err error
 		if a, err = s.scopedAccount(ctx, tx, cust, id); err != nil {
+			return err
+		}
+		// Checked before the no-op answer, so that an operator learns
+		// nothing of an officer's account by "changing" it to its role.
+		if err := reachRole(p, a.Role, in.Role); err != nil {
 			return err
 		}
 		if a.Role == in.Role {
@@ -137,6 +161,9 @@ func (s *Service) ChangeRole(ctx context.Context, cust catalog.CustomerID, id st
 		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "account.role", Target: "account:" + id, CustomerID: string(cust),
 			Detail: map[string]any{"from": string(old), "to": string(in.Role)}})
 	})
+	if fault.Is(err, fault.Forbidden) {
+		return Account{}, s.refuseOn(ctx, "account.role", "account:"+id, cust, a.Role, err)
+	}
 	if err != nil {
 		return Account{}, fmt.Errorf("change role: %w", err)
 	}

@@ -18,7 +18,8 @@ const (
 	ActCatalogManage    Action = "catalog.manage"    // operator: customers, contracts, hubs, ports
 	ActInventoryManage  Action = "inventory.manage"  // operator: regions, hub nodes, physical ports
 	ActCustomerAccounts Action = "customer.accounts" // operator: a customer's first operations administrator
-	ActStaffManage      Action = "staff.manage"      // operator: staff accounts
+	ActStaffManage      Action = "staff.manage"      // operator: operators' accounts (staff.go: never a security officer's)
+	ActOfficersManage   Action = "officers.manage"   // security officer: security officers' accounts (never an operator's)
 	ActAuditRead        Action = "audit.read"        // security officer: the whole audit log
 	ActMailRead         Action = "mail.read"         // operator: the mail outbox and its failures
 	ActBreakGlassOpen   Action = "breakglass.open"   // operator: open a time-limited, reasoned access to one customer's saved data
@@ -61,7 +62,8 @@ var actions = []ActionInfo{
 	{ActInventoryManage, "regions, hub nodes, physical ports", "create, read", "management"},
 	{ActCapacityRead, "capacity, allocation, desired state", "read", "management"},
 	{ActCustomerAccounts, "a customer's accounts", "list; invite the first operations administrator", "management"},
-	{ActStaffManage, "operator staff accounts", "list, invite, delete, unlock", "management"},
+	{ActStaffManage, "operators' accounts", "list staff; invite, delete, unlock an operator; invite a security officer only while none is active; never acts on a security officer's account or changes a role to security-officer", "management"},
+	{ActOfficersManage, "security officers' accounts", "list staff; invite, delete, unlock a security officer, never an operator; the last active security officer cannot be deleted", "management"},
 	{ActMailRead, "mail outbox", "read queued, sent and failed mail", "management"},
 	{ActBreakGlassOpen, "access to one customer's saved data", "open with a typed reason and a time limit (default 1 h)", "management"},
 	{ActAuditRead, "the whole audit log", "read, verify the chain, export evidence", "management"},
@@ -83,7 +85,8 @@ var roles = []RoleInfo{
 	{RoleUser, "user ID (利用者ID)", "customer", "Read-only: status, traffic, notices and the configuration."},
 	{RoleOperator, "operator", "management",
 		"Runs the platform: inventory, capacity, customers and contracts, notices, incidents. No access to customers' saved data."},
-	{RoleSecurityOfficer, "security officer", "management", "Reads and verifies the audit log, exports evidence, oversees purges."},
+	{RoleSecurityOfficer, "security officer", "management",
+		"Reads and verifies the audit log, exports evidence, oversees purges, and manages the security officers' accounts: operators cannot delete, demote or unlock a security officer, nor invite one once one is active."},
 	{RoleMFAPending, "MFA pending (any account, during login)", "both",
 		"A session that passed the password but not yet the second factor its account has, or that its customer's policy requires of admins. It can only give (or, if the account has none, enrol) the second factor."},
 	{RoleBreakGlass, "break-glass (operator, time-limited)", "management",
@@ -93,7 +96,9 @@ var roles = []RoleInfo{
 // permissions is the role × action table that the web layer enforces; deny is
 // the default for any pair not listed. docs/roles.md is generated from it.
 // Operators hold no action on saved data (network.*): only the break-glass
-// elevation does, and only read.
+// elevation does, and only read. Staff accounts are split between two
+// actions that no role holds together (separation of duties, staff.go):
+// staff.manage reaches operators, officers.manage reaches security officers.
 var permissions = map[Role][]Action{
 	RoleOpsAdmin: {ActSelf, ActMFA, ActCatalogRead, ActAccountsRead, ActAccountsManage, ActSecurityManage, ActAuditOwn,
 		ActNetworkRead, ActNetworkEdit, ActLockBreak},
@@ -101,7 +106,7 @@ var permissions = map[Role][]Action{
 	RoleUser:  {ActSelf, ActMFA, ActCatalogRead, ActNetworkRead},
 	RoleOperator: {ActSelf, ActMFA, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage, ActCapacityRead,
 		ActMailRead, ActBreakGlassOpen},
-	RoleSecurityOfficer: {ActSelf, ActMFA, ActAuditRead},
+	RoleSecurityOfficer: {ActSelf, ActMFA, ActAuditRead, ActOfficersManage},
 	RoleMFAPending:      {ActMFA},
 	RoleBreakGlass:      {ActNetworkRead},
 }

@@ -77,6 +77,16 @@ gets 404, exactly as for an object that does not exist.
   grant and every access under it are recorded with the reason in that
   customer's own audit log (` + "`audit.own`" + `), where its operations
   administrator sees them.
+- **Separation of duties among staff** (ISO/IEC 27017 9.2.2, 18.2.1).
+  Security officers review what operators do, so operators cannot remove
+  that oversight: ` + "`staff.manage`" + ` never deletes, unlocks or changes the
+  role of a security officer, never changes a role to ` + "`security-officer`" + `,
+  and invites a security officer only while none is active (that is how the
+  first one is made). After that, security officers invite, delete and
+  unlock security officers with ` + "`officers.manage`" + `, which never reaches an
+  operator's account. No role change moves an account between ` + "`operator`" + `
+  and ` + "`security-officer`" + `, and the last active security officer cannot
+  be deleted (409). Each refusal is a 403 recorded in the audit log.
 - A role change takes effect on the next request of every live session and
   API token of the account; the session ID is rotated at that request.
 - An API token acts with the role it was created with, or the account's

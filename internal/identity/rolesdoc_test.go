@@ -60,13 +60,23 @@ func TestPermissionTable(t *testing.T) {
 			}
 		}
 	}
-	operatorOnly := []Action{ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage, ActAuditRead, ActMailRead,
-		ActBreakGlassOpen, ActCapacityRead}
+	operatorOnly := []Action{ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage, ActOfficersManage, ActAuditRead,
+		ActMailRead, ActBreakGlassOpen, ActCapacityRead}
 	for _, r := range []Role{RoleOpsAdmin, RoleAdmin, RoleUser} {
 		for _, a := range operatorOnly {
 			if Allowed(r, a) {
 				t.Errorf("customer role %s must not hold operator action %s", r, a)
 			}
+		}
+	}
+	// Separation of duties: no role manages both operators and security
+	// officers, and only security officers manage security officers.
+	for _, r := range roles {
+		if Allowed(r.Role, ActStaffManage) && Allowed(r.Role, ActOfficersManage) {
+			t.Errorf("role %s holds both %s and %s", r.Role, ActStaffManage, ActOfficersManage)
+		}
+		if Allowed(r.Role, ActOfficersManage) != (r.Role == RoleSecurityOfficer) {
+			t.Errorf("role %s: %s must be held by %s alone", r.Role, ActOfficersManage, RoleSecurityOfficer)
 		}
 	}
 	if Allowed(RoleBreakGlass, ActNetworkEdit) {

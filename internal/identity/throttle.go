@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
-	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/store"
@@ -102,13 +101,21 @@ func clearFailures(ctx context.Context, tx *store.Tx, key string) error {
 	return setLock(ctx, tx, key, now, now)
 }
 
-// Unlock lifts the lock and failure count of an account of customer cust (""
-// for operator staff): the operations administrator's answer to a locked-out
-// user (the user can also wait 15 minutes).
-func (s *Service) Unlock(ctx context.Context, cust catalog.CustomerID, accountID string) error {
-	return s.db.InTx(ctx, func(tx *store.Tx) error {
-		a, err := s.scopedAccount(ctx, tx, cust, accountID)
+// Unlock lifts the lock and failure count of an account within p's scope
+// (its customer, or the staff for operator staff) if p's role reaches it
+// (staff.go): the operations administrator's answer to a locked-out user (the
+// user can also wait 15 minutes). An operator does not unlock a security
+// officer: that would help a guessed or stolen password into an officer's
+// account.
+func (s *Service) Unlock(ctx context.Context, p Principal, accountID string) error {
+	var target Role
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		a, err := s.scopedAccount(ctx, tx, p.CustomerID, accountID)
 		if err != nil {
+			return err
+		}
+		target = a.Role
+		if err := reach(p, a.Role); err != nil {
 			return err
 		}
 		if err := clearFailures(ctx, tx, a.LoginID); err != nil {
@@ -116,4 +123,8 @@ func (s *Service) Unlock(ctx context.Context, cust catalog.CustomerID, accountID
 		}
 		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "account.unlock", Target: "account:" + a.ID, CustomerID: string(a.CustomerID)})
 	})
+	if fault.Is(err, fault.Forbidden) {
+		return s.refuseOn(ctx, "account.unlock", "account:"+accountID, p.CustomerID, target, err)
+	}
+	return err
 }

@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
-	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
@@ -124,44 +123,30 @@ func (s *Server) myAccount(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) deleteMyAccount(w http.ResponseWriter, r *http.Request) error {
-	return s.deleteAccount(w, r, principal(r).CustomerID)
-}
+// deleteAccount, setRole and unlock act on an account within the principal's
+// own scope: its customer's accounts, or the staff's for operator staff. The
+// identity service decides whether the principal's role reaches the account
+// (staff are split: operators manage operators, security officers manage
+// security officers), so the customer, staff and officer routes share them.
 
-func (s *Server) setMyAccountRole(w http.ResponseWriter, r *http.Request) error {
-	return s.setRole(w, r, principal(r).CustomerID)
-}
-
-func (s *Server) unlockMyAccount(w http.ResponseWriter, r *http.Request) error {
-	return s.unlock(w, r, principal(r).CustomerID)
-}
-
-func (s *Server) deleteStaff(w http.ResponseWriter, r *http.Request) error {
-	return s.deleteAccount(w, r, "")
-}
-func (s *Server) setStaffRole(w http.ResponseWriter, r *http.Request) error {
-	return s.setRole(w, r, "")
-}
-func (s *Server) unlockStaff(w http.ResponseWriter, r *http.Request) error { return s.unlock(w, r, "") }
-
-func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
-	if err := s.deps.Identity.DeleteAccount(r.Context(), cust, r.PathValue("account")); err != nil {
+func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
+	if err := s.deps.Identity.DeleteAccount(r.Context(), principal(r), r.PathValue("account")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-func (s *Server) setRole(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
-	id := r.PathValue("account")
-	if _, err := s.deps.Identity.GetAccount(r.Context(), cust, id); err != nil {
+func (s *Server) setRole(w http.ResponseWriter, r *http.Request) error {
+	p, id := principal(r), r.PathValue("account")
+	if _, err := s.deps.Identity.GetAccount(r.Context(), p.CustomerID, id); err != nil {
 		return err
 	}
 	var in identity.RoleInput
 	if err := s.decodeText(w, r, &in); err != nil {
 		return err
 	}
-	a, err := s.deps.Identity.ChangeRole(r.Context(), cust, id, in)
+	a, err := s.deps.Identity.ChangeRole(r.Context(), p, id, in)
 	if err != nil {
 		return err
 	}
@@ -169,8 +154,8 @@ func (s *Server) setRole(w http.ResponseWriter, r *http.Request, cust catalog.Cu
 	return nil
 }
 
-func (s *Server) unlock(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
-	if err := s.deps.Identity.Unlock(r.Context(), cust, r.PathValue("account")); err != nil {
+func (s *Server) unlock(w http.ResponseWriter, r *http.Request) error {
+	if err := s.deps.Identity.Unlock(r.Context(), principal(r), r.PathValue("account")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

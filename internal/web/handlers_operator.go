@@ -162,10 +162,20 @@ func (s *Server) inviteCustomerAccount(w http.ResponseWriter, r *http.Request) e
 	})(w, r)
 }
 
+// listStaff lists every staff account, operators and security officers, for
+// either kind of staff manager: who holds staff access is what a security
+// officer reviews.
 func (s *Server) listStaff(w http.ResponseWriter, r *http.Request) error { return s.accounts(w, r, "") }
 
+// inviteStaff invites a staff account; the identity service applies the
+// separation of duties (an operator invites operators, and a security
+// officer only while none is active; a security officer invites security
+// officers only).
 func (s *Server) inviteStaff(w http.ResponseWriter, r *http.Request) error {
-	return created(w, r, s.invite(r.Context(), ""))
+	return created(w, r, func(in identity.InviteInput) (invitation, error) {
+		a, tok, err := s.deps.Identity.InviteStaff(r.Context(), principal(r), in)
+		return invitation{Account: a, SetupToken: tok}, err
+	})
 }
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {

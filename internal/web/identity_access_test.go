@@ -211,15 +211,23 @@ func TestOperatorMailAndBreakGlass(t *testing.T) {
 		op.expect(http.StatusNoContent, "DELETE", "/api/v1/break-glass/"+g.ID, nil)
 		op.expect(http.StatusForbidden, "GET", cfgPath, nil)
 		op.expect(http.StatusNotFound, "DELETE", "/api/v1/break-glass/"+g.ID, nil)
-		// Staff management: an operator deletes a staff account.
+		// Staff management: an operator deletes an operator's account, never
+		// a security officer's (identity_officers_test.go).
+		e.account("", "op-leaver", identity.RoleOperator, flowPW)
+		leaver := e.client(e.mgmt)
+		leaver.login("op-leaver", flowPW)
 		var staff list[identity.Account]
 		op.expect(http.StatusOK, "GET", "/api/v1/staff", nil).json(t, &staff)
 		for _, a := range staff.Items {
-			if a.LoginID == "so-glass" {
+			switch a.LoginID {
+			case "so-glass":
+				op.expect(http.StatusForbidden, "DELETE", "/api/v1/staff/"+a.ID, nil)
+			case "op-leaver":
 				op.expect(http.StatusNoContent, "DELETE", "/api/v1/staff/"+a.ID, nil)
 			}
 		}
-		so.expect(http.StatusUnauthorized, "GET", "/api/v1/me", nil)
+		leaver.expect(http.StatusUnauthorized, "GET", "/api/v1/me", nil)
+		so.expect(http.StatusOK, "GET", "/api/v1/me", nil)
 	})
 }
 

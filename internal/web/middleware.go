@@ -263,7 +263,7 @@ func (s *Server) authenticate(r *http.Request, side identity.Side) (identity.Pri
 
 // identityPaths are the API paths of accounts and credentials (issue 3),
 // whose refused input is audited: an attack on them is an attack on access.
-var identityPaths = regexp.MustCompile(`^/api/v1/(session|setup|password-reset|me|tokens|sessions|accounts|security-policy|devices|staff|break-glass|customers/[^/]+/(accounts|break-glass))(/|$)`)
+var identityPaths = regexp.MustCompile(`^/api/v1/(session|setup|password-reset|me|tokens|sessions|accounts|security-policy|devices|staff|officers|break-glass|customers/[^/]+/(accounts|break-glass))(/|$)`)
 
 // auditBadInput records every state-changing identity request refused for
 // its input (400, 413): malformed JSON, invalid text, injection attempts

@@ -130,6 +130,22 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 }
 
+// TestEveryRouteActionDocumented: every action a route names is in the
+// permission table's documented actions (and so in docs/roles.md).
+func TestEveryRouteActionDocumented(t *testing.T) {
+	known := map[identity.Action]bool{}
+	for _, a := range identity.Actions() {
+		known[a.Action] = true
+	}
+	for _, l := range openAPIListeners() {
+		for _, rt := range l.routes {
+			if rt.Action != "" && !known[rt.Action] {
+				t.Errorf("%s: %s %s needs %s, which internal/identity/permissions.go does not document", l.name, rt.Method, rt.Path, rt.Action)
+			}
+		}
+	}
+}
+
 // TestOpenAPIOperations: every operation is complete, and its security matches
 // the route's authentication.
 func TestOpenAPIOperations(t *testing.T) {

@@ -9,9 +9,9 @@ func (s *Server) identityCustomerRoutes() []route {
 	return append(s.selfRoutes(identity.CustomerSide),
 		route{"POST", "/api/v1/accounts", identity.ActAccountsManage, s.inviteMyAccount},
 		route{"GET", "/api/v1/accounts/{account}", identity.ActAccountsRead, s.myAccount},
-		route{"DELETE", "/api/v1/accounts/{account}", identity.ActAccountsManage, s.deleteMyAccount},
-		route{"PUT", "/api/v1/accounts/{account}/role", identity.ActAccountsManage, s.setMyAccountRole},
-		route{"POST", "/api/v1/accounts/{account}/unlock", identity.ActAccountsManage, s.unlockMyAccount},
+		route{"DELETE", "/api/v1/accounts/{account}", identity.ActAccountsManage, s.deleteAccount},
+		route{"PUT", "/api/v1/accounts/{account}/role", identity.ActAccountsManage, s.setRole},
+		route{"POST", "/api/v1/accounts/{account}/unlock", identity.ActAccountsManage, s.unlock},
 		route{"GET", "/api/v1/security-policy", identity.ActSecurityManage, s.getPolicy},
 		route{"PUT", "/api/v1/security-policy", identity.ActSecurityManage, s.setPolicy},
 		route{"GET", "/api/v1/audit", identity.ActAuditOwn, s.myAudit},
@@ -22,11 +22,21 @@ func (s *Server) identityCustomerRoutes() []route {
 }
 
 // identityMgmtRoutes are the management listener's staff and identity routes.
+// The staff routes (staff.manage, operators) and the officer routes
+// (officers.manage, security officers) share handlers: the identity service
+// decides from the principal which staff accounts it reaches.
 func (s *Server) identityMgmtRoutes() []route {
 	return append(s.selfRoutes(identity.OperatorSide),
-		route{"DELETE", "/api/v1/staff/{account}", identity.ActStaffManage, s.deleteStaff},
-		route{"PUT", "/api/v1/staff/{account}/role", identity.ActStaffManage, s.setStaffRole},
-		route{"POST", "/api/v1/staff/{account}/unlock", identity.ActStaffManage, s.unlockStaff},
+		route{"DELETE", "/api/v1/staff/{account}", identity.ActStaffManage, s.deleteAccount},
+		route{"PUT", "/api/v1/staff/{account}/role", identity.ActStaffManage, s.setRole},
+		route{"POST", "/api/v1/staff/{account}/unlock", identity.ActStaffManage, s.unlock},
+		// Security officers' own management: operators cannot reach these
+		// accounts (separation of duties, identity/staff.go), and there is
+		// no role change here.
+		route{"GET", "/api/v1/officers", identity.ActOfficersManage, s.listStaff},
+		route{"POST", "/api/v1/officers", identity.ActOfficersManage, s.inviteStaff},
+		route{"DELETE", "/api/v1/officers/{account}", identity.ActOfficersManage, s.deleteAccount},
+		route{"POST", "/api/v1/officers/{account}/unlock", identity.ActOfficersManage, s.unlock},
 		route{"GET", "/api/v1/mail", identity.ActMailRead, s.listMail},
 		route{"POST", "/api/v1/customers/{customer}/break-glass", identity.ActBreakGlassOpen, s.openBreakGlass},
 		route{"DELETE", "/api/v1/break-glass/{grant}", identity.ActBreakGlassOpen, s.closeBreakGlass},
