@@ -88,7 +88,7 @@ func (s *Service) DeleteAccount(ctx context.Context, p Principal, id string) err
 				return fault.New(fault.Conflict, "this is the customer's last operations administrator; invite another one first")
 			}
 		}
-		if err := keepOfficer(ctx, tx, a); err != nil {
+		if err := keepLastStaff(ctx, tx, a); err != nil {
 			return err
 		}
 		now := clock.Store(clock.Now())

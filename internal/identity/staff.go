@@ -86,17 +86,18 @@ func reachRole(p Principal, from, to Role) error {
 	return nil
 }
 
-// activeOfficers returns the IDs of the active security officers. On
-// PostgreSQL it locks their rows until tx ends, so that two officers deleting
-// each other (or themselves) at once are serialised and cannot both pass the
-// last-officer check; SQLite's write transactions are serial already (BEGIN
-// IMMEDIATE). The order is fixed so that two such transactions lock alike.
-func activeOfficers(ctx context.Context, tx *store.Tx) ([]string, error) {
+// activeStaff returns the IDs of the active staff accounts of a role. On
+// PostgreSQL it locks their rows until tx ends, so that two accounts
+// deleting each other (or themselves) at once are serialised and cannot both
+// pass the last-account check; SQLite's write transactions are serial
+// already (BEGIN IMMEDIATE). The order is fixed so that two such
+// transactions lock alike.
+func activeStaff(ctx context.Context, tx *store.Tx, role Role) ([]string, error) {
 	q := `SELECT id FROM accounts WHERE customer_id IS NULL AND role = ? AND disabled_at IS NULL AND password_hash IS NOT NULL ORDER BY id`
 	if tx.Dialect() == store.Postgres {
 		q += ` FOR UPDATE`
 	}
-	rows, err := tx.Query(ctx, q, RoleSecurityOfficer)
+	rows, err := tx.Query(ctx, q, role)
 	if err != nil {
 		return nil, err
 	}
@@ -112,13 +113,16 @@ func activeOfficers(ctx context.Context, tx *store.Tx) ([]string, error) {
 	return ids, rows.Err()
 }
 
-// keepOfficer refuses to delete the last active security officer: once
-// one exists, someone must remain to review the operators' actions.
-func keepOfficer(ctx context.Context, tx *store.Tx, a Account) error {
-	if a.CustomerID != "" || a.Role != RoleSecurityOfficer || !a.Active {
+// keepLastStaff refuses to delete the last active account of a staff role:
+// the last operator (no one could run the platform or invite staff again:
+// the first-start link exists only while no operator account was ever set
+// up) and, once one exists, the last security officer (someone must remain
+// to review the operators' actions).
+func keepLastStaff(ctx context.Context, tx *store.Tx, a Account) error {
+	if a.CustomerID != "" || !a.Active || (a.Role != RoleSecurityOfficer && a.Role != RoleOperator) {
 		return nil
 	}
-	ids, err := activeOfficers(ctx, tx)
+	ids, err := activeStaff(ctx, tx, a.Role)
 	if err != nil {
 		return err
 	}
@@ -126,6 +130,9 @@ func keepOfficer(ctx context.Context, tx *store.Tx, a Account) error {
 		if id != a.ID {
 			return nil
 		}
+	}
+	if a.Role == RoleOperator {
+		return fault.New(fault.Conflict, "this is the last active operator; invite another one and let them set their password first")
 	}
 	return fault.New(fault.Conflict, "this is the last active security officer; invite another one and let them set their password first")
 }
@@ -141,7 +148,7 @@ func (s *Service) InviteStaff(ctx context.Context, p Principal, in InviteInput) 
 	}
 	guard := func(ctx context.Context, tx *store.Tx) error {
 		if in.Role == RoleSecurityOfficer && !Allowed(p.Role, ActOfficersManage) && Allowed(p.Role, ActStaffManage) {
-			ids, err := activeOfficers(ctx, tx)
+			ids, err := activeStaff(ctx, tx, RoleSecurityOfficer)
 			if err != nil {
 				return err
 			}

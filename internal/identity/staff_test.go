@@ -228,3 +228,18 @@ func TestLastOfficerRace(t *testing.T) {
 		}
 	})
 }
+
+// The last active operator stays: without one no one runs the platform or
+// invites staff again (the first-start link is gone once an operator was
+// set up). Another operator may leave while one remains.
+func TestLastOperatorStays(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		one, _ := f.active(t, "", "op-one", RoleOperator)
+		two, op2 := f.active(t, "", "op-two", RoleOperator)
+		if err := f.svc.DeleteAccount(f.ctx, op2, one.ID); err != nil {
+			t.Fatalf("an operator deletes another while one remains: %v", err)
+		}
+		wantFault(t, "the last active operator deletes themselves", f.svc.DeleteAccount(f.ctx, op2, two.ID), fault.Conflict)
+	})
+}
