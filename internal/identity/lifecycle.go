@@ -53,12 +53,31 @@ func (s *Service) GetAccount(ctx context.Context, cust catalog.CustomerID, id st
 	return s.scopedAccount(ctx, s.db, cust, id)
 }
 
-// otherOpsAdmins counts cust's active operations administrators other than id.
+// otherOpsAdmins counts cust's operations administrators other than id. On
+// PostgreSQL it locks their rows until tx ends, as activeStaff does, so that
+// two administrators deleting or demoting each other at once cannot both
+// pass the last-administrator check.
 func otherOpsAdmins(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, id string) (int, error) {
-	var n int
-	err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM accounts WHERE customer_id = ? AND role = ? AND id <> ? AND disabled_at IS NULL`,
-		cust, RoleOpsAdmin, id).Scan(&n)
-	return n, err
+	q := `SELECT id FROM accounts WHERE customer_id = ? AND role = ? AND disabled_at IS NULL ORDER BY id`
+	if tx.Dialect() == store.Postgres {
+		q += ` FOR UPDATE`
+	}
+	rows, err := tx.Query(ctx, q, cust, RoleOpsAdmin)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var other string
+		if err := rows.Scan(&other); err != nil {
+			return 0, err
+		}
+		if other != id {
+			n++
+		}
+	}
+	return n, rows.Err()
 }
 
 // DeleteAccount deletes an account within p's scope (its customer, or the

@@ -2,10 +2,12 @@ package identity
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
@@ -241,5 +243,39 @@ func TestLastOperatorStays(t *testing.T) {
 			t.Fatalf("an operator deletes another while one remains: %v", err)
 		}
 		wantFault(t, "the last active operator deletes themselves", f.svc.DeleteAccount(f.ctx, op2, two.ID), fault.Conflict)
+	})
+}
+
+// A customer's two operations administrators deleting each other (or
+// themselves) at the same moment: exactly one remains, on PostgreSQL too.
+func TestLastOpsAdminRace(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		for round, crossed := range []bool{true, false} {
+			cu, err := f.cat.CreateCustomer(f.ctx, catalog.CustomerInput{Name: fmt.Sprintf("Race %d K.K.", round)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			x, px := f.active(t, cu.ID, fmt.Sprintf("ops-x%d", round), RoleOpsAdmin)
+			y, py := f.active(t, cu.ID, fmt.Sprintf("ops-y%d", round), RoleOpsAdmin)
+			targets := [2]string{x.ID, y.ID}
+			if crossed {
+				targets = [2]string{y.ID, x.ID}
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			for i, p := range []Principal{px, py} {
+				wg.Go(func() { errs[i] = f.svc.DeleteAccount(f.ctx, p, targets[i]) })
+			}
+			wg.Wait()
+			var n int
+			if err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM accounts WHERE customer_id = ? AND role = ? AND disabled_at IS NULL`,
+				cu.ID, RoleOpsAdmin).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 || (errs[0] == nil) == (errs[1] == nil) {
+				t.Fatalf("round %d (crossed %v): %d administrators left, errors %v", round, crossed, n, errs)
+			}
+		}
 	})
 }
