@@ -8,15 +8,15 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/nstest"
 )
 
-// TestEndToEndRedundantPort: an on-premises port over two legs. The
-// customer's router keeps one leg active at a time, the standby leg up but
-// not forwarding, as an active-backup bond does (this kernel has no bonding
-// driver: the router is a bridge whose standby port is blocked, and the
-// test makes its failover — unblock the standby, then the primary's cable
-// is cut). The hub
-// bridges the legs: when the primary's carrier goes and the router moves
-// to the secondary, traffic continues at a 10 ms ping and the BGP session
-// is not reset; the hub's report shows the primary leg without carrier.
+// TestEndToEndRedundantPort: an on-premises port over two legs, with the
+// service's layer-2 guards. The customer's router keeps one leg active at a
+// time, the standby leg up but not forwarding, as an active-backup bond does
+// (this kernel has no bonding driver: the router is a bridge whose standby
+// port drops everything — nstest.Standby — and the test makes its failover:
+// activate the standby, then the primary's cable is cut). The hub bridges
+// the legs: when the primary's carrier goes and the router moves to the
+// secondary, traffic continues at a 10 ms ping and the BGP session is not
+// reset; the hub's report shows the primary leg without carrier.
 func TestEndToEndRedundantPort(t *testing.T) {
 	prefix, runDir := kernelTest(t)
 	ctx := context.Background()
@@ -26,9 +26,10 @@ func TestEndToEndRedundantPort(t *testing.T) {
 	}
 	legP, legS, clIf := prefix+"p", prefix+"s", prefix+"w"
 	// The customer's router: its address on a bridge over both legs, the
-	// secondary leg blocked (standby).
+	// secondary leg standing by.
 	sh(t, "ip", "-n", node, "link", "add", legP, "type", "veth", "peer", "name", "eth0", "netns", onNS)
 	sh(t, "ip", "-n", node, "link", "add", legS, "type", "veth", "peer", "name", "eth1", "netns", onNS)
+	nstest.Standby(t, onNS, "eth1")
 	sh(t, "ip", "-n", node, "link", "add", clIf, "type", "veth", "peer", "name", "eth0", "netns", clNS)
 	for _, c := range [][]string{
 		{onNS, "link", "add", "rtr", "type", "bridge", "stp_state", "0"},
@@ -50,6 +51,8 @@ func TestEndToEndRedundantPort(t *testing.T) {
 
 	h := e2eHub(prefix+"-r", "", clIf, PolicyAll)
 	h.Ports[0].Interface, h.Ports[0].Legs = "bronprem", []string{legP, legS}
+	h.Ports[0].L2Guard = &L2Guard{BPDUGuard: true, StormControlPPS: 1000, FlapLimit: 5, FlapWindowSeconds: 60,
+		MACLimit: 5, MACAgeingSeconds: 2400, MTU: 1500}
 	m := NewManager(Options{RunDir: runDir, NodeNamespace: node})
 	t.Cleanup(func() {
 		if err := m.Remove(ctx, h.ID); err != nil {
@@ -61,8 +64,6 @@ func TestEndToEndRedundantPort(t *testing.T) {
 	if err := m.Apply(ctx, h); err != nil {
 		t.Fatal(err)
 	}
-	// With both legs' carrier up, the router's standby port can be blocked.
-	sh(t, "bridge", "-n", onNS, "link", "set", "dev", "eth1", "state", "4")
 	session := waitEstablished(t, m.BirdClient(h.ID), SessionName("onprem"))
 	waitFor(t, "on-prem to learn the cloud", 30*time.Second, func() (bool, string) {
 		return hasRoute(peerClient(onBird), "172.31.0.0/16", "hub")
@@ -113,7 +114,7 @@ func TestEndToEndRedundantPort(t *testing.T) {
 		done <- result{sent, lost}
 	}()
 	time.Sleep(time.Second)
-	sh(t, "bridge", "-n", onNS, "link", "set", "dev", "eth1", "state", "3") // forwarding
+	nstest.Activate(t, onNS)
 	sh(t, "ip", "-n", onNS, "link", "set", "eth0", "down")
 	time.Sleep(2 * time.Second)
 	close(stop)

@@ -203,7 +203,8 @@ func TestEndToEndHubs(t *testing.T) {
 		wantLinks := "lo UP 10.100.0.1/32 10.200.0.1/32 127.0.0.1/8\n" +
 			a.onPort + " UP alias=tsunagi:" + a.hub.Namespace() + " 169.254.10.1/30\n" +
 			a.clPort + " UP alias=tsunagi:" + a.hub.Namespace() + " 169.254.20.1/30\n" +
-			"net.ipv4.ip_forward=1\nnet.ipv4.conf.all.rp_filter=2\nnet.ipv4.conf.default.rp_filter=2\n"
+			"net.ipv4.ip_forward=1\nnet.ipv4.conf.all.rp_filter=2\nnet.ipv4.conf.default.rp_filter=2\n" +
+			"net.ipv6.conf.all.disable_ipv6=1\nnet.ipv6.conf.default.disable_ipv6=1\n"
 		if links1 != sortLinesExceptSysctl(wantLinks) {
 			t.Errorf("hub A links:\n%s\nwant:\n%s", links1, sortLinesExceptSysctl(wantLinks))
 		}

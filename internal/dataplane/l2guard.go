@@ -89,6 +89,12 @@ func renderL2Body(h Hub) string {
 			if g.BPDUGuard {
 				w("\t\tether daddr %s counter drop comment %q\n", bpduAddr, bpduComment(p, dev))
 			}
+			if len(p.Legs) > 0 {
+				// The hub's own frames, sent out of both legs, come back
+				// only through a loop on the customer's side: they are
+				// dropped, and never take a place in the MAC limit.
+				w("\t\tether saddr %s counter drop comment %q\n", bridgeMAC(h, p), "port "+p.Name+" "+dev+": own address looped back")
+			}
 			if g.MACLimit > 0 {
 				w("\t\tupdate @macs_%s { ether saddr } %s\n", p.Name, next)
 				w("\t\tcounter drop comment %q\n", "port "+p.Name+" "+dev+": mac limit")

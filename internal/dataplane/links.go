@@ -29,6 +29,12 @@ var hubSysctls = [][2]string{
 	// hub with redundant ports; loose mode still refuses unroutable sources.
 	{"net.ipv4.conf.all.rp_filter", "2"},
 	{"net.ipv4.conf.default.rp_filter", "2"},
+	// The service is IPv4 only. Without IPv6 the hub's links send no
+	// neighbour discovery or multicast-listener frames of their own — on a
+	// redundant port's legs those would come back through the customer's
+	// switch and count against the port's MAC limit.
+	{"net.ipv6.conf.all.disable_ipv6", "1"},
+	{"net.ipv6.conf.default.disable_ipv6", "1"},
 }
 
 // linkSet realises the namespace, its port links, their addresses and the

@@ -63,6 +63,7 @@ func TestApplyStates(t *testing.T) {
 				`link alias hub-c1 eth-on "tsunagi:hub-c1"`, "addr add hub-c1 eth-on 169.254.10.1/30", "link up=true hub-c1 eth-on",
 				"addr add hub-c1 lo 10.100.0.1/32", "addr add hub-c1 lo 10.200.0.1/32", "link up=true hub-c1 lo",
 				"sysctl hub-c1 net.ipv4.ip_forward=1", "sysctl hub-c1 net.ipv4.conf.all.rp_filter=2", "sysctl hub-c1 net.ipv4.conf.default.rp_filter=2",
+				"sysctl hub-c1 net.ipv6.conf.all.disable_ipv6=1", "sysctl hub-c1 net.ipv6.conf.default.disable_ipv6=1",
 				"nft -f hub-c1",
 				"tc add hub-c1 eth-on 100000000", "tc add hub-c1 eth-aws 500000000",
 				"bird -p", "bird start hub-c1",
@@ -73,6 +74,8 @@ lo UP 10.100.0.1/32 10.200.0.1/32 127.0.0.1/8
 net.ipv4.ip_forward=1
 net.ipv4.conf.all.rp_filter=2
 net.ipv4.conf.default.rp_filter=2
+net.ipv6.conf.all.disable_ipv6=1
+net.ipv6.conf.default.disable_ipv6=1
 `,
 			wantNode: "eth-other DOWN\n",
 		},

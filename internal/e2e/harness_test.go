@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -220,6 +222,56 @@ func (h *harness) converged(tb testing.TB, n *node, what string) {
 		}
 		return st.AppliedGeneration == want, fmt.Sprintf("applied %q, report %s", st.AppliedGeneration, st.Report)
 	})
+}
+
+// customerAPI serves the controller's customer API over HTTPS until
+// cleanup; its client trusts the controller's certificate.
+func (h *harness) customerAPI(tb testing.TB) *httptest.Server {
+	tb.Helper()
+	srv := httptest.NewUnstartedServer(h.srv.CustomerHandler())
+	srv.TLS = tlsutil.ServerConfig(h.cert)
+	srv.StartTLS()
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+// customerToken makes an API token for a new ops-admin account of the
+// customer, invited, set up and logged in as a person would be.
+func (h *harness) customerToken(tb testing.TB, cust catalog.CustomerID) string {
+	tb.Helper()
+	const pw = "e2e-password-long-enough"
+	login := "ops-" + strings.ToLower(string(cust))[4:12]
+	_, tok, err := h.ids.Invite(h.ctx, cust, identity.InviteInput{LoginID: login, DisplayName: "Ops", Email: login + "@example.net", Role: identity.RoleOpsAdmin})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := h.ids.CompleteSetup(h.ctx, identity.CustomerSide, identity.SetupInput{Token: tok, Password: pw}); err != nil {
+		tb.Fatal(err)
+	}
+	_, p, err := h.ids.Login(h.ctx, identity.CustomerSide, login, pw, "e2e")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_, secret, err := h.ids.CreateToken(h.ctx, p, identity.TokenInput{Name: "e2e", ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return secret
+}
+
+// getJSON GETs path with the bearer token, decodes the body into v and
+// returns the status code.
+func getJSON(tb testing.TB, srv *httptest.Server, token, path string, v any) int {
+	tb.Helper()
+	req, _ := http.NewRequest("GET", srv.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_ = json.NewDecoder(resp.Body).Decode(v)
+	return resp.StatusCode
 }
 
 // runAgent runs the agent's loop, logging warnings to the test, until the

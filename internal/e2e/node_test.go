@@ -2,10 +2,7 @@ package e2e_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,10 +14,8 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/dataplane"
-	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/nstest"
-	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
 )
 
 // site is one customer's side of the test: its hub's ports on the node and
@@ -36,6 +31,7 @@ type site struct {
 	onPort, cloudPort              string // port codes
 	dataplaneID                    string
 	onPhys, cloudPhysA, cloudPhysB string
+	onPhysB                        string // a redundant on-premises port's secondary leg; "" for a single port
 	cfg                            network.Config
 }
 
@@ -55,7 +51,7 @@ const (
 func TestNodeEndToEnd(t *testing.T) {
 	h := newHarness(t)
 	ctx, prefix := h.ctx, h.prefix
-	cat, netSvc, fl, ids, srv, cert := h.cat, h.netSvc, h.fl, h.ids, h.srv, h.cert
+	cat, netSvc, fl := h.cat, h.netSvc, h.fl
 
 	// The operator's inventory: one node with a physical port per leg.
 	sites := []*site{newSite(prefix, "a"), newSite(prefix, "b")}
@@ -95,11 +91,8 @@ func TestNodeEndToEnd(t *testing.T) {
 	converged("of the first configuration")
 
 	// The customer sees that its hub runs the version it applied.
-	custSrv := httptest.NewUnstartedServer(srv.CustomerHandler())
-	custSrv.TLS = tlsutil.ServerConfig(cert)
-	custSrv.StartTLS()
-	t.Cleanup(custSrv.Close)
-	token := customerToken(t, ctx, ids, sites[0].cust)
+	custSrv := h.customerAPI(t)
+	token := h.customerToken(t, sites[0].cust)
 	var hd struct {
 		AppliedVersion int64 `json:"applied_version"`
 		ReachedVersion int64 `json:"reached_version"`
@@ -488,42 +481,6 @@ func TestNodeEndToEnd(t *testing.T) {
 	}
 }
 
-// customerToken makes an API token for an account of the customer.
-func customerToken(t *testing.T, ctx context.Context, ids *identity.Service, cust catalog.CustomerID) string {
-	t.Helper()
-	const pw = "e2e-password-long-enough"
-	login := "ops-" + strings.ToLower(string(cust))[4:12]
-	_, tok, err := ids.Invite(ctx, cust, identity.InviteInput{LoginID: login, DisplayName: "Ops", Email: login + "@example.net", Role: identity.RoleOpsAdmin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ids.CompleteSetup(ctx, identity.CustomerSide, identity.SetupInput{Token: tok, Password: pw}); err != nil {
-		t.Fatal(err)
-	}
-	_, p, err := ids.Login(ctx, identity.CustomerSide, login, pw, "e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, secret, err := ids.CreateToken(ctx, p, identity.TokenInput{Name: "e2e", ExpiresAt: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return secret
-}
-
-func getJSON(t *testing.T, srv *httptest.Server, token, path string, v any) int {
-	t.Helper()
-	req, _ := http.NewRequest("GET", srv.URL+path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	_ = json.NewDecoder(resp.Body).Decode(v)
-	return resp.StatusCode
-}
-
 // protocol returns the hub BIRD's view of one session.
 func protocol(t *testing.T, m *dataplane.Manager, id, name string) dataplane.ProtocolStatus {
 	t.Helper()
@@ -558,6 +515,7 @@ func newSite(prefix, x string) *site {
 
 // configure makes the customer's contract, hub and ports, places them on the
 // node's physical ports and applies a configuration — the same for A and B.
+// With onPhysB the on-premises port is redundant, its secondary leg there.
 func configure(t testing.TB, ctx context.Context, cat *catalog.Catalog, svc *network.Service, s *site) {
 	t.Helper()
 	cu, err := cat.CreateCustomer(ctx, catalog.CustomerInput{Name: "Customer " + s.name})
@@ -575,7 +533,8 @@ func configure(t testing.TB, ctx context.Context, cat *catalog.Catalog, svc *net
 	}
 	s.hub = h.ID
 	s.dataplaneID = strings.TrimPrefix(string(h.ID), "hub_") // the desired state's namespace is hub-<this>
-	on, err := cat.CreatePort(ctx, cu.ID, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "onprem", SpeedMbps: 10_000})
+	on, err := cat.CreatePort(ctx, cu.ID, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "onprem", SpeedMbps: 10_000,
+		Redundant: s.onPhysB != ""})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -584,7 +543,11 @@ func configure(t testing.TB, ctx context.Context, cat *catalog.Catalog, svc *net
 		t.Fatal(err)
 	}
 	s.onPort, s.cloudPort = on.PortCode, cl.PortCode
-	if _, err := svc.Place(ctx, cu.ID, on.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: "tyo-1", Port: s.onPhys}, Reason: "e2e"}); err != nil {
+	onPlace := network.PlaceInput{Primary: &network.PhysRef{Node: "tyo-1", Port: s.onPhys}, Reason: "e2e"}
+	if s.onPhysB != "" {
+		onPlace.Secondary = &network.PhysRef{Node: "tyo-1", Port: s.onPhysB}
+	}
+	if _, err := svc.Place(ctx, cu.ID, on.PortCode, onPlace); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.Place(ctx, cu.ID, cl.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: "tyo-1", Port: s.cloudPhysA}, Reason: "e2e"}); err != nil {
@@ -625,23 +588,22 @@ func applyConfig(t testing.TB, ctx context.Context, svc *network.Service, cust c
 func wire(t *testing.T, node, runDir string, s *site) {
 	t.Helper()
 	s.onIf = s.onPhys
-	s.clIf = fmt.Sprintf("%s.%d", s.cloudPhysA, vlan)
-	for _, side := range []struct{ ns, ifname, peerIf, addr, lo string }{
-		{s.onprem, s.onIf, "eth0", "10.0.0.2/30", s.onLoop + "/32"},
-		{s.cloud, s.clIf, "eth0", "169.254.100.2/30", s.cloudLoop + "/32"},
-	} {
-		if side.peerIf == "eth0" {
-			nstest.AddNamespace(t, side.ns)
-		}
-		nstest.Sh(t, "ip", "-n", node, "link", "add", side.ifname, "type", "veth", "peer", "name", side.peerIf, "netns", side.ns)
-		nstest.Sh(t, "ip", "-n", side.ns, "addr", "add", side.addr, "dev", side.peerIf)
-		if side.lo != "" {
-			nstest.Sh(t, "ip", "-n", side.ns, "addr", "add", side.lo, "dev", "lo")
-		}
-		nstest.Sh(t, "ip", "-n", side.ns, "link", "set", side.peerIf, "up")
-	}
+	nstest.AddNamespace(t, s.onprem)
+	nstest.Sh(t, "ip", "-n", node, "link", "add", s.onIf, "type", "veth", "peer", "name", "eth0", "netns", s.onprem)
+	nstest.IPBatch(t, s.onprem, []string{"addr add 10.0.0.2/30 dev eth0", "addr add " + s.onLoop + "/32 dev lo", "link set eth0 up"})
 	s.onBird = nstest.StartPeerBird(t, s.onprem, runDir, nstest.PeerConf{Local: "10.0.0.2", Hub: "10.0.0.1", ASN: onpremASN, HubASN: hubASN,
 		Prefixes: []string{"10.10.0.0/16"}, Loopback: s.onLoop, BFD: s.name == "B"})
+	wireCloud(t, node, runDir, s)
+}
+
+// wireCloud builds the AWS router behind the primary leg of the site's
+// cloud port.
+func wireCloud(t *testing.T, node, runDir string, s *site) {
+	t.Helper()
+	s.clIf = fmt.Sprintf("%s.%d", s.cloudPhysA, vlan)
+	nstest.AddNamespace(t, s.cloud)
+	nstest.Sh(t, "ip", "-n", node, "link", "add", s.clIf, "type", "veth", "peer", "name", "eth0", "netns", s.cloud)
+	nstest.IPBatch(t, s.cloud, []string{"addr add 169.254.100.2/30 dev eth0", "addr add " + s.cloudLoop + "/32 dev lo", "link set eth0 up"})
 	s.cloudBird = nstest.StartPeerBird(t, s.cloud, runDir, nstest.PeerConf{Local: "169.254.100.2", Hub: "169.254.100.1", ASN: awsASN, HubASN: hubASN,
 		Prefixes: []string{"172.31.0.0/16"}, Loopback: s.cloudLoop})
 }

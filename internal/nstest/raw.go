@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -72,4 +74,26 @@ func BPDUFrame(src net.HardwareAddr) []byte {
 	binary.BigEndian.PutUint16(bpdu[31:], 2*256)  // hello 2 s
 	binary.BigEndian.PutUint16(bpdu[33:], 15*256) // forward delay 15 s
 	return f
+}
+
+// Standby makes dev in ns a standby port the way an active-backup bond
+// holds one: up, with carrier, but nothing received or sent. (This kernel
+// has no bonding driver, and a bridge port's blocking state does not hold
+// with STP off.) Activate ends it.
+func Standby(t testing.TB, ns, dev string) {
+	t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(fmt.Sprintf(`table netdev standby {
+	chain in { type filter hook ingress device %[1]q priority filter; policy drop; }
+	chain out { type filter hook egress device %[1]q priority filter; policy drop; }
+}`, dev))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("standby port %s in %s: %v: %s", dev, ns, err, out)
+	}
+}
+
+// Activate makes the standby port of ns forward, as a bond failing over.
+func Activate(t testing.TB, ns string) {
+	t.Helper()
+	Sh(t, "ip", "netns", "exec", ns, "nft", "delete", "table", "netdev", "standby")
 }
