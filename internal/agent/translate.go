@@ -192,6 +192,7 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 			// The sequence that re-enables a route-limited session also
 			// brings back a port its guards shut.
 			ReenableSeq: p.ReenableSeq,
+			HeldShut:    p.Shut,
 		})
 	}
 	for _, l := range p.Legs {

@@ -79,6 +79,11 @@ type Port struct {
 	// by the desired state, so it survives agent restarts and is never
 	// taken again by a later pass.
 	ReenableSeq int64 `json:"reenable_seq,omitempty"`
+	// HeldShut is the reason (ShutBPDU, ShutFlap) the controller holds the
+	// port shut for, "" when it does not: the port's devices stay down
+	// whatever this node recorded, so a hub rebuilt on another node does not
+	// bring back a port the customer has not re-enabled.
+	HeldShut string `json:"held_shut,omitempty"`
 }
 
 // L2Guard are the layer-2 guards of an on-premises port. A zero field
@@ -383,6 +388,9 @@ func (h Hub) Validate() error {
 		}
 		if p.ReenableSeq < 0 {
 			bad("%s: negative re-enable sequence", where)
+		}
+		if p.HeldShut != "" && p.HeldShut != ShutBPDU && p.HeldShut != ShutFlap {
+			bad("%s: held shut for %q: want %s or %s", where, p.HeldShut, ShutBPDU, ShutFlap)
 		}
 	}
 	if b := h.Backbone; b != nil {

@@ -404,3 +404,29 @@ func TestFlapsShutUntilReenabled(t *testing.T) {
 		t.Errorf("one loss after the re-enable shut the port: %+v", st.Shut)
 	}
 }
+
+// A port the controller holds shut stays down on a node that has no record
+// of the shut (the hub rebuilt elsewhere), and comes up once the controller
+// lets it go.
+func TestHeldShutByTheController(t *testing.T) {
+	f := newFakeNode(t, "eth-on", "eth-aws")
+	h := guardedHub()
+	h.Ports = slices.Clone(h.Ports)
+	h.Ports[0].HeldShut = ShutBPDU
+	applyCalls(t, f, h)
+	if linkUp(t, f, "hub-c1", "eth-on") {
+		t.Fatal("a port the controller holds shut came up")
+	}
+	if got := applyCalls(t, f, h); len(got) > 0 {
+		t.Errorf("re-applying a held port made calls %q", got)
+	}
+	h.Ports[0].HeldShut, h.Ports[0].ReenableSeq = "", 1
+	applyCalls(t, f, h)
+	if !linkUp(t, f, "hub-c1", "eth-on") {
+		t.Fatal("the port stayed down after the controller let it go")
+	}
+	h.Ports[0].HeldShut = "loop"
+	if err := h.Validate(); err == nil || !strings.Contains(err.Error(), "held shut") {
+		t.Errorf("an unknown reason validated: %v", err)
+	}
+}

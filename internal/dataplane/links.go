@@ -72,7 +72,7 @@ func hubLinks(h Hub, shut map[string]PortShut) map[string]wantLink {
 		if p.L2Guard != nil {
 			mtu = p.L2Guard.MTU
 		}
-		down := heldDown(p, shut)
+		down := heldDown(p, shut) || p.HeldShut != ""
 		want[p.Interface] = wantLink{addrs: []netip.Prefix{p.Address}, mtu: mtu, down: down && len(p.Legs) == 0}
 		for _, l := range p.Legs {
 			want[l] = wantLink{master: p.Interface, mtu: mtu, down: down}

@@ -51,6 +51,7 @@ type LegInput struct {
 type SessionInfo struct {
 	Stopped     bool
 	ReenableSeq int64
+	Shut        string // a layer-2 guard's reason while the port is shut
 }
 
 var localPref = map[string]int{"main": 300, "sub": 200, "backup": 100}
@@ -128,7 +129,7 @@ func buildHub(h HubInput, limit int, overlay netip.Prefix) desired.Hub {
 func buildPort(pc PortConfig, pf PortFact, legs []LegInput, h HubInput, objs objectIndex, limit int) desired.Port {
 	sess := h.Sessions[pc.PortCode]
 	p := desired.Port{PortCode: pc.PortCode, Kind: pf.Kind, SpeedMbps: pf.SpeedMbps, BGPEnabled: !sess.Stopped,
-		ReenableSeq: sess.ReenableSeq, Legs: []desired.Leg{}, Sessions: []desired.Session{}, NAPT: []desired.NAPT{}}
+		ReenableSeq: sess.ReenableSeq, Shut: sess.Shut, Legs: []desired.Leg{}, Sessions: []desired.Session{}, NAPT: []desired.NAPT{}}
 	vlan := 0
 	if pc.OnPrem != nil {
 		o := pc.OnPrem
@@ -408,6 +409,22 @@ func (s *Service) nodeInput(ctx context.Context, q store.Querier, node string) (
 			return err
 		}
 		si.Stopped = state == "stopped-limit"
+		si.Shut = get(id).sess[code].Shut
+		get(id).sess[code] = si
+		return nil
+	}, nodeID)
+	if err != nil {
+		return in, err
+	}
+	err = each(`SELECT s.customer_id, p.port_code, s.reason FROM port_shutdowns s JOIN ports p ON p.id = s.port_id
+		WHERE s.customer_id IN `+onNode, func(scan func(...any) error) error {
+		var id catalog.CustomerID
+		var code, reason string
+		if err := scan(&id, &code, &reason); err != nil {
+			return err
+		}
+		si := get(id).sess[code]
+		si.Shut = reason
 		get(id).sess[code] = si
 		return nil
 	}, nodeID)

@@ -115,3 +115,63 @@ func TestPortShutdown(t *testing.T) {
 		}
 	})
 }
+
+// While a port is shut the node's desired state says so, so that any node
+// running the hub keeps the port down; the re-enable clears it.
+func TestShutInTheDesiredState(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		a := e.addCustomer("a")
+		code := a.codes[pOnPrem]
+		if _, err := e.svc.Place(e.ctx, a.id, code, PlaceInput{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.StartEditing(a.ctx, a.id); err != nil {
+			t.Fatal(err)
+		}
+		cfg := a.config()
+		cfg.Ports = []PortConfig{*port(&cfg, code)}
+		if _, err := e.svc.SaveDraft(a.ctx, a.id, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Apply(a.ctx, a.id); err != nil {
+			t.Fatal(err)
+		}
+		shut := func() string {
+			t.Helper()
+			raw, _, err := e.svc.DesiredStateDoc(e.ctx, "tyo-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc, err := desired.Decode(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range doc.Hubs {
+				for _, p := range h.Ports {
+					if p.PortCode == code {
+						return p.Shut
+					}
+				}
+			}
+			t.Fatalf("port %s not in the desired state", code)
+			return ""
+		}
+		if got := shut(); got != "" {
+			t.Fatalf("shut = %q before any report", got)
+		}
+		if _, err := e.svc.NodeReportsPortShut(e.ctx, "tyo-1", code, ShutFlap, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := shut(); got != ShutFlap {
+			t.Fatalf("shut = %q after the node's report, want %q", got, ShutFlap)
+		}
+		if _, err := e.svc.ReenablePort(a.ctx, a.id, code); err != nil {
+			t.Fatal(err)
+		}
+		if got := shut(); got != "" {
+			t.Fatalf("shut = %q after the re-enable", got)
+		}
+	})
+}

@@ -72,13 +72,17 @@ type BackbonePeer struct {
 
 // Port is one customer port with the legs placed on this node.
 type Port struct {
-	PortCode    string      `json:"port_code"`
-	Kind        string      `json:"kind"`
-	SpeedMbps   int64       `json:"speed_mbps"`
-	Legs        []Leg       `json:"legs"`
-	Sessions    []Session   `json:"bgp_sessions"`
-	BGPEnabled  bool        `json:"bgp_enabled"`  // false while stopped by the route limit
-	ReenableSeq int64       `json:"reenable_seq"` // bumped when the customer re-enables
+	PortCode    string    `json:"port_code"`
+	Kind        string    `json:"kind"`
+	SpeedMbps   int64     `json:"speed_mbps"`
+	Legs        []Leg     `json:"legs"`
+	Sessions    []Session `json:"bgp_sessions"`
+	BGPEnabled  bool      `json:"bgp_enabled"`  // false while stopped by the route limit
+	ReenableSeq int64     `json:"reenable_seq"` // bumped when the customer re-enables
+	// Shut is set while a layer-2 guard holds the port shut (bpdu, flap):
+	// its links stay down, wherever the hub runs, until the customer
+	// re-enables it.
+	Shut        string      `json:"shut,omitempty"`
 	RoutePolicy RoutePolicy `json:"route_policy"`
 	L2Guard     *L2Guard    `json:"l2_guard,omitempty"`
 	Firewall    *Firewall   `json:"firewall,omitempty"`
@@ -278,6 +282,9 @@ func (s State) Check() error {
 			}
 			if p.SpeedMbps <= 0 || len(p.Legs) == 0 {
 				return fmt.Errorf("desired state: %s needs a speed and a leg", pat)
+			}
+			if p.Shut != "" && ((p.Shut != "bpdu" && p.Shut != "flap") || p.Kind != "onprem") {
+				return fmt.Errorf("desired state: %s: shut %q: want bpdu or flap, on an on-premises port", pat, p.Shut)
 			}
 			for _, l := range p.Legs {
 				if !ifRE.MatchString(l.Interface) || l.VLAN < 0 || l.VLAN > 4094 {
