@@ -193,6 +193,7 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 			// brings back a port its guards shut.
 			ReenableSeq: p.ReenableSeq,
 			HeldShut:    p.Shut,
+			BGPDisabled: !p.BGPEnabled,
 		})
 	}
 	for _, l := range p.Legs {

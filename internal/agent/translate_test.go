@@ -120,12 +120,13 @@ func TestTranslateEdgeCases(t *testing.T) {
 
 // A redundant on-premises port is one session over both legs: the data
 // plane gets one port whose interface is a bridge over the two legs, and no
-// problem is reported. A port the controller holds shut is held so.
+// problem is reported. A port the controller holds shut, or whose session it
+// holds stopped, is held so.
 func TestTranslateRedundantOnPrem(t *testing.T) {
 	s := desired.State{Schema: desired.Schema, Node: "n1", Region: "tokyo", Hubs: []desired.Hub{{
 		HubID: "hub_x", Namespace: "hub-x", ASN: 64600, InternalNetwork: "100.64.0.0/24", MonitoringNetwork: "100.64.1.0/28",
 		Ports: []desired.Port{{
-			PortCode: "shc00000007", Kind: "onprem", SpeedMbps: 1000, BGPEnabled: true, Shut: "bpdu",
+			PortCode: "shc00000007", Kind: "onprem", SpeedMbps: 1000, BGPEnabled: false, Shut: "bpdu",
 			Legs: []desired.Leg{{Role: "primary", Interface: "eth1", VLAN: 101}, {Role: "secondary", Interface: "eth2", VLAN: 101}},
 			Sessions: []desired.Session{
 				{Name: "single", LocalAddress: "169.254.30.1", PeerAddress: "169.254.30.2", PrefixLength: 30, PeerASN: 65001},
@@ -142,7 +143,7 @@ func TestTranslateRedundantOnPrem(t *testing.T) {
 	}
 	p := hubs[0].Ports[0]
 	if p.Interface != "br00000007" || !slices.Equal(p.Legs, []string{"eth1.101", "eth2.101"}) || p.Address.String() != "169.254.30.1/30" ||
-		p.HeldShut != "bpdu" {
+		p.HeldShut != "bpdu" || !p.BGPDisabled {
 		t.Errorf("port = %+v", p)
 	}
 	if err := hubs[0].Validate(); err != nil {

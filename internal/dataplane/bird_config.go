@@ -60,6 +60,9 @@ type birdSession struct {
 	LocalPref    int // set on import; 0: leave as received
 	MarkASN      uint32
 	MarkValue    uint32
+	// Disabled keeps the session down: the controller holds it stopped
+	// (the route limit) until the customer re-enables it.
+	Disabled bool
 	// StripMark removes the backbone's mark (MarkASN, 1, *) from what a
 	// port is sent: it is the hub's own bookkeeping, and names the VNI.
 	StripMark     bool
@@ -138,6 +141,7 @@ func buildBirdConfig(h Hub, paths birdPaths, learned []Route) birdConfig {
 			RejectBogons:    true,
 			MarkASN:         h.LocalASN,
 			StripMark:       h.Backbone != nil,
+			Disabled:        p.BGPDisabled,
 		}
 		switch p.Policy.Kind {
 		case PolicyAll:

@@ -84,6 +84,10 @@ type Port struct {
 	// whatever this node recorded, so a hub rebuilt on another node does not
 	// bring back a port the customer has not re-enabled.
 	HeldShut string `json:"held_shut,omitempty"`
+	// BGPDisabled keeps the port's BGP session down: the controller holds
+	// it stopped after the route limit tripped, until the customer
+	// re-enables it — on any node that runs the hub.
+	BGPDisabled bool `json:"bgp_disabled,omitempty"`
 }
 
 // L2Guard are the layer-2 guards of an on-premises port. A zero field
