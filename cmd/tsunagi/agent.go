@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,6 +24,7 @@ var version = "dev"
 
 type agentFlags struct {
 	controller, token, stateDir, runDir, controllerCA, logLevel string
+	resync                                                      time.Duration
 }
 
 func agentCmd() *cobra.Command {
@@ -39,6 +41,8 @@ func agentCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.runDir, "run-dir", "/run/tsunagi", "per-hub BIRD files and ownership markers (keep the path short)")
 	cmd.Flags().StringVar(&f.controllerCA, "controller-ca", "", "PEM file of the CA (or self-signed certificate) that verifies the controller; default: the system roots")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().DurationVar(&f.resync, "resync", time.Minute,
+		"how often the data plane is re-applied and observed without a change (drift repair, layer-2 guards, the report); at least 5s")
 	return cmd
 }
 
@@ -50,6 +54,9 @@ func runAgent(ctx context.Context, f agentFlags) error {
 	log := logging.New(os.Stderr, level)
 	if f.controller == "" {
 		return errors.New("--controller is required")
+	}
+	if f.resync < 5*time.Second {
+		return fmt.Errorf("--resync %v: at least 5s", f.resync)
 	}
 	if os.Geteuid() != 0 {
 		return errors.New("the agent manages namespaces, BIRD and nftables: run it as root")
@@ -86,7 +93,8 @@ func runAgent(ctx context.Context, f agentFlags) error {
 	// Stopping the agent leaves namespaces, BIRD and nftables running: the
 	// data plane keeps forwarding, and the next agent adopts it unchanged.
 	m := dataplane.NewManager(dataplane.Options{RunDir: f.runDir})
-	loop := &agent.Loop{Client: client, Applier: &agent.DataplaneApplier{M: m, RunDir: f.runDir}, Dir: f.stateDir, Version: version, Log: log}
+	loop := &agent.Loop{Client: client, Applier: &agent.DataplaneApplier{M: m, RunDir: f.runDir}, Dir: f.stateDir, Version: version, Log: log,
+		Resync: f.resync, Wait: min(30*time.Second, f.resync)}
 	log.Info("tsunagi agent started", "controller", f.controller, "version", version)
 	return loop.Run(ctx)
 }
