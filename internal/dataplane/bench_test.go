@@ -46,7 +46,7 @@ const (
 )
 
 // BenchmarkThroughput measures TCP goodput (iperf3, one stream) through
-// four paths built in the same run, measured in turn, tpRounds times each,
+// five paths built in the same run, measured in turn, tpRounds times each,
 // the median kept:
 //
 //   - direct: a bare veth pair between two namespaces;
@@ -57,10 +57,12 @@ const (
 //     egress, as tsunagi shapes every port;
 //   - hub: a tsunagi hub built by Manager.Apply with a stateful firewall on
 //     the inbound port, NAPT on the outbound port and both ports shaped
-//     (at 100 Gbit/s, so that htb is in the path but never the limit).
+//     (at 100 Gbit/s, so that htb is in the path but never the limit);
+//   - hub-guards: the hub with the on-premises port's layer-2 guards.
 //
 // The ratio is hub / hand-nft-tc; hand-nft / direct is the cost
-// of a stateful filter and SNAT themselves.
+// of a stateful filter and SNAT themselves; guards / hub the cost of the
+// layer-2 guards.
 func BenchmarkThroughput(b *testing.B) {
 	nstest.RequireRoot(b)
 	if _, err := exec.LookPath(iperfBin); err != nil {
@@ -120,11 +122,16 @@ func BenchmarkThroughput(b *testing.B) {
 		}
 		paths = append(paths, path{name: v.name, src: src, dst: dst, srcAddr: tpSrc, dstAddr: tpDst})
 	}
-	// hub: the same path realised by tsunagi.
-	{
-		node, src, dst := prefix+"-node", prefix+"-usrc", prefix+"-udst"
+	// hub: the same path realised by tsunagi; hub-guards adds the
+	// on-premises port's layer-2 guards (a netdev ingress chain: BPDU
+	// drop, the source-MAC set, storm control), as the service has them.
+	for _, v := range []struct {
+		name, tag string
+		guards    bool
+	}{{"hub", "u", false}, {"hub-guards", "g", true}} {
+		node, src, dst := prefix+"-"+v.tag+"node", prefix+"-"+v.tag+"src", prefix+"-"+v.tag+"dst"
 		nstest.AddNamespace(b, node)
-		inIf, outIf := prefix+"i", prefix+"o"
+		inIf, outIf := prefix+v.tag+"i", prefix+v.tag+"o"
 		for _, side := range []struct{ ns, port, addr, via, to string }{
 			{src, inIf, tpSrc, tpRtrIn, tpDstNet}, {dst, outIf, tpDst, tpRtrOut, tpPublic},
 		} {
@@ -133,7 +140,7 @@ func BenchmarkThroughput(b *testing.B) {
 			nstest.IPBatch(b, side.ns, []string{"addr add " + side.addr + "/30 dev eth0", "link set eth0 up", "route add " + side.to + " via " + side.via})
 		}
 		h := Hub{
-			ID: prefix + "-tp", LocalASN: 65100, RouterID: netip.MustParseAddr("10.100.0.1"),
+			ID: prefix + "-tp" + v.tag, LocalASN: 65100, RouterID: netip.MustParseAddr("10.100.0.1"),
 			InternalNetwork: mustPrefix("10.100.0.0/24"), MonitoringNetwork: mustPrefix("10.200.0.0/24"),
 			Ports: []Port{
 				{Name: "onprem", Interface: inIf, Address: mustPrefix(tpRtrIn + "/30"), PeerAddress: netip.MustParseAddr(tpSrc), PeerASN: 65001,
@@ -145,12 +152,16 @@ func BenchmarkThroughput(b *testing.B) {
 					NAPT: &NAPT{Inside: []netip.Prefix{mustPrefix(tpSrcNet)}, Public: mustPrefix(tpPublic)}},
 			},
 		}
+		if v.guards {
+			h.Ports[0].L2Guard = &L2Guard{BPDUGuard: true, StormControlPPS: 1000, FlapLimit: 5, FlapWindowSeconds: 60,
+				MACLimit: 5, MACAgeingSeconds: 2400, MTU: 1500}
+		}
 		m := NewManager(Options{RunDir: runDir, NodeNamespace: node})
 		cleanupHub(b, m, runDir, h.ID)
 		if err := m.Apply(ctx, h); err != nil {
 			b.Fatal(err)
 		}
-		paths = append(paths, path{name: "hub", src: src, dst: dst, srcAddr: tpSrc, dstAddr: tpDst})
+		paths = append(paths, path{name: v.name, src: src, dst: dst, srcAddr: tpSrc, dstAddr: tpDst})
 	}
 
 	for _, p := range paths {
@@ -179,6 +190,7 @@ func BenchmarkThroughput(b *testing.B) {
 	b.ReportMetric(med["hand-nft"]/med["direct"], "hand-nft/direct")
 	b.ReportMetric(med["hand-nft-tc"]/med["direct"], "hand-nft-tc/direct")
 	b.ReportMetric(med["hub"]/med["direct"], "hub/direct")
+	b.ReportMetric(med["hub-guards"]/med["hub"], "guards/hub")
 }
 
 // wirePath makes src —veth— rtr —veth— dst with the benchmark's addresses
@@ -292,7 +304,8 @@ const nodeHubs = 200
 // BenchmarkNode200Hubs builds a node namespace with 400 veth pairs and
 // has a fresh Manager reconcile 200 customer hubs onto it from scratch
 // (each: namespace, two ports with addresses, sysctls, an nftables table
-// with a stateful firewall, htb on both ports, a BIRD with two BGP
+// with a stateful firewall and the on-premises port's layer-2 guards, htb
+// on both ports, a BIRD with two BGP
 // sessions), then a second Manager (an agent restart) pass over the same
 // 200 hubs, which must change nothing. Each pass logs the time spent in
 // each subsystem's kernel and daemon calls. It then measures the memory of the
@@ -333,6 +346,9 @@ func BenchmarkNode200Hubs(b *testing.B) {
 			{Action: Accept, Sources: []netip.Prefix{mustPrefix("10.10.0.0/16")}, Protocol: "tcp", Ports: []string{"22", "443"}},
 			{Action: Accept, Protocol: "icmp"},
 		}}
+		// The service's guards, as every on-premises port has them.
+		h.Ports[0].L2Guard = &L2Guard{BPDUGuard: true, StormControlPPS: 1000, FlapLimit: 5, FlapWindowSeconds: 60,
+			MACLimit: 5, MACAgeingSeconds: 2400, MTU: 1500}
 		hubs[i] = h
 	}
 	nstest.IPBatch(b, node, lines)
