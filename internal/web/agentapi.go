@@ -159,7 +159,7 @@ func (s *Server) desiredState(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) nodeReport(w http.ResponseWriter, r *http.Request) error {
 	var in fleet.StatusInput
-	if err := decode(w, r, &in); err != nil {
+	if err := decodeLimit(w, r, &in, MaxReport); err != nil {
 		return err
 	}
 	n := r.Context().Value(keyNode).(fleet.Node)

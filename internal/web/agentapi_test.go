@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -178,6 +179,15 @@ func TestAgentEnrolmentAndMutualTLS(t *testing.T) {
 	status, err := e.fleet.NodeStatus(ctx, "tyo-1")
 	if err != nil || status.AppliedGeneration != st.Generation || status.AgentVersion != "test-1" {
 		t.Fatalf("status = %+v, %v", status, err)
+	}
+	// A node with many hubs reports more than an API body may hold: a
+	// report of 1,000 hubs' status (about 3 MB) is accepted.
+	big := map[string]any{}
+	for i := range 1000 {
+		big[fmt.Sprintf("hub%04d", i)] = map[string]any{"Sessions": strings.Repeat("x", 3000)}
+	}
+	if err := c.SendReport(ctx, agent.Report{AppliedGeneration: st.Generation, AgentVersion: "test-1", Report: big}); err != nil {
+		t.Errorf("a 1,000-hub report: %v", err)
 	}
 	// Bad reports change nothing.
 	if err := c.SendReport(ctx, agent.Report{AppliedGeneration: "not hex!", AgentVersion: "v"}); err == nil || !strings.Contains(err.Error(), "400") {

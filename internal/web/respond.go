@@ -15,6 +15,11 @@ import (
 // MaxBody is the largest request body accepted.
 const MaxBody = 1 << 20
 
+// MaxReport bounds a hub node's status report: what it observed of every
+// hub it runs (about 1–2 KB a hub, more with refused prefixes listed), so
+// a node with thousands of hubs still reports.
+const MaxReport = 32 << 20
+
 // errorBody is the one shape of every error answer.
 type errorBody struct {
 	Error struct {
@@ -82,10 +87,15 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // decode reads exactly one JSON object of at most MaxBody bytes into v,
 // refusing unknown fields, wrong types and trailing data.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeLimit(w, r, v, MaxBody)
+}
+
+// decodeLimit is decode with another size limit.
+func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return fault.New(fault.Invalid, "Content-Type must be application/json")
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil {
@@ -101,7 +111,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	)
 	switch {
 	case errors.As(err, &maxErr):
-		return fault.New(fault.TooLarge, "the body is larger than %d bytes", MaxBody)
+		return fault.New(fault.TooLarge, "the body is larger than %d bytes", limit)
 	case errors.As(err, &typeErr):
 		return fault.Field(typeErr.Field, "%s must be a JSON %s", typeErr.Field, typeErr.Type.Kind())
 	case errors.As(err, &syntaxErr):
