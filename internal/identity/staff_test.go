@@ -191,12 +191,7 @@ func TestLastOfficerRace(t *testing.T) {
 			if crossed {
 				targets = [2]string{y.ID, x.ID}
 			}
-			var wg sync.WaitGroup
-			errs := make([]error, 2)
-			for i, p := range []Principal{px, py} {
-				wg.Go(func() { errs[i] = f.svc.DeleteAccount(f.ctx, p, targets[i]) })
-			}
-			wg.Wait()
+			errs := f.deleteAtOnce([2]Principal{px, py}, targets)
 			ok, conflict := 0, 0
 			for _, err := range errs {
 				switch {
@@ -262,12 +257,7 @@ func TestLastOpsAdminRace(t *testing.T) {
 			if crossed {
 				targets = [2]string{y.ID, x.ID}
 			}
-			var wg sync.WaitGroup
-			errs := make([]error, 2)
-			for i, p := range []Principal{px, py} {
-				wg.Go(func() { errs[i] = f.svc.DeleteAccount(f.ctx, p, targets[i]) })
-			}
-			wg.Wait()
+			errs := f.deleteAtOnce([2]Principal{px, py}, targets)
 			var n int
 			if err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM accounts WHERE customer_id = ? AND role = ? AND disabled_at IS NULL`,
 				cu.ID, RoleOpsAdmin).Scan(&n); err != nil {
@@ -278,4 +268,15 @@ func TestLastOpsAdminRace(t *testing.T) {
 			}
 		}
 	})
+}
+
+// deleteAtOnce has each principal delete its target at the same moment.
+func (f fixture) deleteAtOnce(by [2]Principal, targets [2]string) []error {
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, p := range by {
+		wg.Go(func() { errs[i] = f.svc.DeleteAccount(f.ctx, p, targets[i]) })
+	}
+	wg.Wait()
+	return errs
 }

@@ -69,35 +69,9 @@ func TestPortShutdown(t *testing.T) {
 			t.Fatalf("re-enabled = %+v, %v", st, err)
 		}
 		// The desired state carries the new sequence to the node.
-		if _, err := e.svc.StartEditing(a.ctx, a.id); err != nil {
-			t.Fatal(err)
-		}
-		cfg := a.config()
-		cfg.Ports = []PortConfig{*port(&cfg, code)}
-		if _, err := e.svc.SaveDraft(a.ctx, a.id, cfg); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.svc.Apply(a.ctx, a.id); err != nil {
-			t.Fatal(err)
-		}
-		raw, _, err := e.svc.DesiredStateDoc(e.ctx, "tyo-1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, err := desired.Decode(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		found := false
-		for _, h := range doc.Hubs {
-			for _, p := range h.Ports {
-				if p.PortCode == code {
-					found = p.ReenableSeq == 1
-				}
-			}
-		}
-		if !found {
-			t.Errorf("the desired state does not carry re-enable sequence 1 for %s", code)
+		e.applyOnly(a, code)
+		if p := e.desiredPort("tyo-1", code); p.ReenableSeq != 1 {
+			t.Errorf("the desired state carries re-enable sequence %d for %s, want 1", p.ReenableSeq, code)
 		}
 		// A report the node made before it saw the re-enable is stale.
 		if st, err := e.svc.NodeReportsPortShut(e.ctx, "tyo-1", code, ShutBPDU, 0); err != nil || st.State != "active" {
@@ -127,37 +101,8 @@ func TestShutInTheDesiredState(t *testing.T) {
 		if _, err := e.svc.Place(e.ctx, a.id, code, PlaceInput{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.StartEditing(a.ctx, a.id); err != nil {
-			t.Fatal(err)
-		}
-		cfg := a.config()
-		cfg.Ports = []PortConfig{*port(&cfg, code)}
-		if _, err := e.svc.SaveDraft(a.ctx, a.id, cfg); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.svc.Apply(a.ctx, a.id); err != nil {
-			t.Fatal(err)
-		}
-		shut := func() string {
-			t.Helper()
-			raw, _, err := e.svc.DesiredStateDoc(e.ctx, "tyo-1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			doc, err := desired.Decode(raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, h := range doc.Hubs {
-				for _, p := range h.Ports {
-					if p.PortCode == code {
-						return p.Shut
-					}
-				}
-			}
-			t.Fatalf("port %s not in the desired state", code)
-			return ""
-		}
+		e.applyOnly(a, code)
+		shut := func() string { t.Helper(); return e.desiredPort("tyo-1", code).Shut }
 		if got := shut(); got != "" {
 			t.Fatalf("shut = %q before any report", got)
 		}
@@ -174,4 +119,43 @@ func TestShutInTheDesiredState(t *testing.T) {
 			t.Fatalf("shut = %q after the re-enable", got)
 		}
 	})
+}
+
+// applyOnly applies the customer's fixture configuration with only the
+// port code in it (the port must be placed).
+func (e *env) applyOnly(c customer, code string) {
+	e.t.Helper()
+	if _, err := e.svc.StartEditing(c.ctx, c.id); err != nil {
+		e.t.Fatal(err)
+	}
+	cfg := c.config()
+	cfg.Ports = []PortConfig{*port(&cfg, code)}
+	if _, err := e.svc.SaveDraft(c.ctx, c.id, cfg); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.svc.Apply(c.ctx, c.id); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// desiredPort is the port as the node's desired-state document has it.
+func (e *env) desiredPort(node, code string) desired.Port {
+	e.t.Helper()
+	raw, _, err := e.svc.DesiredStateDoc(e.ctx, node)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	doc, err := desired.Decode(raw)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, h := range doc.Hubs {
+		for _, p := range h.Ports {
+			if p.PortCode == code {
+				return p
+			}
+		}
+	}
+	e.t.Fatalf("port %s not in %s's desired state", code, node)
+	return desired.Port{}
 }
