@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -144,8 +145,10 @@ func TestBadInputChangesNothing(t *testing.T) {
 				if tc.field != "" && errObj["field"] != tc.field {
 					t.Errorf("field = %v, want %s", errObj["field"], tc.field)
 				}
+				// The request ID is random base32 and may spell "sql".
+				checked := strings.Replace(raw, fmt.Sprint(errObj["request_id"]), "", 1)
 				for _, leak := range []string{"goroutine", "panic", "sql", "SQLSTATE", ".go:"} {
-					if strings.Contains(raw, leak) {
+					if strings.Contains(checked, leak) {
 						t.Errorf("body leaks internals (%q): %s", leak, raw)
 					}
 				}
