@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -73,7 +74,11 @@ func (c *Client) DesiredState(ctx context.Context, have string, wait time.Durati
 	case http.StatusNotModified:
 		return nil, nil
 	case http.StatusOK:
-		return io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		doc, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		if err == nil && len(doc) == 0 {
+			err = errors.New("desired state: empty answer")
+		}
+		return doc, err
 	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return nil, &ErrStatus{resp.StatusCode, apiMessage(raw)}

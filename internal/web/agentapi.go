@@ -151,7 +151,9 @@ func (s *Server) desiredState(w http.ResponseWriter, r *http.Request) error {
 		}
 		select {
 		case <-r.Context().Done():
-			return nil
+			// The agent went away, or the controller is stopping: never an
+			// empty 200, which an agent would read as a document.
+			return fault.New(fault.Unavailable, "the request ended before the desired state changed; retry")
 		case <-time.After(desiredStatePoll):
 		}
 	}
