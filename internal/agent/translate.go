@@ -164,9 +164,19 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 			continue
 		}
 		dev, bridged := ifname(leg), []string(nil)
+		taken := []desired.Leg{leg}
 		if second, ok := legs["secondary"]; ok && s.Name == "single" {
 			dev, bridged = "br"+strings.TrimPrefix(p.PortCode, "shc"), []string{ifname(leg), ifname(second)}
 			used[second.Role] = true
+			taken = append(taken, second)
+		}
+		// A leg on a VLAN is a sub-interface the data plane makes on the
+		// node's physical port.
+		var vlans []dataplane.VLANLink
+		for _, l := range taken {
+			if l.VLAN > 0 {
+				vlans = append(vlans, dataplane.VLANLink{Name: ifname(l), Parent: l.Interface, ID: l.VLAN})
+			}
 		}
 		local, e1 := netip.ParseAddr(s.LocalAddress)
 		peer, e2 := netip.ParseAddr(s.PeerAddress)
@@ -178,6 +188,7 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 			Name:        portName(p.PortCode, s.Name),
 			Interface:   dev,
 			Legs:        bridged,
+			VLANs:       vlans,
 			Address:     netip.PrefixFrom(local, s.PrefixLength),
 			PeerAddress: peer,
 			PeerASN:     s.PeerASN,

@@ -143,7 +143,8 @@ func TestTranslateRedundantOnPrem(t *testing.T) {
 	}
 	p := hubs[0].Ports[0]
 	if p.Interface != "br00000007" || !slices.Equal(p.Legs, []string{"eth1.101", "eth2.101"}) || p.Address.String() != "169.254.30.1/30" ||
-		p.HeldShut != "bpdu" || !p.BGPDisabled {
+		p.HeldShut != "bpdu" || !p.BGPDisabled ||
+		!slices.Equal(p.VLANs, []dataplane.VLANLink{{Name: "eth1.101", Parent: "eth1", ID: 101}, {Name: "eth2.101", Parent: "eth2", ID: 101}}) {
 		t.Errorf("port = %+v", p)
 	}
 	if err := hubs[0].Validate(); err != nil {

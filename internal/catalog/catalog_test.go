@@ -216,6 +216,15 @@ func TestValidation(t *testing.T) {
 				_, err := f.cat.CreateNode(f.ctx, catalog.NodeInput{Region: "tokyo", Name: "n1", Ports: []catalog.PhysicalPort{{Name: "eth0", SpeedMbps: 25_000, Kind: "onprem"}}})
 				return err
 			}},
+			{"node port name longer than the kernel's 15 characters", "physical_ports[0].name", func() error {
+				_, err := f.cat.CreateNode(f.ctx, catalog.NodeInput{Region: "tokyo", Name: "n1", Ports: []catalog.PhysicalPort{{Name: "enp129s0f1np1xyz", SpeedMbps: 10_000, Kind: "onprem"}}})
+				return err
+			}},
+			{"cloud port name too long for its VLAN sub-interfaces", "physical_ports[1].name", func() error {
+				_, err := f.cat.CreateNode(f.ctx, catalog.NodeInput{Region: "tokyo", Name: "n1", Ports: []catalog.PhysicalPort{{Name: "enp129s0f1np1xy", SpeedMbps: 10_000, Kind: "onprem"},
+					{Name: "enp129s0f1n", SpeedMbps: 10_000, Kind: "cloud-aws"}}})
+				return err
+			}},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) { wantField(t, tc.do(), tc.field) })

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
@@ -41,10 +42,14 @@ type NodeInput struct {
 
 var (
 	nodeNameRE     = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
-	ifNameRE       = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._/-]{0,31}$`)
+	ifNameRE       = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._/-]{0,14}$`)
 	physicalKinds  = []string{"onprem", "cloud-aws", "cloud-azure", "backbone"}
 	physicalSpeeds = []int64{1_000, 10_000, 100_000}
 )
+
+// maxIfName is the kernel's limit on an interface name (IFNAMSIZ less the
+// terminating zero).
+const maxIfName = 15
 
 // CreateNode adds a hub node and its physical ports (operator inventory).
 func (c *Catalog) CreateNode(ctx context.Context, in NodeInput) (Node, error) {
@@ -58,8 +63,13 @@ func (c *Catalog) CreateNode(ctx context.Context, in NodeInput) (Node, error) {
 	for i, p := range in.Ports {
 		f := fmt.Sprintf("physical_ports[%d]", i)
 		switch {
-		case !ifNameRE.MatchString(p.Name):
-			return Node{}, fault.Field(f+".name", "name must be an interface name")
+		case !ifNameRE.MatchString(p.Name) || len(p.Name) > maxIfName:
+			return Node{}, fault.Field(f+".name", "name must be an interface name of at most %d characters", maxIfName)
+		case strings.HasPrefix(p.Kind, "cloud-") && len(p.Name) > maxIfName-len(".4094"):
+			// Customers' legs on it are VLAN sub-interfaces <name>.<tag>,
+			// which must fit the kernel's interface names too.
+			return Node{}, fault.Field(f+".name", "a %s port's name must have at most %d characters, so that its VLAN sub-interfaces (<name>.4094) are interface names",
+				p.Kind, maxIfName-len(".4094"))
 		case seen[p.Name]:
 			return Node{}, fault.Field(f+".name", "port %s is listed twice", p.Name)
 		case !containsInt(physicalSpeeds, p.SpeedMbps):

@@ -548,6 +548,10 @@ func (t timedNet) FloodDel(ns, dev string, remote netip.Addr) error {
 	defer t.since("FloodDel", time.Now())
 	return t.netOps.FloodDel(ns, dev, remote)
 }
+func (t timedNet) AddVLAN(ns string, v VLANLink) error {
+	defer t.since("AddVLAN", time.Now())
+	return t.netOps.AddVLAN(ns, v)
+}
 func (t timedNet) AddBridge(ns string, b BridgeSpec) error {
 	defer t.since("AddBridge", time.Now())
 	return t.netOps.AddBridge(ns, b)

@@ -133,7 +133,7 @@ func (f *fakeNet) MoveLink(from, name, to string) error {
 	delete(f.ns[from], name)
 	// The kernel drops addresses and takes the link down and out of its
 	// bridge on a move; the alias stays.
-	f.ns[to][name] = &LinkState{Name: name, Alias: l.Alias, MTU: l.MTU}
+	f.ns[to][name] = &LinkState{Name: name, Alias: l.Alias, MTU: l.MTU, Kind: l.Kind}
 	return nil
 }
 
@@ -416,6 +416,19 @@ func (f *fakeNet) FloodDel(ns, dev string, remote netip.Addr) error {
 		return errors.New("no such file or directory")
 	}
 	f.floods[k] = slices.Delete(f.floods[k], i, i+1)
+	return nil
+}
+
+func (f *fakeNet) AddVLAN(ns string, v VLANLink) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.get(ns, v.Parent); err != nil {
+		return err
+	}
+	if _, ok := f.ns[ns][v.Name]; ok {
+		return errors.New("file exists")
+	}
+	f.ns[ns][v.Name] = &LinkState{Name: v.Name, Kind: "vlan"}
 	return nil
 }
 

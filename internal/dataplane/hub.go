@@ -84,10 +84,23 @@ type Port struct {
 	// whatever this node recorded, so a hub rebuilt on another node does not
 	// bring back a port the customer has not re-enabled.
 	HeldShut string `json:"held_shut,omitempty"`
+	// VLANs are the VLAN sub-interfaces among the port's devices (its
+	// interface or legs) that the data plane creates on the node's
+	// physical port before taking them: a customer's VLAN comes and goes
+	// with its port, with nothing to provision on the node by hand.
+	VLANs []VLANLink `json:"vlans,omitempty"`
 	// BGPDisabled keeps the port's BGP session down: the controller holds
 	// it stopped after the route limit tripped, until the customer
 	// re-enables it — on any node that runs the hub.
 	BGPDisabled bool `json:"bgp_disabled,omitempty"`
+}
+
+// VLANLink is a VLAN sub-interface Name with tag ID on the node's
+// physical port Parent (802.1Q).
+type VLANLink struct {
+	Name   string `json:"name"`
+	Parent string `json:"parent"`
+	ID     int    `json:"id"`
 }
 
 // L2Guard are the layer-2 guards of an on-premises port. A zero field
@@ -392,6 +405,11 @@ func (h Hub) Validate() error {
 		}
 		if p.ReenableSeq < 0 {
 			bad("%s: negative re-enable sequence", where)
+		}
+		for _, v := range p.VLANs {
+			if !slices.Contains(takes(p), v.Name) || !ifNameRe.MatchString(v.Parent) || v.Parent == v.Name || v.ID < 1 || v.ID > 4094 {
+				bad("%s: VLAN %s: want one of the port's devices on another device, tag 1-4094", where, v.Name)
+			}
 		}
 		if p.HeldShut != "" && p.HeldShut != ShutBPDU && p.HeldShut != ShutFlap {
 			bad("%s: held shut for %q: want %s or %s", where, p.HeldShut, ShutBPDU, ShutFlap)

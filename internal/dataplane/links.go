@@ -136,12 +136,25 @@ func (s *linkSet) Check(h Hub, node map[string]bool) error {
 	var errs []error
 	for _, p := range h.Ports {
 		for _, name := range takes(p) {
-			if !present[name] {
-				errs = append(errs, fmt.Errorf("port %s: interface %s does not exist on this node", p.Name, name))
+			if present[name] {
+				continue
 			}
+			if v, ok := vlanOf(p, name); ok && node[v.Parent] {
+				continue // made on its parent when the hub is set
+			}
+			errs = append(errs, fmt.Errorf("port %s: interface %s does not exist on this node", p.Name, name))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// vlanOf is the VLAN sub-interface spec of one of p's devices, if it is one.
+func vlanOf(p Port, name string) (VLANLink, bool) {
+	i := slices.IndexFunc(p.VLANs, func(v VLANLink) bool { return v.Name == name })
+	if i < 0 {
+		return VLANLink{}, false
+	}
+	return p.VLANs[i], true
 }
 
 // Set converges the namespace and links of h. It makes no altering call
@@ -188,12 +201,26 @@ func (s *linkSet) Set(h Hub) error {
 	// device, let go of what is marked as the hub's and no longer wanted.
 	var errs []error
 	changed := false
+	var node map[string]bool // the node namespace's links, listed when a VLAN may be missing
 	for _, p := range h.Ports {
 		for _, name := range takes(p) {
 			if _, ok := byName[name]; ok {
 				continue
 			}
 			changed = true
+			if v, ok := vlanOf(p, name); ok {
+				if node == nil {
+					if node, err = s.nodeLinks(); err != nil {
+						return err
+					}
+				}
+				if !node[name] {
+					if err := s.ops.AddVLAN("", v); err != nil {
+						errs = append(errs, fmt.Errorf("port %s: %w", p.Name, err))
+						continue
+					}
+				}
+			}
 			if err := s.ops.MoveLink("", name, ns); err != nil {
 				errs = append(errs, fmt.Errorf("port %s: %w", p.Name, err))
 			}
@@ -327,10 +354,10 @@ func (s *linkSet) setFloods(ns string, b *Backbone) error {
 }
 
 // release lets go of a link the hub marked: a device it created (VXLAN,
-// bridge) is deleted; a port interface goes back to the node namespace
-// down, out of any bridge, without its addresses or mark.
+// bridge, VLAN sub-interface) is deleted; a port interface goes back to the
+// node namespace down, out of any bridge, without its addresses or mark.
 func (s *linkSet) release(ns string, l LinkState) error {
-	if l.Kind == "vxlan" || l.Kind == "bridge" {
+	if l.Kind == "vxlan" || l.Kind == "bridge" || l.Kind == "vlan" {
 		return s.ops.DeleteLink(ns, l.Name)
 	}
 	var errs []error

@@ -205,3 +205,46 @@ func TestRedundantPortMissingLeg(t *testing.T) {
 		t.Errorf("a refused hub made calls %q", got)
 	}
 }
+
+// A port on a VLAN of the node's physical port: the data plane makes the
+// sub-interface on the parent, takes it into the hub, and deletes it when
+// the port goes (it is the hub's creation, not the node's interface). A
+// parent that does not exist refuses the hub whole. (The kernel of the
+// test machine has no 8021q: this runs on the fakes only.)
+func TestVLANSubInterface(t *testing.T) {
+	f := newFakeNode(t, "eth3", "eth-aws")
+	h := testHub()
+	h.Ports = slices.Clone(h.Ports)
+	h.Ports[0].Interface = "eth3.101"
+	h.Ports[0].VLANs = []VLANLink{{Name: "eth3.101", Parent: "eth3", ID: 101}}
+	got := netCalls(applyCalls(t, f, h))
+	for _, want := range []string{`vlan add "" eth3.101 on eth3 tag 101`, `link move eth3.101 ""→"hub-c1"`, "addr add hub-c1 eth3.101 169.254.10.1/30"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("create: no %q in %q", want, got)
+		}
+	}
+	if got := applyCalls(t, f, h); len(got) > 0 {
+		t.Errorf("unchanged VLAN port made calls %q", got)
+	}
+	if err := f.m.Remove(context.Background(), h.ID); err != nil {
+		t.Fatal(err)
+	}
+	node, _ := f.net.Links("")
+	for _, l := range node {
+		if l.Name == "eth3.101" {
+			t.Error("the sub-interface was handed back to the node instead of deleted")
+		}
+	}
+
+	g := testHub()
+	g.Ports = slices.Clone(g.Ports)
+	g.Ports[0].Interface = "eth9.101"
+	g.Ports[0].VLANs = []VLANLink{{Name: "eth9.101", Parent: "eth9", ID: 101}}
+	if err := f.m.Apply(context.Background(), g); err == nil || !strings.Contains(err.Error(), "eth9.101 does not exist") {
+		t.Errorf("a VLAN on a missing parent: %v", err)
+	}
+	g.Ports[0].VLANs[0].ID = 4095
+	if err := g.Validate(); err == nil || !strings.Contains(err.Error(), "tag 1-4094") {
+		t.Errorf("tag 4095: %v", err)
+	}
+}

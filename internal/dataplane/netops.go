@@ -43,6 +43,8 @@ type netOps interface {
 	Floods(ns, dev string) ([]netip.Addr, error)
 	FloodAdd(ns, dev string, remote netip.Addr) error
 	FloodDel(ns, dev string, remote netip.Addr) error
+	// AddVLAN creates a VLAN sub-interface in ns on its parent there.
+	AddVLAN(ns string, v VLANLink) error
 	// AddBridge creates a bridge in ns (a redundant port's device).
 	AddBridge(ns string, b BridgeSpec) error
 	// SetMaster makes name a port of the bridge master, or of none when
@@ -354,6 +356,20 @@ func (o netlinkOps) FloodDel(ns, dev string, remote netip.Addr) error {
 	return o.link(ns, dev, func(h *netlink.Handle, l netlink.Link) error {
 		if err := h.NeighDel(floodEntry(l.Attrs().Index, remote)); err != nil {
 			return fmt.Errorf("stop flooding %s to %v: %w", dev, remote, err)
+		}
+		return nil
+	})
+}
+
+// AddVLAN creates the sub-interface beside its parent; it is then moved
+// into the hub namespace like any port device (a VLAN device may live in
+// another namespace than its parent). Not exercised by the tests on this
+// machine, whose kernel has no 8021q: the fakes stand in for it there.
+func (o netlinkOps) AddVLAN(ns string, v VLANLink) error {
+	return o.link(ns, v.Parent, func(h *netlink.Handle, parent netlink.Link) error {
+		l := &netlink.Vlan{LinkAttrs: netlink.LinkAttrs{Name: v.Name, ParentIndex: parent.Attrs().Index}, VlanId: v.ID}
+		if err := h.LinkAdd(l); err != nil {
+			return fmt.Errorf("add VLAN %s (%s tag %d): %w", v.Name, v.Parent, v.ID, err)
 		}
 		return nil
 	})

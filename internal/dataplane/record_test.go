@@ -135,6 +135,10 @@ func (r recNet) FloodDel(ns, dev string, remote netip.Addr) error {
 	r.c.add("flood del %s %s %s", ns, dev, remote)
 	return r.netOps.FloodDel(ns, dev, remote)
 }
+func (r recNet) AddVLAN(ns string, v VLANLink) error {
+	r.c.add("vlan add %q %s on %s tag %d", ns, v.Name, v.Parent, v.ID)
+	return r.netOps.AddVLAN(ns, v)
+}
 func (r recNet) AddBridge(ns string, b BridgeSpec) error {
 	r.c.add("bridge add %s %s %s", ns, b.Name, b.MAC)
 	return r.netOps.AddBridge(ns, b)
