@@ -239,7 +239,12 @@ func startServe(t testing.TB, o serveOpts) *server {
 	if s.customer == "" || s.mgmt == "" {
 		t.Fatalf("start-up log line lacks the listener addresses:\n%s", s.stderr)
 	}
-	// The link is printed before the start-up line, so it is complete by now.
+	// The link is printed on stdout before the start-up line on stderr, but
+	// the two pipes are read apart: when the log says a link was issued,
+	// wait for it on stdout.
+	if strings.Contains(s.stderr.String(), "first operator setup link issued") {
+		waitFor(t, startTimeout, "the setup link on stdout", func() bool { return setupURLRE.MatchString(s.stdout.String()) })
+	}
 	s.setupURL = setupURLRE.FindString(s.stdout.String())
 	s.client = s.httpClient(nil)
 	t.Cleanup(s.client.CloseIdleConnections)
