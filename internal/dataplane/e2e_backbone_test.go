@@ -157,11 +157,18 @@ func TestFloodListOnTheKernel(t *testing.T) {
 	if err != nil || !slices.Equal(got, []netip.Addr{r2, r3}) {
 		t.Fatalf("Floods = %v, %v; want [%v %v]", got, err, r2, r3)
 	}
+	// An address learned behind r2 goes with it; one behind r3 stays.
+	sh(t, "bridge", "-n", hub, "fdb", "add", "02:00:00:00:00:02", "dev", "vxbb", "dst", "10.255.0.2")
+	sh(t, "bridge", "-n", hub, "fdb", "add", "02:00:00:00:00:03", "dev", "vxbb", "dst", "10.255.0.3")
 	if err := ops.FloodDel(hub, "vxbb", r2); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := ops.Floods(hub, "vxbb"); err != nil || !slices.Equal(got, []netip.Addr{r3}) {
 		t.Fatalf("after removing %v: Floods = %v, %v", r2, got, err)
+	}
+	fdb := sh(t, "bridge", "-n", hub, "fdb", "show", "dev", "vxbb")
+	if strings.Contains(fdb, "02:00:00:00:00:02") || !strings.Contains(fdb, "02:00:00:00:00:03") {
+		t.Errorf("after removing %v the FDB is:\n%s", r2, fdb)
 	}
 	links, err := ops.Links(hub)
 	if err != nil {

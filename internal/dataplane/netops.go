@@ -352,10 +352,25 @@ func (o netlinkOps) FloodAdd(ns, dev string, remote netip.Addr) error {
 	})
 }
 
+// FloodDel removes remote from the flood list, and the addresses the device
+// learned behind it: a peer hub that left is not sent unicast until those
+// would have aged out.
 func (o netlinkOps) FloodDel(ns, dev string, remote netip.Addr) error {
 	return o.link(ns, dev, func(h *netlink.Handle, l netlink.Link) error {
 		if err := h.NeighDel(floodEntry(l.Attrs().Index, remote)); err != nil {
 			return fmt.Errorf("stop flooding %s to %v: %w", dev, remote, err)
+		}
+		fdb, err := h.NeighList(l.Attrs().Index, unix.AF_BRIDGE)
+		if err != nil {
+			return fmt.Errorf("FDB of %s: %w", dev, err)
+		}
+		for _, n := range fdb {
+			if ip, ok := netip.AddrFromSlice(n.IP.To4()); ok && ip == remote && n.LinkIndex == l.Attrs().Index {
+				n.Family, n.Flags = unix.AF_BRIDGE, netlink.NTF_SELF
+				if err := h.NeighDel(&n); err != nil && !errors.Is(err, unix.ENOENT) {
+					return fmt.Errorf("forget %v learned behind %v on %s: %w", n.HardwareAddr, remote, dev, err)
+				}
+			}
 		}
 		return nil
 	})
