@@ -1,9 +1,7 @@
 package dataplane
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,16 +28,8 @@ func TestBirdGolden(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join(dir, "input.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var c birdCase
-			dec := json.NewDecoder(bytes.NewReader(raw))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&c); err != nil {
-				t.Fatal(err)
-			}
+			readGoldenInput(t, dir, &c)
 			if err := c.Hub.Validate(); err != nil {
 				t.Fatalf("input does not validate: %v", err)
 			}
@@ -48,18 +38,7 @@ func TestBirdGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			golden := filepath.Join(dir, "bird.conf")
-			if updateGolden {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with TSUNAGI_UPDATE_GOLDEN=1 to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("rendered config differs from %s (TSUNAGI_UPDATE_GOLDEN=1 to accept):\n%s", golden, lineDiff(string(want), string(got)))
-			}
+			compareGolden(t, golden, got)
 			if _, err := exec.LookPath("/usr/sbin/bird"); err == nil {
 				if err := (birdDaemon{}).Check(context.Background(), golden); err != nil {
 					t.Errorf("BIRD refuses %s: %v", golden, err)

@@ -1,9 +1,13 @@
 package dataplane
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
+	"testing"
 )
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
@@ -25,4 +29,37 @@ func lineDiff(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// readGoldenInput decodes a golden case's input.json strictly (unknown
+// fields refused) into v.
+func readGoldenInput(t *testing.T, dir string, v any) {
+	t.Helper()
+	raw, err := os.ReadFile(dir + "/input.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// compareGolden compares got with the golden file, or rewrites the file
+// when TSUNAGI_UPDATE_GOLDEN=1.
+func compareGolden(t *testing.T, golden string, got []byte) {
+	t.Helper()
+	if updateGolden {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with TSUNAGI_UPDATE_GOLDEN=1 to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (TSUNAGI_UPDATE_GOLDEN=1 to accept):\n%s", golden, lineDiff(string(want), string(got)))
+	}
 }

@@ -1,9 +1,7 @@
 package dataplane
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,34 +28,14 @@ func TestNftGolden(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join(dir, "input.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
 			var h Hub
-			dec := json.NewDecoder(bytes.NewReader(raw))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&h); err != nil {
-				t.Fatal(err)
-			}
+			readGoldenInput(t, dir, &h)
 			if err := h.Validate(); err != nil {
 				t.Fatalf("input does not validate: %v", err)
 			}
 			_, script := renderNft(h)
-			got := []byte(script)
 			golden := filepath.Join(dir, "ruleset.nft")
-			if updateGolden {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with TSUNAGI_UPDATE_GOLDEN=1 to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("ruleset differs from %s:\n%s", golden, lineDiff(string(want), string(got)))
-			}
+			compareGolden(t, golden, []byte(script))
 			if scratch != "" {
 				cmd := exec.Command("ip", "netns", "exec", scratch, "nft", "-c", "-f", golden)
 				if out, err := cmd.CombinedOutput(); err != nil {
