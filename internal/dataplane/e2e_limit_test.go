@@ -21,14 +21,7 @@ func TestEndToEndImportLimit(t *testing.T) {
 
 	onNS, clNS := prefix+"-on", prefix+"-aws"
 	onPort, clPort := prefix+"o", prefix+"w"
-	for _, side := range []struct{ ns, port, addr string }{
-		{onNS, onPort, "169.254.10.2/30"}, {clNS, clPort, "169.254.20.2/30"},
-	} {
-		addNamespace(t, side.ns)
-		sh(t, "ip", "-n", node, "link", "add", side.port, "type", "veth", "peer", "name", "eth0", "netns", side.ns)
-		sh(t, "ip", "-n", side.ns, "addr", "add", side.addr, "dev", "eth0")
-		sh(t, "ip", "-n", side.ns, "link", "set", "eth0", "up")
-	}
+	wirePeers(t, node, onNS, onPort, clNS, clPort)
 	var many []string
 	for i := range DefaultImportLimit + 1 {
 		many = append(many, fmt.Sprintf("10.%d.%d.0/24", 10+i/256, i%256))

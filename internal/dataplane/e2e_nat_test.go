@@ -75,14 +75,7 @@ func TestEndToEndNAT(t *testing.T) {
 
 	onNS, clNS := prefix+"-on", prefix+"-pub"
 	onPort, clPort := prefix+"o", prefix+"p"
-	for _, side := range []struct{ ns, port, addr string }{
-		{onNS, onPort, "169.254.10.2/30"}, {clNS, clPort, "169.254.20.2/30"},
-	} {
-		addNamespace(t, side.ns)
-		sh(t, "ip", "-n", node, "link", "add", side.port, "type", "veth", "peer", "name", "eth0", "netns", side.ns)
-		sh(t, "ip", "-n", side.ns, "addr", "add", side.addr, "dev", "eth0")
-		sh(t, "ip", "-n", side.ns, "link", "set", "eth0", "up")
-	}
+	wirePeers(t, node, onNS, onPort, clNS, clPort)
 	sh(t, "ip", "-n", onNS, "addr", "add", "10.10.0.1/32", "dev", "lo")
 	sh(t, "ip", "-n", onNS, "addr", "add", "10.10.0.5/32", "dev", "lo")
 	sh(t, "ip", "-n", clNS, "addr", "add", "172.31.0.1/32", "dev", "lo")

@@ -86,3 +86,18 @@ func hasRoute(c BirdClient, prefix, protocol string) (bool, string) {
 	}
 	return false, fmt.Sprintf("%v", rs)
 }
+
+// wirePeers makes the on-premises and cloud peers' namespaces, each joined
+// to a port of the node by a veth (eth0 on the peer's side, 169.254.10.2/30
+// and 169.254.20.2/30, up).
+func wirePeers(t *testing.T, node, onNS, onPort, clNS, clPort string) {
+	t.Helper()
+	for _, side := range []struct{ ns, port, addr string }{
+		{onNS, onPort, "169.254.10.2/30"}, {clNS, clPort, "169.254.20.2/30"},
+	} {
+		addNamespace(t, side.ns)
+		sh(t, "ip", "-n", node, "link", "add", side.port, "type", "veth", "peer", "name", "eth0", "netns", side.ns)
+		sh(t, "ip", "-n", side.ns, "addr", "add", side.addr, "dev", "eth0")
+		sh(t, "ip", "-n", side.ns, "link", "set", "eth0", "up")
+	}
+}
