@@ -7,8 +7,11 @@ import (
 	"testing"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
 
 func TestConcurrentAppendsKeepOneChain(t *testing.T) {
@@ -35,7 +38,11 @@ func TestConcurrentAppendsKeepOneChain(t *testing.T) {
 		if err != nil || n != 80 {
 			t.Fatalf("verify = %d, %v; want 80 intact", n, err)
 		}
-		got, err := log.List(ctx, audit.Query{CustomerID: "cus_a", Limit: 5})
+		own, err := audit.Own(tenanttest.Customer("cus_a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := log.List(ctx, own.Page(0, 5))
 		if err != nil || len(got) != 5 {
 			t.Fatalf("list = %d, %v", len(got), err)
 		}
@@ -43,8 +50,28 @@ func TestConcurrentAppendsKeepOneChain(t *testing.T) {
 		if e.Seq != 1 || e.ActorName != "op" || e.SourceIP != "192.0.2.1" || e.RequestID != "req_1" || e.Result != audit.OK || e.PrevHash != "" {
 			t.Errorf("first entry = %+v", e)
 		}
-		if other, _ := log.List(ctx, audit.Query{CustomerID: "cus_b"}); len(other) != 0 {
+		ownB, _ := audit.Own(tenanttest.Customer("cus_b"))
+		if other, _ := log.List(ctx, ownB); len(other) != 0 {
 			t.Errorf("another customer's view holds %d entries", len(other))
+		}
+		if all, err := log.List(ctx, audit.AllCustomers().Page(0, 1000)); err != nil || len(all) != 80 {
+			t.Errorf("the cross-customer read = %d, %v; want 80", len(all), err)
+		}
+		if only, err := log.List(ctx, audit.AllCustomers().Only("cus_a").Page(0, 1000)); err != nil || len(only) != 80 {
+			t.Errorf("the cross-customer read narrowed to cus_a = %d, %v; want 80", len(only), err)
+		}
+		// No zero value means "every customer": a query without a scope,
+		// a narrowing to "" and a zero scope are refused.
+		for name, q := range map[string]audit.Query{"zero query": {Limit: 5}, "empty narrowing": audit.AllCustomers().Only("")} {
+			if got, err := log.List(ctx, q); !fault.Is(err, fault.Internal) || len(got) != 0 {
+				t.Errorf("%s: %d entries, %v; want an internal error", name, len(got), err)
+			}
+		}
+		if _, err := audit.Own(tenant.Scope{}); !fault.Is(err, fault.Internal) {
+			t.Errorf("Own(zero scope): %v, want an internal error", err)
+		}
+		if _, err := audit.Own(tenanttest.As("cus_a", "user", tenant.ActCatalogRead)); !fault.Is(err, fault.Forbidden) {
+			t.Errorf("Own(a user's scope): %v, want forbidden", err)
 		}
 	})
 }

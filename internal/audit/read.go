@@ -3,30 +3,76 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/tsunagi-net/tsunagi/internal/clock"
+	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
-// Query selects entries. CustomerID "" selects every customer's and the
-// platform's entries (security officers only; the caller checks).
+// Query selects entries: either one customer's own log (Own, from the
+// customer's scope) or the cross-customer read of the whole log
+// (AllCustomers: the security officer's, and the chain check), optionally
+// narrowed to one customer. The zero Query selects nothing: List refuses it,
+// so that a forgotten scope is a bug that shows, never "every customer".
 type Query struct {
-	CustomerID string
-	AfterSeq   int64
-	Limit      int
+	AfterSeq int64
+	Limit    int
+
+	customer string // the one customer whose entries are selected
+	all      bool   // every customer's and the platform's entries
+	bad      string // why the query is refused
+}
+
+// Own is the customer's own audit log: its accounts' actions and every staff
+// access to its data. The scope must hold audit.own.
+func Own(sc tenant.Scope) (Query, error) {
+	cust, err := sc.Authorize(tenant.ActAuditOwn)
+	if err != nil {
+		return Query{}, err
+	}
+	return Query{customer: string(cust)}, nil
+}
+
+// AllCustomers is the cross-customer read of the whole log: every customer's
+// and the platform's entries. Only the security officer's audit read and the
+// chain verification use it; the caller has checked the permission.
+func AllCustomers() Query { return Query{all: true} }
+
+// Only narrows a cross-customer read to one customer's entries. An empty ID
+// is refused by List, not read as "every customer".
+func (q Query) Only(cust string) Query {
+	if cust == "" {
+		q.bad = "empty customer filter"
+	}
+	q.all, q.customer = false, cust
+	return q
+}
+
+// Page sets the window: entries after sequence number after, at most limit.
+func (q Query) Page(after int64, limit int) Query {
+	q.AfterSeq, q.Limit = after, limit
+	return q
 }
 
 // List returns entries in chain order.
 func (l *Log) List(ctx context.Context, q Query) ([]Entry, error) {
+	switch {
+	case q.bad != "":
+		return nil, fault.Wrap(fault.Internal, errors.New("audit: "+q.bad), "internal error")
+	case !q.all && q.customer == "":
+		return nil, fault.Wrap(fault.Internal, errors.New("audit: query without a customer scope or AllCustomers"), "internal error")
+	}
 	if q.Limit <= 0 || q.Limit > 1000 {
 		q.Limit = 100
 	}
 	sqlq := `SELECT seq, at, actor_id, actor_kind, actor_name, customer_id, on_behalf_of, action, target,
 		source_ip, request_id, result, reason, detail, prev_hash, hash FROM audit_events WHERE seq > ?`
 	args := []any{q.AfterSeq}
-	if q.CustomerID != "" {
+	if !q.all {
 		sqlq += ` AND customer_id = ?`
-		args = append(args, q.CustomerID)
+		args = append(args, q.customer)
 	}
 	sqlq += ` ORDER BY seq LIMIT ?`
 	args = append(args, q.Limit)
@@ -80,7 +126,7 @@ func (l *Log) Verify(ctx context.Context) (int64, error) {
 	prev := ""
 	var after, n int64
 	for after < headSeq {
-		page, err := l.List(ctx, Query{AfterSeq: after, Limit: 1000})
+		page, err := l.List(ctx, AllCustomers().Page(after, 1000))
 		if err != nil {
 			return n, err
 		}

@@ -22,11 +22,15 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // Distinct identifier types keep one kind of ID from being passed as another.
+// CustomerID is the tenant's type, so that package tenant's scopes carry it
+// without importing the catalog.
+type CustomerID = tenant.CustomerID
+
 type (
-	CustomerID string
 	RegionID   string
 	ContractID string
 	HubID      string

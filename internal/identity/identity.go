@@ -30,6 +30,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/secretbox"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // Role is what an account may do. The permission table is in permissions.go.
@@ -71,6 +72,12 @@ type Principal struct {
 	// it as the new cookie.
 	Rotated    string
 	credential string // hash of the session or token that authenticated it
+
+	// Set by authentication only (scope.go), so that a Principal written
+	// by hand holds no scope: the customer scope, and for staff the role
+	// they authenticated with.
+	scope tenant.Scope
+	staff Role
 }
 
 // Operator reports whether p is operator staff.

@@ -174,7 +174,7 @@ func TestBreakGlass(t *testing.T) {
 		if err := f.svc.RecordBreakGlassAccess(f.ctx, got, "GET /api/v1/customers/x/config"); err != nil {
 			t.Fatal(err)
 		}
-		entries, err := audit.New(db).List(context.Background(), audit.Query{CustomerID: string(f.cust), Limit: 1000})
+		entries, err := audit.New(db).List(context.Background(), audit.AllCustomers().Only(string(f.cust)).Page(0, 1000))
 		if err != nil {
 			t.Fatal(err)
 		}

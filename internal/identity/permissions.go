@@ -3,10 +3,13 @@ package identity
 import (
 	"slices"
 	"strings"
+
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
-// Action is something a principal may be allowed to do.
-type Action string
+// Action is something a principal may be allowed to do. It is the tenant's
+// type so that a scope can answer for it (tenant.Scope.Can).
+type Action = tenant.Action
 
 const (
 	ActSelf             Action = "self"              // own session, profile, password, MFA and API tokens

@@ -221,6 +221,7 @@ func (s *Service) AuthenticateSession(ctx context.Context, side Side, secret str
 			p.Role = RoleMFAPending
 		}
 	}
+	sealScope(&p)
 	return p, nil
 }
 

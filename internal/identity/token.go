@@ -144,6 +144,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, side Side, secret strin
 		}
 	}
 	p.Via, p.credential = "token", h
+	sealScope(&p)
 	return p, nil
 }
 

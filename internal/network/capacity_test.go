@@ -334,3 +334,18 @@ func TestAffected(t *testing.T) {
 		}
 	})
 }
+
+// No empty customer ID means "every customer": the per-customer speed read
+// refuses it; the cross-customer readers call allSpeedsAt by name.
+func TestSpeedsAtRefusesNoCustomer(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		if got, err := e.svc.speedsAt(e.ctx, db, "", e.svc.today()); !fault.Is(err, fault.Internal) || got != nil {
+			t.Errorf("speedsAt(\"\") = %v, %v; want an internal error", got, err)
+		}
+		if _, err := e.svc.allSpeedsAt(e.ctx, db, e.svc.today()); err != nil {
+			t.Errorf("allSpeedsAt: %v", err)
+		}
+	})
+}

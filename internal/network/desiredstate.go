@@ -341,7 +341,7 @@ func (s *Service) nodeInput(ctx context.Context, q store.Querier, node string) (
 	if err != nil {
 		return in, err
 	}
-	speeds, err := s.speedsAt(ctx, q, "", s.today())
+	speeds, err := s.allSpeedsAt(ctx, q, s.today())
 	if err != nil {
 		return in, err
 	}

@@ -511,7 +511,7 @@ func (s *Service) BandwidthHistory(ctx context.Context, cust catalog.CustomerID,
 func (s *Service) SyncSpeeds(ctx context.Context) (int, error) {
 	n := 0
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		due, err := s.speedsAt(ctx, tx, "", s.today())
+		due, err := s.allSpeedsAt(ctx, tx, s.today())
 		if err != nil {
 			return err
 		}

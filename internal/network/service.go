@@ -118,16 +118,25 @@ func (s *Service) facts(ctx context.Context, q store.Querier, cust catalog.Custo
 	return f, rows.Err()
 }
 
-// speedsAt returns, per port ID of the customer ("" = all customers), the
-// contracted speed on date as set by the latest pending bandwidth change
-// effective on or before it. Ports without such a change are absent.
+// speedsAt returns, per port ID of customer cust, the contracted speed on
+// date as set by the latest pending bandwidth change effective on or before
+// it. Ports without such a change are absent. An empty cust is a bug, not
+// "every customer": the cross-customer readers call allSpeedsAt.
 func (s *Service) speedsAt(ctx context.Context, q store.Querier, cust catalog.CustomerID, date string) (map[string]int64, error) {
-	query := `SELECT port_id, to_mbps FROM bandwidth_changes WHERE status = 'pending' AND effective_date <= ?`
-	args := []any{date}
-	if cust != "" {
-		query += ` AND customer_id = ?`
-		args = append(args, cust)
+	if cust == "" {
+		return nil, fault.Wrap(fault.Internal, errors.New("speeds: no customer"), "internal error")
 	}
+	return s.speeds(ctx, q, `SELECT port_id, to_mbps FROM bandwidth_changes WHERE status = 'pending' AND effective_date <= ?
+		AND customer_id = ?`, date, cust)
+}
+
+// allSpeedsAt is speedsAt across every customer: for the desired-state
+// compiler (a node carries many customers' ports) and the daily speed sync.
+func (s *Service) allSpeedsAt(ctx context.Context, q store.Querier, date string) (map[string]int64, error) {
+	return s.speeds(ctx, q, `SELECT port_id, to_mbps FROM bandwidth_changes WHERE status = 'pending' AND effective_date <= ?`, date)
+}
+
+func (s *Service) speeds(ctx context.Context, q store.Querier, query string, args ...any) (map[string]int64, error) {
 	rows, err := q.Query(ctx, query+` ORDER BY effective_date, requested_at`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("speeds: %w", err)

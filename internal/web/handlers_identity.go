@@ -187,9 +187,9 @@ func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request) error {
 // myAudit is the customer's own audit log: its own accounts' actions and
 // every operator access to its data (break-glass), with the stated reasons.
 func (s *Server) myAudit(w http.ResponseWriter, r *http.Request) error {
-	q := audit.Query{CustomerID: string(principal(r).CustomerID)}
-	if q.CustomerID == "" {
-		return fault.New(fault.Forbidden, "your role does not allow this")
+	q, err := audit.Own(principal(r).Scope())
+	if err != nil {
+		return err
 	}
 	return s.auditPage(w, r, q)
 }

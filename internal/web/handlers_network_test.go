@@ -145,7 +145,7 @@ func TestNetworkAPI(t *testing.T) {
 	op.hdr.Set("If-None-Match", etag)
 	op.expect(http.StatusNotModified, "GET", "/api/v1/nodes/tyo-1/desired-state?reason=incident+4711", nil)
 	op.hdr.Del("If-None-Match")
-	entries, err := e.audit.List(ctx, audit.Query{CustomerID: string(cu.ID), Limit: 500})
+	entries, err := e.audit.List(ctx, audit.AllCustomers().Only(string(cu.ID)).Page(0, 500))
 	e.must("audit", err)
 	var reads, applies int
 	for _, en := range entries {

@@ -179,7 +179,11 @@ func (s *Server) inviteStaff(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
-	return s.auditPage(w, r, audit.Query{CustomerID: r.URL.Query().Get("customer")})
+	q := audit.AllCustomers()
+	if c := r.URL.Query().Get("customer"); c != "" {
+		q = q.Only(c)
+	}
+	return s.auditPage(w, r, q)
 }
 
 // auditPage answers a page of the audit log selected by q: ?after= is a

@@ -289,29 +289,12 @@ func (s *Server) auditBadInput(ctx context.Context, st *reqState, r *http.Reques
 	}
 }
 
-// breakGlass gives an operator the break-glass role on a request about a
-// customer ({customer} in the path) for which it holds a live grant, and
-// records the access, with the grant's reason, in that customer's audit log.
-// Without a grant nothing changes: operator roles hold no saved-data action.
+// breakGlass gives an operator the break-glass role and the read-only scope
+// of the customer in the path ({customer}) for which it holds a live grant;
+// identity records the access, with the grant's reason, in that customer's
+// audit log. Without a grant nothing changes.
 func (s *Server) breakGlass(r *http.Request, p identity.Principal) (identity.Principal, error) {
-	cust := catalog.CustomerID(r.PathValue("customer"))
-	if cust == "" || !identity.Allowed(p.Role, identity.ActBreakGlassOpen) {
-		return p, nil
-	}
-	g, err := s.deps.Identity.ActiveGrant(r.Context(), p, cust)
-	if fault.Is(err, fault.Forbidden) {
-		return p, nil
-	}
-	if err != nil {
-		return identity.Principal{}, err
-	}
-	a := audit.ActorFrom(r.Context())
-	actx := audit.WithActor(r.Context(), p.Actor(a.SourceIP, a.RequestID))
-	if err := s.deps.Identity.RecordBreakGlassAccess(actx, g, r.Method+" "+r.URL.Path); err != nil {
-		return identity.Principal{}, err
-	}
-	p.Role = p.Role.WithRole(identity.RoleBreakGlass)
-	return p, nil
+	return s.deps.Identity.EnterBreakGlass(r.Context(), p, catalog.CustomerID(r.PathValue("customer")), r.Method+" "+r.URL.Path)
 }
 
 // sessionCookie is the listener's session cookie: Secure, HttpOnly,
