@@ -29,6 +29,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
 
 func TestServeFreshStart(t *testing.T) {
@@ -378,7 +379,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	cat := catalog.New(db, audit.New(db))
 	for _, id := range acked {
-		if _, err := cat.GetCustomer(ctx, catalog.CustomerID(id)); err != nil {
+		if _, err := cat.GetCustomer(ctx, tenanttest.Operator(catalog.CustomerID(id))); err != nil {
 			t.Errorf("acknowledged customer %s: %v", id, err)
 		}
 	}

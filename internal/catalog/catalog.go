@@ -4,8 +4,12 @@
 // ports contracted on them (port code "shc" + 8 digits) — ISO/IEC 27017 8.2.2,
 // 6.1.3. Codes are issued by the system, unique, and never reused.
 //
-// Every method that reads or writes a customer's objects takes the CustomerID
-// of the caller's scope and filters by it; another customer's object is
+// Every method that reads or writes a customer's objects takes the caller's
+// tenant scope, never a bare CustomerID: the customer's own views a
+// tenant.Scope, the operator's management of one customer a tenant.Operator
+// (writes take only that), reads shared by both a tenant.Holder. The method
+// starts by checking the action (catalog.read, catalog.manage) and filters
+// every query by the scope's customer; another customer's object is
 // ErrNotFound, indistinguishable from one that does not exist.
 package catalog
 

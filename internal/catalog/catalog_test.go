@@ -13,6 +13,8 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
 
 type fixture struct {
@@ -42,7 +44,7 @@ func (f fixture) customer(t *testing.T, name string) (catalog.Customer, catalog.
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := f.cat.CreateContract(f.ctx, c.ID, catalog.ContractInput{Plan: "smart-hub"})
+	k, err := f.cat.CreateContract(f.ctx, tenanttest.Operator(c.ID), catalog.ContractInput{Plan: "smart-hub"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +72,7 @@ func TestCodesAreIssuedUniqueAndWellFormed(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				k, err := f.cat.CreateContract(f.ctx, c.ID, catalog.ContractInput{Plan: "smart-hub"})
+				k, err := f.cat.CreateContract(f.ctx, tenanttest.Operator(c.ID), catalog.ContractInput{Plan: "smart-hub"})
 				if err != nil {
 					errs <- err
 					return
@@ -101,11 +103,11 @@ func TestTenantScopeOnEveryRead(t *testing.T) {
 		f := setup(t, db)
 		a, ka := f.customer(t, "Alpha K.K.")
 		b, _ := f.customer(t, "Beta Inc.")
-		h, err := f.cat.CreateHub(f.ctx, a.ID, catalog.HubInput{ServiceCode: ka.ServiceCode, Region: "tokyo", Priority: "main"})
+		h, err := f.cat.CreateHub(f.ctx, tenanttest.Operator(a.ID), catalog.HubInput{ServiceCode: ka.ServiceCode, Region: "tokyo", Priority: "main"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := f.cat.CreatePort(f.ctx, a.ID, catalog.PortInput{ServiceCode: ka.ServiceCode, HubID: h.ID, Kind: "onprem", SpeedMbps: 10_000})
+		p, err := f.cat.CreatePort(f.ctx, tenanttest.Operator(a.ID), catalog.PortInput{ServiceCode: ka.ServiceCode, HubID: h.ID, Kind: "onprem", SpeedMbps: 10_000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,27 +116,27 @@ func TestTenantScopeOnEveryRead(t *testing.T) {
 		}
 		// B sees none of A's objects, and the answer is "not found".
 		checks := map[string]error{}
-		_, checks["contract"] = f.cat.GetContract(f.ctx, b.ID, ka.ServiceCode)
-		_, checks["hub"] = f.cat.GetHub(f.ctx, b.ID, h.ID)
-		_, checks["port"] = f.cat.GetPort(f.ctx, b.ID, p.PortCode)
-		_, checks["option"] = f.cat.SetOption(f.ctx, b.ID, ka.ServiceCode, catalog.OptionInput{Name: "napt-grade", Quantity: 1})
-		_, checks["cancel"] = f.cat.CancelContract(f.ctx, b.ID, ka.ServiceCode, catalog.CancelInput{TerminationDate: clock.Today(), Reason: "x"})
+		_, checks["contract"] = f.cat.GetContract(f.ctx, tenanttest.Customer(b.ID), ka.ServiceCode)
+		_, checks["hub"] = f.cat.GetHub(f.ctx, tenanttest.Customer(b.ID), h.ID)
+		_, checks["port"] = f.cat.GetPort(f.ctx, tenanttest.Customer(b.ID), p.PortCode)
+		_, checks["option"] = f.cat.SetOption(f.ctx, tenanttest.Operator(b.ID), ka.ServiceCode, catalog.OptionInput{Name: "napt-grade", Quantity: 1})
+		_, checks["cancel"] = f.cat.CancelContract(f.ctx, tenanttest.Operator(b.ID), ka.ServiceCode, catalog.CancelInput{TerminationDate: clock.Today(), Reason: "x"})
 		for what, err := range checks {
 			if !fault.Is(err, fault.NotFound) {
 				t.Errorf("%s of A read as B: got %v, want not found", what, err)
 			}
 		}
 		// B cannot hang its own objects off A's hub or contract either.
-		_, err = f.cat.CreatePort(f.ctx, b.ID, catalog.PortInput{ServiceCode: ka.ServiceCode, HubID: h.ID, Kind: "onprem", SpeedMbps: 10_000})
+		_, err = f.cat.CreatePort(f.ctx, tenanttest.Operator(b.ID), catalog.PortInput{ServiceCode: ka.ServiceCode, HubID: h.ID, Kind: "onprem", SpeedMbps: 10_000})
 		wantField(t, err, "service_code")
 		// B's lists hold only B's own contract, and no hub or port.
-		if l, _, err := f.cat.ListContracts(f.ctx, b.ID, catalog.Page{}); err != nil || len(l) != 1 || l[0].CustomerID != b.ID {
+		if l, _, err := f.cat.ListContracts(f.ctx, tenanttest.Customer(b.ID), catalog.Page{}); err != nil || len(l) != 1 || l[0].CustomerID != b.ID {
 			t.Errorf("B's contracts = %+v, %v", l, err)
 		}
-		if l, _, err := f.cat.ListHubs(f.ctx, b.ID, catalog.Page{}); err != nil || len(l) != 0 {
+		if l, _, err := f.cat.ListHubs(f.ctx, tenanttest.Customer(b.ID), catalog.Page{}); err != nil || len(l) != 0 {
 			t.Errorf("B's hubs = %+v, %v", l, err)
 		}
-		if l, _, err := f.cat.ListPorts(f.ctx, b.ID, "", catalog.Page{}); err != nil || len(l) != 0 {
+		if l, _, err := f.cat.ListPorts(f.ctx, tenanttest.Customer(b.ID), "", catalog.Page{}); err != nil || len(l) != 0 {
 			t.Errorf("B's ports = %+v, %v", l, err)
 		}
 	})
@@ -145,7 +147,7 @@ func TestValidation(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := setup(t, db)
 		c, k := f.customer(t, "Alpha K.K.")
-		h, err := f.cat.CreateHub(f.ctx, c.ID, catalog.HubInput{ServiceCode: k.ServiceCode, Region: "tokyo", Priority: "main"})
+		h, err := f.cat.CreateHub(f.ctx, tenanttest.Operator(c.ID), catalog.HubInput{ServiceCode: k.ServiceCode, Region: "tokyo", Priority: "main"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,47 +171,47 @@ func TestValidation(t *testing.T) {
 				return err
 			}},
 			{"plan", "plan", func() error {
-				_, err := f.cat.CreateContract(f.ctx, c.ID, catalog.ContractInput{Plan: "gold"})
+				_, err := f.cat.CreateContract(f.ctx, tenanttest.Operator(c.ID), catalog.ContractInput{Plan: "gold"})
 				return err
 			}},
 			{"start date", "start_date", func() error {
-				_, err := f.cat.CreateContract(f.ctx, c.ID, catalog.ContractInput{Plan: "smart-hub", StartDate: "2026-13-01"})
+				_, err := f.cat.CreateContract(f.ctx, tenanttest.Operator(c.ID), catalog.ContractInput{Plan: "smart-hub", StartDate: "2026-13-01"})
 				return err
 			}},
 			{"hub priority", "priority", func() error {
-				_, err := f.cat.CreateHub(f.ctx, c.ID, catalog.HubInput{ServiceCode: k.ServiceCode, Region: "osaka", Priority: "primary"})
+				_, err := f.cat.CreateHub(f.ctx, tenanttest.Operator(c.ID), catalog.HubInput{ServiceCode: k.ServiceCode, Region: "osaka", Priority: "primary"})
 				return err
 			}},
 			{"hub region", "region", func() error {
-				_, err := f.cat.CreateHub(f.ctx, c.ID, catalog.HubInput{ServiceCode: k.ServiceCode, Region: "mars", Priority: "sub"})
+				_, err := f.cat.CreateHub(f.ctx, tenanttest.Operator(c.ID), catalog.HubInput{ServiceCode: k.ServiceCode, Region: "mars", Priority: "sub"})
 				return err
 			}},
 			{"hub service code", "service_code", func() error {
-				_, err := f.cat.CreateHub(f.ctx, c.ID, catalog.HubInput{ServiceCode: "shb1", Region: "osaka", Priority: "sub"})
+				_, err := f.cat.CreateHub(f.ctx, tenanttest.Operator(c.ID), catalog.HubInput{ServiceCode: "shb1", Region: "osaka", Priority: "sub"})
 				return err
 			}},
 			{"port kind", "kind", func() error {
-				_, err := f.cat.CreatePort(f.ctx, c.ID, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "gcp", SpeedMbps: 1000})
+				_, err := f.cat.CreatePort(f.ctx, tenanttest.Operator(c.ID), catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "gcp", SpeedMbps: 1000})
 				return err
 			}},
 			{"M2-only speed on type A", "speed_mbps", func() error {
-				_, err := f.cat.CreatePort(f.ctx, c.ID, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "a-private", SpeedMbps: 300})
+				_, err := f.cat.CreatePort(f.ctx, tenanttest.Operator(c.ID), catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "a-private", SpeedMbps: 300})
 				return err
 			}},
 			{"port hub", "hub_id", func() error {
-				_, err := f.cat.CreatePort(f.ctx, c.ID, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: "hub_nope", Kind: "onprem", SpeedMbps: 10_000})
+				_, err := f.cat.CreatePort(f.ctx, tenanttest.Operator(c.ID), catalog.PortInput{ServiceCode: k.ServiceCode, HubID: "hub_nope", Kind: "onprem", SpeedMbps: 10_000})
 				return err
 			}},
 			{"option name", "name", func() error {
-				_, err := f.cat.SetOption(f.ctx, c.ID, k.ServiceCode, catalog.OptionInput{Name: "free-beer", Quantity: 1})
+				_, err := f.cat.SetOption(f.ctx, tenanttest.Operator(c.ID), k.ServiceCode, catalog.OptionInput{Name: "free-beer", Quantity: 1})
 				return err
 			}},
 			{"option quantity", "quantity", func() error {
-				_, err := f.cat.SetOption(f.ctx, c.ID, k.ServiceCode, catalog.OptionInput{Name: "napt-grade", Quantity: 0})
+				_, err := f.cat.SetOption(f.ctx, tenanttest.Operator(c.ID), k.ServiceCode, catalog.OptionInput{Name: "napt-grade", Quantity: 0})
 				return err
 			}},
 			{"termination in the past", "termination_date", func() error {
-				_, err := f.cat.CancelContract(f.ctx, c.ID, k.ServiceCode, catalog.CancelInput{TerminationDate: "2020-01-01", Reason: "x"})
+				_, err := f.cat.CancelContract(f.ctx, tenanttest.Operator(c.ID), k.ServiceCode, catalog.CancelInput{TerminationDate: "2020-01-01", Reason: "x"})
 				return err
 			}},
 			{"node port speed", "physical_ports[0].speed_mbps", func() error {
@@ -230,7 +232,7 @@ func TestValidation(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) { wantField(t, tc.do(), tc.field) })
 		}
 		// A second main hub or a second hub in one region is a conflict.
-		_, err = f.cat.CreateHub(f.ctx, c.ID, catalog.HubInput{ServiceCode: k.ServiceCode, Region: "osaka", Priority: "main"})
+		_, err = f.cat.CreateHub(f.ctx, tenanttest.Operator(c.ID), catalog.HubInput{ServiceCode: k.ServiceCode, Region: "osaka", Priority: "main"})
 		if !fault.Is(err, fault.Conflict) {
 			t.Errorf("second main hub: %v", err)
 		}
@@ -254,26 +256,26 @@ func TestCancellationFixesThePurgeWindow(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := setup(t, db)
 		c, k1 := f.customer(t, "Alpha K.K.")
-		k2, err := f.cat.CreateContract(f.ctx, c.ID, catalog.ContractInput{Plan: "smart-hub"})
+		k2, err := f.cat.CreateContract(f.ctx, tenanttest.Operator(c.ID), catalog.ContractInput{Plan: "smart-hub"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		d1 := time.Now().In(clock.JST).AddDate(0, 1, 0).Format(clock.DateLayout)
 		d2 := time.Now().In(clock.JST).AddDate(0, 2, 0).Format(clock.DateLayout)
-		got, err := f.cat.CancelContract(f.ctx, c.ID, k2.ServiceCode, catalog.CancelInput{TerminationDate: d2, Reason: "moving"})
+		got, err := f.cat.CancelContract(f.ctx, tenanttest.Operator(c.ID), k2.ServiceCode, catalog.CancelInput{TerminationDate: d2, Reason: "moving"})
 		if err != nil || got.Status != "cancelled" || got.TerminationDate != d2 {
 			t.Fatalf("cancel = %+v, %v", got, err)
 		}
-		if cu, _ := f.cat.GetCustomer(f.ctx, c.ID); cu.Status != "active" || cu.PurgeDueOn != "" {
+		if cu, _ := f.cat.GetCustomer(f.ctx, tenanttest.Operator(c.ID)); cu.Status != "active" || cu.PurgeDueOn != "" {
 			t.Fatalf("customer with an active contract left: %+v", cu)
 		}
-		if _, err := f.cat.CancelContract(f.ctx, c.ID, k2.ServiceCode, catalog.CancelInput{TerminationDate: d2, Reason: "again"}); !fault.Is(err, fault.Conflict) {
+		if _, err := f.cat.CancelContract(f.ctx, tenanttest.Operator(c.ID), k2.ServiceCode, catalog.CancelInput{TerminationDate: d2, Reason: "again"}); !fault.Is(err, fault.Conflict) {
 			t.Errorf("second cancel: %v", err)
 		}
-		if _, err := f.cat.CancelContract(f.ctx, c.ID, k1.ServiceCode, catalog.CancelInput{TerminationDate: d1, Reason: "moving"}); err != nil {
+		if _, err := f.cat.CancelContract(f.ctx, tenanttest.Operator(c.ID), k1.ServiceCode, catalog.CancelInput{TerminationDate: d1, Reason: "moving"}); err != nil {
 			t.Fatal(err)
 		}
-		cu, err := f.cat.GetCustomer(f.ctx, c.ID)
+		cu, err := f.cat.GetCustomer(f.ctx, tenanttest.Operator(c.ID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,7 +283,7 @@ func TestCancellationFixesThePurgeWindow(t *testing.T) {
 		if cu.Status != "terminated" || cu.TerminatedOn != d2 || cu.PurgeDueOn != catalog.PurgeDueOn(d2) {
 			t.Errorf("customer = %+v", cu)
 		}
-		if _, err := f.cat.CreateContract(f.ctx, c.ID, catalog.ContractInput{Plan: "smart-hub"}); !fault.Is(err, fault.Conflict) {
+		if _, err := f.cat.CreateContract(f.ctx, tenanttest.Operator(c.ID), catalog.ContractInput{Plan: "smart-hub"}); !fault.Is(err, fault.Conflict) {
 			t.Errorf("contract for a terminated customer: %v", err)
 		}
 	})
@@ -304,7 +306,7 @@ func TestChangesAreAuditedInTheirTransaction(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := setup(t, db)
 		c, k := f.customer(t, "Alpha K.K.")
-		if _, err := f.cat.SetOption(f.ctx, c.ID, k.ServiceCode, catalog.OptionInput{Name: "napt-grade", Quantity: 2}); err != nil {
+		if _, err := f.cat.SetOption(f.ctx, tenanttest.Operator(c.ID), k.ServiceCode, catalog.OptionInput{Name: "napt-grade", Quantity: 2}); err != nil {
 			t.Fatal(err)
 		}
 		entries, err := f.log.List(f.ctx, audit.AllCustomers().Only(string(c.ID)))
@@ -325,7 +327,7 @@ func TestChangesAreAuditedInTheirTransaction(t *testing.T) {
 		if n, err := f.log.Verify(f.ctx); err != nil || n < 5 {
 			t.Errorf("verify = %d, %v", n, err)
 		}
-		if _, err := f.cat.GetContract(f.ctx, c.ID, "shb"); !fault.Is(err, fault.NotFound) {
+		if _, err := f.cat.GetContract(f.ctx, tenanttest.Customer(c.ID), "shb"); !fault.Is(err, fault.NotFound) {
 			t.Errorf("malformed code: %v", err)
 		}
 	})
@@ -337,12 +339,12 @@ func TestPagination(t *testing.T) {
 		f := setup(t, db)
 		c, first := f.customer(t, "Alpha K.K.")
 		for range 6 {
-			if _, err := f.cat.CreateContract(f.ctx, c.ID, catalog.ContractInput{Plan: "smart-hub"}); err != nil {
+			if _, err := f.cat.CreateContract(f.ctx, tenanttest.Operator(c.ID), catalog.ContractInput{Plan: "smart-hub"}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for name, q := range map[string]int64{"napt-grade": 3, "static-nat-address": 2} {
-			if _, err := f.cat.SetOption(f.ctx, c.ID, first.ServiceCode, catalog.OptionInput{Name: name, Quantity: q}); err != nil {
+			if _, err := f.cat.SetOption(f.ctx, tenanttest.Operator(c.ID), first.ServiceCode, catalog.OptionInput{Name: name, Quantity: q}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -350,7 +352,7 @@ func TestPagination(t *testing.T) {
 		var all []string
 		p := catalog.Page{Limit: 3}
 		for pages := 0; ; pages++ {
-			items, next, err := f.cat.ListContracts(f.ctx, c.ID, p)
+			items, next, err := f.cat.ListContracts(f.ctx, tenanttest.Customer(c.ID), p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -383,6 +385,35 @@ func TestPagination(t *testing.T) {
 			if all[i] <= all[i-1] {
 				t.Errorf("not ordered: %v", all)
 			}
+		}
+	})
+}
+
+// The catalog checks the action from the scope or handle it is given: the
+// customer's own roles read, staff manage, a break-glass scope (saved data
+// only) reads no commercial records; zero values are internal errors.
+func TestCatalogChecksTheAction(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		c, k := f.customer(t, "Scoped K.K.")
+		if _, err := f.cat.GetContract(f.ctx, tenanttest.As(c.ID, "user", tenant.ActCatalogRead), k.ServiceCode); err != nil {
+			t.Errorf("a user reads its contract: %v", err)
+		}
+		if _, err := f.cat.GetContract(f.ctx, tenanttest.OperatorAs(c.ID, tenant.ActCatalogManage), k.ServiceCode); err != nil {
+			t.Errorf("an operator reads the contract: %v", err)
+		}
+		if _, _, err := f.cat.ListContracts(f.ctx, tenanttest.BreakGlass(c.ID), catalog.Page{}); !fault.Is(err, fault.Forbidden) {
+			t.Errorf("break-glass lists contracts: %v, want forbidden", err)
+		}
+		if _, err := f.cat.CreateContract(f.ctx, tenanttest.OperatorAs(c.ID), catalog.ContractInput{Plan: "smart-hub"}); !fault.Is(err, fault.Forbidden) {
+			t.Errorf("staff without catalog.manage create a contract: %v, want forbidden", err)
+		}
+		if _, _, err := f.cat.ListPorts(f.ctx, tenant.Scope{}, "", catalog.Page{}); !fault.Is(err, fault.Internal) {
+			t.Errorf("zero scope lists ports: %v, want an internal error", err)
+		}
+		if _, err := f.cat.GetCustomer(f.ctx, tenant.Operator{}); !fault.Is(err, fault.Internal) {
+			t.Errorf("zero handle reads a customer: %v, want an internal error", err)
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // PurgeDays is how long after the termination date everything of a customer
@@ -73,7 +74,11 @@ func checkDate(field, s string) error {
 }
 
 // CreateContract issues a service code and records the contract (operator).
-func (c *Catalog) CreateContract(ctx context.Context, cust CustomerID, in ContractInput) (Contract, error) {
+func (c *Catalog) CreateContract(ctx context.Context, op tenant.Operator, in ContractInput) (Contract, error) {
+	cust, err := op.Authorize(tenant.ActCatalogManage)
+	if err != nil {
+		return Contract{}, err
+	}
 	if !contains(Plans, in.Plan) {
 		return Contract{}, fault.Field("plan", "plan must be one of %v", Plans)
 	}
@@ -85,7 +90,7 @@ func (c *Catalog) CreateContract(ctx context.Context, cust CustomerID, in Contra
 	}
 	k := Contract{ID: ContractID(ids.New("ctr")), CustomerID: cust, Plan: in.Plan, Status: "active",
 		StartDate: in.StartDate, CreatedAt: clock.Now(), Options: []Option{}}
-	err := c.db.InTx(ctx, func(tx *store.Tx) error {
+	err = c.db.InTx(ctx, func(tx *store.Tx) error {
 		var status string
 		if err := store.Scan(tx.QueryRow(ctx, `SELECT status FROM customers WHERE id = ?`, cust), &status); err != nil {
 			return notFound("customer", err)
@@ -143,7 +148,11 @@ func scanContract(s interface{ Scan(...any) error }) (Contract, error) {
 }
 
 // GetContract returns the customer's contract with the given service code.
-func (c *Catalog) GetContract(ctx context.Context, cust CustomerID, code string) (Contract, error) {
+func (c *Catalog) GetContract(ctx context.Context, h tenant.Holder, code string) (Contract, error) {
+	cust, err := h.Authorize(tenant.ActCatalogRead, tenant.ActCatalogManage)
+	if err != nil {
+		return Contract{}, err
+	}
 	return c.getContract(ctx, c.db, cust, code)
 }
 
@@ -200,7 +209,11 @@ func (c *Catalog) options(ctx context.Context, q store.Querier, id ContractID) (
 }
 
 // ListContracts lists the customer's contracts by service code, with options.
-func (c *Catalog) ListContracts(ctx context.Context, cust CustomerID, p Page) ([]Contract, string, error) {
+func (c *Catalog) ListContracts(ctx context.Context, h tenant.Holder, p Page) ([]Contract, string, error) {
+	cust, err := h.Authorize(tenant.ActCatalogRead, tenant.ActCatalogManage)
+	if err != nil {
+		return nil, "", err
+	}
 	rows, err := c.db.Query(ctx, `SELECT `+contractCols+` FROM contracts WHERE customer_id = ? AND service_code > ?
 		ORDER BY service_code LIMIT ?`, cust, p.After, p.limit())
 	if err != nil {
@@ -259,7 +272,11 @@ func (c *Catalog) attachOptions(ctx context.Context, ks []Contract) error {
 var optionNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{1,63}$`)
 
 // SetOption adds an option to a contract or changes its quantity (operator).
-func (c *Catalog) SetOption(ctx context.Context, cust CustomerID, code string, in OptionInput) (Contract, error) {
+func (c *Catalog) SetOption(ctx context.Context, op tenant.Operator, code string, in OptionInput) (Contract, error) {
+	cust, err := op.Authorize(tenant.ActCatalogManage)
+	if err != nil {
+		return Contract{}, err
+	}
 	if !optionNameRE.MatchString(in.Name) || !contains(OptionNames, in.Name) {
 		return Contract{}, fault.Field("name", "name must be one of %v", OptionNames)
 	}
@@ -267,7 +284,7 @@ func (c *Catalog) SetOption(ctx context.Context, cust CustomerID, code string, i
 		return Contract{}, fault.Field("quantity", "quantity must be between 1 and 10000")
 	}
 	var out Contract
-	err := c.db.InTx(ctx, func(tx *store.Tx) error {
+	err = c.db.InTx(ctx, func(tx *store.Tx) error {
 		k, err := c.getContract(ctx, tx, cust, code)
 		if err != nil {
 			return err
@@ -301,7 +318,11 @@ func (c *Catalog) SetOption(ctx context.Context, cust CustomerID, code string, i
 // CancelContract fixes the contract's termination date. When no active
 // contract remains, the customer becomes terminated and its purge is due
 // PurgeDays days after the latest termination date (day 1 = the day after).
-func (c *Catalog) CancelContract(ctx context.Context, cust CustomerID, code string, in CancelInput) (Contract, error) {
+func (c *Catalog) CancelContract(ctx context.Context, op tenant.Operator, code string, in CancelInput) (Contract, error) {
+	cust, err := op.Authorize(tenant.ActCatalogManage)
+	if err != nil {
+		return Contract{}, err
+	}
 	if err := checkDate("termination_date", in.TerminationDate); err != nil {
 		return Contract{}, err
 	}
@@ -312,7 +333,7 @@ func (c *Catalog) CancelContract(ctx context.Context, cust CustomerID, code stri
 		return Contract{}, err
 	}
 	var out Contract
-	err := c.db.InTx(ctx, func(tx *store.Tx) error {
+	err = c.db.InTx(ctx, func(tx *store.Tx) error {
 		k, err := c.getContract(ctx, tx, cust, code)
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // Customer is a tenant.
@@ -64,7 +65,11 @@ func scanCustomer(s interface{ Scan(...any) error }) (Customer, error) {
 }
 
 // GetCustomer returns one customer.
-func (c *Catalog) GetCustomer(ctx context.Context, id CustomerID) (Customer, error) {
+func (c *Catalog) GetCustomer(ctx context.Context, op tenant.Operator) (Customer, error) {
+	id, err := op.Customer()
+	if err != nil {
+		return Customer{}, err
+	}
 	cu, err := scanCustomer(c.db.QueryRow(ctx, `SELECT `+customerCols+` FROM customers WHERE id = ?`, id))
 	if err != nil {
 		return Customer{}, notFound("customer", store.Wrap(err))

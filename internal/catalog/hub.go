@@ -11,6 +11,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // Hub priorities within a customer's DR group.
@@ -35,7 +36,11 @@ type HubInput struct {
 }
 
 // CreateHub places a hub for the customer in a region (operator, on order).
-func (c *Catalog) CreateHub(ctx context.Context, cust CustomerID, in HubInput) (Hub, error) {
+func (c *Catalog) CreateHub(ctx context.Context, op tenant.Operator, in HubInput) (Hub, error) {
+	cust, err := op.Authorize(tenant.ActCatalogManage)
+	if err != nil {
+		return Hub{}, err
+	}
 	if !contains(Priorities, in.Priority) {
 		return Hub{}, fault.Field("priority", "priority must be one of %v", Priorities)
 	}
@@ -43,7 +48,7 @@ func (c *Catalog) CreateHub(ctx context.Context, cust CustomerID, in HubInput) (
 		return Hub{}, fault.Field("service_code", "service_code must be shb followed by 8 digits")
 	}
 	var h Hub
-	err := c.db.InTx(ctx, func(tx *store.Tx) error {
+	err = c.db.InTx(ctx, func(tx *store.Tx) error {
 		k, err := c.activeContract(ctx, tx, cust, in.ServiceCode)
 		if err != nil {
 			return err
@@ -85,7 +90,11 @@ func scanHub(s interface{ Scan(...any) error }) (Hub, error) {
 }
 
 // GetHub returns one of the customer's hubs.
-func (c *Catalog) GetHub(ctx context.Context, cust CustomerID, id HubID) (Hub, error) {
+func (c *Catalog) GetHub(ctx context.Context, who tenant.Holder, id HubID) (Hub, error) {
+	cust, err := who.Authorize(tenant.ActCatalogRead, tenant.ActCatalogManage)
+	if err != nil {
+		return Hub{}, err
+	}
 	h, err := scanHub(c.db.QueryRow(ctx, hubSelect+` WHERE h.customer_id = ? AND h.id = ?`, cust, id))
 	if err != nil {
 		return Hub{}, notFound("hub", store.Wrap(err))
@@ -94,7 +103,11 @@ func (c *Catalog) GetHub(ctx context.Context, cust CustomerID, id HubID) (Hub, e
 }
 
 // ListHubs lists the customer's hubs by ID.
-func (c *Catalog) ListHubs(ctx context.Context, cust CustomerID, p Page) ([]Hub, string, error) {
+func (c *Catalog) ListHubs(ctx context.Context, who tenant.Holder, p Page) ([]Hub, string, error) {
+	cust, err := who.Authorize(tenant.ActCatalogRead, tenant.ActCatalogManage)
+	if err != nil {
+		return nil, "", err
+	}
 	rows, err := c.db.Query(ctx, hubSelect+` WHERE h.customer_id = ? AND h.id > ? ORDER BY h.id LIMIT ?`, cust, p.After, p.limit())
 	if err != nil {
 		return nil, "", fmt.Errorf("list hubs: %w", err)

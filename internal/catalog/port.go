@@ -10,6 +10,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // Port kinds (REQUIREMENTS §1): an on-premises 10GbE port, or a cloud port of
@@ -48,7 +49,11 @@ type PortInput struct {
 }
 
 // CreatePort issues a port code and records the port (operator, on order).
-func (c *Catalog) CreatePort(ctx context.Context, cust CustomerID, in PortInput) (Port, error) {
+func (c *Catalog) CreatePort(ctx context.Context, op tenant.Operator, in PortInput) (Port, error) {
+	cust, err := op.Authorize(tenant.ActCatalogManage)
+	if err != nil {
+		return Port{}, err
+	}
 	speeds, ok := PortKinds[in.Kind]
 	if !ok {
 		return Port{}, fault.Field("kind", "kind must be one of onprem, a-private, a-public, m-private, m-public, m2-public")
@@ -60,7 +65,7 @@ func (c *Catalog) CreatePort(ctx context.Context, cust CustomerID, in PortInput)
 		return Port{}, fault.Field("redundant", "only on-premises ports are single or redundant; cloud ports are always redundant pairs")
 	}
 	var p Port
-	err := c.db.InTx(ctx, func(tx *store.Tx) error {
+	err = c.db.InTx(ctx, func(tx *store.Tx) error {
 		k, err := c.activeContract(ctx, tx, cust, in.ServiceCode)
 		if err != nil {
 			return err
@@ -113,7 +118,11 @@ func scanPort(s interface{ Scan(...any) error }) (Port, error) {
 }
 
 // GetPort returns the customer's port with the given port code.
-func (c *Catalog) GetPort(ctx context.Context, cust CustomerID, code string) (Port, error) {
+func (c *Catalog) GetPort(ctx context.Context, h tenant.Holder, code string) (Port, error) {
+	cust, err := h.Authorize(tenant.ActCatalogRead, tenant.ActCatalogManage)
+	if err != nil {
+		return Port{}, err
+	}
 	if !ValidPortCode(code) {
 		return Port{}, fault.New(fault.NotFound, "port not found")
 	}
@@ -125,7 +134,11 @@ func (c *Catalog) GetPort(ctx context.Context, cust CustomerID, code string) (Po
 }
 
 // ListPorts lists the customer's ports by port code, optionally of one contract.
-func (c *Catalog) ListPorts(ctx context.Context, cust CustomerID, serviceCode string, p Page) ([]Port, string, error) {
+func (c *Catalog) ListPorts(ctx context.Context, h tenant.Holder, serviceCode string, p Page) ([]Port, string, error) {
+	cust, err := h.Authorize(tenant.ActCatalogRead, tenant.ActCatalogManage)
+	if err != nil {
+		return nil, "", err
+	}
 	q := portSelect + ` WHERE p.customer_id = ? AND p.port_code > ?`
 	args := []any{cust, p.After}
 	if serviceCode != "" {

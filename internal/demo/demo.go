@@ -11,6 +11,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // Invite is a demo account waiting for its password.
@@ -77,12 +78,13 @@ func Load(ctx context.Context, cat *catalog.Catalog, id *identity.Service) ([]In
 		if err != nil {
 			return nil, err
 		}
-		k, err := cat.CreateContract(ctx, cu.ID, catalog.ContractInput{Plan: "smart-hub"})
+		op := asOperator(cu.ID)
+		k, err := cat.CreateContract(ctx, op, catalog.ContractInput{Plan: "smart-hub"})
 		if err != nil {
 			return nil, err
 		}
 		for name, q := range c.options {
-			if _, err := cat.SetOption(ctx, cu.ID, k.ServiceCode, catalog.OptionInput{Name: name, Quantity: q}); err != nil {
+			if _, err := cat.SetOption(ctx, op, k.ServiceCode, catalog.OptionInput{Name: name, Quantity: q}); err != nil {
 				return nil, err
 			}
 		}
@@ -92,7 +94,7 @@ func Load(ctx context.Context, cat *catalog.Catalog, id *identity.Service) ([]In
 			if !ok {
 				continue
 			}
-			h, err := cat.CreateHub(ctx, cu.ID, catalog.HubInput{ServiceCode: k.ServiceCode, Region: region, Priority: prio})
+			h, err := cat.CreateHub(ctx, op, catalog.HubInput{ServiceCode: k.ServiceCode, Region: region, Priority: prio})
 			if err != nil {
 				return nil, err
 			}
@@ -101,7 +103,7 @@ func Load(ctx context.Context, cat *catalog.Catalog, id *identity.Service) ([]In
 			}
 		}
 		for _, p := range c.ports {
-			if _, err := cat.CreatePort(ctx, cu.ID, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: mainHub, Kind: p.kind,
+			if _, err := cat.CreatePort(ctx, op, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: mainHub, Kind: p.kind,
 				SpeedMbps: p.speed, Redundant: p.redundant}); err != nil {
 				return nil, fmt.Errorf("demo port: %w", err)
 			}
@@ -143,7 +145,8 @@ func LoadNetwork(ctx context.Context, cat *catalog.Catalog, svc *network.Service
 	for i, cu := range customers {
 		// Only Example Trading bought static NAT addresses.
 		withStatic := cu.Name == "Example Trading K.K."
-		ports, _, err := cat.ListPorts(ctx, cu.ID, "", catalog.Page{Limit: catalog.MaxPage})
+		op, sc := asOperator(cu.ID), asOpsAdmin(cu.ID)
+		ports, _, err := cat.ListPorts(ctx, op, "", catalog.Page{Limit: catalog.MaxPage})
 		if err != nil {
 			return err
 		}
@@ -153,24 +156,37 @@ func LoadNetwork(ctx context.Context, cat *catalog.Catalog, svc *network.Service
 			Applications: []network.ApplicationObject{{Name: "web", Services: []string{"https", "dns"}}},
 		}}
 		for _, p := range ports {
-			if _, err := svc.Place(ctx, cu.ID, p.PortCode, network.PlaceInput{}); err != nil {
+			if _, err := svc.Place(ctx, op, p.PortCode, network.PlaceInput{}); err != nil {
 				return fmt.Errorf("demo placement of %s: %w", p.PortCode, err)
 			}
 			cfg.Ports = append(cfg.Ports, demoPort(p, i, withStatic))
 		}
 		// The demo customer's first operations administrator has not set a
 		// password yet, so the loader edits on its behalf.
-		if _, err := svc.StartEditing(ctx, cu.ID); err != nil {
+		if _, err := svc.StartEditing(ctx, sc); err != nil {
 			return err
 		}
-		if _, err := svc.SaveDraft(ctx, cu.ID, cfg); err != nil {
+		if _, err := svc.SaveDraft(ctx, sc, cfg); err != nil {
 			return fmt.Errorf("demo configuration of %s: %w", cu.Name, err)
 		}
-		if _, err := svc.Apply(ctx, cu.ID); err != nil {
+		if _, err := svc.Apply(ctx, sc); err != nil {
 			return fmt.Errorf("demo apply for %s: %w", cu.Name, err)
 		}
 	}
 	return nil
+}
+
+// The loader acts as the system, before any account exists: as an operator
+// on each demo customer's commercial records and placement, and in the
+// customer's scope with an operations administrator's rights to apply its
+// first configuration. These are the only scopes built outside
+// authentication (the boundary test names this package).
+func asOperator(cust catalog.CustomerID) tenant.Operator {
+	return tenant.ForOperator(cust, "system", func(a tenant.Action) bool { return identity.Allowed(identity.RoleOperator, a) })
+}
+
+func asOpsAdmin(cust catalog.CustomerID) tenant.Scope {
+	return tenant.ForSystem(cust, func(a tenant.Action) bool { return identity.Allowed(identity.RoleOpsAdmin, a) })
 }
 
 func demoPort(p catalog.Port, customer int, withStatic bool) network.PortConfig {

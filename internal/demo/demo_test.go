@@ -10,6 +10,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
 
 // TestDemoNetwork loads the demo with its hub configurations: every demo
@@ -38,7 +39,7 @@ func TestDemoNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, cu := range customers {
-		v, err := svc.Applied(ctx, cu.ID)
+		v, err := svc.Applied(ctx, tenanttest.Customer(cu.ID))
 		if err != nil || v.Version != 1 {
 			t.Fatalf("%s: version %d, %v", cu.Name, v.Version, err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
 	"github.com/tsunagi-net/tsunagi/internal/nstest"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
 
 // drCustomer is a customer with a DR group of hubs in several regions.
@@ -128,7 +129,10 @@ func TestBackboneDRGroup(t *testing.T) {
 	// Step 2: A's backup hub on the third node. The hubs already running
 	// gain a peer; their session with each other stays as it is.
 	bk := a.addHub(t, h, "backup", fuk, ms[fuk], "a-private", "pak", "169.254.101.1")
-	editApply(t, h, a.id, func() error { _, err := h.netSvc.SavePort(ctx, a.id, bk.port, bk.portConfig()); return err })
+	editApply(t, h, a.id, func() error {
+		_, err := h.netSvc.SavePort(ctx, tenanttest.Customer(a.id), bk.port, bk.portConfig())
+		return err
+	})
 	convergedAll("with A's backup hub")
 	for _, d := range a.hubs {
 		for _, p := range catalog.Priorities {
@@ -166,7 +170,7 @@ func TestBackboneDRGroup(t *testing.T) {
 	// Step 3: the backup hub goes: its port's configuration through the
 	// service model, then its placement. The node's hub namespace goes
 	// with it; main and sub keep their session.
-	editApply(t, h, a.id, func() error { _, err := h.netSvc.RemovePort(ctx, a.id, bk.port); return err })
+	editApply(t, h, a.id, func() error { _, err := h.netSvc.RemovePort(ctx, tenanttest.Customer(a.id), bk.port); return err })
 	convergedAll("without A's backup port")
 	h.unplaceHub(t, a.id, bk.hub)
 	convergedAll("without A's backup hub")
@@ -189,7 +193,7 @@ func newDRCustomer(t *testing.T, h *harness, name, marker string) *drCustomer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := h.cat.CreateContract(h.ctx, cu.ID, catalog.ContractInput{Plan: "smart-hub"})
+	k, err := h.cat.CreateContract(h.ctx, tenanttest.Operator(cu.ID), catalog.ContractInput{Plan: "smart-hub"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +205,7 @@ func newDRCustomer(t *testing.T, h *harness, name, marker string) *drCustomer {
 // (which places the hub on the node) and wires the router behind it.
 func (c *drCustomer) addHub(t *testing.T, h *harness, priority string, n *node, m *dataplane.Manager, kind, phys, link string) *drHub {
 	t.Helper()
-	hub, err := h.cat.CreateHub(h.ctx, c.id, catalog.HubInput{ServiceCode: c.service, Region: n.region, Priority: priority})
+	hub, err := h.cat.CreateHub(h.ctx, tenanttest.Operator(c.id), catalog.HubInput{ServiceCode: c.service, Region: n.region, Priority: priority})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,11 +213,11 @@ func (c *drCustomer) addHub(t *testing.T, h *harness, priority string, n *node, 
 	if kind == "onprem" {
 		speed = 10_000
 	}
-	p, err := h.cat.CreatePort(h.ctx, c.id, catalog.PortInput{ServiceCode: c.service, HubID: hub.ID, Kind: kind, SpeedMbps: speed})
+	p, err := h.cat.CreatePort(h.ctx, tenanttest.Operator(c.id), catalog.PortInput{ServiceCode: c.service, HubID: hub.ID, Kind: kind, SpeedMbps: speed})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.netSvc.Place(h.ctx, c.id, p.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: n.name, Port: phys}, Reason: "e2e"}); err != nil {
+	if _, err := h.netSvc.Place(h.ctx, tenanttest.Operator(c.id), p.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: n.name, Port: phys}, Reason: "e2e"}); err != nil {
 		t.Fatal(err)
 	}
 	d := &drHub{label: c.name + " " + priority, priority: priority, n: n, m: m, hub: hub.ID,
@@ -273,16 +277,16 @@ func addrPlus(a string, n int) string {
 // and with them their BIRDs' router IDs stay as they are).
 func editApply(t *testing.T, h *harness, cust catalog.CustomerID, edit func() error) {
 	t.Helper()
-	if _, err := h.netSvc.StartEditing(h.ctx, cust); err != nil {
+	if _, err := h.netSvc.StartEditing(h.ctx, tenanttest.Customer(cust)); err != nil {
 		t.Fatal(err)
 	}
 	if err := edit(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.netSvc.Review(h.ctx, cust); err != nil {
+	if _, err := h.netSvc.Review(h.ctx, tenanttest.Customer(cust)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.netSvc.Apply(h.ctx, cust); err != nil {
+	if _, err := h.netSvc.Apply(h.ctx, tenanttest.Customer(cust)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/dataplane"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
 	"github.com/tsunagi-net/tsunagi/internal/nstest"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
 
 // TestRedundantOnPremEndToEnd drives a redundant on-premises port through
@@ -39,7 +40,7 @@ func TestRedundantOnPremEndToEnd(t *testing.T) {
 
 	// The controller's side: the legs on the two physical ports, and the
 	// node's desired state with both legs under the one session.
-	pls, err := h.netSvc.Placements(ctx, s.cust)
+	pls, err := h.netSvc.Placements(ctx, tenanttest.Operator(s.cust))
 	if err != nil {
 		t.Fatal(err)
 	}

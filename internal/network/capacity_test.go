@@ -9,6 +9,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
 
 // TestAdmit is admission control's arithmetic: committed speeds plus the
@@ -61,66 +62,66 @@ func TestPlacementAndCapacity(t *testing.T) {
 		a := e.addCustomer("a")
 		svc, ctx := e.svc, e.ctx
 		// The redundant on-prem port takes two onprem ports of tyo-1.
-		pl, err := svc.Place(ctx, a.id, a.codes[pOnPrem], PlaceInput{})
+		pl, err := svc.Place(ctx, a.op, a.codes[pOnPrem], PlaceInput{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(pl.Legs) != 2 || pl.Legs[0].Port == pl.Legs[1].Port || pl.Legs[0].Node != "tyo-1" || !pl.Legs[0].Proposed {
 			t.Fatalf("placement = %+v", pl)
 		}
-		if _, err := svc.Place(ctx, a.id, a.codes[pOnPrem], PlaceInput{}); !fault.Is(err, fault.Conflict) {
+		if _, err := svc.Place(ctx, a.op, a.codes[pOnPrem], PlaceInput{}); !fault.Is(err, fault.Conflict) {
 			t.Fatalf("second placement: %v", err)
 		}
 		// Another customer's 10G redundant on-prem port no longer fits.
 		b := e.addCustomer("b")
-		_, err = svc.Place(ctx, b.id, b.codes[pOnPrem], PlaceInput{})
+		_, err = svc.Place(ctx, b.op, b.codes[pOnPrem], PlaceInput{})
 		wantFault(t, err, fault.Conflict, "capacity exceeded")
 		if !strings.Contains(err.Error(), "tyo-1/eth1 has 0 of 10000 Mb/s left") {
 			t.Fatalf("refusal lacks the numbers: %v", err)
 		}
 		// An override onto a full port names the numbers too.
-		_, err = svc.Place(ctx, b.id, b.codes[pAPrivate], PlaceInput{Primary: &PhysRef{"tyo-1", "eth1"}, Reason: "test"})
+		_, err = svc.Place(ctx, b.op, b.codes[pAPrivate], PlaceInput{Primary: &PhysRef{"tyo-1", "eth1"}, Reason: "test"})
 		wantFault(t, err, fault.Invalid, "onprem port; a a-private port needs cloud-aws")
 		for _, code := range []string{pAPrivate, pAPublic, pMPrivate, pMPublic, pM2} {
-			if _, err := svc.Place(ctx, a.id, a.codes[code], PlaceInput{}); err != nil {
+			if _, err := svc.Place(ctx, a.op, a.codes[code], PlaceInput{}); err != nil {
 				t.Fatalf("%s: %v", code, err)
 			}
 		}
 		// tyo-1 eth3 (AWS, 10G) holds a's 1G + 1G; 9G more for b is refused.
-		_, err = svc.Place(ctx, b.id, b.codes[pAPrivate], PlaceInput{Primary: &PhysRef{"tyo-1", "eth3"}, Reason: "test"})
+		_, err = svc.Place(ctx, b.op, b.codes[pAPrivate], PlaceInput{Primary: &PhysRef{"tyo-1", "eth3"}, Reason: "test"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = svc.RequestBandwidthChange(ctx, b.id, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 10_000, EffectiveDate: "2027-01-01"})
+		_, err = svc.RequestBandwidthChange(ctx, b.op, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 10_000, EffectiveDate: "2027-01-01"})
 		wantFault(t, err, fault.Invalid, "capacity exceeded on tyo-1/eth3: 10000 Mb/s × 1.00 = 10000 Mb/s; 2000 Mb/s committed + 10000 Mb/s requested")
-		_, err = svc.RequestBandwidthChange(ctx, b.id, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 3_000, EffectiveDate: "2027-01-01"})
+		_, err = svc.RequestBandwidthChange(ctx, b.op, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 3_000, EffectiveDate: "2027-01-01"})
 		wantFault(t, err, fault.Invalid, "must be one of")
-		bc, err := svc.RequestBandwidthChange(ctx, b.id, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 5_000, EffectiveDate: "2027-01-01"})
+		bc, err := svc.RequestBandwidthChange(ctx, b.op, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 5_000, EffectiveDate: "2027-01-01"})
 		if err != nil || bc.FromMbps != 1_000 || bc.State != "scheduled" {
 			t.Fatalf("change = %+v, %v", bc, err)
 		}
 		// A change to 10G fits only once the 5G one is cancelled.
-		if _, err := svc.RequestBandwidthChange(ctx, b.id, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 10_000, EffectiveDate: "2027-02-01"}); err == nil {
+		if _, err := svc.RequestBandwidthChange(ctx, b.op, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 10_000, EffectiveDate: "2027-02-01"}); err == nil {
 			t.Fatal("10G admitted on a port with 7G committed")
 		}
-		c2, err := svc.RequestBandwidthChange(ctx, b.id, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 2_000, EffectiveDate: "2027-02-01"})
+		c2, err := svc.RequestBandwidthChange(ctx, b.op, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 2_000, EffectiveDate: "2027-02-01"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := svc.CancelBandwidthChange(ctx, b.id, b.codes[pAPrivate], c2.ID); err != nil || got.State != "cancelled" {
+		if got, err := svc.CancelBandwidthChange(ctx, b.op, b.codes[pAPrivate], c2.ID); err != nil || got.State != "cancelled" {
 			t.Fatalf("cancel = %+v, %v", got, err)
 		}
-		if _, err := svc.CancelBandwidthChange(ctx, b.id, b.codes[pAPrivate], c2.ID); !fault.Is(err, fault.Conflict) {
+		if _, err := svc.CancelBandwidthChange(ctx, b.op, b.codes[pAPrivate], c2.ID); !fault.Is(err, fault.Conflict) {
 			t.Fatalf("second cancel: %v", err)
 		}
-		if _, err := svc.CancelBandwidthChange(ctx, a.id, b.codes[pAPrivate], c2.ID); !fault.Is(err, fault.NotFound) {
+		if _, err := svc.CancelBandwidthChange(ctx, a.op, b.codes[pAPrivate], c2.ID); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("a cancels b's change: %v", err)
 		}
-		h, err := svc.BandwidthHistory(ctx, b.id, b.codes[pAPrivate])
+		h, err := svc.BandwidthHistory(ctx, b.sc, b.codes[pAPrivate])
 		if err != nil || len(h) != 2 || h[1].State != "cancelled" {
 			t.Fatalf("history = %+v, %v", h, err)
 		}
-		if _, err := svc.BandwidthHistory(ctx, a.id, b.codes[pAPrivate]); !fault.Is(err, fault.NotFound) {
+		if _, err := svc.BandwidthHistory(ctx, a.sc, b.codes[pAPrivate]); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("a reads b's history: %v", err)
 		}
 
@@ -172,25 +173,25 @@ func TestRouteLimit(t *testing.T) {
 			return n
 		}
 		code := a.codes[pAPrivate]
-		if _, err := e.svc.RecordRouteLimitExceeded(e.ctx, a.id, code, 2000); !fault.Is(err, fault.Invalid) {
+		if _, err := e.svc.recordRouteLimitExceeded(e.ctx, a.id, code, 2000); !fault.Is(err, fault.Invalid) {
 			t.Fatalf("2000 prefixes: %v", err)
 		}
-		if _, err := e.svc.Reenable(a.ctx, a.id, code); !fault.Is(err, fault.Conflict) {
+		if _, err := e.svc.Reenable(a.ctx, a.sc, code); !fault.Is(err, fault.Conflict) {
 			t.Fatalf("re-enable of a running session: %v", err)
 		}
-		st, err := e.svc.RecordRouteLimitExceeded(e.ctx, a.id, code, 2001)
+		st, err := e.svc.recordRouteLimitExceeded(e.ctx, a.id, code, 2001)
 		if err != nil || st.State != "stopped-limit" || st.Received != 2001 || mails() != 1 {
 			t.Fatalf("state = %+v, %v, %d mails", st, err, mails())
 		}
 		// A second report while stopped tells no one again.
-		if _, err := e.svc.RecordRouteLimitExceeded(e.ctx, a.id, code, 2500); err != nil || mails() != 1 {
+		if _, err := e.svc.recordRouteLimitExceeded(e.ctx, a.id, code, 2500); err != nil || mails() != 1 {
 			t.Fatalf("second report: %v, %d mails", err, mails())
 		}
 		// A node reports only ports placed on it.
 		if _, err := e.svc.NodeReportsRouteLimit(e.ctx, "tyo-1", a.codes[pMPrivate], 3000, 0); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("report of an unplaced port: %v", err)
 		}
-		if _, err := e.svc.Place(e.ctx, a.id, a.codes[pMPrivate], PlaceInput{}); err != nil {
+		if _, err := e.svc.Place(e.ctx, a.op, a.codes[pMPrivate], PlaceInput{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.svc.NodeReportsRouteLimit(e.ctx, "osa-1", a.codes[pMPrivate], 3000, 0); !fault.Is(err, fault.NotFound) {
@@ -200,10 +201,10 @@ func TestRouteLimit(t *testing.T) {
 			t.Fatalf("node report: %+v, %v", st, err)
 		}
 		b := e.addCustomer("b")
-		if _, err := e.svc.Reenable(b.ctx, b.id, code); !fault.Is(err, fault.NotFound) {
+		if _, err := e.svc.Reenable(b.ctx, b.sc, code); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("b re-enables a's port: %v", err)
 		}
-		st, err = e.svc.Reenable(a.ctx, a.id, code)
+		st, err = e.svc.Reenable(a.ctx, a.sc, code)
 		if err != nil || st.State != "enabled" || st.ReenableSeq != 1 {
 			t.Fatalf("re-enabled = %+v, %v", st, err)
 		}
@@ -216,14 +217,14 @@ func TestSyncSpeeds(t *testing.T) {
 		e := newEnv(t, db)
 		a := e.addCustomer("a")
 		code := a.codes[pAPrivate]
-		if _, err := e.svc.RequestBandwidthChange(e.ctx, a.id, code, BandwidthInput{SpeedMbps: 2_000, EffectiveDate: "2026-11-26"}); err != nil {
+		if _, err := e.svc.RequestBandwidthChange(e.ctx, a.op, code, BandwidthInput{SpeedMbps: 2_000, EffectiveDate: "2026-11-26"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.RequestBandwidthChange(e.ctx, a.id, code, BandwidthInput{SpeedMbps: 5_000, EffectiveDate: "2026-12-01"}); err != nil {
+		if _, err := e.svc.RequestBandwidthChange(e.ctx, a.op, code, BandwidthInput{SpeedMbps: 5_000, EffectiveDate: "2026-12-01"}); err != nil {
 			t.Fatal(err)
 		}
 		speed := func() int64 {
-			p, err := e.cat.GetPort(e.ctx, a.id, code)
+			p, err := e.cat.GetPort(e.ctx, tenanttest.Customer(a.id), code)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -253,7 +254,7 @@ func TestConcurrentAdmission(t *testing.T) {
 		var custs [2]customer
 		for i := range 2 {
 			custs[i] = e.addCustomer(fmt.Sprintf("c%d", i))
-			pt, err := e.cat.CreatePort(e.ctx, custs[i].id, catalog.PortInput{ServiceCode: custs[i].code, HubID: custs[i].hubs["hub_main"],
+			pt, err := e.cat.CreatePort(e.ctx, tenanttest.Operator(custs[i].id), catalog.PortInput{ServiceCode: custs[i].code, HubID: custs[i].hubs["hub_main"],
 				Kind: "a-private", SpeedMbps: 10_000})
 			if err != nil {
 				t.Fatal(err)
@@ -264,7 +265,7 @@ func TestConcurrentAdmission(t *testing.T) {
 			errs := make(chan error, 2)
 			for i := range 2 {
 				go func() {
-					_, err := e.svc.Place(e.ctx, custs[i].id, codes[i], PlaceInput{Primary: &PhysRef{"tyo-1", "eth3"}, Reason: "race"})
+					_, err := e.svc.Place(e.ctx, custs[i].op, codes[i], PlaceInput{Primary: &PhysRef{"tyo-1", "eth3"}, Reason: "race"})
 					errs <- err
 				}()
 			}
@@ -291,11 +292,11 @@ func TestAffected(t *testing.T) {
 		e := newEnv(t, db)
 		a := e.addCustomer("a")
 		for _, code := range []string{pOnPrem, pAPrivate, pMPublic} {
-			if _, err := e.svc.Place(e.ctx, a.id, a.codes[code], PlaceInput{}); err != nil {
+			if _, err := e.svc.Place(e.ctx, a.op, a.codes[code], PlaceInput{}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		pl, err := e.svc.Placements(e.ctx, a.id)
+		pl, err := e.svc.Placements(e.ctx, a.op)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -126,7 +126,7 @@ func TestDesiredStateFromStore(t *testing.T) {
 		a, b := e.addCustomer("a"), e.addCustomer("b")
 		for _, c := range []customer{a, b} {
 			for code := range c.codes {
-				if _, err := e.svc.Place(e.ctx, c.id, c.codes[code], PlaceInput{}); err != nil {
+				if _, err := e.svc.Place(e.ctx, c.op, c.codes[code], PlaceInput{}); err != nil {
 					if c.id == b.id && code == pOnPrem {
 						continue // the two 10G on-prem ports of tyo-1 are a's
 					}
@@ -140,17 +140,17 @@ func TestDesiredStateFromStore(t *testing.T) {
 			t.Fatalf("before apply: %+v, %v", st, err)
 		}
 		for _, c := range []customer{a, b} {
-			if _, err := e.svc.StartEditing(c.ctx, c.id); err != nil {
+			if _, err := e.svc.StartEditing(c.ctx, c.sc); err != nil {
 				t.Fatal(err)
 			}
 			cfg := c.config()
 			if c.id == b.id {
 				cfg.Ports = cfg.Ports[1:] // b's on-prem port is not placed; leave it unconfigured
 			}
-			if _, err := e.svc.SaveDraft(c.ctx, c.id, cfg); err != nil {
+			if _, err := e.svc.SaveDraft(c.ctx, c.sc, cfg); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.svc.Apply(c.ctx, c.id); err != nil {
+			if _, err := e.svc.Apply(c.ctx, c.sc); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -239,22 +239,22 @@ func TestDesiredStateDocCache(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		a := e.addCustomer("a")
-		if _, err := e.svc.Place(e.ctx, a.id, a.codes[pAPrivate], PlaceInput{}); err != nil {
+		if _, err := e.svc.Place(e.ctx, a.op, a.codes[pAPrivate], PlaceInput{}); err != nil {
 			t.Fatal(err)
 		}
 		doc0, gen0, err := e.svc.DesiredStateDoc(e.ctx, "tyo-1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.StartEditing(a.ctx, a.id); err != nil {
+		if _, err := e.svc.StartEditing(a.ctx, a.sc); err != nil {
 			t.Fatal(err)
 		}
 		cfg := a.config()
 		cfg.Ports = []PortConfig{*port(&cfg, a.codes[pAPrivate])}
-		if _, err := e.svc.SaveDraft(a.ctx, a.id, cfg); err != nil {
+		if _, err := e.svc.SaveDraft(a.ctx, a.sc, cfg); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.Apply(a.ctx, a.id); err != nil {
+		if _, err := e.svc.Apply(a.ctx, a.sc); err != nil {
 			t.Fatal(err)
 		}
 		doc1, gen1, err := e.svc.DesiredStateDoc(e.ctx, "tyo-1")
@@ -265,7 +265,7 @@ func TestDesiredStateDocCache(t *testing.T) {
 		if gen1 == gen0 || bytes.Equal(doc0, doc1) || !bytes.Equal(doc1, fresh) {
 			t.Fatal("cached document did not follow the apply")
 		}
-		if _, err := e.svc.RecordRouteLimitExceeded(e.ctx, a.id, a.codes[pAPrivate], 2001); err != nil {
+		if _, err := e.svc.recordRouteLimitExceeded(e.ctx, a.id, a.codes[pAPrivate], 2001); err != nil {
 			t.Fatal(err)
 		}
 		doc2, _, _ := e.svc.DesiredStateDoc(e.ctx, "tyo-1")

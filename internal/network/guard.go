@@ -10,7 +10,9 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // Layer-2 guards. A hub node shuts an on-premises port that receives a
@@ -39,7 +41,11 @@ type PortGuardState struct {
 }
 
 // GetPortGuard returns the port's layer-2 guard state.
-func (s *Service) GetPortGuard(ctx context.Context, cust catalog.CustomerID, code string) (PortGuardState, error) {
+func (s *Service) GetPortGuard(ctx context.Context, sc tenant.Scope, code string) (PortGuardState, error) {
+	cust, err := sc.Authorize(identity.ActNetworkRead)
+	if err != nil {
+		return PortGuardState{}, err
+	}
 	p, err := s.portRow(ctx, s.db, cust, code)
 	if err != nil {
 		return PortGuardState{}, err
@@ -138,9 +144,13 @@ func shutMail(lang, code, reason string) (subject, body string) {
 // after fixing the cause). It increments the port's re-enable sequence,
 // which also re-enables a BGP session the route limit stopped: the port
 // comes back whole.
-func (s *Service) ReenablePort(ctx context.Context, cust catalog.CustomerID, code string) (PortGuardState, error) {
+func (s *Service) ReenablePort(ctx context.Context, sc tenant.Scope, code string) (PortGuardState, error) {
+	cust, err := sc.Authorize(identity.ActNetworkEdit)
+	if err != nil {
+		return PortGuardState{}, err
+	}
 	var st PortGuardState
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		p, err := s.portRow(ctx, tx, cust, code)
 		if err != nil {
 			return err

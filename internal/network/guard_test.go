@@ -32,7 +32,7 @@ func TestPortShutdown(t *testing.T) {
 			t.Fatalf("report of an unplaced port: %v", err)
 		}
 		for _, c := range []string{code, a.codes[pMPrivate]} {
-			if _, err := e.svc.Place(e.ctx, a.id, c, PlaceInput{}); err != nil {
+			if _, err := e.svc.Place(e.ctx, a.op, c, PlaceInput{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -45,7 +45,7 @@ func TestPortShutdown(t *testing.T) {
 		if _, err := e.svc.NodeReportsPortShut(e.ctx, "tyo-1", code, "loop", 0); !fault.Is(err, fault.Invalid) {
 			t.Fatalf("unknown reason: %v", err)
 		}
-		if _, err := e.svc.ReenablePort(a.ctx, a.id, code); !fault.Is(err, fault.Conflict) {
+		if _, err := e.svc.ReenablePort(a.ctx, a.sc, code); !fault.Is(err, fault.Conflict) {
 			t.Fatalf("re-enable of an active port: %v", err)
 		}
 
@@ -58,13 +58,13 @@ func TestPortShutdown(t *testing.T) {
 			t.Fatalf("second report: %+v, %v, %d mails", st, err, mails())
 		}
 		b := e.addCustomer("b")
-		if _, err := e.svc.ReenablePort(b.ctx, b.id, code); !fault.Is(err, fault.NotFound) {
+		if _, err := e.svc.ReenablePort(b.ctx, b.sc, code); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("b re-enables a's port: %v", err)
 		}
-		if _, err := e.svc.GetPortGuard(b.ctx, b.id, code); !fault.Is(err, fault.NotFound) {
+		if _, err := e.svc.GetPortGuard(b.ctx, b.sc, code); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("b reads a's port: %v", err)
 		}
-		st, err = e.svc.ReenablePort(a.ctx, a.id, code)
+		st, err = e.svc.ReenablePort(a.ctx, a.sc, code)
 		if err != nil || st.State != "active" || st.ReenableSeq != 1 {
 			t.Fatalf("re-enabled = %+v, %v", st, err)
 		}
@@ -98,7 +98,7 @@ func TestShutInTheDesiredState(t *testing.T) {
 		e := newEnv(t, db)
 		a := e.addCustomer("a")
 		code := a.codes[pOnPrem]
-		if _, err := e.svc.Place(e.ctx, a.id, code, PlaceInput{}); err != nil {
+		if _, err := e.svc.Place(e.ctx, a.op, code, PlaceInput{}); err != nil {
 			t.Fatal(err)
 		}
 		e.applyOnly(a, code)
@@ -112,7 +112,7 @@ func TestShutInTheDesiredState(t *testing.T) {
 		if got := shut(); got != ShutFlap {
 			t.Fatalf("shut = %q after the node's report, want %q", got, ShutFlap)
 		}
-		if _, err := e.svc.ReenablePort(a.ctx, a.id, code); err != nil {
+		if _, err := e.svc.ReenablePort(a.ctx, a.sc, code); err != nil {
 			t.Fatal(err)
 		}
 		if got := shut(); got != "" {
@@ -125,15 +125,15 @@ func TestShutInTheDesiredState(t *testing.T) {
 // port code in it (the port must be placed).
 func (e *env) applyOnly(c customer, code string) {
 	e.t.Helper()
-	if _, err := e.svc.StartEditing(c.ctx, c.id); err != nil {
+	if _, err := e.svc.StartEditing(c.ctx, c.sc); err != nil {
 		e.t.Fatal(err)
 	}
 	cfg := c.config()
 	cfg.Ports = []PortConfig{*port(&cfg, code)}
-	if _, err := e.svc.SaveDraft(c.ctx, c.id, cfg); err != nil {
+	if _, err := e.svc.SaveDraft(c.ctx, c.sc, cfg); err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.svc.Apply(c.ctx, c.id); err != nil {
+	if _, err := e.svc.Apply(c.ctx, c.sc); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -12,8 +12,10 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // NAT addressing. The operator provides public IPv4 pools per region and
@@ -344,6 +346,10 @@ func (s *Service) natAddresses(ctx context.Context, q store.Querier, cust catalo
 }
 
 // NAT returns the customer's allocated public addresses.
-func (s *Service) NAT(ctx context.Context, cust catalog.CustomerID) (NATAddresses, error) {
+func (s *Service) NAT(ctx context.Context, sc tenant.Scope) (NATAddresses, error) {
+	cust, err := sc.Authorize(identity.ActNetworkRead)
+	if err != nil {
+		return NATAddresses{}, err
+	}
 	return s.natAddresses(ctx, s.db, cust)
 }

@@ -12,8 +12,10 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // Placement of customer ports on physical ports (operator inventory). A
@@ -172,7 +174,11 @@ func (s *Service) propose(ctx context.Context, q store.Querier, p portRow) ([]*p
 }
 
 // ProposePlacement returns where the system would place the port.
-func (s *Service) ProposePlacement(ctx context.Context, cust catalog.CustomerID, code string) (Placement, error) {
+func (s *Service) ProposePlacement(ctx context.Context, op tenant.Operator, code string) (Placement, error) {
+	cust, err := op.Authorize(identity.ActCapacityRead)
+	if err != nil {
+		return Placement{}, err
+	}
 	p, err := s.portRow(ctx, s.db, cust, code)
 	if err != nil {
 		return Placement{}, err
@@ -213,9 +219,13 @@ func lockPhysical(ctx context.Context, tx *store.Tx, ids ...string) error {
 // override when given. Either way admission control holds: the sum of the
 // committed speeds on a physical port never exceeds speed × oversubscription,
 // and a refusal states the numbers.
-func (s *Service) Place(ctx context.Context, cust catalog.CustomerID, code string, in PlaceInput) (Placement, error) {
+func (s *Service) Place(ctx context.Context, op tenant.Operator, code string, in PlaceInput) (Placement, error) {
+	cust, err := op.Authorize(identity.ActInventoryManage)
+	if err != nil {
+		return Placement{}, err
+	}
 	var out Placement
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		p, err := s.portRow(ctx, tx, cust, code)
 		if err != nil {
 			return err
@@ -347,7 +357,11 @@ func admit(pp *physPort, today, except string, mbps int64) error {
 }
 
 // Placements lists where the customer's ports run.
-func (s *Service) Placements(ctx context.Context, cust catalog.CustomerID) ([]Placement, error) {
+func (s *Service) Placements(ctx context.Context, op tenant.Operator) ([]Placement, error) {
+	cust, err := op.Authorize(identity.ActCapacityRead)
+	if err != nil {
+		return nil, err
+	}
 	rows, err := s.db.Query(ctx, `SELECT p.port_code, p.hub_id, pl.leg, n.name, pp.name, pl.proposed, pl.reason
 		FROM port_placements pl JOIN ports p ON p.id = pl.port_id JOIN physical_ports pp ON pp.id = pl.physical_port_id
 		JOIN hub_nodes n ON n.id = pp.node_id WHERE pl.customer_id = ? ORDER BY p.port_code, pl.leg`, cust)
@@ -392,7 +406,11 @@ type BandwidthInput struct {
 // (operator, on the customer's order). The speed must be one the port type
 // allows, and every physical port the port is placed on must have room for
 // it from today on (admission control).
-func (s *Service) RequestBandwidthChange(ctx context.Context, cust catalog.CustomerID, code string, in BandwidthInput) (BandwidthChange, error) {
+func (s *Service) RequestBandwidthChange(ctx context.Context, op tenant.Operator, code string, in BandwidthInput) (BandwidthChange, error) {
+	cust, err := op.Authorize(identity.ActCatalogManage)
+	if err != nil {
+		return BandwidthChange{}, err
+	}
 	if _, err := clock.ParseDate(in.EffectiveDate); err != nil {
 		return BandwidthChange{}, fault.Field("effective_date", "effective_date must be a date YYYY-MM-DD")
 	}
@@ -400,7 +418,7 @@ func (s *Service) RequestBandwidthChange(ctx context.Context, cust catalog.Custo
 		return BandwidthChange{}, fault.Field("effective_date", "effective_date must be today or later (JST)")
 	}
 	var out BandwidthChange
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		p, err := s.portRow(ctx, tx, cust, code)
 		if err != nil {
 			return err
@@ -472,7 +490,11 @@ func (s *Service) RequestBandwidthChange(ctx context.Context, cust catalog.Custo
 }
 
 // BandwidthHistory lists a port's speed changes, oldest first.
-func (s *Service) BandwidthHistory(ctx context.Context, cust catalog.CustomerID, code string) ([]BandwidthChange, error) {
+func (s *Service) BandwidthHistory(ctx context.Context, who tenant.Holder, code string) ([]BandwidthChange, error) {
+	cust, err := who.Authorize(identity.ActNetworkRead, identity.ActCapacityRead)
+	if err != nil {
+		return nil, err
+	}
 	p, err := s.portRow(ctx, s.db, cust, code)
 	if err != nil {
 		return nil, err
@@ -541,9 +563,13 @@ func (s *Service) SyncSpeeds(ctx context.Context) (int, error) {
 // CancelBandwidthChange withdraws a speed change that has not taken effect
 // yet (operator, on the customer's order); it stays in the history as
 // cancelled and frees the capacity it had committed.
-func (s *Service) CancelBandwidthChange(ctx context.Context, cust catalog.CustomerID, code, id string) (BandwidthChange, error) {
+func (s *Service) CancelBandwidthChange(ctx context.Context, op tenant.Operator, code, id string) (BandwidthChange, error) {
+	cust, err := op.Authorize(identity.ActCatalogManage)
+	if err != nil {
+		return BandwidthChange{}, err
+	}
 	var out BandwidthChange
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		p, err := s.portRow(ctx, tx, cust, code)
 		if err != nil {
 			return err
@@ -571,7 +597,7 @@ func (s *Service) CancelBandwidthChange(ctx context.Context, cust catalog.Custom
 	if err != nil {
 		return BandwidthChange{}, fmt.Errorf("cancel bandwidth change: %w", err)
 	}
-	hist, err := s.BandwidthHistory(ctx, cust, code)
+	hist, err := s.BandwidthHistory(ctx, op, code)
 	if err != nil {
 		return BandwidthChange{}, err
 	}
@@ -586,9 +612,13 @@ func (s *Service) CancelBandwidthChange(ctx context.Context, cust catalog.Custom
 // HubNode names the node that carries the customer's hub, or "" while none
 // does (no port of the hub is placed yet). Another customer's hub is
 // NotFound.
-func (s *Service) HubNode(ctx context.Context, cust catalog.CustomerID, hub catalog.HubID) (string, error) {
+func (s *Service) HubNode(ctx context.Context, sc tenant.Scope, hub catalog.HubID) (string, error) {
+	cust, err := sc.Authorize(identity.ActNetworkRead)
+	if err != nil {
+		return "", err
+	}
 	var name *string
-	err := store.Scan(s.db.QueryRow(ctx, `SELECT n.name FROM hubs h
+	err = store.Scan(s.db.QueryRow(ctx, `SELECT n.name FROM hubs h
 		LEFT JOIN hub_placements hp ON hp.hub_id = h.id LEFT JOIN hub_nodes n ON n.id = hp.node_id
 		WHERE h.customer_id = ? AND h.id = ?`, cust, hub), &name)
 	if err != nil {

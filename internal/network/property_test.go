@@ -12,6 +12,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
 
 // TestPropertyEditApplyRollback drives random sequences of edits, saves,
@@ -65,47 +66,47 @@ func runProperty(t *testing.T, db *store.DB, seed uint64, steps int) {
 		switch k := r.IntN(100); {
 		case k < 15:
 			op = "start"
-			_, err = svc.StartEditing(c.ctx, c.id)
+			_, err = svc.StartEditing(c.ctx, c.sc)
 		case k < 45:
 			op = "save"
 			if r.IntN(2) == 0 {
-				_, _ = svc.StartEditing(c.ctx, c.id)
+				_, _ = svc.StartEditing(c.ctx, c.sc)
 			}
-			d, derr := svc.GetDraft(c.ctx, c.id)
+			d, derr := svc.GetDraft(c.ctx, c.sc)
 			cfg := c.config()
 			if derr == nil && r.IntN(2) == 0 {
 				cfg = d.Config
 			}
 			mutate(r, c, &cfg)
-			_, err = svc.SaveDraft(c.ctx, c.id, cfg)
+			_, err = svc.SaveDraft(c.ctx, c.sc, cfg)
 		case k < 65:
 			op = "apply"
-			_, err = svc.Apply(c.ctx, c.id)
+			_, err = svc.Apply(c.ctx, c.sc)
 			if err == nil {
 				applied++
 			}
 		case k < 72:
 			op = "rollback"
 			if lastVersion[c.id] > 0 {
-				_, err = svc.Rollback(c.ctx, c.id, 1+r.Int64N(lastVersion[c.id]))
+				_, err = svc.Rollback(c.ctx, c.sc, 1+r.Int64N(lastVersion[c.id]))
 			}
 		case k < 77:
 			op = "discard"
-			err = svc.DiscardDraft(c.ctx, c.id)
+			err = svc.DiscardDraft(c.ctx, c.sc)
 		case k < 80:
 			op = "break"
-			_, err = svc.BreakLock(e.ctx, c.id)
+			_, err = svc.BreakLock(e.ctx, c.sc)
 		case k < 83:
 			op = "idle"
 			e.now = e.now.Add(time.Duration(r.IntN(40)) * time.Minute)
 		case k < 92:
 			op = "place"
 			codes := []string{pOnPrem, pAPrivate, pAPublic, pMPrivate, pMPublic, pM2}
-			_, err = svc.Place(e.ctx, c.id, c.codes[codes[r.IntN(len(codes))]], PlaceInput{})
+			_, err = svc.Place(e.ctx, c.op, c.codes[codes[r.IntN(len(codes))]], PlaceInput{})
 		default:
 			op = "bandwidth"
 			speeds := []int64{1_000, 2_000, 5_000, 10_000}
-			_, err = svc.RequestBandwidthChange(e.ctx, c.id, c.codes[pAPrivate], BandwidthInput{SpeedMbps: speeds[r.IntN(4)],
+			_, err = svc.RequestBandwidthChange(e.ctx, c.op, c.codes[pAPrivate], BandwidthInput{SpeedMbps: speeds[r.IntN(4)],
 				EffectiveDate: e.now.AddDate(0, 0, r.IntN(120)).Format("2006-01-02")})
 		}
 		if err != nil && os.Getenv("TSUNAGI_PROPERTY_DEBUG") != "" {
@@ -182,7 +183,7 @@ func checkInvariants(t *testing.T, e *env, custs []customer, last map[catalog.Cu
 		if err != nil {
 			t.Fatalf("%s: %v", where, err)
 		}
-		vs, err := e.svc.ListVersions(c.ctx, c.id, 0, 500)
+		vs, err := e.svc.ListVersions(c.ctx, c.sc, 0, 500)
 		if err != nil {
 			t.Fatalf("%s: %v", where, err)
 		}
@@ -197,7 +198,7 @@ func checkInvariants(t *testing.T, e *env, custs []customer, last map[catalog.Cu
 		}
 		last[c.id] = n
 		if n > 0 {
-			v, err := e.svc.GetVersion(c.ctx, c.id, n)
+			v, err := e.svc.GetVersion(c.ctx, c.sc, n)
 			if err != nil {
 				t.Fatalf("%s: %v", where, err)
 			}
@@ -205,7 +206,7 @@ func checkInvariants(t *testing.T, e *env, custs []customer, last map[catalog.Cu
 				t.Fatalf("%s: applied version %d of %s is invalid: %+v", where, n, c.id, ps)
 			}
 		}
-		if d, err := e.svc.GetDraft(c.ctx, c.id); err == nil {
+		if d, err := e.svc.GetDraft(c.ctx, c.sc); err == nil {
 			cfg := d.Config
 			Normalize(f, &cfg, e.svc.settings)
 			if ps := Validate(f, cfg, e.svc.settings); len(ps) != 0 {
@@ -237,7 +238,7 @@ func checkInvariants(t *testing.T, e *env, custs []customer, last map[catalog.Cu
 			if h.ConfigVersion != last[id] {
 				t.Fatalf("%s: %s carries version %d of %s, latest is %d", where, node, h.ConfigVersion, id, last[id])
 			}
-			v, err := e.svc.GetVersion(e.ctx, id, h.ConfigVersion)
+			v, err := e.svc.GetVersion(e.ctx, tenanttest.Customer(id), h.ConfigVersion)
 			if err != nil {
 				t.Fatalf("%s: %v", where, err)
 			}

@@ -14,9 +14,14 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/store"
 )
 
-// Service is the hub service model over a store. Every method that touches a
-// customer's objects takes that customer's ID from the caller's scope and
-// filters by it; another customer's objects are simply not found.
+// Service is the hub service model over a store. Every exported method that
+// touches one customer's objects takes the caller's scope — the customer's
+// tenant.Scope for its reviewed-change workflow, the operator's
+// tenant.Operator for placement and bandwidth changes — checks the action
+// against the scope's role first, and filters every query by its customer;
+// another customer's objects are simply not found. Only unexported helpers
+// take a bare CustomerID, and the node-facing and compiler entry points
+// (DesiredState, NodeReports…) find the customer from the node's own ports.
 type Service struct {
 	db       *store.DB
 	audit    *audit.Log

@@ -10,8 +10,10 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // The route limit. A BGP peer that sends more than Settings.RouteLimit
@@ -33,7 +35,11 @@ type BGPState struct {
 }
 
 // GetBGPState returns the port's session state.
-func (s *Service) GetBGPState(ctx context.Context, cust catalog.CustomerID, code string) (BGPState, error) {
+func (s *Service) GetBGPState(ctx context.Context, sc tenant.Scope, code string) (BGPState, error) {
+	cust, err := sc.Authorize(identity.ActNetworkRead)
+	if err != nil {
+		return BGPState{}, err
+	}
 	p, err := s.portRow(ctx, s.db, cust, code)
 	if err != nil {
 		return BGPState{}, err
@@ -58,7 +64,7 @@ func (s *Service) bgpState(ctx context.Context, q store.Querier, cust catalog.Cu
 
 // RecordRouteLimitExceeded records that a port's peer sent received
 // prefixes, more than the limit, and that its session is stopped.
-func (s *Service) RecordRouteLimitExceeded(ctx context.Context, cust catalog.CustomerID, code string, received int) (BGPState, error) {
+func (s *Service) recordRouteLimitExceeded(ctx context.Context, cust catalog.CustomerID, code string, received int) (BGPState, error) {
 	if received <= s.settings.RouteLimit {
 		return BGPState{}, fault.Field("received", "%d prefixes do not exceed the limit of %d", received, s.settings.RouteLimit)
 	}
@@ -113,9 +119,13 @@ func (s *Service) RecordRouteLimitExceeded(ctx context.Context, cust catalog.Cus
 
 // Reenable restarts a session stopped by the route limit (the customer,
 // after fixing what its peer advertises).
-func (s *Service) Reenable(ctx context.Context, cust catalog.CustomerID, code string) (BGPState, error) {
+func (s *Service) Reenable(ctx context.Context, sc tenant.Scope, code string) (BGPState, error) {
+	cust, err := sc.Authorize(identity.ActNetworkEdit)
+	if err != nil {
+		return BGPState{}, err
+	}
 	var st BGPState
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		p, err := s.portRow(ctx, tx, cust, code)
 		if err != nil {
 			return err
@@ -188,14 +198,18 @@ func (s *Service) NodeReportsRouteLimit(ctx context.Context, node, portCode stri
 	if err != nil {
 		return BGPState{}, err
 	}
-	st, err := s.GetBGPState(ctx, cust, portCode)
+	p, err := s.portRow(ctx, s.db, cust, portCode)
+	if err != nil {
+		return BGPState{}, err
+	}
+	st, err := s.bgpState(ctx, s.db, cust, p)
 	if err != nil {
 		return BGPState{}, err
 	}
 	if st.State == "stopped-limit" || seq < st.ReenableSeq {
 		return st, nil
 	}
-	return s.RecordRouteLimitExceeded(ctx, cust, portCode, received)
+	return s.recordRouteLimitExceeded(ctx, cust, portCode, received)
 }
 
 // nodePortCustomer finds the customer of a port a node reports on: a node

@@ -12,7 +12,9 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // The edit workflow (ISO/IEC 27017 14.2.1): start editing takes the
@@ -109,7 +111,11 @@ func (s *Service) current(ctx context.Context, q store.Querier, cust catalog.Cus
 }
 
 // Applied returns the applied configuration (version 0, empty, before any).
-func (s *Service) Applied(ctx context.Context, cust catalog.CustomerID) (Version, error) {
+func (s *Service) Applied(ctx context.Context, sc tenant.Scope) (Version, error) {
+	cust, err := sc.Authorize(identity.ActNetworkRead)
+	if err != nil {
+		return Version{}, err
+	}
 	n, _, err := s.current(ctx, s.db, cust)
 	if err != nil {
 		return Version{}, err
@@ -123,7 +129,7 @@ func (s *Service) Applied(ctx context.Context, cust catalog.CustomerID) (Version
 		Normalize(f, &c, s.settings)
 		return Version{Config: c}, nil
 	}
-	return s.GetVersion(ctx, cust, n)
+	return s.getVersion(ctx, s.db, cust, n)
 }
 
 func scanLock(row interface{ Scan(...any) error }) (Lock, error) {
@@ -151,7 +157,11 @@ func (s *Service) lock(ctx context.Context, q store.Querier, cust catalog.Custom
 }
 
 // GetLock returns the customer's edit lock, or NotFound when nobody holds it.
-func (s *Service) GetLock(ctx context.Context, cust catalog.CustomerID) (Lock, error) {
+func (s *Service) GetLock(ctx context.Context, sc tenant.Scope) (Lock, error) {
+	cust, err := sc.Authorize(identity.ActNetworkRead)
+	if err != nil {
+		return Lock{}, err
+	}
 	l, live, err := s.lock(ctx, s.db, cust)
 	if err != nil {
 		return Lock{}, err
@@ -183,10 +193,14 @@ func (s *Service) holdLock(ctx context.Context, tx *store.Tx, cust catalog.Custo
 // with the draft, creating the draft from the applied version when there is
 // none. A lock held by someone else refuses with who and since when; an
 // expired lock is taken over.
-func (s *Service) StartEditing(ctx context.Context, cust catalog.CustomerID) (Editing, error) {
+func (s *Service) StartEditing(ctx context.Context, sc tenant.Scope) (Editing, error) {
+	cust, err := sc.Authorize(identity.ActNetworkEdit)
+	if err != nil {
+		return Editing{}, err
+	}
 	a := audit.ActorFrom(ctx)
 	var out Editing
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		l, live, err := s.lock(ctx, tx, cust)
 		if err != nil {
 			return err
@@ -237,7 +251,11 @@ func (s *Service) StartEditing(ctx context.Context, cust catalog.CustomerID) (Ed
 }
 
 // ReleaseLock ends the caller's editing; the draft stays.
-func (s *Service) ReleaseLock(ctx context.Context, cust catalog.CustomerID) error {
+func (s *Service) ReleaseLock(ctx context.Context, sc tenant.Scope) error {
+	cust, err := sc.Authorize(identity.ActNetworkEdit)
+	if err != nil {
+		return err
+	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		if err := s.holdLock(ctx, tx, cust); err != nil {
 			return err
@@ -250,9 +268,13 @@ func (s *Service) ReleaseLock(ctx context.Context, cust catalog.CustomerID) erro
 }
 
 // BreakLock removes another account's lock (operations administrators).
-func (s *Service) BreakLock(ctx context.Context, cust catalog.CustomerID) (Lock, error) {
+func (s *Service) BreakLock(ctx context.Context, sc tenant.Scope) (Lock, error) {
+	cust, err := sc.Authorize(identity.ActLockBreak)
+	if err != nil {
+		return Lock{}, err
+	}
 	var l Lock
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		var live bool
 		var err error
 		if l, live, err = s.lock(ctx, tx, cust); err != nil {
@@ -324,19 +346,31 @@ func (s *Service) putDraft(ctx context.Context, tx *store.Tx, cust catalog.Custo
 }
 
 // GetDraft returns the customer's draft (NotFound when there is none).
-func (s *Service) GetDraft(ctx context.Context, cust catalog.CustomerID) (Draft, error) {
+func (s *Service) GetDraft(ctx context.Context, sc tenant.Scope) (Draft, error) {
+	cust, err := sc.Authorize(identity.ActNetworkRead)
+	if err != nil {
+		return Draft{}, err
+	}
 	d, err := s.draft(ctx, s.db, cust)
 	return d, notFound("draft", err)
 }
 
 // SaveDraft replaces the draft's configuration. The configuration is
 // normalized and must pass every validation rule; nothing is stored otherwise.
-func (s *Service) SaveDraft(ctx context.Context, cust catalog.CustomerID, cfg Config) (Draft, error) {
+func (s *Service) SaveDraft(ctx context.Context, sc tenant.Scope, cfg Config) (Draft, error) {
+	cust, err := sc.Authorize(identity.ActNetworkEdit)
+	if err != nil {
+		return Draft{}, err
+	}
 	return s.editDraft(ctx, cust, "network.draft.save", func(_ *Config) (Config, error) { return cfg, nil })
 }
 
 // SavePort replaces (or adds) one port's configuration in the draft.
-func (s *Service) SavePort(ctx context.Context, cust catalog.CustomerID, code string, pc PortConfig) (Draft, error) {
+func (s *Service) SavePort(ctx context.Context, sc tenant.Scope, code string, pc PortConfig) (Draft, error) {
+	cust, err := sc.Authorize(identity.ActNetworkEdit)
+	if err != nil {
+		return Draft{}, err
+	}
 	pc.PortCode = code
 	return s.editDraft(ctx, cust, "network.draft.port.save", func(c *Config) (Config, error) {
 		for i := range c.Ports {
@@ -351,7 +385,11 @@ func (s *Service) SavePort(ctx context.Context, cust catalog.CustomerID, code st
 }
 
 // RemovePort removes one port's configuration from the draft.
-func (s *Service) RemovePort(ctx context.Context, cust catalog.CustomerID, code string) (Draft, error) {
+func (s *Service) RemovePort(ctx context.Context, sc tenant.Scope, code string) (Draft, error) {
+	cust, err := sc.Authorize(identity.ActNetworkEdit)
+	if err != nil {
+		return Draft{}, err
+	}
 	return s.editDraft(ctx, cust, "network.draft.port.remove", func(c *Config) (Config, error) {
 		for i := range c.Ports {
 			if c.Ports[i].PortCode == code {
@@ -409,7 +447,11 @@ func (s *Service) editDraft(ctx context.Context, cust catalog.CustomerID, action
 }
 
 // DiscardDraft drops the draft; the lock stays with the caller.
-func (s *Service) DiscardDraft(ctx context.Context, cust catalog.CustomerID) error {
+func (s *Service) DiscardDraft(ctx context.Context, sc tenant.Scope) error {
+	cust, err := sc.Authorize(identity.ActNetworkEdit)
+	if err != nil {
+		return err
+	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		if err := s.holdLock(ctx, tx, cust); err != nil {
 			return err
@@ -427,9 +469,13 @@ func (s *Service) DiscardDraft(ctx context.Context, cust catalog.CustomerID) err
 
 // Rollback makes a new draft holding version n's configuration, on top of
 // the current version; it is reviewed and applied like any other draft.
-func (s *Service) Rollback(ctx context.Context, cust catalog.CustomerID, n int64) (Draft, error) {
+func (s *Service) Rollback(ctx context.Context, sc tenant.Scope, n int64) (Draft, error) {
+	cust, err := sc.Authorize(identity.ActNetworkEdit)
+	if err != nil {
+		return Draft{}, err
+	}
 	var d Draft
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		if err := s.holdLock(ctx, tx, cust); err != nil {
 			return err
 		}
@@ -447,9 +493,13 @@ func (s *Service) Rollback(ctx context.Context, cust catalog.CustomerID, n int64
 }
 
 // Review reviews the customer's draft against the applied version.
-func (s *Service) Review(ctx context.Context, cust catalog.CustomerID) (Review, error) {
+func (s *Service) Review(ctx context.Context, sc tenant.Scope) (Review, error) {
+	cust, err := sc.Authorize(identity.ActNetworkRead)
+	if err != nil {
+		return Review{}, err
+	}
 	var r Review
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		d, err := s.draft(ctx, tx, cust)
 		if err != nil {
 			return notFound("draft", err)
@@ -493,9 +543,13 @@ func (s *Service) review(ctx context.Context, q store.Querier, cust catalog.Cust
 // allocated, the draft and the lock are released, and the audit log records
 // the review. The desired state of the customer's hub nodes follows from the
 // new version (DesiredState).
-func (s *Service) Apply(ctx context.Context, cust catalog.CustomerID) (Version, error) {
+func (s *Service) Apply(ctx context.Context, sc tenant.Scope) (Version, error) {
+	cust, err := sc.Authorize(identity.ActNetworkEdit)
+	if err != nil {
+		return Version{}, err
+	}
 	var v Version
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		if err := s.holdLock(ctx, tx, cust); err != nil {
 			return err
 		}
@@ -561,7 +615,11 @@ func (s *Service) Apply(ctx context.Context, cust catalog.CustomerID) (Version, 
 }
 
 // GetVersion returns one applied version with its review.
-func (s *Service) GetVersion(ctx context.Context, cust catalog.CustomerID, n int64) (Version, error) {
+func (s *Service) GetVersion(ctx context.Context, sc tenant.Scope, n int64) (Version, error) {
+	cust, err := sc.Authorize(identity.ActNetworkRead)
+	if err != nil {
+		return Version{}, err
+	}
 	return s.getVersion(ctx, s.db, cust, n)
 }
 
@@ -587,7 +645,11 @@ func (s *Service) getVersion(ctx context.Context, q store.Querier, cust catalog.
 
 // ListVersions lists the customer's versions, newest first, before the
 // version number `before` (0 = from the newest).
-func (s *Service) ListVersions(ctx context.Context, cust catalog.CustomerID, before int64, limit int) ([]VersionSummary, error) {
+func (s *Service) ListVersions(ctx context.Context, sc tenant.Scope, before int64, limit int) ([]VersionSummary, error) {
+	cust, err := sc.Authorize(identity.ActNetworkRead)
+	if err != nil {
+		return nil, err
+	}
 	if limit <= 0 || limit > catalog.MaxPage {
 		limit = 50
 	}

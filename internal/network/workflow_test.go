@@ -9,8 +9,11 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
 
 // env is a deployment for store tests: regions tokyo and osaka, a node in
@@ -60,6 +63,8 @@ func (e *env) must(_ any, err error) {
 // in osaka and the fixture's ports; codes maps fixture codes to real ones.
 type customer struct {
 	id    catalog.CustomerID
+	sc    tenant.Scope    // an operations administrator's scope of the customer
+	op    tenant.Operator // an operator's handle on it
 	code  string
 	hubs  map[catalog.HubID]catalog.HubID
 	codes map[string]string
@@ -72,17 +77,17 @@ func (e *env) addCustomer(name string) customer {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	k, err := e.cat.CreateContract(e.ctx, cu.ID, catalog.ContractInput{Plan: "smart-hub", StartDate: "2026-01-01"})
+	k, err := e.cat.CreateContract(e.ctx, tenanttest.Operator(cu.ID), catalog.ContractInput{Plan: "smart-hub", StartDate: "2026-01-01"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	for n, q := range map[string]int64{"napt-grade": 8, "static-nat-address": 4} {
-		e.must(e.cat.SetOption(e.ctx, cu.ID, k.ServiceCode, catalog.OptionInput{Name: n, Quantity: q}))
+		e.must(e.cat.SetOption(e.ctx, tenanttest.Operator(cu.ID), k.ServiceCode, catalog.OptionInput{Name: n, Quantity: q}))
 	}
-	c := customer{id: cu.ID, code: k.ServiceCode, hubs: map[catalog.HubID]catalog.HubID{}, codes: map[string]string{},
+	c := customer{id: cu.ID, sc: tenanttest.Customer(cu.ID), op: tenanttest.Operator(cu.ID), code: k.ServiceCode, hubs: map[catalog.HubID]catalog.HubID{}, codes: map[string]string{},
 		ctx: audit.WithActor(context.Background(), audit.Actor{ID: "acc_" + name, Kind: "customer", Name: name + "-ops"})}
 	for _, h := range fixtureFacts().Hubs {
-		hub, err := e.cat.CreateHub(e.ctx, cu.ID, catalog.HubInput{ServiceCode: k.ServiceCode, Region: h.Region, Priority: h.Priority})
+		hub, err := e.cat.CreateHub(e.ctx, tenanttest.Operator(cu.ID), catalog.HubInput{ServiceCode: k.ServiceCode, Region: h.Region, Priority: h.Priority})
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -92,7 +97,7 @@ func (e *env) addCustomer(name string) customer {
 		if !p.Active {
 			continue
 		}
-		pt, err := e.cat.CreatePort(e.ctx, cu.ID, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: c.hubs[p.HubID], Kind: p.Kind,
+		pt, err := e.cat.CreatePort(e.ctx, tenanttest.Operator(cu.ID), catalog.PortInput{ServiceCode: k.ServiceCode, HubID: c.hubs[p.HubID], Kind: p.Kind,
 			SpeedMbps: p.SpeedMbps, Redundant: p.Redundant})
 		if err != nil {
 			e.t.Fatal(err)
@@ -129,10 +134,10 @@ func TestEditWorkflow(t *testing.T) {
 		a := e.addCustomer("a")
 		svc := e.svc
 		// Without the lock nothing can be saved.
-		_, err := svc.SaveDraft(a.ctx, a.id, a.config())
+		_, err := svc.SaveDraft(a.ctx, a.sc, a.config())
 		wantFault(t, err, fault.Conflict, "start editing first")
 
-		ed, err := svc.StartEditing(a.ctx, a.id)
+		ed, err := svc.StartEditing(a.ctx, a.sc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,29 +146,29 @@ func TestEditWorkflow(t *testing.T) {
 		}
 		// A second account of the same customer is refused, with who and since.
 		bob := audit.WithActor(context.Background(), audit.Actor{ID: "acc_bob", Name: "bob"})
-		_, err = svc.StartEditing(bob, a.id)
+		_, err = svc.StartEditing(bob, a.sc)
 		wantFault(t, err, fault.Conflict, "a-ops has been editing since 2026-11-26T12:00:00+09:00")
 
 		// An invalid configuration stores nothing.
 		bad := a.config()
 		bad.Ports[0].OnPrem.PeerASN = 64600
-		_, err = svc.SaveDraft(a.ctx, a.id, bad)
+		_, err = svc.SaveDraft(a.ctx, a.sc, bad)
 		wantFault(t, err, fault.Invalid, "differ from your hub ASN")
-		if d, _ := svc.GetDraft(a.ctx, a.id); len(d.Config.Ports) != 0 {
+		if d, _ := svc.GetDraft(a.ctx, a.sc); len(d.Config.Ports) != 0 {
 			t.Fatalf("invalid draft was stored: %+v", d.Config.Ports)
 		}
 
-		if _, err := svc.SaveDraft(a.ctx, a.id, a.config()); err != nil {
+		if _, err := svc.SaveDraft(a.ctx, a.sc, a.config()); err != nil {
 			t.Fatal(err)
 		}
-		r, err := svc.Review(a.ctx, a.id)
+		r, err := svc.Review(a.ctx, a.sc)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !r.Valid || r.Risk != "low" || len(r.AffectedPorts) != 6 || len(r.Changes) == 0 {
 			t.Fatalf("review = %+v", r)
 		}
-		v1, err := svc.Apply(a.ctx, a.id)
+		v1, err := svc.Apply(a.ctx, a.sc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,10 +176,10 @@ func TestEditWorkflow(t *testing.T) {
 			t.Fatalf("version = %d", v1.Version)
 		}
 		// Apply released the lock and the draft.
-		if _, err := svc.GetLock(a.ctx, a.id); !fault.Is(err, fault.NotFound) {
+		if _, err := svc.GetLock(a.ctx, a.sc); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("lock after apply: %v", err)
 		}
-		nat, err := svc.NAT(a.ctx, a.id)
+		nat, err := svc.NAT(a.ctx, a.sc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,15 +195,15 @@ func TestEditWorkflow(t *testing.T) {
 		// Version 2: move the static NAT to another inside address, then
 		// version 3 moves it back: the previous public address returns.
 		for i, inside := range []string{"10.10.0.6", "10.10.0.5"} {
-			if _, err := svc.StartEditing(a.ctx, a.id); err != nil {
+			if _, err := svc.StartEditing(a.ctx, a.sc); err != nil {
 				t.Fatal(err)
 			}
 			cfg := a.config()
 			port(&cfg, a.codes[pAPublic]).StaticNAT = []StaticNAT{{Inside: inside}, {Inside: "10.10.0.7"}}
-			if _, err := svc.SaveDraft(a.ctx, a.id, cfg); err != nil {
+			if _, err := svc.SaveDraft(a.ctx, a.sc, cfg); err != nil {
 				t.Fatal(err)
 			}
-			v, err := svc.Apply(a.ctx, a.id)
+			v, err := svc.Apply(a.ctx, a.sc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,57 +211,57 @@ func TestEditWorkflow(t *testing.T) {
 				t.Fatalf("version = %d", v.Version)
 			}
 		}
-		nat, _ = svc.NAT(a.ctx, a.id)
+		nat, _ = svc.NAT(a.ctx, a.sc)
 		if nat.Static["10.10.0.5"] != firstStatic || nat.Static["10.10.0.7"] == "" || nat.Static["10.10.0.7"] == firstStatic {
 			t.Fatalf("static NAT after re-assignment = %v, want 10.10.0.5 → %s", nat.Static, firstStatic)
 		}
 
 		// Rollback to version 1 is a new draft on top of version 3.
-		if _, err := svc.StartEditing(a.ctx, a.id); err != nil {
+		if _, err := svc.StartEditing(a.ctx, a.sc); err != nil {
 			t.Fatal(err)
 		}
-		d, err := svc.Rollback(a.ctx, a.id, 1)
+		d, err := svc.Rollback(a.ctx, a.sc, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if d.BaseVersion != 3 || *d.RollbackOf != 1 {
 			t.Fatalf("rollback draft = %+v", d)
 		}
-		r, _ = svc.Review(a.ctx, a.id)
+		r, _ = svc.Review(a.ctx, a.sc)
 		if r.Risk != "medium" || !strings.Contains(reasonsText(r), "removes static NAT for 10.10.0.7") {
 			t.Fatalf("rollback review = %+v", r.Reasons)
 		}
 
 		// A stale draft cannot be applied: bob breaks the lock (as an
 		// operations administrator), applies a change; a's draft is stale.
-		if _, err := svc.BreakLock(bob, a.id); err != nil {
+		if _, err := svc.BreakLock(bob, a.sc); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.Apply(a.ctx, a.id); err == nil {
+		if _, err := svc.Apply(a.ctx, a.sc); err == nil {
 			t.Fatal("apply after the lock was broken succeeded")
 		}
 		// bob starts editing and gets a's (stale-to-be) draft; he discards it
 		// and applies his own.
-		if _, err := svc.StartEditing(bob, a.id); err != nil {
+		if _, err := svc.StartEditing(bob, a.sc); err != nil {
 			t.Fatal(err)
 		}
-		if err := svc.DiscardDraft(bob, a.id); err != nil {
+		if err := svc.DiscardDraft(bob, a.sc); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.StartEditing(bob, a.id); err != nil {
+		if _, err := svc.StartEditing(bob, a.sc); err != nil {
 			t.Fatal(err)
 		}
 		cfg := a.config()
 		port(&cfg, a.codes[pOnPrem]).OnPrem.L2Guard.MACLimit = 3
-		if _, err := svc.SaveDraft(bob, a.id, cfg); err != nil {
+		if _, err := svc.SaveDraft(bob, a.sc, cfg); err != nil {
 			t.Fatal(err)
 		}
 		// Meanwhile a stale draft: write one based on version 3 directly and
 		// apply version 4 first.
-		if _, err := svc.Apply(bob, a.id); err != nil {
+		if _, err := svc.Apply(bob, a.sc); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.StartEditing(a.ctx, a.id); err != nil {
+		if _, err := svc.StartEditing(a.ctx, a.sc); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.InTx(a.ctx, func(tx *store.Tx) error {
@@ -265,7 +270,7 @@ func TestEditWorkflow(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		_, err = svc.Apply(a.ctx, a.id)
+		_, err = svc.Apply(a.ctx, a.sc)
 		wantFault(t, err, fault.Conflict, "version 4 is now applied")
 
 		// Versions are immutable in the database.
@@ -276,30 +281,30 @@ func TestEditWorkflow(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "immutable") {
 			t.Fatalf("update of a version: %v", err)
 		}
-		vs, err := svc.ListVersions(a.ctx, a.id, 0, 10)
+		vs, err := svc.ListVersions(a.ctx, a.sc, 0, 10)
 		if err != nil || len(vs) != 4 || vs[0].Version != 4 {
 			t.Fatalf("versions = %+v, %v", vs, err)
 		}
 
 		// The idle lock expires after 30 minutes and may be taken over.
 		e.now = e.now.Add(31 * time.Minute)
-		if _, err := svc.StartEditing(bob, a.id); err != nil {
+		if _, err := svc.StartEditing(bob, a.sc); err != nil {
 			t.Fatalf("expired lock not taken over: %v", err)
 		}
 
 		// Another customer sees none of it.
 		b := e.addCustomer("b")
-		if _, err := svc.GetVersion(b.ctx, b.id, 1); !fault.Is(err, fault.NotFound) {
+		if _, err := svc.GetVersion(b.ctx, b.sc, 1); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("b reads a's version: %v", err)
 		}
-		if _, err := svc.StartEditing(b.ctx, b.id); err != nil {
+		if _, err := svc.StartEditing(b.ctx, b.sc); err != nil {
 			t.Fatal(err)
 		}
 		// b may use exactly a's addresses.
-		if _, err := svc.SaveDraft(b.ctx, b.id, b.config()); err != nil {
+		if _, err := svc.SaveDraft(b.ctx, b.sc, b.config()); err != nil {
 			t.Fatalf("b with a's address plan: %v", err)
 		}
-		if _, err := svc.Apply(b.ctx, b.id); err != nil {
+		if _, err := svc.Apply(b.ctx, b.sc); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -311,4 +316,46 @@ func reasonsText(r Review) string {
 		b.WriteString(x.Text + "\n")
 	}
 	return b.String()
+}
+
+// The service checks the action itself, from the scope's role, so that a
+// caller other than the HTTP router (a scheduler, a panel handler) meets the
+// same refusals; the zero scope and the zero handle are internal errors,
+// never "every customer".
+func TestServiceChecksTheAction(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		a := e.addCustomer("a")
+		user := tenanttest.As(a.id, "user", identity.ActNetworkRead)
+		admin := tenanttest.As(a.id, "admin", identity.ActNetworkRead, identity.ActNetworkEdit)
+		if _, err := e.svc.Applied(a.ctx, user); err != nil {
+			t.Errorf("a user reads the configuration: %v", err)
+		}
+		if _, err := e.svc.StartEditing(a.ctx, user); !fault.Is(err, fault.Forbidden) {
+			t.Errorf("a user starts editing: %v, want forbidden", err)
+		}
+		if _, err := e.svc.StartEditing(a.ctx, admin); err != nil {
+			t.Fatalf("an admin starts editing: %v", err)
+		}
+		if _, err := e.svc.BreakLock(a.ctx, admin); !fault.Is(err, fault.Forbidden) {
+			t.Errorf("an admin breaks the lock: %v, want forbidden", err)
+		}
+		bg := tenanttest.BreakGlass(a.id)
+		if _, err := e.svc.Applied(e.ctx, bg); err != nil {
+			t.Errorf("break-glass reads the configuration: %v", err)
+		}
+		if _, err := e.svc.Apply(e.ctx, bg); !fault.Is(err, fault.Forbidden) {
+			t.Errorf("break-glass applies: %v, want forbidden", err)
+		}
+		if _, err := e.svc.Placements(e.ctx, tenanttest.OperatorAs(a.id, identity.ActCatalogManage)); !fault.Is(err, fault.Forbidden) {
+			t.Errorf("placements without capacity.read: %v, want forbidden", err)
+		}
+		if _, err := e.svc.Applied(e.ctx, tenant.Scope{}); !fault.Is(err, fault.Internal) {
+			t.Errorf("zero scope: %v, want an internal error", err)
+		}
+		if _, err := e.svc.Placements(e.ctx, tenant.Operator{}); !fault.Is(err, fault.Internal) {
+			t.Errorf("zero operator handle: %v, want an internal error", err)
+		}
+	})
 }

@@ -35,3 +35,10 @@ func BreakGlass[ID ~string](cust ID) tenant.Scope {
 func Operator[ID ~string](cust ID) tenant.Operator {
 	return tenant.ForOperator(tenant.CustomerID(cust), "acc_test_operator", all)
 }
+
+// OperatorAs is an operator's handle on cust holding exactly the actions
+// given.
+func OperatorAs[ID ~string](cust ID, actions ...tenant.Action) tenant.Operator {
+	return tenant.ForOperator(tenant.CustomerID(cust), "acc_test_operator",
+		func(a tenant.Action) bool { return slices.Contains(actions, a) })
+}

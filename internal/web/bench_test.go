@@ -22,6 +22,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
 	"github.com/tsunagi-net/tsunagi/internal/web"
 )
@@ -167,15 +168,15 @@ func startPerfEnv(tb testing.TB, db *store.DB, h slog.Handler) *perfEnv {
 	cu, err := cat.CreateCustomer(ctx, catalog.CustomerInput{Name: "Bench Trading K.K."})
 	must("customer", err)
 	for i := range 5 {
-		k, err := cat.CreateContract(ctx, cu.ID, catalog.ContractInput{Plan: "smart-hub"})
+		k, err := cat.CreateContract(ctx, tenanttest.Operator(cu.ID), catalog.ContractInput{Plan: "smart-hub"})
 		must("contract", err)
 		if i == 0 {
 			env.serviceCode = k.ServiceCode
 		}
 	}
-	hub, err := cat.CreateHub(ctx, cu.ID, catalog.HubInput{ServiceCode: env.serviceCode, Region: "tokyo", Priority: "main"})
+	hub, err := cat.CreateHub(ctx, tenanttest.Operator(cu.ID), catalog.HubInput{ServiceCode: env.serviceCode, Region: "tokyo", Priority: "main"})
 	must("hub", err)
-	pt, err := cat.CreatePort(ctx, cu.ID, catalog.PortInput{ServiceCode: env.serviceCode, HubID: hub.ID, Kind: "onprem", SpeedMbps: 10_000})
+	pt, err := cat.CreatePort(ctx, tenanttest.Operator(cu.ID), catalog.PortInput{ServiceCode: env.serviceCode, HubID: hub.ID, Kind: "onprem", SpeedMbps: 10_000})
 	must("port", err)
 	env.portCode = pt.PortCode
 	_, setup, err := idn.Invite(ctx, cu.ID, identity.InviteInput{LoginID: "bench-user", DisplayName: "Bench user",

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // Customer-listener handlers: the customer is always the principal's own.
@@ -16,19 +17,19 @@ func (s *Server) listRegions(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) myContracts(w http.ResponseWriter, r *http.Request) error {
-	return s.contracts(w, r, principal(r).CustomerID)
+	return s.contracts(w, r, principal(r).Scope())
 }
 
 func (s *Server) myContract(w http.ResponseWriter, r *http.Request) error {
-	return s.contract(w, r, principal(r).CustomerID)
+	return s.contract(w, r, principal(r).Scope())
 }
 
 func (s *Server) myHubs(w http.ResponseWriter, r *http.Request) error {
-	return s.hubs(w, r, principal(r).CustomerID)
+	return s.hubs(w, r, principal(r).Scope())
 }
 
 func (s *Server) myHub(w http.ResponseWriter, r *http.Request) error {
-	h, err := s.deps.Catalog.GetHub(r.Context(), principal(r).CustomerID, catalog.HubID(r.PathValue("id")))
+	h, err := s.deps.Catalog.GetHub(r.Context(), principal(r).Scope(), catalog.HubID(r.PathValue("id")))
 	if err != nil {
 		return err
 	}
@@ -37,11 +38,11 @@ func (s *Server) myHub(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) myPorts(w http.ResponseWriter, r *http.Request) error {
-	return s.ports(w, r, principal(r).CustomerID)
+	return s.ports(w, r, principal(r).Scope())
 }
 
 func (s *Server) myPort(w http.ResponseWriter, r *http.Request) error {
-	pt, err := s.deps.Catalog.GetPort(r.Context(), principal(r).CustomerID, r.PathValue("code"))
+	pt, err := s.deps.Catalog.GetPort(r.Context(), principal(r).Scope(), r.PathValue("code"))
 	if err != nil {
 		return err
 	}
@@ -50,19 +51,19 @@ func (s *Server) myPort(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) myAccounts(w http.ResponseWriter, r *http.Request) error {
-	return s.accounts(w, r, principal(r).CustomerID)
+	return s.accounts(w, r, principal(r).Scope())
 }
 
 // Shared by both listeners once the customer is known.
 
-func (s *Server) contracts(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+func (s *Server) contracts(w http.ResponseWriter, r *http.Request, who tenant.Holder) error {
 	return listed(w, r, func(p catalog.Page) ([]catalog.Contract, string, error) {
-		return s.deps.Catalog.ListContracts(r.Context(), cust, p)
+		return s.deps.Catalog.ListContracts(r.Context(), who, p)
 	})
 }
 
-func (s *Server) contract(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
-	k, err := s.deps.Catalog.GetContract(r.Context(), cust, r.PathValue("code"))
+func (s *Server) contract(w http.ResponseWriter, r *http.Request, who tenant.Holder) error {
+	k, err := s.deps.Catalog.GetContract(r.Context(), who, r.PathValue("code"))
 	if err != nil {
 		return err
 	}
@@ -70,19 +71,23 @@ func (s *Server) contract(w http.ResponseWriter, r *http.Request, cust catalog.C
 	return nil
 }
 
-func (s *Server) hubs(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+func (s *Server) hubs(w http.ResponseWriter, r *http.Request, who tenant.Holder) error {
 	return listed(w, r, func(p catalog.Page) ([]catalog.Hub, string, error) {
-		return s.deps.Catalog.ListHubs(r.Context(), cust, p)
+		return s.deps.Catalog.ListHubs(r.Context(), who, p)
 	})
 }
 
-func (s *Server) ports(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+func (s *Server) ports(w http.ResponseWriter, r *http.Request, who tenant.Holder) error {
 	return listed(w, r, func(p catalog.Page) ([]catalog.Port, string, error) {
-		return s.deps.Catalog.ListPorts(r.Context(), cust, r.URL.Query().Get("service_code"), p)
+		return s.deps.Catalog.ListPorts(r.Context(), who, r.URL.Query().Get("service_code"), p)
 	})
 }
 
-func (s *Server) accounts(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+func (s *Server) accounts(w http.ResponseWriter, r *http.Request, who tenant.Holder) error {
+	cust, err := who.Authorize(identity.ActAccountsRead, identity.ActCustomerAccounts)
+	if err != nil {
+		return err
+	}
 	return listed(w, r, func(p catalog.Page) ([]identity.Account, string, error) {
 		return s.deps.Identity.ListAccounts(r.Context(), cust, p)
 	})

@@ -33,7 +33,7 @@ func (s *Server) myHubDataplane(w http.ResponseWriter, r *http.Request) error {
 		return fault.New(fault.Unavailable, "the hub service model is not available on this controller")
 	}
 	ctx := r.Context()
-	cust := principal(r).CustomerID
+	cust := principal(r).Scope()
 	hub := catalog.HubID(r.PathValue("id"))
 	node, err := s.deps.Network.HubNode(ctx, cust, hub)
 	if err != nil {

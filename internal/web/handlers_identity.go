@@ -219,7 +219,11 @@ func (s *Server) listMail(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) openBreakGlass(w http.ResponseWriter, r *http.Request) error {
-	cust, err := s.pathCustomer(r)
+	op, err := s.pathCustomer(r)
+	if err != nil {
+		return err
+	}
+	cust, err := op.Customer()
 	if err != nil {
 		return err
 	}
@@ -247,14 +251,10 @@ func (s *Server) closeBreakGlass(w http.ResponseWriter, r *http.Request) error {
 // staff under a live break-glass grant (authenticate gave the role and
 // recorded the access).
 func (s *Server) breakGlassConfig(w http.ResponseWriter, r *http.Request) error {
-	cust, err := s.pathCustomer(r)
-	if err != nil {
-		return err
-	}
 	// Staff see the configuration with BGP MD5 passwords masked, as the
 	// customer's own reads do: break-glass opens access, not secrets.
 	return netDo(s, w, func(n *network.Service) (network.Version, error) {
-		v, err := n.Applied(r.Context(), cust)
+		v, err := n.Applied(r.Context(), principal(r).Scope())
 		v.Config = v.Config.Redacted()
 		return v, err
 	})

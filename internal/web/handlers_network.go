@@ -42,7 +42,7 @@ func versionParam(r *http.Request) (int64, error) {
 
 func (s *Server) netApplied(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Service) (network.Version, error) {
-		return redactVersion(n.Applied(r.Context(), principal(r).CustomerID))
+		return redactVersion(n.Applied(r.Context(), principal(r).Scope()))
 	})
 }
 
@@ -65,7 +65,7 @@ func (s *Server) netVersions(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Versions are listed newest first; the next page is ?before=<last>.
 	return netDo(s, w, func(n *network.Service) (list[network.VersionSummary], error) {
-		items, err := n.ListVersions(r.Context(), principal(r).CustomerID, before, limit)
+		items, err := n.ListVersions(r.Context(), principal(r).Scope(), before, limit)
 		if err != nil {
 			return list[network.VersionSummary]{}, err
 		}
@@ -83,7 +83,7 @@ func (s *Server) netVersion(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return netDo(s, w, func(n *network.Service) (network.Version, error) {
-		return redactVersion(n.GetVersion(r.Context(), principal(r).CustomerID, v))
+		return redactVersion(n.GetVersion(r.Context(), principal(r).Scope(), v))
 	})
 }
 
@@ -93,17 +93,17 @@ func (s *Server) netRollback(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
-		return redactDraft(n.Rollback(r.Context(), principal(r).CustomerID, v))
+		return redactDraft(n.Rollback(r.Context(), principal(r).Scope(), v))
 	})
 }
 
 func (s *Server) netLock(w http.ResponseWriter, r *http.Request) error {
-	return netDo(s, w, func(n *network.Service) (network.Lock, error) { return n.GetLock(r.Context(), principal(r).CustomerID) })
+	return netDo(s, w, func(n *network.Service) (network.Lock, error) { return n.GetLock(r.Context(), principal(r).Scope()) })
 }
 
 func (s *Server) netStartEditing(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Service) (network.Editing, error) {
-		ed, err := n.StartEditing(r.Context(), principal(r).CustomerID)
+		ed, err := n.StartEditing(r.Context(), principal(r).Scope())
 		ed.Draft.Config = ed.Draft.Config.Redacted()
 		return ed, err
 	})
@@ -114,7 +114,7 @@ func (s *Server) netReleaseLock(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := svc.ReleaseLock(r.Context(), principal(r).CustomerID); err != nil {
+	if err := svc.ReleaseLock(r.Context(), principal(r).Scope()); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -123,13 +123,13 @@ func (s *Server) netReleaseLock(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) netBreakLock(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Service) (network.Lock, error) {
-		return n.BreakLock(r.Context(), principal(r).CustomerID)
+		return n.BreakLock(r.Context(), principal(r).Scope())
 	})
 }
 
 func (s *Server) netDraft(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
-		return redactDraft(n.GetDraft(r.Context(), principal(r).CustomerID))
+		return redactDraft(n.GetDraft(r.Context(), principal(r).Scope()))
 	})
 }
 
@@ -139,7 +139,7 @@ func (s *Server) netSaveDraft(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
-		return redactDraft(n.SaveDraft(r.Context(), principal(r).CustomerID, in))
+		return redactDraft(n.SaveDraft(r.Context(), principal(r).Scope(), in))
 	})
 }
 
@@ -148,7 +148,7 @@ func (s *Server) netDiscardDraft(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := svc.DiscardDraft(r.Context(), principal(r).CustomerID); err != nil {
+	if err := svc.DiscardDraft(r.Context(), principal(r).Scope()); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -165,19 +165,19 @@ func (s *Server) netSavePort(w http.ResponseWriter, r *http.Request) error {
 		return fault.Field("port_code", "port_code must match the path or be left out")
 	}
 	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
-		return redactDraft(n.SavePort(r.Context(), principal(r).CustomerID, code, in))
+		return redactDraft(n.SavePort(r.Context(), principal(r).Scope(), code, in))
 	})
 }
 
 func (s *Server) netRemovePort(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
-		return redactDraft(n.RemovePort(r.Context(), principal(r).CustomerID, r.PathValue("code")))
+		return redactDraft(n.RemovePort(r.Context(), principal(r).Scope(), r.PathValue("code")))
 	})
 }
 
 func (s *Server) netReview(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Service) (network.Review, error) {
-		return n.Review(r.Context(), principal(r).CustomerID)
+		return n.Review(r.Context(), principal(r).Scope())
 	})
 }
 
@@ -186,7 +186,7 @@ func (s *Server) netApply(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := redactVersion(svc.Apply(r.Context(), principal(r).CustomerID))
+	v, err := redactVersion(svc.Apply(r.Context(), principal(r).Scope()))
 	if err != nil {
 		return err
 	}
@@ -202,38 +202,38 @@ type natView struct {
 
 func (s *Server) netNAT(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Service) (natView, error) {
-		a, err := n.NAT(r.Context(), principal(r).CustomerID)
+		a, err := n.NAT(r.Context(), principal(r).Scope())
 		return natView(a), err
 	})
 }
 
 func (s *Server) netBGP(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Service) (network.BGPState, error) {
-		return n.GetBGPState(r.Context(), principal(r).CustomerID, r.PathValue("code"))
+		return n.GetBGPState(r.Context(), principal(r).Scope(), r.PathValue("code"))
 	})
 }
 
 func (s *Server) netReenable(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Service) (network.BGPState, error) {
-		return n.Reenable(r.Context(), principal(r).CustomerID, r.PathValue("code"))
+		return n.Reenable(r.Context(), principal(r).Scope(), r.PathValue("code"))
 	})
 }
 
 func (s *Server) netPortGuard(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Service) (network.PortGuardState, error) {
-		return n.GetPortGuard(r.Context(), principal(r).CustomerID, r.PathValue("code"))
+		return n.GetPortGuard(r.Context(), principal(r).Scope(), r.PathValue("code"))
 	})
 }
 
 func (s *Server) netReenablePort(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Service) (network.PortGuardState, error) {
-		return n.ReenablePort(r.Context(), principal(r).CustomerID, r.PathValue("code"))
+		return n.ReenablePort(r.Context(), principal(r).Scope(), r.PathValue("code"))
 	})
 }
 
 func (s *Server) netBandwidthHistory(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Service) (list[network.BandwidthChange], error) {
-		items, err := n.BandwidthHistory(r.Context(), principal(r).CustomerID, r.PathValue("code"))
+		items, err := n.BandwidthHistory(r.Context(), principal(r).Scope(), r.PathValue("code"))
 		return newList(items, ""), err
 	})
 }

@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // Management-listener handlers of the hub service model: capacity, NAT
@@ -49,51 +49,51 @@ func (s *Server) opCreatePool(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) opPlacements(w http.ResponseWriter, r *http.Request) error {
-	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
 		return netDo(s, w, func(n *network.Service) (list[network.Placement], error) {
-			items, err := n.Placements(r.Context(), cust)
+			items, err := n.Placements(r.Context(), op)
 			return newList(items, ""), err
 		})
 	})(w, r)
 }
 
 func (s *Server) opProposePlacement(w http.ResponseWriter, r *http.Request) error {
-	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
 		return netDo(s, w, func(n *network.Service) (network.Placement, error) {
-			return n.ProposePlacement(r.Context(), cust, r.PathValue("code"))
+			return n.ProposePlacement(r.Context(), op, r.PathValue("code"))
 		})
 	})(w, r)
 }
 
 func (s *Server) opPlace(w http.ResponseWriter, r *http.Request) error {
-	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
 		svc, err := s.network()
 		if err != nil {
 			return err
 		}
 		return created(w, r, func(in network.PlaceInput) (network.Placement, error) {
-			return svc.Place(r.Context(), cust, r.PathValue("code"), in)
+			return svc.Place(r.Context(), op, r.PathValue("code"), in)
 		})
 	})(w, r)
 }
 
 func (s *Server) opBandwidthHistory(w http.ResponseWriter, r *http.Request) error {
-	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
 		return netDo(s, w, func(n *network.Service) (list[network.BandwidthChange], error) {
-			items, err := n.BandwidthHistory(r.Context(), cust, r.PathValue("code"))
+			items, err := n.BandwidthHistory(r.Context(), op, r.PathValue("code"))
 			return newList(items, ""), err
 		})
 	})(w, r)
 }
 
 func (s *Server) opBandwidthChange(w http.ResponseWriter, r *http.Request) error {
-	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
 		svc, err := s.network()
 		if err != nil {
 			return err
 		}
 		return created(w, r, func(in network.BandwidthInput) (network.BandwidthChange, error) {
-			return svc.RequestBandwidthChange(r.Context(), cust, r.PathValue("code"), in)
+			return svc.RequestBandwidthChange(r.Context(), op, r.PathValue("code"), in)
 		})
 	})(w, r)
 }
@@ -131,9 +131,9 @@ func (s *Server) opAffected(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) opCancelBandwidthChange(w http.ResponseWriter, r *http.Request) error {
-	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
 		return netDo(s, w, func(n *network.Service) (network.BandwidthChange, error) {
-			return n.CancelBandwidthChange(r.Context(), cust, r.PathValue("code"), r.PathValue("change"))
+			return n.CancelBandwidthChange(r.Context(), op, r.PathValue("code"), r.PathValue("change"))
 		})
 	})(w, r)
 }

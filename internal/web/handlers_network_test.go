@@ -10,6 +10,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
 
 // TestNetworkAPI walks the edit workflow and the operator's capacity and
@@ -25,13 +26,13 @@ func TestNetworkAPI(t *testing.T) {
 	e.must("node", err)
 	cu, err := e.cat.CreateCustomer(ctx, catalog.CustomerInput{Name: "Net K.K."})
 	e.must("customer", err)
-	k, err := e.cat.CreateContract(ctx, cu.ID, catalog.ContractInput{Plan: "smart-hub"})
+	k, err := e.cat.CreateContract(ctx, tenanttest.Operator(cu.ID), catalog.ContractInput{Plan: "smart-hub"})
 	e.must("contract", err)
-	h, err := e.cat.CreateHub(ctx, cu.ID, catalog.HubInput{ServiceCode: k.ServiceCode, Region: "tokyo", Priority: "main"})
+	h, err := e.cat.CreateHub(ctx, tenanttest.Operator(cu.ID), catalog.HubInput{ServiceCode: k.ServiceCode, Region: "tokyo", Priority: "main"})
 	e.must("hub", err)
-	onprem, err := e.cat.CreatePort(ctx, cu.ID, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "onprem", SpeedMbps: 10_000})
+	onprem, err := e.cat.CreatePort(ctx, tenanttest.Operator(cu.ID), catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "onprem", SpeedMbps: 10_000})
 	e.must("port", err)
-	aws, err := e.cat.CreatePort(ctx, cu.ID, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "a-private", SpeedMbps: 1_000})
+	aws, err := e.cat.CreatePort(ctx, tenanttest.Operator(cu.ID), catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "a-private", SpeedMbps: 1_000})
 	e.must("port", err)
 
 	const pw = "network api passphrase 42"

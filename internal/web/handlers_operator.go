@@ -10,28 +10,40 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // Management-listener handlers. The customer in the path is the object the
 // operator acts on; operator staff have no customer scope of their own.
 
-// pathCustomer resolves {customer}; an unknown ID is 404.
-func (s *Server) pathCustomer(r *http.Request) (catalog.CustomerID, error) {
-	c, err := s.deps.Catalog.GetCustomer(r.Context(), catalog.CustomerID(r.PathValue("customer")))
+// pathCustomer is the operator's handle on the customer in the path
+// ({customer}), built by identity from the authenticated staff principal; an
+// unknown customer is 404. It is never a customer scope: it reaches the
+// customer's commercial records and placement, not its saved data.
+func (s *Server) pathCustomer(r *http.Request) (tenant.Operator, error) {
+	op, err := principal(r).Manage(catalog.CustomerID(r.PathValue("customer")))
 	if err != nil {
-		return "", err
+		return tenant.Operator{}, err
 	}
-	return c.ID, nil
+	if _, err := s.deps.Catalog.GetCustomer(r.Context(), op); err != nil {
+		return tenant.Operator{}, err
+	}
+	return op, nil
+}
+
+// holder adapts a handler shared by both listeners to withCustomer.
+func holder(h func(http.ResponseWriter, *http.Request, tenant.Holder) error) func(http.ResponseWriter, *http.Request, tenant.Operator) error {
+	return func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error { return h(w, r, op) }
 }
 
 // withCustomer adapts a per-customer handler to the operator's routes.
-func (s *Server) withCustomer(h func(http.ResponseWriter, *http.Request, catalog.CustomerID) error) func(http.ResponseWriter, *http.Request) error {
+func (s *Server) withCustomer(h func(http.ResponseWriter, *http.Request, tenant.Operator) error) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		cust, err := s.pathCustomer(r)
+		op, err := s.pathCustomer(r)
 		if err != nil {
 			return err
 		}
-		return h(w, r, cust)
+		return h(w, r, op)
 	}
 }
 
@@ -62,7 +74,11 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.deps.Catalog.GetCustomer(r.Context(), catalog.CustomerID(r.PathValue("customer")))
+	op, err := principal(r).Manage(catalog.CustomerID(r.PathValue("customer")))
+	if err != nil {
+		return err
+	}
+	c, err := s.deps.Catalog.GetCustomer(r.Context(), op)
 	if err != nil {
 		return err
 	}
@@ -71,28 +87,28 @@ func (s *Server) getCustomer(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) opContracts(w http.ResponseWriter, r *http.Request) error {
-	return s.withCustomer(s.contracts)(w, r)
+	return s.withCustomer(holder(s.contracts))(w, r)
 }
 
 func (s *Server) opContract(w http.ResponseWriter, r *http.Request) error {
-	return s.withCustomer(s.contract)(w, r)
+	return s.withCustomer(holder(s.contract))(w, r)
 }
 
 func (s *Server) createContract(w http.ResponseWriter, r *http.Request) error {
-	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
 		return created(w, r, func(in catalog.ContractInput) (catalog.Contract, error) {
-			return s.deps.Catalog.CreateContract(r.Context(), cust, in)
+			return s.deps.Catalog.CreateContract(r.Context(), op, in)
 		})
 	})(w, r)
 }
 
 func (s *Server) setOption(w http.ResponseWriter, r *http.Request) error {
-	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
 		var in catalog.OptionInput
 		if err := decode(w, r, &in); err != nil {
 			return err
 		}
-		k, err := s.deps.Catalog.SetOption(r.Context(), cust, r.PathValue("code"), in)
+		k, err := s.deps.Catalog.SetOption(r.Context(), op, r.PathValue("code"), in)
 		if err != nil {
 			return err
 		}
@@ -102,12 +118,12 @@ func (s *Server) setOption(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) cancelContract(w http.ResponseWriter, r *http.Request) error {
-	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
 		var in catalog.CancelInput
 		if err := decode(w, r, &in); err != nil {
 			return err
 		}
-		k, err := s.deps.Catalog.CancelContract(r.Context(), cust, r.PathValue("code"), in)
+		k, err := s.deps.Catalog.CancelContract(r.Context(), op, r.PathValue("code"), in)
 		if err != nil {
 			return err
 		}
@@ -117,29 +133,29 @@ func (s *Server) cancelContract(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) opHubs(w http.ResponseWriter, r *http.Request) error {
-	return s.withCustomer(s.hubs)(w, r)
+	return s.withCustomer(holder(s.hubs))(w, r)
 }
 
 func (s *Server) createHub(w http.ResponseWriter, r *http.Request) error {
-	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
-		return created(w, r, func(in catalog.HubInput) (catalog.Hub, error) { return s.deps.Catalog.CreateHub(r.Context(), cust, in) })
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
+		return created(w, r, func(in catalog.HubInput) (catalog.Hub, error) { return s.deps.Catalog.CreateHub(r.Context(), op, in) })
 	})(w, r)
 }
 
 func (s *Server) opPorts(w http.ResponseWriter, r *http.Request) error {
-	return s.withCustomer(s.ports)(w, r)
+	return s.withCustomer(holder(s.ports))(w, r)
 }
 
 func (s *Server) createPort(w http.ResponseWriter, r *http.Request) error {
-	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
 		return created(w, r, func(in catalog.PortInput) (catalog.Port, error) {
-			return s.deps.Catalog.CreatePort(r.Context(), cust, in)
+			return s.deps.Catalog.CreatePort(r.Context(), op, in)
 		})
 	})(w, r)
 }
 
 func (s *Server) opAccounts(w http.ResponseWriter, r *http.Request) error {
-	return s.withCustomer(s.accounts)(w, r)
+	return s.withCustomer(holder(s.accounts))(w, r)
 }
 
 // invitation is an account with its single-use setup link token; the link is
@@ -157,7 +173,11 @@ func (s *Server) invite(ctx context.Context, cust catalog.CustomerID) func(ident
 }
 
 func (s *Server) inviteCustomerAccount(w http.ResponseWriter, r *http.Request) error {
-	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, cust catalog.CustomerID) error {
+	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
+		cust, err := op.Authorize(identity.ActCustomerAccounts)
+		if err != nil {
+			return err
+		}
 		return created(w, r, s.invite(r.Context(), cust))
 	})(w, r)
 }
@@ -165,7 +185,11 @@ func (s *Server) inviteCustomerAccount(w http.ResponseWriter, r *http.Request) e
 // listStaff lists every staff account, operators and security officers, for
 // either kind of staff manager: who holds staff access is what a security
 // officer reviews.
-func (s *Server) listStaff(w http.ResponseWriter, r *http.Request) error { return s.accounts(w, r, "") }
+func (s *Server) listStaff(w http.ResponseWriter, r *http.Request) error {
+	return listed(w, r, func(p catalog.Page) ([]identity.Account, string, error) {
+		return s.deps.Identity.ListAccounts(r.Context(), "", p)
+	})
+}
 
 // inviteStaff invites a staff account; the identity service applies the
 // separation of duties (an operator invites operators, and a security

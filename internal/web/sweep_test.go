@@ -17,6 +17,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
 
 // The cross-customer sweep (ISO/IEC 27017 CLD.9.5.1, DESIGN principle 1).
@@ -181,17 +182,17 @@ func newSweepWorld(t *testing.T, db *store.DB) *sweepWorld {
 			f.private = append(f.private, name)
 		}
 		for i, region := range []string{"tokyo", "osaka"} {
-			k, err := e.cat.CreateContract(ctx, cu.ID, catalog.ContractInput{Plan: "smart-hub"})
+			k, err := e.cat.CreateContract(ctx, tenanttest.Operator(cu.ID), catalog.ContractInput{Plan: "smart-hub"})
 			e.must("contract", err)
 			add("code", k.ServiceCode)
 			add("contract", k.ServiceCode)
 			add("contract_id", string(k.ID))
 			prio := []string{"main", "sub"}[i]
-			h, err := e.cat.CreateHub(ctx, cu.ID, catalog.HubInput{ServiceCode: k.ServiceCode, Region: region, Priority: prio})
+			h, err := e.cat.CreateHub(ctx, tenanttest.Operator(cu.ID), catalog.HubInput{ServiceCode: k.ServiceCode, Region: region, Priority: prio})
 			e.must("hub", err)
 			add("id", string(h.ID))
 			add("hub", string(h.ID))
-			pt, err := e.cat.CreatePort(ctx, cu.ID, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "onprem", SpeedMbps: 10_000})
+			pt, err := e.cat.CreatePort(ctx, tenanttest.Operator(cu.ID), catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "onprem", SpeedMbps: 10_000})
 			e.must("port", err)
 			add("code", pt.PortCode)
 			add("port", pt.PortCode)
