@@ -11,6 +11,15 @@ import (
 // keeps the password the draft already has for that port. Only the desired
 // state (for the agent) carries them in clear.
 
+// Every Version, Draft and Editing that an exported method hands to a scope
+// — the customer's own reads and a break-glass read alike — is masked by its
+// mask method (deferred at the top of the method), so no caller has to
+// remember to; the compiler reads configurations through unexported helpers.
+
+func (v *Version) mask() { v.Config = v.Config.Redacted() }
+func (d *Draft) mask()   { d.Config = d.Config.Redacted() }
+func (e *Editing) mask() { e.Draft.mask() }
+
 // SecretMask stands for a password that is set.
 const SecretMask = "********"
 

@@ -111,7 +111,8 @@ func (s *Service) current(ctx context.Context, q store.Querier, cust catalog.Cus
 }
 
 // Applied returns the applied configuration (version 0, empty, before any).
-func (s *Service) Applied(ctx context.Context, sc tenant.Scope) (Version, error) {
+func (s *Service) Applied(ctx context.Context, sc tenant.Scope) (shown Version, err error) {
+	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkRead)
 	if err != nil {
 		return Version{}, err
@@ -193,7 +194,8 @@ func (s *Service) holdLock(ctx context.Context, tx *store.Tx, cust catalog.Custo
 // with the draft, creating the draft from the applied version when there is
 // none. A lock held by someone else refuses with who and since when; an
 // expired lock is taken over.
-func (s *Service) StartEditing(ctx context.Context, sc tenant.Scope) (Editing, error) {
+func (s *Service) StartEditing(ctx context.Context, sc tenant.Scope) (shown Editing, err error) {
+	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
 		return Editing{}, err
@@ -346,7 +348,8 @@ func (s *Service) putDraft(ctx context.Context, tx *store.Tx, cust catalog.Custo
 }
 
 // GetDraft returns the customer's draft (NotFound when there is none).
-func (s *Service) GetDraft(ctx context.Context, sc tenant.Scope) (Draft, error) {
+func (s *Service) GetDraft(ctx context.Context, sc tenant.Scope) (shown Draft, err error) {
+	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkRead)
 	if err != nil {
 		return Draft{}, err
@@ -357,7 +360,8 @@ func (s *Service) GetDraft(ctx context.Context, sc tenant.Scope) (Draft, error) 
 
 // SaveDraft replaces the draft's configuration. The configuration is
 // normalized and must pass every validation rule; nothing is stored otherwise.
-func (s *Service) SaveDraft(ctx context.Context, sc tenant.Scope, cfg Config) (Draft, error) {
+func (s *Service) SaveDraft(ctx context.Context, sc tenant.Scope, cfg Config) (shown Draft, err error) {
+	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
 		return Draft{}, err
@@ -366,7 +370,8 @@ func (s *Service) SaveDraft(ctx context.Context, sc tenant.Scope, cfg Config) (D
 }
 
 // SavePort replaces (or adds) one port's configuration in the draft.
-func (s *Service) SavePort(ctx context.Context, sc tenant.Scope, code string, pc PortConfig) (Draft, error) {
+func (s *Service) SavePort(ctx context.Context, sc tenant.Scope, code string, pc PortConfig) (shown Draft, err error) {
+	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
 		return Draft{}, err
@@ -385,7 +390,8 @@ func (s *Service) SavePort(ctx context.Context, sc tenant.Scope, code string, pc
 }
 
 // RemovePort removes one port's configuration from the draft.
-func (s *Service) RemovePort(ctx context.Context, sc tenant.Scope, code string) (Draft, error) {
+func (s *Service) RemovePort(ctx context.Context, sc tenant.Scope, code string) (shown Draft, err error) {
+	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
 		return Draft{}, err
@@ -469,7 +475,8 @@ func (s *Service) DiscardDraft(ctx context.Context, sc tenant.Scope) error {
 
 // Rollback makes a new draft holding version n's configuration, on top of
 // the current version; it is reviewed and applied like any other draft.
-func (s *Service) Rollback(ctx context.Context, sc tenant.Scope, n int64) (Draft, error) {
+func (s *Service) Rollback(ctx context.Context, sc tenant.Scope, n int64) (shown Draft, err error) {
+	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
 		return Draft{}, err
@@ -543,7 +550,8 @@ func (s *Service) review(ctx context.Context, q store.Querier, cust catalog.Cust
 // allocated, the draft and the lock are released, and the audit log records
 // the review. The desired state of the customer's hub nodes follows from the
 // new version (DesiredState).
-func (s *Service) Apply(ctx context.Context, sc tenant.Scope) (Version, error) {
+func (s *Service) Apply(ctx context.Context, sc tenant.Scope) (shown Version, err error) {
+	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
 		return Version{}, err
@@ -615,7 +623,8 @@ func (s *Service) Apply(ctx context.Context, sc tenant.Scope) (Version, error) {
 }
 
 // GetVersion returns one applied version with its review.
-func (s *Service) GetVersion(ctx context.Context, sc tenant.Scope, n int64) (Version, error) {
+func (s *Service) GetVersion(ctx context.Context, sc tenant.Scope, n int64) (shown Version, err error) {
+	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkRead)
 	if err != nil {
 		return Version{}, err

@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -356,6 +357,54 @@ func TestServiceChecksTheAction(t *testing.T) {
 		}
 		if _, err := e.svc.Placements(e.ctx, tenant.Operator{}); !fault.Is(err, fault.Internal) {
 			t.Errorf("zero operator handle: %v, want an internal error", err)
+		}
+	})
+}
+
+// BGP passwords never leave the service in a view handed to a scope — the
+// customer's own and a break-glass read alike — while the desired state for
+// the agent keeps them; the handlers do no masking of their own.
+func TestViewsMaskSecrets(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		a := e.addCustomer("a")
+		for _, p := range fixtureFacts().Ports {
+			if p.Active {
+				e.must(e.svc.Place(e.ctx, a.op, a.codes[p.Code], PlaceInput{}))
+			}
+		}
+		masked := func(what string, c Config) {
+			t.Helper()
+			b, _ := json.Marshal(c)
+			if s := string(b); strings.Contains(s, "s3cret") || !strings.Contains(s, SecretMask) {
+				t.Errorf("%s shows the BGP password (or no mask): %s", what, s)
+			}
+		}
+		if _, err := e.svc.StartEditing(a.ctx, a.sc); err != nil {
+			t.Fatal(err)
+		}
+		d, err := e.svc.SaveDraft(a.ctx, a.sc, a.config())
+		if err != nil {
+			t.Fatal(err)
+		}
+		masked("SaveDraft", d.Config)
+		d, _ = e.svc.GetDraft(a.ctx, a.sc)
+		masked("GetDraft", d.Config)
+		ed, _ := e.svc.StartEditing(a.ctx, a.sc)
+		masked("StartEditing", ed.Draft.Config)
+		v, err := e.svc.Apply(a.ctx, a.sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		masked("Apply", v.Config)
+		v, _ = e.svc.Applied(a.ctx, a.sc)
+		masked("Applied", v.Config)
+		v, _ = e.svc.GetVersion(e.ctx, tenanttest.BreakGlass(a.id), 1)
+		masked("a break-glass GetVersion", v.Config)
+		doc, _, err := e.svc.DesiredState(e.ctx, "tyo-1")
+		if err != nil || !strings.Contains(string(doc), "s3cret") {
+			t.Errorf("the agent's desired state lost the password: %v", err)
 		}
 	})
 }

@@ -42,7 +42,7 @@ func versionParam(r *http.Request) (int64, error) {
 
 func (s *Server) netApplied(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Service) (network.Version, error) {
-		return redactVersion(n.Applied(r.Context(), principal(r).Scope()))
+		return n.Applied(r.Context(), principal(r).Scope())
 	})
 }
 
@@ -83,7 +83,7 @@ func (s *Server) netVersion(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return netDo(s, w, func(n *network.Service) (network.Version, error) {
-		return redactVersion(n.GetVersion(r.Context(), principal(r).Scope(), v))
+		return n.GetVersion(r.Context(), principal(r).Scope(), v)
 	})
 }
 
@@ -93,7 +93,7 @@ func (s *Server) netRollback(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
-		return redactDraft(n.Rollback(r.Context(), principal(r).Scope(), v))
+		return n.Rollback(r.Context(), principal(r).Scope(), v)
 	})
 }
 
@@ -103,9 +103,7 @@ func (s *Server) netLock(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) netStartEditing(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Service) (network.Editing, error) {
-		ed, err := n.StartEditing(r.Context(), principal(r).Scope())
-		ed.Draft.Config = ed.Draft.Config.Redacted()
-		return ed, err
+		return n.StartEditing(r.Context(), principal(r).Scope())
 	})
 }
 
@@ -129,7 +127,7 @@ func (s *Server) netBreakLock(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) netDraft(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
-		return redactDraft(n.GetDraft(r.Context(), principal(r).Scope()))
+		return n.GetDraft(r.Context(), principal(r).Scope())
 	})
 }
 
@@ -139,7 +137,7 @@ func (s *Server) netSaveDraft(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
-		return redactDraft(n.SaveDraft(r.Context(), principal(r).Scope(), in))
+		return n.SaveDraft(r.Context(), principal(r).Scope(), in)
 	})
 }
 
@@ -165,13 +163,13 @@ func (s *Server) netSavePort(w http.ResponseWriter, r *http.Request) error {
 		return fault.Field("port_code", "port_code must match the path or be left out")
 	}
 	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
-		return redactDraft(n.SavePort(r.Context(), principal(r).Scope(), code, in))
+		return n.SavePort(r.Context(), principal(r).Scope(), code, in)
 	})
 }
 
 func (s *Server) netRemovePort(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
-		return redactDraft(n.RemovePort(r.Context(), principal(r).Scope(), r.PathValue("code")))
+		return n.RemovePort(r.Context(), principal(r).Scope(), r.PathValue("code"))
 	})
 }
 
@@ -186,7 +184,7 @@ func (s *Server) netApply(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := redactVersion(svc.Apply(r.Context(), principal(r).Scope()))
+	v, err := svc.Apply(r.Context(), principal(r).Scope())
 	if err != nil {
 		return err
 	}
@@ -236,17 +234,4 @@ func (s *Server) netBandwidthHistory(w http.ResponseWriter, r *http.Request) err
 		items, err := n.BandwidthHistory(r.Context(), principal(r).Scope(), r.PathValue("code"))
 		return newList(items, ""), err
 	})
-}
-
-// BGP MD5 passwords are write-only: every configuration a customer reads
-// shows network.SecretMask instead, and saving the mask keeps the password.
-
-func redactVersion(v network.Version, err error) (network.Version, error) {
-	v.Config = v.Config.Redacted()
-	return v, err
-}
-
-func redactDraft(d network.Draft, err error) (network.Draft, error) {
-	d.Config = d.Config.Redacted()
-	return d, err
 }
