@@ -138,7 +138,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	srv := web.New(web.Config{CustomerAddr: f.listen, MgmtAddr: f.mgmtListen, MgmtAllow: allow, TLS: tlsCfg,
 		AgentAddr: f.agentListen, AgentTLS: web.AgentTLS(tlsCfg, nodes)},
 		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log,
-			Network: netSvc, DesiredState: netSvc.DesiredStateDoc})
+			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err

@@ -126,7 +126,7 @@ func Load(ctx context.Context, cat *catalog.Catalog, id *identity.Service) ([]In
 // does nothing when NAT pools already exist.
 func LoadNetwork(ctx context.Context, cat *catalog.Catalog, svc *network.Service) error {
 	ctx = audit.WithActor(ctx, audit.Actor{ID: "system", Kind: "system", Name: "demo loader"})
-	pools, err := svc.ListPools(ctx)
+	pools, err := svc.Operations.ListPools(ctx)
 	if err != nil || len(pools) > 0 {
 		return err
 	}
@@ -134,7 +134,7 @@ func LoadNetwork(ctx context.Context, cat *catalog.Catalog, svc *network.Service
 		{Region: "tokyo", Prefix: "203.0.113.64/28", Purpose: "static"},
 		{Region: "osaka", Prefix: "198.51.100.0/26", Purpose: "napt"},
 		{Region: "osaka", Prefix: "198.51.100.64/28", Purpose: "static"}} {
-		if _, err := svc.CreatePool(ctx, p); err != nil {
+		if _, err := svc.Operations.CreatePool(ctx, p); err != nil {
 			return fmt.Errorf("demo pool: %w", err)
 		}
 	}
@@ -156,20 +156,20 @@ func LoadNetwork(ctx context.Context, cat *catalog.Catalog, svc *network.Service
 			Applications: []network.ApplicationObject{{Name: "web", Services: []string{"https", "dns"}}},
 		}}
 		for _, p := range ports {
-			if _, err := svc.Place(ctx, op, p.PortCode, network.PlaceInput{}); err != nil {
+			if _, err := svc.Operations.Place(ctx, op, p.PortCode, network.PlaceInput{}); err != nil {
 				return fmt.Errorf("demo placement of %s: %w", p.PortCode, err)
 			}
 			cfg.Ports = append(cfg.Ports, demoPort(p, i, withStatic))
 		}
 		// The demo customer's first operations administrator has not set a
 		// password yet, so the loader edits on its behalf.
-		if _, err := svc.StartEditing(ctx, sc); err != nil {
+		if _, err := svc.Workflow.StartEditing(ctx, sc); err != nil {
 			return err
 		}
-		if _, err := svc.SaveDraft(ctx, sc, cfg); err != nil {
+		if _, err := svc.Workflow.SaveDraft(ctx, sc, cfg); err != nil {
 			return fmt.Errorf("demo configuration of %s: %w", cu.Name, err)
 		}
-		if _, err := svc.Apply(ctx, sc); err != nil {
+		if _, err := svc.Workflow.Apply(ctx, sc); err != nil {
 			return fmt.Errorf("demo apply for %s: %w", cu.Name, err)
 		}
 	}

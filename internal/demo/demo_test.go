@@ -39,12 +39,12 @@ func TestDemoNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, cu := range customers {
-		v, err := svc.Applied(ctx, tenanttest.Customer(cu.ID))
+		v, err := svc.Workflow.Applied(ctx, tenanttest.Customer(cu.ID))
 		if err != nil || v.Version != 1 {
 			t.Fatalf("%s: version %d, %v", cu.Name, v.Version, err)
 		}
 	}
-	doc, st, err := svc.DesiredState(ctx, "tyo-hub-01")
+	doc, st, err := svc.Compiler.DesiredState(ctx, "tyo-hub-01")
 	if err != nil {
 		t.Fatal(err)
 	}

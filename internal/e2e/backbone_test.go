@@ -130,7 +130,7 @@ func TestBackboneDRGroup(t *testing.T) {
 	// gain a peer; their session with each other stays as it is.
 	bk := a.addHub(t, h, "backup", fuk, ms[fuk], "a-private", "pak", "169.254.101.1")
 	editApply(t, h, a.id, func() error {
-		_, err := h.netSvc.SavePort(ctx, tenanttest.Customer(a.id), bk.port, bk.portConfig())
+		_, err := h.netSvc.Workflow.SavePort(ctx, tenanttest.Customer(a.id), bk.port, bk.portConfig())
 		return err
 	})
 	convergedAll("with A's backup hub")
@@ -170,7 +170,10 @@ func TestBackboneDRGroup(t *testing.T) {
 	// Step 3: the backup hub goes: its port's configuration through the
 	// service model, then its placement. The node's hub namespace goes
 	// with it; main and sub keep their session.
-	editApply(t, h, a.id, func() error { _, err := h.netSvc.RemovePort(ctx, tenanttest.Customer(a.id), bk.port); return err })
+	editApply(t, h, a.id, func() error {
+		_, err := h.netSvc.Workflow.RemovePort(ctx, tenanttest.Customer(a.id), bk.port)
+		return err
+	})
 	convergedAll("without A's backup port")
 	h.unplaceHub(t, a.id, bk.hub)
 	convergedAll("without A's backup hub")
@@ -217,7 +220,7 @@ func (c *drCustomer) addHub(t *testing.T, h *harness, priority string, n *node, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.netSvc.Place(h.ctx, tenanttest.Operator(c.id), p.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: n.name, Port: phys}, Reason: "e2e"}); err != nil {
+	if _, err := h.netSvc.Operations.Place(h.ctx, tenanttest.Operator(c.id), p.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: n.name, Port: phys}, Reason: "e2e"}); err != nil {
 		t.Fatal(err)
 	}
 	d := &drHub{label: c.name + " " + priority, priority: priority, n: n, m: m, hub: hub.ID,
@@ -277,16 +280,16 @@ func addrPlus(a string, n int) string {
 // and with them their BIRDs' router IDs stay as they are).
 func editApply(t *testing.T, h *harness, cust catalog.CustomerID, edit func() error) {
 	t.Helper()
-	if _, err := h.netSvc.StartEditing(h.ctx, tenanttest.Customer(cust)); err != nil {
+	if _, err := h.netSvc.Workflow.StartEditing(h.ctx, tenanttest.Customer(cust)); err != nil {
 		t.Fatal(err)
 	}
 	if err := edit(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.netSvc.Review(h.ctx, tenanttest.Customer(cust)); err != nil {
+	if _, err := h.netSvc.Workflow.Review(h.ctx, tenanttest.Customer(cust)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.netSvc.Apply(h.ctx, tenanttest.Customer(cust)); err != nil {
+	if _, err := h.netSvc.Workflow.Apply(h.ctx, tenanttest.Customer(cust)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -463,7 +466,7 @@ func localPref(t *testing.T, h *harness, d *drHub, peer string) int {
 // desiredHub is the hub in its node's desired state.
 func desiredHub(t *testing.T, h *harness, d *drHub) desired.Hub {
 	t.Helper()
-	_, st, err := h.netSvc.DesiredState(h.ctx, d.n.name)
+	_, st, err := h.netSvc.Compiler.DesiredState(h.ctx, d.n.name)
 	if err != nil {
 		t.Fatal(err)
 	}

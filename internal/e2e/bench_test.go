@@ -88,9 +88,9 @@ func BenchmarkApplyToForwarding(b *testing.B) {
 		passes := i%2 == 1 // even samples block the flow, odd ones allow it again
 		cfg := configs[i%2]
 		for _, step := range []func() error{
-			func() error { _, err := netSvc.StartEditing(ctx, tenanttest.Customer(s.cust)); return err },
-			func() error { _, err := netSvc.SaveDraft(ctx, tenanttest.Customer(s.cust), cfg); return err },
-			func() error { _, err := netSvc.Review(ctx, tenanttest.Customer(s.cust)); return err },
+			func() error { _, err := netSvc.Workflow.StartEditing(ctx, tenanttest.Customer(s.cust)); return err },
+			func() error { _, err := netSvc.Workflow.SaveDraft(ctx, tenanttest.Customer(s.cust), cfg); return err },
+			func() error { _, err := netSvc.Workflow.Review(ctx, tenanttest.Customer(s.cust)); return err },
 		} {
 			if err := step(); err != nil {
 				b.Fatal(err)
@@ -98,7 +98,7 @@ func BenchmarkApplyToForwarding(b *testing.B) {
 		}
 		time.Sleep(time.Duration(rand.Int64N(int64(time.Second))))
 		t0 := time.Now()
-		if _, err := netSvc.Apply(ctx, tenanttest.Customer(s.cust)); err != nil {
+		if _, err := netSvc.Workflow.Apply(ctx, tenanttest.Customer(s.cust)); err != nil {
 			b.Fatal(err)
 		}
 		api = append(api, time.Since(t0))

@@ -75,8 +75,9 @@ func newHarness(tb testing.TB) *harness {
 		tb.Fatal(err)
 	}
 	h.ids = identity.New(h.db, h.audit, identity.Config{Argon2: identity.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}})
-	h.srv = web.New(web.Config{}, web.Deps{DB: h.db, Catalog: h.cat, Audit: h.audit, Fleet: h.fl, Network: h.netSvc,
-		DesiredState: h.netSvc.DesiredStateDoc, Log: slog.New(slog.DiscardHandler), Identity: h.ids})
+	h.srv = web.New(web.Config{}, web.Deps{DB: h.db, Catalog: h.cat, Audit: h.audit, Fleet: h.fl,
+		Workflow: h.netSvc.Workflow, NetOps: h.netSvc.Operations, Compiler: h.netSvc.Compiler,
+		DesiredState: h.netSvc.Compiler.DesiredStateDoc, Log: slog.New(slog.DiscardHandler), Identity: h.ids})
 	if h.cert, _, err = tlsutil.SelfSigned(tb.TempDir()); err != nil {
 		tb.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func (h *harness) underlay(tb testing.TB, nodes ...*node) {
 		nstest.Sh(tb, "ip", "-n", br, "link", "add", port, "type", "veth", "peer", "name", "underlay", "netns", n.ns)
 		nstest.IPBatch(tb, br, []string{"link set " + port + " master br0", "link set " + port + " up"})
 		nstest.IPBatch(tb, n.ns, []string{"addr add " + addr + "/24 dev underlay", "link set underlay up"})
-		if _, err := h.netSvc.SetUnderlay(h.ctx, n.name, network.UnderlayInput{Address: addr}); err != nil {
+		if _, err := h.netSvc.Operations.SetUnderlay(h.ctx, n.name, network.UnderlayInput{Address: addr}); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -211,7 +212,7 @@ func (h *harness) unplaceHub(tb testing.TB, cust catalog.CustomerID, hub catalog
 // desired state as applied.
 func (h *harness) converged(tb testing.TB, n *node, what string) {
 	tb.Helper()
-	_, want, err := h.netSvc.DesiredStateDoc(h.ctx, n.name)
+	_, want, err := h.netSvc.Compiler.DesiredStateDoc(h.ctx, n.name)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -243,7 +243,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := netSvc.Place(ctx, tenanttest.Operator(a.cust), extra.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: "tyo-1", Port: missing}, Reason: "e2e"}); err != nil {
+	if _, err := netSvc.Operations.Place(ctx, tenanttest.Operator(a.cust), extra.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: "tyo-1", Port: missing}, Reason: "e2e"}); err != nil {
 		t.Fatal(err)
 	}
 	withExtra := allowed
@@ -274,7 +274,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	// A public cloud port contracted at 100 Mbit/s (Azure Peering Service,
 	// with its mandatory firewall and NAPT): iperf3 from the on-premises
 	// network to the Azure side gets 90–101 % of the contracted rate.
-	if _, err := netSvc.CreatePool(ctx, network.PoolInput{Region: "tokyo", Prefix: "203.0.113.0/26", Purpose: "napt"}); err != nil {
+	if _, err := netSvc.Operations.CreatePool(ctx, network.PoolInput{Region: "tokyo", Prefix: "203.0.113.0/26", Purpose: "napt"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cat.SetOption(ctx, tenanttest.Operator(a.cust), k.ServiceCode, catalog.OptionInput{Name: "napt-grade", Quantity: 1}); err != nil {
@@ -284,7 +284,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := netSvc.Place(ctx, tenanttest.Operator(a.cust), aps.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: "tyo-1", Port: "pza"}, Reason: "e2e"}); err != nil {
+	if _, err := netSvc.Operations.Place(ctx, tenanttest.Operator(a.cust), aps.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: "tyo-1", Port: "pza"}, Reason: "e2e"}); err != nil {
 		t.Fatal(err)
 	}
 	azure, azureLoop := a.onprem[:len(a.onprem)-3]+"-aza", "20.1.0.1"
@@ -328,7 +328,7 @@ func TestNodeEndToEnd(t *testing.T) {
 		azPinged <- [2]int{sent, lost}
 	}()
 	time.Sleep(300 * time.Millisecond)
-	if _, err := netSvc.RequestBandwidthChange(ctx, tenanttest.Operator(a.cust), aps.PortCode, network.BandwidthInput{SpeedMbps: 300, EffectiveDate: clock.Today()}); err != nil {
+	if _, err := netSvc.Operations.RequestBandwidthChange(ctx, tenanttest.Operator(a.cust), aps.PortCode, network.BandwidthInput{SpeedMbps: 300, EffectiveDate: clock.Today()}); err != nil {
 		t.Fatal(err)
 	}
 	converged("after the Azure port's change to 300 Mbit/s")
@@ -352,7 +352,7 @@ func TestNodeEndToEnd(t *testing.T) {
 		speedPinged <- [2]int{sent, lost}
 	}()
 	time.Sleep(300 * time.Millisecond)
-	if _, err := netSvc.RequestBandwidthChange(ctx, tenanttest.Operator(a.cust), a.cloudPort, network.BandwidthInput{SpeedMbps: 2_000, EffectiveDate: clock.Today()}); err != nil {
+	if _, err := netSvc.Operations.RequestBandwidthChange(ctx, tenanttest.Operator(a.cust), a.cloudPort, network.BandwidthInput{SpeedMbps: 2_000, EffectiveDate: clock.Today()}); err != nil {
 		t.Fatal(err)
 	}
 	converged("after A's speed change")
@@ -423,19 +423,19 @@ func TestNodeEndToEnd(t *testing.T) {
 	// the customer (who is told by mail), and stays until the customer
 	// re-enables the session after fixing the peer.
 	nstest.WaitFor(t, "the controller to record A's route-limit stop", 60*time.Second, func() (bool, string) {
-		st, err := netSvc.GetBGPState(ctx, tenanttest.Customer(a.cust), a.cloudPort)
+		st, err := netSvc.Workflow.GetBGPState(ctx, tenanttest.Customer(a.cust), a.cloudPort)
 		return err == nil && st.State == "stopped-limit", fmt.Sprintf("%+v %v", st, err)
 	})
 	a.cloudBird.Reconfigure(t, nstest.PeerConf{Local: "169.254.100.2", Hub: "169.254.100.1", ASN: awsASN, HubASN: hubASN,
 		Prefixes: []string{"172.31.0.0/16"}, Loopback: a.cloudLoop})
-	if _, err := netSvc.Reenable(ctx, tenanttest.Customer(a.cust), a.cloudPort); err != nil {
+	if _, err := netSvc.Workflow.Reenable(ctx, tenanttest.Customer(a.cust), a.cloudPort); err != nil {
 		t.Fatal(err)
 	}
 	nstest.WaitFor(t, "A's AWS session to come back after the re-enable", 90*time.Second, func() (bool, string) {
 		p := protocol(t, m2, a.dataplaneID, cloudSession(a))
 		return p.Established(), fmt.Sprintf("%+v", p)
 	})
-	if st, err := netSvc.GetBGPState(ctx, tenanttest.Customer(a.cust), a.cloudPort); err != nil || st.State != "enabled" {
+	if st, err := netSvc.Workflow.GetBGPState(ctx, tenanttest.Customer(a.cust), a.cloudPort); err != nil || st.State != "enabled" {
 		t.Errorf("after the re-enable the controller shows %+v (%v)", st, err)
 	}
 
@@ -448,7 +448,7 @@ func TestNodeEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	nstest.WaitFor(t, "the controller to record B's port shut by the BPDU guard", 60*time.Second, func() (bool, string) {
-		st, err := netSvc.GetPortGuard(ctx, tenanttest.Customer(b.cust), b.onPort)
+		st, err := netSvc.Workflow.GetPortGuard(ctx, tenanttest.Customer(b.cust), b.onPort)
 		return err == nil && st.State == "shut" && st.Reason == network.ShutBPDU, fmt.Sprintf("%+v %v", st, err)
 	})
 	if err := nstest.Ping(b.onprem, b.onLoop, b.cloudLoop, time.Second); err == nil {
@@ -457,7 +457,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	if p := protocol(t, m2, a.dataplaneID, onpremSession(a)); !p.Established() {
 		t.Errorf("A's on-premises session went down with B's shut port: %+v", p)
 	}
-	if _, err := netSvc.ReenablePort(ctx, tenanttest.Customer(b.cust), b.onPort); err != nil {
+	if _, err := netSvc.Workflow.ReenablePort(ctx, tenanttest.Customer(b.cust), b.onPort); err != nil {
 		t.Fatal(err)
 	}
 	// B's router saw its link go down and, like BIRD, waits a minute
@@ -480,7 +480,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	if err := nstest.Ping(b.onprem, b.onLoop, b.cloudLoop, 30*time.Second); err != nil {
 		t.Errorf("B's port after the re-enable: %v", err)
 	}
-	if st, err := netSvc.GetPortGuard(ctx, tenanttest.Customer(b.cust), b.onPort); err != nil || st.State != "active" {
+	if st, err := netSvc.Workflow.GetPortGuard(ctx, tenanttest.Customer(b.cust), b.onPort); err != nil || st.State != "active" {
 		t.Errorf("after the re-enable the controller shows %+v (%v)", st, err)
 	}
 }
@@ -551,10 +551,10 @@ func configure(t testing.TB, ctx context.Context, cat *catalog.Catalog, svc *net
 	if s.onPhysB != "" {
 		onPlace.Secondary = &network.PhysRef{Node: "tyo-1", Port: s.onPhysB}
 	}
-	if _, err := svc.Place(ctx, tenanttest.Operator(cu.ID), on.PortCode, onPlace); err != nil {
+	if _, err := svc.Operations.Place(ctx, tenanttest.Operator(cu.ID), on.PortCode, onPlace); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Place(ctx, tenanttest.Operator(cu.ID), cl.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: "tyo-1", Port: s.cloudPhysA}, Reason: "e2e"}); err != nil {
+	if _, err := svc.Operations.Place(ctx, tenanttest.Operator(cu.ID), cl.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: "tyo-1", Port: s.cloudPhysA}, Reason: "e2e"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := network.Config{ASN: hubASN, Ports: []network.PortConfig{
@@ -572,16 +572,16 @@ func configure(t testing.TB, ctx context.Context, cat *catalog.Catalog, svc *net
 // applyConfig goes through the edit workflow: lock, draft, review, apply.
 func applyConfig(t testing.TB, ctx context.Context, svc *network.Service, cust catalog.CustomerID, cfg network.Config) {
 	t.Helper()
-	if _, err := svc.StartEditing(ctx, tenanttest.Customer(cust)); err != nil {
+	if _, err := svc.Workflow.StartEditing(ctx, tenanttest.Customer(cust)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.SaveDraft(ctx, tenanttest.Customer(cust), cfg); err != nil {
+	if _, err := svc.Workflow.SaveDraft(ctx, tenanttest.Customer(cust), cfg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Review(ctx, tenanttest.Customer(cust)); err != nil {
+	if _, err := svc.Workflow.Review(ctx, tenanttest.Customer(cust)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Apply(ctx, tenanttest.Customer(cust)); err != nil {
+	if _, err := svc.Workflow.Apply(ctx, tenanttest.Customer(cust)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -40,7 +40,7 @@ func TestRedundantOnPremEndToEnd(t *testing.T) {
 
 	// The controller's side: the legs on the two physical ports, and the
 	// node's desired state with both legs under the one session.
-	pls, err := h.netSvc.Placements(ctx, tenanttest.Operator(s.cust))
+	pls, err := h.netSvc.Operations.Placements(ctx, tenanttest.Operator(s.cust))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func waitView(t *testing.T, api *httptest.Server, token string, s *site, what st
 // desiredPort is the port in the node's desired state.
 func desiredPort(t *testing.T, h *harness, n *node, code string) desired.Port {
 	t.Helper()
-	_, st, err := h.netSvc.DesiredState(h.ctx, n.name)
+	_, st, err := h.netSvc.Compiler.DesiredState(h.ctx, n.name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ type AffectedPort struct {
 
 // Affected reports the customers, hubs and ports that work on node — or on
 // its physical port physPort when given — affects.
-func (s *Service) Affected(ctx context.Context, node, physPort string) (AffectedReport, error) {
+func (s *Operations) Affected(ctx context.Context, node, physPort string) (AffectedReport, error) {
 	rep := AffectedReport{Node: node, PhysicalPort: physPort, Customers: []AffectedCustomer{}}
 	var nodeID string
 	if err := store.Scan(s.db.QueryRow(ctx, `SELECT id FROM hub_nodes WHERE name = ?`, node), &nodeID); err != nil {

@@ -121,7 +121,7 @@ func BenchmarkDesiredStateNode(b *testing.B) {
 	seedBench(b, db)
 	svc := New(db, nil, DefaultSettings)
 	ctx := context.Background()
-	_, st, err := svc.DesiredState(ctx, "tyo-1")
+	_, st, err := svc.Compiler.DesiredState(ctx, "tyo-1")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func BenchmarkDesiredStateNode(b *testing.B) {
 	runtime.ReadMemStats(&before)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := svc.DesiredState(ctx, "tyo-1"); err != nil {
+		if _, _, err := svc.Compiler.DesiredState(ctx, "tyo-1"); err != nil {
 			b.Fatal(err)
 		}
 	}

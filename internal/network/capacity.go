@@ -90,7 +90,7 @@ func (p physPort) contractedOn(date string) int64 {
 }
 
 // inventory loads every physical port with its placed legs.
-func (s *Service) inventory(ctx context.Context, q store.Querier) ([]*physPort, error) {
+func (s *core) inventory(ctx context.Context, q store.Querier) ([]*physPort, error) {
 	rows, err := q.Query(ctx, `SELECT pp.id, n.id, n.name, r.code, pp.name, pp.kind, pp.speed_mbps, pp.oversubscription
 		FROM physical_ports pp JOIN hub_nodes n ON n.id = pp.node_id JOIN regions r ON r.id = n.region_id ORDER BY n.name, pp.name`)
 	if err != nil {
@@ -196,7 +196,7 @@ type CapacityReport struct {
 // customers accommodated, a forecast at ForecastDays from the contract
 // pipeline (start, termination and bandwidth-change dates), and a flag when
 // allocation or forecast crosses the threshold.
-func (s *Service) Capacity(ctx context.Context) (CapacityReport, error) {
+func (s *Operations) Capacity(ctx context.Context) (CapacityReport, error) {
 	inv, err := s.inventory(ctx, s.db)
 	if err != nil {
 		return CapacityReport{}, err

@@ -62,70 +62,70 @@ func TestPlacementAndCapacity(t *testing.T) {
 		a := e.addCustomer("a")
 		svc, ctx := e.svc, e.ctx
 		// The redundant on-prem port takes two onprem ports of tyo-1.
-		pl, err := svc.Place(ctx, a.op, a.codes[pOnPrem], PlaceInput{})
+		pl, err := svc.Operations.Place(ctx, a.op, a.codes[pOnPrem], PlaceInput{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(pl.Legs) != 2 || pl.Legs[0].Port == pl.Legs[1].Port || pl.Legs[0].Node != "tyo-1" || !pl.Legs[0].Proposed {
 			t.Fatalf("placement = %+v", pl)
 		}
-		if _, err := svc.Place(ctx, a.op, a.codes[pOnPrem], PlaceInput{}); !fault.Is(err, fault.Conflict) {
+		if _, err := svc.Operations.Place(ctx, a.op, a.codes[pOnPrem], PlaceInput{}); !fault.Is(err, fault.Conflict) {
 			t.Fatalf("second placement: %v", err)
 		}
 		// Another customer's 10G redundant on-prem port no longer fits.
 		b := e.addCustomer("b")
-		_, err = svc.Place(ctx, b.op, b.codes[pOnPrem], PlaceInput{})
+		_, err = svc.Operations.Place(ctx, b.op, b.codes[pOnPrem], PlaceInput{})
 		wantFault(t, err, fault.Conflict, "capacity exceeded")
 		if !strings.Contains(err.Error(), "tyo-1/eth1 has 0 of 10000 Mb/s left") {
 			t.Fatalf("refusal lacks the numbers: %v", err)
 		}
 		// An override onto a full port names the numbers too.
-		_, err = svc.Place(ctx, b.op, b.codes[pAPrivate], PlaceInput{Primary: &PhysRef{"tyo-1", "eth1"}, Reason: "test"})
+		_, err = svc.Operations.Place(ctx, b.op, b.codes[pAPrivate], PlaceInput{Primary: &PhysRef{"tyo-1", "eth1"}, Reason: "test"})
 		wantFault(t, err, fault.Invalid, "onprem port; a a-private port needs cloud-aws")
 		for _, code := range []string{pAPrivate, pAPublic, pMPrivate, pMPublic, pM2} {
-			if _, err := svc.Place(ctx, a.op, a.codes[code], PlaceInput{}); err != nil {
+			if _, err := svc.Operations.Place(ctx, a.op, a.codes[code], PlaceInput{}); err != nil {
 				t.Fatalf("%s: %v", code, err)
 			}
 		}
 		// tyo-1 eth3 (AWS, 10G) holds a's 1G + 1G; 9G more for b is refused.
-		_, err = svc.Place(ctx, b.op, b.codes[pAPrivate], PlaceInput{Primary: &PhysRef{"tyo-1", "eth3"}, Reason: "test"})
+		_, err = svc.Operations.Place(ctx, b.op, b.codes[pAPrivate], PlaceInput{Primary: &PhysRef{"tyo-1", "eth3"}, Reason: "test"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = svc.RequestBandwidthChange(ctx, b.op, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 10_000, EffectiveDate: "2027-01-01"})
+		_, err = svc.Operations.RequestBandwidthChange(ctx, b.op, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 10_000, EffectiveDate: "2027-01-01"})
 		wantFault(t, err, fault.Invalid, "capacity exceeded on tyo-1/eth3: 10000 Mb/s × 1.00 = 10000 Mb/s; 2000 Mb/s committed + 10000 Mb/s requested")
-		_, err = svc.RequestBandwidthChange(ctx, b.op, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 3_000, EffectiveDate: "2027-01-01"})
+		_, err = svc.Operations.RequestBandwidthChange(ctx, b.op, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 3_000, EffectiveDate: "2027-01-01"})
 		wantFault(t, err, fault.Invalid, "must be one of")
-		bc, err := svc.RequestBandwidthChange(ctx, b.op, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 5_000, EffectiveDate: "2027-01-01"})
+		bc, err := svc.Operations.RequestBandwidthChange(ctx, b.op, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 5_000, EffectiveDate: "2027-01-01"})
 		if err != nil || bc.FromMbps != 1_000 || bc.State != "scheduled" {
 			t.Fatalf("change = %+v, %v", bc, err)
 		}
 		// A change to 10G fits only once the 5G one is cancelled.
-		if _, err := svc.RequestBandwidthChange(ctx, b.op, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 10_000, EffectiveDate: "2027-02-01"}); err == nil {
+		if _, err := svc.Operations.RequestBandwidthChange(ctx, b.op, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 10_000, EffectiveDate: "2027-02-01"}); err == nil {
 			t.Fatal("10G admitted on a port with 7G committed")
 		}
-		c2, err := svc.RequestBandwidthChange(ctx, b.op, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 2_000, EffectiveDate: "2027-02-01"})
+		c2, err := svc.Operations.RequestBandwidthChange(ctx, b.op, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 2_000, EffectiveDate: "2027-02-01"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := svc.CancelBandwidthChange(ctx, b.op, b.codes[pAPrivate], c2.ID); err != nil || got.State != "cancelled" {
+		if got, err := svc.Operations.CancelBandwidthChange(ctx, b.op, b.codes[pAPrivate], c2.ID); err != nil || got.State != "cancelled" {
 			t.Fatalf("cancel = %+v, %v", got, err)
 		}
-		if _, err := svc.CancelBandwidthChange(ctx, b.op, b.codes[pAPrivate], c2.ID); !fault.Is(err, fault.Conflict) {
+		if _, err := svc.Operations.CancelBandwidthChange(ctx, b.op, b.codes[pAPrivate], c2.ID); !fault.Is(err, fault.Conflict) {
 			t.Fatalf("second cancel: %v", err)
 		}
-		if _, err := svc.CancelBandwidthChange(ctx, a.op, b.codes[pAPrivate], c2.ID); !fault.Is(err, fault.NotFound) {
+		if _, err := svc.Operations.CancelBandwidthChange(ctx, a.op, b.codes[pAPrivate], c2.ID); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("a cancels b's change: %v", err)
 		}
-		h, err := svc.BandwidthHistory(ctx, b.sc, b.codes[pAPrivate])
+		h, err := svc.Workflow.BandwidthHistory(ctx, b.sc, b.codes[pAPrivate])
 		if err != nil || len(h) != 2 || h[1].State != "cancelled" {
 			t.Fatalf("history = %+v, %v", h, err)
 		}
-		if _, err := svc.BandwidthHistory(ctx, a.sc, b.codes[pAPrivate]); !fault.Is(err, fault.NotFound) {
+		if _, err := svc.Workflow.BandwidthHistory(ctx, a.sc, b.codes[pAPrivate]); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("a reads b's history: %v", err)
 		}
 
-		rep, err := svc.Capacity(ctx)
+		rep, err := svc.Operations.Capacity(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ func TestRouteLimit(t *testing.T) {
 		if _, err := e.svc.recordRouteLimitExceeded(e.ctx, a.id, code, 2000); !fault.Is(err, fault.Invalid) {
 			t.Fatalf("2000 prefixes: %v", err)
 		}
-		if _, err := e.svc.Reenable(a.ctx, a.sc, code); !fault.Is(err, fault.Conflict) {
+		if _, err := e.svc.Workflow.Reenable(a.ctx, a.sc, code); !fault.Is(err, fault.Conflict) {
 			t.Fatalf("re-enable of a running session: %v", err)
 		}
 		st, err := e.svc.recordRouteLimitExceeded(e.ctx, a.id, code, 2001)
@@ -188,23 +188,23 @@ func TestRouteLimit(t *testing.T) {
 			t.Fatalf("second report: %v, %d mails", err, mails())
 		}
 		// A node reports only ports placed on it.
-		if _, err := e.svc.NodeReportsRouteLimit(e.ctx, "tyo-1", a.codes[pMPrivate], 3000, 0); !fault.Is(err, fault.NotFound) {
+		if _, err := e.svc.Compiler.NodeReportsRouteLimit(e.ctx, "tyo-1", a.codes[pMPrivate], 3000, 0); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("report of an unplaced port: %v", err)
 		}
-		if _, err := e.svc.Place(e.ctx, a.op, a.codes[pMPrivate], PlaceInput{}); err != nil {
+		if _, err := e.svc.Operations.Place(e.ctx, a.op, a.codes[pMPrivate], PlaceInput{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.NodeReportsRouteLimit(e.ctx, "osa-1", a.codes[pMPrivate], 3000, 0); !fault.Is(err, fault.NotFound) {
+		if _, err := e.svc.Compiler.NodeReportsRouteLimit(e.ctx, "osa-1", a.codes[pMPrivate], 3000, 0); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("report by another node: %v", err)
 		}
-		if st, err := e.svc.NodeReportsRouteLimit(e.ctx, "tyo-1", a.codes[pMPrivate], 3000, 0); err != nil || st.State != "stopped-limit" {
+		if st, err := e.svc.Compiler.NodeReportsRouteLimit(e.ctx, "tyo-1", a.codes[pMPrivate], 3000, 0); err != nil || st.State != "stopped-limit" {
 			t.Fatalf("node report: %+v, %v", st, err)
 		}
 		b := e.addCustomer("b")
-		if _, err := e.svc.Reenable(b.ctx, b.sc, code); !fault.Is(err, fault.NotFound) {
+		if _, err := e.svc.Workflow.Reenable(b.ctx, b.sc, code); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("b re-enables a's port: %v", err)
 		}
-		st, err = e.svc.Reenable(a.ctx, a.sc, code)
+		st, err = e.svc.Workflow.Reenable(a.ctx, a.sc, code)
 		if err != nil || st.State != "enabled" || st.ReenableSeq != 1 {
 			t.Fatalf("re-enabled = %+v, %v", st, err)
 		}
@@ -217,10 +217,10 @@ func TestSyncSpeeds(t *testing.T) {
 		e := newEnv(t, db)
 		a := e.addCustomer("a")
 		code := a.codes[pAPrivate]
-		if _, err := e.svc.RequestBandwidthChange(e.ctx, a.op, code, BandwidthInput{SpeedMbps: 2_000, EffectiveDate: "2026-11-26"}); err != nil {
+		if _, err := e.svc.Operations.RequestBandwidthChange(e.ctx, a.op, code, BandwidthInput{SpeedMbps: 2_000, EffectiveDate: "2026-11-26"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.RequestBandwidthChange(e.ctx, a.op, code, BandwidthInput{SpeedMbps: 5_000, EffectiveDate: "2026-12-01"}); err != nil {
+		if _, err := e.svc.Operations.RequestBandwidthChange(e.ctx, a.op, code, BandwidthInput{SpeedMbps: 5_000, EffectiveDate: "2026-12-01"}); err != nil {
 			t.Fatal(err)
 		}
 		speed := func() int64 {
@@ -233,11 +233,11 @@ func TestSyncSpeeds(t *testing.T) {
 		if got := speed(); got != 2_000 {
 			t.Fatalf("speed after a same-day change = %d", got)
 		}
-		if n, err := e.svc.SyncSpeeds(e.ctx); err != nil || n != 0 {
+		if n, err := e.svc.Operations.SyncSpeeds(e.ctx); err != nil || n != 0 {
 			t.Fatalf("sync before the date: %d, %v", n, err)
 		}
 		e.now = e.now.AddDate(0, 0, 5)
-		if n, err := e.svc.SyncSpeeds(e.ctx); err != nil || n != 1 || speed() != 5_000 {
+		if n, err := e.svc.Operations.SyncSpeeds(e.ctx); err != nil || n != 1 || speed() != 5_000 {
 			t.Fatalf("sync on the date: %d, %v, speed %d", n, err, speed())
 		}
 	})
@@ -265,7 +265,7 @@ func TestConcurrentAdmission(t *testing.T) {
 			errs := make(chan error, 2)
 			for i := range 2 {
 				go func() {
-					_, err := e.svc.Place(e.ctx, custs[i].op, codes[i], PlaceInput{Primary: &PhysRef{"tyo-1", "eth3"}, Reason: "race"})
+					_, err := e.svc.Operations.Place(e.ctx, custs[i].op, codes[i], PlaceInput{Primary: &PhysRef{"tyo-1", "eth3"}, Reason: "race"})
 					errs <- err
 				}()
 			}
@@ -292,11 +292,11 @@ func TestAffected(t *testing.T) {
 		e := newEnv(t, db)
 		a := e.addCustomer("a")
 		for _, code := range []string{pOnPrem, pAPrivate, pMPublic} {
-			if _, err := e.svc.Place(e.ctx, a.op, a.codes[code], PlaceInput{}); err != nil {
+			if _, err := e.svc.Operations.Place(e.ctx, a.op, a.codes[code], PlaceInput{}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		pl, err := e.svc.Placements(e.ctx, a.op)
+		pl, err := e.svc.Operations.Placements(e.ctx, a.op)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,14 +306,14 @@ func TestAffected(t *testing.T) {
 				primary = p.Legs[0].Port
 			}
 		}
-		rep, err := e.svc.Affected(e.ctx, "tyo-1", primary)
+		rep, err := e.svc.Operations.Affected(e.ctx, "tyo-1", primary)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(rep.Customers) != 1 || len(rep.Customers[0].Ports) != 1 || rep.Customers[0].Ports[0].Impact != "redundancy-lost" {
 			t.Fatalf("one leg of a redundant port: %+v", rep)
 		}
-		rep, err = e.svc.Affected(e.ctx, "tyo-1", "")
+		rep, err = e.svc.Operations.Affected(e.ctx, "tyo-1", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -326,11 +326,11 @@ func TestAffected(t *testing.T) {
 				t.Fatalf("node-wide work takes every leg: %+v", p)
 			}
 		}
-		rep, err = e.svc.Affected(e.ctx, "osa-1", "")
+		rep, err = e.svc.Operations.Affected(e.ctx, "osa-1", "")
 		if err != nil || len(rep.Customers) != 1 || len(rep.Customers[0].Ports) != 1 || rep.Customers[0].Ports[0].PortCode != a.codes[pMPublic] {
 			t.Fatalf("osa-1: %+v, %v", rep, err)
 		}
-		if _, err := e.svc.Affected(e.ctx, "tyo-1", "eth9"); !fault.Is(err, fault.NotFound) {
+		if _, err := e.svc.Operations.Affected(e.ctx, "tyo-1", "eth9"); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("unknown port: %v", err)
 		}
 	})

@@ -247,7 +247,7 @@ func dedup(xs []string) []string {
 // versions of the customers whose hubs are placed on it, and returns its
 // canonical encoding. Hubs whose customer has applied no version yet are
 // left out: there is nothing to realise.
-func (s *Service) DesiredState(ctx context.Context, node string) ([]byte, desired.State, error) {
+func (s *Compiler) DesiredState(ctx context.Context, node string) ([]byte, desired.State, error) {
 	var in NodeInput
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var err error
@@ -262,7 +262,7 @@ func (s *Service) DesiredState(ctx context.Context, node string) ([]byte, desire
 	return b, st, err
 }
 
-func (s *Service) nodeInput(ctx context.Context, q store.Querier, node string) (NodeInput, error) {
+func (s *core) nodeInput(ctx context.Context, q store.Querier, node string) (NodeInput, error) {
 	in := NodeInput{Node: node, RouteLimit: s.settings.RouteLimit, Overlay: s.settings.BackboneOverlay}
 	var nodeID string
 	if err := store.Scan(q.QueryRow(ctx, `SELECT n.id, r.code FROM hub_nodes n JOIN regions r ON r.id = n.region_id WHERE n.name = ?`, node),
@@ -476,7 +476,7 @@ func (s *Service) nodeInput(ctx context.Context, q store.Querier, node string) (
 }
 
 // ensureVNI gives the customer a backbone VNI on its first apply.
-func (s *Service) ensureVNI(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) error {
+func (s *core) ensureVNI(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) error {
 	var n int
 	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM backbone_vnis WHERE customer_id = ?`, cust).Scan(&n); err != nil {
 		return err
@@ -510,7 +510,7 @@ func (s *Service) ensureVNI(ctx context.Context, tx *store.Tx, cust catalog.Cust
 // chain's head; speeds also change with the calendar date. The key is
 // therefore (audit head sequence, JST date), read in the same transaction as
 // the document.
-func (s *Service) DesiredStateDoc(ctx context.Context, node string) ([]byte, string, error) {
+func (s *Compiler) DesiredStateDoc(ctx context.Context, node string) ([]byte, string, error) {
 	var seq int64
 	if err := s.db.QueryRow(ctx, `SELECT seq FROM audit_head WHERE id = 1`).Scan(&seq); err != nil {
 		return nil, "", fmt.Errorf("desired state: %w", err)
@@ -560,7 +560,7 @@ type cachedDoc struct {
 // holds the saved data of every customer with a hub on the node, so each of
 // those customers' audit logs records the access with its stated reason
 // (access transparency), in the same transaction that reads the data.
-func (s *Service) DesiredStateForStaff(ctx context.Context, node, reason string) ([]byte, desired.State, error) {
+func (s *Compiler) DesiredStateForStaff(ctx context.Context, node, reason string) ([]byte, desired.State, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" || len(reason) > 500 {
 		return nil, desired.State{}, fault.Field("reason", "state why you read customers' configuration (reason, at most 500 characters)")

@@ -126,7 +126,7 @@ func TestDesiredStateFromStore(t *testing.T) {
 		a, b := e.addCustomer("a"), e.addCustomer("b")
 		for _, c := range []customer{a, b} {
 			for code := range c.codes {
-				if _, err := e.svc.Place(e.ctx, c.op, c.codes[code], PlaceInput{}); err != nil {
+				if _, err := e.svc.Operations.Place(e.ctx, c.op, c.codes[code], PlaceInput{}); err != nil {
 					if c.id == b.id && code == pOnPrem {
 						continue // the two 10G on-prem ports of tyo-1 are a's
 					}
@@ -135,37 +135,37 @@ func TestDesiredStateFromStore(t *testing.T) {
 			}
 		}
 		// Placed but nothing applied yet: no hub in the document.
-		_, st, err := e.svc.DesiredState(e.ctx, "tyo-1")
+		_, st, err := e.svc.Compiler.DesiredState(e.ctx, "tyo-1")
 		if err != nil || len(st.Hubs) != 0 {
 			t.Fatalf("before apply: %+v, %v", st, err)
 		}
 		for _, c := range []customer{a, b} {
-			if _, err := e.svc.StartEditing(c.ctx, c.sc); err != nil {
+			if _, err := e.svc.Workflow.StartEditing(c.ctx, c.sc); err != nil {
 				t.Fatal(err)
 			}
 			cfg := c.config()
 			if c.id == b.id {
 				cfg.Ports = cfg.Ports[1:] // b's on-prem port is not placed; leave it unconfigured
 			}
-			if _, err := e.svc.SaveDraft(c.ctx, c.sc, cfg); err != nil {
+			if _, err := e.svc.Workflow.SaveDraft(c.ctx, c.sc, cfg); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.svc.Apply(c.ctx, c.sc); err != nil {
+			if _, err := e.svc.Workflow.Apply(c.ctx, c.sc); err != nil {
 				t.Fatal(err)
 			}
 		}
 		for node, addr := range map[string]string{"tyo-1": "192.0.2.11", "osa-1": "192.0.2.12"} {
-			if _, err := e.svc.SetUnderlay(e.ctx, node, UnderlayInput{Address: addr}); err != nil {
+			if _, err := e.svc.Operations.SetUnderlay(e.ctx, node, UnderlayInput{Address: addr}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if _, err := e.svc.SetUnderlay(e.ctx, "osa-1", UnderlayInput{Address: "192.0.2.11"}); !fault.Is(err, fault.Invalid) {
+		if _, err := e.svc.Operations.SetUnderlay(e.ctx, "osa-1", UnderlayInput{Address: "192.0.2.11"}); !fault.Is(err, fault.Invalid) {
 			t.Fatalf("a second node on the same endpoint: %v", err)
 		}
-		if _, err := e.svc.SetUnderlay(e.ctx, "osa-1", UnderlayInput{Address: "127.0.0.1"}); !fault.Is(err, fault.Invalid) {
+		if _, err := e.svc.Operations.SetUnderlay(e.ctx, "osa-1", UnderlayInput{Address: "127.0.0.1"}); !fault.Is(err, fault.Invalid) {
 			t.Fatalf("loopback endpoint: %v", err)
 		}
-		doc, st, err := e.svc.DesiredState(e.ctx, "tyo-1")
+		doc, st, err := e.svc.Compiler.DesiredState(e.ctx, "tyo-1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +196,7 @@ func TestDesiredStateFromStore(t *testing.T) {
 			t.Fatal("two customers share a VNI")
 		}
 		// osa-1 holds the sub hubs only, with the same static NAT table.
-		_, osa, err := e.svc.DesiredState(e.ctx, "osa-1")
+		_, osa, err := e.svc.Compiler.DesiredState(e.ctx, "osa-1")
 		if err != nil || len(osa.Hubs) != 2 {
 			t.Fatalf("osa-1: %+v, %v", osa, err)
 		}
@@ -205,7 +205,7 @@ func TestDesiredStateFromStore(t *testing.T) {
 				t.Fatalf("osa hub = %+v", h)
 			}
 		}
-		again, _, _ := e.svc.DesiredState(e.ctx, "tyo-1")
+		again, _, _ := e.svc.Compiler.DesiredState(e.ctx, "tyo-1")
 		if !bytes.Equal(doc, again) {
 			t.Fatal("desired state not reproducible")
 		}
@@ -214,13 +214,13 @@ func TestDesiredStateFromStore(t *testing.T) {
 		}
 		// Staff read the document only with a reason, see no BGP password,
 		// and each customer concerned finds the read in its audit log.
-		if _, _, err := e.svc.DesiredStateForStaff(e.ctx, "tyo-1", " "); !fault.Is(err, fault.Invalid) {
+		if _, _, err := e.svc.Compiler.DesiredStateForStaff(e.ctx, "tyo-1", " "); !fault.Is(err, fault.Invalid) {
 			t.Fatalf("staff read without a reason: %v", err)
 		}
 		if !bytes.Contains(doc, []byte("s3cret")) {
 			t.Fatal("the agent's document lacks the BGP password it needs")
 		}
-		staff, _, err := e.svc.DesiredStateForStaff(e.ctx, "tyo-1", "incident INC-9: sessions flapping")
+		staff, _, err := e.svc.Compiler.DesiredStateForStaff(e.ctx, "tyo-1", "incident INC-9: sessions flapping")
 		if err != nil || bytes.Contains(staff, []byte("s3cret")) || !bytes.Contains(staff, []byte("********")) {
 			t.Fatalf("staff view leaks or lacks the masked password (%v)", err)
 		}
@@ -239,36 +239,36 @@ func TestDesiredStateDocCache(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		a := e.addCustomer("a")
-		if _, err := e.svc.Place(e.ctx, a.op, a.codes[pAPrivate], PlaceInput{}); err != nil {
+		if _, err := e.svc.Operations.Place(e.ctx, a.op, a.codes[pAPrivate], PlaceInput{}); err != nil {
 			t.Fatal(err)
 		}
-		doc0, gen0, err := e.svc.DesiredStateDoc(e.ctx, "tyo-1")
+		doc0, gen0, err := e.svc.Compiler.DesiredStateDoc(e.ctx, "tyo-1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.StartEditing(a.ctx, a.sc); err != nil {
+		if _, err := e.svc.Workflow.StartEditing(a.ctx, a.sc); err != nil {
 			t.Fatal(err)
 		}
 		cfg := a.config()
 		cfg.Ports = []PortConfig{*port(&cfg, a.codes[pAPrivate])}
-		if _, err := e.svc.SaveDraft(a.ctx, a.sc, cfg); err != nil {
+		if _, err := e.svc.Workflow.SaveDraft(a.ctx, a.sc, cfg); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.Apply(a.ctx, a.sc); err != nil {
+		if _, err := e.svc.Workflow.Apply(a.ctx, a.sc); err != nil {
 			t.Fatal(err)
 		}
-		doc1, gen1, err := e.svc.DesiredStateDoc(e.ctx, "tyo-1")
+		doc1, gen1, err := e.svc.Compiler.DesiredStateDoc(e.ctx, "tyo-1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		fresh, _, _ := e.svc.DesiredState(e.ctx, "tyo-1")
+		fresh, _, _ := e.svc.Compiler.DesiredState(e.ctx, "tyo-1")
 		if gen1 == gen0 || bytes.Equal(doc0, doc1) || !bytes.Equal(doc1, fresh) {
 			t.Fatal("cached document did not follow the apply")
 		}
 		if _, err := e.svc.recordRouteLimitExceeded(e.ctx, a.id, a.codes[pAPrivate], 2001); err != nil {
 			t.Fatal(err)
 		}
-		doc2, _, _ := e.svc.DesiredStateDoc(e.ctx, "tyo-1")
+		doc2, _, _ := e.svc.Compiler.DesiredStateDoc(e.ctx, "tyo-1")
 		if !bytes.Contains(doc2, []byte(`"bgp_enabled": false`)) {
 			t.Fatal("cached document did not follow the session stop")
 		}

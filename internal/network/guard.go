@@ -41,7 +41,7 @@ type PortGuardState struct {
 }
 
 // GetPortGuard returns the port's layer-2 guard state.
-func (s *Service) GetPortGuard(ctx context.Context, sc tenant.Scope, code string) (PortGuardState, error) {
+func (s *Workflow) GetPortGuard(ctx context.Context, sc tenant.Scope, code string) (PortGuardState, error) {
 	cust, err := sc.Authorize(identity.ActNetworkRead)
 	if err != nil {
 		return PortGuardState{}, err
@@ -53,7 +53,7 @@ func (s *Service) GetPortGuard(ctx context.Context, sc tenant.Scope, code string
 	return s.portGuard(ctx, s.db, cust, p)
 }
 
-func (s *Service) portGuard(ctx context.Context, q store.Querier, cust catalog.CustomerID, p portRow) (PortGuardState, error) {
+func (s *core) portGuard(ctx context.Context, q store.Querier, cust catalog.CustomerID, p portRow) (PortGuardState, error) {
 	st := PortGuardState{PortCode: p.code, State: "active"}
 	bgp, err := s.bgpState(ctx, q, cust, p)
 	if err != nil {
@@ -79,7 +79,7 @@ func (s *Service) portGuard(ctx context.Context, q store.Querier, cust catalog.C
 // port on every pass (level-triggered), with the re-enable sequence they
 // last acted on: a shutdown already recorded changes nothing, and a report
 // older than the customer's latest re-enable is stale and ignored.
-func (s *Service) NodeReportsPortShut(ctx context.Context, node, portCode, reason string, seq int64) (PortGuardState, error) {
+func (s *Compiler) NodeReportsPortShut(ctx context.Context, node, portCode, reason string, seq int64) (PortGuardState, error) {
 	if reason != ShutBPDU && reason != ShutFlap {
 		return PortGuardState{}, fault.Field("reason", "want %s or %s", ShutBPDU, ShutFlap)
 	}
@@ -144,7 +144,7 @@ func shutMail(lang, code, reason string) (subject, body string) {
 // after fixing the cause). It increments the port's re-enable sequence,
 // which also re-enables a BGP session the route limit stopped: the port
 // comes back whole.
-func (s *Service) ReenablePort(ctx context.Context, sc tenant.Scope, code string) (PortGuardState, error) {
+func (s *Workflow) ReenablePort(ctx context.Context, sc tenant.Scope, code string) (PortGuardState, error) {
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
 		return PortGuardState{}, err

@@ -28,43 +28,43 @@ func TestPortShutdown(t *testing.T) {
 		code := a.codes[pOnPrem]
 		// Only a node that carries the port reports it, and only an
 		// on-premises port has layer-2 guards.
-		if _, err := e.svc.NodeReportsPortShut(e.ctx, "tyo-1", code, ShutBPDU, 0); !fault.Is(err, fault.NotFound) {
+		if _, err := e.svc.Compiler.NodeReportsPortShut(e.ctx, "tyo-1", code, ShutBPDU, 0); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("report of an unplaced port: %v", err)
 		}
 		for _, c := range []string{code, a.codes[pMPrivate]} {
-			if _, err := e.svc.Place(e.ctx, a.op, c, PlaceInput{}); err != nil {
+			if _, err := e.svc.Operations.Place(e.ctx, a.op, c, PlaceInput{}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if _, err := e.svc.NodeReportsPortShut(e.ctx, "osa-1", code, ShutBPDU, 0); !fault.Is(err, fault.NotFound) {
+		if _, err := e.svc.Compiler.NodeReportsPortShut(e.ctx, "osa-1", code, ShutBPDU, 0); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("report by another node: %v", err)
 		}
-		if _, err := e.svc.NodeReportsPortShut(e.ctx, "tyo-1", a.codes[pMPrivate], ShutBPDU, 0); !fault.Is(err, fault.NotFound) {
+		if _, err := e.svc.Compiler.NodeReportsPortShut(e.ctx, "tyo-1", a.codes[pMPrivate], ShutBPDU, 0); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("report of a cloud port: %v", err)
 		}
-		if _, err := e.svc.NodeReportsPortShut(e.ctx, "tyo-1", code, "loop", 0); !fault.Is(err, fault.Invalid) {
+		if _, err := e.svc.Compiler.NodeReportsPortShut(e.ctx, "tyo-1", code, "loop", 0); !fault.Is(err, fault.Invalid) {
 			t.Fatalf("unknown reason: %v", err)
 		}
-		if _, err := e.svc.ReenablePort(a.ctx, a.sc, code); !fault.Is(err, fault.Conflict) {
+		if _, err := e.svc.Workflow.ReenablePort(a.ctx, a.sc, code); !fault.Is(err, fault.Conflict) {
 			t.Fatalf("re-enable of an active port: %v", err)
 		}
 
-		st, err := e.svc.NodeReportsPortShut(e.ctx, "tyo-1", code, ShutBPDU, 0)
+		st, err := e.svc.Compiler.NodeReportsPortShut(e.ctx, "tyo-1", code, ShutBPDU, 0)
 		if err != nil || st.State != "shut" || st.Reason != ShutBPDU || st.ShutAt == nil || mails() != 1 {
 			t.Fatalf("shut = %+v, %v, %d mails", st, err, mails())
 		}
 		// Reported again on the next pass: recorded once, told once.
-		if st, err := e.svc.NodeReportsPortShut(e.ctx, "tyo-1", code, ShutFlap, 0); err != nil || st.Reason != ShutBPDU || mails() != 1 {
+		if st, err := e.svc.Compiler.NodeReportsPortShut(e.ctx, "tyo-1", code, ShutFlap, 0); err != nil || st.Reason != ShutBPDU || mails() != 1 {
 			t.Fatalf("second report: %+v, %v, %d mails", st, err, mails())
 		}
 		b := e.addCustomer("b")
-		if _, err := e.svc.ReenablePort(b.ctx, b.sc, code); !fault.Is(err, fault.NotFound) {
+		if _, err := e.svc.Workflow.ReenablePort(b.ctx, b.sc, code); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("b re-enables a's port: %v", err)
 		}
-		if _, err := e.svc.GetPortGuard(b.ctx, b.sc, code); !fault.Is(err, fault.NotFound) {
+		if _, err := e.svc.Workflow.GetPortGuard(b.ctx, b.sc, code); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("b reads a's port: %v", err)
 		}
-		st, err = e.svc.ReenablePort(a.ctx, a.sc, code)
+		st, err = e.svc.Workflow.ReenablePort(a.ctx, a.sc, code)
 		if err != nil || st.State != "active" || st.ReenableSeq != 1 {
 			t.Fatalf("re-enabled = %+v, %v", st, err)
 		}
@@ -74,10 +74,10 @@ func TestPortShutdown(t *testing.T) {
 			t.Errorf("the desired state carries re-enable sequence %d for %s, want 1", p.ReenableSeq, code)
 		}
 		// A report the node made before it saw the re-enable is stale.
-		if st, err := e.svc.NodeReportsPortShut(e.ctx, "tyo-1", code, ShutBPDU, 0); err != nil || st.State != "active" {
+		if st, err := e.svc.Compiler.NodeReportsPortShut(e.ctx, "tyo-1", code, ShutBPDU, 0); err != nil || st.State != "active" {
 			t.Fatalf("stale report: %+v, %v", st, err)
 		}
-		if st, err := e.svc.NodeReportsPortShut(e.ctx, "tyo-1", code, ShutFlap, 1); err != nil || st.State != "shut" || st.Reason != ShutFlap {
+		if st, err := e.svc.Compiler.NodeReportsPortShut(e.ctx, "tyo-1", code, ShutFlap, 1); err != nil || st.State != "shut" || st.Reason != ShutFlap {
 			t.Fatalf("a new shutdown after the re-enable: %+v, %v", st, err)
 		}
 		var events int
@@ -98,7 +98,7 @@ func TestShutInTheDesiredState(t *testing.T) {
 		e := newEnv(t, db)
 		a := e.addCustomer("a")
 		code := a.codes[pOnPrem]
-		if _, err := e.svc.Place(e.ctx, a.op, code, PlaceInput{}); err != nil {
+		if _, err := e.svc.Operations.Place(e.ctx, a.op, code, PlaceInput{}); err != nil {
 			t.Fatal(err)
 		}
 		e.applyOnly(a, code)
@@ -106,13 +106,13 @@ func TestShutInTheDesiredState(t *testing.T) {
 		if got := shut(); got != "" {
 			t.Fatalf("shut = %q before any report", got)
 		}
-		if _, err := e.svc.NodeReportsPortShut(e.ctx, "tyo-1", code, ShutFlap, 0); err != nil {
+		if _, err := e.svc.Compiler.NodeReportsPortShut(e.ctx, "tyo-1", code, ShutFlap, 0); err != nil {
 			t.Fatal(err)
 		}
 		if got := shut(); got != ShutFlap {
 			t.Fatalf("shut = %q after the node's report, want %q", got, ShutFlap)
 		}
-		if _, err := e.svc.ReenablePort(a.ctx, a.sc, code); err != nil {
+		if _, err := e.svc.Workflow.ReenablePort(a.ctx, a.sc, code); err != nil {
 			t.Fatal(err)
 		}
 		if got := shut(); got != "" {
@@ -125,15 +125,15 @@ func TestShutInTheDesiredState(t *testing.T) {
 // port code in it (the port must be placed).
 func (e *env) applyOnly(c customer, code string) {
 	e.t.Helper()
-	if _, err := e.svc.StartEditing(c.ctx, c.sc); err != nil {
+	if _, err := e.svc.Workflow.StartEditing(c.ctx, c.sc); err != nil {
 		e.t.Fatal(err)
 	}
 	cfg := c.config()
 	cfg.Ports = []PortConfig{*port(&cfg, code)}
-	if _, err := e.svc.SaveDraft(c.ctx, c.sc, cfg); err != nil {
+	if _, err := e.svc.Workflow.SaveDraft(c.ctx, c.sc, cfg); err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.svc.Apply(c.ctx, c.sc); err != nil {
+	if _, err := e.svc.Workflow.Apply(c.ctx, c.sc); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -141,7 +141,7 @@ func (e *env) applyOnly(c customer, code string) {
 // desiredPort is the port as the node's desired-state document has it.
 func (e *env) desiredPort(node, code string) desired.Port {
 	e.t.Helper()
-	raw, _, err := e.svc.DesiredStateDoc(e.ctx, node)
+	raw, _, err := e.svc.Compiler.DesiredStateDoc(e.ctx, node)
 	if err != nil {
 		e.t.Fatal(err)
 	}

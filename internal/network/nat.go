@@ -44,7 +44,7 @@ type PoolInput struct {
 }
 
 // CreatePool adds a public address pool (operator).
-func (s *Service) CreatePool(ctx context.Context, in PoolInput) (Pool, error) {
+func (s *Operations) CreatePool(ctx context.Context, in PoolInput) (Pool, error) {
 	p, err := ParsePrefix(in.Prefix)
 	if err != nil {
 		return Pool{}, fault.Field("prefix", "%s", err)
@@ -87,9 +87,11 @@ func (s *Service) CreatePool(ctx context.Context, in PoolInput) (Pool, error) {
 }
 
 // ListPools lists the pools with their use.
-func (s *Service) ListPools(ctx context.Context) ([]Pool, error) { return s.pools(ctx, s.db, "", "") }
+func (s *Operations) ListPools(ctx context.Context) ([]Pool, error) {
+	return s.pools(ctx, s.db, "", "")
+}
 
-func (s *Service) pools(ctx context.Context, q store.Querier, region, purpose string) ([]Pool, error) {
+func (s *core) pools(ctx context.Context, q store.Querier, region, purpose string) ([]Pool, error) {
 	rows, err := q.Query(ctx, `SELECT p.id, r.code, p.prefix, p.purpose, p.created_at FROM nat_pools p JOIN regions r ON r.id = p.region_id
 		WHERE (? = '' OR r.code = ?) AND (? = '' OR p.purpose = ?) ORDER BY p.prefix`, region, region, purpose, purpose)
 	if err != nil {
@@ -120,7 +122,7 @@ func (s *Service) pools(ctx context.Context, q store.Querier, region, purpose st
 	return out, rows.Err()
 }
 
-func (s *Service) poolUsed(ctx context.Context, q store.Querier, pool string) ([]netip.Prefix, error) {
+func (s *core) poolUsed(ctx context.Context, q store.Querier, pool string) ([]netip.Prefix, error) {
 	rows, err := q.Query(ctx, `SELECT prefix FROM nat_allocations WHERE pool_id = ?`, pool)
 	if err != nil {
 		return nil, fmt.Errorf("pool use: %w", err)
@@ -138,7 +140,7 @@ func (s *Service) poolUsed(ctx context.Context, q store.Querier, pool string) ([
 }
 
 // take allocates the first free aligned /bits block of a pool of the region.
-func (s *Service) take(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, region, purpose string, bits int) (string, netip.Prefix, error) {
+func (s *core) take(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, region, purpose string, bits int) (string, netip.Prefix, error) {
 	pools, err := s.pools(ctx, tx, region, purpose)
 	if err != nil {
 		return "", netip.Prefix{}, err
@@ -162,7 +164,7 @@ type allocation struct {
 	inside, lastInside   *string
 }
 
-func (s *Service) allocations(ctx context.Context, q store.Querier, cust catalog.CustomerID, purpose string) ([]allocation, error) {
+func (s *core) allocations(ctx context.Context, q store.Querier, cust catalog.CustomerID, purpose string) ([]allocation, error) {
 	rows, err := q.Query(ctx, `SELECT id, prefix, port_code, slot, inside, last_inside FROM nat_allocations
 		WHERE customer_id = ? AND purpose = ? ORDER BY prefix`, cust, purpose)
 	if err != nil {
@@ -190,7 +192,7 @@ func (s *Service) allocations(ctx context.Context, q store.Querier, cust catalog
 
 // allocateNAT brings the customer's NAT allocations in line with cfg inside
 // the apply transaction.
-func (s *Service) allocateNAT(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, f Facts, cfg Config) error {
+func (s *core) allocateNAT(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, f Facts, cfg Config) error {
 	regionOf := map[catalog.HubID]string{}
 	mainRegion := ""
 	for _, h := range f.Hubs {
@@ -323,7 +325,7 @@ type NATAddresses struct {
 	Static map[string]string   // inside address → public /32
 }
 
-func (s *Service) natAddresses(ctx context.Context, q store.Querier, cust catalog.CustomerID) (NATAddresses, error) {
+func (s *core) natAddresses(ctx context.Context, q store.Querier, cust catalog.CustomerID) (NATAddresses, error) {
 	out := NATAddresses{NAPT: map[string][]string{}, Static: map[string]string{}}
 	napt, err := s.allocations(ctx, q, cust, "napt")
 	if err != nil {
@@ -346,7 +348,7 @@ func (s *Service) natAddresses(ctx context.Context, q store.Querier, cust catalo
 }
 
 // NAT returns the customer's allocated public addresses.
-func (s *Service) NAT(ctx context.Context, sc tenant.Scope) (NATAddresses, error) {
+func (s *Workflow) NAT(ctx context.Context, sc tenant.Scope) (NATAddresses, error) {
 	cust, err := sc.Authorize(identity.ActNetworkRead)
 	if err != nil {
 		return NATAddresses{}, err

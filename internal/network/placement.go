@@ -76,7 +76,7 @@ type portRow struct {
 	status                        string
 }
 
-func (s *Service) portRow(ctx context.Context, q store.Querier, cust catalog.CustomerID, code string) (portRow, error) {
+func (s *core) portRow(ctx context.Context, q store.Querier, cust catalog.CustomerID, code string) (portRow, error) {
 	var p portRow
 	err := store.Scan(q.QueryRow(ctx, `SELECT p.id, p.port_code, p.hub_id, p.kind, r.code, p.speed_mbps, p.redundant, p.status
 		FROM ports p JOIN hubs h ON h.id = p.hub_id JOIN regions r ON r.id = h.region_id WHERE p.customer_id = ? AND p.port_code = ?`, cust, code),
@@ -104,7 +104,7 @@ func (s *Service) portRow(ctx context.Context, q store.Querier, cust catalog.Cus
 	return p, rows.Err()
 }
 
-func (s *Service) hubNode(ctx context.Context, q store.Querier, hub string) (string, error) {
+func (s *core) hubNode(ctx context.Context, q store.Querier, hub string) (string, error) {
 	var node string
 	err := store.Scan(q.QueryRow(ctx, `SELECT node_id FROM hub_placements WHERE hub_id = ?`, hub), &node)
 	if errors.Is(err, store.ErrNotFound) {
@@ -116,7 +116,7 @@ func (s *Service) hubNode(ctx context.Context, q store.Querier, hub string) (str
 // propose picks, for each leg, the compatible physical port with the most
 // headroom that fits the port's speed: on the hub's node when it has one,
 // else on any node of the hub's region.
-func (s *Service) propose(ctx context.Context, q store.Querier, p portRow) ([]*physPort, error) {
+func (s *core) propose(ctx context.Context, q store.Querier, p portRow) ([]*physPort, error) {
 	inv, err := s.inventory(ctx, q)
 	if err != nil {
 		return nil, err
@@ -174,7 +174,7 @@ func (s *Service) propose(ctx context.Context, q store.Querier, p portRow) ([]*p
 }
 
 // ProposePlacement returns where the system would place the port.
-func (s *Service) ProposePlacement(ctx context.Context, op tenant.Operator, code string) (Placement, error) {
+func (s *Operations) ProposePlacement(ctx context.Context, op tenant.Operator, code string) (Placement, error) {
 	cust, err := op.Authorize(identity.ActCapacityRead)
 	if err != nil {
 		return Placement{}, err
@@ -219,7 +219,7 @@ func lockPhysical(ctx context.Context, tx *store.Tx, ids ...string) error {
 // override when given. Either way admission control holds: the sum of the
 // committed speeds on a physical port never exceeds speed × oversubscription,
 // and a refusal states the numbers.
-func (s *Service) Place(ctx context.Context, op tenant.Operator, code string, in PlaceInput) (Placement, error) {
+func (s *Operations) Place(ctx context.Context, op tenant.Operator, code string, in PlaceInput) (Placement, error) {
 	cust, err := op.Authorize(identity.ActInventoryManage)
 	if err != nil {
 		return Placement{}, err
@@ -302,7 +302,7 @@ func (s *Service) Place(ctx context.Context, op tenant.Operator, code string, in
 	return out, nil
 }
 
-func (s *Service) override(ctx context.Context, tx *store.Tx, p portRow, inv []*physPort, in PlaceInput) ([]*physPort, error) {
+func (s *core) override(ctx context.Context, tx *store.Tx, p portRow, inv []*physPort, in PlaceInput) ([]*physPort, error) {
 	refs := []*PhysRef{in.Primary}
 	if p.redundant {
 		if in.Secondary == nil {
@@ -357,7 +357,7 @@ func admit(pp *physPort, today, except string, mbps int64) error {
 }
 
 // Placements lists where the customer's ports run.
-func (s *Service) Placements(ctx context.Context, op tenant.Operator) ([]Placement, error) {
+func (s *Operations) Placements(ctx context.Context, op tenant.Operator) ([]Placement, error) {
 	cust, err := op.Authorize(identity.ActCapacityRead)
 	if err != nil {
 		return nil, err
@@ -406,7 +406,7 @@ type BandwidthInput struct {
 // (operator, on the customer's order). The speed must be one the port type
 // allows, and every physical port the port is placed on must have room for
 // it from today on (admission control).
-func (s *Service) RequestBandwidthChange(ctx context.Context, op tenant.Operator, code string, in BandwidthInput) (BandwidthChange, error) {
+func (s *Operations) RequestBandwidthChange(ctx context.Context, op tenant.Operator, code string, in BandwidthInput) (BandwidthChange, error) {
 	cust, err := op.Authorize(identity.ActCatalogManage)
 	if err != nil {
 		return BandwidthChange{}, err
@@ -489,12 +489,26 @@ func (s *Service) RequestBandwidthChange(ctx context.Context, op tenant.Operator
 	return out, nil
 }
 
-// BandwidthHistory lists a port's speed changes, oldest first.
-func (s *Service) BandwidthHistory(ctx context.Context, who tenant.Holder, code string) ([]BandwidthChange, error) {
-	cust, err := who.Authorize(identity.ActNetworkRead, identity.ActCapacityRead)
+// BandwidthHistory lists one of the customer's ports' speed changes, oldest
+// first.
+func (s *Workflow) BandwidthHistory(ctx context.Context, sc tenant.Scope, code string) ([]BandwidthChange, error) {
+	cust, err := sc.Authorize(identity.ActNetworkRead)
 	if err != nil {
 		return nil, err
 	}
+	return s.bandwidthHistory(ctx, cust, code)
+}
+
+// BandwidthHistory is the operator's view of a port's speed changes.
+func (s *Operations) BandwidthHistory(ctx context.Context, op tenant.Operator, code string) ([]BandwidthChange, error) {
+	cust, err := op.Authorize(identity.ActCapacityRead)
+	if err != nil {
+		return nil, err
+	}
+	return s.bandwidthHistory(ctx, cust, code)
+}
+
+func (s *core) bandwidthHistory(ctx context.Context, cust catalog.CustomerID, code string) ([]BandwidthChange, error) {
 	p, err := s.portRow(ctx, s.db, cust, code)
 	if err != nil {
 		return nil, err
@@ -530,7 +544,7 @@ func (s *Service) BandwidthHistory(ctx context.Context, who tenant.Holder, code 
 // model itself always computes speeds from the changes, so this only keeps
 // the catalog's view (port lists, contract pages) current; a daily
 // scheduler job calls it. It returns how many ports changed.
-func (s *Service) SyncSpeeds(ctx context.Context) (int, error) {
+func (s *Operations) SyncSpeeds(ctx context.Context) (int, error) {
 	n := 0
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		due, err := s.allSpeedsAt(ctx, tx, s.today())
@@ -563,7 +577,7 @@ func (s *Service) SyncSpeeds(ctx context.Context) (int, error) {
 // CancelBandwidthChange withdraws a speed change that has not taken effect
 // yet (operator, on the customer's order); it stays in the history as
 // cancelled and frees the capacity it had committed.
-func (s *Service) CancelBandwidthChange(ctx context.Context, op tenant.Operator, code, id string) (BandwidthChange, error) {
+func (s *Operations) CancelBandwidthChange(ctx context.Context, op tenant.Operator, code, id string) (BandwidthChange, error) {
 	cust, err := op.Authorize(identity.ActCatalogManage)
 	if err != nil {
 		return BandwidthChange{}, err
@@ -597,7 +611,7 @@ func (s *Service) CancelBandwidthChange(ctx context.Context, op tenant.Operator,
 	if err != nil {
 		return BandwidthChange{}, fmt.Errorf("cancel bandwidth change: %w", err)
 	}
-	hist, err := s.BandwidthHistory(ctx, op, code)
+	hist, err := s.bandwidthHistory(ctx, cust, code)
 	if err != nil {
 		return BandwidthChange{}, err
 	}
@@ -612,7 +626,7 @@ func (s *Service) CancelBandwidthChange(ctx context.Context, op tenant.Operator,
 // HubNode names the node that carries the customer's hub, or "" while none
 // does (no port of the hub is placed yet). Another customer's hub is
 // NotFound.
-func (s *Service) HubNode(ctx context.Context, sc tenant.Scope, hub catalog.HubID) (string, error) {
+func (s *Workflow) HubNode(ctx context.Context, sc tenant.Scope, hub catalog.HubID) (string, error) {
 	cust, err := sc.Authorize(identity.ActNetworkRead)
 	if err != nil {
 		return "", err

@@ -66,47 +66,47 @@ func runProperty(t *testing.T, db *store.DB, seed uint64, steps int) {
 		switch k := r.IntN(100); {
 		case k < 15:
 			op = "start"
-			_, err = svc.StartEditing(c.ctx, c.sc)
+			_, err = svc.Workflow.StartEditing(c.ctx, c.sc)
 		case k < 45:
 			op = "save"
 			if r.IntN(2) == 0 {
-				_, _ = svc.StartEditing(c.ctx, c.sc)
+				_, _ = svc.Workflow.StartEditing(c.ctx, c.sc)
 			}
-			d, derr := svc.GetDraft(c.ctx, c.sc)
+			d, derr := svc.Workflow.GetDraft(c.ctx, c.sc)
 			cfg := c.config()
 			if derr == nil && r.IntN(2) == 0 {
 				cfg = d.Config
 			}
 			mutate(r, c, &cfg)
-			_, err = svc.SaveDraft(c.ctx, c.sc, cfg)
+			_, err = svc.Workflow.SaveDraft(c.ctx, c.sc, cfg)
 		case k < 65:
 			op = "apply"
-			_, err = svc.Apply(c.ctx, c.sc)
+			_, err = svc.Workflow.Apply(c.ctx, c.sc)
 			if err == nil {
 				applied++
 			}
 		case k < 72:
 			op = "rollback"
 			if lastVersion[c.id] > 0 {
-				_, err = svc.Rollback(c.ctx, c.sc, 1+r.Int64N(lastVersion[c.id]))
+				_, err = svc.Workflow.Rollback(c.ctx, c.sc, 1+r.Int64N(lastVersion[c.id]))
 			}
 		case k < 77:
 			op = "discard"
-			err = svc.DiscardDraft(c.ctx, c.sc)
+			err = svc.Workflow.DiscardDraft(c.ctx, c.sc)
 		case k < 80:
 			op = "break"
-			_, err = svc.BreakLock(e.ctx, c.sc)
+			_, err = svc.Workflow.BreakLock(e.ctx, c.sc)
 		case k < 83:
 			op = "idle"
 			e.now = e.now.Add(time.Duration(r.IntN(40)) * time.Minute)
 		case k < 92:
 			op = "place"
 			codes := []string{pOnPrem, pAPrivate, pAPublic, pMPrivate, pMPublic, pM2}
-			_, err = svc.Place(e.ctx, c.op, c.codes[codes[r.IntN(len(codes))]], PlaceInput{})
+			_, err = svc.Operations.Place(e.ctx, c.op, c.codes[codes[r.IntN(len(codes))]], PlaceInput{})
 		default:
 			op = "bandwidth"
 			speeds := []int64{1_000, 2_000, 5_000, 10_000}
-			_, err = svc.RequestBandwidthChange(e.ctx, c.op, c.codes[pAPrivate], BandwidthInput{SpeedMbps: speeds[r.IntN(4)],
+			_, err = svc.Operations.RequestBandwidthChange(e.ctx, c.op, c.codes[pAPrivate], BandwidthInput{SpeedMbps: speeds[r.IntN(4)],
 				EffectiveDate: e.now.AddDate(0, 0, r.IntN(120)).Format("2006-01-02")})
 		}
 		if err != nil && os.Getenv("TSUNAGI_PROPERTY_DEBUG") != "" {
@@ -183,7 +183,7 @@ func checkInvariants(t *testing.T, e *env, custs []customer, last map[catalog.Cu
 		if err != nil {
 			t.Fatalf("%s: %v", where, err)
 		}
-		vs, err := e.svc.ListVersions(c.ctx, c.sc, 0, 500)
+		vs, err := e.svc.Workflow.ListVersions(c.ctx, c.sc, 0, 500)
 		if err != nil {
 			t.Fatalf("%s: %v", where, err)
 		}
@@ -198,7 +198,7 @@ func checkInvariants(t *testing.T, e *env, custs []customer, last map[catalog.Cu
 		}
 		last[c.id] = n
 		if n > 0 {
-			v, err := e.svc.GetVersion(c.ctx, c.sc, n)
+			v, err := e.svc.Workflow.GetVersion(c.ctx, c.sc, n)
 			if err != nil {
 				t.Fatalf("%s: %v", where, err)
 			}
@@ -206,7 +206,7 @@ func checkInvariants(t *testing.T, e *env, custs []customer, last map[catalog.Cu
 				t.Fatalf("%s: applied version %d of %s is invalid: %+v", where, n, c.id, ps)
 			}
 		}
-		if d, err := e.svc.GetDraft(c.ctx, c.sc); err == nil {
+		if d, err := e.svc.Workflow.GetDraft(c.ctx, c.sc); err == nil {
 			cfg := d.Config
 			Normalize(f, &cfg, e.svc.settings)
 			if ps := Validate(f, cfg, e.svc.settings); len(ps) != 0 {
@@ -225,11 +225,11 @@ func checkInvariants(t *testing.T, e *env, custs []customer, last map[catalog.Cu
 		}
 	}
 	for _, node := range []string{"tyo-1", "osa-1"} {
-		b1, st, err := e.svc.DesiredState(e.ctx, node)
+		b1, st, err := e.svc.Compiler.DesiredState(e.ctx, node)
 		if err != nil {
 			t.Fatalf("%s: %v", where, err)
 		}
-		b2, _, err := e.svc.DesiredState(e.ctx, node)
+		b2, _, err := e.svc.Compiler.DesiredState(e.ctx, node)
 		if err != nil || !bytes.Equal(b1, b2) {
 			t.Fatalf("%s: desired state of %s not reproducible", where, node)
 		}
@@ -238,7 +238,7 @@ func checkInvariants(t *testing.T, e *env, custs []customer, last map[catalog.Cu
 			if h.ConfigVersion != last[id] {
 				t.Fatalf("%s: %s carries version %d of %s, latest is %d", where, node, h.ConfigVersion, id, last[id])
 			}
-			v, err := e.svc.GetVersion(e.ctx, tenanttest.Customer(id), h.ConfigVersion)
+			v, err := e.svc.Workflow.GetVersion(e.ctx, tenanttest.Customer(id), h.ConfigVersion)
 			if err != nil {
 				t.Fatalf("%s: %v", where, err)
 			}

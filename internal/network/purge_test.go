@@ -14,23 +14,23 @@ func TestPurge(t *testing.T) {
 		a, b := e.addCustomer("a"), e.addCustomer("b")
 		for _, c := range []customer{a, b} {
 			for _, code := range []string{pAPrivate, pAPublic, pMPublic} {
-				if _, err := e.svc.Place(e.ctx, c.op, c.codes[code], PlaceInput{}); err != nil {
+				if _, err := e.svc.Operations.Place(e.ctx, c.op, c.codes[code], PlaceInput{}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if _, err := e.svc.StartEditing(c.ctx, c.sc); err != nil {
+			if _, err := e.svc.Workflow.StartEditing(c.ctx, c.sc); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.svc.SaveDraft(c.ctx, c.sc, c.config()); err != nil {
+			if _, err := e.svc.Workflow.SaveDraft(c.ctx, c.sc, c.config()); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.svc.Apply(c.ctx, c.sc); err != nil {
+			if _, err := e.svc.Workflow.Apply(c.ctx, c.sc); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.svc.StartEditing(c.ctx, c.sc); err != nil {
+			if _, err := e.svc.Workflow.StartEditing(c.ctx, c.sc); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.svc.RequestBandwidthChange(e.ctx, c.op, c.codes[pAPrivate], BandwidthInput{SpeedMbps: 2000, EffectiveDate: "2027-01-01"}); err != nil {
+			if _, err := e.svc.Operations.RequestBandwidthChange(e.ctx, c.op, c.codes[pAPrivate], BandwidthInput{SpeedMbps: 2000, EffectiveDate: "2027-01-01"}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := e.svc.recordRouteLimitExceeded(e.ctx, c.id, c.codes[pAPrivate], 2001); err != nil {
@@ -67,7 +67,7 @@ func TestPurge(t *testing.T) {
 			t.Fatalf("b lost rows: %d, want %d", count(b), before)
 		}
 		// a's public addresses went back to the pools: the pool use halved.
-		pools, err := e.svc.ListPools(e.ctx)
+		pools, err := e.svc.Operations.ListPools(e.ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +75,7 @@ func TestPurge(t *testing.T) {
 		for _, p := range pools {
 			used += p.Used
 		}
-		nat, _ := e.svc.NAT(b.ctx, b.sc)
+		nat, _ := e.svc.Workflow.NAT(b.ctx, b.sc)
 		var bUsed int64
 		for _, ps := range nat.NAPT {
 			for _, p := range ps {

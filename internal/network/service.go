@@ -14,26 +14,65 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/store"
 )
 
-// Service is the hub service model over a store. Every exported method that
-// touches one customer's objects takes the caller's scope — the customer's
-// tenant.Scope for its reviewed-change workflow, the operator's
-// tenant.Operator for placement and bandwidth changes — checks the action
-// against the scope's role first, and filters every query by its customer;
-// another customer's objects are simply not found. Only unexported helpers
-// take a bare CustomerID, and the node-facing and compiler entry points
-// (DesiredState, NodeReports…) find the customer from the node's own ports.
-type Service struct {
+// The hub service model is three parts over one store, each with its own
+// callers, so that a change has one obvious room:
+//
+//   - Workflow: the customer's reviewed-change workflow — edit lock, draft,
+//     review, apply, versions, rollback — and the customer's views of what
+//     runs (NAT addresses, BGP and layer-2 guard holds, bandwidth history,
+//     a hub's node). Callers: the customer listener, panel handlers.
+//   - Operations: the operator's placement, capacity, NAT pools, underlay,
+//     bandwidth changes and the work-impact report. Callers: the management
+//     listener, the daily speed sync.
+//   - Compiler: the desired-state compiler that turns every customer's saved
+//     configuration on a node into the node's document, and the nodes'
+//     reports back (route limits, port shutdowns). Callers: the agent API,
+//     the staff's desired-state read.
+//
+// Every exported method that touches one customer's objects takes the
+// caller's scope — the customer's tenant.Scope in Workflow, the operator's
+// tenant.Operator in Operations — checks the action against the scope's role
+// first, and filters every query by its customer; another customer's objects
+// are simply not found. Only unexported helpers take a bare CustomerID; the
+// Compiler reads across customers by design and finds each one from a
+// node's own ports.
+
+// core is what the parts share: the store, the audit log, the settings and
+// the clock, and the unexported helpers that read one customer's facts.
+type core struct {
 	db       *store.DB
 	audit    *audit.Log
 	settings Settings
 	// now is the clock; tests move it to expire edit locks.
 	now func() time.Time
+}
 
+// Workflow is the customer's reviewed-change workflow and the customer's
+// views of its running service.
+type Workflow struct{ *core }
+
+// Operations is the operator's side: placement, capacity, NAT pools,
+// underlay, bandwidth changes and work impact.
+type Operations struct{ *core }
+
+// Compiler builds nodes' desired-state documents across customers and takes
+// the nodes' reports.
+type Compiler struct {
+	*core
 	cacheMu sync.Mutex           // guards cache
 	cache   map[string]cachedDoc // node name → last desired-state document
 }
 
-// New returns the service model kept in db, recording changes in log.
+// Service is the three parts over one store, as New builds them; callers
+// keep only the parts they use.
+type Service struct {
+	*core
+	Workflow   *Workflow
+	Operations *Operations
+	Compiler   *Compiler
+}
+
+// New returns the hub service model kept in db, recording changes in log.
 func New(db *store.DB, log *audit.Log, s Settings) *Service {
 	if s.RouteLimit == 0 {
 		s.RouteLimit = DefaultSettings.RouteLimit
@@ -56,18 +95,19 @@ func New(db *store.DB, log *audit.Log, s Settings) *Service {
 	if !s.BackboneOverlay.IsValid() {
 		s.BackboneOverlay = DefaultSettings.BackboneOverlay
 	}
-	return &Service{db: db, audit: log, settings: s, now: clock.Now}
+	c := &core{db: db, audit: log, settings: s, now: clock.Now}
+	return &Service{core: c, Workflow: &Workflow{c}, Operations: &Operations{c}, Compiler: &Compiler{core: c}}
 }
 
 // Settings returns the deployment's settings in effect.
-func (s *Service) Settings() Settings { return s.settings }
+func (s *core) Settings() Settings { return s.settings }
 
 // today is the JST calendar date of the service clock.
-func (s *Service) today() string { return s.now().In(clock.JST).Format(clock.DateLayout) }
+func (s *core) today() string { return s.now().In(clock.JST).Format(clock.DateLayout) }
 
 // facts loads what the catalog says the customer bought, with each port's
 // contracted speed as of today (bandwidth changes that took effect included).
-func (s *Service) facts(ctx context.Context, q store.Querier, cust catalog.CustomerID) (Facts, error) {
+func (s *core) facts(ctx context.Context, q store.Querier, cust catalog.CustomerID) (Facts, error) {
 	f := Facts{CustomerID: cust, Options: map[string]int64{}}
 	rows, err := q.Query(ctx, `SELECT h.id, r.code, h.priority FROM hubs h JOIN regions r ON r.id = h.region_id
 		WHERE h.customer_id = ? ORDER BY h.id`, cust)
@@ -127,7 +167,7 @@ func (s *Service) facts(ctx context.Context, q store.Querier, cust catalog.Custo
 // date as set by the latest pending bandwidth change effective on or before
 // it. Ports without such a change are absent. An empty cust is a bug, not
 // "every customer": the cross-customer readers call allSpeedsAt.
-func (s *Service) speedsAt(ctx context.Context, q store.Querier, cust catalog.CustomerID, date string) (map[string]int64, error) {
+func (s *core) speedsAt(ctx context.Context, q store.Querier, cust catalog.CustomerID, date string) (map[string]int64, error) {
 	if cust == "" {
 		return nil, fault.Wrap(fault.Internal, errors.New("speeds: no customer"), "internal error")
 	}
@@ -137,11 +177,11 @@ func (s *Service) speedsAt(ctx context.Context, q store.Querier, cust catalog.Cu
 
 // allSpeedsAt is speedsAt across every customer: for the desired-state
 // compiler (a node carries many customers' ports) and the daily speed sync.
-func (s *Service) allSpeedsAt(ctx context.Context, q store.Querier, date string) (map[string]int64, error) {
+func (s *core) allSpeedsAt(ctx context.Context, q store.Querier, date string) (map[string]int64, error) {
 	return s.speeds(ctx, q, `SELECT port_id, to_mbps FROM bandwidth_changes WHERE status = 'pending' AND effective_date <= ?`, date)
 }
 
-func (s *Service) speeds(ctx context.Context, q store.Querier, query string, args ...any) (map[string]int64, error) {
+func (s *core) speeds(ctx context.Context, q store.Querier, query string, args ...any) (map[string]int64, error) {
 	rows, err := q.Query(ctx, query+` ORDER BY effective_date, requested_at`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("speeds: %w", err)

@@ -35,7 +35,7 @@ type BGPState struct {
 }
 
 // GetBGPState returns the port's session state.
-func (s *Service) GetBGPState(ctx context.Context, sc tenant.Scope, code string) (BGPState, error) {
+func (s *Workflow) GetBGPState(ctx context.Context, sc tenant.Scope, code string) (BGPState, error) {
 	cust, err := sc.Authorize(identity.ActNetworkRead)
 	if err != nil {
 		return BGPState{}, err
@@ -47,7 +47,7 @@ func (s *Service) GetBGPState(ctx context.Context, sc tenant.Scope, code string)
 	return s.bgpState(ctx, s.db, cust, p)
 }
 
-func (s *Service) bgpState(ctx context.Context, q store.Querier, cust catalog.CustomerID, p portRow) (BGPState, error) {
+func (s *core) bgpState(ctx context.Context, q store.Querier, cust catalog.CustomerID, p portRow) (BGPState, error) {
 	st := BGPState{PortCode: p.code, State: "enabled", RouteLimit: s.settings.RouteLimit}
 	var tripped *string
 	err := store.Scan(q.QueryRow(ctx, `SELECT state, received, tripped_at, reenable_seq FROM bgp_sessions WHERE customer_id = ? AND port_id = ?`,
@@ -64,7 +64,7 @@ func (s *Service) bgpState(ctx context.Context, q store.Querier, cust catalog.Cu
 
 // RecordRouteLimitExceeded records that a port's peer sent received
 // prefixes, more than the limit, and that its session is stopped.
-func (s *Service) recordRouteLimitExceeded(ctx context.Context, cust catalog.CustomerID, code string, received int) (BGPState, error) {
+func (s *core) recordRouteLimitExceeded(ctx context.Context, cust catalog.CustomerID, code string, received int) (BGPState, error) {
 	if received <= s.settings.RouteLimit {
 		return BGPState{}, fault.Field("received", "%d prefixes do not exceed the limit of %d", received, s.settings.RouteLimit)
 	}
@@ -119,7 +119,7 @@ func (s *Service) recordRouteLimitExceeded(ctx context.Context, cust catalog.Cus
 
 // Reenable restarts a session stopped by the route limit (the customer,
 // after fixing what its peer advertises).
-func (s *Service) Reenable(ctx context.Context, sc tenant.Scope, code string) (BGPState, error) {
+func (s *Workflow) Reenable(ctx context.Context, sc tenant.Scope, code string) (BGPState, error) {
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
 		return BGPState{}, err
@@ -156,7 +156,7 @@ func (s *Service) Reenable(ctx context.Context, sc tenant.Scope, code string) (B
 // mailOpsAdmins queues a mail, in each recipient's language, to every active
 // operations administrator of the customer, inside tx: the mail commits with
 // the event that causes it.
-func (s *Service) mailOpsAdmins(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, cause string, text func(lang string) (subject, body string)) error {
+func (s *core) mailOpsAdmins(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, cause string, text func(lang string) (subject, body string)) error {
 	rows, err := tx.Query(ctx, `SELECT email, language FROM accounts WHERE customer_id = ? AND role = 'ops-admin' AND disabled_at IS NULL
 		ORDER BY id`, cust)
 	if err != nil {
@@ -193,7 +193,7 @@ func (s *Service) mailOpsAdmins(ctx context.Context, tx *store.Tx, cust catalog.
 // together with the re-enable sequence they last acted on: a stop already
 // recorded changes nothing, and a report older than the customer's latest
 // re-enable is stale and ignored.
-func (s *Service) NodeReportsRouteLimit(ctx context.Context, node, portCode string, received int, seq int64) (BGPState, error) {
+func (s *Compiler) NodeReportsRouteLimit(ctx context.Context, node, portCode string, received int, seq int64) (BGPState, error) {
 	cust, err := s.nodePortCustomer(ctx, node, portCode, "")
 	if err != nil {
 		return BGPState{}, err
@@ -216,7 +216,7 @@ func (s *Service) NodeReportsRouteLimit(ctx context.Context, node, portCode stri
 // may report only ports placed on it (and, with kind set, of that kind);
 // anything else is NotFound. Port codes are unique, so the code names the
 // customer.
-func (s *Service) nodePortCustomer(ctx context.Context, node, portCode, kind string) (catalog.CustomerID, error) {
+func (s *core) nodePortCustomer(ctx context.Context, node, portCode, kind string) (catalog.CustomerID, error) {
 	var cust catalog.CustomerID
 	err := store.Scan(s.db.QueryRow(ctx, `SELECT p.customer_id FROM ports p JOIN port_placements pl ON pl.port_id = p.id
 		JOIN physical_ports pp ON pp.id = pl.physical_port_id JOIN hub_nodes n ON n.id = pp.node_id

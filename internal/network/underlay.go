@@ -25,7 +25,7 @@ type UnderlayInput struct {
 // SetUnderlay records the address at which the other nodes reach this
 // node's VXLAN tunnels (operator inventory). Every hub on other nodes whose
 // customer also has a hub here gets it in its desired state.
-func (s *Service) SetUnderlay(ctx context.Context, node string, in UnderlayInput) (Underlay, error) {
+func (s *Operations) SetUnderlay(ctx context.Context, node string, in UnderlayInput) (Underlay, error) {
 	a, err := ParseAddr(in.Address)
 	if err != nil {
 		return Underlay{}, fault.Field("address", "%s", err)

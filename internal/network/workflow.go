@@ -92,7 +92,7 @@ func DecodeConfig(b []byte) (Config, error) {
 
 // current returns the latest version number (0 before the first apply) and
 // its configuration, normalized against today's facts.
-func (s *Service) current(ctx context.Context, q store.Querier, cust catalog.CustomerID) (int64, Config, error) {
+func (s *core) current(ctx context.Context, q store.Querier, cust catalog.CustomerID) (int64, Config, error) {
 	var n int64
 	var raw string
 	err := store.Scan(q.QueryRow(ctx, `SELECT version, config FROM net_versions WHERE customer_id = ?
@@ -111,7 +111,7 @@ func (s *Service) current(ctx context.Context, q store.Querier, cust catalog.Cus
 }
 
 // Applied returns the applied configuration (version 0, empty, before any).
-func (s *Service) Applied(ctx context.Context, sc tenant.Scope) (shown Version, err error) {
+func (s *Workflow) Applied(ctx context.Context, sc tenant.Scope) (shown Version, err error) {
 	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkRead)
 	if err != nil {
@@ -144,7 +144,7 @@ func scanLock(row interface{ Scan(...any) error }) (Lock, error) {
 	return l, nil
 }
 
-func (s *Service) lock(ctx context.Context, q store.Querier, cust catalog.CustomerID) (Lock, bool, error) {
+func (s *core) lock(ctx context.Context, q store.Querier, cust catalog.CustomerID) (Lock, bool, error) {
 	l, err := scanLock(q.QueryRow(ctx, `SELECT account_id, holder, since, last_active FROM net_locks WHERE customer_id = ?`, cust))
 	if err := store.Wrap(err); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -158,7 +158,7 @@ func (s *Service) lock(ctx context.Context, q store.Querier, cust catalog.Custom
 }
 
 // GetLock returns the customer's edit lock, or NotFound when nobody holds it.
-func (s *Service) GetLock(ctx context.Context, sc tenant.Scope) (Lock, error) {
+func (s *Workflow) GetLock(ctx context.Context, sc tenant.Scope) (Lock, error) {
 	cust, err := sc.Authorize(identity.ActNetworkRead)
 	if err != nil {
 		return Lock{}, err
@@ -174,7 +174,7 @@ func (s *Service) GetLock(ctx context.Context, sc tenant.Scope) (Lock, error) {
 }
 
 // holdLock checks that the caller holds a live lock and records activity.
-func (s *Service) holdLock(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) error {
+func (s *core) holdLock(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) error {
 	l, live, err := s.lock(ctx, tx, cust)
 	if err != nil {
 		return err
@@ -194,7 +194,7 @@ func (s *Service) holdLock(ctx context.Context, tx *store.Tx, cust catalog.Custo
 // with the draft, creating the draft from the applied version when there is
 // none. A lock held by someone else refuses with who and since when; an
 // expired lock is taken over.
-func (s *Service) StartEditing(ctx context.Context, sc tenant.Scope) (shown Editing, err error) {
+func (s *Workflow) StartEditing(ctx context.Context, sc tenant.Scope) (shown Editing, err error) {
 	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
@@ -253,7 +253,7 @@ func (s *Service) StartEditing(ctx context.Context, sc tenant.Scope) (shown Edit
 }
 
 // ReleaseLock ends the caller's editing; the draft stays.
-func (s *Service) ReleaseLock(ctx context.Context, sc tenant.Scope) error {
+func (s *Workflow) ReleaseLock(ctx context.Context, sc tenant.Scope) error {
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
 		return err
@@ -270,7 +270,7 @@ func (s *Service) ReleaseLock(ctx context.Context, sc tenant.Scope) error {
 }
 
 // BreakLock removes another account's lock (operations administrators).
-func (s *Service) BreakLock(ctx context.Context, sc tenant.Scope) (Lock, error) {
+func (s *Workflow) BreakLock(ctx context.Context, sc tenant.Scope) (Lock, error) {
 	cust, err := sc.Authorize(identity.ActLockBreak)
 	if err != nil {
 		return Lock{}, err
@@ -294,7 +294,7 @@ func (s *Service) BreakLock(ctx context.Context, sc tenant.Scope) (Lock, error) 
 	return l, err
 }
 
-func (s *Service) draft(ctx context.Context, q store.Querier, cust catalog.CustomerID) (Draft, error) {
+func (s *core) draft(ctx context.Context, q store.Querier, cust catalog.CustomerID) (Draft, error) {
 	var d Draft
 	var raw, at string
 	var rb *int64
@@ -313,7 +313,7 @@ func (s *Service) draft(ctx context.Context, q store.Querier, cust catalog.Custo
 
 // newDraft makes the draft a copy of the current version, or of version
 // rollbackOf when given.
-func (s *Service) newDraft(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, rollbackOf *int64) (Draft, error) {
+func (s *core) newDraft(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, rollbackOf *int64) (Draft, error) {
 	n, cfg, err := s.current(ctx, tx, cust)
 	if err != nil {
 		return Draft{}, err
@@ -334,7 +334,7 @@ func (s *Service) newDraft(ctx context.Context, tx *store.Tx, cust catalog.Custo
 	return d, s.putDraft(ctx, tx, cust, d)
 }
 
-func (s *Service) putDraft(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, d Draft) error {
+func (s *core) putDraft(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, d Draft) error {
 	raw, err := encodeConfig(d.Config)
 	if err != nil {
 		return err
@@ -348,7 +348,7 @@ func (s *Service) putDraft(ctx context.Context, tx *store.Tx, cust catalog.Custo
 }
 
 // GetDraft returns the customer's draft (NotFound when there is none).
-func (s *Service) GetDraft(ctx context.Context, sc tenant.Scope) (shown Draft, err error) {
+func (s *Workflow) GetDraft(ctx context.Context, sc tenant.Scope) (shown Draft, err error) {
 	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkRead)
 	if err != nil {
@@ -360,7 +360,7 @@ func (s *Service) GetDraft(ctx context.Context, sc tenant.Scope) (shown Draft, e
 
 // SaveDraft replaces the draft's configuration. The configuration is
 // normalized and must pass every validation rule; nothing is stored otherwise.
-func (s *Service) SaveDraft(ctx context.Context, sc tenant.Scope, cfg Config) (shown Draft, err error) {
+func (s *Workflow) SaveDraft(ctx context.Context, sc tenant.Scope, cfg Config) (shown Draft, err error) {
 	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
@@ -370,7 +370,7 @@ func (s *Service) SaveDraft(ctx context.Context, sc tenant.Scope, cfg Config) (s
 }
 
 // SavePort replaces (or adds) one port's configuration in the draft.
-func (s *Service) SavePort(ctx context.Context, sc tenant.Scope, code string, pc PortConfig) (shown Draft, err error) {
+func (s *Workflow) SavePort(ctx context.Context, sc tenant.Scope, code string, pc PortConfig) (shown Draft, err error) {
 	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
@@ -390,7 +390,7 @@ func (s *Service) SavePort(ctx context.Context, sc tenant.Scope, code string, pc
 }
 
 // RemovePort removes one port's configuration from the draft.
-func (s *Service) RemovePort(ctx context.Context, sc tenant.Scope, code string) (shown Draft, err error) {
+func (s *Workflow) RemovePort(ctx context.Context, sc tenant.Scope, code string) (shown Draft, err error) {
 	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
@@ -407,7 +407,7 @@ func (s *Service) RemovePort(ctx context.Context, sc tenant.Scope, code string) 
 	})
 }
 
-func (s *Service) editDraft(ctx context.Context, cust catalog.CustomerID, action string, edit func(*Config) (Config, error)) (Draft, error) {
+func (s *core) editDraft(ctx context.Context, cust catalog.CustomerID, action string, edit func(*Config) (Config, error)) (Draft, error) {
 	var d Draft
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		if err := s.holdLock(ctx, tx, cust); err != nil {
@@ -453,7 +453,7 @@ func (s *Service) editDraft(ctx context.Context, cust catalog.CustomerID, action
 }
 
 // DiscardDraft drops the draft; the lock stays with the caller.
-func (s *Service) DiscardDraft(ctx context.Context, sc tenant.Scope) error {
+func (s *Workflow) DiscardDraft(ctx context.Context, sc tenant.Scope) error {
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
 		return err
@@ -475,7 +475,7 @@ func (s *Service) DiscardDraft(ctx context.Context, sc tenant.Scope) error {
 
 // Rollback makes a new draft holding version n's configuration, on top of
 // the current version; it is reviewed and applied like any other draft.
-func (s *Service) Rollback(ctx context.Context, sc tenant.Scope, n int64) (shown Draft, err error) {
+func (s *Workflow) Rollback(ctx context.Context, sc tenant.Scope, n int64) (shown Draft, err error) {
 	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
@@ -500,7 +500,7 @@ func (s *Service) Rollback(ctx context.Context, sc tenant.Scope, n int64) (shown
 }
 
 // Review reviews the customer's draft against the applied version.
-func (s *Service) Review(ctx context.Context, sc tenant.Scope) (Review, error) {
+func (s *Workflow) Review(ctx context.Context, sc tenant.Scope) (Review, error) {
 	cust, err := sc.Authorize(identity.ActNetworkRead)
 	if err != nil {
 		return Review{}, err
@@ -517,7 +517,7 @@ func (s *Service) Review(ctx context.Context, sc tenant.Scope) (Review, error) {
 	return r, err
 }
 
-func (s *Service) review(ctx context.Context, q store.Querier, cust catalog.CustomerID, d Draft) (Review, error) {
+func (s *core) review(ctx context.Context, q store.Querier, cust catalog.CustomerID, d Draft) (Review, error) {
 	n, applied, err := s.current(ctx, q, cust)
 	if err != nil {
 		return Review{}, err
@@ -550,7 +550,7 @@ func (s *Service) review(ctx context.Context, q store.Querier, cust catalog.Cust
 // allocated, the draft and the lock are released, and the audit log records
 // the review. The desired state of the customer's hub nodes follows from the
 // new version (DesiredState).
-func (s *Service) Apply(ctx context.Context, sc tenant.Scope) (shown Version, err error) {
+func (s *Workflow) Apply(ctx context.Context, sc tenant.Scope) (shown Version, err error) {
 	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
@@ -623,7 +623,7 @@ func (s *Service) Apply(ctx context.Context, sc tenant.Scope) (shown Version, er
 }
 
 // GetVersion returns one applied version with its review.
-func (s *Service) GetVersion(ctx context.Context, sc tenant.Scope, n int64) (shown Version, err error) {
+func (s *Workflow) GetVersion(ctx context.Context, sc tenant.Scope, n int64) (shown Version, err error) {
 	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkRead)
 	if err != nil {
@@ -632,7 +632,7 @@ func (s *Service) GetVersion(ctx context.Context, sc tenant.Scope, n int64) (sho
 	return s.getVersion(ctx, s.db, cust, n)
 }
 
-func (s *Service) getVersion(ctx context.Context, q store.Querier, cust catalog.CustomerID, n int64) (Version, error) {
+func (s *core) getVersion(ctx context.Context, q store.Querier, cust catalog.CustomerID, n int64) (Version, error) {
 	var v Version
 	var raw, rev, at string
 	err := store.Scan(q.QueryRow(ctx, `SELECT version, base_version, rollback_of, config, review, applied_at, applied_by
@@ -654,7 +654,7 @@ func (s *Service) getVersion(ctx context.Context, q store.Querier, cust catalog.
 
 // ListVersions lists the customer's versions, newest first, before the
 // version number `before` (0 = from the newest).
-func (s *Service) ListVersions(ctx context.Context, sc tenant.Scope, before int64, limit int) ([]VersionSummary, error) {
+func (s *Workflow) ListVersions(ctx context.Context, sc tenant.Scope, before int64, limit int) ([]VersionSummary, error) {
 	cust, err := sc.Authorize(identity.ActNetworkRead)
 	if err != nil {
 		return nil, err

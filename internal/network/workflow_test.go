@@ -48,7 +48,7 @@ func newEnv(t testing.TB, db *store.DB) *env {
 		{Name: "eth4", SpeedMbps: 10_000, Kind: "cloud-azure"}}}))
 	for _, p := range []PoolInput{{"tokyo", "203.0.113.0/26", "napt"}, {"tokyo", "203.0.113.64/28", "static"},
 		{"osaka", "198.51.100.0/26", "napt"}, {"osaka", "198.51.100.64/28", "static"}} {
-		e.must(e.svc.CreatePool(e.ctx, p))
+		e.must(e.svc.Operations.CreatePool(e.ctx, p))
 	}
 	return e
 }
@@ -135,10 +135,10 @@ func TestEditWorkflow(t *testing.T) {
 		a := e.addCustomer("a")
 		svc := e.svc
 		// Without the lock nothing can be saved.
-		_, err := svc.SaveDraft(a.ctx, a.sc, a.config())
+		_, err := svc.Workflow.SaveDraft(a.ctx, a.sc, a.config())
 		wantFault(t, err, fault.Conflict, "start editing first")
 
-		ed, err := svc.StartEditing(a.ctx, a.sc)
+		ed, err := svc.Workflow.StartEditing(a.ctx, a.sc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,29 +147,29 @@ func TestEditWorkflow(t *testing.T) {
 		}
 		// A second account of the same customer is refused, with who and since.
 		bob := audit.WithActor(context.Background(), audit.Actor{ID: "acc_bob", Name: "bob"})
-		_, err = svc.StartEditing(bob, a.sc)
+		_, err = svc.Workflow.StartEditing(bob, a.sc)
 		wantFault(t, err, fault.Conflict, "a-ops has been editing since 2026-11-26T12:00:00+09:00")
 
 		// An invalid configuration stores nothing.
 		bad := a.config()
 		bad.Ports[0].OnPrem.PeerASN = 64600
-		_, err = svc.SaveDraft(a.ctx, a.sc, bad)
+		_, err = svc.Workflow.SaveDraft(a.ctx, a.sc, bad)
 		wantFault(t, err, fault.Invalid, "differ from your hub ASN")
-		if d, _ := svc.GetDraft(a.ctx, a.sc); len(d.Config.Ports) != 0 {
+		if d, _ := svc.Workflow.GetDraft(a.ctx, a.sc); len(d.Config.Ports) != 0 {
 			t.Fatalf("invalid draft was stored: %+v", d.Config.Ports)
 		}
 
-		if _, err := svc.SaveDraft(a.ctx, a.sc, a.config()); err != nil {
+		if _, err := svc.Workflow.SaveDraft(a.ctx, a.sc, a.config()); err != nil {
 			t.Fatal(err)
 		}
-		r, err := svc.Review(a.ctx, a.sc)
+		r, err := svc.Workflow.Review(a.ctx, a.sc)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !r.Valid || r.Risk != "low" || len(r.AffectedPorts) != 6 || len(r.Changes) == 0 {
 			t.Fatalf("review = %+v", r)
 		}
-		v1, err := svc.Apply(a.ctx, a.sc)
+		v1, err := svc.Workflow.Apply(a.ctx, a.sc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,10 +177,10 @@ func TestEditWorkflow(t *testing.T) {
 			t.Fatalf("version = %d", v1.Version)
 		}
 		// Apply released the lock and the draft.
-		if _, err := svc.GetLock(a.ctx, a.sc); !fault.Is(err, fault.NotFound) {
+		if _, err := svc.Workflow.GetLock(a.ctx, a.sc); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("lock after apply: %v", err)
 		}
-		nat, err := svc.NAT(a.ctx, a.sc)
+		nat, err := svc.Workflow.NAT(a.ctx, a.sc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,15 +196,15 @@ func TestEditWorkflow(t *testing.T) {
 		// Version 2: move the static NAT to another inside address, then
 		// version 3 moves it back: the previous public address returns.
 		for i, inside := range []string{"10.10.0.6", "10.10.0.5"} {
-			if _, err := svc.StartEditing(a.ctx, a.sc); err != nil {
+			if _, err := svc.Workflow.StartEditing(a.ctx, a.sc); err != nil {
 				t.Fatal(err)
 			}
 			cfg := a.config()
 			port(&cfg, a.codes[pAPublic]).StaticNAT = []StaticNAT{{Inside: inside}, {Inside: "10.10.0.7"}}
-			if _, err := svc.SaveDraft(a.ctx, a.sc, cfg); err != nil {
+			if _, err := svc.Workflow.SaveDraft(a.ctx, a.sc, cfg); err != nil {
 				t.Fatal(err)
 			}
-			v, err := svc.Apply(a.ctx, a.sc)
+			v, err := svc.Workflow.Apply(a.ctx, a.sc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -212,57 +212,57 @@ func TestEditWorkflow(t *testing.T) {
 				t.Fatalf("version = %d", v.Version)
 			}
 		}
-		nat, _ = svc.NAT(a.ctx, a.sc)
+		nat, _ = svc.Workflow.NAT(a.ctx, a.sc)
 		if nat.Static["10.10.0.5"] != firstStatic || nat.Static["10.10.0.7"] == "" || nat.Static["10.10.0.7"] == firstStatic {
 			t.Fatalf("static NAT after re-assignment = %v, want 10.10.0.5 → %s", nat.Static, firstStatic)
 		}
 
 		// Rollback to version 1 is a new draft on top of version 3.
-		if _, err := svc.StartEditing(a.ctx, a.sc); err != nil {
+		if _, err := svc.Workflow.StartEditing(a.ctx, a.sc); err != nil {
 			t.Fatal(err)
 		}
-		d, err := svc.Rollback(a.ctx, a.sc, 1)
+		d, err := svc.Workflow.Rollback(a.ctx, a.sc, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if d.BaseVersion != 3 || *d.RollbackOf != 1 {
 			t.Fatalf("rollback draft = %+v", d)
 		}
-		r, _ = svc.Review(a.ctx, a.sc)
+		r, _ = svc.Workflow.Review(a.ctx, a.sc)
 		if r.Risk != "medium" || !strings.Contains(reasonsText(r), "removes static NAT for 10.10.0.7") {
 			t.Fatalf("rollback review = %+v", r.Reasons)
 		}
 
 		// A stale draft cannot be applied: bob breaks the lock (as an
 		// operations administrator), applies a change; a's draft is stale.
-		if _, err := svc.BreakLock(bob, a.sc); err != nil {
+		if _, err := svc.Workflow.BreakLock(bob, a.sc); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.Apply(a.ctx, a.sc); err == nil {
+		if _, err := svc.Workflow.Apply(a.ctx, a.sc); err == nil {
 			t.Fatal("apply after the lock was broken succeeded")
 		}
 		// bob starts editing and gets a's (stale-to-be) draft; he discards it
 		// and applies his own.
-		if _, err := svc.StartEditing(bob, a.sc); err != nil {
+		if _, err := svc.Workflow.StartEditing(bob, a.sc); err != nil {
 			t.Fatal(err)
 		}
-		if err := svc.DiscardDraft(bob, a.sc); err != nil {
+		if err := svc.Workflow.DiscardDraft(bob, a.sc); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.StartEditing(bob, a.sc); err != nil {
+		if _, err := svc.Workflow.StartEditing(bob, a.sc); err != nil {
 			t.Fatal(err)
 		}
 		cfg := a.config()
 		port(&cfg, a.codes[pOnPrem]).OnPrem.L2Guard.MACLimit = 3
-		if _, err := svc.SaveDraft(bob, a.sc, cfg); err != nil {
+		if _, err := svc.Workflow.SaveDraft(bob, a.sc, cfg); err != nil {
 			t.Fatal(err)
 		}
 		// Meanwhile a stale draft: write one based on version 3 directly and
 		// apply version 4 first.
-		if _, err := svc.Apply(bob, a.sc); err != nil {
+		if _, err := svc.Workflow.Apply(bob, a.sc); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.StartEditing(a.ctx, a.sc); err != nil {
+		if _, err := svc.Workflow.StartEditing(a.ctx, a.sc); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.InTx(a.ctx, func(tx *store.Tx) error {
@@ -271,7 +271,7 @@ func TestEditWorkflow(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		_, err = svc.Apply(a.ctx, a.sc)
+		_, err = svc.Workflow.Apply(a.ctx, a.sc)
 		wantFault(t, err, fault.Conflict, "version 4 is now applied")
 
 		// Versions are immutable in the database.
@@ -282,30 +282,30 @@ func TestEditWorkflow(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "immutable") {
 			t.Fatalf("update of a version: %v", err)
 		}
-		vs, err := svc.ListVersions(a.ctx, a.sc, 0, 10)
+		vs, err := svc.Workflow.ListVersions(a.ctx, a.sc, 0, 10)
 		if err != nil || len(vs) != 4 || vs[0].Version != 4 {
 			t.Fatalf("versions = %+v, %v", vs, err)
 		}
 
 		// The idle lock expires after 30 minutes and may be taken over.
 		e.now = e.now.Add(31 * time.Minute)
-		if _, err := svc.StartEditing(bob, a.sc); err != nil {
+		if _, err := svc.Workflow.StartEditing(bob, a.sc); err != nil {
 			t.Fatalf("expired lock not taken over: %v", err)
 		}
 
 		// Another customer sees none of it.
 		b := e.addCustomer("b")
-		if _, err := svc.GetVersion(b.ctx, b.sc, 1); !fault.Is(err, fault.NotFound) {
+		if _, err := svc.Workflow.GetVersion(b.ctx, b.sc, 1); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("b reads a's version: %v", err)
 		}
-		if _, err := svc.StartEditing(b.ctx, b.sc); err != nil {
+		if _, err := svc.Workflow.StartEditing(b.ctx, b.sc); err != nil {
 			t.Fatal(err)
 		}
 		// b may use exactly a's addresses.
-		if _, err := svc.SaveDraft(b.ctx, b.sc, b.config()); err != nil {
+		if _, err := svc.Workflow.SaveDraft(b.ctx, b.sc, b.config()); err != nil {
 			t.Fatalf("b with a's address plan: %v", err)
 		}
-		if _, err := svc.Apply(b.ctx, b.sc); err != nil {
+		if _, err := svc.Workflow.Apply(b.ctx, b.sc); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -330,32 +330,32 @@ func TestServiceChecksTheAction(t *testing.T) {
 		a := e.addCustomer("a")
 		user := tenanttest.As(a.id, "user", identity.ActNetworkRead)
 		admin := tenanttest.As(a.id, "admin", identity.ActNetworkRead, identity.ActNetworkEdit)
-		if _, err := e.svc.Applied(a.ctx, user); err != nil {
+		if _, err := e.svc.Workflow.Applied(a.ctx, user); err != nil {
 			t.Errorf("a user reads the configuration: %v", err)
 		}
-		if _, err := e.svc.StartEditing(a.ctx, user); !fault.Is(err, fault.Forbidden) {
+		if _, err := e.svc.Workflow.StartEditing(a.ctx, user); !fault.Is(err, fault.Forbidden) {
 			t.Errorf("a user starts editing: %v, want forbidden", err)
 		}
-		if _, err := e.svc.StartEditing(a.ctx, admin); err != nil {
+		if _, err := e.svc.Workflow.StartEditing(a.ctx, admin); err != nil {
 			t.Fatalf("an admin starts editing: %v", err)
 		}
-		if _, err := e.svc.BreakLock(a.ctx, admin); !fault.Is(err, fault.Forbidden) {
+		if _, err := e.svc.Workflow.BreakLock(a.ctx, admin); !fault.Is(err, fault.Forbidden) {
 			t.Errorf("an admin breaks the lock: %v, want forbidden", err)
 		}
 		bg := tenanttest.BreakGlass(a.id)
-		if _, err := e.svc.Applied(e.ctx, bg); err != nil {
+		if _, err := e.svc.Workflow.Applied(e.ctx, bg); err != nil {
 			t.Errorf("break-glass reads the configuration: %v", err)
 		}
-		if _, err := e.svc.Apply(e.ctx, bg); !fault.Is(err, fault.Forbidden) {
+		if _, err := e.svc.Workflow.Apply(e.ctx, bg); !fault.Is(err, fault.Forbidden) {
 			t.Errorf("break-glass applies: %v, want forbidden", err)
 		}
-		if _, err := e.svc.Placements(e.ctx, tenanttest.OperatorAs(a.id, identity.ActCatalogManage)); !fault.Is(err, fault.Forbidden) {
+		if _, err := e.svc.Operations.Placements(e.ctx, tenanttest.OperatorAs(a.id, identity.ActCatalogManage)); !fault.Is(err, fault.Forbidden) {
 			t.Errorf("placements without capacity.read: %v, want forbidden", err)
 		}
-		if _, err := e.svc.Applied(e.ctx, tenant.Scope{}); !fault.Is(err, fault.Internal) {
+		if _, err := e.svc.Workflow.Applied(e.ctx, tenant.Scope{}); !fault.Is(err, fault.Internal) {
 			t.Errorf("zero scope: %v, want an internal error", err)
 		}
-		if _, err := e.svc.Placements(e.ctx, tenant.Operator{}); !fault.Is(err, fault.Internal) {
+		if _, err := e.svc.Operations.Placements(e.ctx, tenant.Operator{}); !fault.Is(err, fault.Internal) {
 			t.Errorf("zero operator handle: %v, want an internal error", err)
 		}
 	})
@@ -371,7 +371,7 @@ func TestViewsMaskSecrets(t *testing.T) {
 		a := e.addCustomer("a")
 		for _, p := range fixtureFacts().Ports {
 			if p.Active {
-				e.must(e.svc.Place(e.ctx, a.op, a.codes[p.Code], PlaceInput{}))
+				e.must(e.svc.Operations.Place(e.ctx, a.op, a.codes[p.Code], PlaceInput{}))
 			}
 		}
 		masked := func(what string, c Config) {
@@ -381,28 +381,28 @@ func TestViewsMaskSecrets(t *testing.T) {
 				t.Errorf("%s shows the BGP password (or no mask): %s", what, s)
 			}
 		}
-		if _, err := e.svc.StartEditing(a.ctx, a.sc); err != nil {
+		if _, err := e.svc.Workflow.StartEditing(a.ctx, a.sc); err != nil {
 			t.Fatal(err)
 		}
-		d, err := e.svc.SaveDraft(a.ctx, a.sc, a.config())
+		d, err := e.svc.Workflow.SaveDraft(a.ctx, a.sc, a.config())
 		if err != nil {
 			t.Fatal(err)
 		}
 		masked("SaveDraft", d.Config)
-		d, _ = e.svc.GetDraft(a.ctx, a.sc)
+		d, _ = e.svc.Workflow.GetDraft(a.ctx, a.sc)
 		masked("GetDraft", d.Config)
-		ed, _ := e.svc.StartEditing(a.ctx, a.sc)
+		ed, _ := e.svc.Workflow.StartEditing(a.ctx, a.sc)
 		masked("StartEditing", ed.Draft.Config)
-		v, err := e.svc.Apply(a.ctx, a.sc)
+		v, err := e.svc.Workflow.Apply(a.ctx, a.sc)
 		if err != nil {
 			t.Fatal(err)
 		}
 		masked("Apply", v.Config)
-		v, _ = e.svc.Applied(a.ctx, a.sc)
+		v, _ = e.svc.Workflow.Applied(a.ctx, a.sc)
 		masked("Applied", v.Config)
-		v, _ = e.svc.GetVersion(e.ctx, tenanttest.BreakGlass(a.id), 1)
+		v, _ = e.svc.Workflow.GetVersion(e.ctx, tenanttest.BreakGlass(a.id), 1)
 		masked("a break-glass GetVersion", v.Config)
-		doc, _, err := e.svc.DesiredState(e.ctx, "tyo-1")
+		doc, _, err := e.svc.Compiler.DesiredState(e.ctx, "tyo-1")
 		if err != nil || !strings.Contains(string(doc), "s3cret") {
 			t.Errorf("the agent's desired state lost the password: %v", err)
 		}

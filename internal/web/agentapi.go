@@ -180,7 +180,7 @@ func (s *Server) nodeReport(w http.ResponseWriter, r *http.Request) error {
 // A port the node does not carry is refused there and only logged here: the
 // report itself was accepted.
 func (s *Server) nodeEvents(ctx context.Context, n fleet.Node, report json.RawMessage) {
-	if s.deps.Network == nil {
+	if s.deps.Compiler == nil {
 		return
 	}
 	var r struct {
@@ -191,9 +191,9 @@ func (s *Server) nodeEvents(ctx context.Context, n fleet.Node, report json.RawMe
 	}
 	var limits []agent.LimitReport
 	if raw, ok := r.Observed[agent.RouteLimitKey]; ok && json.Unmarshal(raw, &limits) == nil {
-		limit := s.deps.Network.Settings().RouteLimit
+		limit := s.deps.Compiler.Settings().RouteLimit
 		for _, l := range limits {
-			if _, err := s.deps.Network.NodeReportsRouteLimit(ctx, n.Name, l.PortCode, limit+1, l.ReenableSeq); err != nil {
+			if _, err := s.deps.Compiler.NodeReportsRouteLimit(ctx, n.Name, l.PortCode, limit+1, l.ReenableSeq); err != nil {
 				s.deps.Log.WarnContext(ctx, "route-limit report refused", "node", n.Name, "port", l.PortCode, "err", err)
 			}
 		}
@@ -201,7 +201,7 @@ func (s *Server) nodeEvents(ctx context.Context, n fleet.Node, report json.RawMe
 	var shut []agent.ShutReport
 	if raw, ok := r.Observed[agent.ShutKey]; ok && json.Unmarshal(raw, &shut) == nil {
 		for _, p := range shut {
-			if _, err := s.deps.Network.NodeReportsPortShut(ctx, n.Name, p.PortCode, p.Reason, p.ReenableSeq); err != nil {
+			if _, err := s.deps.Compiler.NodeReportsPortShut(ctx, n.Name, p.PortCode, p.Reason, p.ReenableSeq); err != nil {
 				s.deps.Log.WarnContext(ctx, "port shutdown report refused", "node", n.Name, "port", p.PortCode, "err", err)
 			}
 		}

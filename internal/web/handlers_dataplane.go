@@ -29,17 +29,17 @@ type hubDataplane struct {
 }
 
 func (s *Server) myHubDataplane(w http.ResponseWriter, r *http.Request) error {
-	if s.deps.Network == nil {
+	if s.deps.Workflow == nil {
 		return fault.New(fault.Unavailable, "the hub service model is not available on this controller")
 	}
 	ctx := r.Context()
 	cust := principal(r).Scope()
 	hub := catalog.HubID(r.PathValue("id"))
-	node, err := s.deps.Network.HubNode(ctx, cust, hub)
+	node, err := s.deps.Workflow.HubNode(ctx, cust, hub)
 	if err != nil {
 		return err
 	}
-	v, err := s.deps.Network.Applied(ctx, cust)
+	v, err := s.deps.Workflow.Applied(ctx, cust)
 	if err != nil {
 		return err
 	}

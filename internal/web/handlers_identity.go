@@ -254,7 +254,7 @@ func (s *Server) breakGlassConfig(w http.ResponseWriter, r *http.Request) error 
 	// The break-glass scope reads the configuration with BGP MD5 passwords
 	// masked, as the customer's own reads do (network's view types mask
 	// them): break-glass opens access, not secrets.
-	return netDo(s, w, func(n *network.Service) (network.Version, error) {
+	return netDo(s, w, func(n *network.Workflow) (network.Version, error) {
 		return n.Applied(r.Context(), principal(r).Scope())
 	})
 }

@@ -11,20 +11,34 @@ import (
 // Customer-listener handlers of the hub service model. The customer is
 // always the principal's own; the service filters every query by it.
 
-func (s *Server) network() (*network.Service, error) {
-	if s.deps.Network == nil {
+// The hub service model's parts, or 503 on a controller without it.
+func (s *Server) network() (*network.Workflow, error)  { return netPart(s.deps.Workflow) }
+func (s *Server) netOps() (*network.Operations, error) { return netPart(s.deps.NetOps) }
+func (s *Server) compiler() (*network.Compiler, error) { return netPart(s.deps.Compiler) }
+
+func netPart[P any](p *P) (*P, error) {
+	if p == nil {
 		return nil, fault.New(fault.Unavailable, "the hub service model is not available on this controller")
 	}
-	return s.deps.Network, nil
+	return p, nil
 }
 
-// netDo runs fn with the service and answers 200 with its result.
-func netDo[T any](s *Server, w http.ResponseWriter, fn func(*network.Service) (T, error)) error {
-	svc, err := s.network()
+// netDo runs fn with the customer's workflow and answers 200 with its result.
+func netDo[T any](s *Server, w http.ResponseWriter, fn func(*network.Workflow) (T, error)) error {
+	return partDo(w, s.deps.Workflow, fn)
+}
+
+// opsDo runs fn with the operator's side of the model and answers 200.
+func opsDo[T any](s *Server, w http.ResponseWriter, fn func(*network.Operations) (T, error)) error {
+	return partDo(w, s.deps.NetOps, fn)
+}
+
+func partDo[P, T any](w http.ResponseWriter, p *P, fn func(*P) (T, error)) error {
+	p, err := netPart(p)
 	if err != nil {
 		return err
 	}
-	out, err := fn(svc)
+	out, err := fn(p)
 	if err != nil {
 		return err
 	}
@@ -41,7 +55,7 @@ func versionParam(r *http.Request) (int64, error) {
 }
 
 func (s *Server) netApplied(w http.ResponseWriter, r *http.Request) error {
-	return netDo(s, w, func(n *network.Service) (network.Version, error) {
+	return netDo(s, w, func(n *network.Workflow) (network.Version, error) {
 		return n.Applied(r.Context(), principal(r).Scope())
 	})
 }
@@ -64,7 +78,7 @@ func (s *Server) netVersions(w http.ResponseWriter, r *http.Request) error {
 		limit = 50
 	}
 	// Versions are listed newest first; the next page is ?before=<last>.
-	return netDo(s, w, func(n *network.Service) (list[network.VersionSummary], error) {
+	return netDo(s, w, func(n *network.Workflow) (list[network.VersionSummary], error) {
 		items, err := n.ListVersions(r.Context(), principal(r).Scope(), before, limit)
 		if err != nil {
 			return list[network.VersionSummary]{}, err
@@ -82,7 +96,7 @@ func (s *Server) netVersion(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return netDo(s, w, func(n *network.Service) (network.Version, error) {
+	return netDo(s, w, func(n *network.Workflow) (network.Version, error) {
 		return n.GetVersion(r.Context(), principal(r).Scope(), v)
 	})
 }
@@ -92,17 +106,17 @@ func (s *Server) netRollback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
+	return netDo(s, w, func(n *network.Workflow) (network.Draft, error) {
 		return n.Rollback(r.Context(), principal(r).Scope(), v)
 	})
 }
 
 func (s *Server) netLock(w http.ResponseWriter, r *http.Request) error {
-	return netDo(s, w, func(n *network.Service) (network.Lock, error) { return n.GetLock(r.Context(), principal(r).Scope()) })
+	return netDo(s, w, func(n *network.Workflow) (network.Lock, error) { return n.GetLock(r.Context(), principal(r).Scope()) })
 }
 
 func (s *Server) netStartEditing(w http.ResponseWriter, r *http.Request) error {
-	return netDo(s, w, func(n *network.Service) (network.Editing, error) {
+	return netDo(s, w, func(n *network.Workflow) (network.Editing, error) {
 		return n.StartEditing(r.Context(), principal(r).Scope())
 	})
 }
@@ -120,13 +134,13 @@ func (s *Server) netReleaseLock(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) netBreakLock(w http.ResponseWriter, r *http.Request) error {
-	return netDo(s, w, func(n *network.Service) (network.Lock, error) {
+	return netDo(s, w, func(n *network.Workflow) (network.Lock, error) {
 		return n.BreakLock(r.Context(), principal(r).Scope())
 	})
 }
 
 func (s *Server) netDraft(w http.ResponseWriter, r *http.Request) error {
-	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
+	return netDo(s, w, func(n *network.Workflow) (network.Draft, error) {
 		return n.GetDraft(r.Context(), principal(r).Scope())
 	})
 }
@@ -136,7 +150,7 @@ func (s *Server) netSaveDraft(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
+	return netDo(s, w, func(n *network.Workflow) (network.Draft, error) {
 		return n.SaveDraft(r.Context(), principal(r).Scope(), in)
 	})
 }
@@ -162,19 +176,19 @@ func (s *Server) netSavePort(w http.ResponseWriter, r *http.Request) error {
 	if in.PortCode != "" && in.PortCode != code {
 		return fault.Field("port_code", "port_code must match the path or be left out")
 	}
-	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
+	return netDo(s, w, func(n *network.Workflow) (network.Draft, error) {
 		return n.SavePort(r.Context(), principal(r).Scope(), code, in)
 	})
 }
 
 func (s *Server) netRemovePort(w http.ResponseWriter, r *http.Request) error {
-	return netDo(s, w, func(n *network.Service) (network.Draft, error) {
+	return netDo(s, w, func(n *network.Workflow) (network.Draft, error) {
 		return n.RemovePort(r.Context(), principal(r).Scope(), r.PathValue("code"))
 	})
 }
 
 func (s *Server) netReview(w http.ResponseWriter, r *http.Request) error {
-	return netDo(s, w, func(n *network.Service) (network.Review, error) {
+	return netDo(s, w, func(n *network.Workflow) (network.Review, error) {
 		return n.Review(r.Context(), principal(r).Scope())
 	})
 }
@@ -199,38 +213,38 @@ type natView struct {
 }
 
 func (s *Server) netNAT(w http.ResponseWriter, r *http.Request) error {
-	return netDo(s, w, func(n *network.Service) (natView, error) {
+	return netDo(s, w, func(n *network.Workflow) (natView, error) {
 		a, err := n.NAT(r.Context(), principal(r).Scope())
 		return natView(a), err
 	})
 }
 
 func (s *Server) netBGP(w http.ResponseWriter, r *http.Request) error {
-	return netDo(s, w, func(n *network.Service) (network.BGPState, error) {
+	return netDo(s, w, func(n *network.Workflow) (network.BGPState, error) {
 		return n.GetBGPState(r.Context(), principal(r).Scope(), r.PathValue("code"))
 	})
 }
 
 func (s *Server) netReenable(w http.ResponseWriter, r *http.Request) error {
-	return netDo(s, w, func(n *network.Service) (network.BGPState, error) {
+	return netDo(s, w, func(n *network.Workflow) (network.BGPState, error) {
 		return n.Reenable(r.Context(), principal(r).Scope(), r.PathValue("code"))
 	})
 }
 
 func (s *Server) netPortGuard(w http.ResponseWriter, r *http.Request) error {
-	return netDo(s, w, func(n *network.Service) (network.PortGuardState, error) {
+	return netDo(s, w, func(n *network.Workflow) (network.PortGuardState, error) {
 		return n.GetPortGuard(r.Context(), principal(r).Scope(), r.PathValue("code"))
 	})
 }
 
 func (s *Server) netReenablePort(w http.ResponseWriter, r *http.Request) error {
-	return netDo(s, w, func(n *network.Service) (network.PortGuardState, error) {
+	return netDo(s, w, func(n *network.Workflow) (network.PortGuardState, error) {
 		return n.ReenablePort(r.Context(), principal(r).Scope(), r.PathValue("code"))
 	})
 }
 
 func (s *Server) netBandwidthHistory(w http.ResponseWriter, r *http.Request) error {
-	return netDo(s, w, func(n *network.Service) (list[network.BandwidthChange], error) {
+	return netDo(s, w, func(n *network.Workflow) (list[network.BandwidthChange], error) {
 		items, err := n.BandwidthHistory(r.Context(), principal(r).Scope(), r.PathValue("code"))
 		return newList(items, ""), err
 	})

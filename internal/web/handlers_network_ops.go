@@ -14,11 +14,11 @@ import (
 // a stated reason that lands in each affected customer's audit log.
 
 func (s *Server) opCapacity(w http.ResponseWriter, r *http.Request) error {
-	return netDo(s, w, func(n *network.Service) (network.CapacityReport, error) { return n.Capacity(r.Context()) })
+	return opsDo(s, w, func(n *network.Operations) (network.CapacityReport, error) { return n.Capacity(r.Context()) })
 }
 
 func (s *Server) opCapacityCSV(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.network()
+	svc, err := s.netOps()
 	if err != nil {
 		return err
 	}
@@ -34,14 +34,14 @@ func (s *Server) opCapacityCSV(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) opPools(w http.ResponseWriter, r *http.Request) error {
-	return netDo(s, w, func(n *network.Service) (list[network.Pool], error) {
+	return opsDo(s, w, func(n *network.Operations) (list[network.Pool], error) {
 		items, err := n.ListPools(r.Context())
 		return newList(items, ""), err
 	})
 }
 
 func (s *Server) opCreatePool(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.network()
+	svc, err := s.netOps()
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func (s *Server) opCreatePool(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) opPlacements(w http.ResponseWriter, r *http.Request) error {
 	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
-		return netDo(s, w, func(n *network.Service) (list[network.Placement], error) {
+		return opsDo(s, w, func(n *network.Operations) (list[network.Placement], error) {
 			items, err := n.Placements(r.Context(), op)
 			return newList(items, ""), err
 		})
@@ -59,7 +59,7 @@ func (s *Server) opPlacements(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) opProposePlacement(w http.ResponseWriter, r *http.Request) error {
 	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
-		return netDo(s, w, func(n *network.Service) (network.Placement, error) {
+		return opsDo(s, w, func(n *network.Operations) (network.Placement, error) {
 			return n.ProposePlacement(r.Context(), op, r.PathValue("code"))
 		})
 	})(w, r)
@@ -67,7 +67,7 @@ func (s *Server) opProposePlacement(w http.ResponseWriter, r *http.Request) erro
 
 func (s *Server) opPlace(w http.ResponseWriter, r *http.Request) error {
 	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
-		svc, err := s.network()
+		svc, err := s.netOps()
 		if err != nil {
 			return err
 		}
@@ -79,7 +79,7 @@ func (s *Server) opPlace(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) opBandwidthHistory(w http.ResponseWriter, r *http.Request) error {
 	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
-		return netDo(s, w, func(n *network.Service) (list[network.BandwidthChange], error) {
+		return opsDo(s, w, func(n *network.Operations) (list[network.BandwidthChange], error) {
 			items, err := n.BandwidthHistory(r.Context(), op, r.PathValue("code"))
 			return newList(items, ""), err
 		})
@@ -88,7 +88,7 @@ func (s *Server) opBandwidthHistory(w http.ResponseWriter, r *http.Request) erro
 
 func (s *Server) opBandwidthChange(w http.ResponseWriter, r *http.Request) error {
 	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
-		svc, err := s.network()
+		svc, err := s.netOps()
 		if err != nil {
 			return err
 		}
@@ -103,7 +103,7 @@ func (s *Server) opBandwidthChange(w http.ResponseWriter, r *http.Request) error
 // request states why (?reason=) and each of those customers' audit logs
 // records the access (access transparency).
 func (s *Server) opDesiredState(w http.ResponseWriter, r *http.Request) error {
-	svc, err := s.network()
+	svc, err := s.compiler()
 	if err != nil {
 		return err
 	}
@@ -125,14 +125,14 @@ func (s *Server) opDesiredState(w http.ResponseWriter, r *http.Request) error {
 // opAffected lists the customers, hubs and ports that work on a node (or one
 // of its physical ports, ?physical_port=) affects, for the change notice.
 func (s *Server) opAffected(w http.ResponseWriter, r *http.Request) error {
-	return netDo(s, w, func(n *network.Service) (network.AffectedReport, error) {
+	return opsDo(s, w, func(n *network.Operations) (network.AffectedReport, error) {
 		return n.Affected(r.Context(), r.PathValue("node"), r.URL.Query().Get("physical_port"))
 	})
 }
 
 func (s *Server) opCancelBandwidthChange(w http.ResponseWriter, r *http.Request) error {
 	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
-		return netDo(s, w, func(n *network.Service) (network.BandwidthChange, error) {
+		return opsDo(s, w, func(n *network.Operations) (network.BandwidthChange, error) {
 			return n.CancelBandwidthChange(r.Context(), op, r.PathValue("code"), r.PathValue("change"))
 		})
 	})(w, r)
@@ -143,7 +143,7 @@ func (s *Server) opSetUnderlay(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	return netDo(s, w, func(n *network.Service) (network.Underlay, error) {
+	return opsDo(s, w, func(n *network.Operations) (network.Underlay, error) {
 		return n.SetUnderlay(r.Context(), r.PathValue("node"), in)
 	})
 }

@@ -60,11 +60,12 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 		t.Fatal(err)
 	}
 	e.cert = cert
+	netSvc := network.New(db, e.audit, network.DefaultSettings)
 	e.srv = New(Config{CustomerAddr: "127.0.0.1:0", MgmtAddr: "127.0.0.1:0",
 		MgmtAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		TLS:       serverTLS(cert), ShutdownGrace: 5 * time.Second},
 		Deps{DB: db, Catalog: e.cat, Identity: e.idn, Audit: e.audit, Log: slog.New(slog.DiscardHandler),
-			Network: network.New(db, e.audit, network.DefaultSettings)})
+			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler})
 	ls, err := e.srv.Listen()
 	if err != nil {
 		t.Fatal(err)

@@ -57,10 +57,14 @@ type Deps struct {
 	// DesiredState computes a node's desired-state document (the hub service
 	// model); nil until it is wired.
 	DesiredState DesiredStateFunc
-	// Network is the hub service model (routes_network.go); nil leaves its
-	// routes answering 503.
-	Network *network.Service
-	Log     *slog.Logger
+	// Workflow, NetOps and Compiler are the hub service model's parts
+	// (network.New): the customer's reviewed-change workflow, the
+	// operator's placement and capacity, the desired-state compiler and the
+	// nodes' reports. Nil leaves their routes answering 503.
+	Workflow *network.Workflow
+	NetOps   *network.Operations
+	Compiler *network.Compiler
+	Log      *slog.Logger
 }
 
 // Server serves both listeners.
