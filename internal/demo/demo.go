@@ -108,7 +108,7 @@ func Load(ctx context.Context, cat *catalog.Catalog, id *identity.Service) ([]In
 				return nil, fmt.Errorf("demo port: %w", err)
 			}
 		}
-		_, tok, err := id.Invite(ctx, cu.ID, identity.InviteInput{LoginID: c.login, DisplayName: c.name + " operations",
+		_, tok, err := id.Invite(ctx, op, identity.InviteInput{LoginID: c.login, DisplayName: c.name + " operations",
 			Email: c.email, Role: identity.RoleOpsAdmin})
 		if err != nil {
 			return nil, err

@@ -26,6 +26,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/nstest"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
 	"github.com/tsunagi-net/tsunagi/internal/web"
 )
@@ -242,7 +243,7 @@ func (h *harness) customerToken(tb testing.TB, cust catalog.CustomerID) string {
 	tb.Helper()
 	const pw = "e2e-password-long-enough"
 	login := "ops-" + strings.ToLower(string(cust))[4:12]
-	_, tok, err := h.ids.Invite(h.ctx, cust, identity.InviteInput{LoginID: login, DisplayName: "Ops", Email: login + "@example.net", Role: identity.RoleOpsAdmin})
+	_, tok, err := h.ids.Invite(h.ctx, tenanttest.Customer(cust), identity.InviteInput{LoginID: login, DisplayName: "Ops", Email: login + "@example.net", Role: identity.RoleOpsAdmin})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	tmail "github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // Account is a person's login.
@@ -122,7 +123,11 @@ func (s *Service) FirstOperatorLink(ctx context.Context) (string, error) {
 // becomes usable once its owner sets a password through the returned link.
 // It checks no caller: the API's staff invitations go through InviteStaff,
 // which applies the separation of duties among staff.
-func (s *Service) Invite(ctx context.Context, cust catalog.CustomerID, in InviteInput) (Account, string, error) {
+func (s *Service) Invite(ctx context.Context, who tenant.Holder, in InviteInput) (Account, string, error) {
+	cust, err := who.Authorize(ActAccountsManage, ActCustomerAccounts)
+	if err != nil {
+		return Account{}, "", err
+	}
 	return s.invite(ctx, cust, in, nil)
 }
 
@@ -354,8 +359,28 @@ func (s *Service) account(ctx context.Context, q store.Querier, id string) (Acco
 	return a, nil
 }
 
-// ListAccounts lists the accounts of customer cust, or operator staff for "".
-func (s *Service) ListAccounts(ctx context.Context, cust catalog.CustomerID, p catalog.Page) ([]Account, string, error) {
+// ListAccounts lists the accounts of the customer of who: its own scope
+// (accounts.read) or an operator's handle on it (customer.accounts).
+func (s *Service) ListAccounts(ctx context.Context, who tenant.Holder, p catalog.Page) ([]Account, string, error) {
+	cust, err := who.Authorize(ActAccountsRead, ActCustomerAccounts)
+	if err != nil {
+		return nil, "", err
+	}
+	return s.listAccounts(ctx, cust, p)
+}
+
+// ListStaff lists the operator's staff accounts, operators and security
+// officers (staff.manage or officers.manage: who holds staff access is
+// what a security officer reviews).
+func (s *Service) ListStaff(ctx context.Context, p Principal, page catalog.Page) ([]Account, string, error) {
+	if !p.Operator() || !(Allowed(p.Role, ActStaffManage) || Allowed(p.Role, ActOfficersManage)) {
+		return nil, "", errRoleForbidden
+	}
+	return s.listAccounts(ctx, "", page)
+}
+
+// listAccounts lists the accounts of customer cust, or staff for "".
+func (s *Service) listAccounts(ctx context.Context, cust catalog.CustomerID, p catalog.Page) ([]Account, string, error) {
 	limit := p.Limit
 	if limit <= 0 || limit > catalog.MaxPage {
 		limit = 50

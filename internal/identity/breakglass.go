@@ -14,6 +14,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // Break-glass (ISO/IEC 27017 5.1.1, staff access to customer data): operator
@@ -44,8 +45,13 @@ type BreakGlassInput struct {
 	Minutes int    `json:"minutes,omitempty"` // default 60, at most 240
 }
 
-// OpenBreakGlass opens a grant for operator p on customer cust.
-func (s *Service) OpenBreakGlass(ctx context.Context, p Principal, cust catalog.CustomerID, in BreakGlassInput) (Grant, error) {
+// OpenBreakGlass opens a grant for operator p on the customer of its handle
+// op (the customer the management route names).
+func (s *Service) OpenBreakGlass(ctx context.Context, p Principal, op tenant.Operator, in BreakGlassInput) (Grant, error) {
+	cust, err := op.Authorize(ActBreakGlassOpen)
+	if err != nil {
+		return Grant{}, err
+	}
 	if !p.Operator() || !Allowed(p.Role, ActBreakGlassOpen) {
 		return Grant{}, fault.New(fault.Forbidden, "your role does not allow this")
 	}
@@ -62,7 +68,7 @@ func (s *Service) OpenBreakGlass(ctx context.Context, p Principal, cust catalog.
 	}
 	now := clock.Now()
 	g := Grant{ID: ids.New("bgl"), AccountID: p.AccountID, CustomerID: cust, Reason: in.Reason, CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO break_glass_grants (id, account_id, customer_id, reason, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?)`, g.ID, g.AccountID, cust, g.Reason, clock.Store(now), clock.Store(g.ExpiresAt)); err != nil {
 			if errors.Is(err, store.ErrConflict) {

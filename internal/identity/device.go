@@ -17,6 +17,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // Client-certificate device authentication (ISO/IEC 27017 9.2.3). The
@@ -58,7 +59,11 @@ func fingerprint(c *x509.Certificate) string {
 }
 
 // RegisterDevice registers a device certificate for customer cust.
-func (s *Service) RegisterDevice(ctx context.Context, cust catalog.CustomerID, in DeviceInput) (Device, error) {
+func (s *Service) RegisterDevice(ctx context.Context, sc tenant.Scope, in DeviceInput) (Device, error) {
+	cust, err := sc.Authorize(ActSecurityManage)
+	if err != nil {
+		return Device{}, err
+	}
 	if in.Name == "" || len(in.Name) > 100 || strings.ContainsAny(in.Name, "\x00\r\n<>") {
 		return Device{}, fault.Field("name", "name is required: one line, at most 100 bytes, without < or >")
 	}
@@ -94,8 +99,16 @@ func (s *Service) RegisterDevice(ctx context.Context, cust catalog.CustomerID, i
 }
 
 // ListDevices lists customer cust's registered devices.
-func (s *Service) ListDevices(ctx context.Context, cust catalog.CustomerID) ([]Device, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, name, fingerprint, subject, not_after, created_at FROM device_certificates
+func (s *Service) ListDevices(ctx context.Context, sc tenant.Scope) ([]Device, error) {
+	cust, err := sc.Authorize(ActSecurityManage)
+	if err != nil {
+		return nil, err
+	}
+	return s.listDevices(ctx, s.db, cust)
+}
+
+func (s *Service) listDevices(ctx context.Context, q store.Querier, cust catalog.CustomerID) ([]Device, error) {
+	rows, err := q.Query(ctx, `SELECT id, name, fingerprint, subject, not_after, created_at FROM device_certificates
 		WHERE customer_id = ? AND revoked_at IS NULL ORDER BY created_at`, cust)
 	if err != nil {
 		return nil, fmt.Errorf("devices: %w", err)
@@ -116,7 +129,11 @@ func (s *Service) ListDevices(ctx context.Context, cust catalog.CustomerID) ([]D
 }
 
 // RevokeDevice revokes a device of customer cust; sessions opened from it end.
-func (s *Service) RevokeDevice(ctx context.Context, cust catalog.CustomerID, id string) error {
+func (s *Service) RevokeDevice(ctx context.Context, sc tenant.Scope, id string) error {
+	cust, err := sc.Authorize(ActSecurityManage)
+	if err != nil {
+		return err
+	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		res, err := tx.Exec(ctx, `UPDATE device_certificates SET revoked_at = ? WHERE id = ? AND customer_id = ? AND revoked_at IS NULL`,
 			clock.Store(clock.Now()), id, cust)

@@ -12,6 +12,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
 
 func TestCommonPasswordList(t *testing.T) {
@@ -91,7 +92,11 @@ func newFixture(t *testing.T, db *store.DB) fixture {
 
 func (f fixture) active(t *testing.T, cust catalog.CustomerID, login string, role Role) (Account, Principal) {
 	t.Helper()
-	a, tok, err := f.svc.Invite(f.ctx, cust, InviteInput{LoginID: login, DisplayName: login, Email: login + "@example.jp", Role: role})
+	in := InviteInput{LoginID: login, DisplayName: login, Email: login + "@example.jp", Role: role}
+	a, tok, err := f.svc.Invite(f.ctx, tenanttest.Customer(cust), in)
+	if cust == "" {
+		a, tok, err = f.svc.SeedStaff(f.ctx, in)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,13 +159,13 @@ func TestBreakGlass(t *testing.T) {
 		if _, err := f.svc.ActiveGrant(f.ctx, op, f.cust); !fault.Is(err, fault.Forbidden) {
 			t.Fatalf("no grant yet: %v", err)
 		}
-		if _, err := f.svc.OpenBreakGlass(f.ctx, op, f.cust, BreakGlassInput{Reason: "short"}); !fault.Is(err, fault.Invalid) {
+		if _, err := f.svc.OpenBreakGlass(f.ctx, op, tenanttest.Operator(f.cust), BreakGlassInput{Reason: "short"}); !fault.Is(err, fault.Invalid) {
 			t.Fatalf("short reason: %v", err)
 		}
-		if _, err := f.svc.OpenBreakGlass(f.ctx, so, f.cust, BreakGlassInput{Reason: "security officer wants in"}); !fault.Is(err, fault.Forbidden) {
+		if _, err := f.svc.OpenBreakGlass(f.ctx, so, tenanttest.Operator(f.cust), BreakGlassInput{Reason: "security officer wants in"}); !fault.Is(err, fault.Forbidden) {
 			t.Fatalf("security officer: %v", err)
 		}
-		g, err := f.svc.OpenBreakGlass(f.ctx, op, f.cust, BreakGlassInput{Reason: "incident INC-42: BGP session flapping"})
+		g, err := f.svc.OpenBreakGlass(f.ctx, op, tenanttest.Operator(f.cust), BreakGlassInput{Reason: "incident INC-42: BGP session flapping"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -215,7 +220,7 @@ func TestUnknownLoginTiming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, tok, err := svc.Invite(ctx, cu.ID, InviteInput{LoginID: "timing-user", DisplayName: "t", Email: "t@example.jp", Role: RoleUser})
+	_, tok, err := svc.Invite(ctx, tenanttest.Customer(cu.ID), InviteInput{LoginID: "timing-user", DisplayName: "t", Email: "t@example.jp", Role: RoleUser})
 	if err != nil {
 		t.Fatal(err)
 	}

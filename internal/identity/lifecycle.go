@@ -13,6 +13,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	tmail "github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // Account lifecycle by the operations administrator (ISO/IEC 27017 9.2.1,
@@ -49,7 +50,11 @@ func (s *Service) scopedAccount(ctx context.Context, q store.Querier, cust catal
 }
 
 // GetAccount returns one account of customer cust.
-func (s *Service) GetAccount(ctx context.Context, cust catalog.CustomerID, id string) (Account, error) {
+func (s *Service) GetAccount(ctx context.Context, sc tenant.Scope, id string) (Account, error) {
+	cust, err := sc.Authorize(ActAccountsRead)
+	if err != nil {
+		return Account{}, err
+	}
 	return s.scopedAccount(ctx, s.db, cust, id)
 }
 
@@ -87,9 +92,12 @@ func otherOpsAdmins(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, 
 // unambiguous. A customer keeps at least one operations administrator, and
 // the staff their last active security officer.
 func (s *Service) DeleteAccount(ctx context.Context, p Principal, id string) error {
-	cust := p.CustomerID
+	cust, err := p.manages()
+	if err != nil {
+		return err
+	}
 	var target Role
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		a, err := s.scopedAccount(ctx, tx, cust, id)
 		if err != nil {
 			return err
@@ -142,7 +150,10 @@ type RoleInput struct {
 // takes effect on the next request of every live session (whose ID is then
 // rotated) and token of the account.
 func (s *Service) ChangeRole(ctx context.Context, p Principal, id string, in RoleInput) (Account, error) {
-	cust := p.CustomerID
+	cust, err := p.manages()
+	if err != nil {
+		return Account{}, err
+	}
 	if !in.Role.Valid() || in.Role.OperatorSide() != (cust == "") || in.Role == RoleBreakGlass {
 		if cust == "" {
 			return Account{}, fault.Field("role", "role must be operator or security-officer")
@@ -150,7 +161,7 @@ func (s *Service) ChangeRole(ctx context.Context, p Principal, id string, in Rol
 		return Account{}, fault.Field("role", "role must be ops-admin, admin or user")
 	}
 	var a Account
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		var err error
 		if a, err = s.scopedAccount(ctx, tx, cust, id); err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // SecurityPolicy is a customer's own access policy (ISO/IEC 27017 9.2.3).
@@ -54,7 +55,11 @@ func parseAllow(list []string) ([]netip.Prefix, error) {
 }
 
 // Policy returns customer cust's security policy.
-func (s *Service) Policy(ctx context.Context, cust catalog.CustomerID) (SecurityPolicy, error) {
+func (s *Service) Policy(ctx context.Context, sc tenant.Scope) (SecurityPolicy, error) {
+	cust, err := sc.Authorize(ActSecurityManage)
+	if err != nil {
+		return SecurityPolicy{}, err
+	}
 	return s.policy(ctx, s.db, cust)
 }
 
@@ -80,7 +85,11 @@ func (s *Service) policy(ctx context.Context, q store.Querier, cust catalog.Cust
 // SetPolicy replaces customer cust's policy. A new allow-list must contain the
 // caller's own address, so that an administrator cannot lock everyone out by
 // mistake.
-func (s *Service) SetPolicy(ctx context.Context, cust catalog.CustomerID, in SecurityPolicy) (SecurityPolicy, error) {
+func (s *Service) SetPolicy(ctx context.Context, sc tenant.Scope, in SecurityPolicy) (SecurityPolicy, error) {
+	cust, err := sc.Authorize(ActSecurityManage)
+	if err != nil {
+		return SecurityPolicy{}, err
+	}
 	prefixes, err := parseAllow(in.AllowList)
 	if err != nil {
 		return SecurityPolicy{}, err
@@ -90,7 +99,7 @@ func (s *Service) SetPolicy(ctx context.Context, cust catalog.CustomerID, in Sec
 			audit.ActorFrom(ctx).SourceIP)
 	}
 	if in.RequireDevice {
-		devs, err := s.ListDevices(ctx, cust)
+		devs, err := s.listDevices(ctx, s.db, cust)
 		if err != nil {
 			return SecurityPolicy{}, err
 		}

@@ -33,6 +33,28 @@ func sealScope(p *Principal) {
 // which every customer-scoped method refuses.
 func (p Principal) Scope() tenant.Scope { return p.scope }
 
+// manages returns the customer whose accounts p manages, as authentication
+// made p: its own customer for a customer account, "" for staff (whose
+// accounts have no customer). A Principal that authentication did not
+// produce manages nothing.
+func (p Principal) manages() (catalog.CustomerID, error) {
+	if p.staff != "" {
+		return "", nil
+	}
+	return p.scope.Customer()
+}
+
+// AccountOf returns account id as p's side reaches it: one of its own
+// customer's accounts, or a staff account for staff. Another customer's
+// account, or a staff account for a customer, is not found.
+func (s *Service) AccountOf(ctx context.Context, p Principal, id string) (Account, error) {
+	cust, err := p.manages()
+	if err != nil {
+		return Account{}, err
+	}
+	return s.scopedAccount(ctx, s.db, cust, id)
+}
+
 // Manage is the handle with which authenticated staff p act on customer
 // cust, named by a management route: its commercial records and placement,
 // never its saved data. A customer account, or a principal that

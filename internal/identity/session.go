@@ -111,6 +111,7 @@ func (s *Service) Login(ctx context.Context, side Side, loginID, password, userA
 	if need {
 		p.Role = RoleMFAPending
 	}
+	sealScope(&p)
 	return secret, p, nil
 }
 

@@ -137,6 +137,17 @@ func keepLastStaff(ctx context.Context, tx *store.Tx, a Account) error {
 	return fault.New(fault.Conflict, "this is the last active security officer; invite another one and let them set their password first")
 }
 
+// SeedStaff invites a staff account with no inviting principal, as the
+// system: for tests and tooling that prepare a deployment. Nothing that
+// serves a request calls it (the scope boundary test keeps it so); the first
+// operator of a real deployment comes from FirstOperatorLink.
+func (s *Service) SeedStaff(ctx context.Context, in InviteInput) (Account, string, error) {
+	if !in.Role.OperatorSide() {
+		return Account{}, "", fault.Field("role", "role must be operator or security-officer")
+	}
+	return s.invite(ctx, "", in, nil)
+}
+
 // InviteStaff invites an operator staff account on behalf of p, within the
 // separation of duties: an operator invites operators, and a security
 // officer only while none is active; a security officer invites security

@@ -105,10 +105,10 @@ func TestStaffSeparationOfDuties(t *testing.T) {
 		if n := refusals(t, db, "account.role", "account:"+op2.ID, RoleOperator); n != 1 {
 			t.Errorf("%d audited refusals of the promotion, want 1", n)
 		}
-		if a, err := f.svc.GetAccount(f.ctx, "", op2.ID); err != nil || a.Role != RoleOperator {
+		if a, err := f.svc.scopedAccount(f.ctx, db, "", op2.ID); err != nil || a.Role != RoleOperator {
 			t.Errorf("op-two after the refused promotion: %+v %v", a, err)
 		}
-		if a, err := f.svc.GetAccount(f.ctx, "", so1.ID); err != nil || a.Role != RoleSecurityOfficer {
+		if a, err := f.svc.scopedAccount(f.ctx, db, "", so1.ID); err != nil || a.Role != RoleSecurityOfficer {
 			t.Errorf("the officer after the refused attempts: %+v %v", a, err)
 		}
 		// Operators still manage operators.
@@ -216,7 +216,7 @@ func TestLastOfficerRace(t *testing.T) {
 			}
 			// The survivor makes room for the next round.
 			survivor := x.ID
-			if _, err := f.svc.GetAccount(f.ctx, "", survivor); err != nil {
+			if _, err := f.svc.scopedAccount(f.ctx, db, "", survivor); err != nil {
 				survivor = y.ID
 			}
 			if _, err := db.Exec(context.Background(), `UPDATE accounts SET disabled_at = created_at WHERE id = ?`, survivor); err != nil {

@@ -108,9 +108,13 @@ func clearFailures(ctx context.Context, tx *store.Tx, key string) error {
 // officer: that would help a guessed or stolen password into an officer's
 // account.
 func (s *Service) Unlock(ctx context.Context, p Principal, accountID string) error {
+	cust, err := p.manages()
+	if err != nil {
+		return err
+	}
 	var target Role
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		a, err := s.scopedAccount(ctx, tx, p.CustomerID, accountID)
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		a, err := s.scopedAccount(ctx, tx, cust, accountID)
 		if err != nil {
 			return err
 		}

@@ -179,7 +179,7 @@ func startPerfEnv(tb testing.TB, db *store.DB, h slog.Handler) *perfEnv {
 	pt, err := cat.CreatePort(ctx, tenanttest.Operator(cu.ID), catalog.PortInput{ServiceCode: env.serviceCode, HubID: hub.ID, Kind: "onprem", SpeedMbps: 10_000})
 	must("port", err)
 	env.portCode = pt.PortCode
-	_, setup, err := idn.Invite(ctx, cu.ID, identity.InviteInput{LoginID: "bench-user", DisplayName: "Bench user",
+	_, setup, err := idn.Invite(ctx, tenanttest.Customer(cu.ID), identity.InviteInput{LoginID: "bench-user", DisplayName: "Bench user",
 		Email: "bench@example.co.jp", Role: identity.RoleUser})
 	must("invite", err)
 	const pw = "correct horse battery staple 7"

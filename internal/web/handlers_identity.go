@@ -106,7 +106,7 @@ func (s *Server) inviteMyAccount(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The link goes only to the invitee's e-mail; the administrator never
 	// sees it.
-	a, _, err := s.deps.Identity.Invite(r.Context(), principal(r).CustomerID, in)
+	a, _, err := s.deps.Identity.Invite(r.Context(), principal(r).Scope(), in)
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func (s *Server) inviteMyAccount(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) myAccount(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.deps.Identity.GetAccount(r.Context(), principal(r).CustomerID, r.PathValue("account"))
+	a, err := s.deps.Identity.GetAccount(r.Context(), principal(r).Scope(), r.PathValue("account"))
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func (s *Server) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) setRole(w http.ResponseWriter, r *http.Request) error {
 	p, id := principal(r), r.PathValue("account")
-	if _, err := s.deps.Identity.GetAccount(r.Context(), p.CustomerID, id); err != nil {
+	if _, err := s.deps.Identity.AccountOf(r.Context(), p, id); err != nil {
 		return err
 	}
 	var in identity.RoleInput
@@ -163,7 +163,7 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.deps.Identity.Policy(r.Context(), principal(r).CustomerID)
+	p, err := s.deps.Identity.Policy(r.Context(), principal(r).Scope())
 	if err != nil {
 		return err
 	}
@@ -176,7 +176,7 @@ func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeText(w, r, &in); err != nil {
 		return err
 	}
-	p, err := s.deps.Identity.SetPolicy(r.Context(), principal(r).CustomerID, in)
+	p, err := s.deps.Identity.SetPolicy(r.Context(), principal(r).Scope(), in)
 	if err != nil {
 		return err
 	}
@@ -223,15 +223,11 @@ func (s *Server) openBreakGlass(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	cust, err := op.Customer()
-	if err != nil {
-		return err
-	}
 	var in identity.BreakGlassInput
 	if err := s.decodeText(w, r, &in); err != nil {
 		return err
 	}
-	g, err := s.deps.Identity.OpenBreakGlass(r.Context(), principal(r), cust, in)
+	g, err := s.deps.Identity.OpenBreakGlass(r.Context(), principal(r), op, in)
 	if err != nil {
 		return err
 	}

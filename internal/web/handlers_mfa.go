@@ -70,7 +70,7 @@ func (s *Server) removeTOTP(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listDevices(w http.ResponseWriter, r *http.Request) error {
-	items, err := s.deps.Identity.ListDevices(r.Context(), principal(r).CustomerID)
+	items, err := s.deps.Identity.ListDevices(r.Context(), principal(r).Scope())
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (s *Server) registerDevice(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeText(w, r, &in); err != nil {
 		return err
 	}
-	d, err := s.deps.Identity.RegisterDevice(r.Context(), principal(r).CustomerID, in)
+	d, err := s.deps.Identity.RegisterDevice(r.Context(), principal(r).Scope(), in)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (s *Server) registerDevice(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) revokeDevice(w http.ResponseWriter, r *http.Request) error {
-	if err := s.deps.Identity.RevokeDevice(r.Context(), principal(r).CustomerID, r.PathValue("device")); err != nil {
+	if err := s.deps.Identity.RevokeDevice(r.Context(), principal(r).Scope(), r.PathValue("device")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -22,6 +22,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
 )
 
@@ -178,8 +179,12 @@ func (c *client) expect(want int, method, path string, body any) resp {
 // link from the mail outbox as the invitee would from the mail.
 func (e *idEnv) account(cust catalog.CustomerID, loginID string, role identity.Role, pw string) identity.Account {
 	e.t.Helper()
-	a, _, err := e.idn.Invite(e.seed, cust, identity.InviteInput{LoginID: loginID, DisplayName: "Test " + loginID,
-		Email: loginID + "@example.co.jp", Role: role})
+	in := identity.InviteInput{LoginID: loginID, DisplayName: "Test " + loginID, Email: loginID + "@example.co.jp", Role: role}
+	invite := func() (identity.Account, string, error) { return e.idn.Invite(e.seed, tenanttest.Customer(cust), in) }
+	if cust == "" {
+		invite = func() (identity.Account, string, error) { return e.idn.SeedStaff(e.seed, in) }
+	}
+	a, _, err := invite()
 	e.must("invite "+loginID, err)
 	tok := e.linkFromMail(a.Email, "account.invite")
 	side := identity.CustomerSide
