@@ -317,7 +317,7 @@ func (s *Service) nodeInput(ctx context.Context, q store.Querier, node string) (
 		if err := scan(&id, &n, &raw); err != nil {
 			return err
 		}
-		cfg, err := DecodeConfig([]byte(raw))
+		cfg, err := storedConfig(q, id, raw)
 		if err != nil {
 			return fmt.Errorf("customer %s version %d: %w", id, n, err)
 		}

@@ -101,7 +101,7 @@ func (s *Service) current(ctx context.Context, q store.Querier, cust catalog.Cus
 	case err != nil:
 		return 0, c, fmt.Errorf("current version: %w", err)
 	default:
-		if c, err = DecodeConfig([]byte(raw)); err != nil {
+		if c, err = storedConfig(q, cust, raw); err != nil {
 			return 0, c, fmt.Errorf("version %d: %w", n, err)
 		}
 	}
@@ -281,7 +281,7 @@ func (s *Service) draft(ctx context.Context, q store.Querier, cust catalog.Custo
 	}
 	d.RollbackOf = rb
 	d.UpdatedAt, _ = clock.Parse(at)
-	if d.Config, err = DecodeConfig([]byte(raw)); err != nil {
+	if d.Config, err = storedConfig(q, cust, raw); err != nil {
 		return d, fmt.Errorf("draft: %w", err)
 	}
 	return d, nil
@@ -311,7 +311,7 @@ func (s *Service) newDraft(ctx context.Context, tx *store.Tx, cust catalog.Custo
 }
 
 func (s *Service) putDraft(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, d Draft) error {
-	raw, err := encodeConfig(d.Config)
+	raw, err := encodeStored(tx, cust, d.Config)
 	if err != nil {
 		return err
 	}
@@ -522,7 +522,7 @@ func (s *Service) Apply(ctx context.Context, cust catalog.CustomerID) (Version, 
 			return err
 		}
 		Normalize(f, &cfg, s.settings)
-		raw, err := encodeConfig(cfg)
+		raw, err := encodeStored(tx, cust, cfg)
 		if err != nil {
 			return err
 		}
@@ -574,7 +574,7 @@ func (s *Service) getVersion(ctx context.Context, q store.Querier, cust catalog.
 		return v, notFound("version", err)
 	}
 	v.AppliedAt, _ = clock.Parse(at)
-	if v.Config, err = DecodeConfig([]byte(raw)); err != nil {
+	if v.Config, err = storedConfig(q, cust, raw); err != nil {
 		return v, fmt.Errorf("version %d: %w", n, err)
 	}
 	var r Review
