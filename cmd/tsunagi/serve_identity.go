@@ -12,7 +12,6 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/mail"
-	"github.com/tsunagi-net/tsunagi/internal/secretbox"
 	"github.com/tsunagi-net/tsunagi/internal/web"
 )
 
@@ -45,28 +44,19 @@ func (f *identityFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.smtpPassFile, "smtp-password-file", os.Getenv("TSUNAGI_SMTP_PASSWORD_FILE"), "file holding the SMTP AUTH password")
 	fl.StringVar(&f.smtpFrom, "smtp-from", os.Getenv("TSUNAGI_SMTP_FROM"), "sender address of tsunagi's mail")
 	fl.StringVar(&f.secretKeyFile, "secret-key-file", os.Getenv("TSUNAGI_SECRET_KEY_FILE"),
-		"the controller's secret key (32 bytes) that seals TOTP seeds at rest; made on first start; default <data-dir>/secret.key")
+		"the controller's secret key (32 bytes) that seals TOTP seeds, BGP passwords, the node CA key and mail at rest; "+
+			"made on the first start against an empty database; every controller on one database needs the same file; default <data-dir>/secret.key")
 }
 
-// secrets loads the controller's secret key, making it on the first start.
-// Every controller sharing one database needs the same key file, and the
-// key is backed up with the database: without it no TOTP seed opens.
-func (f *identityFlags) secrets(dataDir string, log *slog.Logger) (*secretbox.Box, error) {
-	path := f.secretKeyFile
-	if path == "" {
-		if err := os.MkdirAll(dataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("--data-dir: %w", err)
-		}
-		path = filepath.Join(dataDir, "secret.key")
+// secretKeyPath is where the controller's secret key lives. Every
+// controller sharing one database needs the same key file, and the key is
+// backed up with the database: without it no sealed value opens. The store
+// checks it against the database at start (store/secrets.go).
+func (f *identityFlags) secretKeyPath(dataDir string) string {
+	if f.secretKeyFile != "" {
+		return f.secretKeyFile
 	}
-	key, made, err := secretbox.LoadOrCreateKey(path)
-	if err != nil {
-		return nil, fmt.Errorf("--secret-key-file: %w", err)
-	}
-	if made {
-		log.Warn("generated the controller's secret key: back it up with the database", "file", path)
-	}
-	return secretbox.New(key)
+	return filepath.Join(dataDir, "secret.key")
 }
 
 func (f *identityFlags) config() (identity.Config, error) {
