@@ -262,7 +262,7 @@ func (s *Service) VerifyMFA(ctx context.Context, p Principal, in CodeInput) (str
 		return "", fault.New(fault.Conflict, "this session has no second factor pending")
 	}
 	now := clock.Now()
-	if err := s.throttled(ctx, p.LoginID, audit.ActorFrom(ctx).SourceIP, now); err != nil {
+	if err := s.throttled(ctx, sideOf(p.CustomerID), p.LoginID, audit.ActorFrom(ctx).SourceIP, now); err != nil {
 		return "", s.mfaRefused(ctx, p, "mfa.verify", err)
 	}
 	code := strings.TrimSpace(in.Code)
@@ -302,7 +302,7 @@ func (s *Service) VerifyMFA(ctx context.Context, p Principal, in CodeInput) (str
 	if method == "" {
 		ev := audit.Event{Action: "mfa.verify", Target: "account:" + p.AccountID, CustomerID: string(p.CustomerID), Result: audit.Denied,
 			Detail: map[string]any{"reason": "bad_code"}}
-		if err := s.recordFailure(ctx, p.LoginID, audit.ActorFrom(ctx).SourceIP, now, ev); err != nil {
+		if err := s.recordFailure(ctx, sideOf(p.CustomerID), p.LoginID, audit.ActorFrom(ctx).SourceIP, now, ev); err != nil {
 			return "", err
 		}
 		return "", fault.Field("code", "the code is not valid, or was already used")

@@ -54,7 +54,7 @@ func (s *Service) Login(ctx context.Context, side Side, loginID, password, userA
 		return refuse("invalid_text", fault.New(fault.Invalid, "login ID and password must be valid text"))
 	}
 	now := clock.Now()
-	if err := s.throttled(ctx, loginID, a.SourceIP, now); err != nil {
+	if err := s.throttled(ctx, side, loginID, a.SourceIP, now); err != nil {
 		if fault.Is(err, fault.RateLimited) {
 			return refuse("throttled", err)
 		}
@@ -81,7 +81,7 @@ func (s *Service) Login(ctx context.Context, side Side, loginID, password, userA
 		if lookup == nil && side.admits(cust) && cust != nil {
 			ev.CustomerID = *cust
 		}
-		if err := s.recordFailure(ctx, loginID, a.SourceIP, now, ev); err != nil {
+		if err := s.recordFailure(ctx, side, loginID, a.SourceIP, now, ev); err != nil {
 			return "", Principal{}, fmt.Errorf("login: %w", err)
 		}
 		return "", Principal{}, errLogin
@@ -104,7 +104,7 @@ func (s *Service) Login(ctx context.Context, side Side, loginID, password, userA
 	// The session's mfa flag records a second factor actually given; until
 	// then every request re-checks whether one is owed (a factor added or a
 	// policy set later applies to sessions already open).
-	secret, err := s.openSession(ctx, &p, userAgent, false, device, func(tx *store.Tx) error { return clearFailures(ctx, tx, loginID) })
+	secret, err := s.openSession(ctx, &p, userAgent, false, device, func(tx *store.Tx) error { return clearFailures(ctx, tx, lockKey(side, loginID)) })
 	if err != nil {
 		return "", Principal{}, fmt.Errorf("login: %w", err)
 	}

@@ -298,7 +298,7 @@ func (s *Service) FinishWebAuthnLogin(ctx context.Context, p Principal, body []b
 		if _, err := s.db.Exec(ctx, `DELETE FROM webauthn_challenges WHERE session_id = ? AND purpose = 'login'`, p.SessionID); err != nil {
 			return "", err
 		}
-		if err := s.recordFailure(ctx, p.LoginID, audit.ActorFrom(ctx).SourceIP, clock.Now(), ev); err != nil {
+		if err := s.recordFailure(ctx, sideOf(p.CustomerID), p.LoginID, audit.ActorFrom(ctx).SourceIP, clock.Now(), ev); err != nil {
 			return "", err
 		}
 		return "", verr
