@@ -199,6 +199,9 @@ type PasswordInput struct {
 // current password counts as a failed login for throttling. Every other
 // session of the account ends.
 func (s *Service) ChangePassword(ctx context.Context, p Principal, in PasswordInput) error {
+	if err := s.requireRecentAuth(ctx, p, "password.change"); err != nil {
+		return err
+	}
 	if len(in.Current) > MaxPasswordBytes || len(in.New) > MaxPasswordBytes {
 		return s.refuse(ctx, "password.change", "account:"+p.AccountID, p.CustomerID, "password_too_long", errPasswordTooLong)
 	}

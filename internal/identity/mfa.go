@@ -69,7 +69,7 @@ type TOTPEnrolment struct {
 // pending may enrol only when the account has no factor yet: a password alone
 // never adds a factor to an account that has one.
 func (s *Service) BeginTOTP(ctx context.Context, p Principal) (TOTPEnrolment, error) {
-	if err := s.mayEnrol(ctx, p); err != nil {
+	if err := s.mayEnrol(ctx, p, "mfa.totp.enrol"); err != nil {
 		return TOTPEnrolment{}, err
 	}
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: "tsunagi", AccountName: p.LoginID, SecretSize: 20})
@@ -98,18 +98,20 @@ func (s *Service) BeginTOTP(ctx context.Context, p Principal) (TOTPEnrolment, er
 	return TOTPEnrolment{Secret: key.Secret(), URL: key.URL()}, nil
 }
 
-func (s *Service) mayEnrol(ctx context.Context, p Principal) error {
-	if p.Role != RoleMFAPending {
-		return nil
+// mayEnrol refuses adding a factor to p's account unless p is a session
+// that proved the password and any factor the account has within
+// ReauthTTL (reauth.go). A pending session may enrol only the first factor.
+func (s *Service) mayEnrol(ctx context.Context, p Principal, action string) error {
+	if p.Role == RoleMFAPending {
+		has, err := s.hasFactor(ctx, s.db, p.AccountID)
+		if err != nil {
+			return err
+		}
+		if has {
+			return fault.New(fault.Forbidden, "give your second factor first")
+		}
 	}
-	has, err := s.hasFactor(ctx, s.db, p.AccountID)
-	if err != nil {
-		return err
-	}
-	if has {
-		return fault.New(fault.Forbidden, "give your second factor first")
-	}
-	return nil
+	return s.requireRecentAuth(ctx, p, action)
 }
 
 // CodeInput carries a TOTP code or a recovery code.
@@ -205,7 +207,7 @@ func checkTOTP(ctx context.Context, tx *store.Tx, accountID, secret string, last
 // recovery codes, shown once. A pending session that enrols its first factor
 // is completed (and its ID rotated: the new secret is returned).
 func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, in CodeInput) ([]string, string, error) {
-	if err := s.mayEnrol(ctx, p); err != nil {
+	if err := s.mayEnrol(ctx, p, "mfa.totp.enrol"); err != nil {
 		return nil, "", err
 	}
 	codes := make([]string, RecoveryCodeCount)
@@ -265,37 +267,7 @@ func (s *Service) VerifyMFA(ctx context.Context, p Principal, in CodeInput) (str
 	if err := s.throttled(ctx, sideOf(p.CustomerID), p.LoginID, audit.ActorFrom(ctx).SourceIP, now); err != nil {
 		return "", s.mfaRefused(ctx, p, "mfa.verify", err)
 	}
-	code := strings.TrimSpace(in.Code)
-	method := ""
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		var secret string
-		var last int64
-		err := store.Scan(tx.QueryRow(ctx, `SELECT secret, last_step FROM totp_secrets WHERE account_id = ? AND confirmed_at IS NOT NULL`,
-			p.AccountID), &secret, &last)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if err == nil && len(code) == 6 {
-			if secret, err = s.openTOTP(p.AccountID, secret); err != nil {
-				return err
-			}
-			ok, err := checkTOTP(ctx, tx, p.AccountID, secret, last, code)
-			if err != nil || ok {
-				method = "totp"
-				return err
-			}
-			return nil
-		}
-		res, err := tx.Exec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE account_id = ? AND code_hash = ? AND used_at IS NULL`,
-			clock.Store(now), p.AccountID, hashSecret(normalizeRecovery(code)))
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			method = "recovery-code"
-		}
-		return nil
-	})
+	method, err := s.useCode(ctx, p.AccountID, in.Code, now)
 	if err != nil {
 		return "", fmt.Errorf("mfa: %w", err)
 	}
@@ -314,6 +286,44 @@ func (s *Service) VerifyMFA(ctx context.Context, p Principal, in CodeInput) (str
 	return s.completeMFA(ctx, p)
 }
 
+// useCode accepts a TOTP code or an unused recovery code of account id and
+// returns which it was ("totp", "recovery-code"), or "" when neither
+// matches. A recovery code is used up, a TOTP step is not accepted twice.
+func (s *Service) useCode(ctx context.Context, id, code string, now time.Time) (string, error) {
+	code = strings.TrimSpace(code)
+	method := ""
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var secret string
+		var last int64
+		err := store.Scan(tx.QueryRow(ctx, `SELECT secret, last_step FROM totp_secrets WHERE account_id = ? AND confirmed_at IS NOT NULL`,
+			id), &secret, &last)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err == nil && len(code) == 6 {
+			if secret, err = s.openTOTP(id, secret); err != nil {
+				return err
+			}
+			ok, err := checkTOTP(ctx, tx, id, secret, last, code)
+			if err != nil || ok {
+				method = "totp"
+				return err
+			}
+			return nil
+		}
+		res, err := tx.Exec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE account_id = ? AND code_hash = ? AND used_at IS NULL`,
+			clock.Store(now), id, hashSecret(normalizeRecovery(code)))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			method = "recovery-code"
+		}
+		return nil
+	})
+	return method, err
+}
+
 // completeMFA marks p's session as having given its second factor; a pending
 // session's ID is rotated and the new secret returned ("" otherwise). Other
 // sessions of the account that have not given the factor become pending.
@@ -326,8 +336,11 @@ func (s *Service) completeMFA(ctx context.Context, p Principal) (string, error) 
 		_, err := s.db.Exec(ctx, `UPDATE sessions SET mfa = ? WHERE id_hash = ?`, true, p.credential)
 		return "", err
 	}
+	// Password and second factor are both proved now: the session is
+	// authenticated for credential changes (reauth.go).
 	secret := newSessionSecret()
-	res, err := s.db.Exec(ctx, `UPDATE sessions SET id_hash = ?, mfa = ? WHERE id_hash = ?`, hashSecret(secret), true, p.credential)
+	res, err := s.db.Exec(ctx, `UPDATE sessions SET id_hash = ?, mfa = ?, auth_at = ? WHERE id_hash = ?`, hashSecret(secret), true,
+		clock.Store(clock.Now()), p.credential)
 	if err != nil {
 		return "", fmt.Errorf("mfa: %w", err)
 	}
@@ -337,8 +350,12 @@ func (s *Service) completeMFA(ctx context.Context, p Principal) (string, error) 
 	return secret, nil
 }
 
-// DisableTOTP removes p's TOTP and recovery codes (a full session only).
+// DisableTOTP removes p's TOTP and recovery codes: a full session that
+// proved the password and the second factor within ReauthTTL only.
 func (s *Service) DisableTOTP(ctx context.Context, p Principal) error {
+	if err := s.requireRecentAuth(ctx, p, "mfa.totp.remove"); err != nil {
+		return err
+	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		res, err := tx.Exec(ctx, `DELETE FROM totp_secrets WHERE account_id = ?`, p.AccountID)
 		if err != nil {

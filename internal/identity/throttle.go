@@ -54,7 +54,7 @@ type throttleError struct {
 	after time.Duration
 }
 
-func (e throttleError) Unwrap() error              { return e.error }
+func (e throttleError) Unwrap() error             { return e.error }
 func (e throttleError) RetryAfter() time.Duration { return e.after }
 
 // throttled says whether a login attempt for loginID from ip on side must be

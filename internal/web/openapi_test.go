@@ -471,7 +471,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	perListener := map[string][]shape{
 		"customer": append(slices.Clip(common),
 			shape{"SecurityPolicy", identity.SecurityPolicy{}, false},
-			shape{"SecurityPolicy", identity.SecurityPolicy{}, true},
+			shape{"SecurityPolicy", identity.PolicyInput{}, true},
 			shape{"Device", identity.Device{}, false},
 			shape{"DeviceList", list[identity.Device]{}, false},
 			shape{"DeviceInput", identity.DeviceInput{}, true},
