@@ -463,6 +463,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"AuditEntryList", list[audit.Entry]{}, false},
 		{"InviteInput", identity.InviteInput{}, true},
 		{"CodeInput", identity.CodeInput{}, true},
+		{"ReauthInput", identity.ReauthInput{}, true},
+		{"PasswordProof", identity.PasswordProof{}, true},
 		{"TOTPEnrolment", identity.TOTPEnrolment{}, false},
 		{"RecoveryCodes", recoveryCodes{}, false},
 		{"WebAuthnKey", identity.WebAuthnKey{}, false},
