@@ -386,3 +386,38 @@ func checkRetryAfter(t *testing.T, r resp, most time.Duration) {
 		t.Errorf("Retry-After %q, want 1..%d seconds", r.hdr.Get("Retry-After"), int(most/time.Second))
 	}
 }
+
+// A session that is MFA pending because its customer requires a factor the
+// account does not have yet enrols the first one on the strength of its
+// password, re-proving it when the login is older than ReauthTTL; a pending
+// session whose account has a factor gives that factor instead.
+func TestPendingSessionEnrolsFirstFactor(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := startIDEnv(t, db, identity.Config{})
+		cust, ops := flowCustomer(e, "Pending K.K.", "pe")
+		e.account(cust, "pe-admin", identity.RoleAdmin, flowPW)
+		ops.expect(http.StatusOK, "PUT", "/api/v1/security-policy", map[string]any{"allow_list": []string{}, "require_mfa": true,
+			"require_device": false})
+		a := e.client(e.customer)
+		if roleOf(t, a.expect(http.StatusOK, "POST", "/api/v1/session", map[string]string{"login_id": "pe-admin", "password": flowPW})) !=
+			identity.RoleMFAPending {
+			t.Fatal("no second factor asked")
+		}
+		a.expect(http.StatusForbidden, "PUT", "/api/v1/me/password",
+			map[string]string{"current_password": flowPW, "new_password": "a pending passphrase 5772"})
+		e.ageAuth("pe-admin")
+		a.expectCode(http.StatusForbidden, identity.CodeReauthRequired, "POST", "/api/v1/me/totp", nil)
+		a.expect(http.StatusNoContent, "POST", "/api/v1/session/reauth", map[string]string{"password": flowPW})
+		var en identity.TOTPEnrolment
+		a.expect(http.StatusCreated, "POST", "/api/v1/me/totp", nil).json(t, &en)
+		now := time.Now()
+		a.expect(http.StatusOK, "POST", "/api/v1/me/totp/confirm", map[string]string{"code": totpCode(t, en.Secret, now)})
+		a.expect(http.StatusOK, "GET", "/api/v1/me", nil)
+
+		b := e.client(e.customer)
+		b.login("pe-admin", flowPW)
+		b.expect(http.StatusConflict, "POST", "/api/v1/session/reauth",
+			map[string]string{"password": flowPW, "code": totpCode(t, en.Secret, now.Add(30*time.Second))})
+		b.expect(http.StatusForbidden, "POST", "/api/v1/me/totp", nil)
+	})
+}

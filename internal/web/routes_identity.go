@@ -79,12 +79,11 @@ func (s *Server) selfRoutes(side identity.Side) []route {
 // password) and re-authenticating for it. The identity service refuses them
 // to a pending session whose account already has a factor.
 var firstFactorRoutes = map[string]bool{
-	"POST /api/v1/me/totp":                       true,
-	"POST /api/v1/me/totp/confirm":               true,
-	"POST /api/v1/me/webauthn/register/begin":    true,
-	"POST /api/v1/me/webauthn/register/finish":   true,
-	"POST /api/v1/session/reauth":                true,
-	"POST /api/v1/session/reauth/webauthn/begin": true,
+	"POST /api/v1/me/totp":                     true,
+	"POST /api/v1/me/totp/confirm":             true,
+	"POST /api/v1/me/webauthn/register/begin":  true,
+	"POST /api/v1/me/webauthn/register/finish": true,
+	"POST /api/v1/session/reauth":              true,
 }
 
 // mayCall reports whether p may call rt by the permission table, with the
