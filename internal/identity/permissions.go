@@ -51,7 +51,7 @@ type ActionInfo struct {
 // a route but missing here fails TestEveryRouteActionDocumented.
 var actions = []ActionInfo{
 	{ActSelf, "own account", "read profile, sessions, API tokens and security keys; log out", "both"},
-	{ActCredentials, "own credentials", "change password; add or remove a second factor; create or revoke API tokens; revoke sessions; re-authenticate. A browser session only, never an API token; adding a credential or removing a factor needs a re-authentication (password and second factor) within the last 5 minutes", "both"},
+	{ActCredentials, "own credentials", "change password; add or remove a second factor; create or revoke API tokens; revoke sessions; re-authenticate. A browser session only, never an API token; changing the password, adding or removing a second factor and creating an API token need a re-authentication (password and, when the account has one, second factor) within the last 5 minutes", "both"},
 	{ActMFA, "own second factor", "give the second factor at login; enrol the first one", "both"},
 	{ActCatalogRead, "contracts, hubs, ports, regions", "read", "customer"},
 	{ActAccountsRead, "the customer's accounts", "read", "customer"},

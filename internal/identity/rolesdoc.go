@@ -96,8 +96,8 @@ gets 404, exactly as for an object that does not exist.
   refused to every API token, whatever its role, with 403 and the error code
   ` + "`session_required`" + `: a token cannot change a password, add or remove a
   second factor or a device, create or revoke tokens, or end sessions.
-  Adding a credential (password, second factor, API token, device) or
-  removing a factor or device also needs a re-authentication of the session
+  Changing the password, adding or removing a second factor or a device, and
+  creating an API token also need a re-authentication of the session
   — the password and, when the account has one, its second factor, given at
   login or with ` + "`POST /api/v1/session/reauth`" + ` — within the last 5 minutes;
   without it the answer is 403 with the code ` + "`reauth_required`" + `.
