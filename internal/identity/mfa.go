@@ -45,10 +45,16 @@ const RecoveryCodeCount = 10
 // needsMFAUnder says whether a principal of account id, role r and customer
 // cust, whose policy is pol, must give a second factor.
 func (s *Service) needsMFAUnder(ctx context.Context, q store.Querier, id string, r Role, cust catalog.CustomerID, pol SecurityPolicy) (bool, error) {
-	if cust != "" && pol.RequireMFA && (r == RoleAdmin || r == RoleOpsAdmin) {
+	if requiresMFA(r, cust, pol) {
 		return true, nil
 	}
 	return s.hasFactor(ctx, q, id)
+}
+
+// requiresMFA says whether customer cust's policy pol requires a second
+// factor of an account of role r: admins and operations administrators.
+func requiresMFA(r Role, cust catalog.CustomerID, pol SecurityPolicy) bool {
+	return cust != "" && pol.RequireMFA && (r == RoleAdmin || r == RoleOpsAdmin)
 }
 
 // hasFactor says whether account id has a confirmed second factor.

@@ -194,11 +194,7 @@ func (s *Service) tokenPolicy(ctx context.Context, p Principal, accRole Role, po
 	if p.CustomerID == "" {
 		return nil
 	}
-	need, err := s.needsMFAUnder(ctx, s.db, p.AccountID, accRole, p.CustomerID, pol)
-	if err != nil {
-		return fmt.Errorf("authenticate: %w", err)
-	}
-	if need {
+	if requiresMFA(accRole, p.CustomerID, pol) {
 		has, err := s.hasFactor(ctx, s.db, p.AccountID)
 		if err != nil {
 			return fmt.Errorf("authenticate: %w", err)
