@@ -123,8 +123,11 @@ func (s *Service) Login(ctx context.Context, side Side, loginID, password, userA
 }
 
 // openSession stores a new session for p (and runs also inside the same
-// transaction) and returns its secret.
-func (s *Service) openSession(ctx context.Context, p *Principal, userAgent string, authenticated bool, device string, also func(*store.Tx) error) (string, error) {
+// transaction) and returns its secret. authenticated says the login proved
+// everything the account has (no second factor): the session may change
+// credentials for ReauthTTL.
+func (s *Service) openSession(ctx context.Context, p *Principal, userAgent string, authenticated bool, device string,
+	also func(*store.Tx) error) (string, error) {
 	a := audit.ActorFrom(ctx)
 	p.Via = "session"
 	p.SessionID = ids.New("ses")
