@@ -292,7 +292,7 @@ func (s *Service) CompleteSetup(ctx context.Context, side Side, in SetupInput) (
 					clock.Store(now), a.ID); err != nil {
 					return err
 				}
-				if err := clearFailures(ctx, tx, a.LoginID); err != nil {
+				if err := clearFailures(ctx, tx, lockKey(sideOf(a.CustomerID), a.LoginID)); err != nil {
 					return err
 				}
 			}
@@ -325,7 +325,8 @@ func (s *Service) CompleteSetup(ctx context.Context, side Side, in SetupInput) (
 }
 
 const accountCols = `id, customer_id, login_id, display_name, email, role, language, password_hash IS NOT NULL, created_at,
-	(SELECT l.locked_until FROM login_locks l WHERE l.login_key = accounts.login_id)`
+	(SELECT l.locked_until FROM login_locks l WHERE l.login_key =
+		CASE WHEN accounts.customer_id IS NULL THEN 'mgmt:' || accounts.login_id ELSE accounts.login_id END)`
 
 func scanAccount(s interface{ Scan(...any) error }) (Account, error) {
 	var a Account

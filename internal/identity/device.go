@@ -57,8 +57,17 @@ func fingerprint(c *x509.Certificate) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// RegisterDevice registers a device certificate for customer cust.
-func (s *Service) RegisterDevice(ctx context.Context, cust catalog.CustomerID, in DeviceInput) (Device, error) {
+// RegisterDevice registers a device certificate for p's customer. A device
+// is a credential: p must be a session that re-authenticated within
+// ReauthTTL.
+func (s *Service) RegisterDevice(ctx context.Context, p Principal, in DeviceInput) (Device, error) {
+	cust := p.CustomerID
+	if cust == "" {
+		return Device{}, fault.New(fault.Forbidden, "devices belong to a customer")
+	}
+	if err := s.requireRecentAuth(ctx, p, "device.register"); err != nil {
+		return Device{}, err
+	}
 	if in.Name == "" || len(in.Name) > 100 || strings.ContainsAny(in.Name, "\x00\r\n<>") {
 		return Device{}, fault.Field("name", "name is required: one line, at most 100 bytes, without < or >")
 	}
@@ -115,8 +124,18 @@ func (s *Service) ListDevices(ctx context.Context, cust catalog.CustomerID) ([]D
 	return out, rows.Err()
 }
 
-// RevokeDevice revokes a device of customer cust; sessions opened from it end.
-func (s *Service) RevokeDevice(ctx context.Context, cust catalog.CustomerID, id string) error {
+// RevokeDevice revokes a device of p's customer; sessions opened from it
+// end, and while the customer requires devices, API tokens created from them
+// stop working (AuthenticateToken). p must be a session that re-authenticated
+// within ReauthTTL.
+func (s *Service) RevokeDevice(ctx context.Context, p Principal, id string) error {
+	cust := p.CustomerID
+	if cust == "" {
+		return fault.New(fault.Forbidden, "devices belong to a customer")
+	}
+	if err := s.requireRecentAuth(ctx, p, "device.revoke"); err != nil {
+		return err
+	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		res, err := tx.Exec(ctx, `UPDATE device_certificates SET revoked_at = ? WHERE id = ? AND customer_id = ? AND revoked_at IS NULL`,
 			clock.Store(clock.Now()), id, cust)

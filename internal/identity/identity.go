@@ -71,6 +71,13 @@ type Principal struct {
 	// it as the new cookie.
 	Rotated    string
 	credential string // hash of the session or token that authenticated it
+	// authAt is when the session last proved the password and, for an
+	// account that has one, the second factor (zero: never, or a token).
+	authAt time.Time
+	// mfa says the session gave its second factor (sessions.mfa).
+	mfa bool
+	// device is the registered device the session was opened from.
+	device string
 }
 
 // Operator reports whether p is operator staff.

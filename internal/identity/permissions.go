@@ -9,11 +9,13 @@ import (
 type Action string
 
 const (
-	ActSelf             Action = "self"              // own session, profile, password, MFA and API tokens
+	ActSelf             Action = "self"              // read own profile, sessions, tokens, keys; log out
+	ActCredentials      Action = "credentials"       // change own credentials: password, second factors, API tokens, sessions (session-only)
 	ActCatalogRead      Action = "catalog.read"      // the customer's contracts, hubs, ports, regions
 	ActAccountsRead     Action = "accounts.read"     // the customer's accounts
 	ActAccountsManage   Action = "accounts.manage"   // invite, delete, change role, unlock the customer's accounts
 	ActSecurityManage   Action = "security.manage"   // the customer's source-IP allow-list, MFA and device policy
+	ActDevicesManage    Action = "devices.manage"    // register and revoke the customer's device certificates (session-only)
 	ActAuditOwn         Action = "audit.own"         // the customer's own audit log, incl. staff access to it
 	ActCatalogManage    Action = "catalog.manage"    // operator: customers, contracts, hubs, ports
 	ActInventoryManage  Action = "inventory.manage"  // operator: regions, hub nodes, physical ports
@@ -48,12 +50,14 @@ type ActionInfo struct {
 // actions lists every action in the order of docs/roles.md. An action used in
 // a route but missing here fails TestEveryRouteActionDocumented.
 var actions = []ActionInfo{
-	{ActSelf, "own account", "read profile; change password; manage own MFA, sessions and API tokens; log out", "both"},
+	{ActSelf, "own account", "read profile, sessions, API tokens and security keys; log out", "both"},
+	{ActCredentials, "own credentials", "change password; add or remove a second factor; create or revoke API tokens; revoke sessions; re-authenticate. A browser session only, never an API token; changing the password, adding or removing a second factor and creating an API token need a re-authentication (password and, when the account has one, second factor) within the last 5 minutes", "both"},
 	{ActMFA, "own second factor", "give the second factor at login; enrol the first one", "both"},
 	{ActCatalogRead, "contracts, hubs, ports, regions", "read", "customer"},
 	{ActAccountsRead, "the customer's accounts", "read", "customer"},
 	{ActAccountsManage, "the customer's accounts", "invite, delete, change role, unlock", "customer"},
-	{ActSecurityManage, "the customer's security policy", "read and set source-IP allow-list, MFA requirement, device requirement; register devices", "customer"},
+	{ActSecurityManage, "the customer's security policy", "read and set source-IP allow-list, MFA requirement, device requirement; list devices", "customer"},
+	{ActDevicesManage, "the customer's device certificates", "register, revoke. A browser session only, never an API token, with a re-authentication within the last 5 minutes", "customer"},
 	{ActAuditOwn, "the customer's own audit log", "read (includes every operator access to its data)", "customer"},
 	{ActNetworkRead, "hub configuration (saved data)", "read configuration, versions, reviews", "customer; management under break-glass"},
 	{ActNetworkEdit, "hub configuration (saved data)", "edit lock, draft, review, apply, roll back", "customer"},
@@ -100,13 +104,13 @@ var roles = []RoleInfo{
 // actions that no role holds together (separation of duties, staff.go):
 // staff.manage reaches operators, officers.manage reaches security officers.
 var permissions = map[Role][]Action{
-	RoleOpsAdmin: {ActSelf, ActMFA, ActCatalogRead, ActAccountsRead, ActAccountsManage, ActSecurityManage, ActAuditOwn,
-		ActNetworkRead, ActNetworkEdit, ActLockBreak},
-	RoleAdmin: {ActSelf, ActMFA, ActCatalogRead, ActNetworkRead, ActNetworkEdit},
-	RoleUser:  {ActSelf, ActMFA, ActCatalogRead, ActNetworkRead},
-	RoleOperator: {ActSelf, ActMFA, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage, ActCapacityRead,
-		ActMailRead, ActBreakGlassOpen},
-	RoleSecurityOfficer: {ActSelf, ActMFA, ActAuditRead, ActOfficersManage},
+	RoleOpsAdmin: {ActSelf, ActCredentials, ActMFA, ActCatalogRead, ActAccountsRead, ActAccountsManage, ActSecurityManage,
+		ActDevicesManage, ActAuditOwn, ActNetworkRead, ActNetworkEdit, ActLockBreak},
+	RoleAdmin: {ActSelf, ActCredentials, ActMFA, ActCatalogRead, ActNetworkRead, ActNetworkEdit},
+	RoleUser:  {ActSelf, ActCredentials, ActMFA, ActCatalogRead, ActNetworkRead},
+	RoleOperator: {ActSelf, ActCredentials, ActMFA, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage,
+		ActCapacityRead, ActMailRead, ActBreakGlassOpen},
+	RoleSecurityOfficer: {ActSelf, ActCredentials, ActMFA, ActAuditRead, ActOfficersManage},
 	RoleMFAPending:      {ActMFA},
 	RoleBreakGlass:      {ActNetworkRead},
 }
@@ -122,6 +126,12 @@ func Allowed(r Role, a Action) bool {
 	}
 	return false
 }
+
+// SessionOnly reports whether action a may be performed only from a browser
+// session, never with an API token: a token is a credential itself, and one
+// that leaked must not be able to mint others, remove a factor or lock its
+// owner out. The router answers such a call with 403 "session_required".
+func SessionOnly(a Action) bool { return a == ActCredentials || a == ActDevicesManage }
 
 // WithRole is r holding also the role extra, e.g. an operator under a live
 // break-glass grant.

@@ -90,8 +90,21 @@ gets 404, exactly as for an object that does not exist.
 - A role change takes effect on the next request of every live session and
   API token of the account; the session ID is rotated at that request.
 - An API token acts with the role it was created with, or the account's
-  current role if that is lower; a deleted account's sessions and tokens stop
-  working at once.
+  current role if that is lower, for every action (` + "`self`" + ` included); a
+  deleted account's sessions and tokens stop working at once.
+- **Session-only actions** (` + "`credentials`" + `, ` + "`devices.manage`" + `) are
+  refused to every API token, whatever its role, with 403 and the error code
+  ` + "`session_required`" + `: a token cannot change a password, add or remove a
+  second factor or a device, create or revoke tokens, or end sessions.
+  Changing the password, adding or removing a second factor or a device, and
+  creating an API token also need a re-authentication of the session
+  — the password and, when the account has one, its second factor, given at
+  login or with ` + "`POST /api/v1/session/reauth`" + ` — within the last 5 minutes;
+  without it the answer is 403 with the code ` + "`reauth_required`" + `.
+- A session that is MFA pending holds ` + "`mfa`" + ` only, except that when its
+  account has no second factor yet it may also enrol the first one (the TOTP
+  and security-key registration routes of ` + "`credentials`" + `) and re-authenticate
+  with its password.
 `)
 	return b.String()
 }

@@ -172,7 +172,7 @@ func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) setPolicy(w http.ResponseWriter, r *http.Request) error {
-	var in identity.SecurityPolicy
+	var in identity.PolicyInput
 	if err := s.decodeText(w, r, &in); err != nil {
 		return err
 	}

@@ -463,6 +463,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"AuditEntryList", list[audit.Entry]{}, false},
 		{"InviteInput", identity.InviteInput{}, true},
 		{"CodeInput", identity.CodeInput{}, true},
+		{"ReauthInput", identity.ReauthInput{}, true},
+		{"PasswordProof", identity.PasswordProof{}, true},
 		{"TOTPEnrolment", identity.TOTPEnrolment{}, false},
 		{"RecoveryCodes", recoveryCodes{}, false},
 		{"WebAuthnKey", identity.WebAuthnKey{}, false},
@@ -471,7 +473,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	perListener := map[string][]shape{
 		"customer": append(slices.Clip(common),
 			shape{"SecurityPolicy", identity.SecurityPolicy{}, false},
-			shape{"SecurityPolicy", identity.SecurityPolicy{}, true},
+			shape{"SecurityPolicy", identity.PolicyInput{}, true},
 			shape{"Device", identity.Device{}, false},
 			shape{"DeviceList", list[identity.Device]{}, false},
 			shape{"DeviceInput", identity.DeviceInput{}, true},

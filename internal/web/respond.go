@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
@@ -70,8 +71,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var b errorBody
 	b.Error.Code, b.Error.Message, b.Error.Field, b.Error.RequestID = string(f.Kind), f.Message, f.Field, requestID(r)
-	if code == http.StatusServiceUnavailable {
+	if f.Code != "" {
+		b.Error.Code = f.Code
+	}
+	var wait interface{ RetryAfter() time.Duration }
+	switch {
+	case code == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "5")
+	case errors.As(err, &wait):
+		// Whole seconds, rounded up: a client that waits exactly this long
+		// is not refused again for the same reason.
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(1, (wait.RetryAfter()+time.Second-1)/time.Second))))
 	}
 	writeJSON(w, code, b)
 }
