@@ -24,6 +24,7 @@ type identityFlags struct {
 	smtpPort                                            int
 	sessionIdle, sessionAbsolute                        time.Duration
 	secretKeyFile                                       string
+	mailDir                                             string
 }
 
 func (f *identityFlags) register(cmd *cobra.Command) {
@@ -44,6 +45,8 @@ func (f *identityFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.smtpUser, "smtp-username", os.Getenv("TSUNAGI_SMTP_USERNAME"), "SMTP AUTH user; empty sends without AUTH")
 	fl.StringVar(&f.smtpPassFile, "smtp-password-file", os.Getenv("TSUNAGI_SMTP_PASSWORD_FILE"), "file holding the SMTP AUTH password")
 	fl.StringVar(&f.smtpFrom, "smtp-from", os.Getenv("TSUNAGI_SMTP_FROM"), "sender address of tsunagi's mail")
+	fl.StringVar(&f.mailDir, "mail-dir", os.Getenv("TSUNAGI_MAIL_DIR"),
+		"development mail sink: write each mail as an .eml file (0600) in this directory (0700) instead of sending it; default <data-dir>/mail with --demo and no --smtp-host")
 	fl.StringVar(&f.secretKeyFile, "secret-key-file", os.Getenv("TSUNAGI_SECRET_KEY_FILE"),
 		"the controller's secret key (32 bytes) that seals TOTP seeds at rest; made on first start; default <data-dir>/secret.key")
 }
@@ -93,8 +96,19 @@ func (f *identityFlags) config() (identity.Config, error) {
 	return c, nil
 }
 
-// sender returns the mail sender, or nil when no SMTP server is configured.
+// sender returns the mail sender over SMTP or into the --mail-dir sink, or
+// nil when neither is configured.
 func (f *identityFlags) sender(ids *identity.Service, log *slog.Logger) (*mail.Sender, error) {
+	if f.mailDir != "" {
+		if f.smtpHost != "" {
+			return nil, fmt.Errorf("--mail-dir and --smtp-host exclude each other: mail goes either to files or to the SMTP server")
+		}
+		d, err := mail.NewDir(f.mailDir, f.smtpFrom)
+		if err != nil {
+			return nil, fmt.Errorf("--mail-dir: %w", err)
+		}
+		return &mail.Sender{Outbox: ids.Outbox(), Transport: d, Log: log.With("component", "mail")}, nil
+	}
 	if f.smtpHost == "" {
 		return nil, nil
 	}

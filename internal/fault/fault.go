@@ -27,7 +27,11 @@ const (
 
 // Error is a fault with a user-safe message and, for invalid input, the field.
 type Error struct {
-	Kind    Kind
+	Kind Kind
+	// Code is a machine-readable sub-code that says more than Kind, e.g.
+	// "reauth_required"; the web layer answers it as error.code, or the
+	// Kind when it is empty.
+	Code    string
 	Message string
 	Field   string
 	Err     error // internal cause, never shown
@@ -54,6 +58,11 @@ func Field(field, format string, args ...any) error {
 // New makes a fault of kind k.
 func New(k Kind, format string, args ...any) error {
 	return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}
+}
+
+// Coded makes a fault of kind k with the machine-readable code.
+func Coded(k Kind, code, format string, args ...any) error {
+	return &Error{Kind: k, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
 // Wrap makes a fault of kind k that keeps err for the logs.

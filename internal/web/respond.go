@@ -70,6 +70,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var b errorBody
 	b.Error.Code, b.Error.Message, b.Error.Field, b.Error.RequestID = string(f.Kind), f.Message, f.Field, requestID(r)
+	if f.Code != "" {
+		b.Error.Code = f.Code
+	}
 	if code == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "5")
 	}
