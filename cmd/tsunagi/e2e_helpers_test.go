@@ -200,6 +200,7 @@ type serveOpts struct {
 	dataDir   string // "" = a fresh temporary directory
 	db        string // postgres:// URL, "" = SQLite in dataDir
 	mgmtAllow string // "" = the default
+	extra     []string
 }
 
 var setupURLRE = regexp.MustCompile(`https://\S+/setup\?first=1&token=tsu_\S+`)
@@ -218,6 +219,7 @@ func startServe(t testing.TB, o serveOpts) *server {
 	if o.mgmtAllow != "" {
 		args = append(args, "--mgmt-allow", o.mgmtAllow)
 	}
+	args = append(args, o.extra...)
 	s := &server{proc: launch(t, args...), dataDir: o.dataDir}
 	deadline := time.Now().Add(startTimeout)
 	for {

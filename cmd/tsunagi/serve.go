@@ -147,6 +147,9 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	// Links in mail point at the listeners unless --customer-url and
+	// --mgmt-url say otherwise.
+	ids.DefaultLinkBases("https://"+displayAddr(ls.Customer.Addr()), "https://"+displayAddr(ls.Mgmt.Addr()))
 	if f.demo {
 		invites, err := demo.Load(ctx, cat, ids)
 		if err != nil {

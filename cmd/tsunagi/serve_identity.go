@@ -37,8 +37,8 @@ func (f *identityFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.sessionAbsolute, "session-absolute", identity.DefaultConfig.SessionAbsolute, "a session ends this long after login, whatever its use")
 	fl.StringVar(&f.trustedProxies, "trusted-proxies", os.Getenv("TSUNAGI_TRUSTED_PROXIES"),
 		"comma-separated proxies whose X-Forwarded-For gives the client address; empty trusts none")
-	fl.StringVar(&f.customerURL, "customer-url", os.Getenv("TSUNAGI_CUSTOMER_URL"), "public base URL of the customer listener, for links in mail")
-	fl.StringVar(&f.mgmtURL, "mgmt-url", os.Getenv("TSUNAGI_MGMT_URL"), "base URL of the management listener, for links in mail")
+	fl.StringVar(&f.customerURL, "customer-url", os.Getenv("TSUNAGI_CUSTOMER_URL"), "public base URL of the customer listener, for links in mail; default https://<its listen address>, with localhost for a wildcard or loopback one")
+	fl.StringVar(&f.mgmtURL, "mgmt-url", os.Getenv("TSUNAGI_MGMT_URL"), "base URL of the management listener, for links in mail; default https://<its listen address>, with localhost for a wildcard or loopback one")
 	fl.StringVar(&f.smtpHost, "smtp-host", os.Getenv("TSUNAGI_SMTP_HOST"), "SMTP server; empty keeps mail in the outbox")
 	fl.IntVar(&f.smtpPort, "smtp-port", 0, "SMTP port (default 587, or 465 with --smtp-tls implicit)")
 	fl.StringVar(&f.smtpTLS, "smtp-tls", envOr("TSUNAGI_SMTP_TLS", mail.TLSStartTLS), "starttls (required), implicit, or none (local relay only)")

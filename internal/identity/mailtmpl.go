@@ -36,3 +36,16 @@ func renderMail(kind, lang, to, cause string, data any) (mail.Message, error) {
 	}
 	return mail.Message{Cause: cause, To: to, Language: lang, Subject: subject, Body: body}, nil
 }
+
+// DefaultLinkBases sets the base URLs of the links in mail to customer and
+// mgmt where the configuration gave none (serve passes its listeners'
+// addresses, known once they are bound). It must be called before the
+// service is used.
+func (s *Service) DefaultLinkBases(customer, mgmt string) {
+	if s.cfg.CustomerURL == "" {
+		s.cfg.CustomerURL = customer
+	}
+	if s.cfg.MgmtURL == "" {
+		s.cfg.MgmtURL = mgmt
+	}
+}
