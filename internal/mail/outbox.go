@@ -6,7 +6,8 @@
 // language.
 //
 // Without SMTP configured (the embedded default) mail stays in the outbox,
-// where the operator API lists it.
+// where the operator API lists it without bodies, unless the development
+// mail sink (Dir) writes it into a directory as .eml files.
 package mail
 
 import (
