@@ -245,8 +245,15 @@ func (s *Service) RequestRecovery(ctx context.Context, p Principal, cust catalog
 		DisplayName: inv.DisplayName, Email: inv.Email, Language: inv.Language, RequestedBy: p.LoginID, RequestedAt: now,
 		ExpiresAt: now.Add(RecoveryTTL)}
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		// The customer's row is locked on PostgreSQL, so that two requests
+		// at once cannot both find none open (SQLite's write transactions
+		// are serial already).
+		q := `SELECT status FROM customers WHERE id = ?`
+		if tx.Dialect() == store.Postgres {
+			q += ` FOR UPDATE`
+		}
 		var status string
-		if err := store.Scan(tx.QueryRow(ctx, `SELECT status FROM customers WHERE id = ?`, cust), &status); err != nil {
+		if err := store.Scan(tx.QueryRow(ctx, q, cust), &status); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return fault.New(fault.NotFound, "customer not found")
 			}
