@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -129,6 +130,9 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	idCfg.Secrets = db.Secrets()
 	ids := identity.New(db, auditLog, idCfg)
+	if f.demo && f.id.mailDir == "" && f.id.smtpHost == "" {
+		f.id.mailDir = filepath.Join(f.dataDir, "mail")
+	}
 	sender, err := f.id.sender(ids, log)
 	if err != nil {
 		return err
@@ -158,6 +162,9 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	var links []setupLink
+	// Links in mail point at the listeners unless --customer-url and
+	// --mgmt-url say otherwise.
+	ids.DefaultLinkBases("https://"+displayAddr(ls.Customer.Addr()), "https://"+displayAddr(ls.Mgmt.Addr()))
 	if f.demo {
 		invites, err := demo.Load(ctx, cat, ids)
 		if err != nil {
@@ -168,12 +175,11 @@ func serve(ctx context.Context, f serveFlags) error {
 				return fmt.Errorf("demo: %w", err)
 			}
 		}
+		// Their setup links go by mail (with --demo and no SMTP server, to
+		// the --mail-dir sink), never to the terminal or the log.
 		for _, in := range invites {
-			links = append(links, setupLink{
-				what: fmt.Sprintf("Demo: the operations administrator %s of %s sets a password at", in.LoginID, in.Customer),
-				url:  "https://" + displayAddr(ls.Customer.Addr()) + "/setup?token=" + in.Token})
-			log.Info("demo customer account waiting for its password", "customer", in.Customer, "login_id", in.LoginID,
-				"setup_links_file", linksFile(f.dataDir))
+			log.Info("demo customer account waiting for its password: its setup link was mailed", "customer", in.Customer,
+				"login_id", in.LoginID, "email", in.Email)
 		}
 	}
 	token, err := ids.FirstOperatorLink(ctx)
@@ -197,10 +203,14 @@ func serve(ctx context.Context, f serveFlags) error {
 	log.Info("tsunagi controller started", "customer", ls.Customer.Addr().String(), "management", ls.Mgmt.Addr().String(), "agent", agentAddr,
 		"database", string(db.Dialect()), "startup_ms", time.Since(start).Milliseconds())
 	go ids.RunReminders(ctx, time.Hour, func(err error) { log.Error("token reminders", "err", err) })
-	if sender != nil {
+	switch {
+	case f.id.mailDir != "":
 		go sender.Run(ctx)
-	} else {
-		log.Info("no SMTP server configured (--smtp-host): mail stays in the outbox, listed at GET /api/v1/mail on the management listener")
+		log.Warn("mail is not delivered: each message is written as an .eml file in --mail-dir (development mail sink)", "mail_dir", f.id.mailDir)
+	case sender != nil:
+		go sender.Run(ctx)
+	default:
+		log.Warn("mail is not delivered: no SMTP server (--smtp-host) and no --mail-dir; it stays in the outbox, listed without bodies at GET /api/v1/mail on the management listener")
 	}
 	err = srv.Serve(ctx, ls)
 	log.Info("tsunagi controller stopped")

@@ -10,6 +10,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/mailtest"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
@@ -91,10 +92,11 @@ func newFixture(t *testing.T, db *store.DB) fixture {
 
 func (f fixture) active(t *testing.T, cust catalog.CustomerID, login string, role Role) (Account, Principal) {
 	t.Helper()
-	a, tok, err := f.svc.Invite(f.ctx, cust, InviteInput{LoginID: login, DisplayName: login, Email: login + "@example.jp", Role: role})
+	a, err := f.svc.Invite(f.ctx, cust, InviteInput{LoginID: login, DisplayName: login, Email: login + "@example.jp", Role: role})
 	if err != nil {
 		t.Fatal(err)
 	}
+	tok := mailtest.LinkToken(t, f.svc.Outbox(), a.Email, "account.invite")
 	side := CustomerSide
 	if cust == "" {
 		side = OperatorSide
@@ -215,10 +217,10 @@ func TestUnknownLoginTiming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, tok, err := svc.Invite(ctx, cu.ID, InviteInput{LoginID: "timing-user", DisplayName: "t", Email: "t@example.jp", Role: RoleUser})
-	if err != nil {
+	if _, err := svc.Invite(ctx, cu.ID, InviteInput{LoginID: "timing-user", DisplayName: "t", Email: "t@example.jp", Role: RoleUser}); err != nil {
 		t.Fatal(err)
 	}
+	tok := mailtest.LinkToken(t, svc.Outbox(), "t@example.jp", "account.invite")
 	if _, err := svc.CompleteSetup(ctx, CustomerSide, SetupInput{Token: tok, Password: "timing passphrase 1"}); err != nil {
 		t.Fatal(err)
 	}

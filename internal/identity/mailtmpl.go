@@ -17,7 +17,7 @@ import (
 //go:embed mailtext/*.txt
 var mailFiles embed.FS
 
-var mailTemplates = template.Must(template.New("").Funcs(template.FuncMap{"join": strings.Join}).
+var mailTemplates = template.Must(template.New("").Option("missingkey=error").Funcs(template.FuncMap{"join": strings.Join}).
 	ParseFS(mailFiles, "mailtext/*.txt"))
 
 // templateMail renders message name in lang for to.
@@ -35,4 +35,17 @@ func templateMail(name, cause, lang, to string, data any) (mail.Message, error) 
 		return mail.Message{}, fmt.Errorf("mail %s.%s: the first line must be the subject", name, lang)
 	}
 	return mail.Message{Cause: cause, To: to, Language: lang, Subject: subject, Body: body}, nil
+}
+
+// DefaultLinkBases sets the base URLs of the links in mail to customer and
+// mgmt where the configuration gave none (serve passes its listeners'
+// addresses, known once they are bound). It must be called before the
+// service is used.
+func (s *Service) DefaultLinkBases(customer, mgmt string) {
+	if s.cfg.CustomerURL == "" {
+		s.cfg.CustomerURL = customer
+	}
+	if s.cfg.MgmtURL == "" {
+		s.cfg.MgmtURL = mgmt
+	}
 }

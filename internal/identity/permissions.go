@@ -20,6 +20,8 @@ const (
 	ActCatalogManage    Action = "catalog.manage"    // operator: customers, contracts, hubs, ports
 	ActInventoryManage  Action = "inventory.manage"  // operator: regions, hub nodes, physical ports
 	ActCustomerAccounts Action = "customer.accounts" // operator: a customer's first operations administrator
+	ActRecoveryRequest  Action = "recovery.request"  // operator: ask for a locked-out customer's new operations administrator
+	ActRecoveryApprove  Action = "recovery.approve"  // security officer: approve or reject such a request (never the requester)
 	ActStaffManage      Action = "staff.manage"      // operator: operators' accounts (staff.go: never a security officer's)
 	ActOfficersManage   Action = "officers.manage"   // security officer: security officers' accounts (never an operator's)
 	ActAuditRead        Action = "audit.read"        // security officer: the whole audit log
@@ -65,10 +67,12 @@ var actions = []ActionInfo{
 	{ActCatalogManage, "customers, contracts, hubs, ports", "create, read, change, cancel", "management"},
 	{ActInventoryManage, "regions, hub nodes, physical ports", "create, read", "management"},
 	{ActCapacityRead, "capacity, allocation, desired state", "read", "management"},
-	{ActCustomerAccounts, "a customer's accounts", "list; invite the first operations administrator", "management"},
+	{ActCustomerAccounts, "a customer's accounts", "list; invite the customer's first operations administrator, only while it has no active one (the setup link goes only to the invitee's e-mail)", "management"},
+	{ActRecoveryRequest, "a locked-out customer's operations administrator", "request, with a reason, that a new one be invited; nothing is invited until a security officer approves", "management"},
+	{ActRecoveryApprove, "recovery requests", "list; approve (the invitation is then mailed to the invitee and announced to the customer) or reject; never a request of one's own", "management"},
 	{ActStaffManage, "operators' accounts", "list staff; invite, delete, unlock an operator; invite a security officer only while none is active; never acts on a security officer's account or changes a role to security-officer", "management"},
 	{ActOfficersManage, "security officers' accounts", "list staff; invite, delete, unlock a security officer, never an operator; the last active security officer cannot be deleted", "management"},
-	{ActMailRead, "mail outbox", "read queued, sent and failed mail", "management"},
+	{ActMailRead, "mail outbox", "list queued, sent and failed mail: recipient, cause, subject, status, never a body (it may hold a single-use link)", "management"},
 	{ActBreakGlassOpen, "access to one customer's saved data", "open with a typed reason and a time limit (default 1 h)", "management"},
 	{ActAuditRead, "the whole audit log", "read, verify the chain, export evidence", "management"},
 }
@@ -90,7 +94,7 @@ var roles = []RoleInfo{
 	{RoleOperator, "operator", "management",
 		"Runs the platform: inventory, capacity, customers and contracts, notices, incidents. No access to customers' saved data."},
 	{RoleSecurityOfficer, "security officer", "management",
-		"Reads and verifies the audit log, exports evidence, oversees purges, and manages the security officers' accounts: operators cannot delete, demote or unlock a security officer, nor invite one once one is active."},
+		"Reads and verifies the audit log, exports evidence, oversees purges, approves or rejects the recovery of a locked-out customer's operations administrator that an operator requested, and manages the security officers' accounts: operators cannot delete, demote or unlock a security officer, nor invite one once one is active."},
 	{RoleMFAPending, "MFA pending (any account, during login)", "both",
 		"A session that passed the password but not yet the second factor its account has, or that its customer's policy requires of admins. It can only give (or, if the account has none, enrol) the second factor."},
 	{RoleBreakGlass, "break-glass (operator, time-limited)", "management",
@@ -109,8 +113,8 @@ var permissions = map[Role][]Action{
 	RoleAdmin: {ActSelf, ActCredentials, ActMFA, ActCatalogRead, ActNetworkRead, ActNetworkEdit},
 	RoleUser:  {ActSelf, ActCredentials, ActMFA, ActCatalogRead, ActNetworkRead},
 	RoleOperator: {ActSelf, ActCredentials, ActMFA, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage,
-		ActCapacityRead, ActMailRead, ActBreakGlassOpen},
-	RoleSecurityOfficer: {ActSelf, ActCredentials, ActMFA, ActAuditRead, ActOfficersManage},
+		ActCapacityRead, ActMailRead, ActBreakGlassOpen, ActRecoveryRequest},
+	RoleSecurityOfficer: {ActSelf, ActCredentials, ActMFA, ActAuditRead, ActOfficersManage, ActRecoveryApprove},
 	RoleMFAPending:      {ActMFA},
 	RoleBreakGlass:      {ActNetworkRead},
 }

@@ -6,8 +6,9 @@
 // language.
 //
 // Without SMTP configured (the embedded default) mail stays in the outbox,
-// where the operator API lists it (without bodies). Bodies are sealed at rest
-// and erased once sent.
+// where the operator API lists it without bodies, unless the development
+// mail sink (Dir) writes it into a directory as .eml files. Bodies are sealed
+// at rest and erased once sent.
 package mail
 
 import (

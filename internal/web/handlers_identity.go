@@ -106,7 +106,7 @@ func (s *Server) inviteMyAccount(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The link goes only to the invitee's e-mail; the administrator never
 	// sees it.
-	a, _, err := s.deps.Identity.Invite(r.Context(), principal(r).CustomerID, in)
+	a, err := s.deps.Identity.Invite(r.Context(), principal(r).CustomerID, in)
 	if err != nil {
 		return err
 	}

@@ -177,7 +177,7 @@ func (c *client) expect(want int, method, path string, body any) resp {
 // link from the mail outbox as the invitee would from the mail.
 func (e *idEnv) account(cust catalog.CustomerID, loginID string, role identity.Role, pw string) identity.Account {
 	e.t.Helper()
-	a, _, err := e.idn.Invite(e.seed, cust, identity.InviteInput{LoginID: loginID, DisplayName: "Test " + loginID,
+	a, err := e.idn.Invite(e.seed, cust, identity.InviteInput{LoginID: loginID, DisplayName: "Test " + loginID,
 		Email: loginID + "@example.co.jp", Role: role})
 	e.must("invite "+loginID, err)
 	tok := e.linkFromMail(a.Email, "account.invite")

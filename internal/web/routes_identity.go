@@ -38,6 +38,12 @@ func (s *Server) identityMgmtRoutes() []route {
 		route{"DELETE", "/api/v1/officers/{account}", identity.ActOfficersManage, s.deleteAccount},
 		route{"POST", "/api/v1/officers/{account}/unlock", identity.ActOfficersManage, s.unlock},
 		route{"GET", "/api/v1/mail", identity.ActMailRead, s.listMail},
+		// A locked-out customer's new operations administrator: requested
+		// by an operator, approved by another person, a security officer.
+		route{"POST", "/api/v1/customers/{customer}/recoveries", identity.ActRecoveryRequest, s.requestRecovery},
+		route{"GET", "/api/v1/recoveries", identity.ActRecoveryApprove, s.listRecoveries},
+		route{"POST", "/api/v1/recoveries/{recovery}/approve", identity.ActRecoveryApprove, s.approveRecovery},
+		route{"POST", "/api/v1/recoveries/{recovery}/reject", identity.ActRecoveryApprove, s.rejectRecovery},
 		route{"POST", "/api/v1/customers/{customer}/break-glass", identity.ActBreakGlassOpen, s.openBreakGlass},
 		route{"DELETE", "/api/v1/break-glass/{grant}", identity.ActBreakGlassOpen, s.closeBreakGlass},
 		// Saved data, readable by staff only under a live break-glass grant.
