@@ -14,6 +14,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Break-glass (ISO/IEC 27017 5.1.1, staff access to customer data): operator
@@ -50,8 +51,11 @@ func (s *Service) OpenBreakGlass(ctx context.Context, p Principal, cust catalog.
 		return Grant{}, fault.New(fault.Forbidden, "your role does not allow this")
 	}
 	in.Reason = strings.TrimSpace(in.Reason)
-	if n := utf8.RuneCountInString(in.Reason); n < 10 || len(in.Reason) > 1000 || !utf8.ValidString(in.Reason) {
+	if n := utf8.RuneCountInString(in.Reason); n < 10 || len(in.Reason) > 1000 {
 		return Grant{}, fault.Field("reason", "reason must say why, in 10 to 1000 bytes of text")
+	}
+	if msg := text.SingleLine(in.Reason); msg != "" {
+		return Grant{}, fault.Field("reason", "reason %s", msg)
 	}
 	ttl := DefaultBreakGlassTTL
 	if in.Minutes != 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Client-certificate device authentication (ISO/IEC 27017 9.2.3). The
@@ -59,7 +60,7 @@ func fingerprint(c *x509.Certificate) string {
 
 // RegisterDevice registers a device certificate for customer cust.
 func (s *Service) RegisterDevice(ctx context.Context, cust catalog.CustomerID, in DeviceInput) (Device, error) {
-	if in.Name == "" || len(in.Name) > 100 || strings.ContainsAny(in.Name, "\x00\r\n<>") {
+	if in.Name == "" || len(in.Name) > 100 || text.SingleLine(in.Name) != "" || strings.ContainsAny(in.Name, "<>") {
 		return Device{}, fault.Field("name", "name is required: one line, at most 100 bytes, without < or >")
 	}
 	block, _ := pem.Decode([]byte(in.CertificatePEM))

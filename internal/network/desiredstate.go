@@ -13,6 +13,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // NodeInput is everything the desired state of one node is computed from.
@@ -89,7 +90,7 @@ func buildHub(h HubInput, limit int, overlay netip.Prefix) desired.Hub {
 	cfg := h.Config
 	out := desired.Hub{HubID: string(h.Hub.ID), CustomerID: string(h.CustomerID),
 		Namespace: "hub-" + DataplaneID(h.Hub.ID), ConfigVersion: h.Version, Priority: h.Hub.Priority,
-		ASN: cfg.ASN, Backbone: desired.Backbone{VNI: h.VNI, LocalPreference: localPref[h.Hub.Priority],
+		ASN: uint32(cfg.ASN), Backbone: desired.Backbone{VNI: h.VNI, LocalPreference: localPref[h.Hub.Priority],
 			OverlayAddress: overlayAddress(overlay, h.Hub.Priority), LocalUnderlay: h.Underlays[h.Hub.ID], Peers: []desired.BackbonePeer{}},
 		Ports: []desired.Port{}, StaticNAT: []desired.StaticNAT{}}
 	for _, hc := range cfg.Hubs {
@@ -134,9 +135,10 @@ func buildPort(pc PortConfig, pf PortFact, legs []LegInput, h HubInput, objs obj
 	if pc.OnPrem != nil {
 		o := pc.OnPrem
 		p.Sessions = append(p.Sessions, desired.Session{Name: "single", LocalAddress: o.HubAddress, PeerAddress: o.CustomerAddress,
-			PrefixLength: o.PrefixLength, PeerASN: o.PeerASN, MD5: o.MD5, BFD: o.BFD, ImportLimit: limit})
-		g := desired.L2Guard(o.L2Guard)
-		p.L2Guard = &g
+			PrefixLength: o.PrefixLength, PeerASN: uint32(o.PeerASN), MD5: o.MD5, BFD: o.BFD, ImportLimit: limit})
+		g := o.L2Guard
+		p.L2Guard = &desired.L2Guard{BPDUGuard: g.BPDUGuard, StormControlPPS: int(g.StormControlPPS), FlapLimit: int(g.FlapLimit),
+			FlapWindowSeconds: int(g.FlapWindowSeconds), MACLimit: int(g.MACLimit), MACAgeingSeconds: int(g.MACAgeingSeconds), MTU: int(g.MTU)}
 		p.RoutePolicy = desired.RoutePolicy{Type: "All", Prefixes: []string{}}
 	}
 	if c := pc.Cloud; c != nil {
@@ -146,7 +148,7 @@ func buildPort(pc PortConfig, pf PortFact, legs []LegInput, h HubInput, objs obj
 			link Link
 		}{{"primary", c.Primary}, {"secondary", c.Secondary}} {
 			p.Sessions = append(p.Sessions, desired.Session{Name: l.name, LocalAddress: l.link.HubAddress, PeerAddress: l.link.PeerAddress,
-				PrefixLength: l.link.PrefixLength, PeerASN: c.PeerASN, MD5: c.MD5, BFD: c.BFD, ImportLimit: limit})
+				PrefixLength: l.link.PrefixLength, PeerASN: uint32(c.PeerASN), MD5: c.MD5, BFD: c.BFD, ImportLimit: limit})
 		}
 		p.RoutePolicy = desired.RoutePolicy{Type: c.RoutePolicy.Type, Prefixes: []string{}}
 		switch c.RoutePolicy.Type {
@@ -564,6 +566,9 @@ func (s *Service) DesiredStateForStaff(ctx context.Context, node, reason string)
 	reason = strings.TrimSpace(reason)
 	if reason == "" || len(reason) > 500 {
 		return nil, desired.State{}, fault.Field("reason", "state why you read customers' configuration (reason, at most 500 characters)")
+	}
+	if msg := text.SingleLine(reason); msg != "" {
+		return nil, desired.State{}, fault.Field("reason", "reason %s", msg)
 	}
 	var in NodeInput
 	var st desired.State
