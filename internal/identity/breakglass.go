@@ -105,6 +105,37 @@ func (s *Service) ActiveGrant(ctx context.Context, p Principal, cust catalog.Cus
 	return g, nil
 }
 
+// ActiveGrants returns operator p's live grants, one per customer (the
+// latest-expiring), for a read that spans customers (a node's desired
+// state). A role that may no longer open grants has none.
+func (s *Service) ActiveGrants(ctx context.Context, p Principal) ([]Grant, error) {
+	if !p.Operator() || !Allowed(p.Role, ActBreakGlassOpen) {
+		return nil, nil
+	}
+	rows, err := s.db.Query(ctx, `SELECT id, customer_id, reason, created_at, expires_at FROM break_glass_grants
+		WHERE account_id = ? AND closed_at IS NULL AND expires_at > ? ORDER BY customer_id, expires_at DESC`,
+		p.AccountID, clock.Store(clock.Now()))
+	if err != nil {
+		return nil, fmt.Errorf("break-glass: %w", err)
+	}
+	defer rows.Close()
+	var out []Grant
+	for rows.Next() {
+		g := Grant{AccountID: p.AccountID}
+		var c, e string
+		if err := rows.Scan(&g.ID, &g.CustomerID, &g.Reason, &c, &e); err != nil {
+			return nil, fmt.Errorf("break-glass: %w", err)
+		}
+		if len(out) > 0 && out[len(out)-1].CustomerID == g.CustomerID {
+			continue
+		}
+		g.CreatedAt, _ = clock.Parse(c)
+		g.ExpiresAt, _ = clock.Parse(e)
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
 // RecordBreakGlassAccess records one access under grant g in the customer's
 // audit log, with the grant's reason.
 func (s *Service) RecordBreakGlassAccess(ctx context.Context, g Grant, what string) error {

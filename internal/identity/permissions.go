@@ -60,7 +60,7 @@ var actions = []ActionInfo{
 	{ActLockBreak, "another account's edit lock", "break", "customer"},
 	{ActCatalogManage, "customers, contracts, hubs, ports", "create, read, change, cancel", "management"},
 	{ActInventoryManage, "regions, hub nodes, physical ports", "create, read", "management"},
-	{ActCapacityRead, "capacity, allocation, desired state", "read", "management"},
+	{ActCapacityRead, "capacity, allocation, a node's desired state", "read; in a node's desired state a customer's configuration only under a live break-glass grant for that customer, else its placement only (ports, legs, VLANs, speeds, backbone)", "management"},
 	{ActCustomerAccounts, "a customer's accounts", "list; invite the first operations administrator", "management"},
 	{ActStaffManage, "operators' accounts", "list staff; invite, delete, unlock an operator; invite a security officer only while none is active; never acts on a security officer's account or changes a role to security-officer", "management"},
 	{ActOfficersManage, "security officers' accounts", "list staff; invite, delete, unlock a security officer, never an operator; the last active security officer cannot be deleted", "management"},

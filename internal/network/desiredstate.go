@@ -8,12 +8,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
 	"github.com/tsunagi-net/tsunagi/internal/store"
-	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // NodeInput is everything the desired state of one node is computed from.
@@ -556,56 +554,4 @@ type cachedDoc struct {
 	date       string
 	doc        []byte
 	generation string
-}
-
-// DesiredStateForStaff is DesiredState for operator staff: the document
-// holds the saved data of every customer with a hub on the node, so each of
-// those customers' audit logs records the access with its stated reason
-// (access transparency), in the same transaction that reads the data.
-func (s *Service) DesiredStateForStaff(ctx context.Context, node, reason string) ([]byte, desired.State, error) {
-	reason = strings.TrimSpace(reason)
-	if reason == "" || len(reason) > 500 {
-		return nil, desired.State{}, fault.Field("reason", "state why you read customers' configuration (reason, at most 500 characters)")
-	}
-	if msg := text.SingleLine(reason); msg != "" {
-		return nil, desired.State{}, fault.Field("reason", "reason %s", msg)
-	}
-	var in NodeInput
-	var st desired.State
-	var b []byte
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		var err error
-		if in, err = s.nodeInput(ctx, tx, node); err != nil {
-			return err
-		}
-		st = BuildDesiredState(in)
-		// Staff read the configuration, not its secrets: BGP passwords are
-		// masked as in the customer's own reads (the generation is then
-		// that of this view, not of the agent's document).
-		for i := range st.Hubs {
-			for j := range st.Hubs[i].Ports {
-				for k := range st.Hubs[i].Ports[j].Sessions {
-					if st.Hubs[i].Ports[j].Sessions[k].MD5 != "" {
-						st.Hubs[i].Ports[j].Sessions[k].MD5 = "********"
-					}
-				}
-			}
-		}
-		if b, err = desired.Encode(&st); err != nil {
-			return err
-		}
-		seen := map[string]bool{}
-		for _, h := range st.Hubs {
-			if seen[h.CustomerID] {
-				continue
-			}
-			seen[h.CustomerID] = true
-			if err := s.audit.RecordTx(ctx, tx, audit.Event{Action: "saved_data.read", Target: "node:" + node + "/desired-state",
-				CustomerID: h.CustomerID, Reason: reason, Detail: map[string]any{"generation": st.Generation}}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return b, st, err
 }
