@@ -34,9 +34,12 @@ type jsonValue struct {
 type jsonIndex []jsonValue
 
 // scanJSON walks one JSON value and refuses duplicate keys and text that is
-// not valid UTF-8. Syntax errors come back as encoding/json's own.
-func scanJSON(body []byte) (jsonIndex, error) {
-	s := &jsonScan{body: body, dec: json.NewDecoder(bytes.NewReader(body))}
+// not valid UTF-8. Syntax errors come back as encoding/json's own. With
+// index it also returns where every value sits; that is asked for only to
+// name the field of a type error, so a large valid body (a node's report)
+// costs no index.
+func scanJSON(body []byte, index bool) (jsonIndex, error) {
+	s := &jsonScan{body: body, dec: json.NewDecoder(bytes.NewReader(body)), index: index}
 	s.dec.UseNumber()
 	if err := s.value("", ""); err != nil {
 		return nil, err
@@ -48,9 +51,10 @@ func scanJSON(body []byte) (jsonIndex, error) {
 }
 
 type jsonScan struct {
-	body []byte
-	dec  *json.Decoder
-	idx  jsonIndex
+	body  []byte
+	dec   *json.Decoder
+	index bool
+	idx   jsonIndex
 }
 
 func joinKey(path, key string) string {
@@ -66,8 +70,11 @@ func (s *jsonScan) value(path, bare string) error {
 	if err != nil {
 		return err
 	}
-	at := len(s.idx)
-	s.idx = append(s.idx, jsonValue{path: path, bare: bare, start: start})
+	at := -1
+	if s.index {
+		at = len(s.idx)
+		s.idx = append(s.idx, jsonValue{path: path, bare: bare, start: start})
+	}
 	switch t := tok.(type) {
 	case json.Delim:
 		if t == '[' {
@@ -108,11 +115,17 @@ func (s *jsonScan) value(path, bare string) error {
 		if err := s.text(path, start, t); err != nil {
 			return err
 		}
-		s.idx[at].raw = string(bytes.TrimLeft(s.body[start:s.dec.InputOffset()], " \t\r\n,:"))
+		if at >= 0 {
+			s.idx[at].raw = string(bytes.TrimLeft(s.body[start:s.dec.InputOffset()], " \t\r\n,:"))
+		}
 	default:
-		s.idx[at].raw = string(bytes.TrimLeft(s.body[start:s.dec.InputOffset()], " \t\r\n,:"))
+		if at >= 0 {
+			s.idx[at].raw = string(bytes.TrimLeft(s.body[start:s.dec.InputOffset()], " \t\r\n,:"))
+		}
 	}
-	s.idx[at].end = s.dec.InputOffset()
+	if at >= 0 {
+		s.idx[at].end = s.dec.InputOffset()
+	}
 	return nil
 }
 
@@ -188,7 +201,7 @@ func strictUnmarshal(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return fault.New(fault.Invalid, "a JSON body is required")
 	}
-	idx, err := scanJSON(body)
+	_, err := scanJSON(body, false)
 	if err == nil {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
@@ -205,6 +218,7 @@ func strictUnmarshal(body []byte, v any) error {
 	case fault.Is(err, fault.Invalid):
 		return err
 	case errors.As(err, &typeErr):
+		idx, _ := scanJSON(body, true) // the same body: it scanned cleanly above
 		field := idx.locate(typeErr)
 		return fault.Field(field, "%s", typeMessage(field, typeErr))
 	case errors.As(err, &syntaxErr):

@@ -93,18 +93,27 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 
 // decodeLimit is decode with another size limit.
 func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
+	body, err := readJSONBody(w, r, limit)
+	if err != nil {
+		return err
+	}
+	return strictUnmarshal(body, v)
+}
+
+// readJSONBody reads a JSON request body of at most limit bytes.
+func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return fault.New(fault.Invalid, "Content-Type must be application/json")
+		return nil, fault.New(fault.Invalid, "Content-Type must be application/json")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
-			return fault.New(fault.TooLarge, "the body is larger than %d bytes", limit)
+			return nil, fault.New(fault.TooLarge, "the body is larger than %d bytes", limit)
 		}
-		return fault.Wrap(fault.Invalid, err, "the body could not be read")
+		return nil, fault.Wrap(fault.Invalid, err, "the body could not be read")
 	}
-	return strictUnmarshal(body, v)
+	return body, nil
 }
 
 // page reads ?limit= and ?after=.
