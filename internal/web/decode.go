@@ -185,6 +185,9 @@ type jsonForm interface{ JSONForm() string }
 
 // typeMessage is the message of a type error at field.
 func typeMessage(field string, e *json.UnmarshalTypeError) string {
+	if field == "" {
+		field = "the body"
+	}
 	if e.Type != nil {
 		if f, ok := reflect.New(e.Type).Elem().Interface().(jsonForm); ok {
 			return field + " must be " + f.JSONForm()
@@ -200,6 +203,18 @@ func typeMessage(field string, e *json.UnmarshalTypeError) string {
 func strictUnmarshal(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return fault.New(fault.Invalid, "a JSON body is required")
+	}
+	// Every request body is one JSON object: null, a list or a bare value
+	// in its place would decode into a struct as "nothing given".
+	if t := reflect.TypeOf(v); t != nil && t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct &&
+		bytes.TrimSpace(body)[0] != '{' {
+		if _, err := scanJSON(body, false); err != nil {
+			var syntaxErr *json.SyntaxError
+			if errors.As(err, &syntaxErr) {
+				return fault.New(fault.Invalid, "malformed JSON at byte %d", syntaxErr.Offset)
+			}
+		}
+		return fault.New(fault.Invalid, "the body must be a JSON object")
 	}
 	_, err := scanJSON(body, false)
 	if err == nil {

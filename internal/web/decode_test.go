@@ -39,6 +39,13 @@ func TestStrictUnmarshal(t *testing.T) {
 			}
 		})
 	}
+	for _, body := range []string{`null`, `[]`, `"x"`, `42`, ` null `} {
+		var d doc
+		f, ok := fault.As(strictUnmarshal([]byte(body), &d))
+		if !ok || f.Kind != fault.Invalid || f.Message != "the body must be a JSON object" {
+			t.Errorf("%s: got %v, want the body refused as not an object", body, f)
+		}
+	}
 	var d doc
 	if err := strictUnmarshal([]byte(`{"services":[{"name":"\ufffd is fine when sent","n":1}],"tags":{"a":"b","c":"d"}}`), &d); err != nil {
 		t.Fatalf("valid body refused: %v", err)
