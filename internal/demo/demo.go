@@ -182,13 +182,13 @@ func demoPort(p catalog.Port, customer int, withStatic bool) network.PortConfig 
 	}}
 	switch p.Kind {
 	case "onprem":
-		pc.OnPrem = &network.OnPremConnection{HubAddress: "10.0.0.1", CustomerAddress: "10.0.0.2", PrefixLength: 30, PeerASN: uint32(65001 + customer)}
+		pc.OnPrem = &network.OnPremConnection{HubAddress: "10.0.0.1", CustomerAddress: "10.0.0.2", PrefixLength: 30, PeerASN: network.ASN(65001 + customer)}
 	case "a-private":
 		pc.Cloud = &network.CloudConnection{VLAN: 101, PeerASN: 64512, RoutePolicy: network.RoutePolicy{Type: network.PolicyDefaultRoute},
 			Primary:   network.Link{HubAddress: "169.254.100.1", PeerAddress: "169.254.100.2", PrefixLength: 30},
 			Secondary: network.Link{HubAddress: "169.254.100.5", PeerAddress: "169.254.100.6", PrefixLength: 30}}
 	case "m-public", "m2-public":
-		asn := uint32(12076)
+		asn := network.ASN(12076)
 		if p.Kind == "m2-public" {
 			asn = 8075
 		}

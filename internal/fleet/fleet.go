@@ -21,6 +21,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/pki"
 	"github.com/tsunagi-net/tsunagi/internal/secretbox"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Lifetimes.
@@ -257,6 +258,9 @@ func (f *Fleet) Authenticate(ctx context.Context, cert *x509.Certificate) (Node,
 func (f *Fleet) Revoke(ctx context.Context, node, reason string) (int, error) {
 	if reason == "" || len(reason) > 500 {
 		return 0, fault.Field("reason", "reason is required (at most 500 bytes)")
+	}
+	if msg := text.SingleLine(reason); msg != "" {
+		return 0, fault.Field("reason", "reason %s", msg)
 	}
 	var n int64
 	err := f.db.InTx(ctx, func(tx *store.Tx) error {

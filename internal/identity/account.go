@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
@@ -17,6 +16,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	tmail "github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Account is a person's login.
@@ -76,7 +76,7 @@ func checkAccountFields(loginID, name, email string) error {
 	if !loginIDRE.MatchString(loginID) {
 		return fault.Field("login_id", "login_id must be 3–64 letters, digits, '.', '_', '@' or '-'")
 	}
-	if name == "" || len(name) > 200 || !utf8.ValidString(name) || strings.ContainsAny(name, "\x00\r\n<>") {
+	if name == "" || len(name) > 200 || text.SingleLine(name) != "" || strings.ContainsAny(name, "<>") {
 		return fault.Field("display_name", "display_name is required: one line of text, at most 200 bytes, without < or >")
 	}
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {

@@ -17,6 +17,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Client-certificate device authentication (ISO/IEC 27017 9.2.3). The
@@ -68,7 +69,7 @@ func (s *Service) RegisterDevice(ctx context.Context, p Principal, in DeviceInpu
 	if err := s.requireRecentAuth(ctx, p, "device.register"); err != nil {
 		return Device{}, err
 	}
-	if in.Name == "" || len(in.Name) > 100 || strings.ContainsAny(in.Name, "\x00\r\n<>") {
+	if in.Name == "" || len(in.Name) > 100 || text.SingleLine(in.Name) != "" || strings.ContainsAny(in.Name, "<>") {
 		return Device{}, fault.Field("name", "name is required: one line, at most 100 bytes, without < or >")
 	}
 	block, _ := pem.Decode([]byte(in.CertificatePEM))

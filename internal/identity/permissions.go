@@ -66,7 +66,7 @@ var actions = []ActionInfo{
 	{ActLockBreak, "another account's edit lock", "break", "customer"},
 	{ActCatalogManage, "customers, contracts, hubs, ports", "create, read, change, cancel", "management"},
 	{ActInventoryManage, "regions, hub nodes, physical ports", "create, read", "management"},
-	{ActCapacityRead, "capacity, allocation, desired state", "read", "management"},
+	{ActCapacityRead, "capacity, allocation, a node's desired state", "read; in a node's desired state a customer's configuration only under a live break-glass grant for that customer, else its placement only (ports, legs, VLANs, speeds, backbone)", "management"},
 	{ActCustomerAccounts, "a customer's accounts", "list; invite the customer's first operations administrator, only while it has no active one (the setup link goes only to the invitee's e-mail)", "management"},
 	{ActRecoveryRequest, "a locked-out customer's operations administrator", "request, with a reason, that a new one be invited; nothing is invited until a security officer approves", "management"},
 	{ActRecoveryApprove, "recovery requests", "list; approve (the invitation is then mailed to the invitee and announced to the customer) or reject; never a request of one's own", "management"},

@@ -77,6 +77,16 @@ gets 404, exactly as for an object that does not exist.
   grant and every access under it are recorded with the reason in that
   customer's own audit log (` + "`audit.own`" + `), where its operations
   administrator sees them.
+- **A node's desired state** (` + "`capacity.read`" + `, ` + "`GET /api/v1/nodes/{node}/desired-state?reason=`" + `)
+  shows each customer's section in full (BGP passwords always masked) only
+  while the reader holds a live break-glass grant for that customer; each such
+  section is recorded in that customer's audit log with the grant's reason.
+  Every other customer's section is cut down to placement: hub, namespace,
+  applied version number, DR priority, backbone (VNI, overlay, tunnel
+  endpoints) and, per port placed on the node, its kind, speed, legs
+  (interface, VLAN), BGP session count and whether BGP is enabled or the port
+  is shut. Addresses, ASNs, routing, firewall and NAT are not shown. The read
+  and its stated reason are in the operators' audit log.
 - **Separation of duties among staff** (ISO/IEC 27017 9.2.2, 18.2.1).
   Security officers review what operators do, so operators cannot remove
   that oversight: ` + "`staff.manage`" + ` never deletes, unlocks or changes the

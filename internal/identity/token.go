@@ -14,6 +14,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	tmail "github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Token is an API token's public description; its secret is shown once.
@@ -64,7 +65,7 @@ func within(tok, acc Role) bool {
 // with in.Role (at most the account's role) or, later, the account's role if
 // that becomes lower. It returns the secret, which is not kept.
 func (s *Service) CreateToken(ctx context.Context, p Principal, in TokenInput) (Token, string, error) {
-	if in.Name == "" || len(in.Name) > 100 || strings.ContainsAny(in.Name, "\x00\r\n") {
+	if in.Name == "" || len(in.Name) > 100 || text.SingleLine(in.Name) != "" {
 		return Token{}, "", fault.Field("name", "name is required (at most 100 bytes, one line)")
 	}
 	now := clock.Now()

@@ -17,6 +17,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // WebAuthn / FIDO2 (github.com/go-webauthn/webauthn). A ceremony's challenge
@@ -181,7 +182,7 @@ func (s *Service) FinishWebAuthnRegistration(ctx context.Context, p Principal, n
 		return WebAuthnKey{}, "", err
 	}
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 100 || strings.ContainsAny(name, "\x00\r\n<>") {
+	if name == "" || len(name) > 100 || text.SingleLine(name) != "" || strings.ContainsAny(name, "<>") {
 		return WebAuthnKey{}, "", fault.Field("name", "name is required: one line, at most 100 bytes, without < or >")
 	}
 	var k WebAuthnKey

@@ -14,6 +14,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Placement of customer ports on physical ports (operator inventory). A
@@ -260,6 +261,9 @@ func (s *Service) Place(ctx context.Context, cust catalog.CustomerID, code strin
 		} else {
 			if strings.TrimSpace(in.Reason) == "" || len(in.Reason) > 500 {
 				return fault.Field("reason", "an override needs a reason (at most 500 characters)")
+			}
+			if msg := text.SingleLine(in.Reason); msg != "" {
+				return fault.Field("reason", "reason %s", msg)
 			}
 			if pps, err = s.override(ctx, tx, p, inv, in); err != nil {
 				return err

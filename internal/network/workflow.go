@@ -391,8 +391,10 @@ func (s *Service) editDraft(ctx context.Context, cust catalog.CustomerID, action
 		if err != nil {
 			return err
 		}
-		Normalize(f, &cfg, s.settings)
-		if err := Validate(f, cfg, s.settings).Err(); err != nil {
+		// Problems name the elements as the client sent them, not where
+		// Normalize has sorted them.
+		org := normalize(f, &cfg, s.settings)
+		if err := Validate(f, cfg, s.settings).Remap(org).Err(); err != nil {
 			return err
 		}
 		d.Config, d.UpdatedAt, d.UpdatedBy = cfg, s.now(), audit.ActorFrom(ctx).Name
