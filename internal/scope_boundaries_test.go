@@ -173,7 +173,7 @@ func checkScopeFile(t *testing.T, path, rel string) []string {
 }
 
 // bareCustomerID reports whether a parameter is a customer ID: of type
-// CustomerID (catalog's or tenant's), or a string named like one.
+// CustomerID (catalog's or tenant's), or a string named cust or customerID.
 func bareCustomerID(field *ast.Field) bool {
 	switch t := field.Type.(type) {
 	case *ast.Ident:
@@ -182,7 +182,7 @@ func bareCustomerID(field *ast.Field) bool {
 		}
 		if t.Name == "string" {
 			for _, n := range field.Names {
-				if l := strings.ToLower(n.Name); l == "cust" || l == "customer" || l == "customerid" {
+				if l := strings.ToLower(n.Name); l == "cust" || l == "customerid" {
 					return true
 				}
 			}

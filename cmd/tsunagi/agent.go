@@ -77,6 +77,9 @@ func runAgent(ctx context.Context, f agentFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if err := agent.PrivateStateDir(f.stateDir); err != nil {
+		return err
+	}
 	if !agent.Enrolled(f.stateDir) {
 		if f.token == "" {
 			return errors.New("this node is not enrolled: give --token (issued by the operator, valid 1 hour)")

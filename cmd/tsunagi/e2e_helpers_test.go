@@ -190,6 +190,7 @@ type server struct {
 	*proc
 	dataDir        string
 	customer, mgmt string // host:port actually bound
+	agent          string
 	setupURL       string // "" when an operator already exists
 	startup        time.Duration
 	startupMS      float64 // as the controller measured it
@@ -200,6 +201,9 @@ type serveOpts struct {
 	dataDir   string // "" = a fresh temporary directory
 	db        string // postgres:// URL, "" = SQLite in dataDir
 	mgmtAllow string // "" = the default
+	// agentAllow is --agent-allow ("" = the default); args are added last.
+	agentAllow string
+	args       []string
 }
 
 var setupURLRE = regexp.MustCompile(`https://\S+/setup\?first=1&token=tsu_\S+`)
@@ -218,6 +222,10 @@ func startServe(t testing.TB, o serveOpts) *server {
 	if o.mgmtAllow != "" {
 		args = append(args, "--mgmt-allow", o.mgmtAllow)
 	}
+	if o.agentAllow != "" {
+		args = append(args, "--agent-allow", o.agentAllow)
+	}
+	args = append(args, o.args...)
 	s := &server{proc: launch(t, args...), dataDir: o.dataDir}
 	deadline := time.Now().Add(startTimeout)
 	for {
@@ -225,6 +233,7 @@ func startServe(t testing.TB, o serveOpts) *server {
 			s.startup = time.Since(s.launched)
 			s.customer, _ = rec["customer"].(string)
 			s.mgmt, _ = rec["management"].(string)
+			s.agent, _ = rec["agent"].(string)
 			s.startupMS, _ = rec["startup_ms"].(float64)
 			break
 		}

@@ -8,11 +8,13 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tsunagi-net/tsunagi/internal/atomicfile"
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/demo"
@@ -27,7 +29,7 @@ import (
 
 type serveFlags struct {
 	dataDir, db, listen, mgmtListen, mgmtAllow string
-	agentListen                                string
+	agentListen, agentAllow                    string
 	tlsCert, tlsKey, logLevel                  string
 	demo                                       bool
 	id                                         identityFlags
@@ -58,6 +60,8 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.mgmtListen, "mgmt-listen", envOr("TSUNAGI_MGMT_LISTEN", "127.0.0.1:9443"), "operator management listener address (TLS)")
 	cmd.Flags().StringVar(&f.mgmtAllow, "mgmt-allow", envOr("TSUNAGI_MGMT_ALLOW", "127.0.0.0/8,::1/128"), "source prefixes allowed to reach the management listener, comma-separated")
 	cmd.Flags().StringVar(&f.agentListen, "agent-listen", envOr("TSUNAGI_AGENT_LISTEN", ":9444"), "hub-node agent listener address (mutual TLS; empty disables it)")
+	cmd.Flags().StringVar(&f.agentAllow, "agent-allow", envOr("TSUNAGI_AGENT_ALLOW", defaultAgentAllow),
+		"source prefixes allowed to reach the agent listener (the hub nodes), comma-separated")
 	cmd.Flags().StringVar(&f.tlsCert, "tls-cert", "", "certificate file (PEM); without it a self-signed certificate is kept in the data directory")
 	cmd.Flags().StringVar(&f.tlsKey, "tls-key", "", "private key file (PEM) for --tls-cert")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -76,6 +80,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("--mgmt-allow: %w", err)
 	}
+	agentAllow, err := web.ParseAllowList(f.agentAllow)
+	if err != nil {
+		return fmt.Errorf("--agent-allow: %w", err)
+	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	}
@@ -83,11 +91,22 @@ func serve(ctx context.Context, f serveFlags) error {
 	defer stop()
 
 	start := time.Now()
-	db, err := store.Open(ctx, store.Options{DSN: f.db, DataDir: f.dataDir})
+	// Everything under the data directory is the owner's alone: the
+	// database, keys, certificates (also tightened when an earlier version
+	// left them readable).
+	if err := atomicfile.Private(f.dataDir); err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
+	}
+	keyFile := f.id.secretKeyPath(f.dataDir)
+	db, err := store.Open(ctx, store.Options{DSN: f.db, DataDir: f.dataDir, SecretKeyFile: keyFile})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if db.SecretKeyCreated() {
+		log.Warn("generated the controller's secret key: back it up with the database, and give every other controller on this database a copy",
+			"file", keyFile)
+	}
 
 	var cert tls.Certificate
 	if f.tlsCert != "" {
@@ -109,14 +128,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	if idCfg.Secrets, err = f.id.secrets(f.dataDir, log); err != nil {
-		return err
-	}
+	idCfg.Secrets = db.Secrets()
 	ids := identity.New(db, auditLog, idCfg)
-	if n, err := ids.SealStoredSecrets(ctx); err != nil {
-		return fmt.Errorf("seal stored TOTP seeds: %w", err)
-	} else if n > 0 {
-		log.Info("sealed TOTP seeds stored by an earlier version", "count", n)
+	if f.demo && f.id.mailDir == "" && f.id.smtpHost == "" {
+		f.id.mailDir = filepath.Join(f.dataDir, "mail")
 	}
 	sender, err := f.id.sender(ids, log)
 	if err != nil {
@@ -131,18 +146,25 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	netSvc := network.New(db, auditLog, netSettings)
+	if err := sealStored(ctx, log, netSvc, ids); err != nil {
+		return err
+	}
 	tlsCfg := tlsutil.ServerConfig(cert)
 	// Ask (never require) every client for a certificate: a customer's
 	// registered devices are recognised by theirs (identity/device.go).
 	tlsCfg.ClientAuth = tls.RequestClientCert
 	srv := web.New(web.Config{CustomerAddr: f.listen, MgmtAddr: f.mgmtListen, MgmtAllow: allow, TLS: tlsCfg,
-		AgentAddr: f.agentListen, AgentTLS: web.AgentTLS(tlsCfg, nodes)},
+		AgentAddr: f.agentListen, AgentTLS: web.AgentTLS(tlsCfg, nodes), AgentAllow: agentAllow},
 		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log,
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err
 	}
+	var links []setupLink
+	// Links in mail point at the listeners unless --customer-url and
+	// --mgmt-url say otherwise.
+	ids.DefaultLinkBases("https://"+displayAddr(ls.Customer.Addr()), "https://"+displayAddr(ls.Mgmt.Addr()))
 	if f.demo {
 		invites, err := demo.Load(ctx, cat, ids)
 		if err != nil {
@@ -153,9 +175,11 @@ func serve(ctx context.Context, f serveFlags) error {
 				return fmt.Errorf("demo: %w", err)
 			}
 		}
+		// Their setup links go by mail (with --demo and no SMTP server, to
+		// the --mail-dir sink), never to the terminal or the log.
 		for _, in := range invites {
-			log.Info("demo customer account waiting for its password", "customer", in.Customer, "login_id", in.LoginID,
-				"setup_url", "https://"+displayAddr(ls.Customer.Addr())+"/setup?token="+in.Token)
+			log.Info("demo customer account waiting for its password: its setup link was mailed", "customer", in.Customer,
+				"login_id", in.LoginID, "email", in.Email)
 		}
 	}
 	token, err := ids.FirstOperatorLink(ctx)
@@ -163,11 +187,14 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	if token != "" {
-		url := "https://" + displayAddr(ls.Mgmt.Addr()) + "/setup?first=1&token=" + token
-		// Printed on stdout as well as logged: this link is how the first
-		// operator account is made; it is valid for 24 hours and works once.
-		fmt.Printf("First start: create the operator account within 24 hours at\n  %s\n", url)
-		log.Info("first operator setup link issued", "setup_url", url, "valid_hours", 24)
+		// This link is how the first operator account is made; it is valid
+		// for 24 hours and works once.
+		links = append([]setupLink{{what: "First start: create the operator account within 24 hours at",
+			url: "https://" + displayAddr(ls.Mgmt.Addr()) + "/setup?first=1&token=" + token}}, links...)
+		log.Info("first operator setup link issued", "setup_links_file", linksFile(f.dataDir), "valid_hours", 24)
+	}
+	if err := showLinks(os.Stdout, f.dataDir, links); err != nil {
+		return err
 	}
 	agentAddr := ""
 	if ls.Agent != nil {
@@ -176,10 +203,14 @@ func serve(ctx context.Context, f serveFlags) error {
 	log.Info("tsunagi controller started", "customer", ls.Customer.Addr().String(), "management", ls.Mgmt.Addr().String(), "agent", agentAddr,
 		"database", string(db.Dialect()), "startup_ms", time.Since(start).Milliseconds())
 	go ids.RunReminders(ctx, time.Hour, func(err error) { log.Error("token reminders", "err", err) })
-	if sender != nil {
+	switch {
+	case f.id.mailDir != "":
 		go sender.Run(ctx)
-	} else {
-		log.Info("no SMTP server configured (--smtp-host): mail stays in the outbox, listed at GET /api/v1/mail on the management listener")
+		log.Warn("mail is not delivered: each message is written as an .eml file in --mail-dir (development mail sink)", "mail_dir", f.id.mailDir)
+	case sender != nil:
+		go sender.Run(ctx)
+	default:
+		log.Warn("mail is not delivered: no SMTP server (--smtp-host) and no --mail-dir; it stays in the outbox, listed without bodies at GET /api/v1/mail on the management listener")
 	}
 	err = srv.Serve(ctx, ls)
 	log.Info("tsunagi controller stopped")

@@ -12,7 +12,6 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/mail"
-	"github.com/tsunagi-net/tsunagi/internal/secretbox"
 	"github.com/tsunagi-net/tsunagi/internal/web"
 )
 
@@ -24,6 +23,7 @@ type identityFlags struct {
 	smtpPort                                            int
 	sessionIdle, sessionAbsolute                        time.Duration
 	secretKeyFile                                       string
+	mailDir                                             string
 }
 
 func (f *identityFlags) register(cmd *cobra.Command) {
@@ -36,37 +36,30 @@ func (f *identityFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.sessionAbsolute, "session-absolute", identity.DefaultConfig.SessionAbsolute, "a session ends this long after login, whatever its use")
 	fl.StringVar(&f.trustedProxies, "trusted-proxies", os.Getenv("TSUNAGI_TRUSTED_PROXIES"),
 		"comma-separated proxies whose X-Forwarded-For gives the client address; empty trusts none")
-	fl.StringVar(&f.customerURL, "customer-url", os.Getenv("TSUNAGI_CUSTOMER_URL"), "public base URL of the customer listener, for links in mail")
-	fl.StringVar(&f.mgmtURL, "mgmt-url", os.Getenv("TSUNAGI_MGMT_URL"), "base URL of the management listener, for links in mail")
+	fl.StringVar(&f.customerURL, "customer-url", os.Getenv("TSUNAGI_CUSTOMER_URL"), "public base URL of the customer listener, for links in mail; default https://<its listen address>, with localhost for a wildcard or loopback one")
+	fl.StringVar(&f.mgmtURL, "mgmt-url", os.Getenv("TSUNAGI_MGMT_URL"), "base URL of the management listener, for links in mail; default https://<its listen address>, with localhost for a wildcard or loopback one")
 	fl.StringVar(&f.smtpHost, "smtp-host", os.Getenv("TSUNAGI_SMTP_HOST"), "SMTP server; empty keeps mail in the outbox")
 	fl.IntVar(&f.smtpPort, "smtp-port", 0, "SMTP port (default 587, or 465 with --smtp-tls implicit)")
 	fl.StringVar(&f.smtpTLS, "smtp-tls", envOr("TSUNAGI_SMTP_TLS", mail.TLSStartTLS), "starttls (required), implicit, or none (local relay only)")
 	fl.StringVar(&f.smtpUser, "smtp-username", os.Getenv("TSUNAGI_SMTP_USERNAME"), "SMTP AUTH user; empty sends without AUTH")
 	fl.StringVar(&f.smtpPassFile, "smtp-password-file", os.Getenv("TSUNAGI_SMTP_PASSWORD_FILE"), "file holding the SMTP AUTH password")
 	fl.StringVar(&f.smtpFrom, "smtp-from", os.Getenv("TSUNAGI_SMTP_FROM"), "sender address of tsunagi's mail")
+	fl.StringVar(&f.mailDir, "mail-dir", os.Getenv("TSUNAGI_MAIL_DIR"),
+		"development mail sink: write each mail as an .eml file (0600) in this directory (0700) instead of sending it; default <data-dir>/mail with --demo and no --smtp-host")
 	fl.StringVar(&f.secretKeyFile, "secret-key-file", os.Getenv("TSUNAGI_SECRET_KEY_FILE"),
-		"the controller's secret key (32 bytes) that seals TOTP seeds at rest; made on first start; default <data-dir>/secret.key")
+		"the controller's secret key (32 bytes) that seals TOTP seeds, BGP passwords, the node CA key and mail at rest; "+
+			"made on the first start against an empty database; every controller on one database needs the same file; default <data-dir>/secret.key")
 }
 
-// secrets loads the controller's secret key, making it on the first start.
-// Every controller sharing one database needs the same key file, and the
-// key is backed up with the database: without it no TOTP seed opens.
-func (f *identityFlags) secrets(dataDir string, log *slog.Logger) (*secretbox.Box, error) {
-	path := f.secretKeyFile
-	if path == "" {
-		if err := os.MkdirAll(dataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("--data-dir: %w", err)
-		}
-		path = filepath.Join(dataDir, "secret.key")
+// secretKeyPath is where the controller's secret key lives. Every
+// controller sharing one database needs the same key file, and the key is
+// backed up with the database: without it no sealed value opens. The store
+// checks it against the database at start (store/secrets.go).
+func (f *identityFlags) secretKeyPath(dataDir string) string {
+	if f.secretKeyFile != "" {
+		return f.secretKeyFile
 	}
-	key, made, err := secretbox.LoadOrCreateKey(path)
-	if err != nil {
-		return nil, fmt.Errorf("--secret-key-file: %w", err)
-	}
-	if made {
-		log.Warn("generated the controller's secret key: back it up with the database", "file", path)
-	}
-	return secretbox.New(key)
+	return filepath.Join(dataDir, "secret.key")
 }
 
 func (f *identityFlags) config() (identity.Config, error) {
@@ -93,8 +86,19 @@ func (f *identityFlags) config() (identity.Config, error) {
 	return c, nil
 }
 
-// sender returns the mail sender, or nil when no SMTP server is configured.
+// sender returns the mail sender over SMTP or into the --mail-dir sink, or
+// nil when neither is configured.
 func (f *identityFlags) sender(ids *identity.Service, log *slog.Logger) (*mail.Sender, error) {
+	if f.mailDir != "" {
+		if f.smtpHost != "" {
+			return nil, fmt.Errorf("--mail-dir and --smtp-host exclude each other: mail goes either to files or to the SMTP server")
+		}
+		d, err := mail.NewDir(f.mailDir, f.smtpFrom)
+		if err != nil {
+			return nil, fmt.Errorf("--mail-dir: %w", err)
+		}
+		return &mail.Sender{Outbox: ids.Outbox(), Transport: d, Log: log.With("component", "mail")}, nil
+	}
 	if f.smtpHost == "" {
 		return nil, nil
 	}

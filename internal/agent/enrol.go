@@ -47,11 +47,21 @@ func Enrolled(dir string) bool {
 	return true
 }
 
+// PrivateStateDir makes the state directory the owner's alone (0700, files
+// 0600), tightening what an earlier version or an operator left open: it
+// holds the node's key and the last desired state, BGP passwords included.
+func PrivateStateDir(dir string) error {
+	if err := atomicfile.Private(dir); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	return nil
+}
+
 // Enrol makes a key in dir, sends a CSR with the one-time token to the
 // controller's agent listener, and stores the certificate it returns. roots
 // verifies the controller's server certificate.
 func Enrol(ctx context.Context, controller string, roots *x509.CertPool, token, dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := PrivateStateDir(dir); err != nil {
 		return fmt.Errorf("enrol: %w", err)
 	}
 	keyPEM, csrPEM, err := pki.NewNodeKey("node")

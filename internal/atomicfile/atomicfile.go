@@ -17,7 +17,12 @@ func Write(path string, data []byte, mode os.FileMode) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
+	// A temporary file left by a crash keeps its old mode through O_TRUNC:
+	// set the mode asked for, whatever the umask or the leftover says.
+	err = f.Chmod(mode)
+	if err == nil {
+		_, err = f.Write(data)
+	}
 	if err == nil {
 		err = f.Sync()
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Region is a place where hubs run, with the declared location of the data
@@ -41,13 +42,11 @@ func checkText(field, s string, max int) error {
 	if strings.TrimSpace(s) == "" {
 		return fault.Field(field, "%s is required", field)
 	}
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
-		return fault.Field(field, "%s must be valid text of at most %d characters", field, max)
+	if msg := text.SingleLine(s); msg != "" {
+		return fault.Field(field, "%s %s", field, msg)
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return fault.Field(field, "%s must not contain control characters", field)
-		}
+	if utf8.RuneCountInString(s) > max {
+		return fault.Field(field, "%s must be valid text of at most %d characters", field, max)
 	}
 	return nil
 }

@@ -14,13 +14,15 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
-// Invite is a demo account waiting for its password.
+// Invite is a demo account waiting for its password. Its setup link went
+// by mail to Email, like every customer account's link: it is never printed
+// or logged.
 type Invite struct {
-	Customer, LoginID, Token string
+	Customer, LoginID, Email string
 }
 
 // Load creates the demo deployment unless regions already exist; it returns
-// the setup tokens of the demo customers' operations administrators (nil when
+// the demo customers' operations administrators, invited by mail (nil when
 // nothing was loaded).
 func Load(ctx context.Context, cat *catalog.Catalog, id *identity.Service) ([]Invite, error) {
 	ctx = audit.WithActor(ctx, audit.Actor{ID: "system", Kind: "system", Name: "demo loader"})
@@ -108,12 +110,11 @@ func Load(ctx context.Context, cat *catalog.Catalog, id *identity.Service) ([]In
 				return nil, fmt.Errorf("demo port: %w", err)
 			}
 		}
-		_, tok, err := id.Invite(ctx, op, identity.InviteInput{LoginID: c.login, DisplayName: c.name + " operations",
-			Email: c.email, Role: identity.RoleOpsAdmin})
-		if err != nil {
+		if _, err := id.Invite(ctx, asOpsAdmin(cu.ID), identity.InviteInput{LoginID: c.login, DisplayName: c.name + " operations",
+			Email: c.email, Role: identity.RoleOpsAdmin}); err != nil {
 			return nil, err
 		}
-		out = append(out, Invite{Customer: c.name, LoginID: c.login, Token: tok})
+		out = append(out, Invite{Customer: c.name, LoginID: c.login, Email: c.email})
 	}
 	return out, nil
 }
@@ -197,13 +198,13 @@ func demoPort(p catalog.Port, customer int, withStatic bool) network.PortConfig 
 	}}
 	switch p.Kind {
 	case "onprem":
-		pc.OnPrem = &network.OnPremConnection{HubAddress: "10.0.0.1", CustomerAddress: "10.0.0.2", PrefixLength: 30, PeerASN: uint32(65001 + customer)}
+		pc.OnPrem = &network.OnPremConnection{HubAddress: "10.0.0.1", CustomerAddress: "10.0.0.2", PrefixLength: 30, PeerASN: network.ASN(65001 + customer)}
 	case "a-private":
 		pc.Cloud = &network.CloudConnection{VLAN: 101, PeerASN: 64512, RoutePolicy: network.RoutePolicy{Type: network.PolicyDefaultRoute},
 			Primary:   network.Link{HubAddress: "169.254.100.1", PeerAddress: "169.254.100.2", PrefixLength: 30},
 			Secondary: network.Link{HubAddress: "169.254.100.5", PeerAddress: "169.254.100.6", PrefixLength: 30}}
 	case "m-public", "m2-public":
-		asn := uint32(12076)
+		asn := network.ASN(12076)
 		if p.Kind == "m2-public" {
 			asn = 8075
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/dataplane"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/mailtest"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/nstest"
 	"github.com/tsunagi-net/tsunagi/internal/store"
@@ -243,10 +244,10 @@ func (h *harness) customerToken(tb testing.TB, cust catalog.CustomerID) string {
 	tb.Helper()
 	const pw = "e2e-password-long-enough"
 	login := "ops-" + strings.ToLower(string(cust))[4:12]
-	_, tok, err := h.ids.Invite(h.ctx, tenanttest.Customer(cust), identity.InviteInput{LoginID: login, DisplayName: "Ops", Email: login + "@example.net", Role: identity.RoleOpsAdmin})
-	if err != nil {
+	if _, err := h.ids.Invite(h.ctx, tenanttest.Customer(cust), identity.InviteInput{LoginID: login, DisplayName: "Ops", Email: login + "@example.net", Role: identity.RoleOpsAdmin}); err != nil {
 		tb.Fatal(err)
 	}
+	tok := mailtest.LinkToken(tb, h.ids.Outbox(), login+"@example.net", "account.invite")
 	if _, err := h.ids.CompleteSetup(h.ctx, identity.CustomerSide, identity.SetupInput{Token: tok, Password: pw}); err != nil {
 		tb.Fatal(err)
 	}

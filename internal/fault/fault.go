@@ -30,7 +30,10 @@ type Error struct {
 	Kind    Kind
 	Message string
 	Field   string
-	Err     error // internal cause, never shown
+	// Code, when set, is a machine-readable reason finer than Kind (e.g.
+	// "reauth_required"); the web layer answers it as error.code.
+	Code string
+	Err  error // internal cause, never shown
 }
 
 func (e *Error) Error() string {
@@ -54,6 +57,13 @@ func Field(field, format string, args ...any) error {
 // New makes a fault of kind k.
 func New(k Kind, format string, args ...any) error {
 	return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}
+}
+
+// Coded makes a fault of kind k with the machine-readable code, for a
+// refusal that a client must tell apart from others of its kind (a 403
+// that asks for a re-authentication rather than another role).
+func Coded(k Kind, code, format string, args ...any) error {
+	return &Error{Kind: k, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
 // Wrap makes a fault of kind k that keeps err for the logs.

@@ -19,7 +19,9 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/pki"
+	"github.com/tsunagi-net/tsunagi/internal/secretbox"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Lifetimes.
@@ -35,18 +37,38 @@ type Fleet struct {
 	ca    *pki.CA
 }
 
+// caKeyContext binds the sealed CA key to its row.
+const caKeyContext = "node_ca:1"
+
 // New loads the node CA from the store, creating it on first use. Several
 // controllers starting at once agree on one CA: the first insert wins and
 // the others load it.
+//
+// The CA's private key is stored sealed with the controller's secret key
+// (store.DB.Secrets): with it, anyone could mint a node certificate and
+// receive every customer's configuration on a node, so a copy of the
+// database alone must not give it away. A key stored in clear by an earlier
+// version is sealed here.
 func New(ctx context.Context, db *store.DB, log *audit.Log) (*Fleet, error) {
 	f := &Fleet{db: db, audit: log}
 	for range 2 {
 		var certPEM, keyPEM string
 		err := store.Scan(db.QueryRow(ctx, `SELECT cert_pem, key_pem FROM node_ca WHERE id = 1`), &certPEM, &keyPEM)
 		if err == nil {
+			stored := keyPEM
+			if secretbox.IsSealed(stored) {
+				if keyPEM, err = db.Secrets().Open(stored, caKeyContext); err != nil {
+					return nil, fmt.Errorf("node CA: %w", err)
+				}
+			}
 			ca, err := pki.LoadCA([]byte(certPEM), []byte(keyPEM))
 			if err != nil {
 				return nil, fmt.Errorf("node CA: %w", err)
+			}
+			if !secretbox.IsSealed(stored) {
+				if err := sealCAKey(ctx, db, log, stored); err != nil {
+					return nil, fmt.Errorf("node CA: %w", err)
+				}
 			}
 			f.ca = ca
 			return f, nil
@@ -60,7 +82,7 @@ func New(ctx context.Context, db *store.DB, log *audit.Log) (*Fleet, error) {
 		}
 		err = db.InTx(ctx, func(tx *store.Tx) error {
 			if _, err := tx.Exec(ctx, `INSERT INTO node_ca (id, cert_pem, key_pem, created_at) VALUES (1, ?, ?, ?)`,
-				string(c), string(k), clock.Store(clock.Now())); err != nil {
+				string(c), db.Secrets().Seal(string(k), caKeyContext), clock.Store(clock.Now())); err != nil {
 				return err
 			}
 			return log.RecordTx(audit.WithActor(ctx, audit.System), tx, audit.Event{Action: "node_ca.create", Target: "node_ca:1"})
@@ -70,6 +92,21 @@ func New(ctx context.Context, db *store.DB, log *audit.Log) (*Fleet, error) {
 		}
 	}
 	return nil, errors.New("node CA: could not be created or loaded")
+}
+
+// sealCAKey seals a CA key stored in clear by an earlier version.
+func sealCAKey(ctx context.Context, db *store.DB, log *audit.Log, clear string) error {
+	return db.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE node_ca SET key_pem = ? WHERE id = 1 AND key_pem = ?`,
+			tx.Secrets().Seal(clear, caKeyContext), clear)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // another controller sealed it first
+		}
+		return log.RecordTx(audit.WithActor(ctx, audit.System), tx, audit.Event{Action: "node_ca.key_sealed", Target: "node_ca:1"})
+	})
 }
 
 // CA returns the node CA, whose pool verifies client certificates.
@@ -221,6 +258,9 @@ func (f *Fleet) Authenticate(ctx context.Context, cert *x509.Certificate) (Node,
 func (f *Fleet) Revoke(ctx context.Context, node, reason string) (int, error) {
 	if reason == "" || len(reason) > 500 {
 		return 0, fault.Field("reason", "reason is required (at most 500 bytes)")
+	}
+	if msg := text.SingleLine(reason); msg != "" {
+		return 0, fault.Field("reason", "reason %s", msg)
 	}
 	var n int64
 	err := f.db.InTx(ctx, func(tx *store.Tx) error {

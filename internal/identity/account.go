@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
@@ -18,6 +17,7 @@ import (
 	tmail "github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Account is a person's login.
@@ -77,7 +77,7 @@ func checkAccountFields(loginID, name, email string) error {
 	if !loginIDRE.MatchString(loginID) {
 		return fault.Field("login_id", "login_id must be 3–64 letters, digits, '.', '_', '@' or '-'")
 	}
-	if name == "" || len(name) > 200 || !utf8.ValidString(name) || strings.ContainsAny(name, "\x00\r\n<>") {
+	if name == "" || len(name) > 200 || text.SingleLine(name) != "" || strings.ContainsAny(name, "<>") {
 		return fault.Field("display_name", "display_name is required: one line of text, at most 200 bytes, without < or >")
 	}
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || len(email) > 254 {
@@ -119,83 +119,112 @@ func (s *Service) FirstOperatorLink(ctx context.Context) (string, error) {
 	return token, nil
 }
 
-// Invite creates an account for customer cust ("" for operator staff) that
-// becomes usable once its owner sets a password through the returned link.
-// It checks no caller: the API's staff invitations go through InviteStaff,
-// which applies the separation of duties among staff.
-func (s *Service) Invite(ctx context.Context, who tenant.Holder, in InviteInput) (Account, string, error) {
-	cust, err := who.Authorize(ActAccountsManage, ActCustomerAccounts)
+// Invite creates an account of the scope's customer that
+// becomes usable once its owner sets a password through the link mailed to
+// the account's address. The link itself never leaves the service: staff
+// who invite see only the account (InviteStaff alone returns a staff
+// account's link to the inviting staff member). This is a customer's own
+// administrators inviting within their scope (accounts.manage); the
+// operator's invitation of a customer's first operations administrator is
+// InviteFirstOpsAdmin, staff invitations InviteStaff (the separation of
+// duties among staff).
+func (s *Service) Invite(ctx context.Context, sc tenant.Scope, in InviteInput) (Account, error) {
+	cust, err := sc.Authorize(ActAccountsManage)
 	if err != nil {
-		return Account{}, "", err
+		return Account{}, err
 	}
-	return s.invite(ctx, cust, in, nil)
+	a, _, err := s.invite(ctx, cust, in, nil)
+	return a, err
 }
 
 // invite is Invite with guard, when set, run in the transaction after the
-// input is checked and before anything is written.
+// input is checked and before anything is written; it returns the link's
+// token for InviteStaff.
 func (s *Service) invite(ctx context.Context, cust catalog.CustomerID, in InviteInput,
 	guard func(context.Context, *store.Tx) error) (Account, string, error) {
-	if err := checkAccountFields(in.LoginID, in.DisplayName, in.Email); err != nil {
+	if err := checkInvite(cust, &in); err != nil {
 		return Account{}, "", err
 	}
-	if err := checkLanguage(&in.Language); err != nil {
-		return Account{}, "", err
-	}
-	if !in.Role.Valid() || in.Role.OperatorSide() != (cust == "") {
-		if cust == "" {
-			return Account{}, "", fault.Field("role", "role must be operator or security-officer")
-		}
-		return Account{}, "", fault.Field("role", "role must be ops-admin, admin or user")
-	}
-	a := Account{ID: ids.New("acc"), CustomerID: cust, LoginID: in.LoginID, DisplayName: in.DisplayName, Email: in.Email,
-		Role: in.Role, Language: in.Language, CreatedAt: clock.Now()}
-	token := ids.Secret("tsu")
+	var a Account
+	var token string
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		if guard != nil {
 			if err := guard(ctx, tx); err != nil {
 				return err
 			}
 		}
-		var custArg any
-		if cust != "" {
-			var status string
-			if err := store.Scan(tx.QueryRow(ctx, `SELECT status FROM customers WHERE id = ?`, cust), &status); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					return fault.New(fault.NotFound, "customer not found")
-				}
-				return err
-			}
-			if status != "active" {
-				return fault.New(fault.Conflict, "customer is terminated")
-			}
-			custArg = cust
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, customer_id, login_id, display_name, email, role, language, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, custArg, a.LoginID, a.DisplayName, a.Email, a.Role, a.Language, clock.Store(a.CreatedAt)); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				return fault.Wrap(fault.Conflict, err, "login ID %s is taken", a.LoginID)
-			}
-			return err
-		}
-		exp := a.CreatedAt.Add(InviteLinkTTL)
-		if _, err := tx.Exec(ctx, `INSERT INTO setup_tokens (token_hash, purpose, account_id, created_at, expires_at) VALUES (?, 'invite', ?, ?, ?)`,
-			hashSecret(token), a.ID, clock.Store(a.CreatedAt), clock.Store(exp)); err != nil {
-			return err
-		}
-		side := CustomerSide
-		if cust == "" {
-			side = OperatorSide
-		}
-		m := inviteMail(a.Language, a.Email, a.DisplayName, a.LoginID, s.link(side, "/setup?token="+token), exp)
-		m.CustomerID = string(cust)
-		if _, err := tmail.Enqueue(ctx, tx, m); err != nil {
-			return err
-		}
-		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "account.invite", Target: "account:" + a.ID, CustomerID: string(cust),
-			Detail: map[string]any{"login_id": a.LoginID, "role": string(a.Role), "link_expires_at": clock.Show(exp)}})
+		var err error
+		a, token, err = s.inviteTx(ctx, tx, cust, in)
+		return err
 	})
 	if err != nil {
 		return Account{}, "", fmt.Errorf("invite: %w", err)
+	}
+	return a, token, nil
+}
+
+// checkInvite checks an invitation's fields for customer cust ("" for
+// staff) and sets the default language.
+func checkInvite(cust catalog.CustomerID, in *InviteInput) error {
+	if err := checkAccountFields(in.LoginID, in.DisplayName, in.Email); err != nil {
+		return err
+	}
+	if err := checkLanguage(&in.Language); err != nil {
+		return err
+	}
+	if !in.Role.Valid() || in.Role.OperatorSide() != (cust == "") {
+		if cust == "" {
+			return fault.Field("role", "role must be operator or security-officer")
+		}
+		return fault.Field("role", "role must be ops-admin, admin or user")
+	}
+	return nil
+}
+
+// inviteTx writes, inside tx, the account, its link and the invitation mail
+// to the invitee, and the audit entry; in was checked by checkInvite.
+func (s *Service) inviteTx(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, in InviteInput) (Account, string, error) {
+	a := Account{ID: ids.New("acc"), CustomerID: cust, LoginID: in.LoginID, DisplayName: in.DisplayName, Email: in.Email,
+		Role: in.Role, Language: in.Language, CreatedAt: clock.Now()}
+	token := ids.Secret("tsu")
+	var custArg any
+	if cust != "" {
+		var status string
+		if err := store.Scan(tx.QueryRow(ctx, `SELECT status FROM customers WHERE id = ?`, cust), &status); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return Account{}, "", fault.New(fault.NotFound, "customer not found")
+			}
+			return Account{}, "", err
+		}
+		if status != "active" {
+			return Account{}, "", fault.New(fault.Conflict, "customer is terminated")
+		}
+		custArg = cust
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, customer_id, login_id, display_name, email, role, language, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, custArg, a.LoginID, a.DisplayName, a.Email, a.Role, a.Language, clock.Store(a.CreatedAt)); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return Account{}, "", fault.Wrap(fault.Conflict, err, "login ID %s is taken", a.LoginID)
+		}
+		return Account{}, "", err
+	}
+	exp := a.CreatedAt.Add(InviteLinkTTL)
+	if _, err := tx.Exec(ctx, `INSERT INTO setup_tokens (token_hash, purpose, account_id, created_at, expires_at) VALUES (?, 'invite', ?, ?, ?)`,
+		hashSecret(token), a.ID, clock.Store(a.CreatedAt), clock.Store(exp)); err != nil {
+		return Account{}, "", err
+	}
+	side := CustomerSide
+	if cust == "" {
+		side = OperatorSide
+	}
+	m := inviteMail(a.Language, a.Email, a.DisplayName, a.LoginID, s.link(side, "/setup?token="+token), exp)
+	m.CustomerID = string(cust)
+	if _, err := tmail.Enqueue(ctx, tx, m); err != nil {
+		return Account{}, "", err
+	}
+	if err := s.audit.RecordTx(ctx, tx, audit.Event{Action: "account.invite", Target: "account:" + a.ID, CustomerID: string(cust),
+		Detail: map[string]any{"login_id": a.LoginID, "role": string(a.Role), "link_expires_at": clock.Show(exp)}}); err != nil {
+		return Account{}, "", err
 	}
 	return a, token, nil
 }
@@ -297,7 +326,7 @@ func (s *Service) CompleteSetup(ctx context.Context, side Side, in SetupInput) (
 					clock.Store(now), a.ID); err != nil {
 					return err
 				}
-				if err := clearFailures(ctx, tx, a.LoginID); err != nil {
+				if err := clearFailures(ctx, tx, lockKey(sideOf(a.CustomerID), a.LoginID)); err != nil {
 					return err
 				}
 			}
@@ -330,7 +359,8 @@ func (s *Service) CompleteSetup(ctx context.Context, side Side, in SetupInput) (
 }
 
 const accountCols = `id, customer_id, login_id, display_name, email, role, language, password_hash IS NOT NULL, created_at,
-	(SELECT l.locked_until FROM login_locks l WHERE l.login_key = accounts.login_id)`
+	(SELECT l.locked_until FROM login_locks l WHERE l.login_key =
+		CASE WHEN accounts.customer_id IS NULL THEN 'mgmt:' || accounts.login_id ELSE accounts.login_id END)`
 
 func scanAccount(s interface{ Scan(...any) error }) (Account, error) {
 	var a Account

@@ -15,6 +15,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Break-glass (ISO/IEC 27017 5.1.1, staff access to customer data): operator
@@ -56,8 +57,11 @@ func (s *Service) OpenBreakGlass(ctx context.Context, p Principal, op tenant.Ope
 		return Grant{}, fault.New(fault.Forbidden, "your role does not allow this")
 	}
 	in.Reason = strings.TrimSpace(in.Reason)
-	if n := utf8.RuneCountInString(in.Reason); n < 10 || len(in.Reason) > 1000 || !utf8.ValidString(in.Reason) {
+	if n := utf8.RuneCountInString(in.Reason); n < 10 || len(in.Reason) > 1000 {
 		return Grant{}, fault.Field("reason", "reason must say why, in 10 to 1000 bytes of text")
+	}
+	if msg := text.SingleLine(in.Reason); msg != "" {
+		return Grant{}, fault.Field("reason", "reason %s", msg)
 	}
 	ttl := DefaultBreakGlassTTL
 	if in.Minutes != 0 {
@@ -105,6 +109,37 @@ func (s *Service) ActiveGrant(ctx context.Context, p Principal, cust catalog.Cus
 	g.CreatedAt, _ = clock.Parse(c)
 	g.ExpiresAt, _ = clock.Parse(e)
 	return g, nil
+}
+
+// ActiveGrants returns operator p's live grants, one per customer (the
+// latest-expiring), for a read that spans customers (a node's desired
+// state). A role that may no longer open grants has none.
+func (s *Service) ActiveGrants(ctx context.Context, p Principal) ([]Grant, error) {
+	if !p.Operator() || !Allowed(p.Role, ActBreakGlassOpen) {
+		return nil, nil
+	}
+	rows, err := s.db.Query(ctx, `SELECT id, customer_id, reason, created_at, expires_at FROM break_glass_grants
+		WHERE account_id = ? AND closed_at IS NULL AND expires_at > ? ORDER BY customer_id, expires_at DESC`,
+		p.AccountID, clock.Store(clock.Now()))
+	if err != nil {
+		return nil, fmt.Errorf("break-glass: %w", err)
+	}
+	defer rows.Close()
+	var out []Grant
+	for rows.Next() {
+		g := Grant{AccountID: p.AccountID}
+		var c, e string
+		if err := rows.Scan(&g.ID, &g.CustomerID, &g.Reason, &c, &e); err != nil {
+			return nil, fmt.Errorf("break-glass: %w", err)
+		}
+		if len(out) > 0 && out[len(out)-1].CustomerID == g.CustomerID {
+			continue
+		}
+		g.CreatedAt, _ = clock.Parse(c)
+		g.ExpiresAt, _ = clock.Parse(e)
+		out = append(out, g)
+	}
+	return out, rows.Err()
 }
 
 // RecordBreakGlassAccess records one access under grant g in the customer's

@@ -18,6 +18,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Client-certificate device authentication (ISO/IEC 27017 9.2.3). The
@@ -58,13 +59,18 @@ func fingerprint(c *x509.Certificate) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// RegisterDevice registers a device certificate for customer cust.
-func (s *Service) RegisterDevice(ctx context.Context, sc tenant.Scope, in DeviceInput) (Device, error) {
-	cust, err := sc.Authorize(ActSecurityManage)
+// RegisterDevice registers a device certificate for p's customer. A device
+// is a credential: p must be a session that re-authenticated within
+// ReauthTTL, and its scope must hold security.manage.
+func (s *Service) RegisterDevice(ctx context.Context, p Principal, in DeviceInput) (Device, error) {
+	cust, err := p.Scope().Authorize(ActSecurityManage)
 	if err != nil {
 		return Device{}, err
 	}
-	if in.Name == "" || len(in.Name) > 100 || strings.ContainsAny(in.Name, "\x00\r\n<>") {
+	if err := s.requireRecentAuth(ctx, p, "device.register"); err != nil {
+		return Device{}, err
+	}
+	if in.Name == "" || len(in.Name) > 100 || text.SingleLine(in.Name) != "" || strings.ContainsAny(in.Name, "<>") {
 		return Device{}, fault.Field("name", "name is required: one line, at most 100 bytes, without < or >")
 	}
 	block, _ := pem.Decode([]byte(in.CertificatePEM))
@@ -128,10 +134,16 @@ func (s *Service) listDevices(ctx context.Context, q store.Querier, cust catalog
 	return out, rows.Err()
 }
 
-// RevokeDevice revokes a device of customer cust; sessions opened from it end.
-func (s *Service) RevokeDevice(ctx context.Context, sc tenant.Scope, id string) error {
-	cust, err := sc.Authorize(ActSecurityManage)
+// RevokeDevice revokes a device of p's customer; sessions opened from it
+// end, and while the customer requires devices, API tokens created from them
+// stop working (AuthenticateToken). p must be a session that re-authenticated
+// within ReauthTTL, and its scope must hold security.manage.
+func (s *Service) RevokeDevice(ctx context.Context, p Principal, id string) error {
+	cust, err := p.Scope().Authorize(ActSecurityManage)
 	if err != nil {
+		return err
+	}
+	if err := s.requireRecentAuth(ctx, p, "device.revoke"); err != nil {
 		return err
 	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {

@@ -78,6 +78,13 @@ type Principal struct {
 	// they authenticated with.
 	scope tenant.Scope
 	staff Role
+	// authAt is when the session last proved the password and, for an
+	// account that has one, the second factor (zero: never, or a token).
+	authAt time.Time
+	// mfa says the session gave its second factor (sessions.mfa).
+	mfa bool
+	// device is the registered device the session was opened from.
+	device string
 }
 
 // Operator reports whether p is operator staff.

@@ -10,6 +10,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/mailtest"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
@@ -93,13 +94,17 @@ func newFixture(t *testing.T, db *store.DB) fixture {
 func (f fixture) active(t *testing.T, cust catalog.CustomerID, login string, role Role) (Account, Principal) {
 	t.Helper()
 	in := InviteInput{LoginID: login, DisplayName: login, Email: login + "@example.jp", Role: role}
-	a, tok, err := f.svc.Invite(f.ctx, tenanttest.Customer(cust), in)
+	var a Account
+	var err error
 	if cust == "" {
-		a, tok, err = f.svc.SeedStaff(f.ctx, in)
+		a, _, err = f.svc.SeedStaff(f.ctx, in)
+	} else {
+		a, err = f.svc.Invite(f.ctx, tenanttest.Customer(cust), in)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
+	tok := mailtest.LinkToken(t, f.svc.Outbox(), a.Email, "account.invite")
 	side := CustomerSide
 	if cust == "" {
 		side = OperatorSide
@@ -220,10 +225,10 @@ func TestUnknownLoginTiming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, tok, err := svc.Invite(ctx, tenanttest.Customer(cu.ID), InviteInput{LoginID: "timing-user", DisplayName: "t", Email: "t@example.jp", Role: RoleUser})
-	if err != nil {
+	if _, err := svc.Invite(ctx, tenanttest.Customer(cu.ID), InviteInput{LoginID: "timing-user", DisplayName: "t", Email: "t@example.jp", Role: RoleUser}); err != nil {
 		t.Fatal(err)
 	}
+	tok := mailtest.LinkToken(t, svc.Outbox(), "t@example.jp", "account.invite")
 	if _, err := svc.CompleteSetup(ctx, CustomerSide, SetupInput{Token: tok, Password: "timing passphrase 1"}); err != nil {
 		t.Fatal(err)
 	}

@@ -210,11 +210,14 @@ type PasswordInput struct {
 // current password counts as a failed login for throttling. Every other
 // session of the account ends.
 func (s *Service) ChangePassword(ctx context.Context, p Principal, in PasswordInput) error {
+	if err := s.requireRecentAuth(ctx, p, "password.change"); err != nil {
+		return err
+	}
 	if len(in.Current) > MaxPasswordBytes || len(in.New) > MaxPasswordBytes {
 		return s.refuse(ctx, "password.change", "account:"+p.AccountID, p.CustomerID, "password_too_long", errPasswordTooLong)
 	}
 	now := clock.Now()
-	if err := s.throttled(ctx, p.LoginID, audit.ActorFrom(ctx).SourceIP, now); err != nil {
+	if err := s.throttled(ctx, sideOf(p.CustomerID), p.LoginID, audit.ActorFrom(ctx).SourceIP, now); err != nil {
 		if fault.Is(err, fault.RateLimited) {
 			return s.refuse(ctx, "password.change", "account:"+p.AccountID, p.CustomerID, "throttled", err)
 		}
@@ -228,7 +231,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, in PasswordIn
 	if hash == nil || !CheckPassword(in.Current, *hash) {
 		ev := audit.Event{Action: "password.change", Target: "account:" + p.AccountID, CustomerID: string(p.CustomerID),
 			Result: audit.Denied, Detail: map[string]any{"reason": "wrong_current_password"}}
-		if err := s.recordFailure(ctx, p.LoginID, audit.ActorFrom(ctx).SourceIP, now, ev); err != nil {
+		if err := s.recordFailure(ctx, sideOf(p.CustomerID), p.LoginID, audit.ActorFrom(ctx).SourceIP, now, ev); err != nil {
 			return err
 		}
 		return fault.Field("current_password", "the current password is incorrect")

@@ -45,10 +45,16 @@ const RecoveryCodeCount = 10
 // needsMFAUnder says whether a principal of account id, role r and customer
 // cust, whose policy is pol, must give a second factor.
 func (s *Service) needsMFAUnder(ctx context.Context, q store.Querier, id string, r Role, cust catalog.CustomerID, pol SecurityPolicy) (bool, error) {
-	if cust != "" && pol.RequireMFA && (r == RoleAdmin || r == RoleOpsAdmin) {
+	if requiresMFA(r, cust, pol) {
 		return true, nil
 	}
 	return s.hasFactor(ctx, q, id)
+}
+
+// requiresMFA says whether customer cust's policy pol requires a second
+// factor of an account of role r: admins and operations administrators.
+func requiresMFA(r Role, cust catalog.CustomerID, pol SecurityPolicy) bool {
+	return cust != "" && pol.RequireMFA && (r == RoleAdmin || r == RoleOpsAdmin)
 }
 
 // hasFactor says whether account id has a confirmed second factor.
@@ -69,7 +75,7 @@ type TOTPEnrolment struct {
 // pending may enrol only when the account has no factor yet: a password alone
 // never adds a factor to an account that has one.
 func (s *Service) BeginTOTP(ctx context.Context, p Principal) (TOTPEnrolment, error) {
-	if err := s.mayEnrol(ctx, p); err != nil {
+	if err := s.mayEnrol(ctx, p, "mfa.totp.enrol"); err != nil {
 		return TOTPEnrolment{}, err
 	}
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: "tsunagi", AccountName: p.LoginID, SecretSize: 20})
@@ -98,18 +104,20 @@ func (s *Service) BeginTOTP(ctx context.Context, p Principal) (TOTPEnrolment, er
 	return TOTPEnrolment{Secret: key.Secret(), URL: key.URL()}, nil
 }
 
-func (s *Service) mayEnrol(ctx context.Context, p Principal) error {
-	if p.Role != RoleMFAPending {
-		return nil
+// mayEnrol refuses adding a factor to p's account unless p is a session
+// that proved the password and any factor the account has within
+// ReauthTTL (reauth.go). A pending session may enrol only the first factor.
+func (s *Service) mayEnrol(ctx context.Context, p Principal, action string) error {
+	if p.Role == RoleMFAPending {
+		has, err := s.hasFactor(ctx, s.db, p.AccountID)
+		if err != nil {
+			return err
+		}
+		if has {
+			return fault.New(fault.Forbidden, "give your second factor first")
+		}
 	}
-	has, err := s.hasFactor(ctx, s.db, p.AccountID)
-	if err != nil {
-		return err
-	}
-	if has {
-		return fault.New(fault.Forbidden, "give your second factor first")
-	}
-	return nil
+	return s.requireRecentAuth(ctx, p, action)
 }
 
 // CodeInput carries a TOTP code or a recovery code.
@@ -205,7 +213,7 @@ func checkTOTP(ctx context.Context, tx *store.Tx, accountID, secret string, last
 // recovery codes, shown once. A pending session that enrols its first factor
 // is completed (and its ID rotated: the new secret is returned).
 func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, in CodeInput) ([]string, string, error) {
-	if err := s.mayEnrol(ctx, p); err != nil {
+	if err := s.mayEnrol(ctx, p, "mfa.totp.enrol"); err != nil {
 		return nil, "", err
 	}
 	codes := make([]string, RecoveryCodeCount)
@@ -262,47 +270,17 @@ func (s *Service) VerifyMFA(ctx context.Context, p Principal, in CodeInput) (str
 		return "", fault.New(fault.Conflict, "this session has no second factor pending")
 	}
 	now := clock.Now()
-	if err := s.throttled(ctx, p.LoginID, audit.ActorFrom(ctx).SourceIP, now); err != nil {
+	if err := s.throttled(ctx, sideOf(p.CustomerID), p.LoginID, audit.ActorFrom(ctx).SourceIP, now); err != nil {
 		return "", s.mfaRefused(ctx, p, "mfa.verify", err)
 	}
-	code := strings.TrimSpace(in.Code)
-	method := ""
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		var secret string
-		var last int64
-		err := store.Scan(tx.QueryRow(ctx, `SELECT secret, last_step FROM totp_secrets WHERE account_id = ? AND confirmed_at IS NOT NULL`,
-			p.AccountID), &secret, &last)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if err == nil && len(code) == 6 {
-			if secret, err = s.openTOTP(p.AccountID, secret); err != nil {
-				return err
-			}
-			ok, err := checkTOTP(ctx, tx, p.AccountID, secret, last, code)
-			if err != nil || ok {
-				method = "totp"
-				return err
-			}
-			return nil
-		}
-		res, err := tx.Exec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE account_id = ? AND code_hash = ? AND used_at IS NULL`,
-			clock.Store(now), p.AccountID, hashSecret(normalizeRecovery(code)))
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			method = "recovery-code"
-		}
-		return nil
-	})
+	method, err := s.useCode(ctx, p.AccountID, in.Code, now)
 	if err != nil {
 		return "", fmt.Errorf("mfa: %w", err)
 	}
 	if method == "" {
 		ev := audit.Event{Action: "mfa.verify", Target: "account:" + p.AccountID, CustomerID: string(p.CustomerID), Result: audit.Denied,
 			Detail: map[string]any{"reason": "bad_code"}}
-		if err := s.recordFailure(ctx, p.LoginID, audit.ActorFrom(ctx).SourceIP, now, ev); err != nil {
+		if err := s.recordFailure(ctx, sideOf(p.CustomerID), p.LoginID, audit.ActorFrom(ctx).SourceIP, now, ev); err != nil {
 			return "", err
 		}
 		return "", fault.Field("code", "the code is not valid, or was already used")
@@ -312,6 +290,44 @@ func (s *Service) VerifyMFA(ctx context.Context, p Principal, in CodeInput) (str
 		return "", err
 	}
 	return s.completeMFA(ctx, p)
+}
+
+// useCode accepts a TOTP code or an unused recovery code of account id and
+// returns which it was ("totp", "recovery-code"), or "" when neither
+// matches. A recovery code is used up, a TOTP step is not accepted twice.
+func (s *Service) useCode(ctx context.Context, id, code string, now time.Time) (string, error) {
+	code = strings.TrimSpace(code)
+	method := ""
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var secret string
+		var last int64
+		err := store.Scan(tx.QueryRow(ctx, `SELECT secret, last_step FROM totp_secrets WHERE account_id = ? AND confirmed_at IS NOT NULL`,
+			id), &secret, &last)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err == nil && len(code) == 6 {
+			if secret, err = s.openTOTP(id, secret); err != nil {
+				return err
+			}
+			ok, err := checkTOTP(ctx, tx, id, secret, last, code)
+			if err != nil || ok {
+				method = "totp"
+				return err
+			}
+			return nil
+		}
+		res, err := tx.Exec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE account_id = ? AND code_hash = ? AND used_at IS NULL`,
+			clock.Store(now), id, hashSecret(normalizeRecovery(code)))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			method = "recovery-code"
+		}
+		return nil
+	})
+	return method, err
 }
 
 // completeMFA marks p's session as having given its second factor; a pending
@@ -326,8 +342,11 @@ func (s *Service) completeMFA(ctx context.Context, p Principal) (string, error) 
 		_, err := s.db.Exec(ctx, `UPDATE sessions SET mfa = ? WHERE id_hash = ?`, true, p.credential)
 		return "", err
 	}
+	// Password and second factor are both proved now: the session is
+	// authenticated for credential changes (reauth.go).
 	secret := newSessionSecret()
-	res, err := s.db.Exec(ctx, `UPDATE sessions SET id_hash = ?, mfa = ? WHERE id_hash = ?`, hashSecret(secret), true, p.credential)
+	res, err := s.db.Exec(ctx, `UPDATE sessions SET id_hash = ?, mfa = ?, auth_at = ? WHERE id_hash = ?`, hashSecret(secret), true,
+		clock.Store(clock.Now()), p.credential)
 	if err != nil {
 		return "", fmt.Errorf("mfa: %w", err)
 	}
@@ -337,8 +356,12 @@ func (s *Service) completeMFA(ctx context.Context, p Principal) (string, error) 
 	return secret, nil
 }
 
-// DisableTOTP removes p's TOTP and recovery codes (a full session only).
+// DisableTOTP removes p's TOTP and recovery codes: a full session that
+// proved the password and the second factor within ReauthTTL only.
 func (s *Service) DisableTOTP(ctx context.Context, p Principal) error {
+	if err := s.requireRecentAuth(ctx, p, "mfa.totp.remove"); err != nil {
+		return err
+	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		res, err := tx.Exec(ctx, `DELETE FROM totp_secrets WHERE account_id = ?`, p.AccountID)
 		if err != nil {

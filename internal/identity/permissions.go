@@ -12,15 +12,19 @@ import (
 type Action = tenant.Action
 
 const (
-	ActSelf             Action = "self"              // own session, profile, password, MFA and API tokens
+	ActSelf             Action = "self"              // read own profile, sessions, tokens, keys; log out
+	ActCredentials      Action = "credentials"       // change own credentials: password, second factors, API tokens, sessions (session-only)
 	ActCatalogRead      Action = "catalog.read"      // the customer's contracts, hubs, ports, regions
 	ActAccountsRead     Action = "accounts.read"     // the customer's accounts
 	ActAccountsManage   Action = "accounts.manage"   // invite, delete, change role, unlock the customer's accounts
 	ActSecurityManage   Action = "security.manage"   // the customer's source-IP allow-list, MFA and device policy
+	ActDevicesManage    Action = "devices.manage"    // register and revoke the customer's device certificates (session-only)
 	ActAuditOwn         Action = "audit.own"         // the customer's own audit log, incl. staff access to it
 	ActCatalogManage    Action = "catalog.manage"    // operator: customers, contracts, hubs, ports
 	ActInventoryManage  Action = "inventory.manage"  // operator: regions, hub nodes, physical ports
 	ActCustomerAccounts Action = "customer.accounts" // operator: a customer's first operations administrator
+	ActRecoveryRequest  Action = "recovery.request"  // operator: ask for a locked-out customer's new operations administrator
+	ActRecoveryApprove  Action = "recovery.approve"  // security officer: approve or reject such a request (never the requester)
 	ActStaffManage      Action = "staff.manage"      // operator: operators' accounts (staff.go: never a security officer's)
 	ActOfficersManage   Action = "officers.manage"   // security officer: security officers' accounts (never an operator's)
 	ActAuditRead        Action = "audit.read"        // security officer: the whole audit log
@@ -51,23 +55,27 @@ type ActionInfo struct {
 // actions lists every action in the order of docs/roles.md. An action used in
 // a route but missing here fails TestEveryRouteActionDocumented.
 var actions = []ActionInfo{
-	{ActSelf, "own account", "read profile; change password; manage own MFA, sessions and API tokens; log out", "both"},
+	{ActSelf, "own account", "read profile, sessions, API tokens and security keys; log out", "both"},
+	{ActCredentials, "own credentials", "change password; add or remove a second factor; create or revoke API tokens; revoke sessions; re-authenticate. A browser session only, never an API token; changing the password, adding or removing a second factor and creating an API token need a re-authentication (password and, when the account has one, second factor) within the last 5 minutes", "both"},
 	{ActMFA, "own second factor", "give the second factor at login; enrol the first one", "both"},
 	{ActCatalogRead, "contracts, hubs, ports, regions", "read", "customer"},
 	{ActAccountsRead, "the customer's accounts", "read", "customer"},
 	{ActAccountsManage, "the customer's accounts", "invite, delete, change role, unlock", "customer"},
-	{ActSecurityManage, "the customer's security policy", "read and set source-IP allow-list, MFA requirement, device requirement; register devices", "customer"},
+	{ActSecurityManage, "the customer's security policy", "read and set source-IP allow-list, MFA requirement, device requirement; list devices", "customer"},
+	{ActDevicesManage, "the customer's device certificates", "register, revoke. A browser session only, never an API token, with a re-authentication within the last 5 minutes", "customer"},
 	{ActAuditOwn, "the customer's own audit log", "read (includes every operator access to its data)", "customer"},
 	{ActNetworkRead, "hub configuration (saved data)", "read configuration, versions, reviews", "customer; management under break-glass"},
 	{ActNetworkEdit, "hub configuration (saved data)", "edit lock, draft, review, apply, roll back", "customer"},
 	{ActLockBreak, "another account's edit lock", "break", "customer"},
 	{ActCatalogManage, "customers, contracts, hubs, ports", "create, read, change, cancel", "management"},
 	{ActInventoryManage, "regions, hub nodes, physical ports", "create, read", "management"},
-	{ActCapacityRead, "capacity, allocation, desired state", "read", "management"},
-	{ActCustomerAccounts, "a customer's accounts", "list; invite the first operations administrator", "management"},
+	{ActCapacityRead, "capacity, allocation, a node's desired state", "read; in a node's desired state a customer's configuration only under a live break-glass grant for that customer, else its placement only (ports, legs, VLANs, speeds, backbone)", "management"},
+	{ActCustomerAccounts, "a customer's accounts", "list; invite the customer's first operations administrator, only while it has no active one (the setup link goes only to the invitee's e-mail)", "management"},
+	{ActRecoveryRequest, "a locked-out customer's operations administrator", "request, with a reason, that a new one be invited; nothing is invited until a security officer approves", "management"},
+	{ActRecoveryApprove, "recovery requests", "list; approve (the invitation is then mailed to the invitee and announced to the customer) or reject; never a request of one's own", "management"},
 	{ActStaffManage, "operators' accounts", "list staff; invite, delete, unlock an operator; invite a security officer only while none is active; never acts on a security officer's account or changes a role to security-officer", "management"},
 	{ActOfficersManage, "security officers' accounts", "list staff; invite, delete, unlock a security officer, never an operator; the last active security officer cannot be deleted", "management"},
-	{ActMailRead, "mail outbox", "read queued, sent and failed mail", "management"},
+	{ActMailRead, "mail outbox", "list queued, sent and failed mail: recipient, cause, subject, status, never a body (it may hold a single-use link)", "management"},
 	{ActBreakGlassOpen, "access to one customer's saved data", "open with a typed reason and a time limit (default 1 h)", "management"},
 	{ActAuditRead, "the whole audit log", "read, verify the chain, export evidence", "management"},
 }
@@ -89,7 +97,7 @@ var roles = []RoleInfo{
 	{RoleOperator, "operator", "management",
 		"Runs the platform: inventory, capacity, customers and contracts, notices, incidents. No access to customers' saved data."},
 	{RoleSecurityOfficer, "security officer", "management",
-		"Reads and verifies the audit log, exports evidence, oversees purges, and manages the security officers' accounts: operators cannot delete, demote or unlock a security officer, nor invite one once one is active."},
+		"Reads and verifies the audit log, exports evidence, oversees purges, approves or rejects the recovery of a locked-out customer's operations administrator that an operator requested, and manages the security officers' accounts: operators cannot delete, demote or unlock a security officer, nor invite one once one is active."},
 	{RoleMFAPending, "MFA pending (any account, during login)", "both",
 		"A session that passed the password but not yet the second factor its account has, or that its customer's policy requires of admins. It can only give (or, if the account has none, enrol) the second factor."},
 	{RoleBreakGlass, "break-glass (operator, time-limited)", "management",
@@ -103,13 +111,13 @@ var roles = []RoleInfo{
 // actions that no role holds together (separation of duties, staff.go):
 // staff.manage reaches operators, officers.manage reaches security officers.
 var permissions = map[Role][]Action{
-	RoleOpsAdmin: {ActSelf, ActMFA, ActCatalogRead, ActAccountsRead, ActAccountsManage, ActSecurityManage, ActAuditOwn,
-		ActNetworkRead, ActNetworkEdit, ActLockBreak},
-	RoleAdmin: {ActSelf, ActMFA, ActCatalogRead, ActNetworkRead, ActNetworkEdit},
-	RoleUser:  {ActSelf, ActMFA, ActCatalogRead, ActNetworkRead},
-	RoleOperator: {ActSelf, ActMFA, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage, ActCapacityRead,
-		ActMailRead, ActBreakGlassOpen},
-	RoleSecurityOfficer: {ActSelf, ActMFA, ActAuditRead, ActOfficersManage},
+	RoleOpsAdmin: {ActSelf, ActCredentials, ActMFA, ActCatalogRead, ActAccountsRead, ActAccountsManage, ActSecurityManage,
+		ActDevicesManage, ActAuditOwn, ActNetworkRead, ActNetworkEdit, ActLockBreak},
+	RoleAdmin: {ActSelf, ActCredentials, ActMFA, ActCatalogRead, ActNetworkRead, ActNetworkEdit},
+	RoleUser:  {ActSelf, ActCredentials, ActMFA, ActCatalogRead, ActNetworkRead},
+	RoleOperator: {ActSelf, ActCredentials, ActMFA, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage,
+		ActCapacityRead, ActMailRead, ActBreakGlassOpen, ActRecoveryRequest},
+	RoleSecurityOfficer: {ActSelf, ActCredentials, ActMFA, ActAuditRead, ActOfficersManage, ActRecoveryApprove},
 	RoleMFAPending:      {ActMFA},
 	RoleBreakGlass:      {ActNetworkRead},
 }
@@ -125,6 +133,12 @@ func Allowed(r Role, a Action) bool {
 	}
 	return false
 }
+
+// SessionOnly reports whether action a may be performed only from a browser
+// session, never with an API token: a token is a credential itself, and one
+// that leaked must not be able to mint others, remove a factor or lock its
+// owner out. The router answers such a call with 403 "session_required".
+func SessionOnly(a Action) bool { return a == ActCredentials || a == ActDevicesManage }
 
 // WithRole is r holding also the role extra, e.g. an operator under a live
 // break-glass grant.

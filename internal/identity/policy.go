@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
@@ -82,23 +84,45 @@ func (s *Service) policy(ctx context.Context, q store.Querier, cust catalog.Cust
 	return p, nil
 }
 
+// PolicyInput replaces a customer's policy. Every field is required:
+// a body that leaves one out (or is null or {}) is refused rather than read
+// as "clear it", which would drop the allow-list and both requirements.
+type PolicyInput struct {
+	AllowList     *[]string `json:"allow_list"`
+	RequireMFA    *bool     `json:"require_mfa"`
+	RequireDevice *bool     `json:"require_device"`
+	// UpdatedAt is accepted, as the answer of GET holds it, and ignored.
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+}
+
 // SetPolicy replaces customer cust's policy. A new allow-list must contain the
 // caller's own address, so that an administrator cannot lock everyone out by
-// mistake.
-func (s *Service) SetPolicy(ctx context.Context, sc tenant.Scope, in SecurityPolicy) (SecurityPolicy, error) {
+// mistake. A change is audited with the policy before and after, and mailed,
+// in the same transaction, to every active operations administrator of the
+// customer.
+func (s *Service) SetPolicy(ctx context.Context, sc tenant.Scope, in PolicyInput) (SecurityPolicy, error) {
 	cust, err := sc.Authorize(ActSecurityManage)
 	if err != nil {
 		return SecurityPolicy{}, err
 	}
-	prefixes, err := parseAllow(in.AllowList)
+	switch {
+	case in.AllowList == nil:
+		return SecurityPolicy{}, fault.Field("allow_list", "allow_list is required (an empty list allows every address)")
+	case in.RequireMFA == nil:
+		return SecurityPolicy{}, fault.Field("require_mfa", "require_mfa is required (true or false)")
+	case in.RequireDevice == nil:
+		return SecurityPolicy{}, fault.Field("require_device", "require_device is required (true or false)")
+	}
+	prefixes, err := parseAllow(*in.AllowList)
 	if err != nil {
 		return SecurityPolicy{}, err
 	}
-	if len(prefixes) > 0 && !sourceIn(audit.ActorFrom(ctx).SourceIP, prefixes) {
+	actor := audit.ActorFrom(ctx)
+	if len(prefixes) > 0 && !sourceIn(actor.SourceIP, prefixes) {
 		return SecurityPolicy{}, fault.Field("allow_list", "allow_list must include your own address %s, or you would lock yourself out",
-			audit.ActorFrom(ctx).SourceIP)
+			actor.SourceIP)
 	}
-	if in.RequireDevice {
+	if *in.RequireDevice {
 		devs, err := s.listDevices(ctx, s.db, cust)
 		if err != nil {
 			return SecurityPolicy{}, err
@@ -111,22 +135,77 @@ func (s *Service) SetPolicy(ctx context.Context, sc tenant.Scope, in SecurityPol
 	for i, p := range prefixes {
 		canon[i] = p.String()
 	}
-	out := SecurityPolicy{AllowList: canon, RequireMFA: in.RequireMFA, RequireDevice: in.RequireDevice, UpdatedAt: clock.Now()}
+	out := SecurityPolicy{AllowList: canon, RequireMFA: *in.RequireMFA, RequireDevice: *in.RequireDevice, UpdatedAt: clock.Now()}
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		before, err := s.policy(ctx, tx, cust)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO customer_security (customer_id, allow_list, require_mfa, require_device, updated_at)
 			VALUES (?, ?, ?, ?, ?) ON CONFLICT (customer_id) DO UPDATE SET allow_list = excluded.allow_list,
 			require_mfa = excluded.require_mfa, require_device = excluded.require_device, updated_at = excluded.updated_at`,
 			cust, strings.Join(canon, ","), out.RequireMFA, out.RequireDevice, clock.Store(out.UpdatedAt)); err != nil {
 			return err
 		}
-		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "security.policy.set", Target: "customer:" + string(cust),
-			CustomerID: string(cust), Detail: map[string]any{"allow_list": canon, "require_mfa": out.RequireMFA,
-				"require_device": out.RequireDevice}})
+		if err := s.audit.RecordTx(ctx, tx, audit.Event{Action: "security.policy.set", Target: "customer:" + string(cust),
+			CustomerID: string(cust), Detail: map[string]any{"before": policyDetail(before), "after": policyDetail(out)}}); err != nil {
+			return err
+		}
+		if samePolicy(before, out) {
+			return nil
+		}
+		return s.mailPolicyChange(ctx, tx, cust, before, out)
 	})
 	if err != nil {
 		return SecurityPolicy{}, fmt.Errorf("set policy: %w", err)
 	}
 	return out, nil
+}
+
+func policyDetail(p SecurityPolicy) map[string]any {
+	return map[string]any{"allow_list": p.AllowList, "require_mfa": p.RequireMFA, "require_device": p.RequireDevice}
+}
+
+func samePolicy(a, b SecurityPolicy) bool {
+	return a.RequireMFA == b.RequireMFA && a.RequireDevice == b.RequireDevice && slices.Equal(a.AllowList, b.AllowList)
+}
+
+// mailPolicyChange queues, inside tx, the policy-change notice to every
+// active operations administrator of cust, each in its own language.
+func (s *Service) mailPolicyChange(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, before, after SecurityPolicy) error {
+	type admin struct{ id, name, email, lang string }
+	rows, err := tx.Query(ctx, `SELECT id, display_name, email, language FROM accounts WHERE customer_id = ? AND role = ?
+		AND disabled_at IS NULL AND password_hash IS NOT NULL ORDER BY id`, cust, RoleOpsAdmin)
+	if err != nil {
+		return err
+	}
+	var admins []admin
+	for rows.Next() {
+		var a admin
+		if err := rows.Scan(&a.id, &a.name, &a.email, &a.lang); err != nil {
+			rows.Close()
+			return err
+		}
+		admins = append(admins, a)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	actor := audit.ActorFrom(ctx)
+	for _, a := range admins {
+		m, err := templateMail("policy_changed", "security.policy.set", a.lang, a.email, map[string]any{
+			"Name": a.name, "By": actor.Name, "At": clock.Show(after.UpdatedAt), "From": actor.SourceIP,
+			"Before": before, "After": after})
+		if err != nil {
+			return err
+		}
+		m.CustomerID = string(cust)
+		if _, err := mail.Enqueue(ctx, tx, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func sourceIn(ip string, prefixes []netip.Prefix) bool {

@@ -77,6 +77,16 @@ gets 404, exactly as for an object that does not exist.
   grant and every access under it are recorded with the reason in that
   customer's own audit log (` + "`audit.own`" + `), where its operations
   administrator sees them.
+- **A node's desired state** (` + "`capacity.read`" + `, ` + "`GET /api/v1/nodes/{node}/desired-state?reason=`" + `)
+  shows each customer's section in full (BGP passwords always masked) only
+  while the reader holds a live break-glass grant for that customer; each such
+  section is recorded in that customer's audit log with the grant's reason.
+  Every other customer's section is cut down to placement: hub, namespace,
+  applied version number, DR priority, backbone (VNI, overlay, tunnel
+  endpoints) and, per port placed on the node, its kind, speed, legs
+  (interface, VLAN), BGP session count and whether BGP is enabled or the port
+  is shut. Addresses, ASNs, routing, firewall and NAT are not shown. The read
+  and its stated reason are in the operators' audit log.
 - **Separation of duties among staff** (ISO/IEC 27017 9.2.2, 18.2.1).
   Security officers review what operators do, so operators cannot remove
   that oversight: ` + "`staff.manage`" + ` never deletes, unlocks or changes the
@@ -90,8 +100,21 @@ gets 404, exactly as for an object that does not exist.
 - A role change takes effect on the next request of every live session and
   API token of the account; the session ID is rotated at that request.
 - An API token acts with the role it was created with, or the account's
-  current role if that is lower; a deleted account's sessions and tokens stop
-  working at once.
+  current role if that is lower, for every action (` + "`self`" + ` included); a
+  deleted account's sessions and tokens stop working at once.
+- **Session-only actions** (` + "`credentials`" + `, ` + "`devices.manage`" + `) are
+  refused to every API token, whatever its role, with 403 and the error code
+  ` + "`session_required`" + `: a token cannot change a password, add or remove a
+  second factor or a device, create or revoke tokens, or end sessions.
+  Changing the password, adding or removing a second factor or a device, and
+  creating an API token also need a re-authentication of the session
+  — the password and, when the account has one, its second factor, given at
+  login or with ` + "`POST /api/v1/session/reauth`" + ` — within the last 5 minutes;
+  without it the answer is 403 with the code ` + "`reauth_required`" + `.
+- A session that is MFA pending holds ` + "`mfa`" + ` only, except that when its
+  account has no second factor yet it may also enrol the first one (the TOTP
+  and security-key registration routes of ` + "`credentials`" + `) and re-authenticate
+  with its password.
 `)
 	return b.String()
 }

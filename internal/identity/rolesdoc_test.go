@@ -79,11 +79,30 @@ func TestPermissionTable(t *testing.T) {
 			t.Errorf("role %s: %s must be held by %s alone", r.Role, ActOfficersManage, RoleSecurityOfficer)
 		}
 	}
+	// Every account changes its own credentials, from a session only; the
+	// pending and break-glass roles do not (a pending session's first
+	// enrolment is the router's one exception, web/routes_identity.go).
+	for _, r := range []Role{RoleOpsAdmin, RoleAdmin, RoleUser, RoleOperator, RoleSecurityOfficer} {
+		if !Allowed(r, ActCredentials) {
+			t.Errorf("role %s must hold %s", r, ActCredentials)
+		}
+	}
+	for _, r := range []Role{RoleMFAPending, RoleBreakGlass} {
+		if Allowed(r, ActCredentials) || Allowed(r, ActDevicesManage) {
+			t.Errorf("role %s must not change credentials", r)
+		}
+	}
+	for _, a := range actions {
+		want := a.Action == ActCredentials || a.Action == ActDevicesManage
+		if SessionOnly(a.Action) != want {
+			t.Errorf("SessionOnly(%s) = %v, want %v", a.Action, !want, want)
+		}
+	}
 	if Allowed(RoleBreakGlass, ActNetworkEdit) {
 		t.Error("break-glass must be read-only")
 	}
 	// The user role is read-only.
-	for _, a := range []Action{ActNetworkEdit, ActAccountsManage, ActSecurityManage, ActLockBreak} {
+	for _, a := range []Action{ActNetworkEdit, ActAccountsManage, ActSecurityManage, ActDevicesManage, ActLockBreak} {
 		if Allowed(RoleUser, a) {
 			t.Errorf("user must not hold %s", a)
 		}

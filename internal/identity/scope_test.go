@@ -31,15 +31,15 @@ func TestScopeFromAuthentication(t *testing.T) {
 		}
 		for name, call := range map[string]func() error{
 			"policy":     func() error { _, err := f.svc.Policy(f.ctx, user.Scope()); return err },
-			"set policy": func() error { _, err := f.svc.SetPolicy(f.ctx, user.Scope(), SecurityPolicy{}); return err },
+			"set policy": func() error { _, err := f.svc.SetPolicy(f.ctx, user.Scope(), PolicyInput{}); return err },
 			"devices":    func() error { _, err := f.svc.ListDevices(f.ctx, user.Scope()); return err },
 			"accounts":   func() error { _, _, err := f.svc.ListAccounts(f.ctx, user.Scope(), catalog.Page{}); return err },
 			"invite": func() error {
-				_, _, err := f.svc.Invite(f.ctx, user.Scope(), InviteInput{LoginID: "x-user", Role: RoleUser})
+				_, err := f.svc.Invite(f.ctx, user.Scope(), InviteInput{LoginID: "x-user", Role: RoleUser})
 				return err
 			},
 			"get account":   func() error { _, err := f.svc.GetAccount(f.ctx, user.Scope(), user.AccountID); return err },
-			"revoke":        func() error { return f.svc.RevokeDevice(f.ctx, user.Scope(), "dev_x") },
+			"revoke":        func() error { return f.svc.RevokeDevice(f.ctx, user, "dev_x") },
 			"delete (user)": func() error { return f.svc.DeleteAccount(f.ctx, user, admin.AccountID) },
 		} {
 			if err := call(); !fault.Is(err, fault.Forbidden) {

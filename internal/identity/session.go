@@ -54,7 +54,7 @@ func (s *Service) Login(ctx context.Context, side Side, loginID, password, userA
 		return refuse("invalid_text", fault.New(fault.Invalid, "login ID and password must be valid text"))
 	}
 	now := clock.Now()
-	if err := s.throttled(ctx, loginID, a.SourceIP, now); err != nil {
+	if err := s.throttled(ctx, side, loginID, a.SourceIP, now); err != nil {
 		if fault.Is(err, fault.RateLimited) {
 			return refuse("throttled", err)
 		}
@@ -81,7 +81,7 @@ func (s *Service) Login(ctx context.Context, side Side, loginID, password, userA
 		if lookup == nil && side.admits(cust) && cust != nil {
 			ev.CustomerID = *cust
 		}
-		if err := s.recordFailure(ctx, loginID, a.SourceIP, now, ev); err != nil {
+		if err := s.recordFailure(ctx, side, loginID, a.SourceIP, now, ev); err != nil {
 			return "", Principal{}, fmt.Errorf("login: %w", err)
 		}
 		return "", Principal{}, errLogin
@@ -103,8 +103,16 @@ func (s *Service) Login(ctx context.Context, side Side, loginID, password, userA
 	}
 	// The session's mfa flag records a second factor actually given; until
 	// then every request re-checks whether one is owed (a factor added or a
-	// policy set later applies to sessions already open).
-	secret, err := s.openSession(ctx, &p, userAgent, false, device, func(tx *store.Tx) error { return clearFailures(ctx, tx, loginID) })
+	// policy set later applies to sessions already open). The password is
+	// the whole proof of an account without a factor, so its session is
+	// authenticated now; one with a factor is when it gives the factor.
+	has, err := s.hasFactor(ctx, s.db, p.AccountID)
+	if err != nil {
+		return "", Principal{}, fmt.Errorf("login: %w", err)
+	}
+	secret, err := s.openSession(ctx, &p, userAgent, !has, device, func(tx *store.Tx) error {
+		return clearFailures(ctx, tx, lockKey(side, loginID))
+	})
 	if err != nil {
 		return "", Principal{}, fmt.Errorf("login: %w", err)
 	}
@@ -116,27 +124,35 @@ func (s *Service) Login(ctx context.Context, side Side, loginID, password, userA
 }
 
 // openSession stores a new session for p (and runs also inside the same
-// transaction) and returns its secret.
-func (s *Service) openSession(ctx context.Context, p *Principal, userAgent string, mfaDone bool, device string, also func(*store.Tx) error) (string, error) {
+// transaction) and returns its secret. authenticated says the login proved
+// everything the account has (no second factor): the session may change
+// credentials for ReauthTTL.
+func (s *Service) openSession(ctx context.Context, p *Principal, userAgent string, authenticated bool, device string,
+	also func(*store.Tx) error) (string, error) {
 	a := audit.ActorFrom(ctx)
 	p.Via = "session"
 	p.SessionID = ids.New("ses")
 	secret := newSessionSecret()
 	p.credential = hashSecret(secret)
 	now := clock.Now()
-	var dev any
+	var dev, authAt any
 	if device != "" {
 		dev = device
 	}
+	if authenticated {
+		authAt = clock.Store(now)
+		p.authAt = now
+	}
+	p.device = device
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		if also != nil {
 			if err := also(tx); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO sessions (id_hash, id, account_id, role, mfa, device_id, created_at, last_seen_at, expires_at,
-			source_ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.credential, p.SessionID, p.AccountID, p.Role, mfaDone, dev,
-			clock.Store(now), clock.Store(now), clock.Store(now.Add(s.cfg.SessionAbsolute)), a.SourceIP,
+		if _, err := tx.Exec(ctx, `INSERT INTO sessions (id_hash, id, account_id, role, mfa, device_id, auth_at, created_at, last_seen_at,
+			expires_at, source_ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.credential, p.SessionID, p.AccountID, p.Role,
+			false, dev, authAt, clock.Store(now), clock.Store(now), clock.Store(now.Add(s.cfg.SessionAbsolute)), a.SourceIP,
 			truncate(strings.ToValidUTF8(userAgent, "?"), 200)); err != nil {
 			return err
 		}
@@ -172,13 +188,13 @@ func (s *Service) AuthenticateSession(ctx context.Context, side Side, secret str
 		return Principal{}, errAuth
 	}
 	var p Principal
-	var cust, sesRole, sesID *string
+	var cust, sesRole, sesID, authAt, device *string
 	var lastSeen, expires string
 	var mfaDone bool
 	h := hashSecret(secret)
-	err := store.Scan(s.db.QueryRow(ctx, `SELECT a.id, a.customer_id, a.login_id, a.role, s.last_seen_at, s.expires_at, s.role, s.id, s.mfa
-		FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = ? AND a.disabled_at IS NULL`, h),
-		&p.AccountID, &cust, &p.LoginID, &p.Role, &lastSeen, &expires, &sesRole, &sesID, &mfaDone)
+	err := store.Scan(s.db.QueryRow(ctx, `SELECT a.id, a.customer_id, a.login_id, a.role, s.last_seen_at, s.expires_at, s.role, s.id, s.mfa,
+		s.auth_at, s.device_id FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = ? AND a.disabled_at IS NULL`, h),
+		&p.AccountID, &cust, &p.LoginID, &p.Role, &lastSeen, &expires, &sesRole, &sesID, &mfaDone, &authAt, &device)
 	if errors.Is(err, store.ErrNotFound) {
 		return Principal{}, errAuth
 	}
@@ -198,7 +214,10 @@ func (s *Service) AuthenticateSession(ctx context.Context, side Side, secret str
 	if err != nil {
 		return Principal{}, err
 	}
-	p.Via, p.credential = "session", h
+	p.Via, p.credential, p.mfa, p.authAt = "session", h, mfaDone, parseOpt(authAt)
+	if device != nil {
+		p.device = *device
+	}
 	if sesID != nil {
 		p.SessionID = *sesID
 	}
@@ -316,6 +335,9 @@ func (s *Service) ListSessions(ctx context.Context, p Principal) ([]Session, err
 // RevokeSession ends one of p's own sessions; another account's session is
 // not found.
 func (s *Service) RevokeSession(ctx context.Context, p Principal, id string) error {
+	if p.Via != "session" {
+		return ErrSessionRequired
+	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		res, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id = ? AND account_id = ?`, id, p.AccountID)
 		if err != nil {

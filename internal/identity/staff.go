@@ -151,8 +151,8 @@ func (s *Service) SeedStaff(ctx context.Context, in InviteInput) (Account, strin
 // InviteStaff invites an operator staff account on behalf of p, within the
 // separation of duties: an operator invites operators, and a security
 // officer only while none is active; a security officer invites security
-// officers only. The link goes to the invitee's e-mail and is also returned,
-// as for Invite.
+// officers only. The link goes to the invitee's e-mail and is also returned
+// for the inviting staff member (a customer account's link never is).
 func (s *Service) InviteStaff(ctx context.Context, p Principal, in InviteInput) (Account, string, error) {
 	if !p.Operator() {
 		return Account{}, "", errRoleForbidden

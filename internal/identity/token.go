@@ -14,6 +14,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	tmail "github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Token is an API token's public description; its secret is shown once.
@@ -64,7 +65,7 @@ func within(tok, acc Role) bool {
 // with in.Role (at most the account's role) or, later, the account's role if
 // that becomes lower. It returns the secret, which is not kept.
 func (s *Service) CreateToken(ctx context.Context, p Principal, in TokenInput) (Token, string, error) {
-	if in.Name == "" || len(in.Name) > 100 || strings.ContainsAny(in.Name, "\x00\r\n") {
+	if in.Name == "" || len(in.Name) > 100 || text.SingleLine(in.Name) != "" {
 		return Token{}, "", fault.Field("name", "name is required (at most 100 bytes, one line)")
 	}
 	now := clock.Now()
@@ -80,15 +81,38 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, in TokenInput) (
 	if !in.Role.Valid() || !within(in.Role, p.Role) {
 		return Token{}, "", fault.Field("role", "role must be your own role or a lower one")
 	}
+	if err := s.requireRecentAuth(ctx, p, "token.create"); err != nil {
+		return Token{}, "", err
+	}
+	// A token outlives the session that made it: when the customer requires
+	// MFA of this account, only a session that gave the second factor may
+	// make one.
+	pol, err := s.policy(ctx, s.db, p.CustomerID)
+	if err != nil {
+		return Token{}, "", err
+	}
+	need, err := s.needsMFAUnder(ctx, s.db, p.AccountID, p.Role, p.CustomerID, pol)
+	if err != nil {
+		return Token{}, "", fmt.Errorf("create token: %w", err)
+	}
+	if need && !p.mfa {
+		return Token{}, "", s.refuse(ctx, "token.create", "account:"+p.AccountID, p.CustomerID, CodeMFARequired,
+			fault.Coded(fault.Forbidden, CodeMFARequired, "API tokens are created from a session that gave its second factor"))
+	}
+	var dev any
+	if p.device != "" {
+		dev = p.device
+	}
 	t := Token{ID: ids.New("tok"), Name: in.Name, Role: in.Role, CreatedAt: now, ExpiresAt: in.ExpiresAt.UTC().Truncate(time.Microsecond)}
 	secret := ids.Secret("tsk")
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO api_tokens (id, account_id, name, role, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			t.ID, p.AccountID, t.Name, t.Role, hashSecret(secret), clock.Store(now), clock.Store(t.ExpiresAt)); err != nil {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO api_tokens (id, account_id, name, role, token_hash, created_at, expires_at, device_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t.ID, p.AccountID, t.Name, t.Role, hashSecret(secret), clock.Store(now), clock.Store(t.ExpiresAt),
+			dev); err != nil {
 			return err
 		}
 		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "token.create", Target: "token:" + t.ID, CustomerID: string(p.CustomerID),
-			Detail: map[string]any{"name": t.Name, "role": string(t.Role), "expires_at": clock.Show(t.ExpiresAt)}})
+			Detail: map[string]any{"name": t.Name, "role": string(t.Role), "expires_at": clock.Show(t.ExpiresAt), "device": p.device}})
 	})
 	if err != nil {
 		return Token{}, "", fmt.Errorf("create token: %w", err)
@@ -98,18 +122,26 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, in TokenInput) (
 
 // AuthenticateToken returns the principal of a live API token. Its role is
 // the token's role or the account's current role, whichever is lower.
+//
+// The customer's policy binds tokens as it binds sessions: the allow-list
+// applies; while MFA is required of the account's role, a token of an
+// account without a second factor is refused (403 mfa_required) until the
+// account enrols one; while devices are required, a token works only if the
+// session that created it was opened from a registered device that is still
+// registered (403 device_required otherwise) — a token presents no device
+// of its own.
 func (s *Service) AuthenticateToken(ctx context.Context, side Side, secret string) (Principal, error) {
 	if !strings.HasPrefix(secret, "tsk_") || len(secret) > 100 {
 		return Principal{}, errAuth
 	}
 	var p Principal
-	var cust, lastUsed, tokRole *string
+	var cust, lastUsed, tokRole, device *string
 	var expires string
 	h := hashSecret(secret)
-	err := store.Scan(s.db.QueryRow(ctx, `SELECT a.id, a.customer_id, a.login_id, a.role, t.role, t.last_used_at, t.expires_at
+	err := store.Scan(s.db.QueryRow(ctx, `SELECT a.id, a.customer_id, a.login_id, a.role, t.role, t.last_used_at, t.expires_at, t.device_id
 		FROM api_tokens t JOIN accounts a ON a.id = t.account_id
 		WHERE t.token_hash = ? AND t.revoked_at IS NULL AND a.disabled_at IS NULL`, h),
-		&p.AccountID, &cust, &p.LoginID, &p.Role, &tokRole, &lastUsed, &expires)
+		&p.AccountID, &cust, &p.LoginID, &p.Role, &tokRole, &lastUsed, &expires, &device)
 	if errors.Is(err, store.ErrNotFound) {
 		return Principal{}, errAuth
 	}
@@ -121,6 +153,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, side Side, secret strin
 	if !side.admits(cust) || !now.Before(exp) {
 		return Principal{}, errAuth
 	}
+	accRole := p.Role
 	if tokRole != nil && Role(*tokRole) != p.Role {
 		if !within(Role(*tokRole), p.Role) {
 			if rank(p.Role) == 0 {
@@ -135,7 +168,14 @@ func (s *Service) AuthenticateToken(ctx context.Context, side Side, secret strin
 	if cust != nil {
 		p.CustomerID = catalog.CustomerID(*cust)
 	}
-	if _, err := s.checkSource(ctx, p.CustomerID, p.AccountID, "token"); err != nil {
+	pol, err := s.checkSource(ctx, p.CustomerID, p.AccountID, "token")
+	if err != nil {
+		return Principal{}, err
+	}
+	if device != nil {
+		p.device = *device
+	}
+	if err := s.tokenPolicy(ctx, p, accRole, pol); err != nil {
 		return Principal{}, err
 	}
 	if lu := parseOpt(lastUsed); lu.IsZero() || now.Sub(lu) >= touchEvery {
@@ -146,6 +186,53 @@ func (s *Service) AuthenticateToken(ctx context.Context, side Side, secret strin
 	p.Via, p.credential = "token", h
 	sealScope(&p)
 	return p, nil
+}
+
+// tokenPolicy refuses, with an audit event, a token that its customer's
+// MFA or device requirement no longer lets through (see AuthenticateToken).
+// accRole is the account's own role: the policy binds the account, whatever
+// the token's narrower role.
+func (s *Service) tokenPolicy(ctx context.Context, p Principal, accRole Role, pol SecurityPolicy) error {
+	if p.CustomerID == "" {
+		return nil
+	}
+	if requiresMFA(accRole, p.CustomerID, pol) {
+		has, err := s.hasFactor(ctx, s.db, p.AccountID)
+		if err != nil {
+			return fmt.Errorf("authenticate: %w", err)
+		}
+		if !has {
+			if err := s.audit.Record(ctx, audit.Event{Action: "access.denied.mfa", Target: "account:" + p.AccountID,
+				CustomerID: string(p.CustomerID), Result: audit.Denied, Detail: map[string]any{"via": "token"}}); err != nil {
+				return err
+			}
+			return fault.Coded(fault.Forbidden, CodeMFARequired, "your organisation requires a second factor: "+
+				"this account's API tokens work again once it has enrolled one")
+		}
+	}
+	if !pol.RequireDevice {
+		return nil
+	}
+	ok := false
+	if p.device != "" {
+		var na string
+		err := store.Scan(s.db.QueryRow(ctx, `SELECT not_after FROM device_certificates WHERE id = ? AND customer_id = ? AND revoked_at IS NULL`,
+			p.device, p.CustomerID), &na)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("authenticate: %w", err)
+		}
+		t, _ := clock.Parse(na)
+		ok = err == nil && clock.Now().Before(t)
+	}
+	if ok {
+		return nil
+	}
+	if err := s.audit.Record(ctx, audit.Event{Action: "access.denied.device", Target: "account:" + p.AccountID,
+		CustomerID: string(p.CustomerID), Result: audit.Denied, Detail: map[string]any{"via": "token"}}); err != nil {
+		return err
+	}
+	return fault.Coded(fault.Forbidden, CodeDeviceRequired, "your organisation allows access only from registered devices: "+
+		"use an API token created from a session on a registered device")
 }
 
 func parseOpt(s *string) time.Time {
@@ -186,7 +273,11 @@ func (s *Service) ListTokens(ctx context.Context, p Principal) ([]Token, error) 
 }
 
 // RevokeToken revokes one of p's own tokens; another account's is not found.
+// It is done from a session: a token revokes no token, not even itself.
 func (s *Service) RevokeToken(ctx context.Context, p Principal, id string) error {
+	if p.Via != "session" {
+		return ErrSessionRequired
+	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		res, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL`,
 			clock.Store(clock.Now()), id, p.AccountID)

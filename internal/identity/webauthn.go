@@ -17,6 +17,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // WebAuthn / FIDO2 (github.com/go-webauthn/webauthn). A ceremony's challenge
@@ -130,7 +131,7 @@ func (s *Service) takeChallenge(ctx context.Context, tx *store.Tx, p Principal, 
 
 func needSession(p Principal) error {
 	if p.Via != "session" || p.SessionID == "" {
-		return fault.New(fault.Forbidden, "security keys are registered and used from a browser session, not with an API token")
+		return ErrSessionRequired
 	}
 	return nil
 }
@@ -142,7 +143,7 @@ func (s *Service) BeginWebAuthnRegistration(ctx context.Context, p Principal) (*
 	if err := needSession(p); err != nil {
 		return nil, err
 	}
-	if err := s.mayEnrol(ctx, p); err != nil {
+	if err := s.mayEnrol(ctx, p, "mfa.webauthn.register"); err != nil {
 		return nil, err
 	}
 	u, err := s.waUser(ctx, s.db, p)
@@ -177,11 +178,11 @@ func (s *Service) FinishWebAuthnRegistration(ctx context.Context, p Principal, n
 	if err := needSession(p); err != nil {
 		return WebAuthnKey{}, "", err
 	}
-	if err := s.mayEnrol(ctx, p); err != nil {
+	if err := s.mayEnrol(ctx, p, "mfa.webauthn.register"); err != nil {
 		return WebAuthnKey{}, "", err
 	}
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 100 || strings.ContainsAny(name, "\x00\r\n<>") {
+	if name == "" || len(name) > 100 || text.SingleLine(name) != "" || strings.ContainsAny(name, "<>") {
 		return WebAuthnKey{}, "", fault.Field("name", "name is required: one line, at most 100 bytes, without < or >")
 	}
 	var k WebAuthnKey
@@ -257,9 +258,24 @@ func (s *Service) FinishWebAuthnLogin(ctx context.Context, p Principal, body []b
 	if p.Role != RoleMFAPending {
 		return "", fault.New(fault.Conflict, "this session has no second factor pending")
 	}
+	keyID, err := s.verifyAssertion(ctx, p, "login", body)
+	if err != nil {
+		return "", err
+	}
+	if err := s.audit.Record(ctx, audit.Event{Action: "mfa.verify", Target: "account:" + p.AccountID, CustomerID: string(p.CustomerID),
+		Detail: map[string]any{"method": "webauthn", "key": keyID}}); err != nil {
+		return "", err
+	}
+	return s.completeMFA(ctx, p)
+}
+
+// verifyAssertion checks a security key's assertion against the session's
+// challenge for purpose and returns the key's ID. A refused assertion is
+// audited and counted toward the login throttle.
+func (s *Service) verifyAssertion(ctx context.Context, p Principal, purpose string, body []byte) (string, error) {
 	var keyID string
 	verr := s.db.InTx(ctx, func(tx *store.Tx) error {
-		sd, err := s.takeChallenge(ctx, tx, p, "login")
+		sd, err := s.takeChallenge(ctx, tx, p, purpose)
 		if err != nil {
 			return err
 		}
@@ -295,19 +311,15 @@ func (s *Service) FinishWebAuthnLogin(ctx context.Context, p Principal, body []b
 		}
 		ev := audit.Event{Action: "mfa.webauthn.verify", Target: "account:" + p.AccountID, CustomerID: string(p.CustomerID),
 			Result: audit.Denied, Detail: map[string]any{"reason": verr.Error()[:min(len(verr.Error()), 200)]}}
-		if _, err := s.db.Exec(ctx, `DELETE FROM webauthn_challenges WHERE session_id = ? AND purpose = 'login'`, p.SessionID); err != nil {
+		if _, err := s.db.Exec(ctx, `DELETE FROM webauthn_challenges WHERE session_id = ? AND purpose = ?`, p.SessionID, purpose); err != nil {
 			return "", err
 		}
-		if err := s.recordFailure(ctx, p.LoginID, audit.ActorFrom(ctx).SourceIP, clock.Now(), ev); err != nil {
+		if err := s.recordFailure(ctx, sideOf(p.CustomerID), p.LoginID, audit.ActorFrom(ctx).SourceIP, clock.Now(), ev); err != nil {
 			return "", err
 		}
 		return "", verr
 	}
-	if err := s.audit.Record(ctx, audit.Event{Action: "mfa.verify", Target: "account:" + p.AccountID, CustomerID: string(p.CustomerID),
-		Detail: map[string]any{"method": "webauthn", "key": keyID}}); err != nil {
-		return "", err
-	}
-	return s.completeMFA(ctx, p)
+	return keyID, nil
 }
 
 // ListWebAuthnKeys lists p's registered authenticators.
@@ -335,8 +347,12 @@ func (s *Service) ListWebAuthnKeys(ctx context.Context, p Principal) ([]WebAuthn
 	return out, rows.Err()
 }
 
-// DeleteWebAuthnKey removes one of p's authenticators (a full session only).
+// DeleteWebAuthnKey removes one of p's authenticators: a full session that
+// proved the password and the second factor within ReauthTTL only.
 func (s *Service) DeleteWebAuthnKey(ctx context.Context, p Principal, id string) error {
+	if err := s.requireRecentAuth(ctx, p, "mfa.webauthn.remove"); err != nil {
+		return err
+	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		res, err := tx.Exec(ctx, `DELETE FROM webauthn_credentials WHERE id = ? AND account_id = ?`, id, p.AccountID)
 		if err != nil {

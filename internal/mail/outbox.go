@@ -6,7 +6,9 @@
 // language.
 //
 // Without SMTP configured (the embedded default) mail stays in the outbox,
-// where the operator API lists it.
+// where the operator API lists it without bodies, unless the development
+// mail sink (Dir) writes it into a directory as .eml files. Bodies are sealed
+// at rest and erased once sent.
 package mail
 
 import (
@@ -19,6 +21,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
+	"github.com/tsunagi-net/tsunagi/internal/secretbox"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 )
 
@@ -40,6 +43,24 @@ const (
 	Failed  = "failed" // permanently: the server refused it, or attempts ran out
 )
 
+// A body is sealed at rest with the controller's secret key (it may hold a
+// single-use link) and erased once the message is delivered; the metadata —
+// recipient, cause, subject, times, status — stays.
+func bodyContext(id string) string { return "mail:" + id }
+
+// openBody returns the clear body of entry id as stored. A body stored in
+// clear (by a version before bodies were sealed) is returned as it is.
+func openBody(q store.Querier, id, stored string) (string, error) {
+	if stored == "" || !secretbox.IsSealed(stored) {
+		return stored, nil
+	}
+	body, err := q.Secrets().Open(stored, bodyContext(id))
+	if err != nil {
+		return "", fmt.Errorf("mail %s: %w", id, err)
+	}
+	return body, nil
+}
+
 // Enqueue adds m to the outbox inside tx, so that the mail commits with the
 // event that causes it. It returns the entry's ID.
 func Enqueue(ctx context.Context, tx *store.Tx, m Message) (string, error) {
@@ -57,7 +78,7 @@ func Enqueue(ctx context.Context, tx *store.Tx, m Message) (string, error) {
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO mail_outbox (id, customer_id, cause, recipient, language, subject, body, status,
 		attempts, next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', ?)`,
-		id, cust, m.Cause, m.To, m.Language, m.Subject, m.Body, now, now); err != nil {
+		id, cust, m.Cause, m.To, m.Language, m.Subject, tx.Secrets().Seal(m.Body, bodyContext(id)), now, now); err != nil {
 		return "", fmt.Errorf("mail: enqueue: %w", err)
 	}
 	return id, nil
@@ -156,6 +177,9 @@ func (o *Outbox) Get(ctx context.Context, id string) (Entry, string, error) {
 		}
 		return Entry{}, "", err
 	}
+	if e.body, err = openBody(o.db, e.ID, e.body); err != nil {
+		return Entry{}, "", err
+	}
 	return e, e.body, nil
 }
 
@@ -215,4 +239,47 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// SealStored seals the bodies an earlier version stored in clear, and erases
+// those of messages already sent; it returns how many it changed.
+func (o *Outbox) SealStored(ctx context.Context) (int, error) {
+	n := 0
+	err := o.db.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE mail_outbox SET body = '' WHERE status = 'sent' AND body <> ''`)
+		if err != nil {
+			return err
+		}
+		k, _ := res.RowsAffected()
+		n += int(k)
+		rows, err := tx.Query(ctx, `SELECT id, body FROM mail_outbox WHERE body <> '' AND body NOT LIKE 'v1:%'`)
+		if err != nil {
+			return err
+		}
+		clear := map[string]string{}
+		for rows.Next() {
+			var id, body string
+			if err := rows.Scan(&id, &body); err != nil {
+				rows.Close()
+				return err
+			}
+			clear[id] = body
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for id, body := range clear {
+			if _, err := tx.Exec(ctx, `UPDATE mail_outbox SET body = ? WHERE id = ? AND body = ?`,
+				tx.Secrets().Seal(body, bodyContext(id)), id, body); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("mail: seal stored bodies: %w", err)
+	}
+	return n, nil
 }

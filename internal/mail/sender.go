@@ -72,20 +72,31 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	return &SMTP{cfg: cfg}, nil
 }
 
-// Send delivers m with its outbox ID as the stable Message-ID, so that a
-// message re-sent after a crash can be recognised as the same one.
-func (t *SMTP) Send(ctx context.Context, id string, m Message) error {
-	msg := gomail.NewMsg()
-	if err := msg.From(t.cfg.From); err != nil {
-		return &PermanentError{err}
+// compose builds the RFC 5322 message of m from from, with its outbox ID as
+// the stable Message-ID; every transport sends this same message (opts
+// choose, e.g., its transfer encoding).
+func compose(from, id string, m Message, opts ...gomail.MsgOption) (*gomail.Msg, error) {
+	msg := gomail.NewMsg(opts...)
+	if err := msg.From(from); err != nil {
+		return nil, &PermanentError{err}
 	}
 	if err := msg.To(m.To); err != nil {
-		return &PermanentError{err}
+		return nil, &PermanentError{err}
 	}
 	msg.Subject(m.Subject)
 	msg.SetMessageIDWithValue(id + "@tsunagi")
 	msg.SetDate()
 	msg.SetBodyString(gomail.TypeTextPlain, m.Body)
+	return msg, nil
+}
+
+// Send delivers m with its outbox ID as the stable Message-ID, so that a
+// message re-sent after a crash can be recognised as the same one.
+func (t *SMTP) Send(ctx context.Context, id string, m Message) error {
+	msg, err := compose(t.cfg.From, id, m)
+	if err != nil {
+		return err
+	}
 	opts := []gomail.Option{gomail.WithPort(t.cfg.Port), gomail.WithTimeout(t.cfg.Timeout)}
 	tc := t.cfg.TLSConfig
 	if tc == nil {

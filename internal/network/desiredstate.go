@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
@@ -89,7 +88,7 @@ func buildHub(h HubInput, limit int, overlay netip.Prefix) desired.Hub {
 	cfg := h.Config
 	out := desired.Hub{HubID: string(h.Hub.ID), CustomerID: string(h.CustomerID),
 		Namespace: "hub-" + DataplaneID(h.Hub.ID), ConfigVersion: h.Version, Priority: h.Hub.Priority,
-		ASN: cfg.ASN, Backbone: desired.Backbone{VNI: h.VNI, LocalPreference: localPref[h.Hub.Priority],
+		ASN: uint32(cfg.ASN), Backbone: desired.Backbone{VNI: h.VNI, LocalPreference: localPref[h.Hub.Priority],
 			OverlayAddress: overlayAddress(overlay, h.Hub.Priority), LocalUnderlay: h.Underlays[h.Hub.ID], Peers: []desired.BackbonePeer{}},
 		Ports: []desired.Port{}, StaticNAT: []desired.StaticNAT{}}
 	for _, hc := range cfg.Hubs {
@@ -134,9 +133,10 @@ func buildPort(pc PortConfig, pf PortFact, legs []LegInput, h HubInput, objs obj
 	if pc.OnPrem != nil {
 		o := pc.OnPrem
 		p.Sessions = append(p.Sessions, desired.Session{Name: "single", LocalAddress: o.HubAddress, PeerAddress: o.CustomerAddress,
-			PrefixLength: o.PrefixLength, PeerASN: o.PeerASN, MD5: o.MD5, BFD: o.BFD, ImportLimit: limit})
-		g := desired.L2Guard(o.L2Guard)
-		p.L2Guard = &g
+			PrefixLength: o.PrefixLength, PeerASN: uint32(o.PeerASN), MD5: o.MD5, BFD: o.BFD, ImportLimit: limit})
+		g := o.L2Guard
+		p.L2Guard = &desired.L2Guard{BPDUGuard: g.BPDUGuard, StormControlPPS: int(g.StormControlPPS), FlapLimit: int(g.FlapLimit),
+			FlapWindowSeconds: int(g.FlapWindowSeconds), MACLimit: int(g.MACLimit), MACAgeingSeconds: int(g.MACAgeingSeconds), MTU: int(g.MTU)}
 		p.RoutePolicy = desired.RoutePolicy{Type: "All", Prefixes: []string{}}
 	}
 	if c := pc.Cloud; c != nil {
@@ -146,7 +146,7 @@ func buildPort(pc PortConfig, pf PortFact, legs []LegInput, h HubInput, objs obj
 			link Link
 		}{{"primary", c.Primary}, {"secondary", c.Secondary}} {
 			p.Sessions = append(p.Sessions, desired.Session{Name: l.name, LocalAddress: l.link.HubAddress, PeerAddress: l.link.PeerAddress,
-				PrefixLength: l.link.PrefixLength, PeerASN: c.PeerASN, MD5: c.MD5, BFD: c.BFD, ImportLimit: limit})
+				PrefixLength: l.link.PrefixLength, PeerASN: uint32(c.PeerASN), MD5: c.MD5, BFD: c.BFD, ImportLimit: limit})
 		}
 		p.RoutePolicy = desired.RoutePolicy{Type: c.RoutePolicy.Type, Prefixes: []string{}}
 		switch c.RoutePolicy.Type {
@@ -317,7 +317,7 @@ func (s *core) nodeInput(ctx context.Context, q store.Querier, node string) (Nod
 		if err := scan(&id, &n, &raw); err != nil {
 			return err
 		}
-		cfg, err := DecodeConfig([]byte(raw))
+		cfg, err := storedConfig(q, id, raw)
 		if err != nil {
 			return fmt.Errorf("customer %s version %d: %w", id, n, err)
 		}
@@ -554,53 +554,4 @@ type cachedDoc struct {
 	date       string
 	doc        []byte
 	generation string
-}
-
-// DesiredStateForStaff is DesiredState for operator staff: the document
-// holds the saved data of every customer with a hub on the node, so each of
-// those customers' audit logs records the access with its stated reason
-// (access transparency), in the same transaction that reads the data.
-func (s *Compiler) DesiredStateForStaff(ctx context.Context, node, reason string) ([]byte, desired.State, error) {
-	reason = strings.TrimSpace(reason)
-	if reason == "" || len(reason) > 500 {
-		return nil, desired.State{}, fault.Field("reason", "state why you read customers' configuration (reason, at most 500 characters)")
-	}
-	var in NodeInput
-	var st desired.State
-	var b []byte
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		var err error
-		if in, err = s.nodeInput(ctx, tx, node); err != nil {
-			return err
-		}
-		st = BuildDesiredState(in)
-		// Staff read the configuration, not its secrets: BGP passwords are
-		// masked as in the customer's own reads (the generation is then
-		// that of this view, not of the agent's document).
-		for i := range st.Hubs {
-			for j := range st.Hubs[i].Ports {
-				for k := range st.Hubs[i].Ports[j].Sessions {
-					if st.Hubs[i].Ports[j].Sessions[k].MD5 != "" {
-						st.Hubs[i].Ports[j].Sessions[k].MD5 = "********"
-					}
-				}
-			}
-		}
-		if b, err = desired.Encode(&st); err != nil {
-			return err
-		}
-		seen := map[string]bool{}
-		for _, h := range st.Hubs {
-			if seen[h.CustomerID] {
-				continue
-			}
-			seen[h.CustomerID] = true
-			if err := s.audit.RecordTx(ctx, tx, audit.Event{Action: "saved_data.read", Target: "node:" + node + "/desired-state",
-				CustomerID: h.CustomerID, Reason: reason, Detail: map[string]any{"generation": st.Generation}}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return b, st, err
 }

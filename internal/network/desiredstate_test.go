@@ -212,23 +212,10 @@ func TestDesiredStateFromStore(t *testing.T) {
 		if _, err := desired.Decode(doc); err != nil {
 			t.Fatal(err)
 		}
-		// Staff read the document only with a reason, see no BGP password,
-		// and each customer concerned finds the read in its audit log.
-		if _, _, err := e.svc.Compiler.DesiredStateForStaff(e.ctx, "tyo-1", " "); !fault.Is(err, fault.Invalid) {
-			t.Fatalf("staff read without a reason: %v", err)
-		}
 		if !bytes.Contains(doc, []byte("s3cret")) {
 			t.Fatal("the agent's document lacks the BGP password it needs")
 		}
-		staff, _, err := e.svc.Compiler.DesiredStateForStaff(e.ctx, "tyo-1", "incident INC-9: sessions flapping")
-		if err != nil || bytes.Contains(staff, []byte("s3cret")) || !bytes.Contains(staff, []byte("********")) {
-			t.Fatalf("staff view leaks or lacks the masked password (%v)", err)
-		}
-		var reads int
-		if err := db.QueryRow(e.ctx, `SELECT COUNT(*) FROM audit_events WHERE action = 'saved_data.read' AND reason = ?`,
-			"incident INC-9: sessions flapping").Scan(&reads); err != nil || reads != 2 {
-			t.Errorf("staff reads recorded for %d customers (%v), want 2", reads, err)
-		}
+		staffReads(t, e, db, st, a.id, b.id)
 	})
 }
 
@@ -288,5 +275,101 @@ func TestBackbonePeersArePlacedHubs(t *testing.T) {
 	peers := BuildDesiredState(in).Hubs[0].Backbone.Peers
 	if len(peers) != 1 || peers[0].HubID != "hub_sub" || peers[0].Underlay != "" {
 		t.Errorf("placed sub hub without an underlay: peers %+v", peers)
+	}
+}
+
+// staffReads: staff read a node's desired state only with a reason; without
+// a grant no customer's saved data is in the answer, only placement; with a
+// grant for customer a, a's sections are whole (passwords masked) and b's
+// still cut down, and a's audit log records the access with the grant's
+// reason.
+func staffReads(t *testing.T, e *env, db *store.DB, st desired.State, a, b catalog.CustomerID) {
+	t.Helper()
+	const why = "incident INC-9: sessions flapping"
+	if _, _, err := e.svc.Compiler.DesiredStateForStaff(e.ctx, "tyo-1", " ", nil); !fault.Is(err, fault.Invalid) {
+		t.Fatalf("staff read without a reason: %v", err)
+	}
+	if _, _, err := e.svc.Compiler.DesiredStateForStaff(e.ctx, "tyo-1", "why\nforged audit line", nil); !fault.Is(err, fault.Invalid) {
+		t.Fatalf("staff read with a two-line reason: %v", err)
+	}
+	savedKeys := []string{`"asn"`, `"internal_network"`, `"monitoring_network"`, `"peer_address"`, `"peer_asn"`, `"md5"`,
+		`"route_policy"`, `"firewall"`, `"napt"`, `"static_nat"`, `"l2_guard"`, "s3cret"}
+	saved := func(doc []byte, cust catalog.CustomerID) []string {
+		var out []string
+		for _, h := range st.Hubs {
+			if h.CustomerID == string(cust) && bytes.Contains(doc, []byte(h.InternalNetwork)) {
+				out = append(out, h.InternalNetwork)
+			}
+		}
+		return out
+	}
+	doc, v, err := e.svc.Compiler.DesiredStateForStaff(e.ctx, "tyo-1", why, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range savedKeys {
+		if bytes.Contains(doc, []byte(k)) {
+			t.Errorf("without a grant the staff view holds %s:\n%s", k, doc)
+		}
+	}
+	if leaked := append(saved(doc, a), saved(doc, b)...); len(leaked) > 0 {
+		t.Errorf("without a grant the staff view holds internal networks %v", leaked)
+	}
+	if len(v.Hubs) != 2 || v.AgentGeneration != st.Generation {
+		t.Fatalf("staff view = %+v", v)
+	}
+	for _, h := range v.Hubs {
+		if h.Access != AccessPlacement || h.Config != nil || len(h.Ports) == 0 || len(h.Ports[0].Legs) == 0 || h.Backbone.VNI == 0 {
+			t.Errorf("placement view of %s = %+v", h.HubID, h)
+		}
+	}
+	grants := map[catalog.CustomerID]StaffGrant{a: {ID: "bgl_test", Reason: "customer A asked us to look at BGP"}}
+	doc, v, err = e.svc.Compiler.DesiredStateForStaff(e.ctx, "tyo-1", why, grants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range v.Hubs {
+		switch {
+		case h.CustomerID == string(a) && (h.Access != AccessBreakGlass || h.Config == nil || h.Config.InternalNetwork == "" ||
+			len(h.Config.Ports) == 0):
+			t.Errorf("granted customer's hub = %+v", h)
+		case h.CustomerID == string(b) && (h.Access != AccessPlacement || h.Config != nil):
+			t.Errorf("other customer's hub under a's grant = %+v", h)
+		}
+	}
+	if bytes.Contains(doc, []byte("s3cret")) || !bytes.Contains(doc, []byte(SecretMask)) {
+		t.Errorf("granted view leaks or lacks the masked password")
+	}
+	if len(saved(doc, a)) == 0 {
+		t.Errorf("granted view lacks a's internal network")
+	}
+	for _, h := range v.Hubs {
+		if h.CustomerID != string(b) {
+			continue
+		}
+		hb, _ := json.Marshal(h)
+		for _, k := range savedKeys {
+			if bytes.Contains(hb, []byte(k)) {
+				t.Errorf("b's section under a's grant holds %s: %s", k, hb)
+			}
+		}
+	}
+	count := func(action string, cust catalog.CustomerID, reason string) int {
+		var n int
+		if err := db.QueryRow(e.ctx, `SELECT COUNT(*) FROM audit_events WHERE action = ? AND customer_id = ? AND reason = ?`,
+			action, cust, reason).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count("breakglass.access", a, "customer A asked us to look at BGP"); n != 1 {
+		t.Errorf("a's log has %d break-glass accesses, want 1", n)
+	}
+	if n := count("breakglass.access", b, "customer A asked us to look at BGP"); n != 0 {
+		t.Errorf("b's log has %d break-glass accesses, want 0", n)
+	}
+	var reads int
+	if err := db.QueryRow(e.ctx, `SELECT COUNT(*) FROM audit_events WHERE action = 'desired_state.read' AND reason = ?`, why).Scan(&reads); err != nil || reads != 2 {
+		t.Errorf("%d staff reads recorded (%v), want 2", reads, err)
 	}
 }

@@ -25,8 +25,9 @@ import (
 // It is the unit of a draft and of a version. Lists are kept in a canonical
 // order (Normalize) so that equal configurations encode to equal bytes.
 type Config struct {
-	// ASN is the BGP AS number of all the customer's hubs (one DR group).
-	ASN     uint32       `json:"asn"`
+	// ASN is the BGP AS number of all the customer's hubs (one DR group);
+	// left out, it is the deployment's default (Normalize).
+	ASN     ASN          `json:"asn,omitempty"`
 	Hubs    []HubConfig  `json:"hubs"`
 	Ports   []PortConfig `json:"ports"`
 	Objects Objects      `json:"objects"`
@@ -55,7 +56,7 @@ type OnPremConnection struct {
 	HubAddress      string `json:"hub_address"`
 	CustomerAddress string `json:"customer_address"`
 	PrefixLength    int    `json:"prefix_length"` // 30 or 29
-	PeerASN         uint32 `json:"peer_asn"`
+	PeerASN         ASN    `json:"peer_asn"`
 	MD5             string `json:"md5,omitempty"`
 	// BFD asks for Bidirectional Forwarding Detection on the session, for
 	// failure detection in about a second instead of the BGP hold time.
@@ -65,15 +66,16 @@ type OnPremConnection struct {
 
 // L2Guard records the layer-2 protections of an on-premises port. BPDU guard,
 // the MAC ageing time and the MTU are service constants; the customer may
-// lower the MAC limit and tune storm control and flap detection.
+// lower the MAC limit and tune storm control and flap detection. A value
+// left out takes the service default; an explicit 0 is refused (Tunable).
 type L2Guard struct {
-	BPDUGuard         bool `json:"bpdu_guard"`          // a BPDU shuts the port; no automatic recovery
-	StormControlPPS   int  `json:"storm_control_pps"`   // broadcast+multicast packets/s above which they are dropped
-	FlapLimit         int  `json:"flap_limit"`          // link flaps within FlapWindowSeconds that shut the port
-	FlapWindowSeconds int  `json:"flap_window_seconds"` //
-	MACLimit          int  `json:"mac_limit"`           // at most 5 learned MAC addresses
-	MACAgeingSeconds  int  `json:"mac_ageing_seconds"`  // 2,400
-	MTU               int  `json:"mtu"`                 // 1,500
+	BPDUGuard         bool    `json:"bpdu_guard"`                    // a BPDU shuts the port; no automatic recovery
+	StormControlPPS   Tunable `json:"storm_control_pps,omitempty"`   // broadcast+multicast packets/s above which they are dropped
+	FlapLimit         Tunable `json:"flap_limit,omitempty"`          // link flaps within FlapWindowSeconds that shut the port
+	FlapWindowSeconds Tunable `json:"flap_window_seconds,omitempty"` //
+	MACLimit          Tunable `json:"mac_limit,omitempty"`           // at most 5 learned MAC addresses
+	MACAgeingSeconds  Tunable `json:"mac_ageing_seconds,omitempty"`  // 2,400
+	MTU               Tunable `json:"mtu,omitempty"`                 // 1,500
 }
 
 // Service constants and defaults of the layer-2 guards.
@@ -89,7 +91,7 @@ const (
 // CloudConnection is a cloud port's connection as the provider assigns it.
 type CloudConnection struct {
 	VLAN        int         `json:"vlan"`
-	PeerASN     uint32      `json:"peer_asn"`
+	PeerASN     ASN         `json:"peer_asn"`
 	MD5         string      `json:"md5,omitempty"`
 	BFD         bool        `json:"bfd,omitempty"` // on both sessions, as for on-premises ports
 	Primary     Link        `json:"primary"`

@@ -22,6 +22,38 @@ import (
 // Normalize never makes an invalid configuration valid by changing what the
 // customer wrote; it only fills what was left empty.
 func Normalize(f Facts, cfg *Config, s Settings) {
+	normalize(f, cfg, s)
+}
+
+// Origin maps each list element of a normalized configuration to its index
+// in the configuration as the client sent it (-1: added by Normalize), so
+// that a problem names the element the client wrote, not its sorted place.
+type Origin struct {
+	Hubs, Ports, Addresses, Services, Applications []int
+}
+
+func indexes(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// sortKeyed sorts xs by key, moving orig along.
+func sortKeyed[T any](xs []T, orig []int, key func(T) string) {
+	idx := indexes(len(xs))
+	slices.SortStableFunc(idx, func(a, b int) int { return strings.Compare(key(xs[a]), key(xs[b])) })
+	nx, no := make([]T, len(xs)), make([]int, len(xs))
+	for i, j := range idx {
+		nx[i], no[i] = xs[j], orig[j]
+	}
+	copy(xs, nx)
+	copy(orig, no)
+}
+
+// normalize is Normalize that also says where each element came from.
+func normalize(f Facts, cfg *Config, s Settings) Origin {
 	// The caller's slices and on-premises connections are not touched: what
 	// is filled in or sorted is a copy.
 	cfg.Hubs = slices.Clone(cfg.Hubs)
@@ -35,17 +67,23 @@ func Normalize(f Facts, cfg *Config, s Settings) {
 	cfg.Objects.Addresses = slices.Clone(cfg.Objects.Addresses)
 	cfg.Objects.Services = slices.Clone(cfg.Objects.Services)
 	cfg.Objects.Applications = slices.Clone(cfg.Objects.Applications)
+	org := Origin{Hubs: indexes(len(cfg.Hubs)), Ports: indexes(len(cfg.Ports)), Addresses: indexes(len(cfg.Objects.Addresses)),
+		Services: indexes(len(cfg.Objects.Services)), Applications: indexes(len(cfg.Objects.Applications))}
 	if cfg.ASN == 0 {
-		cfg.ASN = s.DefaultASN
+		cfg.ASN = ASN(s.DefaultASN)
 	}
 	active := map[string]bool{}
 	for _, p := range f.Ports {
 		active[p.Code] = p.Active
 	}
-	cfg.Ports = slices.DeleteFunc(cfg.Ports, func(pc PortConfig) bool {
-		a, known := active[pc.PortCode]
-		return known && !a
-	})
+	kept, keptOrg := cfg.Ports[:0], org.Ports[:0]
+	for i, pc := range cfg.Ports {
+		if a, known := active[pc.PortCode]; known && !a {
+			continue
+		}
+		kept, keptOrg = append(kept, pc), append(keptOrg, org.Ports[i])
+	}
+	cfg.Ports, org.Ports = kept, keptOrg
 	for i := range cfg.Ports {
 		if op := cfg.Ports[i].OnPrem; op != nil {
 			g := &op.L2Guard
@@ -69,6 +107,7 @@ func Normalize(f Facts, cfg *Config, s Settings) {
 		i, ok := have[hf.ID]
 		if !ok {
 			cfg.Hubs = append(cfg.Hubs, HubConfig{HubID: hf.ID})
+			org.Hubs = append(org.Hubs, -1)
 			i = len(cfg.Hubs) - 1
 		}
 		h := &cfg.Hubs[i]
@@ -89,12 +128,12 @@ func Normalize(f Facts, cfg *Config, s Settings) {
 			}
 		}
 	}
-	slices.SortFunc(cfg.Hubs, func(a, b HubConfig) int { return strings.Compare(string(a.HubID), string(b.HubID)) })
-	slices.SortFunc(cfg.Ports, func(a, b PortConfig) int { return strings.Compare(a.PortCode, b.PortCode) })
+	sortKeyed(cfg.Hubs, org.Hubs, func(h HubConfig) string { return string(h.HubID) })
+	sortKeyed(cfg.Ports, org.Ports, func(p PortConfig) string { return p.PortCode })
 	o := &cfg.Objects
-	slices.SortFunc(o.Addresses, func(a, b AddressObject) int { return strings.Compare(a.Name, b.Name) })
-	slices.SortFunc(o.Services, func(a, b ServiceObject) int { return strings.Compare(a.Name, b.Name) })
-	slices.SortFunc(o.Applications, func(a, b ApplicationObject) int { return strings.Compare(a.Name, b.Name) })
+	sortKeyed(o.Addresses, org.Addresses, func(a AddressObject) string { return a.Name })
+	sortKeyed(o.Services, org.Services, func(s ServiceObject) string { return s.Name })
+	sortKeyed(o.Applications, org.Applications, func(a ApplicationObject) string { return a.Name })
 	if o.Addresses == nil {
 		o.Addresses = []AddressObject{}
 	}
@@ -110,11 +149,12 @@ func Normalize(f Facts, cfg *Config, s Settings) {
 	if cfg.Ports == nil {
 		cfg.Ports = []PortConfig{}
 	}
+	return org
 }
 
-func defInt(v, def int) int {
+func defInt(v Tunable, def int) Tunable {
 	if v == 0 {
-		return def
+		return Tunable(def)
 	}
 	return v
 }

@@ -61,9 +61,13 @@ func ParsePrefixList(text string) ([]netip.Prefix, error) {
 }
 
 // ParseASN reads an AS number: plain ("65001"), with an "AS" prefix
-// ("AS65001") or in asdot notation ("1.10" = 65546).
+// ("AS65001", "as65001") or in asdot notation ("1.10" = 65546). One prefix
+// at most: "ASas65001" is not an AS number.
 func ParseASN(s string) (uint32, error) {
-	t := strings.TrimPrefix(strings.TrimPrefix(s, "AS"), "as")
+	t, ok := strings.CutPrefix(s, "AS")
+	if !ok {
+		t, _ = strings.CutPrefix(s, "as")
+	}
 	if hi, lo, ok := strings.Cut(t, "."); ok {
 		h, err1 := parseUint16(hi)
 		l, err2 := parseUint16(lo)

@@ -16,6 +16,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Placement of customer ports on physical ports (operator inventory). A
@@ -270,6 +271,9 @@ func (s *Operations) Place(ctx context.Context, op tenant.Operator, code string,
 		} else {
 			if strings.TrimSpace(in.Reason) == "" || len(in.Reason) > 500 {
 				return fault.Field("reason", "an override needs a reason (at most 500 characters)")
+			}
+			if msg := text.SingleLine(in.Reason); msg != "" {
+				return fault.Field("reason", "reason %s", msg)
 			}
 			if pps, err = s.override(ctx, tx, p, inv, in); err != nil {
 				return err

@@ -157,7 +157,7 @@ func mutate(r *rand.Rand, c customer, cfg *Config) {
 			}
 		case 6:
 			if p := findPort(cfg, c.codes[pOnPrem]); p != nil && p.OnPrem != nil {
-				p.OnPrem.PeerASN = []uint32{65001, 64600, 23456, 65002}[r.IntN(4)]
+				p.OnPrem.PeerASN = []ASN{65001, 64600, 23456, 65002}[r.IntN(4)]
 			}
 		case 7:
 			if p := findPort(cfg, c.codes[pM2]); p != nil && p.Firewall != nil && r.IntN(2) == 0 {

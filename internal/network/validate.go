@@ -5,11 +5,13 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Problem is one broken rule, named by the JSON path of the offending field.
@@ -36,6 +38,38 @@ func (ps Problems) Err() error {
 		msg += fmt.Sprintf(" (and %d more problems; the review lists them all)", len(ps)-1)
 	}
 	return fault.Field(ps[0].Field, "%s", msg)
+}
+
+// listPath matches the list elements that Normalize reorders, wherever a
+// path to one appears (a problem's field, or another field quoted in its
+// message).
+var listPath = regexp.MustCompile(`\b(hubs|ports|objects\.addresses|objects\.services|objects\.applications)\[(\d+)\]`)
+
+// Remap rewrites the list indexes in ps from a normalized configuration's
+// order to the order the client sent (o from normalize). An element that
+// Normalize added is named by its list alone.
+func (ps Problems) Remap(o Origin) Problems {
+	lists := map[string][]int{"hubs": o.Hubs, "ports": o.Ports, "objects.addresses": o.Addresses,
+		"objects.services": o.Services, "objects.applications": o.Applications}
+	fix := func(s string) string {
+		return listPath.ReplaceAllStringFunc(s, func(m string) string {
+			sub := listPath.FindStringSubmatch(m)
+			i, err := strconv.Atoi(sub[2])
+			org := lists[sub[1]]
+			if err != nil || i >= len(org) {
+				return m
+			}
+			if org[i] < 0 {
+				return sub[1]
+			}
+			return sub[1] + "[" + strconv.Itoa(org[i]) + "]"
+		})
+	}
+	out := make(Problems, len(ps))
+	for i, p := range ps {
+		out[i] = Problem{Field: fix(p.Field), Message: fix(p.Message)}
+	}
+	return out
 }
 
 var (
@@ -149,7 +183,7 @@ func Validate(f Facts, cfg Config, s Settings) Problems {
 	for _, p := range f.Ports {
 		v.ports[p.Code] = p
 	}
-	if msg := ASNProblem(cfg.ASN); msg != "" {
+	if msg := ASNProblem(uint32(cfg.ASN)); msg != "" {
 		v.ps.add("asn", "%s", msg)
 	}
 	v.objects()
@@ -289,8 +323,8 @@ func (v *validator) port(field string, pc PortConfig, pf PortFact) {
 	}
 }
 
-func (v *validator) peerASN(field string, asn uint32) {
-	if msg := ASNProblem(asn); msg != "" {
+func (v *validator) peerASN(field string, asn ASN) {
+	if msg := ASNProblem(uint32(asn)); msg != "" {
 		v.ps.add(field, "%s", msg)
 	} else if asn == v.cfg.ASN {
 		v.ps.add(field, "the peer ASN must differ from your hub ASN %d", v.cfg.ASN)
@@ -389,9 +423,9 @@ func (v *validator) cloud(field, kind string, c CloudConnection) {
 	if c.VLAN < 1 || c.VLAN > 4094 {
 		v.ps.add(field+".vlan", "vlan must be 1 to 4094 as %s assigned it", rule.provider)
 	}
-	if msg := ASNProblem(c.PeerASN); msg != "" {
+	if msg := ASNProblem(uint32(c.PeerASN)); msg != "" {
 		v.ps.add(field+".peer_asn", "%s", msg)
-	} else if !rule.peerASN(c.PeerASN) {
+	} else if !rule.peerASN(uint32(c.PeerASN)) {
 		v.ps.add(field+".peer_asn", "the %s side's ASN of a %s port is %s", rule.provider, kind, rule.asnText)
 	} else if c.PeerASN == v.cfg.ASN {
 		v.ps.add(field+".peer_asn", "the peer ASN must differ from your hub ASN %d", v.cfg.ASN)
@@ -553,7 +587,10 @@ func (v *validator) firewall(field string, fw Firewall) {
 				}
 			}
 		}
-		if utf8.RuneCountInString(r.Comment) > 200 || !utf8.ValidString(r.Comment) {
+		if msg := text.SingleLine(r.Comment); msg != "" {
+			// The comment is written into the node's nftables ruleset.
+			v.ps.add(f+".comment", "a comment %s", msg)
+		} else if utf8.RuneCountInString(r.Comment) > 200 {
 			v.ps.add(f+".comment", "a comment has at most 200 characters")
 		}
 	}

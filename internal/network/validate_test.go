@@ -300,3 +300,46 @@ func TestNormalizeDefaults(t *testing.T) {
 		t.Errorf("normalized config has problems: %+v", ps)
 	}
 }
+
+// TestProblemsNameTheClientsIndex: Normalize sorts the lists, but a problem
+// names the element where the client sent it.
+func TestProblemsNameTheClientsIndex(t *testing.T) {
+	f := fixtureFacts()
+	cfg := fixtureConfig()
+	cfg.Objects.Services = []ServiceObject{{Name: "zz-ok", Protocol: "tcp", Ports: "80"}, {Name: "mm-ok", Protocol: "icmp"},
+		{Name: "aa bad name", Protocol: "tcp", Ports: "443"}}
+	cfg.Ports[0], cfg.Ports[len(cfg.Ports)-1] = cfg.Ports[len(cfg.Ports)-1], cfg.Ports[0]
+	last := len(cfg.Ports) - 1
+	cfg.Ports[last].OnPrem.PeerASN = 0 // the on-premises port, sent last
+	org := normalize(f, &cfg, DefaultSettings)
+	ps := Validate(f, cfg, DefaultSettings).Remap(org)
+	fields := map[string]bool{}
+	for _, p := range ps {
+		fields[p.Field] = true
+	}
+	for _, want := range []string{"objects.services[2].name", fmt.Sprintf("ports[%d].onprem.peer_asn", last)} {
+		if !fields[want] {
+			t.Errorf("no problem on %s: %+v", want, ps)
+		}
+	}
+}
+
+// TestFirewallCommentIsOneLine: a comment is written into the nftables
+// ruleset, so a line break or an escape in it is refused.
+func TestFirewallCommentIsOneLine(t *testing.T) {
+	for _, c := range []string{"a\";\n}\nflush ruleset\n", "esc\x1b[2J", "cr\r"} {
+		cfg := fixtureConfig()
+		var field string
+		for i := range cfg.Ports {
+			if fw := cfg.Ports[i].Firewall; fw != nil && len(fw.Rules) > 0 {
+				fw.Rules[0].Comment = c
+				field = fmt.Sprintf("ports[%d].firewall.rules[0].comment", i)
+				break
+			}
+		}
+		ps := Validate(fixtureFacts(), cfg, DefaultSettings)
+		if len(ps) != 1 || ps[0].Field != field {
+			t.Errorf("comment %q: problems %+v, want one on %s", c, ps, field)
+		}
+	}
+}

@@ -103,7 +103,7 @@ func (s *core) current(ctx context.Context, q store.Querier, cust catalog.Custom
 	case err != nil:
 		return 0, c, fmt.Errorf("current version: %w", err)
 	default:
-		if c, err = DecodeConfig([]byte(raw)); err != nil {
+		if c, err = storedConfig(q, cust, raw); err != nil {
 			return 0, c, fmt.Errorf("version %d: %w", n, err)
 		}
 	}
@@ -305,7 +305,7 @@ func (s *core) draft(ctx context.Context, q store.Querier, cust catalog.Customer
 	}
 	d.RollbackOf = rb
 	d.UpdatedAt, _ = clock.Parse(at)
-	if d.Config, err = DecodeConfig([]byte(raw)); err != nil {
+	if d.Config, err = storedConfig(q, cust, raw); err != nil {
 		return d, fmt.Errorf("draft: %w", err)
 	}
 	return d, nil
@@ -335,7 +335,7 @@ func (s *core) newDraft(ctx context.Context, tx *store.Tx, cust catalog.Customer
 }
 
 func (s *core) putDraft(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, d Draft) error {
-	raw, err := encodeConfig(d.Config)
+	raw, err := encodeStored(tx, cust, d.Config)
 	if err != nil {
 		return err
 	}
@@ -435,8 +435,10 @@ func (s *core) editDraft(ctx context.Context, cust catalog.CustomerID, action st
 		if err != nil {
 			return err
 		}
-		Normalize(f, &cfg, s.settings)
-		if err := Validate(f, cfg, s.settings).Err(); err != nil {
+		// Problems name the elements as the client sent them, not where
+		// Normalize has sorted them.
+		org := normalize(f, &cfg, s.settings)
+		if err := Validate(f, cfg, s.settings).Remap(org).Err(); err != nil {
 			return err
 		}
 		d.Config, d.UpdatedAt, d.UpdatedBy = cfg, s.now(), audit.ActorFrom(ctx).Name
@@ -584,7 +586,7 @@ func (s *Workflow) Apply(ctx context.Context, sc tenant.Scope) (shown Version, e
 			return err
 		}
 		Normalize(f, &cfg, s.settings)
-		raw, err := encodeConfig(cfg)
+		raw, err := encodeStored(tx, cust, cfg)
 		if err != nil {
 			return err
 		}
@@ -641,7 +643,7 @@ func (s *core) getVersion(ctx context.Context, q store.Querier, cust catalog.Cus
 		return v, notFound("version", err)
 	}
 	v.AppliedAt, _ = clock.Parse(at)
-	if v.Config, err = DecodeConfig([]byte(raw)); err != nil {
+	if v.Config, err = storedConfig(q, cust, raw); err != nil {
 		return v, fmt.Errorf("version %d: %w", n, err)
 	}
 	var r Review

@@ -1,5 +1,6 @@
 // Package secretbox seals the few secrets the controller must be able to
-// read back (TOTP seeds) before they are stored: AES-256-GCM under the
+// read back (TOTP seeds, BGP MD5 passwords, the node CA's private key, mail
+// bodies until they are sent) before they are stored: AES-256-GCM under the
 // controller's secret key, which lives in a file beside — not in — the
 // database. A copy of the database alone does not give the seeds away.
 //
@@ -96,22 +97,37 @@ func (b *Box) Open(v, context string) (string, error) {
 // there is none; created says which. A file of the wrong size is an error,
 // never replaced: the values sealed under it would be lost.
 func LoadOrCreateKey(path string) (key []byte, created bool, err error) {
-	key, err = os.ReadFile(path)
-	switch {
-	case err == nil:
-		if len(key) != KeySize {
-			return nil, false, fmt.Errorf("secret key file %s: want %d bytes, have %d", path, KeySize, len(key))
-		}
-		return key, false, nil
-	case !errors.Is(err, os.ErrNotExist):
-		return nil, false, fmt.Errorf("secret key file: %w", err)
+	key, err = ReadKey(path)
+	if !errors.Is(err, os.ErrNotExist) {
+		return key, false, err
 	}
-	key = make([]byte, KeySize)
+	key, err = CreateKey(path)
+	return key, err == nil, err
+}
+
+// ReadKey reads the key file at path; a missing file is an error that
+// matches os.ErrNotExist.
+func ReadKey(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("secret key file: %w", err)
+	case len(key) != KeySize:
+		return nil, fmt.Errorf("secret key file %s: want %d bytes, have %d", path, KeySize, len(key))
+	}
+	return key, nil
+}
+
+// CreateKey makes a new random key and writes it to path (mode 0600).
+func CreateKey(path string) ([]byte, error) {
+	key := make([]byte, KeySize)
 	if _, err := rand.Read(key); err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if err := atomicfile.Write(path, key, 0o600); err != nil {
-		return nil, false, fmt.Errorf("secret key file: %w", err)
+		return nil, fmt.Errorf("secret key file: %w", err)
 	}
-	return key, true, nil
+	return key, nil
 }

@@ -24,6 +24,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"github.com/tsunagi-net/tsunagi/internal/secretbox"
 )
 
 // Dialect names the database engine behind a DB.
@@ -45,6 +47,12 @@ type Options struct {
 	// SkipLock leaves the data-directory lock alone. Only tests that open the
 	// same file twice on purpose set it.
 	SkipLock bool
+	// SecretKeyFile is the controller's secret key, which seals values at
+	// rest (see Secrets and secrets.go). It is checked against the database's
+	// key check value, and made when neither exists. Empty uses a key that
+	// lives as long as the process: for tests and tools that keep nothing
+	// sealed.
+	SecretKeyFile string
 }
 
 // DB is an open database. It is safe for concurrent use.
@@ -53,6 +61,9 @@ type DB struct {
 	dialect Dialect
 	unlock  func()
 	stmts   stmtCache
+	secrets *secretbox.Box
+	// keyMade says that Open made the secret key file.
+	keyMade bool
 }
 
 // Open connects, checks that the database answers, and applies migrations.
@@ -67,6 +78,10 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := db.useSecretKey(ctx, o.SecretKeyFile); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
@@ -75,7 +90,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 func OpenNoMigrate(ctx context.Context, o Options) (*DB, error) { return open(ctx, o) }
 
 func open(ctx context.Context, o Options) (*DB, error) {
-	var db DB
+	db := DB{secrets: secretbox.Ephemeral()}
 	var err error
 	switch {
 	case strings.HasPrefix(o.DSN, "postgres://"), strings.HasPrefix(o.DSN, "postgresql://"):
@@ -110,7 +125,12 @@ func open(ctx context.Context, o Options) (*DB, error) {
 				return nil, err
 			}
 		}
-		db.sql, err = sql.Open("sqlite", sqliteDSN(filepath.Join(o.DataDir, "tsunagi.db")))
+		file := filepath.Join(o.DataDir, "tsunagi.db")
+		if err := privateDB(o.DataDir, file); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("database: %w", err)
+		}
+		db.sql, err = sql.Open("sqlite", sqliteDSN(file))
 		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("database: %w", err)
@@ -179,6 +199,8 @@ type Querier interface {
 	Query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRow(ctx context.Context, query string, args ...any) *sql.Row
 	Dialect() Dialect
+	// Secrets seals and opens the values kept sealed at rest.
+	Secrets() *secretbox.Box
 }
 
 func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
@@ -214,6 +236,7 @@ func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 type Tx struct {
 	tx      *sql.Tx
 	dialect Dialect
+	secrets *secretbox.Box
 }
 
 func (t *Tx) Dialect() Dialect { return t.dialect }
@@ -239,7 +262,7 @@ func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return wrap(err)
 	}
-	tx := &Tx{tx: sqlTx, dialect: db.dialect}
+	tx := &Tx{tx: sqlTx, dialect: db.dialect, secrets: db.secrets}
 	if err := fn(tx); err != nil {
 		_ = sqlTx.Rollback()
 		return err

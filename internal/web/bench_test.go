@@ -20,6 +20,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/mailtest"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
@@ -179,9 +180,10 @@ func startPerfEnv(tb testing.TB, db *store.DB, h slog.Handler) *perfEnv {
 	pt, err := cat.CreatePort(ctx, tenanttest.Operator(cu.ID), catalog.PortInput{ServiceCode: env.serviceCode, HubID: hub.ID, Kind: "onprem", SpeedMbps: 10_000})
 	must("port", err)
 	env.portCode = pt.PortCode
-	_, setup, err := idn.Invite(ctx, tenanttest.Customer(cu.ID), identity.InviteInput{LoginID: "bench-user", DisplayName: "Bench user",
+	_, err = idn.Invite(ctx, tenanttest.Customer(cu.ID), identity.InviteInput{LoginID: "bench-user", DisplayName: "Bench user",
 		Email: "bench@example.co.jp", Role: identity.RoleUser})
 	must("invite", err)
+	setup := mailtest.LinkToken(tb, idn.Outbox(), "bench@example.co.jp", "account.invite")
 	const pw = "correct horse battery staple 7"
 	_, err = idn.CompleteSetup(ctx, identity.CustomerSide, identity.SetupInput{Token: setup, Password: pw})
 	must("setup", err)

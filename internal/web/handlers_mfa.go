@@ -83,7 +83,7 @@ func (s *Server) registerDevice(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeText(w, r, &in); err != nil {
 		return err
 	}
-	d, err := s.deps.Identity.RegisterDevice(r.Context(), principal(r).Scope(), in)
+	d, err := s.deps.Identity.RegisterDevice(r.Context(), principal(r), in)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (s *Server) registerDevice(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) revokeDevice(w http.ResponseWriter, r *http.Request) error {
-	if err := s.deps.Identity.RevokeDevice(r.Context(), principal(r).Scope(), r.PathValue("device")); err != nil {
+	if err := s.deps.Identity.RevokeDevice(r.Context(), principal(r), r.PathValue("device")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -161,6 +161,43 @@ func (s *Server) finishWebAuthnLogin(side identity.Side) func(http.ResponseWrite
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
+}
+
+func (s *Server) reauth(w http.ResponseWriter, r *http.Request) error {
+	var in identity.ReauthInput
+	if err := s.decodeText(w, r, &in); err != nil {
+		return err
+	}
+	if err := s.deps.Identity.Reauth(r.Context(), principal(r), in); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) beginWebAuthnReauth(w http.ResponseWriter, r *http.Request) error {
+	var in identity.PasswordProof
+	if err := s.decodeText(w, r, &in); err != nil {
+		return err
+	}
+	opts, err := s.deps.Identity.BeginWebAuthnReauth(r.Context(), principal(r), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, opts)
+	return nil
+}
+
+func (s *Server) finishWebAuthnReauth(w http.ResponseWriter, r *http.Request) error {
+	b, err := s.rawBody(w, r)
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Identity.FinishWebAuthnReauth(r.Context(), principal(r), b); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func (s *Server) listWebAuthnKeys(w http.ResponseWriter, r *http.Request) error {

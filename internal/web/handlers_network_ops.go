@@ -4,14 +4,15 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // Management-listener handlers of the hub service model: capacity, NAT
-// pools, placement, bandwidth changes and desired state. Operator data only,
-// except the desired state, which carries customers' saved data and so needs
-// a stated reason that lands in each affected customer's audit log.
+// pools, placement, bandwidth changes and desired state. Operator data only:
+// customers' saved data in a node's desired state is shown only under a
+// break-glass grant for that customer.
 
 func (s *Server) opCapacity(w http.ResponseWriter, r *http.Request) error {
 	return opsDo(s, w, func(n *network.Operations) (network.CapacityReport, error) { return n.Capacity(r.Context()) })
@@ -98,16 +99,24 @@ func (s *Server) opBandwidthChange(w http.ResponseWriter, r *http.Request) error
 	})(w, r)
 }
 
-// opDesiredState shows operator staff a node's desired state. The document
-// holds the saved data of every customer with a hub on the node, so the
-// request states why (?reason=) and each of those customers' audit logs
-// records the access (access transparency).
+// opDesiredState shows operator staff a node's desired state: each
+// customer's section in full only under the reader's live break-glass grant
+// for that customer, else cut down to placement (network.StaffView). The
+// request states why (?reason=); the service records the read.
 func (s *Server) opDesiredState(w http.ResponseWriter, r *http.Request) error {
 	svc, err := s.compiler()
 	if err != nil {
 		return err
 	}
-	doc, st, err := svc.DesiredStateForStaff(r.Context(), r.PathValue("node"), r.URL.Query().Get("reason"))
+	gs, err := s.deps.Identity.ActiveGrants(r.Context(), principal(r))
+	if err != nil {
+		return err
+	}
+	grants := map[catalog.CustomerID]network.StaffGrant{}
+	for _, g := range gs {
+		grants[g.CustomerID] = network.StaffGrant{ID: g.ID, Reason: g.Reason}
+	}
+	doc, st, err := svc.DesiredStateForStaff(r.Context(), r.PathValue("node"), r.URL.Query().Get("reason"), grants)
 	if err != nil {
 		return err
 	}

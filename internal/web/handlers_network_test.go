@@ -134,30 +134,46 @@ func TestNetworkAPI(t *testing.T) {
 		strings.Contains(string(r.body), onprem.PortCode) {
 		t.Fatalf("affected = %s", r.body)
 	}
-	// Desired state: a reason is required and recorded for the customer.
+	// Desired state: a reason is required. Without a break-glass grant the
+	// operator sees placement only, none of the customer's configuration.
 	op.expect(http.StatusBadRequest, "GET", "/api/v1/nodes/tyo-1/desired-state", nil)
 	r = op.expect(http.StatusOK, "GET", "/api/v1/nodes/tyo-1/desired-state?reason=incident+4711", nil)
 	etag := r.hdr.Get("ETag")
-	// Staff see the configuration, not its secrets: the BGP password is masked.
-	if etag == "" || !strings.Contains(string(r.body), onprem.PortCode) || !strings.Contains(string(r.body), `"md5": "********"`) ||
-		strings.Contains(string(r.body), "bgp-secret-1") {
+	if etag == "" || !strings.Contains(string(r.body), onprem.PortCode) || !strings.Contains(string(r.body), `"access": "placement"`) {
 		t.Fatalf("desired state = %s %s", etag, r.body)
+	}
+	for _, saved := range []string{"192.168.255.1", "169.254.0.1", `"peer_asn"`, `"md5"`, "bgp-secret-1", `"route_policy"`,
+		`"firewall"`, `"static_nat"`, `"internal_network"`} {
+		if strings.Contains(string(r.body), saved) {
+			t.Fatalf("without a grant the operator sees %s: %s", saved, r.body)
+		}
 	}
 	op.hdr.Set("If-None-Match", etag)
 	op.expect(http.StatusNotModified, "GET", "/api/v1/nodes/tyo-1/desired-state?reason=incident+4711", nil)
 	op.hdr.Del("If-None-Match")
+	// Under a grant for the customer its section is whole, the password
+	// still masked, and the customer's log has the access with the grant's
+	// reason.
+	op.expect(http.StatusCreated, "POST", "/api/v1/customers/"+string(cu.ID)+"/break-glass",
+		map[string]any{"reason": "customer ticket 99: BGP down"})
+	r = op.expect(http.StatusOK, "GET", "/api/v1/nodes/tyo-1/desired-state?reason=incident+4711", nil)
+	if r.hdr.Get("ETag") == etag || !strings.Contains(string(r.body), `"access": "break-glass"`) ||
+		!strings.Contains(string(r.body), "192.168.255.1") || !strings.Contains(string(r.body), `"md5": "********"`) ||
+		strings.Contains(string(r.body), "bgp-secret-1") {
+		t.Fatalf("desired state under a grant = %s", r.body)
+	}
 	entries, err := e.audit.List(ctx, audit.AllCustomers().Only(string(cu.ID)).Page(0, 500))
 	e.must("audit", err)
 	var reads, applies int
 	for _, en := range entries {
-		if en.Action == "saved_data.read" && en.Reason == "incident 4711" {
+		if en.Action == "breakglass.access" && en.Target == "node:tyo-1/desired-state" && en.Reason == "customer ticket 99: BGP down" {
 			reads++
 		}
 		if en.Action == "network.apply" {
 			applies++
 		}
 	}
-	if reads != 2 || applies != 1 {
+	if reads != 1 || applies != 1 {
 		t.Fatalf("audit: %d reads, %d applies", reads, applies)
 	}
 }

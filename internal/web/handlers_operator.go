@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -158,23 +157,30 @@ func (s *Server) opAccounts(w http.ResponseWriter, r *http.Request) error {
 	return s.withCustomer(holder(s.accounts))(w, r)
 }
 
-// invitation is an account with its single-use setup link token; the link is
-// shown once and never stored in clear.
+// invitation is a staff account with its single-use setup link token; the
+// link is shown once to the inviting staff member and never stored in clear.
+// A customer account's link is never in an answer: it goes only to the
+// invitee's e-mail.
 type invitation struct {
 	Account    identity.Account `json:"account"`
 	SetupToken string           `json:"setup_token"`
 }
 
-func (s *Server) invite(ctx context.Context, op tenant.Operator) func(identity.InviteInput) (invitation, error) {
-	return func(in identity.InviteInput) (invitation, error) {
-		a, tok, err := s.deps.Identity.Invite(ctx, op, in)
-		return invitation{Account: a, SetupToken: tok}, err
-	}
-}
-
+// inviteCustomerAccount is an operator inviting a customer's first
+// operations administrator (identity/recovery.go): the answer is the account
+// alone.
 func (s *Server) inviteCustomerAccount(w http.ResponseWriter, r *http.Request) error {
 	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
-		return created(w, r, s.invite(r.Context(), op))
+		var in identity.InviteInput
+		if err := s.decodeText(w, r, &in); err != nil {
+			return err
+		}
+		a, err := s.deps.Identity.InviteFirstOpsAdmin(r.Context(), principal(r), op, in)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, a)
+		return nil
 	})(w, r)
 }
 

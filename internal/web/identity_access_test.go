@@ -29,10 +29,13 @@ func TestSourceAllowList(t *testing.T) {
 		tok := ops.newToken("al", "")
 		ops.hdr.Set("X-Forwarded-For", "198.51.100.7")
 		// An allow-list that leaves out the caller's own address is refused.
-		ops.expect(http.StatusBadRequest, "PUT", "/api/v1/security-policy", map[string]any{"allow_list": []string{"203.0.113.0/24"}})
-		ops.expect(http.StatusBadRequest, "PUT", "/api/v1/security-policy", map[string]any{"allow_list": []string{"not-an-ip"}})
+		ops.expect(http.StatusBadRequest, "PUT", "/api/v1/security-policy", map[string]any{"allow_list": []string{"203.0.113.0/24"},
+			"require_mfa": false, "require_device": false})
+		ops.expect(http.StatusBadRequest, "PUT", "/api/v1/security-policy", map[string]any{"allow_list": []string{"not-an-ip"},
+			"require_mfa": false, "require_device": false})
 		var pol identity.SecurityPolicy
-		ops.expect(http.StatusOK, "PUT", "/api/v1/security-policy", map[string]any{"allow_list": []string{"198.51.100.0/24", "2001:db8::1"}}).json(t, &pol)
+		ops.expect(http.StatusOK, "PUT", "/api/v1/security-policy", map[string]any{"allow_list": []string{"198.51.100.0/24", "2001:db8::1"},
+			"require_mfa": false, "require_device": false}).json(t, &pol)
 		if strings.Join(pol.AllowList, ",") != "198.51.100.0/24,2001:db8::1/128" {
 			t.Errorf("policy: %+v", pol)
 		}
@@ -256,7 +259,8 @@ func TestBadInput(t *testing.T) {
 			{ops, "POST", "/api/v1/accounts", map[string]string{"login_id": "bi-mail", "display_name": "x", "email": "x@example.jp\r\nBcc: all@example.jp", "role": "user"}, 400},
 			{ops, "POST", "/api/v1/accounts", map[string]string{"login_id": "bi-role", "display_name": "x", "email": "x@example.jp", "role": "operator"}, 400},
 			{ops, "POST", "/api/v1/accounts", "{\"login_id\":\"bi-utf\",\"display_name\":\"\xc3\x28\",\"email\":\"x@example.jp\",\"role\":\"user\"}", 400},
-			{ops, "PUT", "/api/v1/security-policy", map[string]any{"allow_list": []string{"10.0.0.0/8; DROP TABLE customers"}}, 400},
+			{ops, "PUT", "/api/v1/security-policy", map[string]any{"allow_list": []string{"10.0.0.0/8; DROP TABLE customers"},
+				"require_mfa": false, "require_device": false}, 400},
 			{ops, "POST", "/api/v1/devices", map[string]string{"name": "<b>laptop</b>", "certificate_pem": "x"}, 400},
 			{ops, "POST", "/api/v1/tokens", map[string]any{"name": "line\nbreak", "expires_at": "2099-01-01T00:00:00Z"}, 400},
 			{ops, "POST", "/api/v1/tokens", map[string]any{"name": "forever", "expires_at": "2099-01-01T00:00:00Z"}, 400},

@@ -180,11 +180,13 @@ func (c *client) expect(want int, method, path string, body any) resp {
 func (e *idEnv) account(cust catalog.CustomerID, loginID string, role identity.Role, pw string) identity.Account {
 	e.t.Helper()
 	in := identity.InviteInput{LoginID: loginID, DisplayName: "Test " + loginID, Email: loginID + "@example.co.jp", Role: role}
-	invite := func() (identity.Account, string, error) { return e.idn.Invite(e.seed, tenanttest.Customer(cust), in) }
+	var a identity.Account
+	var err error
 	if cust == "" {
-		invite = func() (identity.Account, string, error) { return e.idn.SeedStaff(e.seed, in) }
+		a, _, err = e.idn.SeedStaff(e.seed, in)
+	} else {
+		a, err = e.idn.Invite(e.seed, tenanttest.Customer(cust), in)
 	}
-	a, _, err := invite()
 	e.must("invite "+loginID, err)
 	tok := e.linkFromMail(a.Email, "account.invite")
 	side := identity.CustomerSide

@@ -14,6 +14,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	refused  prometheus.Counter
+	// agentRefused counts the agent listener's refusals.
+	agentRefused prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -28,8 +30,11 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tsunagi_mgmt_connections_refused_total", Help: "Management connections closed because the source is not allow-listed.",
 		}),
+		agentRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tsunagi_agent_connections_refused_total", Help: "Agent connections closed because the source is not in --agent-allow.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.refused,
+	reg.MustRegister(m.requests, m.duration, m.refused, m.agentRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

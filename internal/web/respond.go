@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
@@ -70,8 +71,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var b errorBody
 	b.Error.Code, b.Error.Message, b.Error.Field, b.Error.RequestID = string(f.Kind), f.Message, f.Field, requestID(r)
-	if code == http.StatusServiceUnavailable {
+	if f.Code != "" {
+		b.Error.Code = f.Code
+	}
+	var wait interface{ RetryAfter() time.Duration }
+	switch {
+	case code == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "5")
+	case errors.As(err, &wait):
+		// Whole seconds, rounded up: a client that waits exactly this long
+		// is not refused again for the same reason.
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(1, (wait.RetryAfter()+time.Second-1)/time.Second))))
 	}
 	writeJSON(w, code, b)
 }
@@ -85,46 +95,35 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // decode reads exactly one JSON object of at most MaxBody bytes into v,
-// refusing unknown fields, wrong types and trailing data.
+// refusing duplicate keys, invalid UTF-8, unknown fields, wrong types and
+// trailing data (strictUnmarshal).
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	return decodeLimit(w, r, v, MaxBody)
 }
 
 // decodeLimit is decode with another size limit.
 func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
+	body, err := readJSONBody(w, r, limit)
+	if err != nil {
+		return err
+	}
+	return strictUnmarshal(body, v)
+}
+
+// readJSONBody reads a JSON request body of at most limit bytes.
+func readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return fault.New(fault.Invalid, "Content-Type must be application/json")
+		return nil, fault.New(fault.Invalid, "Content-Type must be application/json")
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if dec.Decode(&struct{}{}) != io.EOF {
-			return fault.New(fault.Invalid, "the body must hold exactly one JSON object")
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return nil, fault.New(fault.TooLarge, "the body is larger than %d bytes", limit)
 		}
-		return nil
+		return nil, fault.Wrap(fault.Invalid, err, "the body could not be read")
 	}
-	var (
-		maxErr    *http.MaxBytesError
-		typeErr   *json.UnmarshalTypeError
-		syntaxErr *json.SyntaxError
-	)
-	switch {
-	case errors.As(err, &maxErr):
-		return fault.New(fault.TooLarge, "the body is larger than %d bytes", limit)
-	case errors.As(err, &typeErr):
-		return fault.Field(typeErr.Field, "%s must be a JSON %s", typeErr.Field, typeErr.Type.Kind())
-	case errors.As(err, &syntaxErr):
-		return fault.New(fault.Invalid, "malformed JSON at byte %d", syntaxErr.Offset)
-	case errors.Is(err, io.EOF):
-		return fault.New(fault.Invalid, "a JSON body is required")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fault.New(fault.Invalid, "malformed JSON: the body ends early")
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return fault.Field(name, "unknown field %q", name)
-	}
-	return fault.Wrap(fault.Invalid, err, "the body is not valid JSON for this request")
+	return body, nil
 }
 
 // page reads ?limit= and ?after=.

@@ -53,7 +53,7 @@ func (s *Server) common(side identity.Side, doc []byte) []route {
 		{"POST", "/api/v1/session", "", s.login(side)},
 		{"DELETE", "/api/v1/session", identity.ActSelf, s.logout(side)},
 		{"GET", "/api/v1/me", identity.ActSelf, s.me},
-		{"POST", "/api/v1/tokens", identity.ActSelf, s.createToken},
+		{"POST", "/api/v1/tokens", identity.ActCredentials, s.createToken},
 	}
 }
 
@@ -126,13 +126,25 @@ func (s *Server) mux(routes []route, side identity.Side) *http.ServeMux {
 				ctx := context.WithValue(r.Context(), keyPrincipal, p)
 				ctx = audit.WithActor(ctx, p.Actor(a.SourceIP, a.RequestID))
 				r = r.WithContext(ctx)
-				if !identity.Allowed(p.Role, rt.Action) {
+				if !mayCall(p, rt) {
 					if err := s.deps.Audit.Record(ctx, audit.Event{Action: "access.denied", Target: rt.Method + " " + rt.Path,
 						CustomerID: string(p.CustomerID), Result: audit.Denied, Detail: map[string]any{"needs": string(rt.Action)}}); err != nil {
 						s.writeError(w, r, err)
 						return
 					}
 					s.writeError(w, r, fault.New(fault.Forbidden, "your role does not allow this"))
+					return
+				}
+				// A token never changes credentials, whatever its role: it
+				// is a credential itself (identity.SessionOnly).
+				if identity.SessionOnly(rt.Action) && p.Via != "session" {
+					if err := s.deps.Audit.Record(ctx, audit.Event{Action: "access.denied", Target: rt.Method + " " + rt.Path,
+						CustomerID: string(p.CustomerID), Result: audit.Denied,
+						Detail: map[string]any{"needs": string(rt.Action), "reason": identity.CodeSessionRequired}}); err != nil {
+						s.writeError(w, r, err)
+						return
+					}
+					s.writeError(w, r, identity.ErrSessionRequired)
 					return
 				}
 			}

@@ -16,8 +16,8 @@ func (s *Server) identityCustomerRoutes() []route {
 		route{"PUT", "/api/v1/security-policy", identity.ActSecurityManage, s.setPolicy},
 		route{"GET", "/api/v1/audit", identity.ActAuditOwn, s.myAudit},
 		route{"GET", "/api/v1/devices", identity.ActSecurityManage, s.listDevices},
-		route{"POST", "/api/v1/devices", identity.ActSecurityManage, s.registerDevice},
-		route{"DELETE", "/api/v1/devices/{device}", identity.ActSecurityManage, s.revokeDevice},
+		route{"POST", "/api/v1/devices", identity.ActDevicesManage, s.registerDevice},
+		route{"DELETE", "/api/v1/devices/{device}", identity.ActDevicesManage, s.revokeDevice},
 	)
 }
 
@@ -38,6 +38,12 @@ func (s *Server) identityMgmtRoutes() []route {
 		route{"DELETE", "/api/v1/officers/{account}", identity.ActOfficersManage, s.deleteAccount},
 		route{"POST", "/api/v1/officers/{account}/unlock", identity.ActOfficersManage, s.unlock},
 		route{"GET", "/api/v1/mail", identity.ActMailRead, s.listMail},
+		// A locked-out customer's new operations administrator: requested
+		// by an operator, approved by another person, a security officer.
+		route{"POST", "/api/v1/customers/{customer}/recoveries", identity.ActRecoveryRequest, s.requestRecovery},
+		route{"GET", "/api/v1/recoveries", identity.ActRecoveryApprove, s.listRecoveries},
+		route{"POST", "/api/v1/recoveries/{recovery}/approve", identity.ActRecoveryApprove, s.approveRecovery},
+		route{"POST", "/api/v1/recoveries/{recovery}/reject", identity.ActRecoveryApprove, s.rejectRecovery},
 		route{"POST", "/api/v1/customers/{customer}/break-glass", identity.ActBreakGlassOpen, s.openBreakGlass},
 		route{"DELETE", "/api/v1/break-glass/{grant}", identity.ActBreakGlassOpen, s.closeBreakGlass},
 		// Saved data, readable by staff only under a live break-glass grant.
@@ -45,25 +51,52 @@ func (s *Server) identityMgmtRoutes() []route {
 	)
 }
 
-// selfRoutes are every account's own routes, on either listener.
+// selfRoutes are every account's own routes, on either listener. Reading
+// one's own things is self (tokens may); changing a credential is
+// credentials, which only a browser session may do (identity.SessionOnly).
 func (s *Server) selfRoutes(side identity.Side) []route {
 	return []route{
 		{"POST", "/api/v1/password-reset", "", s.requestReset(side)},
 		{"POST", "/api/v1/password-reset/complete", "", s.setup(side)},
-		{"PUT", "/api/v1/me/password", identity.ActSelf, s.changePassword},
+		{"PUT", "/api/v1/me/password", identity.ActCredentials, s.changePassword},
 		{"GET", "/api/v1/sessions", identity.ActSelf, s.listSessions},
-		{"DELETE", "/api/v1/sessions/{session}", identity.ActSelf, s.revokeSession},
+		{"DELETE", "/api/v1/sessions/{session}", identity.ActCredentials, s.revokeSession},
 		{"GET", "/api/v1/tokens", identity.ActSelf, s.listTokens},
-		{"DELETE", "/api/v1/tokens/{token}", identity.ActSelf, s.revokeToken},
+		{"DELETE", "/api/v1/tokens/{token}", identity.ActCredentials, s.revokeToken},
 		{"POST", "/api/v1/session/mfa", identity.ActMFA, s.verifyMFA(side)},
-		{"POST", "/api/v1/me/totp", identity.ActMFA, s.beginTOTP},
-		{"POST", "/api/v1/me/totp/confirm", identity.ActMFA, s.confirmTOTP(side)},
-		{"DELETE", "/api/v1/me/totp", identity.ActSelf, s.removeTOTP},
-		{"POST", "/api/v1/me/webauthn/register/begin", identity.ActMFA, s.beginWebAuthnRegistration},
-		{"POST", "/api/v1/me/webauthn/register/finish", identity.ActMFA, s.finishWebAuthnRegistration(side)},
+		{"POST", "/api/v1/session/reauth", identity.ActCredentials, s.reauth},
+		{"POST", "/api/v1/session/reauth/webauthn/begin", identity.ActCredentials, s.beginWebAuthnReauth},
+		{"POST", "/api/v1/session/reauth/webauthn/finish", identity.ActCredentials, s.finishWebAuthnReauth},
+		{"POST", "/api/v1/me/totp", identity.ActCredentials, s.beginTOTP},
+		{"POST", "/api/v1/me/totp/confirm", identity.ActCredentials, s.confirmTOTP(side)},
+		{"DELETE", "/api/v1/me/totp", identity.ActCredentials, s.removeTOTP},
+		{"POST", "/api/v1/me/webauthn/register/begin", identity.ActCredentials, s.beginWebAuthnRegistration},
+		{"POST", "/api/v1/me/webauthn/register/finish", identity.ActCredentials, s.finishWebAuthnRegistration(side)},
 		{"POST", "/api/v1/session/webauthn/begin", identity.ActMFA, s.beginWebAuthnLogin},
 		{"POST", "/api/v1/session/webauthn/finish", identity.ActMFA, s.finishWebAuthnLogin(side)},
 		{"GET", "/api/v1/me/webauthn", identity.ActSelf, s.listWebAuthnKeys},
-		{"DELETE", "/api/v1/me/webauthn/{key}", identity.ActSelf, s.deleteWebAuthnKey},
+		{"DELETE", "/api/v1/me/webauthn/{key}", identity.ActCredentials, s.deleteWebAuthnKey},
 	}
+}
+
+// firstFactorRoutes are the credentials routes that an MFA-pending session
+// may also call: enrolling the first second factor of an account that has
+// none (the customer's policy requires one; the session proved the
+// password) and re-authenticating for it. The identity service refuses them
+// to a pending session whose account already has a factor.
+var firstFactorRoutes = map[string]bool{
+	"POST /api/v1/me/totp":                     true,
+	"POST /api/v1/me/totp/confirm":             true,
+	"POST /api/v1/me/webauthn/register/begin":  true,
+	"POST /api/v1/me/webauthn/register/finish": true,
+	"POST /api/v1/session/reauth":              true,
+}
+
+// mayCall reports whether p may call rt by the permission table, with the
+// pending session's first-factor enrolment as the one addition.
+func mayCall(p identity.Principal, rt route) bool {
+	if identity.Allowed(p.Role, rt.Action) {
+		return true
+	}
+	return p.Role == identity.RoleMFAPending && rt.Action == identity.ActCredentials && firstFactorRoutes[rt.Method+" "+rt.Path]
 }

@@ -38,6 +38,10 @@ type Config struct {
 	// requests node client certificates (see AgentTLS).
 	AgentAddr string
 	AgentTLS  *tls.Config
+	// AgentAllow lists the source prefixes that may connect to the agent
+	// listener (the hub nodes); other connections are closed before the TLS
+	// handshake, like the management listener's.
+	AgentAllow []netip.Prefix
 	// ShutdownGrace bounds how long in-flight requests may take to finish.
 	ShutdownGrace time.Duration
 }
@@ -104,13 +108,16 @@ func (s *Server) Listen() (Listeners, error) {
 		c.Close()
 		return Listeners{}, fmt.Errorf("management listener: %w", err)
 	}
-	ls := Listeners{Customer: c, Mgmt: &allowListener{Listener: m, allow: s.cfg.MgmtAllow, log: s.deps.Log, refused: s.metrics.refused}}
+	ls := Listeners{Customer: c, Mgmt: &allowListener{Listener: m, name: "management", allow: s.cfg.MgmtAllow, log: s.deps.Log,
+		refused: s.metrics.refused}}
 	if s.cfg.AgentAddr != "" {
-		if ls.Agent, err = net.Listen("tcp", s.cfg.AgentAddr); err != nil {
+		a, err := net.Listen("tcp", s.cfg.AgentAddr)
+		if err != nil {
 			c.Close()
 			m.Close()
 			return Listeners{}, fmt.Errorf("agent listener: %w", err)
 		}
+		ls.Agent = &allowListener{Listener: a, name: "agent", allow: s.cfg.AgentAllow, log: s.deps.Log, refused: s.metrics.agentRefused}
 	}
 	return ls, nil
 }
@@ -204,6 +211,7 @@ func (s *Server) setReady(err error) {
 // byte of TLS is exchanged (CLD.9.5.2).
 type allowListener struct {
 	net.Listener
+	name    string // "management" or "agent", for the log
 	allow   []netip.Prefix
 	log     *slog.Logger
 	refused prometheus.Counter
@@ -219,7 +227,7 @@ func (l *allowListener) Accept() (net.Conn, error) {
 			return c, nil
 		}
 		l.refused.Inc()
-		l.log.Warn("management connection refused: source not allow-listed", "source", c.RemoteAddr().String())
+		l.log.Warn(l.name+" connection refused: source not allow-listed", "source", c.RemoteAddr().String())
 		c.Close()
 	}
 }
@@ -257,7 +265,7 @@ func ParseAllowList(s string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	if len(out) == 0 {
-		return nil, errors.New("allow-list is empty: nothing could reach the management listener")
+		return nil, errors.New("allow-list is empty: nothing could reach the listener")
 	}
 	return out, nil
 }
