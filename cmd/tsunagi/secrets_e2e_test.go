@@ -18,19 +18,35 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
 
-// TestSetupLinksStayOutOfTheLog: the first operator's link and the demo
-// customers' links are shown on the terminal and kept in a 0600 file in the
-// data directory, never in the structured log (which log shippers collect);
-// and everything the controller keeps in its data directory is the owner's
-// alone.
+// TestSetupLinksStayOutOfTheLog: the first operator's link is shown on the
+// terminal and kept in a 0600 file in the data directory, the demo customers'
+// links go only by mail (here the --mail-dir sink), and none is ever in the
+// structured log (which log shippers collect); and everything the controller
+// keeps in its data directory is the owner's alone.
 func TestSetupLinksStayOutOfTheLog(t *testing.T) {
 	s := startServe(t, serveOpts{args: []string{"--demo"}})
 	if s.setupURL == "" {
 		t.Fatalf("no first-operator link on stdout:\n%s", s.stdout)
 	}
 	out := s.stdout.String()
-	if n := strings.Count(out, "/setup?token=tsu_"); n != 2 {
-		t.Errorf("stdout has %d demo setup links, want 2:\n%s", n, out)
+	if n := strings.Count(out, "/setup?token=tsu_"); n != 0 {
+		t.Errorf("stdout has %d customer setup links, want none (they go by mail):\n%s", n, out)
+	}
+	mailed := func() int {
+		n := 0
+		files, _ := filepath.Glob(filepath.Join(s.dataDir, "mail", "*.eml"))
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), "/setup?token=tsu_") {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(20 * time.Second); mailed() < 2 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := mailed(); n != 2 {
+		t.Errorf("%d demo setup links in the mail directory, want 2", n)
 	}
 	if log := s.stderr.String(); strings.Contains(log, "token=") || strings.Contains(log, "tsu_") {
 		t.Errorf("the structured log carries a setup link:\n%s", log)
