@@ -64,7 +64,10 @@ func scanCustomer(s interface{ Scan(...any) error }) (Customer, error) {
 	return cu, err
 }
 
-// GetCustomer returns one customer.
+// GetCustomer returns the customer an operator's handle names: how a
+// management route learns that the customer in its path exists (404
+// otherwise). It checks no action beyond the handle being staff's; the route
+// checked the one it serves.
 func (c *Catalog) GetCustomer(ctx context.Context, op tenant.Operator) (Customer, error) {
 	id, err := op.Customer()
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 
 // Authentication is the only place customer scopes (tenant.Scope) and
 // operator handles (tenant.Operator) are built; the boundary test in
-// internal/boundaries_test.go keeps it so.
+// internal/scope_boundaries_test.go keeps it so.
 
 // sealScope gives p, which authentication has just established, its scope: a
 // customer account's scope with the permission table's answers for its role

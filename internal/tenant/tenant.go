@@ -6,8 +6,9 @@
 // customer holds; an Operator is what staff hold when a management route
 // names a customer ({customer} in the path) for its commercial records and
 // placement — never its saved data. Both have unexported fields: only
-// authentication (package identity) builds them, which the boundary test in
-// internal/boundaries_test.go enforces, and tests get them from package
+// authentication (package identity) builds them — and the demo loader, which
+// acts as the system before any account exists — which the boundary test in
+// internal/scope_boundaries_test.go enforces; tests get them from package
 // tenanttest. Their zero values are refused by every method that takes them
 // with an internal error: no zero value ever means "every customer". Readers
 // that legitimately cross customers (the desired-state compiler, purge, the

@@ -1,7 +1,8 @@
 // Package tenanttest gives tests the customer scopes and operator handles that
 // only authentication builds in the running controller. The boundary test
-// (internal/boundaries_test.go) allows this package, and no other outside
-// identity, to construct them; nothing but tests imports it.
+// (internal/scope_boundaries_test.go) allows this package, and no other
+// besides identity and the demo loader, to construct them; nothing but tests
+// imports it.
 package tenanttest
 
 import (
