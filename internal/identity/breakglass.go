@@ -91,10 +91,10 @@ func (s *Service) OpenBreakGlass(ctx context.Context, p Principal, op tenant.Ope
 	return g, nil
 }
 
-// ActiveGrant returns operator p's live grant on customer cust, or a
-// Forbidden fault. A handler that serves saved data to staff calls it, then
+// activeGrant returns operator p's live grant on customer cust, or a
+// Forbidden fault. EnterBreakGlass builds the break-glass scope from it and
 // records the access with RecordBreakGlassAccess.
-func (s *Service) ActiveGrant(ctx context.Context, p Principal, cust catalog.CustomerID) (Grant, error) {
+func (s *Service) activeGrant(ctx context.Context, p Principal, cust catalog.CustomerID) (Grant, error) {
 	g := Grant{AccountID: p.AccountID, CustomerID: cust}
 	var c, e string
 	err := store.Scan(s.db.QueryRow(ctx, `SELECT id, reason, created_at, expires_at FROM break_glass_grants

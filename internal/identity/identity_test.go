@@ -161,7 +161,7 @@ func TestBreakGlass(t *testing.T) {
 		f := newFixture(t, db)
 		_, op := f.active(t, "", "op-one", RoleOperator)
 		_, so := f.active(t, "", "so-one", RoleSecurityOfficer)
-		if _, err := f.svc.ActiveGrant(f.ctx, op, f.cust); !fault.Is(err, fault.Forbidden) {
+		if _, err := f.svc.activeGrant(f.ctx, op, f.cust); !fault.Is(err, fault.Forbidden) {
 			t.Fatalf("no grant yet: %v", err)
 		}
 		if _, err := f.svc.OpenBreakGlass(f.ctx, op, tenanttest.Operator(f.cust), BreakGlassInput{Reason: "short"}); !fault.Is(err, fault.Invalid) {
@@ -177,7 +177,7 @@ func TestBreakGlass(t *testing.T) {
 		if d := g.ExpiresAt.Sub(g.CreatedAt); d != DefaultBreakGlassTTL {
 			t.Errorf("default limit %v", d)
 		}
-		got, err := f.svc.ActiveGrant(f.ctx, op, f.cust)
+		got, err := f.svc.activeGrant(f.ctx, op, f.cust)
 		if err != nil || got.ID != g.ID {
 			t.Fatalf("active grant: %v %v", got, err)
 		}
@@ -204,7 +204,7 @@ func TestBreakGlass(t *testing.T) {
 		if _, err := db.Exec(context.Background(), `UPDATE break_glass_grants SET expires_at = ?`, clock.Store(time.Now().Add(-time.Second))); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.svc.ActiveGrant(f.ctx, op, f.cust); !fault.Is(err, fault.Forbidden) {
+		if _, err := f.svc.activeGrant(f.ctx, op, f.cust); !fault.Is(err, fault.Forbidden) {
 			t.Fatalf("expired grant still active: %v", err)
 		}
 	})

@@ -76,7 +76,7 @@ func (s *Service) EnterBreakGlass(ctx context.Context, p Principal, cust catalog
 	if cust == "" || p.staff == "" || !Allowed(p.Role, ActBreakGlassOpen) {
 		return p, nil
 	}
-	g, err := s.ActiveGrant(ctx, p, cust)
+	g, err := s.activeGrant(ctx, p, cust)
 	if fault.Is(err, fault.Forbidden) {
 		return p, nil
 	}
