@@ -110,7 +110,8 @@ func (e *idEnv) client(base string) *client {
 	jar, _ := cookiejar.New(nil)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.roots, ServerName: "localhost", MinVersion: tls.VersionTLS12}}
 	e.t.Cleanup(tr.CloseIdleConnections)
-	return &client{e: e, base: base, hc: &http.Client{Transport: tr, Jar: jar, Timeout: 30 * time.Second}, hdr: http.Header{}}
+	return &client{e: e, base: base, hc: &http.Client{Transport: OpenAPIChecked(e.t, tr), Jar: jar, Timeout: 30 * time.Second},
+		hdr: http.Header{}}
 }
 
 // resp is an answer, read whole.
@@ -128,8 +129,21 @@ func (r resp) json(t testing.TB, v any) {
 }
 
 // do sends method path with body (a string is sent as is, anything else as
-// JSON; nil sends no body).
+// JSON; nil sends no body). The request and the answer are checked against
+// the listener's OpenAPI document (openapi_validate_test.go).
 func (c *client) do(method, path string, body any) resp {
+	c.e.t.Helper()
+	return c.send(method, path, body, false)
+}
+
+// doInvalid is do for a request that is deliberately outside the document
+// (bad input): only the answer is checked against it.
+func (c *client) doInvalid(method, path string, body any) resp {
+	c.e.t.Helper()
+	return c.send(method, path, body, true)
+}
+
+func (c *client) send(method, path string, body any, invalid bool) resp {
 	c.e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -154,6 +168,9 @@ func (c *client) do(method, path string, body any) resp {
 	for k, v := range c.hdr {
 		req.Header[k] = v
 	}
+	if invalid {
+		req = allowInvalidRequest(req)
+	}
 	res, err := c.hc.Do(req)
 	c.e.must(method+" "+path, err)
 	defer res.Body.Close()
@@ -165,7 +182,18 @@ func (c *client) do(method, path string, body any) resp {
 // expect fails the test unless the answer has status code want.
 func (c *client) expect(want int, method, path string, body any) resp {
 	c.e.t.Helper()
-	r := c.do(method, path, body)
+	return c.expectAnswer(want, method, path, body, false)
+}
+
+// expectInvalid is expect for deliberately bad input (see doInvalid).
+func (c *client) expectInvalid(want int, method, path string, body any) resp {
+	c.e.t.Helper()
+	return c.expectAnswer(want, method, path, body, true)
+}
+
+func (c *client) expectAnswer(want int, method, path string, body any, invalid bool) resp {
+	c.e.t.Helper()
+	r := c.send(method, path, body, invalid)
 	if r.code != want {
 		c.e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.code, want, r.body)
 	}
@@ -227,8 +255,11 @@ func (c *client) newToken(name string, role identity.Role) string {
 	var out struct {
 		Secret string `json:"secret"`
 	}
-	c.expect(http.StatusCreated, "POST", "/api/v1/tokens", map[string]any{"name": name, "role": role,
-		"expires_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)}).json(c.e.t, &out)
+	in := map[string]any{"name": name, "expires_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)}
+	if role != "" { // absent: the caller's own role
+		in["role"] = role
+	}
+	c.expect(http.StatusCreated, "POST", "/api/v1/tokens", in).json(c.e.t, &out)
 	return out.Secret
 }
 

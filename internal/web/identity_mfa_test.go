@@ -92,7 +92,7 @@ func TestTOTP(t *testing.T) {
 
 		// A customer policy requiring MFA for admins: open sessions without a
 		// second factor become pending at once and can enrol their first.
-		ops.expect(http.StatusOK, "PUT", "/api/v1/security-policy", map[string]any{"allow_list": []string{}, "require_mfa": true})
+		ops.expect(http.StatusOK, "PUT", "/api/v1/security-policy", map[string]any{"allow_list": []string{}, "require_mfa": true, "require_device": false})
 		r = ops.expect(http.StatusForbidden, "GET", "/api/v1/me", nil)
 		var en2 identity.TOTPEnrolment
 		ops.expect(http.StatusCreated, "POST", "/api/v1/me/totp", nil).json(t, &en2)
@@ -136,7 +136,7 @@ func (e *idEnv) deviceClient(cert tls.Certificate) *client {
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.roots, ServerName: "localhost", MinVersion: tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert}}}
 	e.t.Cleanup(tr.CloseIdleConnections)
-	c.hc = &http.Client{Transport: tr, Jar: jar, Timeout: 30 * time.Second}
+	c.hc = &http.Client{Transport: OpenAPIChecked(e.t, tr), Jar: jar, Timeout: 30 * time.Second}
 	return c
 }
 
@@ -148,12 +148,12 @@ func TestDeviceCertificates(t *testing.T) {
 		cert, certPEM := deviceCert(t, "dv-laptop")
 		other, _ := deviceCert(t, "stranger")
 
-		ops.expect(http.StatusBadRequest, "PUT", "/api/v1/security-policy", map[string]any{"allow_list": []string{}, "require_device": true})
+		ops.expect(http.StatusBadRequest, "PUT", "/api/v1/security-policy", map[string]any{"allow_list": []string{}, "require_mfa": false, "require_device": true})
 		ops.expect(http.StatusBadRequest, "POST", "/api/v1/devices", map[string]string{"name": "bad", "certificate_pem": "not pem"})
 		var dev identity.Device
 		ops.expect(http.StatusCreated, "POST", "/api/v1/devices", map[string]string{"name": "laptop", "certificate_pem": certPEM}).json(t, &dev)
 		ops.expect(http.StatusConflict, "POST", "/api/v1/devices", map[string]string{"name": "again", "certificate_pem": certPEM})
-		ops.expect(http.StatusOK, "PUT", "/api/v1/security-policy", map[string]any{"allow_list": []string{}, "require_device": true})
+		ops.expect(http.StatusOK, "PUT", "/api/v1/security-policy", map[string]any{"allow_list": []string{}, "require_mfa": false, "require_device": true})
 
 		login := map[string]string{"login_id": "dv-admin", "password": flowPW}
 		e.client(e.customer).expect(http.StatusForbidden, "POST", "/api/v1/session", login)
