@@ -19,6 +19,7 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/store"
@@ -55,6 +56,10 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 		seed: audit.WithActor(context.Background(), audit.Actor{ID: "system", Kind: "system", Name: "test seed", SourceIP: "127.0.0.1"})}
 	e.cat = catalog.New(db, e.audit)
 	e.idn = identity.New(db, e.audit, cfg)
+	fl, err := fleet.New(context.Background(), db, e.audit)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cert, _, err := tlsutil.SelfSigned(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +68,7 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 	e.srv = New(Config{CustomerAddr: "127.0.0.1:0", MgmtAddr: "127.0.0.1:0",
 		MgmtAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		TLS:       serverTLS(cert), ShutdownGrace: 5 * time.Second},
-		Deps{DB: db, Catalog: e.cat, Identity: e.idn, Audit: e.audit, Log: slog.New(slog.DiscardHandler),
+		Deps{DB: db, Catalog: e.cat, Identity: e.idn, Audit: e.audit, Fleet: fl, Log: slog.New(slog.DiscardHandler),
 			Network: network.New(db, e.audit, network.DefaultSettings)})
 	ls, err := e.srv.Listen()
 	if err != nil {

@@ -166,7 +166,7 @@ func newSweepWorld(t *testing.T, db *store.DB) *sweepWorld {
 
 	f := &sweepFixture{ids: map[string][]string{}}
 	type tenant = sweepTenant
-	const pw = "sweep-test passphrase 42"
+	const pw = sweepPW
 	mk := func(name, prefix string, isA bool) tenant {
 		cu, err := e.cat.CreateCustomer(ctx, catalog.CustomerInput{Name: name})
 		e.must("customer", err)
@@ -255,6 +255,9 @@ func newSweepWorld(t *testing.T, db *store.DB) *sweepWorld {
 
 	return &sweepWorld{e: e, f: f, A: A, B: B, platform: platform}
 }
+
+// sweepPW is the password of every account of the sweep world.
+const sweepPW = "sweep-test passphrase 42"
 
 // sweeper is one of B's principals.
 type sweeper struct {
