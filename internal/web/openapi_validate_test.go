@@ -1,327 +1,28 @@
 package web
 
 import (
-	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"path/filepath"
-	"runtime"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/tsunagi-net/tsunagi/internal/apicontract"
 )
 
-// The API tests' contract check. Every request the tests' HTTP clients send to
-// a listener, and every answer they get, is validated against the OpenAPI
-// document that listener serves (/api/v1/openapi.json): the request's
-// parameters and body, and the answer's status (it must be documented for the
-// operation), content type, headers and body. A mismatch fails the test that
-// made the call, so the documents cannot drift from what the code does.
-//
-// A test that deliberately sends bad input opts out of the REQUEST check for
-// that one call (allowInvalidRequest, client.doInvalid); its answer is still
-// checked. A request no operation matches must be answered 404 (no such path)
-// or 405 with Allow (no such method), in the error shape.
+// The web tests' clients check every exchange against the served OpenAPI
+// document (internal/apicontract); these are the package's handles on it.
 
-// apiContract is one parsed document and its router.
-type apiContract struct {
-	doc    *openapi3.T
-	router routers.Router
-	err    error
-}
-
-// contracts caches parsed documents by their SHA-256: the two listeners' two
-// documents are parsed once per test binary, however many servers the tests
-// start.
-var contracts sync.Map // [32]byte → *apiContract
-
-func contractOf(b []byte) *apiContract {
-	key := sha256.Sum256(b)
-	if c, ok := contracts.Load(key); ok {
-		return c.(*apiContract)
-	}
-	c := &apiContract{}
-	c.doc, c.err = openapi3.NewLoader().LoadFromData(b)
-	if c.err == nil {
-		c.err = c.doc.Validate(context.Background())
-	}
-	if c.err == nil {
-		// The documents name the server "/": match any host.
-		c.doc.Servers = nil
-		c.router, c.err = gorillamux.NewRouter(c.doc)
-	}
-	got, _ := contracts.LoadOrStore(key, c)
-	return got.(*apiContract)
-}
-
-func init() {
-	// The setup pages are documented as text/html strings.
-	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
-}
-
-type skipRequestCheck struct{}
-
-// allowInvalidRequest marks r as deliberately invalid: its answer is checked
-// against the document, the request itself is not.
-func allowInvalidRequest(r *http.Request) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), skipRequestCheck{}, true))
-}
-
-// contractTransport checks each exchange against the served document.
-type contractTransport struct {
-	t    testing.TB
-	base http.RoundTripper
-
-	mu   sync.Mutex              // guards docs
-	docs map[string]*apiContract // by scheme://host
-}
-
-// OpenAPIChecked wraps base so that every request and answer through it is
-// validated against the OpenAPI document the server serves; mismatches fail
-// t. It is exported for the package's external tests.
+// OpenAPIChecked wraps base with the contract check. It is exported for the
+// package's external tests (bench, bad input).
 func OpenAPIChecked(t testing.TB, base http.RoundTripper) http.RoundTripper {
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	return &contractTransport{t: t, base: base, docs: map[string]*apiContract{}}
+	return apicontract.Transport(t, base)
 }
 
-// AllowInvalidRequest is allowInvalidRequest for the external tests.
-func AllowInvalidRequest(r *http.Request) *http.Request { return allowInvalidRequest(r) }
+// AllowInvalidRequest marks r as bad input on purpose: only its answer is
+// checked.
+func AllowInvalidRequest(r *http.Request) *http.Request { return apicontract.AllowInvalid(r) }
 
-// served returns the contract served at u's origin, fetching it on first use.
-func (ct *contractTransport) served(u *url.URL) (*apiContract, error) {
-	origin := u.Scheme + "://" + u.Host
-	ct.mu.Lock()
-	defer ct.mu.Unlock()
-	if c := ct.docs[origin]; c != nil {
-		return c, nil
-	}
-	req, err := http.NewRequest("GET", origin+"/api/v1/openapi.json", nil)
-	if err != nil {
-		return nil, err
-	}
-	res, err := ct.base.RoundTrip(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetching the served document: %w", err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil || res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetching the served document: status %d, %v", res.StatusCode, err)
-	}
-	c := contractOf(b)
-	if c.err != nil {
-		return nil, fmt.Errorf("the served document does not load: %w", c.err)
-	}
-	ct.docs[origin] = c
-	return c, nil
-}
-
-func (ct *contractTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	c, err := ct.served(req.URL)
-	if err != nil {
-		ct.t.Errorf("OpenAPI check of %s %s: %v", req.Method, req.URL.Path, err)
-		return ct.base.RoundTrip(req)
-	}
-	var reqBody []byte
-	if req.Body != nil && req.Body != http.NoBody {
-		if reqBody, err = io.ReadAll(req.Body); err != nil {
-			return nil, err
-		}
-		req.Body.Close()
-		req = req.Clone(req.Context())
-		req.Body = io.NopCloser(bytes.NewReader(reqBody))
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(reqBody)), nil }
-	}
-	res, err := ct.base.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	resBody, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	res.Body = io.NopCloser(bytes.NewReader(resBody))
-	if err != nil {
-		return res, nil // the caller sees the short read
-	}
-	skipReq, _ := req.Context().Value(skipRequestCheck{}).(bool)
-	if problems := c.check(req, reqBody, !skipReq, res, resBody); len(problems) > 0 {
-		ct.t.Errorf("%s: %s %s → %d does not match the served OpenAPI document:\n\t%s\n\tanswer: %.300s",
-			testCaller(), req.Method, req.URL.RequestURI(), res.StatusCode, strings.Join(problems, "\n\t"), resBody)
-	}
-	return res, nil
-}
-
-// testCaller names the test line that made the call, past the client helpers.
-func testCaller() string {
-	pcs := make([]uintptr, 40)
-	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
-	for {
-		f, more := frames.Next()
-		base := filepath.Base(f.File)
-		if strings.HasSuffix(base, "_test.go") && base != "openapi_validate_test.go" && base != "identity_env_test.go" {
-			return fmt.Sprintf("%s:%d", base, f.Line)
-		}
-		if !more {
-			return "(unknown caller)"
-		}
-	}
-}
-
-// checkOptions: every undocumented status is a mismatch; credentials are the
-// router's business (tests send none or wrong ones on purpose, and the 401
-// answer is what is checked).
-var checkOptions = &openapi3filter.Options{
-	IncludeResponseStatus: true,
-	MultiError:            true,
-	AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc,
-}
-
-// check returns what in the exchange the document does not allow.
-func (c *apiContract) check(req *http.Request, reqBody []byte, checkRequest bool, res *http.Response, resBody []byte) []string {
-	ctx := context.Background()
-	probe := req.Clone(ctx)
-	probe.Body = io.NopCloser(bytes.NewReader(reqBody))
-	route, params, err := c.router.FindRoute(probe)
-	switch {
-	case errors.Is(err, routers.ErrMethodNotAllowed):
-		return c.checkUnrouted(res, resBody, http.StatusMethodNotAllowed)
-	case err != nil:
-		return c.checkUnrouted(res, resBody, http.StatusNotFound)
-	}
-	var problems []string
-	in := &openapi3filter.RequestValidationInput{Request: probe, PathParams: params, Route: route, Options: checkOptions}
-	if checkRequest {
-		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
-			problems = append(problems, "request: "+flatten(err))
-		}
-		problems = append(problems, undocumentedQuery(route, req.URL.Query())...)
-	}
-	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: res.StatusCode, Header: res.Header,
-		Body: io.NopCloser(bytes.NewReader(resBody)), Options: checkOptions}
-	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
-		problems = append(problems, "answer: "+flatten(err))
-	}
-	return append(problems, nonUTCInstants(res, resBody)...)
-}
-
-// nonUTCInstants reports instants in a JSON answer that are not in UTC: the
-// API sends RFC 3339 UTC ("Z"), and only a field named *_jst, documented as a
-// display copy for people, carries the JST offset (docs/api.md "Time"). An
-// audit entry's free-form detail is exempt: it is the hash-chained record as
-// written at the time, with instants written for people (clock.Show), and
-// entries already in a chain are never rewritten.
-func nonUTCInstants(res *http.Response, body []byte) []string {
-	if !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
-		return nil
-	}
-	var v any
-	if json.Unmarshal(body, &v) != nil {
-		return nil
-	}
-	var problems []string
-	var walk func(at string, v any)
-	walk = func(at string, v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, y := range x {
-				if !strings.HasSuffix(k, "_jst") && k != "detail" {
-					walk(at+"/"+k, y)
-				}
-			}
-		case []any:
-			for i, y := range x {
-				walk(fmt.Sprintf("%s/%d", at, i), y)
-			}
-		case string:
-			if t, err := time.Parse(time.RFC3339Nano, x); err == nil && !strings.HasSuffix(x, "Z") {
-				problems = append(problems, fmt.Sprintf("answer: %s is %q, an instant not in UTC (%s)", at, x, t.UTC().Format(time.RFC3339)))
-			}
-		}
-	}
-	walk("", v)
-	slices.Sort(problems)
-	return problems
-}
-
-// checkUnrouted: a path the document does not have must be a 404, a method
-// it does not have a 405 with Allow, both in the error shape.
-func (c *apiContract) checkUnrouted(res *http.Response, body []byte, want int) []string {
-	var problems []string
-	if res.StatusCode != want {
-		problems = append(problems, fmt.Sprintf("the document has no such operation, so the answer must be %d", want))
-	}
-	if want == http.StatusMethodNotAllowed && res.Header.Get("Allow") == "" {
-		problems = append(problems, "a 405 answer must say Allow")
-	}
-	return append(problems, c.checkErrorBody(res, body)...)
-}
-
-// checkErrorBody: body is the documented Error schema.
-func (c *apiContract) checkErrorBody(res *http.Response, body []byte) []string {
-	if !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
-		return []string{"an error answer must be application/json, not " + res.Header.Get("Content-Type")}
-	}
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		return []string{"the error answer is not JSON: " + err.Error()}
-	}
-	s := c.doc.Components.Schemas["Error"]
-	if s == nil || s.Value == nil {
-		return []string{"the document has no Error schema"}
-	}
-	if err := s.Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
-		return []string{"the error answer is not the Error schema: " + flatten(err)}
-	}
-	return nil
-}
-
-// undocumentedQuery reports query parameters the operation does not declare:
-// kin-openapi validates the declared ones only.
-func undocumentedQuery(route *routers.Route, q url.Values) []string {
-	var known []string
-	for _, ps := range []openapi3.Parameters{route.PathItem.Parameters, route.Operation.Parameters} {
-		for _, p := range ps {
-			if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
-				known = append(known, p.Value.Name)
-			}
-		}
-	}
-	var problems []string
-	for k := range q {
-		if !slices.Contains(known, k) {
-			problems = append(problems, fmt.Sprintf("request: query parameter %q is not documented", k))
-		}
-	}
-	slices.Sort(problems)
-	return problems
-}
-
-// flatten writes a (multi-)error on one line per cause.
-func flatten(err error) string {
-	var me openapi3.MultiError
-	if errors.As(err, &me) {
-		parts := make([]string, 0, len(me))
-		for _, e := range me {
-			parts = append(parts, flatten(e))
-		}
-		return strings.Join(parts, "; ")
-	}
-	return strings.ReplaceAll(err.Error(), "\n", " ")
-}
+func allowInvalidRequest(r *http.Request) *http.Request { return apicontract.AllowInvalid(r) }
 
 // TestContractCheckCatchesDrift proves the check can fail: an answer with an
 // undocumented status, one whose body breaks its schema, one with the wrong
@@ -329,9 +30,9 @@ func flatten(err error) string {
 // body the document refuses must each be reported; the opt-out lets only the
 // last one through.
 func TestContractCheckCatchesDrift(t *testing.T) {
-	c := contractOf(openapiCustomer)
-	if c.err != nil {
-		t.Fatal(c.err)
+	c, err := apicontract.Load(openapiCustomer)
+	if err != nil {
+		t.Fatal(err)
 	}
 	json := http.Header{"Content-Type": {"application/json"}}
 	answer := func(code int, h http.Header, body string) (*http.Response, []byte) {
@@ -372,7 +73,7 @@ func TestContractCheckCatchesDrift(t *testing.T) {
 	}
 	for _, tc := range cases {
 		res, b := answer(tc.code, tc.hdr, tc.answer)
-		problems := c.check(tc.req, []byte(tc.body), tc.checkRq, res, b)
+		problems := c.Check(tc.req, []byte(tc.body), tc.checkRq, res, b)
 		if got := len(problems) > 0; got != tc.caught {
 			t.Errorf("%s: reported %v, want reported=%v", tc.name, problems, tc.caught)
 		}
