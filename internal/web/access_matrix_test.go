@@ -36,7 +36,8 @@ import (
 // each by session and by API token; a read-only (user-role) token of A's
 // operations administrator, whose self routes must be as narrow as its
 // role; customer B's operations administrator (session and token); an
-// operator and a security officer (session and token); no credential.
+// operator and a security officer (session and token); an operator under a
+// break-glass grant for A; no credential.
 //
 // Calls that would end the caller or consume an object (every DELETE) are
 // made by a fresh equivalent principal on a fresh victim object, so that the
@@ -102,6 +103,9 @@ type mxPrincipal struct {
 	token bool
 	c     *client
 	fresh func() *client // an equivalent new principal, for calls that end or consume it
+	// breakGlass: an operator with a live grant for A, which adds the
+	// break-glass role on routes naming A ({customer}).
+	breakGlass bool
 }
 
 // mxWorld is the matrix's fixture on one engine.
@@ -155,19 +159,19 @@ func newMatrixWorld(t *testing.T, db *store.DB) *mxWorld {
 		s := login(e.customer, acct.login)
 		tokenOf := withToken(e.customer, s, acct.role)
 		cust = append(cust,
-			mxPrincipal{acct.login + " session", mxOwn, acct.role, false, s, sessionOf(e.customer, acct.login)},
-			mxPrincipal{acct.login + " token", mxOwn, acct.role, true, tokenOf(), tokenOf})
+			mxPrincipal{acct.login + " session", mxOwn, acct.role, false, s, sessionOf(e.customer, acct.login), false},
+			mxPrincipal{acct.login + " token", mxOwn, acct.role, true, tokenOf(), tokenOf, false})
 	}
 	// A read-only token of the operations administrator: its self routes
 	// are a user's, not its account's.
 	opsSession := login(e.customer, "alpha-ops")
 	ro := withToken(e.customer, opsSession, identity.RoleUser)
-	cust = append(cust, mxPrincipal{"alpha-ops user-role token", mxOwn, identity.RoleUser, true, ro(), ro})
+	cust = append(cust, mxPrincipal{"alpha-ops user-role token", mxOwn, identity.RoleUser, true, ro(), ro, false})
 	bs := login(e.customer, "bravo-ops")
 	bt := withToken(e.customer, bs, identity.RoleOpsAdmin)
 	cust = append(cust,
-		mxPrincipal{"bravo-ops session", mxOther, identity.RoleOpsAdmin, false, bs, sessionOf(e.customer, "bravo-ops")},
-		mxPrincipal{"bravo-ops token", mxOther, identity.RoleOpsAdmin, true, bt(), bt})
+		mxPrincipal{"bravo-ops session", mxOther, identity.RoleOpsAdmin, false, bs, sessionOf(e.customer, "bravo-ops"), false},
+		mxPrincipal{"bravo-ops token", mxOther, identity.RoleOpsAdmin, true, bt(), bt, false})
 
 	// Staff.
 	e.account("", "mx-op", identity.RoleOperator, sweepPW)
@@ -181,19 +185,27 @@ func newMatrixWorld(t *testing.T, db *store.DB) *mxWorld {
 		tokenOf := withToken(e.mgmt, s, "")
 		tk := tokenOf()
 		mgmt = append(mgmt,
-			mxPrincipal{acct.login + " session", mxOwn, acct.role, false, s, sessionOf(e.mgmt, acct.login)},
-			mxPrincipal{acct.login + " token", mxOwn, acct.role, true, tk, tokenOf})
+			mxPrincipal{acct.login + " session", mxOwn, acct.role, false, s, sessionOf(e.mgmt, acct.login), false},
+			mxPrincipal{acct.login + " token", mxOwn, acct.role, true, tk, tokenOf, false})
 		// The same credentials on the customer listener.
 		cust = append(cust,
-			mxPrincipal{acct.login + " session", mxForeign, acct.role, false, foreignSession(e, s, e.customer, identity.CustomerSide), nil},
-			mxPrincipal{acct.login + " token", mxForeign, acct.role, true, foreignToken(e, tk, e.customer), nil})
+			mxPrincipal{acct.login + " session", mxForeign, acct.role, false, foreignSession(e, s, e.customer, identity.CustomerSide), nil, false},
+			mxPrincipal{acct.login + " token", mxForeign, acct.role, true, foreignToken(e, tk, e.customer), nil, false})
 	}
+	// An operator under a live break-glass grant for A: on the routes that
+	// name A it also holds the break-glass role (ISO/IEC 27017 CLD.12.1.5).
+	e.account("", "mx-bg", identity.RoleOperator, sweepPW)
+	bg := login(e.mgmt, "mx-bg")
+	bg.expect(http.StatusCreated, "POST", "/api/v1/customers/"+string(sw.A.cust)+"/break-glass",
+		map[string]any{"reason": "access matrix: break-glass reads", "minutes": 30})
+	mgmt = append(mgmt, mxPrincipal{name: "mx-bg session (break-glass for A)", kind: mxOwn, role: identity.RoleOperator,
+		c: bg, fresh: sessionOf(e.mgmt, "mx-bg"), breakGlass: true})
 	// Customer A's credentials on the management listener.
 	mgmt = append(mgmt,
-		mxPrincipal{"alpha-ops session", mxForeign, identity.RoleOpsAdmin, false, foreignSession(e, opsSession, e.mgmt, identity.OperatorSide), nil},
-		mxPrincipal{"alpha-ops token", mxForeign, identity.RoleOpsAdmin, true, foreignToken(e, sw.A.opsToken, e.mgmt), nil},
-		mxPrincipal{"no credential", mxNone, "", false, e.client(e.mgmt), nil})
-	cust = append(cust, mxPrincipal{"no credential", mxNone, "", false, e.client(e.customer), nil})
+		mxPrincipal{"alpha-ops session", mxForeign, identity.RoleOpsAdmin, false, foreignSession(e, opsSession, e.mgmt, identity.OperatorSide), nil, false},
+		mxPrincipal{"alpha-ops token", mxForeign, identity.RoleOpsAdmin, true, foreignToken(e, sw.A.opsToken, e.mgmt), nil, false},
+		mxPrincipal{"no credential", mxNone, "", false, e.client(e.mgmt), nil, false})
+	cust = append(cust, mxPrincipal{"no credential", mxNone, "", false, e.client(e.customer), nil, false})
 	w.cust, w.mgmt = cust, mgmt
 	w.victims = &mxVictims{w: w, sessions: map[identity.Role]*client{
 		identity.RoleOpsAdmin: opsSession, identity.RoleAdmin: login(e.customer, "alpha-admin"), identity.RoleUser: login(e.customer, "alpha-user")}}
@@ -399,6 +411,9 @@ func (w *mxWorld) call(t *testing.T, report func(string, ...any), base string, r
 	r := c.doInvalid(rt.Method, path, body) // "{}" is incomplete on purpose; the answer is checked
 	key := rt.Method + " " + rt.Path
 	where := fmt.Sprintf("%s: %s %s", p.name, rt.Method, path)
+	if p.breakGlass && strings.Contains(rt.Path, "{customer}") {
+		p.role = p.role.WithRole(identity.RoleBreakGlass)
+	}
 	if r.code >= 500 {
 		report("%s: status %d: %s", where, r.code, r.body)
 		return
