@@ -103,6 +103,11 @@ type mxPrincipal struct {
 	token bool
 	c     *client
 	fresh func() *client // an equivalent new principal, for calls that end or consume it
+	// owner is a session of the account whose own tokens and sessions the
+	// principal's self routes are tried on (A's for B), logged in as
+	// ownerLogin; nil for principals every call of which is refused (401).
+	owner      *client
+	ownerLogin string
 	// breakGlass: an operator with a live grant for A, which adds the
 	// break-glass role on routes naming A ({customer}).
 	breakGlass bool
@@ -150,8 +155,8 @@ func newMatrixWorld(t *testing.T, db *store.DB) *mxWorld {
 	}
 	sessionOf := func(base, loginID string) func() *client { return func() *client { return login(base, loginID) } }
 
-	// Customer A (the objects' owner) and B.
-	var cust []mxPrincipal
+	// Customer A (the objects' owner): each account by session and token.
+	var cust, mgmt []mxPrincipal
 	for _, acct := range []struct {
 		login string
 		role  identity.Role
@@ -159,24 +164,29 @@ func newMatrixWorld(t *testing.T, db *store.DB) *mxWorld {
 		s := login(e.customer, acct.login)
 		tokenOf := withToken(e.customer, s, acct.role)
 		cust = append(cust,
-			mxPrincipal{acct.login + " session", mxOwn, acct.role, false, s, sessionOf(e.customer, acct.login), false},
-			mxPrincipal{acct.login + " token", mxOwn, acct.role, true, tokenOf(), tokenOf, false})
+			mxPrincipal{name: acct.login + " session", kind: mxOwn, role: acct.role, c: s, fresh: sessionOf(e.customer, acct.login),
+				owner: s, ownerLogin: acct.login},
+			mxPrincipal{name: acct.login + " token", kind: mxOwn, role: acct.role, token: true, c: tokenOf(), fresh: tokenOf,
+				owner: s, ownerLogin: acct.login})
 	}
 	// A read-only token of the operations administrator: its self routes
 	// are a user's, not its account's.
 	opsSession := login(e.customer, "alpha-ops")
 	ro := withToken(e.customer, opsSession, identity.RoleUser)
-	cust = append(cust, mxPrincipal{"alpha-ops user-role token", mxOwn, identity.RoleUser, true, ro(), ro, false})
+	cust = append(cust, mxPrincipal{name: "alpha-ops user-role token", kind: mxOwn, role: identity.RoleUser, token: true,
+		c: ro(), fresh: ro, owner: opsSession, ownerLogin: "alpha-ops"})
+	// Customer B, whose self routes are tried on A's tokens and sessions.
 	bs := login(e.customer, "bravo-ops")
 	bt := withToken(e.customer, bs, identity.RoleOpsAdmin)
 	cust = append(cust,
-		mxPrincipal{"bravo-ops session", mxOther, identity.RoleOpsAdmin, false, bs, sessionOf(e.customer, "bravo-ops"), false},
-		mxPrincipal{"bravo-ops token", mxOther, identity.RoleOpsAdmin, true, bt(), bt, false})
+		mxPrincipal{name: "bravo-ops session", kind: mxOther, role: identity.RoleOpsAdmin, c: bs, fresh: sessionOf(e.customer, "bravo-ops"),
+			owner: opsSession, ownerLogin: "alpha-ops"},
+		mxPrincipal{name: "bravo-ops token", kind: mxOther, role: identity.RoleOpsAdmin, token: true, c: bt(), fresh: bt,
+			owner: opsSession, ownerLogin: "alpha-ops"})
 
-	// Staff.
+	// Staff, and their credentials on the customer listener.
 	e.account("", "mx-op", identity.RoleOperator, sweepPW)
 	e.account("", "mx-so", identity.RoleSecurityOfficer, sweepPW)
-	var mgmt []mxPrincipal
 	for _, acct := range []struct {
 		login string
 		role  identity.Role
@@ -185,12 +195,13 @@ func newMatrixWorld(t *testing.T, db *store.DB) *mxWorld {
 		tokenOf := withToken(e.mgmt, s, "")
 		tk := tokenOf()
 		mgmt = append(mgmt,
-			mxPrincipal{acct.login + " session", mxOwn, acct.role, false, s, sessionOf(e.mgmt, acct.login), false},
-			mxPrincipal{acct.login + " token", mxOwn, acct.role, true, tk, tokenOf, false})
-		// The same credentials on the customer listener.
+			mxPrincipal{name: acct.login + " session", kind: mxOwn, role: acct.role, c: s, fresh: sessionOf(e.mgmt, acct.login),
+				owner: s, ownerLogin: acct.login},
+			mxPrincipal{name: acct.login + " token", kind: mxOwn, role: acct.role, token: true, c: tk, fresh: tokenOf,
+				owner: s, ownerLogin: acct.login})
 		cust = append(cust,
-			mxPrincipal{acct.login + " session", mxForeign, acct.role, false, foreignSession(e, s, e.customer, identity.CustomerSide), nil, false},
-			mxPrincipal{acct.login + " token", mxForeign, acct.role, true, foreignToken(e, tk, e.customer), nil, false})
+			mxPrincipal{name: acct.login + " session", kind: mxForeign, role: acct.role, c: foreignSession(e, s, e.customer, identity.CustomerSide)},
+			mxPrincipal{name: acct.login + " token", kind: mxForeign, role: acct.role, token: true, c: foreignToken(e, tk, e.customer)})
 	}
 	// An operator under a live break-glass grant for A: on the routes that
 	// name A it also holds the break-glass role (ISO/IEC 27017 CLD.12.1.5).
@@ -199,16 +210,15 @@ func newMatrixWorld(t *testing.T, db *store.DB) *mxWorld {
 	bg.expect(http.StatusCreated, "POST", "/api/v1/customers/"+string(sw.A.cust)+"/break-glass",
 		map[string]any{"reason": "access matrix: break-glass reads", "minutes": 30})
 	mgmt = append(mgmt, mxPrincipal{name: "mx-bg session (break-glass for A)", kind: mxOwn, role: identity.RoleOperator,
-		c: bg, fresh: sessionOf(e.mgmt, "mx-bg"), breakGlass: true})
-	// Customer A's credentials on the management listener.
+		c: bg, fresh: sessionOf(e.mgmt, "mx-bg"), owner: bg, ownerLogin: "mx-bg", breakGlass: true})
+	// Customer A's credentials on the management listener; no credential.
 	mgmt = append(mgmt,
-		mxPrincipal{"alpha-ops session", mxForeign, identity.RoleOpsAdmin, false, foreignSession(e, opsSession, e.mgmt, identity.OperatorSide), nil, false},
-		mxPrincipal{"alpha-ops token", mxForeign, identity.RoleOpsAdmin, true, foreignToken(e, sw.A.opsToken, e.mgmt), nil, false},
-		mxPrincipal{"no credential", mxNone, "", false, e.client(e.mgmt), nil, false})
-	cust = append(cust, mxPrincipal{"no credential", mxNone, "", false, e.client(e.customer), nil, false})
+		mxPrincipal{name: "alpha-ops session", kind: mxForeign, role: identity.RoleOpsAdmin, c: foreignSession(e, opsSession, e.mgmt, identity.OperatorSide)},
+		mxPrincipal{name: "alpha-ops token", kind: mxForeign, role: identity.RoleOpsAdmin, token: true, c: foreignToken(e, sw.A.opsToken, e.mgmt)},
+		mxPrincipal{name: "no credential", kind: mxNone, c: e.client(e.mgmt)})
+	cust = append(cust, mxPrincipal{name: "no credential", kind: mxNone, c: e.client(e.customer)})
 	w.cust, w.mgmt = cust, mgmt
-	w.victims = &mxVictims{w: w, sessions: map[identity.Role]*client{
-		identity.RoleOpsAdmin: opsSession, identity.RoleAdmin: login(e.customer, "alpha-admin"), identity.RoleUser: login(e.customer, "alpha-user")}}
+	w.victims = &mxVictims{w: w, opsSession: opsSession}
 	return w
 }
 
@@ -251,8 +261,8 @@ func mustURLTB(t testing.TB, s string) *url.URL {
 
 // mxVictims makes objects that a call may consume.
 type mxVictims struct {
-	w        *mxWorld
-	sessions map[identity.Role]*client // a session of each of A's accounts, by role
+	w          *mxWorld
+	opsSession *client // A's operations administrator, for A's devices
 }
 
 // value returns what to put for path parameter name of route rt when who
@@ -295,17 +305,17 @@ func (v *mxVictims) value(t *testing.T, side identity.Side, rt route, name strin
 		e.must("victim account", err)
 		return a.ID, true
 	case "token":
-		if side == identity.CustomerSide {
-			return v.tokenID(t, v.ownerSession(who)), true
+		if who.owner != nil {
+			return v.tokenID(t, who.owner), true
 		}
 	case "session":
-		if side == identity.CustomerSide {
-			return v.sessionID(t, v.ownerLogin(who)), true
+		if who.owner != nil {
+			return v.sessionID(t, who.owner.base, who.ownerLogin), true
 		}
 	case "device":
 		_, certPEM := deviceCert(t, fmt.Sprintf("mx-device-%d", seq.Add(1)))
 		var dev identity.Device
-		v.sessions[identity.RoleOpsAdmin].expect(http.StatusCreated, "POST", "/api/v1/devices",
+		v.opsSession.expect(http.StatusCreated, "POST", "/api/v1/devices",
 			map[string]string{"name": fmt.Sprintf("victim %d", seq.Add(1)), "certificate_pem": certPEM}).json(t, &dev)
 		return dev.ID, true
 	default:
@@ -316,34 +326,6 @@ func (v *mxVictims) value(t *testing.T, side identity.Side, rt route, name strin
 	return "zzz_zzzzzzzzzzzzzzzzzzzzzzzzzz", false
 }
 
-// ownerSession is the A session whose account owns who's self objects (a
-// token or session of B's or staff's names an A object for them).
-func (v *mxVictims) ownerSession(who mxPrincipal) *client {
-	if who.kind == mxOwn {
-		if c := v.sessions[v.accountRole(who)]; c != nil {
-			return c
-		}
-	}
-	return v.sessions[identity.RoleOpsAdmin]
-}
-
-func (v *mxVictims) ownerLogin(who mxPrincipal) string {
-	if who.kind == mxOwn {
-		return map[identity.Role]string{identity.RoleOpsAdmin: "alpha-ops", identity.RoleAdmin: "alpha-admin",
-			identity.RoleUser: "alpha-user"}[v.accountRole(who)]
-	}
-	return "alpha-ops"
-}
-
-// accountRole is the role of who's account (a read-only token of the
-// operations administrator belongs to the operations administrator).
-func (v *mxVictims) accountRole(who mxPrincipal) identity.Role {
-	if strings.HasPrefix(who.name, "alpha-ops") {
-		return identity.RoleOpsAdmin
-	}
-	return who.role
-}
-
 func (v *mxVictims) tokenID(t *testing.T, s *client) string {
 	var tk identity.Token
 	s.expect(http.StatusCreated, "POST", "/api/v1/tokens", map[string]any{"name": fmt.Sprintf("victim %d", seq.Add(1)),
@@ -351,8 +333,8 @@ func (v *mxVictims) tokenID(t *testing.T, s *client) string {
 	return tk.ID
 }
 
-func (v *mxVictims) sessionID(t *testing.T, loginID string) string {
-	c := v.w.e.client(v.w.e.customer)
+func (v *mxVictims) sessionID(t *testing.T, base, loginID string) string {
+	c := v.w.e.client(base)
 	c.login(loginID, sweepPW)
 	var ss list[identity.Session]
 	c.expect(http.StatusOK, "GET", "/api/v1/sessions", nil).json(t, &ss)
