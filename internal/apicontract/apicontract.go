@@ -168,10 +168,10 @@ func (ct *contractTransport) RoundTrip(req *http.Request) (*http.Response, error
 	}
 	resBody, err := io.ReadAll(res.Body)
 	res.Body.Close()
-	res.Body = io.NopCloser(bytes.NewReader(resBody))
 	if err != nil {
-		return res, nil // the caller sees the short read
+		return nil, fmt.Errorf("reading the answer: %w", err)
 	}
+	res.Body = io.NopCloser(bytes.NewReader(resBody))
 	skipReq, _ := req.Context().Value(skipRequestCheck{}).(bool)
 	if problems := c.Check(req, reqBody, !skipReq, res, resBody); len(problems) > 0 {
 		ct.t.Errorf("%s: %s %s → %d does not match the served OpenAPI document:\n\t%s\n\tanswer: %.300s",
