@@ -28,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/apicontract"
 )
 
 // tsunagiBin is the binary built by TestMain.
@@ -295,7 +297,8 @@ func (s *server) httpClient(dialer *net.Dialer) *http.Client {
 	if dialer != nil {
 		tr.DialContext = dialer.DialContext
 	}
-	return &http.Client{Transport: tr, Timeout: 60 * time.Second}
+	// Every exchange is checked against the listener's OpenAPI document.
+	return &http.Client{Transport: apicontract.Transport(s.t, tr), Timeout: 60 * time.Second}
 }
 
 func (s *server) customerURL(path string) string { return "https://" + s.customer + path }

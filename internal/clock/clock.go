@@ -26,17 +26,18 @@ const StoreLayout = "2006-01-02T15:04:05.000000Z"
 const DateLayout = "2006-01-02"
 
 // Now is the current instant with microsecond precision (the precision that
-// survives a round trip through the store), located in JST so that it is
-// shown in JST wherever it is rendered; Store writes it as UTC.
-func Now() time.Time { return time.Now().Truncate(time.Microsecond).In(JST) }
+// survives a round trip through the store), in UTC: instants travel through
+// the API and the documents between processes as RFC 3339 UTC, and are shown
+// in JST only where people read them (Show).
+func Now() time.Time { return time.Now().Truncate(time.Microsecond).UTC() }
 
 // Store renders t for the database.
 func Store(t time.Time) string { return t.UTC().Format(StoreLayout) }
 
-// Parse reads an instant written by Store, located in JST for display.
+// Parse reads an instant written by Store, in UTC like Now.
 func Parse(s string) (time.Time, error) {
 	t, err := time.Parse(StoreLayout, s)
-	return t.In(JST), err
+	return t.UTC(), err
 }
 
 // Show renders t for people and logs: RFC 3339 in JST.

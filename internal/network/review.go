@@ -97,7 +97,7 @@ func sortedKeys(m map[string]bool) []string {
 // and the traffic impact of one kind of change; the review's level is the
 // highest of them.
 func Classify(f Facts, old, new Config) []Reason {
-	var out []Reason
+	out := []Reason{} // an empty list, never null, in the review document
 	add := func(risk, impact, object, format string, args ...any) {
 		out = append(out, Reason{Risk: risk, Impact: impact, Object: object, Text: fmt.Sprintf(format, args...)})
 	}

@@ -62,7 +62,7 @@ func TestNetworkAPI(t *testing.T) {
 
 	// A user may read but not edit.
 	user.expect(http.StatusForbidden, "POST", "/api/v1/network/lock", nil)
-	ops.expect(http.StatusConflict, "PUT", "/api/v1/network/draft", map[string]any{})
+	ops.expectInvalid(http.StatusConflict, "PUT", "/api/v1/network/draft", map[string]any{})
 	var ed network.Editing
 	ops.expect(http.StatusOK, "POST", "/api/v1/network/lock", nil).json(t, &ed)
 	if ed.Lock.Holder != "net-ops" || ed.Draft.BaseVersion != 0 {
@@ -91,10 +91,10 @@ func TestNetworkAPI(t *testing.T) {
 	// mask keeps the password.
 	ops.expect(http.StatusBadRequest, "PUT", "/api/v1/network/draft/ports/"+onprem.PortCode, map[string]any{
 		"onprem": map[string]any{"hub_address": "192.168.255.1", "customer_address": "192.168.255.2", "prefix_length": 30, "peer_asn": 65001,
-			"md5": network.SecretMask}})
+			"md5": network.SecretMask, "l2_guard": l2Defaults()}})
 	r = ops.expect(http.StatusOK, "PUT", "/api/v1/network/draft/ports/"+onprem.PortCode, map[string]any{
 		"onprem": map[string]any{"hub_address": "192.168.255.1", "customer_address": "192.168.255.2", "prefix_length": 30, "peer_asn": 65001,
-			"md5": "bgp-secret-1"}})
+			"md5": "bgp-secret-1", "l2_guard": l2Defaults()}})
 	if strings.Contains(string(r.body), "bgp-secret-1") || !strings.Contains(string(r.body), network.SecretMask) {
 		t.Fatalf("draft shows the password: %s", r.body)
 	}
@@ -136,7 +136,7 @@ func TestNetworkAPI(t *testing.T) {
 	}
 	// Desired state: a reason is required. Without a break-glass grant the
 	// operator sees placement only, none of the customer's configuration.
-	op.expect(http.StatusBadRequest, "GET", "/api/v1/nodes/tyo-1/desired-state", nil)
+	op.expectInvalid(http.StatusBadRequest, "GET", "/api/v1/nodes/tyo-1/desired-state", nil)
 	r = op.expect(http.StatusOK, "GET", "/api/v1/nodes/tyo-1/desired-state?reason=incident+4711", nil)
 	etag := r.hdr.Get("ETag")
 	if etag == "" || !strings.Contains(string(r.body), onprem.PortCode) || !strings.Contains(string(r.body), `"access": "placement"`) {
@@ -176,4 +176,11 @@ func TestNetworkAPI(t *testing.T) {
 	if reads != 1 || applies != 1 {
 		t.Fatalf("audit: %d reads, %d applies", reads, applies)
 	}
+}
+
+// l2Defaults is an on-premises port's l2_guard with the service defaults.
+func l2Defaults() map[string]any {
+	return map[string]any{"bpdu_guard": true, "storm_control_pps": network.DefaultStormPPS, "flap_limit": network.DefaultFlapLimit,
+		"flap_window_seconds": network.DefaultFlapWindowS, "mac_limit": network.MaxMACLimit,
+		"mac_ageing_seconds": network.MACAgeingSeconds, "mtu": network.OnPremMTU}
 }

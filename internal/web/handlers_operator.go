@@ -213,8 +213,8 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 }
 
 // auditPage answers a page of the audit log selected by q: ?after= is a
-// sequence number and ?limit= 1 to 1000 (default 100), since audit entries
-// are read in chain order.
+// sequence number, since audit entries are read in chain order, and ?limit=
+// is 1 to catalog.MaxPage like every list's (default 100).
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, q audit.Query) error {
 	if v := r.URL.Query().Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -226,8 +226,8 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, q audit.Query
 	q.Limit = 100
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return fault.Field("limit", "limit must be a number from 1 to 1000")
+		if err != nil || n < 1 || n > catalog.MaxPage {
+			return fault.Field("limit", "limit must be a number from 1 to %d", catalog.MaxPage)
 		}
 		q.Limit = n
 	}

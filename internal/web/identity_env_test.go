@@ -19,6 +19,7 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/store"
@@ -56,6 +57,10 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 		seed: audit.WithActor(context.Background(), audit.Actor{ID: "system", Kind: "system", Name: "test seed", SourceIP: "127.0.0.1"})}
 	e.cat = catalog.New(db, e.audit)
 	e.idn = identity.New(db, e.audit, cfg)
+	fl, err := fleet.New(context.Background(), db, e.audit)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cert, _, err := tlsutil.SelfSigned(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +70,7 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 	e.srv = New(Config{CustomerAddr: "127.0.0.1:0", MgmtAddr: "127.0.0.1:0",
 		MgmtAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		TLS:       serverTLS(cert), ShutdownGrace: 5 * time.Second},
-		Deps{DB: db, Catalog: e.cat, Identity: e.idn, Audit: e.audit, Log: slog.New(slog.DiscardHandler),
+		Deps{DB: db, Catalog: e.cat, Identity: e.idn, Audit: e.audit, Fleet: fl, Log: slog.New(slog.DiscardHandler),
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler})
 	ls, err := e.srv.Listen()
 	if err != nil {
@@ -112,7 +117,8 @@ func (e *idEnv) client(base string) *client {
 	jar, _ := cookiejar.New(nil)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.roots, ServerName: "localhost", MinVersion: tls.VersionTLS12}}
 	e.t.Cleanup(tr.CloseIdleConnections)
-	return &client{e: e, base: base, hc: &http.Client{Transport: tr, Jar: jar, Timeout: 30 * time.Second}, hdr: http.Header{}}
+	return &client{e: e, base: base, hc: &http.Client{Transport: OpenAPIChecked(e.t, tr), Jar: jar, Timeout: 30 * time.Second},
+		hdr: http.Header{}}
 }
 
 // resp is an answer, read whole.
@@ -130,8 +136,21 @@ func (r resp) json(t testing.TB, v any) {
 }
 
 // do sends method path with body (a string is sent as is, anything else as
-// JSON; nil sends no body).
+// JSON; nil sends no body). The request and the answer are checked against
+// the listener's OpenAPI document (openapi_validate_test.go).
 func (c *client) do(method, path string, body any) resp {
+	c.e.t.Helper()
+	return c.send(method, path, body, false)
+}
+
+// doInvalid is do for a request that is deliberately outside the document
+// (bad input): only the answer is checked against it.
+func (c *client) doInvalid(method, path string, body any) resp {
+	c.e.t.Helper()
+	return c.send(method, path, body, true)
+}
+
+func (c *client) send(method, path string, body any, invalid bool) resp {
 	c.e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -156,6 +175,9 @@ func (c *client) do(method, path string, body any) resp {
 	for k, v := range c.hdr {
 		req.Header[k] = v
 	}
+	if invalid {
+		req = allowInvalidRequest(req)
+	}
 	res, err := c.hc.Do(req)
 	c.e.must(method+" "+path, err)
 	defer res.Body.Close()
@@ -167,7 +189,18 @@ func (c *client) do(method, path string, body any) resp {
 // expect fails the test unless the answer has status code want.
 func (c *client) expect(want int, method, path string, body any) resp {
 	c.e.t.Helper()
-	r := c.do(method, path, body)
+	return c.expectAnswer(want, method, path, body, false)
+}
+
+// expectInvalid is expect for deliberately bad input (see doInvalid).
+func (c *client) expectInvalid(want int, method, path string, body any) resp {
+	c.e.t.Helper()
+	return c.expectAnswer(want, method, path, body, true)
+}
+
+func (c *client) expectAnswer(want int, method, path string, body any, invalid bool) resp {
+	c.e.t.Helper()
+	r := c.send(method, path, body, invalid)
 	if r.code != want {
 		c.e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.code, want, r.body)
 	}
@@ -235,8 +268,11 @@ func (c *client) newToken(name string, role identity.Role) string {
 	var out struct {
 		Secret string `json:"secret"`
 	}
-	c.expect(http.StatusCreated, "POST", "/api/v1/tokens", map[string]any{"name": name, "role": role,
-		"expires_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)}).json(c.e.t, &out)
+	in := map[string]any{"name": name, "expires_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)}
+	if role != "" { // absent: the caller's own role
+		in["role"] = role
+	}
+	c.expect(http.StatusCreated, "POST", "/api/v1/tokens", in).json(c.e.t, &out)
 	return out.Secret
 }
 

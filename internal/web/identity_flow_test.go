@@ -220,7 +220,7 @@ func TestPasswordChangeAndReset(t *testing.T) {
 
 		a.expect(http.StatusBadRequest, "PUT", "/api/v1/me/password", map[string]string{"current_password": "not it at all", "new_password": "a brand new passphrase"})
 		a.expect(http.StatusBadRequest, "PUT", "/api/v1/me/password", map[string]string{"current_password": flowPW, "new_password": "Password12345!"})
-		a.expect(http.StatusBadRequest, "PUT", "/api/v1/me/password", map[string]string{"current_password": flowPW, "new_password": "short"})
+		a.expectInvalid(http.StatusBadRequest, "PUT", "/api/v1/me/password", map[string]string{"current_password": flowPW, "new_password": "short"})
 		a.expect(http.StatusBadRequest, "PUT", "/api/v1/me/password", "{\"current_password\":\"x\",\"new_password\":\"\xff\xfe invalid utf8 \"}")
 		if !e.auditHas("request.invalid_utf8", audit.Denied) {
 			t.Error("invalid UTF-8 not audited")

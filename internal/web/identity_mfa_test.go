@@ -136,7 +136,7 @@ func (e *idEnv) deviceClient(cert tls.Certificate) *client {
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.roots, ServerName: "localhost", MinVersion: tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert}}}
 	e.t.Cleanup(tr.CloseIdleConnections)
-	c.hc = &http.Client{Transport: tr, Jar: jar, Timeout: 30 * time.Second}
+	c.hc = &http.Client{Transport: OpenAPIChecked(e.t, tr), Jar: jar, Timeout: 30 * time.Second}
 	return c
 }
 

@@ -107,14 +107,14 @@ func TestOfficerSeparationOfDuties(t *testing.T) {
 		so.expect(http.StatusForbidden, "GET", "/api/v1/staff", nil)
 		so.expect(http.StatusForbidden, "DELETE", "/api/v1/staff/"+op2.ID, nil)
 		// It never acts on an operator.
-		so.expect(http.StatusForbidden, "POST", "/api/v1/officers", staffInvitation("sd-op-by-so", identity.RoleOperator))
+		so.expectInvalid(http.StatusForbidden, "POST", "/api/v1/officers", staffInvitation("sd-op-by-so", identity.RoleOperator))
 		so.expect(http.StatusForbidden, "DELETE", "/api/v1/officers/"+op2.ID, nil)
 		so.expect(http.StatusForbidden, "POST", "/api/v1/officers/"+op2.ID+"/unlock", nil)
 		if !e.staffRefused("account.delete", "account:"+op2.ID, "sd-so1") || !e.staffRefused("account.invite", "login:sd-op-by-so", "sd-so1") {
 			t.Error("the officer's refused attempts on operators are not in the audit log")
 		}
 		so.expect(http.StatusNotFound, "DELETE", "/api/v1/officers/acc_aaaaaaaaaaaaaaaaaaaaaaaaaa", nil)
-		so.expect(http.StatusBadRequest, "POST", "/api/v1/officers", staffInvitation("sd-user", identity.RoleUser))
+		so.expectInvalid(http.StatusBadRequest, "POST", "/api/v1/officers", staffInvitation("sd-user", identity.RoleUser))
 		if !e.refusedBy("request.invalid", "POST /api/v1/officers", "sd-so1", "") {
 			t.Error("refused input on the officers' routes is not audited")
 		}

@@ -482,6 +482,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			shape{"HubConfig", network.HubConfig{}, true},
 			shape{"PortConfig", network.PortConfig{}, false},
 			shape{"PortConfig", network.PortConfig{}, true},
+			shape{"PortConfigInput", network.PortConfig{}, true},
 			shape{"OnPremConnection", network.OnPremConnection{}, false},
 			shape{"OnPremConnection", network.OnPremConnection{}, true},
 			shape{"L2Guard", network.L2Guard{}, true},

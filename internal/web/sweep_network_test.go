@@ -18,7 +18,8 @@ func init() {
 			}
 			f.A.expect(http.StatusOK, "PUT", "/api/v1/network/draft/ports/"+code, map[string]any{
 				"onprem": map[string]any{"hub_address": "192.168.25" + string(rune('0'+i)) + ".1",
-					"customer_address": "192.168.25" + string(rune('0'+i)) + ".2", "prefix_length": 30, "peer_asn": 65001}})
+					"customer_address": "192.168.25" + string(rune('0'+i)) + ".2", "prefix_length": 30, "peer_asn": 65001,
+					"l2_guard": l2Defaults()}})
 		}
 		f.A.expect(http.StatusCreated, "POST", "/api/v1/network/draft/apply", nil)
 		f.Candidate("version", "1")
