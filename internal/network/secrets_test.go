@@ -30,6 +30,19 @@ func rawConfigs(t *testing.T, e *env) string {
 	return all.String()
 }
 
+// portOf returns the port of c with code: a configuration read back is in
+// the order of its port codes, which are drawn at random, not the fixture's.
+func portOf(t *testing.T, c Config, code string) PortConfig {
+	t.Helper()
+	for _, p := range c.Ports {
+		if p.PortCode == code {
+			return p
+		}
+	}
+	t.Fatalf("port %s not in %+v", code, c.Ports)
+	return PortConfig{}
+}
+
 // TestBGPPasswordsSealedAtRest: no draft or version holds a BGP password in
 // clear; the customer's own reads and the node's desired state still have
 // the real one.
@@ -55,7 +68,7 @@ func TestBGPPasswordsSealedAtRest(t *testing.T) {
 		if raw := rawConfigs(t, e); strings.Contains(raw, "s3cret") || !strings.Contains(raw, `"md5":"v1:`) {
 			t.Fatalf("draft at rest holds the password in clear, or none sealed:\n%s", raw)
 		}
-		if d, err := e.svc.GetDraft(a.ctx, a.id); err != nil || d.Config.Ports[0].OnPrem.MD5 != "s3cret" {
+		if d, err := e.svc.GetDraft(a.ctx, a.id); err != nil || portOf(t, d.Config, a.codes[pOnPrem]).OnPrem.MD5 != "s3cret" {
 			t.Fatalf("draft read back: %v %+v", err, d.Config.Ports)
 		}
 		if _, err := e.svc.Apply(a.ctx, a.id); err != nil {
@@ -65,7 +78,7 @@ func TestBGPPasswordsSealedAtRest(t *testing.T) {
 			t.Fatalf("version at rest holds the password in clear:\n%s", raw)
 		}
 		v, err := e.svc.GetVersion(a.ctx, a.id, 1)
-		if err != nil || v.Config.Ports[1].Cloud.MD5 != "cloud-s3cret" {
+		if err != nil || portOf(t, v.Config, a.codes[pAPrivate]).Cloud.MD5 != "cloud-s3cret" {
 			t.Fatalf("version read back: %v", err)
 		}
 		doc, _, err := e.svc.DesiredState(e.ctx, "tyo-1")
@@ -117,7 +130,7 @@ func TestClearBGPPasswordsSealedAtStart(t *testing.T) {
 			t.Fatalf("clear password left after sealing:\n%s", raw)
 		}
 		v, err := e.svc.GetVersion(a.ctx, a.id, 1)
-		if err != nil || v.Config.Ports[0].OnPrem.MD5 != "s3cret" || v.AppliedBy != "a-ops" {
+		if err != nil || portOf(t, v.Config, a.codes[pOnPrem]).OnPrem.MD5 != "s3cret" || v.AppliedBy != "a-ops" {
 			t.Fatalf("version after sealing: %v %+v", err, v)
 		}
 		if n, err := e.svc.SealStoredSecrets(e.ctx); err != nil || n != 0 {
