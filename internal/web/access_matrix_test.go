@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -25,8 +27,9 @@ import (
 //   - no credential, or a credential of the other listener (staff on the
 //     customer listener, a customer on the management listener): 401;
 //   - a role the table does not allow the route's action: 403;
-//   - an API token on a session-only route (contract 2: credential changes):
-//     403 "session_required";
+//   - an API token on a session-only route (identity.SessionOnly of the
+//     route's action: credential changes, device certificates): 403
+//     "session_required";
 //   - another customer naming this customer's object: 404 (403 when its
 //     role lacks the action: refused before any lookup);
 //   - allowed: neither 401 nor 403 — a success or a validation answer, which
@@ -46,32 +49,6 @@ import (
 // which most handlers refuse as invalid: an allowed write then answers 400,
 // which is what "allowed" needs. New routes are covered without touching
 // this file; a parameter name it does not know is tried with a decoy.
-
-// contract2 is the session-only action of contract 2 ("credentials": own
-// password, second factors, API tokens, sessions). CONTRACT 2: until the
-// identity change that introduces it is merged, no route names it, and the
-// matrix then only logs the session-only expectations it could not hold
-// (matrixSessionOnly below); once any route uses it, they are enforced.
-const contract2 identity.Action = "credentials"
-
-// matrixSessionOnly are the routes contract 2 makes session-only: an API
-// token calling one is refused with 403 (code "session_required" when the
-// route's action is contract2). CONTRACT 2.
-var matrixSessionOnly = map[string]bool{
-	"PUT /api/v1/me/password":                    true,
-	"POST /api/v1/tokens":                        true,
-	"DELETE /api/v1/tokens/{token}":              true,
-	"DELETE /api/v1/sessions/{session}":          true,
-	"POST /api/v1/me/totp":                       true,
-	"POST /api/v1/me/totp/confirm":               true,
-	"DELETE /api/v1/me/totp":                     true,
-	"POST /api/v1/me/webauthn/register/begin":    true,
-	"POST /api/v1/me/webauthn/register/finish":   true,
-	"DELETE /api/v1/me/webauthn/{key}":           true,
-	"POST /api/v1/devices":                       true,
-	"DELETE /api/v1/devices/{device}":            true,
-	"POST /api/v1/customers/{customer}/accounts": false, // staff invitation: not a credential of the caller
-}
 
 // matrixSessionRoutes complete a login's second factor with a browser
 // session: API tokens are refused with 403 today, contract 2 or not.
@@ -119,7 +96,6 @@ type mxWorld struct {
 	*sweepWorld
 	cust, mgmt []mxPrincipal
 	victims    *mxVictims
-	contract2  bool
 }
 
 func TestAccessMatrix(t *testing.T) {
@@ -129,9 +105,6 @@ func TestAccessMatrix(t *testing.T) {
 		n := w.run(t, report, w.e.customer, w.e.srv.customerRoutes(), w.cust, identity.CustomerSide)
 		n += w.run(t, report, w.e.mgmt, w.e.srv.mgmtRoutes(), w.mgmt, identity.OperatorSide)
 		t.Logf("access matrix: %d calls", n)
-		if !w.contract2 {
-			t.Logf("CONTRACT 2 not merged yet (no route needs %q): token calls on session-only routes were not held to 403", contract2)
-		}
 	})
 }
 
@@ -139,9 +112,6 @@ func newMatrixWorld(t *testing.T, db *store.DB) *mxWorld {
 	sw := newSweepWorld(t, db)
 	e := sw.e
 	w := &mxWorld{sweepWorld: sw}
-	for _, rt := range append(e.srv.customerRoutes(), e.srv.mgmtRoutes()...) {
-		w.contract2 = w.contract2 || rt.Action == contract2
-	}
 	login := func(base, loginID string) *client {
 		c := e.client(base)
 		c.login(loginID, sweepPW)
@@ -421,12 +391,11 @@ func (w *mxWorld) call(t *testing.T, report func(string, ...any), base string, r
 		if r.code != http.StatusForbidden {
 			report("%s: status %d, want 403 (a login's second factor is given in a session): %s", where, r.code, r.body)
 		}
-	case p.token && matrixSessionOnly[key]:
-		// CONTRACT 2: session-only routes refuse every API token.
-		if !w.contract2 {
-			return
-		}
-		if r.code != http.StatusForbidden || (rt.Action == contract2 && errCode(t, r) != "session_required") {
+	case p.token && identity.SessionOnly(rt.Action):
+		// Session-only routes refuse every API token, whatever its role.
+		var eb errorBody
+		_ = json.Unmarshal(r.body, &eb)
+		if r.code != http.StatusForbidden || eb.Error.Code != identity.CodeSessionRequired {
 			report("%s: status %d (%s), want 403 session_required (session-only): %s", where, r.code, errCodeOf(r), r.body)
 		}
 	case p.kind == mxOther && strings.Contains(rt.Path, "{"):
@@ -464,9 +433,9 @@ func (c *client) at(base string) *client {
 // to catch. A server is given four broken routes — a permission weakened
 // (user may read the security policy), a route served without
 // authentication, a handler that reads another customer's hub (the scope
-// taken from elsewhere than the principal), and, with contract 2 taken as
-// in force, a token allowed to revoke its account's other tokens — and the
-// matrix, expecting the real table, must report each.
+// taken from elsewhere than the principal), and a token allowed to revoke
+// its account's other tokens (the route's action no longer session-only) —
+// and the matrix, expecting the real routes and table, must report each.
 func TestAccessMatrixCatchesMistakes(t *testing.T) {
 	w := newMatrixWorld(t, storetest.SQLite(t))
 	s := w.e.srv
@@ -492,13 +461,23 @@ func TestAccessMatrixCatchesMistakes(t *testing.T) {
 				writeJSON(rw, http.StatusOK, h)
 				return nil
 			}
+		case planted[3]:
+			// The route's action no longer session-only, and a handler that
+			// hands the service a token's principal as if it were a session:
+			// both the router's and the service's refusals are lost.
+			served[i].Action = identity.ActSelf
+			revoke := rt.Handle
+			served[i].Handle = func(rw http.ResponseWriter, r *http.Request) error {
+				p := principal(r)
+				p.Via = "session"
+				return revoke(rw, r.WithContext(context.WithValue(r.Context(), keyPrincipal, p)))
+			}
 		}
 	}
 	ts := httptest.NewUnstartedServer(s.outer("customer", s.mux(served, identity.CustomerSide)))
 	ts.TLS = serverTLS(w.e.cert)
 	ts.StartTLS()
 	t.Cleanup(ts.Close)
-	w.contract2 = true // as contract 2 will have it: DELETE /tokens/{token} is session-only
 	var expect []route
 	for _, k := range planted {
 		expect = append(expect, real[k])

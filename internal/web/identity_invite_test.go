@@ -42,7 +42,7 @@ func TestOperatorCannotPlantCustomerAccount(t *testing.T) {
 
 		// Only ops-admin, and the answer is the account alone.
 		for _, role := range []identity.Role{identity.RoleAdmin, identity.RoleUser} {
-			r := op.expect(http.StatusBadRequest, "POST", accounts, invite("pl-"+string(role), role))
+			r := op.expectInvalid(http.StatusBadRequest, "POST", accounts, invite("pl-"+string(role), role))
 			if !strings.Contains(string(r.body), `"field":"role"`) {
 				t.Errorf("role %s: %s", role, r.body)
 			}
@@ -71,7 +71,7 @@ func TestOperatorCannotPlantCustomerAccount(t *testing.T) {
 		if eb.Error.Code != "ops_admin_active" {
 			t.Errorf("planting into a live customer: %s", r.body)
 		}
-		op.expect(http.StatusBadRequest, "POST", accounts, invite("pl-plant2", identity.RoleAdmin))
+		op.expectInvalid(http.StatusBadRequest, "POST", accounts, invite("pl-plant2", identity.RoleAdmin))
 		if !e.refusedBy("account.invite", "login:pl-plant", "pl-op", "ops_admin_active") {
 			t.Error("the refused plant is not in the audit log")
 		}
@@ -92,7 +92,7 @@ func TestOperatorCannotPlantCustomerAccount(t *testing.T) {
 		so := e.client(e.mgmt)
 		so.login("pl-so", flowPW)
 		recoveries := "/api/v1/customers/" + string(cu.ID) + "/recoveries"
-		op.expect(http.StatusBadRequest, "POST", recoveries, map[string]any{"reason": "x", "login_id": "pl-new",
+		op.expectInvalid(http.StatusBadRequest, "POST", recoveries, map[string]any{"reason": "x", "login_id": "pl-new",
 			"display_name": "New", "email": "pl-new@planted.example"})
 		var rec identity.Recovery
 		r = op.expect(http.StatusCreated, "POST", recoveries, map[string]any{"reason": "customer called from its registered number",

@@ -211,7 +211,7 @@ func TestSecurityPolicyNeedsEveryField(t *testing.T) {
 			{map[string]any{"allow_list": []string{}, "require_mfa": false}, "require_device"},
 			{map[string]any{"require_mfa": false, "require_device": false}, "allow_list"},
 		} {
-			r := ops.expect(http.StatusBadRequest, "PUT", "/api/v1/security-policy", body.body)
+			r := ops.expectInvalid(http.StatusBadRequest, "PUT", "/api/v1/security-policy", body.body)
 			if body.field == "" && !strings.Contains(string(r.body), "JSON object") ||
 				body.field != "" && !strings.Contains(string(r.body), `"field":"`+body.field+`"`) {
 				t.Errorf("%v: %s, want field %s", body.body, r.body, body.field)
