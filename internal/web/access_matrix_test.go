@@ -431,7 +431,8 @@ func (c *client) at(base string) *client {
 
 // TestAccessMatrixCatchesMistakes proves the matrix fails on what it exists
 // to catch. A server is given four broken routes — a permission weakened
-// (user may read the security policy), a route served without
+// (user may read the security policy: the router's action and the scope the
+// handler gives the service, since the service checks too), a route served without
 // authentication, a handler that reads another customer's hub (the scope
 // taken from elsewhere than the principal), and a token allowed to revoke
 // its account's other tokens (the route's action no longer session-only) —
@@ -448,7 +449,18 @@ func TestAccessMatrixCatchesMistakes(t *testing.T) {
 	for i, rt := range served {
 		switch rt.Method + " " + rt.Path {
 		case planted[0]:
+			// A weaker permission at the router, and a handler that gives
+			// the service a scope with every right instead of the caller's:
+			// both the router's and the service's checks are lost.
 			served[i].Action = identity.ActCatalogRead
+			served[i].Handle = func(rw http.ResponseWriter, r *http.Request) error {
+				pol, err := s.deps.Identity.Policy(r.Context(), tenanttest.Customer(principal(r).CustomerID))
+				if err != nil {
+					return err
+				}
+				writeJSON(rw, http.StatusOK, pol)
+				return nil
+			}
 		case planted[1]:
 			served[i].Action = ""
 		case planted[2]:
