@@ -560,7 +560,7 @@ func configure(t testing.TB, ctx context.Context, cat *catalog.Catalog, svc *net
 	cfg := network.Config{ASN: hubASN, Ports: []network.PortConfig{
 		{PortCode: on.PortCode, OnPrem: &network.OnPremConnection{HubAddress: "10.0.0.1", CustomerAddress: "10.0.0.2", PrefixLength: 30, PeerASN: onpremASN,
 			BFD:     s.name == "B", // B asks for BFD on its on-premises session
-			L2Guard: network.L2Guard{BPDUGuard: true, StormControlPPS: 1000, FlapLimit: 5, FlapWindowSeconds: 60, MACLimit: 5, MACAgeingSeconds: 2400, MTU: 1500}}},
+			L2Guard: network.L2Guard{BPDUGuard: ptrTrue(), StormControlPPS: 1000, FlapLimit: 5, FlapWindowSeconds: 60, MACLimit: 5, MACAgeingSeconds: 2400, MTU: 1500}}},
 		{PortCode: cl.PortCode, Cloud: &network.CloudConnection{VLAN: vlan, PeerASN: awsASN, RoutePolicy: network.RoutePolicy{Type: network.PolicyDefaultRoute},
 			Primary:   network.Link{HubAddress: "169.254.100.1", PeerAddress: "169.254.100.2", PrefixLength: 30},
 			Secondary: network.Link{HubAddress: "169.254.100.5", PeerAddress: "169.254.100.6", PrefixLength: 30}}},
@@ -626,3 +626,5 @@ func birdPID(t *testing.T, runDir, id string) string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+func ptrTrue() *bool { on := true; return &on }

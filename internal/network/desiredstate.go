@@ -135,7 +135,7 @@ func buildPort(pc PortConfig, pf PortFact, legs []LegInput, h HubInput, objs obj
 		p.Sessions = append(p.Sessions, desired.Session{Name: "single", LocalAddress: o.HubAddress, PeerAddress: o.CustomerAddress,
 			PrefixLength: o.PrefixLength, PeerASN: uint32(o.PeerASN), MD5: o.MD5, BFD: o.BFD, ImportLimit: limit})
 		g := o.L2Guard
-		p.L2Guard = &desired.L2Guard{BPDUGuard: g.BPDUGuard, StormControlPPS: int(g.StormControlPPS), FlapLimit: int(g.FlapLimit),
+		p.L2Guard = &desired.L2Guard{BPDUGuard: g.BPDUGuard == nil || *g.BPDUGuard, StormControlPPS: int(g.StormControlPPS), FlapLimit: int(g.FlapLimit),
 			FlapWindowSeconds: int(g.FlapWindowSeconds), MACLimit: int(g.MACLimit), MACAgeingSeconds: int(g.MACAgeingSeconds), MTU: int(g.MTU)}
 		p.RoutePolicy = desired.RoutePolicy{Type: "All", Prefixes: []string{}}
 	}

@@ -42,7 +42,7 @@ func fixtureConfig() Config {
 		},
 		Ports: []PortConfig{
 			{PortCode: "shc00000001", OnPrem: &OnPremConnection{HubAddress: "10.0.0.1", CustomerAddress: "10.0.0.2", PrefixLength: 30,
-				PeerASN: 65001, MD5: "s3cret", L2Guard: L2Guard{BPDUGuard: true, StormControlPPS: 1000, FlapLimit: 5, FlapWindowSeconds: 60,
+				PeerASN: 65001, MD5: "s3cret", L2Guard: L2Guard{BPDUGuard: ptr(true), StormControlPPS: 1000, FlapLimit: 5, FlapWindowSeconds: 60,
 					MACLimit: 5, MACAgeingSeconds: 2400, MTU: 1500}},
 				Firewall: &Firewall{Mode: "stateless", Rules: []Rule{{Action: "accept", Sources: []string{"any"}, Destinations: []string{"any"}}}}},
 			{PortCode: "shc00000002", Cloud: &CloudConnection{VLAN: 101, PeerASN: 64512,
@@ -82,3 +82,5 @@ var _ = catalog.HubID("")
 type netipPrefix = netip.Prefix
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+func ptr[T any](v T) *T { return &v }

@@ -67,15 +67,25 @@ type OnPremConnection struct {
 // L2Guard records the layer-2 protections of an on-premises port. BPDU guard,
 // the MAC ageing time and the MTU are service constants; the customer may
 // lower the MAC limit and tune storm control and flap detection. A value
-// left out takes the service default; an explicit 0 is refused (Tunable).
+// left out takes the service default; an explicit 0 is refused (Tunable),
+// and so is an explicit bpdu_guard false: nothing given is silently replaced.
 type L2Guard struct {
-	BPDUGuard         bool    `json:"bpdu_guard"`                    // a BPDU shuts the port; no automatic recovery
+	BPDUGuard         *bool   `json:"bpdu_guard,omitempty"`          // a BPDU shuts the port; no automatic recovery; always on (left out: on)
 	StormControlPPS   Tunable `json:"storm_control_pps,omitempty"`   // broadcast+multicast packets/s above which they are dropped
 	FlapLimit         Tunable `json:"flap_limit,omitempty"`          // link flaps within FlapWindowSeconds that shut the port
 	FlapWindowSeconds Tunable `json:"flap_window_seconds,omitempty"` //
 	MACLimit          Tunable `json:"mac_limit,omitempty"`           // at most 5 learned MAC addresses
 	MACAgeingSeconds  Tunable `json:"mac_ageing_seconds,omitempty"`  // 2,400
 	MTU               Tunable `json:"mtu,omitempty"`                 // 1,500
+}
+
+// Equal reports whether g and o set the same guards (bpdu_guard by value:
+// it is a pointer only so that "left out" and "false" differ in input).
+func (g L2Guard) Equal(o L2Guard) bool {
+	on := func(b *bool) bool { return b == nil || *b }
+	gb, ob := on(g.BPDUGuard), on(o.BPDUGuard)
+	g.BPDUGuard, o.BPDUGuard = nil, nil
+	return gb == ob && g == o
 }
 
 // Service constants and defaults of the layer-2 guards.

@@ -87,8 +87,9 @@ func normalize(f Facts, cfg *Config, s Settings) Origin {
 	for i := range cfg.Ports {
 		if op := cfg.Ports[i].OnPrem; op != nil {
 			g := &op.L2Guard
-			if *g == (L2Guard{}) {
-				g.BPDUGuard = true
+			if g.BPDUGuard == nil {
+				on := true
+				g.BPDUGuard = &on
 			}
 			g.MACLimit = defInt(g.MACLimit, MaxMACLimit)
 			g.MACAgeingSeconds = defInt(g.MACAgeingSeconds, MACAgeingSeconds)

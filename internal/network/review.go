@@ -148,7 +148,7 @@ func Classify(f Facts, old, new Config) []Reason {
 		if peerChanged(o, p) {
 			add("medium", "session-reset", obj, "changes a BGP peer on port %s: session reset expected", p.PortCode)
 		}
-		if p.OnPrem != nil && o.OnPrem != nil && p.OnPrem.L2Guard != o.OnPrem.L2Guard {
+		if p.OnPrem != nil && o.OnPrem != nil && !p.OnPrem.L2Guard.Equal(o.OnPrem.L2Guard) {
 			add("low", "none", obj, "changes the layer-2 guards of port %s", p.PortCode)
 		}
 		if p.Cloud != nil && o.Cloud != nil && !reflect.DeepEqual(p.Cloud.RoutePolicy, o.Cloud.RoutePolicy) {

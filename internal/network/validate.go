@@ -401,7 +401,7 @@ func (v *validator) onprem(field string, c OnPremConnection) {
 	v.md5(field+".md5", c.MD5)
 	g := c.L2Guard
 	switch {
-	case !g.BPDUGuard:
+	case g.BPDUGuard != nil && !*g.BPDUGuard:
 		v.ps.add(field+".l2_guard.bpdu_guard", "BPDU guard is always on: a received BPDU shuts the port")
 	case g.MACLimit < 1 || g.MACLimit > MaxMACLimit:
 		v.ps.add(field+".l2_guard.mac_limit", "mac_limit must be 1 to %d", MaxMACLimit)

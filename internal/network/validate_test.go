@@ -94,7 +94,7 @@ func TestValidationRules(t *testing.T) {
 		{"hub ASN reserved", func(c *Config, f *Facts) { c.ASN = 0 }, "asn", "reserved"},
 		{"md5 with a space", func(c *Config, f *Facts) { port(c, pOnPrem).OnPrem.MD5 = "a b" },
 			"ports[0].onprem.md5", "printable"},
-		{"bpdu guard off", func(c *Config, f *Facts) { port(c, pOnPrem).OnPrem.L2Guard.BPDUGuard = false },
+		{"bpdu guard off", func(c *Config, f *Facts) { port(c, pOnPrem).OnPrem.L2Guard.BPDUGuard = ptr(false) },
 			"ports[0].onprem.l2_guard.bpdu_guard", "always on"},
 		{"mac limit 6", func(c *Config, f *Facts) { port(c, pOnPrem).OnPrem.L2Guard.MACLimit = 6 },
 			"ports[0].onprem.l2_guard.mac_limit", "1 to 5"},
@@ -285,7 +285,7 @@ func TestNormalizeDefaults(t *testing.T) {
 		t.Fatalf("cancelled port kept: %+v", cfg.Ports)
 	}
 	g := cfg.Ports[0].OnPrem.L2Guard
-	if !g.BPDUGuard || g.MACLimit != 5 || g.MTU != 1500 || g.MACAgeingSeconds != 2400 {
+	if g.BPDUGuard == nil || !*g.BPDUGuard || g.MACLimit != 5 || g.MTU != 1500 || g.MACAgeingSeconds != 2400 {
 		t.Errorf("l2 guard defaults: %+v", g)
 	}
 	// The on-prem link took 100.64.0.0/30, so the main hub's default /24

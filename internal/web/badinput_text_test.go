@@ -94,6 +94,7 @@ func TestStrictInputOverRoutes(t *testing.T) {
 			{"draft: AS 0", ops, "PUT", "/api/v1/network/draft", strings.Replace(body(), `"asn":65001`, `"asn":0`, 1), "asn", draft},
 			{"draft: AS0 as text", ops, "PUT", "/api/v1/network/draft", strings.Replace(body(), `"asn":65001`, `"asn":"AS0"`, 1), "asn", draft},
 			{"draft: mac_limit 0", ops, "PUT", "/api/v1/network/draft", strings.Replace(body(), `"peer_asn":65010`, `"peer_asn":65010,"l2_guard":{"bpdu_guard":true,"mac_limit":0}`, 1), "ports[0].onprem.l2_guard.mac_limit", draft},
+			{"draft: bpdu_guard false", ops, "PUT", "/api/v1/network/draft", strings.Replace(body(), `"peer_asn":65010`, `"peer_asn":65010,"l2_guard":{"bpdu_guard":false}`, 1), "ports[0].onprem.l2_guard.bpdu_guard", draft},
 			{"draft: flap_window_seconds 0", ops, "PUT", "/api/v1/network/draft", strings.Replace(body(), `"peer_asn":65010`, `"peer_asn":65010,"l2_guard":{"bpdu_guard":true,"flap_window_seconds":0}`, 1), "ports[0].onprem.l2_guard.flap_window_seconds", draft},
 			{"port: duplicate key", ops, "PUT", "/api/v1/network/draft/ports/" + aws.PortCode, `{"cloud":{"vlan":100,"vlan":200}}`, "cloud.vlan", draft},
 			// Identity (customer listener).
@@ -127,6 +128,12 @@ func TestStrictInputOverRoutes(t *testing.T) {
 			`"peer_asn":65010`, `"peer_asn":"2.10"`, 1))
 		d := string(draft())
 		if !strings.Contains(d, `"asn":65001`) || !strings.Contains(d, `"peer_asn":131082`) || !strings.Contains(d, `"mac_limit":5`) {
+			t.Fatalf("draft = %s", d)
+		}
+		// A tuned guard without bpdu_guard keeps BPDU guard on.
+		ops.expect(http.StatusOK, "PUT", "/api/v1/network/draft", strings.Replace(body(), `"peer_asn":65010`,
+			`"peer_asn":65010,"l2_guard":{"mac_limit":3}`, 1))
+		if d := string(draft()); !strings.Contains(d, `"bpdu_guard":true,`) || !strings.Contains(d, `"mac_limit":3`) {
 			t.Fatalf("draft = %s", d)
 		}
 	})
