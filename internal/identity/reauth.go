@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
-	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
@@ -179,18 +178,7 @@ func (s *Service) BeginWebAuthnReauth(ctx context.Context, p Principal, in Passw
 	if err := s.checkOwnPassword(ctx, p, in.Password, clock.Now()); err != nil {
 		return nil, err
 	}
-	u, err := s.waUser(ctx, s.db, p)
-	if err != nil {
-		return nil, fmt.Errorf("webauthn: %w", err)
-	}
-	if len(u.creds) == 0 {
-		return nil, fault.New(fault.Conflict, "no security key is registered for this account")
-	}
-	opts, sd, err := s.rp.BeginLogin(u, webauthn.WithUserVerification(protocol.VerificationPreferred))
-	if err != nil {
-		return nil, fmt.Errorf("webauthn: %w", err)
-	}
-	return opts, s.saveChallenge(ctx, p, "reauth", sd)
+	return s.beginAssertion(ctx, p, "reauth")
 }
 
 // FinishWebAuthnReauth verifies the assertion of the ceremony that

@@ -234,6 +234,13 @@ func (s *Service) BeginWebAuthnLogin(ctx context.Context, p Principal) (*protoco
 	if p.Role != RoleMFAPending {
 		return nil, fault.New(fault.Conflict, "this session has no second factor pending")
 	}
+	return s.beginAssertion(ctx, p, "login")
+}
+
+// beginAssertion starts a ceremony in which p proves one of its security
+// keys, for purpose ("login" or "reauth": the challenge is kept under it so
+// that one ceremony cannot finish the other).
+func (s *Service) beginAssertion(ctx context.Context, p Principal, purpose string) (*protocol.CredentialAssertion, error) {
 	u, err := s.waUser(ctx, s.db, p)
 	if err != nil {
 		return nil, fmt.Errorf("webauthn: %w", err)
@@ -245,7 +252,7 @@ func (s *Service) BeginWebAuthnLogin(ctx context.Context, p Principal) (*protoco
 	if err != nil {
 		return nil, fmt.Errorf("webauthn: %w", err)
 	}
-	return opts, s.saveChallenge(ctx, p, "login", sd)
+	return opts, s.saveChallenge(ctx, p, purpose, sd)
 }
 
 // FinishWebAuthnLogin verifies an assertion and completes the pending
