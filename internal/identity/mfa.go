@@ -36,6 +36,16 @@ const RoleMFAPending Role = "mfa-pending"
 // ActMFA verifies a second factor, or enrols one.
 const ActMFA Action = "mfa"
 
+// CodeMFAPending is the code of the refusal of anything else to a pending
+// session, so that a client can tell "give the factor" from "not allowed".
+const CodeMFAPending = "mfa_pending"
+
+// ErrMFAPending refuses a pending session what only a full session may do.
+var ErrMFAPending = fault.Coded(fault.Forbidden, CodeMFAPending,
+	"sign-in is not complete: give your second factor (POST /api/v1/session/mfa, or /api/v1/session/webauthn/begin and /finish "+
+		"for a security key); if your account has none and your organisation requires one, set it up first "+
+		"(POST /api/v1/me/totp, or /api/v1/me/webauthn/register/begin)")
+
 // TOTP parameters (RFC 6238 defaults that every authenticator app accepts).
 var totpOpts = totp.ValidateOpts{Period: 30, Skew: 0, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
 
@@ -114,7 +124,7 @@ func (s *Service) mayEnrol(ctx context.Context, p Principal, action string) erro
 			return err
 		}
 		if has {
-			return fault.New(fault.Forbidden, "give your second factor first")
+			return ErrMFAPending
 		}
 	}
 	return s.requireRecentAuth(ctx, p, action)
@@ -253,12 +263,15 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p Principal, in CodeInput) ([
 				return err
 			}
 		}
+		if err := forgetProofs(ctx, tx, p.AccountID); err != nil {
+			return err
+		}
 		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "mfa.totp.enrol", Target: "account:" + p.AccountID, CustomerID: string(p.CustomerID)})
 	})
 	if err != nil {
 		return nil, "", s.mfaRefused(ctx, p, "mfa.totp.enrol", err)
 	}
-	secret, err := s.completeMFA(ctx, p)
+	secret, err := s.completeMFA(ctx, p, false)
 	return codes, secret, err
 }
 
@@ -289,7 +302,7 @@ func (s *Service) VerifyMFA(ctx context.Context, p Principal, in CodeInput) (str
 		Detail: map[string]any{"method": method}}); err != nil {
 		return "", err
 	}
-	return s.completeMFA(ctx, p)
+	return s.completeMFA(ctx, p, true)
 }
 
 // useCode accepts a TOTP code or an unused recovery code of account id and
@@ -333,20 +346,26 @@ func (s *Service) useCode(ctx context.Context, id, code string, now time.Time) (
 // completeMFA marks p's session as having given its second factor; a pending
 // session's ID is rotated and the new secret returned ("" otherwise). Other
 // sessions of the account that have not given the factor become pending.
-func (s *Service) completeMFA(ctx context.Context, p Principal) (string, error) {
+// proved says the session just gave a factor the account already had (at
+// /api/v1/session/mfa): with the password of its login that is a proof for
+// credential changes (reauth.go). Enrolling a factor is not such a proof
+// (forgetProofs).
+func (s *Service) completeMFA(ctx context.Context, p Principal, proved bool) (string, error) {
 	if p.Via != "session" {
 		return "", nil
 	}
 	if p.Role != RoleMFAPending {
-		// A full session that just enrolled a factor has proved it too.
+		// A full session that just enrolled a factor has given it too.
 		_, err := s.db.Exec(ctx, `UPDATE sessions SET mfa = ? WHERE id_hash = ?`, true, p.credential)
 		return "", err
 	}
-	// Password and second factor are both proved now: the session is
-	// authenticated for credential changes (reauth.go).
+	var authAt any
+	if proved {
+		authAt = clock.Store(clock.Now())
+	}
 	secret := newSessionSecret()
 	res, err := s.db.Exec(ctx, `UPDATE sessions SET id_hash = ?, mfa = ?, auth_at = ? WHERE id_hash = ?`, hashSecret(secret), true,
-		clock.Store(clock.Now()), p.credential)
+		authAt, p.credential)
 	if err != nil {
 		return "", fmt.Errorf("mfa: %w", err)
 	}
@@ -354,6 +373,19 @@ func (s *Service) completeMFA(ctx context.Context, p Principal) (string, error) 
 		return "", errAuth
 	}
 	return secret, nil
+}
+
+// forgetProofs clears the re-authentication proof of every session of the
+// account, the enrolling one included, when a factor is added: a proof
+// counts only if it covered every factor the account has now, and one made
+// before the factor existed did not. The code or key shown at enrolment is
+// not a proof either: it was added on the strength of the older proof, and
+// counting it would let that proof remove the factor it just added. Every
+// session proves the new factor at /api/v1/session/reauth before its next
+// credential change.
+func forgetProofs(ctx context.Context, tx *store.Tx, accountID string) error {
+	_, err := tx.Exec(ctx, `UPDATE sessions SET auth_at = NULL WHERE account_id = ?`, accountID)
+	return err
 }
 
 // DisableTOTP removes p's TOTP and recovery codes: a full session that

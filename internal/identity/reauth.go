@@ -17,6 +17,8 @@ import (
 // proved the password and, for an account that has one, the second factor
 // (sessions.auth_at): at login for an account without a factor, when the
 // factor is given for one with a factor, and at POST /api/v1/session/reauth.
+// Adding a factor clears it on every session of the account (forgetProofs,
+// mfa.go): a proof counts only if it covered every factor the account has.
 // Changing a credential — the password, adding or removing a second factor
 // or a device, creating an API token — needs that proof within ReauthTTL, so
 // that a session cookie left open or stolen cannot take the account over or

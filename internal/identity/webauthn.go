@@ -215,13 +215,16 @@ func (s *Service) FinishWebAuthnRegistration(ctx context.Context, p Principal, n
 			}
 			return err
 		}
+		if err := forgetProofs(ctx, tx, p.AccountID); err != nil {
+			return err
+		}
 		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "mfa.webauthn.register", Target: "account:" + p.AccountID,
 			CustomerID: string(p.CustomerID), Detail: map[string]any{"key": k.ID, "name": name, "user_verified": k.UserVerified}})
 	})
 	if err != nil {
 		return WebAuthnKey{}, "", s.mfaRefused(ctx, p, "mfa.webauthn.register", err)
 	}
-	secret, err := s.completeMFA(ctx, p)
+	secret, err := s.completeMFA(ctx, p, false)
 	return k, secret, err
 }
 
@@ -273,7 +276,7 @@ func (s *Service) FinishWebAuthnLogin(ctx context.Context, p Principal, body []b
 		Detail: map[string]any{"method": "webauthn", "key": keyID}}); err != nil {
 		return "", err
 	}
-	return s.completeMFA(ctx, p)
+	return s.completeMFA(ctx, p, true)
 }
 
 // verifyAssertion checks a security key's assertion against the session's

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/cookiejar"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,6 +56,10 @@ func TestTOTP(t *testing.T) {
 		if len(rc.RecoveryCodes) != identity.RecoveryCodeCount {
 			t.Fatalf("recovery codes: %v", rc.RecoveryCodes)
 		}
+		// The enrolment is no proof of the new factor (reauth.go).
+		a.expectCode(http.StatusForbidden, identity.CodeReauthRequired, "POST", "/api/v1/me/totp", nil)
+		a.expect(http.StatusNoContent, "POST", "/api/v1/session/reauth",
+			map[string]string{"password": flowPW, "code": rc.RecoveryCodes[identity.RecoveryCodeCount-1]})
 		a.expect(http.StatusConflict, "POST", "/api/v1/me/totp", nil)
 
 		// A password alone now opens only an MFA-pending session.
@@ -171,5 +176,60 @@ func TestDeviceCertificates(t *testing.T) {
 		ops.expect(http.StatusNoContent, "DELETE", "/api/v1/devices/"+dev.ID, nil)
 		laptop.expect(http.StatusUnauthorized, "GET", "/api/v1/me", nil)
 		e.deviceClient(cert).expect(http.StatusForbidden, "POST", "/api/v1/session", login)
+	})
+}
+
+// A session that owed its second factor got 403 "your role does not allow
+// this" on everything, GET /api/v1/me included, and could not tell why. It
+// gets the code mfa_pending, telling it to give the factor or enrol the
+// first one; what it may do (give the factor, enrol the first) still works.
+func TestPendingSessionToldWhatItOwes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := startIDEnv(t, db, identity.Config{})
+		cust, ops := flowCustomer(e, "Owes K.K.", "ow")
+		e.account(cust, "ow-admin", identity.RoleAdmin, flowPW)
+		e.account(cust, "ow-new", identity.RoleAdmin, flowPW)
+		a := e.client(e.customer)
+		a.login("ow-admin", flowPW)
+		var en identity.TOTPEnrolment
+		a.expect(http.StatusCreated, "POST", "/api/v1/me/totp", nil).json(t, &en)
+		now := time.Now()
+		a.expect(http.StatusOK, "POST", "/api/v1/me/totp/confirm", map[string]string{"code": totpCode(t, en.Secret, now)})
+
+		// An account with a factor: give it.
+		b := e.client(e.customer)
+		if roleOf(t, b.expect(http.StatusOK, "POST", "/api/v1/session", map[string]string{"login_id": "ow-admin", "password": flowPW})) !=
+			identity.RoleMFAPending {
+			t.Fatal("no second factor asked")
+		}
+		for _, c := range []struct {
+			method, path string
+			body         any
+		}{
+			{"GET", "/api/v1/me", nil}, {"GET", "/api/v1/contracts", nil}, {"GET", "/api/v1/tokens", nil},
+			{"PUT", "/api/v1/me/password", map[string]string{"current_password": flowPW, "new_password": "a pending passphrase 2236"}},
+			{"POST", "/api/v1/me/totp", nil}, {"DELETE", "/api/v1/me/totp", nil},
+		} {
+			r := b.expectCode(http.StatusForbidden, identity.CodeMFAPending, c.method, c.path, c.body)
+			if !strings.Contains(string(r.body), "second factor") {
+				t.Errorf("%s %s: %s", c.method, c.path, r.body)
+			}
+		}
+		b.expect(http.StatusNoContent, "POST", "/api/v1/session/mfa", map[string]string{"code": totpCode(t, en.Secret, now.Add(30*time.Second))})
+		b.expect(http.StatusOK, "GET", "/api/v1/me", nil)
+
+		// An account without one, while the policy requires it: enrol it.
+		ops.expect(http.StatusOK, "PUT", "/api/v1/security-policy", map[string]any{"allow_list": []string{}, "require_mfa": true,
+			"require_device": false})
+		n := e.client(e.customer)
+		if roleOf(t, n.expect(http.StatusOK, "POST", "/api/v1/session", map[string]string{"login_id": "ow-new", "password": flowPW})) !=
+			identity.RoleMFAPending {
+			t.Fatal("no second factor asked under the policy")
+		}
+		n.expectCode(http.StatusForbidden, identity.CodeMFAPending, "GET", "/api/v1/me", nil)
+		n.expect(http.StatusCreated, "POST", "/api/v1/me/totp", nil)
+		if !e.auditHas("access.denied", audit.Denied) {
+			t.Error("the refusals were not audited")
+		}
 	})
 }

@@ -307,11 +307,14 @@ func TestMFAPolicyBindsTokens(t *testing.T) {
 			map[string]any{"name": "pending", "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
 
 		// Enrolling the first factor brings the token back, and the
-		// session that gave it may make tokens.
+		// session that gave it may make tokens once it proves the factor.
 		var en identity.TOTPEnrolment
 		a.expect(http.StatusCreated, "POST", "/api/v1/me/totp", nil).json(t, &en)
-		a.expect(http.StatusOK, "POST", "/api/v1/me/totp/confirm", map[string]string{"code": totpCode(t, en.Secret, time.Now())})
+		now := time.Now()
+		a.expect(http.StatusOK, "POST", "/api/v1/me/totp/confirm", map[string]string{"code": totpCode(t, en.Secret, now)})
 		at.expect(http.StatusOK, "GET", "/api/v1/contracts", nil)
+		a.expect(http.StatusNoContent, "POST", "/api/v1/session/reauth",
+			map[string]string{"password": flowPW, "code": totpCode(t, en.Secret, now.Add(30*time.Second))})
 		a.newToken("after MFA", "")
 	})
 }
@@ -420,5 +423,69 @@ func TestPendingSessionEnrolsFirstFactor(t *testing.T) {
 		b.expect(http.StatusConflict, "POST", "/api/v1/session/reauth",
 			map[string]string{"password": flowPW, "code": totpCode(t, en.Secret, now.Add(30*time.Second))})
 		b.expect(http.StatusForbidden, "POST", "/api/v1/me/totp", nil)
+	})
+}
+
+// A session that logged in with the password alone (the account had no
+// factor) enrolled TOTP and, on the strength of that login, removed it,
+// changed the password and minted a token without ever proving the new
+// factor. Adding a factor (TOTP or a security key) clears the proof of
+// every session of the account, the enrolling one and a pending one that
+// enrols its first factor included; a proof with the new factor restores it.
+func TestEnrolmentNeedsProofOfNewFactor(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := startIDEnv(t, db, identity.Config{})
+		cust, _ := flowCustomer(e, "Enrol Proof K.K.", "ep")
+		acc := e.account(cust, "ep-admin", identity.RoleAdmin, flowPW)
+		a, other := e.client(e.customer), e.client(e.customer)
+		a.login("ep-admin", flowPW)
+		other.login("ep-admin", flowPW)
+		var en identity.TOTPEnrolment
+		a.expect(http.StatusCreated, "POST", "/api/v1/me/totp", nil).json(t, &en)
+		now := time.Now()
+		var rc recoveryCodes
+		a.expect(http.StatusOK, "POST", "/api/v1/me/totp/confirm", map[string]string{"code": totpCode(t, en.Secret, now)}).json(t, &rc)
+
+		a.expectCode(http.StatusForbidden, identity.CodeReauthRequired, "DELETE", "/api/v1/me/totp", nil)
+		a.expectCode(http.StatusForbidden, identity.CodeReauthRequired, "PUT", "/api/v1/me/password",
+			map[string]string{"current_password": flowPW, "new_password": "an unproved passphrase 3141"})
+		a.expectCode(http.StatusForbidden, identity.CodeReauthRequired, "POST", "/api/v1/tokens",
+			map[string]any{"name": "unproved", "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})
+		a.expectCode(http.StatusForbidden, identity.CodeReauthRequired, "POST", "/api/v1/me/webauthn/register/begin", nil)
+		a.expect(http.StatusNoContent, "POST", "/api/v1/session/reauth",
+			map[string]string{"password": flowPW, "code": totpCode(t, en.Secret, now.Add(30*time.Second))})
+		// The other session owes the new factor; giving it is a proof.
+		other.expect(http.StatusNoContent, "POST", "/api/v1/session/mfa", map[string]string{"code": rc.RecoveryCodes[0]})
+
+		// A security key added under those proofs clears both.
+		key := newSoftAuthenticator(t, "localhost", "https://localhost")
+		opts := a.expect(http.StatusOK, "POST", "/api/v1/me/webauthn/register/begin", nil)
+		a.expect(http.StatusCreated, "POST", "/api/v1/me/webauthn/register/finish?name=laptop", key.create(opts.body))
+		for _, c := range []*client{a, other} {
+			c.expectCode(http.StatusForbidden, identity.CodeReauthRequired, "DELETE", "/api/v1/me/totp", nil)
+		}
+		req := a.expect(http.StatusOK, "POST", "/api/v1/session/reauth/webauthn/begin", map[string]string{"password": flowPW})
+		a.expect(http.StatusNoContent, "POST", "/api/v1/session/reauth/webauthn/finish", key.get(req.body, []byte(acc.ID)))
+		a.expect(http.StatusNoContent, "DELETE", "/api/v1/me/totp", nil)
+
+		// A pending session that enrols the first factor the policy
+		// requires is completed, but proves it before changing credentials.
+		cust2, ops2 := flowCustomer(e, "Enrol Pending K.K.", "eq")
+		e.account(cust2, "eq-admin", identity.RoleAdmin, flowPW)
+		ops2.expect(http.StatusOK, "PUT", "/api/v1/security-policy", map[string]any{"allow_list": []string{}, "require_mfa": true,
+			"require_device": false})
+		p := e.client(e.customer)
+		if roleOf(t, p.expect(http.StatusOK, "POST", "/api/v1/session", map[string]string{"login_id": "eq-admin", "password": flowPW})) !=
+			identity.RoleMFAPending {
+			t.Fatal("no second factor asked")
+		}
+		p.expect(http.StatusCreated, "POST", "/api/v1/me/totp", nil).json(t, &en)
+		now = time.Now()
+		p.expect(http.StatusOK, "POST", "/api/v1/me/totp/confirm", map[string]string{"code": totpCode(t, en.Secret, now)})
+		p.expect(http.StatusOK, "GET", "/api/v1/me", nil)
+		p.expectCode(http.StatusForbidden, identity.CodeReauthRequired, "DELETE", "/api/v1/me/totp", nil)
+		p.expect(http.StatusNoContent, "POST", "/api/v1/session/reauth",
+			map[string]string{"password": flowPW, "code": totpCode(t, en.Secret, now.Add(30*time.Second))})
+		p.expect(http.StatusNoContent, "DELETE", "/api/v1/me/totp", nil)
 	})
 }

@@ -127,12 +127,18 @@ func (s *Server) mux(routes []route, side identity.Side) *http.ServeMux {
 				ctx = audit.WithActor(ctx, p.Actor(a.SourceIP, a.RequestID))
 				r = r.WithContext(ctx)
 				if !mayCall(p, rt) {
+					// A pending session is told what it owes, not that its
+					// role is too low.
+					refusal, detail := fault.New(fault.Forbidden, "your role does not allow this"), map[string]any{"needs": string(rt.Action)}
+					if p.Role == identity.RoleMFAPending {
+						refusal, detail["reason"] = identity.ErrMFAPending, identity.CodeMFAPending
+					}
 					if err := s.deps.Audit.Record(ctx, audit.Event{Action: "access.denied", Target: rt.Method + " " + rt.Path,
-						CustomerID: string(p.CustomerID), Result: audit.Denied, Detail: map[string]any{"needs": string(rt.Action)}}); err != nil {
+						CustomerID: string(p.CustomerID), Result: audit.Denied, Detail: detail}); err != nil {
 						s.writeError(w, r, err)
 						return
 					}
-					s.writeError(w, r, fault.New(fault.Forbidden, "your role does not allow this"))
+					s.writeError(w, r, refusal)
 					return
 				}
 				// A token never changes credentials, whatever its role: it
