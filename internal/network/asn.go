@@ -8,7 +8,7 @@ import (
 
 // ASN is an AS number as the customer may write it (docs/service-spec.md
 // §6): a JSON number (65001) or a string in plain ("65001"), prefixed
-// ("AS65001") or asdot ("1.10" = 65546) notation. Every answer spells it as
+// ("AS65001") or asdot ("2.10" = 131082) notation. Every answer spells it as
 // a plain JSON number. AS 0 is never an AS number: sent explicitly it is
 // refused when the document is read, so that a configuration which leaves
 // the hub ASN out (and gets the deployment's default) cannot be confused
@@ -35,7 +35,7 @@ func (a *ASN) UnmarshalJSON(b []byte) error {
 
 // JSONForm says what UnmarshalJSON accepts.
 func (ASN) JSONForm() string {
-	return `an AS number from 1 to 4294967295: 65001, "AS65001" or asdot "1.10"`
+	return `an AS number from 1 to 4294967295: 65001, "AS65001" or asdot "2.10"`
 }
 
 func asnError(b []byte) error {

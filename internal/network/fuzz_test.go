@@ -48,7 +48,7 @@ func FuzzPrefixList(f *testing.F) {
 }
 
 func FuzzASN(f *testing.F) {
-	for _, s := range []string{"65001", "AS65001", "as4200000000", "1.10", "0", "4294967295", "4294967296", "065001", "1.", ".1", "AS"} {
+	for _, s := range []string{"65001", "AS65001", "as4200000000", "1.10", "2.10", "0", "4294967295", "4294967296", "065001", "1.", ".1", "AS"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

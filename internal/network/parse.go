@@ -61,7 +61,7 @@ func ParsePrefixList(text string) ([]netip.Prefix, error) {
 }
 
 // ParseASN reads an AS number: plain ("65001"), with an "AS" prefix
-// ("AS65001", "as65001") or in asdot notation ("1.10" = 65546). One prefix
+// ("AS65001", "as65001") or in asdot notation ("2.10" = 131082). One prefix
 // at most: "ASas65001" is not an AS number.
 func ParseASN(s string) (uint32, error) {
 	t, ok := strings.CutPrefix(s, "AS")

@@ -34,8 +34,11 @@ func (ps Problems) Err() error {
 		return nil
 	}
 	msg := ps[0].Message
-	if len(ps) > 1 {
-		msg += fmt.Sprintf(" (and %d more problems; the review lists them all)", len(ps)-1)
+	switch n := len(ps) - 1; {
+	case n == 1:
+		msg += " (and 1 more problem; the review lists them all)"
+	case n > 1:
+		msg += fmt.Sprintf(" (and %d more problems; the review lists them all)", n)
 	}
 	return fault.Field(ps[0].Field, "%s", msg)
 }

@@ -343,3 +343,45 @@ func TestFirewallCommentIsOneLine(t *testing.T) {
 		}
 	}
 }
+
+// The error text gave "1.10" (= 65546) as its asdot example, a number the
+// validation refuses as reserved for documentation: every example that
+// ASN's text names is one a customer can use.
+func TestASNExamplesUsable(t *testing.T) {
+	form := ASN(0).JSONForm()
+	examples := []string{"65001"}
+	for _, f := range strings.Split(form, `"`)[1:] {
+		if f != "" && !strings.ContainsAny(f, " ,:") {
+			examples = append(examples, f)
+		}
+	}
+	if len(examples) < 3 {
+		t.Fatalf("no examples found in %q", form)
+	}
+	for _, ex := range examples {
+		v, err := ParseASN(ex)
+		if err != nil {
+			t.Errorf("%s: %v", ex, err)
+			continue
+		}
+		if p := ASNProblem(v); p != "" {
+			t.Errorf("the example %s (= %d) is refused: %s", ex, v, p)
+		}
+	}
+}
+
+// "(and 1 more problems; …)": the count of further problems is in the
+// right number.
+func TestProblemsErrCountsFurther(t *testing.T) {
+	for n, want := range map[int]string{1: "first", 2: "first (and 1 more problem; ", 3: "first (and 2 more problems; "} {
+		var ps Problems
+		ps.add("a", "first")
+		for i := 1; i < n; i++ {
+			ps.add("b", "another")
+		}
+		f, _ := fault.As(ps.Err())
+		if !strings.HasPrefix(f.Message, want) || (n == 1 && f.Message != want) {
+			t.Errorf("%d problems: %q, want it to start with %q", n, f.Message, want)
+		}
+	}
+}

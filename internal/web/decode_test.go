@@ -56,11 +56,11 @@ func TestStrictUnmarshal(t *testing.T) {
 // a bad one is refused at the client's path with what is accepted.
 func TestStrictUnmarshalASN(t *testing.T) {
 	var cfg network.Config
-	body := `{"asn":"AS65001","ports":[{"port_code":"a","onprem":{"peer_asn":65010}},{"port_code":"b","onprem":{"peer_asn":"1.10"}}]}`
+	body := `{"asn":"AS65001","ports":[{"port_code":"a","onprem":{"peer_asn":65010}},{"port_code":"b","onprem":{"peer_asn":"2.10"}}]}`
 	if err := strictUnmarshal([]byte(body), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.ASN != 65001 || cfg.Ports[1].OnPrem.PeerASN != 65546 {
+	if cfg.ASN != 65001 || cfg.Ports[1].OnPrem.PeerASN != 131082 {
 		t.Fatalf("asn %d, peer %d", cfg.ASN, cfg.Ports[1].OnPrem.PeerASN)
 	}
 	for body, field := range map[string]string{
