@@ -75,6 +75,20 @@ func (ps Problems) Remap(o Origin) Problems {
 	return out
 }
 
+// Within names the fields of the problems in the list element elem (e.g.
+// "ports[1]") relative to it, for an endpoint whose body is that element
+// alone; problems elsewhere in the configuration keep their whole path.
+func (ps Problems) Within(elem string) Problems {
+	out := make(Problems, len(ps))
+	for i, p := range ps {
+		if rest, ok := strings.CutPrefix(p.Field, elem+"."); ok {
+			p.Field = rest
+		}
+		out[i] = p
+	}
+	return out
+}
+
 var (
 	objectNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 	// Addresses that are never valid anywhere in a customer configuration.

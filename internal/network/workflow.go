@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
@@ -366,10 +367,11 @@ func (s *Workflow) SaveDraft(ctx context.Context, sc tenant.Scope, cfg Config) (
 	if err != nil {
 		return Draft{}, err
 	}
-	return s.editDraft(ctx, cust, "network.draft.save", func(_ *Config) (Config, error) { return cfg, nil })
+	return s.editDraft(ctx, cust, "network.draft.save", nil, func(_ *Config) (Config, error) { return cfg, nil })
 }
 
-// SavePort replaces (or adds) one port's configuration in the draft.
+// SavePort replaces (or adds) one port's configuration in the draft. A
+// problem in that port names its field relative to pc, the request's body.
 func (s *Workflow) SavePort(ctx context.Context, sc tenant.Scope, code string, pc PortConfig) (shown Draft, err error) {
 	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
@@ -377,14 +379,15 @@ func (s *Workflow) SavePort(ctx context.Context, sc tenant.Scope, code string, p
 		return Draft{}, err
 	}
 	pc.PortCode = code
-	return s.editDraft(ctx, cust, "network.draft.port.save", func(c *Config) (Config, error) {
-		for i := range c.Ports {
-			if c.Ports[i].PortCode == code {
-				c.Ports[i] = pc
-				return *c, nil
-			}
+	var body string
+	return s.editDraft(ctx, cust, "network.draft.port.save", &body, func(c *Config) (Config, error) {
+		i := slices.IndexFunc(c.Ports, func(p PortConfig) bool { return p.PortCode == code })
+		if i < 0 {
+			i, c.Ports = len(c.Ports), append(c.Ports, pc)
+		} else {
+			c.Ports[i] = pc
 		}
-		c.Ports = append(c.Ports, pc)
+		body = fmt.Sprintf("ports[%d]", i)
 		return *c, nil
 	})
 }
@@ -396,7 +399,7 @@ func (s *Workflow) RemovePort(ctx context.Context, sc tenant.Scope, code string)
 	if err != nil {
 		return Draft{}, err
 	}
-	return s.editDraft(ctx, cust, "network.draft.port.remove", func(c *Config) (Config, error) {
+	return s.editDraft(ctx, cust, "network.draft.port.remove", nil, func(c *Config) (Config, error) {
 		for i := range c.Ports {
 			if c.Ports[i].PortCode == code {
 				c.Ports = append(c.Ports[:i], c.Ports[i+1:]...)
@@ -407,7 +410,12 @@ func (s *Workflow) RemovePort(ctx context.Context, sc tenant.Scope, code string)
 	})
 }
 
-func (s *core) editDraft(ctx context.Context, cust catalog.CustomerID, action string, edit func(*Config) (Config, error)) (Draft, error) {
+// editDraft applies edit to the draft (a copy of the current version when
+// there is none) and stores the result if it passes validation. When edit
+// sets *body to a list element of the configuration (the element that the
+// request's body is), problems in it are named relative to it.
+func (s *core) editDraft(ctx context.Context, cust catalog.CustomerID, action string, body *string,
+	edit func(*Config) (Config, error)) (Draft, error) {
 	var d Draft
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		if err := s.holdLock(ctx, tx, cust); err != nil {
@@ -438,7 +446,11 @@ func (s *core) editDraft(ctx context.Context, cust catalog.CustomerID, action st
 		// Problems name the elements as the client sent them, not where
 		// Normalize has sorted them.
 		org := normalize(f, &cfg, s.settings)
-		if err := Validate(f, cfg, s.settings).Remap(org).Err(); err != nil {
+		ps := Validate(f, cfg, s.settings).Remap(org)
+		if body != nil && *body != "" {
+			ps = ps.Within(*body)
+		}
+		if err := ps.Err(); err != nil {
 			return err
 		}
 		d.Config, d.UpdatedAt, d.UpdatedBy = cfg, s.now(), audit.ActorFrom(ctx).Name

@@ -57,6 +57,13 @@ func TestStrictInputOverRoutes(t *testing.T) {
 		body := func(repl ...string) string {
 			return strings.NewReplacer(append(repl, "COMMENT", "web servers", "NAME", "ok")...).Replace(good)
 		}
+		// The AWS port alone, the body of PUT …/draft/ports/{code}: its
+		// problems are named from that body, not from the whole draft.
+		awsBody := `{"cloud":{"vlan":100,"peer_asn":64512,
+				"primary":{"hub_address":"169.254.0.1","peer_address":"169.254.0.2","prefix_length":30},
+				"secondary":{"hub_address":"169.254.0.5","peer_address":"169.254.0.6","prefix_length":30},
+				"route_policy":{"type":"DefaultRoute"}},
+			 "firewall":{"mode":"stateful","rules":[{"action":"accept","sources":["any"],"destinations":["any"],"services":["web"],"log":false,"comment":"\u001b[2J"}]}}`
 		ops.expect(http.StatusOK, "PUT", "/api/v1/network/draft", body())
 		draft := func() []byte {
 			var d struct {
@@ -97,6 +104,7 @@ func TestStrictInputOverRoutes(t *testing.T) {
 			{"draft: bpdu_guard false", ops, "PUT", "/api/v1/network/draft", strings.Replace(body(), `"peer_asn":65010`, `"peer_asn":65010,"l2_guard":{"bpdu_guard":false}`, 1), "ports[0].onprem.l2_guard.bpdu_guard", draft},
 			{"draft: flap_window_seconds 0", ops, "PUT", "/api/v1/network/draft", strings.Replace(body(), `"peer_asn":65010`, `"peer_asn":65010,"l2_guard":{"bpdu_guard":true,"flap_window_seconds":0}`, 1), "ports[0].onprem.l2_guard.flap_window_seconds", draft},
 			{"port: duplicate key", ops, "PUT", "/api/v1/network/draft/ports/" + aws.PortCode, `{"cloud":{"vlan":100,"vlan":200}}`, "cloud.vlan", draft},
+			{"port: escape in a comment", ops, "PUT", "/api/v1/network/draft/ports/" + aws.PortCode, awsBody, "firewall.rules[0].comment", draft},
 			// Identity (customer listener).
 			{"token: line break in the name", ops, "POST", "/api/v1/tokens", `{"name":"ci\nadmin","expires_at":"2099-01-01T00:00:00Z"}`, "name", tokens},
 			{"token: duplicate key", ops, "POST", "/api/v1/tokens", `{"name":"a","name":"b","expires_at":"2099-01-01T00:00:00Z"}`, "name", tokens},
