@@ -73,7 +73,7 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, in TokenInput) (
 		return Token{}, "", fault.Field("expires_at", "expires_at is required")
 	}
 	if !in.ExpiresAt.After(now) || in.ExpiresAt.Sub(now) > MaxTokenLifetime {
-		return Token{}, "", fault.Field("expires_at", "expires_at must be in the future and within 12 months")
+		return Token{}, "", fault.Field("expires_at", "expires_at must be in the future and at most 366 days ahead")
 	}
 	if in.Role == "" {
 		in.Role = p.Role

@@ -489,3 +489,21 @@ func TestEnrolmentNeedsProofOfNewFactor(t *testing.T) {
 		p.expect(http.StatusNoContent, "DELETE", "/api/v1/me/totp", nil)
 	})
 }
+
+// As docs/authentication.md says: failed re-authentications lock the login
+// ID like failed logins, and while it is locked even the right password is
+// answered 429.
+func TestReauthThrottled(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := startIDEnv(t, db, identity.Config{LockAfter: 3, IPMaxFailures: 50})
+		cust, _ := flowCustomer(e, "Reauth Lock K.K.", "rl")
+		e.account(cust, "rl-admin", identity.RoleAdmin, flowPW)
+		a := e.client(e.customer)
+		a.login("rl-admin", flowPW)
+		for range 3 {
+			a.expect(http.StatusBadRequest, "POST", "/api/v1/session/reauth", map[string]string{"password": "not the passphrase"})
+		}
+		r := a.expect(http.StatusTooManyRequests, "POST", "/api/v1/session/reauth", map[string]string{"password": flowPW})
+		checkRetryAfter(t, r, 15*time.Minute)
+	})
+}
