@@ -126,8 +126,8 @@ func activeOpsAdmins(ctx context.Context, tx *store.Tx, cust catalog.CustomerID)
 
 // staffInviteOvertaken says whether the setup of a, invited and not yet
 // active, must be refused: a is a customer's operations administrator that
-// operator staff invited (InviteFirstOpsAdmin, or an account from before
-// invitations were recorded) and not an approved recovery's invitee, and the
+// operator staff invited (InviteFirstOpsAdmin: its invited_by is a staff
+// account) and not an approved recovery's invitee, and the
 // customer has an active operations administrator now. Staff may plant no
 // account beside one the customer already uses: several first invitations
 // can be pending at once, and only the first one set up counts. On
@@ -138,16 +138,16 @@ func (s *Service) staffInviteOvertaken(ctx context.Context, tx *store.Tx, a Acco
 	if a.CustomerID == "" || a.Role != RoleOpsAdmin {
 		return false, nil
 	}
-	var own, recovered int
+	var staff, recovered int
 	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM accounts a, accounts b WHERE a.id = ? AND b.id = a.invited_by
-		AND b.customer_id IS NOT NULL`, a.ID).Scan(&own); err != nil {
+		AND b.customer_id IS NULL`, a.ID).Scan(&staff); err != nil {
 		return false, err
 	}
 	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM account_recoveries WHERE account_id = ? AND status = ?`,
 		a.ID, RecoveryApproved).Scan(&recovered); err != nil {
 		return false, err
 	}
-	if own > 0 || recovered > 0 {
+	if staff == 0 || recovered > 0 {
 		return false, nil
 	}
 	if tx.Dialect() == store.Postgres {
