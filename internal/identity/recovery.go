@@ -38,8 +38,16 @@ import (
 //     rejection are recorded in the customer's audit log and mailed to the
 //     customer's accounts, which can delete the new account if the claim
 //     was false.
+//   - Several first invitations may wait at once, but only the first one
+//     set up counts: the link of another ops-admin that staff invited,
+//     used once the customer has an active one, is refused (409
+//     "invitation_void") and the invitation voided (staffInviteOvertaken).
+//   - A security officer never decides a recovery request of the operator
+//     who invited it (403 "invited_by_requester"): an operator invites the
+//     first security officer, and could otherwise approve through it.
 //   - The setup link of a customer account goes only to the invitee's
-//     address: no answer, listing or log hands it to staff.
+//     address: no answer, listing or log hands it to staff (nor a staff
+//     account's, staff.go).
 
 // RecoveryTTL is how long a recovery request waits for a security officer.
 const RecoveryTTL = 72 * time.Hour

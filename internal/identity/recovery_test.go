@@ -233,3 +233,75 @@ func TestRecoveryNeedsAnotherPersonsApproval(t *testing.T) {
 		}
 	})
 }
+
+// An officer the requesting operator invited decides none of its requests;
+// a second first invitation, used once the customer has an active
+// operations administrator, is void.
+func TestStaffInviteesPlantNothing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		opAcc, op := f.active(t, "", "pi-op", RoleOperator)
+		inv, err := f.svc.InviteStaff(f.ctx, op, staffInvite("pi-puppet", RoleSecurityOfficer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var by *string
+		if err := db.QueryRow(f.ctx, `SELECT invited_by FROM accounts WHERE id = ?`, inv.ID).Scan(&by); err != nil ||
+			by == nil || *by != opAcc.ID {
+			t.Fatalf("invited_by of the officer: %v %v", by, err)
+		}
+		f.completeStaff(t, mailtest.LinkToken(t, f.svc.Outbox(), inv.Email, "account.invite"))
+		_, puppet, err := f.svc.Login(f.ctx, OperatorSide, "pi-puppet", "fixture passphrase 99", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// The customer: two first invitations; one is set up, the other void.
+		first := func(login string) Account {
+			a, err := f.svc.InviteFirstOpsAdmin(f.ctx, op, tenanttest.Operator(f.cust), InviteInput{LoginID: login,
+				DisplayName: login, Email: login + "@example.jp", Role: RoleOpsAdmin})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		ok := first("pi-ops")
+		okTok := mailtest.LinkToken(t, f.svc.Outbox(), ok.Email, "account.invite")
+		late := first("pi-late")
+		if _, err := f.svc.CompleteSetup(f.ctx, CustomerSide, SetupInput{Token: okTok, Password: "fixture passphrase 99"}); err != nil {
+			t.Fatal(err)
+		}
+		lateTok := mailtest.LinkToken(t, f.svc.Outbox(), late.Email, "account.invite")
+		_, err = f.svc.CompleteSetup(f.ctx, CustomerSide, SetupInput{Token: lateTok, Password: "fixture passphrase 99"})
+		wantCode(t, "the second first invitation", err, fault.Conflict, "invitation_void")
+		_, err = f.svc.CompleteSetup(f.ctx, CustomerSide, SetupInput{Token: lateTok, Password: "fixture passphrase 99"})
+		wantFault(t, "the voided link again", err, fault.NotFound)
+		if got := mailsTo(t, f.svc.Outbox(), ok.Email, "account.invite.void"); len(got) != 1 || !strings.Contains(got[0], "pi-late") {
+			t.Errorf("the customer's ops-admin is told of the void invitation: %q", got)
+		}
+		if ev := customerEvents(t, db, f.cust); len(ev["account.invite.void"]) != 1 {
+			t.Errorf("the customer's audit log: %d voided invitations", len(ev["account.invite.void"]))
+		}
+
+		// The recovery the operator requests is decided by none of its
+		// invitees.
+		r, err := f.svc.RequestRecovery(f.ctx, op, tenanttest.Operator(f.cust), RecoveryInput{Reason: "the customer called us",
+			LoginID: "pi-new", DisplayName: "new", Email: "pi-new@evil.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.ApproveRecovery(f.ctx, puppet, r.ID)
+		wantCode(t, "the requester's invitee approves", err, fault.Forbidden, "invited_by_requester")
+		_, err = f.svc.RejectRecovery(f.ctx, puppet, r.ID, RecoveryDecision{Note: "no"})
+		wantCode(t, "the requester's invitee rejects", err, fault.Forbidden, "invited_by_requester")
+		_, so := f.active(t, "", "pi-so", RoleSecurityOfficer)
+		if _, err := f.svc.ApproveRecovery(f.ctx, so, r.ID); err != nil {
+			t.Fatalf("an independent officer approves: %v", err)
+		}
+		// The approved recovery's invitee is set up beside the active one.
+		if _, err := f.svc.CompleteSetup(f.ctx, CustomerSide, SetupInput{Token: mailtest.LinkToken(t, f.svc.Outbox(), "pi-new@evil.example",
+			"account.invite"), Password: "fixture passphrase 99"}); err != nil {
+			t.Errorf("the recovery's invitee: %v", err)
+		}
+	})
+}
