@@ -42,6 +42,9 @@ type InviteInput struct {
 	Email       string `json:"email"`
 	Role        Role   `json:"role"`
 	Language    string `json:"language,omitempty"` // "ja" (default) or "en"
+	// mailAfter, when set, holds the invitation mail until then; the link
+	// is valid for InviteLinkTTL from then (an approved recovery's wait).
+	mailAfter time.Time
 }
 
 // SetupInput completes a setup or invitation link.
@@ -217,6 +220,9 @@ func (s *Service) inviteTx(ctx context.Context, tx *store.Tx, cust catalog.Custo
 		return Account{}, "", err
 	}
 	exp := a.CreatedAt.Add(InviteLinkTTL)
+	if !in.mailAfter.IsZero() {
+		exp = in.mailAfter.Add(InviteLinkTTL)
+	}
 	if _, err := tx.Exec(ctx, `INSERT INTO setup_tokens (token_hash, purpose, account_id, created_at, expires_at) VALUES (?, 'invite', ?, ?, ?)`,
 		hashSecret(token), a.ID, clock.Store(a.CreatedAt), clock.Store(exp)); err != nil {
 		return Account{}, "", err
@@ -226,12 +232,16 @@ func (s *Service) inviteTx(ctx context.Context, tx *store.Tx, cust catalog.Custo
 		side = OperatorSide
 	}
 	m := inviteMail(a.Language, a.Email, a.DisplayName, a.LoginID, s.link(side, "/setup?token="+token), exp)
-	m.CustomerID = string(cust)
+	m.CustomerID, m.After = string(cust), in.mailAfter
 	if _, err := tmail.Enqueue(ctx, tx, m); err != nil {
 		return Account{}, "", err
 	}
+	detail := map[string]any{"login_id": a.LoginID, "role": string(a.Role), "link_expires_at": clock.Show(exp)}
+	if !in.mailAfter.IsZero() {
+		detail["mailed_at"] = clock.Show(in.mailAfter)
+	}
 	if err := s.audit.RecordTx(ctx, tx, audit.Event{Action: "account.invite", Target: "account:" + a.ID, CustomerID: string(cust),
-		Detail: map[string]any{"login_id": a.LoginID, "role": string(a.Role), "link_expires_at": clock.Show(exp)}}); err != nil {
+		Detail: detail}); err != nil {
 		return Account{}, "", err
 	}
 	return a, token, nil

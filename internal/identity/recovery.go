@@ -34,10 +34,10 @@ import (
 //     gone: nothing the data can tell) is recovered by a two-person
 //     procedure: an operator requests it with a reason and the invitee's
 //     details; a security officer who is not the requester approves it,
-//     and only then is the invitation sent. The request, the approval and a
-//     rejection are recorded in the customer's audit log and mailed to the
-//     customer's accounts, which can delete the new account if the claim
-//     was false.
+//     and only RecoveryWait after that is the invitation sent. The request,
+//     the approval and a rejection are recorded in the customer's audit log
+//     and mailed to the customer's accounts, which can delete the new
+//     account if the claim was false, before its invitation goes.
 //   - Several first invitations may wait at once, but only the first one
 //     set up counts: the link of another ops-admin that staff invited,
 //     used once the customer has an active one, is refused (409
@@ -51,6 +51,12 @@ import (
 
 // RecoveryTTL is how long a recovery request waits for a security officer.
 const RecoveryTTL = 72 * time.Hour
+
+// RecoveryWait is how long the invitation of an approved recovery is held
+// before it is mailed: the customer's accounts are told of the approval at
+// once, and an operations administrator who can still sign in objects by
+// deleting the new account, which withdraws the invitation unsent.
+const RecoveryWait = 24 * time.Hour
 
 // Recovery statuses.
 const (
@@ -92,6 +98,7 @@ type Recovery struct {
 	DecidedAt   *time.Time         `json:"decided_at,omitempty"`
 	Note        string             `json:"note,omitempty"`
 	AccountID   string             `json:"account_id,omitempty"` // the invited account, once approved
+	MailedAt    *time.Time         `json:"mailed_at,omitempty"`  // when the invitation is (or was) mailed: RecoveryWait after the approval
 	requestedBy string
 }
 
@@ -417,6 +424,10 @@ func scanRecovery(sc interface{ Scan(...any) error }) (Recovery, error) {
 	if account != nil {
 		r.AccountID = *account
 	}
+	if r.Status == RecoveryApproved && r.DecidedAt != nil {
+		t := r.DecidedAt.Add(RecoveryWait)
+		r.MailedAt = &t
+	}
 	if r.Status == RecoveryRequested && !clock.Now().Before(r.ExpiresAt) {
 		r.Status = RecoveryExpired
 	}
@@ -503,10 +514,11 @@ func (s *Service) openRecovery(ctx context.Context, tx *store.Tx, p Principal, i
 	return r, nil
 }
 
-// ApproveRecovery is a security officer approving request id: the
-// invitation is sent to the invitee's address, and the approval is recorded
-// in the customer's audit log and mailed to every other account of the
-// customer.
+// ApproveRecovery is a security officer approving request id: the account
+// is invited at once, its invitation mailed to the invitee's address only
+// RecoveryWait later, and the approval is recorded in the customer's audit
+// log and mailed at once to every other account of the customer, whose
+// operations administrators can delete the account meanwhile.
 func (s *Service) ApproveRecovery(ctx context.Context, p Principal, id string) (Recovery, error) {
 	var r Recovery
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
@@ -514,24 +526,26 @@ func (s *Service) ApproveRecovery(ctx context.Context, p Principal, id string) (
 		if r, err = s.openRecovery(ctx, tx, p, id); err != nil {
 			return err
 		}
+		now := clock.Now()
+		mailAt := now.Add(RecoveryWait)
 		a, _, err := s.inviteTx(ctx, tx, r.CustomerID, p.AccountID, InviteInput{LoginID: r.LoginID, DisplayName: r.DisplayName, Email: r.Email,
-			Role: RoleOpsAdmin, Language: r.Language})
+			Role: RoleOpsAdmin, Language: r.Language, mailAfter: mailAt})
 		if err != nil {
 			return err
 		}
-		now := clock.Now()
 		if _, err := tx.Exec(ctx, `UPDATE account_recoveries SET status = ?, decided_by = ?, decided_by_login = ?, decided_at = ?,
 			account_id = ? WHERE id = ?`, RecoveryApproved, p.AccountID, p.LoginID, clock.Store(now), a.ID, r.ID); err != nil {
 			return err
 		}
-		r.Status, r.DecidedBy, r.DecidedAt, r.AccountID = RecoveryApproved, p.LoginID, &now, a.ID
+		r.Status, r.DecidedBy, r.DecidedAt, r.AccountID, r.MailedAt = RecoveryApproved, p.LoginID, &now, a.ID, &mailAt
 		if err := s.audit.RecordTx(ctx, tx, audit.Event{Action: "account.recovery.approve", Target: "recovery:" + r.ID,
 			CustomerID: string(r.CustomerID), Reason: r.Reason, Detail: map[string]any{"account": a.ID, "login_id": a.LoginID,
-				"email": a.Email, "requested_by": r.RequestedBy}}); err != nil {
+				"email": a.Email, "requested_by": r.RequestedBy, "mailed_at": clock.Show(mailAt)}}); err != nil {
 			return err
 		}
 		return s.announce(ctx, tx, r.CustomerID, "recovery-approve", "account.recovery.approve", false, a.ID, mailFacts{
-			Staff: r.RequestedBy, Officer: p.LoginID, Reason: r.Reason, LoginID: a.LoginID, Email: a.Email})
+			Staff: r.RequestedBy, Officer: p.LoginID, Reason: r.Reason, LoginID: a.LoginID, Email: a.Email,
+			Expires: mailAt.In(clock.JST).Format("2006-01-02 15:04")})
 	})
 	return r, s.decisionError(ctx, "account.recovery.approve", id, r, err)
 }

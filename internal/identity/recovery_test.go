@@ -295,13 +295,71 @@ func TestStaffInviteesPlantNothing(t *testing.T) {
 		_, err = f.svc.RejectRecovery(f.ctx, puppet, r.ID, RecoveryDecision{Note: "no"})
 		wantCode(t, "the requester's invitee rejects", err, fault.Forbidden, "invited_by_requester")
 		_, so := f.active(t, "", "pi-so", RoleSecurityOfficer)
-		if _, err := f.svc.ApproveRecovery(f.ctx, so, r.ID); err != nil {
+		got, err := f.svc.ApproveRecovery(f.ctx, so, r.ID)
+		if err != nil {
 			t.Fatalf("an independent officer approves: %v", err)
+		}
+		// The invitation is held for RecoveryWait; the customer is told at
+		// once.
+		if got.MailedAt == nil || got.DecidedAt == nil || !got.MailedAt.Equal(got.DecidedAt.Add(RecoveryWait)) {
+			t.Errorf("mailed_at of the approval: %+v", got)
+		}
+		if held := outboxEntry(t, f.svc.Outbox(), "pi-new@evil.example", "account.invite"); held.NextAttemptAt.Before(got.DecidedAt.Add(RecoveryWait)) {
+			t.Errorf("the recovery's invitation goes at %v, before the wait ends", held.NextAttemptAt)
+		}
+		if n := len(mailsTo(t, f.svc.Outbox(), ok.Email, "account.recovery.approve")); n != 1 {
+			t.Errorf("the customer's ops-admin got %d approval notices", n)
 		}
 		// The approved recovery's invitee is set up beside the active one.
 		if _, err := f.svc.CompleteSetup(f.ctx, CustomerSide, SetupInput{Token: mailtest.LinkToken(t, f.svc.Outbox(), "pi-new@evil.example",
 			"account.invite"), Password: "fixture passphrase 99"}); err != nil {
 			t.Errorf("the recovery's invitee: %v", err)
+		}
+	})
+}
+
+// outboxEntry is the newest outbox entry to addr with cause.
+func outboxEntry(t *testing.T, ob *mail.Outbox, addr, cause string) mail.Entry {
+	t.Helper()
+	items, err := ob.List(context.Background(), "", "", 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.Recipient == addr && it.Cause == cause {
+			return it
+		}
+	}
+	t.Fatalf("no mail %s to %s", cause, addr)
+	return mail.Entry{}
+}
+
+// The customer objects to an approved recovery by deleting the new account
+// during the wait: its invitation is never sent.
+func TestRecoveryObjectedDuringWait(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		_, owner := f.active(t, f.cust, "ow-ops", RoleOpsAdmin)
+		_, op := f.active(t, "", "ow-op", RoleOperator)
+		_, so := f.active(t, "", "ow-so", RoleSecurityOfficer)
+		r, err := f.svc.RequestRecovery(f.ctx, op, tenanttest.Operator(f.cust), RecoveryInput{Reason: "a caller says it is locked out",
+			LoginID: "ow-new", DisplayName: "new", Email: "ow-new@evil.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err = f.svc.ApproveRecovery(f.ctx, so, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.DeleteAccount(f.ctx, owner, r.AccountID); err != nil {
+			t.Fatal(err)
+		}
+		if held := outboxEntry(t, f.svc.Outbox(), "ow-new@evil.example", "account.invite"); held.Status != mail.Failed ||
+			!strings.Contains(held.LastError, "withdrawn") {
+			t.Errorf("the held invitation after the objection: %+v", held)
+		}
+		ev := customerEvents(t, db, f.cust)
+		if len(ev["account.delete"]) != 1 || ev["account.delete"][0].Detail["invitation_withdrawn"] != true {
+			t.Errorf("the deletion's audit entry: %+v", ev["account.delete"])
 		}
 	})
 }
