@@ -42,6 +42,9 @@ type InviteInput struct {
 	Email       string `json:"email"`
 	Role        Role   `json:"role"`
 	Language    string `json:"language,omitempty"` // "ja" (default) or "en"
+	// mailAfter, when set, holds the invitation mail until then; the link
+	// is valid for InviteLinkTTL from then (an approved recovery's wait).
+	mailAfter time.Time
 }
 
 // SetupInput completes a setup or invitation link.
@@ -121,9 +124,10 @@ func (s *Service) FirstOperatorLink(ctx context.Context) (string, error) {
 
 // Invite creates an account of the scope's customer that
 // becomes usable once its owner sets a password through the link mailed to
-// the account's address. The link itself never leaves the service: staff
-// who invite see only the account (InviteStaff alone returns a staff
-// account's link to the inviting staff member). This is a customer's own
+// the account's address. The link itself never leaves the service: whoever
+// invites sees only the account, customer and staff accounts alike (the
+// first operator's first-start link is the one link handed out, at first
+// start, while no operator exists). This is a customer's own
 // administrators inviting within their scope (accounts.manage); the
 // operator's invitation of a customer's first operations administrator is
 // InviteFirstOpsAdmin, staff invitations InviteStaff (the separation of
@@ -133,14 +137,15 @@ func (s *Service) Invite(ctx context.Context, sc tenant.Scope, in InviteInput) (
 	if err != nil {
 		return Account{}, err
 	}
-	a, _, err := s.invite(ctx, cust, in, nil)
+	a, _, err := s.invite(ctx, cust, sc.Account(), in, nil)
 	return a, err
 }
 
-// invite is Invite with guard, when set, run in the transaction after the
-// input is checked and before anything is written; it returns the link's
-// token for InviteStaff.
-func (s *Service) invite(ctx context.Context, cust catalog.CustomerID, in InviteInput,
+// invite is Invite by the account by ("" for the system: SeedStaff) with
+// guard, when set, run in the transaction after the input is checked and
+// before anything is written; it returns the link's token for SeedStaff,
+// which tests and tooling use, and which no request handler reaches.
+func (s *Service) invite(ctx context.Context, cust catalog.CustomerID, by string, in InviteInput,
 	guard func(context.Context, *store.Tx) error) (Account, string, error) {
 	if err := checkInvite(cust, &in); err != nil {
 		return Account{}, "", err
@@ -154,7 +159,7 @@ func (s *Service) invite(ctx context.Context, cust catalog.CustomerID, in Invite
 			}
 		}
 		var err error
-		a, token, err = s.inviteTx(ctx, tx, cust, in)
+		a, token, err = s.inviteTx(ctx, tx, cust, by, in)
 		return err
 	})
 	if err != nil {
@@ -181,9 +186,10 @@ func checkInvite(cust catalog.CustomerID, in *InviteInput) error {
 	return nil
 }
 
-// inviteTx writes, inside tx, the account, its link and the invitation mail
-// to the invitee, and the audit entry; in was checked by checkInvite.
-func (s *Service) inviteTx(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, in InviteInput) (Account, string, error) {
+// inviteTx writes, inside tx, the account invited by the account by ("" for
+// the system), its link and the invitation mail to the invitee, and the
+// audit entry; in was checked by checkInvite.
+func (s *Service) inviteTx(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, by string, in InviteInput) (Account, string, error) {
 	a := Account{ID: ids.New("acc"), CustomerID: cust, LoginID: in.LoginID, DisplayName: in.DisplayName, Email: in.Email,
 		Role: in.Role, Language: in.Language, CreatedAt: clock.Now()}
 	token := ids.Secret("tsu")
@@ -201,14 +207,22 @@ func (s *Service) inviteTx(ctx context.Context, tx *store.Tx, cust catalog.Custo
 		}
 		custArg = cust
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, customer_id, login_id, display_name, email, role, language, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, custArg, a.LoginID, a.DisplayName, a.Email, a.Role, a.Language, clock.Store(a.CreatedAt)); err != nil {
+	var byArg any
+	if by != "" {
+		byArg = by
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, customer_id, login_id, display_name, email, role, language, created_at, invited_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, custArg, a.LoginID, a.DisplayName, a.Email, a.Role, a.Language, clock.Store(a.CreatedAt),
+		byArg); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return Account{}, "", fault.Wrap(fault.Conflict, err, "login ID %s is taken", a.LoginID)
 		}
 		return Account{}, "", err
 	}
 	exp := a.CreatedAt.Add(InviteLinkTTL)
+	if !in.mailAfter.IsZero() {
+		exp = in.mailAfter.Add(InviteLinkTTL)
+	}
 	if _, err := tx.Exec(ctx, `INSERT INTO setup_tokens (token_hash, purpose, account_id, created_at, expires_at) VALUES (?, 'invite', ?, ?, ?)`,
 		hashSecret(token), a.ID, clock.Store(a.CreatedAt), clock.Store(exp)); err != nil {
 		return Account{}, "", err
@@ -218,12 +232,16 @@ func (s *Service) inviteTx(ctx context.Context, tx *store.Tx, cust catalog.Custo
 		side = OperatorSide
 	}
 	m := inviteMail(a.Language, a.Email, a.DisplayName, a.LoginID, s.link(side, "/setup?token="+token), exp)
-	m.CustomerID = string(cust)
+	m.CustomerID, m.After = string(cust), in.mailAfter
 	if _, err := tmail.Enqueue(ctx, tx, m); err != nil {
 		return Account{}, "", err
 	}
+	detail := map[string]any{"login_id": a.LoginID, "role": string(a.Role), "link_expires_at": clock.Show(exp)}
+	if !in.mailAfter.IsZero() {
+		detail["mailed_at"] = clock.Show(in.mailAfter)
+	}
 	if err := s.audit.RecordTx(ctx, tx, audit.Event{Action: "account.invite", Target: "account:" + a.ID, CustomerID: string(cust),
-		Detail: map[string]any{"login_id": a.LoginID, "role": string(a.Role), "link_expires_at": clock.Show(exp)}}); err != nil {
+		Detail: detail}); err != nil {
 		return Account{}, "", err
 	}
 	return a, token, nil
@@ -247,6 +265,7 @@ func (s *Service) CompleteSetup(ctx context.Context, side Side, in SetupInput) (
 		return refused("password_too_long", errPasswordTooLong)
 	}
 	var a Account
+	var voided bool
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var purpose, expires string
 		var accountID *string
@@ -312,6 +331,16 @@ func (s *Service) CompleteSetup(ctx context.Context, side Side, in SetupInput) (
 			if purpose == "invite" && a.Active {
 				return bad // an invitation never overwrites a password
 			}
+			if purpose == "invite" {
+				late, err := s.staffInviteOvertaken(ctx, tx, a)
+				if err != nil {
+					return err
+				}
+				if late {
+					voided = true
+					return s.voidInvitation(ctx, tx, a, now)
+				}
+			}
 			if _, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = ?, password_changed_at = ? WHERE id = ?`,
 				HashPassword(in.Password, s.cfg.Argon2), clock.Store(now), a.ID); err != nil {
 				return err
@@ -346,6 +375,9 @@ func (s *Service) CompleteSetup(ctx context.Context, side Side, in SetupInput) (
 		return s.audit.RecordTx(actx, tx, audit.Event{Action: action, Target: "account:" + a.ID, CustomerID: string(a.CustomerID),
 			Detail: map[string]any{"purpose": purpose, "login_id": a.LoginID, "role": string(a.Role)}})
 	})
+	if err == nil && voided {
+		return Account{}, errInviteOvertaken
+	}
 	if err != nil {
 		if errors.Is(err, bad) {
 			return refused("invalid_link", bad)

@@ -131,8 +131,20 @@ func (s *Service) DeleteAccount(ctx context.Context, p Principal, id string) err
 		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = ?`, id); err != nil {
 			return err
 		}
+		detail := map[string]any{"login_id": a.LoginID, "role": string(a.Role)}
+		if !a.Active {
+			// An invitation not yet delivered (an approved recovery's is
+			// held for RecoveryWait) is withdrawn with the account.
+			n, err := tmail.Withdraw(ctx, tx, string(a.CustomerID), a.Email, "account.invite", "withdrawn: the account was deleted")
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				detail["invitation_withdrawn"] = true
+			}
+		}
 		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "account.delete", Target: "account:" + id, CustomerID: string(cust),
-			Detail: map[string]any{"login_id": a.LoginID, "role": string(a.Role)}})
+			Detail: detail})
 	})
 	if fault.Is(err, fault.Forbidden) {
 		return s.refuseOn(ctx, "account.delete", "account:"+id, cust, target, err)

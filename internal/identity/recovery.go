@@ -34,15 +34,29 @@ import (
 //     gone: nothing the data can tell) is recovered by a two-person
 //     procedure: an operator requests it with a reason and the invitee's
 //     details; a security officer who is not the requester approves it,
-//     and only then is the invitation sent. The request, the approval and a
-//     rejection are recorded in the customer's audit log and mailed to the
-//     customer's accounts, which can delete the new account if the claim
-//     was false.
+//     and only RecoveryWait after that is the invitation sent. The request,
+//     the approval and a rejection are recorded in the customer's audit log
+//     and mailed to the customer's accounts, which can delete the new
+//     account if the claim was false, before its invitation goes.
+//   - Several first invitations may wait at once, but only the first one
+//     set up counts: the link of another ops-admin that staff invited,
+//     used once the customer has an active one, is refused (409
+//     "invitation_void") and the invitation voided (staffInviteOvertaken).
+//   - A security officer never decides a recovery request of the operator
+//     who invited it (403 "invited_by_requester"): an operator invites the
+//     first security officer, and could otherwise approve through it.
 //   - The setup link of a customer account goes only to the invitee's
-//     address: no answer, listing or log hands it to staff.
+//     address: no answer, listing or log hands it to staff (nor a staff
+//     account's, staff.go).
 
 // RecoveryTTL is how long a recovery request waits for a security officer.
 const RecoveryTTL = 72 * time.Hour
+
+// RecoveryWait is how long the invitation of an approved recovery is held
+// before it is mailed: the customer's accounts are told of the approval at
+// once, and an operations administrator who can still sign in objects by
+// deleting the new account, which withdraws the invitation unsent.
+const RecoveryWait = 24 * time.Hour
 
 // Recovery statuses.
 const (
@@ -84,6 +98,7 @@ type Recovery struct {
 	DecidedAt   *time.Time         `json:"decided_at,omitempty"`
 	Note        string             `json:"note,omitempty"`
 	AccountID   string             `json:"account_id,omitempty"` // the invited account, once approved
+	MailedAt    *time.Time         `json:"mailed_at,omitempty"`  // when the invitation is (or was) mailed: RecoveryWait after the approval
 	requestedBy string
 }
 
@@ -98,6 +113,10 @@ var (
 		"this recovery request was decided already or has lapsed")
 	errSamePerson = fault.Coded(fault.Forbidden, "same_person",
 		"the person who requested a recovery cannot approve it (separation of duties)")
+	errInvitedByRequester = fault.Coded(fault.Forbidden, "invited_by_requester",
+		"a security officer whom the requester invited cannot decide the requester's recovery request (separation of duties)")
+	errInviteOvertaken = fault.Coded(fault.Conflict, "invitation_void",
+		"this invitation by operator staff was for the customer's first operations administrator, and the customer has one now: the invitation is void; ask the customer's operations administrator to invite you")
 )
 
 // activeOpsAdmins counts cust's active operations administrators: not
@@ -118,6 +137,76 @@ func activeOpsAdmins(ctx context.Context, tx *store.Tx, cust catalog.CustomerID)
 		n++
 	}
 	return n, rows.Err()
+}
+
+// staffInviteOvertaken says whether the setup of a, invited and not yet
+// active, must be refused: a is a customer's operations administrator that
+// operator staff invited (InviteFirstOpsAdmin: its invited_by is a staff
+// account) and not an approved recovery's invitee, and the
+// customer has an active operations administrator now. Staff may plant no
+// account beside one the customer already uses: several first invitations
+// can be pending at once, and only the first one set up counts. On
+// PostgreSQL the customer's row is locked until tx ends, so that two such
+// setups at once are serialised (SQLite's write transactions are serial
+// already).
+func (s *Service) staffInviteOvertaken(ctx context.Context, tx *store.Tx, a Account) (bool, error) {
+	if a.CustomerID == "" || a.Role != RoleOpsAdmin {
+		return false, nil
+	}
+	var staff, recovered int
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM accounts a, accounts b WHERE a.id = ? AND b.id = a.invited_by
+		AND b.customer_id IS NULL`, a.ID).Scan(&staff); err != nil {
+		return false, err
+	}
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM account_recoveries WHERE account_id = ? AND status = ?`,
+		a.ID, RecoveryApproved).Scan(&recovered); err != nil {
+		return false, err
+	}
+	if staff == 0 || recovered > 0 {
+		return false, nil
+	}
+	if tx.Dialect() == store.Postgres {
+		var id string
+		if err := store.Scan(tx.QueryRow(ctx, `SELECT id FROM customers WHERE id = ? FOR UPDATE`, a.CustomerID), &id); err != nil {
+			return false, err
+		}
+	}
+	n, err := activeOpsAdmins(ctx, tx, a.CustomerID)
+	return n > 0, err
+}
+
+// voidInvitation ends the invitation of a, refused by staffInviteOvertaken,
+// inside tx: the account is deleted and its links die; the refusal and the
+// deletion are recorded in the customer's audit log and mailed to its
+// operations administrators.
+func (s *Service) voidInvitation(ctx context.Context, tx *store.Tx, a Account, now time.Time) error {
+	for _, q := range []string{
+		`UPDATE accounts SET disabled_at = ? WHERE id = ?`,
+		`UPDATE setup_tokens SET used_at = ? WHERE account_id = ? AND used_at IS NULL`,
+	} {
+		if _, err := tx.Exec(ctx, q, clock.Store(now), a.ID); err != nil {
+			return err
+		}
+	}
+	var staff *string
+	if err := tx.QueryRow(ctx, `SELECT b.login_id FROM accounts a LEFT JOIN accounts b ON b.id = a.invited_by WHERE a.id = ?`,
+		a.ID).Scan(&staff); err != nil {
+		return err
+	}
+	by := "-"
+	if staff != nil {
+		by = *staff
+	}
+	if err := s.audit.RecordTx(ctx, tx, audit.Event{Action: "account.setup", Target: "account:" + a.ID, CustomerID: string(a.CustomerID),
+		Result: audit.Denied, Detail: map[string]any{"reason": "invitation_void", "login_id": a.LoginID}}); err != nil {
+		return err
+	}
+	if err := s.audit.RecordTx(ctx, tx, audit.Event{Action: "account.invite.void", Target: "account:" + a.ID,
+		CustomerID: string(a.CustomerID), Detail: map[string]any{"login_id": a.LoginID, "email": a.Email, "invited_by": by}}); err != nil {
+		return err
+	}
+	return s.announce(ctx, tx, a.CustomerID, "invite-void", "account.invite.void", true, a.ID, mailFacts{Staff: by,
+		LoginID: a.LoginID, Email: a.Email})
 }
 
 // InviteFirstOpsAdmin is an operator inviting the first operations
@@ -149,7 +238,7 @@ func (s *Service) InviteFirstOpsAdmin(ctx context.Context, p Principal, op tenan
 		if n > 0 {
 			return errOpsAdminActive
 		}
-		if a, _, err = s.inviteTx(ctx, tx, cust, in); err != nil {
+		if a, _, err = s.inviteTx(ctx, tx, cust, p.AccountID, in); err != nil {
 			return err
 		}
 		return s.announce(ctx, tx, cust, "staff-invite", "account.invite", true, a.ID, mailFacts{Staff: p.LoginID,
@@ -335,6 +424,10 @@ func scanRecovery(sc interface{ Scan(...any) error }) (Recovery, error) {
 	if account != nil {
 		r.AccountID = *account
 	}
+	if r.Status == RecoveryApproved && r.DecidedAt != nil {
+		t := r.DecidedAt.Add(RecoveryWait)
+		r.MailedAt = &t
+	}
 	if r.Status == RecoveryRequested && !clock.Now().Before(r.ExpiresAt) {
 		r.Status = RecoveryExpired
 	}
@@ -380,7 +473,10 @@ func (s *Service) ListRecoveries(ctx context.Context, p Principal, pg catalog.Pa
 // openRecovery reads request id for a decision by p inside tx: it must be
 // waiting, and p must not be its requester — neither the same account nor
 // an account with the same e-mail address, which is how one person holding
-// an operator and a security officer account shows.
+// an operator and a security officer account shows (403 "same_person") —
+// nor a security officer the requester invited (403 "invited_by_requester"):
+// an operator invites the first security officer while none is active, and
+// an officer of its own choosing must not approve its own requests.
 func (s *Service) openRecovery(ctx context.Context, tx *store.Tx, p Principal, id string) (Recovery, error) {
 	if !p.Operator() || !Allowed(p.Role, ActRecoveryApprove) {
 		return Recovery{}, errRoleForbidden
@@ -407,13 +503,22 @@ func (s *Service) openRecovery(ctx context.Context, tx *store.Tx, p Principal, i
 	if same > 0 || r.requestedBy == p.AccountID {
 		return r, errSamePerson
 	}
+	var invited int
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM accounts WHERE id = ? AND invited_by = ?`, p.AccountID, r.requestedBy).
+		Scan(&invited); err != nil {
+		return r, err
+	}
+	if invited > 0 {
+		return r, errInvitedByRequester
+	}
 	return r, nil
 }
 
-// ApproveRecovery is a security officer approving request id: the
-// invitation is sent to the invitee's address, and the approval is recorded
-// in the customer's audit log and mailed to every other account of the
-// customer.
+// ApproveRecovery is a security officer approving request id: the account
+// is invited at once, its invitation mailed to the invitee's address only
+// RecoveryWait later, and the approval is recorded in the customer's audit
+// log and mailed at once to every other account of the customer, whose
+// operations administrators can delete the account meanwhile.
 func (s *Service) ApproveRecovery(ctx context.Context, p Principal, id string) (Recovery, error) {
 	var r Recovery
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
@@ -421,24 +526,26 @@ func (s *Service) ApproveRecovery(ctx context.Context, p Principal, id string) (
 		if r, err = s.openRecovery(ctx, tx, p, id); err != nil {
 			return err
 		}
-		a, _, err := s.inviteTx(ctx, tx, r.CustomerID, InviteInput{LoginID: r.LoginID, DisplayName: r.DisplayName, Email: r.Email,
-			Role: RoleOpsAdmin, Language: r.Language})
+		now := clock.Now()
+		mailAt := now.Add(RecoveryWait)
+		a, _, err := s.inviteTx(ctx, tx, r.CustomerID, p.AccountID, InviteInput{LoginID: r.LoginID, DisplayName: r.DisplayName, Email: r.Email,
+			Role: RoleOpsAdmin, Language: r.Language, mailAfter: mailAt})
 		if err != nil {
 			return err
 		}
-		now := clock.Now()
 		if _, err := tx.Exec(ctx, `UPDATE account_recoveries SET status = ?, decided_by = ?, decided_by_login = ?, decided_at = ?,
 			account_id = ? WHERE id = ?`, RecoveryApproved, p.AccountID, p.LoginID, clock.Store(now), a.ID, r.ID); err != nil {
 			return err
 		}
-		r.Status, r.DecidedBy, r.DecidedAt, r.AccountID = RecoveryApproved, p.LoginID, &now, a.ID
+		r.Status, r.DecidedBy, r.DecidedAt, r.AccountID, r.MailedAt = RecoveryApproved, p.LoginID, &now, a.ID, &mailAt
 		if err := s.audit.RecordTx(ctx, tx, audit.Event{Action: "account.recovery.approve", Target: "recovery:" + r.ID,
 			CustomerID: string(r.CustomerID), Reason: r.Reason, Detail: map[string]any{"account": a.ID, "login_id": a.LoginID,
-				"email": a.Email, "requested_by": r.RequestedBy}}); err != nil {
+				"email": a.Email, "requested_by": r.RequestedBy, "mailed_at": clock.Show(mailAt)}}); err != nil {
 			return err
 		}
 		return s.announce(ctx, tx, r.CustomerID, "recovery-approve", "account.recovery.approve", false, a.ID, mailFacts{
-			Staff: r.RequestedBy, Officer: p.LoginID, Reason: r.Reason, LoginID: a.LoginID, Email: a.Email})
+			Staff: r.RequestedBy, Officer: p.LoginID, Reason: r.Reason, LoginID: a.LoginID, Email: a.Email,
+			Expires: mailAt.In(clock.JST).Format("2006-01-02 15:04")})
 	})
 	return r, s.decisionError(ctx, "account.recovery.approve", id, r, err)
 }
@@ -481,6 +588,8 @@ func (s *Service) decisionError(ctx context.Context, action, id string, r Recove
 		return nil
 	case errors.Is(err, errSamePerson):
 		return s.refuse(ctx, action, "recovery:"+id, r.CustomerID, "same_person", err)
+	case errors.Is(err, errInvitedByRequester):
+		return s.refuse(ctx, action, "recovery:"+id, r.CustomerID, "invited_by_requester", err)
 	case errors.Is(err, errRecoveryClosed), errors.Is(err, errRoleForbidden):
 		return s.refuse(ctx, action, "recovery:"+id, r.CustomerID, "refused", err)
 	}

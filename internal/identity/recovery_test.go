@@ -233,3 +233,133 @@ func TestRecoveryNeedsAnotherPersonsApproval(t *testing.T) {
 		}
 	})
 }
+
+// An officer the requesting operator invited decides none of its requests;
+// a second first invitation, used once the customer has an active
+// operations administrator, is void.
+func TestStaffInviteesPlantNothing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		opAcc, op := f.active(t, "", "pi-op", RoleOperator)
+		inv, err := f.svc.InviteStaff(f.ctx, op, staffInvite("pi-puppet", RoleSecurityOfficer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var by *string
+		if err := db.QueryRow(f.ctx, `SELECT invited_by FROM accounts WHERE id = ?`, inv.ID).Scan(&by); err != nil ||
+			by == nil || *by != opAcc.ID {
+			t.Fatalf("invited_by of the officer: %v %v", by, err)
+		}
+		f.completeStaff(t, mailtest.LinkToken(t, f.svc.Outbox(), inv.Email, "account.invite"))
+		_, puppet, err := f.svc.Login(f.ctx, OperatorSide, "pi-puppet", "fixture passphrase 99", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// The customer: two first invitations; one is set up, the other void.
+		first := func(login string) Account {
+			a, err := f.svc.InviteFirstOpsAdmin(f.ctx, op, tenanttest.Operator(f.cust), InviteInput{LoginID: login,
+				DisplayName: login, Email: login + "@example.jp", Role: RoleOpsAdmin})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		ok := first("pi-ops")
+		okTok := mailtest.LinkToken(t, f.svc.Outbox(), ok.Email, "account.invite")
+		late := first("pi-late")
+		if _, err := f.svc.CompleteSetup(f.ctx, CustomerSide, SetupInput{Token: okTok, Password: "fixture passphrase 99"}); err != nil {
+			t.Fatal(err)
+		}
+		lateTok := mailtest.LinkToken(t, f.svc.Outbox(), late.Email, "account.invite")
+		_, err = f.svc.CompleteSetup(f.ctx, CustomerSide, SetupInput{Token: lateTok, Password: "fixture passphrase 99"})
+		wantCode(t, "the second first invitation", err, fault.Conflict, "invitation_void")
+		_, err = f.svc.CompleteSetup(f.ctx, CustomerSide, SetupInput{Token: lateTok, Password: "fixture passphrase 99"})
+		wantFault(t, "the voided link again", err, fault.NotFound)
+		if got := mailsTo(t, f.svc.Outbox(), ok.Email, "account.invite.void"); len(got) != 1 || !strings.Contains(got[0], "pi-late") {
+			t.Errorf("the customer's ops-admin is told of the void invitation: %q", got)
+		}
+		if ev := customerEvents(t, db, f.cust); len(ev["account.invite.void"]) != 1 {
+			t.Errorf("the customer's audit log: %d voided invitations", len(ev["account.invite.void"]))
+		}
+
+		// The recovery the operator requests is decided by none of its
+		// invitees.
+		r, err := f.svc.RequestRecovery(f.ctx, op, tenanttest.Operator(f.cust), RecoveryInput{Reason: "the customer called us",
+			LoginID: "pi-new", DisplayName: "new", Email: "pi-new@evil.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.ApproveRecovery(f.ctx, puppet, r.ID)
+		wantCode(t, "the requester's invitee approves", err, fault.Forbidden, "invited_by_requester")
+		_, err = f.svc.RejectRecovery(f.ctx, puppet, r.ID, RecoveryDecision{Note: "no"})
+		wantCode(t, "the requester's invitee rejects", err, fault.Forbidden, "invited_by_requester")
+		_, so := f.active(t, "", "pi-so", RoleSecurityOfficer)
+		got, err := f.svc.ApproveRecovery(f.ctx, so, r.ID)
+		if err != nil {
+			t.Fatalf("an independent officer approves: %v", err)
+		}
+		// The invitation is held for RecoveryWait; the customer is told at
+		// once.
+		if got.MailedAt == nil || got.DecidedAt == nil || !got.MailedAt.Equal(got.DecidedAt.Add(RecoveryWait)) {
+			t.Errorf("mailed_at of the approval: %+v", got)
+		}
+		if held := outboxEntry(t, f.svc.Outbox(), "pi-new@evil.example", "account.invite"); held.NextAttemptAt.Before(got.DecidedAt.Add(RecoveryWait)) {
+			t.Errorf("the recovery's invitation goes at %v, before the wait ends", held.NextAttemptAt)
+		}
+		if n := len(mailsTo(t, f.svc.Outbox(), ok.Email, "account.recovery.approve")); n != 1 {
+			t.Errorf("the customer's ops-admin got %d approval notices", n)
+		}
+		// The approved recovery's invitee is set up beside the active one.
+		if _, err := f.svc.CompleteSetup(f.ctx, CustomerSide, SetupInput{Token: mailtest.LinkToken(t, f.svc.Outbox(), "pi-new@evil.example",
+			"account.invite"), Password: "fixture passphrase 99"}); err != nil {
+			t.Errorf("the recovery's invitee: %v", err)
+		}
+	})
+}
+
+// outboxEntry is the newest outbox entry to addr with cause.
+func outboxEntry(t *testing.T, ob *mail.Outbox, addr, cause string) mail.Entry {
+	t.Helper()
+	items, err := ob.List(context.Background(), "", "", 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.Recipient == addr && it.Cause == cause {
+			return it
+		}
+	}
+	t.Fatalf("no mail %s to %s", cause, addr)
+	return mail.Entry{}
+}
+
+// The customer objects to an approved recovery by deleting the new account
+// during the wait: its invitation is never sent.
+func TestRecoveryObjectedDuringWait(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		_, owner := f.active(t, f.cust, "ow-ops", RoleOpsAdmin)
+		_, op := f.active(t, "", "ow-op", RoleOperator)
+		_, so := f.active(t, "", "ow-so", RoleSecurityOfficer)
+		r, err := f.svc.RequestRecovery(f.ctx, op, tenanttest.Operator(f.cust), RecoveryInput{Reason: "a caller says it is locked out",
+			LoginID: "ow-new", DisplayName: "new", Email: "ow-new@evil.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, err = f.svc.ApproveRecovery(f.ctx, so, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.DeleteAccount(f.ctx, owner, r.AccountID); err != nil {
+			t.Fatal(err)
+		}
+		if held := outboxEntry(t, f.svc.Outbox(), "ow-new@evil.example", "account.invite"); held.Status != mail.Failed ||
+			!strings.Contains(held.LastError, "withdrawn") {
+			t.Errorf("the held invitation after the objection: %+v", held)
+		}
+		ev := customerEvents(t, db, f.cust)
+		if len(ev["account.delete"]) != 1 || ev["account.delete"][0].Detail["invitation_withdrawn"] != true {
+			t.Errorf("the deletion's audit entry: %+v", ev["account.delete"])
+		}
+	})
+}

@@ -25,8 +25,11 @@ import (
 //   - It invites a security officer only while no security officer is
 //     active, which is how the first one is made. After that an officer made
 //     by an operator would be the operator's own (the operator chooses its
-//     e-mail address and is given its setup link) and could delete the real
-//     officers; officers are then invited by officers.
+//     e-mail address) and could delete the real officers; officers are then
+//     invited by officers. No staff invitation hands its setup link to the
+//     inviting staff member: it goes only to the invitee's address. The
+//     account records who invited it, and an officer never decides a
+//     recovery request of the operator who invited it (recovery.go).
 //   - officers.manage (security officers) reaches security officers'
 //     accounts: it invites, deletes and unlocks them, never an operator's.
 //     Operators manage operators.
@@ -145,17 +148,18 @@ func (s *Service) SeedStaff(ctx context.Context, in InviteInput) (Account, strin
 	if !in.Role.OperatorSide() {
 		return Account{}, "", fault.Field("role", "role must be operator or security-officer")
 	}
-	return s.invite(ctx, "", in, nil)
+	return s.invite(ctx, "", "", in, nil)
 }
 
 // InviteStaff invites an operator staff account on behalf of p, within the
 // separation of duties: an operator invites operators, and a security
 // officer only while none is active; a security officer invites security
-// officers only. The link goes to the invitee's e-mail and is also returned
-// for the inviting staff member (a customer account's link never is).
-func (s *Service) InviteStaff(ctx context.Context, p Principal, in InviteInput) (Account, string, error) {
+// officers only. The link goes only to the invitee's e-mail, as a customer
+// account's does: an operator who held an officer's link could set up the
+// officer itself.
+func (s *Service) InviteStaff(ctx context.Context, p Principal, in InviteInput) (Account, error) {
 	if !p.Operator() {
-		return Account{}, "", errRoleForbidden
+		return Account{}, errRoleForbidden
 	}
 	guard := func(ctx context.Context, tx *store.Tx) error {
 		if in.Role == RoleSecurityOfficer && !Allowed(p.Role, ActOfficersManage) && Allowed(p.Role, ActStaffManage) {
@@ -170,11 +174,11 @@ func (s *Service) InviteStaff(ctx context.Context, p Principal, in InviteInput) 
 		}
 		return reach(p, in.Role)
 	}
-	a, token, err := s.invite(ctx, "", in, guard)
+	a, _, err := s.invite(ctx, "", p.AccountID, in, guard)
 	if fault.Is(err, fault.Forbidden) {
-		return Account{}, "", s.refuseOn(ctx, "account.invite", "login:"+truncate(in.LoginID, 64), "", in.Role, err)
+		return Account{}, s.refuseOn(ctx, "account.invite", "login:"+truncate(in.LoginID, 64), "", in.Role, err)
 	}
-	return a, token, err
+	return a, err
 }
 
 // refuseOn records a refused attempt on an account (or, for an invitation,

@@ -9,6 +9,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/mailtest"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
@@ -62,27 +63,27 @@ func TestStaffSeparationOfDuties(t *testing.T) {
 		op2, _ := f.active(t, "", "op-two", RoleOperator)
 
 		// The first security officer is invited by an operator.
-		so1, tok, err := f.svc.InviteStaff(f.ctx, op, staffInvite("so-one", RoleSecurityOfficer))
+		so1, err := f.svc.InviteStaff(f.ctx, op, staffInvite("so-one", RoleSecurityOfficer))
 		if err != nil {
 			t.Fatalf("an operator invites the first security officer: %v", err)
 		}
 		// While it is pending, an operator may invite another.
-		pending, _, err := f.svc.InviteStaff(f.ctx, op, staffInvite("so-pending", RoleSecurityOfficer))
+		pending, err := f.svc.InviteStaff(f.ctx, op, staffInvite("so-pending", RoleSecurityOfficer))
 		if err != nil {
 			t.Fatalf("an operator invites a second officer while none is active: %v", err)
 		}
-		f.completeStaff(t, tok)
+		f.completeStaff(t, mailtest.LinkToken(t, f.svc.Outbox(), so1.Email, "account.invite"))
 		_, so, err := f.svc.Login(f.ctx, OperatorSide, "so-one", "fixture passphrase 99", "test")
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Once one is active, operators invite no more officers.
-		_, _, err = f.svc.InviteStaff(f.ctx, op, staffInvite("so-puppet", RoleSecurityOfficer))
+		_, err = f.svc.InviteStaff(f.ctx, op, staffInvite("so-puppet", RoleSecurityOfficer))
 		wantFault(t, "operator invites an officer while one is active", err, fault.Forbidden)
 		if n := refusals(t, db, "account.invite", "login:so-puppet", RoleSecurityOfficer); n != 1 {
 			t.Errorf("%d audited refusals of the invitation, want 1", n)
 		}
-		if _, _, err := f.svc.InviteStaff(f.ctx, op, staffInvite("op-three", RoleOperator)); err != nil {
+		if _, err := f.svc.InviteStaff(f.ctx, op, staffInvite("op-three", RoleOperator)); err != nil {
 			t.Errorf("operator invites an operator: %v", err)
 		}
 
@@ -120,11 +121,11 @@ func TestStaffSeparationOfDuties(t *testing.T) {
 		}
 
 		// A security officer reaches security officers only.
-		so2, tok2, err := f.svc.InviteStaff(f.ctx, so, staffInvite("so-two", RoleSecurityOfficer))
+		so2, err := f.svc.InviteStaff(f.ctx, so, staffInvite("so-two", RoleSecurityOfficer))
 		if err != nil {
 			t.Fatalf("officer invites an officer: %v", err)
 		}
-		_, _, err = f.svc.InviteStaff(f.ctx, so, staffInvite("op-by-so", RoleOperator))
+		_, err = f.svc.InviteStaff(f.ctx, so, staffInvite("op-by-so", RoleOperator))
 		wantFault(t, "officer invites an operator", err, fault.Forbidden)
 		wantFault(t, "officer deletes an operator", f.svc.DeleteAccount(f.ctx, so, op2.ID), fault.Forbidden)
 		wantFault(t, "officer unlocks an operator", f.svc.Unlock(f.ctx, so, op2.ID), fault.Forbidden)
@@ -142,7 +143,7 @@ func TestStaffSeparationOfDuties(t *testing.T) {
 		if err := f.svc.DeleteAccount(f.ctx, so, pending.ID); err != nil {
 			t.Errorf("officer withdraws a pending officer's invitation: %v", err)
 		}
-		f.completeStaff(t, tok2)
+		f.completeStaff(t, mailtest.LinkToken(t, f.svc.Outbox(), so2.Email, "account.invite"))
 		if err := f.svc.Unlock(f.ctx, so, so2.ID); err != nil {
 			t.Errorf("officer unlocks an officer: %v", err)
 		}
@@ -171,7 +172,7 @@ func TestAccountScopeFromPrincipal(t *testing.T) {
 		wantFault(t, "customer deletes a staff account", f.svc.DeleteAccount(f.ctx, ops, so.ID), fault.NotFound)
 		wantFault(t, "customer unlocks a staff account", f.svc.Unlock(f.ctx, ops, so.ID), fault.NotFound)
 		wantFault(t, "user deletes an account", f.svc.DeleteAccount(f.ctx, user, usr.ID), fault.Forbidden)
-		_, _, err := f.svc.InviteStaff(f.ctx, ops, staffInvite("staff-by-customer", RoleOperator))
+		_, err := f.svc.InviteStaff(f.ctx, ops, staffInvite("staff-by-customer", RoleOperator))
 		wantFault(t, "customer invites staff", err, fault.Forbidden)
 		if _, err := f.svc.ChangeRole(f.ctx, ops, usr.ID, RoleInput{Role: RoleAdmin}); err != nil {
 			t.Errorf("ops-admin changes a user's role: %v", err)

@@ -304,3 +304,37 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// A message held until a time is claimed by no sender before it, and one
+// withdrawn is claimed never.
+func TestHeldAndWithdrawn(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		o := NewOutbox(db)
+		ctx := context.Background()
+		later := clock.Now().Add(24 * time.Hour)
+		if err := db.InTx(ctx, func(tx *store.Tx) error {
+			for _, to := range []string{"held@example.jp", "gone@example.jp"} {
+				if _, err := Enqueue(ctx, tx, Message{Cause: "account.invite", To: to, Subject: "s", Body: "b", After: later}); err != nil {
+					return err
+				}
+			}
+			n, err := Withdraw(ctx, tx, "", "gone@example.jp", "account.invite", "withdrawn: test")
+			if err == nil && n != 1 {
+				t.Errorf("withdrew %d", n)
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := o.claim(ctx, clock.Now(), time.Hour); ok || err != nil {
+			t.Fatalf("a held message was claimed early: %v %v", ok, err)
+		}
+		e, ok, err := o.claim(ctx, later.Add(time.Second), time.Hour)
+		if !ok || err != nil || e.Recipient != "held@example.jp" {
+			t.Fatalf("the held message after its time: %+v %v %v", e, ok, err)
+		}
+		if e, ok, err := o.claim(ctx, later.Add(time.Minute), time.Hour); ok || err != nil {
+			t.Fatalf("a withdrawn message was claimed: %+v %v", e, err)
+		}
+	})
+}

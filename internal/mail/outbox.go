@@ -32,7 +32,8 @@ type Message struct {
 	To         string
 	Language   string // "ja" or "en"
 	Subject    string
-	Body       string // plain text
+	Body       string    // plain text
+	After      time.Time // not sent before this time; zero: at once
 }
 
 // Statuses of an outbox entry.
@@ -72,16 +73,41 @@ func Enqueue(ctx context.Context, tx *store.Tx, m Message) (string, error) {
 	}
 	id := ids.New("mail")
 	now := clock.Store(clock.Now())
+	next := now
+	if m.After.After(clock.Now()) {
+		next = clock.Store(m.After)
+	}
 	var cust any
 	if m.CustomerID != "" {
 		cust = m.CustomerID
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO mail_outbox (id, customer_id, cause, recipient, language, subject, body, status,
 		attempts, next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', ?)`,
-		id, cust, m.Cause, m.To, m.Language, m.Subject, tx.Secrets().Seal(m.Body, bodyContext(id)), now, now); err != nil {
+		id, cust, m.Cause, m.To, m.Language, m.Subject, tx.Secrets().Seal(m.Body, bodyContext(id)), next, now); err != nil {
 		return "", fmt.Errorf("mail: enqueue: %w", err)
 	}
 	return id, nil
+}
+
+// Withdraw ends, inside tx, the unsent mails of cause to addr of customer
+// cust ("" for the platform) as failed with the reason why, and drops their
+// bodies: an invitation held back (an approved recovery's wait) or retrying
+// whose account was deleted must not go. It returns how many it ended.
+func Withdraw(ctx context.Context, tx *store.Tx, cust, addr, cause, why string) (int64, error) {
+	q := `UPDATE mail_outbox SET status = 'failed', claimed_until = NULL, last_error = ?, body = ''
+		WHERE recipient = ? AND cause = ? AND status = 'pending' AND `
+	args := []any{truncate(why, 500), addr, cause}
+	if cust == "" {
+		q += `customer_id IS NULL`
+	} else {
+		q += `customer_id = ?`
+		args = append(args, cust)
+	}
+	n, err := tx.Exec(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("mail: withdraw: %w", err)
+	}
+	return n.RowsAffected()
 }
 
 // Entry is an outbox entry as the operator sees it. The body is left out of

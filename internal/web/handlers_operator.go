@@ -157,13 +157,11 @@ func (s *Server) opAccounts(w http.ResponseWriter, r *http.Request) error {
 	return s.withCustomer(holder(s.accounts))(w, r)
 }
 
-// invitation is a staff account with its single-use setup link token; the
-// link is shown once to the inviting staff member and never stored in clear.
-// A customer account's link is never in an answer: it goes only to the
-// invitee's e-mail.
+// invitation is an invited staff account. Its setup link is not in the
+// answer: like a customer account's, it goes only to the invitee's e-mail,
+// so that no staff member can set up an account it invited.
 type invitation struct {
-	Account    identity.Account `json:"account"`
-	SetupToken string           `json:"setup_token"`
+	Account identity.Account `json:"account"`
 }
 
 // inviteCustomerAccount is an operator inviting a customer's first
@@ -199,8 +197,8 @@ func (s *Server) listStaff(w http.ResponseWriter, r *http.Request) error {
 // officers only).
 func (s *Server) inviteStaff(w http.ResponseWriter, r *http.Request) error {
 	return created(w, r, func(in identity.InviteInput) (invitation, error) {
-		a, tok, err := s.deps.Identity.InviteStaff(r.Context(), principal(r), in)
-		return invitation{Account: a, SetupToken: tok}, err
+		a, err := s.deps.Identity.InviteStaff(r.Context(), principal(r), in)
+		return invitation{Account: a}, err
 	})
 }
 
