@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
@@ -139,8 +140,69 @@ func (s *core) poolUsed(ctx context.Context, q store.Querier, pool string) ([]ne
 	return out, rows.Err()
 }
 
-// take allocates the first free aligned /bits block of a pool of the region.
-func (s *core) take(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, region, purpose string, bits int) (string, netip.Prefix, error) {
+// poolLock makes allocation from the public pools race-free. Two customers
+// applying at once would otherwise both read a pool's use, both pick the same
+// first free address and insert blocks of different sizes there (a /30 and a
+// /28 are different text, so the unique prefix does not stop them). On
+// PostgreSQL the allocating transaction therefore locks the rows of the pools
+// it may draw from (SELECT … FOR UPDATE) before it reads their use; a second
+// allocator of those pools waits until the first commits and then, under READ
+// COMMITTED, reads the committed allocations with its next statement. The lock
+// is taken only when a block is actually drawn, covers only the pools of the
+// customer's hub regions, and lasts until the apply transaction ends — which
+// is right after the allocation. All those pools are locked in one statement
+// in id order, so two allocators never wait on each other in a cycle (a
+// region outside the hub regions, which the facts never give, would be locked
+// on its own; PostgreSQL would then break a cycle by failing one apply, never
+// by letting blocks overlap). SQLite needs
+// nothing: its transactions begin IMMEDIATE, so there is one writer at a time
+// and the read-then-insert below is already serialised.
+type poolLock struct {
+	regions []string        // the customer's hub regions, locked together
+	held    map[string]bool // regions locked so far ("" = every region)
+}
+
+func newPoolLock(regions []string) *poolLock {
+	rs := slices.Clone(regions)
+	slices.Sort(rs)
+	return &poolLock{regions: slices.Compact(rs), held: map[string]bool{}}
+}
+
+// acquire locks the pools of region (with the customer's other hub regions on
+// the first call) for the rest of tx.
+func (l *poolLock) acquire(ctx context.Context, tx *store.Tx, region string) error {
+	if tx.Dialect() != store.Postgres || l.held[""] || l.held[region] {
+		return nil
+	}
+	regions := l.regions
+	if len(l.held) > 0 || !slices.Contains(regions, region) {
+		regions = []string{region} // not among the hub regions: lock just it
+	}
+	q := `SELECT p.id FROM nat_pools p JOIN regions r ON r.id = p.region_id`
+	args := []any{}
+	if region != "" {
+		q += ` WHERE r.code IN (?` + strings.Repeat(`, ?`, len(regions)-1) + `)`
+		for _, r := range regions {
+			args = append(args, r)
+		}
+	} else {
+		regions = []string{""}
+	}
+	if _, err := tx.Exec(ctx, q+` ORDER BY p.id FOR UPDATE OF p`, args...); err != nil {
+		return fmt.Errorf("lock pools: %w", err)
+	}
+	for _, r := range regions {
+		l.held[r] = true
+	}
+	return nil
+}
+
+// take allocates the first free aligned /bits block of a pool of the region,
+// after locking the pools (poolLock).
+func (s *core) take(ctx context.Context, tx *store.Tx, lock *poolLock, region, purpose string, bits int) (string, netip.Prefix, error) {
+	if err := lock.acquire(ctx, tx, region); err != nil {
+		return "", netip.Prefix{}, err
+	}
 	pools, err := s.pools(ctx, tx, region, purpose)
 	if err != nil {
 		return "", netip.Prefix{}, err
@@ -195,8 +257,10 @@ func (s *core) allocations(ctx context.Context, q store.Querier, cust catalog.Cu
 func (s *core) allocateNAT(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, f Facts, cfg Config) error {
 	regionOf := map[catalog.HubID]string{}
 	mainRegion := ""
+	var regions []string
 	for _, h := range f.Hubs {
 		regionOf[h.ID] = h.Region
+		regions = append(regions, h.Region)
 		if h.Priority == "main" || mainRegion == "" {
 			mainRegion = h.Region
 		}
@@ -206,6 +270,7 @@ func (s *core) allocateNAT(ctx context.Context, tx *store.Tx, cust catalog.Custo
 		portHub[p.Code] = p.HubID
 	}
 	now := clock.Store(s.now())
+	lock := newPoolLock(regions)
 	// NAPT: one block per (port, grade slot) of the grade's size.
 	type slotKey struct {
 		port string
@@ -242,7 +307,7 @@ func (s *core) allocateNAT(ctx context.Context, tx *store.Tx, cust catalog.Custo
 		return int(a.slot - b.slot)
 	})
 	for _, k := range keys {
-		pool, p, err := s.take(ctx, tx, cust, regionOf[portHub[k.port]], "napt", want[k])
+		pool, p, err := s.take(ctx, tx, lock, regionOf[portHub[k.port]], "napt", want[k])
 		if err != nil {
 			return err
 		}
@@ -297,7 +362,7 @@ func (s *core) allocateNAT(ctx context.Context, tx *store.Tx, cust catalog.Custo
 			free = slices.Delete(free, idx, idx+1)
 			continue
 		}
-		pool, p, err := s.take(ctx, tx, cust, mainRegion, "static", 32)
+		pool, p, err := s.take(ctx, tx, lock, mainRegion, "static", 32)
 		if err != nil {
 			return err
 		}
