@@ -58,6 +58,18 @@ func (s *Operations) CreatePool(ctx context.Context, in PoolInput) (Pool, error)
 	}
 	out := Pool{ID: ids.New("pool"), Region: in.Region, Prefix: p.String(), Purpose: in.Purpose, CreatedAt: s.now(), Size: 1 << (32 - p.Bits())}
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		// Pools never overlap, or two customers could be given overlapping
+		// blocks from two pools. Two operators adding overlapping pools of
+		// different sizes at once would both pass the check below (the
+		// unique prefix is no overlap check), so on PostgreSQL pool creation
+		// is serialised by a table lock that conflicts only with itself and
+		// with writes to nat_pools — allocation, which only reads the pools
+		// and locks their rows, goes on. SQLite has one writer at a time.
+		if tx.Dialect() == store.Postgres {
+			if _, err := tx.Exec(ctx, `LOCK TABLE nat_pools IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+				return err
+			}
+		}
 		var region string
 		if err := store.Scan(tx.QueryRow(ctx, `SELECT id FROM regions WHERE code = ?`, in.Region), &region); err != nil {
 			if errors.Is(err, store.ErrNotFound) {

@@ -3,10 +3,12 @@ package network
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
@@ -81,6 +83,66 @@ func TestNATPoolConcurrentAllocation(t *testing.T) {
 		}
 		if _, err := db.Exec(e.ctx, `DELETE FROM nat_allocations`); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestNATPoolConcurrentCreate has operators add overlapping pools of
+// different sizes at the same moment: the pools that are created never
+// overlap, and each refused one gets the field error. PostgreSQL only.
+func TestNATPoolConcurrentCreate(t *testing.T) {
+	t.Parallel()
+	db := storetest.Postgres(t)
+	e := newEnv(t, db)
+	for round := range 10 {
+		base := netip.MustParseAddr([]string{"192.0.2.0", "198.51.100.128"}[round%2])
+		var ins []string
+		for bits := 25; bits <= 32; bits++ {
+			ins = append(ins, netip.PrefixFrom(base, bits).String())
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		errs := make([]error, len(ins))
+		for i, in := range ins {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, errs[i] = e.svc.Operations.CreatePool(e.ctx, PoolInput{Region: "osaka", Prefix: in, Purpose: "static"})
+			}()
+		}
+		close(start)
+		wg.Wait()
+		pools, err := e.svc.Operations.ListPools(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range pools {
+			for _, b := range pools[i+1:] {
+				if netip.MustParsePrefix(a.Prefix).Overlaps(netip.MustParsePrefix(b.Prefix)) {
+					t.Fatalf("round %d: pools %s and %s overlap", round, a.Prefix, b.Prefix)
+				}
+			}
+		}
+		created := 0
+		for i, err := range errs {
+			if err == nil {
+				created++
+				continue
+			}
+			if f, ok := fault.As(err); !ok || f.Field != "prefix" {
+				t.Fatalf("round %d: %s: %v, want a prefix field error", round, ins[i], err)
+			}
+		}
+		if created != 1 {
+			t.Fatalf("round %d: %d pools created, want 1", round, created)
+		}
+		for _, p := range pools {
+			if slices.Contains(ins, p.Prefix) {
+				if _, err := db.Exec(e.ctx, `DELETE FROM nat_pools WHERE id = ?`, p.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	}
 }
