@@ -196,11 +196,14 @@ func demoPort(p catalog.Port, customer int, withStatic bool) network.PortConfig 
 		{Action: "accept", Sources: []string{"head-office"}, Destinations: []string{"any"}, Applications: []string{"web"}, Log: true},
 		{Action: "drop", Sources: []string{"any"}, Destinations: []string{"any"}, Log: true},
 	}}
+	// The cloud ports of both demo customers share the hub node's cloud
+	// physical ports, where a VLAN can be used once: each customer has VLANs
+	// of its own (101/201 for the first, 102/202 for the second).
 	switch p.Kind {
 	case "onprem":
 		pc.OnPrem = &network.OnPremConnection{HubAddress: "10.0.0.1", CustomerAddress: "10.0.0.2", PrefixLength: 30, PeerASN: network.ASN(65001 + customer)}
 	case "a-private":
-		pc.Cloud = &network.CloudConnection{VLAN: 101, PeerASN: 64512, RoutePolicy: network.RoutePolicy{Type: network.PolicyDefaultRoute},
+		pc.Cloud = &network.CloudConnection{VLAN: 101 + customer, PeerASN: 64512, RoutePolicy: network.RoutePolicy{Type: network.PolicyDefaultRoute},
 			Primary:   network.Link{HubAddress: "169.254.100.1", PeerAddress: "169.254.100.2", PrefixLength: 30},
 			Secondary: network.Link{HubAddress: "169.254.100.5", PeerAddress: "169.254.100.6", PrefixLength: 30}}
 	case "m-public", "m2-public":
@@ -208,7 +211,7 @@ func demoPort(p catalog.Port, customer int, withStatic bool) network.PortConfig 
 		if p.Kind == "m2-public" {
 			asn = 8075
 		}
-		pc.Cloud = &network.CloudConnection{VLAN: 201, PeerASN: asn,
+		pc.Cloud = &network.CloudConnection{VLAN: 201 + customer, PeerASN: asn,
 			RoutePolicy: network.RoutePolicy{Type: network.PolicyUserDefined, Prefixes: []string{"192.0.2.128/25"}},
 			Primary:     network.Link{HubAddress: "192.0.2.1", PeerAddress: "192.0.2.2", PrefixLength: 30},
 			Secondary:   network.Link{HubAddress: "192.0.2.5", PeerAddress: "192.0.2.6", PrefixLength: 30}}

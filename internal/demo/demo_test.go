@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
@@ -59,5 +60,22 @@ func TestDemoNetwork(t *testing.T) {
 	}
 	if _, err := desired.Decode(doc); err != nil {
 		t.Fatal(err)
+	}
+	// On the node each leg with a VLAN is the sub-interface <port>.<vlan>:
+	// no two legs of the demo's customers may ask for the same one.
+	subs := map[string]string{}
+	for _, h := range st.Hubs {
+		for _, p := range h.Ports {
+			for _, l := range p.Legs {
+				if l.VLAN == 0 {
+					continue
+				}
+				sub := fmt.Sprintf("%s.%d", l.Interface, l.VLAN)
+				if other, ok := subs[sub]; ok {
+					t.Fatalf("%s is used by %s and %s", sub, other, p.PortCode)
+				}
+				subs[sub] = p.PortCode
+			}
+		}
 	}
 }

@@ -70,6 +70,7 @@ type PlaceInput struct {
 }
 
 type portRow struct {
+	cust                          catalog.CustomerID
 	id, code, hubID, kind, region string
 	speed                         int64
 	commit                        int64 // speed committed by a placement (pending increases included)
@@ -78,7 +79,7 @@ type portRow struct {
 }
 
 func (s *core) portRow(ctx context.Context, q store.Querier, cust catalog.CustomerID, code string) (portRow, error) {
-	var p portRow
+	p := portRow{cust: cust}
 	err := store.Scan(q.QueryRow(ctx, `SELECT p.id, p.port_code, p.hub_id, p.kind, r.code, p.speed_mbps, p.redundant, p.status
 		FROM ports p JOIN hubs h ON h.id = p.hub_id JOIN regions r ON r.id = h.region_id WHERE p.customer_id = ? AND p.port_code = ?`, cust, code),
 		&p.id, &p.code, &p.hubID, &p.kind, &p.region, &p.speed, &p.redundant, &p.status)
@@ -128,13 +129,29 @@ func (s *core) propose(ctx context.Context, q store.Querier, p portRow) ([]*phys
 	}
 	today := s.today()
 	want := physicalKind(p.kind)
+	var phys []string
+	for _, pp := range inv {
+		if pp.Region == p.region && pp.Kind == want {
+			phys = append(phys, pp.ID)
+		}
+	}
+	vlan, busy, err := busyVLAN(ctx, q, p.cust, p, phys)
+	if err != nil {
+		return nil, err
+	}
 	var cands []*physPort
 	var refused []string
+	vlanRefused := false
 	for _, pp := range inv {
 		if pp.Region != p.region || pp.Kind != want || (node != "" && pp.NodeID != node) {
 			continue
 		}
-		if left := pp.capacity() - pp.committed(today, p.id); left >= p.commit {
+		if busy[pp.ID] {
+			// The port's VLAN is taken there: its sub-interface would
+			// collide with another port's.
+			refused = append(refused, fmt.Sprintf("%s/%s already carries VLAN %d", pp.Node, pp.Name, vlan))
+			vlanRefused = true
+		} else if left := pp.capacity() - pp.committed(today, p.id); left >= p.commit {
 			cands = append(cands, pp)
 		} else {
 			refused = append(refused, fmt.Sprintf("%s/%s has %d of %d Mb/s left", pp.Node, pp.Name, left, pp.capacity()))
@@ -167,6 +184,10 @@ func (s *core) propose(ctx context.Context, q store.Querier, p portRow) ([]*phys
 		detail := "none is installed"
 		if len(refused) > 0 {
 			detail = strings.Join(refused, "; ")
+		}
+		if vlanRefused {
+			return nil, fault.New(fault.Conflict, "no %d physical %s port(s) in %s with %d Mb/s left and VLAN %d free (%s)",
+				legs, want, where, p.commit, vlan, detail)
 		}
 		return nil, fault.New(fault.Conflict, "capacity exceeded: no %d physical %s port(s) in %s with %d Mb/s left (%s)",
 			legs, want, where, p.commit, detail)
@@ -321,6 +342,14 @@ func (s *core) override(ctx context.Context, tx *store.Tx, p portRow, inv []*phy
 		return nil, err
 	}
 	today := s.today()
+	var phys []string
+	for _, pp := range inv {
+		phys = append(phys, pp.ID)
+	}
+	vlan, busy, err := busyVLAN(ctx, tx, p.cust, p, phys)
+	if err != nil {
+		return nil, err
+	}
 	var out []*physPort
 	for i, ref := range refs {
 		field := []string{"primary", "secondary"}[i]
@@ -340,6 +369,9 @@ func (s *core) override(ctx context.Context, tx *store.Tx, p portRow, inv []*phy
 			return nil, fault.Field(field, "the secondary leg needs a different physical port from the primary")
 		case i == 1 && pp.NodeID != out[0].NodeID:
 			return nil, fault.Field(field, "both legs are placed on the hub's node")
+		case busy[pp.ID]:
+			return nil, fault.Field(field, "VLAN %d of port %s is already in use on %s/%s; place the port on another physical port",
+				vlan, p.code, pp.Node, pp.Name)
 		}
 		if err := admit(pp, today, p.id, p.commit); err != nil {
 			return nil, fault.Field(field, "%s", err)

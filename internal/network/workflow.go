@@ -549,6 +549,14 @@ func (s *core) review(ctx context.Context, q store.Querier, cust catalog.Custome
 	cfg := d.Config
 	Normalize(f, &cfg, s.settings)
 	r := BuildReview(f, applied, cfg, s.settings)
+	ps, err := vlanProblems(ctx, q, cust, cfg)
+	if err != nil {
+		return Review{}, err
+	}
+	if len(ps) > 0 {
+		r.Problems = append(r.Problems, ps...)
+		r.Valid = false
+	}
 	r.BaseVersion, r.CurrentVersion = d.BaseVersion, n
 	if d.BaseVersion != n {
 		r.Stale = true
@@ -573,6 +581,11 @@ func (s *Workflow) Apply(ctx context.Context, sc tenant.Scope) (shown Version, e
 	var v Version
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		if err := s.holdLock(ctx, tx, cust); err != nil {
+			return err
+		}
+		// The VLAN check below decides on what other customers have
+		// applied and placed: hold their physical ports still.
+		if err := lockVLANs(ctx, tx, cust); err != nil {
 			return err
 		}
 		d, err := s.draft(ctx, tx, cust)

@@ -27,6 +27,7 @@ type env struct {
 	log *audit.Log
 	ctx context.Context
 	now time.Time
+	n   int // customers added
 }
 
 func newEnv(t testing.TB, db *store.DB) *env {
@@ -70,6 +71,7 @@ type customer struct {
 	hubs  map[catalog.HubID]catalog.HubID
 	codes map[string]string
 	ctx   context.Context
+	nth   int // 0 for the first customer added, 1 for the next, …
 }
 
 func (e *env) addCustomer(name string) customer {
@@ -86,7 +88,8 @@ func (e *env) addCustomer(name string) customer {
 		e.must(e.cat.SetOption(e.ctx, tenanttest.Operator(cu.ID), k.ServiceCode, catalog.OptionInput{Name: n, Quantity: q}))
 	}
 	c := customer{id: cu.ID, sc: tenanttest.Customer(cu.ID), op: tenanttest.Operator(cu.ID), code: k.ServiceCode, hubs: map[catalog.HubID]catalog.HubID{}, codes: map[string]string{},
-		ctx: audit.WithActor(context.Background(), audit.Actor{ID: "acc_" + name, Kind: "customer", Name: name + "-ops"})}
+		ctx: audit.WithActor(context.Background(), audit.Actor{ID: "acc_" + name, Kind: "customer", Name: name + "-ops"}), nth: e.n}
+	e.n++
 	for _, h := range fixtureFacts().Hubs {
 		hub, err := e.cat.CreateHub(e.ctx, tenanttest.Operator(cu.ID), catalog.HubInput{ServiceCode: k.ServiceCode, Region: h.Region, Priority: h.Priority})
 		if err != nil {
@@ -108,7 +111,10 @@ func (e *env) addCustomer(name string) customer {
 	return c
 }
 
-// config is the fixture configuration with the customer's real IDs.
+// config is the fixture configuration with the customer's real IDs. Each
+// customer's cloud ports get VLANs of their own (101… for the first
+// customer, 201… for the second), as two cloud ports placed on one physical
+// port cannot share a VLAN.
 func (c customer) config() Config {
 	cfg := fixtureConfig()
 	for i := range cfg.Hubs {
@@ -116,6 +122,9 @@ func (c customer) config() Config {
 	}
 	for i := range cfg.Ports {
 		cfg.Ports[i].PortCode = c.codes[cfg.Ports[i].PortCode]
+		if cfg.Ports[i].Cloud != nil {
+			cfg.Ports[i].Cloud.VLAN += 100 * c.nth
+		}
 	}
 	return cfg
 }
