@@ -58,31 +58,20 @@ func (s *Service) GetAccount(ctx context.Context, sc tenant.Scope, id string) (A
 	return s.scopedAccount(ctx, s.db, cust, id)
 }
 
-// otherOpsAdmins counts cust's operations administrators other than id. On
-// PostgreSQL it locks their rows until tx ends, as activeStaff does, so that
-// two administrators deleting or demoting each other at once cannot both
-// pass the last-administrator check.
+// otherOpsAdmins counts cust's operations administrators other than id,
+// locked (lockedIDs), so that two administrators deleting or demoting each
+// other at once cannot both pass the last-administrator check. All of them
+// are locked, id's too, so that both transactions lock the same rows alike.
 func otherOpsAdmins(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, id string) (int, error) {
-	q := `SELECT id FROM accounts WHERE customer_id = ? AND role = ? AND disabled_at IS NULL ORDER BY id`
-	if tx.Dialect() == store.Postgres {
-		q += ` FOR UPDATE`
-	}
-	rows, err := tx.Query(ctx, q, cust, RoleOpsAdmin)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
+	ids, err := lockedIDs(ctx, tx, `SELECT id FROM accounts WHERE customer_id = ? AND role = ? AND disabled_at IS NULL
+		ORDER BY id`, cust, RoleOpsAdmin)
 	n := 0
-	for rows.Next() {
-		var other string
-		if err := rows.Scan(&other); err != nil {
-			return 0, err
-		}
+	for _, other := range ids {
 		if other != id {
 			n++
 		}
 	}
-	return n, rows.Err()
+	return n, err
 }
 
 // DeleteAccount deletes an account within p's scope (its customer, or the

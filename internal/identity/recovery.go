@@ -120,23 +120,12 @@ var (
 )
 
 // activeOpsAdmins counts cust's active operations administrators: not
-// deleted, password set. On PostgreSQL it locks them until tx ends, so that
-// an invitation and a setup cannot both pass the "none active" check.
+// deleted, password set; locked (lockedIDs), so that an invitation and a
+// setup cannot both pass the "none active" check.
 func activeOpsAdmins(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) (int, error) {
-	q := `SELECT id FROM accounts WHERE customer_id = ? AND role = ? AND disabled_at IS NULL AND password_hash IS NOT NULL ORDER BY id`
-	if tx.Dialect() == store.Postgres {
-		q += ` FOR UPDATE`
-	}
-	rows, err := tx.Query(ctx, q, cust, RoleOpsAdmin)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		n++
-	}
-	return n, rows.Err()
+	ids, err := lockedIDs(ctx, tx, `SELECT id FROM accounts WHERE customer_id = ? AND role = ? AND disabled_at IS NULL
+		AND password_hash IS NOT NULL ORDER BY id`, cust, RoleOpsAdmin)
+	return len(ids), err
 }
 
 // staffInviteOvertaken says whether the setup of a, invited and not yet

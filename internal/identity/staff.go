@@ -89,18 +89,24 @@ func reachRole(p Principal, from, to Role) error {
 	return nil
 }
 
-// activeStaff returns the IDs of the active staff accounts of a role. On
-// PostgreSQL it locks their rows until tx ends, so that two accounts
-// deleting each other (or themselves) at once are serialised and cannot both
-// pass the last-account check; SQLite's write transactions are serial
-// already (BEGIN IMMEDIATE). The order is fixed so that two such
-// transactions lock alike.
+// activeStaff returns the IDs of the active staff accounts of a role,
+// locked (lockedIDs).
 func activeStaff(ctx context.Context, tx *store.Tx, role Role) ([]string, error) {
-	q := `SELECT id FROM accounts WHERE customer_id IS NULL AND role = ? AND disabled_at IS NULL AND password_hash IS NOT NULL ORDER BY id`
+	return lockedIDs(ctx, tx, `SELECT id FROM accounts WHERE customer_id IS NULL AND role = ? AND disabled_at IS NULL
+		AND password_hash IS NOT NULL ORDER BY id`, role)
+}
+
+// lockedIDs returns the account IDs query q selects (ordered by id). On
+// PostgreSQL it locks their rows until tx ends, so that two transactions
+// that count accounts before changing them (the last-account checks, the
+// "none active" check of a first invitation) are serialised and cannot both
+// pass; SQLite's write transactions are serial already (BEGIN IMMEDIATE).
+// The fixed order makes two such transactions lock alike.
+func lockedIDs(ctx context.Context, tx *store.Tx, q string, args ...any) ([]string, error) {
 	if tx.Dialect() == store.Postgres {
 		q += ` FOR UPDATE`
 	}
-	rows, err := tx.Query(ctx, q, role)
+	rows, err := tx.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
