@@ -306,7 +306,11 @@ func translateFirewall(f *desired.Firewall) (*dataplane.FirewallPolicy, []string
 		}
 		for _, sv := range r.Services {
 			rule := base
-			rule.Protocol = sv.Protocol
+			// A service of protocol "any" is every protocol: the data
+			// plane's rule without a protocol match.
+			if sv.Protocol != "any" {
+				rule.Protocol = sv.Protocol
+			}
 			if sv.Ports != "" {
 				rule.Ports = strings.Split(sv.Ports, ",")
 			}
