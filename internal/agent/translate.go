@@ -153,6 +153,10 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 	var out []dataplane.Port
 	used := map[string]bool{}
 	for _, s := range p.Sessions {
+		if s.Name != "single" && s.Name != "primary" && s.Name != "secondary" {
+			problems = append(problems, fmt.Sprintf("session %q not realised: a session is single, primary or secondary", s.Name))
+			continue
+		}
 		leg, ok := legs[s.Name]
 		if s.Name == "single" {
 			leg, ok = legs["primary"]
