@@ -153,6 +153,10 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 	var out []dataplane.Port
 	used := map[string]bool{}
 	for _, s := range p.Sessions {
+		if s.Name != "single" && s.Name != "primary" && s.Name != "secondary" {
+			problems = append(problems, fmt.Sprintf("session %q not realised: a session is single, primary or secondary", s.Name))
+			continue
+		}
 		leg, ok := legs[s.Name]
 		if s.Name == "single" {
 			leg, ok = legs["primary"]
@@ -306,7 +310,11 @@ func translateFirewall(f *desired.Firewall) (*dataplane.FirewallPolicy, []string
 		}
 		for _, sv := range r.Services {
 			rule := base
-			rule.Protocol = sv.Protocol
+			// A service of protocol "any" is every protocol: the data
+			// plane's rule without a protocol match.
+			if sv.Protocol != "any" {
+				rule.Protocol = sv.Protocol
+			}
 			if sv.Ports != "" {
 				rule.Ports = strings.Split(sv.Ports, ",")
 			}

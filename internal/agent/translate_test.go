@@ -217,3 +217,56 @@ func TestShutReports(t *testing.T) {
 		t.Errorf("portCode(portName) = %q, %v", code, ok)
 	}
 }
+
+// A service object of protocol "any" is every protocol: the data plane
+// gets a rule with no protocol match, which it accepts, rather than the
+// word "any", which it refuses (and with it the node's whole document).
+func TestTranslateServiceAny(t *testing.T) {
+	s := desired.State{Schema: desired.Schema, Node: "n1", Region: "tokyo", RouteLimit: 1500, Hubs: []desired.Hub{{
+		HubID: "hub_x", Namespace: "hub-x", ASN: 64600, InternalNetwork: "100.64.0.0/24", MonitoringNetwork: "100.64.1.0/28",
+		Ports: []desired.Port{{
+			PortCode: "shc00000009", Kind: "onprem", SpeedMbps: 1000, BGPEnabled: true,
+			Legs: []desired.Leg{{Role: "primary", Interface: "eth3"}},
+			Sessions: []desired.Session{
+				{Name: "single", LocalAddress: "10.0.0.1", PeerAddress: "10.0.0.2", PrefixLength: 30, PeerASN: 65001, ImportLimit: 1500},
+			},
+			RoutePolicy: desired.RoutePolicy{Type: "All"},
+			Firewall: &desired.Firewall{Mode: "stateful", DefaultAction: "drop", Rules: []desired.Rule{
+				{Index: 0, Action: "accept", Sources: []string{"10.1.0.0/16"}, Destinations: []string{"0.0.0.0/0"},
+					Services: []desired.Service{{Protocol: "any"}, {Protocol: "tcp", Ports: "443"}}},
+			}},
+		}},
+	}}}
+	hubs, problems := Translate(s)
+	if len(problems) != 0 {
+		t.Errorf("problems: %q", problems)
+	}
+	fw := hubs[0].Ports[0].Firewall
+	if len(fw.Rules) != 2 || fw.Rules[0].Protocol != "" || len(fw.Rules[0].Ports) != 0 || fw.Rules[1].Protocol != "tcp" {
+		t.Errorf("firewall = %+v", fw)
+	}
+	if err := hubs[0].Validate(); err != nil {
+		t.Errorf("data plane refuses a rule with service any: %v", err)
+	}
+}
+
+// A session the contract does not name (single, primary, secondary) has no
+// data-plane port name; it is reported, not a crash of the agent.
+func TestTranslateUnknownSessionName(t *testing.T) {
+	s := desired.State{Schema: desired.Schema, Node: "n1", Region: "tokyo", RouteLimit: 1500, Hubs: []desired.Hub{{
+		HubID: "hub_x", Namespace: "hub-x", ASN: 64600, InternalNetwork: "100.64.0.0/24", MonitoringNetwork: "100.64.1.0/28",
+		Ports: []desired.Port{{
+			PortCode: "shc00000009", Kind: "onprem", SpeedMbps: 1000, BGPEnabled: true,
+			Legs:        []desired.Leg{{Role: "", Interface: "eth3"}},
+			Sessions:    []desired.Session{{Name: "", LocalAddress: "10.0.0.1", PeerAddress: "10.0.0.2", PrefixLength: 30, PeerASN: 65001, ImportLimit: 1500}},
+			RoutePolicy: desired.RoutePolicy{Type: "All"},
+		}},
+	}}}
+	hubs, problems := Translate(s)
+	if len(hubs) != 1 || len(hubs[0].Ports) != 0 || !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, `session ""`) }) {
+		t.Errorf("hubs %+v, problems %q", hubs, problems)
+	}
+	if err := hubs[0].Validate(); err != nil {
+		t.Errorf("data plane refuses the translation: %v", err)
+	}
+}

@@ -57,8 +57,8 @@
 //     exactly the listed prefixes.
 //   - ports[].firewall: ordered rules, first match wins, then
 //     default_action (always drop). Sources and destinations are prefixes,
-//     services protocol and ports ("" = any port); an empty services list
-//     matches any service. stateful: return traffic of accepted connections
+//     services protocol (tcp, udp, icmp, or "any": every protocol) and
+//     ports ("" = any port); an empty services list matches any service. stateful: return traffic of accepted connections
 //     passes by connection tracking; stateless: each direction needs its
 //     rule.
 //   - ports[].napt: per grade, the public prefix to SNAT to; only sessions
