@@ -358,7 +358,7 @@ func BenchmarkNode200Hubs(b *testing.B) {
 	timedManager := func(t *subsystemTimes) *Manager {
 		nl := netlinkOps{nodeNS: node}
 		t.linkCalls = map[string]time.Duration{}
-		return newManager(runDir, timedNet{nl, &t.links, t.linkCalls}, timedNft{nftCLI{}, &t.nft}, timedTC{netlinkTC{ops: nl}, &t.tc}, timedBird{birdDaemon{}, &t.bird})
+		return newManager(runDir, timedNet{nl, &t.links, t.linkCalls}, timedNft{nftCLI{}, &t.nft}, nodeNft{ns: nl.nodeNS}, timedTC{netlinkTC{ops: nl}, &t.tc}, timedBird{birdDaemon{}, &t.bird})
 	}
 	var fullT, noopT subsystemTimes
 	m := timedManager(&fullT)

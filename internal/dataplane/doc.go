@@ -6,7 +6,10 @@
 // reloaded through the control socket; one nftables table per namespace
 // (the hub's own input filter, port firewalls, NAPT, static NAT) and a
 // netdev table with the on-premises ports' layer-2 guards (BPDU guard, MAC
-// limit, storm control), replaced together in one transaction; and tc htb
+// limit, storm control), replaced together in one transaction; in the node
+// namespace, where the backbone's VXLAN sockets are, one table per hub with
+// a backbone that drops VXLAN packets carrying the hub's VNI from any
+// underlay address other than its peer nodes' (underlay.go); and tc htb
 // shaping each port at its contracted speed. BirdClient and
 // Manager.Observe read back sessions, route counts, rule and link counters
 // for the agent's observe step; Observe also shuts a port whose guards
@@ -23,7 +26,7 @@
 // memory is the flap guard's carrier samples.
 //
 // Order (Manager.Apply): validate → check the port interfaces exist →
-// namespace → links (MTU; shut ports held down) → addresses → sysctls →
+// underlay filter → namespace → links (MTU; shut ports held down) → addresses → sysctls →
 // nftables → shut records of re-enabled ports → tc → BIRD. Links
 // come before addresses because an address needs its device in the
 // namespace; the firewall and NAT come before BIRD so that no route draws
@@ -35,10 +38,11 @@
 // file in the hub's run directory, and marks every link it takes or
 // creates with the alias "tsunagi:hub-<id>". Remove stops the hub's BIRD,
 // gives marked port interfaces back to the node namespace, deletes marked
-// VXLAN devices, and deletes the namespace only if the marker says this
-// package created it.
+// VXLAN devices, deletes the namespace only if the marker says this
+// package created it, and deletes the hub's underlay table (tsunagi_vx_<id>)
+// from the node namespace.
 //
 // Every kernel or daemon call goes through a narrow interface (netOps,
-// nftOps, tcOps, birdOps) with fakes in the tests; the end-to-end tests run
+// nftOps, underlayOps, tcOps, birdOps) with fakes in the tests; the end-to-end tests run
 // the real kernel and BIRD in namespaces of their own.
 package dataplane

@@ -228,6 +228,34 @@ func (f *fakeNft) List(_ context.Context, ns string) (string, error) {
 	return f.tables[ns], nil
 }
 
+// fakeUnderlay keeps the node namespace's underlay tables: the last script
+// that declared each, gone when a script only deletes it.
+type fakeUnderlay struct {
+	mu     sync.Mutex
+	tables map[string]string // table → script; guarded by mu
+}
+
+func (f *fakeUnderlay) Apply(_ context.Context, script string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tables == nil {
+		f.tables = map[string]string{}
+	}
+	table := strings.Fields(script)[2]
+	if strings.Contains(script, "table ip "+table+" {") {
+		f.tables[table] = script
+	} else {
+		delete(f.tables, table)
+	}
+	return nil
+}
+
+func (f *fakeUnderlay) List(_ context.Context, table string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.tables[table], nil
+}
+
 // fakeTC keeps one rate per namespace and device.
 type fakeTC struct {
 	mu    sync.Mutex

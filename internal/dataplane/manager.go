@@ -30,9 +30,11 @@ type Manager struct {
 	runDir string
 	links  *linkSet
 	nft    *nftSet
-	tc     *tcSet
-	bird   *birdSet
-	flaps  *flapMemory
+	// underlay is the node namespace's VXLAN source filter (underlay.go).
+	underlay *underlaySet
+	tc       *tcSet
+	bird     *birdSet
+	flaps    *flapMemory
 	// counters reads a port's link counters; nil with fake kernels.
 	counters func(ns, dev string) (LinkCounters, error)
 }
@@ -43,19 +45,20 @@ func NewManager(o Options) *Manager {
 		o.RunDir = "/run/tsunagi"
 	}
 	nl := netlinkOps{nodeNS: o.NodeNamespace}
-	m := newManager(o.RunDir, nl, nftCLI{}, netlinkTC{ops: nl}, birdDaemon{})
+	m := newManager(o.RunDir, nl, nftCLI{}, nodeNft{ns: o.NodeNamespace}, netlinkTC{ops: nl}, birdDaemon{})
 	m.counters = nl.linkCounters
 	return m
 }
 
-func newManager(runDir string, n netOps, f nftOps, t tcOps, b birdOps) *Manager {
+func newManager(runDir string, n netOps, f nftOps, u underlayOps, t tcOps, b birdOps) *Manager {
 	return &Manager{
-		runDir: runDir,
-		links:  &linkSet{ops: n, runDir: runDir},
-		nft:    &nftSet{ops: f},
-		tc:     &tcSet{ops: t},
-		bird:   &birdSet{ops: b, runDir: runDir},
-		flaps:  newFlapMemory(time.Now),
+		runDir:   runDir,
+		links:    &linkSet{ops: n, runDir: runDir},
+		nft:      &nftSet{ops: f},
+		underlay: &underlaySet{ops: u},
+		tc:       &tcSet{ops: t},
+		bird:     &birdSet{ops: b, runDir: runDir},
+		flaps:    newFlapMemory(time.Now),
 	}
 }
 
@@ -115,13 +118,17 @@ func (m *Manager) ApplyAll(ctx context.Context, hubs []Hub) (failed []error, ref
 }
 
 // set converges a checked hub. The order matters and is fixed: the
-// namespace, links, addresses and sysctls first (everything else lives in
+// underlay filter first (a backbone's VXLAN device takes packets from its
+// peers only, from the moment it exists), then the namespace, links, addresses and sysctls first (everything else lives in
 // them), then the firewall, NAT and layer-2 guards (in force before any
 // route draws traffic), then the shut records of re-enabled ports, then
 // shaping, then BIRD. A subsystem that fails stops the ones after it; the
 // caller retries the whole Apply on its next pass, which is safe because
 // every step is idempotent.
 func (m *Manager) set(ctx context.Context, h Hub) error {
+	if err := m.underlay.Set(ctx, h); err != nil {
+		return fmt.Errorf("hub %s: underlay filter: %w", h.ID, err)
+	}
 	if err := m.links.Set(h); err != nil {
 		return fmt.Errorf("hub %s: links: %w", h.ID, err)
 	}
@@ -145,13 +152,17 @@ func (m *Manager) set(ctx context.Context, h Hub) error {
 // Remove tears a hub down in the reverse order: BIRD first (withdrawing
 // its routes from the peers), then the links given back, then the
 // namespace — with it its nftables table and qdiscs — if this package
-// created it.
+// created it, and last the hub's underlay filter in the node namespace
+// (kept while a VXLAN device of the hub may still exist).
 func (m *Manager) Remove(ctx context.Context, hubID string) error {
 	if !hubIDRe.MatchString(hubID) {
 		return fmt.Errorf("remove hub: invalid id %q", hubID)
 	}
 	m.flaps.forget(hubID + "/")
 	err := errors.Join(m.bird.Remove(hubID), m.links.Remove(hubID))
+	if err == nil {
+		err = m.underlay.Remove(ctx, hubID)
+	}
 	if err == nil {
 		err = os.RemoveAll(filepath.Join(m.runDir, Hub{ID: hubID}.Namespace()))
 	}

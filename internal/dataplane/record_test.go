@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 )
 
@@ -77,6 +78,16 @@ func (r recNft) Apply(ctx context.Context, ns, script string) error {
 	return r.nftOps.Apply(ctx, ns, script)
 }
 
+type recUnderlay struct {
+	underlayOps
+	c *calls
+}
+
+func (r recUnderlay) Apply(ctx context.Context, script string) error {
+	r.c.add("nft -f (node) %s", strings.Fields(script)[2])
+	return r.underlayOps.Apply(ctx, script)
+}
+
 type recTC struct {
 	tcOps
 	c *calls
@@ -120,7 +131,13 @@ func (r recBird) Stop(p birdPaths) error {
 // recordingManager wraps each subsystem's operations in a recorder.
 func recordingManager(runDir string, n netOps, f nftOps, t tcOps, b birdOps) (*Manager, *calls) {
 	c := &calls{}
-	return newManager(runDir, recNet{n, c}, recNft{f, c}, recTC{t, c}, recBird{b, c}), c
+	// The underlay filter follows the links: in the kernel's node
+	// namespace with the real kernel, a fake with fakes.
+	var u underlayOps = &fakeUnderlay{}
+	if nl, ok := n.(netlinkOps); ok {
+		u = nodeNft{ns: nl.nodeNS}
+	}
+	return newManager(runDir, recNet{n, c}, recNft{f, c}, recUnderlay{u, c}, recTC{t, c}, recBird{b, c}), c
 }
 
 func (r recNet) AddVXLAN(ns string, v VXLANSpec) error {

@@ -2,8 +2,10 @@ package network
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/netip"
 	"slices"
 	"strings"
@@ -475,30 +477,61 @@ func (s *core) nodeInput(ctx context.Context, q store.Querier, node string) (Nod
 	return in, err
 }
 
-// ensureVNI gives the customer a backbone VNI on its first apply.
+// Backbone VNIs are drawn uniformly at random from [MinVNI, MaxVNI]. The
+// low values are left out because underlay switches commonly map VLAN IDs
+// 1–4094 one to one onto VNIs, and 0 is not a VNI; the all-ones value
+// 16,777,215 is left out as some implementations reserve it. Random rather
+// than sequential so that one customer's VNI says nothing about another's;
+// isolation itself rests on the node's underlay filter (dataplane), which
+// drops VXLAN packets with a hub's VNI from addresses other than its peers.
+const (
+	MinVNI = 4096
+	MaxVNI = 1<<24 - 2
+)
+
+// vniAttempts bounds the draws of one allocation: with even a million
+// customers the chance that all of them collide is negligible.
+const vniAttempts = 32
+
+// randomVNI draws a VNI from the operating system's random source.
+func randomVNI() int64 {
+	n, err := rand.Int(rand.Reader, big.NewInt(MaxVNI-MinVNI+1))
+	if err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return MinVNI + n.Int64()
+}
+
+// ensureVNI gives the customer a backbone VNI on its first apply; an
+// existing VNI stays.
 func (s *core) ensureVNI(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) error {
-	var n int
-	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM backbone_vnis WHERE customer_id = ?`, cust).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	var maxVNI *int64
-	if err := tx.QueryRow(ctx, `SELECT MAX(vni) FROM backbone_vnis`).Scan(&maxVNI); err != nil {
-		return err
-	}
-	next := int64(10_000)
-	if maxVNI != nil {
-		next = *maxVNI + 1
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO backbone_vnis (customer_id, vni) VALUES (?, ?)`, cust, next); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return fault.Wrap(fault.Conflict, err, "another customer was set up at the same time; apply again")
+	return allocateVNI(ctx, tx, cust, randomVNI)
+}
+
+// allocateVNI draws VNIs until one is free. Uniqueness is the table's:
+// INSERT … ON CONFLICT DO NOTHING inserts nothing when the VNI (or the
+// customer) is taken — on PostgreSQL after waiting for a concurrent
+// transaction that holds the same VNI, without aborting this one — so a
+// draw that collides, even with an allocation not yet committed, is simply
+// drawn again.
+func allocateVNI(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, draw func() int64) error {
+	for range vniAttempts {
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM backbone_vnis WHERE customer_id = ?`, cust).Scan(&n); err != nil {
+			return err
 		}
-		return err
+		if n > 0 {
+			return nil
+		}
+		res, err := tx.Exec(ctx, `INSERT INTO backbone_vnis (customer_id, vni) VALUES (?, ?) ON CONFLICT DO NOTHING`, cust, draw())
+		if err != nil {
+			return err
+		}
+		if added, err := res.RowsAffected(); err != nil || added == 1 {
+			return err
+		}
 	}
-	return nil
+	return fault.New(fault.Conflict, "no free backbone VNI was found; apply again")
 }
 
 // DesiredStateDoc is DesiredState in the shape the agent listener wants —
