@@ -231,7 +231,10 @@ func (s *Service) inviteTx(ctx context.Context, tx *store.Tx, cust catalog.Custo
 	if cust == "" {
 		side = OperatorSide
 	}
-	m := inviteMail(a.Language, a.Email, a.DisplayName, a.LoginID, s.link(side, "/setup?token="+token), exp)
+	m, err := inviteMail(a.Language, a.Email, a.DisplayName, a.LoginID, s.link(side, "/setup?token="+token), exp)
+	if err != nil {
+		return Account{}, "", err
+	}
 	m.CustomerID, m.After = string(cust), in.mailAfter
 	if _, err := tmail.Enqueue(ctx, tx, m); err != nil {
 		return Account{}, "", err

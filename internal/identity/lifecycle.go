@@ -310,7 +310,10 @@ func (s *Service) RequestReset(ctx context.Context, side Side, in ResetInput) er
 			hashSecret(token), a.ID, clock.Store(now), clock.Store(exp)); err != nil {
 			return err
 		}
-		m := resetMail(a.Language, a.Email, a.DisplayName, a.LoginID, s.link(side, "/setup?reset=1&token="+token), exp)
+		m, err := resetMail(a.Language, a.Email, a.DisplayName, a.LoginID, s.link(side, "/setup?reset=1&token="+token), exp)
+		if err != nil {
+			return err
+		}
 		m.CustomerID = string(a.CustomerID)
 		if _, err := tmail.Enqueue(ctx, tx, m); err != nil {
 			return err

@@ -334,7 +334,10 @@ func (s *Service) RemindExpiringTokens(ctx context.Context) (int, error) {
 			if err := tx.QueryRow(ctx, `SELECT customer_id FROM accounts WHERE id = ?`, d.account).Scan(&cust); err != nil {
 				return err
 			}
-			m := tokenReminderMail(d.lang, d.email, d.login, d.name, exp)
+			m, err := tokenReminderMail(d.lang, d.email, d.login, d.name, exp)
+			if err != nil {
+				return err
+			}
 			if cust != nil {
 				m.CustomerID = *cust
 			}

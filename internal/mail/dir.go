@@ -61,7 +61,7 @@ func (d *Dir) Send(ctx context.Context, id string, m Message) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(d.path, ".tmp-*.eml") // mode 0600
+	f, err := os.CreateTemp(d.path, ".tmp-*") // mode 0600; not *.eml, so that no reader takes a half-written file for a message
 	if err != nil {
 		return err
 	}
