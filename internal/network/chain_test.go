@@ -6,10 +6,8 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/agent"
 	"github.com/tsunagi-net/tsunagi/internal/dataplane"
@@ -44,10 +42,7 @@ import (
 // TSUNAGI_PROPERTY_SEED replays one run.
 func TestPropertyChainAcceptsWhatValidationAccepts(t *testing.T) {
 	t.Parallel()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("TSUNAGI_PROPERTY_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
+	seed := propertySeed(t)
 	t.Logf("seed %d (TSUNAGI_PROPERTY_SEED to replay)", seed)
 	r := rand.New(rand.NewPCG(seed, 11))
 	accepted, refused := 0, 0

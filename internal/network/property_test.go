@@ -32,10 +32,7 @@ import (
 // its length.
 func TestPropertyEditApplyRollback(t *testing.T) {
 	t.Parallel()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("TSUNAGI_PROPERTY_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
+	seed := propertySeed(t)
 	steps := 120
 	if s := os.Getenv("TSUNAGI_PROPERTY_STEPS"); s != "" {
 		steps, _ = strconv.Atoi(s)
@@ -249,4 +246,19 @@ func checkInvariants(t *testing.T, e *env, custs []customer, last map[catalog.Cu
 			}
 		}
 	}
+}
+
+// propertySeed is TSUNAGI_PROPERTY_SEED, the seed of a run to replay, or a
+// new one; a seed that is not a number fails the test rather than running
+// another sequence than the one asked for.
+func propertySeed(t *testing.T) uint64 {
+	s := os.Getenv("TSUNAGI_PROPERTY_SEED")
+	if s == "" {
+		return uint64(time.Now().UnixNano())
+	}
+	seed, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		t.Fatalf("TSUNAGI_PROPERTY_SEED=%q: %v", s, err)
+	}
+	return seed
 }
