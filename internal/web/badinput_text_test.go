@@ -11,7 +11,6 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
-	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
 
 // TestStrictInputOverRoutes sends, on routes of both listeners, bodies that
@@ -26,16 +25,7 @@ func TestStrictInputOverRoutes(t *testing.T) {
 		ctx := e.seed
 		_, err := e.cat.CreateRegion(ctx, catalog.RegionInput{Code: "tokyo", NameEN: "Tokyo", NameJA: "東京", DataLocation: "Japan"})
 		e.must("region", err)
-		cu, err := e.cat.CreateCustomer(ctx, catalog.CustomerInput{Name: "Strict K.K."})
-		e.must("customer", err)
-		k, err := e.cat.CreateContract(ctx, tenanttest.Operator(cu.ID), catalog.ContractInput{Plan: "smart-hub"})
-		e.must("contract", err)
-		h, err := e.cat.CreateHub(ctx, tenanttest.Operator(cu.ID), catalog.HubInput{ServiceCode: k.ServiceCode, Region: "tokyo", Priority: "main"})
-		e.must("hub", err)
-		onprem, err := e.cat.CreatePort(ctx, tenanttest.Operator(cu.ID), catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "onprem", SpeedMbps: 10_000})
-		e.must("port", err)
-		aws, err := e.cat.CreatePort(ctx, tenanttest.Operator(cu.ID), catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "a-private", SpeedMbps: 1_000})
-		e.must("port", err)
+		cu, onprem, aws := e.hubWithTwoPorts("Strict K.K.")
 		const pw = "strict input passphrase 7"
 		e.account(cu.ID, "strict-ops", identity.RoleOpsAdmin, pw)
 		e.account("", "strict-operator", identity.RoleOperator, pw)

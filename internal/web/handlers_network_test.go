@@ -24,16 +24,7 @@ func TestNetworkAPI(t *testing.T) {
 	_, err = e.cat.CreateNode(ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-1", Ports: []catalog.PhysicalPort{
 		{Name: "eth1", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"}}})
 	e.must("node", err)
-	cu, err := e.cat.CreateCustomer(ctx, catalog.CustomerInput{Name: "Net K.K."})
-	e.must("customer", err)
-	k, err := e.cat.CreateContract(ctx, tenanttest.Operator(cu.ID), catalog.ContractInput{Plan: "smart-hub"})
-	e.must("contract", err)
-	h, err := e.cat.CreateHub(ctx, tenanttest.Operator(cu.ID), catalog.HubInput{ServiceCode: k.ServiceCode, Region: "tokyo", Priority: "main"})
-	e.must("hub", err)
-	onprem, err := e.cat.CreatePort(ctx, tenanttest.Operator(cu.ID), catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "onprem", SpeedMbps: 10_000})
-	e.must("port", err)
-	aws, err := e.cat.CreatePort(ctx, tenanttest.Operator(cu.ID), catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "a-private", SpeedMbps: 1_000})
-	e.must("port", err)
+	cu, onprem, aws := e.hubWithTwoPorts("Net K.K.")
 
 	const pw = "network api passphrase 42"
 	e.account(cu.ID, "net-ops", identity.RoleOpsAdmin, pw)
@@ -183,4 +174,23 @@ func l2Defaults() map[string]any {
 	return map[string]any{"bpdu_guard": true, "storm_control_pps": network.DefaultStormPPS, "flap_limit": network.DefaultFlapLimit,
 		"flap_window_seconds": network.DefaultFlapWindowS, "mac_limit": network.MaxMACLimit,
 		"mac_ageing_seconds": network.MACAgeingSeconds, "mtu": network.OnPremMTU}
+}
+
+// hubWithTwoPorts makes a customer named name with a contract, a main hub in
+// region tokyo (which the caller made) and two ports on it: a 10 Gb/s
+// on-premises port and a 1 Gb/s AWS private port.
+func (e *idEnv) hubWithTwoPorts(name string) (catalog.Customer, catalog.Port, catalog.Port) {
+	ctx := e.seed
+	cu, err := e.cat.CreateCustomer(ctx, catalog.CustomerInput{Name: name})
+	e.must("customer", err)
+	op := tenanttest.Operator(cu.ID)
+	k, err := e.cat.CreateContract(ctx, op, catalog.ContractInput{Plan: "smart-hub"})
+	e.must("contract", err)
+	h, err := e.cat.CreateHub(ctx, op, catalog.HubInput{ServiceCode: k.ServiceCode, Region: "tokyo", Priority: "main"})
+	e.must("hub", err)
+	onprem, err := e.cat.CreatePort(ctx, op, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "onprem", SpeedMbps: 10_000})
+	e.must("port", err)
+	aws, err := e.cat.CreatePort(ctx, op, catalog.PortInput{ServiceCode: k.ServiceCode, HubID: h.ID, Kind: "a-private", SpeedMbps: 1_000})
+	e.must("port", err)
+	return cu, onprem, aws
 }
