@@ -158,6 +158,14 @@ func hasClearMD5(raw string) (bool, error) {
 	return clear, nil
 }
 
+// clearMD5Rows selects, without decoding every configuration at each start,
+// the stored configurations that may hold a clear BGP password: they have an
+// "md5" member and none sealed. A configuration is written whole, either by
+// a version before sealing (every password clear) or by encodeStored (every
+// password sealed), so no row mixes the two; hasClearMD5 decides for each
+// row the filter lets through.
+const clearMD5Rows = `config LIKE '%"md5":"%' AND config NOT LIKE '%"md5":"v1:%'`
+
 // SealStoredSecrets, a start-up task of the whole model rather than of one
 // part, seals the BGP passwords that versions and drafts hold in
 // clear (written by a version before passwords were sealed) and returns how
@@ -197,11 +205,11 @@ func (s *Service) SealStoredSecrets(ctx context.Context) (int, error) {
 			return rows.Err()
 		}
 		if err := collect("version", `SELECT customer_id, version, base_version, rollback_of, config, review, applied_at, applied_by
-			FROM net_versions WHERE config LIKE '%"md5"%'`); err != nil {
+			FROM net_versions WHERE `+clearMD5Rows); err != nil {
 			return err
 		}
 		if err := collect("draft", `SELECT customer_id, 0, base_version, rollback_of, config, '', updated_at, updated_by
-			FROM net_drafts WHERE config LIKE '%"md5"%'`); err != nil {
+			FROM net_drafts WHERE `+clearMD5Rows); err != nil {
 			return err
 		}
 		for _, r := range todo {
