@@ -159,7 +159,7 @@ func (s *Service) openTOTP(accountID, stored string) (string, error) {
 func (s *Service) SealStoredSecrets(ctx context.Context) (int, error) {
 	n := 0
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT account_id, secret FROM totp_secrets`)
+		rows, err := tx.Query(ctx, `SELECT account_id, secret FROM totp_secrets WHERE secret NOT LIKE 'v1:%'`)
 		if err != nil {
 			return err
 		}
