@@ -14,6 +14,7 @@ type Action = tenant.Action
 const (
 	ActSelf             Action = "self"              // read own profile, sessions, tokens, keys; log out
 	ActCredentials      Action = "credentials"       // change own credentials: password, second factors, API tokens, sessions (session-only)
+	ActFactorEnrol      Action = "factors.enrol"     // add a second factor and re-authenticate; also a session that owes its first factor (session-only)
 	ActCatalogRead      Action = "catalog.read"      // the customer's contracts, hubs, ports, regions
 	ActAccountsRead     Action = "accounts.read"     // the customer's accounts
 	ActAccountsManage   Action = "accounts.manage"   // invite, delete, change role, unlock the customer's accounts
@@ -56,7 +57,8 @@ type ActionInfo struct {
 // a route but missing here fails TestEveryRouteActionDocumented.
 var actions = []ActionInfo{
 	{ActSelf, "own account", "read profile, sessions, API tokens and security keys; log out", "both"},
-	{ActCredentials, "own credentials", "change password; add or remove a second factor; create or revoke API tokens; revoke sessions; re-authenticate. A browser session only, never an API token; changing the password, adding or removing a second factor and creating an API token need a re-authentication (password and, when the account has one, second factor) within the last 5 minutes", "both"},
+	{ActCredentials, "own credentials", "change password; add or remove a second factor; create or revoke API tokens; revoke sessions. A browser session only, never an API token; changing the password, adding or removing a second factor and creating an API token need a re-authentication (password and, when the account has one, second factor) within the last 5 minutes", "both"},
+	{ActFactorEnrol, "own second factors", "add a second factor (TOTP, security key); re-authenticate. A browser session only; also a session that owes its first factor (its customer requires one and the account has none), which may enrol it; adding a factor to an account that has one needs a re-authentication within the last 5 minutes", "both"},
 	{ActMFA, "own second factor", "give the second factor at login; enrol the first one", "both"},
 	{ActCatalogRead, "contracts, hubs, ports, regions", "read", "customer"},
 	{ActAccountsRead, "the customer's accounts", "read", "customer"},
@@ -111,14 +113,14 @@ var roles = []RoleInfo{
 // actions that no role holds together (separation of duties, staff.go):
 // staff.manage reaches operators, officers.manage reaches security officers.
 var permissions = map[Role][]Action{
-	RoleOpsAdmin: {ActSelf, ActCredentials, ActMFA, ActCatalogRead, ActAccountsRead, ActAccountsManage, ActSecurityManage,
+	RoleOpsAdmin: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActAccountsRead, ActAccountsManage, ActSecurityManage,
 		ActDevicesManage, ActAuditOwn, ActNetworkRead, ActNetworkEdit, ActLockBreak},
-	RoleAdmin: {ActSelf, ActCredentials, ActMFA, ActCatalogRead, ActNetworkRead, ActNetworkEdit},
-	RoleUser:  {ActSelf, ActCredentials, ActMFA, ActCatalogRead, ActNetworkRead},
-	RoleOperator: {ActSelf, ActCredentials, ActMFA, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage,
+	RoleAdmin: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead, ActNetworkEdit},
+	RoleUser:  {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead},
+	RoleOperator: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage,
 		ActCapacityRead, ActMailRead, ActBreakGlassOpen, ActRecoveryRequest},
-	RoleSecurityOfficer: {ActSelf, ActCredentials, ActMFA, ActAuditRead, ActOfficersManage, ActRecoveryApprove},
-	RoleMFAPending:      {ActMFA},
+	RoleSecurityOfficer: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActAuditRead, ActOfficersManage, ActRecoveryApprove},
+	RoleMFAPending:      {ActMFA, ActFactorEnrol},
 	RoleBreakGlass:      {ActNetworkRead},
 }
 
@@ -138,7 +140,9 @@ func Allowed(r Role, a Action) bool {
 // session, never with an API token: a token is a credential itself, and one
 // that leaked must not be able to mint others, remove a factor or lock its
 // owner out. The router answers such a call with 403 "session_required".
-func SessionOnly(a Action) bool { return a == ActCredentials || a == ActDevicesManage }
+func SessionOnly(a Action) bool {
+	return a == ActCredentials || a == ActFactorEnrol || a == ActDevicesManage
+}
 
 // WithRole is r holding also the role extra, e.g. an operator under a live
 // break-glass grant.

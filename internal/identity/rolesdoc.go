@@ -102,7 +102,7 @@ gets 404, exactly as for an object that does not exist.
 - An API token acts with the role it was created with, or the account's
   current role if that is lower, for every action (` + "`self`" + ` included); a
   deleted account's sessions and tokens stop working at once.
-- **Session-only actions** (` + "`credentials`" + `, ` + "`devices.manage`" + `) are
+- **Session-only actions** (` + "`credentials`" + `, ` + "`factors.enrol`" + `, ` + "`devices.manage`" + `) are
   refused to every API token, whatever its role, with 403 and the error code
   ` + "`session_required`" + `: a token cannot change a password, add or remove a
   second factor or a device, create or revoke tokens, or end sessions.
@@ -111,10 +111,10 @@ gets 404, exactly as for an object that does not exist.
   — the password and, when the account has one, its second factor, given at
   login or with ` + "`POST /api/v1/session/reauth`" + ` — within the last 5 minutes;
   without it the answer is 403 with the code ` + "`reauth_required`" + `.
-- A session that is MFA pending holds ` + "`mfa`" + ` only, except that when its
-  account has no second factor yet it may also enrol the first one (the TOTP
-  and security-key registration routes of ` + "`credentials`" + `) and re-authenticate
-  with its password.
+- A session that is MFA pending holds ` + "`mfa`" + ` and ` + "`factors.enrol`" + `: it
+  gives its second factor or, when its account has none yet, enrols the first
+  one and re-authenticates with its password; the identity service refuses
+  enrolment to a pending session whose account already has a factor.
 `)
 	return b.String()
 }

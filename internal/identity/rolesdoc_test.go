@@ -79,12 +79,12 @@ func TestPermissionTable(t *testing.T) {
 			t.Errorf("role %s: %s must be held by %s alone", r.Role, ActOfficersManage, RoleSecurityOfficer)
 		}
 	}
-	// Every account changes its own credentials, from a session only; the
-	// pending and break-glass roles do not (a pending session's first
-	// enrolment is the router's one exception, web/routes_identity.go).
+	// Every account changes its own credentials and enrols factors, from a
+	// session only; the pending role only enrols (its first factor) and
+	// break-glass does neither.
 	for _, r := range []Role{RoleOpsAdmin, RoleAdmin, RoleUser, RoleOperator, RoleSecurityOfficer} {
-		if !Allowed(r, ActCredentials) {
-			t.Errorf("role %s must hold %s", r, ActCredentials)
+		if !Allowed(r, ActCredentials) || !Allowed(r, ActFactorEnrol) {
+			t.Errorf("role %s must hold %s and %s", r, ActCredentials, ActFactorEnrol)
 		}
 	}
 	for _, r := range []Role{RoleMFAPending, RoleBreakGlass} {
@@ -92,8 +92,11 @@ func TestPermissionTable(t *testing.T) {
 			t.Errorf("role %s must not change credentials", r)
 		}
 	}
+	if !Allowed(RoleMFAPending, ActFactorEnrol) || Allowed(RoleBreakGlass, ActFactorEnrol) {
+		t.Errorf("%s is the pending role's, never break-glass's", ActFactorEnrol)
+	}
 	for _, a := range actions {
-		want := a.Action == ActCredentials || a.Action == ActDevicesManage
+		want := a.Action == ActCredentials || a.Action == ActFactorEnrol || a.Action == ActDevicesManage
 		if SessionOnly(a.Action) != want {
 			t.Errorf("SessionOnly(%s) = %v, want %v", a.Action, !want, want)
 		}

@@ -126,7 +126,7 @@ func (s *Server) mux(routes []route, side identity.Side) *http.ServeMux {
 				ctx := context.WithValue(r.Context(), keyPrincipal, p)
 				ctx = audit.WithActor(ctx, p.Actor(a.SourceIP, a.RequestID))
 				r = r.WithContext(ctx)
-				if !mayCall(p, rt) {
+				if !identity.Allowed(p.Role, rt.Action) {
 					// A pending session is told what it owes, not that its
 					// role is too low.
 					refusal, detail := fault.New(fault.Forbidden, "your role does not allow this"), map[string]any{"needs": string(rt.Action)}

@@ -64,39 +64,17 @@ func (s *Server) selfRoutes(side identity.Side) []route {
 		{"GET", "/api/v1/tokens", identity.ActSelf, s.listTokens},
 		{"DELETE", "/api/v1/tokens/{token}", identity.ActCredentials, s.revokeToken},
 		{"POST", "/api/v1/session/mfa", identity.ActMFA, s.verifyMFA(side)},
-		{"POST", "/api/v1/session/reauth", identity.ActCredentials, s.reauth},
+		{"POST", "/api/v1/session/reauth", identity.ActFactorEnrol, s.reauth},
 		{"POST", "/api/v1/session/reauth/webauthn/begin", identity.ActCredentials, s.beginWebAuthnReauth},
 		{"POST", "/api/v1/session/reauth/webauthn/finish", identity.ActCredentials, s.finishWebAuthnReauth},
-		{"POST", "/api/v1/me/totp", identity.ActCredentials, s.beginTOTP},
-		{"POST", "/api/v1/me/totp/confirm", identity.ActCredentials, s.confirmTOTP(side)},
+		{"POST", "/api/v1/me/totp", identity.ActFactorEnrol, s.beginTOTP},
+		{"POST", "/api/v1/me/totp/confirm", identity.ActFactorEnrol, s.confirmTOTP(side)},
 		{"DELETE", "/api/v1/me/totp", identity.ActCredentials, s.removeTOTP},
-		{"POST", "/api/v1/me/webauthn/register/begin", identity.ActCredentials, s.beginWebAuthnRegistration},
-		{"POST", "/api/v1/me/webauthn/register/finish", identity.ActCredentials, s.finishWebAuthnRegistration(side)},
+		{"POST", "/api/v1/me/webauthn/register/begin", identity.ActFactorEnrol, s.beginWebAuthnRegistration},
+		{"POST", "/api/v1/me/webauthn/register/finish", identity.ActFactorEnrol, s.finishWebAuthnRegistration(side)},
 		{"POST", "/api/v1/session/webauthn/begin", identity.ActMFA, s.beginWebAuthnLogin},
 		{"POST", "/api/v1/session/webauthn/finish", identity.ActMFA, s.finishWebAuthnLogin(side)},
 		{"GET", "/api/v1/me/webauthn", identity.ActSelf, s.listWebAuthnKeys},
 		{"DELETE", "/api/v1/me/webauthn/{key}", identity.ActCredentials, s.deleteWebAuthnKey},
 	}
-}
-
-// firstFactorRoutes are the credentials routes that an MFA-pending session
-// may also call: enrolling the first second factor of an account that has
-// none (the customer's policy requires one; the session proved the
-// password) and re-authenticating for it. The identity service refuses them
-// to a pending session whose account already has a factor.
-var firstFactorRoutes = map[string]bool{
-	"POST /api/v1/me/totp":                     true,
-	"POST /api/v1/me/totp/confirm":             true,
-	"POST /api/v1/me/webauthn/register/begin":  true,
-	"POST /api/v1/me/webauthn/register/finish": true,
-	"POST /api/v1/session/reauth":              true,
-}
-
-// mayCall reports whether p may call rt by the permission table, with the
-// pending session's first-factor enrolment as the one addition.
-func mayCall(p identity.Principal, rt route) bool {
-	if identity.Allowed(p.Role, rt.Action) {
-		return true
-	}
-	return p.Role == identity.RoleMFAPending && rt.Action == identity.ActCredentials && firstFactorRoutes[rt.Method+" "+rt.Path]
 }
