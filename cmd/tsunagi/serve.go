@@ -31,6 +31,7 @@ type serveFlags struct {
 	dataDir, db, listen, mgmtListen, mgmtAllow string
 	agentListen, agentAllow                    string
 	tlsCert, tlsKey, logLevel                  string
+	tlsNames                                   []string
 	demo                                       bool
 	id                                         identityFlags
 }
@@ -64,6 +65,8 @@ func serveCmd() *cobra.Command {
 		"source prefixes allowed to reach the agent listener (the hub nodes), comma-separated")
 	cmd.Flags().StringVar(&f.tlsCert, "tls-cert", "", "certificate file (PEM); without it a self-signed certificate is kept in the data directory")
 	cmd.Flags().StringVar(&f.tlsKey, "tls-key", "", "private key file (PEM) for --tls-cert")
+	cmd.Flags().StringSliceVar(&f.tlsNames, "tls-name", nil,
+		"extra DNS names or IP addresses of the self-signed certificate: the names hub nodes use to reach the controller, comma-separated")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().BoolVar(&f.demo, "demo", false, "load an example deployment (two regions, a hub node, two customers) into an empty database")
 	f.id.register(cmd)
@@ -86,6 +89,9 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	if f.tlsCert != "" && len(f.tlsNames) > 0 {
+		return fmt.Errorf("--tls-name names the self-signed certificate; with --tls-cert the names are your certificate's")
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -113,7 +119,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		cert, err = tlsutil.Load(f.tlsCert, f.tlsKey)
 	} else {
 		var made bool
-		cert, made, err = tlsutil.SelfSigned(f.dataDir)
+		cert, made, err = tlsutil.SelfSigned(f.dataDir, f.tlsNames...)
 		if made {
 			log.Info("generated a self-signed TLS certificate", "dir", f.dataDir+"/tls")
 		}

@@ -18,6 +18,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/atomicfile"
@@ -48,13 +50,21 @@ func Load(certFile, keyFile string) (tls.Certificate, error) {
 }
 
 // SelfSigned loads dir/tls/cert.pem and key.pem, creating them on first use:
-// an ECDSA P-256 certificate for localhost, the loopback addresses and this
-// host's name, valid for one year. It returns whether it created them.
-func SelfSigned(dir string) (tls.Certificate, bool, error) {
+// an ECDSA P-256 certificate for localhost, the loopback addresses, this
+// host's name and the extra names given (DNS names or IP addresses: the
+// names hub nodes use to reach the controller), valid for one year. A kept
+// certificate that lacks one of the extra names, or expires within a day,
+// is replaced. It returns whether it created them.
+func SelfSigned(dir string, extra ...string) (tls.Certificate, bool, error) {
+	dnsNames, ips, err := parseNames(extra)
+	if err != nil {
+		return tls.Certificate{}, false, err
+	}
 	tdir := filepath.Join(dir, "tls")
 	certPath, keyPath := filepath.Join(tdir, "cert.pem"), filepath.Join(tdir, "key.pem")
 	if c, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil {
-		if leaf, err := x509.ParseCertificate(c.Certificate[0]); err == nil && time.Now().Before(leaf.NotAfter.Add(-24*time.Hour)) {
+		if leaf, err := x509.ParseCertificate(c.Certificate[0]); err == nil && time.Now().Before(leaf.NotAfter.Add(-24*time.Hour)) &&
+			covers(leaf, extra) {
 			return c, false, nil
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -72,6 +82,7 @@ func SelfSigned(dir string) (tls.Certificate, bool, error) {
 	if h, err := os.Hostname(); err == nil && h != "" && h != "localhost" {
 		names = append(names, h)
 	}
+	names = append(names, dnsNames...)
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: "tsunagi controller (self-signed)", Organization: []string{"tsunagi"}},
@@ -80,7 +91,7 @@ func SelfSigned(dir string) (tls.Certificate, bool, error) {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:     names,
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		IPAddresses:  append([]net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, ips...),
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -105,4 +116,32 @@ func writeAtomic(path string, data []byte, mode os.FileMode) error {
 		return fmt.Errorf("tls: %w", err)
 	}
 	return nil
+}
+
+// parseNames splits the extra names of a self-signed certificate into DNS
+// names and IP addresses, refusing anything that is neither.
+func parseNames(names []string) (dnsNames []string, ips []net.IP, err error) {
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			ips = append(ips, ip)
+			continue
+		}
+		if !dnsNameRE.MatchString(n) || len(n) > 253 {
+			return nil, nil, fmt.Errorf("tls: %q is neither a DNS name nor an IP address", n)
+		}
+		dnsNames = append(dnsNames, strings.ToLower(n))
+	}
+	return dnsNames, ips, nil
+}
+
+var dnsNameRE = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+
+// covers reports whether the certificate is valid for every name.
+func covers(leaf *x509.Certificate, names []string) bool {
+	for _, n := range names {
+		if leaf.VerifyHostname(n) != nil {
+			return false
+		}
+	}
+	return true
 }
