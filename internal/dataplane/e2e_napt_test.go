@@ -66,7 +66,7 @@ add chain ip peer in { type filter hook input priority filter; }
 add rule ip peer in ip saddr != 169.254.20.1 icmp type echo-request counter drop
 add rule ip peer in ip saddr != 169.254.20.1 udp dport { 3784, 4784 } counter drop
 add rule ip peer in ip saddr != 169.254.20.1 tcp dport 179 counter drop`)
-	startPeerBird(t, onNS, runDir, peerConf{Local: "169.254.10.2", Hub: "169.254.10.1", ASN: 65001, HubASN: 65100,
+	onBird := startPeerBird(t, onNS, runDir, peerConf{Local: "169.254.10.2", Hub: "169.254.10.1", ASN: 65001, HubASN: 65100,
 		Prefixes: []string{"10.10.0.0/16"}, Loopback: "10.10.0.1"})
 	clBird := startPeerBird(t, clNS, runDir, peerConf{Local: "169.254.20.2", Hub: "169.254.20.1", ASN: 12076, HubASN: 65100,
 		Prefixes: []string{"172.31.0.0/16"}, Loopback: "172.31.0.1", BFD: true, Passive: true})
@@ -96,6 +96,9 @@ add rule ip peer in ip saddr != 169.254.20.1 tcp dport 179 counter drop`)
 			return hasRoute(peerClient(clBird), g.String(), "hub")
 		})
 	}
+	waitFor(t, "on-prem to learn 172.31.0.0/16", 30*time.Second, func() (bool, string) {
+		return hasRoute(peerClient(onBird), "172.31.0.0/16", "hub")
+	})
 	cloudSeen := listenTCP(t, clNS, "172.31.0.1:8080")
 	seen := map[string]int{}
 	for _, src := range hosts {
@@ -143,7 +146,7 @@ func TestEndToEndNATOverSecondaryLink(t *testing.T) {
 	sh(t, "ip", "-n", secNS, "link", "set", "eth0", "up")
 	sh(t, "ip", "-n", onNS, "addr", "add", "10.10.0.1/32", "dev", "lo")
 	sh(t, "ip", "-n", onNS, "addr", "add", "10.10.0.5/32", "dev", "lo")
-	startPeerBird(t, onNS, runDir, peerConf{Local: "169.254.10.2", Hub: "169.254.10.1", ASN: 65001, HubASN: 65100,
+	onBird := startPeerBird(t, onNS, runDir, peerConf{Local: "169.254.10.2", Hub: "169.254.10.1", ASN: 65001, HubASN: 65100,
 		Prefixes: []string{"10.10.0.0/16"}, Loopback: "10.10.0.1"})
 	routers := map[string]peerBird{}
 	for _, r := range []struct{ ns, local, hub string }{{priNS, "169.254.20.2", "169.254.20.1"}, {secNS, "169.254.21.2", "169.254.21.1"}} {
@@ -170,6 +173,9 @@ func TestEndToEndNATOverSecondaryLink(t *testing.T) {
 			waitFor(t, r.NS+" to learn "+p, 30*time.Second, func() (bool, string) { return hasRoute(peerClient(r), p, "hub") })
 		}
 	}
+	waitFor(t, "on-prem to learn 172.31.0.0/16", 30*time.Second, func() (bool, string) {
+		return hasRoute(peerClient(onBird), "172.31.0.0/16", "hub")
+	})
 	via := func(dev string) {
 		t.Helper()
 		waitFor(t, "the hub to route the cloud over "+dev, 30*time.Second, func() (bool, string) {
