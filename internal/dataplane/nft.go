@@ -114,8 +114,8 @@ func tableComment(listing string) string {
 // renderNftBody renders the chains of the hub's table. Chain and rule
 // order: the forward chain first refuses flows a NAPT-only peer opens,
 // then hands each port's incoming packets to that port's policy chain;
-// NAT rules put static NAT before NAPT so that a mapped host keeps its
-// own address.
+// NAT rules first leave the hub's own traffic untranslated, then put
+// static NAT before NAPT so that a mapped host keeps its own address.
 func renderNftBody(h Hub) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
@@ -159,15 +159,7 @@ func renderNftBody(h Hub) string {
 		}
 		w("\t\tcounter drop comment %q\n\t}\n", "port "+p.Name+" default deny")
 	}
-	// The hub's own flows (BGP, BFD, ICMP, probes from its addresses)
-	// leave with the hub's own address: a peer knows the hub by its link
-	// address, and a BGP session or BFD the hub opens toward a NAPT peer
-	// would otherwise reach it from a public address it does not expect.
-	// A packet whose source is one of the namespace's own addresses was
-	// sent by the hub itself (the kernel drops any arriving from outside
-	// with such a source as martian).
-	var pre []string
-	post := []string{fmt.Sprintf("fib saddr type local counter accept comment %q", hubOwnComment)}
+	var pre, post []string
 	for _, p := range h.Ports {
 		for _, s := range p.StaticNAT {
 			pre = append(pre, fmt.Sprintf("iifname %q ip daddr %s counter dnat to %s", p.Interface, s.Public, s.Inside))
@@ -180,7 +172,16 @@ func renderNftBody(h Hub) string {
 				p.Interface, nftSet1(p.NAPT.Inside), nftNAPTTarget(*p.NAPT)))
 		}
 	}
-	if len(post) > 1 {
+	if len(pre)+len(post) > 0 {
+		// The hub's own flows (BGP, BFD, ICMP, probes from its addresses)
+		// leave with the hub's own address: a peer knows the hub by its link
+		// address, and a BGP session or BFD the hub opens toward a NAPT peer
+		// would otherwise reach it from a public address it does not expect.
+		// A packet whose source is one of the namespace's own addresses was
+		// sent by the hub itself (the kernel drops any arriving from outside
+		// with such a source as martian). Accepting in a NAT chain leaves
+		// the connection untranslated.
+		post = append([]string{fmt.Sprintf("fib saddr type local counter accept comment %q", hubOwnComment)}, post...)
 		w("\n\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n")
 		for _, r := range pre {
 			w("\t\t%s\n", r)
