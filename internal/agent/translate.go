@@ -56,10 +56,11 @@ func translateHub(s desired.State, h desired.Hub) (dataplane.Hub, []string) {
 	}
 	for _, p := range h.Ports {
 		ports, ps := translatePort(p, internal)
+		// A port's static NAT, like its NAPT, is on each of its data-plane
+		// ports: a cloud port's primary and secondary links both carry it,
+		// so the mapping survives either link's failure.
 		for i := range ports {
-			if i == 0 {
-				ports[i].StaticNAT = static[p.PortCode]
-			}
+			ports[i].StaticNAT = static[p.PortCode]
 		}
 		dh.Ports = append(dh.Ports, ports...)
 		for _, q := range ps {
@@ -122,24 +123,8 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 	problems = append(problems, fwProblems...)
 	guard, guardProblems := translateGuard(p.L2Guard)
 	problems = append(problems, guardProblems...)
-	var napt *dataplane.NAPT
-	switch len(p.NAPT) {
-	case 0:
-	case 1:
-		pub, err := netip.ParsePrefix(p.NAPT[0].PublicPrefix)
-		if err != nil {
-			problems = append(problems, "NAPT public prefix unparsable")
-			break
-		}
-		// Hub-to-cloud flows from anywhere behind the hub are translated;
-		// flows the cloud opens never are.
-		napt = &dataplane.NAPT{Inside: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, Public: pub}
-	default:
-		problems = append(problems, fmt.Sprintf("%d NAPT grades: the data plane translates to one public prefix per port; only the first is used", len(p.NAPT)))
-		if pub, err := netip.ParsePrefix(p.NAPT[0].PublicPrefix); err == nil {
-			napt = &dataplane.NAPT{Inside: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, Public: pub}
-		}
-	}
+	napt, naptProblems := translateNAPT(p.NAPT)
+	problems = append(problems, naptProblems...)
 	legs := map[string]desired.Leg{}
 	for _, l := range p.Legs {
 		legs[l.Role] = l
@@ -217,6 +202,30 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 		}
 	}
 	return out, problems
+}
+
+// translateNAPT translates hub-to-cloud flows from anywhere behind the hub
+// to the public prefixes of all the port's grades (flows the cloud opens
+// never are). A grade whose prefix does not parse is left out and
+// reported; the others are realised.
+func translateNAPT(grades []desired.NAPT) (*dataplane.NAPT, []string) {
+	if len(grades) == 0 {
+		return nil, nil
+	}
+	var problems []string
+	n := &dataplane.NAPT{Inside: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}}
+	for i, g := range grades {
+		pub, err := netip.ParsePrefix(g.PublicPrefix)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("NAPT grade %d: public prefix %q unparsable; the grade is left out", i+1, g.PublicPrefix))
+			continue
+		}
+		n.Public = append(n.Public, pub)
+	}
+	if len(n.Public) == 0 {
+		return nil, problems
+	}
+	return n, problems
 }
 
 // translateGuard carries an on-premises port's layer-2 guards to the data

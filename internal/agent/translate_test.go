@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -56,7 +57,7 @@ func TestTranslateTheControllersDocument(t *testing.T) {
 		t.Errorf("%d guarded ports in the document, %d in the data plane", guards, guarded)
 	}
 	for _, p := range problems {
-		if !strings.Contains(p, "backbone") && !strings.Contains(p, "leg") && !strings.Contains(p, "NAPT grades") {
+		if !strings.Contains(p, "backbone") && !strings.Contains(p, "leg") {
 			t.Errorf("unexpected problem: %s", p)
 		}
 	}
@@ -100,14 +101,21 @@ func TestTranslateEdgeCases(t *testing.T) {
 	if !fw.Stateful || len(fw.Rules) != 2 || fw.Rules[0].Protocol != "tcp" || !slices.Equal(fw.Rules[0].Ports, []string{"443", "8000-8080"}) || fw.Rules[1].Protocol != "icmp" {
 		t.Errorf("firewall = %+v", fw)
 	}
-	if h.Ports[0].NAPT == nil || h.Ports[0].NAPT.Public.String() != "203.0.113.8/32" || len(h.Ports[0].StaticNAT) != 1 {
-		t.Errorf("NAT = %+v %+v", h.Ports[0].NAPT, h.Ports[0].StaticNAT)
+	// Every grade, and the static NAT, on both links of the cloud port.
+	for _, p := range h.Ports {
+		if p.NAPT == nil || fmt.Sprint(p.NAPT.Public) != "[203.0.113.8/32 203.0.113.10/31]" || fmt.Sprint(p.NAPT.Inside) != "[0.0.0.0/0]" ||
+			fmt.Sprint(p.StaticNAT) != "[{10.1.0.5 203.0.113.20}]" {
+			t.Errorf("%s: NAT = %+v %+v", p.Name, p.NAPT, p.StaticNAT)
+		}
 	}
 	if b := h.Backbone; b == nil || b.Device != BackboneDevice || b.VNI != 10001 || b.LocalPreference != 300 || b.Address.String() != "169.254.255.249/29" ||
 		len(b.Peers) != 1 || b.Peers[0].DR != "sub" || b.Peers[0].Neighbor.String() != "169.254.255.250" || b.Peers[0].RemoteUnderlay.String() != "192.0.2.2" {
 		t.Errorf("backbone = %+v", h.Backbone)
 	}
-	want := []string{"firewall rule 1", "2 NAPT grades", "backbone peer hub_z (backup) not built"}
+	if slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, "NAPT") }) {
+		t.Errorf("NAPT reported as a problem: %q", problems)
+	}
+	want := []string{"firewall rule 1", "backbone peer hub_z (backup) not built"}
 	for _, w := range want {
 		if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, w) }) {
 			t.Errorf("problem %q not reported in %q", w, problems)
@@ -268,5 +276,17 @@ func TestTranslateUnknownSessionName(t *testing.T) {
 	}
 	if err := hubs[0].Validate(); err != nil {
 		t.Errorf("data plane refuses the translation: %v", err)
+	}
+}
+
+// A NAPT grade whose public prefix does not parse is left out and reported;
+// the port's other grades are still realised.
+func TestTranslateNAPTGradeUnparsable(t *testing.T) {
+	n, problems := translateNAPT([]desired.NAPT{{Sessions: 30000, PublicPrefix: "203.0.113.8/32"}, {Sessions: 60000, PublicPrefix: "203.0.113.10"}})
+	if n == nil || fmt.Sprint(n.Public) != "[203.0.113.8/32]" || len(problems) != 1 || !strings.Contains(problems[0], "NAPT grade 2") {
+		t.Errorf("NAPT = %+v, problems %q", n, problems)
+	}
+	if n, problems := translateNAPT([]desired.NAPT{{Sessions: 30000, PublicPrefix: "x"}}); n != nil || len(problems) != 1 {
+		t.Errorf("no grade parses: NAPT = %+v, problems %q", n, problems)
 	}
 }

@@ -149,7 +149,7 @@ func BenchmarkThroughput(b *testing.B) {
 						Destinations: []netip.Prefix{mustPrefix(tpDstNet)}, Protocol: "tcp"}}}},
 				{Name: "pub", Interface: outIf, Address: mustPrefix(tpRtrOut + "/30"), PeerAddress: netip.MustParseAddr(tpDst), PeerASN: 12076,
 					Policy: RoutePolicy{Kind: PolicyDefaultRoute}, SpeedMbps: tpSpeed,
-					NAPT: &NAPT{Inside: []netip.Prefix{mustPrefix(tpSrcNet)}, Public: mustPrefix(tpPublic)}},
+					NAPT: &NAPT{Inside: []netip.Prefix{mustPrefix(tpSrcNet)}, Public: []netip.Prefix{mustPrefix(tpPublic)}}},
 			},
 		}
 		if v.guards {

@@ -211,7 +211,7 @@ func activeAggregates(self string, learned []Route) []netip.Prefix {
 func natPublics(p Port) []netip.Prefix {
 	var out []netip.Prefix
 	if p.NAPT != nil {
-		out = append(out, p.NAPT.Public)
+		out = append(out, p.NAPT.Public...)
 	}
 	for _, s := range p.StaticNAT {
 		out = append(out, netip.PrefixFrom(s.Public, 32))

@@ -89,7 +89,7 @@ func TestEndToEndNAT(t *testing.T) {
 	h := e2eHub(prefix+"-n", onPort, clPort, PolicyDefaultRoute)
 	h.Ports[1].Name = "pub"
 	h.Ports[1].PeerASN = 12076
-	h.Ports[1].NAPT = &NAPT{Inside: []netip.Prefix{mustPrefix("10.10.0.0/16")}, Public: mustPrefix("203.0.113.8/30")}
+	h.Ports[1].NAPT = &NAPT{Inside: []netip.Prefix{mustPrefix("10.10.0.0/16")}, Public: []netip.Prefix{mustPrefix("203.0.113.8/30")}}
 	h.Ports[1].StaticNAT = []StaticNAT{{Inside: netip.MustParseAddr("10.10.0.5"), Public: netip.MustParseAddr("203.0.113.20")}}
 	t.Cleanup(func() {
 		if err := m.Remove(ctx, h.ID); err != nil {

@@ -219,11 +219,65 @@ type Rule struct {
 }
 
 // NAPT translates flows that inside hosts open toward the port's peer to
-// the public prefix. Flows the peer opens are not translated and are
+// the addresses of the public prefixes, one prefix per grade the customer
+// bought. Every address of every prefix takes an equal share of the flows
+// (a hash of the flow's inside source and destination addresses picks
+// one), so a grade's share is its number of addresses, as the service
+// sizes grades (30,000 sessions per address). The hub's own traffic is
+// never translated, and flows the peer opens are not translated and are
 // dropped unless a static NAT maps them.
 type NAPT struct {
 	Inside []netip.Prefix `json:"inside"`
-	Public netip.Prefix   `json:"public"`
+	Public []netip.Prefix `json:"public"`
+}
+
+// MaxNAPTAddresses bounds the public addresses of one port's NAPT: eight
+// grades of the data plane's largest prefix, /24.
+const MaxNAPTAddresses = 8 * 256
+
+// addresses lists every address of the public prefixes, in order.
+func (n NAPT) addresses() []netip.Addr {
+	var out []netip.Addr
+	for _, p := range n.Public {
+		a := p.Masked().Addr()
+		for range 1 << (32 - p.Bits()) {
+			out = append(out, a)
+			a = a.Next()
+		}
+	}
+	return out
+}
+
+// validate refuses a NAPT the data plane cannot realise: no inside or no
+// public prefix, a public prefix outside /24–/32, or public prefixes that
+// overlap (an address listed twice would take two shares).
+func (n NAPT) validate() error {
+	var errs []error
+	if len(n.Inside) == 0 || len(n.Public) == 0 {
+		errs = append(errs, errors.New("NAPT needs inside prefixes and at least one public prefix"))
+	}
+	for _, q := range n.Inside {
+		if !validNet4(q) {
+			errs = append(errs, fmt.Errorf("NAPT inside %v: want a masked IPv4 prefix", q))
+		}
+	}
+	total := 0
+	for i, q := range n.Public {
+		if !validNet4(q) || q.Bits() < 24 {
+			errs = append(errs, fmt.Errorf("NAPT public %v: want a masked IPv4 prefix of /24 to /32", q))
+			continue
+		}
+		total += 1 << (32 - q.Bits())
+		for _, o := range n.Public[:i] {
+			if o.IsValid() && o.Overlaps(q) {
+				errs = append(errs, fmt.Errorf("NAPT public %v overlaps %v", q, o))
+			}
+		}
+	}
+	if total > MaxNAPTAddresses {
+		errs = append(errs, fmt.Errorf("NAPT public prefixes hold %d addresses: at most %d", total, MaxNAPTAddresses))
+	}
+	return errors.Join(errs...)
 }
 
 // StaticNAT maps one public address 1:1 to one inside address on a port,
@@ -384,13 +438,8 @@ func (h Hub) Validate() error {
 			}
 		}
 		if p.NAPT != nil {
-			if !validNet4(p.NAPT.Public) || p.NAPT.Public.Bits() < 24 || len(p.NAPT.Inside) == 0 {
-				bad("%s: NAPT needs inside prefixes and a public prefix of /24 to /32", where)
-			}
-			for _, q := range p.NAPT.Inside {
-				if !validNet4(q) {
-					bad("%s: NAPT inside %v: want a masked IPv4 prefix", where, q)
-				}
+			if err := p.NAPT.validate(); err != nil {
+				bad("%s: %w", where, err)
 			}
 		}
 		for _, s := range p.StaticNAT {

@@ -34,7 +34,19 @@ func TestValidate(t *testing.T) {
 		{"rule port out of range", func(h *Hub) {
 			h.Ports[0].Firewall = &FirewallPolicy{Rules: []Rule{{Action: Accept, Protocol: "tcp", Ports: []string{"90-80"}}}}
 		}, "within 1-65535"},
-		{"napt without inside", func(h *Hub) { h.Ports[1].NAPT = &NAPT{Public: mustPrefix("203.0.113.8/30")} }, "NAPT"},
+		{"napt without inside", func(h *Hub) { h.Ports[1].NAPT = &NAPT{Public: []netip.Prefix{mustPrefix("203.0.113.8/30")}} }, "NAPT"},
+		{"napt without public", func(h *Hub) { h.Ports[1].NAPT = &NAPT{Inside: []netip.Prefix{mustPrefix("10.0.0.0/8")}} }, "at least one public prefix"},
+		{"napt public too large", func(h *Hub) { h.Ports[1].NAPT = napt("10.0.0.0/8", "203.0.112.0/23") }, "/24 to /32"},
+		{"napt public unmasked", func(h *Hub) { h.Ports[1].NAPT = napt("10.0.0.0/8", "203.0.113.9/30") }, "masked"},
+		{"napt grades overlap", func(h *Hub) { h.Ports[1].NAPT = napt("10.0.0.0/8", "203.0.113.8/30", "203.0.113.10/31") }, "overlaps"},
+		{"napt too many addresses", func(h *Hub) {
+			h.Ports[1].NAPT = napt("10.0.0.0/8", "10.200.0.0/24", "10.200.1.0/24", "10.200.2.0/24", "10.200.3.0/24",
+				"10.200.4.0/24", "10.200.5.0/24", "10.200.6.0/24", "10.200.7.0/24", "10.200.8.0/32")
+		}, "at most 2048"},
+		{"napt eight grades", func(h *Hub) {
+			h.Ports[1].NAPT = napt("10.0.0.0/8", "203.0.113.0/32", "203.0.113.2/31", "203.0.113.4/30", "203.0.113.8/29",
+				"203.0.113.16/28", "203.0.113.32/28", "203.0.113.48/28", "203.0.113.64/28")
+		}, ""},
 		{"backbone VNI zero", func(h *Hub) { h.Backbone = testBackbone(); h.Backbone.VNI = 0 }, "VNI 0"},
 		{"backbone without peers", func(h *Hub) { h.Backbone = testBackbone(); h.Backbone.Peers = nil }, "no peer hubs"},
 		{"backbone device is a port's", func(h *Hub) { h.Backbone = testBackbone(); h.Backbone.Device = h.Ports[0].Interface }, "used by a port"},
@@ -81,4 +93,13 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// napt is a NAPT of one inside prefix to public prefixes, one per grade.
+func napt(inside string, public ...string) *NAPT {
+	n := &NAPT{Inside: []netip.Prefix{mustPrefix(inside)}}
+	for _, p := range public {
+		n.Public = append(n.Public, mustPrefix(p))
+	}
+	return n
 }

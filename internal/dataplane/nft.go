@@ -114,8 +114,8 @@ func tableComment(listing string) string {
 // renderNftBody renders the chains of the hub's table. Chain and rule
 // order: the forward chain first refuses flows a NAPT-only peer opens,
 // then hands each port's incoming packets to that port's policy chain;
-// NAT rules put static NAT before NAPT so that a mapped host keeps its
-// own address.
+// NAT rules first leave the hub's own traffic untranslated, then put
+// static NAT before NAPT so that a mapped host keeps its own address.
 func renderNftBody(h Hub) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
@@ -168,11 +168,20 @@ func renderNftBody(h Hub) string {
 	}
 	for _, p := range h.Ports {
 		if p.NAPT != nil {
-			post = append(post, fmt.Sprintf("oifname %q ip saddr %s counter snat to %s persistent",
-				p.Interface, nftSet1(p.NAPT.Inside), nftRange(p.NAPT.Public)))
+			post = append(post, fmt.Sprintf("oifname %q ip saddr %s counter snat to %s",
+				p.Interface, nftSet1(p.NAPT.Inside), nftNAPTTarget(*p.NAPT)))
 		}
 	}
 	if len(pre)+len(post) > 0 {
+		// The hub's own flows (BGP, BFD, ICMP, probes from its addresses)
+		// leave with the hub's own address: a peer knows the hub by its link
+		// address, and a BGP session or BFD the hub opens toward a NAPT peer
+		// would otherwise reach it from a public address it does not expect.
+		// A packet whose source is one of the namespace's own addresses was
+		// sent by the hub itself (the kernel drops any arriving from outside
+		// with such a source as martian). Accepting in a NAT chain leaves
+		// the connection untranslated.
+		post = append([]string{fmt.Sprintf("fib saddr type local counter accept comment %q", hubOwnComment)}, post...)
 		w("\n\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n")
 		for _, r := range pre {
 			w("\t\t%s\n", r)
@@ -216,15 +225,28 @@ func nftSet1(ps []netip.Prefix) string {
 	return "{ " + strings.Join(s, ", ") + " }"
 }
 
-// nftRange writes a prefix as a first-last range, which every nft accepts
-// as a NAT target.
-func nftRange(p netip.Prefix) string {
-	first := p.Masked().Addr()
-	last := first
-	for range 1<<(32-p.Bits()) - 1 {
-		last = last.Next()
+// hubOwnComment marks the rule that keeps the hub's own traffic out of NAT.
+const hubOwnComment = "the hub's own traffic keeps its address"
+
+// nftNAPTTarget picks one of the NAPT's public addresses per flow: a hash
+// of the inside source and the destination indexes a map of every address
+// of every public prefix. One inside host keeps one public address toward
+// one destination (what Linux does within a single range), its flows to
+// other destinations spread over all the addresses, and each address
+// takes an equal share, so each grade takes the share its sessions buy.
+// The kernel chooses the source port as for any SNAT. The hash's seed is
+// the kernel's (random per ruleset): flows already translated keep their
+// address when the ruleset is replaced, as conntrack holds it.
+func nftNAPTTarget(n NAPT) string {
+	addrs := n.addresses()
+	if len(addrs) == 1 {
+		return addrs[0].String()
 	}
-	return first.String() + "-" + last.String()
+	m := make([]string, len(addrs))
+	for i, a := range addrs {
+		m[i] = fmt.Sprintf("%d : %s", i, a)
+	}
+	return fmt.Sprintf("jhash ip saddr . ip daddr mod %d map { %s }", len(addrs), strings.Join(m, ", "))
 }
 
 // nftCLI is nftOps on the nft binary run inside the namespace.

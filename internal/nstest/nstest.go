@@ -80,6 +80,8 @@ type PeerConf struct {
 	Loopback    string
 	MD5         string
 	BFD         bool
+	// Passive makes the peer wait for the hub to open the BGP session.
+	Passive bool
 }
 
 func StartPeerBird(t testing.TB, ns, dir string, c PeerConf) PeerBird {
@@ -109,6 +111,9 @@ func (p PeerBird) writeConfig(t testing.TB, c PeerConf) string {
 	}
 	if c.MD5 != "" {
 		fmt.Fprintf(&password, "\tpassword %q;\n", c.MD5)
+	}
+	if c.Passive {
+		password.WriteString("\tpassive on;\n")
 	}
 	bfd := ""
 	if c.BFD {
