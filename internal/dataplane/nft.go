@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"os/exec"
 	"regexp"
@@ -235,18 +236,23 @@ const hubOwnComment = "the hub's own traffic keeps its address"
 // other destinations spread over all the addresses, and each address
 // takes an equal share, so each grade takes the share its sessions buy.
 // The kernel chooses the source port as for any SNAT. The hash's seed is
-// the kernel's (random per ruleset): flows already translated keep their
-// address when the ruleset is replaced, as conntrack holds it.
+// fixed by the public addresses, so while the grades are unchanged a
+// replaced ruleset (any other change of the hub) maps each host and
+// destination to the same address as before; flows already translated
+// keep theirs in any case, as conntrack holds it.
 func nftNAPTTarget(n NAPT) string {
 	addrs := n.addresses()
 	if len(addrs) == 1 {
 		return addrs[0].String()
 	}
 	m := make([]string, len(addrs))
+	seed := fnv.New32a()
 	for i, a := range addrs {
 		m[i] = fmt.Sprintf("%d : %s", i, a)
+		seed.Write(a.AsSlice())
 	}
-	return fmt.Sprintf("jhash ip saddr . ip daddr mod %d map { %s }", len(addrs), strings.Join(m, ", "))
+	// nft leaves a zero seed out of its listing, which would read as drift.
+	return fmt.Sprintf("jhash ip saddr . ip daddr mod %d seed %#x map { %s }", len(addrs), seed.Sum32()|1, strings.Join(m, ", "))
 }
 
 // nftCLI is nftOps on the nft binary run inside the namespace.
