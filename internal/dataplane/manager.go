@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -35,6 +36,13 @@ type Manager struct {
 	tc       *tcSet
 	bird     *birdSet
 	flaps    *flapMemory
+	// guardMu serialises the guards' judgements and the removal of shut
+	// records (shut.go).
+	guardMu sync.Mutex
+	// events opens the guard watchers' event sources (guardwatch.go); nil
+	// with fake kernels, which have no watchers.
+	events *netlinkOps
+	watch  guardWatchers
 	// counters reads a port's link counters; nil with fake kernels.
 	counters func(ns, dev string) (LinkCounters, error)
 }
@@ -47,6 +55,7 @@ func NewManager(o Options) *Manager {
 	nl := netlinkOps{nodeNS: o.NodeNamespace}
 	m := newManager(o.RunDir, nl, nftCLI{}, nodeNft{ns: o.NodeNamespace}, netlinkTC{ops: nl}, birdDaemon{})
 	m.counters = nl.linkCounters
+	m.events = &nl
 	return m
 }
 
@@ -59,6 +68,7 @@ func newManager(runDir string, n netOps, f nftOps, u underlayOps, t tcOps, b bir
 		tc:       &tcSet{ops: t},
 		bird:     &birdSet{ops: b, runDir: runDir},
 		flaps:    newFlapMemory(time.Now),
+		watch:    guardWatchers{tripped: make(chan struct{}, 1)},
 	}
 }
 
@@ -132,6 +142,10 @@ func (m *Manager) set(ctx context.Context, h Hub) error {
 	if err := m.links.Set(h); err != nil {
 		return fmt.Errorf("hub %s: links: %w", h.ID, err)
 	}
+	// The guards' watcher judges this hub from now on (guardwatch.go); a
+	// re-enabled port keeps its record, and is not judged, until
+	// clearShut below.
+	m.watchHub(h)
 	if err := m.nft.Set(ctx, h); err != nil {
 		return fmt.Errorf("hub %s: nftables: %w", h.ID, err)
 	}
@@ -158,6 +172,7 @@ func (m *Manager) Remove(ctx context.Context, hubID string) error {
 	if !hubIDRe.MatchString(hubID) {
 		return fmt.Errorf("remove hub: invalid id %q", hubID)
 	}
+	m.unwatchHub(hubID)
 	m.flaps.forget(hubID + "/")
 	err := errors.Join(m.bird.Remove(hubID), m.links.Remove(hubID))
 	if err == nil {

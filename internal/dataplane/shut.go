@@ -115,6 +115,8 @@ func heldDown(p Port, records map[string]PortShut) bool {
 // flaps count from now. Called after links and nftables are applied, so a
 // record outlives a failed re-enable and the next pass tries again.
 func (m *Manager) clearShut(h Hub) error {
+	m.guardMu.Lock()
+	defer m.guardMu.Unlock()
 	records, err := readShut(m.runDir, h)
 	if err != nil || len(records) == 0 {
 		return err
@@ -139,15 +141,27 @@ func (m *Manager) clearShut(h Hub) error {
 // guard acts on the guards' evidence for one hub (rules are the counters
 // of its tables) and returns the ports shut, old and new.
 func (m *Manager) guard(h Hub, rules []RuleCounter) ([]PortShut, error) {
+	out, _, err := m.guardCount(h, rules)
+	return out, err
+}
+
+// guardCount is guard, also counting the ports it shut now. Judgements
+// are serialised (the agent's pass and the hub's watcher, guardwatch.go,
+// both make them): each reads the records the one before wrote, so a port
+// is shut once, and carrier samples are recorded in order.
+func (m *Manager) guardCount(h Hub, rules []RuleCounter) ([]PortShut, int, error) {
+	m.guardMu.Lock()
+	defer m.guardMu.Unlock()
 	records, err := readShut(m.runDir, h)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if records == nil {
 		records = map[string]PortShut{}
 	}
 	var carriers map[string]Carrier
 	var errs []error
+	shutNow := 0
 	now := m.flaps.now()
 	for _, p := range h.Ports {
 		g := p.L2Guard
@@ -190,6 +204,7 @@ func (m *Manager) guard(h Hub, rules []RuleCounter) ([]PortShut, error) {
 		if err := m.shut(h, p, r); err != nil {
 			errs = append(errs, err)
 		}
+		shutNow++
 		records[p.Name] = r
 	}
 	var out []PortShut
@@ -198,7 +213,7 @@ func (m *Manager) guard(h Hub, rules []RuleCounter) ([]PortShut, error) {
 			out = append(out, records[p.Name])
 		}
 	}
-	return out, errors.Join(errs...)
+	return out, shutNow, errors.Join(errs...)
 }
 
 // shut records the shut before taking the devices down: an agent that

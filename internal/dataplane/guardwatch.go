@@ -1,0 +1,448 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// The layer-2 guards act on events, not on the agent's pass.
+//
+// Each hub with a guarded port (BPDU guard or flap limit) has a watcher:
+// a goroutine that runs the same judgement as Observe (guard, shut.go)
+// whenever the evidence may have moved, so that a port is shut within
+// moments of its BPDU or its last flap, not at the agent's next resync:
+//
+//   - Carrier: a netlink subscription to the link updates of the hub's
+//     namespace. The kernel sends one on every carrier change of a
+//     device, so each flap is judged as it happens.
+//   - BPDU: a packet socket bound to each device whose port has the BPDU
+//     guard, with a socket filter that passes only frames to the bridge
+//     group address. Packet taps see a frame before the netdev ingress
+//     hook (the kernel's receive path runs them first), so the socket
+//     hears the BPDU that the guard chain then counts and drops. The
+//     socket is only the alarm: the evidence stays the chain's counter,
+//     read as Observe reads it, so a watcher and a pass never disagree
+//     on what shuts a port. (An NFLOG group from the chain would change
+//     the ruleset of every guarded hub and need a netfilter-log client;
+//     "nft monitor" reports ruleset changes, not counters; polling the
+//     counters would cost an nft listing per hub several times a second.)
+//
+// A watcher holds nothing that is not rebuilt from the kernel: it starts
+// with an evaluation (catching BPDUs counted while no agent ran), and its
+// sockets and subscription are reopened when a device is replaced or the
+// subscription fails. Manager.set starts or updates it with each hub it
+// converges, Remove and Close stop it. When a watcher shuts a port it
+// signals Tripped, on which the agent reports at once.
+
+// watchRetry is how soon a watcher retries after an event source or an
+// evaluation failed, and bpduRecheck how soon it looks again when a BPDU
+// was heard but its count not yet read (the tap runs just before the
+// chain; this only covers a reader faster than the kernel).
+const (
+	watchRetry  = time.Second
+	bpduRecheck = 50 * time.Millisecond
+	bpduChecks  = 3
+)
+
+// guardWatchers are a Manager's hub watchers.
+type guardWatchers struct {
+	mu   sync.Mutex
+	hubs map[string]*hubWatch // hub ID → its watcher; guarded by mu
+	// closed is set by Close: no watcher starts after it; guarded by mu.
+	closed bool
+	// tripped has room for one signal: a watcher's shut is never lost, and
+	// several before the agent looks are one.
+	tripped chan struct{}
+}
+
+// hubWatch is one hub's watcher.
+type hubWatch struct {
+	hub    Hub           // the hub as last converged; guarded by guardWatchers.mu
+	update chan struct{} // the hub changed: reopen sockets, judge again
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the watcher has stopped
+}
+
+// watched reports whether a hub needs a watcher: a port whose guards act on
+// events.
+func watched(h Hub) bool {
+	for _, p := range h.Ports {
+		if g := p.L2Guard; g != nil && (g.BPDUGuard || g.FlapLimit > 0) {
+			return true
+		}
+	}
+	return false
+}
+
+// Tripped signals that a watcher has shut a port between the agent's
+// passes: the agent then observes and reports without waiting for its
+// next resync.
+func (m *Manager) Tripped() <-chan struct{} { return m.watch.tripped }
+
+// watchHub starts, updates or stops the watcher of a hub being converged.
+// Without event sources (fake kernels) there are no watchers.
+func (m *Manager) watchHub(h Hub) {
+	if m.events == nil {
+		return
+	}
+	if !watched(h) {
+		m.unwatchHub(h.ID)
+		return
+	}
+	w := &m.watch
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	if hw := w.hubs[h.ID]; hw != nil {
+		if !hw.stopped() {
+			hw.hub = h
+			select {
+			case hw.update <- struct{}{}:
+			default:
+			}
+			return
+		}
+		hw.cancel()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	hw := &hubWatch{hub: h, update: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+	if w.hubs == nil {
+		w.hubs = map[string]*hubWatch{}
+	}
+	w.hubs[h.ID] = hw
+	go m.runWatch(ctx, h.ID, hw)
+}
+
+// stopped reports whether the watcher has returned on its own.
+func (hw *hubWatch) stopped() bool {
+	select {
+	case <-hw.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// unwatchHub stops a hub's watcher, if it has one, and waits for it.
+func (m *Manager) unwatchHub(id string) {
+	w := &m.watch
+	w.mu.Lock()
+	hw := w.hubs[id]
+	delete(w.hubs, id)
+	w.mu.Unlock()
+	if hw != nil {
+		hw.cancel()
+		<-hw.done
+	}
+}
+
+// Close stops every watcher and waits for them. The data plane is left as
+// it is: a later Manager adopts it and starts its own watchers.
+func (m *Manager) Close() {
+	w := &m.watch
+	w.mu.Lock()
+	w.closed = true
+	var ids []string
+	for id := range w.hubs {
+		ids = append(ids, id)
+	}
+	w.mu.Unlock()
+	for _, id := range ids {
+		m.unwatchHub(id)
+	}
+}
+
+// watchedHub is the hub a watcher judges: the one last converged.
+func (m *Manager) watchedHub(id string) (Hub, bool) {
+	m.watch.mu.Lock()
+	defer m.watch.mu.Unlock()
+	hw := m.watch.hubs[id]
+	if hw == nil {
+		return Hub{}, false
+	}
+	return hw.hub, true
+}
+
+// runWatch is a hub's watcher: open what is missing, judge, wait for the
+// next event.
+func (m *Manager) runWatch(ctx context.Context, id string, hw *hubWatch) {
+	defer close(hw.done)
+	ns := Hub{ID: id}.Namespace()
+	var (
+		links    chan netlink.LinkUpdate
+		linkStop chan struct{}
+		socks    = map[string]*bpduSocket{}
+		heard    = make(chan struct{}, 1) // a BPDU, or a socket that failed
+		retry    = time.NewTimer(time.Hour)
+		checks   = 0 // evaluations left to find a heard BPDU's count
+	)
+	stopLinks := func() {
+		if links == nil {
+			return
+		}
+		close(linkStop)
+		for range links { // the library's reader ends once it may send no more
+		}
+		links = nil
+	}
+	retry.Stop()
+	defer func() {
+		stopLinks()
+		for _, s := range socks {
+			s.close()
+		}
+		retry.Stop()
+	}()
+	for {
+		h, ok := m.watchedHub(id)
+		if !ok {
+			return
+		}
+		var errs []error
+		if links == nil {
+			links, linkStop = make(chan netlink.LinkUpdate, 64), make(chan struct{})
+			if err := m.events.subscribeLinks(ns, links, linkStop); err != nil {
+				close(linkStop)
+				links = nil
+				if ok, _ := m.events.NamespaceExists(ns); !ok {
+					// The hub was torn down under the watcher (by another
+					// agent's Manager): nothing is left to watch. The next
+					// set of this hub starts a new watcher.
+					return
+				}
+				errs = append(errs, err)
+			}
+		}
+		errs = append(errs, m.syncBPDUSockets(ns, h, socks, heard)...)
+		shutNow, err := m.guardNow(ctx, h)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		switch {
+		case shutNow > 0:
+			checks = 0
+			select {
+			case m.watch.tripped <- struct{}{}:
+			default:
+			}
+		case checks > 0:
+			checks--
+			retry.Reset(bpduRecheck)
+		}
+		if len(errs) > 0 && ctx.Err() == nil {
+			retry.Reset(watchRetry)
+		}
+		// Wait for something that may move the evidence; link updates of
+		// devices that are not guarded do not.
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hw.update:
+				break wait
+			case <-retry.C:
+				break wait
+			case <-heard:
+				checks = bpduChecks
+				break wait
+			case u, ok := <-links:
+				if !ok {
+					close(linkStop) // the subscription failed: subscribe again
+					links = nil
+					break wait
+				}
+				if guardedDevice(h, u.Attrs().Name) {
+					break wait
+				}
+			}
+		}
+	}
+}
+
+// guardedDevice reports whether dev is a device of a guarded port.
+func guardedDevice(h Hub, dev string) bool {
+	for _, p := range h.Ports {
+		if p.L2Guard == nil {
+			continue
+		}
+		for _, d := range takes(p) {
+			if d == dev {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// guardNow judges a hub's evidence as Observe does and returns how many
+// ports it shut.
+func (m *Manager) guardNow(ctx context.Context, h Hub) (int, error) {
+	listing, err := m.nft.ops.List(ctx, h.Namespace())
+	if err != nil {
+		// Without the counters there is no BPDU evidence; flaps are still
+		// judged.
+		err = fmt.Errorf("guard watch %s: %w", h.ID, err)
+	}
+	_, n, gerr := m.guardCount(h, parseRuleCounters(listing))
+	return n, errors.Join(err, gerr)
+}
+
+// syncBPDUSockets keeps one open socket per device of a port with the BPDU
+// guard, bound to the device's current index: a device replaced (same name,
+// new index) or a socket that failed is reopened.
+func (m *Manager) syncBPDUSockets(ns string, h Hub, socks map[string]*bpduSocket, heard chan<- struct{}) []error {
+	want := map[string]bool{}
+	for _, p := range h.Ports {
+		if g := p.L2Guard; g != nil && g.BPDUGuard {
+			for _, dev := range takes(p) {
+				want[dev] = true
+			}
+		}
+	}
+	var errs []error
+	for dev, s := range socks {
+		if !want[dev] || s.failed() || m.events.ifindex(ns, dev) != s.ifindex {
+			s.close()
+			delete(socks, dev)
+		}
+	}
+	for dev := range want {
+		if socks[dev] != nil {
+			continue
+		}
+		s, err := m.events.openBPDUSocket(ns, dev, heard)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		socks[dev] = s
+	}
+	return errs
+}
+
+// subscribeLinks delivers the link updates of a namespace on ch until stop
+// is closed; ch is closed when the subscription ends.
+func (o netlinkOps) subscribeLinks(ns string, ch chan netlink.LinkUpdate, stop chan struct{}) error {
+	nsh, err := o.handle(ns)
+	if err != nil {
+		return fmt.Errorf("guard watch: namespace %q: %w", ns, err)
+	}
+	defer nsh.Close()
+	err = netlink.LinkSubscribeWithOptions(ch, stop, netlink.LinkSubscribeOptions{Namespace: &nsh})
+	if err != nil {
+		return fmt.Errorf("guard watch: link updates in %q: %w", ns, err)
+	}
+	return nil
+}
+
+// ifindex is a device's index in ns, 0 if it has none.
+func (o netlinkOps) ifindex(ns, dev string) int {
+	idx := 0
+	_ = o.link(ns, dev, func(_ *netlink.Handle, l netlink.Link) error {
+		idx = l.Attrs().Index
+		return nil
+	})
+	return idx
+}
+
+// bpduFilter is a classic BPF program that passes (the first 64 bytes of)
+// frames whose destination is the bridge group address and nothing else.
+var bpduFilter = []unix.SockFilter{
+	{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0},
+	{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 3, K: 0x0180c200},
+	{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_ABS, K: 4},
+	{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: 0x0000},
+	{Code: unix.BPF_RET | unix.BPF_K, K: 64},
+	{Code: unix.BPF_RET | unix.BPF_K, K: 0},
+}
+
+// bpduSocket is a packet socket hearing the BPDUs of one device.
+type bpduSocket struct {
+	f       *os.File
+	ifindex int
+	done    chan struct{} // closed when its reader has returned
+}
+
+// openBPDUSocket opens a device's BPDU socket in ns. It is created bound to
+// no protocol, so nothing is queued before its filter is attached, then
+// bound to the device for every protocol: an ETH_P_ALL tap on the device
+// alone, which sees frames before the ingress hook. Each frame it passes
+// signals heard (without blocking: one pending signal is enough).
+func (o netlinkOps) openBPDUSocket(ns, dev string, heard chan<- struct{}) (*bpduSocket, error) {
+	s := &bpduSocket{done: make(chan struct{})}
+	fd := -1
+	err := o.inNamespace(ns, func() error {
+		ifc, err := net.InterfaceByName(dev)
+		if err != nil {
+			return err
+		}
+		s.ifindex = ifc.Index
+		if fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0); err != nil {
+			return fmt.Errorf("packet socket: %w", err)
+		}
+		prog := unix.SockFprog{Len: uint16(len(bpduFilter)), Filter: &bpduFilter[0]}
+		if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog); err != nil {
+			return fmt.Errorf("socket filter: %w", err)
+		}
+		// The hub sends no BPDUs; none of its own frames are wanted.
+		_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
+		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifc.Index})
+	})
+	if err != nil {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		return nil, fmt.Errorf("guard watch: BPDU socket on %s in %q: %w", dev, ns, err)
+	}
+	// Non-blocking, so the runtime's poller waits on it and Close wakes
+	// the reader.
+	s.f = os.NewFile(uintptr(fd), "bpdu-"+dev)
+	go func() {
+		defer close(s.done)
+		buf := make([]byte, 128)
+		for {
+			if _, err := s.f.Read(buf); err != nil {
+				if !errors.Is(err, os.ErrClosed) {
+					select { // a device gone: the watcher reopens
+					case heard <- struct{}{}:
+					default:
+					}
+				}
+				return
+			}
+			select {
+			case heard <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return s, nil
+}
+
+// failed reports whether the socket's reader has stopped.
+func (s *bpduSocket) failed() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *bpduSocket) close() {
+	s.f.Close()
+	<-s.done
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
