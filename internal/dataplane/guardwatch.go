@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,8 +22,10 @@ import (
 // moments of its BPDU or its last flap, not at the agent's next resync:
 //
 //   - Carrier: a netlink subscription to the link updates of the hub's
-//     namespace. The kernel sends one on every carrier change of a
-//     device, so each flap is judged as it happens.
+//     namespace, and a read of the guarded devices' carrier counters
+//     every carrierPollEvery between them (the kernel may hold a carrier
+//     report back for up to a second: runWatch). Flaps are judged as they
+//     are seen.
 //   - BPDU: a packet socket bound to each device whose port has the BPDU
 //     guard, with a socket filter that passes only frames to the bridge
 //     group address. Packet taps see a frame before the netdev ingress
@@ -50,6 +53,9 @@ const (
 	watchRetry  = time.Second
 	bpduRecheck = 50 * time.Millisecond
 	bpduChecks  = 3
+	// carrierPollEvery is how often a watcher reads its guarded devices'
+	// carrier counters (runWatch says why).
+	carrierPollEvery = 200 * time.Millisecond
 )
 
 // guardWatchers are a Manager's hub watchers.
@@ -105,7 +111,7 @@ func (m *Manager) watchHub(h Hub) {
 	}
 	if hw := w.hubs[h.ID]; hw != nil {
 		if !hw.stopped() {
-			hw.hub = h
+			hw.hub = watchCopy(h)
 			select {
 			case hw.update <- struct{}{}:
 			default:
@@ -115,7 +121,7 @@ func (m *Manager) watchHub(h Hub) {
 		hw.cancel()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	hw := &hubWatch{hub: h, update: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+	hw := &hubWatch{hub: watchCopy(h), update: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
 	if w.hubs == nil {
 		w.hubs = map[string]*hubWatch{}
 	}
@@ -131,6 +137,32 @@ func (hw *hubWatch) stopped() bool {
 	default:
 		return false
 	}
+}
+
+// pokeWatch has a hub's watcher judge again, if it has one.
+func (m *Manager) pokeWatch(id string) {
+	m.watch.mu.Lock()
+	defer m.watch.mu.Unlock()
+	if hw := m.watch.hubs[id]; hw != nil {
+		select {
+		case hw.update <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// watchCopy is the watcher's own copy of a hub: the caller may reuse the
+// ports it passed.
+func watchCopy(h Hub) Hub {
+	h.Ports = slices.Clone(h.Ports)
+	for i, p := range h.Ports {
+		h.Ports[i].Legs = slices.Clone(p.Legs)
+		if p.L2Guard != nil {
+			g := *p.L2Guard
+			h.Ports[i].L2Guard = &g
+		}
+	}
+	return h
 }
 
 // unwatchHub stops a hub's watcher, if it has one, and waits for it.
@@ -175,16 +207,34 @@ func (m *Manager) watchedHub(id string) (Hub, bool) {
 
 // runWatch is a hub's watcher: open what is missing, judge, wait for the
 // next event.
+//
+// A carrier change of a guarded device is judged on the flaps alone
+// (guardCount with no counters): BPDU counters need an nftables listing,
+// read only when a BPDU was heard, on start, on an update of the hub and
+// on a retry. The kernel reports a carrier change of a physical device
+// (or of a veth whose index matches its peer's) through its link watch,
+// at most once a second for the whole machine, the changes in between
+// batched into the next report. So besides the reports, the guarded
+// devices' carrier counters are read every carrierPollEvery over a
+// netlink socket kept open in the namespace (carrierpoll.go), and judged
+// when they moved: a burst of flaps is caught within that interval, a
+// report or not.
 func (m *Manager) runWatch(ctx context.Context, id string, hw *hubWatch) {
 	defer close(hw.done)
 	ns := Hub{ID: id}.Namespace()
 	var (
 		links    chan netlink.LinkUpdate
 		linkStop chan struct{}
+		poll     *carrierPoll
+		seen     map[string]uint32 // guarded device → carrier changes at the last poll
 		socks    = map[string]*bpduSocket{}
-		heard    = make(chan struct{}, 1) // a BPDU, or a socket that failed
-		retry    = time.NewTimer(time.Hour)
-		checks   = 0 // evaluations left to find a heard BPDU's count
+		heard    = make(chan struct{}, 1) // a BPDU
+		broken   = make(chan struct{}, 1) // a BPDU socket failed
+		retry    = stoppedTimer()
+		tick     = time.NewTicker(carrierPollEvery)
+		checks   = 0    // judgements left to find a heard BPDU's count
+		full     = true // judge the BPDU counters too
+		resync   = true // check the BPDU sockets
 	)
 	stopLinks := func() {
 		if links == nil {
@@ -195,13 +245,16 @@ func (m *Manager) runWatch(ctx context.Context, id string, hw *hubWatch) {
 		}
 		links = nil
 	}
-	retry.Stop()
 	defer func() {
 		stopLinks()
+		if poll != nil {
+			poll.close()
+		}
 		for _, s := range socks {
 			s.close()
 		}
 		retry.Stop()
+		tick.Stop()
 	}()
 	for {
 		h, ok := m.watchedHub(id)
@@ -223,25 +276,31 @@ func (m *Manager) runWatch(ctx context.Context, id string, hw *hubWatch) {
 				errs = append(errs, err)
 			}
 		}
-		errs = append(errs, m.syncBPDUSockets(ns, h, socks, heard)...)
-		shutNow, err := m.guardNow(ctx, h)
+		if poll == nil {
+			var err error
+			if poll, err = m.events.openCarrierPoll(ns); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if resync || full {
+			errs = append(errs, m.syncBPDUSockets(ns, h, socks, heard, broken)...)
+		}
+		shutNow, err := m.guardNow(ctx, h, full)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		switch {
 		case shutNow > 0:
 			checks = 0
-			select {
-			case m.watch.tripped <- struct{}{}:
-			default:
-			}
-		case checks > 0:
+			signal(m.watch.tripped)
+		case full && checks > 0:
 			checks--
 			retry.Reset(bpduRecheck)
 		}
 		if len(errs) > 0 && ctx.Err() == nil {
 			retry.Reset(watchRetry)
 		}
+		full, resync = false, false
 		// Wait for something that may move the evidence; link updates of
 		// devices that are not guarded do not.
 	wait:
@@ -250,24 +309,74 @@ func (m *Manager) runWatch(ctx context.Context, id string, hw *hubWatch) {
 			case <-ctx.Done():
 				return
 			case <-hw.update:
+				full = true
 				break wait
 			case <-retry.C:
+				full = true
 				break wait
 			case <-heard:
-				checks = bpduChecks
+				checks, full = bpduChecks, true
 				break wait
+			case <-broken:
+				resync = true
+				break wait
+			case <-tick.C:
+				if poll == nil {
+					continue
+				}
+				carriers, err := poll.read()
+				if err != nil {
+					poll.close()
+					poll = nil // reopened, and the error reported, by the next judgement
+					break wait
+				}
+				if moved := carriersMoved(h, carriers, seen); seen != nil && moved {
+					seen = carrierChanges(h, carriers)
+					break wait
+				}
+				seen = carrierChanges(h, carriers)
 			case u, ok := <-links:
 				if !ok {
 					close(linkStop) // the subscription failed: subscribe again
-					links = nil
+					links, full = nil, true
 					break wait
 				}
 				if guardedDevice(h, u.Attrs().Name) {
+					resync = true
 					break wait
 				}
 			}
 		}
 	}
+}
+
+// carrierChanges are the carrier change counts of a hub's guarded devices.
+func carrierChanges(h Hub, carriers map[string]Carrier) map[string]uint32 {
+	out := map[string]uint32{}
+	for dev, c := range carriers {
+		if guardedDevice(h, dev) {
+			out[dev] = c.Changes
+		}
+	}
+	return out
+}
+
+// carriersMoved reports whether a guarded device's carrier changed since
+// the counts in seen, or appeared.
+func carriersMoved(h Hub, carriers map[string]Carrier, seen map[string]uint32) bool {
+	for dev, c := range carriers {
+		if n, ok := seen[dev]; guardedDevice(h, dev) && (!ok || n != c.Changes) {
+			return true
+		}
+	}
+	return false
+}
+
+// stoppedTimer is a timer that has not been set.
+func stoppedTimer() *time.Timer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
 }
 
 // guardedDevice reports whether dev is a device of a guarded port.
@@ -286,22 +395,28 @@ func guardedDevice(h Hub, dev string) bool {
 }
 
 // guardNow judges a hub's evidence as Observe does and returns how many
-// ports it shut.
-func (m *Manager) guardNow(ctx context.Context, h Hub) (int, error) {
-	listing, err := m.nft.ops.List(ctx, h.Namespace())
-	if err != nil {
-		// Without the counters there is no BPDU evidence; flaps are still
-		// judged.
-		err = fmt.Errorf("guard watch %s: %w", h.ID, err)
+// ports it shut; the flaps alone unless full.
+func (m *Manager) guardNow(ctx context.Context, h Hub, full bool) (int, error) {
+	var rules []RuleCounter
+	var err error
+	if full {
+		var listing string
+		if listing, err = m.nft.ops.List(ctx, h.Namespace()); err != nil {
+			// Without the counters there is no BPDU evidence; flaps are
+			// still judged.
+			err = fmt.Errorf("guard watch %s: %w", h.ID, err)
+		}
+		rules = parseRuleCounters(listing)
 	}
-	_, n, gerr := m.guardCount(h, parseRuleCounters(listing))
+	_, n, gerr := m.guardCount(h, rules)
 	return n, errors.Join(err, gerr)
 }
 
 // syncBPDUSockets keeps one open socket per device of a port with the BPDU
 // guard, bound to the device's current index: a device replaced (same name,
-// new index) or a socket that failed is reopened.
-func (m *Manager) syncBPDUSockets(ns string, h Hub, socks map[string]*bpduSocket, heard chan<- struct{}) []error {
+// new index) is reopened; a socket that failed is closed, reported, and
+// reopened on the retry.
+func (m *Manager) syncBPDUSockets(ns string, h Hub, socks map[string]*bpduSocket, heard, broken chan<- struct{}) []error {
 	want := map[string]bool{}
 	for _, p := range h.Ports {
 		if g := p.L2Guard; g != nil && g.BPDUGuard {
@@ -311,17 +426,22 @@ func (m *Manager) syncBPDUSockets(ns string, h Hub, socks map[string]*bpduSocket
 		}
 	}
 	var errs []error
+	failed := map[string]bool{}
 	for dev, s := range socks {
-		if !want[dev] || s.failed() || m.events.ifindex(ns, dev) != s.ifindex {
+		if err := s.failed(); err != nil {
+			errs = append(errs, fmt.Errorf("guard watch: BPDU socket on %s in %q: %w", dev, ns, err))
+			failed[dev] = true
+		}
+		if failed[dev] || !want[dev] || m.events.ifindex(ns, dev) != s.ifindex {
 			s.close()
 			delete(socks, dev)
 		}
 	}
 	for dev := range want {
-		if socks[dev] != nil {
+		if socks[dev] != nil || failed[dev] {
 			continue
 		}
-		s, err := m.events.openBPDUSocket(ns, dev, heard)
+		s, err := m.events.openBPDUSocket(ns, dev, heard, broken)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -372,14 +492,16 @@ type bpduSocket struct {
 	f       *os.File
 	ifindex int
 	done    chan struct{} // closed when its reader has returned
+	err     error         // why the reader returned; written before done closes
 }
 
 // openBPDUSocket opens a device's BPDU socket in ns. It is created bound to
 // no protocol, so nothing is queued before its filter is attached, then
 // bound to the device for every protocol: an ETH_P_ALL tap on the device
 // alone, which sees frames before the ingress hook. Each frame it passes
-// signals heard (without blocking: one pending signal is enough).
-func (o netlinkOps) openBPDUSocket(ns, dev string, heard chan<- struct{}) (*bpduSocket, error) {
+// signals heard, a failure broken (without blocking: one pending signal is
+// enough).
+func (o netlinkOps) openBPDUSocket(ns, dev string, heard, broken chan<- struct{}) (*bpduSocket, error) {
 	s := &bpduSocket{done: make(chan struct{})}
 	fd := -1
 	err := o.inNamespace(ns, func() error {
@@ -412,31 +534,45 @@ func (o netlinkOps) openBPDUSocket(ns, dev string, heard chan<- struct{}) (*bpdu
 		defer close(s.done)
 		buf := make([]byte, 128)
 		for {
-			if _, err := s.f.Read(buf); err != nil {
-				if !errors.Is(err, os.ErrClosed) {
-					select { // a device gone: the watcher reopens
-					case heard <- struct{}{}:
-					default:
-					}
-				}
+			_, err := s.f.Read(buf)
+			switch {
+			case errors.Is(err, os.ErrClosed):
+				return
+			case errors.Is(err, unix.ENETDOWN):
+				// The device went down (a shut port, a re-enable under
+				// way): reported once, and the socket hears again when it
+				// comes back up.
+				continue
+			case err != nil:
+				s.err = err
+				signal(broken)
 				return
 			}
-			select {
-			case heard <- struct{}{}:
-			default:
-			}
+			signal(heard)
 		}
 	}()
 	return s, nil
 }
 
-// failed reports whether the socket's reader has stopped.
-func (s *bpduSocket) failed() bool {
+// signal sends on a channel with room for one signal, unless one is
+// already pending.
+func signal(c chan<- struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// failed returns why the socket's reader stopped, nil while it runs.
+func (s *bpduSocket) failed() error {
 	select {
 	case <-s.done:
-		return true
+		if s.err == nil {
+			return errors.New("closed")
+		}
+		return s.err
 	default:
-		return false
+		return nil
 	}
 }
 

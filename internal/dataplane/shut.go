@@ -126,6 +126,8 @@ func (m *Manager) clearShut(h Hub) error {
 		ports[p.Name] = p
 	}
 	var errs []error
+	// The hub's watcher takes the re-enabled ports' new carrier baseline.
+	defer m.pokeWatch(h.ID)
 	for name := range records {
 		if p, ok := ports[name]; ok && heldDown(p, records) {
 			continue
