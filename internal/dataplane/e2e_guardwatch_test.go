@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"runtime"
 	"testing"
@@ -117,5 +118,31 @@ func TestGuardWatchLifecycle(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > baseline {
 		buf := make([]byte, 1<<16)
 		t.Errorf("%d goroutines after the watchers stopped, %d before:\n%s", n, baseline, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// BenchmarkCarrierPoll is one read of a hub's guarded devices' carrier
+// counters by its watcher (every carrierPollEvery per guarded hub): a
+// redundant port's two legs, in a namespace with a few other links.
+func BenchmarkCarrierPoll(b *testing.B) {
+	nstest.RequireRoot(b)
+	prefix := runPrefix(b)
+	ns := prefix + "-h"
+	nstest.AddNamespace(b, ns)
+	var lines []string
+	for i := range 4 {
+		lines = append(lines, fmt.Sprintf("link add p%d type veth peer name q%d", i, i), fmt.Sprintf("link set p%d up", i))
+	}
+	nstest.IPBatch(b, ns, lines)
+	p, err := netlinkOps{}.openCarrierPoll(ns)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(p.close)
+	b.ReportAllocs()
+	for b.Loop() {
+		if c, err := p.read([]string{"p0", "p1"}); err != nil || len(c) != 2 {
+			b.Fatal(c, err)
+		}
 	}
 }

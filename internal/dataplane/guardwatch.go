@@ -55,7 +55,7 @@ const (
 	bpduChecks  = 3
 	// carrierPollEvery is how often a watcher reads its guarded devices'
 	// carrier counters (runWatch says why).
-	carrierPollEvery = 200 * time.Millisecond
+	carrierPollEvery = 250 * time.Millisecond
 )
 
 // guardWatchers are a Manager's hub watchers.
@@ -324,7 +324,7 @@ func (m *Manager) runWatch(ctx context.Context, id string, hw *hubWatch) {
 				if poll == nil {
 					continue
 				}
-				carriers, err := poll.read()
+				carriers, err := poll.read(guardedDevices(h))
 				if err != nil {
 					poll.close()
 					poll = nil // reopened, and the error reported, by the next judgement
@@ -379,20 +379,19 @@ func stoppedTimer() *time.Timer {
 	return t
 }
 
-// guardedDevice reports whether dev is a device of a guarded port.
-func guardedDevice(h Hub, dev string) bool {
+// guardedDevices are the devices of a hub's guarded ports.
+func guardedDevices(h Hub) []string {
+	var out []string
 	for _, p := range h.Ports {
-		if p.L2Guard == nil {
-			continue
-		}
-		for _, d := range takes(p) {
-			if d == dev {
-				return true
-			}
+		if p.L2Guard != nil {
+			out = append(out, takes(p)...)
 		}
 	}
-	return false
+	return out
 }
+
+// guardedDevice reports whether dev is a device of a guarded port.
+func guardedDevice(h Hub, dev string) bool { return slices.Contains(guardedDevices(h), dev) }
 
 // guardNow judges a hub's evidence as Observe does and returns how many
 // ports it shut; the flaps alone unless full.
