@@ -20,6 +20,7 @@ import (
 //     counted by the kernel; the next agent's first apply starts a watcher
 //     that reads the count and shuts the port within a second, with no
 //     Observe: the watcher is rebuilt from the kernel.
+//   - A watcher whose namespace is deleted behind the agent's back stops.
 //   - Remove and Close stop every watcher: the goroutines return to their
 //     number before the test.
 func TestGuardWatchLifecycle(t *testing.T) {
@@ -103,8 +104,18 @@ func TestGuardWatchLifecycle(t *testing.T) {
 		t.Errorf("shut records %+v, %v", records, err)
 	}
 
+	// The namespace is deleted behind the agent's back: the watcher lets
+	// it go (its sockets would hold it alive, and would watch it instead
+	// of the one the next apply creates).
+	sh(t, "ip", "netns", "del", ns)
+	for start := time.Now(); watching(m2); time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > time.Second {
+			t.Fatal("the watcher still runs a second after its namespace was deleted")
+		}
+	}
+	killPidFile(pathsFor(runDir, ns).PID)
 	if err := m2.Remove(ctx, guarded.ID); err != nil {
-		t.Fatal(err)
+		t.Logf("remove after the namespace was deleted: %v", err)
 	}
 	if watching(m2) {
 		t.Error("a removed hub is still watched")

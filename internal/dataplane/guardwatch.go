@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -221,6 +222,7 @@ func (m *Manager) runWatch(ctx context.Context, id string, hw *hubWatch) {
 	defer close(hw.done)
 	ns := Hub{ID: id}.Namespace()
 	var (
+		nsIno    uint64 // the namespace the sources below were opened in
 		links    chan netlink.LinkUpdate
 		linkStop chan struct{}
 		poll     *carrierPoll
@@ -243,14 +245,19 @@ func (m *Manager) runWatch(ctx context.Context, id string, hw *hubWatch) {
 		}
 		links = nil
 	}
-	defer func() {
+	closeSources := func() {
 		stopLinks()
 		if poll != nil {
 			poll.close()
+			poll = nil
 		}
-		for _, s := range socks {
+		for dev, s := range socks {
 			s.close()
+			delete(socks, dev)
 		}
+	}
+	defer func() {
+		closeSources()
 		retry.Stop()
 		tick.Stop()
 	}()
@@ -259,18 +266,24 @@ func (m *Manager) runWatch(ctx context.Context, id string, hw *hubWatch) {
 		if !ok {
 			return
 		}
+		// The sources hold the namespace they were opened in alive: if
+		// the hub's namespace was deleted behind the agent's back, they
+		// must not keep it, nor watch it instead of the one a later apply
+		// creates under the same name.
+		ino, err := namespaceIno(ns)
+		if err != nil {
+			return // gone: the next set of this hub starts a new watcher
+		}
+		if ino != nsIno {
+			closeSources()
+			nsIno, full = ino, true
+		}
 		var errs []error
 		if links == nil {
 			links, linkStop = make(chan netlink.LinkUpdate, 64), make(chan struct{})
 			if err := m.events.subscribeLinks(ns, links, linkStop); err != nil {
 				close(linkStop)
 				links = nil
-				if ok, _ := m.events.NamespaceExists(ns); !ok {
-					// The hub was torn down under the watcher (by another
-					// agent's Manager): nothing is left to watch. The next
-					// set of this hub starts a new watcher.
-					return
-				}
 				errs = append(errs, err)
 			}
 		}
@@ -321,6 +334,9 @@ func (m *Manager) runWatch(ctx context.Context, id string, hw *hubWatch) {
 				resync = true
 				break wait
 			case <-tick.C:
+				if ino, err := namespaceIno(ns); err != nil || ino != nsIno {
+					break wait
+				}
 				if poll == nil {
 					continue
 				}
@@ -370,6 +386,15 @@ func carriersMoved(h Hub, carriers map[string]Carrier, seen map[string]uint32) b
 		}
 	}
 	return false
+}
+
+// namespaceIno identifies the namespace now named ns.
+func namespaceIno(ns string) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join("/run/netns", ns), &st); err != nil {
+		return 0, err
+	}
+	return st.Ino, nil
 }
 
 // stoppedTimer is a timer that has not been set.
