@@ -24,9 +24,10 @@ type Options struct {
 
 // Manager realises hubs on this node. Its subsystems hold no state of
 // their own between calls: what is running is read back each time, so a
-// restarted agent adopts what the previous one left. The one exception is
+// restarted agent adopts what the previous one left. The exceptions are
 // the flap guard's carrier samples (shut.go), which only a running agent
-// can take; a port's shut itself is recorded on disk.
+// can take, and the guards' watchers (guardwatch.go), started by Apply and
+// stopped by Remove and Close; a port's shut itself is recorded on disk.
 type Manager struct {
 	runDir string
 	links  *linkSet
@@ -130,8 +131,9 @@ func (m *Manager) ApplyAll(ctx context.Context, hubs []Hub) (failed []error, ref
 // set converges a checked hub. The order matters and is fixed: the
 // underlay filter first (a backbone's VXLAN device takes packets from its
 // peers only, from the moment it exists), then the namespace, links, addresses and sysctls first (everything else lives in
-// them), then the firewall, NAT and layer-2 guards (in force before any
-// route draws traffic), then the shut records of re-enabled ports, then
+// them; the guards' watcher follows the hub from there), then the
+// firewall, NAT and layer-2 guards (in force before any route draws
+// traffic), then the shut records of re-enabled ports, then
 // shaping, then BIRD. A subsystem that fails stops the ones after it; the
 // caller retries the whole Apply on its next pass, which is safe because
 // every step is idempotent.

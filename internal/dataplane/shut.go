@@ -15,7 +15,8 @@ import (
 )
 
 // Shutting a port. The guards' evidence is read where the agent reads
-// everything else, in Observe: a BPDU counted by the port's netdev chain,
+// everything else, in Observe, and by the hub's watcher the moment it may
+// have moved (guardwatch.go): a BPDU counted by the port's netdev chain,
 // or more carrier losses than the flap limit within the flap window. A
 // port so found is shut: a record is written in the hub's run directory,
 // then its devices are set down. The record, not memory, is the state: it
@@ -266,9 +267,10 @@ func newFlapMemory(now func() time.Time) *flapMemory {
 
 // record adds a sample and returns the carrier losses since the baseline:
 // the newest sample at least a window old, or the oldest one kept while
-// the history is shorter. Samples come at the agent's observe interval,
-// so the losses counted span at least the window (once there is that much
-// history) and at most one interval more; older samples are dropped.
+// the history is shorter. Samples come at each observe and at each change
+// the hub's watcher sees, so the losses counted span at least the window
+// (once there is that much history) and at most one observe interval
+// more; older samples are dropped.
 func (f *flapMemory) record(key string, s carrierSample, window time.Duration) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
