@@ -215,9 +215,9 @@ func (m *Manager) watchedHub(id string) (Hub, bool) {
 // namespace (carrierpoll.go), and judged when they moved: a burst is
 // caught within that interval, reported or not.
 //
-// Errors are retried every watchRetry; the agent's pass still judges the
-// same evidence in Observe, so a watcher that cannot open a source leaves
-// the guards acting at the pass, as before.
+// Errors are logged (once while they last) and retried every watchRetry;
+// the agent's pass still judges the same evidence in Observe, so a watcher
+// that cannot open a source leaves the guards acting at the pass.
 func (m *Manager) runWatch(ctx context.Context, id string, hw *hubWatch) {
 	defer close(hw.done)
 	ns := Hub{ID: id}.Namespace()
@@ -232,6 +232,7 @@ func (m *Manager) runWatch(ctx context.Context, id string, hw *hubWatch) {
 		broken   = make(chan struct{}, 1) // a BPDU socket failed
 		retry    = stoppedTimer()
 		tick     = time.NewTicker(carrierPollEvery)
+		lastErr  string // the last error logged, logged again only when it changes
 		checks   = 0    // judgements left to find a heard BPDU's count
 		full     = true // judge the BPDU counters too
 		resync   = true // check the BPDU sockets
@@ -308,8 +309,15 @@ func (m *Manager) runWatch(ctx context.Context, id string, hw *hubWatch) {
 			checks--
 			retry.Reset(bpduRecheck)
 		}
-		if len(errs) > 0 && ctx.Err() == nil {
+		if err := errors.Join(errs...); err != nil && ctx.Err() == nil {
 			retry.Reset(watchRetry)
+			if err.Error() != lastErr {
+				m.log.Warn("layer-2 guard watcher: retrying; the agent's passes still judge the guards", "hub", id, "err", err)
+			}
+			lastErr = err.Error()
+		} else if lastErr != "" && ctx.Err() == nil {
+			m.log.Info("layer-2 guard watcher recovered", "hub", id)
+			lastErr = ""
 		}
 		full, resync = false, false
 		// Wait for something that may move the evidence; link updates of

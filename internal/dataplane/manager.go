@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -20,6 +21,9 @@ type Options struct {
 	// hub takes them; "" is the agent's own. Tests set it to a namespace of
 	// their own so that nothing of the root namespace is touched.
 	NodeNamespace string
+	// Log receives what goes wrong where no caller waits for an error: in
+	// the layer-2 guards' watchers (guardwatch.go). Default: discarded.
+	Log *slog.Logger
 }
 
 // Manager realises hubs on this node. Its subsystems hold no state of
@@ -44,6 +48,7 @@ type Manager struct {
 	// with fake kernels, which have no watchers.
 	events *netlinkOps
 	watch  guardWatchers
+	log    *slog.Logger
 	// counters reads a port's link counters; nil with fake kernels.
 	counters func(ns, dev string) (LinkCounters, error)
 }
@@ -57,6 +62,9 @@ func NewManager(o Options) *Manager {
 	m := newManager(o.RunDir, nl, nftCLI{}, nodeNft{ns: o.NodeNamespace}, netlinkTC{ops: nl}, birdDaemon{})
 	m.counters = nl.linkCounters
 	m.events = &nl
+	if o.Log != nil {
+		m.log = o.Log
+	}
 	return m
 }
 
@@ -70,6 +78,7 @@ func newManager(runDir string, n netOps, f nftOps, u underlayOps, t tcOps, b bir
 		bird:     &birdSet{ops: b, runDir: runDir},
 		flaps:    newFlapMemory(time.Now),
 		watch:    guardWatchers{tripped: make(chan struct{}, 1)},
+		log:      slog.New(slog.DiscardHandler),
 	}
 }
 
