@@ -66,7 +66,14 @@ type guardWatchers struct {
 	// tripped has room for one signal: a watcher's shut is never lost, and
 	// several before the agent looks are one.
 	tripped chan struct{}
+	// listings bounds the nftables listings the watchers run at once: a
+	// new agent starts every hub's watcher within one pass, each with a
+	// listing.
+	listings chan struct{}
 }
+
+// maxListings is the capacity of guardWatchers.listings.
+const maxListings = 4
 
 // hubWatch is one hub's watcher.
 type hubWatch struct {
@@ -439,8 +446,15 @@ func (m *Manager) guardNow(ctx context.Context, h Hub, full bool) (int, error) {
 	var rules []RuleCounter
 	var err error
 	if full {
+		select {
+		case m.watch.listings <- struct{}{}:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
 		var listing string
-		if listing, err = m.nft.ops.List(ctx, h.Namespace()); err != nil {
+		listing, err = m.nft.ops.List(ctx, h.Namespace())
+		<-m.watch.listings
+		if err != nil {
 			// Without the counters there is no BPDU evidence; flaps are
 			// still judged.
 			err = fmt.Errorf("guard watch %s: %w", h.ID, err)

@@ -77,7 +77,7 @@ func newManager(runDir string, n netOps, f nftOps, u underlayOps, t tcOps, b bir
 		tc:       &tcSet{ops: t},
 		bird:     &birdSet{ops: b, runDir: runDir},
 		flaps:    newFlapMemory(time.Now),
-		watch:    guardWatchers{tripped: make(chan struct{}, 1)},
+		watch:    guardWatchers{tripped: make(chan struct{}, 1), listings: make(chan struct{}, maxListings)},
 		log:      slog.New(slog.DiscardHandler),
 	}
 }
