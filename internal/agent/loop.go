@@ -32,6 +32,10 @@ type Loop struct {
 	Wait, Resync time.Duration
 	// MaxBackoff bounds the wait between failed calls to the controller.
 	MaxBackoff time.Duration
+	// Wake, when it fires, ends the long poll early for a pass and a
+	// report: the data plane has acted on its own (a layer-2 guard shut a
+	// port, dataplane.Manager.Tripped) and the controller is told at once.
+	Wake <-chan struct{}
 }
 
 func (l *Loop) defaults() {
@@ -100,7 +104,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	backoff := time.Second
 	for ctx.Err() == nil {
-		doc, err := l.Client.DesiredState(ctx, current.Generation, l.Wait)
+		doc, woken, err := l.poll(ctx, current.Generation)
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
@@ -128,7 +132,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			current, have = s, true
 			apply()
 		default:
-			if have && (lastErr != nil || time.Since(lastPass) >= l.Resync) {
+			if have && (lastErr != nil || woken || time.Since(lastPass) >= l.Resync) {
 				apply()
 			}
 		}
@@ -145,6 +149,33 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// poll is the long poll for a new desired state, ended early (no document,
+// no error, woken) when Wake fires.
+func (l *Loop) poll(ctx context.Context, generation string) (doc []byte, woken bool, err error) {
+	if l.Wake == nil {
+		doc, err = l.Client.DesiredState(ctx, generation, l.Wait)
+		return doc, false, err
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wake := make(chan bool, 1)
+	go func() {
+		select {
+		case <-l.Wake:
+			cancel()
+			wake <- true
+		case <-pctx.Done():
+			wake <- false
+		}
+	}()
+	doc, err = l.Client.DesiredState(pctx, generation, l.Wait)
+	cancel()
+	if woken = <-wake; woken && errors.Is(err, context.Canceled) && ctx.Err() == nil {
+		err = nil // the poll was cut short, not failed
+	}
+	return doc, woken, err
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -14,7 +14,10 @@
 // Manager.Observe read back sessions, route counts, rule and link counters
 // for the agent's observe step; Observe also shuts a port whose guards
 // tripped (a BPDU, or carrier flaps), recorded in the hub's run directory
-// until the port's re-enable sequence passes the one recorded.
+// until the port's re-enable sequence passes the one recorded. Between the
+// agent's passes, a watcher per guarded hub (guardwatch.go) makes the same
+// judgement as soon as a BPDU or a carrier change is seen, and signals
+// Manager.Tripped.
 //
 // Its input is the typed Hub, not the controller's desired-state document:
 // the agent translates that document into a Hub and calls Manager.Apply.
@@ -23,7 +26,8 @@
 // altering call when they already match — so the agent may call Apply on
 // every resync, and a restarted agent adopts what is running without
 // touching it. Subsystems keep no state in memory between calls; the only
-// memory is the flap guard's carrier samples.
+// memory is the flap guard's carrier samples and the guard watchers, which
+// a new Manager rebuilds from the kernel at its first Apply.
 //
 // Order (Manager.Apply): validate → check the port interfaces exist →
 // underlay filter → namespace → links (MTU; shut ports held down) → addresses → sysctls →

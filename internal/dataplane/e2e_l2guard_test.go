@@ -25,10 +25,12 @@ import (
 //   - Storm control: a broadcast flood at about ten times the threshold
 //     is cut to the threshold (plus the one second's burst the bucket
 //     holds), counted where the frames land (the hub's input chain).
-//   - BPDU guard: one BPDU shuts the port at the next Observe; it stays
+//   - BPDU guard: one BPDU shuts the port within a second, with no
+//     Observe (the hub's watcher acts, and signals Tripped); it stays
 //     down across a re-apply and a new Manager (an agent restart), and
 //     comes back when the re-enable sequence passes the recorded one.
-//   - Flaps: five carrier losses between two observes shut the port too.
+//   - Flaps: a burst of five carrier losses shuts the port within a
+//     second too, with no Observe.
 //   - MTU: set on the port by netlink, then left alone.
 func TestEndToEndL2Guard(t *testing.T) {
 	prefix, runDir := kernelTest(t)
@@ -56,6 +58,7 @@ func TestEndToEndL2Guard(t *testing.T) {
 	nl := netlinkOps{nodeNS: node}
 	m, rec := recordingManager(runDir, nl, nftCLI{}, netlinkTC{ops: nl}, birdDaemon{})
 	t.Cleanup(func() {
+		defer m.Close()
 		if err := m.Remove(ctx, h.ID); err != nil {
 			t.Errorf("remove: %v", err)
 		}
@@ -166,10 +169,19 @@ func TestEndToEndL2Guard(t *testing.T) {
 
 	t.Run("bpdu shuts until re-enabled", func(t *testing.T) {
 		raw := nstest.OpenRaw(t, cust, "eth0")
+		rec.take()
+		drain(m.Tripped())
 		if err := raw.Send(nstest.BPDUFrame(raw.MAC)); err != nil {
 			t.Fatal(err)
 		}
-		rec.take()
+		// No Observe: the watcher acts on its own.
+		took := shutWithin(t, nl, ns, port, time.Second)
+		t.Logf("a BPDU shut the port in %v", took)
+		select {
+		case <-m.Tripped():
+		case <-time.After(time.Second):
+			t.Error("the shut was not signalled on Tripped")
+		}
 		st := observeHub(m)
 		if len(st.Shut) != 1 || st.Shut[0].Reason != ShutBPDU || st.Shut[0].Port != "onprem" {
 			t.Fatalf("after a BPDU: Shut = %+v", st.Shut)
@@ -191,7 +203,9 @@ func TestEndToEndL2Guard(t *testing.T) {
 			t.Errorf("re-applying made calls %q", got)
 		}
 		// The agent restarts: a new Manager, nothing in memory.
+		m.Close()
 		restarted, rec2 := recordingManager(runDir, nl, nftCLI{}, netlinkTC{ops: nl}, birdDaemon{})
+		m = restarted // closed by the test's cleanup
 		if err := restarted.Apply(ctx, h); err != nil {
 			t.Fatal(err)
 		}
@@ -218,14 +232,22 @@ func TestEndToEndL2Guard(t *testing.T) {
 		if err := ping(cust, "169.254.10.2", hub, 5*time.Second); err != nil {
 			t.Errorf("customer router → hub after re-enable: %v", err)
 		}
-		m = restarted
 	})
 
 	t.Run("flaps shut", func(t *testing.T) {
-		observeHub(m) // the baseline
+		drain(m.Tripped())
+		// The burst in one batch: five losses within a few milliseconds.
+		var burst []string
 		for range 5 {
-			sh(t, "ip", "-n", cust, "link", "set", "eth0", "down")
-			sh(t, "ip", "-n", cust, "link", "set", "eth0", "up")
+			burst = append(burst, "link set eth0 down", "link set eth0 up")
+		}
+		nstest.IPBatch(t, cust, burst)
+		took := shutWithin(t, nl, ns, port, time.Second)
+		t.Logf("five flaps shut the port in %v", took)
+		select {
+		case <-m.Tripped():
+		case <-time.After(time.Second):
+			t.Error("the shut was not signalled on Tripped")
 		}
 		st := observeHub(m)
 		if len(st.Shut) != 1 || st.Shut[0].Reason != ShutFlap || st.Shut[0].ReenableSeq != 1 {
@@ -243,6 +265,31 @@ func TestEndToEndL2Guard(t *testing.T) {
 			t.Errorf("after re-enable: Shut = %+v", st.Shut)
 		}
 	})
+}
+
+// shutWithin waits up to limit for a device to be set down and returns how
+// long it took; past the limit the test fails.
+func shutWithin(t *testing.T, ops netOps, ns, dev string, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for linkOf(t, ops, ns, dev).Up {
+		if time.Since(start) > limit {
+			t.Fatalf("%s is still up %v later", dev, limit)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// drain empties a signal channel.
+func drain(c <-chan struct{}) {
+	for {
+		select {
+		case <-c:
+		default:
+			return
+		}
+	}
 }
 
 func noIPv6(t *testing.T, ns string) {

@@ -16,7 +16,8 @@ import (
 // activate the standby, then the primary's cable is cut). The hub bridges
 // the legs: when the primary's carrier goes and the router moves to the
 // secondary, traffic continues at a 10 ms ping and the BGP session is not
-// reset; the hub's report shows the primary leg without carrier.
+// reset; the hub's report shows the primary leg without carrier. Last, a
+// BPDU on the active leg shuts both legs within a second.
 func TestEndToEndRedundantPort(t *testing.T) {
 	prefix, runDir := kernelTest(t)
 	ctx := context.Background()
@@ -74,6 +75,7 @@ func TestEndToEndRedundantPort(t *testing.T) {
 	// What the kernel holds is what was asked: re-applying changes nothing
 	// (bridge ports and their isolation are read back).
 	m2, rec := recordingManager(runDir, netlinkOps{nodeNS: node}, nftCLI{}, netlinkTC{ops: netlinkOps{nodeNS: node}}, birdDaemon{})
+	t.Cleanup(m2.Close)
 	if err := m2.Apply(ctx, h); err != nil {
 		t.Fatal(err)
 	}
@@ -148,5 +150,19 @@ func TestEndToEndRedundantPort(t *testing.T) {
 	}
 	if got := rec.take(); len(got) > 0 {
 		t.Errorf("after failover, re-applying made calls %q", got)
+	}
+
+	// A switch behind the secondary leg, now the active one, sends a
+	// BPDU: the hub's guard watcher shuts the port, both legs, within a
+	// second and with no Observe.
+	raw := nstest.OpenRaw(t, onNS, "eth1")
+	if err := raw.Send(nstest.BPDUFrame(raw.MAC)); err != nil {
+		t.Fatal(err)
+	}
+	nl := netlinkOps{nodeNS: node}
+	took := shutWithin(t, nl, h.Namespace(), legS, time.Second)
+	t.Logf("a BPDU on the secondary leg shut it in %v", took)
+	if linkOf(t, nl, h.Namespace(), legP).Up {
+		t.Error("the primary leg of the shut port is still up")
 	}
 }

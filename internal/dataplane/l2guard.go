@@ -14,7 +14,8 @@ import (
 //
 //  1. BPDU guard: frames to 01:80:c2:00:00:00 (IEEE 802.1D bridge group
 //     address) are counted and dropped. The count is the evidence Observe
-//     acts on: one BPDU shuts the port (shut.go).
+//     and the hub's watcher act on: one BPDU shuts the port (shut.go,
+//     guardwatch.go).
 //  2. MAC limit: a frame's source address must be in, or fit into, the
 //     port's dynamic set of at most mac_limit addresses, each forgotten
 //     after mac_ageing_seconds of silence ("update" refreshes the timeout

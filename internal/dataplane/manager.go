@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -19,13 +21,17 @@ type Options struct {
 	// hub takes them; "" is the agent's own. Tests set it to a namespace of
 	// their own so that nothing of the root namespace is touched.
 	NodeNamespace string
+	// Log receives what goes wrong where no caller waits for an error: in
+	// the layer-2 guards' watchers (guardwatch.go). Default: discarded.
+	Log *slog.Logger
 }
 
 // Manager realises hubs on this node. Its subsystems hold no state of
 // their own between calls: what is running is read back each time, so a
-// restarted agent adopts what the previous one left. The one exception is
+// restarted agent adopts what the previous one left. The exceptions are
 // the flap guard's carrier samples (shut.go), which only a running agent
-// can take; a port's shut itself is recorded on disk.
+// can take, and the guards' watchers (guardwatch.go), started by Apply and
+// stopped by Remove and Close; a port's shut itself is recorded on disk.
 type Manager struct {
 	runDir string
 	links  *linkSet
@@ -35,6 +41,14 @@ type Manager struct {
 	tc       *tcSet
 	bird     *birdSet
 	flaps    *flapMemory
+	// guardMu serialises the guards' judgements and the removal of shut
+	// records (shut.go).
+	guardMu sync.Mutex
+	// events opens the guard watchers' event sources (guardwatch.go); nil
+	// with fake kernels, which have no watchers.
+	events *netlinkOps
+	watch  guardWatchers
+	log    *slog.Logger
 	// counters reads a port's link counters; nil with fake kernels.
 	counters func(ns, dev string) (LinkCounters, error)
 }
@@ -47,6 +61,10 @@ func NewManager(o Options) *Manager {
 	nl := netlinkOps{nodeNS: o.NodeNamespace}
 	m := newManager(o.RunDir, nl, nftCLI{}, nodeNft{ns: o.NodeNamespace}, netlinkTC{ops: nl}, birdDaemon{})
 	m.counters = nl.linkCounters
+	m.events = &nl
+	if o.Log != nil {
+		m.log = o.Log
+	}
 	return m
 }
 
@@ -59,6 +77,8 @@ func newManager(runDir string, n netOps, f nftOps, u underlayOps, t tcOps, b bir
 		tc:       &tcSet{ops: t},
 		bird:     &birdSet{ops: b, runDir: runDir},
 		flaps:    newFlapMemory(time.Now),
+		watch:    guardWatchers{tripped: make(chan struct{}, 1), listings: make(chan struct{}, maxListings)},
+		log:      slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -120,8 +140,9 @@ func (m *Manager) ApplyAll(ctx context.Context, hubs []Hub) (failed []error, ref
 // set converges a checked hub. The order matters and is fixed: the
 // underlay filter first (a backbone's VXLAN device takes packets from its
 // peers only, from the moment it exists), then the namespace, links, addresses and sysctls first (everything else lives in
-// them), then the firewall, NAT and layer-2 guards (in force before any
-// route draws traffic), then the shut records of re-enabled ports, then
+// them; the guards' watcher follows the hub from there), then the
+// firewall, NAT and layer-2 guards (in force before any route draws
+// traffic), then the shut records of re-enabled ports, then
 // shaping, then BIRD. A subsystem that fails stops the ones after it; the
 // caller retries the whole Apply on its next pass, which is safe because
 // every step is idempotent.
@@ -132,6 +153,10 @@ func (m *Manager) set(ctx context.Context, h Hub) error {
 	if err := m.links.Set(h); err != nil {
 		return fmt.Errorf("hub %s: links: %w", h.ID, err)
 	}
+	// The guards' watcher judges this hub from now on (guardwatch.go); a
+	// re-enabled port keeps its record, and is not judged, until
+	// clearShut below.
+	m.watchHub(h)
 	if err := m.nft.Set(ctx, h); err != nil {
 		return fmt.Errorf("hub %s: nftables: %w", h.ID, err)
 	}
@@ -158,6 +183,7 @@ func (m *Manager) Remove(ctx context.Context, hubID string) error {
 	if !hubIDRe.MatchString(hubID) {
 		return fmt.Errorf("remove hub: invalid id %q", hubID)
 	}
+	m.unwatchHub(hubID)
 	m.flaps.forget(hubID + "/")
 	err := errors.Join(m.bird.Remove(hubID), m.links.Remove(hubID))
 	if err == nil {

@@ -448,22 +448,9 @@ func (o netlinkOps) Carriers(ns string) (map[string]Carrier, error) {
 			return fmt.Errorf("dump links: %w", err)
 		}
 		for _, m := range msgs {
-			info := nl.DeserializeIfInfomsg(m)
-			attrs, err := nl.ParseRouteAttr(m[info.Len():])
+			name, c, err := parseCarrier(m)
 			if err != nil {
-				return fmt.Errorf("link attributes: %w", err)
-			}
-			var name string
-			c := Carrier{Up: info.Flags&unix.IFF_LOWER_UP != 0}
-			for _, a := range attrs {
-				switch a.Attr.Type {
-				case unix.IFLA_IFNAME:
-					name = strings.TrimRight(string(a.Value), "\x00")
-				case unix.IFLA_CARRIER_CHANGES:
-					if len(a.Value) >= 4 {
-						c.Changes = nl.NativeEndian().Uint32(a.Value)
-					}
-				}
+				return err
 			}
 			out[name] = c
 		}
@@ -473,6 +460,29 @@ func (o netlinkOps) Carriers(ns string) (map[string]Carrier, error) {
 		return nil, fmt.Errorf("carriers in %q: %w", ns, err)
 	}
 	return out, nil
+}
+
+// parseCarrier reads a link's name and carrier from an RTM_NEWLINK
+// message's payload.
+func parseCarrier(m []byte) (string, Carrier, error) {
+	info := nl.DeserializeIfInfomsg(m)
+	attrs, err := nl.ParseRouteAttr(m[info.Len():])
+	if err != nil {
+		return "", Carrier{}, fmt.Errorf("link attributes: %w", err)
+	}
+	var name string
+	c := Carrier{Up: info.Flags&unix.IFF_LOWER_UP != 0}
+	for _, a := range attrs {
+		switch a.Attr.Type {
+		case unix.IFLA_IFNAME:
+			name = strings.TrimRight(string(a.Value), "\x00")
+		case unix.IFLA_CARRIER_CHANGES:
+			if len(a.Value) >= 4 {
+				c.Changes = nl.NativeEndian().Uint32(a.Value)
+			}
+		}
+	}
+	return name, c, nil
 }
 
 // inNamespace runs fn on a thread moved into ns. Files under /proc/sys/net

@@ -137,7 +137,13 @@ func recordingManager(runDir string, n netOps, f nftOps, t tcOps, b birdOps) (*M
 	if nl, ok := n.(netlinkOps); ok {
 		u = nodeNft{ns: nl.nodeNS}
 	}
-	return newManager(runDir, recNet{n, c}, recNft{f, c}, recUnderlay{u, c}, recTC{t, c}, recBird{b, c}), c
+	m := newManager(runDir, recNet{n, c}, recNft{f, c}, recUnderlay{u, c}, recTC{t, c}, recBird{b, c})
+	if nl, ok := n.(netlinkOps); ok {
+		// The guards' watchers too (their calls that change the kernel go
+		// through the recorded operations).
+		m.events = &nl
+	}
+	return m, c
 }
 
 func (r recNet) AddVXLAN(ns string, v VXLANSpec) error {

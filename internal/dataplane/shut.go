@@ -15,7 +15,8 @@ import (
 )
 
 // Shutting a port. The guards' evidence is read where the agent reads
-// everything else, in Observe: a BPDU counted by the port's netdev chain,
+// everything else, in Observe, and by the hub's watcher the moment it may
+// have moved (guardwatch.go): a BPDU counted by the port's netdev chain,
 // or more carrier losses than the flap limit within the flap window. A
 // port so found is shut: a record is written in the hub's run directory,
 // then its devices are set down. The record, not memory, is the state: it
@@ -115,6 +116,8 @@ func heldDown(p Port, records map[string]PortShut) bool {
 // flaps count from now. Called after links and nftables are applied, so a
 // record outlives a failed re-enable and the next pass tries again.
 func (m *Manager) clearShut(h Hub) error {
+	m.guardMu.Lock()
+	defer m.guardMu.Unlock()
 	records, err := readShut(m.runDir, h)
 	if err != nil || len(records) == 0 {
 		return err
@@ -124,6 +127,8 @@ func (m *Manager) clearShut(h Hub) error {
 		ports[p.Name] = p
 	}
 	var errs []error
+	// The hub's watcher takes the re-enabled ports' new carrier baseline.
+	defer m.pokeWatch(h.ID)
 	for name := range records {
 		if p, ok := ports[name]; ok && heldDown(p, records) {
 			continue
@@ -139,15 +144,27 @@ func (m *Manager) clearShut(h Hub) error {
 // guard acts on the guards' evidence for one hub (rules are the counters
 // of its tables) and returns the ports shut, old and new.
 func (m *Manager) guard(h Hub, rules []RuleCounter) ([]PortShut, error) {
+	out, _, err := m.guardCount(h, rules)
+	return out, err
+}
+
+// guardCount is guard, also counting the ports it shut now. Judgements
+// are serialised (the agent's pass and the hub's watcher, guardwatch.go,
+// both make them): each reads the records the one before wrote, so a port
+// is shut once, and carrier samples are recorded in order.
+func (m *Manager) guardCount(h Hub, rules []RuleCounter) ([]PortShut, int, error) {
+	m.guardMu.Lock()
+	defer m.guardMu.Unlock()
 	records, err := readShut(m.runDir, h)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if records == nil {
 		records = map[string]PortShut{}
 	}
 	var carriers map[string]Carrier
 	var errs []error
+	shutNow := 0
 	now := m.flaps.now()
 	for _, p := range h.Ports {
 		g := p.L2Guard
@@ -190,6 +207,7 @@ func (m *Manager) guard(h Hub, rules []RuleCounter) ([]PortShut, error) {
 		if err := m.shut(h, p, r); err != nil {
 			errs = append(errs, err)
 		}
+		shutNow++
 		records[p.Name] = r
 	}
 	var out []PortShut
@@ -198,7 +216,7 @@ func (m *Manager) guard(h Hub, rules []RuleCounter) ([]PortShut, error) {
 			out = append(out, records[p.Name])
 		}
 	}
-	return out, errors.Join(errs...)
+	return out, shutNow, errors.Join(errs...)
 }
 
 // shut records the shut before taking the devices down: an agent that
@@ -249,9 +267,10 @@ func newFlapMemory(now func() time.Time) *flapMemory {
 
 // record adds a sample and returns the carrier losses since the baseline:
 // the newest sample at least a window old, or the oldest one kept while
-// the history is shorter. Samples come at the agent's observe interval,
-// so the losses counted span at least the window (once there is that much
-// history) and at most one interval more; older samples are dropped.
+// the history is shorter. Samples come at each observe and at each change
+// the hub's watcher sees, so the losses counted span at least the window
+// (once there is that much history) and at most one observe interval
+// more; older samples are dropped.
 func (f *flapMemory) record(key string, s carrierSample, window time.Duration) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

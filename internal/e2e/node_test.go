@@ -383,6 +383,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	}()
 	time.Sleep(500 * time.Millisecond)
 	stop()
+	m.Close() // as the agent does on exit: its guard watchers stop
 	m2 := dataplane.NewManager(dataplane.Options{RunDir: runDir, NodeNamespace: node})
 	stop2 := runAgent(t, newLoop(client, m2, runDir, state))
 	defer stop2()
@@ -444,6 +445,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	// shut until B re-enables it. A is untouched.
 	b := sites[1]
 	raw := nstest.OpenRaw(t, b.onprem, "eth0")
+	sent := time.Now()
 	if err := raw.Send(nstest.BPDUFrame(raw.MAC)); err != nil {
 		t.Fatal(err)
 	}
@@ -451,6 +453,9 @@ func TestNodeEndToEnd(t *testing.T) {
 		st, err := netSvc.Workflow.GetPortGuard(ctx, tenanttest.Customer(b.cust), b.onPort)
 		return err == nil && st.State == "shut" && st.Reason == network.ShutBPDU, fmt.Sprintf("%+v %v", st, err)
 	})
+	// The node's guard watcher shuts the port and wakes the agent, which
+	// reports at once rather than at its next resync (5 s here).
+	t.Logf("BPDU sent → shut recorded by the controller: %v", time.Since(sent).Round(time.Millisecond))
 	if err := nstest.Ping(b.onprem, b.onLoop, b.cloudLoop, time.Second); err == nil {
 		t.Error("B's shut port still forwards")
 	}
@@ -615,7 +620,7 @@ func wireCloud(t *testing.T, node, runDir string, s *site) {
 // newLoop is the agent's loop with short waits, so the test converges fast.
 func newLoop(c *agent.Client, m *dataplane.Manager, runDir, state string) *agent.Loop {
 	return &agent.Loop{Client: c, Applier: &agent.DataplaneApplier{M: m, RunDir: runDir}, Dir: state, Version: "e2e",
-		Wait: 2 * time.Second, Resync: 5 * time.Second, MaxBackoff: time.Second}
+		Wait: 2 * time.Second, Resync: 5 * time.Second, MaxBackoff: time.Second, Wake: m.Tripped()}
 }
 
 func birdPID(t *testing.T, runDir, id string) string {
