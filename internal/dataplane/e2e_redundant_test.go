@@ -160,7 +160,7 @@ func TestEndToEndRedundantPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	nl := netlinkOps{nodeNS: node}
-	took := shutWithin(t, nl, h.Namespace(), legS, time.Second)
+	took := shutWithin(t, nl, h.Namespace(), legS, watcherPatience)
 	t.Logf("a BPDU on the secondary leg shut it in %v", took)
 	if linkOf(t, nl, h.Namespace(), legP).Up {
 		t.Error("the primary leg of the shut port is still up")
