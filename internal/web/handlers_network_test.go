@@ -41,6 +41,10 @@ func TestNetworkAPI(t *testing.T) {
 	for _, code := range []string{onprem.PortCode, aws.PortCode} {
 		op.expect(http.StatusCreated, "POST", "/api/v1/customers/"+string(cu.ID)+"/ports/"+code+"/placement", map[string]any{})
 	}
+	// A physical port added to the node; its name once only.
+	op.expect(http.StatusCreated, "POST", "/api/v1/nodes/tyo-1/physical-ports", map[string]any{"name": "eth7", "speed_mbps": 10_000, "kind": "cloud-aws"})
+	op.expectInvalid(http.StatusConflict, "POST", "/api/v1/nodes/tyo-1/physical-ports", map[string]any{"name": "eth7", "speed_mbps": 10_000, "kind": "cloud-aws"})
+	op.expectInvalid(http.StatusNotFound, "POST", "/api/v1/nodes/tyo-9/physical-ports", map[string]any{"name": "eth8", "speed_mbps": 10_000, "kind": "cloud-aws"})
 	// The cloud port's two links are on the two AWS physical ports.
 	r := op.expect(http.StatusOK, "GET", "/api/v1/customers/"+string(cu.ID)+"/placements", nil)
 	if !strings.Contains(string(r.body), `"leg":"primary","node":"tyo-1","physical_port":"eth3"`) ||
