@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,13 @@ func TestCloudPortBothLinksEndToEnd(t *testing.T) {
 	if st, err := h.fl.NodeStatus(ctx, tyo.name); err != nil || strings.Contains(string(st.Report), "not realised") {
 		t.Errorf("the node reports a gap: %s (%v)", st.Report, err)
 	}
+	// The customer sees both sessions established and both links with
+	// carrier.
+	api, token := h.customerAPI(t), h.customerToken(t, s.cust)
+	cloudView(t, api, token, s, "both links up", func(v portView) bool {
+		return v.session("primary").Info == "Established" && v.session("secondary").Info == "Established" &&
+			v.connection("primary").Carrier && v.connection("secondary").Carrier
+	})
 	hubNS := dataplane.NamespacePrefix + s.dataplaneID
 	for _, a := range []struct{ ns, dev string }{{hubNS, s.clIf}, {hubNS, s.clIf2}} {
 		if out := nstest.Sh(t, "ip", "-n", a.ns, "-br", "addr", "show", "dev", a.dev); !strings.Contains(out, "UP") {
@@ -132,6 +140,14 @@ func TestCloudPortBothLinksEndToEnd(t *testing.T) {
 	if now := protocol(t, m, s.dataplaneID, secondary); !now.Established() || !now.Since.Equal(was.Since) {
 		t.Errorf("the failover reset the secondary session: %+v → %+v", was, now)
 	}
+	// The customer sees the primary link without carrier and its session
+	// down, the secondary's as it was.
+	after := cloudView(t, api, token, s, "the primary link down", func(v portView) bool {
+		return !v.connection("primary").Carrier && v.session("primary").Info != "Established" && v.connection("secondary").Carrier
+	})
+	if now := after.session("secondary"); now.Info != "Established" || !now.Since.Equal(was.Since) {
+		t.Errorf("the customer sees the secondary session %+v, established since %s before the failover", now, was.Since)
+	}
 	nstest.WaitFor(t, "the hub's best route to the AWS prefix to be the secondary's", 30*time.Second, func() (bool, string) {
 		rs, err := hub.Routes(context.Background())
 		for _, rt := range rs {
@@ -154,4 +170,49 @@ func waitVia(t *testing.T, ns, dst, dev string) {
 		out := nstest.Sh(t, "ip", "-n", ns, "route", "get", dst)
 		return strings.Contains(out, " dev "+dev+" "), out
 	})
+}
+
+// session is the port's session of the given name; the zero value when it
+// has none.
+func (v portView) session(name string) sessionView {
+	for _, s := range v.Sessions {
+		if s.Name == name {
+			return s
+		}
+	}
+	return sessionView{}
+}
+
+// connection is the port's link of the given connection; the zero value
+// when it has none.
+func (v portView) connection(name string) linkView {
+	for _, l := range v.Links {
+		if l.Connection == name && l.Leg == "" {
+			return l
+		}
+	}
+	return linkView{}
+}
+
+// cloudView waits until the customer's view of the site's cloud port has
+// exactly its two sessions, primary and secondary, and a link for each,
+// and ok holds.
+func cloudView(t *testing.T, api *httptest.Server, token string, s *site, what string, ok func(portView) bool) portView {
+	t.Helper()
+	var got portView
+	nstest.WaitFor(t, "the customer's view of "+s.cloudPort+" to show "+what, 60*time.Second, func() (bool, string) {
+		var st struct {
+			Ports []portView `json:"ports"`
+		}
+		code := getJSON(t, api, token, "/api/v1/hubs/"+string(s.hub)+"/dataplane", &st)
+		got = portView{}
+		for _, p := range st.Ports {
+			if p.PortCode == s.cloudPort {
+				got = p
+			}
+		}
+		shape := len(got.Sessions) == 2 && len(got.Links) == 2 && got.session("primary").Name != "" && got.session("secondary").Name != ""
+		return code == 200 && shape && ok(got), fmt.Sprintf("%d %+v", code, got)
+	})
+	return got
 }
