@@ -222,15 +222,19 @@ func (s *core) propose(ctx context.Context, q store.Querier, p portRow, placed [
 		detail := "none is installed"
 		if len(refused) > 0 {
 			detail = strings.Join(refused, "; ")
-		} else if len(cands) > 0 || len(placed) > 0 {
-			detail = fmt.Sprintf("a %s port has its legs on %d different physical ports of one node", p.kind, legCount(p))
 		}
-		if vlanRefused {
+		switch {
+		case vlanRefused:
 			return nil, fault.New(fault.Conflict, "no %d physical %s port(s) in %s with %d Mb/s left and VLAN %d free (%s)",
 				legs, want, where, p.commit, vlan, detail)
+		case len(refused) > 0:
+			return nil, fault.New(fault.Conflict, "capacity exceeded: no %d physical %s port(s) in %s with %d Mb/s left (%s)",
+				legs, want, where, p.commit, detail)
 		}
-		return nil, fault.New(fault.Conflict, "capacity exceeded: no %d physical %s port(s) in %s with %d Mb/s left (%s)",
-			legs, want, where, p.commit, detail)
+		// Room enough, too few ports: each leg needs a physical port of
+		// its own.
+		return nil, fault.New(fault.Conflict, "no %d physical %s port(s) in %s: %d found; "+
+			"a %s port's %d legs are on different physical ports of one node", legs, want, where, len(cands), p.kind, legCount(p))
 	}
 	return cands[:legs], nil
 }

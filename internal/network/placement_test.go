@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tsunagi-net/tsunagi/internal/agent"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
@@ -101,5 +102,34 @@ func TestCloudPortMissingSecondary(t *testing.T) {
 		wantFault(t, err, fault.Conflict, "already placed")
 		_, err = e.svc.Operations.ProposePlacement(e.ctx, a.op, code)
 		wantFault(t, err, fault.Conflict, "already placed")
+	})
+}
+
+// A node with one physical port of a cloud kind cannot take a cloud port:
+// the refusal says that the two legs need two ports, not that capacity is
+// short; once the operator adds a second port, the port is placed on both.
+func TestCloudPortNeedsTwoPhysicalPorts(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		a := e.addCustomer("a")
+		e.must(e.cat.CreateRegion(e.ctx, catalog.RegionInput{Code: "nagoya", NameEN: "Nagoya", NameJA: "名古屋", DataLocation: "Japan"}))
+		e.must(e.cat.CreateNode(e.ctx, catalog.NodeInput{Region: "nagoya", Name: "ngo-1", Ports: []catalog.PhysicalPort{
+			{Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"}}}))
+		hub, err := e.cat.CreateHub(e.ctx, a.op, catalog.HubInput{ServiceCode: a.code, Region: "nagoya", Priority: "backup"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt, err := e.cat.CreatePort(e.ctx, a.op, catalog.PortInput{ServiceCode: a.code, HubID: hub.ID, Kind: "a-private", SpeedMbps: 1_000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.svc.Operations.Place(e.ctx, a.op, pt.PortCode, PlaceInput{})
+		wantFault(t, err, fault.Conflict, "no 2 physical cloud-aws port(s) in region nagoya: 1 found; a a-private port's 2 legs are on different physical ports of one node")
+		e.must(e.cat.AddPhysicalPort(e.ctx, "ngo-1", catalog.PhysicalPort{Name: "eth5", SpeedMbps: 10_000, Kind: "cloud-aws"}))
+		pl, err := e.svc.Operations.Place(e.ctx, a.op, pt.PortCode, PlaceInput{})
+		if err != nil || len(pl.Legs) != 2 || pl.Legs[0].Port != "eth3" || pl.Legs[1].Port != "eth5" {
+			t.Fatalf("placement = %+v, %v", pl, err)
+		}
 	})
 }
