@@ -110,9 +110,9 @@ func translateBackbone(b desired.Backbone) (*dataplane.Backbone, []string) {
 }
 
 // translatePort makes one data-plane port per BGP session. A cloud port's
-// primary and secondary legs each carry their own session; a redundant
-// on-premises port is one session over both legs, which the data plane
-// bridges.
+// primary and secondary legs each carry their own session (its own /30 on
+// its own VLAN sub-interface); a redundant on-premises port is one session
+// over both legs, which the data plane bridges.
 func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []string) {
 	var problems []string
 	policy, err := translatePolicy(p.RoutePolicy)
@@ -148,8 +148,10 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 		}
 		used[leg.Role] = ok
 		if !ok {
-			// The other leg of a redundant port may be placed on another
-			// node; its session is that node's.
+			// A hub runs on one node, so every leg of its ports is here: a
+			// session without its leg is one the hub does not run (a cloud
+			// port placed before it had a secondary leg).
+			problems = append(problems, fmt.Sprintf("%s session not realised: the port has no %s leg on this node", s.Name, s.Name))
 			continue
 		}
 		dev, bridged := ifname(leg), []string(nil)

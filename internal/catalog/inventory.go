@@ -62,22 +62,11 @@ func (c *Catalog) CreateNode(ctx context.Context, in NodeInput) (Node, error) {
 	seen := map[string]bool{}
 	for i, p := range in.Ports {
 		f := fmt.Sprintf("physical_ports[%d]", i)
-		switch {
-		case !ifNameRE.MatchString(p.Name) || len(p.Name) > maxIfName:
-			return Node{}, fault.Field(f+".name", "name must be an interface name of at most %d characters", maxIfName)
-		case strings.HasPrefix(p.Kind, "cloud-") && len(p.Name) > maxIfName-len(".4094"):
-			// Customers' legs on it are VLAN sub-interfaces <name>.<tag>,
-			// which must fit the kernel's interface names too.
-			return Node{}, fault.Field(f+".name", "a %s port's name must have at most %d characters, so that its VLAN sub-interfaces (<name>.4094) are interface names",
-				p.Kind, maxIfName-len(".4094"))
-		case seen[p.Name]:
+		if err := checkPhysicalPort(f+".", p); err != nil {
+			return Node{}, err
+		}
+		if seen[p.Name] {
 			return Node{}, fault.Field(f+".name", "port %s is listed twice", p.Name)
-		case !containsInt(physicalSpeeds, p.SpeedMbps):
-			return Node{}, fault.Field(f+".speed_mbps", "speed_mbps must be one of %v", physicalSpeeds)
-		case !contains(physicalKinds, p.Kind):
-			return Node{}, fault.Field(f+".kind", "kind must be one of %v", physicalKinds)
-		case p.Oversubscription != 0 && (p.Oversubscription < 1 || p.Oversubscription > 10):
-			return Node{}, fault.Field(f+".oversubscription", "oversubscription must be between 1.0 and 10.0")
 		}
 		seen[p.Name] = true
 		if p.Oversubscription == 0 {
@@ -116,6 +105,61 @@ func (c *Catalog) CreateNode(ctx context.Context, in NodeInput) (Node, error) {
 		return Node{}, fmt.Errorf("create node: %w", err)
 	}
 	return n, nil
+}
+
+// checkPhysicalPort validates one physical port; field prefixes the
+// names of its fields in a refusal.
+func checkPhysicalPort(field string, p PhysicalPort) error {
+	switch {
+	case !ifNameRE.MatchString(p.Name) || len(p.Name) > maxIfName:
+		return fault.Field(field+"name", "name must be an interface name of at most %d characters", maxIfName)
+	case strings.HasPrefix(p.Kind, "cloud-") && len(p.Name) > maxIfName-len(".4094"):
+		// Customers' legs on it are VLAN sub-interfaces <name>.<tag>,
+		// which must fit the kernel's interface names too.
+		return fault.Field(field+"name", "a %s port's name must have at most %d characters, so that its VLAN sub-interfaces (<name>.4094) are interface names",
+			p.Kind, maxIfName-len(".4094"))
+	case !containsInt(physicalSpeeds, p.SpeedMbps):
+		return fault.Field(field+"speed_mbps", "speed_mbps must be one of %v", physicalSpeeds)
+	case !contains(physicalKinds, p.Kind):
+		return fault.Field(field+"kind", "kind must be one of %v", physicalKinds)
+	case p.Oversubscription != 0 && (p.Oversubscription < 1 || p.Oversubscription > 10):
+		return fault.Field(field+"oversubscription", "oversubscription must be between 1.0 and 10.0")
+	}
+	return nil
+}
+
+// AddPhysicalPort adds a physical port to a registered hub node (operator
+// inventory), e.g. the second port of a cloud kind that cloud ports'
+// secondary links need. A name the node already has is a conflict.
+func (c *Catalog) AddPhysicalPort(ctx context.Context, node string, p PhysicalPort) (PhysicalPort, error) {
+	if err := checkPhysicalPort("", p); err != nil {
+		return PhysicalPort{}, err
+	}
+	if p.Oversubscription == 0 {
+		p.Oversubscription = 1
+	}
+	err := c.db.InTx(ctx, func(tx *store.Tx) error {
+		var nodeID string
+		if err := store.Scan(tx.QueryRow(ctx, `SELECT id FROM hub_nodes WHERE name = ?`, node), &nodeID); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fault.New(fault.NotFound, "no node %s", node)
+			}
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO physical_ports (id, node_id, name, speed_mbps, kind, oversubscription, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, ids.New("php"), nodeID, p.Name, p.SpeedMbps, p.Kind, p.Oversubscription, clock.Store(clock.Now())); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return fault.Wrap(fault.Conflict, err, "node %s already has a physical port %s", node, p.Name)
+			}
+			return err
+		}
+		return c.audit.RecordTx(ctx, tx, audit.Event{Action: "node.physical_port.add", Target: "node:" + nodeID,
+			Detail: map[string]any{"name": p.Name, "kind": p.Kind, "speed_mbps": p.SpeedMbps, "oversubscription": p.Oversubscription}})
+	})
+	if err != nil {
+		return PhysicalPort{}, fmt.Errorf("add physical port: %w", err)
+	}
+	return p, nil
 }
 
 // ListNodes lists hub nodes by name with their physical ports.

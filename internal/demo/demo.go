@@ -47,9 +47,14 @@ func Load(ctx context.Context, cat *catalog.Catalog, id *identity.Service) ([]In
 			{Name: "eth3", SpeedMbps: 100_000, Kind: "cloud-aws", Oversubscription: 1.5},
 			{Name: "eth4", SpeedMbps: 100_000, Kind: "cloud-azure", Oversubscription: 1.5},
 			{Name: "eth5", SpeedMbps: 100_000, Kind: "backbone"},
-			{Name: "eth6", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth7", SpeedMbps: 10_000, Kind: "onprem"}}},
+			{Name: "eth6", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth7", SpeedMbps: 10_000, Kind: "onprem"},
+			// A cloud port's secondary link goes on a second physical port
+			// of its kind.
+			{Name: "eth8", SpeedMbps: 100_000, Kind: "cloud-aws", Oversubscription: 1.5},
+			{Name: "eth9", SpeedMbps: 100_000, Kind: "cloud-azure", Oversubscription: 1.5}}},
 		{Region: "osaka", Name: "osa-hub-01", Ports: []catalog.PhysicalPort{
 			{Name: "eth1", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth3", SpeedMbps: 100_000, Kind: "cloud-aws"},
+			{Name: "eth4", SpeedMbps: 100_000, Kind: "cloud-aws"},
 			{Name: "eth5", SpeedMbps: 100_000, Kind: "backbone"}}},
 	} {
 		if _, err := cat.CreateNode(ctx, n); err != nil {

@@ -76,6 +76,11 @@ func TestDemoNetwork(t *testing.T) {
 				}
 				subs[sub] = p.PortCode
 			}
+			// Every cloud port runs both links of its pair, each on a
+			// physical port of its own.
+			if p.Kind != "onprem" && (len(p.Legs) != 2 || p.Legs[0].Interface == p.Legs[1].Interface || len(p.Sessions) != 2) {
+				t.Errorf("cloud port %s: legs %+v, sessions %+v", p.PortCode, p.Legs, p.Sessions)
+			}
 		}
 	}
 }

@@ -71,8 +71,9 @@ func TestBackboneDRGroup(t *testing.T) {
 		return out
 	}
 	tyo := h.addNode(t, "tokyo", "tyo-1", phys("onprem", "pam", "pbm"))
-	osa := h.addNode(t, "osaka", "osa-1", phys("cloud-aws", "pas", "pbs"))
-	fuk := h.addNode(t, "fukuoka", "fuk-1", phys("cloud-aws", "pak"))
+	// Each cloud port's secondary leg is on <its primary's>2.
+	osa := h.addNode(t, "osaka", "osa-1", phys("cloud-aws", "pas", "pbs", "pas2", "pbs2"))
+	fuk := h.addNode(t, "fukuoka", "fuk-1", phys("cloud-aws", "pak", "pak2"))
 	nodes := []*node{tyo, osa, fuk}
 	h.underlay(t, nodes...)
 	ms := map[*node]*dataplane.Manager{}
@@ -157,10 +158,11 @@ func TestBackboneDRGroup(t *testing.T) {
 	waitBest(t, h, bk, "172.31.0.0/16", "sub")
 	waitBest(t, h, main, "172.31.0.0/16", "sub")
 	crossTraffic(t, main, sub)
-	// The sub region loses its cloud link: the hub's side loses its
-	// carrier, and BIRD drops a directly connected session at once rather
-	// than after the hold time.
+	// The sub region loses its cloud links, primary and secondary: the
+	// hub's side loses its carrier, and BIRD drops a directly connected
+	// session at once rather than after the hold time.
 	nstest.Sh(t, "ip", "-n", sub.peerNS, "link", "set", "eth0", "down")
+	nstest.Sh(t, "ip", "-n", sub.peerNS, "link", "set", "eth1", "down")
 	waitBest(t, h, main, "172.31.0.0/16", "backup")
 	waitRoute(t, main.peer.NS, peerBird(main), "172.31.0.0/16", "hub")
 	crossTraffic(t, main, bk)
@@ -220,7 +222,11 @@ func (c *drCustomer) addHub(t *testing.T, h *harness, priority string, n *node, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.netSvc.Operations.Place(h.ctx, tenanttest.Operator(c.id), p.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: n.name, Port: phys}, Reason: "e2e"}); err != nil {
+	place := network.PlaceInput{Primary: &network.PhysRef{Node: n.name, Port: phys}, Reason: "e2e"}
+	if kind != "onprem" {
+		place.Secondary = &network.PhysRef{Node: n.name, Port: phys + "2"}
+	}
+	if _, err := h.netSvc.Operations.Place(h.ctx, tenanttest.Operator(c.id), p.PortCode, place); err != nil {
 		t.Fatal(err)
 	}
 	d := &drHub{label: c.name + " " + priority, priority: priority, n: n, m: m, hub: hub.ID,
@@ -233,7 +239,7 @@ func (c *drCustomer) addHub(t *testing.T, h *harness, priority string, n *node, 
 
 // portConfig is the hub's port in the customer's configuration: BGP with
 // the on-premises router (everything learned is sent to it), or with the
-// cloud's over the primary link (the cloud gets a default route).
+// cloud's over both links (the cloud gets a default route on each).
 func (d *drHub) portConfig() network.PortConfig {
 	hub, peer := d.link, addrPlus(d.link, 1)
 	if d.kind == "onprem" {
@@ -263,6 +269,12 @@ func (d *drHub) wire(t *testing.T, marker string) {
 	nstest.AddNamespace(t, d.peerNS)
 	nstest.Sh(t, "ip", "-n", d.n.ns, "link", "add", ifname, "type", "veth", "peer", "name", "eth0", "netns", d.peerNS)
 	nstest.IPBatch(t, d.peerNS, []string{"addr add " + conf.Local + "/30 dev eth0", "addr add " + conf.Loopback + "/32 dev lo", "link set eth0 up"})
+	if d.kind != "onprem" {
+		// The cloud router's secondary link, on the leg <phys>2.
+		nstest.Sh(t, "ip", "-n", d.n.ns, "link", "add", fmt.Sprintf("%s2.%d", d.phys, vlan), "type", "veth", "peer", "name", "eth1", "netns", d.peerNS)
+		nstest.IPBatch(t, d.peerNS, []string{"addr add " + addrPlus(d.link, 5) + "/30 dev eth1", "link set eth1 up"})
+		conf.Second = &nstest.PeerLink{Local: addrPlus(d.link, 5), Hub: addrPlus(d.link, 4)}
+	}
 	d.peer = nstest.StartPeerBird(t, d.peerNS, d.n.runDir, conf)
 }
 

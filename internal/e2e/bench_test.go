@@ -163,6 +163,11 @@ func benchWire(b *testing.B, node string, s *site) {
 		nstest.Sh(b, "ip", "-n", node, "link", "add", side.ifname, "type", "veth", "peer", "name", "eth0", "netns", side.ns)
 		nstest.IPBatch(b, side.ns, []string{"addr add " + side.addr + " dev eth0", "link set eth0 up", "route add " + side.route})
 	}
+	// The cloud port's secondary link: its leg must exist on the node; the
+	// benchmark's traffic stays on the primary.
+	s.clIf2 = fmt.Sprintf("%s.%d", s.cloudPhysB, vlan)
+	nstest.Sh(b, "ip", "-n", node, "link", "add", s.clIf2, "type", "veth", "peer", "name", "eth1", "netns", s.cloud)
+	nstest.IPBatch(b, s.cloud, []string{"addr add 169.254.100.6/30 dev eth1", "link set eth1 up"})
 }
 
 // prober sends ICMP echoes from an address in a namespace, each with an

@@ -62,7 +62,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	missing := "pn" + sites[0].name
 	missing = strings.ToLower(missing)
 	phys = append(phys, catalog.PhysicalPort{Name: missing, SpeedMbps: 10_000, Kind: "onprem"},
-		catalog.PhysicalPort{Name: "pza", SpeedMbps: 10_000, Kind: "cloud-azure"})
+		catalog.PhysicalPort{Name: "pza", SpeedMbps: 10_000, Kind: "cloud-azure"}, catalog.PhysicalPort{Name: "pzb", SpeedMbps: 10_000, Kind: "cloud-azure"})
 	for _, s := range sites {
 		phys = append(phys,
 			catalog.PhysicalPort{Name: s.onPhys, SpeedMbps: 10_000, Kind: "onprem"},
@@ -284,17 +284,18 @@ func TestNodeEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := netSvc.Operations.Place(ctx, tenanttest.Operator(a.cust), aps.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: "tyo-1", Port: "pza"}, Reason: "e2e"}); err != nil {
+	if _, err := netSvc.Operations.Place(ctx, tenanttest.Operator(a.cust), aps.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: "tyo-1", Port: "pza"},
+		Secondary: &network.PhysRef{Node: "tyo-1", Port: "pzb"}, Reason: "e2e"}); err != nil {
 		t.Fatal(err)
 	}
 	azure, azureLoop := a.onprem[:len(a.onprem)-3]+"-aza", "20.1.0.1"
 	nstest.AddNamespace(t, azure)
 	nstest.Sh(t, "ip", "-n", node, "link", "add", "pza.201", "type", "veth", "peer", "name", "eth0", "netns", azure)
-	nstest.Sh(t, "ip", "-n", azure, "addr", "add", "192.0.2.2/30", "dev", "eth0")
-	nstest.Sh(t, "ip", "-n", azure, "addr", "add", azureLoop+"/32", "dev", "lo")
-	nstest.Sh(t, "ip", "-n", azure, "link", "set", "eth0", "up")
+	nstest.Sh(t, "ip", "-n", node, "link", "add", "pzb.201", "type", "veth", "peer", "name", "eth1", "netns", azure)
+	nstest.IPBatch(t, azure, []string{"addr add 192.0.2.2/30 dev eth0", "addr add 192.0.2.6/30 dev eth1", "addr add " + azureLoop + "/32 dev lo",
+		"link set eth0 up", "link set eth1 up"})
 	nstest.StartPeerBird(t, azure, runDir, nstest.PeerConf{Local: "192.0.2.2", Hub: "192.0.2.1", ASN: 8075, HubASN: hubASN,
-		Prefixes: []string{"20.1.0.0/16"}, Loopback: azureLoop})
+		Prefixes: []string{"20.1.0.0/16"}, Loopback: azureLoop, Second: &nstest.PeerLink{Local: "192.0.2.6", Hub: "192.0.2.5"}})
 	withM2 := withExtra
 	withM2.Objects = network.Objects{Addresses: []network.AddressObject{{Name: "lan", Prefixes: []string{"10.10.0.0/16"}}}}
 	withM2.Ports = append(append([]network.PortConfig(nil), withExtra.Ports...), network.PortConfig{PortCode: aps.PortCode,
@@ -559,7 +560,10 @@ func configure(t testing.TB, ctx context.Context, cat *catalog.Catalog, svc *net
 	if _, err := svc.Operations.Place(ctx, tenanttest.Operator(cu.ID), on.PortCode, onPlace); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Operations.Place(ctx, tenanttest.Operator(cu.ID), cl.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: "tyo-1", Port: s.cloudPhysA}, Reason: "e2e"}); err != nil {
+	// A cloud port's two links: the primary on one physical port, the
+	// secondary on the other.
+	if _, err := svc.Operations.Place(ctx, tenanttest.Operator(cu.ID), cl.PortCode, network.PlaceInput{Primary: &network.PhysRef{Node: "tyo-1", Port: s.cloudPhysA},
+		Secondary: &network.PhysRef{Node: "tyo-1", Port: s.cloudPhysB}, Reason: "e2e"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := network.Config{ASN: hubASN, Ports: []network.PortConfig{
@@ -605,16 +609,21 @@ func wire(t *testing.T, node, runDir string, s *site) {
 	wireCloud(t, node, runDir, s)
 }
 
-// wireCloud builds the AWS router behind the primary leg of the site's
-// cloud port.
+// wireCloud builds the AWS router behind the site's cloud port: its eth0
+// on the primary link (the leg on cloudPhysA), its eth1 on the secondary
+// (the leg on cloudPhysB), each with its /30 and its BGP session with the
+// hub, as a cloud provider's redundant pair is.
 func wireCloud(t *testing.T, node, runDir string, s *site) {
 	t.Helper()
 	s.clIf = fmt.Sprintf("%s.%d", s.cloudPhysA, vlan)
+	s.clIf2 = fmt.Sprintf("%s.%d", s.cloudPhysB, vlan)
 	nstest.AddNamespace(t, s.cloud)
 	nstest.Sh(t, "ip", "-n", node, "link", "add", s.clIf, "type", "veth", "peer", "name", "eth0", "netns", s.cloud)
-	nstest.IPBatch(t, s.cloud, []string{"addr add 169.254.100.2/30 dev eth0", "addr add " + s.cloudLoop + "/32 dev lo", "link set eth0 up"})
+	nstest.Sh(t, "ip", "-n", node, "link", "add", s.clIf2, "type", "veth", "peer", "name", "eth1", "netns", s.cloud)
+	nstest.IPBatch(t, s.cloud, []string{"addr add 169.254.100.2/30 dev eth0", "addr add 169.254.100.6/30 dev eth1",
+		"addr add " + s.cloudLoop + "/32 dev lo", "link set eth0 up", "link set eth1 up"})
 	s.cloudBird = nstest.StartPeerBird(t, s.cloud, runDir, nstest.PeerConf{Local: "169.254.100.2", Hub: "169.254.100.1", ASN: awsASN, HubASN: hubASN,
-		Prefixes: []string{"172.31.0.0/16"}, Loopback: s.cloudLoop})
+		Prefixes: []string{"172.31.0.0/16"}, Loopback: s.cloudLoop, Second: &nstest.PeerLink{Local: "169.254.100.6", Hub: "169.254.100.5"}})
 }
 
 // newLoop is the agent's loop with short waits, so the test converges fast.

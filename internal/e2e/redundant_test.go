@@ -35,7 +35,8 @@ func TestRedundantOnPremEndToEnd(t *testing.T) {
 	tyo := h.addNode(t, "tokyo", "tyo-1", []catalog.PhysicalPort{
 		{Name: s.onPhys, SpeedMbps: 10_000, Kind: "onprem"},
 		{Name: s.onPhysB, SpeedMbps: 10_000, Kind: "onprem"},
-		{Name: s.cloudPhysA, SpeedMbps: 10_000, Kind: "cloud-aws"}})
+		{Name: s.cloudPhysA, SpeedMbps: 10_000, Kind: "cloud-aws"},
+		{Name: s.cloudPhysB, SpeedMbps: 10_000, Kind: "cloud-aws"}})
 	configure(t, ctx, h.cat, h.netSvc, s)
 
 	// The controller's side: the legs on the two physical ports, and the

@@ -87,10 +87,16 @@ func TestPlacementAndCapacity(t *testing.T) {
 				t.Fatalf("%s: %v", code, err)
 			}
 		}
-		// tyo-1 eth3 (AWS, 10G) holds a's 1G + 1G; 9G more for b is refused.
-		_, err = svc.Operations.Place(ctx, b.op, b.codes[pAPrivate], PlaceInput{Primary: &PhysRef{"tyo-1", "eth3"}, Reason: "test"})
+		// A cloud port has two legs, each admitted on its own physical
+		// port: tyo-1 eth3 and eth5 (AWS, 10G each) hold a's 1G + 1G on
+		// both; 9G more for b is refused.
+		pl, err = svc.Operations.Place(ctx, b.op, b.codes[pAPrivate], PlaceInput{Primary: &PhysRef{"tyo-1", "eth3"},
+			Secondary: &PhysRef{"tyo-1", "eth5"}, Reason: "test"})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(pl.Legs) != 2 || pl.Legs[1].Leg != "secondary" || pl.Legs[1].Port != "eth5" || pl.Legs[1].CommittedMbps != 2_000 {
+			t.Fatalf("b's cloud port placed as %+v", pl)
 		}
 		_, err = svc.Operations.RequestBandwidthChange(ctx, b.op, b.codes[pAPrivate], BandwidthInput{SpeedMbps: 10_000, EffectiveDate: "2027-01-01"})
 		wantFault(t, err, fault.Invalid, "capacity exceeded on tyo-1/eth3: 10000 Mb/s × 1.00 = 10000 Mb/s; 2000 Mb/s committed + 10000 Mb/s requested")
@@ -129,16 +135,19 @@ func TestPlacementAndCapacity(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var eth3 CapacityRow
-		for _, r := range rep.Rows {
-			if r.Node == "tyo-1" && r.Port == "eth3" {
-				eth3 = r
-			}
-		}
-		// Contracted today 3G (1+1+1); allocated 7G (b's pending 5G); the
+		// The primary legs' port and the secondary legs' port alike:
+		// contracted today 3G (1+1+1); allocated 7G (b's pending 5G); the
 		// forecast (2027-02-24) has b at 5G: 7G; 70 % → flagged.
-		if eth3.ContractedMbps != 3_000 || eth3.AllocatedMbps != 7_000 || eth3.ForecastMbps != 7_000 || !eth3.Flagged || eth3.Customers != 2 {
-			t.Fatalf("eth3 = %+v", eth3)
+		for _, port := range []string{"eth3", "eth5"} {
+			var row CapacityRow
+			for _, r := range rep.Rows {
+				if r.Node == "tyo-1" && r.Port == port {
+					row = r
+				}
+			}
+			if row.ContractedMbps != 3_000 || row.AllocatedMbps != 7_000 || row.ForecastMbps != 7_000 || !row.Flagged || row.Customers != 2 {
+				t.Fatalf("%s = %+v", port, row)
+			}
 		}
 		var aws CapacityNode
 		for _, n := range rep.Nodes {
@@ -146,7 +155,7 @@ func TestPlacementAndCapacity(t *testing.T) {
 				aws = n
 			}
 		}
-		if aws.CapacityMbps != 10_000 || aws.AllocatedMbps != 7_000 || aws.FlaggedPorts != 1 {
+		if aws.CapacityMbps != 20_000 || aws.AllocatedMbps != 14_000 || aws.FlaggedPorts != 2 {
 			t.Fatalf("tyo-1 cloud-aws totals = %+v", aws)
 		}
 		csv := rep.CSV()
@@ -265,7 +274,8 @@ func TestConcurrentAdmission(t *testing.T) {
 			errs := make(chan error, 2)
 			for i := range 2 {
 				go func() {
-					_, err := e.svc.Operations.Place(e.ctx, custs[i].op, codes[i], PlaceInput{Primary: &PhysRef{"tyo-1", "eth3"}, Reason: "race"})
+					_, err := e.svc.Operations.Place(e.ctx, custs[i].op, codes[i], PlaceInput{Primary: &PhysRef{"tyo-1", "eth3"},
+						Secondary: &PhysRef{"tyo-1", "eth5"}, Reason: "race"})
 					errs <- err
 				}()
 			}
@@ -279,7 +289,7 @@ func TestConcurrentAdmission(t *testing.T) {
 				t.Fatalf("round %d: %d placements succeeded on a port with room for one", round, ok)
 			}
 			if _, err := db.Exec(e.ctx, `DELETE FROM port_placements WHERE physical_port_id IN
-				(SELECT pp.id FROM physical_ports pp JOIN hub_nodes n ON n.id = pp.node_id WHERE n.name = 'tyo-1' AND pp.name = 'eth3')`); err != nil {
+				(SELECT pp.id FROM physical_ports pp JOIN hub_nodes n ON n.id = pp.node_id WHERE n.name = 'tyo-1' AND pp.name IN ('eth3', 'eth5'))`); err != nil {
 				t.Fatal(err)
 			}
 		}

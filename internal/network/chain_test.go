@@ -18,7 +18,8 @@ import (
 // the controller's validation accepts — every port kind, a redundant and a
 // single on-premises port, firewalls with every object kind and every
 // service protocol, NAPT grades 1–8, static NAT, every route policy, cloud
-// ports with one or both links on the node — and sends each down the chain
+// ports with both links on the node (and, now and then, a cloud port placed
+// before it had a secondary leg) — and sends each down the chain
 // a node runs: BuildDesiredState → the document's encoding and the agent's
 // strict decoding → agent.Translate → the data plane's checks (Hub.Validate,
 // what Manager.ApplyAll checks of a hub before touching the kernel; whether
@@ -30,10 +31,12 @@ import (
 // NAT mapping is on each data-plane port of its port (both links of a
 // cloud port), and neither is reported as a problem.
 //
-//   - A cloud port's secondary link (issue 10, "A cloud port's secondary
-//     link"): placement puts only the primary leg on the node, and the
-//     secondary session is then built nowhere. The test asserts which
-//     sessions became data-plane ports.
+//   - A cloud port placed before cloud ports had two legs has only its
+//     primary leg until the operator places the secondary: its secondary
+//     session is not built, and the agent reports it as a problem of the
+//     hub. The test asserts which sessions became data-plane ports and the
+//     problem. (A cloud port placed now has both legs, each its own
+//     data-plane port: issue 10, "A cloud port's secondary link".)
 //
 // TSUNAGI_PROPERTY_SEED replays one run.
 func TestPropertyChainAcceptsWhatValidationAccepts(t *testing.T) {
@@ -103,6 +106,7 @@ func checkChain(t *testing.T, where string, in NodeInput) {
 	if len(hubs) != len(got.Hubs) {
 		t.Fatalf("%s: %d hubs translated from %d", where, len(hubs), len(got.Hubs))
 	}
+	var want []string
 	for i, h := range got.Hubs {
 		dh := hubs[i]
 		if err := dh.Validate(); err != nil {
@@ -120,11 +124,15 @@ func checkChain(t *testing.T, where string, in NodeInput) {
 		for _, p := range h.Ports {
 			dps := byCode[p.PortCode]
 			// Sessions realised: an on-premises port is one session over
-			// its leg(s); a cloud port's session is built only where its
-			// leg is on this node (the secondary link's gap, above).
+			// its leg(s); each session of a cloud port is a data-plane port
+			// on its own leg (the secondary's is missing only for a port
+			// placed with one leg, above).
 			wantPorts := len(p.Legs)
 			if p.Kind == "onprem" {
 				wantPorts = 1
+			}
+			if p.Kind != "onprem" && len(p.Sessions) != 2 {
+				t.Errorf("%s: cloud port %s has sessions %+v, want primary and secondary", where, p.PortCode, p.Sessions)
 			}
 			if len(dps) != wantPorts {
 				t.Errorf("%s: port %s (%s) with %d legs became %d data-plane ports", where, p.PortCode, p.Kind, len(p.Legs), len(dps))
@@ -155,11 +163,26 @@ func checkChain(t *testing.T, where string, in NodeInput) {
 					t.Errorf("%s: port %s: layer-2 guards not realised", where, p.PortCode)
 				}
 			}
+			if p.Kind != "onprem" && len(p.Legs) == 1 {
+				want = append(want, fmt.Sprintf("%s: %s: secondary session not realised", h.HubID, p.PortCode))
+			}
+			for k, dp := range dps {
+				if p.Kind != "onprem" && dp.Address.String() != fmt.Sprintf("%s/%d", p.Sessions[k].LocalAddress, p.Sessions[k].PrefixLength) {
+					t.Errorf("%s: port %s: data-plane port %s has %s, want session %s's address", where, p.PortCode, dp.Name, dp.Address, p.Sessions[k].Name)
+				}
+			}
 		}
 	}
-	// Nothing accepted is reported as a problem.
-	if len(problems) != 0 {
-		t.Errorf("%s: problems %q, want none", where, problems)
+	// The problems reported are exactly the secondary sessions of cloud
+	// ports placed with one leg.
+	if len(problems) != len(want) {
+		t.Errorf("%s: problems %q, want exactly the known gaps: %q", where, problems, want)
+		return
+	}
+	for i := range want {
+		if !strings.HasPrefix(problems[i], want[i]) {
+			t.Errorf("%s: problem %q, want %q…", where, problems[i], want[i])
+		}
 	}
 }
 
@@ -288,7 +311,8 @@ func genChain(r *rand.Rand) (Facts, Config, []NodeInput) {
 		}
 	}
 	// The nodes: the on-premises port's legs follow its redundancy; a
-	// cloud port has its primary leg here, and sometimes its secondary too.
+	// cloud port has both legs here, and now and then only its primary (a
+	// port placed before cloud ports had two legs).
 	legs := func(primary, secondary string, both bool) []LegInput {
 		if both {
 			return []LegInput{{"primary", primary}, {"secondary", secondary}}
@@ -313,9 +337,9 @@ func genChain(r *rand.Rand) (Facts, Config, []NodeInput) {
 		}
 		h.Legs = map[string][]LegInput{
 			pOnPrem:   legs("eth1", "eth2", redundant),
-			pAPrivate: legs("eth3", "eth5", r.IntN(3) == 0), pAPublic: legs("eth3", "eth5", r.IntN(3) == 0),
-			pMPrivate: legs("eth4", "eth6", r.IntN(3) == 0),
-			pMPublic:  legs("eth3", "eth5", r.IntN(3) == 0), pM2: legs("eth4", "eth6", r.IntN(3) == 0),
+			pAPrivate: legs("eth3", "eth5", r.IntN(5) > 0), pAPublic: legs("eth3", "eth5", r.IntN(5) > 0),
+			pMPrivate: legs("eth4", "eth6", r.IntN(5) > 0),
+			pMPublic:  legs("eth3", "eth5", r.IntN(5) > 0), pM2: legs("eth4", "eth6", r.IntN(5) > 0),
 		}
 		nodes = append(nodes, base)
 	}

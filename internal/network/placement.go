@@ -21,8 +21,29 @@ import (
 
 // Placement of customer ports on physical ports (operator inventory). A
 // customer hub runs on one hub node of its region, chosen when its first port
-// is placed; all legs of its ports are on that node. A redundant on-premises
-// port has a primary and a secondary leg on different physical ports.
+// is placed; all legs of its ports are on that node. Two kinds of port have
+// a primary and a secondary leg, on different physical ports of that node:
+// a redundant on-premises port (one BGP session over both legs, which the
+// node bridges) and every cloud port (the provider's redundant pair: each
+// link is a leg of its own with its own /30 and BGP session, on the VLAN
+// sub-interface <physical port>.<VLAN>). Each leg is admitted on its own
+// physical port: the port's speed is committed on both.
+//
+// Cloud ports placed before they had two legs keep their primary leg; the
+// placement view lists their missing secondary, and placing the port again
+// places only that leg (MissingLegs, Place).
+
+// legCount is how many legs port p has: two for a redundant on-premises
+// port and for every cloud port, one for a single on-premises port.
+func legCount(p portRow) int {
+	if p.redundant || p.kind != "onprem" {
+		return 2
+	}
+	return 1
+}
+
+// legRoles are the legs of a placement, in order.
+var legRoles = []string{"primary", "secondary"}
 
 // physicalKind is the physical port kind a customer port kind needs.
 func physicalKind(kind string) string {
@@ -59,6 +80,10 @@ type Placement struct {
 	PortCode string      `json:"port_code"`
 	HubID    string      `json:"hub_id"`
 	Legs     []PlacedLeg `json:"legs"`
+	// MissingLegs names the legs of a placed port that are not placed: a
+	// cloud port placed before cloud ports had two legs lacks its
+	// secondary, whose BGP session then runs nowhere until it is placed.
+	MissingLegs []string `json:"missing_legs,omitempty"`
 }
 
 // PlaceInput places a port: without legs the proposal is taken; with them
@@ -115,10 +140,12 @@ func (s *core) hubNode(ctx context.Context, q store.Querier, hub string) (string
 	return node, err
 }
 
-// propose picks, for each leg, the compatible physical port with the most
-// headroom that fits the port's speed: on the hub's node when it has one,
-// else on any node of the hub's region.
-func (s *core) propose(ctx context.Context, q store.Querier, p portRow) ([]*physPort, error) {
+// propose picks, for each leg still to place, the compatible physical port
+// with the most headroom that fits the port's speed: on the hub's node when
+// it has one, else on any node of the hub's region, and never a physical
+// port another leg of the port already holds (placed: the legs placed
+// before, in order).
+func (s *core) propose(ctx context.Context, q store.Querier, p portRow, placed []*physPort) ([]*physPort, error) {
 	inv, err := s.inventory(ctx, q)
 	if err != nil {
 		return nil, err
@@ -146,6 +173,9 @@ func (s *core) propose(ctx context.Context, q store.Querier, p portRow) ([]*phys
 		if pp.Region != p.region || pp.Kind != want || (node != "" && pp.NodeID != node) {
 			continue
 		}
+		if slices.ContainsFunc(placed, func(o *physPort) bool { return o.ID == pp.ID }) {
+			continue // holds another leg of the port
+		}
 		if busy[pp.ID] {
 			// The port's VLAN is taken there: its sub-interface would
 			// collide with another port's.
@@ -167,13 +197,21 @@ func (s *core) propose(ctx context.Context, q store.Querier, p portRow) ([]*phys
 		}
 		return strings.Compare(a.Node+"/"+a.Name, b.Node+"/"+b.Name)
 	})
-	legs := 1
-	if p.redundant {
-		legs = 2
-	}
+	legs := legCount(p) - len(placed)
 	if node == "" && len(cands) > 0 {
-		// The hub goes where the best candidate is; every leg follows it.
+		// The hub goes to the best node that has room for every leg; every
+		// leg follows it.
+		perNode := map[string]int{}
+		for _, pp := range cands {
+			perNode[pp.NodeID]++
+		}
 		first := cands[0].NodeID
+		for _, pp := range cands {
+			if perNode[pp.NodeID] >= legs {
+				first = pp.NodeID
+				break
+			}
+		}
 		cands = slices.DeleteFunc(cands, func(pp *physPort) bool { return pp.NodeID != first })
 	}
 	if len(cands) < legs {
@@ -185,17 +223,25 @@ func (s *core) propose(ctx context.Context, q store.Querier, p portRow) ([]*phys
 		if len(refused) > 0 {
 			detail = strings.Join(refused, "; ")
 		}
-		if vlanRefused {
+		switch {
+		case vlanRefused:
 			return nil, fault.New(fault.Conflict, "no %d physical %s port(s) in %s with %d Mb/s left and VLAN %d free (%s)",
 				legs, want, where, p.commit, vlan, detail)
+		case len(refused) > 0:
+			return nil, fault.New(fault.Conflict, "capacity exceeded: no %d physical %s port(s) in %s with %d Mb/s left (%s)",
+				legs, want, where, p.commit, detail)
 		}
-		return nil, fault.New(fault.Conflict, "capacity exceeded: no %d physical %s port(s) in %s with %d Mb/s left (%s)",
-			legs, want, where, p.commit, detail)
+		// Room enough, too few ports: each leg needs a physical port of
+		// its own.
+		return nil, fault.New(fault.Conflict, "no %d physical %s port(s) in %s: %d found; "+
+			"a %s port's %d legs are on different physical ports of one node", legs, want, where, len(cands), p.kind, legCount(p))
 	}
 	return cands[:legs], nil
 }
 
-// ProposePlacement returns where the system would place the port.
+// ProposePlacement returns where the system would place the port: every
+// leg of a port not placed yet, or the legs still missing of one placed
+// before it had all its legs (a cloud port's secondary).
 func (s *Operations) ProposePlacement(ctx context.Context, op tenant.Operator, code string) (Placement, error) {
 	cust, err := op.Authorize(identity.ActCapacityRead)
 	if err != nil {
@@ -205,18 +251,41 @@ func (s *Operations) ProposePlacement(ctx context.Context, op tenant.Operator, c
 	if err != nil {
 		return Placement{}, err
 	}
-	pps, err := s.propose(ctx, s.db, p)
+	inv, err := s.inventory(ctx, s.db)
 	if err != nil {
 		return Placement{}, err
 	}
-	return placementOf(p, pps, s.today(), true, ""), nil
+	placed := placedLegs(p, inv)
+	if len(placed) >= legCount(p) {
+		return Placement{}, fault.New(fault.Conflict, "port %s is already placed", code)
+	}
+	pps, err := s.propose(ctx, s.db, p, placed)
+	if err != nil {
+		return Placement{}, err
+	}
+	return placementOf(p, pps, len(placed), s.today(), true, ""), nil
 }
 
-func placementOf(p portRow, pps []*physPort, today string, proposed bool, reason string) Placement {
+// placedLegs are the physical ports holding port p's legs, primary first.
+func placedLegs(p portRow, inv []*physPort) []*physPort {
+	var out []*physPort
+	for _, role := range legRoles {
+		for _, pp := range inv {
+			if slices.ContainsFunc(pp.legs, func(l leg) bool { return l.portID == p.id && l.leg == role }) {
+				out = append(out, pp)
+			}
+		}
+	}
+	return out
+}
+
+// placementOf describes the legs pps of port p, the first of them being
+// leg number first (0: primary).
+func placementOf(p portRow, pps []*physPort, first int, today string, proposed bool, reason string) Placement {
 	out := Placement{PortCode: p.code, HubID: p.hubID}
 	for i, pp := range pps {
 		c := pp.committed(today, p.id)
-		out.Legs = append(out.Legs, PlacedLeg{Leg: []string{"primary", "secondary"}[i], Node: pp.Node, Port: pp.Name,
+		out.Legs = append(out.Legs, PlacedLeg{Leg: legRoles[first+i], Node: pp.Node, Port: pp.Name,
 			CapacityMbps: pp.capacity(), CommittedMbps: c, RequestedMbps: p.commit, HeadroomAfter: pp.capacity() - c - p.commit,
 			Proposed: proposed, Reason: reason})
 	}
@@ -240,7 +309,9 @@ func lockPhysical(ctx context.Context, tx *store.Tx, ids ...string) error {
 // Place places a customer port (operator): the proposal, or the operator's
 // override when given. Either way admission control holds: the sum of the
 // committed speeds on a physical port never exceeds speed × oversubscription,
-// and a refusal states the numbers.
+// and a refusal states the numbers. A port placed before it had all its legs
+// (a cloud port with only its primary) is completed: only the missing leg
+// is placed, proposed or given as `secondary`.
 func (s *Operations) Place(ctx context.Context, op tenant.Operator, code string, in PlaceInput) (Placement, error) {
 	cust, err := op.Authorize(identity.ActInventoryManage)
 	if err != nil {
@@ -254,13 +325,6 @@ func (s *Operations) Place(ctx context.Context, op tenant.Operator, code string,
 		}
 		if p.status != "active" {
 			return fault.New(fault.Conflict, "port %s is cancelled", code)
-		}
-		var n int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM port_placements WHERE port_id = ?`, p.id).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return fault.New(fault.Conflict, "port %s is already placed", code)
 		}
 		inv, err := s.inventory(ctx, tx)
 		if err != nil {
@@ -280,23 +344,29 @@ func (s *Operations) Place(ctx context.Context, op tenant.Operator, code string,
 		if inv, err = s.inventory(ctx, tx); err != nil {
 			return err
 		}
+		placed := placedLegs(p, inv)
+		if len(placed) >= legCount(p) {
+			return fault.New(fault.Conflict, "port %s is already placed", code)
+		}
 		var pps []*physPort
-		proposed := in.Primary == nil
-		if proposed {
-			if in.Secondary != nil {
-				return fault.Field("primary", "give the primary leg when overriding the secondary")
-			}
-			if pps, err = s.propose(ctx, tx, p); err != nil {
+		proposed := in.Primary == nil && in.Secondary == nil
+		switch {
+		case len(placed) > 0 && in.Primary != nil:
+			return fault.Field("primary", "the primary leg of port %s is placed; give only the missing secondary leg", code)
+		case len(placed) == 0 && in.Primary == nil && in.Secondary != nil:
+			return fault.Field("primary", "give the primary leg when overriding the secondary")
+		case proposed:
+			if pps, err = s.propose(ctx, tx, p, placed); err != nil {
 				return err
 			}
-		} else {
+		default:
 			if strings.TrimSpace(in.Reason) == "" || len(in.Reason) > 500 {
 				return fault.Field("reason", "an override needs a reason (at most 500 characters)")
 			}
 			if msg := text.SingleLine(in.Reason); msg != "" {
 				return fault.Field("reason", "reason %s", msg)
 			}
-			if pps, err = s.override(ctx, tx, p, inv, in); err != nil {
+			if pps, err = s.override(ctx, tx, p, inv, placed, in); err != nil {
 				return err
 			}
 		}
@@ -311,15 +381,18 @@ func (s *Operations) Place(ctx context.Context, op tenant.Operator, code string,
 				return err
 			}
 		}
-		out = placementOf(p, pps, s.today(), proposed, in.Reason)
+		out = placementOf(p, pps, len(placed), s.today(), proposed, in.Reason)
 		for i, pp := range pps {
 			if _, err := tx.Exec(ctx, `INSERT INTO port_placements (id, customer_id, port_id, leg, physical_port_id, proposed, reason, created_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, ids.New("plc"), cust, p.id, out.Legs[i].Leg, pp.ID, proposed, in.Reason, now); err != nil {
 				return err
 			}
 		}
-		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "port.place", Target: "port:" + code, CustomerID: string(cust),
-			Detail: map[string]any{"legs": out.Legs, "proposed": proposed, "reason": in.Reason}})
+		detail := map[string]any{"legs": out.Legs, "proposed": proposed, "reason": in.Reason}
+		if len(placed) > 0 {
+			detail["completes"] = true // the missing leg of a port placed before
+		}
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "port.place", Target: "port:" + code, CustomerID: string(cust), Detail: detail})
 	})
 	if err != nil {
 		return Placement{}, fmt.Errorf("place port: %w", err)
@@ -327,15 +400,17 @@ func (s *Operations) Place(ctx context.Context, op tenant.Operator, code string,
 	return out, nil
 }
 
-func (s *core) override(ctx context.Context, tx *store.Tx, p portRow, inv []*physPort, in PlaceInput) ([]*physPort, error) {
-	refs := []*PhysRef{in.Primary}
-	if p.redundant {
-		if in.Secondary == nil {
-			return nil, fault.Field("secondary", "a redundant port needs a secondary leg")
-		}
-		refs = append(refs, in.Secondary)
+// override checks the operator's legs: the primary and, for a port with two
+// legs, the secondary; only the secondary when the primary is placed.
+func (s *core) override(ctx context.Context, tx *store.Tx, p portRow, inv, placed []*physPort, in PlaceInput) ([]*physPort, error) {
+	var refs []*PhysRef
+	if len(placed) == 0 {
+		refs = append(refs, in.Primary)
+	}
+	if legCount(p) == 2 {
+		refs = append(refs, in.Secondary) // nil is refused in its turn
 	} else if in.Secondary != nil {
-		return nil, fault.Field("secondary", "only a redundant port has a secondary leg")
+		return nil, fault.Field("secondary", "only a redundant on-premises port or a cloud port has a secondary leg")
 	}
 	node, err := s.hubNode(ctx, tx, p.hubID)
 	if err != nil {
@@ -350,9 +425,15 @@ func (s *core) override(ctx context.Context, tx *store.Tx, p portRow, inv []*phy
 	if err != nil {
 		return nil, err
 	}
-	var out []*physPort
-	for i, ref := range refs {
-		field := []string{"primary", "secondary"}[i]
+	out := slices.Clone(placed)
+	for _, ref := range refs {
+		i := len(out)
+		field := legRoles[i]
+		if ref == nil && p.kind == "onprem" {
+			return nil, fault.Field(field, "a redundant port needs a secondary leg")
+		} else if ref == nil {
+			return nil, fault.Field(field, "a cloud port needs a secondary leg on another physical port (its provider's secondary link)")
+		}
 		idx := slices.IndexFunc(inv, func(pp *physPort) bool { return pp.Node == ref.Node && pp.Name == ref.Port })
 		if idx < 0 {
 			return nil, fault.Field(field, "no physical port %s/%s", ref.Node, ref.Port)
@@ -378,7 +459,7 @@ func (s *core) override(ctx context.Context, tx *store.Tx, p portRow, inv []*phy
 		}
 		out = append(out, pp)
 	}
-	return out, nil
+	return out[len(placed):], nil
 }
 
 // admit is admission control: refuses when adding mbps to what pp has
@@ -392,13 +473,14 @@ func admit(pp *physPort, today, except string, mbps int64) error {
 	return nil
 }
 
-// Placements lists where the customer's ports run.
+// Placements lists where the customer's ports run, with the legs a placed
+// port still misses.
 func (s *Operations) Placements(ctx context.Context, op tenant.Operator) ([]Placement, error) {
 	cust, err := op.Authorize(identity.ActCapacityRead)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Query(ctx, `SELECT p.port_code, p.hub_id, pl.leg, n.name, pp.name, pl.proposed, pl.reason
+	rows, err := s.db.Query(ctx, `SELECT p.port_code, p.hub_id, p.kind, p.redundant, pl.leg, n.name, pp.name, pl.proposed, pl.reason
 		FROM port_placements pl JOIN ports p ON p.id = pl.port_id JOIN physical_ports pp ON pp.id = pl.physical_port_id
 		JOIN hub_nodes n ON n.id = pp.node_id WHERE pl.customer_id = ? ORDER BY p.port_code, pl.leg`, cust)
 	if err != nil {
@@ -406,18 +488,31 @@ func (s *Operations) Placements(ctx context.Context, op tenant.Operator) ([]Plac
 	}
 	defer rows.Close()
 	out := []Placement{}
+	var wantLegs []int
 	for rows.Next() {
 		var code, hub string
+		var port portRow
 		var l PlacedLeg
-		if err := rows.Scan(&code, &hub, &l.Leg, &l.Node, &l.Port, &l.Proposed, &l.Reason); err != nil {
+		if err := rows.Scan(&code, &hub, &port.kind, &port.redundant, &l.Leg, &l.Node, &l.Port, &l.Proposed, &l.Reason); err != nil {
 			return nil, fmt.Errorf("placements: %w", err)
 		}
 		if len(out) == 0 || out[len(out)-1].PortCode != code {
 			out = append(out, Placement{PortCode: code, HubID: hub})
+			wantLegs = append(wantLegs, legCount(port))
 		}
 		out[len(out)-1].Legs = append(out[len(out)-1].Legs, l)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("placements: %w", err)
+	}
+	for i := range out {
+		for _, role := range legRoles[:wantLegs[i]] {
+			if !slices.ContainsFunc(out[i].Legs, func(l PlacedLeg) bool { return l.Leg == role }) {
+				out[i].MissingLegs = append(out[i].MissingLegs, role)
+			}
+		}
+	}
+	return out, nil
 }
 
 // BandwidthChange is a speed item change on the contract.

@@ -167,12 +167,13 @@ func TestPlacementAvoidsVLANClash(t *testing.T) {
 			t.Fatal(err)
 		}
 		code := b.codes[pAPrivate]
-		// tyo-1/eth3 is tokyo's only AWS port and carries a's VLAN 101.
+		// tyo-1/eth3 and eth5 are tokyo's AWS ports; a's cloud port has its
+		// legs on both, with VLAN 101.
 		_, err := e.svc.Operations.ProposePlacement(e.ctx, b.op, code)
 		wantFault(t, err, fault.Conflict, "VLAN 101 free")
 		_, err = e.svc.Operations.Place(e.ctx, b.op, code, PlaceInput{})
-		wantFault(t, err, fault.Conflict, "tyo-1/eth3 already carries VLAN 101")
-		_, err = e.svc.Operations.Place(e.ctx, b.op, code, PlaceInput{Primary: &PhysRef{"tyo-1", "eth3"}, Reason: "override"})
+		wantFault(t, err, fault.Conflict, "tyo-1/eth3 already carries VLAN 101; tyo-1/eth5 already carries VLAN 101")
+		_, err = e.svc.Operations.Place(e.ctx, b.op, code, PlaceInput{Primary: &PhysRef{"tyo-1", "eth3"}, Secondary: &PhysRef{"tyo-1", "eth5"}, Reason: "override"})
 		wantFault(t, err, fault.Invalid, "VLAN 101 of port "+code+" is already in use on tyo-1/eth3")
 		if f, _ := fault.As(err); f.Field != "primary" {
 			t.Fatalf("field = %q", f.Field)
@@ -180,16 +181,19 @@ func TestPlacementAvoidsVLANClash(t *testing.T) {
 		if pl, err := e.svc.Operations.Placements(e.ctx, b.op); err != nil || len(pl) != 0 {
 			t.Fatalf("placements after refusals: %+v, %v", pl, err)
 		}
-		// A second AWS port in tokyo, with less headroom than tyo-1/eth3:
-		// the proposal takes it, avoiding the clash.
+		// More AWS ports in tokyo: tyo-2 has one with the most headroom,
+		// tyo-3 two with less. The proposal avoids the clash and takes
+		// tyo-3, the node with a free port for each of the two legs.
 		e.must(e.cat.CreateNode(e.ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-2", Ports: []catalog.PhysicalPort{
-			{Name: "eth3", SpeedMbps: 1_000, Kind: "cloud-aws"}}}))
+			{Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"}}}))
+		e.must(e.cat.CreateNode(e.ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-3", Ports: []catalog.PhysicalPort{
+			{Name: "eth3", SpeedMbps: 1_000, Kind: "cloud-aws"}, {Name: "eth5", SpeedMbps: 1_000, Kind: "cloud-aws"}}}))
 		p, err := e.svc.Operations.Place(e.ctx, b.op, code, PlaceInput{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if l := p.Legs[0]; l.Node != "tyo-2" || l.Port != "eth3" {
-			t.Fatalf("placed on %s/%s, want tyo-2/eth3", l.Node, l.Port)
+		if len(p.Legs) != 2 || p.Legs[0].Node != "tyo-3" || p.Legs[0].Port != "eth3" || p.Legs[1].Node != "tyo-3" || p.Legs[1].Port != "eth5" {
+			t.Fatalf("placed as %+v, want tyo-3/eth3 and tyo-3/eth5", p.Legs)
 		}
 	})
 }

@@ -43,10 +43,13 @@ func newEnv(t testing.TB, db *store.DB) *env {
 	}
 	e.must(e.cat.CreateNode(e.ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-1", Ports: []catalog.PhysicalPort{
 		{Name: "eth1", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth2", SpeedMbps: 10_000, Kind: "onprem"},
-		{Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"}, {Name: "eth4", SpeedMbps: 10_000, Kind: "cloud-azure", Oversubscription: 1.5}}}))
+		{Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"}, {Name: "eth4", SpeedMbps: 10_000, Kind: "cloud-azure", Oversubscription: 1.5},
+		// The secondary legs of cloud ports.
+		{Name: "eth5", SpeedMbps: 10_000, Kind: "cloud-aws"}, {Name: "eth6", SpeedMbps: 10_000, Kind: "cloud-azure", Oversubscription: 1.5}}}))
 	e.must(e.cat.CreateNode(e.ctx, catalog.NodeInput{Region: "osaka", Name: "osa-1", Ports: []catalog.PhysicalPort{
 		{Name: "eth1", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"},
-		{Name: "eth4", SpeedMbps: 10_000, Kind: "cloud-azure"}}}))
+		{Name: "eth4", SpeedMbps: 10_000, Kind: "cloud-azure"},
+		{Name: "eth5", SpeedMbps: 10_000, Kind: "cloud-aws"}, {Name: "eth6", SpeedMbps: 10_000, Kind: "cloud-azure"}}}))
 	for _, p := range []PoolInput{{"tokyo", "203.0.113.0/26", "napt"}, {"tokyo", "203.0.113.64/28", "static"},
 		{"osaka", "198.51.100.0/26", "napt"}, {"osaka", "198.51.100.64/28", "static"}} {
 		e.must(e.svc.Operations.CreatePool(e.ctx, p))

@@ -82,7 +82,14 @@ type PeerConf struct {
 	BFD         bool
 	// Passive makes the peer wait for the hub to open the BGP session.
 	Passive bool
+	// Second is a second BGP session with the hub, named hub2 (a cloud
+	// router's secondary link), on another link; nil for none.
+	Second *PeerLink
 }
+
+// PeerLink is one more BGP session of a peer router: its own address and
+// the hub's on that link.
+type PeerLink struct{ Local, Hub string }
 
 func StartPeerBird(t testing.TB, ns, dir string, c PeerConf) PeerBird {
 	t.Helper()
@@ -135,6 +142,14 @@ protocol bgp hub {
 %[9]s	ipv4 { import all; export where source = RTS_STATIC; };
 }
 `, c.Local, c.Hub, c.ASN, c.HubASN, routes.String(), c.Loopback, dir, ns, password.String(), bfd)
+	if l := c.Second; l != nil {
+		conf += fmt.Sprintf(`protocol bgp hub2 {
+	local %[1]s as %[3]d;
+	neighbor %[2]s as %[4]d;
+%[5]s	ipv4 { import all; export where source = RTS_STATIC; };
+}
+`, l.Local, l.Hub, c.ASN, c.HubASN, strings.ReplaceAll(password.String(), "\tbfd on;\n", ""))
+	}
 	confPath := filepath.Join(dir, ns+".conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)

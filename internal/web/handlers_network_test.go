@@ -22,7 +22,8 @@ func TestNetworkAPI(t *testing.T) {
 	_, err := e.cat.CreateRegion(ctx, catalog.RegionInput{Code: "tokyo", NameEN: "Tokyo", NameJA: "東京", DataLocation: "Japan"})
 	e.must("region", err)
 	_, err = e.cat.CreateNode(ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-1", Ports: []catalog.PhysicalPort{
-		{Name: "eth1", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"}}})
+		{Name: "eth1", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"},
+		{Name: "eth5", SpeedMbps: 10_000, Kind: "cloud-aws"}}})
 	e.must("node", err)
 	cu, onprem, aws := e.hubWithTwoPorts("Net K.K.")
 
@@ -40,7 +41,17 @@ func TestNetworkAPI(t *testing.T) {
 	for _, code := range []string{onprem.PortCode, aws.PortCode} {
 		op.expect(http.StatusCreated, "POST", "/api/v1/customers/"+string(cu.ID)+"/ports/"+code+"/placement", map[string]any{})
 	}
-	r := op.expect(http.StatusCreated, "POST", "/api/v1/customers/"+string(cu.ID)+"/ports/"+aws.PortCode+"/bandwidth-changes",
+	// A physical port added to the node; its name once only.
+	op.expect(http.StatusCreated, "POST", "/api/v1/nodes/tyo-1/physical-ports", map[string]any{"name": "eth7", "speed_mbps": 10_000, "kind": "cloud-aws"})
+	op.expectInvalid(http.StatusConflict, "POST", "/api/v1/nodes/tyo-1/physical-ports", map[string]any{"name": "eth7", "speed_mbps": 10_000, "kind": "cloud-aws"})
+	op.expectInvalid(http.StatusNotFound, "POST", "/api/v1/nodes/tyo-9/physical-ports", map[string]any{"name": "eth8", "speed_mbps": 10_000, "kind": "cloud-aws"})
+	// The cloud port's two links are on the two AWS physical ports.
+	r := op.expect(http.StatusOK, "GET", "/api/v1/customers/"+string(cu.ID)+"/placements", nil)
+	if !strings.Contains(string(r.body), `"leg":"primary","node":"tyo-1","physical_port":"eth3"`) ||
+		!strings.Contains(string(r.body), `"leg":"secondary","node":"tyo-1","physical_port":"eth5"`) || strings.Contains(string(r.body), "missing_legs") {
+		t.Fatalf("placements = %s", r.body)
+	}
+	r = op.expect(http.StatusCreated, "POST", "/api/v1/customers/"+string(cu.ID)+"/ports/"+aws.PortCode+"/bandwidth-changes",
 		map[string]any{"speed_mbps": 2000, "effective_date": "2099-01-01"})
 	if !strings.Contains(string(r.body), `"state":"scheduled"`) {
 		t.Fatalf("bandwidth change = %s", r.body)
@@ -119,9 +130,10 @@ func TestNetworkAPI(t *testing.T) {
 	if !strings.Contains(string(r.body), "tyo-1,tokyo,eth3,cloud-aws,10000,1,10000,1000,2000,8000,0.2,") {
 		t.Fatalf("csv = %s", r.body)
 	}
-	// Work on eth3 takes the AWS port down: its only leg is there.
+	// Work on eth3 costs the AWS port its redundancy only: its secondary
+	// link is on eth5.
 	r = op.expect(http.StatusOK, "GET", "/api/v1/nodes/tyo-1/affected?physical_port=eth3", nil)
-	if !strings.Contains(string(r.body), `"port_code":"`+aws.PortCode+`","legs":["primary"],"impact":"outage"`) ||
+	if !strings.Contains(string(r.body), `"port_code":"`+aws.PortCode+`","legs":["primary"],"impact":"redundancy-lost"`) ||
 		strings.Contains(string(r.body), onprem.PortCode) {
 		t.Fatalf("affected = %s", r.body)
 	}

@@ -60,6 +60,12 @@ func (s *Server) createNode(w http.ResponseWriter, r *http.Request) error {
 	return created(w, r, func(in catalog.NodeInput) (catalog.Node, error) { return s.deps.Catalog.CreateNode(r.Context(), in) })
 }
 
+func (s *Server) addPhysicalPort(w http.ResponseWriter, r *http.Request) error {
+	return created(w, r, func(in catalog.PhysicalPort) (catalog.PhysicalPort, error) {
+		return s.deps.Catalog.AddPhysicalPort(r.Context(), r.PathValue("node"), in)
+	})
+}
+
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) error {
 	return listed(w, r, func(p catalog.Page) ([]catalog.Customer, string, error) {
 		return s.deps.Catalog.ListCustomers(r.Context(), p)

@@ -84,6 +84,7 @@ func (s *Server) mgmtRoutes() []route {
 		route{"GET", "/api/v1/nodes", identity.ActInventoryManage, s.listNodes},
 		route{"POST", "/api/v1/nodes", identity.ActInventoryManage, s.createNode},
 		route{"POST", "/api/v1/nodes/{node}/enrolment-token", identity.ActInventoryManage, s.issueEnrolToken},
+		route{"POST", "/api/v1/nodes/{node}/physical-ports", identity.ActInventoryManage, s.addPhysicalPort},
 		route{"POST", "/api/v1/nodes/{node}/revoke", identity.ActInventoryManage, s.revokeNode},
 		route{"GET", "/api/v1/nodes/{node}/status", identity.ActInventoryManage, s.nodeStatus},
 		route{"GET", "/api/v1/customers", identity.ActCatalogManage, s.listCustomers},
