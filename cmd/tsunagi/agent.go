@@ -96,7 +96,7 @@ func runAgent(ctx context.Context, f agentFlags) error {
 	// Stopping the agent leaves namespaces, BIRD and nftables running: the
 	// data plane keeps forwarding, and the next agent adopts it unchanged.
 	m := dataplane.NewManager(dataplane.Options{RunDir: f.runDir})
-	loop := &agent.Loop{Client: client, Applier: &agent.DataplaneApplier{M: m, RunDir: f.runDir}, Dir: f.stateDir, Version: version, Log: log,
+	loop := &agent.Loop{Client: client, Applier: &agent.DataplaneApplier{M: m, RunDir: f.runDir, StateDir: f.stateDir}, Dir: f.stateDir, Version: version, Log: log,
 		Resync: f.resync, Wait: min(30*time.Second, f.resync)}
 	log.Info("tsunagi agent started", "controller", f.controller, "version", version)
 	return loop.Run(ctx)

@@ -614,7 +614,7 @@ func wireCloud(t *testing.T, node, runDir string, s *site) {
 
 // newLoop is the agent's loop with short waits, so the test converges fast.
 func newLoop(c *agent.Client, m *dataplane.Manager, runDir, state string) *agent.Loop {
-	return &agent.Loop{Client: c, Applier: &agent.DataplaneApplier{M: m, RunDir: runDir}, Dir: state, Version: "e2e",
+	return &agent.Loop{Client: c, Applier: &agent.DataplaneApplier{M: m, RunDir: runDir, StateDir: state}, Dir: state, Version: "e2e",
 		Wait: 2 * time.Second, Resync: 5 * time.Second, MaxBackoff: time.Second}
 }
 

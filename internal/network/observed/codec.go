@@ -171,7 +171,7 @@ var (
 	backboneNames = []string{"main", "sub", "backup"}
 	legNames      = []string{"", "primary", "secondary"}
 	holdKinds     = []string{HoldL2Guard, HoldRouteLimit}
-	holdReasons   = map[string][]string{HoldL2Guard: {"bpdu", "flap"}, HoldRouteLimit: {"limit"}}
+	holdReasons   = map[string][]string{HoldL2Guard: {"bpdu", "flap", "unknown"}, HoldRouteLimit: {"limit"}}
 	eventKinds    = []string{EventSession, EventHold}
 )
 

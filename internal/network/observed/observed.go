@@ -131,7 +131,8 @@ type Hold struct {
 	PortCode string `json:"port_code"`
 	// Session is the held BGP session (route_limit), "" for the port.
 	Session string `json:"session,omitempty"`
-	// Reason is bpdu or flap (l2_guard), limit (route_limit).
+	// Reason is bpdu or flap (l2_guard; unknown when the node cannot read
+	// its record), limit (route_limit).
 	Reason string    `json:"reason"`
 	Detail string    `json:"detail,omitempty"`
 	Since  time.Time `json:"since"`
