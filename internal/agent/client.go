@@ -39,6 +39,10 @@ func NewClient(controller string, roots *x509.CertPool, dir string) (*Client, er
 	}, nil
 }
 
+// HTTP returns the client's HTTP client, which presents the node
+// certificate: for tests that send what the agent never would.
+func (c *Client) HTTP() *http.Client { return c.hc }
+
 // ErrStatus is a non-success answer from the controller.
 type ErrStatus struct {
 	Code    int
