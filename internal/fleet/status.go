@@ -55,6 +55,7 @@ func (f *Fleet) Report(ctx context.Context, n Node, r observed.Report, placed Pl
 	if err := r.Check(); err != nil {
 		return fault.Field("report", "%s", err.Error())
 	}
+	r = r.WithLists()
 	bodies := make([][]byte, len(r.Hubs))
 	for i, h := range r.Hubs {
 		cust, ok := placed[catalog.HubID(h.HubID)]

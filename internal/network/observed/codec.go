@@ -47,6 +47,7 @@ var (
 // agent lists hubs, ports and sessions in the desired state's order, so
 // that two passes over an unchanged node encode alike.
 func Encode(r Report) ([]byte, error) {
+	r = r.WithLists()
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -74,7 +75,42 @@ func Decode(b []byte) (Report, error) {
 	if err := r.Check(); err != nil {
 		return Report{}, err
 	}
-	return r, nil
+	return r.WithLists(), nil
+}
+
+// WithLists returns r with every absent list empty, as the schema has
+// them: a list is always a list, never null. It copies what it changes.
+func (r Report) WithLists() Report {
+	r.Hubs = nonNil(r.Hubs)
+	hubs := make([]Hub, len(r.Hubs))
+	for i, h := range r.Hubs {
+		h.Problems, h.Backbone, h.Holds, h.Events = nonNil(h.Problems), sessions(h.Backbone), nonNil(h.Holds), nonNil(h.Events)
+		ports := make([]Port, len(h.Ports))
+		for j, p := range h.Ports {
+			p.Sessions, p.Links, p.Rules = sessions(p.Sessions), nonNil(p.Links), nonNil(p.Rules)
+			ports[j] = p
+		}
+		h.Ports = ports
+		hubs[i] = h
+	}
+	r.Hubs = hubs
+	return r
+}
+
+func sessions(ss []Session) []Session {
+	out := make([]Session, len(ss))
+	for i, s := range ss {
+		s.Refused = nonNil(s.Refused)
+		out[i] = s
+	}
+	return out
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // Check validates what the controller relies on: the schema, identifiers

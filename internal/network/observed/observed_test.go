@@ -158,3 +158,28 @@ func TestClip(t *testing.T) {
 		t.Fatal("Clip changed a short text")
 	}
 }
+
+// Absent lists are encoded and decoded as empty lists, as the schema has
+// them, never null.
+func TestListsAreNeverNull(t *testing.T) {
+	r := Report{Schema: Schema, AgentVersion: "t", ObservedAt: time.Unix(0, 0).UTC(),
+		Hubs: []Hub{{HubID: "hub_a", CustomerID: "cus_a", Ports: []Port{{PortCode: "shc00000001", Sessions: []Session{{Name: "single"}}}}}}}
+	b, err := Encode(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte("null")) {
+		t.Fatalf("null in %s", b)
+	}
+	if errs := schematest.Validate(SchemaJSON, b); len(errs) > 0 {
+		t.Fatalf("schema: %v", errs)
+	}
+	raw := []byte(`{"schema":"tsunagi.node-report/v1","applied_generation":"","agent_version":"t","observed_at":"2026-01-01T00:00:00Z","hubs":[{"hub_id":"hub_a","customer_id":"cus_a","wanted_version":0,"config_version":0,"problems":null,"ports":null,"backbone":null,"holds":null,"events":null}]}`)
+	got, err := Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := got.Hubs[0]; h.Problems == nil || h.Ports == nil || h.Backbone == nil || h.Holds == nil || h.Events == nil {
+		t.Fatalf("decoded nulls stay nil: %+v", h)
+	}
+}
