@@ -42,7 +42,8 @@ type DataplaneApplier struct {
 	// visible and must not be reported as a new one.
 	awaiting map[string]bool
 	// last is what the previous pass observed of each session and hold,
-	// for the report's events: session key → BIRD's info, hold key → true.
+	// for the report's events: session key → BIRD's info, hold key → its
+	// reason.
 	last map[string]string
 }
 
@@ -68,28 +69,28 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) ([]observ
 	keep := map[string]bool{}
 	reached := map[string]int64{}
 	out := make([]observed.Hub, 0, len(hubs))
-	for i, h := range hubs {
-		dh := s.Hubs[i] // Translate keeps the document's order
-		want[h.Namespace()] = true
-		keep[dh.HubID] = true
+	for i, dp := range hubs {
+		hub := s.Hubs[i] // Translate keeps the document's order
+		want[dp.Namespace()] = true
+		keep[hub.HubID] = true
 		if failed[i] == nil {
-			reached[dh.HubID] = dh.ConfigVersion
+			reached[hub.HubID] = hub.ConfigVersion
 		}
-		keys := keysOf(dh, h)
+		keys := keysOf(hub, dp)
 		// A hub that could not be realised still runs its last good state:
 		// it is observed like any other.
 		// (What cannot be read of a hub that failed is not a failure of the
 		// pass: the hub's Error says why it is not what was asked.)
-		st, err := a.M.Observe(ctx, h)
+		st, err := a.M.Observe(ctx, dp)
 		if err != nil && failed[i] == nil {
-			errs = append(errs, fmt.Errorf("hub %s: observe: %w", h.ID, err))
+			errs = append(errs, fmt.Errorf("hub %s: observe: %w", dp.ID, err))
 		}
-		o := observedHub(dh, keys, st)
+		o := observedHub(hub, keys, st)
 		o.Problems = append(o.Problems, problems[i]...)
 		if failed[i] != nil {
 			o.Error = observed.Clip(failed[i].Error())
 		} else if err == nil {
-			o.Problems = append(o.Problems, gaps(h, keys, o)...)
+			o.Problems = append(o.Problems, gaps(dp, keys, o)...)
 		}
 		if len(o.Problems) > observed.MaxProblems {
 			o.Problems = o.Problems[:observed.MaxProblems]

@@ -156,3 +156,32 @@ func TestRunningVersionsSurviveARestart(t *testing.T) {
 		t.Errorf("kept %s, want hub_a only", b)
 	}
 }
+
+// Events are what changed since the previous pass: a session's state, a
+// hold that began. The first pass reports none; an unchanged pass none.
+func TestEventsAreEdges(t *testing.T) {
+	a := &DataplaneApplier{}
+	at := time.Date(2026, 12, 6, 2, 0, 0, 0, time.UTC)
+	pass := func(info string, held bool) observed.Hub {
+		h := observed.Hub{HubID: "hub_x", Ports: []observed.Port{{PortCode: "shc00000001",
+			Sessions: []observed.Session{{Name: "single", Info: info}}}}}
+		if held {
+			h.Holds = []observed.Hold{{Kind: observed.HoldL2Guard, PortCode: "shc00000001", Reason: "bpdu"}}
+		}
+		hubs := []observed.Hub{h}
+		a.events(hubs, at)
+		return hubs[0]
+	}
+	if e := pass("Active", false).Events; len(e) != 0 {
+		t.Fatalf("first pass: %+v", e)
+	}
+	if e := pass("Established", false).Events; len(e) != 1 || e[0].Kind != observed.EventSession || e[0].From != "Active" || e[0].To != "Established" {
+		t.Errorf("session came up: %+v", e)
+	}
+	if e := pass("Established", true).Events; len(e) != 1 || e[0].Kind != observed.EventHold || e[0].Hold == nil || e[0].Hold.Reason != "bpdu" {
+		t.Errorf("hold began: %+v", e)
+	}
+	if e := pass("Established", true).Events; len(e) != 0 {
+		t.Errorf("nothing changed: %+v", e)
+	}
+}

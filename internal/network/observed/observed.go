@@ -14,8 +14,9 @@ type Report struct {
 	AppliedGeneration string    `json:"applied_generation"`
 	AgentVersion      string    `json:"agent_version"`
 	ObservedAt        time.Time `json:"observed_at"`
-	// Error is a node-wide failure: the document could not be decoded,
-	// or a pass failed before any hub was reached. "" when none.
+	// Error is a failure of the node's last pass outside any one hub's
+	// version: the document was refused, the node's links could not be
+	// listed, a hub could not be observed or removed. "" when none.
 	Error string `json:"error,omitempty"`
 	Hubs  []Hub  `json:"hubs"`
 }
