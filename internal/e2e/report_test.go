@@ -75,6 +75,9 @@ func (h *harness) walkDesiredAndObserved(tb testing.TB, n *node) []string {
 			diffs = append(diffs, dh.HubID+": not reported")
 			continue
 		}
+		if len(o.Problems) > 0 {
+			tb.Logf("%s reports what it does not run: %+v", dh.HubID, o.Problems)
+		}
 		if o.ConfigVersion != dh.ConfigVersion && o.Error == "" {
 			diffs = append(diffs, fmt.Sprintf("%s: runs version %d, was given %d, and reports no error", dh.HubID, o.ConfigVersion, dh.ConfigVersion))
 		}
