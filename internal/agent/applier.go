@@ -78,10 +78,14 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) ([]observ
 		}
 		keys := keysOf(hub, dp)
 		// A hub that could not be realised still runs its last good state:
-		// it is observed like any other.
-		// (What cannot be read of a hub that failed is not a failure of the
-		// pass: the hub's Error says why it is not what was asked.)
-		st, err := a.M.Observe(ctx, dp)
+		// it is observed like any other — unless it never ran at all. (What
+		// cannot be read of a hub that failed is not a failure of the pass:
+		// the hub's Error says why it is not what was asked.)
+		var st dataplane.Status
+		var err error
+		if ran, rerr := a.running.get(hub.HubID); failed[i] == nil || ran > 0 || rerr != nil {
+			st, err = a.M.Observe(ctx, dp)
+		}
 		if err != nil && failed[i] == nil {
 			errs = append(errs, fmt.Errorf("hub %s: observe: %w", dp.ID, err))
 		}
