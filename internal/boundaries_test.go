@@ -16,8 +16,10 @@ const module = "github.com/tsunagi-net/tsunagi/"
 
 // forbidden lists, per package, imports it must never have directly.
 var forbidden = map[string][]string{
-	// The web layer knows nothing of SQL.
-	"web": {"database/sql", module + "internal/store", "github.com/jackc/pgx/v5", "modernc.org/sqlite"},
+	// The web layer knows nothing of SQL, nor of the agent's or the data
+	// plane's types: what a node reports reaches it as network/observed.
+	"web": {"database/sql", module + "internal/store", "github.com/jackc/pgx/v5", "modernc.org/sqlite",
+		module + "internal/agent", module + "internal/dataplane"},
 	// Domain packages know nothing of HTTP.
 	"catalog":  {"net/http", module + "internal/web"},
 	"identity": {"net/http", module + "internal/web"},

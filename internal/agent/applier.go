@@ -11,71 +11,99 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/dataplane"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
+	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 )
 
 // DataplaneApplier realises desired states with the data-plane manager:
-// every hub of the document is applied (one failing hub does not stop the
-// others), hubs this agent created that the document no longer names are
-// removed, sessions the customer re-enabled after a route-limit stop are
-// enabled again, and each hub is observed for the report. Observing also
-// shuts the on-premises ports whose layer-2 guards tripped; a shut port is
-// brought back by the same re-enable, which reaches the data plane as the
-// port's ReenableSeq (Translate) and is acted on there, from the shut
-// record on disk, so it is neither lost nor repeated across restarts.
+// every hub of the document is applied on its own (a hub that cannot be
+// realised keeps its last good state and stops no other), hubs this agent
+// created that the document no longer names are removed, sessions the
+// customer re-enabled after a route-limit stop are enabled again, and each
+// hub is observed for the report. Observing also shuts the on-premises
+// ports whose layer-2 guards tripped; a shut port is brought back by the
+// same re-enable, which reaches the data plane as the port's ReenableSeq
+// (Translate) and is acted on there, from the shut record on disk, so it
+// is neither lost nor repeated across restarts.
 type DataplaneApplier struct {
 	M      *dataplane.Manager
 	RunDir string // the manager's RunDir: one directory per owned namespace
+	// StateDir is the agent's state directory, where the configuration
+	// version each hub truly runs is kept across restarts; "" keeps it in
+	// memory only.
+	StateDir string
 
-	mu       sync.Mutex       // guards reenable and awaiting
+	once    sync.Once
+	running *runningVersions
+
+	mu       sync.Mutex       // guards reenable, awaiting and last
 	reenable map[string]int64 // port code → last re-enable sequence acted on
 	// awaiting holds ports re-enabled but not yet seen out of the stopped
 	// state: until BIRD has brought the session back, the old stop is still
 	// visible and must not be reported as a new one.
 	awaiting map[string]bool
+	// last is what the previous pass observed of each session and hold,
+	// for the report's events: session key → BIRD's info, hold key → its
+	// reason.
+	last map[string]string
 }
 
-// Apply implements Applier.
-func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) (map[string]any, error) {
+// Apply implements Applier. Every hub of s is in the report: reached (its
+// ConfigVersion the document's) or kept at its last good version with the
+// reason in its Error. The returned error is a failure outside any one
+// hub's version (the node's links could not be listed, a hub could not be
+// observed or removed); the pass is retried.
+func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) ([]observed.Hub, error) {
+	a.once.Do(func() { a.running = &runningVersions{path: runningPath(a.StateDir)} })
 	hubs, problems := Translate(s)
-	// A document the node cannot realise (say, an interface that does not
-	// exist) is refused whole: nothing of it is applied and every hub keeps
-	// its previous state; the error goes to the controller in the report.
-	failed, refused := a.M.ApplyAll(ctx, hubs)
-	if refused != nil {
-		return map[string]any{"problems": problems}, fmt.Errorf("desired state refused whole: %w", refused)
-	}
 	var errs []error
+	failed, err := a.M.ApplyAll(ctx, hubs)
+	if err != nil {
+		// Nothing was touched: every hub runs what it ran.
+		failed = make([]error, len(hubs))
+		for i := range failed {
+			failed[i] = fmt.Errorf("not applied: %w", err)
+		}
+		errs = append(errs, err)
+	}
 	want := map[string]bool{}
-	observed := map[string]any{}
-	var limited []string
-	var shut []ShutReport
-	reached := make([]HubReport, 0, len(hubs))
-	for i, h := range hubs {
-		want[h.Namespace()] = true
-		// Translate keeps the document's order: hubs[i] is s.Hubs[i].
-		r := HubReport{HubID: s.Hubs[i].HubID, ConfigVersion: s.Hubs[i].ConfigVersion}
-		if err := failed[i]; err != nil {
-			errs = append(errs, err)
-			r.Error = err.Error()
-			reached = append(reached, r)
-			continue
+	keep := map[string]bool{}
+	reached := map[string]int64{}
+	out := make([]observed.Hub, 0, len(hubs))
+	for i, dp := range hubs {
+		hub := s.Hubs[i] // Translate keeps the document's order
+		want[dp.Namespace()] = true
+		keep[hub.HubID] = true
+		if failed[i] == nil {
+			reached[hub.HubID] = hub.ConfigVersion
 		}
-		r.Applied = true
-		reached = append(reached, r)
-		st, err := a.M.Observe(ctx, h)
-		// Shut ports come from records on disk: they are reported even
-		// when BIRD cannot be read.
-		shut = append(shut, shutReports(r.HubID, st)...)
-		if err == nil {
-			observed[h.ID] = st
-			limited = append(limited, routeLimited(st)...)
-		} else {
-			errs = append(errs, fmt.Errorf("hub %s: observe: %w", h.ID, err))
+		keys := keysOf(hub, dp)
+		// A hub that could not be realised still runs its last good state:
+		// it is observed like any other — unless it never ran at all. (What
+		// cannot be read of a hub that failed is not a failure of the pass:
+		// the hub's Error says why it is not what was asked.)
+		var st dataplane.Status
+		var err error
+		if ran, rerr := a.running.get(hub.HubID); failed[i] == nil || ran > 0 || rerr != nil {
+			st, err = a.M.Observe(ctx, dp)
 		}
+		if err != nil && failed[i] == nil {
+			errs = append(errs, fmt.Errorf("hub %s: observe: %w", dp.ID, err))
+		}
+		o := observedHub(hub, keys, st)
+		o.Problems = append(o.Problems, problems[i]...)
+		if failed[i] != nil {
+			o.Error = observed.Clip(failed[i].Error())
+		} else if err == nil {
+			o.Problems = append(o.Problems, gaps(dp, keys, o)...)
+		}
+		if len(o.Problems) > observed.MaxProblems {
+			o.Problems = o.Problems[:observed.MaxProblems]
+		}
+		out = append(out, o)
 	}
 	// The stops are reported with the sequence acted on before this pass's
 	// re-enables, so a stop observed just before a re-enable is stale.
-	limits := a.limitReports(limited)
+	a.limitHolds(out)
 	errs = append(errs, a.reenableSessions(ctx, s, hubs)...)
 	owned, err := os.ReadDir(a.RunDir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -90,113 +118,82 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) (map[stri
 			errs = append(errs, fmt.Errorf("remove %s: %w", ns, err))
 		}
 	}
-	observed[HubsKey] = reached
-	if len(problems) > 0 {
-		observed["problems"] = problems
+	if err := a.running.update(reached, keep); err != nil {
+		errs = append(errs, err)
 	}
-	if len(limits) > 0 {
-		observed[RouteLimitKey] = limits
-	}
-	if len(shut) > 0 {
-		observed[ShutKey] = shut
-	}
-	return observed, errors.Join(errs...)
-}
-
-// HubsKey names, in a report's observations, what the data plane reached
-// for each hub of the document: the controller shows it to the customer as
-// whether its hub runs its applied configuration version.
-const HubsKey = "hubs"
-
-// HubReport is one hub in a report.
-type HubReport struct {
-	HubID         string `json:"hub_id"`
-	ConfigVersion int64  `json:"config_version"`
-	Applied       bool   `json:"applied"`
-	Error         string `json:"error,omitempty"`
-}
-
-// RouteLimitKey names, in a report's observations, the ports whose session
-// the route limit has stopped, each with the re-enable sequence the agent
-// last acted on. They are reported on every pass while stopped; the
-// controller records a stop once and ignores reports older than the
-// customer's latest re-enable.
-const RouteLimitKey = "route_limit_exceeded"
-
-// LimitReport is one stopped port in a report.
-type LimitReport struct {
-	PortCode    string `json:"port_code"`
-	ReenableSeq int64  `json:"reenable_seq"`
-}
-
-// ShutKey names, in a report's observations, the on-premises ports the
-// layer-2 guards have shut (a BPDU received, or the link flapping), each
-// with the reason, since when, and the re-enable sequence in force when it
-// was shut. They are reported on every pass while shut. Nothing brings a
-// shut port back but the customer's re-enable: the same reenable_seq bump
-// as for a route-limited session, so the controller records a shut once
-// and ignores reports whose sequence is below the port's latest.
-const ShutKey = "port_shut"
-
-// ShutReport is one shut port in a report.
-type ShutReport struct {
-	HubID       string    `json:"hub_id"`
-	PortCode    string    `json:"port_code"`
-	Reason      string    `json:"reason"` // bpdu | flap
-	Detail      string    `json:"detail"`
-	Since       time.Time `json:"since"`
-	ReenableSeq int64     `json:"reenable_seq"`
-}
-
-// shutReports maps a hub's shut ports to port codes.
-func shutReports(hubID string, st dataplane.Status) []ShutReport {
-	var out []ShutReport
-	for _, s := range st.Shut {
-		code, ok := portCode(s.Port)
-		if !ok {
-			continue // not a port this agent named
+	for i := range out {
+		v, err := a.running.get(out[i].HubID)
+		if err != nil {
+			errs = append(errs, err)
 		}
-		out = append(out, ShutReport{HubID: hubID, PortCode: code, Reason: s.Reason, Detail: s.Detail, Since: s.Since, ReenableSeq: s.ReenableSeq})
+		out[i].ConfigVersion = v
 	}
-	return out
+	a.events(out, time.Now())
+	return out, errors.Join(errs...)
 }
 
-func (a *DataplaneApplier) limitReports(codes []string) []LimitReport {
+// limitHolds gives each route-limit hold the re-enable sequence the agent
+// last acted on for its port, and leaves out the stops of ports re-enabled
+// but not yet seen out of the stopped state.
+func (a *DataplaneApplier) limitHolds(hubs []observed.Hub) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	stopped := map[string]bool{}
-	var out []LimitReport
-	for _, c := range codes {
-		stopped[c] = true
-		if !a.awaiting[c] {
-			out = append(out, LimitReport{PortCode: c, ReenableSeq: a.reenable[c]})
+	for i := range hubs {
+		holds := hubs[i].Holds[:0]
+		for _, hd := range hubs[i].Holds {
+			if hd.Kind != observed.HoldRouteLimit {
+				holds = append(holds, hd)
+				continue
+			}
+			stopped[hd.PortCode] = true
+			if a.awaiting[hd.PortCode] {
+				continue
+			}
+			hd.ReenableSeq = a.reenable[hd.PortCode]
+			holds = append(holds, hd)
 		}
+		hubs[i].Holds = holds
 	}
 	for c := range a.awaiting {
 		if !stopped[c] {
 			delete(a.awaiting, c) // out of the stop: a new one will be reported
 		}
 	}
-	return out
 }
 
-// routeLimited lists the port codes of sessions BIRD stopped at the import
-// limit.
-func routeLimited(st dataplane.Status) []string {
-	seen := map[string]bool{}
-	var codes []string
-	for _, s := range st.Sessions {
-		if s.Established() || !strings.Contains(strings.ToLower(s.Info), "limit") {
-			continue
+// events adds to each hub what changed since the previous pass: sessions
+// whose state changed, and holds that began. The first pass after a start
+// reports none (there is nothing to compare with).
+func (a *DataplaneApplier) events(hubs []observed.Hub, at time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	first := a.last == nil
+	now := map[string]string{}
+	for i := range hubs {
+		h := &hubs[i]
+		for _, p := range h.Ports {
+			for _, s := range p.Sessions {
+				key := h.HubID + "/" + p.PortCode + "/" + s.Name
+				now[key] = s.Info
+				if prev, ok := a.last[key]; !first && ok && prev != s.Info {
+					h.Events = append(h.Events, observed.Event{Kind: observed.EventSession, At: at, PortCode: p.PortCode, Session: s.Name, From: prev, To: s.Info})
+				}
+			}
 		}
-		// Session names are port_p<digits of the port code>_<leg>.
-		name := strings.TrimPrefix(s.Name, "port_p")
-		if digits, _, ok := strings.Cut(name, "_"); ok && name != s.Name && !seen[digits] {
-			seen[digits] = true
-			codes = append(codes, "shc"+digits)
+		for _, hd := range h.Holds {
+			key := "hold/" + h.HubID + "/" + hd.Kind + "/" + hd.PortCode + "/" + hd.Session
+			now[key] = hd.Reason
+			if _, ok := a.last[key]; !first && !ok {
+				held := hd
+				h.Events = append(h.Events, observed.Event{Kind: observed.EventHold, At: at, PortCode: hd.PortCode, Hold: &held})
+			}
+		}
+		if len(h.Events) > observed.MaxEvents {
+			h.Events = h.Events[:observed.MaxEvents]
 		}
 	}
-	return codes
+	a.last = now
 }
 
 // reenableSessions acts on each port's re-enable sequence: BIRD keeps a

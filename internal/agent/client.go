@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 )
 
 // Client talks to the controller's agent listener with the node certificate.
@@ -37,6 +38,10 @@ func NewClient(controller string, roots *x509.CertPool, dir string) (*Client, er
 		}},
 	}, nil
 }
+
+// HTTP returns the client's HTTP client, which presents the node
+// certificate: for tests that send what the agent never would.
+func (c *Client) HTTP() *http.Client { return c.hc }
 
 // ErrStatus is a non-success answer from the controller.
 type ErrStatus struct {
@@ -84,16 +89,9 @@ func (c *Client) DesiredState(ctx context.Context, have string, wait time.Durati
 	return nil, &ErrStatus{resp.StatusCode, apiMessage(raw)}
 }
 
-// Report is what the agent tells the controller after each pass.
-type Report struct {
-	AppliedGeneration string         `json:"applied_generation"`
-	AgentVersion      string         `json:"agent_version"`
-	Report            map[string]any `json:"report"`
-}
-
-// SendReport posts the node's status.
-func (c *Client) SendReport(ctx context.Context, r Report) error {
-	body, err := json.Marshal(r)
+// SendReport posts the node's report.
+func (c *Client) SendReport(ctx context.Context, r observed.Report) error {
+	body, err := observed.Encode(r)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func FuzzTranslate(f *testing.F) {
 		if err := s.Check(); err != nil {
 			return
 		}
-		hubs, problems := Translate(s)
+		hubs, problems := translateFlat(s)
 		if len(hubs) != len(s.Hubs) {
 			t.Fatalf("%d hubs translated from %d", len(hubs), len(s.Hubs))
 		}

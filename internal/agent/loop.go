@@ -11,13 +11,17 @@ import (
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
+	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 )
 
 // Applier realises a desired state on this node's data plane. It must be
 // idempotent: applying the state the data plane already has changes nothing.
-// It returns what it observed (sessions, counters) for the report.
+// It returns, for the report, every hub of the state: what its data plane
+// truly runs (its version, and why not the wanted one) and observed. The
+// error is a failure of the pass outside any one hub's version; the loop
+// retries the pass.
 type Applier interface {
-	Apply(ctx context.Context, s desired.State) (observed map[string]any, err error)
+	Apply(ctx context.Context, s desired.State) ([]observed.Hub, error)
 }
 
 // Loop is the agent's level-triggered loop.
@@ -74,25 +78,37 @@ func LoadLastState(dir string) (desired.State, bool, error) {
 func (l *Loop) Run(ctx context.Context) error {
 	l.defaults()
 	var (
-		current  desired.State
-		have     bool
-		applied  string // generation the data plane reached
-		observed map[string]any
+		current desired.State
+		have    bool
+		// applied is the generation of the last document processed in full:
+		// every hub of it reached or reported with its error (see
+		// observed.Report.AppliedGeneration).
+		applied  string
+		hubs     = []observed.Hub{}
 		lastErr  error
+		retry    bool // the last pass left an error or a hub short of its version
 		lastPass time.Time
 	)
 	apply := func() {
-		obs, err := l.Applier.Apply(ctx, current)
-		lastPass, observed, lastErr = time.Now(), obs, err
+		got, err := l.Applier.Apply(ctx, current)
 		if err != nil && ctx.Err() != nil {
 			return // stopping: an interrupted pass is not a failure
 		}
+		lastPass, lastErr, retry = time.Now(), err, err != nil
+		if got != nil {
+			hubs = got
+		}
+		for _, h := range hubs {
+			if h.Error != "" {
+				retry = true
+				l.Log.Error("hub keeps its last good state; will retry", "hub", h.HubID, "running", h.ConfigVersion, "wanted", h.WantedVersion, "err", h.Error)
+			}
+		}
 		if err != nil {
-			l.Log.Error("apply failed; will retry", "generation", current.Generation, "err", err)
-			return
+			l.Log.Error("apply pass failed; will retry", "generation", current.Generation, "err", err)
 		}
 		if applied != current.Generation {
-			l.Log.Info("desired state applied", "generation", current.Generation, "hubs", len(current.Hubs))
+			l.Log.Info("desired state processed", "generation", current.Generation, "hubs", len(current.Hubs))
 		}
 		applied = current.Generation
 	}
@@ -132,14 +148,15 @@ func (l *Loop) Run(ctx context.Context) error {
 			current, have = s, true
 			apply()
 		default:
-			if have && (lastErr != nil || woken || time.Since(lastPass) >= l.Resync) {
+			if have && (retry || woken || time.Since(lastPass) >= l.Resync) {
 				apply()
 			}
 		}
 		backoff = time.Second
-		rep := Report{AppliedGeneration: applied, AgentVersion: l.Version, Report: map[string]any{"observed": observed}}
+		rep := observed.Report{Schema: observed.Schema, AppliedGeneration: applied, AgentVersion: l.Version,
+			ObservedAt: time.Now().UTC(), Hubs: hubs}
 		if lastErr != nil {
-			rep.Report["error"] = lastErr.Error()
+			rep.Error = observed.Clip(lastErr.Error())
 		}
 		if err := l.Client.SendReport(ctx, rep); err != nil && ctx.Err() == nil {
 			l.Log.Warn("status report failed", "err", err)

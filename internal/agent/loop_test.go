@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
+	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 )
 
 // passCounter is an Applier that counts its passes.
 type passCounter struct{ n atomic.Int64 }
 
-func (a *passCounter) Apply(context.Context, desired.State) (map[string]any, error) {
-	return map[string]any{"pass": a.n.Add(1)}, nil
+func (a *passCounter) Apply(context.Context, desired.State) ([]observed.Hub, error) {
+	a.n.Add(1)
+	return []observed.Hub{}, nil
 }
 
 // TestLoopWakes: with a long poll held by the controller and a resync an
@@ -29,7 +31,7 @@ func TestLoopWakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reports := make(chan Report, 10)
+	reports := make(chan observed.Report, 10)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/agent/v1/desired-state":
@@ -44,7 +46,7 @@ func TestLoopWakes(t *testing.T) {
 			}
 			w.Write(doc)
 		case "/agent/v1/status":
-			var rep Report
+			var rep observed.Report
 			if err := json.NewDecoder(r.Body).Decode(&rep); err != nil {
 				t.Errorf("report: %v", err)
 			}
@@ -70,14 +72,14 @@ func TestLoopWakes(t *testing.T) {
 		}
 	})
 
-	next := func(what string) Report {
+	next := func(what string) observed.Report {
 		t.Helper()
 		select {
 		case r := <-reports:
 			return r
 		case <-time.After(5 * time.Second):
 			t.Fatalf("no report %s", what)
-			return Report{}
+			return observed.Report{}
 		}
 	}
 	if r := next("for the first document"); r.AppliedGeneration != s.Generation {
@@ -86,10 +88,9 @@ func TestLoopWakes(t *testing.T) {
 	for i := 2; i <= 3; i++ {
 		time.Sleep(100 * time.Millisecond) // the long poll is held
 		wake <- struct{}{}
-		r := next("after a wake")
-		obs, _ := r.Report["observed"].(map[string]any)
-		if got, _ := obs["pass"].(float64); int(got) != i {
-			t.Errorf("report after wake %d: observed %v, want pass %d", i-1, r.Report["observed"], i)
+		next("after a wake")
+		if n := applier.n.Load(); int(n) != i {
+			t.Errorf("report after wake %d follows pass %d, want pass %d", i-1, n, i)
 		}
 	}
 	if n := applier.n.Load(); n != 3 {

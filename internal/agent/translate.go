@@ -7,31 +7,42 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/dataplane"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
+	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 )
 
 // Translate turns the node's desired-state document into the data plane's
 // per-hub input. What the data plane cannot yet realise faithfully is not
 // approximated: the hub is still built without it and the gap is returned as
-// a problem, which the agent reports to the controller.
-func Translate(s desired.State) ([]dataplane.Hub, []string) {
-	var hubs []dataplane.Hub
-	var problems []string
+// a problem of that hub (problems[i] are hubs[i]'s), which the agent
+// reports to the controller for the operator and the hub's customer.
+func Translate(s desired.State) (hubs []dataplane.Hub, problems [][]observed.Problem) {
 	for _, h := range s.Hubs {
 		dh, ps := translateHub(s, h)
 		hubs = append(hubs, dh)
-		for _, p := range ps {
-			problems = append(problems, h.HubID+": "+p)
-		}
+		problems = append(problems, ps)
 	}
 	return hubs, problems
 }
 
-func translateHub(s desired.State, h desired.Hub) (dataplane.Hub, []string) {
-	var problems []string
+// problem turns a gap found by the translation, written "item: reason"
+// ("firewall rule 3: prefixes unparsable"), into a report's problem. The
+// translation's helpers write their gaps as text in that form; a gap
+// without a reason part is reported with its text as the item.
+func problem(portCode, gap string) observed.Problem {
+	item, reason, ok := strings.Cut(gap, ": ")
+	if !ok {
+		item, reason = gap, "not realised"
+	}
+	return observed.Problem{PortCode: portCode, Item: observed.Clip(item), Reason: observed.Clip(reason)}
+}
+
+func translateHub(s desired.State, h desired.Hub) (dataplane.Hub, []observed.Problem) {
+	var gaps []string // of the hub itself; a port's are added as problems of the port
+	var problems []observed.Problem
 	internal, err1 := netip.ParsePrefix(h.InternalNetwork)
 	monitoring, err2 := netip.ParsePrefix(h.MonitoringNetwork)
 	if err1 != nil || err2 != nil {
-		problems = append(problems, "internal or monitoring network unparsable")
+		gaps = append(gaps, "internal or monitoring network unparsable")
 	}
 	dh := dataplane.Hub{
 		ID:                strings.TrimPrefix(h.Namespace, dataplane.NamespacePrefix),
@@ -43,13 +54,13 @@ func translateHub(s desired.State, h desired.Hub) (dataplane.Hub, []string) {
 	}
 	bb, bbProblems := translateBackbone(h.Backbone)
 	dh.Backbone = bb
-	problems = append(problems, bbProblems...)
+	gaps = append(gaps, bbProblems...)
 	static := map[string][]dataplane.StaticNAT{}
 	for _, n := range h.StaticNAT {
 		in, e1 := netip.ParseAddr(n.Inside)
 		pub, e2 := netip.ParseAddr(n.Public)
 		if e1 != nil || e2 != nil {
-			problems = append(problems, fmt.Sprintf("static NAT %s↔%s unparsable", n.Public, n.Inside))
+			gaps = append(gaps, fmt.Sprintf("static NAT %s↔%s unparsable", n.Public, n.Inside))
 			continue
 		}
 		static[n.PortCode] = append(static[n.PortCode], dataplane.StaticNAT{Inside: in, Public: pub})
@@ -64,8 +75,11 @@ func translateHub(s desired.State, h desired.Hub) (dataplane.Hub, []string) {
 		}
 		dh.Ports = append(dh.Ports, ports...)
 		for _, q := range ps {
-			problems = append(problems, p.PortCode+": "+q)
+			problems = append(problems, problem(p.PortCode, q))
 		}
+	}
+	for _, g := range gaps {
+		problems = append(problems, problem("", g))
 	}
 	return dh, problems
 }
@@ -253,12 +267,6 @@ func translateGuard(g *desired.L2Guard) (*dataplane.L2Guard, []string) {
 	return out, nil
 }
 
-// portCode is the inverse of portName: the port code of a data-plane port.
-func portCode(name string) (string, bool) {
-	digits, _, ok := strings.Cut(strings.TrimPrefix(name, "p"), "_")
-	return "shc" + digits, ok && strings.HasPrefix(name, "p")
-}
-
 // portName is "p" + the port code's digits + the leg's initial, e.g.
 // p12345678_p: unique per hub, within the data plane's 20 characters.
 func portName(code, session string) string {
@@ -296,7 +304,7 @@ func translateFirewall(f *desired.Firewall) (*dataplane.FirewallPolicy, []string
 	var problems []string
 	fp := &dataplane.FirewallPolicy{Stateful: f.Mode == "stateful"}
 	for _, r := range f.Rules {
-		base := dataplane.Rule{Action: dataplane.Action(r.Action), Log: r.Log}
+		base := dataplane.Rule{Index: r.Index, Action: dataplane.Action(r.Action), Log: r.Log}
 		var bad bool
 		for _, list := range []struct {
 			in  []string

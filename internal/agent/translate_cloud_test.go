@@ -29,7 +29,7 @@ func TestTranslateCloudPortLinks(t *testing.T) {
 	}
 	primary, secondary := desired.Leg{Role: "primary", Interface: "eth3", VLAN: 120}, desired.Leg{Role: "secondary", Interface: "eth5", VLAN: 120}
 
-	hubs, problems := Translate(doc(primary, secondary))
+	hubs, problems := translateFlat(doc(primary, secondary))
 	if len(problems) != 0 {
 		t.Errorf("both links placed: problems %q", problems)
 	}
@@ -49,11 +49,11 @@ func TestTranslateCloudPortLinks(t *testing.T) {
 		t.Errorf("data plane refuses the translation: %v", err)
 	}
 
-	hubs, problems = Translate(doc(primary))
+	hubs, problems = translateFlat(doc(primary))
 	if len(hubs[0].Ports) != 1 || hubs[0].Ports[0].Name != "p00000009_p" {
 		t.Errorf("primary leg only: ports %+v", hubs[0].Ports)
 	}
-	if want := "hub_x: shc00000009: secondary session not realised: the port has no secondary leg on this node"; !slices.Equal(problems, []string{want}) {
+	if want := "shc00000009: secondary session not realised: the port has no secondary leg on this node"; !slices.Equal(problems, []string{want}) {
 		t.Errorf("primary leg only: problems %q, want %q", problems, want)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/dataplane"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
@@ -24,7 +23,7 @@ func TestTranslateTheControllersDocument(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hubs, problems := Translate(s)
+	hubs, problems := translateFlat(s)
 	if len(hubs) != len(s.Hubs) {
 		t.Fatalf("%d hubs from %d", len(hubs), len(s.Hubs))
 	}
@@ -89,7 +88,7 @@ func TestTranslateEdgeCases(t *testing.T) {
 				{HubID: "hub_z", Region: "nagoya", Priority: "backup", LocalPreference: 100, OverlayAddress: "169.254.255.251/29", Underlay: ""},
 			}},
 	}}}
-	hubs, problems := Translate(s)
+	hubs, problems := translateFlat(s)
 	h := hubs[0]
 	if h.ID != "x" || h.ImportLimit != 1500 || h.RouterID.String() != "100.64.0.1" {
 		t.Errorf("hub = %+v", h)
@@ -142,7 +141,7 @@ func TestTranslateRedundantOnPrem(t *testing.T) {
 			RoutePolicy: desired.RoutePolicy{Type: "All"},
 		}},
 	}}}
-	hubs, problems := Translate(s)
+	hubs, problems := translateFlat(s)
 	if len(problems) > 0 {
 		t.Errorf("problems %q", problems)
 	}
@@ -181,7 +180,7 @@ func TestTranslateL2Guard(t *testing.T) {
 			}},
 		}}}
 	}
-	hubs, problems := Translate(doc(guard))
+	hubs, problems := translateFlat(doc(guard))
 	if len(problems) > 0 {
 		t.Errorf("problems %q", problems)
 	}
@@ -197,7 +196,7 @@ func TestTranslateL2Guard(t *testing.T) {
 
 	bad := guard
 	bad.MACAgeingSeconds = 0
-	hubs, problems = Translate(doc(bad))
+	hubs, problems = translateFlat(doc(bad))
 	if hubs[0].Ports[0].L2Guard != nil {
 		t.Errorf("a guard the data plane refuses was passed on: %+v", hubs[0].Ports[0].L2Guard)
 	}
@@ -206,23 +205,6 @@ func TestTranslateL2Guard(t *testing.T) {
 	}
 	if err := hubs[0].Validate(); err != nil {
 		t.Errorf("data plane refuses the hub without its guard: %v", err)
-	}
-}
-
-// Shut ports are reported by port code, with what the data plane recorded.
-func TestShutReports(t *testing.T) {
-	since := time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC)
-	st := dataplane.Status{Shut: []dataplane.PortShut{
-		{Port: "p00000007_s", Reason: dataplane.ShutBPDU, Detail: "1 BPDU(s) received on eth1", Since: since, ReenableSeq: 3},
-		{Port: "lab", Reason: dataplane.ShutFlap},
-	}}
-	got := shutReports("hub_x", st)
-	want := []ShutReport{{HubID: "hub_x", PortCode: "shc00000007", Reason: "bpdu", Detail: "1 BPDU(s) received on eth1", Since: since, ReenableSeq: 3}}
-	if !slices.Equal(got, want) {
-		t.Errorf("reports %+v, want %+v", got, want)
-	}
-	if code, ok := portCode(portName("shc00000007", "primary")); !ok || code != "shc00000007" {
-		t.Errorf("portCode(portName) = %q, %v", code, ok)
 	}
 }
 
@@ -245,7 +227,7 @@ func TestTranslateServiceAny(t *testing.T) {
 			}},
 		}},
 	}}}
-	hubs, problems := Translate(s)
+	hubs, problems := translateFlat(s)
 	if len(problems) != 0 {
 		t.Errorf("problems: %q", problems)
 	}
@@ -270,7 +252,7 @@ func TestTranslateUnknownSessionName(t *testing.T) {
 			RoutePolicy: desired.RoutePolicy{Type: "All"},
 		}},
 	}}}
-	hubs, problems := Translate(s)
+	hubs, problems := translateFlat(s)
 	if len(hubs) != 1 || len(hubs[0].Ports) != 0 || !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, `session ""`) }) {
 		t.Errorf("hubs %+v, problems %q", hubs, problems)
 	}
@@ -289,4 +271,22 @@ func TestTranslateNAPTGradeUnparsable(t *testing.T) {
 	if n, problems := translateNAPT([]desired.NAPT{{Sessions: 30000, PublicPrefix: "x"}}); n != nil || len(problems) != 1 {
 		t.Errorf("no grade parses: NAPT = %+v, problems %q", n, problems)
 	}
+}
+
+// translateFlat is Translate with each problem written as one line, "port
+// code: item: reason" (the port code left out for the hub's own), for
+// tests that look for a problem's text.
+func translateFlat(s desired.State) ([]dataplane.Hub, []string) {
+	hubs, problems := Translate(s)
+	var out []string
+	for _, ps := range problems {
+		for _, p := range ps {
+			line := p.Item + ": " + p.Reason
+			if p.PortCode != "" {
+				line = p.PortCode + ": " + line
+			}
+			out = append(out, line)
+		}
+	}
+	return hubs, out
 }

@@ -210,6 +210,10 @@ const (
 // address; Protocol is tcp, udp, icmp or "" (any); Ports are destination
 // ports or ranges ("443", "8000-8080") and need tcp or udp.
 type Rule struct {
+	// Index is the customer's own number of the rule this one comes from
+	// (one customer rule expands into a rule per service). The data plane
+	// does not use it; the agent reports the rules' counters by it.
+	Index        int            `json:"index,omitempty"`
 	Action       Action         `json:"action"`
 	Sources      []netip.Prefix `json:"sources,omitempty"`
 	Destinations []netip.Prefix `json:"destinations,omitempty"`

@@ -112,27 +112,23 @@ func (m *Manager) Apply(ctx context.Context, h Hub) error {
 	return m.set(ctx, h)
 }
 
-// ApplyAll realises a node's hubs as one document: every hub is checked
-// before any is touched, and if one cannot be realised nothing changes and
-// refused says why; otherwise each hub is applied, one failing hub not
-// stopping the others (failed[i] is hubs[i]'s error, nil when it applied).
-func (m *Manager) ApplyAll(ctx context.Context, hubs []Hub) (failed []error, refused error) {
+// ApplyAll realises a node's hubs, each on its own: a hub that cannot be
+// realised (its check fails: say, one of its interfaces has gone from the
+// node) is left exactly as it is — its last good state keeps forwarding —
+// and every other hub is applied. One customer's hub can thus never stop
+// the others' changes. failed[i] is hubs[i]'s error, nil when it applied;
+// err is a failure of the node itself (its links cannot be listed), when
+// no hub is touched.
+func (m *Manager) ApplyAll(ctx context.Context, hubs []Hub) (failed []error, err error) {
 	node, err := m.links.nodeLinks()
 	if err != nil {
 		return nil, err
 	}
-	var errs []error
-	for _, h := range hubs {
-		if err := m.check(h, node); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
 	failed = make([]error, len(hubs))
 	for i, h := range hubs {
-		failed[i] = m.set(ctx, h)
+		if failed[i] = m.check(h, node); failed[i] == nil {
+			failed[i] = m.set(ctx, h)
+		}
 	}
 	return failed, nil
 }

@@ -87,6 +87,13 @@ func nftComment(h Hub, text string) string {
 	return fmt.Sprintf("tsunagi %s sha256=%s", h.Namespace(), hex.EncodeToString(sum[:12]))
 }
 
+// RuleComment is the comment, and so the counter's name in Status.Rules,
+// of the i-th rule of port's firewall policy.
+func RuleComment(port string, i int) string { return fmt.Sprintf("port %s rule %d", port, i) }
+
+// DefaultDenyComment names the counter of port's firewall default deny.
+func DefaultDenyComment(port string) string { return "port " + port + " default deny" }
+
 // nftScript always deletes the netdev table, so that guards removed from
 // every port leave none behind; it declares it only when there is one.
 func nftScript(comment, body, l2 string) string {
@@ -156,9 +163,9 @@ func renderNftBody(h Hub) string {
 			w("\t\tct state established,related accept\n\t\tct state invalid drop\n")
 		}
 		for i, r := range p.Firewall.Rules {
-			w("\t\t%s comment %q\n", nftRule(h, p, i, r), fmt.Sprintf("port %s rule %d", p.Name, i))
+			w("\t\t%s comment %q\n", nftRule(h, p, i, r), RuleComment(p.Name, i))
 		}
-		w("\t\tcounter drop comment %q\n\t}\n", "port "+p.Name+" default deny")
+		w("\t\tcounter drop comment %q\n\t}\n", DefaultDenyComment(p.Name))
 	}
 	var pre, post []string
 	for _, p := range h.Ports {

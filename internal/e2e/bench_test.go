@@ -64,7 +64,7 @@ func BenchmarkApplyToForwarding(b *testing.B) {
 		nstest.KillPidFile(filepath.Join(runDir, dataplane.NamespacePrefix+s.dataplaneID, "bird.pid"))
 	})
 	// Wait and Resync left at zero: the agent's defaults.
-	runAgent(b, &agent.Loop{Client: client, Applier: &agent.DataplaneApplier{M: m, RunDir: runDir}, Dir: state, Version: "bench"})
+	runAgent(b, &agent.Loop{Client: client, Applier: &agent.DataplaneApplier{M: m, RunDir: runDir, StateDir: state}, Dir: state, Version: "bench"})
 
 	h.converged(b, tyo, "of the first configuration")
 

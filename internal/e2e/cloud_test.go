@@ -73,8 +73,8 @@ func TestCloudPortBothLinksEndToEnd(t *testing.T) {
 	for _, sess := range []string{"hub", "hub2"} {
 		waitRoute(t, s.cloud, dataplane.BirdClient{Socket: s.cloudBird.Sock}, "0.0.0.0/0", sess)
 	}
-	if st, err := h.fl.NodeStatus(ctx, tyo.name); err != nil || strings.Contains(string(st.Report), "not realised") {
-		t.Errorf("the node reports a gap: %s (%v)", st.Report, err)
+	if st, err := h.fl.NodeStatus(ctx, tyo.name); err != nil || st.Error != "" || len(st.Hubs) != 1 || len(st.Hubs[0].Problems) != 0 || st.Hubs[0].Error != "" {
+		t.Errorf("the node reports a gap: %+v (%v)", st, err)
 	}
 	// The customer sees both sessions established and both links with
 	// carrier.

@@ -211,7 +211,8 @@ func (h *harness) unplaceHub(tb testing.TB, cust catalog.CustomerID, hub catalog
 }
 
 // converged waits until the node reports the generation of its current
-// desired state as applied.
+// desired state as processed in full: every hub of it reached, or reported
+// with the reason it keeps its last good state.
 func (h *harness) converged(tb testing.TB, n *node, what string) {
 	tb.Helper()
 	_, want, err := h.netSvc.Compiler.DesiredStateDoc(h.ctx, n.name)
@@ -223,7 +224,7 @@ func (h *harness) converged(tb testing.TB, n *node, what string) {
 		if err != nil {
 			return false, err.Error()
 		}
-		return st.AppliedGeneration == want, fmt.Sprintf("applied %q, report %s", st.AppliedGeneration, st.Report)
+		return st.AppliedGeneration == want, fmt.Sprintf("applied %q, status %+v", st.AppliedGeneration, st)
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,9 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/dataplane"
+	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 	"github.com/tsunagi-net/tsunagi/internal/nstest"
 	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
@@ -225,14 +228,17 @@ func TestNodeEndToEnd(t *testing.T) {
 		t.Errorf("A's flow still blocked after the accept rule: %v", err)
 	}
 
-	if st, err := fl.NodeStatus(ctx, "tyo-1"); err == nil {
-		t.Logf("node report: %s", st.Report)
+	// What the hubs were asked and what the node reports they run agree:
+	// every session, link and firewall rule is observed (A's rule counted
+	// by its own number) or named as a problem.
+	if diffs := h.walkDesiredAndObserved(t, tyo); len(diffs) > 0 {
+		t.Errorf("desired and observed differ:\n%s", strings.Join(diffs, "\n"))
 	}
 
-	// A document the node cannot realise — A's new port is placed on an
-	// interface the node lacks — is refused whole: the node keeps its
-	// previous state (A's traffic flows) and reports why; once the interface
-	// exists, the same document is applied.
+	// One customer can never stop a node. A's new port is placed on an
+	// interface the node lacks: A's hub cannot be realised, keeps its last
+	// good state (its traffic flows) and reports why, to the operator and
+	// to A; B's change made meanwhile is applied and reported truly.
 	var k catalog.Contract
 	if ks, _, err := cat.ListContracts(ctx, tenanttest.Customer(a.cust), catalog.Page{}); err != nil || len(ks) != 1 {
 		t.Fatalf("A's contracts: %v %v", ks, err)
@@ -249,27 +255,70 @@ func TestNodeEndToEnd(t *testing.T) {
 	withExtra := allowed
 	withExtra.Ports = append(append([]network.PortConfig(nil), allowed.Ports...), network.PortConfig{PortCode: extra.PortCode,
 		OnPrem: &network.OnPremConnection{HubAddress: "10.0.1.1", CustomerAddress: "10.0.1.2", PrefixLength: 30, PeerASN: onpremASN + 1}})
-	previous, err := fl.NodeStatus(ctx, "tyo-1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := sites[1]
+	aGood := h.appliedVersion(t, a.cust)
 	applyConfig(t, ctx, netSvc, a.cust, withExtra)
-	nstest.WaitFor(t, "the node to refuse the document and say why", 60*time.Second, func() (bool, string) {
-		st, err := fl.NodeStatus(ctx, "tyo-1")
-		if err != nil {
-			return false, err.Error()
-		}
-		r := string(st.Report)
-		return strings.Contains(r, "refused whole") && strings.Contains(r, missing), r
+	bTrail := b.cfg
+	bTrail.Objects = network.Objects{Addresses: []network.AddressObject{{Name: "lan", Prefixes: []string{"10.10.0.0/16"}}}}
+	bTrail.Ports = append([]network.PortConfig(nil), b.cfg.Ports...)
+	bTrail.Ports[0].Firewall = &network.Firewall{Mode: "stateful", Rules: []network.Rule{
+		{Action: "accept", Sources: []string{"lan"}, Destinations: []string{"any"}}}}
+	applyConfig(t, ctx, netSvc, b.cust, bTrail)
+	aWanted, bWanted := h.appliedVersion(t, a.cust), h.appliedVersion(t, b.cust)
+	bHub := h.waitHub(t, tyo, b.cust, b.hub, "B's new version", func(o observed.Hub) bool {
+		return o.ConfigVersion == bWanted && o.WantedVersion == bWanted && o.Error == ""
 	})
-	if st, _ := fl.NodeStatus(ctx, "tyo-1"); st.AppliedGeneration != previous.AppliedGeneration {
-		t.Errorf("the node claims a generation it refused: %s, was %s", st.AppliedGeneration, previous.AppliedGeneration)
+	if len(bHub.Ports) == 0 || len(bHub.Ports[0].Rules) == 0 || bHub.Ports[0].Rules[0].Rule != 0 {
+		t.Errorf("B's firewall counters by its own rule number: %+v", bHub.Ports)
+	}
+	h.waitHub(t, tyo, a.cust, a.hub, "its last good version and why", func(o observed.Hub) bool {
+		return o.ConfigVersion == aGood && o.WantedVersion == aWanted && strings.Contains(o.Error, missing)
+	})
+	if out := nstest.Sh(t, "ip", "netns", "exec", dataplane.NamespacePrefix+b.dataplaneID, "nft", "list", "ruleset"); !strings.Contains(out, "10.10.0.0/16") {
+		t.Errorf("B's new rule is not in B's hub:\n%s", out)
 	}
 	if err := nstest.Ping(a.onprem, a.onLoop, a.cloudLoop, 10*time.Second); err != nil {
-		t.Errorf("A's traffic stopped while a document was refused: %v", err)
+		t.Errorf("A's hub stopped forwarding its last good state: %v", err)
 	}
+	var aView struct {
+		AppliedVersion int64              `json:"applied_version"`
+		ReachedVersion int64              `json:"reached_version"`
+		InSync         bool               `json:"in_sync"`
+		Error          string             `json:"error"`
+		Problems       []observed.Problem `json:"problems"`
+	}
+	if code := getJSON(t, custSrv, token, "/api/v1/hubs/"+string(a.hub)+"/dataplane", &aView); code != 200 || aView.InSync ||
+		aView.AppliedVersion != aWanted || aView.ReachedVersion != aGood || !strings.Contains(aView.Error, missing) {
+		t.Errorf("A's view of its hub kept at its last good state: %d %+v", code, aView)
+	}
+	if st, err := fl.NodeStatus(ctx, "tyo-1"); err != nil || !slices.ContainsFunc(st.Hubs, func(hs fleet.HubStatus) bool {
+		return hs.HubID == a.hub && strings.Contains(hs.Error, missing) && hs.ConfigVersion == aGood
+	}) {
+		t.Errorf("the operator's node status does not show A's hub error: %+v, %v", st, err)
+	}
+	// Once the interface exists, A's version is applied.
 	nstest.Sh(t, "ip", "-n", node, "link", "add", missing, "type", "veth", "peer", "name", missing+"x")
 	converged("once the missing interface exists")
+	h.waitHub(t, tyo, a.cust, a.hub, "its new version", func(o observed.Hub) bool { return o.ConfigVersion == aWanted && o.Error == "" })
+
+	// Then A's physical port disappears from the node: A's hub keeps what
+	// it runs (the rest of it forwards) and says why; B's next version is
+	// applied all the same.
+	nstest.Sh(t, "ip", "-n", node, "link", "del", missing+"x")
+	bTrail.Ports[0].Firewall.Rules = append(bTrail.Ports[0].Firewall.Rules, network.Rule{Action: "accept", Sources: []string{"any"}, Destinations: []string{"lan"}})
+	applyConfig(t, ctx, netSvc, b.cust, bTrail)
+	bWanted = h.appliedVersion(t, b.cust)
+	h.waitHub(t, tyo, b.cust, b.hub, "B's next version with A's port gone", func(o observed.Hub) bool {
+		return o.ConfigVersion == bWanted && o.Error == "" && len(o.Ports) > 0 && len(o.Ports[0].Rules) == 3
+	})
+	h.waitHub(t, tyo, a.cust, a.hub, "its port gone", func(o observed.Hub) bool {
+		return o.ConfigVersion == aWanted && strings.Contains(o.Error, missing)
+	})
+	if err := nstest.Ping(a.onprem, a.onLoop, a.cloudLoop, 10*time.Second); err != nil {
+		t.Errorf("A's hub stopped forwarding when one of its ports disappeared: %v", err)
+	}
+	nstest.Sh(t, "ip", "-n", node, "link", "add", missing, "type", "veth", "peer", "name", missing+"x")
+	h.waitHub(t, tyo, a.cust, a.hub, "its port back", func(o observed.Hub) bool { return o.ConfigVersion == aWanted && o.Error == "" })
 
 	// A public cloud port contracted at 100 Mbit/s (Azure Peering Service,
 	// with its mandatory firewall and NAPT): iperf3 from the on-premises
@@ -444,7 +493,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	// A switch on B's premises sends a BPDU into its on-premises port: the
 	// node shuts that port, the controller records it for B, and it stays
 	// shut until B re-enables it. A is untouched.
-	b := sites[1]
+	b = sites[1]
 	raw := nstest.OpenRaw(t, b.onprem, "eth0")
 	sent := time.Now()
 	if err := raw.Send(nstest.BPDUFrame(raw.MAC)); err != nil {
@@ -628,7 +677,7 @@ func wireCloud(t *testing.T, node, runDir string, s *site) {
 
 // newLoop is the agent's loop with short waits, so the test converges fast.
 func newLoop(c *agent.Client, m *dataplane.Manager, runDir, state string) *agent.Loop {
-	return &agent.Loop{Client: c, Applier: &agent.DataplaneApplier{M: m, RunDir: runDir}, Dir: state, Version: "e2e",
+	return &agent.Loop{Client: c, Applier: &agent.DataplaneApplier{M: m, RunDir: runDir, StateDir: state}, Dir: state, Version: "e2e",
 		Wait: 2 * time.Second, Resync: 5 * time.Second, MaxBackoff: time.Second, Wake: m.Tripped()}
 }
 

@@ -102,7 +102,13 @@ func checkChain(t *testing.T, where string, in NodeInput) {
 	if err != nil {
 		t.Fatalf("%s: the agent refuses the controller's document: %v", where, err)
 	}
-	hubs, problems := agent.Translate(got)
+	hubs, perHub := agent.Translate(got)
+	var problems []string // "hub: port code: item: reason"
+	for i, ps := range perHub {
+		for _, p := range ps {
+			problems = append(problems, got.Hubs[i].HubID+": "+p.PortCode+": "+p.Item+": "+p.Reason)
+		}
+	}
 	if len(hubs) != len(got.Hubs) {
 		t.Fatalf("%s: %d hubs translated from %d", where, len(hubs), len(got.Hubs))
 	}

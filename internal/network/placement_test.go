@@ -2,7 +2,6 @@ package network
 
 import (
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/tsunagi-net/tsunagi/internal/agent"
@@ -49,7 +48,15 @@ func TestCloudPortMissingSecondary(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, problems := agent.Translate(st)
-			return slices.DeleteFunc(problems, func(p string) bool { return !strings.Contains(p, code+": secondary session not realised") })
+			var gaps []string
+			for _, ps := range problems {
+				for _, p := range ps {
+					if p.PortCode == code && p.Item == "secondary session not realised" {
+						gaps = append(gaps, p.Item+": "+p.Reason)
+					}
+				}
+			}
+			return gaps
 		}
 		if p := e.desiredPort("tyo-1", code); len(p.Legs) != 1 || len(p.Sessions) != 2 || len(secondaryGap()) != 1 {
 			t.Fatalf("the node's port %+v; reported %q", p, secondaryGap())

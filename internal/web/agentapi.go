@@ -4,15 +4,17 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/tsunagi-net/tsunagi/internal/agent"
 	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
+	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 )
 
 // The agent listener is where hub nodes' agents talk to the controller: one
@@ -159,50 +161,87 @@ func (s *Server) desiredState(w http.ResponseWriter, r *http.Request) error {
 	}
 }
 
+// nodeReport takes a node's typed report (network/observed): decoded
+// strictly and checked, then stored per hub — only hubs the node's desired
+// state places on it, each under its own customer. A report failing any of
+// this is answered 400 with the reason and nothing of it is stored.
 func (s *Server) nodeReport(w http.ResponseWriter, r *http.Request) error {
-	var in fleet.StatusInput
-	if err := decodeLimit(w, r, &in, MaxReport); err != nil {
+	body, err := readJSONBody(w, r, MaxReport)
+	if err != nil {
 		return err
+	}
+	rep, err := observed.Decode(body)
+	if err != nil {
+		return fault.Field("report", "%s", err.Error())
 	}
 	n := r.Context().Value(keyNode).(fleet.Node)
-	if err := s.deps.Fleet.Report(r.Context(), n, in); err != nil {
+	placed, err := s.placedOn(r.Context(), n.Name)
+	if err != nil {
 		return err
 	}
-	s.nodeEvents(r.Context(), n, in.Report)
+	if err := s.deps.Fleet.Report(r.Context(), n, rep, placed); err != nil {
+		return err
+	}
+	s.nodeHolds(r.Context(), n, rep)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// nodeEvents passes what a node saw happen to customers' ports to the
-// service model, which records each event once and tells the customer:
-// sessions stopped at the route limit (kept down until the customer
-// re-enables them) and on-premises ports a layer-2 guard shut (likewise).
-// A port the node does not carry is refused there and only logged here: the
-// report itself was accepted.
-func (s *Server) nodeEvents(ctx context.Context, n fleet.Node, report json.RawMessage) {
+// placedOn lists the hubs the node's current desired state places on it,
+// with their customers: the controller's own document, read for its hubs.
+func (s *Server) placedOn(ctx context.Context, node string) (fleet.Placed, error) {
+	placed := fleet.Placed{}
+	if s.deps.DesiredState == nil {
+		return placed, nil // no service model: a report may name no hub
+	}
+	doc, _, err := s.deps.DesiredState(ctx, node)
+	if err != nil {
+		return nil, err
+	}
+	var st struct {
+		Hubs []struct {
+			HubID      catalog.HubID      `json:"hub_id"`
+			CustomerID catalog.CustomerID `json:"customer_id"`
+		} `json:"hubs"`
+	}
+	if err := json.Unmarshal(doc, &st); err != nil {
+		return nil, fmt.Errorf("node %s: desired state: %w", node, err)
+	}
+	for _, h := range st.Hubs {
+		placed[h.HubID] = h.CustomerID
+	}
+	return placed, nil
+}
+
+// nodeHolds passes the ports a node holds down to the service model, which
+// records each hold once and tells the customer: sessions stopped at the
+// route limit (kept down until the customer re-enables them) and
+// on-premises ports a layer-2 guard shut (likewise). A port the node does
+// not carry is refused there and only logged here: the report itself was
+// accepted.
+func (s *Server) nodeHolds(ctx context.Context, n fleet.Node, rep observed.Report) {
 	if s.deps.Compiler == nil {
 		return
 	}
-	var r struct {
-		Observed map[string]json.RawMessage `json:"observed"`
-	}
-	if json.Unmarshal(report, &r) != nil {
-		return
-	}
-	var limits []agent.LimitReport
-	if raw, ok := r.Observed[agent.RouteLimitKey]; ok && json.Unmarshal(raw, &limits) == nil {
-		limit := s.deps.Compiler.Settings().RouteLimit
-		for _, l := range limits {
-			if _, err := s.deps.Compiler.NodeReportsRouteLimit(ctx, n.Name, l.PortCode, limit+1, l.ReenableSeq); err != nil {
-				s.deps.Log.WarnContext(ctx, "route-limit report refused", "node", n.Name, "port", l.PortCode, "err", err)
+	limit := s.deps.Compiler.Settings().RouteLimit
+	for _, h := range rep.Hubs {
+		for _, hd := range h.Holds {
+			var err error
+			switch hd.Kind {
+			case observed.HoldRouteLimit:
+				count := hd.Prefixes
+				if count <= limit {
+					count = limit + 1 // BIRD no longer counts the routes of a stopped session
+				}
+				_, err = s.deps.Compiler.NodeReportsRouteLimit(ctx, n.Name, hd.PortCode, count, hd.ReenableSeq)
+			case observed.HoldL2Guard:
+				if hd.Reason == "unknown" {
+					continue // an unreadable record: the port stays shut, nothing new to record
+				}
+				_, err = s.deps.Compiler.NodeReportsPortShut(ctx, n.Name, hd.PortCode, hd.Reason, hd.ReenableSeq)
 			}
-		}
-	}
-	var shut []agent.ShutReport
-	if raw, ok := r.Observed[agent.ShutKey]; ok && json.Unmarshal(raw, &shut) == nil {
-		for _, p := range shut {
-			if _, err := s.deps.Compiler.NodeReportsPortShut(ctx, n.Name, p.PortCode, p.Reason, p.ReenableSeq); err != nil {
-				s.deps.Log.WarnContext(ctx, "port shutdown report refused", "node", n.Name, "port", p.PortCode, "err", err)
+			if err != nil {
+				s.deps.Log.WarnContext(ctx, "hold report refused", "node", n.Name, "kind", hd.Kind, "port", hd.PortCode, "err", err)
 			}
 		}
 	}

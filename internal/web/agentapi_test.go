@@ -20,8 +20,10 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
+	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 	"github.com/tsunagi-net/tsunagi/internal/pki"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
 	"github.com/tsunagi-net/tsunagi/internal/web"
 )
@@ -30,6 +32,7 @@ import (
 // desired state whose generation the test can change.
 type agentEnv struct {
 	fleet *fleet.Fleet
+	cat   *catalog.Catalog
 	srv   *httptest.Server
 	roots *x509.CertPool
 	ctx   context.Context
@@ -56,7 +59,7 @@ func newAgentEnv(t *testing.T) *agentEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &agentEnv{fleet: fl, ctx: ctx, state: desired.State{Schema: desired.Schema, Node: "tyo-1", Region: "tokyo", RouteLimit: 2000, Hubs: []desired.Hub{}}}
+	e := &agentEnv{fleet: fl, cat: cat, ctx: ctx, state: desired.State{Schema: desired.Schema, Node: "tyo-1", Region: "tokyo", RouteLimit: 2000, Hubs: []desired.Hub{}}}
 	s := web.New(web.Config{}, web.Deps{DB: db, Catalog: cat, Audit: log, Fleet: fl,
 		Identity: identity.New(db, log, identity.Config{Argon2: identity.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}}),
 		Log:      slog.New(slog.DiscardHandler),
@@ -80,6 +83,30 @@ func newAgentEnv(t *testing.T) *agentEnv {
 	e.roots = x509.NewCertPool()
 	e.roots.AddCert(leaf)
 	return e
+}
+
+// placeHub makes a customer with a hub and puts the hub in the nodes'
+// desired state.
+func (e *agentEnv) placeHub(t *testing.T) (catalog.CustomerID, catalog.HubID) {
+	t.Helper()
+	cu, err := e.cat.CreateCustomer(e.ctx, catalog.CustomerInput{Name: "Report K.K."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := e.cat.CreateContract(e.ctx, tenanttest.Operator(cu.ID), catalog.ContractInput{Plan: "smart-hub"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.cat.CreateHub(e.ctx, tenanttest.Operator(cu.ID), catalog.HubInput{ServiceCode: k.ServiceCode, Region: "tokyo", Priority: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.state.Hubs = append(e.state.Hubs, desired.Hub{HubID: string(h.ID), CustomerID: string(cu.ID), Namespace: "hub-r", ConfigVersion: 1,
+		Priority: "main", ASN: 64600, InternalNetwork: "100.64.0.0/24", MonitoringNetwork: "100.64.1.0/28", Backbone: desired.Backbone{VNI: 4242},
+		Ports: []desired.Port{}, StaticNAT: []desired.StaticNAT{}})
+	return cu.ID, h.ID
 }
 
 func (e *agentEnv) enrol(t *testing.T, node string) string {
@@ -173,25 +200,61 @@ func TestAgentEnrolmentAndMutualTLS(t *testing.T) {
 		t.Errorf("change not delivered: %+v", st2)
 	}
 
-	if err := c.SendReport(ctx, agent.Report{AppliedGeneration: st.Generation, AgentVersion: "test-1", Report: map[string]any{"bgp": "ok"}}); err != nil {
+	rep := observed.Report{Schema: observed.Schema, AppliedGeneration: st.Generation, AgentVersion: "test-1", ObservedAt: time.Now().UTC(), Hubs: []observed.Hub{}}
+	if err := c.SendReport(ctx, rep); err != nil {
 		t.Fatal(err)
 	}
 	status, err := e.fleet.NodeStatus(ctx, "tyo-1")
 	if err != nil || status.AppliedGeneration != st.Generation || status.AgentVersion != "test-1" {
 		t.Fatalf("status = %+v, %v", status, err)
 	}
-	// A node with many hubs reports more than an API body may hold: a
-	// report of 1,000 hubs' status (about 3 MB) is accepted.
-	big := map[string]any{}
-	for i := range 1000 {
-		big[fmt.Sprintf("hub%04d", i)] = map[string]any{"Sessions": strings.Repeat("x", 3000)}
+	// Bad reports are answered 400 and change nothing: one that fails its
+	// checks, one naming a hub the node's desired state does not place on
+	// it (a node cannot write another node's hub), one with a field the
+	// schema does not have.
+	badGen := rep
+	badGen.AppliedGeneration = "not hex!"
+	stranger := rep
+	stranger.AppliedGeneration = strings.Repeat("1", 64)
+	stranger.Hubs = []observed.Hub{{HubID: "hub_elsewhere", CustomerID: "cus_other"}}
+	for name, r := range map[string]observed.Report{"bad generation": badGen, "hub not placed here": stranger} {
+		if err := c.SendReport(ctx, r); err == nil || !strings.Contains(err.Error(), "400") {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
-	if err := c.SendReport(ctx, agent.Report{AppliedGeneration: st.Generation, AgentVersion: "test-1", Report: big}); err != nil {
-		t.Errorf("a 1,000-hub report: %v", err)
+	good, _ := observed.Encode(rep)
+	unknown := strings.Replace(string(good), `"agent_version"`, `"surprise":1,"agent_version"`, 1)
+	if code := postReport(t, c, e, unknown); code != http.StatusBadRequest {
+		t.Errorf("a report with an unknown field: %d", code)
 	}
-	// Bad reports change nothing.
-	if err := c.SendReport(ctx, agent.Report{AppliedGeneration: "not hex!", AgentVersion: "v"}); err == nil || !strings.Contains(err.Error(), "400") {
-		t.Errorf("bad generation: %v", err)
+	if st2, _ := e.fleet.NodeStatus(ctx, "tyo-1"); st2.AppliedGeneration != st.Generation {
+		t.Errorf("a refused report was stored: %+v", st2)
+	}
+	// A node reports more than an API body may hold: a hub with every
+	// port's sessions listing their refused prefixes (about 5 MB) is
+	// accepted, and stored under the hub.
+	cust, hub := e.placeHub(t)
+	big := observed.Hub{HubID: string(hub), CustomerID: string(cust), WantedVersion: 1, ConfigVersion: 1}
+	for i := range observed.MaxPorts {
+		p := observed.Port{PortCode: fmt.Sprintf("shc%08d", i+1)}
+		for _, name := range []string{"primary", "secondary"} {
+			sess := observed.Session{Name: name, State: "up", Info: "Established"}
+			for j := range observed.MaxRefused {
+				sess.Refused = append(sess.Refused, observed.Refused{Prefix: fmt.Sprintf("10.%d.%d.0/24", i, j), Reason: "bogon"})
+			}
+			p.Sessions = append(p.Sessions, sess)
+		}
+		big.Ports = append(big.Ports, p)
+	}
+	rep.Hubs = []observed.Hub{big}
+	if b, _ := observed.Encode(rep); len(b) < 2*web.MaxBody {
+		t.Fatalf("the big report is only %d bytes", len(b))
+	}
+	if err := c.SendReport(ctx, rep); err != nil {
+		t.Errorf("a big report: %v", err)
+	}
+	if st2, err := e.fleet.NodeStatus(ctx, "tyo-1"); err != nil || len(st2.Hubs) != 1 || st2.Hubs[0].HubID != hub {
+		t.Errorf("the big report's hub not stored: %+v, %v", st2, err)
 	}
 
 	// Revocation takes effect on the very next request.
@@ -255,11 +318,11 @@ type recordingApplier struct {
 	applied []string
 }
 
-func (a *recordingApplier) Apply(_ context.Context, s desired.State) (map[string]any, error) {
+func (a *recordingApplier) Apply(_ context.Context, s desired.State) ([]observed.Hub, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.applied = append(a.applied, s.Generation)
-	return map[string]any{"hubs": len(s.Hubs)}, nil
+	return []observed.Hub{}, nil
 }
 
 func (a *recordingApplier) last() string {
@@ -340,4 +403,16 @@ func TestAgentLoopConvergesAndSurvivesTheController(t *testing.T) {
 	waitFor(t, "offline apply from disk", func() bool { return app2.last() == g2 })
 	cancel2()
 	<-done2
+}
+
+// postReport posts a raw report body with the node's certificate (the
+// agent's client only sends well-formed reports) and returns the status.
+func postReport(t *testing.T, c *agent.Client, e *agentEnv, body string) int {
+	t.Helper()
+	resp, err := c.HTTP().Post(e.srv.URL+"/agent/v1/status", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

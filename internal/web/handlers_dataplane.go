@@ -1,31 +1,35 @@
 package web
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 
-	"github.com/tsunagi-net/tsunagi/internal/agent"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
-	"github.com/tsunagi-net/tsunagi/internal/dataplane"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
-	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 )
 
 // hubDataplane tells a customer whether its hub's data plane runs the
-// configuration version it applied — the version the node last reported for
-// the hub, against the customer's current version — and what the node
-// observed of the hub's ports and backbone sessions.
+// configuration version it applied — the version the hub's node reports
+// the hub truly runs, against the customer's current version — why not,
+// what of the hub the node did not build, and what it observed of the
+// hub's ports and backbone sessions. It is read from the hub's own rows of
+// the nodes' reports (network/observed), never from what was configured
+// nor from any other customer's.
 type hubDataplane struct {
 	HubID          catalog.HubID `json:"hub_id"`
 	AppliedVersion int64         `json:"applied_version"`
-	ReachedVersion int64         `json:"reached_version"`
-	InSync         bool          `json:"in_sync"`
-	ReportedAt     *time.Time    `json:"reported_at,omitempty"`
-	Error          string        `json:"error,omitempty"`
-	// Ports and Backbone are what the node observed at its last report.
-	Ports    []portDataplane    `json:"ports"`
-	Backbone []sessionDataplane `json:"backbone"`
+	// ReachedVersion is the version the hub's data plane truly runs; with
+	// the hub on two nodes (a redundant port's second leg), the lower.
+	ReachedVersion int64      `json:"reached_version"`
+	InSync         bool       `json:"in_sync"`
+	ReportedAt     *time.Time `json:"reported_at,omitempty"`
+	// Error says why the hub does not run the applied version; it keeps
+	// its last good state meanwhile.
+	Error    string             `json:"error,omitempty"`
+	Problems []observed.Problem `json:"problems"`
+	Ports    []observed.Port    `json:"ports"`
+	Backbone []observed.Session `json:"backbone"`
 }
 
 func (s *Server) myHubDataplane(w http.ResponseWriter, r *http.Request) error {
@@ -35,45 +39,38 @@ func (s *Server) myHubDataplane(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	cust := principal(r).Scope()
 	hub := catalog.HubID(r.PathValue("id"))
-	node, err := s.deps.Workflow.HubNode(ctx, cust, hub)
-	if err != nil {
+	// The hub's node is asked first: it answers NotFound for a hub that is
+	// not the customer's.
+	if _, err := s.deps.Workflow.HubNode(ctx, cust, hub); err != nil {
 		return err
 	}
 	v, err := s.deps.Workflow.Applied(ctx, cust)
 	if err != nil {
 		return err
 	}
-	out := hubDataplane{HubID: hub, AppliedVersion: v.Version, Ports: []portDataplane{}, Backbone: []sessionDataplane{}}
-	if node != "" && s.deps.Fleet != nil {
-		if st, err := s.deps.Fleet.NodeStatus(ctx, node); err == nil {
-			out.ReportedAt = &st.ReportedAt
-			var rep struct {
-				Observed map[string]json.RawMessage `json:"observed"`
-			}
-			var hubs []agent.HubReport
-			if json.Unmarshal(st.Report, &rep) == nil && json.Unmarshal(rep.Observed[agent.HubsKey], &hubs) == nil {
-				for _, h := range hubs {
-					if h.HubID != string(hub) {
-						continue
-					}
-					if h.Applied {
-						out.ReachedVersion = h.ConfigVersion
-					} else {
-						out.Error = "the node could not apply the hub's configuration; the operator has been notified by the node's report"
-					}
-				}
-			}
-			var observed dataplane.Status
-			if raw, ok := rep.Observed[network.DataplaneID(hub)]; ok && json.Unmarshal(raw, &observed) == nil {
-				ports, backbone := hubObserved(observed)
-				out.Ports = append(out.Ports, ports...)
-				out.Backbone = append(out.Backbone, backbone...)
-			}
-		} else if !fault.Is(err, fault.NotFound) {
+	out := hubDataplane{HubID: hub, AppliedVersion: v.Version, Problems: []observed.Problem{}, Ports: []observed.Port{}, Backbone: []observed.Session{}}
+	if s.deps.Fleet != nil {
+		obs, err := s.deps.Fleet.HubObservations(ctx, cust, hub)
+		if err != nil {
 			return err
 		}
+		for i, o := range obs {
+			if i == 0 || o.Hub.ConfigVersion < out.ReachedVersion {
+				out.ReachedVersion = o.Hub.ConfigVersion
+			}
+			if out.ReportedAt == nil || o.ReportedAt.Before(*out.ReportedAt) {
+				at := o.ReportedAt
+				out.ReportedAt = &at
+			}
+			if out.Error == "" {
+				out.Error = o.Hub.Error
+			}
+			out.Problems = append(out.Problems, o.Hub.Problems...)
+			out.Ports = append(out.Ports, o.Hub.Ports...)
+			out.Backbone = append(out.Backbone, o.Hub.Backbone...)
+		}
 	}
-	out.InSync = out.AppliedVersion > 0 && out.ReachedVersion == out.AppliedVersion
+	out.InSync = out.AppliedVersion > 0 && out.ReachedVersion == out.AppliedVersion && out.Error == ""
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 )
 
 // The OpenAPI documents are written by hand; these tests keep them true to the
@@ -519,10 +520,12 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			shape{"BandwidthChange", network.BandwidthChange{}, false},
 			shape{"BandwidthChangeList", list[network.BandwidthChange]{}, false},
 			shape{"HubDataplane", hubDataplane{}, false},
-			shape{"PortDataplane", portDataplane{}, false},
-			shape{"SessionDataplane", sessionDataplane{}, false},
-			shape{"RefusedPrefix", refusedPrefix{}, false},
-			shape{"LinkDataplane", linkDataplane{}, false},
+			shape{"PortDataplane", observed.Port{}, false},
+			shape{"SessionDataplane", observed.Session{}, false},
+			shape{"RefusedPrefix", observed.Refused{}, false},
+			shape{"LinkDataplane", observed.Link{}, false},
+			shape{"DataplaneProblem", observed.Problem{}, false},
+			shape{"FirewallRuleCounter", observed.RuleCounter{}, false},
 		),
 		"management": append(slices.Clip(common),
 			shape{"RegionInput", catalog.RegionInput{}, true},
@@ -532,6 +535,9 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			shape{"EnrolToken", fleet.EnrolToken{}, false},
 			shape{"NodeRevokeInput", revokeInput{}, true},
 			shape{"NodeStatus", fleet.Status{}, false},
+			shape{"NodeHubStatus", fleet.HubStatus{}, false},
+			shape{"NodeHold", observed.Hold{}, false},
+			shape{"DataplaneProblem", observed.Problem{}, false},
 			shape{"PhysicalPort", catalog.PhysicalPort{}, true}, // both ways; every field is always sent
 			shape{"Customer", catalog.Customer{}, false},
 			shape{"CustomerList", list[catalog.Customer]{}, false},
