@@ -190,6 +190,8 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 		}
 		out = append(out, dataplane.Port{
 			Name:        portName(p.PortCode, s.Name),
+			PortCode:    p.PortCode,
+			Session:     s.Name,
 			Interface:   dev,
 			Legs:        bridged,
 			VLANs:       vlans,
@@ -240,12 +242,6 @@ func translateGuard(g *desired.L2Guard) (*dataplane.L2Guard, []string) {
 		return nil, []string{"layer-2 guards not realised: " + strings.ReplaceAll(err.Error(), "\n", "; ")}
 	}
 	return out, nil
-}
-
-// portCode is the inverse of portName: the port code of a data-plane port.
-func portCode(name string) (string, bool) {
-	digits, _, ok := strings.Cut(strings.TrimPrefix(name, "p"), "_")
-	return "shc" + digits, ok && strings.HasPrefix(name, "p")
 }
 
 // portName is "p" + the port code's digits + the leg's initial, e.g.

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/dataplane"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
@@ -198,23 +197,6 @@ func TestTranslateL2Guard(t *testing.T) {
 	}
 	if err := hubs[0].Validate(); err != nil {
 		t.Errorf("data plane refuses the hub without its guard: %v", err)
-	}
-}
-
-// Shut ports are reported by port code, with what the data plane recorded.
-func TestShutReports(t *testing.T) {
-	since := time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC)
-	st := dataplane.Status{Shut: []dataplane.PortShut{
-		{Port: "p00000007_s", Reason: dataplane.ShutBPDU, Detail: "1 BPDU(s) received on eth1", Since: since, ReenableSeq: 3},
-		{Port: "lab", Reason: dataplane.ShutFlap},
-	}}
-	got := shutReports("hub_x", st)
-	want := []ShutReport{{HubID: "hub_x", PortCode: "shc00000007", Reason: "bpdu", Detail: "1 BPDU(s) received on eth1", Since: since, ReenableSeq: 3}}
-	if !slices.Equal(got, want) {
-		t.Errorf("reports %+v, want %+v", got, want)
-	}
-	if code, ok := portCode(portName("shc00000007", "primary")); !ok || code != "shc00000007" {
-		t.Errorf("portCode(portName) = %q, %v", code, ok)
 	}
 }
 

@@ -11,8 +11,10 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/agent"
 	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/dataplane"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
+	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 )
 
 // The agent listener is where hub nodes' agents talk to the controller: one
@@ -173,38 +175,47 @@ func (s *Server) nodeReport(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// nodeEvents passes what a node saw happen to customers' ports to the
-// service model, which records each event once and tells the customer:
-// sessions stopped at the route limit (kept down until the customer
-// re-enables them) and on-premises ports a layer-2 guard shut (likewise).
-// A port the node does not carry is refused there and only logged here: the
-// report itself was accepted.
+// nodeEvents passes what a node saw to the service model: the ports it
+// holds (a session stopped at the route limit, an on-premises port a
+// layer-2 guard shut), which the service model records once and tells the
+// customer about, and each port's route counts, the one source of the
+// customer's prefix figures. A port the node does not carry is refused
+// there and only logged here: the report itself was accepted.
 func (s *Server) nodeEvents(ctx context.Context, n fleet.Node, report json.RawMessage) {
 	if s.deps.Compiler == nil {
 		return
 	}
 	var r struct {
-		Observed map[string]json.RawMessage `json:"observed"`
+		ObservedAt time.Time                  `json:"observed_at"`
+		Observed   map[string]json.RawMessage `json:"observed"`
 	}
 	if json.Unmarshal(report, &r) != nil {
 		return
 	}
-	var limits []agent.LimitReport
-	if raw, ok := r.Observed[agent.RouteLimitKey]; ok && json.Unmarshal(raw, &limits) == nil {
-		limit := s.deps.Compiler.Settings().RouteLimit
-		for _, l := range limits {
-			if _, err := s.deps.Compiler.NodeReportsRouteLimit(ctx, n.Name, l.PortCode, limit+1, l.ReenableSeq); err != nil {
-				s.deps.Log.WarnContext(ctx, "route-limit report refused", "node", n.Name, "port", l.PortCode, "err", err)
-			}
+	var holds []observed.Hold
+	if raw, ok := r.Observed[agent.HoldsKey]; ok && json.Unmarshal(raw, &holds) == nil {
+		if err := s.deps.Compiler.NodeReportsHolds(ctx, n.Name, holds); err != nil {
+			s.deps.Log.WarnContext(ctx, "hold report refused", "node", n.Name, "err", err)
 		}
 	}
-	var shut []agent.ShutReport
-	if raw, ok := r.Observed[agent.ShutKey]; ok && json.Unmarshal(raw, &shut) == nil {
-		for _, p := range shut {
-			if _, err := s.deps.Compiler.NodeReportsPortShut(ctx, n.Name, p.PortCode, p.Reason, p.ReenableSeq); err != nil {
-				s.deps.Log.WarnContext(ctx, "port shutdown report refused", "node", n.Name, "port", p.PortCode, "err", err)
-			}
+	var ports []observed.Port
+	for key, raw := range r.Observed {
+		var st dataplane.Status
+		if key == agent.HubsKey || key == agent.HoldsKey || key == "problems" || json.Unmarshal(raw, &st) != nil {
+			continue
 		}
+		hp, _ := hubObserved(st)
+		for _, p := range hp {
+			op := observed.Port{PortCode: p.PortCode}
+			for _, ss := range p.Sessions {
+				op.Sessions = append(op.Sessions, observed.Session{Name: ss.Name, State: ss.State, Info: ss.Info, Since: ss.Since,
+					Imported: ss.Imported, Filtered: ss.Filtered, Exported: ss.Exported})
+			}
+			ports = append(ports, op)
+		}
+	}
+	if err := s.deps.Compiler.NodeReportsRouteCounts(ctx, n.Name, r.ObservedAt, ports); err != nil {
+		s.deps.Log.WarnContext(ctx, "route counts refused", "node", n.Name, "err", err)
 	}
 }
 
