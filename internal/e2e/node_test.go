@@ -447,6 +447,7 @@ func TestNodeEndToEnd(t *testing.T) {
 			stops = append(stops, e)
 		}
 	}
+	t.Logf("BIRD reported %d prefixes at the route-limit stop", birdHit)
 	st, err := netSvc.Workflow.GetBGPState(ctx, tenanttest.Customer(a.cust), a.cloudPort)
 	if err != nil || len(stops) != 1 || birdHit == 0 || stops[0].Detail["prefixes"] != float64(birdHit) ||
 		st.StoppedPrefixes == nil || *st.StoppedPrefixes != int64(birdHit) {
