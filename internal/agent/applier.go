@@ -101,12 +101,12 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) (map[stri
 		errs = append(errs, err)
 	}
 	errs = append(errs, a.reenableSessions(ctx, hs, s, hubs)...)
+	// Every hold on record is reported, a failed hub's too: it keeps its
+	// last good state, held ports included.
 	var holds []obs.Hold
-	for i := range hubs {
-		if failed[i] == nil {
-			holds = append(holds, guarded[s.Hubs[i].HubID]...)
-			holds = append(holds, hs.limitHolds(s.Hubs[i].HubID)...)
-		}
+	for _, h := range s.Hubs {
+		holds = append(holds, guarded[h.HubID]...)
+		holds = append(holds, hs.limitHolds(h.HubID)...)
 	}
 	owned, err := os.ReadDir(a.RunDir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
