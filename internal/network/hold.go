@@ -144,7 +144,7 @@ func (s *Compiler) recordHold(ctx context.Context, node string, h observed.Hold)
 	if err != nil {
 		return err
 	}
-	return s.db.InTx(ctx, func(tx *store.Tx) error {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		p, err := s.portRow(ctx, tx, cust, h.PortCode)
 		if err != nil {
 			return err
@@ -198,6 +198,13 @@ func (s *Compiler) recordHold(ctx context.Context, node string, h observed.Hold)
 		}
 		return s.mailOpsAdmins(ctx, tx, cust, k.held, "hold-"+h.Kind, data)
 	})
+	if errors.Is(err, store.ErrConflict) {
+		// Another controller recorded the same hold at the same moment
+		// (the node's reports reached two of them): its record, event and
+		// mail stand, and this one rolled back.
+		return nil
+	}
+	return err
 }
 
 // holdMail is what the hold mail templates read.

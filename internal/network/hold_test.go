@@ -3,6 +3,7 @@ package network
 import (
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -361,6 +362,43 @@ func TestReceivedPrefixesFromTheNode(t *testing.T) {
 			ReenableSeq: 1})
 		if st, err := e.svc.Workflow.Reenable(a.ctx, a.sc, code); err != nil || st.Received != 340 {
 			t.Fatalf("the re-enable's answer: %+v, %v", st, err)
+		}
+	})
+}
+
+// The same hold reported to two controllers at once (one database) is
+// recorded once and told once.
+func TestHoldRecordedOnceConcurrently(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		a := e.addCustomer("a")
+		e.addOpsAdmins(a)
+		code := a.codes[pAPrivate]
+		e.place(a, pAPrivate)
+		other := New(db, e.log, DefaultSettings)
+		hold := observed.Hold{Kind: observed.HoldRouteLimit, PortCode: code, Session: "single", Reason: "limit", Prefixes: 2000, Limit: 2000}
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := e.svc.Compiler
+				if i%2 == 1 {
+					c = other.Compiler
+				}
+				errs[i] = c.NodeReportsHolds(e.ctx, "tyo-1", []observed.Hold{hold})
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		if n, m := len(e.auditDetails(a.id, "bgp.route_limit.exceeded")), len(e.mails(a.id, "bgp.route_limit.exceeded")); n != 1 || m != 2 {
+			t.Errorf("%d events and %d mails, want 1 and 2 (one per operations administrator)", n, m)
 		}
 	})
 }
