@@ -199,12 +199,10 @@ func (s *holdStore) forget(ports []desired.Port) error {
 		keep[p.PortCode] = true
 	}
 	changed := false
-	for _, m := range []map[string]bool{s.r.Awaiting} {
-		for code := range m {
-			if !keep[code] {
-				delete(m, code)
-				changed = true
-			}
+	for code := range s.r.Awaiting {
+		if !keep[code] {
+			delete(s.r.Awaiting, code)
+			changed = true
 		}
 	}
 	for code := range s.r.Acted {
