@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -17,13 +18,13 @@ import (
 // DataplaneApplier realises desired states with the data-plane manager:
 // every hub of the document is applied on its own (a hub that cannot be
 // realised keeps its last good state and stops no other), hubs this agent
-// created that the document no longer names are removed, sessions the
-// customer re-enabled after a route-limit stop are enabled again, and each
-// hub is observed for the report. Observing also shuts the on-premises
-// ports whose layer-2 guards tripped; a shut port is brought back by the
-// same re-enable, which reaches the data plane as the port's ReenableSeq
-// (Translate) and is acted on there, from the shut record on disk, so it
-// is neither lost nor repeated across restarts.
+// created that the document no longer names are removed, and each hub is
+// observed for the report. Observing also shuts the on-premises ports
+// whose layer-2 guards tripped. The ports the node holds — shut by a
+// guard, a session stopped at the route limit — are reported on every
+// pass, and the customer's re-enable is acted on once, from records on
+// disk (holds.go and the data plane's shut records), so it is neither
+// lost nor repeated across restarts.
 type DataplaneApplier struct {
 	M      *dataplane.Manager
 	RunDir string // the manager's RunDir: one directory per owned namespace
@@ -31,20 +32,37 @@ type DataplaneApplier struct {
 	// version each hub truly runs is kept across restarts; "" keeps it in
 	// memory only.
 	StateDir string
+	// HoldsFile is the hold record store; RunDir/agent-holds.json if "".
+	HoldsFile string
 
 	once    sync.Once
 	running *runningVersions
 
-	mu       sync.Mutex       // guards reenable, awaiting and last
-	reenable map[string]int64 // port code → last re-enable sequence acted on
-	// awaiting holds ports re-enabled but not yet seen out of the stopped
-	// state: until BIRD has brought the session back, the old stop is still
-	// visible and must not be reported as a new one.
-	awaiting map[string]bool
+	mu    sync.Mutex // guards holds and last
+	holds *holdStore
 	// last is what the previous pass observed of each session and hold,
 	// for the report's events: session key → BIRD's info, hold key → its
 	// reason.
 	last map[string]string
+}
+
+// holdStore opens the hold records on first use.
+func (a *DataplaneApplier) holdStore() (*holdStore, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.holds != nil {
+		return a.holds, nil
+	}
+	path := a.HoldsFile
+	if path == "" {
+		path = filepath.Join(a.RunDir, holdsFile)
+	}
+	hs, err := openHoldStore(path)
+	if err != nil {
+		return nil, err
+	}
+	a.holds = hs
+	return hs, nil
 }
 
 // Apply implements Applier. Every hub of s is in the report: reached (its
@@ -55,6 +73,10 @@ type DataplaneApplier struct {
 func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) ([]observed.Hub, error) {
 	a.once.Do(func() { a.running = &runningVersions{path: runningPath(a.StateDir)} })
 	hubs, problems := Translate(s)
+	hs, err := a.holdStore()
+	if err != nil {
+		return nil, err
+	}
 	var errs []error
 	failed, err := a.M.ApplyAll(ctx, hubs)
 	if err != nil {
@@ -68,6 +90,7 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) ([]observ
 	want := map[string]bool{}
 	keep := map[string]bool{}
 	reached := map[string]int64{}
+	var limited []limitSeen
 	out := make([]observed.Hub, 0, len(hubs))
 	for i, dp := range hubs {
 		hub := s.Hubs[i] // Translate keeps the document's order
@@ -89,7 +112,11 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) ([]observ
 		if err != nil && failed[i] == nil {
 			errs = append(errs, fmt.Errorf("hub %s: observe: %w", dp.ID, err))
 		}
+		limited = append(limited, limitsSeen(hub.HubID, dp, st)...)
 		o := observedHub(hub, keys, st)
+		// Shut ports come from records on disk: they are reported even
+		// when BIRD cannot be read.
+		o.Holds = append(o.Holds, guardHolds(dp, st)...)
 		o.Problems = append(o.Problems, problems[i]...)
 		if failed[i] != nil {
 			o.Error = observed.Clip(failed[i].Error())
@@ -101,10 +128,18 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) ([]observ
 		}
 		out = append(out, o)
 	}
-	// The stops are reported with the sequence acted on before this pass's
+	// The stops are recorded with the sequence acted on before this pass's
 	// re-enables, so a stop observed just before a re-enable is stale.
-	a.limitHolds(out)
-	errs = append(errs, a.reenableSessions(ctx, s, hubs)...)
+	if err := hs.observeLimits(limited); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, a.reenableSessions(ctx, hs, s, hubs)...)
+	// Every route-limit hold on record is reported, a failed hub's too: it
+	// keeps its last good state, held ports included. (A guard's hold is
+	// the data plane's shut record, read by Observe.)
+	for i := range out {
+		out[i].Holds = append(out[i].Holds, hs.limitHolds(out[i].HubID)...)
+	}
 	owned, err := os.ReadDir(a.RunDir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, fmt.Errorf("list owned hubs: %w", err))
@@ -130,36 +165,6 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) ([]observ
 	}
 	a.events(out, time.Now())
 	return out, errors.Join(errs...)
-}
-
-// limitHolds gives each route-limit hold the re-enable sequence the agent
-// last acted on for its port, and leaves out the stops of ports re-enabled
-// but not yet seen out of the stopped state.
-func (a *DataplaneApplier) limitHolds(hubs []observed.Hub) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	stopped := map[string]bool{}
-	for i := range hubs {
-		holds := hubs[i].Holds[:0]
-		for _, hd := range hubs[i].Holds {
-			if hd.Kind != observed.HoldRouteLimit {
-				holds = append(holds, hd)
-				continue
-			}
-			stopped[hd.PortCode] = true
-			if a.awaiting[hd.PortCode] {
-				continue
-			}
-			hd.ReenableSeq = a.reenable[hd.PortCode]
-			holds = append(holds, hd)
-		}
-		hubs[i].Holds = holds
-	}
-	for c := range a.awaiting {
-		if !stopped[c] {
-			delete(a.awaiting, c) // out of the stop: a new one will be reported
-		}
-	}
 }
 
 // events adds to each hub what changed since the previous pass: sessions
@@ -196,46 +201,37 @@ func (a *DataplaneApplier) events(hubs []observed.Hub, at time.Time) {
 	a.last = now
 }
 
-// reenableSessions acts on each port's re-enable sequence: BIRD keeps a
-// session that exceeded its import limit down even across a reconfigure, so
-// the customer's "re-enable" (a bumped sequence) is an explicit enable. The
-// first sequence seen after a start is taken as already acted on.
-func (a *DataplaneApplier) reenableSessions(ctx context.Context, s desired.State, hubs []dataplane.Hub) []error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.reenable == nil {
-		a.reenable = map[string]int64{}
-		a.awaiting = map[string]bool{}
-	}
-	// Only sessions this node runs: a redundant port's other leg may be on
-	// another node.
-	here := map[string]bool{}
+// reenableSessions acts on the ports' re-enable sequences (holdStore's
+// reenable), enabling in BIRD the sessions of a port that this node runs:
+// a redundant port's other session may be on another node.
+func (a *DataplaneApplier) reenableSessions(ctx context.Context, hs *holdStore, s desired.State, hubs []dataplane.Hub) []error {
+	type run struct{ hub, port string } // the data plane's hub ID and port name
+	here := map[string]run{}            // port code/session → where it runs
 	for _, h := range hubs {
 		for _, p := range h.Ports {
-			here[h.ID+"/"+p.Name] = true
+			here[p.PortCode+"/"+p.Session] = run{h.ID, p.Name}
 		}
 	}
-	var errs []error
+	var ports []desired.Port
 	for _, h := range s.Hubs {
-		id := strings.TrimPrefix(h.Namespace, dataplane.NamespacePrefix)
-		for _, p := range h.Ports {
-			last, seen := a.reenable[p.PortCode]
-			a.reenable[p.PortCode] = p.ReenableSeq
-			if !seen || p.ReenableSeq <= last || !p.BGPEnabled {
+		ports = append(ports, h.Ports...)
+	}
+	errs := hs.reenable(ports, func(p desired.Port) error {
+		var errs []error
+		for _, sess := range p.Sessions {
+			r, ok := here[p.PortCode+"/"+sess.Name]
+			if !ok {
 				continue
 			}
-			a.awaiting[p.PortCode] = true
-			for _, sess := range p.Sessions {
-				name := portName(p.PortCode, sess.Name)
-				if !here[id+"/"+name] {
-					continue
-				}
-				proto := dataplane.SessionName(name)
-				if err := a.M.BirdClient(id).Enable(ctx, proto); err != nil {
-					errs = append(errs, fmt.Errorf("re-enable %s: %w", proto, err))
-				}
+			proto := dataplane.SessionName(r.port)
+			if err := a.M.BirdClient(r.hub).Enable(ctx, proto); err != nil {
+				errs = append(errs, fmt.Errorf("re-enable %s: %w", proto, err))
 			}
 		}
+		return errors.Join(errs...)
+	})
+	if err := hs.forget(ports); err != nil {
+		errs = append(errs, err)
 	}
 	return errs
 }

@@ -3,7 +3,6 @@ package agent
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/tsunagi-net/tsunagi/internal/dataplane"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
@@ -67,8 +66,9 @@ func keysOf(h desired.Hub, dh dataplane.Hub) hubKeys {
 }
 
 // observedHub maps the data plane's status of a hub into the report's
-// hub, in the desired state's order of ports. limits are the import
-// limits of the hub's sessions, by port code and session name.
+// hub, in the desired state's order of ports. The hub's holds are the
+// applier's to add: a guard's from the data plane's shut records
+// (guardHolds), a route limit's from the agent's hold records (holds.go).
 func observedHub(h desired.Hub, k hubKeys, st dataplane.Status) observed.Hub {
 	out := observed.Hub{HubID: h.HubID, CustomerID: h.CustomerID, WantedVersion: h.ConfigVersion,
 		Problems: []observed.Problem{}, Ports: []observed.Port{}, Backbone: []observed.Session{}, Holds: []observed.Hold{}, Events: []observed.Event{}}
@@ -78,14 +78,6 @@ func observedHub(h desired.Hub, k hubKeys, st dataplane.Status) observed.Hub {
 	}
 	for i := range out.Ports {
 		ports[out.Ports[i].PortCode] = &out.Ports[i]
-	}
-	limits := map[sessionKey]int{}
-	reenable := map[string]int64{}
-	for _, p := range h.Ports {
-		reenable[p.PortCode] = p.ReenableSeq
-		for _, s := range p.Sessions {
-			limits[sessionKey{p.PortCode, s.Name}] = s.ImportLimit
-		}
 	}
 	for _, s := range st.Sessions {
 		v := observed.Session{State: s.State, Info: observed.Clip(s.Info), Since: s.Since,
@@ -107,10 +99,6 @@ func observedHub(h desired.Hub, k hubKeys, st dataplane.Status) observed.Hub {
 		v.Name = key.session
 		p := ports[key.code]
 		p.Sessions = append(p.Sessions, v)
-		if limitStopped(s) {
-			out.Holds = append(out.Holds, observed.Hold{Kind: observed.HoldRouteLimit, PortCode: key.code, Session: key.session,
-				Reason: "limit", Since: s.Since, Prefixes: s.Routes.Imported, Limit: limits[key], ReenableSeq: reenable[key.code]})
-		}
 	}
 	for _, l := range st.Links {
 		key, ok := k.ports[l.Port]
@@ -140,14 +128,6 @@ func observedHub(h desired.Hub, k hubKeys, st dataplane.Status) observed.Hub {
 	for _, p := range out.Ports {
 		slices.SortFunc(p.Rules, func(a, b observed.RuleCounter) int { return ruleOrder(a.Rule) - ruleOrder(b.Rule) })
 	}
-	for _, s := range st.Shut {
-		key, ok := k.ports[s.Port]
-		if !ok {
-			continue // not a port this agent named
-		}
-		out.Holds = append(out.Holds, observed.Hold{Kind: observed.HoldL2Guard, PortCode: key.code, Reason: s.Reason,
-			Detail: observed.Clip(s.Detail), Since: s.Since, ReenableSeq: s.ReenableSeq})
-	}
 	return out
 }
 
@@ -157,11 +137,6 @@ func ruleOrder(rule int) int {
 		return 1 << 30
 	}
 	return rule
-}
-
-// limitStopped says whether BIRD stopped a session at its import limit.
-func limitStopped(s dataplane.SessionStatus) bool {
-	return !s.Established() && strings.Contains(strings.ToLower(s.Info), "limit")
 }
 
 // gaps compares what the desired hub asks of this node with what the

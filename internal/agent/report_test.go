@@ -97,9 +97,10 @@ func TestObservedHubUsesTheDesiredKeys(t *testing.T) {
 	if !slices.Equal(p.Rules, wantRules) {
 		t.Errorf("rule counters %+v, want %+v", p.Rules, wantRules)
 	}
-	wantHold := observed.Hold{Kind: observed.HoldRouteLimit, PortCode: "shc00000009", Session: "secondary", Reason: "limit", Since: since, Prefixes: 1501, Limit: 1500, ReenableSeq: 2}
-	if len(got.Holds) != 1 || got.Holds[0] != wantHold {
-		t.Errorf("holds %+v, want %+v", got.Holds, wantHold)
+	// Holds are not read from one pass's observation: the applier adds
+	// them from the shut records and the agent's hold records (holds.go).
+	if len(got.Holds) != 0 {
+		t.Errorf("holds %+v from one observation", got.Holds)
 	}
 	// Every part of the desired hub is observed: no gap. Take the
 	// secondary session and a rule away, and both are named.

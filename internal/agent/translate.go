@@ -191,6 +191,8 @@ func translatePort(p desired.Port, internal netip.Prefix) ([]dataplane.Port, []s
 		}
 		out = append(out, dataplane.Port{
 			Name:        portName(p.PortCode, s.Name),
+			PortCode:    p.PortCode,
+			Session:     s.Name,
 			Interface:   dev,
 			Legs:        bridged,
 			VLANs:       vlans,

@@ -215,6 +215,11 @@ func parseRoutes(lines []ReplyLine) []Route {
 // RouteCounts are a session's route counts from "show protocols all".
 type RouteCounts struct {
 	Imported, Filtered, Exported, Preferred int
+	// LimitHit is, for a session the import limit stopped ("Import limit:
+	// 2000 [HIT]"), the count of imported prefixes BIRD reports it reached;
+	// 0 while the limit is not hit. BIRD shows no route counts for a
+	// stopped session, so this is the count it reports for the stop.
+	LimitHit int
 }
 
 // Counts returns the route counts of one protocol.
@@ -227,15 +232,25 @@ func (c BirdClient) Counts(ctx context.Context, protocol string) (RouteCounts, e
 }
 
 // parseCounts reads the channel line "Routes: 1 imported, 2 filtered,
-// 3 exported, 1 preferred" (filtered appears only when nonzero).
+// 3 exported, 1 preferred" (filtered appears only when nonzero), and
+// "Import limit: 2000 [HIT]" of a session the limit stopped.
 func parseCounts(lines []ReplyLine) (RouteCounts, error) {
+	var rc RouteCounts
+	found := false
 	for _, l := range lines {
 		text := strings.TrimSpace(l.Text)
+		if lim, ok := strings.CutPrefix(text, "Import limit:"); ok {
+			if f := strings.Fields(lim); len(f) == 2 && f[1] == "[HIT]" {
+				rc.LimitHit, _ = strconv.Atoi(f[0])
+				found = true
+			}
+			continue
+		}
 		rest, ok := strings.CutPrefix(text, "Routes:")
 		if !ok {
 			continue
 		}
-		var rc RouteCounts
+		found = true
 		for _, part := range strings.Split(rest, ",") {
 			f := strings.Fields(part)
 			if len(f) != 2 {
@@ -256,7 +271,9 @@ func parseCounts(lines []ReplyLine) (RouteCounts, error) {
 				rc.Preferred = n
 			}
 		}
-		return rc, nil
 	}
-	return RouteCounts{}, errors.New("bird: no route counts in reply")
+	if !found {
+		return RouteCounts{}, errors.New("bird: no route counts in reply")
+	}
+	return rc, nil
 }

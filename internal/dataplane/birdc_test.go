@@ -137,3 +137,21 @@ func TestBirdClient(t *testing.T) {
 		t.Errorf("bad command: %v, want a 9001 BirdError", err)
 	}
 }
+
+// A session the import limit stopped shows no route counts, only the
+// limit it hit (BIRD 2.0's "show protocols all" of such a session).
+func TestParseCountsLimitHit(t *testing.T) {
+	var lines []ReplyLine
+	for _, s := range []string{"  BGP state:          Down", "    Last error:       Automatic shutdown: Route limit exceeded",
+		"  Channel ipv4", "    State:          DOWN", "    Import limit:   2000 [HIT]", "      Action:       disable"} {
+		lines = append(lines, ReplyLine{Code: 1006, Text: s})
+	}
+	rc, err := parseCounts(lines)
+	if err != nil || rc != (RouteCounts{LimitHit: 2000}) {
+		t.Fatalf("limit hit: %+v, %v", rc, err)
+	}
+	lines[4].Text = "    Import limit:   2000"
+	if rc, err := parseCounts(lines); err == nil {
+		t.Fatalf("a limit not hit and no counts: %+v", rc)
+	}
+}

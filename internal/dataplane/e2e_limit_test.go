@@ -50,6 +50,11 @@ func TestEndToEndImportLimit(t *testing.T) {
 		return on.State == "down" && strings.Contains(strings.ToLower(on.Info), "limit"), fmt.Sprintf("%+v", on)
 	})
 	t.Logf("after 2,001 prefixes: %s %s %q", on.Name, on.State, on.Info)
+	// BIRD shows no route counts for the stopped session, only the limit
+	// it hit: the count the agent reports for the stop.
+	if rc, err := c.Counts(ctx, SessionName("onprem")); err != nil || rc.LimitHit != DefaultImportLimit {
+		t.Errorf("counts of the stopped session: %+v, %v; want the limit hit at %d", rc, err, DefaultImportLimit)
+	}
 	routes, err := c.Routes(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -42,6 +42,12 @@ type Port struct {
 	// Name is a short identifier of the port, used in BIRD protocol names and
 	// nftables comments ([a-z0-9_], at most 20 characters).
 	Name string `json:"name"`
+	// PortCode and Session are the desired state's own keys of the port
+	// (the customer's port code, the session single, primary or
+	// secondary): what the agent reports the port's holds and sessions
+	// under. The data plane only carries them.
+	PortCode string `json:"port_code,omitempty"`
+	Session  string `json:"session,omitempty"`
 	// Interface is the device to move into the namespace (a VLAN
 	// sub-interface or NIC in production, a veth in tests), or for a
 	// redundant port the bridge the data plane creates over its legs.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/agent"
+	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/dataplane"
@@ -458,8 +459,16 @@ func TestNodeEndToEnd(t *testing.T) {
 	// BIRD stops the session at the limit; once the controller has
 	// recorded the stop, the desired state holds the session disabled in
 	// BIRD's configuration, and BIRD shows it down without the reason.
+	// BIRD's own count for the stop, read while it still shows the reason:
+	// the figure the customer's audit entry and mail must carry.
+	birdHit := 0
 	nstest.WaitFor(t, "A's AWS session to stop at the route limit", 60*time.Second, func() (bool, string) {
 		p := protocol(t, m2, a.dataplaneID, cloudSession(a))
+		if strings.Contains(strings.ToLower(p.Info), "limit") && birdHit == 0 {
+			if rc, err := m2.BirdClient(a.dataplaneID).Counts(ctx, cloudSession(a)); err == nil {
+				birdHit = rc.LimitHit
+			}
+		}
 		return p.State == "down" || strings.Contains(strings.ToLower(p.Info), "limit"), fmt.Sprintf("%+v", p)
 	})
 	for _, c := range []struct {
@@ -477,6 +486,24 @@ func TestNodeEndToEnd(t *testing.T) {
 		st, err := netSvc.Workflow.GetBGPState(ctx, tenanttest.Customer(a.cust), a.cloudPort)
 		return err == nil && st.State == "stopped-limit", fmt.Sprintf("%+v %v", st, err)
 	})
+	// The count in the customer's audit entry and in the session view is
+	// the one BIRD reported for the stop, not the limit plus one.
+	entries, err := h.audit.List(ctx, audit.AllCustomers().Only(string(a.cust)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stops []audit.Entry
+	for _, e := range entries {
+		if e.Action == "bgp.route_limit.exceeded" {
+			stops = append(stops, e)
+		}
+	}
+	t.Logf("BIRD reported %d prefixes at the route-limit stop", birdHit)
+	st, err := netSvc.Workflow.GetBGPState(ctx, tenanttest.Customer(a.cust), a.cloudPort)
+	if err != nil || len(stops) != 1 || birdHit == 0 || stops[0].Detail["prefixes"] != float64(birdHit) ||
+		st.StoppedPrefixes == nil || *st.StoppedPrefixes != int64(birdHit) {
+		t.Errorf("BIRD reported %d prefixes at the stop; the audit log has %v, the session view %+v (%v)", birdHit, stops, st, err)
+	}
 	a.cloudBird.Reconfigure(t, nstest.PeerConf{Local: "169.254.100.2", Hub: "169.254.100.1", ASN: awsASN, HubASN: hubASN,
 		Prefixes: []string{"172.31.0.0/16"}, Loopback: a.cloudLoop})
 	if _, err := netSvc.Workflow.Reenable(ctx, tenanttest.Customer(a.cust), a.cloudPort); err != nil {
@@ -486,9 +513,12 @@ func TestNodeEndToEnd(t *testing.T) {
 		p := protocol(t, m2, a.dataplaneID, cloudSession(a))
 		return p.Established(), fmt.Sprintf("%+v", p)
 	})
-	if st, err := netSvc.Workflow.GetBGPState(ctx, tenanttest.Customer(a.cust), a.cloudPort); err != nil || st.State != "enabled" {
-		t.Errorf("after the re-enable the controller shows %+v (%v)", st, err)
-	}
+	// The session view's prefix count is the node's latest observation: it
+	// shows the route the session holds again, not 0.
+	nstest.WaitFor(t, "the session view to count the route the session holds again", 60*time.Second, func() (bool, string) {
+		st, err := netSvc.Workflow.GetBGPState(ctx, tenanttest.Customer(a.cust), a.cloudPort)
+		return err == nil && st.State == "enabled" && st.Received == 1, fmt.Sprintf("%+v %v", st, err)
+	})
 
 	// A switch on B's premises sends a BPDU into its on-premises port: the
 	// node shuts that port, the controller records it for B, and it stays

@@ -165,61 +165,6 @@ func TestPlacementAndCapacity(t *testing.T) {
 	})
 }
 
-func TestRouteLimit(t *testing.T) {
-	t.Parallel()
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e := newEnv(t, db)
-		a := e.addCustomer("a")
-		if _, err := db.Exec(e.ctx, `INSERT INTO accounts (id, customer_id, login_id, display_name, email, role, created_at)
-			VALUES ('acc_x', ?, 'a-ops', 'A ops', 'ops@a.example', 'ops-admin', '2026-01-01T00:00:00.000000Z')`, a.id); err != nil {
-			t.Fatal(err)
-		}
-		mails := func() (n int) {
-			if err := db.QueryRow(e.ctx, `SELECT COUNT(*) FROM mail_outbox WHERE customer_id = ? AND cause = 'bgp.route_limit.exceeded'
-				AND recipient = 'ops@a.example'`, a.id).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-		code := a.codes[pAPrivate]
-		if _, err := e.svc.recordRouteLimitExceeded(e.ctx, a.id, code, 2000); !fault.Is(err, fault.Invalid) {
-			t.Fatalf("2000 prefixes: %v", err)
-		}
-		if _, err := e.svc.Workflow.Reenable(a.ctx, a.sc, code); !fault.Is(err, fault.Conflict) {
-			t.Fatalf("re-enable of a running session: %v", err)
-		}
-		st, err := e.svc.recordRouteLimitExceeded(e.ctx, a.id, code, 2001)
-		if err != nil || st.State != "stopped-limit" || st.Received != 2001 || mails() != 1 {
-			t.Fatalf("state = %+v, %v, %d mails", st, err, mails())
-		}
-		// A second report while stopped tells no one again.
-		if _, err := e.svc.recordRouteLimitExceeded(e.ctx, a.id, code, 2500); err != nil || mails() != 1 {
-			t.Fatalf("second report: %v, %d mails", err, mails())
-		}
-		// A node reports only ports placed on it.
-		if _, err := e.svc.Compiler.NodeReportsRouteLimit(e.ctx, "tyo-1", a.codes[pMPrivate], 3000, 0); !fault.Is(err, fault.NotFound) {
-			t.Fatalf("report of an unplaced port: %v", err)
-		}
-		if _, err := e.svc.Operations.Place(e.ctx, a.op, a.codes[pMPrivate], PlaceInput{}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.svc.Compiler.NodeReportsRouteLimit(e.ctx, "osa-1", a.codes[pMPrivate], 3000, 0); !fault.Is(err, fault.NotFound) {
-			t.Fatalf("report by another node: %v", err)
-		}
-		if st, err := e.svc.Compiler.NodeReportsRouteLimit(e.ctx, "tyo-1", a.codes[pMPrivate], 3000, 0); err != nil || st.State != "stopped-limit" {
-			t.Fatalf("node report: %+v, %v", st, err)
-		}
-		b := e.addCustomer("b")
-		if _, err := e.svc.Workflow.Reenable(b.ctx, b.sc, code); !fault.Is(err, fault.NotFound) {
-			t.Fatalf("b re-enables a's port: %v", err)
-		}
-		st, err = e.svc.Workflow.Reenable(a.ctx, a.sc, code)
-		if err != nil || st.State != "enabled" || st.ReenableSeq != 1 {
-			t.Fatalf("re-enabled = %+v, %v", st, err)
-		}
-	})
-}
-
 func TestSyncSpeeds(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {

@@ -13,6 +13,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
+	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 )
 
@@ -402,31 +403,38 @@ func (s *core) nodeInput(ctx context.Context, q store.Querier, node string) (Nod
 	if err != nil {
 		return in, err
 	}
-	err = each(`SELECT b.customer_id, p.port_code, b.state, b.reenable_seq FROM bgp_sessions b JOIN ports p ON p.id = b.port_id
-		WHERE b.customer_id IN `+onNode, func(scan func(...any) error) error {
+	// Held ports (hold.go): the desired state's held fields derive from
+	// port_holds, the sequence from port_reenables.
+	err = each(`SELECT r.customer_id, p.port_code, r.seq FROM port_reenables r JOIN ports p ON p.id = r.port_id
+		WHERE r.customer_id IN `+onNode, func(scan func(...any) error) error {
 		var id catalog.CustomerID
-		var code, state string
-		var si SessionInfo
-		if err := scan(&id, &code, &state, &si.ReenableSeq); err != nil {
+		var code string
+		var seq int64
+		if err := scan(&id, &code, &seq); err != nil {
 			return err
 		}
-		si.Stopped = state == "stopped-limit"
-		si.Shut = get(id).sess[code].Shut
+		si := get(id).sess[code]
+		si.ReenableSeq = seq
 		get(id).sess[code] = si
 		return nil
 	}, nodeID)
 	if err != nil {
 		return in, err
 	}
-	err = each(`SELECT s.customer_id, p.port_code, s.reason FROM port_shutdowns s JOIN ports p ON p.id = s.port_id
-		WHERE s.customer_id IN `+onNode, func(scan func(...any) error) error {
+	err = each(`SELECT h.customer_id, p.port_code, h.kind, h.reason FROM port_holds h JOIN ports p ON p.id = h.port_id
+		WHERE h.customer_id IN `+onNode, func(scan func(...any) error) error {
 		var id catalog.CustomerID
-		var code, reason string
-		if err := scan(&id, &code, &reason); err != nil {
+		var code, kind, reason string
+		if err := scan(&id, &code, &kind, &reason); err != nil {
 			return err
 		}
 		si := get(id).sess[code]
-		si.Shut = reason
+		switch kind {
+		case observed.HoldL2Guard:
+			si.Shut = reason
+		case observed.HoldRouteLimit:
+			si.Stopped = true
+		}
 		get(id).sess[code] = si
 		return nil
 	}, nodeID)

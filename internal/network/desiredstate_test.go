@@ -12,6 +12,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
+	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
@@ -252,9 +253,7 @@ func TestDesiredStateDocCache(t *testing.T) {
 		if gen1 == gen0 || bytes.Equal(doc0, doc1) || !bytes.Equal(doc1, fresh) {
 			t.Fatal("cached document did not follow the apply")
 		}
-		if _, err := e.svc.recordRouteLimitExceeded(e.ctx, a.id, a.codes[pAPrivate], 2001); err != nil {
-			t.Fatal(err)
-		}
+		e.reportHold(observed.Hold{Kind: observed.HoldRouteLimit, PortCode: a.codes[pAPrivate], Reason: "limit", Prefixes: 2000, Limit: 2000})
 		doc2, _, _ := e.svc.Compiler.DesiredStateDoc(e.ctx, "tyo-1")
 		if !bytes.Contains(doc2, []byte(`"bgp_enabled": false`)) {
 			t.Fatal("cached document did not follow the session stop")

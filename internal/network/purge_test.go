@@ -3,6 +3,7 @@ package network
 import (
 	"testing"
 
+	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
@@ -33,13 +34,20 @@ func TestPurge(t *testing.T) {
 			if _, err := e.svc.Operations.RequestBandwidthChange(e.ctx, c.op, c.codes[pAPrivate], BandwidthInput{SpeedMbps: 2000, EffectiveDate: "2027-01-01"}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.svc.recordRouteLimitExceeded(e.ctx, c.id, c.codes[pAPrivate], 2001); err != nil {
+			e.reportHold(observed.Hold{Kind: observed.HoldRouteLimit, PortCode: c.codes[pAPrivate], Reason: "limit", Prefixes: 2000, Limit: 2000})
+			if _, err := e.svc.Workflow.Reenable(c.ctx, c.sc, c.codes[pAPrivate]); err != nil {
+				t.Fatal(err)
+			}
+			e.reportHold(observed.Hold{Kind: observed.HoldRouteLimit, PortCode: c.codes[pAPrivate], Reason: "limit", Prefixes: 2000, Limit: 2000,
+				ReenableSeq: 1})
+			if err := e.svc.Compiler.NodeReportsRouteCounts(e.ctx, e.nodeOf(c.codes[pAPrivate]), e.now, []observed.Port{{PortCode: c.codes[pAPrivate],
+				Sessions: []observed.Session{{Name: "single", Imported: 1}}}}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		count := func(c customer) (n int) {
 			for _, table := range []string{"net_versions", "net_drafts", "net_locks", "port_placements", "hub_placements",
-				"nat_allocations", "bandwidth_changes", "bgp_sessions", "backbone_vnis"} {
+				"nat_allocations", "bandwidth_changes", "port_holds", "port_reenables", "port_route_counts", "backbone_vnis"} {
 				var k int
 				if err := db.QueryRow(e.ctx, `SELECT COUNT(*) FROM `+table+` WHERE customer_id = ?`, c.id).Scan(&k); err != nil {
 					t.Fatal(err)

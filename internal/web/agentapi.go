@@ -213,37 +213,28 @@ func (s *Server) placedOn(ctx context.Context, node string) (fleet.Placed, error
 	return placed, nil
 }
 
-// nodeHolds passes the ports a node holds down to the service model, which
-// records each hold once and tells the customer: sessions stopped at the
-// route limit (kept down until the customer re-enables them) and
-// on-premises ports a layer-2 guard shut (likewise). A port the node does
-// not carry is refused there and only logged here: the report itself was
+// nodeHolds passes what a node saw to the service model: the ports it
+// holds (a session stopped at the route limit, an on-premises port a
+// layer-2 guard shut), which the service model records once and tells the
+// customer about, and each port's route counts as BIRD reported them, the
+// one source of the customer's prefix figures. A port the node does not
+// carry is refused there and only logged here: the report itself was
 // accepted.
 func (s *Server) nodeHolds(ctx context.Context, n fleet.Node, rep observed.Report) {
 	if s.deps.Compiler == nil {
 		return
 	}
-	limit := s.deps.Compiler.Settings().RouteLimit
+	var holds []observed.Hold
+	var ports []observed.Port
 	for _, h := range rep.Hubs {
-		for _, hd := range h.Holds {
-			var err error
-			switch hd.Kind {
-			case observed.HoldRouteLimit:
-				count := hd.Prefixes
-				if count <= limit {
-					count = limit + 1 // BIRD no longer counts the routes of a stopped session
-				}
-				_, err = s.deps.Compiler.NodeReportsRouteLimit(ctx, n.Name, hd.PortCode, count, hd.ReenableSeq)
-			case observed.HoldL2Guard:
-				if hd.Reason == "unknown" {
-					continue // an unreadable record: the port stays shut, nothing new to record
-				}
-				_, err = s.deps.Compiler.NodeReportsPortShut(ctx, n.Name, hd.PortCode, hd.Reason, hd.ReenableSeq)
-			}
-			if err != nil {
-				s.deps.Log.WarnContext(ctx, "hold report refused", "node", n.Name, "kind", hd.Kind, "port", hd.PortCode, "err", err)
-			}
-		}
+		holds = append(holds, h.Holds...)
+		ports = append(ports, h.Ports...)
+	}
+	if err := s.deps.Compiler.NodeReportsHolds(ctx, n.Name, holds); err != nil {
+		s.deps.Log.WarnContext(ctx, "hold report refused", "node", n.Name, "err", err)
+	}
+	if err := s.deps.Compiler.NodeReportsRouteCounts(ctx, n.Name, rep.ObservedAt, ports); err != nil {
+		s.deps.Log.WarnContext(ctx, "route counts refused", "node", n.Name, "err", err)
 	}
 }
 
