@@ -13,10 +13,10 @@ import (
 // into port_reenables, so a held port stays held across the upgrade.
 func TestHoldsMigration(t *testing.T) {
 	t.Parallel()
-	for name, dsn := range map[string]func() string{"sqlite": func() string { return "" }, "postgres": func() string { return storetest.PostgresDSN(t) }} {
+	for name, dsn := range map[string]func(testing.TB) string{"sqlite": func(testing.TB) string { return "" }, "postgres": storetest.PostgresDSN} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			db, err := store.OpenNoMigrate(ctx, store.Options{DataDir: t.TempDir(), DSN: dsn()})
+			db, err := store.OpenNoMigrate(ctx, store.Options{DataDir: t.TempDir(), DSN: dsn(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
