@@ -108,8 +108,10 @@ func (s *tcSet) Set(h Hub) error {
 		if bps == 0 {
 			// An unshaped port's ingress is redirected nowhere, even by a
 			// filter whose ifb is gone (it would drop every packet).
-			if _, ok, err := s.ops.Redirect(ns, p.Interface); err != nil || ok {
-				errs = append(errs, err, s.ops.RemoveRedirect(ns, p.Interface))
+			if _, ok, err := s.ops.Redirect(ns, p.Interface); err != nil {
+				errs = append(errs, fmt.Errorf("port %s ingress: %w", p.Name, err))
+			} else if ok {
+				errs = append(errs, s.ops.RemoveRedirect(ns, p.Interface))
 			}
 			continue
 		}
@@ -123,16 +125,12 @@ func (s *tcSet) Set(h Hub) error {
 			errs = append(errs, fmt.Errorf("port %s ingress: %w", p.Name, err))
 		}
 	}
+	// The ifbs no longer wanted: a port that lost its speed was unredirected
+	// above; one whose device left the hub, by Release.
 	for ifb, dev := range sortedMap(have) {
-		if want[ifb] == dev {
-			continue
+		if want[ifb] != dev {
+			errs = append(errs, s.ops.DeleteIFB(ns, ifb))
 		}
-		if to, ok, err := s.ops.Redirect(ns, dev); err == nil && ok && (to == ifb || to == "") {
-			errs = append(errs, s.ops.RemoveRedirect(ns, dev))
-		} else if err != nil {
-			errs = append(errs, err)
-		}
-		errs = append(errs, s.ops.DeleteIFB(ns, ifb))
 	}
 	return errors.Join(errs...)
 }

@@ -1,6 +1,9 @@
 package dataplane
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestNetlinkTC exercises the real htb through netlink on a veth in a
 // scratch namespace, across the whole range of contracted speeds.
@@ -34,5 +37,89 @@ func TestNetlinkTC(t *testing.T) {
 	}
 	if _, ok, err := tc.Rate(ns, "p0"); err != nil || ok {
 		t.Errorf("after removal: shaped %v, %v", ok, err)
+	}
+}
+
+// TestNetlinkIngressShaping exercises the ingress half on the real kernel:
+// an ifb made, read back, marked with the device it shapes, a redirect set,
+// replaced in place and read back, and everything removed again, removals
+// of what is already gone succeeding.
+func TestNetlinkIngressShaping(t *testing.T) {
+	requireRoot(t)
+	ns := runPrefix(t) + "-in"
+	tc := netlinkTC{ops: netlinkOps{}}
+	if got, err := tc.IFBs(ns); err != nil || len(got) != 0 {
+		t.Fatalf("ifbs of a namespace that does not exist: %v, %v", got, err)
+	}
+	addNamespace(t, ns)
+	sh(t, "ip", "-n", ns, "link", "add", "p0", "type", "veth", "peer", "name", "p1")
+	// An ifb of someone else's is not listed as ours.
+	sh(t, "ip", "-n", ns, "link", "add", "other0", "type", "ifb")
+	if _, ok, err := tc.Redirect(ns, "p0"); err != nil || ok {
+		t.Fatalf("fresh veth: redirected %v, %v", ok, err)
+	}
+	a, b := ifbName("p0"), ifbName("p1")
+	for _, ifb := range []string{a, b} {
+		if err := tc.AddIFB(ns, ifb, "p0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tc.AddIFB(ns, a, "p0"); err != nil {
+		t.Fatalf("adding an ifb that is there: %v", err)
+	}
+	if got, err := tc.IFBs(ns); err != nil || len(got) != 2 || got[a] != "p0" || got[b] != "p0" {
+		t.Fatalf("ifbs: %v, %v", got, err)
+	}
+	if out := sh(t, "ip", "-n", ns, "link", "show", a); !strings.Contains(out, "state UP") && !strings.Contains(out, ",UP") || !strings.Contains(out, "qlen 1000") {
+		t.Errorf("ifb %s not up with a queue of 1000: %s", a, out)
+	}
+	if err := tc.AddShaping(ns, a, 200_000_000); err != nil {
+		t.Fatal(err)
+	}
+	if bps, ok, err := tc.Rate(ns, a); err != nil || !ok || bps != 200_000_000 {
+		t.Errorf("ifb rate: %d, %v, %v", bps, ok, err)
+	}
+	for _, to := range []string{b, a} {
+		if err := tc.SetRedirect(ns, "p0", to); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok, err := tc.Redirect(ns, "p0"); err != nil || !ok || got != to {
+			t.Errorf("redirect set to %s reads %q, %v, %v", to, got, ok, err)
+		}
+	}
+	filters := sh(t, "ip", "netns", "exec", ns, "tc", "filter", "show", "dev", "p0", "ingress")
+	if n := strings.Count(filters, "mirred"); n != 1 || !strings.Contains(filters, "Redirect to device "+a) {
+		t.Errorf("after a replaced redirect, %d mirred actions:\n%s", n, filters)
+	}
+	// An ifb deleted under a redirect reads as a redirect to nowhere.
+	if err := tc.DeleteIFB(ns, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.SetRedirect(ns, "p0", a); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.DeleteIFB(ns, a); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := tc.Redirect(ns, "p0"); err != nil || !ok || got != "" {
+		t.Errorf("redirect to a deleted ifb reads %q, %v, %v", got, ok, err)
+	}
+	if err := tc.RemoveRedirect(ns, "p0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := tc.Redirect(ns, "p0"); err != nil || ok {
+		t.Errorf("after removal: redirected %v, %v", ok, err)
+	}
+	if q := sh(t, "ip", "netns", "exec", ns, "tc", "qdisc", "show", "dev", "p0"); strings.Contains(q, "ingress") {
+		t.Errorf("ingress qdisc left: %s", q)
+	}
+	for _, err := range []error{tc.RemoveRedirect(ns, "p0"), tc.RemoveRedirect(ns, "gone0"),
+		tc.RemoveShaping(ns, "p0"), tc.RemoveShaping(ns, "gone0"), tc.DeleteIFB(ns, a)} {
+		if err != nil {
+			t.Errorf("removing what is not there: %v", err)
+		}
+	}
+	if got, err := tc.IFBs(ns); err != nil || len(got) != 0 {
+		t.Errorf("ifbs after removal: %v, %v", got, err)
 	}
 }
