@@ -53,11 +53,14 @@ const (
 //   - hand-nft: src → router → dst built with ip and nft: forwarding, a
 //     stateful filter (conntrack) on the inbound port and SNAT on the
 //     outbound port;
-//   - hand-nft-tc: the same plus an htb qdisc and class on both ports'
-//     egress, as tsunagi shapes every port;
+//   - hand-nft-tc: the same plus both ports shaped in both directions, as
+//     tsunagi shapes every port: an htb qdisc and class on each port's
+//     egress, and its ingress redirected (u32, mirred) to an ifb device
+//     with the same htb;
 //   - hub: a tsunagi hub built by Manager.Apply with a stateful firewall on
-//     the inbound port, NAPT on the outbound port and both ports shaped
-//     (at 100 Gbit/s, so that htb is in the path but never the limit);
+//     the inbound port, NAPT on the outbound port and both ports shaped in
+//     both directions (at 100 Gbit/s, so that htb is in the path but never
+//     the limit);
 //   - hub-guards: the hub with the on-premises port's layer-2 guards.
 //
 // The ratio is hub / hand-nft-tc; hand-nft / direct is the cost
@@ -108,11 +111,20 @@ func BenchmarkThroughput(b *testing.B) {
 			b.Fatalf("nft in %s: %v: %s", rtr, err, out)
 		}
 		if v.shaped {
+			// Both directions of both ports, as tsunagi shapes them: htb on
+			// each port's egress, and its ingress redirected to an ifb
+			// with the same htb.
 			var lines []string
 			for _, dev := range []string{"in0", "out0"} {
-				lines = append(lines,
-					"qdisc add dev "+dev+" root handle 1: htb default 10",
-					fmt.Sprintf("class add dev %s parent 1: classid 1:10 htb rate %dmbit ceil %dmbit quantum 200000", dev, tpSpeed, tpSpeed))
+				ifb := "ifb" + dev
+				nstest.IPBatch(b, rtr, []string{"link add " + ifb + " txqueuelen 1000 type ifb", "link set " + ifb + " up"})
+				for _, d := range []string{dev, ifb} {
+					lines = append(lines,
+						"qdisc add dev "+d+" root handle 1: htb default 10",
+						fmt.Sprintf("class add dev %s parent 1: classid 1:10 htb rate %dmbit ceil %dmbit quantum 200000", d, tpSpeed, tpSpeed))
+				}
+				lines = append(lines, "qdisc add dev "+dev+" handle ffff: ingress",
+					"filter add dev "+dev+" parent ffff: protocol all prio 1 u32 match u32 0 0 action mirred egress redirect dev "+ifb)
 			}
 			tc := exec.Command("ip", "netns", "exec", rtr, "tc", "-batch", "-")
 			tc.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
