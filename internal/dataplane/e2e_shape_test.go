@@ -31,8 +31,9 @@ func checkContract(t *testing.T, what string, goodput float64, mbps int) {
 // TestEndToEndShapingBothWays: a port's contracted speed holds on what the
 // customer sends into the hub as on what the hub sends to the customer,
 // measured with iperf3 each way; a speed change moves both directions in
-// place without a lost ping or a BGP reset; a port that leaves the hub,
-// and then the hub, leave no ifb and no qdisc of the hub behind.
+// place without a lost ping or a BGP reset; the port's layer-2 guards
+// still see the frames the hub does not forward; a port that leaves the
+// hub, and then the hub, leave no ifb and no qdisc of the hub behind.
 func TestEndToEndShapingBothWays(t *testing.T) {
 	prefix, runDir := kernelTest(t)
 	ctx := context.Background()
@@ -49,6 +50,9 @@ func TestEndToEndShapingBothWays(t *testing.T) {
 		_ = nl.DeleteNamespace(c.hub.Namespace())
 	})
 	c.hubBird = m.BirdClient(c.hub.ID)
+	// The on-premises port has the service's layer-2 guards: they must see
+	// what the shaping does not take (see the last subtests).
+	c.hub.Ports[0].L2Guard = serviceGuard()
 	// On-premises at 100 Mbit/s, the cloud port (500 Mbit/s) faster: each
 	// direction between them is held by the on-premises port alone — on
 	// its ingress one way, its egress the other.
@@ -114,6 +118,23 @@ func TestEndToEndShapingBothWays(t *testing.T) {
 			t.Errorf("session reset by the speed change: hub %+v → %+v, peer %+v → %+v", st0, st1, peer0, peer1)
 		}
 		c.hub = faster
+	})
+
+	// A frame the ingress redirect took would skip the netfilter ingress
+	// hook of the layer-2 guards: the redirect takes only IPv4 to a unicast
+	// MAC, so the BPDU guard still sees a BPDU, and shuts the port.
+	t.Run("the guards see what is not forwarded", func(t *testing.T) {
+		raw := nstest.OpenRaw(t, c.onprem, "eth0")
+		if err := raw.Send(nstest.BPDUFrame(raw.MAC)); err != nil {
+			t.Fatal(err)
+		}
+		st, err := m.Observe(ctx, c.hub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := counterOf(st.Rules, bpduComment(c.hub.Ports[0], c.onPort)); n != 1 || len(st.Shut) != 1 {
+			t.Errorf("a BPDU into the shaped port: counted %d, shut %+v", n, st.Shut)
+		}
 	})
 
 	t.Run("a port removed leaves no ifb", func(t *testing.T) {

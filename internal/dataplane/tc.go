@@ -20,8 +20,10 @@ import (
 // class.
 //
 // Ingress (customer → hub): an ingress qdisc on the device whose one u32
-// filter matches every packet and redirects it (mirred) to an ifb device of
-// the port, which carries the same htb as the egress. The ifb hands each
+// filter redirects (mirred) every IPv4 frame to a unicast MAC — all the
+// hub can forward — to an ifb device of the port, which carries the same
+// htb as the egress. ARP, BPDUs, broadcast and multicast stay on the
+// device for its layer-2 guards (tc_ifb.go says why they must). The ifb hands each
 // packet back to the device's receive path once the htb lets it go, so the
 // hub sees the customer's traffic at the contracted rate and TCP senders
 // back off as they would on a slower link. (The kernel's police action and

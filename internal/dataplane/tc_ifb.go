@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,6 +25,29 @@ const (
 )
 
 func ingressParent() uint32 { return netlink.MakeHandle(ingressMajor, 0) }
+
+// The redirect takes the IPv4 frames addressed to a unicast MAC — every
+// frame the hub can forward — and leaves the rest (ARP, BPDUs, broadcast
+// and multicast) to the port's layer-2 guards. It must: a frame the tc
+// ingress hook steals and the ifb hands back skips the netfilter ingress
+// hook, where the guards are (__netif_receive_skb_core jumps past both
+// hooks for a frame an ifb re-injects), so a BPDU redirected to the ifb
+// would never be seen by the BPDU guard, nor a broadcast by storm control.
+//
+// The key tests the group bit of the destination MAC: at ingress the
+// frame's data starts at the IP header, so the MAC header is at -14, and
+// u32 reads 32-bit words: the word at -16 holds it as its third byte.
+var unicastKey = netlink.TcU32Key{Mask: 0x00000100, Val: 0, Off: -16}
+
+func redirectSel() *netlink.TcU32Sel {
+	return &netlink.TcU32Sel{Flags: nl.TC_U32_TERMINAL, Nkeys: 1, Keys: []netlink.TcU32Key{unicastKey}}
+}
+
+// isOurRedirect reports whether u selects what redirectSel does.
+func isOurRedirect(u *netlink.U32) bool {
+	return u.Protocol == unix.ETH_P_IP && u.Sel != nil && len(u.Sel.Keys) == 1 &&
+		u.Sel.Keys[0].Mask == unicastKey.Mask && u.Sel.Keys[0].Val == unicastKey.Val && u.Sel.Keys[0].Off == unicastKey.Off
+}
 
 func (t netlinkTC) IFBs(ns string) (map[string]string, error) {
 	if ok, err := t.ops.NamespaceExists(ns); err != nil || !ok {
@@ -123,7 +147,9 @@ func (t netlinkTC) Redirect(ns, dev string) (string, bool, error) {
 					continue
 				}
 				found = true
-				if target, err := h.LinkByIndex(m.Ifindex); err == nil {
+				// A redirect selecting other frames than ours (from an
+				// older tsunagi) reads as going nowhere: it is replaced.
+				if target, err := h.LinkByIndex(m.Ifindex); err == nil && isOurRedirect(u) {
 					to = target.Attrs().Name
 				}
 			}
@@ -147,28 +173,38 @@ func (t netlinkTC) SetRedirect(ns, dev, ifb string) error {
 	if err != nil {
 		return fmt.Errorf("link %s in %q: %w", dev, ns, err)
 	}
-	if in, err := hasIngress(h, l); err != nil {
-		return err
-	} else if !in {
-		q := &netlink.Ingress{QdiscAttrs: netlink.QdiscAttrs{
-			LinkIndex: l.Attrs().Index, Handle: ingressParent(), Parent: netlink.HANDLE_INGRESS}}
-		if err := h.QdiscAdd(q); err != nil {
-			return fmt.Errorf("ingress qdisc on %s: %w", dev, err)
-		}
-	}
-	// A u32 filter without a selector matches every packet (the library
-	// gives it one empty, terminal key).
 	f := &netlink.U32{
 		FilterAttrs: netlink.FilterAttrs{
 			LinkIndex: l.Attrs().Index,
 			Parent:    ingressParent(),
 			Handle:    redirectHandle,
 			Priority:  1,
-			Protocol:  unix.ETH_P_ALL,
+			Protocol:  unix.ETH_P_IP,
 		},
+		Sel:     redirectSel(),
 		Actions: []netlink.Action{netlink.NewMirredAction(target.Attrs().Index)},
 	}
-	if err := h.FilterReplace(f); err != nil {
+	ingress := &netlink.Ingress{QdiscAttrs: netlink.QdiscAttrs{
+		LinkIndex: l.Attrs().Index, Handle: ingressParent(), Parent: netlink.HANDLE_INGRESS}}
+	in, err := hasIngress(h, l)
+	if err != nil {
+		return err
+	}
+	if in {
+		// Replaced in place when only the ifb changes; a filter the kernel
+		// will not replace (another protocol at the same priority) goes
+		// with its qdisc, and frames pass unshaped until the new one is in.
+		if err := h.FilterReplace(f); err == nil {
+			return nil
+		}
+		if err := h.QdiscDel(ingress); err != nil {
+			return fmt.Errorf("replace ingress qdisc on %s: %w", dev, err)
+		}
+	}
+	if err := h.QdiscAdd(ingress); err != nil {
+		return fmt.Errorf("ingress qdisc on %s: %w", dev, err)
+	}
+	if err := h.FilterAdd(f); err != nil {
 		return fmt.Errorf("redirect %s to %s: %w", dev, ifb, err)
 	}
 	return nil

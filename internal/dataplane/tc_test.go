@@ -91,6 +91,26 @@ func TestNetlinkIngressShaping(t *testing.T) {
 	if n := strings.Count(filters, "mirred"); n != 1 || !strings.Contains(filters, "Redirect to device "+a) {
 		t.Errorf("after a replaced redirect, %d mirred actions:\n%s", n, filters)
 	}
+	// IPv4 to a unicast MAC only: what tc writes as "protocol ip … match
+	// u8 0 1 at -14".
+	if !strings.Contains(filters, "protocol ip pref 1 u32") || !strings.Contains(filters, "match 00000000/00000100 at -16") {
+		t.Errorf("the redirect does not select IPv4 to a unicast MAC:\n%s", filters)
+	}
+	// A redirect of everything (as an older tsunagi made it) is not ours:
+	// it reads as going nowhere, and setting ours replaces it.
+	sh(t, "ip", "netns", "exec", ns, "tc", "qdisc", "del", "dev", "p0", "ingress")
+	sh(t, "ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "p0", "handle", "ffff:", "ingress")
+	sh(t, "ip", "netns", "exec", ns, "tc", "filter", "add", "dev", "p0", "parent", "ffff:", "protocol", "all", "prio", "1",
+		"handle", "800::800", "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", a)
+	if got, ok, err := tc.Redirect(ns, "p0"); err != nil || !ok || got != "" {
+		t.Errorf("a redirect of all frames reads %q, %v, %v; want one to nowhere", got, ok, err)
+	}
+	if err := tc.SetRedirect(ns, "p0", a); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := tc.Redirect(ns, "p0"); err != nil || !ok || got != a {
+		t.Errorf("after replacing a redirect of all frames: %q, %v, %v", got, ok, err)
+	}
 	// An ifb deleted under a redirect reads as a redirect to nowhere.
 	if err := tc.DeleteIFB(ns, b); err != nil {
 		t.Fatal(err)
