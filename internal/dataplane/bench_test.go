@@ -115,8 +115,8 @@ func BenchmarkThroughput(b *testing.B) {
 		}
 		if v.shaped {
 			// Both directions of both ports, as tsunagi shapes them: htb on
-			// each port's egress, and its ingress redirected to an ifb
-			// with the same htb.
+			// each port's egress, and its ingress (IPv4 to a unicast MAC)
+			// redirected to an ifb with the same htb.
 			var lines []string
 			htb := func(dev string) {
 				lines = append(lines,
@@ -132,7 +132,7 @@ func BenchmarkThroughput(b *testing.B) {
 				nstest.IPBatch(b, rtr, []string{"link add " + ifb + " txqueuelen 1000 type ifb", "link set " + ifb + " up"})
 				htb(ifb)
 				lines = append(lines, "qdisc add dev "+dev+" handle ffff: ingress",
-					"filter add dev "+dev+" parent ffff: protocol all prio 1 u32 match u32 0 0 action mirred egress redirect dev "+ifb)
+					"filter add dev "+dev+" parent ffff: protocol ip prio 1 u32 match u8 0 1 at -14 action mirred egress redirect dev "+ifb)
 			}
 			tc := exec.Command("ip", "netns", "exec", rtr, "tc", "-batch", "-")
 			tc.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
