@@ -39,7 +39,7 @@ const (
 	tpPublic   = "203.0.113.8/30"
 	tpSpeed    = 100_000 // Mbit/s: htb in the path, never the bottleneck
 	tpSeconds  = 3
-	tpRounds   = 5
+	tpRounds   = 7
 	iperfPort  = "5201"
 	iperfBin   = "iperf3"
 	tpHandRule = "ip saddr 169.254.10.0/30 ip daddr 169.254.20.0/30 meta l4proto tcp counter accept"
