@@ -143,3 +143,19 @@ func TestNetlinkIngressShaping(t *testing.T) {
 		t.Errorf("ifbs after removal: %v, %v", got, err)
 	}
 }
+
+// TestIFBName: an ifb's name fits IFNAMSIZ whatever its port's device is
+// called, is the same on every pass, and differs between devices.
+func TestIFBName(t *testing.T) {
+	seen := map[string]string{}
+	for _, dev := range []string{"eth0", "eth1", "eth0.101", "enp65s0f1np1.40", "bronprem", "br01234567", "a", "eth0 "} {
+		n := ifbName(dev)
+		if len(n) > 15 || !strings.HasPrefix(n, ifbPrefix) || n != ifbName(dev) {
+			t.Errorf("ifbName(%q) = %q", dev, n)
+		}
+		if other, dup := seen[n]; dup {
+			t.Errorf("%q and %q share the ifb %s", dev, other, n)
+		}
+		seen[n] = dev
+	}
+}
