@@ -10,7 +10,9 @@
 // namespace, where the backbone's VXLAN sockets are, one table per hub with
 // a backbone that drops VXLAN packets carrying the hub's VNI from any
 // underlay address other than its peer nodes' (underlay.go); and tc htb
-// shaping each port at its contracted speed. BirdClient and
+// shaping each port at its contracted speed in both directions — on the
+// port's device for what leaves the hub, on an ifb device per port, fed by
+// an ingress redirect, for what enters it (tc.go). BirdClient and
 // Manager.Observe read back sessions, route counts, rule and link counters
 // for the agent's observe step; Observe also shuts a port whose guards
 // tripped (a BPDU, or carrier flaps), recorded in the hub's run directory
@@ -30,7 +32,7 @@
 // a new Manager rebuilds from the kernel at its first Apply.
 //
 // Order (Manager.Apply): validate → check the port interfaces exist →
-// underlay filter → namespace → links (MTU; shut ports held down) → addresses → sysctls →
+// underlay filter → shaping of ports leaving the hub removed → namespace → links (MTU; shut ports held down) → addresses → sysctls →
 // nftables → shut records of re-enabled ports → tc → BIRD. Links
 // come before addresses because an address needs its device in the
 // namespace; the firewall and NAT come before BIRD so that no route draws

@@ -203,6 +203,10 @@ func TestEndToEndHubs(t *testing.T) {
 		wantLinks := "lo UP 10.100.0.1/32 10.200.0.1/32 127.0.0.1/8\n" +
 			a.onPort + " UP alias=tsunagi:" + a.hub.Namespace() + " 169.254.10.1/30\n" +
 			a.clPort + " UP alias=tsunagi:" + a.hub.Namespace() + " 169.254.20.1/30\n" +
+			// Each shaped port's ifb, marked with the device whose ingress
+			// it shapes (tc.go).
+			ifbName(a.onPort) + " UP alias=tsunagi-ifb:" + a.onPort + "\n" +
+			ifbName(a.clPort) + " UP alias=tsunagi-ifb:" + a.clPort + "\n" +
 			"net.ipv4.ip_forward=1\nnet.ipv4.conf.all.rp_filter=2\nnet.ipv4.conf.default.rp_filter=2\n" +
 			"net.ipv6.conf.all.disable_ipv6=1\nnet.ipv6.conf.default.disable_ipv6=1\n"
 		if links1 != sortLinesExceptSysctl(wantLinks) {
@@ -289,7 +293,10 @@ func TestEndToEndHubs(t *testing.T) {
 		if r.lost > 0 || r.sent < 20 {
 			t.Errorf("speed change: %d of %d pings lost", r.lost, r.sent)
 		}
-		want := []string{"tc change " + a.hub.Namespace() + " " + a.onPort + " 300000000"}
+		// One class change in each direction: the port's egress and its
+		// ifb's (tc.go).
+		want := []string{"tc change " + a.hub.Namespace() + " " + a.onPort + " 300000000",
+			"tc change " + a.hub.Namespace() + " " + ifbName(a.onPort) + " 300000000"}
 		if got := rec.take(); !slices.Equal(got, want) {
 			t.Errorf("speed change made calls %q, want %q", got, want)
 		}

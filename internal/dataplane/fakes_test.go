@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -256,10 +257,14 @@ func (f *fakeUnderlay) List(_ context.Context, table string) (string, error) {
 	return f.tables[table], nil
 }
 
-// fakeTC keeps one rate per namespace and device.
+// fakeTC keeps one rate per namespace and device, the ifb devices by
+// namespace and the ingress redirects by namespace and device. Removals of
+// what is not there succeed, as they do on the kernel.
 type fakeTC struct {
-	mu    sync.Mutex
-	rates map[string]uint64 // guarded by mu
+	mu        sync.Mutex
+	rates     map[string]uint64            // guarded by mu
+	ifbs      map[string]map[string]string // ns → ifb → device; guarded by mu
+	redirects map[string]string            // ns/dev → ifb; guarded by mu
 }
 
 func (f *fakeTC) Rate(ns, dev string) (uint64, bool, error) {
@@ -285,6 +290,86 @@ func (f *fakeTC) RemoveShaping(ns, dev string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.rates, ns+"/"+dev)
+	return nil
+}
+
+func (f *fakeTC) IFBs(ns string) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.ifbs[ns]), nil
+}
+
+func (f *fakeTC) AddIFB(ns, ifb, dev string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ifbs == nil {
+		f.ifbs = map[string]map[string]string{}
+	}
+	if f.ifbs[ns] == nil {
+		f.ifbs[ns] = map[string]string{}
+	}
+	f.ifbs[ns][ifb] = dev
+	return nil
+}
+
+func (f *fakeTC) DeleteIFB(ns, ifb string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.ifbs[ns], ifb)
+	delete(f.rates, ns+"/"+ifb)
+	return nil
+}
+
+func (f *fakeTC) Redirect(ns, dev string) (string, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	to, ok := f.redirects[ns+"/"+dev]
+	if _, alive := f.ifbs[ns][to]; ok && !alive {
+		to = ""
+	}
+	return to, ok, nil
+}
+
+func (f *fakeTC) SetRedirect(ns, dev, ifb string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.ifbs[ns][ifb]; !ok {
+		return fmt.Errorf("ifb %s in %q: not found", ifb, ns)
+	}
+	if f.redirects == nil {
+		f.redirects = map[string]string{}
+	}
+	f.redirects[ns+"/"+dev] = ifb
+	return nil
+}
+
+// dump writes the fake's shaping as sorted lines: "ns/dev bps" for each
+// htb, "ifb ns/ifb for dev", "redirect ns/dev to ifb".
+func (f *fakeTC) dump() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var rates, ifbs, redirects []string
+	for k, bps := range f.rates {
+		rates = append(rates, fmt.Sprintf("%s %d\n", k, bps))
+	}
+	for ns, m := range f.ifbs {
+		for ifb, dev := range m {
+			ifbs = append(ifbs, fmt.Sprintf("ifb %s/%s for %s\n", ns, ifb, dev))
+		}
+	}
+	for k, ifb := range f.redirects {
+		redirects = append(redirects, fmt.Sprintf("redirect %s to %s\n", k, ifb))
+	}
+	for _, l := range [][]string{rates, ifbs, redirects} {
+		slices.Sort(l)
+	}
+	return strings.Join(rates, "") + strings.Join(ifbs, "") + strings.Join(redirects, "")
+}
+
+func (f *fakeTC) RemoveRedirect(ns, dev string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.redirects, ns+"/"+dev)
 	return nil
 }
 

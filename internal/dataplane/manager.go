@@ -135,16 +135,23 @@ func (m *Manager) ApplyAll(ctx context.Context, hubs []Hub) (failed []error, err
 
 // set converges a checked hub. The order matters and is fixed: the
 // underlay filter first (a backbone's VXLAN device takes packets from its
-// peers only, from the moment it exists), then the namespace, links, addresses and sysctls first (everything else lives in
-// them; the guards' watcher follows the hub from there), then the
-// firewall, NAT and layer-2 guards (in force before any route draws
-// traffic), then the shut records of re-enabled ports, then
+// peers only, from the moment it exists), then the shaping of ports that
+// leave the hub is removed, then the namespace, links, addresses and
+// sysctls (everything else lives in them; the guards' watcher follows the
+// hub from there), then the firewall, NAT and layer-2 guards (in force
+// before any route draws traffic), then the shut records of re-enabled
+// ports, then
 // shaping, then BIRD. A subsystem that fails stops the ones after it; the
 // caller retries the whole Apply on its next pass, which is safe because
 // every step is idempotent.
 func (m *Manager) set(ctx context.Context, h Hub) error {
 	if err := m.underlay.Set(ctx, h); err != nil {
 		return fmt.Errorf("hub %s: underlay filter: %w", h.ID, err)
+	}
+	// A port leaving the hub is unshaped while it is still in the
+	// namespace, so that it goes back to the node without the hub's qdiscs.
+	if err := m.tc.Release(h); err != nil {
+		return fmt.Errorf("hub %s: tc: %w", h.ID, err)
 	}
 	if err := m.links.Set(h); err != nil {
 		return fmt.Errorf("hub %s: links: %w", h.ID, err)
@@ -171,8 +178,8 @@ func (m *Manager) set(ctx context.Context, h Hub) error {
 }
 
 // Remove tears a hub down in the reverse order: BIRD first (withdrawing
-// its routes from the peers), then the links given back, then the
-// namespace — with it its nftables table and qdiscs — if this package
+// its routes from the peers), then the ports' shaping and ifb devices,
+// then the links given back, then the namespace — with it its nftables table and qdiscs — if this package
 // created it, and last the hub's underlay filter in the node namespace
 // (kept while a VXLAN device of the hub may still exist).
 func (m *Manager) Remove(ctx context.Context, hubID string) error {
@@ -181,7 +188,7 @@ func (m *Manager) Remove(ctx context.Context, hubID string) error {
 	}
 	m.unwatchHub(hubID)
 	m.flaps.forget(hubID + "/")
-	err := errors.Join(m.bird.Remove(hubID), m.links.Remove(hubID))
+	err := errors.Join(m.bird.Remove(hubID), m.tc.Release(Hub{ID: hubID}), m.links.Remove(hubID))
 	if err == nil {
 		err = m.underlay.Remove(ctx, hubID)
 	}

@@ -45,6 +45,7 @@ func TestApplyStates(t *testing.T) {
 	unshaped := faster
 	unshaped.Ports = slices.Clone(faster.Ports)
 	unshaped.Ports[0].SpeedMbps = 0
+	ifbOn, ifbAWS := ifbName("eth-on"), ifbName("eth-aws")
 
 	steps := []struct {
 		name      string
@@ -52,6 +53,7 @@ func TestApplyStates(t *testing.T) {
 		wantCalls []string
 		wantLinks string
 		wantNode  string // links left in the node namespace
+		wantTC    string // the fake kernel's shaping, as fakeTC.dump writes it
 	}{
 		{
 			name: "create",
@@ -66,8 +68,17 @@ func TestApplyStates(t *testing.T) {
 				"sysctl hub-c1 net.ipv6.conf.all.disable_ipv6=1", "sysctl hub-c1 net.ipv6.conf.default.disable_ipv6=1",
 				"nft -f hub-c1",
 				"tc add hub-c1 eth-on 100000000", "tc add hub-c1 eth-aws 500000000",
+				// Ingress: the ifb and its htb before the redirect to it.
+				"ifb add hub-c1 " + ifbOn + " for eth-on", "tc add hub-c1 " + ifbOn + " 100000000",
+				"tc redirect hub-c1 eth-on to " + ifbOn,
+				"ifb add hub-c1 " + ifbAWS + " for eth-aws", "tc add hub-c1 " + ifbAWS + " 500000000",
+				"tc redirect hub-c1 eth-aws to " + ifbAWS,
 				"bird -p", "bird start hub-c1",
 			},
+			wantTC: "hub-c1/eth-aws 500000000\nhub-c1/eth-on 100000000\n" +
+				"hub-c1/" + ifbOn + " 100000000\nhub-c1/" + ifbAWS + " 500000000\n" +
+				"ifb hub-c1/" + ifbOn + " for eth-on\nifb hub-c1/" + ifbAWS + " for eth-aws\n" +
+				"redirect hub-c1/eth-aws to " + ifbAWS + "\nredirect hub-c1/eth-on to " + ifbOn + "\n",
 			wantLinks: `eth-aws UP alias=tsunagi:hub-c1 169.254.20.1/30
 eth-on UP alias=tsunagi:hub-c1 169.254.10.1/30
 lo UP 10.100.0.1/32 10.200.0.1/32 127.0.0.1/8
@@ -85,6 +96,10 @@ net.ipv6.conf.default.disable_ipv6=1
 			wantCalls: nil,
 			wantLinks: "eth-aws UP alias=tsunagi:hub-c1 169.254.20.1/30\neth-on UP alias=tsunagi:hub-c1 169.254.10.1/30\nlo UP 10.100.0.1/32 10.200.0.1/32 127.0.0.1/8\n",
 			wantNode:  "eth-other DOWN\n",
+			wantTC: "hub-c1/eth-aws 500000000\nhub-c1/eth-on 100000000\n" +
+				"hub-c1/" + ifbOn + " 100000000\nhub-c1/" + ifbAWS + " 500000000\n" +
+				"ifb hub-c1/" + ifbOn + " for eth-on\nifb hub-c1/" + ifbAWS + " for eth-aws\n" +
+				"redirect hub-c1/eth-aws to " + ifbAWS + "\nredirect hub-c1/eth-on to " + ifbOn + "\n",
 		},
 		{
 			name: "a port removed is given back",
@@ -92,23 +107,30 @@ net.ipv6.conf.default.disable_ipv6=1
 			wantCalls: []string{
 				"addr del hub-c1 eth-aws 169.254.20.1/30", `link alias hub-c1 eth-aws ""`, "link up=false hub-c1 eth-aws",
 				`link move eth-aws "hub-c1"→""`,
+				// Unshaped while still in the hub; its ifb goes.
+				"tc unredirect hub-c1 eth-aws", "tc del hub-c1 eth-aws", "ifb del hub-c1 " + ifbAWS,
 				// The hub's input chain no longer admits BGP from the aws peer.
 				"nft -f hub-c1", "bird -p", "birdc configure",
 			},
 			wantLinks: "eth-on UP alias=tsunagi:hub-c1 169.254.10.1/30\nlo UP 10.100.0.1/32 10.200.0.1/32 127.0.0.1/8\n",
 			wantNode:  "eth-aws DOWN\neth-other DOWN\n",
+			wantTC: "hub-c1/eth-on 100000000\nhub-c1/" + ifbOn + " 100000000\n" +
+				"ifb hub-c1/" + ifbOn + " for eth-on\nredirect hub-c1/eth-on to " + ifbOn + "\n",
 		},
 		{
-			name:      "speed change is one class change",
+			name:      "speed change is a class change in each direction",
 			hub:       faster,
-			wantCalls: []string{"tc change hub-c1 eth-on 1000000000"},
+			wantCalls: []string{"tc change hub-c1 eth-on 1000000000", "tc change hub-c1 " + ifbOn + " 1000000000"},
+			wantTC: "hub-c1/eth-on 1000000000\nhub-c1/" + ifbOn + " 1000000000\n" +
+				"ifb hub-c1/" + ifbOn + " for eth-on\nredirect hub-c1/eth-on to " + ifbOn + "\n",
 			wantLinks: "eth-on UP alias=tsunagi:hub-c1 169.254.10.1/30\nlo UP 10.100.0.1/32 10.200.0.1/32 127.0.0.1/8\n",
 			wantNode:  "eth-aws DOWN\neth-other DOWN\n",
 		},
 		{
 			name:      "speed 0 removes the shaping",
 			hub:       unshaped,
-			wantCalls: []string{"tc del hub-c1 eth-on"},
+			wantCalls: []string{"tc del hub-c1 eth-on", "tc unredirect hub-c1 eth-on", "ifb del hub-c1 " + ifbOn},
+			wantTC:    "",
 			wantLinks: "eth-on UP alias=tsunagi:hub-c1 169.254.10.1/30\nlo UP 10.100.0.1/32 10.200.0.1/32 127.0.0.1/8\n",
 			wantNode:  "eth-aws DOWN\neth-other DOWN\n",
 		},
@@ -138,6 +160,9 @@ net.ipv6.conf.default.disable_ipv6=1
 		}
 		if nb.String() != s.wantNode {
 			t.Errorf("%s: node namespace:\n%swant:\n%s", s.name, nb.String(), s.wantNode)
+		}
+		if got := f.tc.dump(); got != s.wantTC {
+			t.Errorf("%s: shaping:\n%swant:\n%s", s.name, got, s.wantTC)
 		}
 	}
 }

@@ -105,6 +105,22 @@ func (r recTC) RemoveShaping(ns, dev string) error {
 	r.c.add("tc del %s %s", ns, dev)
 	return r.tcOps.RemoveShaping(ns, dev)
 }
+func (r recTC) AddIFB(ns, ifb, dev string) error {
+	r.c.add("ifb add %s %s for %s", ns, ifb, dev)
+	return r.tcOps.AddIFB(ns, ifb, dev)
+}
+func (r recTC) DeleteIFB(ns, ifb string) error {
+	r.c.add("ifb del %s %s", ns, ifb)
+	return r.tcOps.DeleteIFB(ns, ifb)
+}
+func (r recTC) SetRedirect(ns, dev, ifb string) error {
+	r.c.add("tc redirect %s %s to %s", ns, dev, ifb)
+	return r.tcOps.SetRedirect(ns, dev, ifb)
+}
+func (r recTC) RemoveRedirect(ns, dev string) error {
+	r.c.add("tc unredirect %s %s", ns, dev)
+	return r.tcOps.RemoveRedirect(ns, dev)
+}
 
 type recBird struct {
 	birdOps
