@@ -288,13 +288,19 @@ func oneLine(err error) string {
 	return s
 }
 
-// Query selects runs: of one job (empty: every job), newest first, before
-// a run ID of the previous page.
+// Query selects runs: of one job (empty: every job), newest first, after
+// the previous page.
 type Query struct {
-	Job    string
-	Before string // started_at|id cursor from NextBefore; empty starts at the newest
-	Limit  int    // 1–500; 0 means 100
+	Job   string
+	After string // the cursor NextAfter gave for the previous page; empty starts at the newest
+	// Outcome keeps only runs with this outcome (running, ok, failed); empty keeps all.
+	Outcome string
+	Limit   int // 1–500; 0 means 100
 }
+
+// Runs lists this controller's database's recorded runs (every
+// controller's), newest first; see the package function Runs.
+func (s *Scheduler) Runs(ctx context.Context, q Query) ([]Run, error) { return Runs(ctx, s.db, q) }
 
 // Runs lists recorded runs, newest first. Runs are platform records, not a
 // customer's data: the caller (the management listener) checks jobs.read.
@@ -311,10 +317,18 @@ func Runs(ctx context.Context, db *store.DB, q Query) ([]Run, error) {
 		sqlq += ` AND job = ?`
 		args = append(args, q.Job)
 	}
-	if q.Before != "" {
-		at, id, ok := strings.Cut(q.Before, "|")
+	switch q.Outcome {
+	case "":
+	case Running, OK, Failed:
+		sqlq += ` AND outcome = ?`
+		args = append(args, q.Outcome)
+	default:
+		return nil, fault.Field("outcome", "outcome must be running, ok or failed")
+	}
+	if q.After != "" {
+		at, id, ok := strings.Cut(q.After, "|")
 		if !ok {
-			return nil, fault.Field("before", "before must be the next_before of the previous page")
+			return nil, fault.Field("after", "after must be the next_after of the previous page")
 		}
 		sqlq += ` AND (started_at < ? OR (started_at = ? AND id < ?))`
 		args = append(args, at, at, id)
@@ -344,9 +358,9 @@ func Runs(ctx context.Context, db *store.DB, q Query) ([]Run, error) {
 	return out, rows.Err()
 }
 
-// NextBefore is the cursor for the page after runs (which Runs returned with
+// NextAfter is the cursor for the page after runs (which Runs returned with
 // limit), or "" when runs is the last page.
-func NextBefore(runs []Run, limit int) string {
+func NextAfter(runs []Run, limit int) string {
 	if limit == 0 {
 		limit = 100
 	}

@@ -228,16 +228,19 @@ func TestRunsQuery(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if fl, err := Runs(ctx, db, Query{Outcome: Failed}); err != nil || len(fl) != 0 {
+		t.Fatalf("failed runs = %+v, %v", fl, err)
+	}
 	page, err := Runs(ctx, db, Query{Limit: 2})
 	if err != nil || len(page) != 2 || page[0].ID != "run_3" {
 		t.Fatalf("page 1 = %+v, %v", page, err)
 	}
-	next := NextBefore(page, 2)
-	page, err = Runs(ctx, db, Query{Limit: 2, Before: next})
-	if err != nil || len(page) != 1 || page[0].ID != "run_1" || NextBefore(page, 2) != "" {
+	next := NextAfter(page, 2)
+	page, err = Runs(ctx, db, Query{Limit: 2, After: next})
+	if err != nil || len(page) != 1 || page[0].ID != "run_1" || NextAfter(page, 2) != "" {
 		t.Fatalf("page 2 = %+v, %v", page, err)
 	}
-	for _, q := range []Query{{Limit: 501}, {Limit: -1}, {Before: "nonsense"}} {
+	for _, q := range []Query{{Limit: 501}, {Limit: -1}, {After: "nonsense"}, {Outcome: "maybe"}} {
 		if _, err := Runs(ctx, db, q); err == nil {
 			t.Errorf("Runs(%+v) accepted", q)
 		}
