@@ -476,31 +476,23 @@ func (s *core) checkBandwidthInput(in BandwidthInput) error {
 // recordBandwidthChange records one speed change of the customer's port in
 // tx, for the operator's request and the customer's applied draft alike:
 // the speed must be in the port kind's speed set, and admission control on
-// every physical port the port is placed on must pass from today on.
+// every physical port the port is placed on must pass from today on, decided
+// with those ports locked.
 func (s *core) recordBandwidthChange(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, code string, in BandwidthInput) (BandwidthChange, error) {
 	var out BandwidthChange
-	p, err := s.portRow(ctx, tx, cust, code)
+	p, err := s.speedPort(ctx, tx, cust, code, in.SpeedMbps)
 	if err != nil {
 		return out, err
-	}
-	if p.status != "active" {
-		return out, fault.New(fault.Conflict, "port %s is cancelled", code)
-	}
-	if allowed := catalog.PortKinds[p.kind]; !slices.Contains(allowed, in.SpeedMbps) {
-		return out, fault.Field("speed_mbps", "speed_mbps for a %s port must be one of %v", p.kind, allowed)
 	}
 	inv, err := s.inventory(ctx, tx)
 	if err != nil {
 		return out, err
 	}
-	today := s.today()
-	var from int64 = p.speed
 	var hosts []string
 	for _, pp := range inv {
 		for _, l := range pp.legs {
 			if l.portID == p.id {
 				hosts = append(hosts, pp.ID)
-				from = l.speedOn(in.EffectiveDate)
 			}
 		}
 	}
@@ -508,21 +500,11 @@ func (s *core) recordBandwidthChange(ctx context.Context, tx *store.Tx, cust cat
 		return out, err
 	}
 	// Decide on what is committed now that the ports are locked.
-	if inv, err = s.inventory(ctx, tx); err != nil {
+	from, err := s.admitSpeed(ctx, tx, p, in)
+	if err != nil {
 		return out, err
 	}
-	for _, pp := range inv {
-		for _, l := range pp.legs {
-			if l.portID != p.id {
-				continue
-			}
-			l.changes = append(slices.Clone(l.changes), speedChange{in.EffectiveDate, in.SpeedMbps})
-			slices.SortStableFunc(l.changes, func(a, b speedChange) int { return strings.Compare(a.date, b.date) })
-			if err := admit(pp, today, p.id, l.committed(today)); err != nil {
-				return out, fault.Field("speed_mbps", "%s", err)
-			}
-		}
-	}
+	today := s.today()
 	a := audit.ActorFrom(ctx)
 	out = BandwidthChange{ID: ids.New("bwc"), PortCode: code, FromMbps: from, ToMbps: in.SpeedMbps, EffectiveDate: in.EffectiveDate,
 		RequestedAt: s.now(), RequestedBy: a.Name, State: "scheduled"}
@@ -530,9 +512,9 @@ func (s *core) recordBandwidthChange(ctx context.Context, tx *store.Tx, cust cat
 		out.State = "effective"
 	}
 	// Effective today: the contract's item (the catalog's port speed)
-	// changes now, and the change is marked applied so that the
-	// scheduled job (speedsync.go) leaves it alone; later dates are
-	// brought in by that job on their date.
+	// changes now, and the change is marked applied so that the scheduled
+	// job (speedsync.go) leaves it alone; later dates are brought in by that
+	// job on their date.
 	var applied *string
 	if out.State == "effective" {
 		at := clock.Store(out.RequestedAt)
@@ -549,6 +531,56 @@ func (s *core) recordBandwidthChange(ctx context.Context, tx *store.Tx, cust cat
 	}
 	return out, s.audit.RecordTx(ctx, tx, audit.Event{Action: "port.bandwidth.change", Target: "port:" + code, CustomerID: string(cust),
 		Detail: map[string]any{"change": out.ID, "from_mbps": from, "to_mbps": in.SpeedMbps, "effective_date": in.EffectiveDate}})
+}
+
+// speedPort is the customer's port for a speed change to mbps: active, and
+// mbps in its kind's speed set.
+func (s *core) speedPort(ctx context.Context, q store.Querier, cust catalog.CustomerID, code string, mbps int64) (portRow, error) {
+	p, err := s.portRow(ctx, q, cust, code)
+	if err != nil {
+		return p, err
+	}
+	if p.status != "active" {
+		return p, fault.New(fault.Conflict, "port %s is cancelled", code)
+	}
+	if allowed := catalog.PortKinds[p.kind]; !slices.Contains(allowed, mbps) {
+		return p, fault.Field("speed_mbps", "speed_mbps for a %s port must be one of %v", p.kind, allowed)
+	}
+	return p, nil
+}
+
+// admitSpeed is admission control for a speed change of port p: it returns
+// the speed the change replaces on its date, or a refusal with the numbers
+// when a physical port the port is placed on would be over capacity from
+// today on. It only reads; the caller locks the ports when it will write.
+func (s *core) admitSpeed(ctx context.Context, q store.Querier, p portRow, in BandwidthInput) (int64, error) {
+	inv, err := s.inventory(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	today := s.today()
+	speeds, err := s.speedsAt(ctx, q, p.cust, in.EffectiveDate)
+	if err != nil {
+		return 0, err
+	}
+	from, ok := speeds[p.id]
+	if !ok {
+		from = p.speed
+	}
+	for _, pp := range inv {
+		for _, l := range pp.legs {
+			if l.portID != p.id {
+				continue
+			}
+			from = l.speedOn(in.EffectiveDate)
+			l.changes = append(slices.Clone(l.changes), speedChange{in.EffectiveDate, in.SpeedMbps})
+			slices.SortStableFunc(l.changes, func(a, b speedChange) int { return strings.Compare(a.date, b.date) })
+			if err := admit(pp, today, p.id, l.committed(today)); err != nil {
+				return 0, fault.Field("speed_mbps", "%s", err)
+			}
+		}
+	}
+	return from, nil
 }
 
 // BandwidthHistory lists one of the customer's ports' speed changes, oldest

@@ -42,6 +42,7 @@ type idEnv struct {
 	roots    *x509.CertPool
 	cert     tls.Certificate // the listeners' certificate
 	seed     context.Context
+	jobs     *schedule.Scheduler // the controller's scheduler, with the speed-change job
 }
 
 // testArgon2 keeps tests fast; the benchmark uses the defaults.
@@ -72,6 +73,7 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.jobs = jobs
 	e.srv = New(Config{CustomerAddr: "127.0.0.1:0", MgmtAddr: "127.0.0.1:0",
 		MgmtAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		TLS:       serverTLS(cert), ShutdownGrace: 5 * time.Second},
