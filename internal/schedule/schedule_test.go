@@ -107,17 +107,50 @@ func TestLeaseOneRunPerDueTime(t *testing.T) {
 			s.Now = func() time.Time { return now }
 			ss = append(ss, s)
 		}
+		// The first run to list its items holds there until the other
+		// controllers have come and gone: with the lease they find the job
+		// taken; without it they would list the items too.
+		job := j.job()
+		entered, release := make(chan struct{}, len(ss)), make(chan struct{})
+		due := job.Due
+		for _, s := range ss {
+			s.jobs[0].Due = func(ctx context.Context, now time.Time) ([]string, error) {
+				entered <- struct{}{}
+				<-release
+				return due(ctx, now)
+			}
+		}
 		var wg sync.WaitGroup
+		returned := make(chan struct{}, len(ss))
 		for _, s := range ss {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				defer func() { returned <- struct{}{} }()
 				if _, err := s.RunDue(context.Background()); err != nil {
 					t.Error(err)
 				}
 			}()
 		}
+		select {
+		case <-entered:
+		case <-time.After(10 * time.Second):
+			close(release)
+			wg.Wait()
+			t.Fatal("no controller ran the job")
+		}
+		for range len(ss) - 1 {
+			select {
+			case <-returned:
+			case <-time.After(10 * time.Second):
+				t.Error("a second controller is running the job at the same time")
+			}
+		}
+		close(release)
 		wg.Wait()
+		if n := 1 + len(entered); n != 1 {
+			t.Fatalf("%d controllers listed the due items; want 1", n)
+		}
 		runs, err := Runs(context.Background(), db, Query{})
 		if err != nil {
 			t.Fatal(err)
