@@ -26,12 +26,12 @@ const SpeedJobName = "bandwidth.apply"
 // SpeedJob is the scheduler's job that applies dated speed changes to the
 // catalog on their effective date (JST), daily at midnight JST.
 func (s *Operations) SpeedJob() schedule.Job {
-	return schedule.Job{Name: SpeedJobName, Due: s.DueSpeedChanges, Do: s.ApplySpeedChange, Next: schedule.Daily}
+	return schedule.Job{Name: SpeedJobName, Due: s.dueSpeedChanges, Do: s.applySpeedChange, Next: schedule.Daily}
 }
 
-// DueSpeedChanges lists the speed changes effective by now's JST date that
+// dueSpeedChanges lists the speed changes effective by now's JST date that
 // the catalog does not show yet, oldest first.
-func (s *Operations) DueSpeedChanges(ctx context.Context, now time.Time) ([]string, error) {
+func (s *Operations) dueSpeedChanges(ctx context.Context, now time.Time) ([]string, error) {
 	rows, err := s.db.Query(ctx, `SELECT id FROM bandwidth_changes WHERE status = 'pending' AND applied_at IS NULL AND effective_date <= ?
 		ORDER BY effective_date, requested_at, id`, jstDate(now))
 	if err != nil {
@@ -49,7 +49,7 @@ func (s *Operations) DueSpeedChanges(ctx context.Context, now time.Time) ([]stri
 	return out, rows.Err()
 }
 
-// ApplySpeedChange makes the catalog show speed change id, once: it claims
+// applySpeedChange makes the catalog show speed change id, once: it claims
 // the change's done marker with a conditional UPDATE (a concurrent claim on
 // PostgreSQL waits for this transaction and then finds the marker set) and,
 // in the same transaction, sets the port's catalog speed to the speed in
@@ -57,7 +57,7 @@ func (s *Operations) DueSpeedChanges(ctx context.Context, now time.Time) ([]stri
 // computes it, so that applying an older change late never undoes a newer
 // one — and records the audit entry. It reports false when the change was
 // already applied, cancelled or is not due.
-func (s *Operations) ApplySpeedChange(ctx context.Context, now time.Time, id string) (bool, error) {
+func (s *Operations) applySpeedChange(ctx context.Context, now time.Time, id string) (bool, error) {
 	today := jstDate(now)
 	applied := false
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
@@ -102,13 +102,13 @@ func (s *Operations) ApplySpeedChange(ctx context.Context, now time.Time, id str
 // tools and tests); it returns how many it applied.
 func (s *Operations) SyncSpeeds(ctx context.Context) (int, error) {
 	now := s.now()
-	due, err := s.DueSpeedChanges(ctx, now)
+	due, err := s.dueSpeedChanges(ctx, now)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, id := range due {
-		ok, err := s.ApplySpeedChange(ctx, now, id)
+		ok, err := s.applySpeedChange(ctx, now, id)
 		if err != nil {
 			return n, err
 		}

@@ -138,7 +138,7 @@ func TestSpeedChangesTwoControllers(t *testing.T) {
 	if got := docSpeed(); got != 2_000 {
 		t.Fatalf("desired-state speed on the date, before the job = %d", got)
 	}
-	due, err := e.svc.Operations.DueSpeedChanges(e.ctx, now())
+	due, err := e.svc.Operations.dueSpeedChanges(e.ctx, now())
 	if err != nil || len(due) != customers {
 		t.Fatalf("due = %v, %v; want %d", due, err, customers)
 	}
@@ -164,7 +164,7 @@ func TestSpeedChangesTwoControllers(t *testing.T) {
 				ctx := audit.WithActor(context.Background(), audit.System)
 				for k := range due {
 					id := due[(k+round+i)%len(due)]
-					ok, err := ops.ApplySpeedChange(ctx, now(), id)
+					ok, err := ops.applySpeedChange(ctx, now(), id)
 					mu.Lock()
 					if err != nil {
 						errs = append(errs, err)
