@@ -26,6 +26,7 @@ var forbidden = map[string][]string{
 	"audit":    {"net/http", module + "internal/web"},
 	"store":    {"net/http", module + "internal/web"},
 	"network":  {"net/http", module + "internal/web"},
+	"schedule": {"net/http", module + "internal/web"},
 	"mail":     {module + "internal/web"},
 	// The agent runs on hub nodes without the database or the web server.
 	"agent":     {module + "internal/store", module + "internal/web", "database/sql"},

@@ -22,6 +22,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/logging"
 	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/schedule"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
 	"github.com/tsunagi-net/tsunagi/internal/web"
@@ -155,6 +156,12 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err := sealStored(ctx, log, netSvc, ids); err != nil {
 		return err
 	}
+	// The dated jobs: every controller on the database runs the scheduler;
+	// a job's lease makes one of them run each due time (internal/schedule).
+	jobs, err := schedule.New(db, auditLog, controllerName(), netSvc.Operations.SpeedJob())
+	if err != nil {
+		return err
+	}
 	tlsCfg := tlsutil.ServerConfig(cert)
 	// Ask (never require) every client for a certificate: a customer's
 	// registered devices are recognised by theirs (identity/device.go).
@@ -162,7 +169,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	srv := web.New(web.Config{CustomerAddr: f.listen, MgmtAddr: f.mgmtListen, MgmtAllow: allow, TLS: tlsCfg,
 		AgentAddr: f.agentListen, AgentTLS: web.AgentTLS(tlsCfg, nodes), AgentAllow: agentAllow},
 		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log,
-			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc})
+			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc, Jobs: jobs})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err
@@ -209,6 +216,17 @@ func serve(ctx context.Context, f serveFlags) error {
 	log.Info("tsunagi controller started", "customer", ls.Customer.Addr().String(), "management", ls.Mgmt.Addr().String(), "agent", agentAddr,
 		"database", string(db.Dialect()), "startup_ms", time.Since(start).Milliseconds())
 	go ids.RunReminders(ctx, time.Hour, func(err error) { log.Error("token reminders", "err", err) })
+	// The database closes only after the scheduler has recorded the end of
+	// a run that shutdown interrupted.
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	jobsDone := make(chan struct{})
+	defer func() { stopJobs(); <-jobsDone }()
+	go func() {
+		defer close(jobsDone)
+		jobs.Loop(jobsCtx, time.Minute, func(err error) {
+			log.Error("scheduled job failed; it is retried, and its run is listed at GET /api/v1/job-runs", "err", err)
+		})
+	}()
 	switch {
 	case f.id.mailDir != "":
 		go sender.Run(ctx)
@@ -221,6 +239,17 @@ func serve(ctx context.Context, f serveFlags) error {
 	err = srv.Serve(ctx, ls)
 	log.Info("tsunagi controller stopped")
 	return err
+}
+
+// controllerName names this controller in the scheduler's leases and run
+// records: the host name and the process ID, unique among the controllers
+// sharing one database.
+func controllerName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "controller"
+	}
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
 }
 
 // displayAddr makes a listener address usable in a link: the wildcard becomes

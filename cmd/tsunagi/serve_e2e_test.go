@@ -75,6 +75,19 @@ func TestServeFreshStart(t *testing.T) {
 		t.Errorf("management /api/v1/me with the token: %d %s", r.status, r.body)
 	}
 
+	// serve runs the scheduler: the speed-change job's first run (a job new
+	// to the database is due at once) is listed for operators.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		r = s.must("GET", s.mgmtURL("/api/v1/job-runs?job=bandwidth.apply&outcome=ok"), nil, bearer(tok))
+		if r.status == http.StatusOK && strings.Contains(string(r.body), `"job":"bandwidth.apply"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /api/v1/job-runs: %d %s, want the bandwidth.apply job's first run", r.status, r.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
 	// Operator credentials are valid on the management listener only.
 	for _, c := range []struct {
 		what string

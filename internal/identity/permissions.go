@@ -30,6 +30,7 @@ const (
 	ActOfficersManage   Action = "officers.manage"   // security officer: security officers' accounts (never an operator's)
 	ActAuditRead        Action = "audit.read"        // security officer: the whole audit log
 	ActMailRead         Action = "mail.read"         // operator: the mail outbox and its failures
+	ActJobsRead         Action = "jobs.read"         // operator: the scheduled jobs' runs and their failures
 	ActBreakGlassOpen   Action = "breakglass.open"   // operator: open a time-limited, reasoned access to one customer's saved data
 
 	// The hub service model (saved data and the operator's capacity view).
@@ -78,6 +79,7 @@ var actions = []ActionInfo{
 	{ActStaffManage, "operators' accounts", "list staff; invite, delete, unlock an operator; invite a security officer only while none is active (setup links go only to the invitee's e-mail); never acts on a security officer's account or changes a role to security-officer", "management"},
 	{ActOfficersManage, "security officers' accounts", "list staff; invite, delete, unlock a security officer, never an operator; the last active security officer cannot be deleted", "management"},
 	{ActMailRead, "mail outbox", "list queued, sent and failed mail: recipient, cause, subject, status, never a body (it may hold a single-use link)", "management"},
+	{ActJobsRead, "scheduled job runs", "list the controller's dated jobs' runs (dated speed changes): start, end, outcome, item counts, the error of a failed run", "management"},
 	{ActBreakGlassOpen, "access to one customer's saved data", "open with a typed reason and a time limit (default 1 h)", "management"},
 	{ActAuditRead, "the whole audit log", "read, verify the chain, export evidence", "management"},
 }
@@ -118,7 +120,7 @@ var permissions = map[Role][]Action{
 	RoleAdmin: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead, ActNetworkEdit},
 	RoleUser:  {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead},
 	RoleOperator: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage,
-		ActCapacityRead, ActMailRead, ActBreakGlassOpen, ActRecoveryRequest},
+		ActCapacityRead, ActMailRead, ActJobsRead, ActBreakGlassOpen, ActRecoveryRequest},
 	RoleSecurityOfficer: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActAuditRead, ActOfficersManage, ActRecoveryApprove},
 	RoleMFAPending:      {ActMFA, ActFactorEnrol},
 	RoleBreakGlass:      {ActNetworkRead},

@@ -61,7 +61,7 @@ func TestPermissionTable(t *testing.T) {
 		}
 	}
 	operatorOnly := []Action{ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage, ActOfficersManage, ActAuditRead,
-		ActMailRead, ActBreakGlassOpen, ActCapacityRead}
+		ActMailRead, ActJobsRead, ActBreakGlassOpen, ActCapacityRead}
 	for _, r := range []Role{RoleOpsAdmin, RoleAdmin, RoleUser} {
 		for _, a := range operatorOnly {
 			if Allowed(r, a) {

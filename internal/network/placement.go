@@ -542,82 +542,140 @@ func (s *Operations) RequestBandwidthChange(ctx context.Context, op tenant.Opera
 	if err != nil {
 		return BandwidthChange{}, err
 	}
-	if _, err := clock.ParseDate(in.EffectiveDate); err != nil {
-		return BandwidthChange{}, fault.Field("effective_date", "effective_date must be a date YYYY-MM-DD")
-	}
-	if in.EffectiveDate < s.today() {
-		return BandwidthChange{}, fault.Field("effective_date", "effective_date must be today or later (JST)")
+	if err := s.checkBandwidthInput(in); err != nil {
+		return BandwidthChange{}, err
 	}
 	var out BandwidthChange
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		p, err := s.portRow(ctx, tx, cust, code)
-		if err != nil {
-			return err
-		}
-		if p.status != "active" {
-			return fault.New(fault.Conflict, "port %s is cancelled", code)
-		}
-		if allowed := catalog.PortKinds[p.kind]; !slices.Contains(allowed, in.SpeedMbps) {
-			return fault.Field("speed_mbps", "speed_mbps for a %s port must be one of %v", p.kind, allowed)
-		}
-		inv, err := s.inventory(ctx, tx)
-		if err != nil {
-			return err
-		}
-		today := s.today()
-		var from int64 = p.speed
-		var hosts []string
-		for _, pp := range inv {
-			for _, l := range pp.legs {
-				if l.portID == p.id {
-					hosts = append(hosts, pp.ID)
-					from = l.speedOn(in.EffectiveDate)
-				}
-			}
-		}
-		if err := lockPhysical(ctx, tx, hosts...); err != nil {
-			return err
-		}
-		// Decide on what is committed now that the ports are locked.
-		if inv, err = s.inventory(ctx, tx); err != nil {
-			return err
-		}
-		for _, pp := range inv {
-			for _, l := range pp.legs {
-				if l.portID != p.id {
-					continue
-				}
-				l.changes = append(slices.Clone(l.changes), speedChange{in.EffectiveDate, in.SpeedMbps})
-				slices.SortStableFunc(l.changes, func(a, b speedChange) int { return strings.Compare(a.date, b.date) })
-				if err := admit(pp, today, p.id, l.committed(today)); err != nil {
-					return fault.Field("speed_mbps", "%s", err)
-				}
-			}
-		}
-		a := audit.ActorFrom(ctx)
-		out = BandwidthChange{ID: ids.New("bwc"), PortCode: code, FromMbps: from, ToMbps: in.SpeedMbps, EffectiveDate: in.EffectiveDate,
-			RequestedAt: s.now(), RequestedBy: a.Name, State: "scheduled"}
-		if in.EffectiveDate <= today {
-			out.State = "effective"
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO bandwidth_changes (id, customer_id, port_id, from_mbps, to_mbps, effective_date, status, requested_at, requested_by)
-			VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`, out.ID, cust, p.id, from, in.SpeedMbps, in.EffectiveDate, clock.Store(out.RequestedAt), a.Name); err != nil {
-			return err
-		}
-		if out.State == "effective" {
-			// Effective today: the contract's item (the catalog's port speed)
-			// changes now; later dates are brought in by SyncSpeeds.
-			if _, err := tx.Exec(ctx, `UPDATE ports SET speed_mbps = ? WHERE id = ?`, in.SpeedMbps, p.id); err != nil {
-				return err
-			}
-		}
-		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "port.bandwidth.change", Target: "port:" + code, CustomerID: string(cust),
-			Detail: map[string]any{"from_mbps": from, "to_mbps": in.SpeedMbps, "effective_date": in.EffectiveDate}})
+		out, err = s.recordBandwidthChange(ctx, tx, cust, code, in)
+		return err
 	})
 	if err != nil {
 		return BandwidthChange{}, fmt.Errorf("bandwidth change: %w", err)
 	}
 	return out, nil
+}
+
+// checkBandwidthInput checks what can be checked of a speed change without
+// the store: a JST date, today or later.
+func (s *core) checkBandwidthInput(in BandwidthInput) error {
+	if _, err := clock.ParseDate(in.EffectiveDate); err != nil {
+		return fault.Field("effective_date", "effective_date must be a date YYYY-MM-DD")
+	}
+	if in.EffectiveDate < s.today() {
+		return fault.Field("effective_date", "effective_date must be today or later (JST)")
+	}
+	return nil
+}
+
+// recordBandwidthChange records one speed change of the customer's port in
+// tx, for the operator's request and the customer's applied draft alike:
+// the speed must be in the port kind's speed set, and admission control on
+// every physical port the port is placed on must pass from today on, decided
+// with those ports locked.
+func (s *core) recordBandwidthChange(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, code string, in BandwidthInput) (BandwidthChange, error) {
+	var out BandwidthChange
+	p, err := s.speedPort(ctx, tx, cust, code, in.SpeedMbps)
+	if err != nil {
+		return out, err
+	}
+	inv, err := s.inventory(ctx, tx)
+	if err != nil {
+		return out, err
+	}
+	var hosts []string
+	for _, pp := range inv {
+		for _, l := range pp.legs {
+			if l.portID == p.id {
+				hosts = append(hosts, pp.ID)
+			}
+		}
+	}
+	if err := lockPhysical(ctx, tx, hosts...); err != nil {
+		return out, err
+	}
+	// Decide on what is committed now that the ports are locked.
+	from, err := s.admitSpeed(ctx, tx, p, in)
+	if err != nil {
+		return out, err
+	}
+	today := s.today()
+	a := audit.ActorFrom(ctx)
+	out = BandwidthChange{ID: ids.New("bwc"), PortCode: code, FromMbps: from, ToMbps: in.SpeedMbps, EffectiveDate: in.EffectiveDate,
+		RequestedAt: s.now(), RequestedBy: a.Name, State: "scheduled"}
+	if in.EffectiveDate <= today {
+		out.State = "effective"
+	}
+	// Effective today: the contract's item (the catalog's port speed)
+	// changes now, and the change is marked applied so that the scheduled
+	// job (speedsync.go) leaves it alone; later dates are brought in by that
+	// job on their date.
+	var applied *string
+	if out.State == "effective" {
+		at := clock.Store(out.RequestedAt)
+		applied = &at
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO bandwidth_changes (id, customer_id, port_id, from_mbps, to_mbps, effective_date, status, requested_at, requested_by, applied_at)
+		VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`, out.ID, cust, p.id, from, in.SpeedMbps, in.EffectiveDate, clock.Store(out.RequestedAt), a.Name, applied); err != nil {
+		return out, err
+	}
+	if applied != nil {
+		if _, err := tx.Exec(ctx, `UPDATE ports SET speed_mbps = ? WHERE id = ?`, in.SpeedMbps, p.id); err != nil {
+			return out, err
+		}
+	}
+	return out, s.audit.RecordTx(ctx, tx, audit.Event{Action: "port.bandwidth.change", Target: "port:" + code, CustomerID: string(cust),
+		Detail: map[string]any{"change": out.ID, "from_mbps": from, "to_mbps": in.SpeedMbps, "effective_date": in.EffectiveDate}})
+}
+
+// speedPort is the customer's port for a speed change to mbps: active, and
+// mbps in its kind's speed set.
+func (s *core) speedPort(ctx context.Context, q store.Querier, cust catalog.CustomerID, code string, mbps int64) (portRow, error) {
+	p, err := s.portRow(ctx, q, cust, code)
+	if err != nil {
+		return p, err
+	}
+	if p.status != "active" {
+		return p, fault.New(fault.Conflict, "port %s is cancelled", code)
+	}
+	if allowed := catalog.PortKinds[p.kind]; !slices.Contains(allowed, mbps) {
+		return p, fault.Field("speed_mbps", "speed_mbps for a %s port must be one of %v", p.kind, allowed)
+	}
+	return p, nil
+}
+
+// admitSpeed is admission control for a speed change of port p: it returns
+// the speed the change replaces on its date, or a refusal with the numbers
+// when a physical port the port is placed on would be over capacity from
+// today on. It only reads; the caller locks the ports when it will write.
+func (s *core) admitSpeed(ctx context.Context, q store.Querier, p portRow, in BandwidthInput) (int64, error) {
+	inv, err := s.inventory(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	today := s.today()
+	speeds, err := s.speedsAt(ctx, q, p.cust, in.EffectiveDate)
+	if err != nil {
+		return 0, err
+	}
+	from, ok := speeds[p.id]
+	if !ok {
+		from = p.speed
+	}
+	for _, pp := range inv {
+		for _, l := range pp.legs {
+			if l.portID != p.id {
+				continue
+			}
+			from = l.speedOn(in.EffectiveDate)
+			l.changes = append(slices.Clone(l.changes), speedChange{in.EffectiveDate, in.SpeedMbps})
+			slices.SortStableFunc(l.changes, func(a, b speedChange) int { return strings.Compare(a.date, b.date) })
+			if err := admit(pp, today, p.id, l.committed(today)); err != nil {
+				return 0, fault.Field("speed_mbps", "%s", err)
+			}
+		}
+	}
+	return from, nil
 }
 
 // BandwidthHistory lists one of the customer's ports' speed changes, oldest
@@ -668,41 +726,6 @@ func (s *core) bandwidthHistory(ctx context.Context, cust catalog.CustomerID, co
 		out = append(out, c)
 	}
 	return out, rows.Err()
-}
-
-// SyncSpeeds brings the catalog's contracted port speeds in line with the
-// bandwidth changes that have taken effect by today (JST). The service
-// model itself always computes speeds from the changes, so this only keeps
-// the catalog's view (port lists, contract pages) current; a daily
-// scheduler job calls it. It returns how many ports changed.
-func (s *Operations) SyncSpeeds(ctx context.Context) (int, error) {
-	n := 0
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		due, err := s.allSpeedsAt(ctx, tx, s.today())
-		if err != nil {
-			return err
-		}
-		ids := make([]string, 0, len(due))
-		for id := range due {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		for _, id := range ids {
-			res, err := tx.Exec(ctx, `UPDATE ports SET speed_mbps = ? WHERE id = ? AND speed_mbps <> ?`, due[id], id, due[id])
-			if err != nil {
-				return err
-			}
-			if k, _ := res.RowsAffected(); k > 0 {
-				n++
-			}
-		}
-		if n > 0 {
-			return s.audit.RecordTx(ctx, tx, audit.Event{Action: "port.bandwidth.sync", Target: "ports",
-				Detail: map[string]any{"ports_changed": n, "date": s.today()}})
-		}
-		return nil
-	})
-	return n, err
 }
 
 // CancelBandwidthChange withdraws a speed change that has not taken effect

@@ -25,6 +25,10 @@ type Review struct {
 	Risk            string   `json:"risk"` // none | low | medium | high
 	Reasons         []Reason `json:"reasons"`
 	Impact          string   `json:"impact"` // none | brief-loss | session-reset
+	// Hitless is true when nothing in the change interrupts traffic or
+	// resets a session (Impact is none), e.g. a speed change, whose
+	// shaping rate changes in place.
+	Hitless bool `json:"hitless"`
 }
 
 // Change is one difference, at a JSON path where list elements are named by
@@ -56,6 +60,16 @@ func BuildReview(f Facts, applied, draft Config, s Settings) Review {
 	r := Review{Changes: Diff(applied, draft), Problems: Validate(f, draft, s)}
 	r.Valid = len(r.Problems) == 0
 	r.Reasons = Classify(f, applied, draft)
+	r.levels()
+	if r.Problems == nil {
+		r.Problems = Problems{}
+	}
+	return r
+}
+
+// levels sets the review's risk, impact, hitlessness and affected objects
+// from its reasons.
+func (r *Review) levels() {
 	r.Risk, r.Impact = "none", "none"
 	for _, rs := range r.Reasons {
 		if slices.Index(riskOrder, rs.Risk) > slices.Index(riskOrder, r.Risk) {
@@ -78,10 +92,7 @@ func BuildReview(f Facts, applied, draft Config, s Settings) Review {
 		}
 	}
 	r.AffectedHubs, r.AffectedPorts, r.AffectedObjects = sortedKeys(hubs), sortedKeys(ports), sortedKeys(objects)
-	if r.Problems == nil {
-		r.Problems = Problems{}
-	}
-	return r
+	r.Hitless = r.Impact == "none"
 }
 
 func sortedKeys(m map[string]bool) []string {

@@ -37,11 +37,15 @@ type Lock struct {
 
 // Draft is the customer's configuration being edited.
 type Draft struct {
-	BaseVersion int64     `json:"base_version"`
-	RollbackOf  *int64    `json:"rollback_of,omitempty"`
-	Config      Config    `json:"config"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	UpdatedBy   string    `json:"updated_by"`
+	BaseVersion int64  `json:"base_version"`
+	RollbackOf  *int64 `json:"rollback_of,omitempty"`
+	Config      Config `json:"config"`
+	// SpeedChanges are the contracted speed changes the customer asks for
+	// (speedchange.go): not saved data but contract items, recorded as
+	// bandwidth changes when the draft is applied.
+	SpeedChanges []SpeedRequest `json:"speed_changes"`
+	UpdatedAt    time.Time      `json:"updated_at"`
+	UpdatedBy    string         `json:"updated_by"`
 }
 
 // Version is an applied configuration version: the saved data as it was.
@@ -297,12 +301,18 @@ func (s *Workflow) BreakLock(ctx context.Context, sc tenant.Scope) (Lock, error)
 
 func (s *core) draft(ctx context.Context, q store.Querier, cust catalog.CustomerID) (Draft, error) {
 	var d Draft
-	var raw, at string
+	var raw, at, speeds string
 	var rb *int64
-	err := store.Scan(q.QueryRow(ctx, `SELECT base_version, rollback_of, config, updated_at, updated_by FROM net_drafts WHERE customer_id = ?`, cust),
-		&d.BaseVersion, &rb, &raw, &at, &d.UpdatedBy)
+	err := store.Scan(q.QueryRow(ctx, `SELECT base_version, rollback_of, config, updated_at, updated_by, speed_changes FROM net_drafts WHERE customer_id = ?`, cust),
+		&d.BaseVersion, &rb, &raw, &at, &d.UpdatedBy, &speeds)
 	if err != nil {
 		return d, err
+	}
+	if err := json.Unmarshal([]byte(speeds), &d.SpeedChanges); err != nil {
+		return d, fmt.Errorf("draft: speed changes: %w", err)
+	}
+	if d.SpeedChanges == nil {
+		d.SpeedChanges = []SpeedRequest{}
 	}
 	d.RollbackOf = rb
 	d.UpdatedAt, _ = clock.Parse(at)
@@ -331,7 +341,7 @@ func (s *core) newDraft(ctx context.Context, tx *store.Tx, cust catalog.Customer
 		return Draft{}, err
 	}
 	Normalize(f, &cfg, s.settings)
-	d := Draft{BaseVersion: n, RollbackOf: rollbackOf, Config: cfg, UpdatedAt: s.now(), UpdatedBy: audit.ActorFrom(ctx).Name}
+	d := Draft{BaseVersion: n, RollbackOf: rollbackOf, Config: cfg, SpeedChanges: []SpeedRequest{}, UpdatedAt: s.now(), UpdatedBy: audit.ActorFrom(ctx).Name}
 	return d, s.putDraft(ctx, tx, cust, d)
 }
 
@@ -340,11 +350,18 @@ func (s *core) putDraft(ctx context.Context, tx *store.Tx, cust catalog.Customer
 	if err != nil {
 		return err
 	}
+	if d.SpeedChanges == nil {
+		d.SpeedChanges = []SpeedRequest{}
+	}
+	speeds, err := json.Marshal(d.SpeedChanges)
+	if err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `DELETE FROM net_drafts WHERE customer_id = ?`, cust); err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO net_drafts (customer_id, base_version, rollback_of, config, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?)`,
-		cust, d.BaseVersion, d.RollbackOf, raw, clock.Store(d.UpdatedAt), d.UpdatedBy)
+	_, err = tx.Exec(ctx, `INSERT INTO net_drafts (customer_id, base_version, rollback_of, config, updated_at, updated_by, speed_changes) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		cust, d.BaseVersion, d.RollbackOf, raw, clock.Store(d.UpdatedAt), d.UpdatedBy, string(speeds))
 	return err
 }
 
@@ -557,6 +574,9 @@ func (s *core) review(ctx context.Context, q store.Querier, cust catalog.Custome
 		r.Problems = append(r.Problems, ps...)
 		r.Valid = false
 	}
+	if err := s.reviewSpeeds(ctx, q, cust, d.SpeedChanges, &r); err != nil {
+		return Review{}, err
+	}
 	r.BaseVersion, r.CurrentVersion = d.BaseVersion, n
 	if d.BaseVersion != n {
 		r.Stale = true
@@ -633,6 +653,17 @@ func (s *Workflow) Apply(ctx context.Context, sc tenant.Scope) (shown Version, e
 		}
 		if err := s.allocateNAT(ctx, tx, cust, f, cfg); err != nil {
 			return err
+		}
+		// The speed changes the review showed become bandwidth changes,
+		// admitted as the operator's are; any refusal undoes the apply.
+		for _, sr := range d.SpeedChanges {
+			in := BandwidthInput{SpeedMbps: sr.SpeedMbps, EffectiveDate: sr.EffectiveDate}
+			if err := s.checkBandwidthInput(in); err != nil {
+				return err
+			}
+			if _, err := s.recordBandwidthChange(ctx, tx, cust, sr.PortCode, in); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM net_drafts WHERE customer_id = ?`, cust); err != nil {
 			return err

@@ -187,6 +187,24 @@ func (s *Server) netRemovePort(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+// netSetPortSpeed asks, in the draft, for a port's contracted speed change
+// (network/speedchange.go); effective_date left out is today (JST).
+func (s *Server) netSetPortSpeed(w http.ResponseWriter, r *http.Request) error {
+	var in network.BandwidthInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	return netDo(s, w, func(n *network.Workflow) (network.Draft, error) {
+		return n.SetPortSpeed(r.Context(), principal(r).Scope(), r.PathValue("code"), in)
+	})
+}
+
+func (s *Server) netRemovePortSpeed(w http.ResponseWriter, r *http.Request) error {
+	return netDo(s, w, func(n *network.Workflow) (network.Draft, error) {
+		return n.RemovePortSpeed(r.Context(), principal(r).Scope(), r.PathValue("code"))
+	})
+}
+
 func (s *Server) netReview(w http.ResponseWriter, r *http.Request) error {
 	return netDo(s, w, func(n *network.Workflow) (network.Review, error) {
 		return n.Review(r.Context(), principal(r).Scope())

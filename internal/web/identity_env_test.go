@@ -22,6 +22,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/schedule"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
@@ -41,6 +42,7 @@ type idEnv struct {
 	roots    *x509.CertPool
 	cert     tls.Certificate // the listeners' certificate
 	seed     context.Context
+	jobs     *schedule.Scheduler // the controller's scheduler, with the speed-change job
 }
 
 // testArgon2 keeps tests fast; the benchmark uses the defaults.
@@ -67,11 +69,16 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 	}
 	e.cert = cert
 	netSvc := network.New(db, e.audit, network.DefaultSettings)
+	jobs, err := schedule.New(db, e.audit, "test-controller", netSvc.Operations.SpeedJob())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.jobs = jobs
 	e.srv = New(Config{CustomerAddr: "127.0.0.1:0", MgmtAddr: "127.0.0.1:0",
 		MgmtAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		TLS:       serverTLS(cert), ShutdownGrace: 5 * time.Second},
 		Deps{DB: db, Catalog: e.cat, Identity: e.idn, Audit: e.audit, Fleet: fl, Log: slog.New(slog.DiscardHandler),
-			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler})
+			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, Jobs: jobs})
 	ls, err := e.srv.Listen()
 	if err != nil {
 		t.Fatal(err)

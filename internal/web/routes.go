@@ -105,6 +105,7 @@ func (s *Server) mgmtRoutes() []route {
 		route{"POST", "/api/v1/staff", identity.ActStaffManage, s.inviteStaff},
 		route{"GET", "/api/v1/audit", identity.ActAuditRead, s.listAudit},
 		route{"GET", "/api/v1/audit/verify", identity.ActAuditRead, s.verifyAudit},
+		route{"GET", "/api/v1/job-runs", identity.ActJobsRead, s.listJobRuns},
 	)
 	routes = append(routes, s.identityMgmtRoutes()...)
 	return append(routes, s.networkMgmtRoutes()...)

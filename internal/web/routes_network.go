@@ -19,6 +19,8 @@ func (s *Server) networkCustomerRoutes() []route {
 		{"DELETE", "/api/v1/network/draft", identity.ActNetworkEdit, s.netDiscardDraft},
 		{"PUT", "/api/v1/network/draft/ports/{code}", identity.ActNetworkEdit, s.netSavePort},
 		{"DELETE", "/api/v1/network/draft/ports/{code}", identity.ActNetworkEdit, s.netRemovePort},
+		{"PUT", "/api/v1/network/draft/ports/{code}/speed", identity.ActNetworkEdit, s.netSetPortSpeed},
+		{"DELETE", "/api/v1/network/draft/ports/{code}/speed", identity.ActNetworkEdit, s.netRemovePortSpeed},
 		{"GET", "/api/v1/network/draft/review", identity.ActNetworkRead, s.netReview},
 		{"POST", "/api/v1/network/draft/apply", identity.ActNetworkEdit, s.netApply},
 		{"GET", "/api/v1/network/nat", identity.ActNetworkRead, s.netNAT},

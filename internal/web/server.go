@@ -24,6 +24,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/schedule"
 )
 
 // Config is the HTTP configuration.
@@ -68,7 +69,10 @@ type Deps struct {
 	Workflow *network.Workflow
 	NetOps   *network.Operations
 	Compiler *network.Compiler
-	Log      *slog.Logger
+	// Jobs is the controller's scheduler of dated jobs; nil leaves
+	// GET /api/v1/job-runs answering 503.
+	Jobs *schedule.Scheduler
+	Log  *slog.Logger
 }
 
 // Server serves both listeners.
