@@ -43,8 +43,8 @@ const applySamples = 30
 // so they have static routes instead of BIRD; the hub's own BIRD runs.
 //
 // Before each apply the benchmark sleeps a random 0–1 s, so that applies
-// fall at every phase of the controller's long-poll check (it reads the
-// desired state once a second).
+// fall at every phase of whatever runs periodically (the held long poll is
+// woken by the apply's commit, not by a timer; see web.desiredStateRecheck).
 func BenchmarkApplyToForwarding(b *testing.B) {
 	h := newHarness(b)
 	ctx, netSvc := h.ctx, h.netSvc
