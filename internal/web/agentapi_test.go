@@ -21,6 +21,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
 	"github.com/tsunagi-net/tsunagi/internal/pki"
+	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
 	"github.com/tsunagi-net/tsunagi/internal/web"
@@ -29,6 +30,7 @@ import (
 // agentEnv is a controller's agent listener with one hub node "tyo-1" and a
 // desired state whose generation the test can change.
 type agentEnv struct {
+	db    *store.DB
 	fleet *fleet.Fleet
 	srv   *httptest.Server
 	roots *x509.CertPool
@@ -56,10 +58,11 @@ func newAgentEnv(t *testing.T) *agentEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &agentEnv{fleet: fl, ctx: ctx, state: desired.State{Schema: desired.Schema, Node: "tyo-1", Region: "tokyo", RouteLimit: 2000, Hubs: []desired.Hub{}}}
+	e := &agentEnv{db: db, fleet: fl, ctx: ctx, state: desired.State{Schema: desired.Schema, Node: "tyo-1", Region: "tokyo", RouteLimit: 2000, Hubs: []desired.Hub{}}}
 	s := web.New(web.Config{}, web.Deps{DB: db, Catalog: cat, Audit: log, Fleet: fl,
 		Identity: identity.New(db, log, identity.Config{Argon2: identity.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}}),
 		Log:      slog.New(slog.DiscardHandler),
+		Changes:  db.Changes(),
 		DesiredState: func(_ context.Context, node string) ([]byte, string, error) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -80,6 +83,17 @@ func newAgentEnv(t *testing.T) *agentEnv {
 	e.roots = x509.NewCertPool()
 	e.roots.AddCert(leaf)
 	return e
+}
+
+// set changes the desired state and, as the service model's changes do,
+// commits a transaction that wakes the held long polls.
+func (e *agentEnv) set(t *testing.T, change func(*desired.State)) {
+	e.mu.Lock()
+	change(&e.state)
+	e.mu.Unlock()
+	if err := e.db.InTx(e.ctx, func(tx *store.Tx) error { tx.Changed(); return nil }); err != nil {
+		t.Error(err)
+	}
 }
 
 func (e *agentEnv) enrol(t *testing.T, node string) string {
@@ -158,16 +172,19 @@ func TestAgentEnrolmentAndMutualTLS(t *testing.T) {
 	if time.Since(start) < 900*time.Millisecond {
 		t.Errorf("long poll answered after %v, before its wait", time.Since(start))
 	}
-	// A change during the long poll is delivered at once.
+	// A change during the long poll is delivered at once: woken, well
+	// before the held poll's 5 s re-check.
+	start = time.Now()
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		e.mu.Lock()
-		e.state.RouteLimit = 1000
-		e.mu.Unlock()
+		e.set(t, func(st *desired.State) { st.RouteLimit = 1000 })
 	}()
 	doc, err = c.DesiredState(ctx, st.Generation, 10*time.Second)
 	if err != nil || doc == nil {
 		t.Fatalf("changed long poll: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("a change 300 ms into the long poll was delivered after %v: not woken", d)
 	}
 	if st2, _ := desired.Decode(doc); st2.RouteLimit != 1000 || st2.Generation == st.Generation {
 		t.Errorf("change not delivered: %+v", st2)
@@ -311,9 +328,7 @@ func TestAgentLoopConvergesAndSurvivesTheController(t *testing.T) {
 		st, err := e.fleet.NodeStatus(context.Background(), "tyo-1")
 		return err == nil && st.AppliedGeneration == g1
 	})
-	e.mu.Lock()
-	e.state.RouteLimit = 500
-	e.mu.Unlock()
+	e.set(t, func(st *desired.State) { st.RouteLimit = 500 })
 	g2 := gen()
 	waitFor(t, "second apply", func() bool { return app.last() == g2 })
 	if st, ok, err := agent.LoadLastState(dir); err != nil || !ok || st.Generation != g2 {
