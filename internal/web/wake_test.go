@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ type controller struct {
 	roots *x509.CertPool
 }
 
-func startController(t *testing.T, ctx context.Context, db *store.DB) *controller {
+func startController(t testing.TB, ctx context.Context, db *store.DB) *controller {
 	t.Helper()
 	log := audit.New(db)
 	c := &controller{db: db, cat: catalog.New(db, log), net: network.New(db, log, network.DefaultSettings)}
@@ -67,7 +68,7 @@ type wakeSite struct {
 	cfg  network.Config
 }
 
-func seedWakeSite(t *testing.T, ctx context.Context, c *controller) wakeSite {
+func seedWakeSite(t testing.TB, ctx context.Context, c *controller) wakeSite {
 	t.Helper()
 	must := func(what string, err error) {
 		if err != nil {
@@ -100,7 +101,7 @@ func seedWakeSite(t *testing.T, ctx context.Context, c *controller) wakeSite {
 
 // apply applies the site's configuration through c's workflow with a
 // firewall that does action to everything.
-func (s wakeSite) apply(t *testing.T, ctx context.Context, c *controller, action string) {
+func (s wakeSite) apply(t testing.TB, ctx context.Context, c *controller, action string) {
 	t.Helper()
 	cfg := s.cfg
 	cfg.Ports = []network.PortConfig{s.cfg.Ports[0]}
@@ -122,7 +123,7 @@ func (s wakeSite) apply(t *testing.T, ctx context.Context, c *controller, action
 }
 
 // enrolAgent enrols tyo-1 through c and returns its client.
-func enrolAgent(t *testing.T, ctx context.Context, c *controller) *agent.Client {
+func enrolAgent(t testing.TB, ctx context.Context, c *controller) *agent.Client {
 	t.Helper()
 	tok, err := c.fleet.IssueEnrolToken(ctx, "tyo-1")
 	if err != nil {
@@ -225,4 +226,76 @@ func TestHeldPollWokenAcrossControllers(t *testing.T) {
 	a, b := ctl[0], ctl[1]
 	s := seedWakeSite(t, ctx, a)
 	heldPollWokenByApply(t, ctx, enrolAgent(t, ctx, a), b, s)
+}
+
+// BenchmarkApplyToHeldPoll measures the controller's part of an apply's way
+// to the node: from the return of the customer's apply to the answer of the
+// node's held long poll with the new document — the wake, the document's
+// recomputation and the HTTP answer, without the node's data plane
+// (BenchmarkApplyToForwarding in internal/e2e has the whole path). On
+// PostgreSQL (when TSUNAGI_TEST_POSTGRES is set) the apply goes through a
+// second controller, so the wake travels by NOTIFY.
+func BenchmarkApplyToHeldPoll(b *testing.B) {
+	ctx := audit.WithActor(context.Background(), audit.Actor{ID: "acc_op", Kind: "operator", Name: "op"})
+	b.Run("sqlite", func(b *testing.B) {
+		c := startController(b, ctx, storetest.SQLite(b))
+		benchApplyToHeldPoll(b, ctx, c, c)
+	})
+	b.Run("postgres-two-controllers", func(b *testing.B) {
+		dsn := storetest.PostgresDSN(b)
+		key := filepath.Join(b.TempDir(), "secret.key")
+		var ctl [2]*controller
+		for i := range ctl {
+			db, err := store.Open(ctx, store.Options{DSN: dsn, SecretKeyFile: key})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			ctl[i] = startController(b, ctx, db)
+		}
+		benchApplyToHeldPoll(b, ctx, ctl[0], ctl[1])
+	})
+}
+
+func benchApplyToHeldPoll(b *testing.B, ctx context.Context, polled, via *controller) {
+	s := seedWakeSite(b, ctx, polled)
+	cl := enrolAgent(b, ctx, polled)
+	doc, err := cl.DesiredState(ctx, "", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := desired.Decode(doc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	gen := st.Generation
+	n := max(b.N, 30)
+	lat := make([]time.Duration, 0, n)
+	b.ResetTimer()
+	for i := range n {
+		got := make(chan []byte, 1)
+		go func() {
+			doc, err := cl.DesiredState(ctx, gen, 30*time.Second)
+			if err != nil {
+				b.Error(err)
+			}
+			got <- doc
+		}()
+		time.Sleep(50 * time.Millisecond) // the poll is held
+		s.apply(b, ctx, via, [2]string{"drop", "accept"}[i%2])
+		applied := time.Now()
+		doc := <-got
+		lat = append(lat, time.Since(applied))
+		st, err := desired.Decode(doc)
+		if err != nil || st.Generation == gen {
+			b.Fatalf("sample %d: generation %s after %s: %v", i, st.Generation, gen, err)
+		}
+		gen = st.Generation
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+	b.ReportMetric(ms(lat[(len(lat)*99+99)/100-1]), "p99-ms")
+	b.ReportMetric(float64(len(lat)), "samples")
 }
