@@ -114,7 +114,7 @@ func (t *Tx) notifyChanged(ctx context.Context, c *Changes) error {
 // looks again — but cost every held poll a read.
 func (c *Changes) usePostgres(ctx context.Context, db *DB, dsn string, fallback time.Duration) error {
 	var schema string
-	if err := db.sql.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+	if err := db.sql.QueryRowContext(ctx, `SELECT COALESCE(current_schema(), '')`).Scan(&schema); err != nil {
 		return wrap(err)
 	}
 	c.channel = channelName(schema)
