@@ -1,6 +1,7 @@
 // Package store is tsunagi's SQL layer: one database/sql handle over either an
 // embedded SQLite file (the default) or PostgreSQL (production, several
-// controllers), one set of embedded goose migrations for both, transactions, and
+// controllers), one set of embedded goose migrations for both, transactions, the
+// broadcast of committed changes to waiters on every controller (changes.go), and
 // the mapping of driver errors to a few typed ones.
 //
 // Queries are written once with '?' placeholders and rebound for PostgreSQL.
