@@ -169,7 +169,8 @@ func serve(ctx context.Context, f serveFlags) error {
 	srv := web.New(web.Config{CustomerAddr: f.listen, MgmtAddr: f.mgmtListen, MgmtAllow: allow, TLS: tlsCfg,
 		AgentAddr: f.agentListen, AgentTLS: web.AgentTLS(tlsCfg, nodes), AgentAllow: agentAllow},
 		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log,
-			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc, Jobs: jobs})
+			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc,
+			Jobs: jobs, Changes: db.Changes()})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err

@@ -137,6 +137,9 @@ func (l *Log) RecordTx(ctx context.Context, tx *store.Tx, ev Event) error {
 	if _, err := tx.Exec(ctx, `UPDATE audit_head SET hash = ? WHERE id = 1`, e.Hash); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
+	if Wakes(ev) {
+		tx.Changed()
+	}
 	return nil
 }
 

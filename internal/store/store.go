@@ -1,6 +1,7 @@
 // Package store is tsunagi's SQL layer: one database/sql handle over either an
 // embedded SQLite file (the default) or PostgreSQL (production, several
-// controllers), one set of embedded goose migrations for both, transactions, and
+// controllers), one set of embedded goose migrations for both, transactions, the
+// broadcast of committed changes to waiters on every controller (changes.go), and
 // the mapping of driver errors to a few typed ones.
 //
 // Queries are written once with '?' placeholders and rebound for PostgreSQL.
@@ -53,6 +54,9 @@ type Options struct {
 	// lives as long as the process: for tests and tools that keep nothing
 	// sealed.
 	SecretKeyFile string
+	// ListenFallback is how often Changes wakes its waiters while the
+	// PostgreSQL LISTEN connection is down; 0 means DefaultListenFallback.
+	ListenFallback time.Duration
 }
 
 // DB is an open database. It is safe for concurrent use.
@@ -64,6 +68,7 @@ type DB struct {
 	secrets *secretbox.Box
 	// keyMade says that Open made the secret key file.
 	keyMade bool
+	changes *Changes
 }
 
 // Open connects, checks that the database answers, and applies migrations.
@@ -90,7 +95,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 func OpenNoMigrate(ctx context.Context, o Options) (*DB, error) { return open(ctx, o) }
 
 func open(ctx context.Context, o Options) (*DB, error) {
-	db := DB{secrets: secretbox.Ephemeral()}
+	db := DB{secrets: secretbox.Ephemeral(), changes: newChanges()}
 	var err error
 	switch {
 	case strings.HasPrefix(o.DSN, "postgres://"), strings.HasPrefix(o.DSN, "postgresql://"):
@@ -148,6 +153,12 @@ func open(ctx context.Context, o Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("database unreachable: %s", oneLine(err))
 	}
+	if db.dialect == Postgres {
+		if err := db.changes.usePostgres(pingCtx, &db, o.DSN, o.ListenFallback); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("database: %w", err)
+		}
+	}
 	return &db, nil
 }
 
@@ -181,6 +192,7 @@ func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
 // Close closes the pool and releases the data-directory lock.
 func (db *DB) Close() error {
 	var err error
+	db.changes.close()
 	db.stmts.close()
 	if db.sql != nil {
 		err = db.sql.Close()
@@ -237,6 +249,7 @@ type Tx struct {
 	tx      *sql.Tx
 	dialect Dialect
 	secrets *secretbox.Box
+	changed bool // see Changed
 }
 
 func (t *Tx) Dialect() Dialect { return t.dialect }
@@ -257,6 +270,8 @@ func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 
 // InTx runs fn in a transaction and commits when fn returns nil. The commit is
 // durable when InTx returns nil; only then may a caller acknowledge the write.
+// A transaction fn marked Changed wakes the waiters on db.Changes once it
+// has committed (see changes.go).
 func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	sqlTx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
@@ -267,7 +282,17 @@ func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 		_ = sqlTx.Rollback()
 		return err
 	}
-	return wrap(sqlTx.Commit())
+	if err := tx.notifyChanged(ctx, db.changes); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return wrap(err)
+	}
+	if tx.changed {
+		db.changes.wake()
+	}
+	return nil
 }
 
 // rebind turns '?' placeholders into PostgreSQL's $1, $2, …. Queries in tsunagi

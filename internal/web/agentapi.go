@@ -108,13 +108,20 @@ func (s *Server) enrolNode(w http.ResponseWriter, r *http.Request) error {
 // MaxDesiredStateWait bounds a long poll.
 const MaxDesiredStateWait = 60 * time.Second
 
-// desiredStatePoll is how often a held long poll re-checks the node's
-// generation. The check is a single-row read while nothing changed (the
-// service model caches the document), and polling — rather than an
-// in-process notification — also sees changes applied through another
-// controller sharing the database. It bounds the delay from an apply to the
-// agent's pull (measured p99 at a 1 s interval: 1.0 s).
-const desiredStatePoll = 200 * time.Millisecond
+// Changes is a broadcast of committed changes (store.Changes): Next returns
+// a channel closed at the next one.
+type Changes interface {
+	Next() <-chan struct{}
+}
+
+// desiredStateRecheck is how often a held long poll re-reads the node's
+// document without being woken. Every change of the document is woken
+// (Deps.Changes), so this covers only what changes with time alone: a
+// bandwidth change dated today takes effect at 00:00 JST (the document
+// depends on the date) and reaches a held poll within this interval — and a
+// wake lost to a fault. A re-read is a single-row read while nothing changed
+// (the service model caches the document).
+const desiredStateRecheck = 5 * time.Second
 
 // desiredState answers the node's desired-state document. With If-None-Match
 // naming the current generation and ?wait=N (seconds, ≤ 60) it holds the
@@ -134,7 +141,15 @@ func (s *Server) desiredState(w http.ResponseWriter, r *http.Request) error {
 	}
 	have := strings.Trim(r.Header.Get("If-None-Match"), `"`)
 	deadline := time.Now().Add(wait)
+	timer := time.NewTimer(desiredStateRecheck)
+	defer timer.Stop()
 	for {
+		// Taken before the read: a change committed after it closes the
+		// channel, so none can fall between the read and the wait.
+		var woken <-chan struct{}
+		if s.deps.Changes != nil {
+			woken = s.deps.Changes.Next()
+		}
 		doc, gen, err := s.deps.DesiredState(r.Context(), n.Name)
 		if err != nil {
 			return err
@@ -146,17 +161,20 @@ func (s *Server) desiredState(w http.ResponseWriter, r *http.Request) error {
 			_, err := w.Write(doc)
 			return err
 		}
-		if !time.Now().Before(deadline) {
+		left := time.Until(deadline)
+		if left <= 0 {
 			w.Header().Set("ETag", `"`+gen+`"`)
 			w.WriteHeader(http.StatusNotModified)
 			return nil
 		}
+		timer.Reset(min(left, desiredStateRecheck))
 		select {
 		case <-r.Context().Done():
 			// The agent went away, or the controller is stopping: never an
 			// empty 200, which an agent would read as a document.
 			return fault.New(fault.Unavailable, "the request ended before the desired state changed; retry")
-		case <-time.After(desiredStatePoll):
+		case <-woken:
+		case <-timer.C:
 		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
 	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 	"github.com/tsunagi-net/tsunagi/internal/pki"
+	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
@@ -31,6 +32,7 @@ import (
 // agentEnv is a controller's agent listener with one hub node "tyo-1" and a
 // desired state whose generation the test can change.
 type agentEnv struct {
+	db    *store.DB
 	fleet *fleet.Fleet
 	cat   *catalog.Catalog
 	srv   *httptest.Server
@@ -59,10 +61,11 @@ func newAgentEnv(t *testing.T) *agentEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &agentEnv{fleet: fl, cat: cat, ctx: ctx, state: desired.State{Schema: desired.Schema, Node: "tyo-1", Region: "tokyo", RouteLimit: 2000, Hubs: []desired.Hub{}}}
+	e := &agentEnv{db: db, fleet: fl, cat: cat, ctx: ctx, state: desired.State{Schema: desired.Schema, Node: "tyo-1", Region: "tokyo", RouteLimit: 2000, Hubs: []desired.Hub{}}}
 	s := web.New(web.Config{}, web.Deps{DB: db, Catalog: cat, Audit: log, Fleet: fl,
 		Identity: identity.New(db, log, identity.Config{Argon2: identity.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}}),
 		Log:      slog.New(slog.DiscardHandler),
+		Changes:  db.Changes(),
 		DesiredState: func(_ context.Context, node string) ([]byte, string, error) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -101,12 +104,23 @@ func (e *agentEnv) placeHub(t *testing.T) (catalog.CustomerID, catalog.HubID) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.state.Hubs = append(e.state.Hubs, desired.Hub{HubID: string(h.ID), CustomerID: string(cu.ID), Namespace: "hub-r", ConfigVersion: 1,
-		Priority: "main", ASN: 64600, InternalNetwork: "100.64.0.0/24", MonitoringNetwork: "100.64.1.0/28", Backbone: desired.Backbone{VNI: 4242},
-		Ports: []desired.Port{}, StaticNAT: []desired.StaticNAT{}})
+	e.set(t, func(s *desired.State) {
+		s.Hubs = append(s.Hubs, desired.Hub{HubID: string(h.ID), CustomerID: string(cu.ID), Namespace: "hub-r", ConfigVersion: 1,
+			Priority: "main", ASN: 64600, InternalNetwork: "100.64.0.0/24", MonitoringNetwork: "100.64.1.0/28", Backbone: desired.Backbone{VNI: 4242},
+			Ports: []desired.Port{}, StaticNAT: []desired.StaticNAT{}})
+	})
 	return cu.ID, h.ID
+}
+
+// set changes the desired state and, as the service model's changes do,
+// commits a transaction that wakes the held long polls.
+func (e *agentEnv) set(t *testing.T, change func(*desired.State)) {
+	e.mu.Lock()
+	change(&e.state)
+	e.mu.Unlock()
+	if err := e.db.InTx(e.ctx, func(tx *store.Tx) error { tx.Changed(); return nil }); err != nil {
+		t.Error(err)
+	}
 }
 
 func (e *agentEnv) enrol(t *testing.T, node string) string {
@@ -185,16 +199,19 @@ func TestAgentEnrolmentAndMutualTLS(t *testing.T) {
 	if time.Since(start) < 900*time.Millisecond {
 		t.Errorf("long poll answered after %v, before its wait", time.Since(start))
 	}
-	// A change during the long poll is delivered at once.
+	// A change during the long poll is delivered at once: woken, well
+	// before the held poll's 5 s re-check.
+	start = time.Now()
 	go func() {
 		time.Sleep(300 * time.Millisecond)
-		e.mu.Lock()
-		e.state.RouteLimit = 1000
-		e.mu.Unlock()
+		e.set(t, func(st *desired.State) { st.RouteLimit = 1000 })
 	}()
 	doc, err = c.DesiredState(ctx, st.Generation, 10*time.Second)
 	if err != nil || doc == nil {
 		t.Fatalf("changed long poll: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("a change 300 ms into the long poll was delivered after %v: not woken", d)
 	}
 	if st2, _ := desired.Decode(doc); st2.RouteLimit != 1000 || st2.Generation == st.Generation {
 		t.Errorf("change not delivered: %+v", st2)
@@ -374,9 +391,7 @@ func TestAgentLoopConvergesAndSurvivesTheController(t *testing.T) {
 		st, err := e.fleet.NodeStatus(context.Background(), "tyo-1")
 		return err == nil && st.AppliedGeneration == g1
 	})
-	e.mu.Lock()
-	e.state.RouteLimit = 500
-	e.mu.Unlock()
+	e.set(t, func(st *desired.State) { st.RouteLimit = 500 })
 	g2 := gen()
 	waitFor(t, "second apply", func() bool { return app.last() == g2 })
 	if st, ok, err := agent.LoadLastState(dir); err != nil || !ok || st.Generation != g2 {

@@ -62,6 +62,10 @@ type Deps struct {
 	// DesiredState computes a node's desired-state document (the hub service
 	// model); nil until it is wired.
 	DesiredState DesiredStateFunc
+	// Changes wakes held desired-state long polls when a change that may
+	// alter a node's document commits, on this or another controller
+	// (store.DB.Changes). Nil leaves them to the slow safety re-check.
+	Changes Changes
 	// Workflow, NetOps and Compiler are the hub service model's parts
 	// (network.New): the customer's reviewed-change workflow, the
 	// operator's placement and capacity, the desired-state compiler and the
