@@ -24,7 +24,7 @@ func TestCustomerSpeedChangeAPI(t *testing.T) {
 	_, err := e.cat.CreateRegion(ctx, catalog.RegionInput{Code: "tokyo", NameEN: "Tokyo", NameJA: "東京", DataLocation: "Japan"})
 	e.must("region", err)
 	_, err = e.cat.CreateNode(ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-1", Ports: []catalog.PhysicalPort{
-		{Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"}}})
+		{Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"}, {Name: "eth4", SpeedMbps: 10_000, Kind: "cloud-aws"}}})
 	e.must("node", err)
 	cu, _, aws := e.hubWithTwoPorts("Speed K.K.")
 	const pw = "speed api passphrase 42"
