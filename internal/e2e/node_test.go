@@ -269,7 +269,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	bHub := h.waitHub(t, tyo, b.cust, b.hub, "B's new version", func(o observed.Hub) bool {
 		return o.ConfigVersion == bWanted && o.WantedVersion == bWanted && o.Error == ""
 	})
-	if len(bHub.Ports) == 0 || len(bHub.Ports[0].Rules) == 0 || bHub.Ports[0].Rules[0].Rule != 0 {
+	if fw := portOf(bHub, bTrail.Ports[0].PortCode); len(fw.Rules) == 0 || fw.Rules[0].Rule != 0 {
 		t.Errorf("B's firewall counters by its own rule number: %+v", bHub.Ports)
 	}
 	h.waitHub(t, tyo, a.cust, a.hub, "its last good version and why", func(o observed.Hub) bool {
@@ -310,7 +310,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	applyConfig(t, ctx, netSvc, b.cust, bTrail)
 	bWanted = h.appliedVersion(t, b.cust)
 	h.waitHub(t, tyo, b.cust, b.hub, "B's next version with A's port gone", func(o observed.Hub) bool {
-		return o.ConfigVersion == bWanted && o.Error == "" && len(o.Ports) > 0 && len(o.Ports[0].Rules) == 3
+		return o.ConfigVersion == bWanted && o.Error == "" && len(portOf(o, bTrail.Ports[0].PortCode).Rules) == 3
 	})
 	h.waitHub(t, tyo, a.cust, a.hub, "its port gone", func(o observed.Hub) bool {
 		return o.ConfigVersion == aWanted && strings.Contains(o.Error, missing)
@@ -721,3 +721,15 @@ func birdPID(t *testing.T, runDir, id string) string {
 }
 
 func ptrTrue() *bool { on := true; return &on }
+
+// portOf is the observed port of the given code ("" and no rules when the
+// hub has none): the report lists a hub's ports by port code, and codes
+// are drawn at random.
+func portOf(h observed.Hub, code string) observed.Port {
+	for _, p := range h.Ports {
+		if p.PortCode == code {
+			return p
+		}
+	}
+	return observed.Port{}
+}
