@@ -2,7 +2,6 @@ package network
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -90,17 +89,9 @@ func (s *core) editSpeeds(ctx context.Context, cust catalog.CustomerID, action, 
 	edit func(*store.Tx, []SpeedRequest) ([]SpeedRequest, error)) (Draft, error) {
 	var d Draft
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if err := s.holdLock(ctx, tx, cust); err != nil {
-			return err
-		}
 		var err error
-		if d, err = s.draft(ctx, tx, cust); err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			if d, err = s.newDraft(ctx, tx, cust, nil); err != nil {
-				return err
-			}
+		if d, err = s.lockedDraft(ctx, tx, cust); err != nil {
+			return err
 		}
 		reqs, err := edit(tx, slices.Clone(d.SpeedChanges))
 		if err != nil {

@@ -427,6 +427,20 @@ func (s *Workflow) RemovePort(ctx context.Context, sc tenant.Scope, code string)
 	})
 }
 
+// lockedDraft returns the customer's draft for an edit — a copy of the
+// current version when there is none — once the caller is known to hold
+// the edit lock.
+func (s *core) lockedDraft(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) (Draft, error) {
+	if err := s.holdLock(ctx, tx, cust); err != nil {
+		return Draft{}, err
+	}
+	d, err := s.draft(ctx, tx, cust)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.newDraft(ctx, tx, cust, nil)
+	}
+	return d, err
+}
+
 // editDraft applies edit to the draft (a copy of the current version when
 // there is none) and stores the result if it passes validation. When edit
 // sets *body to a list element of the configuration (the element that the
@@ -435,17 +449,9 @@ func (s *core) editDraft(ctx context.Context, cust catalog.CustomerID, action st
 	edit func(*Config) (Config, error)) (Draft, error) {
 	var d Draft
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if err := s.holdLock(ctx, tx, cust); err != nil {
-			return err
-		}
 		var err error
-		if d, err = s.draft(ctx, tx, cust); err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			if d, err = s.newDraft(ctx, tx, cust, nil); err != nil {
-				return err
-			}
+		if d, err = s.lockedDraft(ctx, tx, cust); err != nil {
+			return err
 		}
 		prev := d.Config
 		prev.Ports = append([]PortConfig(nil), d.Config.Ports...)
