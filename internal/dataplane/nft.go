@@ -72,6 +72,14 @@ func (s *nftSet) Set(ctx context.Context, h Hub) error {
 	return s.ops.Apply(ctx, h.Namespace(), script)
 }
 
+// replace replaces the tables without reading them first: for a ruleset
+// known to differ (Manager.ApplyChanged). The script replaces both tables
+// whole, so it is as idempotent as Set, one nft call cheaper.
+func (s *nftSet) replace(ctx context.Context, h Hub) error {
+	_, script := renderNft(h)
+	return s.ops.Apply(ctx, h.Namespace(), script)
+}
+
 // renderNft returns the digest comment and the whole script of the hub's
 // tables. The digest covers both tables' text; with no guards the netdev
 // text is empty and the digest is what it was before guards existed, so
