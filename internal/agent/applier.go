@@ -71,6 +71,17 @@ func (a *DataplaneApplier) holdStore() (*holdStore, error) {
 // hub's version (the node's links could not be listed, a hub could not be
 // observed or removed); the pass is retried.
 func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) ([]observed.Hub, error) {
+	return a.apply(ctx, s, a.M.ApplyAll)
+}
+
+// ApplyChanged implements ChangeApplier: Apply, with the data plane
+// leaving alone what did not change since its last successful set
+// (dataplane.Manager.ApplyChanged).
+func (a *DataplaneApplier) ApplyChanged(ctx context.Context, s desired.State) ([]observed.Hub, error) {
+	return a.apply(ctx, s, a.M.ApplyChanged)
+}
+
+func (a *DataplaneApplier) apply(ctx context.Context, s desired.State, applyAll func(context.Context, []dataplane.Hub) ([]error, error)) ([]observed.Hub, error) {
 	a.once.Do(func() { a.running = &runningVersions{path: runningPath(a.StateDir)} })
 	hubs, problems := Translate(s)
 	hs, err := a.holdStore()
@@ -78,7 +89,7 @@ func (a *DataplaneApplier) Apply(ctx context.Context, s desired.State) ([]observ
 		return nil, err
 	}
 	var errs []error
-	failed, err := a.M.ApplyAll(ctx, hubs)
+	failed, err := applyAll(ctx, hubs)
 	if err != nil {
 		// Nothing was touched: every hub runs what it ran.
 		failed = make([]error, len(hubs))

@@ -24,6 +24,16 @@ type Applier interface {
 	Apply(ctx context.Context, s desired.State) ([]observed.Hub, error)
 }
 
+// ChangeApplier is an Applier that can apply a new document sooner by
+// leaving alone what did not change since its last successful pass. The
+// loop calls ApplyChanged for a pass that brings a new document, and
+// Apply for every other pass (start, resync, retry, wake), which must
+// still read back and repair everything.
+type ChangeApplier interface {
+	Applier
+	ApplyChanged(ctx context.Context, s desired.State) ([]observed.Hub, error)
+}
+
 // Loop is the agent's level-triggered loop.
 type Loop struct {
 	Client  *Client
@@ -40,6 +50,10 @@ type Loop struct {
 	// report: the data plane has acted on its own (a layer-2 guard shut a
 	// port, dataplane.Manager.Tripped) and the controller is told at once.
 	Wake <-chan struct{}
+
+	// persist keeps a received document on disk; writeFile if nil (tests
+	// slow it down).
+	persist func(path string, doc []byte) error
 }
 
 func (l *Loop) defaults() {
@@ -54,6 +68,9 @@ func (l *Loop) defaults() {
 	}
 	if l.Log == nil {
 		l.Log = slog.New(slog.DiscardHandler)
+	}
+	if l.persist == nil {
+		l.persist = writeFile
 	}
 }
 
@@ -89,8 +106,12 @@ func (l *Loop) Run(ctx context.Context) error {
 		retry    bool // the last pass left an error or a hub short of its version
 		lastPass time.Time
 	)
-	apply := func() {
-		got, err := l.Applier.Apply(ctx, current)
+	apply := func(changed bool) {
+		pass := l.Applier.Apply
+		if ca, ok := l.Applier.(ChangeApplier); ok && changed {
+			pass = ca.ApplyChanged
+		}
+		got, err := pass(ctx, current)
 		if err != nil && ctx.Err() != nil {
 			return // stopping: an interrupted pass is not a failure
 		}
@@ -116,7 +137,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		l.Log.Error("ignoring the stored desired state", "err", err)
 	} else if ok {
 		current, have = s, true
-		apply()
+		apply(false)
 	}
 	backoff := time.Second
 	for ctx.Err() == nil {
@@ -128,7 +149,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 			l.Log.Warn("controller unreachable; keeping the last applied state", "err", err, "retry_in", backoff.String())
 			if have && time.Since(lastPass) >= l.Resync {
-				apply()
+				apply(false)
 			}
 			sleep(ctx, backoff+time.Duration(rand.Int64N(int64(backoff/4)+1)))
 			backoff = min(2*backoff, l.MaxBackoff)
@@ -142,14 +163,21 @@ func (l *Loop) Run(ctx context.Context) error {
 				l.Log.Error("refused desired state", "err", derr)
 				break
 			}
-			if werr := writeFile(filepath.Join(l.Dir, stateFile), doc); werr != nil {
-				l.Log.Error("cannot keep the desired state on disk", "err", werr)
-			}
+			// The document is kept on disk while it is applied: the
+			// customer's change does not wait for the fsync. The report
+			// below, which acknowledges the generation, waits for both, so
+			// a restarted agent never runs less than it acknowledged.
+			persisted := make(chan error, 1)
+			go func() { persisted <- l.persist(filepath.Join(l.Dir, stateFile), doc) }()
 			current, have = s, true
-			apply()
+			apply(true)
+			if werr := <-persisted; werr != nil {
+				l.Log.Error("cannot keep the desired state on disk", "err", werr)
+				lastErr = errors.Join(lastErr, fmt.Errorf("keep the desired state on disk: %w", werr))
+			}
 		default:
 			if have && (retry || woken || time.Since(lastPass) >= l.Resync) {
-				apply()
+				apply(false)
 			}
 		}
 		backoff = time.Second

@@ -31,32 +31,7 @@ func TestLoopWakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reports := make(chan observed.Report, 10)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/agent/v1/desired-state":
-			if r.Header.Get("If-None-Match") == `"`+s.Generation+`"` {
-				// Held as the controller holds it: nothing changes.
-				select {
-				case <-r.Context().Done():
-				case <-time.After(30 * time.Second):
-				}
-				w.WriteHeader(http.StatusNotModified)
-				return
-			}
-			w.Write(doc)
-		case "/agent/v1/status":
-			var rep observed.Report
-			if err := json.NewDecoder(r.Body).Decode(&rep); err != nil {
-				t.Errorf("report: %v", err)
-			}
-			reports <- rep
-			w.WriteHeader(http.StatusNoContent)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(srv.Close)
+	srv, reports := fakeController(t, s.Generation, doc)
 
 	wake := make(chan struct{}, 1)
 	applier := &passCounter{}
@@ -96,4 +71,37 @@ func TestLoopWakes(t *testing.T) {
 	if n := applier.n.Load(); n != 3 {
 		t.Errorf("%d passes, want 3", n)
 	}
+}
+
+// fakeController answers the agent's long poll with doc until the agent
+// has its generation, then holds the poll as the controller does, and
+// passes on the reports.
+func fakeController(t *testing.T, generation string, doc []byte) (*httptest.Server, <-chan observed.Report) {
+	reports := make(chan observed.Report, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/agent/v1/desired-state":
+			if r.Header.Get("If-None-Match") == `"`+generation+`"` {
+				// Held as the controller holds it: nothing changes.
+				select {
+				case <-r.Context().Done():
+				case <-time.After(30 * time.Second):
+				}
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			w.Write(doc)
+		case "/agent/v1/status":
+			var rep observed.Report
+			if err := json.NewDecoder(r.Body).Decode(&rep); err != nil {
+				t.Errorf("report: %v", err)
+			}
+			reports <- rep
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, reports
 }

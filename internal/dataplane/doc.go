@@ -29,7 +29,12 @@
 // every resync, and a restarted agent adopts what is running without
 // touching it. Subsystems keep no state in memory between calls; the only
 // memory is the flap guard's carrier samples and the guard watchers, which
-// a new Manager rebuilds from the kernel at its first Apply.
+// a new Manager rebuilds from the kernel at its first Apply, and a digest
+// of each subsystem's input at its last successful set per hub: with it
+// Manager.ApplyChanged, the agent's pass for a new document, skips the
+// subsystems whose input did not change instead of reading them back; the
+// agent's start and resync passes (ApplyAll) read back and repair every
+// subsystem.
 //
 // Order (Manager.Apply): validate → check the port interfaces exist →
 // underlay filter → shaping of ports leaving the hub removed → namespace → links (MTU; shut ports held down) → addresses → sysctls →

@@ -1,14 +1,12 @@
 package dataplane
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"hash/fnv"
 	"net/netip"
-	"os/exec"
 	"regexp"
 	"strings"
 )
@@ -69,6 +67,14 @@ func (s *nftSet) Set(ctx context.Context, h Hub) error {
 	if tableComment(listing) == comment && l2ChainsPresent(listing, h) {
 		return nil
 	}
+	return s.ops.Apply(ctx, h.Namespace(), script)
+}
+
+// replace replaces the tables without reading them first: for a ruleset
+// known to differ (Manager.ApplyChanged). The script replaces both tables
+// whole, so it is as idempotent as Set, one nft call cheaper.
+func (s *nftSet) replace(ctx context.Context, h Hub) error {
+	_, script := renderNft(h)
 	return s.ops.Apply(ctx, h.Namespace(), script)
 }
 
@@ -268,14 +274,11 @@ type nftCLI struct{}
 var commentRe = regexp.MustCompile(`(?m)^\s*comment "([^"]*)"\s*$`)
 
 func (nftCLI) run(ctx context.Context, ns string, stdin string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, "nft"}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("nft %s in %s: %w: %s", strings.Join(args, " "), ns, err, strings.TrimSpace(errb.String()))
+	out, err := runNft(ctx, ns, stdin, args...)
+	if err != nil {
+		return out, fmt.Errorf("in %s: %w", ns, err)
 	}
-	return out.String(), nil
+	return out, nil
 }
 
 // List lists the namespace's ruleset once and keeps the hub's two tables:

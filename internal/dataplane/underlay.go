@@ -1,10 +1,8 @@
 package dataplane
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
 	"slices"
 	"strings"
 )
@@ -111,18 +109,11 @@ type nodeNft struct {
 }
 
 func (n nodeNft) run(ctx context.Context, stdin string, args ...string) (string, error) {
-	name := "nft"
-	if n.ns != "" {
-		name, args = "ip", append([]string{"netns", "exec", n.ns, "nft"}, args...)
+	out, err := runNft(ctx, n.ns, stdin, args...)
+	if err != nil {
+		return out, fmt.Errorf("in the node namespace: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("nft %s in the node namespace: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
-	}
-	return out.String(), nil
+	return out, nil
 }
 
 // List lists the node's ip tables' names first, so that a missing table is

@@ -67,7 +67,7 @@ func BenchmarkApplyToForwarding(b *testing.B) {
 		nstest.KillPidFile(filepath.Join(runDir, dataplane.NamespacePrefix+s.dataplaneID, "bird.pid"))
 	})
 	// Wait and Resync left at zero: the agent's defaults.
-	applier := &timedApplier{Applier: &agent.DataplaneApplier{M: m, RunDir: runDir, StateDir: state}}
+	applier := &timedApplier{ChangeApplier: &agent.DataplaneApplier{M: m, RunDir: runDir, StateDir: state}}
 	runAgent(b, &agent.Loop{Client: client, Applier: applier, Dir: state, Version: "bench"})
 
 	h.converged(b, tyo, "of the first configuration")
@@ -147,16 +147,25 @@ func BenchmarkApplyToForwarding(b *testing.B) {
 
 // timedApplier notes when each document reaches the agent's applier.
 type timedApplier struct {
-	agent.Applier
+	agent.ChangeApplier
 	mu sync.Mutex // guards at
 	at time.Time
 }
 
-func (a *timedApplier) Apply(ctx context.Context, s desired.State) ([]observed.Hub, error) {
+func (a *timedApplier) mark() {
 	a.mu.Lock()
 	a.at = time.Now()
 	a.mu.Unlock()
-	return a.Applier.Apply(ctx, s)
+}
+
+func (a *timedApplier) Apply(ctx context.Context, s desired.State) ([]observed.Hub, error) {
+	a.mark()
+	return a.ChangeApplier.Apply(ctx, s)
+}
+
+func (a *timedApplier) ApplyChanged(ctx context.Context, s desired.State) ([]observed.Hub, error) {
+	a.mark()
+	return a.ChangeApplier.ApplyChanged(ctx, s)
 }
 
 func (a *timedApplier) last() time.Time {

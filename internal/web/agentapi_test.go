@@ -394,6 +394,12 @@ func TestAgentLoopConvergesAndSurvivesTheController(t *testing.T) {
 	e.set(t, func(st *desired.State) { st.RouteLimit = 500 })
 	g2 := gen()
 	waitFor(t, "second apply", func() bool { return app.last() == g2 })
+	// The agent writes the document while it applies it; the report that
+	// acknowledges it follows the write.
+	waitFor(t, "second status report", func() bool {
+		st, err := e.fleet.NodeStatus(context.Background(), "tyo-1")
+		return err == nil && st.AppliedGeneration == g2
+	})
 	if st, ok, err := agent.LoadLastState(dir); err != nil || !ok || st.Generation != g2 {
 		t.Fatalf("state on disk = %v %v %v", st.Generation, ok, err)
 	}
