@@ -143,8 +143,10 @@ func (m *Manager) ApplyAll(ctx context.Context, hubs []Hub) (failed []error, err
 // ports, then
 // shaping, then BIRD. A subsystem that fails stops the ones after it; the
 // caller retries the whole Apply on its next pass, which is safe because
-// every step is idempotent.
+// every step is idempotent. The subsystems see the hub as realised
+// (guardbridge.go).
 func (m *Manager) set(ctx context.Context, h Hub) error {
+	h = realised(h)
 	if err := m.underlay.Set(ctx, h); err != nil {
 		return fmt.Errorf("hub %s: underlay filter: %w", h.ID, err)
 	}

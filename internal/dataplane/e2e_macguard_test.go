@@ -1,0 +1,122 @@
+package dataplane
+
+import (
+	"context"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEndToEndMACLimitShaped: the MAC limit holds on a single on-premises
+// port shaped in both directions, for the frames the ingress shaping takes
+// (IPv4 to a unicast address) as for the others. The sixth host sends only
+// such frames: it has a static neighbour entry for the hub and the hub one
+// for it, so no ARP of its own is ever needed; the first five still pass.
+// (The contracted rate through the same realisation is measured by
+// TestEndToEndShapingBothWays.)
+func TestEndToEndMACLimitShaped(t *testing.T) {
+	prefix, runDir := kernelTest(t)
+	ctx := context.Background()
+	node, cust := prefix+"-node", prefix+"-cu"
+	addNamespace(t, node)
+	addNamespace(t, cust)
+	noIPv6(t, cust)
+	port := prefix + "o"
+	sh(t, "ip", "-n", node, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", cust)
+	sh(t, "ip", "-n", cust, "addr", "add", "169.254.10.2/28", "dev", "eth0")
+	sh(t, "ip", "-n", cust, "link", "set", "eth0", "up")
+
+	h := Hub{
+		ID: prefix + "-g", LocalASN: 65100, RouterID: netip.MustParseAddr("10.100.0.1"),
+		InternalNetwork: mustPrefix("10.100.0.0/24"), MonitoringNetwork: mustPrefix("10.200.0.0/24"),
+		Ports: []Port{{Name: "onprem", Interface: port, Address: mustPrefix("169.254.10.1/28"),
+			PeerAddress: netip.MustParseAddr("169.254.10.2"), PeerASN: 65001, Policy: RoutePolicy{Kind: PolicyAll},
+			SpeedMbps: 100, L2Guard: serviceGuard()}},
+	}
+	ns := h.Namespace()
+	nl := netlinkOps{nodeNS: node}
+	m, _ := recordingManager(runDir, nl, nftCLI{}, netlinkTC{ops: nl}, birdDaemon{})
+	t.Cleanup(func() {
+		defer m.Close()
+		if err := m.Remove(ctx, h.ID); err != nil {
+			t.Errorf("remove: %v", err)
+		}
+		killPidFile(pathsFor(runDir, ns).PID)
+		_ = nl.DeleteNamespace(ns)
+	})
+	if err := m.Apply(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	// The port's ingress is shaped: IPv4 unicast goes through an ifb.
+	if ifbs := sh(t, "ip", "-n", ns, "-o", "link", "show", "type", "ifb"); !strings.Contains(ifbs, ifbPrefix) {
+		t.Fatalf("no ifb in the hub: %s", ifbs)
+	}
+	hub := "169.254.10.1"
+	if err := ping(cust, "169.254.10.2", hub, 5*time.Second); err != nil {
+		t.Fatalf("customer router → hub: %v", err)
+	}
+	// The hub's address, as its customer hears it, and the device it is on.
+	hubMAC := neighbourMAC(t, cust, hub)
+	hubDev := strings.Fields(sh(t, "ip", "-n", ns, "-o", "-4", "addr", "show", "to", hub+"/32"))[1]
+
+	// The customer's router is the first address; hosts 2 to 5 fill the
+	// port's five, host 6 is one too many.
+	for i := 2; i <= 6; i++ {
+		host := prefix + "-h" + strconv.Itoa(i)
+		addNamespace(t, host)
+		noIPv6(t, host)
+		mv := "mv" + strconv.Itoa(i)
+		sh(t, "ip", "-n", cust, "link", "add", mv, "link", "eth0", "type", "macvlan", "mode", "bridge")
+		sh(t, "ip", "-n", cust, "link", "set", mv, "netns", host)
+		addr := "169.254.10." + strconv.Itoa(i+1)
+		sh(t, "ip", "-n", host, "addr", "add", addr+"/28", "dev", mv)
+		sh(t, "ip", "-n", host, "link", "set", mv, "up")
+		if i == 6 {
+			mac := strings.Fields(sh(t, "ip", "-n", host, "-o", "link", "show", mv))
+			sh(t, "ip", "-n", host, "neigh", "replace", hub, "lladdr", hubMAC, "dev", mv, "nud", "permanent")
+			sh(t, "ip", "-n", ns, "neigh", "replace", addr, "lladdr", fieldAfter(t, mac, "link/ether"), "dev", hubDev, "nud", "permanent")
+		}
+		err := ping(host, addr, hub, 3*time.Second)
+		if i <= 5 && err != nil {
+			t.Errorf("host %d (address %d of 5) → hub: %v", i, i, err)
+		}
+		if i == 6 && err == nil {
+			t.Error("host 6, a sixth MAC address sending only IPv4 unicast, reaches the hub through the shaped port")
+		}
+	}
+	for _, c := range [][2]string{{cust, "169.254.10.2"}, {prefix + "-h2", "169.254.10.3"}, {prefix + "-h5", "169.254.10.6"}} {
+		if err := ping(c[0], c[1], hub, 3*time.Second); err != nil {
+			t.Errorf("%s, one of the five, → hub after the sixth: %v", c[1], err)
+		}
+	}
+	st, err := m.Observe(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := counterOf(st.Rules, "port onprem "+port+": mac limit"); n == 0 {
+		t.Errorf("no frame counted at the MAC limit: %+v", st.Rules)
+	}
+	if len(st.Shut) > 0 {
+		t.Errorf("shut by the MAC limit: %+v", st.Shut)
+	}
+}
+
+// neighbourMAC is the link-layer address ns has for addr.
+func neighbourMAC(t *testing.T, ns, addr string) string {
+	t.Helper()
+	return fieldAfter(t, strings.Fields(sh(t, "ip", "-n", ns, "neigh", "show", addr)), "lladdr")
+}
+
+// fieldAfter is the field following key in fields.
+func fieldAfter(t *testing.T, fields []string, key string) string {
+	t.Helper()
+	for i, f := range fields {
+		if f == key && i+1 < len(fields) {
+			return fields[i+1]
+		}
+	}
+	t.Fatalf("no %s in %q", key, fields)
+	return ""
+}
