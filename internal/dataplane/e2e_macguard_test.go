@@ -3,6 +3,7 @@ package dataplane
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,8 +15,11 @@ import (
 // (IPv4 to a unicast address) as for the others. The sixth host sends only
 // such frames: it has a static neighbour entry for the hub and the hub one
 // for it, so no ARP of its own is ever needed; the first five still pass.
-// (The contracted rate through the same realisation is measured by
-// TestEndToEndShapingBothWays.)
+// The port starts as an older tsunagi realised it (address and shaping on
+// the interface) and moves behind its bridge with nothing of the old
+// shaping left; its link is still reported as the interface; unshaped, it
+// goes back onto the interface. (The contracted rate through the same
+// realisation is measured by TestEndToEndShapingBothWays.)
 func TestEndToEndMACLimitShaped(t *testing.T) {
 	prefix, runDir := kernelTest(t)
 	ctx := context.Background()
@@ -38,6 +42,7 @@ func TestEndToEndMACLimitShaped(t *testing.T) {
 	ns := h.Namespace()
 	nl := netlinkOps{nodeNS: node}
 	m, _ := recordingManager(runDir, nl, nftCLI{}, netlinkTC{ops: nl}, birdDaemon{})
+	m.counters = nl.linkCounters
 	t.Cleanup(func() {
 		defer m.Close()
 		if err := m.Remove(ctx, h.ID); err != nil {
@@ -46,14 +51,42 @@ func TestEndToEndMACLimitShaped(t *testing.T) {
 		killPidFile(pathsFor(runDir, ns).PID)
 		_ = nl.DeleteNamespace(ns)
 	})
+	hub := "169.254.10.1"
+	// First as a hub of an older tsunagi was realised: address and shaping
+	// on the interface (no MAC limit, so no bridge, gives the same kernel
+	// state). The next apply moves the port behind its bridge and leaves
+	// nothing of the old shaping on the interface.
+	unlimited := h
+	unlimited.Ports = slices.Clone(h.Ports)
+	g := *serviceGuard()
+	g.MACLimit = 0
+	unlimited.Ports[0].L2Guard = &g
+	if err := m.Apply(ctx, unlimited); err != nil {
+		t.Fatal(err)
+	}
+	if to, ok, err := (netlinkTC{ops: nl}).Redirect(ns, port); err != nil || !ok || to != ifbName(port) {
+		t.Fatalf("before: ingress of %s redirected to %q (%v, %v)", port, to, ok, err)
+	}
+	if err := ping(cust, "169.254.10.2", hub, 5*time.Second); err != nil {
+		t.Fatalf("customer router → hub, before: %v", err)
+	}
 	if err := m.Apply(ctx, h); err != nil {
 		t.Fatal(err)
 	}
-	// The port's ingress is shaped: IPv4 unicast goes through an ifb.
-	if ifbs := sh(t, "ip", "-n", ns, "-o", "link", "show", "type", "ifb"); !strings.Contains(ifbs, ifbPrefix) {
-		t.Fatalf("no ifb in the hub: %s", ifbs)
+	bridge := guardBridgeName(port)
+	if l := linkOf(t, nl, ns, port); l.Master != bridge || len(l.Addrs) != 0 {
+		t.Errorf("the port's interface behind the bridge: %+v", l)
 	}
-	hub := "169.254.10.1"
+	if q := sh(t, "tc", "-n", ns, "qdisc", "show", "dev", port); strings.Contains(q, "htb") || strings.Contains(q, "ingress") {
+		t.Errorf("the old shaping left on the interface: %s", q)
+	}
+	ifbs := sh(t, "ip", "-n", ns, "-o", "link", "show", "type", "ifb")
+	if strings.Contains(ifbs, ifbName(port)) || !strings.Contains(ifbs, ifbName(bridge)) {
+		t.Errorf("ifbs after the move to the bridge: %s", ifbs)
+	}
+	if to, ok, err := (netlinkTC{ops: nl}).Redirect(ns, bridge); err != nil || !ok || to != ifbName(bridge) {
+		t.Errorf("ingress of the bridge redirected to %q (%v, %v)", to, ok, err)
+	}
 	if err := ping(cust, "169.254.10.2", hub, 5*time.Second); err != nil {
 		t.Fatalf("customer router → hub: %v", err)
 	}
@@ -100,6 +133,28 @@ func TestEndToEndMACLimitShaped(t *testing.T) {
 	}
 	if len(st.Shut) > 0 {
 		t.Errorf("shut by the MAC limit: %+v", st.Shut)
+	}
+	// The port's link is reported as given: its interface, not the bridge.
+	if len(st.Links) != 1 || st.Links[0].Name != port || st.Links[0].Leg != "" {
+		t.Errorf("links observed: %+v", st.Links)
+	}
+
+	// Unshaped, the port goes back onto its interface, and the bridge and
+	// ifb go.
+	unshaped := h
+	unshaped.Ports = slices.Clone(h.Ports)
+	unshaped.Ports[0].SpeedMbps = 0
+	if err := m.Apply(ctx, unshaped); err != nil {
+		t.Fatal(err)
+	}
+	if l := linkOf(t, nl, ns, port); l.Master != "" || !slices.Contains(l.Addrs, h.Ports[0].Address) {
+		t.Errorf("the interface after unshaping: %+v", l)
+	}
+	if links := sh(t, "ip", "-n", ns, "-o", "link", "show"); strings.Contains(links, bridge) || strings.Contains(links, ifbPrefix) {
+		t.Errorf("links after unshaping: %s", links)
+	}
+	if err := ping(cust, "169.254.10.2", hub, 5*time.Second); err != nil {
+		t.Errorf("customer router → hub after unshaping: %v", err)
 	}
 }
 

@@ -69,7 +69,10 @@ func TestEndToEndShapingBothWays(t *testing.T) {
 		return hasRoute(peerClient(c.cloudPr), "10.10.0.0/16", "hub")
 	})
 	ns := c.hub.Namespace()
-	ifbOn := ifbName(c.onPort)
+	// The guarded on-premises port is realised behind its one-leg bridge
+	// (guardbridge.go): its shaping is on the bridge.
+	onDev := guardBridgeName(c.onPort)
+	ifbOn := ifbName(onDev)
 
 	inbound := func(port string) float64 { // on-premises → hub → cloud
 		return nstest.Iperf3(t, c.cloud, c.clAddr, c.onprem, c.onAddr, port, 3)
@@ -106,7 +109,7 @@ func TestEndToEndShapingBothWays(t *testing.T) {
 		if r.lost > 0 || r.sent < 20 {
 			t.Errorf("speed change: %d of %d pings lost", r.lost, r.sent)
 		}
-		want := []string{"tc change " + ns + " " + c.onPort + " 200000000", "tc change " + ns + " " + ifbOn + " 200000000"}
+		want := []string{"tc change " + ns + " " + onDev + " 200000000", "tc change " + ns + " " + ifbOn + " 200000000"}
 		if got := rec.take(); !slices.Equal(got, want) {
 			t.Errorf("speed change made calls %q, want %q", got, want)
 		}
