@@ -70,6 +70,9 @@ func TestEndToEndMACLimitShaped(t *testing.T) {
 	if err := ping(cust, "169.254.10.2", hub, 5*time.Second); err != nil {
 		t.Fatalf("customer router → hub, before: %v", err)
 	}
+	// The address the customer's router has heard for the hub so far:
+	// the interface's own.
+	oldMAC := neighbourMAC(t, cust, hub)
 	if err := m.Apply(ctx, h); err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +90,13 @@ func TestEndToEndMACLimitShaped(t *testing.T) {
 	if to, ok, err := (netlinkTC{ops: nl}).Redirect(ns, bridge); err != nil || !ok || to != ifbName(bridge) {
 		t.Errorf("ingress of the bridge redirected to %q (%v, %v)", to, ok, err)
 	}
+	// A router that still sends to the interface's address reaches the
+	// hub: the bridge delivers its port's address locally.
+	sh(t, "ip", "-n", cust, "neigh", "replace", hub, "lladdr", oldMAC, "dev", "eth0", "nud", "permanent")
+	if err := ping(cust, "169.254.10.2", hub, 5*time.Second); err != nil {
+		t.Errorf("customer router → hub at the interface's address: %v", err)
+	}
+	sh(t, "ip", "-n", cust, "neigh", "del", hub, "dev", "eth0")
 	if err := ping(cust, "169.254.10.2", hub, 5*time.Second); err != nil {
 		t.Fatalf("customer router → hub: %v", err)
 	}
