@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -53,6 +54,14 @@ func TestEndToEndShapingBothWays(t *testing.T) {
 	// The on-premises port has the service's layer-2 guards: they must see
 	// what the shaping does not take (see the last subtests).
 	c.hub.Ports[0].L2Guard = serviceGuard()
+	// And a stateful firewall, as most ports have: with br_netfilter
+	// loaded on the node, conntrack on the path through the port's bridge
+	// stalled every flow into the hub until the hub turned the bridge's
+	// netfilter calls off (bridgeSysctls).
+	c.hub.Ports[0].Firewall = &FirewallPolicy{Stateful: true, Rules: []Rule{
+		{Action: Accept, Sources: []netip.Prefix{mustPrefix("10.10.0.0/16")}, Protocol: "tcp"},
+		{Action: Accept, Sources: []netip.Prefix{mustPrefix("10.10.0.0/16")}, Protocol: "icmp"},
+	}}
 	// On-premises at 100 Mbit/s, the cloud port (500 Mbit/s) faster: each
 	// direction between them is held by the on-premises port alone — on
 	// its ingress one way, its egress the other.
@@ -69,7 +78,10 @@ func TestEndToEndShapingBothWays(t *testing.T) {
 		return hasRoute(peerClient(c.cloudPr), "10.10.0.0/16", "hub")
 	})
 	ns := c.hub.Namespace()
-	ifbOn := ifbName(c.onPort)
+	// The guarded on-premises port is realised behind its one-leg bridge
+	// (guardbridge.go): its shaping is on the bridge.
+	onDev := guardBridgeName(c.onPort)
+	ifbOn := ifbName(onDev)
 
 	inbound := func(port string) float64 { // on-premises → hub → cloud
 		return nstest.Iperf3(t, c.cloud, c.clAddr, c.onprem, c.onAddr, port, 3)
@@ -106,7 +118,7 @@ func TestEndToEndShapingBothWays(t *testing.T) {
 		if r.lost > 0 || r.sent < 20 {
 			t.Errorf("speed change: %d of %d pings lost", r.lost, r.sent)
 		}
-		want := []string{"tc change " + ns + " " + c.onPort + " 200000000", "tc change " + ns + " " + ifbOn + " 200000000"}
+		want := []string{"tc change " + ns + " " + onDev + " 200000000", "tc change " + ns + " " + ifbOn + " 200000000"}
 		if got := rec.take(); !slices.Equal(got, want) {
 			t.Errorf("speed change made calls %q, want %q", got, want)
 		}

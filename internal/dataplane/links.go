@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net"
 	"net/netip"
@@ -35,6 +36,17 @@ var hubSysctls = [][2]string{
 	// switch and count against the port's MAC limit.
 	{"net.ipv6.conf.all.disable_ipv6", "1"},
 	{"net.ipv6.conf.default.disable_ipv6", "1"},
+}
+
+// bridgeSysctls are set where the kernel has them (br_netfilter loaded on
+// the node, as container runtimes do): a hub's bridges pass no frame to the
+// ip, ip6 or arp hooks as a bridged frame. The hub filters what it routes;
+// with those hooks on, a TCP flow into a shaped bridge (through its ifb)
+// was not forwarded on the kernel, and was once they were off.
+var bridgeSysctls = [][2]string{
+	{"net.bridge.bridge-nf-call-iptables", "0"},
+	{"net.bridge.bridge-nf-call-ip6tables", "0"},
+	{"net.bridge.bridge-nf-call-arptables", "0"},
 }
 
 // linkSet realises the namespace, its port links, their addresses and the
@@ -314,8 +326,11 @@ func (s *linkSet) Set(h Hub) error {
 	if b := h.Backbone; b != nil {
 		errs = append(errs, s.setFloods(ns, b))
 	}
-	for _, kv := range hubSysctls {
+	for i, kv := range slices.Concat(hubSysctls, bridgeSysctls) {
 		v, err := s.ops.Sysctl(ns, kv[0])
+		if i >= len(hubSysctls) && errors.Is(err, fs.ErrNotExist) {
+			continue // no br_netfilter: nothing to turn off
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue

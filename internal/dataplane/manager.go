@@ -170,8 +170,10 @@ func (m *Manager) applyAll(ctx context.Context, hubs []Hub, changed bool) (faile
 // retries the whole Apply on its next pass, which is safe because every
 // step is idempotent. With changed, a subsystem whose digest is the one it
 // last set successfully is skipped (ApplyChanged); the guards' watcher and
-// the shut records are always brought up to date.
+// the shut records are always brought up to date. The subsystems see the
+// hub as realised (guardbridge.go).
 func (m *Manager) set(ctx context.Context, h Hub, changed bool) error {
+	h = realised(h)
 	d := digestsOf(h, pathsFor(m.runDir, h.Namespace()))
 	err := m.setSubsystems(ctx, h, d, changed)
 	if err != nil {

@@ -105,6 +105,8 @@ func parseRuleCounters(listing string) []RuleCounter {
 // interface counters. It changes one thing: it shuts the ports whose
 // layer-2 guards' evidence it reads.
 func (m *Manager) Observe(ctx context.Context, h Hub) (Status, error) {
+	given := h
+	h = realised(h)
 	var st Status
 	var errs []error
 	c := m.BirdClient(h.ID)
@@ -149,7 +151,9 @@ func (m *Manager) Observe(ctx context.Context, h Hub) (Status, error) {
 	}
 	st.Shut = shut
 	if m.counters != nil {
-		for _, p := range h.Ports {
+		// The devices as the hub was given: a guard-bridged port's
+		// interface, not its bridge, is the port's link.
+		for _, p := range given.Ports {
 			for i, dev := range append([]string{p.Interface}, p.Legs...) {
 				lc, err := m.counters(h.Namespace(), dev)
 				if err != nil {
