@@ -493,24 +493,7 @@ func (o netlinkOps) inNamespace(ns string, fn func() error) error {
 		return fmt.Errorf("namespace %q: %w", ns, err)
 	}
 	defer target.Close()
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("enter namespace %q: %w", ns, err)
-	}
-	ferr := fn()
-	if err := netns.Set(orig); err != nil {
-		// The thread stays locked: the runtime retires it with the goroutine.
-		return errors.Join(ferr, fmt.Errorf("leave namespace %q: %w", ns, err))
-	}
-	runtime.UnlockOSThread()
-	return ferr
+	return onThreadIn(target, ns, fn)
 }
 
 func sysctlPath(key string) string {

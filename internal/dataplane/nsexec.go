@@ -44,6 +44,13 @@ func startIn(ns string, cmd *exec.Cmd) error {
 		return fmt.Errorf("namespace %q: %w", ns, err)
 	}
 	defer target.Close()
+	return onThreadIn(target, ns, cmd.Start)
+}
+
+// onThreadIn runs fn on a thread moved into the namespace target (named ns
+// in errors) and moves the thread back; a thread that cannot go back stays
+// locked, and the runtime retires it with the goroutine.
+func onThreadIn(target netns.NsHandle, ns string, fn func() error) error {
 	runtime.LockOSThread()
 	orig, err := netns.Get()
 	if err != nil {
@@ -55,12 +62,10 @@ func startIn(ns string, cmd *exec.Cmd) error {
 		runtime.UnlockOSThread()
 		return fmt.Errorf("enter namespace %q: %w", ns, err)
 	}
-	serr := cmd.Start()
+	ferr := fn()
 	if err := netns.Set(orig); err != nil {
-		// The thread stays locked: the runtime retires it with the
-		// goroutine.
-		return errors.Join(serr, fmt.Errorf("leave namespace %q: %w", ns, err))
+		return errors.Join(ferr, fmt.Errorf("leave namespace %q: %w", ns, err))
 	}
 	runtime.UnlockOSThread()
-	return serr
+	return ferr
 }
