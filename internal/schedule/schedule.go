@@ -327,7 +327,7 @@ func Runs(ctx context.Context, db *store.DB, q Query) ([]Run, error) {
 	}
 	if q.After != "" {
 		at, id, ok := strings.Cut(q.After, "|")
-		if !ok {
+		if _, err := clock.Parse(at); !ok || err != nil || id == "" {
 			return nil, fault.Field("after", "after must be the next_after of the previous page")
 		}
 		sqlq += ` AND (started_at < ? OR (started_at = ? AND id < ?))`

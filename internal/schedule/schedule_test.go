@@ -273,7 +273,7 @@ func TestRunsQuery(t *testing.T) {
 	if err != nil || len(page) != 1 || page[0].ID != "run_1" || NextAfter(page, 2) != "" {
 		t.Fatalf("page 2 = %+v, %v", page, err)
 	}
-	for _, q := range []Query{{Limit: 501}, {Limit: -1}, {After: "nonsense"}, {Outcome: "maybe"}} {
+	for _, q := range []Query{{Limit: 501}, {Limit: -1}, {After: "nonsense"}, {After: "garbage|run_1"}, {After: clock.Store(time.Now()) + "|"}, {Outcome: "maybe"}} {
 		if _, err := Runs(ctx, db, q); err == nil {
 			t.Errorf("Runs(%+v) accepted", q)
 		}

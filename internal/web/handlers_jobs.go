@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
@@ -14,15 +13,12 @@ func (s *Server) listJobRuns(w http.ResponseWriter, r *http.Request) error {
 	if s.deps.Jobs == nil {
 		return fault.New(fault.Unavailable, "the scheduler is not running on this controller")
 	}
-	v := r.URL.Query()
-	q := schedule.Query{Job: v.Get("job"), Outcome: v.Get("outcome"), After: v.Get("after")}
-	if l := v.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 500 {
-			return fault.Field("limit", "limit must be a number from 1 to 500")
-		}
-		q.Limit = n
+	p, err := page(r)
+	if err != nil {
+		return err
 	}
+	v := r.URL.Query()
+	q := schedule.Query{Job: v.Get("job"), Outcome: v.Get("outcome"), After: p.After, Limit: p.Limit}
 	runs, err := s.deps.Jobs.Runs(r.Context(), q)
 	if err != nil {
 		return err
