@@ -258,10 +258,7 @@ func limitsSeen(hubID string, h dataplane.Hub, st dataplane.Status) []limitSeen 
 			continue
 		}
 		seen[p.PortCode] = true
-		limit := p.ImportLimit
-		if limit <= 0 {
-			limit = h.ImportLimit
-		}
+		limit := h.SessionImportLimit(p)
 		out = append(out, limitSeen{HubID: hubID, Hold: observed.Hold{Kind: observed.HoldRouteLimit, PortCode: p.PortCode, Session: p.Session,
 			Reason: "limit", Detail: s.Info, Since: s.Since.UTC(), Prefixes: s.Routes.LimitHit, Limit: limit}})
 	}

@@ -57,6 +57,12 @@ func TestHoldsByDesiredKeys(t *testing.T) {
 	if !slices.Equal(l, wantL) {
 		t.Errorf("route limits %+v, want %+v", l, wantL)
 	}
+	// With no limit of its own nor the hub's, the limit reported is the one
+	// BIRD enforces: the service's default.
+	h.ImportLimit = 0
+	if l := limitsSeen("hub_x", h, st); len(l) != 1 || l[0].Hold.Limit != dataplane.DefaultImportLimit {
+		t.Errorf("route limits without a configured limit %+v, want the default %d", l, dataplane.DefaultImportLimit)
+	}
 }
 
 // The customer's re-enable of a port the route limit stopped is acted on

@@ -11,8 +11,9 @@ import (
 )
 
 // carrierPoll reads the carrier counters of a hub namespace's links over
-// one netlink socket opened in it and kept: a read is a dump on an open
-// socket, with no thread moved between namespaces, cheap enough for a hub's
+// one netlink socket opened in it and kept: a read is one RTM_GETLINK per
+// guarded device on that open socket, with no thread moved between
+// namespaces, cheap enough for a hub's
 // watcher to take several times a second (guardwatch.go says why it must).
 type carrierPoll struct {
 	s *nl.NetlinkSocket

@@ -551,6 +551,10 @@ func (r Rule) validate() error {
 }
 
 // importLimit is the port's effective import limit.
+// SessionImportLimit is the route limit BIRD enforces on port p's session:
+// the port's own, else the hub's, else the service's default.
+func (h Hub) SessionImportLimit(p Port) int { return h.importLimit(p) }
+
 func (h Hub) importLimit(p Port) int {
 	switch {
 	case p.ImportLimit > 0:
