@@ -128,6 +128,11 @@ func (s *core) reviewSpeeds(ctx context.Context, q store.Querier, cust catalog.C
 			if p, err = s.speedPort(ctx, q, cust, sr.PortCode, sr.SpeedMbps); err == nil {
 				from, err = s.admitSpeed(ctx, q, p, in)
 			}
+			// A change made since the request was saved (an operator's)
+			// can leave nothing to change.
+			if err == nil && from == sr.SpeedMbps {
+				err = fault.Field("speed_mbps", "port %s already runs at %d Mb/s on %s", sr.PortCode, from, sr.EffectiveDate)
+			}
 		}
 		if err != nil {
 			f, ok := fault.As(err)

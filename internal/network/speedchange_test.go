@@ -1,6 +1,7 @@
 package network
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/tsunagi-net/tsunagi/internal/fault"
@@ -137,6 +138,23 @@ func TestCustomerSpeedChange(t *testing.T) {
 		}
 		if _, err := w.RemovePortSpeed(a.ctx, a.sc, code); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("second removal = %v", err)
+		}
+		// A request that an operator's change makes moot before the apply:
+		// the review names it and the apply refuses it, recording nothing.
+		if _, err := w.SetPortSpeed(a.ctx, a.sc, code, BandwidthInput{SpeedMbps: 1_000, EffectiveDate: "2026-12-01"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Operations.RequestBandwidthChange(e.ctx, a.op, code, BandwidthInput{SpeedMbps: 1_000, EffectiveDate: "2026-11-30"}); err != nil {
+			t.Fatal(err)
+		}
+		r, err = w.Review(a.ctx, a.sc)
+		if err != nil || r.Valid || len(r.Problems) != 1 || !strings.Contains(r.Problems[0].Message, "already runs at 1000") {
+			t.Fatalf("review of a moot speed change = %+v, %v", r.Problems, err)
+		}
+		_, err = w.Apply(a.ctx, a.sc)
+		wantFault(t, err, fault.Invalid, "already runs at 1000")
+		if hist, _ := w.BandwidthHistory(a.ctx, a.sc, code); len(hist) != 2 {
+			t.Fatalf("a refused apply recorded a change: %+v", hist)
 		}
 	})
 }
