@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
 	"github.com/tsunagi-net/tsunagi/internal/network/observed"
@@ -87,6 +88,30 @@ func (e *env) desiredPort(node, code string) desired.Port {
 func (e *env) reportHold(h observed.Hold) {
 	e.t.Helper()
 	if err := e.svc.Compiler.NodeReportsHolds(e.ctx, e.nodeOf(h.PortCode), []observed.Hold{h}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// reportCounts stores, as the fleet does from a node's typed report, what
+// the port's node observed of its hub: the port's single session holding
+// imported routes.
+func (e *env) reportCounts(code string, imported int) {
+	e.t.Helper()
+	var hub, cust, node string
+	if err := store.Scan(e.db.QueryRow(e.ctx, `SELECT p.hub_id, p.customer_id, n.id FROM ports p JOIN hub_nodes n ON n.name = ?
+		WHERE p.port_code = ?`, e.nodeOf(code), code), &hub, &cust, &node); err != nil {
+		e.t.Fatal(err)
+	}
+	body, err := json.Marshal(observed.Hub{HubID: hub, CustomerID: cust, Ports: []observed.Port{{PortCode: code,
+		Sessions: []observed.Session{{Name: "single", State: "up", Imported: imported}}}}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.db.Exec(e.ctx, `DELETE FROM hub_observations WHERE hub_id = ? AND node_id = ?`, hub, node); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.db.Exec(e.ctx, `INSERT INTO hub_observations (hub_id, node_id, customer_id, reported_at, wanted_version, config_version,
+		error, problems, body) VALUES (?, ?, ?, ?, 1, 1, '', 0, ?)`, hub, node, cust, clock.Store(e.now), string(body)); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -335,13 +360,7 @@ func TestReceivedPrefixesFromTheNode(t *testing.T) {
 		e.applyOnly(a, code)
 		report := func(imported int) {
 			t.Helper()
-			if err := e.svc.Compiler.NodeReportsRouteCounts(e.ctx, "tyo-1", e.now, []observed.Port{{PortCode: code,
-				Sessions: []observed.Session{{Name: "single", State: "up", Imported: imported}}}}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := e.svc.Compiler.NodeReportsRouteCounts(e.ctx, "osa-1", e.now, []observed.Port{{PortCode: code}}); !fault.Is(err, fault.NotFound) {
-			t.Fatalf("another node's report: %v", err)
+			e.reportCounts(code, imported)
 		}
 		if st, _ := e.svc.Workflow.GetBGPState(a.ctx, a.sc, code); st.Received != 0 || st.CountedAt != nil {
 			t.Fatalf("before any report: %+v", st)

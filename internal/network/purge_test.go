@@ -40,14 +40,11 @@ func TestPurge(t *testing.T) {
 			}
 			e.reportHold(observed.Hold{Kind: observed.HoldRouteLimit, PortCode: c.codes[pAPrivate], Reason: "limit", Prefixes: 2000, Limit: 2000,
 				ReenableSeq: 1})
-			if err := e.svc.Compiler.NodeReportsRouteCounts(e.ctx, e.nodeOf(c.codes[pAPrivate]), e.now, []observed.Port{{PortCode: c.codes[pAPrivate],
-				Sessions: []observed.Session{{Name: "single", Imported: 1}}}}); err != nil {
-				t.Fatal(err)
-			}
+			e.reportCounts(c.codes[pAPrivate], 1)
 		}
 		count := func(c customer) (n int) {
 			for _, table := range []string{"net_versions", "net_drafts", "net_locks", "port_placements", "hub_placements",
-				"nat_allocations", "bandwidth_changes", "port_holds", "port_reenables", "port_route_counts", "backbone_vnis"} {
+				"nat_allocations", "bandwidth_changes", "port_holds", "port_reenables", "backbone_vnis", "hub_observations"} {
 				var k int
 				if err := db.QueryRow(e.ctx, `SELECT COUNT(*) FROM `+table+` WHERE customer_id = ?`, c.id).Scan(&k); err != nil {
 					t.Fatal(err)

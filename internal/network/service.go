@@ -45,8 +45,6 @@ type core struct {
 	settings Settings
 	// now is the clock; tests move it to expire edit locks.
 	now func() time.Time
-	// routeSrc is where customers' views read route counts (SetRouteCounts).
-	routeSrc RouteCounts
 }
 
 // Workflow is the customer's reviewed-change workflow and the customer's

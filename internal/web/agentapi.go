@@ -231,28 +231,22 @@ func (s *Server) placedOn(ctx context.Context, node string) (fleet.Placed, error
 	return placed, nil
 }
 
-// nodeHolds passes what a node saw to the service model: the ports it
-// holds (a session stopped at the route limit, an on-premises port a
-// layer-2 guard shut), which the service model records once and tells the
-// customer about, and each port's route counts as BIRD reported them, the
-// one source of the customer's prefix figures. A port the node does not
-// carry is refused there and only logged here: the report itself was
-// accepted.
+// nodeHolds passes the ports a node holds to the service model (a session
+// stopped at the route limit, an on-premises port a layer-2 guard shut),
+// which records each once and tells the customer. (The route counts stay
+// in the stored report, which the customer's views read.) A port the node
+// does not carry is refused there and only logged here: the report itself
+// was accepted.
 func (s *Server) nodeHolds(ctx context.Context, n fleet.Node, rep observed.Report) {
 	if s.deps.Compiler == nil {
 		return
 	}
 	var holds []observed.Hold
-	var ports []observed.Port
 	for _, h := range rep.Hubs {
 		holds = append(holds, h.Holds...)
-		ports = append(ports, h.Ports...)
 	}
 	if err := s.deps.Compiler.NodeReportsHolds(ctx, n.Name, holds); err != nil {
 		s.deps.Log.WarnContext(ctx, "hold report refused", "node", n.Name, "err", err)
-	}
-	if err := s.deps.Compiler.NodeReportsRouteCounts(ctx, n.Name, rep.ObservedAt, ports); err != nil {
-		s.deps.Log.WarnContext(ctx, "route counts refused", "node", n.Name, "err", err)
 	}
 }
 

@@ -5,8 +5,6 @@
 -- from the node's level-triggered reports; the customer's re-enable
 -- removes every hold of the port and bumps the port's re-enable sequence
 -- (port_reenables), which the desired state carries to the node.
--- port_route_counts keeps the route counts the node last reported for each
--- session of a port, the one source of GET /ports/{code}/bgp's figures.
 -- Replaces port_shutdowns and bgp_sessions; their rows are carried over.
 -- Portable SQL only.
 
@@ -33,17 +31,6 @@ CREATE TABLE port_reenables (
     customer_id  TEXT NOT NULL REFERENCES customers (id),
     seq          BIGINT NOT NULL,
     updated_at   TEXT NOT NULL
-);
-
-CREATE TABLE port_route_counts (
-    port_id      TEXT NOT NULL REFERENCES ports (id),
-    customer_id  TEXT NOT NULL REFERENCES customers (id),
-    session      TEXT NOT NULL,
-    imported     BIGINT NOT NULL,
-    filtered     BIGINT NOT NULL,
-    node         TEXT NOT NULL,
-    observed_at  TEXT NOT NULL,
-    PRIMARY KEY (port_id, session)
 );
 
 INSERT INTO port_holds (port_id, customer_id, kind, session, reason, detail, since, prefixes, route_limit, seq, node, recorded_at)
@@ -87,6 +74,5 @@ INSERT INTO bgp_sessions (port_id, customer_id, state, received, tripped_at, ree
     FROM port_holds WHERE kind = 'route_limit' AND port_id NOT IN (SELECT port_id FROM port_reenables);
 INSERT INTO port_shutdowns (port_id, customer_id, reason, shut_at)
     SELECT port_id, customer_id, reason, since FROM port_holds WHERE kind = 'l2_guard' AND reason IN ('bpdu', 'flap');
-DROP TABLE port_route_counts;
 DROP TABLE port_reenables;
 DROP TABLE port_holds;
