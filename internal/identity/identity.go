@@ -65,6 +65,9 @@ type Principal struct {
 	CustomerID catalog.CustomerID // empty for operator staff
 	Role       Role
 	Via        string // "session" or "token"
+	// Language is the account's language ("ja" or "en"): of its mails and
+	// of the control panel's pages.
+	Language string
 	// SessionID is the public ID of the session ("" for a token).
 	SessionID string
 	// Rotated, when set, is the session's new secret: the session ID was

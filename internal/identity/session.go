@@ -192,9 +192,9 @@ func (s *Service) AuthenticateSession(ctx context.Context, side Side, secret str
 	var lastSeen, expires string
 	var mfaDone bool
 	h := hashSecret(secret)
-	err := store.Scan(s.db.QueryRow(ctx, `SELECT a.id, a.customer_id, a.login_id, a.role, s.last_seen_at, s.expires_at, s.role, s.id, s.mfa,
+	err := store.Scan(s.db.QueryRow(ctx, `SELECT a.id, a.customer_id, a.login_id, a.role, a.language, s.last_seen_at, s.expires_at, s.role, s.id, s.mfa,
 		s.auth_at, s.device_id FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = ? AND a.disabled_at IS NULL`, h),
-		&p.AccountID, &cust, &p.LoginID, &p.Role, &lastSeen, &expires, &sesRole, &sesID, &mfaDone, &authAt, &device)
+		&p.AccountID, &cust, &p.LoginID, &p.Role, &p.Language, &lastSeen, &expires, &sesRole, &sesID, &mfaDone, &authAt, &device)
 	if errors.Is(err, store.ErrNotFound) {
 		return Principal{}, errAuth
 	}

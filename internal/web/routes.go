@@ -30,12 +30,12 @@ var openapiOperator []byte
 
 // CustomerHandler serves the customer listener.
 func (s *Server) CustomerHandler() http.Handler {
-	return s.outer("customer", s.mux(s.customerRoutes(), identity.CustomerSide))
+	return s.outer("customer", s.mux(s.customerRoutes(), identity.CustomerSide, s.customerPages()...))
 }
 
 // MgmtHandler serves the management listener.
 func (s *Server) MgmtHandler() http.Handler {
-	return s.outer("management", s.mux(s.mgmtRoutes(), identity.OperatorSide))
+	return s.outer("management", s.mux(s.mgmtRoutes(), identity.OperatorSide, s.operatorPages()...))
 }
 
 func (s *Server) common(side identity.Side, doc []byte) []route {
@@ -113,46 +113,17 @@ func (s *Server) mgmtRoutes() []route {
 
 // mux builds the listener's router. Routes with an Action authenticate the
 // caller on this listener's side and check the permission table before the
-// handler runs; a refusal is audited. Anything not in the table is a JSON 404.
-func (s *Server) mux(routes []route, side identity.Side) *http.ServeMux {
+// handler runs; a refusal is audited. The control panel's pages (pages.go)
+// share the router and the same checks, answering in HTML. Anything not in
+// the tables is a JSON 404.
+func (s *Server) mux(routes []route, side identity.Side, pages ...pageRoute) *http.ServeMux {
 	m := http.NewServeMux()
 	for _, rt := range routes {
 		m.HandleFunc(rt.Method+" "+rt.Path, func(w http.ResponseWriter, r *http.Request) {
 			if rt.Action != "" {
-				p, err := s.authenticate(r, side)
-				if err != nil {
+				var err error
+				if r, err = s.admit(r, side, rt.Method+" "+rt.Path, rt.Action); err != nil {
 					s.writeError(w, r, err)
-					return
-				}
-				a := audit.ActorFrom(r.Context())
-				ctx := context.WithValue(r.Context(), keyPrincipal, p)
-				ctx = audit.WithActor(ctx, p.Actor(a.SourceIP, a.RequestID))
-				r = r.WithContext(ctx)
-				if !identity.Allowed(p.Role, rt.Action) {
-					// A pending session is told what it owes, not that its
-					// role is too low.
-					refusal, detail := fault.New(fault.Forbidden, "your role does not allow this"), map[string]any{"needs": string(rt.Action)}
-					if p.Role == identity.RoleMFAPending {
-						refusal, detail["reason"] = identity.ErrMFAPending, identity.CodeMFAPending
-					}
-					if err := s.deps.Audit.Record(ctx, audit.Event{Action: "access.denied", Target: rt.Method + " " + rt.Path,
-						CustomerID: string(p.CustomerID), Result: audit.Denied, Detail: detail}); err != nil {
-						s.writeError(w, r, err)
-						return
-					}
-					s.writeError(w, r, refusal)
-					return
-				}
-				// A token never changes credentials, whatever its role: it
-				// is a credential itself (identity.SessionOnly).
-				if identity.SessionOnly(rt.Action) && p.Via != "session" {
-					if err := s.deps.Audit.Record(ctx, audit.Event{Action: "access.denied", Target: rt.Method + " " + rt.Path,
-						CustomerID: string(p.CustomerID), Result: audit.Denied,
-						Detail: map[string]any{"needs": string(rt.Action), "reason": identity.CodeSessionRequired}}); err != nil {
-						s.writeError(w, r, err)
-						return
-					}
-					s.writeError(w, r, identity.ErrSessionRequired)
 					return
 				}
 			}
@@ -161,10 +132,49 @@ func (s *Server) mux(routes []route, side identity.Side) *http.ServeMux {
 			}
 		})
 	}
+	s.mountPages(m, pages, side)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		notFound(m, w, r, s.writeError)
 	})
 	return m
+}
+
+// admit authenticates the caller on side and checks that its role may
+// perform action; target names the route for the audit of a refusal. It
+// returns the request carrying the principal and its audit actor.
+func (s *Server) admit(r *http.Request, side identity.Side, target string, action identity.Action) (*http.Request, error) {
+	p, err := s.authenticate(r, side)
+	if err != nil {
+		return r, err
+	}
+	a := audit.ActorFrom(r.Context())
+	ctx := context.WithValue(r.Context(), keyPrincipal, p)
+	ctx = audit.WithActor(ctx, p.Actor(a.SourceIP, a.RequestID))
+	r = r.WithContext(ctx)
+	if !identity.Allowed(p.Role, action) {
+		// A pending session is told what it owes, not that its role is
+		// too low.
+		refusal, detail := fault.New(fault.Forbidden, "your role does not allow this"), map[string]any{"needs": string(action)}
+		if p.Role == identity.RoleMFAPending {
+			refusal, detail["reason"] = identity.ErrMFAPending, identity.CodeMFAPending
+		}
+		if err := s.deps.Audit.Record(ctx, audit.Event{Action: "access.denied", Target: target,
+			CustomerID: string(p.CustomerID), Result: audit.Denied, Detail: detail}); err != nil {
+			return r, err
+		}
+		return r, refusal
+	}
+	// A token never changes credentials, whatever its role: it is a
+	// credential itself (identity.SessionOnly).
+	if identity.SessionOnly(action) && p.Via != "session" {
+		if err := s.deps.Audit.Record(ctx, audit.Event{Action: "access.denied", Target: target,
+			CustomerID: string(p.CustomerID), Result: audit.Denied,
+			Detail: map[string]any{"needs": string(action), "reason": identity.CodeSessionRequired}}); err != nil {
+			return r, err
+		}
+		return r, identity.ErrSessionRequired
+	}
+	return r, nil
 }
 
 // notFound answers a request no route took: 405 with Allow when the path

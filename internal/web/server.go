@@ -25,6 +25,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
+	"github.com/tsunagi-net/tsunagi/internal/web/panel"
 )
 
 // Config is the HTTP configuration.
@@ -86,6 +87,7 @@ type Server struct {
 	ready   atomic.Bool // last database check succeeded
 	metrics *metrics
 	reg     *prometheus.Registry
+	panel   *panel.Renderer
 }
 
 // New returns a server; it does not listen yet.
@@ -93,7 +95,13 @@ func New(cfg Config, deps Deps) *Server {
 	if cfg.ShutdownGrace == 0 {
 		cfg.ShutdownGrace = 30 * time.Second
 	}
-	s := &Server{cfg: cfg, deps: deps, reg: prometheus.NewRegistry()}
+	pages, err := panel.New()
+	if err != nil {
+		// The templates and catalogue are embedded: a failure here is a
+		// defect of the build, which every test run catches.
+		panic(err)
+	}
+	s := &Server{cfg: cfg, deps: deps, reg: prometheus.NewRegistry(), panel: pages}
 	s.metrics = newMetrics(s.reg)
 	s.ready.Store(true)
 	return s
@@ -277,3 +285,6 @@ func ParseAllowList(s string) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// pages is the control panel's renderer.
+func (s *Server) pages() *panel.Renderer { return s.panel }

@@ -1,0 +1,146 @@
+package web
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/storetest"
+)
+
+// pageClient is a browser-like client of one listener for the panel's page
+// tests: its own cookie jar, redirects not followed (a test sees the 303 and
+// where it goes), an Accept-Language of its choosing. It does not check the
+// OpenAPI documents: pages are not API operations.
+type pageClient struct {
+	t    testing.TB
+	base string
+	hc   *http.Client
+	Lang string // Accept-Language; "" sends none
+}
+
+func (e *idEnv) pageClient(base string) *pageClient {
+	jar, _ := cookiejar.New(nil)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.roots, ServerName: "localhost", MinVersion: tls.VersionTLS12}}
+	e.t.Cleanup(tr.CloseIdleConnections)
+	return &pageClient{t: e.t, base: base, hc: &http.Client{Transport: tr, Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// login signs in through the API, as the sign-in page's form does.
+func (c *pageClient) login(loginID, pw string) {
+	c.t.Helper()
+	b, _ := json.Marshal(map[string]string{"login_id": loginID, "password": pw})
+	req, _ := http.NewRequest("POST", c.base+"/api/v1/session", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(res.Body)
+		c.t.Fatalf("login %s: %d %s", loginID, res.StatusCode, body)
+	}
+}
+
+// htmlPage is one answer of the panel.
+type htmlPage struct {
+	code int
+	body string
+	hdr  http.Header
+}
+
+func (p htmlPage) location() string { return p.hdr.Get("Location") }
+
+func (c *pageClient) get(path string) htmlPage {
+	c.t.Helper()
+	req, _ := http.NewRequest("GET", c.base+path, nil)
+	return c.do(req)
+}
+
+// post sends a form as a browser does (same origin).
+func (c *pageClient) post(path string, form url.Values) htmlPage {
+	c.t.Helper()
+	req, _ := http.NewRequest("POST", c.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", c.base)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return c.do(req)
+}
+
+func (c *pageClient) do(req *http.Request) htmlPage {
+	c.t.Helper()
+	if c.Lang != "" {
+		req.Header.Set("Accept-Language", c.Lang)
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	p := htmlPage{code: res.StatusCode, body: string(b), hdr: res.Header}
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		checkHTML(c.t, req.URL.Path, p)
+	}
+	return p
+}
+
+// checkHTML holds every page to what all pages promise: the strict CSP, a
+// language, no fmt slip ("%!d(string=…)"), no unfilled value.
+func checkHTML(t testing.TB, path string, p htmlPage) {
+	t.Helper()
+	if csp := p.hdr.Get("Content-Security-Policy"); csp != pageCSP && !strings.HasPrefix(path, "/setup") {
+		t.Errorf("%s: CSP %q", path, csp)
+	}
+	for _, bad := range []string{"%!", "<no value>", "ZgotmplZ"} {
+		if strings.Contains(p.body, bad) {
+			t.Errorf("%s: page contains %q", path, bad)
+		}
+	}
+	if p.code == http.StatusOK && !strings.Contains(p.body, `<html lang="`) {
+		t.Errorf("%s: no <html lang>", path)
+	}
+}
+
+// TestPanelFrame: a page needs a sign-in (303 to /login with next), the
+// error page is HTML in the viewer's language, the assets are served with
+// the strict CSP, and the language switch only returns to local paths.
+func TestPanelFrame(t *testing.T) {
+	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
+	c := e.pageClient(e.customer)
+	if p := c.get("/assets/panel.css"); p.code != 200 || !strings.Contains(p.body, "--accent") {
+		t.Fatalf("asset: %d", p.code)
+	}
+	if p := c.get("/assets/vendor/htmx-2.0.11.min.js"); p.code != 200 {
+		t.Fatalf("htmx: %d", p.code)
+	}
+	for _, next := range []string{"https://evil.example/", "//evil.example/", "/\\evil", ""} {
+		p := c.post("/language", url.Values{"lang": {"en"}, "next": {next}})
+		if p.code != http.StatusSeeOther || p.location() != "/" {
+			t.Errorf("language switch to next %q: %d → %q", next, p.code, p.location())
+		}
+	}
+	if p := c.post("/language", url.Values{"lang": {"fr"}}); p.code != http.StatusBadRequest {
+		t.Errorf("unknown language: %d", p.code)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"", "ja"}, {"en-US,en;q=0.9", "en"}, {"fr, en;q=0.5, ja;q=0.8", "ja"}, {"de", "ja"}, {"en;q=0.1", "en"},
+	} {
+		if got := acceptLanguage(tc.in); got != tc.want {
+			t.Errorf("Accept-Language %q → %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
