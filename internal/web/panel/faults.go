@@ -2,9 +2,11 @@ package panel
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -16,35 +18,91 @@ import (
 type faultText struct {
 	en *regexp.Regexp
 	ja string
+	// literal is how much fixed text the English has: a message is matched
+	// against the most specific patterns first, so that "port not found"
+	// wins over "%s not found".
+	literal int
+	// nested marks the arguments (by %s or %v) that may be messages
+	// themselves, translated in turn (a problem with "and 2 more").
+	nested []bool
 }
 
+// jaFormat is a translation with each verb made %s, since the values it
+// takes are the texts the English message carried; "%%" stays.
+func jaFormat(ja string) string {
+	return percentOrVerbRE.ReplaceAllStringFunc(ja, func(v string) string {
+		if v == "%%" {
+			return v
+		}
+		return "%s"
+	})
+}
+
+var percentOrVerbRE = regexp.MustCompile(`%%|` + faultVerbRE.String())
+
+// faultEntry is one translation as faults/ja.json has it.
+type faultEntry struct{ EN, JA string }
+
 // faultVerbRE finds the verbs a pattern's arguments were formatted with.
-var faultVerbRE = regexp.MustCompile(`%[-+# 0]*\d*(\.\d+)?[vsdqxXfgtT]`)
+var faultVerbRE = regexp.MustCompile(`%[-+# 0]*\d*(\.\d+)?[vsdqxXfgtTw]`)
 
 func loadFaults() ([]faultText, error) {
 	b, err := fs.ReadFile(files, "messages/faults/ja.json")
 	if err != nil {
 		return nil, err
 	}
-	var entries []struct{ EN, JA string }
-	if err := json.Unmarshal(b, &entries); err != nil {
-		return nil, fmt.Errorf("faults/ja.json: %w", err)
+	entries, err := parseFaultEntries(b)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]faultText, 0, len(entries))
 	for _, e := range entries {
-		if verbs(e.EN) != verbs(e.JA) {
-			return nil, fmt.Errorf("faults/ja.json: %q takes %q but its translation %q", e.EN, verbs(e.EN), verbs(e.JA))
+		literal := len(faultVerbRE.ReplaceAllString(strings.ReplaceAll(e.EN, "%%", "%"), ""))
+		var nested []bool
+		for _, v := range faultVerbRE.FindAllString(strings.ReplaceAll(e.EN, "%%", ""), -1) {
+			nested = append(nested, strings.HasSuffix(v, "s") || strings.HasSuffix(v, "v"))
 		}
-		out = append(out, faultText{en: faultPattern(e.EN), ja: e.JA})
+		out = append(out, faultText{en: faultPattern(e.EN), ja: e.JA, literal: literal, nested: nested})
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].literal > out[j].literal })
 	return out, nil
+}
+
+// parseFaultEntries reads and checks faults/ja.json: both texts present,
+// the same verbs in the same order, and some fixed English text (a bare
+// "%s" would match every message).
+func parseFaultEntries(b []byte) ([]faultEntry, error) {
+	var entries []faultEntry
+	if err := json.Unmarshal(b, &entries); err != nil {
+		return nil, fmt.Errorf("faults/ja.json: %w", err)
+	}
+	var problems []string
+	for _, e := range entries {
+		switch {
+		case strings.TrimSpace(e.JA) == "":
+			problems = append(problems, fmt.Sprintf("faults/ja.json: %q has no translation", e.EN))
+		case strings.TrimSpace(faultVerbRE.ReplaceAllString(e.EN, "")) == "":
+			problems = append(problems, fmt.Sprintf("faults/ja.json: %q has no fixed text to match", e.EN))
+		case faultVerbs(e.EN) != faultVerbs(e.JA):
+			problems = append(problems, fmt.Sprintf("faults/ja.json: %q takes %q but its translation %q", e.EN, faultVerbs(e.EN), faultVerbs(e.JA)))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "\n  "))
+	}
+	return entries, nil
+}
+
+// faultVerbs lists the verbs of a fault format in order, as one string.
+func faultVerbs(s string) string {
+	return strings.Join(faultVerbRE.FindAllString(strings.ReplaceAll(s, "%%", ""), -1), " ")
 }
 
 // faultPattern turns an English format into a regexp capturing each
 // argument.
 func faultPattern(format string) *regexp.Regexp {
 	var b strings.Builder
-	b.WriteString("^")
+	b.WriteString("(?s)^")
 	rest := strings.ReplaceAll(format, "%%", "\x00")
 	for {
 		loc := faultVerbRE.FindStringIndex(rest)
@@ -67,15 +125,33 @@ func (c *Catalogue) Fault(lang, kind, message string) string {
 	if lang == "en" {
 		return message
 	}
-	for _, f := range c.faults {
-		if m := f.en.FindStringSubmatch(message); m != nil {
-			args := make([]any, len(m)-1)
-			for i, v := range m[1:] {
-				args[i] = v
-			}
-			return fmt.Sprintf(faultVerbRE.ReplaceAllString(f.ja, "%s"), args...)
-		}
+	if s, ok := c.translateFault(message, 2); ok {
+		return s
 	}
 	general := c.MustText(lang, "fault."+kind)
 	return general + "（" + message + "）"
+}
+
+// translateFault is message in Japanese, if a pattern matches it. The
+// values the English carried are put into the Japanese as they were (a %q
+// value keeps its quotes); a value given by %s or %v that is itself a
+// message with a translation is translated too, depth levels down.
+func (c *Catalogue) translateFault(message string, depth int) (string, bool) {
+	for _, f := range c.faults {
+		m := f.en.FindStringSubmatch(message)
+		if m == nil {
+			continue
+		}
+		args := make([]any, len(m)-1)
+		for i, v := range m[1:] {
+			args[i] = v
+			if depth > 0 && f.nested[i] {
+				if s, ok := c.translateFault(v, depth-1); ok {
+					args[i] = s
+				}
+			}
+		}
+		return fmt.Sprintf(jaFormat(f.ja), args...), true
+	}
+	return "", false
 }
