@@ -22,7 +22,7 @@ type faultText struct {
 	// against the most specific patterns first, so that "port not found"
 	// wins over "%s not found".
 	literal int
-	// nested marks the arguments (by %s or %v) that may be messages
+	// nested marks the arguments (by %s, %v or %w) that may be messages
 	// themselves, translated in turn (a problem with "and 2 more").
 	nested []bool
 }
@@ -55,17 +55,22 @@ func loadFaults() ([]faultText, error) {
 	if err != nil {
 		return nil, err
 	}
+	return compileFaults(entries), nil
+}
+
+// compileFaults makes the entries' patterns, most specific first.
+func compileFaults(entries []faultEntry) []faultText {
 	out := make([]faultText, 0, len(entries))
 	for _, e := range entries {
-		literal := len(faultVerbRE.ReplaceAllString(strings.ReplaceAll(e.EN, "%%", "%"), ""))
+		literal := len(faultVerbRE.ReplaceAllString(strings.ReplaceAll(e.EN, "%%", "\x00"), ""))
 		var nested []bool
 		for _, v := range faultVerbRE.FindAllString(strings.ReplaceAll(e.EN, "%%", ""), -1) {
-			nested = append(nested, strings.HasSuffix(v, "s") || strings.HasSuffix(v, "v"))
+			nested = append(nested, strings.ContainsAny(v[len(v)-1:], "svw"))
 		}
 		out = append(out, faultText{en: faultPattern(e.EN), ja: e.JA, literal: literal, nested: nested})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].literal > out[j].literal })
-	return out, nil
+	return out
 }
 
 // parseFaultEntries reads and checks faults/ja.json: both texts present,
@@ -111,11 +116,26 @@ func faultPattern(format string) *regexp.Regexp {
 			break
 		}
 		b.WriteString(regexp.QuoteMeta(strings.ReplaceAll(rest[:loc[0]], "\x00", "%")))
-		b.WriteString("(.*?)")
+		b.WriteString(verbCapture(rest[loc[1]-1]))
 		rest = rest[loc[1]:]
 	}
 	b.WriteString("$")
 	return regexp.MustCompile(b.String())
+}
+
+// verbCapture is what a value formatted with the verb letter v can be. A
+// number or a quoted string is matched as one, so that a message such as
+// `line 3: "x" is not …` is not taken for a quoted value `"…" is not …`.
+func verbCapture(v byte) string {
+	switch v {
+	case 'd':
+		return `( *[-+]?\d+)`
+	case 'x', 'X':
+		return `([0-9a-fA-F]+)`
+	case 'q':
+		return `("(?:[^"\\]|\\.)*"|` + "`[^`]*`" + `)`
+	}
+	return "(.*?)"
 }
 
 // Fault is an API fault's message in lang. English is the message itself;
@@ -125,7 +145,7 @@ func (c *Catalogue) Fault(lang, kind, message string) string {
 	if lang == "en" {
 		return message
 	}
-	if s, ok := c.translateFault(message, 2); ok {
+	if s, ok := c.translateFault(message, 3); ok {
 		return s
 	}
 	general := c.MustText(lang, "fault."+kind)
@@ -134,7 +154,7 @@ func (c *Catalogue) Fault(lang, kind, message string) string {
 
 // translateFault is message in Japanese, if a pattern matches it. The
 // values the English carried are put into the Japanese as they were (a %q
-// value keeps its quotes); a value given by %s or %v that is itself a
+// value keeps its quotes); a value given by %s, %v or %w that is itself a
 // message with a translation is translated too, depth levels down.
 func (c *Catalogue) translateFault(message string, depth int) (string, bool) {
 	for _, f := range c.faults {
@@ -145,7 +165,7 @@ func (c *Catalogue) translateFault(message string, depth int) (string, bool) {
 		args := make([]any, len(m)-1)
 		for i, v := range m[1:] {
 			args[i] = v
-			if depth > 0 && f.nested[i] {
+			if depth > 0 && i < len(f.nested) && f.nested[i] {
 				if s, ok := c.translateFault(v, depth-1); ok {
 					args[i] = s
 				}

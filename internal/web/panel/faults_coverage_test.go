@@ -20,14 +20,17 @@ const faultImport = "github.com/tsunagi-net/tsunagi/internal/fault"
 // format argument.
 var faultFormatArg = map[string]int{"Field": 1, "New": 1, "Coded": 2, "Wrap": 2}
 
-// composed are messages that code builds by appending a fixed text to
-// another message rather than with one format (network.Problems.Err adds how
-// many more problems a review lists). Each entry's English is matched here
-// to the literal the code must still contain, so that the entry goes when
-// the code stops composing it.
+// composed are texts that code puts into messages other than as a format:
+// a fixed text appended to another message (network.Problems.Err adds how
+// many more problems a review lists), or a phrase given as a message's
+// argument (text.check's what). Each entry's English is matched here to the
+// literal the code must still contain, so that the entry goes when the code
+// stops using it.
 var composed = map[string]string{
-	"%s (and 1 more problem; the review lists them all)":   " (and 1 more problem; the review lists them all)",
-	"%s (and %d more problems; the review lists them all)": " (and %d more problems; the review lists them all)",
+	"one line of text without control characters":                     "one line of text without control characters",
+	"text without control characters other than line breaks and tabs": "text without control characters other than line breaks and tabs",
+	"%s (and 1 more problem; the review lists them all)":              " (and 1 more problem; the review lists them all)",
+	"%s (and %d more problems; the review lists them all)":            " (and %d more problems; the review lists them all)",
 }
 
 // messageFuncs are functions whose error (or problem string) becomes a fault
@@ -36,6 +39,7 @@ var composed = map[string]string{
 // they return is translated like a fault's.
 var messageFuncs = map[string][]string{
 	"internal/network": {"ParsePrefix", "ParseAddr", "ParsePrefixList", "ParsePorts", "parsePort", "admit", "ASNProblem"},
+	"internal/text":    {"check"},
 }
 
 // passedOn are the message expressions that are not a fixed format because
@@ -79,8 +83,8 @@ func TestEveryFaultMessageTranslated(t *testing.T) {
 	formats := map[string]bool{}
 	for _, f := range found {
 		formats[f.format] = true
-		if f.format == "%s" || f.format == "%v" {
-			continue // passes another message through; that one is translated
+		if passesOn(f.format) {
+			continue // another message and no text of its own; that one is translated
 		}
 		if !have[f.format] {
 			t.Errorf("%s: fault message %q has no translation in faults/ja.json", f.where, f.format)
@@ -106,11 +110,17 @@ func TestEveryFaultMessageTranslated(t *testing.T) {
 // verbs filled in), such as "port not found" for "%s not found".
 func specialises(en string, formats map[string]bool) bool {
 	for f := range formats {
-		if f != "%s" && f != "%v" && f != en && faultVerbRE.MatchString(f) && faultPattern(f).MatchString(en) {
+		if !passesOn(f) && f != en && faultVerbRE.MatchString(f) && faultPattern(f).MatchString(en) {
 			return true
 		}
 	}
 	return false
+}
+
+// passesOn says whether a format has no fixed text to translate ("%s",
+// "%s %s"): it only carries values or other messages.
+func passesOn(format string) bool {
+	return strings.TrimSpace(faultVerbRE.ReplaceAllString(format, "")) == ""
 }
 
 func readFaultEntries(t *testing.T) []faultEntry {
@@ -468,4 +478,108 @@ func exprText(fset *token.FileSet, e ast.Expr) string {
 		return "?"
 	}
 	return string(b[start.Offset:end.Offset])
+}
+
+// TestFaultMatching: messages whose English holds regexp-special characters,
+// quoted values (%q), line breaks, a literal percent sign, or another
+// message (translated in turn) come out in Japanese with their values; the
+// most specific pattern wins whatever the file's order.
+func TestFaultMatching(t *testing.T) {
+	c, err := LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.faults = compileFaults([]faultEntry{
+		{"%s not found", "%sが見つかりません"},
+		{"port not found", "ポートが見つかりません"},
+		{"a (b) [c] {d}? x*y+z | ^$. %s \\ end", "記号 %s"},
+		{"login ID %q is taken", "ログイン ID %q は使用済みです"},
+		{"line %d: %w", "%d 行目: %w"},
+		{"%q is not an address", "%q はアドレスではありません"},
+		{"%d%% of %s used", "%d%% を %s で使用"},
+		{"%s (and %d more problems)", "%s（ほか %d 件）"},
+		{"first\nsecond %s", "一行目\n二行目 %s"},
+	})
+	for _, tc := range []struct{ en, ja string }{
+		{"port not found", "ポートが見つかりません"},
+		{"hub not found", "hubが見つかりません"},
+		{"a (b) [c] {d}? x*y+z | ^$. v.1 \\ end", "記号 v.1"},
+		{"a (b) [c] {d}? x*y+z | ^$. v.1 \\ ends", "現在の状態と競合しています（a (b) [c] {d}? x*y+z | ^$. v.1 \\ ends）"},
+		{`login ID "o'brien \"x\"" is taken`, `ログイン ID "o'brien \"x\"" は使用済みです`},
+		{`line 3: "10.0.0.1/8" is not an address`, `3 行目: "10.0.0.1/8" はアドレスではありません`},
+		{"80% of pool-1 used", "80% を pool-1 で使用"},
+		{"hub not found (and 2 more problems)", "hubが見つかりません（ほか 2 件）"},
+		{"first\nsecond a\nb", "一行目\n二行目 a\nb"},
+	} {
+		if got := c.Fault("ja", "conflict", tc.en); got != tc.ja && !strings.HasPrefix(tc.ja, "現在") {
+			t.Errorf("%q: got %q, want %q", tc.en, got, tc.ja)
+		} else if strings.HasPrefix(tc.ja, "現在") && !strings.HasSuffix(got, "（"+tc.en+"）") {
+			t.Errorf("%q: got %q, want the general text and the English", tc.en, got)
+		}
+	}
+}
+
+// TestFaultEntriesChecked: a translation taking other verbs than its English,
+// or an entry with no fixed English text, is refused when the file loads.
+func TestFaultEntriesChecked(t *testing.T) {
+	for _, bad := range []string{
+		`[{"EN": "port %s has %d", "JA": "ポート %d に %s"}]`,
+		`[{"EN": "%s", "JA": "%s"}]`,
+		`[{"EN": "port %s", "JA": ""}]`,
+	} {
+		if _, err := parseFaultEntries([]byte(bad)); err == nil {
+			t.Errorf("%s was accepted", bad)
+		}
+	}
+}
+
+// TestEveryFaultEntryMatchesItself formats each entry of faults/ja.json with
+// sample values and checks that the message comes out as that entry's
+// Japanese: no other, less specific entry takes it.
+func TestEveryFaultEntryMatchesItself(t *testing.T) {
+	c, err := LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample := func(verb string) string {
+		switch verb[len(verb)-1] {
+		case 'd':
+			return "7"
+		case 'q':
+			return `"v-1"`
+		case 'x', 'X':
+			return "1F"
+		case 'f', 'g':
+			return "1.50"
+		}
+		return "tk-val"
+	}
+	fill := func(format string) string {
+		return percentOrVerbRE.ReplaceAllStringFunc(format, func(v string) string {
+			if v == "%%" {
+				return "%"
+			}
+			return sample(v)
+		})
+	}
+	for _, e := range readFaultEntries(t) {
+		if got, want := c.Fault("ja", "invalid", fill(e.EN)), fill(e.JA); got != want {
+			t.Errorf("%q: got %q, want %q", fill(e.EN), got, want)
+		}
+	}
+}
+
+// TestFaultNestedInCatalogue: a review problem that carries a text check's
+// message, itself carrying a phrase, with the count of further problems,
+// is Japanese throughout.
+func TestFaultNestedInCatalogue(t *testing.T) {
+	c, err := LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	en := "a comment must be one line of text without control characters (found U+000A at byte 3) (and 2 more problems; the review lists them all)"
+	want := "コメントは制御文字を含まない 1 行のテキストにしてください（U+000A が 3 バイト目にあります）。（ほかに問題が 2 件あります。すべてレビューに表示されます）"
+	if got := c.Fault("ja", "invalid", en); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
 }
