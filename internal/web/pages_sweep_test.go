@@ -1,0 +1,440 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/storetest"
+)
+
+// The control panel in the cross-customer sweep and the access matrix. The
+// panel's pages are another face of the API (pages.go), so they owe what the
+// API owes (sweep_test.go, access_matrix_test.go):
+//
+//   - customer B, signed in, asking a page for customer A's objects gets 404
+//     (403 where B's role lacks the page's action), never A's data: none of
+//     A's identifiers, codes, login IDs, e-mail addresses or its name is in
+//     the answer. A parameterless page shows B nothing of A's either;
+//   - a page with an action sends a signed-out browser to /login (303);
+//   - a role the permission table (identity.Allowed) does not give the
+//     page's action gets 403; a role it does give gets the page for its own
+//     objects (so that the 404s above mean something);
+//   - a form (POST) sent from another site is refused with 403
+//     (http.CrossOriginProtection), signed in or not;
+//   - a form page needs at least the permission of each API write it
+//     covers: the panel is no way around the API's table.
+//
+// The sweep walks the page tables (customerPages, operatorPages), so pages
+// added later are covered without touching this file. Path parameters are
+// filled BY NAME, as the API sweep does (sweep_test.go: {code}, {id},
+// {account}, {customer}, {node}, {version}, …; an unknown name gets every
+// identifier A owns).
+
+func TestPanelSweep(t *testing.T) {
+	p := newPageSweep(t)
+	report := func(format string, args ...any) { t.Errorf(format, args...) }
+	s := p.w.e.srv
+	n := p.crossCustomer(report, p.w.e.customer, s.customerPages())
+	n += p.signedOut(report, p.w.e.customer, s.customerPages())
+	n += p.signedOut(report, p.w.e.mgmt, s.operatorPages())
+	n += p.roles(report, p.w.e.customer, s.customerPages(), p.custViewers)
+	n += p.roles(report, p.w.e.mgmt, s.operatorPages(), p.staffViewers)
+	n += p.crossSite(report, p.w.e.customer, s.customerPages(), p.custViewers)
+	n += p.crossSite(report, p.w.e.mgmt, s.operatorPages(), p.staffViewers)
+	pagesWithinAPI(report, s.customerPages(), s.customerRoutes(), customerRoles, t.Logf)
+	pagesWithinAPI(report, s.operatorPages(), s.mgmtRoutes(), staffRoles, t.Logf)
+	t.Logf("panel sweep: %d customer pages, %d operator pages, %d requests",
+		len(s.customerPages()), len(s.operatorPages()), n)
+}
+
+var (
+	customerRoles = []identity.Role{identity.RoleOpsAdmin, identity.RoleAdmin, identity.RoleUser}
+	staffRoles    = []identity.Role{identity.RoleOperator, identity.RoleSecurityOfficer}
+)
+
+// pageSweep is the sweep world (A and B with their objects) with browser
+// sessions for the pages.
+type pageSweep struct {
+	t         *testing.T
+	w         *sweepWorld
+	harvested []string // every identifier A's own API answers show
+	// bViewers are B's accounts, one per role; custViewers A's; staffViewers
+	// an operator and a security officer.
+	bViewers, custViewers, staffViewers []pageViewer
+}
+
+// pageViewer is a signed-in browser of one role.
+type pageViewer struct {
+	name string
+	role identity.Role
+	c    *pageClient
+}
+
+func newPageSweep(t *testing.T) *pageSweep {
+	w := newSweepWorld(t, storetest.SQLite(t))
+	e := w.e
+	p := &pageSweep{t: t, w: w}
+	p.harvested = harvest(t, w.A.opsAdmin, e.srv.customerRoutes(), w.platform)
+	w.f.private = dedupe(append(w.f.private, p.harvested...))
+	// Nodes are the platform's, not a customer's: operator pages find them
+	// by name or ID.
+	var nodes list[map[string]any]
+	staff := e.account("", "pg-op", identity.RoleOperator, sweepPW)
+	officer := e.account("", "pg-so", identity.RoleSecurityOfficer, sweepPW)
+	op := e.client(e.mgmt)
+	op.login("pg-op", sweepPW)
+	op.expect(http.StatusOK, "GET", "/api/v1/nodes", nil).json(t, &nodes)
+	for _, n := range nodes.Items {
+		for _, k := range []string{"id", "name"} {
+			if v, ok := n[k].(string); ok {
+				w.f.Candidate("node", v)
+			}
+		}
+	}
+	w.f.Candidate("account", staff.ID)
+	w.f.Candidate("account", officer.ID)
+	viewer := func(base, login string, role identity.Role) pageViewer {
+		c := e.pageClient(base)
+		c.login(login, sweepPW)
+		return pageViewer{login, role, c}
+	}
+	for _, who := range []struct {
+		suffix string
+		role   identity.Role
+	}{{"-ops", identity.RoleOpsAdmin}, {"-admin", identity.RoleAdmin}, {"-user", identity.RoleUser}} {
+		p.bViewers = append(p.bViewers, viewer(e.customer, "bravo"+who.suffix, who.role))
+		p.custViewers = append(p.custViewers, viewer(e.customer, "alpha"+who.suffix, who.role))
+	}
+	p.staffViewers = []pageViewer{viewer(e.mgmt, "pg-op", identity.RoleOperator),
+		viewer(e.mgmt, "pg-so", identity.RoleSecurityOfficer)}
+	return p
+}
+
+// pagePath is the request path of a page pattern: "/{$}" is "/".
+func pagePath(pattern string) string { return strings.ReplaceAll(pattern, "{$}", "") }
+
+// call sends one request of a page's method: a GET, or an empty form sent as
+// the browser does (same origin).
+func call(c *pageClient, method, path string) htmlPage {
+	if method == http.MethodGet {
+		return c.get(path)
+	}
+	return c.post(path, url.Values{})
+}
+
+// pageLeak returns the first of A's private values in the answer (body or
+// headers, a Location included), or "".
+func pageLeak(p htmlPage, private []string) string {
+	hdr := fmt.Sprint(p.hdr)
+	for _, v := range private {
+		if v != "" && (strings.Contains(p.body, v) || strings.Contains(hdr, v)) {
+			return v
+		}
+	}
+	return ""
+}
+
+// crossCustomer calls every customer page as each of B's viewers: a page with
+// path parameters with A's identifiers (404, or 403 for a role without the
+// action, unless B gets the same answer for a decoy that exists nowhere); a
+// parameterless GET page as it is (no 5xx). No answer may hold A's data.
+func (p *pageSweep) crossCustomer(report func(string, ...any), base string, pages []pageRoute) int {
+	n := 0
+	f := p.w.f
+	for _, who := range p.bViewers {
+		c := *who.c
+		c.base = base
+		for _, pg := range pages {
+			if pg.Action == "" {
+				continue // public pages (sign-in, assets) show no customer's data
+			}
+			params := pathParams(pg.Path)
+			if len(params) == 0 && pg.Method != http.MethodGet {
+				continue // B's own forms change B's state only; not swept
+			}
+			for _, sub := range substitutions(pagePath(pg.Path), params, f, p.harvested) {
+				r := call(&c, pg.Method, sub.path)
+				n++
+				where := fmt.Sprintf("%s: %s %s (page %s)", who.name, pg.Method, sub.path, pg.Path)
+				if r.code >= 500 {
+					report("%s: status %d", where, r.code)
+				}
+				if leak := pageLeak(r, f.private); leak != "" {
+					report("%s: the page shows A's %q", where, leak)
+				}
+				if len(params) == 0 || !sub.private {
+					continue
+				}
+				want := http.StatusNotFound
+				if !identity.Allowed(who.role, pg.Action) {
+					want = http.StatusForbidden
+				}
+				if r.code == want {
+					continue
+				}
+				d := call(&c, pg.Method, sub.decoy)
+				n++
+				if d.code != r.code {
+					report("%s: status %d (decoy %s: %d), want %d", where, r.code, sub.decoy, d.code, want)
+					continue
+				}
+				p.t.Logf("%s: %d, the same as for a decoy ID (reveals nothing)", where, r.code)
+			}
+		}
+	}
+	return n
+}
+
+// signedOut: every page with an action sends a browser without a session to
+// the sign-in page, a GET with the page to return to.
+func (p *pageSweep) signedOut(report func(string, ...any), base string, pages []pageRoute) int {
+	n := 0
+	c := p.w.e.pageClient(base)
+	for _, pg := range pages {
+		if pg.Action == "" {
+			continue
+		}
+		path := firstPath(pg, p.w.f, p.harvested)
+		r := call(c, pg.Method, path)
+		n++
+		loc := r.location()
+		if r.code != http.StatusSeeOther || !strings.HasPrefix(loc, "/login") {
+			report("signed out: %s %s (page %s): status %d to %q, want 303 to /login", pg.Method, path, pg.Path, r.code, loc)
+			continue
+		}
+		if pg.Method == http.MethodGet && loc != "/login?next="+url.QueryEscape(path) {
+			report("signed out: GET %s: sent to %q, which does not return to the page", path, loc)
+		}
+	}
+	return n
+}
+
+// firstPath is a page's path with its parameters filled with the first of
+// A's candidates.
+func firstPath(pg pageRoute, f *sweepFixture, harvested []string) string {
+	return substitutions(pagePath(pg.Path), pathParams(pg.Path), f, harvested)[0].path
+}
+
+// roles: a viewer whose role lacks a page's action gets 403 (for every
+// method; the refusal comes before the handler, so a form changes nothing);
+// a viewer whose role has it gets each GET page, for at least one of its own
+// objects when the page names one.
+func (p *pageSweep) roles(report func(string, ...any), base string, pages []pageRoute, viewers []pageViewer) int {
+	n := 0
+	for _, who := range viewers {
+		for _, pg := range pages {
+			if pg.Action == "" {
+				continue
+			}
+			params := pathParams(pg.Path)
+			if !identity.Allowed(who.role, pg.Action) {
+				path := firstPath(pg, p.w.f, p.harvested)
+				r := call(who.c, pg.Method, path)
+				n++
+				if r.code != http.StatusForbidden {
+					report("%s (%s): %s %s (page %s, action %s): status %d, want 403", who.name, who.role, pg.Method, path, pg.Path, pg.Action, r.code)
+				}
+				continue
+			}
+			if pg.Method != http.MethodGet || !p.knownParams(params) {
+				continue
+			}
+			var got []int
+			ok := false
+			for _, sub := range substitutions(pagePath(pg.Path), params, p.w.f, p.harvested) {
+				r := who.c.get(sub.path)
+				n++
+				got = append(got, r.code)
+				if r.code == http.StatusOK || r.code == http.StatusSeeOther && !strings.HasPrefix(r.location(), "/login") {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				report("%s (%s): GET %s (action %s): no own object shows (statuses %v)", who.name, who.role, pg.Path, pg.Action, dedupeInts(got))
+			}
+		}
+	}
+	return n
+}
+
+// knownParams says whether the sweep knows candidates for every parameter
+// (an unknown name such as {kind} or {name} is a vocabulary, not an
+// object of A's: its own-object check is left to the page's tests).
+func (p *pageSweep) knownParams(params []string) bool {
+	for _, name := range params {
+		if len(p.w.f.ids[name]) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func dedupeInts(s []int) []int {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// crossSite: every form (POST) sent from another site is refused with 403,
+// by a browser that says so (Sec-Fetch-Site: cross-site) and by one that
+// only sends its Origin, whether signed in (a viewer whose role has the
+// action) or not.
+func (p *pageSweep) crossSite(report func(string, ...any), base string, pages []pageRoute, viewers []pageViewer) int {
+	n := 0
+	anon := p.w.e.pageClient(base)
+	for _, pg := range pages {
+		if pg.Method == http.MethodGet {
+			continue
+		}
+		c := anon
+		for _, who := range viewers {
+			if pg.Action != "" && identity.Allowed(who.role, pg.Action) {
+				c = who.c
+				break
+			}
+		}
+		path := firstPath(pg, p.w.f, p.harvested)
+		for _, hdr := range []map[string]string{
+			{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+			{"Origin": "https://evil.example"},
+		} {
+			req, _ := http.NewRequest(pg.Method, base+path, strings.NewReader(""))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for k, v := range hdr {
+				req.Header.Set(k, v)
+			}
+			r := c.do(req)
+			n++
+			if r.code != http.StatusForbidden {
+				report("cross-site %s %s (page %s, headers %v): status %d, want 403", pg.Method, path, pg.Path, hdr, r.code)
+			}
+		}
+	}
+	return n
+}
+
+// pagesWithinAPI: a form page (any method but GET) must need at least the
+// permission of each API write it covers: every role the page's action
+// admits is admitted by the operation's. A GET page may rightly show a
+// section for a narrower permission only to those who have it; a GET page
+// wider than a GET it covers is logged for a reader to check.
+func pagesWithinAPI(report func(string, ...any), pages []pageRoute, routes []route, roles []identity.Role, logf func(string, ...any)) {
+	api := map[string]identity.Action{}
+	for _, rt := range routes {
+		api[rt.Method+" "+rt.Path] = rt.Action
+	}
+	for _, pg := range pages {
+		for _, op := range pg.Covers {
+			act, ok := api[op]
+			if !ok || act == "" {
+				continue // a public operation, or one the coverage test reports
+			}
+			write := !strings.HasPrefix(op, "GET ")
+			if write != (pg.Method != http.MethodGet) {
+				continue // a page offering a form whose target is another page
+			}
+			for _, role := range roles {
+				if !identity.Allowed(role, pg.Action) || identity.Allowed(role, act) {
+					continue
+				}
+				if write {
+					report("page %s %s (action %q) admits %s, but the API operation it covers, %s, needs %q",
+						pg.Method, pg.Path, pg.Action, role, op, act)
+				} else {
+					logf("check by hand: page %s %s (action %q) admits %s, who may not %s (%q): the page must show that part only with $.Can",
+						pg.Method, pg.Path, pg.Action, role, op, act)
+				}
+			}
+		}
+	}
+}
+
+// TestPanelSweepCatchesLeaks proves that the panel sweep fails on what it
+// exists to catch, with deliberately broken pages mounted beside the real
+// ones: a page showing another customer's account, one whose status tells
+// that another customer's contract exists, a list of every customer's
+// e-mail addresses, a form that needs less permission than the API
+// operation it covers, and a form target outside the cross-origin
+// protection.
+func TestPanelSweepCatchesLeaks(t *testing.T) {
+	p := newPageSweep(t)
+	s, db := p.w.e.srv, p.w.e.db
+	text := func(w http.ResponseWriter, s string) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte(s))
+	}
+	leaky := []pageRoute{
+		{"GET", "/leak/{account}", identity.ActCatalogRead, nil, func(w http.ResponseWriter, r *http.Request) error {
+			var login string
+			if err := db.QueryRow(r.Context(), `SELECT login_id FROM accounts WHERE id = ?`, r.PathValue("account")).Scan(&login); err != nil {
+				return fault.New(fault.NotFound, "not found")
+			}
+			text(w, login)
+			return nil
+		}},
+		{"GET", "/oracle/{code}", identity.ActCatalogRead, nil, func(w http.ResponseWriter, r *http.Request) error {
+			var n int
+			_ = db.QueryRow(r.Context(), `SELECT COUNT(*) FROM contracts WHERE service_code = ?`, r.PathValue("code")).Scan(&n)
+			if n > 0 {
+				return fault.New(fault.Forbidden, "not yours")
+			}
+			return fault.New(fault.NotFound, "not found")
+		}},
+		{"GET", "/leak-all", identity.ActCatalogRead, nil, func(w http.ResponseWriter, r *http.Request) error {
+			rows, err := db.Query(r.Context(), `SELECT email FROM accounts`)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			var all []string
+			for rows.Next() {
+				var m string
+				_ = rows.Scan(&m)
+				all = append(all, m)
+			}
+			text(w, strings.Join(all, "\n"))
+			return rows.Err()
+		}},
+		{"POST", "/wide/apply", identity.ActNetworkRead, []string{"POST /api/v1/network/draft/apply"},
+			func(w http.ResponseWriter, r *http.Request) error { return redirect(w, r, "/", "") }},
+	}
+	pages := append(s.customerPages(), leaky...)
+	handler := s.outer("customer", s.mux(s.customerRoutes(), identity.CustomerSide, pages...))
+	// A form served without the cross-origin protection (mounted past it).
+	unprotected := http.NewServeMux()
+	unprotected.Handle("POST /unguarded", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	}))
+	unprotected.Handle("/", handler)
+	ts := httptest.NewUnstartedServer(unprotected)
+	ts.TLS = serverTLS(p.w.e.cert)
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	for _, v := range append(p.bViewers, p.custViewers...) {
+		v.c.base = ts.URL
+		v.c.login(v.name, sweepPW) // the jar's session is for the real listener's host
+	}
+	planted := append(slices.Clone(leaky), pageRoute{"POST", "/unguarded", "", nil, nil})
+	var reports []string
+	report := func(format string, args ...any) { reports = append(reports, fmt.Sprintf(format, args...)) }
+	p.crossCustomer(report, ts.URL, planted)
+	p.crossSite(report, ts.URL, planted, p.custViewers)
+	pagesWithinAPI(report, planted, s.customerRoutes(), customerRoles, t.Logf)
+	for _, want := range []string{"/leak/", "/oracle/", "/leak-all", "POST /wide/apply", "cross-site POST /unguarded"} {
+		found := false
+		for _, r := range reports {
+			found = found || strings.Contains(r, want)
+		}
+		if !found {
+			t.Errorf("the panel sweep did not report the planted page %s; reports: %q", want, reports)
+		}
+	}
+}
