@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -48,15 +49,15 @@ func TestPanelSweep(t *testing.T) {
 	n += p.roles(report, p.w.e.mgmt, s.operatorPages(), p.staffViewers)
 	n += p.crossSite(report, p.w.e.customer, s.customerPages(), p.custViewers)
 	n += p.crossSite(report, p.w.e.mgmt, s.operatorPages(), p.staffViewers)
-	pagesWithinAPI(report, s.customerPages(), s.customerRoutes(), customerRoles, t.Logf)
-	pagesWithinAPI(report, s.operatorPages(), s.mgmtRoutes(), staffRoles, t.Logf)
+	pagesWithinAPI(report, s.customerPages(), s.customerRoutes(), sweepCustomerRoles, t.Logf)
+	pagesWithinAPI(report, s.operatorPages(), s.mgmtRoutes(), sweepStaffRoles, t.Logf)
 	t.Logf("panel sweep: %d customer pages, %d operator pages, %d requests",
 		len(s.customerPages()), len(s.operatorPages()), n)
 }
 
 var (
-	customerRoles = []identity.Role{identity.RoleOpsAdmin, identity.RoleAdmin, identity.RoleUser}
-	staffRoles    = []identity.Role{identity.RoleOperator, identity.RoleSecurityOfficer}
+	sweepCustomerRoles = []identity.Role{identity.RoleOpsAdmin, identity.RoleAdmin, identity.RoleUser}
+	sweepStaffRoles    = []identity.Role{identity.RoleOperator, identity.RoleSecurityOfficer}
 )
 
 // pageSweep is the sweep world (A and B with their objects) with browser
@@ -120,21 +121,48 @@ func newPageSweep(t *testing.T) *pageSweep {
 // pagePath is the request path of a page pattern: "/{$}" is "/".
 func pagePath(pattern string) string { return strings.ReplaceAll(pattern, "{$}", "") }
 
-// call sends one request of a page's method: a GET, or an empty form sent as
-// the browser does (same origin).
-func call(c *pageClient, method, path string) htmlPage {
-	if method == http.MethodGet {
-		return c.get(path)
+// call sends one request of a page's method as c's browser: a GET, or an
+// empty form sent as the browser does (same origin), with hdr on top. It
+// does not hold the answer to checkHTML: a redirect's body or an htmx
+// fragment is not a page, and the page tests check whole pages.
+func call(c *pageClient, method, path string, hdr map[string]string) htmlPage {
+	c.t.Helper()
+	var body io.Reader
+	if method != http.MethodGet {
+		body = strings.NewReader("")
 	}
-	return c.post(path, url.Values{})
+	req, _ := http.NewRequest(method, c.base+path, body)
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", c.base)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+		if v == "" {
+			req.Header.Del(k)
+		}
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return htmlPage{code: res.StatusCode, body: string(b), hdr: res.Header}
 }
 
 // pageLeak returns the first of A's private values in the answer (body or
-// headers, a Location included), or "".
-func pageLeak(p htmlPage, private []string) string {
+// headers, a Location included), or "". A value that the request's path
+// holds is not looked for: B put it there, and every page repeats its own
+// path (the language switch returns to it).
+func pageLeak(p htmlPage, path string, private []string) string {
 	hdr := fmt.Sprint(p.hdr)
 	for _, v := range private {
-		if v != "" && (strings.Contains(p.body, v) || strings.Contains(hdr, v)) {
+		if v != "" && !strings.Contains(path, v) && (strings.Contains(p.body, v) || strings.Contains(hdr, v)) {
 			return v
 		}
 	}
@@ -160,13 +188,13 @@ func (p *pageSweep) crossCustomer(report func(string, ...any), base string, page
 				continue // B's own forms change B's state only; not swept
 			}
 			for _, sub := range substitutions(pagePath(pg.Path), params, f, p.harvested) {
-				r := call(&c, pg.Method, sub.path)
+				r := call(&c, pg.Method, sub.path, nil)
 				n++
 				where := fmt.Sprintf("%s: %s %s (page %s)", who.name, pg.Method, sub.path, pg.Path)
 				if r.code >= 500 {
 					report("%s: status %d", where, r.code)
 				}
-				if leak := pageLeak(r, f.private); leak != "" {
+				if leak := pageLeak(r, sub.path, f.private); leak != "" {
 					report("%s: the page shows A's %q", where, leak)
 				}
 				if len(params) == 0 || !sub.private {
@@ -179,7 +207,7 @@ func (p *pageSweep) crossCustomer(report func(string, ...any), base string, page
 				if r.code == want {
 					continue
 				}
-				d := call(&c, pg.Method, sub.decoy)
+				d := call(&c, pg.Method, sub.decoy, nil)
 				n++
 				if d.code != r.code {
 					report("%s: status %d (decoy %s: %d), want %d", where, r.code, sub.decoy, d.code, want)
@@ -202,7 +230,7 @@ func (p *pageSweep) signedOut(report func(string, ...any), base string, pages []
 			continue
 		}
 		path := firstPath(pg, p.w.f, p.harvested)
-		r := call(c, pg.Method, path)
+		r := call(c, pg.Method, path, nil)
 		n++
 		loc := r.location()
 		if r.code != http.StatusSeeOther || !strings.HasPrefix(loc, "/login") {
@@ -236,7 +264,7 @@ func (p *pageSweep) roles(report func(string, ...any), base string, pages []page
 			params := pathParams(pg.Path)
 			if !identity.Allowed(who.role, pg.Action) {
 				path := firstPath(pg, p.w.f, p.harvested)
-				r := call(who.c, pg.Method, path)
+				r := call(who.c, pg.Method, path, nil)
 				n++
 				if r.code != http.StatusForbidden {
 					report("%s (%s): %s %s (page %s, action %s): status %d, want 403", who.name, who.role, pg.Method, path, pg.Path, pg.Action, r.code)
@@ -249,7 +277,7 @@ func (p *pageSweep) roles(report func(string, ...any), base string, pages []page
 			var got []int
 			ok := false
 			for _, sub := range substitutions(pagePath(pg.Path), params, p.w.f, p.harvested) {
-				r := who.c.get(sub.path)
+				r := call(who.c, http.MethodGet, sub.path, nil)
 				n++
 				got = append(got, r.code)
 				if r.code == http.StatusOK || r.code == http.StatusSeeOther && !strings.HasPrefix(r.location(), "/login") {
@@ -304,14 +332,9 @@ func (p *pageSweep) crossSite(report func(string, ...any), base string, pages []
 		path := firstPath(pg, p.w.f, p.harvested)
 		for _, hdr := range []map[string]string{
 			{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
-			{"Origin": "https://evil.example"},
+			{"Sec-Fetch-Site": "", "Origin": "https://evil.example"},
 		} {
-			req, _ := http.NewRequest(pg.Method, base+path, strings.NewReader(""))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			for k, v := range hdr {
-				req.Header.Set(k, v)
-			}
-			r := c.do(req)
+			r := call(c, pg.Method, path, hdr)
 			n++
 			if r.code != http.StatusForbidden {
 				report("cross-site %s %s (page %s, headers %v): status %d, want 403", pg.Method, path, pg.Path, hdr, r.code)
@@ -427,7 +450,7 @@ func TestPanelSweepCatchesLeaks(t *testing.T) {
 	report := func(format string, args ...any) { reports = append(reports, fmt.Sprintf(format, args...)) }
 	p.crossCustomer(report, ts.URL, planted)
 	p.crossSite(report, ts.URL, planted, p.custViewers)
-	pagesWithinAPI(report, planted, s.customerRoutes(), customerRoles, t.Logf)
+	pagesWithinAPI(report, planted, s.customerRoutes(), sweepCustomerRoles, t.Logf)
 	for _, want := range []string{"/leak/", "/oracle/", "/leak-all", "POST /wide/apply", "cross-site POST /unguarded"} {
 		found := false
 		for _, r := range reports {
