@@ -43,8 +43,14 @@ func TestPanelSweep(t *testing.T) {
 	report := func(format string, args ...any) { t.Errorf(format, args...) }
 	s := p.w.e.srv
 	n := p.crossCustomer(report, p.w.e.customer, s.customerPages())
-	n += p.signedOut(report, p.w.e.customer, s.customerPages())
-	n += p.signedOut(report, p.w.e.mgmt, s.operatorPages())
+	n += p.signedOut(report, p.w.e.customer, s.customerPages(), "signed out", nil)
+	n += p.signedOut(report, p.w.e.mgmt, s.operatorPages(), "signed out", nil)
+	// A session of the other listener, sent under this listener's cookie
+	// name (as a stolen cookie would be), is no session here.
+	n += p.signedOut(report, p.w.e.customer, s.customerPages(), "an operator's session",
+		map[string]string{"Cookie": cookieName(identity.CustomerSide) + "=" + p.sessionSecret(p.staffViewers[0], identity.OperatorSide)})
+	n += p.signedOut(report, p.w.e.mgmt, s.operatorPages(), "a customer's session",
+		map[string]string{"Cookie": cookieName(identity.OperatorSide) + "=" + p.sessionSecret(p.custViewers[0], identity.CustomerSide)})
 	n += p.roles(report, p.w.e.customer, s.customerPages(), p.custViewers)
 	n += p.roles(report, p.w.e.mgmt, s.operatorPages(), p.staffViewers)
 	n += p.crossSite(report, p.w.e.customer, s.customerPages(), p.custViewers)
@@ -175,7 +181,6 @@ func pageLeak(p htmlPage, path string, private []string) string {
 // parameterless GET page as it is (no 5xx). No answer may hold A's data.
 func (p *pageSweep) crossCustomer(report func(string, ...any), base string, pages []pageRoute) int {
 	n := 0
-	f := p.w.f
 	for _, who := range p.bViewers {
 		c := *who.c
 		c.base = base
@@ -187,42 +192,74 @@ func (p *pageSweep) crossCustomer(report func(string, ...any), base string, page
 			if len(params) == 0 && pg.Method != http.MethodGet {
 				continue // B's own forms change B's state only; not swept
 			}
-			for _, sub := range substitutions(pagePath(pg.Path), params, f, p.harvested) {
-				r := call(&c, pg.Method, sub.path, nil)
-				n++
-				where := fmt.Sprintf("%s: %s %s (page %s)", who.name, pg.Method, sub.path, pg.Path)
-				if r.code >= 500 {
-					report("%s: status %d", where, r.code)
+			// A GET is also asked as htmx asks it: a page may answer a
+			// fragment then, by another path through its handler.
+			variants := []map[string]string{nil}
+			if pg.Method == http.MethodGet {
+				variants = append(variants, map[string]string{"HX-Request": "true"})
+			}
+			for _, sub := range substitutions(pagePath(pg.Path), params, p.w.f, p.harvested) {
+				for _, hdr := range variants {
+					n += p.crossCall(report, &c, who, pg, sub, params, hdr)
 				}
-				if leak := pageLeak(r, sub.path, f.private); leak != "" {
-					report("%s: the page shows A's %q", where, leak)
-				}
-				if len(params) == 0 || !sub.private {
-					continue
-				}
-				want := http.StatusNotFound
-				if !identity.Allowed(who.role, pg.Action) {
-					want = http.StatusForbidden
-				}
-				if r.code == want {
-					continue
-				}
-				d := call(&c, pg.Method, sub.decoy, nil)
-				n++
-				if d.code != r.code {
-					report("%s: status %d (decoy %s: %d), want %d", where, r.code, sub.decoy, d.code, want)
-					continue
-				}
-				p.t.Logf("%s: %d, the same as for a decoy ID (reveals nothing)", where, r.code)
 			}
 		}
 	}
 	return n
 }
 
-// signedOut: every page with an action sends a browser without a session to
-// the sign-in page, a GET with the page to return to.
-func (p *pageSweep) signedOut(report func(string, ...any), base string, pages []pageRoute) int {
+// crossCall makes one request of the cross-customer sweep and checks its
+// answer; it returns the number of requests made.
+func (p *pageSweep) crossCall(report func(string, ...any), c *pageClient, who pageViewer, pg pageRoute, sub substitution,
+	params []string, hdr map[string]string) int {
+	f := p.w.f
+	r := call(c, pg.Method, sub.path, hdr)
+	n := 1
+	where := fmt.Sprintf("%s: %s %s (page %s)", who.name, pg.Method, sub.path, pg.Path)
+	if hdr != nil {
+		where += " as htmx"
+	}
+	if r.code >= 500 {
+		report("%s: status %d", where, r.code)
+	}
+	if leak := pageLeak(r, sub.path, f.private); leak != "" {
+		report("%s: the page shows A's %q", where, leak)
+	}
+	if len(params) == 0 || !sub.private {
+		return n
+	}
+	want := http.StatusNotFound
+	if !identity.Allowed(who.role, pg.Action) {
+		want = http.StatusForbidden
+	}
+	if r.code == want {
+		return n
+	}
+	d := call(c, pg.Method, sub.decoy, hdr)
+	n++
+	if d.code != r.code {
+		report("%s: status %d (decoy %s: %d), want %d", where, r.code, sub.decoy, d.code, want)
+		return n
+	}
+	p.t.Logf("%s: %d, the same as for a decoy ID (reveals nothing)", where, r.code)
+	return n
+}
+
+// sessionSecret is the session cookie of who's browser on side.
+func (p *pageSweep) sessionSecret(who pageViewer, side identity.Side) string {
+	for _, ck := range who.c.hc.Jar.Cookies(mustURLTB(p.t, who.c.base)) {
+		if ck.Name == cookieName(side) {
+			return ck.Value
+		}
+	}
+	p.t.Fatalf("%s has no %s session cookie", who.name, cookieName(side))
+	return ""
+}
+
+// signedOut: every page with an action sends a browser without a session
+// (or with hdr's credential, which is none here) to the sign-in page, a GET
+// with the page to return to.
+func (p *pageSweep) signedOut(report func(string, ...any), base string, pages []pageRoute, who string, hdr map[string]string) int {
 	n := 0
 	c := p.w.e.pageClient(base)
 	for _, pg := range pages {
@@ -230,15 +267,18 @@ func (p *pageSweep) signedOut(report func(string, ...any), base string, pages []
 			continue
 		}
 		path := firstPath(pg, p.w.f, p.harvested)
-		r := call(c, pg.Method, path, nil)
+		r := call(c, pg.Method, path, hdr)
 		n++
 		loc := r.location()
 		if r.code != http.StatusSeeOther || !strings.HasPrefix(loc, "/login") {
-			report("signed out: %s %s (page %s): status %d to %q, want 303 to /login", pg.Method, path, pg.Path, r.code, loc)
+			report("%s: %s %s (page %s): status %d to %q, want 303 to /login", who, pg.Method, path, pg.Path, r.code, loc)
 			continue
 		}
 		if pg.Method == http.MethodGet && loc != "/login?next="+url.QueryEscape(path) {
-			report("signed out: GET %s: sent to %q, which does not return to the page", path, loc)
+			report("%s: GET %s: sent to %q, which does not return to the page", who, path, loc)
+		}
+		if leak := pageLeak(r, path, p.w.f.private); leak != "" {
+			report("%s: %s %s: the answer shows A's %q", who, pg.Method, path, leak)
 		}
 	}
 	return n
