@@ -42,7 +42,20 @@ func TestPanelSweep(t *testing.T) {
 	p := newPageSweep(t)
 	report := func(format string, args ...any) { t.Errorf(format, args...) }
 	s := p.w.e.srv
+	before := harvest(t, p.w.A.opsAdmin, s.customerRoutes(), p.w.platform)
 	n := p.crossCustomer(report, p.w.e.customer, s.customerPages())
+	// B's forms changed nothing of A's: A's sessions, token and browsers
+	// still work and A's answers list the same identifiers.
+	p.w.A.opsToken.expect(http.StatusOK, "GET", "/api/v1/me", nil)
+	p.w.A.opsAdmin.expect(http.StatusOK, "GET", "/api/v1/me", nil)
+	for _, v := range p.custViewers {
+		if r := call(v.c, http.MethodGet, "/api/v1/me", nil); r.code != http.StatusOK {
+			t.Errorf("after the sweep, %s's browser session answers %d", v.name, r.code)
+		}
+	}
+	if after := harvest(t, p.w.A.opsAdmin, s.customerRoutes(), p.w.platform); !slices.Equal(before, after) {
+		t.Errorf("A's objects changed during the panel sweep:\nbefore %v\nafter  %v", before, after)
+	}
 	n += p.signedOut(report, p.w.e.customer, s.customerPages(), "signed out", nil)
 	n += p.signedOut(report, p.w.e.mgmt, s.operatorPages(), "signed out", nil)
 	// A session of the other listener, sent under this listener's cookie
