@@ -43,7 +43,13 @@ func TestPanelSweep(t *testing.T) {
 	report := func(format string, args ...any) { t.Errorf(format, args...) }
 	s := p.w.e.srv
 	before := harvest(t, p.w.A.opsAdmin, s.customerRoutes(), p.w.platform)
+	bBefore := harvest(t, p.w.B.opsAdmin, s.customerRoutes(), p.w.platform)
 	n := p.crossCustomer(report, p.w.e.customer, s.customerPages())
+	// Every form B sent named A's objects and was refused: a refusal
+	// changes nothing, B's own state (its edit lock, a draft) included.
+	if after := harvest(t, p.w.B.opsAdmin, s.customerRoutes(), p.w.platform); !slices.Equal(bBefore, after) {
+		t.Errorf("B's own objects changed while its forms naming A's objects were refused:\nbefore %v\nafter  %v", bBefore, after)
+	}
 	// B's forms changed nothing of A's: A's sessions, token and browsers
 	// still work and A's answers list the same identifiers.
 	p.w.A.opsToken.expect(http.StatusOK, "GET", "/api/v1/me", nil)
