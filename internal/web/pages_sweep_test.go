@@ -42,26 +42,7 @@ func TestPanelSweep(t *testing.T) {
 	p := newPageSweep(t)
 	report := func(format string, args ...any) { t.Errorf(format, args...) }
 	s := p.w.e.srv
-	before := harvest(t, p.w.A.opsAdmin, s.customerRoutes(), p.w.platform)
-	bBefore := apiState(t, p.w.B.opsAdmin, s.customerRoutes(), p.w.platform)
-	n := p.crossCustomer(report, p.w.e.customer, s.customerPages())
-	// Every form B sent named A's objects and was refused: a refusal
-	// changes nothing, B's own state (its edit lock, a draft) included.
-	if after := apiState(t, p.w.B.opsAdmin, s.customerRoutes(), p.w.platform); !slices.Equal(bBefore, after) {
-		t.Errorf("B's own objects changed while its forms naming A's objects were refused:\nbefore %v\nafter  %v", bBefore, after)
-	}
-	// B's forms changed nothing of A's: A's sessions, token and browsers
-	// still work and A's answers list the same identifiers.
-	p.w.A.opsToken.expect(http.StatusOK, "GET", "/api/v1/me", nil)
-	p.w.A.opsAdmin.expect(http.StatusOK, "GET", "/api/v1/me", nil)
-	for _, v := range p.custViewers {
-		if r := call(v.c, http.MethodGet, "/api/v1/me", nil); r.code != http.StatusOK {
-			t.Errorf("after the sweep, %s's browser session answers %d", v.name, r.code)
-		}
-	}
-	if after := harvest(t, p.w.A.opsAdmin, s.customerRoutes(), p.w.platform); !slices.Equal(before, after) {
-		t.Errorf("A's objects changed during the panel sweep:\nbefore %v\nafter  %v", before, after)
-	}
+	n := p.crossCustomerChangesNothing(report, p.w.e.customer, s.customerPages())
 	n += p.signedOut(report, p.w.e.customer, s.customerPages(), "signed out", nil)
 	n += p.signedOut(report, p.w.e.mgmt, s.operatorPages(), "signed out", nil)
 	// A session of the other listener, sent under this listener's cookie
@@ -206,6 +187,34 @@ func pageLeak(p htmlPage, path string, private []string) string {
 		}
 	}
 	return ""
+}
+
+// crossCustomerChangesNothing is crossCustomer, then checks that B's forms,
+// all refused since each named an object B does not have, changed nothing:
+// A's sessions, token and browsers still work and A's answers list the same
+// identifiers; B's own state (its edit lock, a draft) is as it was.
+func (p *pageSweep) crossCustomerChangesNothing(report func(string, ...any), base string, pages []pageRoute) int {
+	t, routes := p.t, p.w.e.srv.customerRoutes()
+	aBefore := harvest(t, p.w.A.opsAdmin, routes, p.w.platform)
+	bBefore := apiState(t, p.w.B.opsAdmin, routes, p.w.platform)
+	n := p.crossCustomer(report, base, pages)
+	if after := apiState(t, p.w.B.opsAdmin, routes, p.w.platform); !slices.Equal(bBefore, after) {
+		report("B's own state changed while its forms naming objects it does not have were refused:\nbefore %v\nafter  %v", bBefore, after)
+	}
+	for _, c := range []*client{p.w.A.opsToken, p.w.A.opsAdmin} {
+		if r := c.do("GET", "/api/v1/me", nil); r.code != http.StatusOK {
+			report("after the sweep, A's API credential answers %d", r.code)
+		}
+	}
+	for _, v := range p.custViewers {
+		if r := call(v.c, http.MethodGet, "/api/v1/me", nil); r.code != http.StatusOK {
+			report("after the sweep, %s's browser session answers %d", v.name, r.code)
+		}
+	}
+	if after := harvest(t, p.w.A.opsAdmin, routes, p.w.platform); !slices.Equal(aBefore, after) {
+		report("A's objects changed during the panel sweep:\nbefore %v\nafter  %v", aBefore, after)
+	}
+	return n
 }
 
 // crossCustomer calls every customer page as each of B's viewers: a page with
@@ -457,9 +466,10 @@ func pagesWithinAPI(report func(string, ...any), pages []pageRoute, routes []rou
 // exists to catch, with deliberately broken pages mounted beside the real
 // ones: a page showing another customer's account, one whose status tells
 // that another customer's contract exists, a list of every customer's
-// e-mail addresses, a form that needs less permission than the API
-// operation it covers, and a form target outside the cross-origin
-// protection.
+// e-mail addresses, a refused form that takes the caller's edit lock, one
+// that deletes another customer's device, a form that needs less
+// permission than the API operation it covers, and a form target outside
+// the cross-origin protection.
 func TestPanelSweepCatchesLeaks(t *testing.T) {
 	p := newPageSweep(t)
 	s, db := p.w.e.srv, p.w.e.db
@@ -499,6 +509,23 @@ func TestPanelSweepCatchesLeaks(t *testing.T) {
 			text(w, strings.Join(all, "\n"))
 			return rows.Err()
 		}},
+		{"POST", "/grab/{code}", identity.ActNetworkEdit, nil, func(w http.ResponseWriter, r *http.Request) error {
+			// Takes the caller's edit lock before finding that the port
+			// is not the caller's.
+			n, err := s.network()
+			if err != nil {
+				return err
+			}
+			if _, err := n.StartEditing(r.Context(), principal(r).Scope()); err != nil {
+				return err
+			}
+			return fault.New(fault.NotFound, "not found")
+		}},
+		{"POST", "/steal/{device}/revoke", identity.ActDevicesManage, nil, func(w http.ResponseWriter, r *http.Request) error {
+			// Deletes whatever device it is given, then says not found.
+			_, _ = db.Exec(r.Context(), `DELETE FROM device_certificates WHERE id = ?`, r.PathValue("device"))
+			return fault.New(fault.NotFound, "not found")
+		}},
 		{"POST", "/wide/apply", identity.ActNetworkRead, []string{"POST /api/v1/network/draft/apply"},
 			func(w http.ResponseWriter, r *http.Request) error { return redirect(w, r, "/", "") }},
 	}
@@ -521,10 +548,11 @@ func TestPanelSweepCatchesLeaks(t *testing.T) {
 	planted := append(slices.Clone(leaky), pageRoute{"POST", "/unguarded", "", nil, nil})
 	var reports []string
 	report := func(format string, args ...any) { reports = append(reports, fmt.Sprintf(format, args...)) }
-	p.crossCustomer(report, ts.URL, planted)
+	p.crossCustomerChangesNothing(report, ts.URL, planted)
 	p.crossSite(report, ts.URL, planted, p.custViewers)
 	pagesWithinAPI(report, planted, s.customerRoutes(), sweepCustomerRoles, t.Logf)
-	for _, want := range []string{"/leak/", "/oracle/", "/leak-all", "POST /wide/apply", "cross-site POST /unguarded"} {
+	for _, want := range []string{"/leak/", "/oracle/", "/leak-all", "B's own state changed", "A's objects changed",
+		"POST /wide/apply", "cross-site POST /unguarded"} {
 		found := false
 		for _, r := range reports {
 			found = found || strings.Contains(r, want)
