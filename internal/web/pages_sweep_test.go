@@ -199,7 +199,8 @@ func (p *pageSweep) crossCustomerChangesNothing(report func(string, ...any), bas
 	bBefore := apiState(t, p.w.B.opsAdmin, routes, p.w.platform)
 	n := p.crossCustomer(report, base, pages)
 	if after := apiState(t, p.w.B.opsAdmin, routes, p.w.platform); !slices.Equal(bBefore, after) {
-		report("B's own state changed while its forms naming objects it does not have were refused:\nbefore %v\nafter  %v", bBefore, after)
+		gone, came := setDiff(bBefore, after)
+		report("B's own state changed while its forms naming objects it does not have were refused: gone %v, came %v", gone, came)
 	}
 	for _, c := range []*client{p.w.A.opsToken, p.w.A.opsAdmin} {
 		if r := c.do("GET", "/api/v1/me", nil); r.code != http.StatusOK {
@@ -212,9 +213,25 @@ func (p *pageSweep) crossCustomerChangesNothing(report func(string, ...any), bas
 		}
 	}
 	if after := harvest(t, p.w.A.opsAdmin, routes, p.w.platform); !slices.Equal(aBefore, after) {
-		report("A's objects changed during the panel sweep:\nbefore %v\nafter  %v", aBefore, after)
+		gone, came := setDiff(aBefore, after)
+		report("A's objects changed during the panel sweep: gone %v, came %v", gone, came)
 	}
 	return n
+}
+
+// setDiff is what is in a but not b, and in b but not a.
+func setDiff(a, b []string) (onlyA, onlyB []string) {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			onlyA = append(onlyA, x)
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			onlyB = append(onlyB, x)
+		}
+	}
+	return onlyA, onlyB
 }
 
 // crossCustomer calls every customer page as each of B's viewers: a page with
