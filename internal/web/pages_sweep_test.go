@@ -138,14 +138,14 @@ func newPageSweep(t *testing.T) *pageSweep {
 	return p
 }
 
-// pagePath is the request path of a page pattern: "/{$}" is "/".
-func pagePath(pattern string) string { return strings.ReplaceAll(pattern, "{$}", "") }
+// sweepPagePath is the request path of a page pattern: "/{$}" is "/".
+func sweepPagePath(pattern string) string { return strings.ReplaceAll(pattern, "{$}", "") }
 
-// call sends one request of a page's method as c's browser: a GET, or an
+// sweepCall sends one request of a page's method as c's browser: a GET, or an
 // empty form sent as the browser does (same origin), with hdr on top. It
 // does not hold the answer to checkHTML: a redirect's body or an htmx
 // fragment is not a page, and the page tests check whole pages.
-func call(c *pageClient, method, path string, hdr map[string]string) htmlPage {
+func sweepCall(c *pageClient, method, path string, hdr map[string]string) htmlPage {
 	c.t.Helper()
 	var body io.Reader
 	if method != http.MethodGet {
@@ -175,11 +175,11 @@ func call(c *pageClient, method, path string, hdr map[string]string) htmlPage {
 	return htmlPage{code: res.StatusCode, body: string(b), hdr: res.Header}
 }
 
-// pageLeak returns the first of A's private values in the answer (body or
+// sweepPageLeak returns the first of A's private values in the answer (body or
 // headers, a Location included), or "". A value that the request's path
 // holds is not looked for: B put it there, and every page repeats its own
 // path (the language switch returns to it).
-func pageLeak(p htmlPage, path string, private []string) string {
+func sweepPageLeak(p htmlPage, path string, private []string) string {
 	hdr := fmt.Sprint(p.hdr)
 	for _, v := range private {
 		if v != "" && !strings.Contains(path, v) && (strings.Contains(p.body, v) || strings.Contains(hdr, v)) {
@@ -199,7 +199,7 @@ func (p *pageSweep) crossCustomerChangesNothing(report func(string, ...any), bas
 	bBefore := apiState(t, p.w.B.opsAdmin, routes, p.w.platform)
 	n := p.crossCustomer(report, base, pages)
 	if after := apiState(t, p.w.B.opsAdmin, routes, p.w.platform); !slices.Equal(bBefore, after) {
-		gone, came := setDiff(bBefore, after)
+		gone, came := sweepDiff(bBefore, after)
 		report("B's own state changed while its forms naming objects it does not have were refused: gone %v, came %v", gone, came)
 	}
 	for _, c := range []*client{p.w.A.opsToken, p.w.A.opsAdmin} {
@@ -208,19 +208,19 @@ func (p *pageSweep) crossCustomerChangesNothing(report func(string, ...any), bas
 		}
 	}
 	for _, v := range p.custViewers {
-		if r := call(v.c, http.MethodGet, "/api/v1/me", nil); r.code != http.StatusOK {
+		if r := sweepCall(v.c, http.MethodGet, "/api/v1/me", nil); r.code != http.StatusOK {
 			report("after the sweep, %s's browser session answers %d", v.name, r.code)
 		}
 	}
 	if after := harvest(t, p.w.A.opsAdmin, routes, p.w.platform); !slices.Equal(aBefore, after) {
-		gone, came := setDiff(aBefore, after)
+		gone, came := sweepDiff(aBefore, after)
 		report("A's objects changed during the panel sweep: gone %v, came %v", gone, came)
 	}
 	return n
 }
 
-// setDiff is what is in a but not b, and in b but not a.
-func setDiff(a, b []string) (onlyA, onlyB []string) {
+// sweepDiff is what is in a but not b, and in b but not a.
+func sweepDiff(a, b []string) (onlyA, onlyB []string) {
 	for _, x := range a {
 		if !slices.Contains(b, x) {
 			onlyA = append(onlyA, x)
@@ -257,7 +257,7 @@ func (p *pageSweep) crossCustomer(report func(string, ...any), base string, page
 			if pg.Method == http.MethodGet {
 				variants = append(variants, map[string]string{"HX-Request": "true"})
 			}
-			for _, sub := range substitutions(pagePath(pg.Path), params, p.w.f, p.harvested) {
+			for _, sub := range substitutions(sweepPagePath(pg.Path), params, p.w.f, p.harvested) {
 				for _, hdr := range variants {
 					n += p.crossCall(report, &c, who, pg, sub, params, hdr)
 				}
@@ -272,7 +272,7 @@ func (p *pageSweep) crossCustomer(report func(string, ...any), base string, page
 func (p *pageSweep) crossCall(report func(string, ...any), c *pageClient, who pageViewer, pg pageRoute, sub substitution,
 	params []string, hdr map[string]string) int {
 	f := p.w.f
-	r := call(c, pg.Method, sub.path, hdr)
+	r := sweepCall(c, pg.Method, sub.path, hdr)
 	n := 1
 	where := fmt.Sprintf("%s: %s %s (page %s)", who.name, pg.Method, sub.path, pg.Path)
 	if hdr != nil {
@@ -281,7 +281,7 @@ func (p *pageSweep) crossCall(report func(string, ...any), c *pageClient, who pa
 	if r.code >= 500 {
 		report("%s: status %d", where, r.code)
 	}
-	if leak := pageLeak(r, sub.path, f.private); leak != "" {
+	if leak := sweepPageLeak(r, sub.path, f.private); leak != "" {
 		report("%s: the page shows A's %q", where, leak)
 	}
 	if len(params) == 0 || !sub.private {
@@ -294,7 +294,7 @@ func (p *pageSweep) crossCall(report func(string, ...any), c *pageClient, who pa
 	if r.code == want {
 		return n
 	}
-	d := call(c, pg.Method, sub.decoy, hdr)
+	d := sweepCall(c, pg.Method, sub.decoy, hdr)
 	n++
 	if d.code != r.code {
 		report("%s: status %d (decoy %s: %d), want %d", where, r.code, sub.decoy, d.code, want)
@@ -325,8 +325,8 @@ func (p *pageSweep) signedOut(report func(string, ...any), base string, pages []
 		if pg.Action == "" {
 			continue
 		}
-		path := firstPath(pg, p.w.f, p.harvested)
-		r := call(c, pg.Method, path, hdr)
+		path := sweepFirstPath(pg, p.w.f, p.harvested)
+		r := sweepCall(c, pg.Method, path, hdr)
 		n++
 		loc := r.location()
 		if r.code != http.StatusSeeOther || !strings.HasPrefix(loc, "/login") {
@@ -336,17 +336,17 @@ func (p *pageSweep) signedOut(report func(string, ...any), base string, pages []
 		if pg.Method == http.MethodGet && loc != "/login?next="+url.QueryEscape(path) {
 			report("%s: GET %s: sent to %q, which does not return to the page", who, path, loc)
 		}
-		if leak := pageLeak(r, path, p.w.f.private); leak != "" {
+		if leak := sweepPageLeak(r, path, p.w.f.private); leak != "" {
 			report("%s: %s %s: the answer shows A's %q", who, pg.Method, path, leak)
 		}
 	}
 	return n
 }
 
-// firstPath is a page's path with its parameters filled with the first of
+// sweepFirstPath is a page's path with its parameters filled with the first of
 // A's candidates.
-func firstPath(pg pageRoute, f *sweepFixture, harvested []string) string {
-	return substitutions(pagePath(pg.Path), pathParams(pg.Path), f, harvested)[0].path
+func sweepFirstPath(pg pageRoute, f *sweepFixture, harvested []string) string {
+	return substitutions(sweepPagePath(pg.Path), pathParams(pg.Path), f, harvested)[0].path
 }
 
 // roles: a viewer whose role lacks a page's action gets 403 (for every
@@ -362,8 +362,8 @@ func (p *pageSweep) roles(report func(string, ...any), base string, pages []page
 			}
 			params := pathParams(pg.Path)
 			if !identity.Allowed(who.role, pg.Action) {
-				path := firstPath(pg, p.w.f, p.harvested)
-				r := call(who.c, pg.Method, path, nil)
+				path := sweepFirstPath(pg, p.w.f, p.harvested)
+				r := sweepCall(who.c, pg.Method, path, nil)
 				n++
 				if r.code != http.StatusForbidden {
 					report("%s (%s): %s %s (page %s, action %s): status %d, want 403", who.name, who.role, pg.Method, path, pg.Path, pg.Action, r.code)
@@ -375,8 +375,8 @@ func (p *pageSweep) roles(report func(string, ...any), base string, pages []page
 			}
 			var got []int
 			ok := false
-			for _, sub := range substitutions(pagePath(pg.Path), params, p.w.f, p.harvested) {
-				r := call(who.c, http.MethodGet, sub.path, nil)
+			for _, sub := range substitutions(sweepPagePath(pg.Path), params, p.w.f, p.harvested) {
+				r := sweepCall(who.c, http.MethodGet, sub.path, nil)
 				n++
 				got = append(got, r.code)
 				if r.code == http.StatusOK || r.code == http.StatusSeeOther && !strings.HasPrefix(r.location(), "/login") {
@@ -385,7 +385,7 @@ func (p *pageSweep) roles(report func(string, ...any), base string, pages []page
 				}
 			}
 			if !ok {
-				report("%s (%s): GET %s (action %s): no own object shows (statuses %v)", who.name, who.role, pg.Path, pg.Action, dedupeInts(got))
+				report("%s (%s): GET %s (action %s): no own object shows (statuses %v)", who.name, who.role, pg.Path, pg.Action, sweepDedupeInts(got))
 			}
 		}
 	}
@@ -404,7 +404,7 @@ func (p *pageSweep) knownParams(params []string) bool {
 	return true
 }
 
-func dedupeInts(s []int) []int {
+func sweepDedupeInts(s []int) []int {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return slices.Compact(s)
@@ -428,12 +428,12 @@ func (p *pageSweep) crossSite(report func(string, ...any), base string, pages []
 				break
 			}
 		}
-		path := firstPath(pg, p.w.f, p.harvested)
+		path := sweepFirstPath(pg, p.w.f, p.harvested)
 		for _, hdr := range []map[string]string{
 			{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
 			{"Sec-Fetch-Site": "", "Origin": "https://evil.example"},
 		} {
-			r := call(c, pg.Method, path, hdr)
+			r := sweepCall(c, pg.Method, path, hdr)
 			n++
 			if r.code != http.StatusForbidden {
 				report("cross-site %s %s (page %s, headers %v): status %d, want 403", pg.Method, path, pg.Path, hdr, r.code)
