@@ -51,8 +51,8 @@ func TestPanelSweep(t *testing.T) {
 		map[string]string{"Cookie": cookieName(identity.CustomerSide) + "=" + p.sessionSecret(p.staffViewers[0], identity.OperatorSide)})
 	n += p.signedOut(report, p.w.e.mgmt, s.operatorPages(), "a customer's session",
 		map[string]string{"Cookie": cookieName(identity.OperatorSide) + "=" + p.sessionSecret(p.custViewers[0], identity.CustomerSide)})
-	n += p.roles(report, p.w.e.customer, s.customerPages(), p.custViewers)
-	n += p.roles(report, p.w.e.mgmt, s.operatorPages(), p.staffViewers)
+	n += p.roles(report, s.customerPages(), p.custViewers)
+	n += p.roles(report, s.operatorPages(), p.staffViewers)
 	n += p.crossSite(report, p.w.e.customer, s.customerPages(), p.custViewers)
 	n += p.crossSite(report, p.w.e.mgmt, s.operatorPages(), p.staffViewers)
 	pagesWithinAPI(report, s.customerPages(), s.customerRoutes(), sweepCustomerRoles, t.Logf)
@@ -353,7 +353,7 @@ func sweepFirstPath(pg pageRoute, f *sweepFixture, harvested []string) string {
 // method; the refusal comes before the handler, so a form changes nothing);
 // a viewer whose role has it gets each GET page, for at least one of its own
 // objects when the page names one.
-func (p *pageSweep) roles(report func(string, ...any), base string, pages []pageRoute, viewers []pageViewer) int {
+func (p *pageSweep) roles(report func(string, ...any), pages []pageRoute, viewers []pageViewer) int {
 	n := 0
 	for _, who := range viewers {
 		for _, pg := range pages {
