@@ -43,6 +43,7 @@ func TestPanelSweep(t *testing.T) {
 	report := func(format string, args ...any) { t.Errorf(format, args...) }
 	s := p.w.e.srv
 	n := p.crossCustomerChangesNothing(report, p.w.e.customer, s.customerPages())
+	n += p.mixedCustomers(report, s.operatorPages())
 	n += p.signedOut(report, p.w.e.customer, s.customerPages(), "signed out", nil)
 	n += p.signedOut(report, p.w.e.mgmt, s.operatorPages(), "signed out", nil)
 	// A session of the other listener, sent under this listener's cookie
@@ -301,6 +302,32 @@ func (p *pageSweep) crossCall(report func(string, ...any), c *pageClient, who pa
 		return n
 	}
 	p.t.Logf("%s: %d, the same as for a decoy ID (reveals nothing)", where, r.code)
+	return n
+}
+
+// mixedCustomers: an operator page that names a customer and one of its
+// objects answers 404 when the object is another customer's (customer B in
+// the path, A's contract or port): the console never shows or changes A's
+// object under B's name. Only operators whose role has the page's action
+// ask, since the point is the lookup, not the permission.
+func (p *pageSweep) mixedCustomers(report func(string, ...any), pages []pageRoute) int {
+	fx := &sweepFixture{ids: map[string][]string{}, private: p.w.f.private}
+	for k, v := range p.w.f.ids {
+		fx.ids[k] = v
+	}
+	fx.ids["customer"] = []string{string(p.w.B.cust)}
+	n := 0
+	for _, who := range p.staffViewers {
+		for _, pg := range pages {
+			params := pathParams(pg.Path)
+			if pg.Action == "" || !identity.Allowed(who.role, pg.Action) || len(params) < 2 || !slices.Contains(params, "customer") {
+				continue
+			}
+			for _, sub := range substitutions(sweepPagePath(pg.Path), params, fx, p.harvested) {
+				n += p.crossCall(report, who.c, who, pg, sub, params, nil)
+			}
+		}
+	}
 	return n
 }
 
