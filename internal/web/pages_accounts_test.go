@@ -207,7 +207,8 @@ func TestSecurityPages(t *testing.T) {
 	c.login("sp-ops", flowPW)
 	for _, tc := range []struct{ lang, title string }{{"ja", "セキュリティポリシー"}, {"en", "Security policy"}} {
 		c.setLang(tc.lang)
-		c.expectPage(200, "/security", tc.title, `id="policy-allow-list"`, `id="policy-require-mfa"`, `id="device-pem"`, `id="device-submit"`)
+		c.expectPage(200, "/security", tc.title, `id="policy-allow-list"`, `id="policy-require-mfa"`, `id="device-pem"`, `id="device-submit"`,
+			`id="reauth-password"`)
 	}
 	policy := func() identity.SecurityPolicy {
 		p, err := e.idn.Policy(context.Background(), tenanttest.Customer(cust))
@@ -253,7 +254,13 @@ func TestSecurityPages(t *testing.T) {
 	if devs, _ := e.idn.ListDevices(context.Background(), tenanttest.Customer(cust)); len(devs) != 0 {
 		t.Fatalf("a refused device was registered: %v", devs)
 	}
-	c.login("sp-ops", flowPW)
+	p = c.post("/security/reauth", url.Values{"password": {"not the password 123"}})
+	if p.code != http.StatusBadRequest || !strings.Contains(p.body, `id="e-password"`) || strings.Contains(p.body, "not the password") {
+		t.Errorf("wrong re-authentication: %d", p.code)
+	}
+	if p := c.post("/security/reauth", url.Values{"password": {flowPW}}); p.code != http.StatusSeeOther {
+		t.Fatalf("re-authentication: %d", p.code)
+	}
 	if p := c.post("/security/devices", url.Values{"name": {"laptop"}, "certificate_pem": {certPEM}}); p.code != http.StatusSeeOther {
 		t.Fatalf("register device: %d", p.code)
 	}
