@@ -102,19 +102,22 @@ func (s *Server) opcCreateCustomer(w http.ResponseWriter, r *http.Request) error
 // opcCustomerData is one customer's page: its commercial records, its
 // accounts, where its ports run, and the viewer's live grant on it.
 type opcCustomerData struct {
-	Customer   catalog.Customer
-	Contracts  []catalog.Contract
-	Hubs       []catalog.Hub
-	Ports      []catalog.Port
-	Accounts   []identity.Account
-	Placements []network.Placement
-	Regions    []catalog.Region
-	Grant      *identity.Grant
-	Plans      []string
-	Priorities []string
-	Kinds      []string
-	Speeds     []int64
-	Languages  []string
+	Customer  catalog.Customer
+	Contracts []catalog.Contract
+	// ActiveCodes are the service codes of the active contracts, the
+	// ones a new hub or port may be added to.
+	ActiveCodes []string
+	Hubs        []catalog.Hub
+	Ports       []catalog.Port
+	Accounts    []identity.Account
+	Placements  []network.Placement
+	Regions     []catalog.Region
+	Grant       *identity.Grant
+	Plans       []string
+	Priorities  []string
+	Kinds       []string
+	Speeds      []int64
+	Languages   []string
 }
 
 // all is the largest page of a list: a customer's contracts, hubs, ports
@@ -133,6 +136,11 @@ func (s *Server) opcCustomerData(r *http.Request) (opcCustomerData, tenant.Opera
 	}
 	if d.Contracts, _, err = s.deps.Catalog.ListContracts(ctx, op, all); err != nil {
 		return d, op, err
+	}
+	for _, k := range d.Contracts {
+		if k.Status == "active" {
+			d.ActiveCodes = append(d.ActiveCodes, k.ServiceCode)
+		}
 	}
 	if d.Hubs, _, err = s.deps.Catalog.ListHubs(ctx, op, all); err != nil {
 		return d, op, err

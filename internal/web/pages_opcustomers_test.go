@@ -63,7 +63,23 @@ func expectPage(t *testing.T, c *pageClient, path string, code int, want ...stri
 			t.Fatalf("GET %s: no %q in\n%s", path, w, p.body)
 		}
 	}
+	uniqueIDs(t, path, p.body)
 	return p
+}
+
+var idAttrRE = regexp.MustCompile(`\sid="([^"]+)"`)
+
+// uniqueIDs fails on an element id used twice: the pages hold several forms
+// with fields of the same name, and a label must find its own control.
+func uniqueIDs(t *testing.T, path, body string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, m := range idAttrRE.FindAllStringSubmatch(body, -1) {
+		if seen[m[1]] {
+			t.Errorf("%s: id %q is used twice", path, m[1])
+		}
+		seen[m[1]] = true
+	}
 }
 
 // expectPost sends a form and checks the status (and, for a 303, where it
@@ -79,6 +95,7 @@ func expectPost(t *testing.T, c *pageClient, path string, form url.Values, code 
 			t.Fatalf("POST %s: no %q in\n%s", path, w, p.body)
 		}
 	}
+	uniqueIDs(t, path, p.body)
 	return p
 }
 
@@ -103,7 +120,10 @@ func TestOpcCustomerFlow(t *testing.T) {
 		t.Fatalf("created customer → %q", base)
 	}
 	cust := catalog.CustomerID(strings.TrimPrefix(base, "/customers/"))
-	expectPage(t, op, base, http.StatusOK, "Opc K.K.", `id="opc-contract-create"`, `id="opc-hub-create"`, `id="opc-account-invite"`)
+	p = expectPage(t, op, base, http.StatusOK, "Opc K.K.", `id="opc-contract-create"`, `id="opc-account-invite"`)
+	if strings.Contains(p.body, `id="opc-hub-create"`) {
+		t.Fatal("a hub form is offered before there is a contract")
+	}
 
 	// Contract: a bad plan is refused on its field, in its own form only.
 	p = expectPost(t, op, base+"/contracts", url.Values{"form": {"contract"}, "plan": {"gold"}}, http.StatusBadRequest, `id="contract-plan-error"`)
@@ -113,6 +133,7 @@ func TestOpcCustomerFlow(t *testing.T) {
 		t.Fatalf("contracts = %v, %v", ks, err)
 	}
 	code := ks[0].ServiceCode
+	expectPage(t, op, base, http.StatusOK, `id="opc-hub-create"`, `<option value="`+code+`">`)
 
 	// Hub: the refusal names the hub form's service code, not the port's.
 	p = expectPost(t, op, base+"/hubs", url.Values{"form": {"hub"}, "service_code": {"nope"}, "region": {"tokyo"}, "priority": {"main"}},
