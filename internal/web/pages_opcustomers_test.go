@@ -375,6 +375,14 @@ func TestOpcStaff(t *testing.T) {
 		t.Fatal("the operators' page offers to delete a security officer")
 	}
 	expectPost(t, o.op, "/staff/"+so+"/delete", url.Values{}, http.StatusForbidden, `class="error"`)
+	// No role change makes a security officer: refused, shown, unchanged.
+	expectPost(t, o.op, "/staff/"+op2+"/role", url.Values{"role": {"security-officer"}}, http.StatusForbidden, `class="error"`)
+	o.opAPI.expect(http.StatusOK, "GET", "/api/v1/staff", nil).json(t, &staff)
+	for _, a := range staff.Items {
+		if a.ID == op2 && a.Role != identity.RoleOperator {
+			t.Fatalf("a refused role change made %s a %s", a.LoginID, a.Role)
+		}
+	}
 	expectPost(t, o.op, "/staff/"+op2+"/delete", url.Values{}, http.StatusSeeOther)
 	p = expectPage(t, o.op, "/staff", http.StatusOK)
 	if strings.Contains(p.body, "opc-op2") {
