@@ -341,8 +341,7 @@ func (s *Server) sessionRevoke(side identity.Side) func(http.ResponseWriter, *ht
 		if id == p.SessionID {
 			// The viewer ended the session it is using: it is signed
 			// out, and its browser forgets the dead cookie.
-			http.SetCookie(w, &http.Cookie{Name: cookieName(side), Value: "", Path: "/", Secure: true, HttpOnly: true,
-				SameSite: http.SameSiteStrictMode, MaxAge: -1})
+			clearSessionCookie(w, side)
 			return redirect(w, r, "/login", "auth.flash.signed_out")
 		}
 		return redirect(w, r, "/me/sessions", "me.flash.session_revoked")
