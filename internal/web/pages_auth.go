@@ -52,13 +52,18 @@ func (s *Server) loginPage(side identity.Side) func(http.ResponseWriter, *http.R
 	return func(w http.ResponseWriter, r *http.Request) error {
 		next := localPath(r.URL.Query().Get("next"))
 		if _, err := r.Cookie(cookieName(side)); err == nil {
-			if p, err := s.authenticate(r, side); err == nil {
-				if p.Role == identity.RoleMFAPending {
-					http.Redirect(w, r, mfaPath(next), http.StatusSeeOther)
-				} else {
-					http.Redirect(w, r, next, http.StatusSeeOther)
-				}
+			p, err := s.authenticate(r, side)
+			switch {
+			case err == nil && p.Role == identity.RoleMFAPending:
+				http.Redirect(w, r, mfaPath(next), http.StatusSeeOther)
 				return nil
+			case err == nil:
+				http.Redirect(w, r, next, http.StatusSeeOther)
+				return nil
+			case fault.Is(err, fault.Unauthorized):
+				// An ended session's cookie (authenticate audited it
+				// once) is forgotten here.
+				clearSessionCookie(w, side)
 			}
 		}
 		return s.render(w, r, "auth-login", s.loginData(r, next))
