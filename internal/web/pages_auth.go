@@ -66,8 +66,17 @@ func (s *Server) loginPage(side identity.Side) func(http.ResponseWriter, *http.R
 				clearSessionCookie(w, side)
 			}
 		}
-		return s.render(w, r, "auth-login", s.loginData(r, next))
+		return s.renderKeepingQuery(w, r, "auth-login", s.loginData(r, next))
 	}
+}
+
+// renderKeepingQuery renders a page reached by a link whose query carries
+// what the page needs (the sign-in's next, the setup link's token), so that
+// the layout's language switch returns to the same link, not to a bare path.
+func (s *Server) renderKeepingQuery(w http.ResponseWriter, r *http.Request, page string, data any) error {
+	v := s.view(r)
+	v.Path, v.Data = r.URL.RequestURI(), data
+	return s.writePage(w, r, http.StatusOK, page, v)
 }
 
 func mfaPath(next string) string { return "/login/mfa?next=" + url.QueryEscape(next) }
