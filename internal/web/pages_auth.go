@@ -34,16 +34,18 @@ func (s *Server) authPages(side identity.Side) []pageRoute {
 
 type loginData struct {
 	Next string
-	// ClientCert says the browser presented a client certificate on this
-	// connection: identity recognises it at sign-in if it is a device the
-	// customer registered (identity/device.go).
+	// ClientCert says the browser presented a client certificate on the
+	// customer listener: identity recognises it at sign-in if it is a
+	// device the customer registered (identity/device.go). Staff have no
+	// registered devices.
 	ClientCert bool
 	Customer   bool
 }
 
 func (s *Server) loginData(r *http.Request, next string) loginData {
-	return loginData{Next: localPath(next), ClientCert: r.TLS != nil && len(r.TLS.PeerCertificates) > 0,
-		Customer: sideOf(r) == identity.CustomerSide}
+	customer := sideOf(r) == identity.CustomerSide
+	return loginData{Next: localPath(next), ClientCert: customer && r.TLS != nil && len(r.TLS.PeerCertificates) > 0,
+		Customer: customer}
 }
 
 // loginPage is the sign-in form. A viewer already signed in goes on to
