@@ -369,7 +369,10 @@ func (s *Server) switchLanguage(side identity.Side) func(http.ResponseWriter, *h
 		if lang != "ja" && lang != "en" {
 			return fault.Field("lang", "language must be ja or en")
 		}
-		if ar, err := s.admit(r, side, "POST /language", identity.ActSelf); err == nil {
+		// Any signed-in session sets its account's language, one still
+		// owing its second factor too (mfa is the permission every session
+		// holds): the account is known once the password was right.
+		if ar, err := s.admit(r, side, "POST /language", identity.ActMFA); err == nil {
 			if err := s.deps.Identity.SetLanguage(ar.Context(), principal(ar), lang); err != nil {
 				return err
 			}
