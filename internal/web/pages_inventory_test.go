@@ -7,10 +7,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
 
@@ -141,6 +144,21 @@ func TestInventoryPages(t *testing.T) {
 	api := e.client(e.mgmt)
 	api.login("inv-op", pw)
 	api.expect(http.StatusCreated, "POST", "/api/v1/customers/"+string(cu.ID)+"/ports/"+onprem.PortCode+"/placement", map[string]any{})
+	// The node's agent reports a node-wide error and a hub behind its
+	// version with a problem: the lists count them, the node's page says
+	// what they are.
+	ns, _, err = e.cat.ListNodes(ctx, catalog.Page{})
+	e.must("nodes", err)
+	rep := observed.Report{Schema: observed.Schema, AgentVersion: "0.9.1", ObservedAt: time.Now(), Error: "links could not be listed",
+		Hubs: []observed.Hub{{HubID: string(onprem.HubID), CustomerID: string(cu.ID), WantedVersion: 2, ConfigVersion: 1,
+			Problems: []observed.Problem{{PortCode: onprem.PortCode, Item: "session single", Reason: "peer unreachable"}}}}}
+	e.must("report", e.srv.deps.Fleet.Report(ctx, fleet.Node{ID: ns[0].ID, Name: "tyo-1"}, rep,
+		fleet.Placed{onprem.HubID: cu.ID}))
+	expectPage(t, "node list, reported", c.get("/nodes"), 200, "<code>0.9.1</code>", `<span class="badge state-error">Error</span>`,
+		`<td class="num">2</td>`)
+	expectPage(t, "node, reported", c.get("/nodes/tyo-1"), 200, "links could not be listed", "peer unreachable", "session single",
+		"Not yet reached", "Problems (1)")
+
 	p = c.get("/capacity")
 	expectPage(t, "capacity", p, 200, `<meter min="0" max="100"`, `value="100"`, "Over the threshold",
 		fmt.Sprintf("Allocated 100%% ≥ %.0f%%", network.DefaultSettings.CapacityThreshold*100),
