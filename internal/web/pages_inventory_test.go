@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -46,6 +47,27 @@ func useLanguage(t *testing.T, c *pageClient, lang string) {
 	if p := c.post("/language", url.Values{"lang": {lang}, "next": {"/"}}); p.code != http.StatusSeeOther {
 		t.Fatalf("language %s: %d", lang, p.code)
 	}
+}
+
+// getFragment asks for a part of a page as htmx does. It bypasses the page
+// client's whole-page checks: a fragment has no <html>.
+func getFragment(t *testing.T, c *pageClient, path string) htmlPage {
+	t.Helper()
+	req, _ := http.NewRequest("GET", c.base+path, nil)
+	req.Header.Set("HX-Request", "true")
+	res, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if csp := res.Header.Get("Content-Security-Policy"); csp != pageCSP {
+		t.Errorf("%s: CSP %q", path, csp)
+	}
+	return htmlPage{code: res.StatusCode, body: string(b), hdr: res.Header}
 }
 
 var tokenRE = regexp.MustCompile(`id="enrolment-token">([^<]+)<`)
@@ -157,7 +179,12 @@ func TestInventoryPages(t *testing.T) {
 	expectPage(t, "node list, reported", c.get("/nodes"), 200, "<code>0.9.1</code>", `<span class="badge state-error">Error</span>`,
 		`<td class="num">2</td>`)
 	expectPage(t, "node, reported", c.get("/nodes/tyo-1"), 200, "links could not be listed", "peer unreachable", "session single",
-		"Not yet reached", "Problems (1)")
+		"Not yet reached", "Problems (1)", `hx-get="/nodes/tyo-1?part=report"`)
+	p = getFragment(t, c, "/nodes/tyo-1?part=report")
+	expectPage(t, "node report fragment", p, 200, `id="node-report-live"`, "<code>0.9.1</code>", "peer unreachable")
+	if strings.Contains(p.body, "<html") || strings.Contains(p.body, `id="port-form"`) {
+		t.Errorf("the report fragment is more than the report:\n%s", p.body)
+	}
 
 	p = c.get("/capacity")
 	expectPage(t, "capacity", p, 200, `<meter min="0" max="100"`, `value="100"`, "Over the threshold",
