@@ -172,6 +172,8 @@ type invNodeView struct {
 	Speeds  []invSpeed[int64]
 	CanRead bool // capacity.read: the desired state and affected customers
 	Href    string
+	// Underlay is the node's tunnel endpoint, "" while none is set.
+	Underlay string
 }
 
 func (s *Server) invNodeData(r *http.Request) (invNodeView, error) {
@@ -192,6 +194,15 @@ func (s *Server) invNodeData(r *http.Request) (invNodeView, error) {
 		d.Speeds = append(d.Speeds, invSpeed[int64]{mbps, mbps * 1e6})
 	}
 	d.State, d.Problems = nodeSummary(st)
+	if s.deps.NetOps != nil {
+		u, err := s.deps.NetOps.Underlay(r.Context(), n.Name)
+		switch {
+		case err == nil:
+			d.Underlay = u.Address
+		case !fault.Is(err, fault.NotFound): // NotFound: none set yet
+			return invNodeView{}, err
+		}
+	}
 	return d, nil
 }
 

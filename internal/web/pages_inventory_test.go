@@ -159,7 +159,9 @@ func TestInventoryPages(t *testing.T) {
 
 	// The underlay: a loopback address is refused next to the field.
 	expectPage(t, "bad underlay", c.post("/nodes/tyo-1/underlay", url.Values{"address": {"127.0.0.1"}}), 400, `id="underlay-address-error"`)
+	expectPage(t, "node, no underlay", c.get("/nodes/tyo-1"), 200, "Not set (this node")
 	expectRedirect(t, "underlay", c.post("/nodes/tyo-1/underlay", url.Values{"address": {"192.0.2.10"}}), "/nodes/tyo-1")
+	expectPage(t, "node, underlay", c.get("/nodes/tyo-1"), 200, "Current address: <code>192.0.2.10</code>", `value="192.0.2.10"`)
 
 	// A customer's ports placed on the node fill the capacity report.
 	cu, onprem, _ := e.hubWithTwoPorts("Inventory K.K.")
@@ -309,4 +311,31 @@ func TestInventoryPagesRefused(t *testing.T) {
 	if !e.refusedBy("access.denied", "POST /nodes/{node}/revoke", "inv-so", "") {
 		t.Error("the refused revocation is not audited")
 	}
+}
+
+// TestNodeUnderlayAPI: a node's tunnel endpoint reads back as set; before
+// it is set, and for an unknown node, the answer is 404; a staff role
+// without inventory.manage is refused.
+func TestNodeUnderlayAPI(t *testing.T) {
+	t.Parallel()
+	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
+	_, err := e.cat.CreateRegion(e.seed, catalog.RegionInput{Code: "tokyo", NameEN: "Tokyo", NameJA: "東京", DataLocation: "Japan"})
+	e.must("region", err)
+	_, err = e.cat.CreateNode(e.seed, catalog.NodeInput{Region: "tokyo", Name: "tyo-1"})
+	e.must("node", err)
+	const pw = "underlay api passphrase 9"
+	e.account("", "ul-op", identity.RoleOperator, pw)
+	e.account("", "ul-so", identity.RoleSecurityOfficer, pw)
+	op, so := e.client(e.mgmt), e.client(e.mgmt)
+	op.login("ul-op", pw)
+	so.login("ul-so", pw)
+	op.expect(http.StatusNotFound, "GET", "/api/v1/nodes/tyo-1/underlay", nil)
+	op.expect(http.StatusOK, "PUT", "/api/v1/nodes/tyo-1/underlay", map[string]any{"address": "192.0.2.20"})
+	var u network.Underlay
+	op.expect(http.StatusOK, "GET", "/api/v1/nodes/tyo-1/underlay", nil).json(t, &u)
+	if u != (network.Underlay{Node: "tyo-1", Address: "192.0.2.20"}) {
+		t.Fatalf("underlay = %+v", u)
+	}
+	op.expect(http.StatusNotFound, "GET", "/api/v1/nodes/tyo-9/underlay", nil)
+	so.expect(http.StatusForbidden, "GET", "/api/v1/nodes/tyo-1/underlay", nil)
 }
