@@ -266,6 +266,20 @@ func TestInventoryPagesLanguages(t *testing.T) {
 			}
 			expectPage(t, lang+" "+pg.path, c.get(pg.path), 200, `<html lang="`+lang+`">`, want)
 		}
+		// A refusal is shown next to its field in the viewer's language.
+		expectPage(t, lang+" bad region", c.post("/regions", url.Values{"code": {"X"}, "name_ja": {"大阪"}, "name_en": {"Osaka"},
+			"data_location": {"Japan"}}), http.StatusBadRequest, `<html lang="`+lang+`">`, `id="region-code-error"`)
+	}
+	// Lists page: a page of one node links to the next.
+	_, err = e.cat.CreateNode(ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-2"})
+	e.must("node", err)
+	expectPage(t, "nodes page 1", c.get("/nodes?limit=1"), 200, `href="/nodes/tyo-1"`, `id="node-next" href="/nodes?after=tyo-1"`)
+	if p := c.get("/nodes?after=tyo-1"); !strings.Contains(p.body, `href="/nodes/tyo-2"`) || strings.Contains(p.body, `href="/nodes/tyo-1"`) {
+		t.Errorf("second page of nodes:\n%s", p.body)
+	}
+	expectPage(t, "node by name past a page", c.get("/nodes/tyo-2"), 200, "tyo-2")
+	if rs, _, _ := e.cat.ListRegions(ctx, catalog.Page{}); len(rs) != 1 {
+		t.Fatalf("a refused region was added: %v", rs)
 	}
 }
 
