@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -244,7 +245,9 @@ func (s *Server) invAddPort(w http.ResponseWriter, r *http.Request) error {
 			return fault.Field("speed_mbps", "speed_mbps must be one of %v", catalog.PhysicalSpeeds)
 		}
 		if v := f.Get("oversubscription"); v != "" {
-			if p.Oversubscription, err = strconv.ParseFloat(v, 64); err != nil {
+			// JSON cannot carry NaN or infinity, a form can: neither is a
+			// ratio (and NaN would slip past the range check).
+			if p.Oversubscription, err = strconv.ParseFloat(v, 64); err != nil || math.IsNaN(p.Oversubscription) || math.IsInf(p.Oversubscription, 0) {
 				return fault.Field("oversubscription", "oversubscription must be between 1.0 and 10.0")
 			}
 		}

@@ -128,6 +128,7 @@ func TestInventoryPages(t *testing.T) {
 		{url.Values{"name": {"eth9"}, "speed_mbps": {"7"}, "kind": {"onprem"}}, 400, `id="port-speed-error"`},
 		{url.Values{"name": {"a-very-long-interface"}, "speed_mbps": {"10000"}, "kind": {"onprem"}}, 400, `id="port-name-error"`},
 		{url.Values{"name": {"eth9"}, "speed_mbps": {"10000"}, "kind": {"onprem"}, "oversubscription": {"20"}}, 400, `id="port-oversubscription-error"`},
+		{url.Values{"name": {"eth9"}, "speed_mbps": {"10000"}, "kind": {"onprem"}, "oversubscription": {"NaN"}}, 400, `id="port-oversubscription-error"`},
 		{url.Values{"name": {"eth1"}, "speed_mbps": {"10000"}, "kind": {"onprem"}}, 409, `id="form-error"`},
 	} {
 		expectPage(t, "bad port "+bad.want, c.post("/nodes/tyo-1/physical-ports", bad.form), bad.code, bad.want)
