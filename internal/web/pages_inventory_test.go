@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -222,6 +223,12 @@ func TestInventoryPages(t *testing.T) {
 	e.must("run jobs", err)
 	expectPage(t, "jobs", c.get("/jobs"), 200, "<code>"+network.SpeedJobName+"</code>", "Succeeded")
 	expectPage(t, "failed jobs", c.get("/jobs?outcome=failed"), 200, "No run matches.")
+	p = c.get("/jobs?limit=1&job=" + network.SpeedJobName)
+	next := regexp.MustCompile(`id="jobs-next" href="([^"]+)"`).FindStringSubmatch(p.body)
+	if next == nil {
+		t.Fatalf("a full page of runs has no next link:\n%s", p.body)
+	}
+	expectPage(t, "jobs, next page", c.get(html.UnescapeString(next[1])), 200, "No run matches.", `value="`+network.SpeedJobName+`"`)
 	expectPage(t, "jobs, bad limit", c.get("/jobs?limit=0"), 400)
 
 	// Revocation needs a reason.
