@@ -99,6 +99,7 @@ var navigation = map[identity.Side][]struct {
 	identity.OperatorSide: {
 		{"/", "nav.op_home", identity.ActSelf},
 		{"/nodes", "nav.nodes", identity.ActInventoryManage},
+		{"/regions", "nav.regions", identity.ActInventoryManage},
 		{"/capacity", "nav.capacity", identity.ActCapacityRead},
 		{"/nat-pools", "nav.nat_pools", identity.ActCapacityRead},
 		{"/customers", "nav.customers", identity.ActCatalogManage},
@@ -155,6 +156,16 @@ func (s *Server) mountPages(m *http.ServeMux, pages []pageRoute, side identity.S
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	f := classify(err)
 	switch {
+	case f.Kind == fault.Unauthorized && r.Header.Get("HX-Request") == "true":
+		// An htmx refresh of part of a page whose session ended: the
+		// whole page goes to the sign-in, not the sign-in into the part.
+		next := "/"
+		if u, err := url.Parse(r.Header.Get("HX-Current-URL")); err == nil {
+			next = localPath(u.RequestURI())
+		}
+		w.Header().Set("HX-Redirect", "/login?next="+url.QueryEscape(next))
+		w.WriteHeader(http.StatusUnauthorized)
+		return
 	case f.Kind == fault.Unauthorized:
 		// A form sent after the session ended returns to the start page
 		// after sign-in; its target may not answer GET.

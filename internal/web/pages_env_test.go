@@ -136,6 +136,17 @@ func TestPanelFrame(t *testing.T) {
 	if p := c.post("/language", url.Values{"lang": {"fr"}}); p.code != http.StatusBadRequest {
 		t.Errorf("unknown language: %d", p.code)
 	}
+	// Signed out: a page goes to the sign-in with its path; an htmx
+	// refresh of a part of a page sends the whole page there instead.
+	if p := c.get("/me/sessions?x=1"); p.code != http.StatusSeeOther || p.location() != "/login?next="+url.QueryEscape("/me/sessions?x=1") {
+		t.Errorf("signed-out page: %d → %q", p.code, p.location())
+	}
+	req, _ := http.NewRequest("GET", c.base+"/me/sessions", nil)
+	req.Header.Set("HX-Request", "true")
+	req.Header.Set("HX-Current-URL", c.base+"/me/sessions")
+	if p := c.do(req); p.code != http.StatusUnauthorized || p.hdr.Get("HX-Redirect") != "/login?next="+url.QueryEscape("/me/sessions") {
+		t.Errorf("signed-out htmx refresh: %d, HX-Redirect %q", p.code, p.hdr.Get("HX-Redirect"))
+	}
 	for _, tc := range []struct{ in, want string }{
 		{"", "ja"}, {"en-US,en;q=0.9", "en"}, {"fr, en;q=0.5, ja;q=0.8", "ja"}, {"de", "ja"}, {"en;q=0.1", "en"},
 	} {
