@@ -340,9 +340,67 @@ func groupChanges(cs []network.Change) []netChangeGroup {
 			out = append(out, netChangeGroup{Object: obj})
 		}
 		g := &out[len(out)-1]
-		g.Changes = append(g.Changes, netChange{Path: rest, Op: c.Op, Before: showValue(c.Before), After: showValue(c.After)})
+		// A whole object added or removed is shown field by field, so
+		// that a port's new settings read as a list, not as one line of
+		// JSON.
+		switch {
+		case c.Op == "added" && isObject(c.After):
+			for _, l := range leaves(rest, c.After) {
+				g.Changes = append(g.Changes, netChange{Path: l[0], Op: c.Op, After: l[1]})
+			}
+		case c.Op == "removed" && isObject(c.Before):
+			for _, l := range leaves(rest, c.Before) {
+				g.Changes = append(g.Changes, netChange{Path: l[0], Op: c.Op, Before: l[1]})
+			}
+		default:
+			g.Changes = append(g.Changes, netChange{Path: rest, Op: c.Op, Before: showValue(c.Before), After: showValue(c.After)})
+		}
 	}
 	return out
+}
+
+func isObject(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		return true
+	case []any:
+		return len(x) > 0 && isObject(x[0])
+	}
+	return false
+}
+
+// leaves lists the scalar fields of a diff value (decoded JSON) with
+// their paths under path; a list of scalars is one field.
+func leaves(path string, v any) [][2]string {
+	var out [][2]string
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			out = append(out, leaves(joinPath(path, k), x[k])...)
+		}
+	case []any:
+		if !isObject(x) {
+			return [][2]string{{path, showValue(x)}}
+		}
+		for i, e := range x {
+			out = append(out, leaves(fmt.Sprintf("%s[%d]", path, i), e)...)
+		}
+	default:
+		out = append(out, [2]string{path, showValue(x)})
+	}
+	return out
+}
+
+func joinPath(path, k string) string {
+	if path == "" {
+		return k
+	}
+	return path + "." + k
 }
 
 // showValue is a diff value as compact JSON (a string without its quotes).
@@ -418,8 +476,15 @@ func (s *Server) netApplyPage(w http.ResponseWriter, r *http.Request) error {
 
 // netVersions is /network/versions, newest first, 50 a page.
 type netVersions struct {
-	Versions []network.VersionSummary
+	Versions []netVersionRow
 	Older    int64 // the "before" of the next page; 0 = none
+}
+
+// netVersionRow is a version in the list; Rollback is the version it
+// rolled back to, 0 for none (a number for the catalogue's %d).
+type netVersionRow struct {
+	network.VersionSummary
+	Rollback int64
 }
 
 const netVersionsPage = 50
@@ -439,7 +504,14 @@ func (s *Server) netVersionsPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := netVersions{Versions: vs}
+	var out netVersions
+	for _, v := range vs {
+		row := netVersionRow{VersionSummary: v}
+		if v.RollbackOf != nil {
+			row.Rollback = *v.RollbackOf
+		}
+		out.Versions = append(out.Versions, row)
+	}
 	if len(vs) == netVersionsPage {
 		out.Older = vs[len(vs)-1].Version
 	}
