@@ -10,12 +10,14 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
 
 // wfEnv is a customer with an on-premises and an AWS port, and its
 // operations administrator, admin and user signed in to the panel.
 type wfEnv struct {
 	*idEnv
+	cust             catalog.Customer
 	onprem, aws      catalog.Port
 	ops, admin, user *pageClient
 }
@@ -26,7 +28,7 @@ func startWorkflowEnv(t *testing.T) *wfEnv {
 	e.must("region", err)
 	cu, onprem, aws := e.hubWithTwoPorts("Panel K.K.")
 	const pw = "workflow pages passphrase 42"
-	w := &wfEnv{idEnv: e, onprem: onprem, aws: aws}
+	w := &wfEnv{idEnv: e, cust: cu, onprem: onprem, aws: aws}
 	for _, a := range []struct {
 		id   string
 		role identity.Role
@@ -268,4 +270,45 @@ func TestWorkflowPagesRefusals(t *testing.T) {
 	if !w.auditHas("network.lock.break", "ok") {
 		t.Error("no audit of the break")
 	}
+}
+
+// TestWorkflowPublicPort: a public cloud port is added with its firewall
+// mode and first NAPT grade in one form; its grades can change but not all
+// go; static NAT takes inside addresses.
+func TestWorkflowPublicPort(t *testing.T) {
+	t.Parallel()
+	w := startWorkflowEnv(t)
+	op := tenanttest.Operator(w.cust.ID)
+	for name, n := range map[string]int64{"napt-grade": 3, "static-nat-address": 1} {
+		_, err := w.cat.SetOption(w.seed, op, w.aws.ServiceCode, catalog.OptionInput{Name: name, Quantity: n})
+		w.must("option", err)
+	}
+	pub, err := w.cat.CreatePort(w.seed, op, catalog.PortInput{ServiceCode: w.aws.ServiceCode, HubID: w.aws.HubID, Kind: "a-public", SpeedMbps: 1_000})
+	w.must("port", err)
+	ops := w.ops
+	page := "/network/draft/ports/" + pub.PortCode
+	expectRedirect(t, "start editing", ops.post("/network/lock", url.Values{}), "/network")
+	expectPage(t, "new public port", ops.get(page), 200, `id="connection-mode"`, `id="connection-sessions"`, `id="napt-sessions-7"`, `id="static_nat-inside"`)
+	form := url.Values{"form": {"connection"}, "kind": {"cloud"}, "vlan": {"102"}, "peer_asn": {"7224"},
+		"primary_hub_address": {"203.0.113.0"}, "primary_peer_address": {"203.0.113.1"}, "primary_prefix_length": {"31"},
+		"secondary_hub_address": {"203.0.113.2"}, "secondary_peer_address": {"203.0.113.3"}, "secondary_prefix_length": {"31"},
+		"type": {"UserDefined"}, "prefixes": {"198.51.100.0/24"}, "mode": {"stateless"}, "sessions": {"30000"}}
+	expectRedirect(t, "add public port", ops.post(page+"/connection", form), page+"#connection")
+	p := ops.get(page)
+	expectPage(t, "public port", p, 200, `<option value="stateless" selected>`, `<option value="30000" selected>`)
+	absent(t, "public port", p, `id="connection-mode"`, `value="none"`)
+
+	expectRedirect(t, "grades", ops.post(page+"/napt", url.Values{"sessions": {"30000", "", "60000"}}), page+"#napt")
+	p = ops.post(page+"/napt", url.Values{"sessions": {"", ""}})
+	expectPage(t, "no grade", p, http.StatusBadRequest, `id="e-napt"`, "NAPT cannot be removed")
+	expectPage(t, "grades kept", ops.get(page), 200, `<option value="60000" selected>`)
+	p = ops.post(page+"/napt", url.Values{"sessions": {"30000", "30000", "30000", "30000"}})
+	expectPage(t, "over the option", p, http.StatusBadRequest, `id="form-error"`, "contracted")
+
+	expectRedirect(t, "static nat", ops.post(page+"/static-nat", url.Values{"inside": {"10.10.0.5"}}), page+"#static_nat")
+	p = ops.post(page+"/static-nat", url.Values{"inside": {"10.10.0.5\nnot-an-address"}})
+	expectPage(t, "bad inside", p, http.StatusBadRequest, `id="static_nat-inside-error"`, "not-an-address</textarea>")
+	expectPage(t, "static kept", ops.get(page), 200, "10.10.0.5</textarea>")
+	p = ops.post(page+"/firewall", url.Values{"mode": {"none"}})
+	expectPage(t, "firewall mandatory", p, http.StatusBadRequest, "mandatory")
 }
