@@ -40,7 +40,7 @@ func (s *Server) workflowPages() []pageRoute {
 		{"GET", "/network/versions/{version}", read, []string{"GET /api/v1/network/versions/{version}"}, s.netVersionPage},
 		{"POST", "/network/versions/{version}/rollback", edit, []string{"POST /api/v1/network/versions/{version}/rollback"}, s.netRollbackPage},
 		{"GET", "/network/nat", read, []string{"GET /api/v1/network/nat"}, s.netNATPage},
-	}, s.workflowPortPages(), s.workflowObjectPages())
+	}, s.workflowPortPages(), s.workflowObjectPages(), s.workflowHubPages())
 }
 
 // netOverview is /network.

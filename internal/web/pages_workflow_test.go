@@ -251,6 +251,19 @@ func TestWorkflowPagesRefusals(t *testing.T) {
 	expectRedirect(t, "onprem", ops.post(portPage+"/connection", form), portPage+"#connection")
 	ops.post("/language", url.Values{"lang": {"en"}})
 
+	// The hub settings: a bad network is refused next to its hub's field,
+	// a good one saved.
+	hub := string(w.aws.HubID)
+	expectPage(t, "hubs", ops.get("/network/draft/hubs"), 200, `id="hub-`+hub+`-internal_network"`, `id="asn-asn"`, "64600")
+	p = ops.post("/network/draft/hubs/"+hub, url.Values{"internal_network": {"not-a-prefix"}, "monitoring_network": {"100.64.1.0/28"}})
+	expectPage(t, "bad hub network", p, http.StatusBadRequest, `id="hub-`+hub+`-internal_network-error"`)
+	p = ops.post("/network/draft/asn", url.Values{"asn": {"0"}})
+	expectPage(t, "bad asn", p, http.StatusBadRequest, `id="asn-asn-error"`)
+	expectRedirect(t, "hub network", ops.post("/network/draft/hubs/"+hub,
+		url.Values{"internal_network": {"100.64.8.0/24"}, "monitoring_network": {"100.64.1.0/28"}}), "/network/draft/hubs")
+	expectPage(t, "hub saved", ops.get("/network/draft/hubs"), 200, `value="100.64.8.0/24"`)
+	expectPage(t, "foreign hub", ops.post("/network/draft/hubs/hub_nosuch", url.Values{}), http.StatusNotFound)
+
 	// The JSON editor refuses a document that does not parse, above it,
 	// and keeps what was sent.
 	p = ops.post("/network/draft/json", url.Values{"config": {`{"ports": [`}})
