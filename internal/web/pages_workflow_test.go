@@ -196,6 +196,19 @@ func TestWorkflowPages(t *testing.T) {
 	expectPage(t, "nat", ops.get("/network/nat"), 200, "No port uses NAPT.")
 	expectPage(t, "json (user)", user.get("/network/draft/json"), 200, `id="f-config"`, `&#34;port_code&#34;: &#34;`+aws+`&#34;`)
 	expectPage(t, "applied config", user.get("/network"), 200, `id="applied-config"`, "169.254.0.1")
+
+	// Every page renders in both languages (a missing text fails the
+	// render), for an editor and for a reader.
+	expectRedirect(t, "edit for the sweep", ops.post("/network/lock", url.Values{}), "/network")
+	for _, path := range []string{"/network", "/network/draft/ports/" + aws, "/network/draft/ports/" + w.onprem.PortCode, "/network/draft/objects",
+		"/network/draft/hubs", "/network/draft/json", "/network/review", "/network/versions", "/network/versions/1", "/network/nat"} {
+		for _, c := range []*pageClient{ops, admin, user} {
+			if p := c.get(path); p.code != http.StatusOK {
+				t.Errorf("GET %s: %d\n%s", path, p.code, p.body)
+			}
+		}
+	}
+	expectPage(t, "review (ja)", admin.get("/network/review"), 200, "変更内容のレビュー")
 }
 
 // TestWorkflowPagesRefusals: a user has no edit controls and a forced post
