@@ -14,10 +14,13 @@ import (
 // The reviewed-change workflow in the panel (docs/service-spec.md section
 // 11): /network shows the applied version and whether each hub's data plane
 // runs it, the edit lock with its holder, the draft and the ports; the port
-// pages (pages_workflow_port.go) and the object page edit the draft; the
-// review shows the diff and the risk and applies; versions are listed and
-// rolled back. Every page calls the network.Workflow methods the API's
-// handlers call (handlers_network.go), with the viewer's own scope.
+// pages (pages_workflow_port.go), the object page (_objects.go), the hub
+// settings (_hubs.go) and the JSON editor edit the draft; the review shows
+// the diff and the risk and applies, and versions are listed and rolled
+// back (_review.go). Every page calls the network.Workflow methods the
+// API's handlers call (handlers_network.go), with the viewer's own scope;
+// a page shows its controls only to a viewer holding the edit lock, and the
+// handlers are admitted with the API's own permissions.
 
 // workflowPages are the panel's pages for the customer's reviewed-change workflow: lock, draft, review, apply, versions, rollback, NAT.
 func (s *Server) workflowPages() []pageRoute {

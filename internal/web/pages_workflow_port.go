@@ -7,13 +7,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
-	"github.com/tsunagi-net/tsunagi/internal/web/panel"
 )
 
 // A port's draft page: one form per part of the port's configuration (the
@@ -146,7 +145,7 @@ func (s *Server) netPortData(r *http.Request) (netPort, error) {
 		insides[i] = sn.Inside
 	}
 	pg.Insides = strings.Join(insides, "\n")
-	pg.Today = time.Now().In(panel.JST).Format(time.DateOnly)
+	pg.Today = clock.Today()
 	pg.BPDUGuard = true
 	if c := pg.Config.Cloud; c != nil {
 		pg.CloudConn = *c
