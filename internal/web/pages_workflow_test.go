@@ -161,7 +161,12 @@ func TestWorkflowPages(t *testing.T) {
 	expectRedirect(t, "add object", ops.post("/network/draft/objects/addresses", url.Values{"name": {"office"}, "prefixes": {"10.1.0.0/16"}}),
 		"/network/draft/objects#addresses")
 	expectPage(t, "objects page", ops.get("/network/draft/objects"), 200, `id="addresses-office"`, "10.1.0.0/16")
+	p = ops.post("/network/draft/objects/applications", url.Values{"name": {"webapp"}, "services": {"nosuch"}})
+	expectPage(t, "refused object", p, http.StatusBadRequest, `id="applications-new-services-error"`, `value="webapp"`)
 	expectRedirect(t, "add rule", ops.post(portPage+"/rules", rule), portPage+"#rule")
+	// An object a rule uses cannot go; the refusal names the rule.
+	p = ops.post("/network/draft/objects/addresses/delete", url.Values{"original": {"office"}})
+	expectPage(t, "object in use", p, http.StatusBadRequest, `id="form-error"`, "sources")
 	p = ops.get(portPage)
 	expectPage(t, "rule added", p, 200, `id="rule-0"`, `id="rule-0-sources" name="sources" type="text" value="office"`, `id="rule-0-delete"`)
 
