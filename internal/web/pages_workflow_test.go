@@ -9,6 +9,7 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
@@ -342,4 +343,16 @@ func TestWorkflowPublicPort(t *testing.T) {
 	expectPage(t, "static kept", ops.get(page), 200, "10.10.0.5</textarea>")
 	p = ops.post(page+"/firewall", url.Values{"mode": {"none"}})
 	expectPage(t, "firewall mandatory", p, http.StatusBadRequest, "mandatory")
+
+	// Applied, the port's grades and inside address get public addresses
+	// from the operator's pools, which the NAT page shows.
+	for _, in := range []network.PoolInput{{Region: "tokyo", Prefix: "203.0.113.128/26", Purpose: "napt"},
+		{Region: "tokyo", Prefix: "203.0.113.192/28", Purpose: "static"}} {
+		_, err := w.srv.deps.NetOps.CreatePool(w.seed, in)
+		w.must("pool", err)
+	}
+	expectRedirect(t, "apply", ops.post("/network/apply", url.Values{}), "/network/versions/1")
+	p = w.user.get("/network/nat")
+	expectPage(t, "nat", p, 200, `<th scope="row">`+pub.PortCode+`</th>`, "30000 sessions, 60000 sessions", "203.0.113.", "<code>10.10.0.5</code>")
+	absent(t, "nat", p, "Not allocated")
 }
