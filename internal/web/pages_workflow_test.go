@@ -6,10 +6,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
@@ -355,4 +358,34 @@ func TestWorkflowPublicPort(t *testing.T) {
 	p = w.user.get("/network/nat")
 	expectPage(t, "nat", p, 200, `<th scope="row">`+pub.PortCode+`</th>`, "30000 sessions, 60000 sessions", "203.0.113.", "<code>10.10.0.5</code>")
 	absent(t, "nat", p, "Not allocated")
+}
+
+// TestWorkflowPagesDataplane: /network says whether each hub's data plane
+// runs the applied version, from the hub's own report only.
+func TestWorkflowPagesDataplane(t *testing.T) {
+	t.Parallel()
+	w := startWorkflowEnv(t)
+	n, err := w.cat.CreateNode(w.seed, catalog.NodeInput{Region: "tokyo", Name: "tyo-1"})
+	w.must("node", err)
+	other, otherPort, _ := w.hubWithTwoPorts("Other K.K.")
+	hub := w.aws.HubID
+	report := func(version int64, why string) {
+		rep := observed.Report{Schema: observed.Schema, AgentVersion: "t", ObservedAt: time.Now().UTC(), Hubs: []observed.Hub{
+			{HubID: string(hub), CustomerID: string(w.cust.ID), WantedVersion: 1, ConfigVersion: version, Error: why},
+			{HubID: string(otherPort.HubID), CustomerID: string(other.ID), WantedVersion: 5, ConfigVersion: 5, Error: "the other's secret"}}}
+		placed := fleet.Placed{hub: w.cust.ID, otherPort.HubID: other.ID}
+		w.must("report", w.srv.deps.Fleet.Report(w.seed, fleet.Node{ID: n.ID, Name: n.Name}, rep, placed))
+	}
+	expectRedirect(t, "start editing", w.ops.post("/network/lock", url.Values{}), "/network")
+	expectRedirect(t, "connection", w.ops.post("/network/draft/ports/"+w.aws.PortCode+"/connection", awsConnection()),
+		"/network/draft/ports/"+w.aws.PortCode+"#connection")
+	expectRedirect(t, "apply", w.ops.post("/network/apply", url.Values{}), "/network/versions/1")
+
+	const why = "hub refused: interface eth9 does not exist on this node"
+	report(0, why)
+	p := w.user.get("/network")
+	expectPage(t, "not in force", p, 200, `<span class="badge state-error">Error</span> `+why)
+	absent(t, "not in force", p, `state-ok">In force`, "the other&#39;s secret", string(otherPort.HubID))
+	report(1, "")
+	expectPage(t, "in force", w.user.get("/network"), 200, `<span class="badge state-ok">In force</span>`)
 }
