@@ -98,6 +98,27 @@ func (c *pageClient) do(req *http.Request) htmlPage {
 	return p
 }
 
+// expectPage fails the test unless p has status code want and contains
+// every one of wants.
+func expectPage(t *testing.T, what string, p htmlPage, want int, wants ...string) {
+	t.Helper()
+	if p.code != want {
+		t.Fatalf("%s: %d, want %d\n%s", what, p.code, want, p.body)
+	}
+	for _, w := range wants {
+		if !strings.Contains(p.body, w) {
+			t.Fatalf("%s: page lacks %q\n%s", what, w, p.body)
+		}
+	}
+}
+
+func expectRedirect(t *testing.T, what string, p htmlPage, to string) {
+	t.Helper()
+	if p.code != http.StatusSeeOther || p.location() != to {
+		t.Fatalf("%s: %d → %q, want 303 → %q\n%s", what, p.code, p.location(), to, p.body)
+	}
+}
+
 // checkHTML holds every page to what all pages promise: the strict CSP, a
 // language, no fmt slip ("%!d(string=…)"), no unfilled value.
 func checkHTML(t testing.TB, path string, p htmlPage) {
