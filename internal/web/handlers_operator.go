@@ -216,14 +216,28 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	return s.auditPage(w, r, q)
 }
 
-// auditPage answers a page of the audit log selected by q: ?after= is a
-// sequence number, since audit entries are read in chain order, and ?limit=
-// is 1 to catalog.MaxPage like every list's (default 100).
+// auditPage answers a page of the audit log selected by q (auditWindow).
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, q audit.Query) error {
+	q, err := auditWindow(r, q)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.auditEntries(r, q)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+	return nil
+}
+
+// auditWindow reads a page's window into q: ?after= is a sequence number,
+// since audit entries are read in chain order, and ?limit= is 1 to
+// catalog.MaxPage like every list's (default 100).
+func auditWindow(r *http.Request, q audit.Query) (audit.Query, error) {
 	if v := r.URL.Query().Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			return fault.Field("after", "after must be a sequence number")
+			return q, fault.Field("after", "after must be a sequence number")
 		}
 		q.AfterSeq = n
 	}
@@ -231,13 +245,19 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, q audit.Query
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > catalog.MaxPage {
-			return fault.Field("limit", "limit must be a number from 1 to %d", catalog.MaxPage)
+			return q, fault.Field("limit", "limit must be a number from 1 to %d", catalog.MaxPage)
 		}
 		q.Limit = n
 	}
+	return q, nil
+}
+
+// auditEntries reads the window q and the sequence number the next page
+// starts after ("" on the last page).
+func (s *Server) auditEntries(r *http.Request, q audit.Query) ([]audit.Entry, string, error) {
 	items, err := s.deps.Audit.List(r.Context(), q)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	if items == nil {
 		items = []audit.Entry{}
@@ -246,20 +266,36 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, q audit.Query
 	if len(items) == q.Limit {
 		next = strconv.FormatInt(items[len(items)-1].Seq, 10)
 	}
-	writeJSON(w, http.StatusOK, newList(items, next))
-	return nil
+	return items, next, nil
 }
 
 func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.deps.Audit.Verify(r.Context())
-	var broken *audit.ChainError
-	if errors.As(err, &broken) {
-		writeJSON(w, http.StatusOK, map[string]any{"intact": false, "checked": n, "problem": err.Error()})
-		return nil
-	}
+	v, err := s.verifyChain(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"intact": true, "checked": n})
+	writeJSON(w, http.StatusOK, v)
 	return nil
+}
+
+// chainVerdict is the audit chain's check: intact or not, how many entries
+// were checked, and the first problem found.
+type chainVerdict struct {
+	Intact  bool   `json:"intact"`
+	Checked int64  `json:"checked"`
+	Problem string `json:"problem,omitempty"`
+}
+
+// verifyChain checks the audit chain; a broken chain is a verdict, not an
+// error.
+func (s *Server) verifyChain(r *http.Request) (chainVerdict, error) {
+	n, err := s.deps.Audit.Verify(r.Context())
+	var broken *audit.ChainError
+	if errors.As(err, &broken) {
+		return chainVerdict{Checked: n, Problem: err.Error()}, nil
+	}
+	if err != nil {
+		return chainVerdict{}, err
+	}
+	return chainVerdict{Intact: true, Checked: n}, nil
 }

@@ -25,6 +25,9 @@ type pageRoute struct {
 	// every operation of the OpenAPI documents is covered by a page or is
 	// named API-only there.
 	Covers []string
+	// Handle is nil for a page the API's route table serves itself (the
+	// setup link, an operation of the OpenAPI documents): the entry only
+	// records its Covers.
 	Handle func(w http.ResponseWriter, r *http.Request) error
 }
 
@@ -71,7 +74,7 @@ func (s *Server) commonPages(side identity.Side) []pageRoute {
 			http.StripPrefix("/assets", assets).ServeHTTP(w, r)
 			return nil
 		}},
-		{"POST", "/language", "", nil, s.switchLanguage(side)},
+		{"POST", "/language", "", []string{"PUT /api/v1/me/language"}, s.switchLanguage(side)},
 	}
 }
 
@@ -96,6 +99,7 @@ var navigation = map[identity.Side][]struct {
 	identity.OperatorSide: {
 		{"/", "nav.op_home", identity.ActSelf},
 		{"/nodes", "nav.nodes", identity.ActInventoryManage},
+		{"/regions", "nav.regions", identity.ActInventoryManage},
 		{"/capacity", "nav.capacity", identity.ActCapacityRead},
 		{"/nat-pools", "nav.nat_pools", identity.ActCapacityRead},
 		{"/customers", "nav.customers", identity.ActCatalogManage},
@@ -122,7 +126,15 @@ func sideName(side identity.Side) string {
 // any other refusal is an HTML error page in the viewer's language.
 func (s *Server) mountPages(m *http.ServeMux, pages []pageRoute, side identity.Side) {
 	for _, pg := range pages {
+		if pg.Handle == nil {
+			// A page the route table serves (the setup link), listed
+			// only for what it covers.
+			continue
+		}
 		m.HandleFunc(pg.Method+" "+pg.Path, func(w http.ResponseWriter, r *http.Request) {
+			// Every answer of a page is under the panel's CSP, a redirect
+			// (whose body is HTML too) included.
+			w.Header().Set("Content-Security-Policy", pageCSP)
 			r = withSide(r, side)
 			if pg.Action != "" {
 				var err error
@@ -144,6 +156,16 @@ func (s *Server) mountPages(m *http.ServeMux, pages []pageRoute, side identity.S
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	f := classify(err)
 	switch {
+	case f.Kind == fault.Unauthorized && r.Header.Get("HX-Request") == "true":
+		// An htmx refresh of part of a page whose session ended: the
+		// whole page goes to the sign-in, not the sign-in into the part.
+		next := "/"
+		if u, err := url.Parse(r.Header.Get("HX-Current-URL")); err == nil {
+			next = localPath(u.RequestURI())
+		}
+		w.Header().Set("HX-Redirect", "/login?next="+url.QueryEscape(next))
+		w.WriteHeader(http.StatusUnauthorized)
+		return
 	case f.Kind == fault.Unauthorized:
 		// A form sent after the session ended returns to the start page
 		// after sign-in; its target may not answer GET.
@@ -263,7 +285,11 @@ func (s *Server) view(r *http.Request) *panel.View {
 	v := &panel.View{Lang: s.language(r), Side: sideName(side), Path: r.URL.Path}
 	p, signedIn := r.Context().Value(keyPrincipal).(identity.Principal)
 	if signedIn && p.Role != identity.RoleMFAPending {
-		v.User = &panel.User{LoginID: p.LoginID, Role: string(p.Role), CustomerID: string(p.CustomerID)}
+		// The header names the account's own role: under a break-glass
+		// grant the principal holds "operator+break-glass", which the
+		// customer's pages say themselves.
+		role, _, _ := strings.Cut(string(p.Role), "+")
+		v.User = &panel.User{LoginID: p.LoginID, Role: role, CustomerID: string(p.CustomerID)}
 		v.Allow = func(action string) bool { return identity.Allowed(p.Role, identity.Action(action)) }
 		for _, n := range navigation[side] {
 			if identity.Allowed(p.Role, n.Action) {
@@ -354,7 +380,10 @@ func (s *Server) switchLanguage(side identity.Side) func(http.ResponseWriter, *h
 		if lang != "ja" && lang != "en" {
 			return fault.Field("lang", "language must be ja or en")
 		}
-		if ar, err := s.admit(r, side, "POST /language", identity.ActSelf); err == nil {
+		// Any signed-in session sets its account's language, one still
+		// owing its second factor too (mfa is the permission every session
+		// holds): the account is known once the password was right.
+		if ar, err := s.admit(r, side, "POST /language", identity.ActMFA); err == nil {
 			if err := s.deps.Identity.SetLanguage(ar.Context(), principal(ar), lang); err != nil {
 				return err
 			}

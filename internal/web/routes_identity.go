@@ -45,6 +45,7 @@ func (s *Server) identityMgmtRoutes() []route {
 		route{"POST", "/api/v1/recoveries/{recovery}/approve", identity.ActRecoveryApprove, s.approveRecovery},
 		route{"POST", "/api/v1/recoveries/{recovery}/reject", identity.ActRecoveryApprove, s.rejectRecovery},
 		route{"POST", "/api/v1/customers/{customer}/break-glass", identity.ActBreakGlassOpen, s.openBreakGlass},
+		route{"GET", "/api/v1/break-glass", identity.ActBreakGlassOpen, s.listBreakGlass},
 		route{"DELETE", "/api/v1/break-glass/{grant}", identity.ActBreakGlassOpen, s.closeBreakGlass},
 		// Saved data, readable by staff only under a live break-glass grant.
 		route{"GET", "/api/v1/customers/{customer}/network/config", identity.ActNetworkRead, s.breakGlassConfig},
@@ -59,6 +60,8 @@ func (s *Server) selfRoutes(side identity.Side) []route {
 		{"POST", "/api/v1/password-reset", "", s.requestReset(side)},
 		{"POST", "/api/v1/password-reset/complete", "", s.setup(side)},
 		{"PUT", "/api/v1/me/password", identity.ActCredentials, s.changePassword},
+		// A preference, not a credential: an API token may set it too.
+		{"PUT", "/api/v1/me/language", identity.ActSelf, s.setLanguage},
 		{"GET", "/api/v1/sessions", identity.ActSelf, s.listSessions},
 		{"DELETE", "/api/v1/sessions/{session}", identity.ActCredentials, s.revokeSession},
 		{"GET", "/api/v1/tokens", identity.ActSelf, s.listTokens},
