@@ -22,8 +22,12 @@ import (
 //   - customer B, signed in, asking a page for customer A's objects gets 404
 //     (403 where B's role lacks the page's action), never A's data: none of
 //     A's identifiers, codes, login IDs, e-mail addresses or its name is in
-//     the answer. A parameterless page shows B nothing of A's either;
-//   - a page with an action sends a signed-out browser to /login (303);
+//     the answer, whether the page is asked by the browser or by htmx. A
+//     parameterless page shows B nothing of A's either. B's refused forms
+//     change nothing: not A's objects or sessions, not B's own state;
+//   - an operator page naming customer B and one of A's objects gets 404;
+//   - a page with an action sends a signed-out browser to /login (303), and
+//     so it does a browser with a session of the other listener;
 //   - a role the permission table (identity.Allowed) does not give the
 //     page's action gets 403; a role it does give gets the page for its own
 //     objects (so that the 404s above mean something);
