@@ -18,7 +18,7 @@ import (
 // list and a port's page (pages_catalog_port.go).
 func (s *Server) catalogPages() []pageRoute {
 	return []pageRoute{
-		{"GET", "/{$}", identity.ActCatalogRead, nil, s.catHome},
+		{"GET", "/{$}", identity.ActCatalogRead, []string{"GET /api/v1/customer"}, s.catHome},
 		{"GET", "/contracts", identity.ActCatalogRead, []string{"GET /api/v1/contracts"}, s.catContracts},
 		{"GET", "/contracts/{code}", identity.ActCatalogRead, []string{"GET /api/v1/contracts/{code}"}, s.catContract},
 		{"GET", "/hubs", identity.ActCatalogRead, []string{"GET /api/v1/hubs", "GET /api/v1/regions"}, s.catHubs},
@@ -126,7 +126,7 @@ func (cv catalogView) hub(id catalog.HubID) (catalog.Hub, bool) {
 // portRow is a port in a list, with its hub and its live state.
 type portRow struct {
 	catalog.Port
-	SpeedBPS    int64
+	Speed       string // as contracts name speeds: 1G, 500M
 	HubRegion   string
 	HubPriority string
 	Live        panel.LiveState
@@ -136,7 +136,7 @@ type portRow struct {
 func (cv catalogView) portRows(ports []catalog.Port, lv liveView) []portRow {
 	out := make([]portRow, 0, len(ports))
 	for _, p := range ports {
-		row := portRow{Port: p, SpeedBPS: p.SpeedMbps * 1e6, Live: lv.ports[p.PortCode].state(), Holds: lv.ports[p.PortCode].holdKinds()}
+		row := portRow{Port: p, Speed: panel.FormatBPS(p.SpeedMbps * 1e6), Live: lv.ports[p.PortCode].state(), Holds: lv.ports[p.PortCode].holdKinds()}
 		if h, ok := cv.hub(p.HubID); ok {
 			row.HubRegion, row.HubPriority = cv.RegionName(h.Region), h.Priority
 		}
@@ -149,6 +149,10 @@ func (cv catalogView) portRows(ports []catalog.Port, lv liveView) []portRow {
 // the ports with their live state.
 func (s *Server) catHome(w http.ResponseWriter, r *http.Request) error {
 	ctx, sc := r.Context(), principal(r).Scope()
+	cu, err := s.deps.Catalog.OwnCustomer(ctx, sc)
+	if err != nil {
+		return err
+	}
 	cv, err := s.readCatalog(ctx, sc, s.language(r))
 	if err != nil {
 		return err
@@ -164,10 +168,11 @@ func (s *Server) catHome(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return s.render(w, r, "cat-home", struct {
+		Customer  catalog.Customer
 		Contracts []catalog.Contract
 		Topology  panel.Topology
 		Ports     []portRow
-	}{contracts, lv.topology(cv.Hubs, cv.Ports, cv.RegionName), cv.portRows(cv.Ports, lv)})
+	}{cu, contracts, lv.topology(cv.Hubs, cv.Ports, cv.RegionName), cv.portRows(cv.Ports, lv)})
 }
 
 func (s *Server) catContracts(w http.ResponseWriter, r *http.Request) error {
