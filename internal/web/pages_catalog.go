@@ -123,10 +123,15 @@ func (cv catalogView) hub(id catalog.HubID) (catalog.Hub, bool) {
 	return cv.Hubs[i], true
 }
 
-// portRow is a port in a list, with its hub and its live state.
+// portRow is a port in a list, with its hub and its live state. Its fields
+// are its own, not an embedded catalog.Port: the template engine finds a
+// promoted field by a slow search, and the port list has hundreds of rows.
 type portRow struct {
-	catalog.Port
+	PortCode    string
+	Kind        string
+	Redundant   bool
 	Speed       string // as contracts name speeds: 1G, 500M
+	Status      string
 	HubRegion   string
 	HubPriority string
 	Live        panel.LiveState
@@ -136,7 +141,9 @@ type portRow struct {
 func (cv catalogView) portRows(ports []catalog.Port, lv liveView) []portRow {
 	out := make([]portRow, 0, len(ports))
 	for _, p := range ports {
-		row := portRow{Port: p, Speed: panel.FormatBPS(p.SpeedMbps * 1e6), Live: lv.ports[p.PortCode].state(), Holds: lv.ports[p.PortCode].holdKinds()}
+		lp := lv.ports[p.PortCode]
+		row := portRow{PortCode: p.PortCode, Kind: p.Kind, Redundant: p.Redundant, Speed: panel.FormatBPS(p.SpeedMbps * 1e6),
+			Status: p.Status, Live: lp.state(), Holds: lp.holdKinds()}
 		if h, ok := cv.hub(p.HubID); ok {
 			row.HubRegion, row.HubPriority = cv.RegionName(h.Region), h.Priority
 		}

@@ -250,4 +250,17 @@ func TestCatalogReenable(t *testing.T) {
 	p = e.ops.get("/ports/" + onprem)
 	wantPage(t, "after re-enable", p, http.StatusOK, "ポートの再開を指示しました。", "稼働中")
 	wantNot(t, "after re-enable", p, "/l2-guard/reenable\"")
+
+	// A route-limit hold: the BGP section offers the restart to whoever
+	// may edit, and the restart clears it.
+	e.must("route limit", e.srv.deps.Compiler.NodeReportsHolds(e.seed, e.node.Name, []observed.Hold{{Kind: observed.HoldRouteLimit,
+		PortCode: aws, Session: "primary", Reason: "limit", Prefixes: 2001, Limit: 2000, Since: time.Now().UTC()}}))
+	p = e.ops.get("/ports/" + aws)
+	wantPage(t, "route-limited port", p, http.StatusOK, `action="/ports/`+aws+`/bgp/reenable"`, "上限超過により停止中", ">2001<")
+	wantNot(t, "user's route-limited port", e.user.get("/ports/"+aws), "/bgp/reenable")
+	wantPage(t, "user's forced restart", e.user.post("/ports/"+aws+"/bgp/reenable", url.Values{}), http.StatusForbidden)
+	if r := e.ops.post("/ports/"+aws+"/bgp/reenable", url.Values{}); r.code != http.StatusSeeOther {
+		t.Fatalf("restart: %d", r.code)
+	}
+	wantNot(t, "restarted port", e.ops.get("/ports/"+aws), `action="/ports/`+aws+`/bgp/reenable"`, "上限超過により停止中")
 }
