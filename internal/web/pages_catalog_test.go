@@ -264,3 +264,26 @@ func TestCatalogReenable(t *testing.T) {
 	}
 	wantNot(t, "restarted port", e.ops.get("/ports/"+aws), `action="/ports/`+aws+`/bgp/reenable"`, "上限超過により停止中")
 }
+
+// A customer with a contract and nothing built yet sees its pages say so,
+// in both languages, rather than empty tables or a broken picture.
+func TestCatalogPagesEmpty(t *testing.T) {
+	t.Parallel()
+	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
+	cu, err := e.cat.CreateCustomer(e.seed, catalog.CustomerInput{Name: "Empty K.K."})
+	e.must("customer", err)
+	k, err := e.cat.CreateContract(e.seed, tenanttest.Operator(cu.ID), catalog.ContractInput{Plan: "smart-hub"})
+	e.must("contract", err)
+	e.account(cu.ID, "empty-admin", identity.RoleAdmin, catalogPW)
+	c := e.pageClient(e.customer)
+	c.login("empty-admin", catalogPW)
+	for _, lang := range []struct{ code, noHubs, noPorts string }{
+		{"ja", "ハブはまだありません。", "ポートはありません。"}, {"en", "There are no hubs yet.", "There are no ports."},
+	} {
+		c.setLanguage(lang.code)
+		wantPage(t, lang.code+" empty /", c.get("/"), http.StatusOK, "Empty K.K.", k.ServiceCode, lang.noHubs, lang.noPorts)
+		wantPage(t, lang.code+" empty /hubs", c.get("/hubs"), http.StatusOK, lang.noHubs)
+		wantPage(t, lang.code+" empty /ports", c.get("/ports"), http.StatusOK, lang.noPorts)
+		wantPage(t, lang.code+" empty contract", c.get("/contracts/"+k.ServiceCode), http.StatusOK, lang.noPorts)
+	}
+}
