@@ -61,7 +61,10 @@ type catalogView struct {
 }
 
 func (s *Server) readCatalog(ctx context.Context, sc tenant.Scope, lang string) (catalogView, error) {
-	cv := catalogView{regions: map[string]catalog.Region{}, lang: lang}
+	cv, err := s.readRegions(ctx, lang)
+	if err != nil {
+		return cv, err
+	}
 	hubs, err := everything(func(p catalog.Page) ([]catalog.Hub, string, error) { return s.deps.Catalog.ListHubs(ctx, sc, p) })
 	if err != nil {
 		return cv, err
@@ -70,11 +73,15 @@ func (s *Server) readCatalog(ctx context.Context, sc tenant.Scope, lang string) 
 		return cmp.Or(cmp.Compare(priorityRank(a.Priority), priorityRank(b.Priority)), cmp.Compare(a.ID, b.ID))
 	})
 	cv.Hubs = hubs
-	if cv.Ports, err = everything(func(p catalog.Page) ([]catalog.Port, string, error) {
+	cv.Ports, err = everything(func(p catalog.Page) ([]catalog.Port, string, error) {
 		return s.deps.Catalog.ListPorts(ctx, sc, "", p)
-	}); err != nil {
-		return cv, err
-	}
+	})
+	return cv, err
+}
+
+// readRegions is a catalogView with the regions only, for their names.
+func (s *Server) readRegions(ctx context.Context, lang string) (catalogView, error) {
+	cv := catalogView{regions: map[string]catalog.Region{}, lang: lang}
 	regions, err := everything(func(p catalog.Page) ([]catalog.Region, string, error) { return s.deps.Catalog.ListRegions(ctx, p) })
 	if err != nil {
 		return cv, err
@@ -225,8 +232,8 @@ func (s *Server) catContract(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var hubs []catalog.Hub
-	for _, h := range cv.Hubs {
+	var hubs []hubRow
+	for _, h := range cv.hubRows(nil) {
 		if h.ServiceCode == k.ServiceCode {
 			hubs = append(hubs, h)
 		}
@@ -241,19 +248,11 @@ func (s *Server) catContract(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	type hubRow struct {
-		catalog.Hub
-		RegionName string
-	}
-	hubRows := make([]hubRow, len(hubs))
-	for i, h := range hubs {
-		hubRows[i] = hubRow{h, cv.RegionName(h.Region)}
-	}
 	return s.render(w, r, "cat-contract", struct {
 		Contract catalog.Contract
 		Hubs     []hubRow
 		Ports    []portRow
-	}{k, hubRows, cv.portRows(ports, lv)})
+	}{k, hubs, cv.portRows(ports, lv)})
 }
 
 // hubRow is a hub with its region and its own networks.
