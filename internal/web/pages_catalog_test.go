@@ -80,6 +80,7 @@ func (e *catalogEnv) report(guard bool) {
 	e.t.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
 	hub := observed.Hub{HubID: string(e.hubA), CustomerID: string(e.a.ID), WantedVersion: 0, ConfigVersion: 0,
+		Problems: []observed.Problem{{PortCode: e.aws.PortCode, Item: "session secondary", Reason: "peer address unreachable"}},
 		Ports: []observed.Port{
 			{PortCode: e.aws.PortCode, Sessions: []observed.Session{
 				{Name: "primary", State: "up", Info: "Established", Since: now, Imported: 12, Filtered: 1, Exported: 3,
@@ -182,7 +183,7 @@ func TestCatalogPages(t *testing.T) {
 		hub := c.get("/hubs/" + string(e.hubA))
 		wantPage(t, lang.code+" hub", hub, http.StatusOK, `hx-get="/hubs/`+string(e.hubA)+`/live"`, `hx-trigger="every 15s"`, aws, lang.held)
 		live := c.fragment("/hubs/" + string(e.hubA) + "/live")
-		wantPage(t, lang.code+" hub live", live, http.StatusOK, aws, "Established")
+		wantPage(t, lang.code+" hub live", live, http.StatusOK, aws, "Established", "session secondary", "peer address unreachable")
 		wantNot(t, "hub live fragment", live, "<html")
 		ports := c.get("/ports")
 		wantPage(t, lang.code+" /ports", ports, http.StatusOK, aws, onprem, lang.held, lang.degraded)
