@@ -217,13 +217,23 @@ func (s *Server) renderRefused(w http.ResponseWriter, r *http.Request, page stri
 	v := s.view(r)
 	v.Data, v.Form = data, r.PostForm
 	msg := s.faultText(v.Lang, f)
-	if f.Field != "" {
+	var above aboveForm
+	if f.Field != "" && errors.As(err, &above) {
+		v.Error = f.Field + ": " + msg
+	} else if f.Field != "" {
 		v.Errors = map[string]string{formField(f.Field): msg}
 	} else {
 		v.Error = msg
 	}
 	return s.writePage(w, r, statusOf[f.Kind], page, v)
 }
+
+// aboveForm marks a refusal whose field names a place in a document rather
+// than a form field (the JSON editor's): renderRefused shows it above the
+// form with the path, the message translated on its own.
+type aboveForm struct{ error }
+
+func (a aboveForm) Unwrap() error { return a.error }
 
 // formField maps an API field path ("ports[0].speed", "routing.prefixes")
 // to the form field the page names after it: the last element, without
