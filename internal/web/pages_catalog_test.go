@@ -1,7 +1,6 @@
 package web
 
 import (
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -117,19 +116,11 @@ func (c *pageClient) fragment(path string) htmlPage {
 	c.t.Helper()
 	req, _ := http.NewRequest("GET", c.base+path, nil)
 	req.Header.Set("HX-Request", "true")
-	res, err := c.hc.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if csp := res.Header.Get("Content-Security-Policy"); csp != pageCSP {
+	p := c.send(req)
+	if csp := p.hdr.Get("Content-Security-Policy"); csp != pageCSP {
 		c.t.Errorf("%s: CSP %q", path, csp)
 	}
-	return htmlPage{code: res.StatusCode, body: string(b), hdr: res.Header}
+	return p
 }
 
 func wantPage(t *testing.T, what string, p htmlPage, code int, texts ...string) {

@@ -82,6 +82,17 @@ func (c *pageClient) do(req *http.Request) htmlPage {
 	if c.Lang != "" {
 		req.Header.Set("Accept-Language", c.Lang)
 	}
+	p := c.send(req)
+	if strings.HasPrefix(p.hdr.Get("Content-Type"), "text/html") {
+		checkHTML(c.t, req.URL.Path, p)
+	}
+	return p
+}
+
+// send sends req as it is and reads the whole answer, holding it to no
+// page rules: a fragment or a redirect's body is not a page.
+func (c *pageClient) send(req *http.Request) htmlPage {
+	c.t.Helper()
 	res, err := c.hc.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
@@ -91,11 +102,7 @@ func (c *pageClient) do(req *http.Request) htmlPage {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	p := htmlPage{code: res.StatusCode, body: string(b), hdr: res.Header}
-	if strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
-		checkHTML(c.t, req.URL.Path, p)
-	}
-	return p
+	return htmlPage{code: res.StatusCode, body: string(b), hdr: res.Header}
 }
 
 // expectPage fails the test unless p has status code want and contains
