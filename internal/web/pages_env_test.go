@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
@@ -103,6 +104,16 @@ func (c *pageClient) send(req *http.Request) htmlPage {
 		c.t.Fatal(err)
 	}
 	return htmlPage{code: res.StatusCode, body: string(b), hdr: res.Header}
+}
+
+// tokyoNode makes region tokyo and its node tyo-1 with ports.
+func (e *idEnv) tokyoNode(ports []catalog.PhysicalPort) catalog.Node {
+	e.t.Helper()
+	_, err := e.cat.CreateRegion(e.seed, catalog.RegionInput{Code: "tokyo", NameEN: "Tokyo", NameJA: "東京", DataLocation: "Japan"})
+	e.must("region", err)
+	n, err := e.cat.CreateNode(e.seed, catalog.NodeInput{Region: "tokyo", Name: "tyo-1", Ports: ports})
+	e.must("node", err)
+	return n
 }
 
 // expectPage fails the test unless p has status code want and contains
