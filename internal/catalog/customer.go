@@ -73,11 +73,7 @@ func (c *Catalog) GetCustomer(ctx context.Context, op tenant.Operator) (Customer
 	if err != nil {
 		return Customer{}, err
 	}
-	cu, err := scanCustomer(c.db.QueryRow(ctx, `SELECT `+customerCols+` FROM customers WHERE id = ?`, id))
-	if err != nil {
-		return Customer{}, notFound("customer", store.Wrap(err))
-	}
-	return cu, nil
+	return c.customerByID(ctx, id)
 }
 
 // OwnCustomer returns the customer whose own scope sc is: its name and
@@ -87,6 +83,12 @@ func (c *Catalog) OwnCustomer(ctx context.Context, sc tenant.Scope) (Customer, e
 	if err != nil {
 		return Customer{}, err
 	}
+	return c.customerByID(ctx, id)
+}
+
+// customerByID reads one customer; the caller has checked that its handle
+// may read it.
+func (c *Catalog) customerByID(ctx context.Context, id CustomerID) (Customer, error) {
 	cu, err := scanCustomer(c.db.QueryRow(ctx, `SELECT `+customerCols+` FROM customers WHERE id = ?`, id))
 	if err != nil {
 		return Customer{}, notFound("customer", store.Wrap(err))

@@ -43,7 +43,9 @@ func checkText(field, s string, max int) error {
 		return fault.Field(field, "%s is required", field)
 	}
 	if msg := text.SingleLine(s); msg != "" {
-		return fault.Field(field, "%s %s", field, msg)
+		// msg is the text check's own message ("must be …"), translated
+		// on its own inside this format.
+		return fault.Field(field, "%s is not accepted as text: it %s", field, msg)
 	}
 	if utf8.RuneCountInString(s) > max {
 		return fault.Field(field, "%s must be valid text of at most %d characters", field, max)

@@ -183,18 +183,27 @@ func (x jsonIndex) locate(e *json.UnmarshalTypeError) string {
 // number as a number or "AS65001"); the message then says what is accepted.
 type jsonForm interface{ JSONForm() string }
 
-// typeMessage is the message of a type error at field.
-func typeMessage(field string, e *json.UnmarshalTypeError) string {
-	if field == "" {
-		field = "the body"
-	}
+// typeFault is the refusal of a type error at field ("" for the body as a
+// whole): what the field takes, in words where its type says them. Each
+// case is its own format, for the panel to translate.
+func typeFault(field string, e *json.UnmarshalTypeError) error {
+	var form jsonForm
 	if e.Type != nil {
-		if f, ok := reflect.New(e.Type).Elem().Interface().(jsonForm); ok {
-			return field + " must be " + f.JSONForm()
-		}
-		return field + " must be a JSON " + e.Type.Kind().String()
+		form, _ = reflect.New(e.Type).Elem().Interface().(jsonForm)
 	}
-	return field + " has the wrong JSON type"
+	switch {
+	case field == "" && form != nil:
+		return fault.New(fault.Invalid, "the body must be %s", form.JSONForm())
+	case field == "" && e.Type != nil:
+		return fault.New(fault.Invalid, "the body must be a JSON %s", e.Type.Kind().String())
+	case field == "":
+		return fault.New(fault.Invalid, "the body has the wrong JSON type")
+	case form != nil:
+		return fault.Field(field, "%s must be %s", field, form.JSONForm())
+	case e.Type != nil:
+		return fault.Field(field, "%s must be a JSON %s", field, e.Type.Kind().String())
+	}
+	return fault.Field(field, "%s has the wrong JSON type", field)
 }
 
 // strictUnmarshal reads body, which holds exactly one JSON value, into v:
@@ -235,7 +244,7 @@ func strictUnmarshal(body []byte, v any) error {
 	case errors.As(err, &typeErr):
 		idx, _ := scanJSON(body, true) // the same body: it scanned cleanly above
 		field := idx.locate(typeErr)
-		return fault.Field(field, "%s", typeMessage(field, typeErr))
+		return typeFault(field, typeErr)
 	case errors.As(err, &syntaxErr):
 		return fault.New(fault.Invalid, "malformed JSON at byte %d", syntaxErr.Offset)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):

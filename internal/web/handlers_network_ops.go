@@ -99,6 +99,20 @@ func (s *Server) opBandwidthChange(w http.ResponseWriter, r *http.Request) error
 	})(w, r)
 }
 
+// staffGrants are the reader's live break-glass grants by customer, the
+// ones under which a desired state shows that customer's section in full.
+func (s *Server) staffGrants(r *http.Request) (map[catalog.CustomerID]network.StaffGrant, error) {
+	gs, err := s.deps.Identity.ActiveGrants(r.Context(), principal(r))
+	if err != nil {
+		return nil, err
+	}
+	grants := map[catalog.CustomerID]network.StaffGrant{}
+	for _, g := range gs {
+		grants[g.CustomerID] = network.StaffGrant{ID: g.ID, Reason: g.Reason}
+	}
+	return grants, nil
+}
+
 // opDesiredState shows operator staff a node's desired state: each
 // customer's section in full only under the reader's live break-glass grant
 // for that customer, else cut down to placement (network.StaffView). The
@@ -108,13 +122,9 @@ func (s *Server) opDesiredState(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	gs, err := s.deps.Identity.ActiveGrants(r.Context(), principal(r))
+	grants, err := s.staffGrants(r)
 	if err != nil {
 		return err
-	}
-	grants := map[catalog.CustomerID]network.StaffGrant{}
-	for _, g := range gs {
-		grants[g.CustomerID] = network.StaffGrant{ID: g.ID, Reason: g.Reason}
 	}
 	doc, st, err := svc.DesiredStateForStaff(r.Context(), r.PathValue("node"), r.URL.Query().Get("reason"), grants)
 	if err != nil {

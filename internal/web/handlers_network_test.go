@@ -19,12 +19,9 @@ func TestNetworkAPI(t *testing.T) {
 	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	ctx := e.seed
-	_, err := e.cat.CreateRegion(ctx, catalog.RegionInput{Code: "tokyo", NameEN: "Tokyo", NameJA: "東京", DataLocation: "Japan"})
-	e.must("region", err)
-	_, err = e.cat.CreateNode(ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-1", Ports: []catalog.PhysicalPort{
+	e.tokyoNode([]catalog.PhysicalPort{
 		{Name: "eth1", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"},
-		{Name: "eth5", SpeedMbps: 10_000, Kind: "cloud-aws"}}})
-	e.must("node", err)
+		{Name: "eth5", SpeedMbps: 10_000, Kind: "cloud-aws"}})
 	cu, onprem, aws := e.hubWithTwoPorts("Net K.K.")
 
 	const pw = "network api passphrase 42"

@@ -20,12 +20,8 @@ import (
 func TestCustomerSpeedChangeAPI(t *testing.T) {
 	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
-	ctx := e.seed
-	_, err := e.cat.CreateRegion(ctx, catalog.RegionInput{Code: "tokyo", NameEN: "Tokyo", NameJA: "東京", DataLocation: "Japan"})
-	e.must("region", err)
-	_, err = e.cat.CreateNode(ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-1", Ports: []catalog.PhysicalPort{
-		{Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"}, {Name: "eth4", SpeedMbps: 10_000, Kind: "cloud-aws"}}})
-	e.must("node", err)
+	e.tokyoNode([]catalog.PhysicalPort{
+		{Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"}, {Name: "eth4", SpeedMbps: 10_000, Kind: "cloud-aws"}})
 	cu, _, aws := e.hubWithTwoPorts("Speed K.K.")
 	const pw = "speed api passphrase 42"
 	e.account(cu.ID, "sp-ops", identity.RoleOpsAdmin, pw)

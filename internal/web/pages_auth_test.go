@@ -33,19 +33,6 @@ func (c *pageClient) english() {
 	}
 }
 
-// mustContain fails unless the page has every one of want.
-func mustContain(t *testing.T, what string, p htmlPage, code int, want ...string) {
-	t.Helper()
-	if p.code != code {
-		t.Fatalf("%s: status %d, want %d: %s", what, p.code, code, p.body)
-	}
-	for _, w := range want {
-		if !strings.Contains(p.body, w) {
-			t.Errorf("%s: no %q in the page", what, w)
-		}
-	}
-}
-
 // TestSignInPage: the form has the ids the browser tests drive, in both
 // languages; a refusal comes back with the login ID kept, the password
 // dropped and nothing opened; next never leaves the site; a signed-in
@@ -61,18 +48,18 @@ func TestSignInPage(t *testing.T) {
 		c := e.pageClient(tc.base)
 		for lang, word := range map[string]string{"ja": "ログイン", "en": "Sign in"} {
 			c.Lang = lang
-			mustContain(t, "login "+lang, c.get("/login"), http.StatusOK, `id="login-id"`, `id="password"`, `id="login-submit"`, word,
+			expectPage(t, "login "+lang, c.get("/login"), http.StatusOK, `id="login-id"`, `id="password"`, `id="login-submit"`, word,
 				`<html lang="`+lang+`"`)
 		}
 		c.Lang = "en"
-		mustContain(t, "login next", c.get("/login?next=%2Fme"), http.StatusOK, `name="next" value="/login?next=%2Fme"`)
+		expectPage(t, "login next", c.get("/login?next=%2Fme"), http.StatusOK, `name="next" value="/login?next=%2Fme"`)
 		p := c.post("/login", url.Values{"login_id": {tc.login}, "password": {"wrong passphrase 0000"}, "next": {"/me"}})
-		mustContain(t, "wrong password", p, http.StatusUnauthorized, `role="alert"`, `value="`+tc.login+`"`, `name="next" value="/me"`)
+		expectPage(t, "wrong password", p, http.StatusUnauthorized, `role="alert"`, `value="`+tc.login+`"`, `name="next" value="/me"`)
 		if strings.Contains(p.body, "wrong passphrase") {
 			t.Error("the refused password was sent back into the form")
 		}
 		// The other side's account does not sign in here.
-		mustContain(t, "other side", c.post("/login", url.Values{"login_id": {tc.other}, "password": {flowPW}}), http.StatusUnauthorized)
+		expectPage(t, "other side", c.post("/login", url.Values{"login_id": {tc.other}, "password": {flowPW}}), http.StatusUnauthorized)
 		if p := c.get("/me"); p.code != http.StatusSeeOther || p.location() != "/login?next=%2Fme" {
 			t.Fatalf("a refused sign-in opened a session: %d %s", p.code, p.location())
 		}
@@ -84,14 +71,14 @@ func TestSignInPage(t *testing.T) {
 		if got := c.formLogin(tc.login, flowPW, "/me/tokens?x=1"); got != "/me/tokens?x=1" {
 			t.Errorf("next /me/tokens?x=1: sent to %q", got)
 		}
-		mustContain(t, "me", c.get("/me"), http.StatusOK, tc.login)
+		expectPage(t, "me", c.get("/me"), http.StatusOK, tc.login)
 		if p := c.get("/login?next=/me"); p.code != http.StatusSeeOther || p.location() != "/me" {
 			t.Errorf("signed-in viewer at /login: %d %q", p.code, p.location())
 		}
 		if p := c.post("/logout", nil); p.code != http.StatusSeeOther || p.location() != "/login" {
 			t.Fatalf("logout: %d %q", p.code, p.location())
 		}
-		mustContain(t, "after logout", c.get("/login"), http.StatusOK, "You have signed out.")
+		expectPage(t, "after logout", c.get("/login"), http.StatusOK, "You have signed out.")
 		if p := c.get("/me"); p.code != http.StatusSeeOther {
 			t.Errorf("the session lived on after sign-out: %d", p.code)
 		}
@@ -109,7 +96,7 @@ func TestSignInThrottled(t *testing.T) {
 		c.post("/login", url.Values{"login_id": {"th-ops"}, "password": {"wrong passphrase 0000"}})
 	}
 	p := c.post("/login", url.Values{"login_id": {"th-ops"}, "password": {flowPW}})
-	mustContain(t, "locked", p, http.StatusTooManyRequests, `role="alert"`, `id="login-id"`)
+	expectPage(t, "locked", p, http.StatusTooManyRequests, `role="alert"`, `id="login-id"`)
 }
 
 var totpSecretRE = regexp.MustCompile(`id="totp-secret" class="secret">([A-Z2-7]+)<`)
@@ -128,7 +115,7 @@ func TestSecondFactorPage(t *testing.T) {
 	// Enrol TOTP through the pages: the QR code and the secret for manual
 	// entry, a wrong code refused by the field, the recovery codes once.
 	p := c.post("/me/totp", nil)
-	mustContain(t, "enrol", p, http.StatusOK, `src="data:image/png;base64,`, `id="totp-qr"`, `alt="QR code`)
+	expectPage(t, "enrol", p, http.StatusOK, `src="data:image/png;base64,`, `id="totp-qr"`, `alt="QR code`)
 	m := totpSecretRE.FindStringSubmatch(p.body)
 	if m == nil {
 		t.Fatalf("no secret on the enrolment page: %s", p.body)
@@ -136,11 +123,11 @@ func TestSecondFactorPage(t *testing.T) {
 	otpURL := regexp.MustCompile(`name="otpauth_url" value="([^"]+)"`).FindStringSubmatch(p.body)[1]
 	otpURL = strings.ReplaceAll(otpURL, "&amp;", "&")
 	p = c.post("/me/totp/confirm", url.Values{"code": {"000000"}, "otpauth_url": {otpURL}})
-	mustContain(t, "wrong enrolment code", p, http.StatusBadRequest, `id="e-code"`, `id="totp-qr"`, m[1])
+	expectPage(t, "wrong enrolment code", p, http.StatusBadRequest, `id="e-code"`, `id="totp-qr"`, m[1])
 	now := time.Now()
 	p = c.post("/me/totp/confirm", url.Values{"code": {totpCode(t, m[1], now)}, "otpauth_url": {otpURL}})
-	mustContain(t, "confirmed", p, http.StatusOK, `id="recovery-codes"`)
-	mustContain(t, "security", c.get("/me/security"), http.StatusOK, `id="totp-state"`, "Set up", `id="totp-remove"`)
+	expectPage(t, "confirmed", p, http.StatusOK, `id="recovery-codes"`)
+	expectPage(t, "security", c.get("/me/security"), http.StatusOK, `id="totp-state"`, "Set up", `id="totp-remove"`)
 
 	// Sign-in now takes two steps.
 	d := e.pageClient(e.customer)
@@ -153,17 +140,17 @@ func TestSecondFactorPage(t *testing.T) {
 	}
 	// The account's language (set to English above) wins over the
 	// browser's.
-	mustContain(t, "mfa en", d.get("/login/mfa?next=/me/sessions"), http.StatusOK, `id="totp-code"`, "Second factor", `id="mfa-cancel"`)
+	expectPage(t, "mfa en", d.get("/login/mfa?next=/me/sessions"), http.StatusOK, `id="totp-code"`, "Second factor", `id="mfa-cancel"`)
 	if p := d.post("/me/tokens", url.Values{"name": {"x"}}); p.code != http.StatusForbidden {
 		t.Errorf("pending session created a token: %d", p.code)
 	}
 	p = d.post("/login/mfa", url.Values{"code": {"000000"}, "next": {"/me/sessions"}})
-	mustContain(t, "wrong code", p, http.StatusBadRequest, `id="e-code"`, `aria-invalid="true"`)
+	expectPage(t, "wrong code", p, http.StatusBadRequest, `id="e-code"`, `aria-invalid="true"`)
 	p = d.post("/login/mfa", url.Values{"code": {totpCode(t, m[1], now.Add(30*time.Second))}, "next": {"/me/sessions"}})
 	if p.code != http.StatusSeeOther || p.location() != "/me/sessions" {
 		t.Fatalf("right code: %d %q %s", p.code, p.location(), p.body)
 	}
-	mustContain(t, "signed in", d.get("/me/sessions"), http.StatusOK, `id="sessions"`)
+	expectPage(t, "signed in", d.get("/me/sessions"), http.StatusOK, `id="sessions"`)
 	// A full session at the step goes on.
 	if p := d.get("/login/mfa?next=/me"); p.code != http.StatusSeeOther || p.location() != "/me" {
 		t.Errorf("full session at /login/mfa: %d %q", p.code, p.location())
@@ -182,15 +169,15 @@ func TestFirstFactorAtSignIn(t *testing.T) {
 	c.Lang = "en"
 	next := c.formLogin("pf-admin", flowPW, "/me")
 	// In the account's language, Japanese, whatever the browser asks.
-	mustContain(t, "enrol step", c.get(next), http.StatusOK, `id="totp-enrol"`, `id="webauthn-register"`, "二要素認証が必要です")
+	expectPage(t, "enrol step", c.get(next), http.StatusOK, `id="totp-enrol"`, `id="webauthn-register"`, "二要素認証が必要です")
 	p := c.post("/me/totp", url.Values{"next": {"/me"}})
 	m := totpSecretRE.FindStringSubmatch(p.body)
 	if p.code != http.StatusOK || m == nil {
 		t.Fatalf("enrolment at sign-in: %d %s", p.code, p.body)
 	}
 	p = c.post("/me/totp/confirm", url.Values{"code": {totpCode(t, m[1], time.Now())}, "next": {"/me"}})
-	mustContain(t, "recovery", p, http.StatusOK, `id="recovery-codes"`, `href="/me"`)
-	mustContain(t, "complete", c.get("/me"), http.StatusOK, "pf-admin")
+	expectPage(t, "recovery", p, http.StatusOK, `id="recovery-codes"`, `href="/me"`)
+	expectPage(t, "complete", c.get("/me"), http.StatusOK, "pf-admin")
 }
 
 var setupTokenRE = regexp.MustCompile(`token=(tsu_[a-z2-7]+)`)
@@ -208,31 +195,31 @@ func TestSetupAndResetPages(t *testing.T) {
 	c := e.pageClient(e.customer)
 	for lang, word := range map[string]string{"ja": "パスワードを設定", "en": "Set the password"} {
 		c.Lang = lang
-		mustContain(t, "setup "+lang, c.get("/setup?token="+tok), http.StatusOK, word, `name="token" value="`+tok+`"`,
+		expectPage(t, "setup "+lang, c.get("/setup?token="+tok), http.StatusOK, word, `name="token" value="`+tok+`"`,
 			// The language switch returns to the link, token and all.
 			`name="next" value="/setup?token=`+tok+`"`)
 	}
 	c.Lang = "en"
 	p := c.post("/setup", url.Values{"token": {tok}, "password": {"short"}})
-	mustContain(t, "weak password", p, http.StatusBadRequest, `id="e-password"`)
+	expectPage(t, "weak password", p, http.StatusBadRequest, `id="e-password"`)
 	p = c.post("/setup", url.Values{"token": {tok}, "password": {flowPW}})
-	mustContain(t, "set up", p, http.StatusOK, `id="setup-done"`, "sp-new")
-	mustContain(t, "used link", c.post("/setup", url.Values{"token": {tok}, "password": {flowPW}}), http.StatusNotFound, `role="alert"`)
+	expectPage(t, "set up", p, http.StatusOK, `id="setup-done"`, "sp-new")
+	expectPage(t, "used link", c.post("/setup", url.Values{"token": {tok}, "password": {flowPW}}), http.StatusNotFound, `role="alert"`)
 	c.formLogin("sp-new", flowPW, "/")
 
 	anon := e.pageClient(e.customer)
 	anon.Lang = "en"
-	mustContain(t, "reset form", anon.get("/password-reset"), http.StatusOK, `id="f-login_id"`)
+	expectPage(t, "reset form", anon.get("/password-reset"), http.StatusOK, `id="f-login_id"`)
 	for _, id := range []string{"sp-new", "nobody-here"} {
 		p := anon.post("/password-reset", url.Values{"login_id": {id}})
 		if p.code != http.StatusSeeOther || p.location() != "/login" {
 			t.Errorf("reset for %s: %d %q", id, p.code, p.location())
 		}
 	}
-	mustContain(t, "reset flash", anon.get("/login"), http.StatusOK, "If the login ID belongs to an active account")
+	expectPage(t, "reset flash", anon.get("/login"), http.StatusOK, "If the login ID belongs to an active account")
 	rt := e.linkFromMail("sp-new@example.co.jp", "password.reset.request")
-	mustContain(t, "reset link", anon.get("/setup?reset=1&token="+rt), http.StatusOK, "Set a new password", `name="reset" value="1"`)
-	mustContain(t, "reset done", anon.post("/setup", url.Values{"token": {rt}, "reset": {"1"}, "password": {flowPW + " new"}}),
+	expectPage(t, "reset link", anon.get("/setup?reset=1&token="+rt), http.StatusOK, "Set a new password", `name="reset" value="1"`)
+	expectPage(t, "reset done", anon.post("/setup", url.Values{"token": {rt}, "reset": {"1"}, "password": {flowPW + " new"}}),
 		http.StatusOK, `id="setup-done"`)
 	anon.formLogin("sp-new", flowPW+" new", "/")
 }
@@ -247,7 +234,7 @@ func TestLanguageAPI(t *testing.T) {
 	c := e.pageClient(e.customer)
 	c.Lang = "ja"
 	c.formLogin("lg-ops", flowPW, "/")
-	mustContain(t, "account language", c.get("/me"), http.StatusOK, `<html lang="en"`)
+	expectPage(t, "account language", c.get("/me"), http.StatusOK, `<html lang="en"`)
 	r := ops.expectInvalid(http.StatusBadRequest, "PUT", "/api/v1/me/language", map[string]string{"language": "fr"})
 	if errFieldOf(r) != "language" {
 		t.Errorf("refusal does not name language: %s", r.body)
@@ -255,11 +242,11 @@ func TestLanguageAPI(t *testing.T) {
 	tk := e.client(e.customer)
 	tk.hdr.Set("Authorization", "Bearer "+ops.newToken("lang", ""))
 	tk.expect(http.StatusNoContent, "PUT", "/api/v1/me/language", map[string]string{"language": "ja"})
-	mustContain(t, "set by token", c.get("/me"), http.StatusOK, `<html lang="ja"`)
+	expectPage(t, "set by token", c.get("/me"), http.StatusOK, `<html lang="ja"`)
 	// The panel's switch is the same setting.
 	c.post("/language", url.Values{"lang": {"en"}, "next": {"/me"}})
 	c.Lang = ""
-	mustContain(t, "switched", c.get("/me"), http.StatusOK, `<html lang="en"`)
+	expectPage(t, "switched", c.get("/me"), http.StatusOK, `<html lang="en"`)
 
 	e.account("", "lg-op", identity.RoleOperator, flowPW)
 	op := e.client(e.mgmt)
@@ -277,7 +264,7 @@ func TestFirstOperatorSetupPage(t *testing.T) {
 	e.must("first link", err)
 	c := e.pageClient(e.mgmt)
 	c.Lang = "en"
-	mustContain(t, "first", c.get("/setup?first=1&token="+tok), http.StatusOK, "Create the first operator account",
+	expectPage(t, "first", c.get("/setup?first=1&token="+tok), http.StatusOK, "Create the first operator account",
 		`id="f-login_id"`, `id="f-display_name"`, `id="f-email"`)
 	// The customer listener has no first-operator form.
 	if p := e.pageClient(e.customer).get("/setup?first=1&token=" + tok); strings.Contains(p.body, `id="f-login_id"`) {
@@ -285,12 +272,12 @@ func TestFirstOperatorSetupPage(t *testing.T) {
 	}
 	in := url.Values{"token": {tok}, "login_id": {"first-op"}, "display_name": {"First Operator"}, "email": {"first@example.co.jp"},
 		"password": {"short"}}
-	mustContain(t, "weak", c.post("/setup", in), http.StatusBadRequest, `id="e-password"`, `value="first-op"`)
+	expectPage(t, "weak", c.post("/setup", in), http.StatusBadRequest, `id="e-password"`, `value="first-op"`)
 	in.Set("password", flowPW)
-	mustContain(t, "done", c.post("/setup", in), http.StatusOK, `id="setup-done"`, "first-op")
+	expectPage(t, "done", c.post("/setup", in), http.StatusOK, `id="setup-done"`, "first-op")
 	c.formLogin("first-op", flowPW, "/")
 	c.Lang = "ja"
-	mustContain(t, "language kept", c.get("/me"), http.StatusOK, `<html lang="en"`)
+	expectPage(t, "language kept", c.get("/me"), http.StatusOK, `<html lang="en"`)
 }
 
 // TestRegisteredDeviceShown: a sign-in from a registered client certificate
@@ -303,9 +290,9 @@ func TestRegisteredDeviceShown(t *testing.T) {
 	c := e.pageClient(e.customer)
 	tr := c.hc.Transport.(*http.Transport)
 	tr.TLSClientConfig.Certificates = []tls.Certificate{cert}
-	mustContain(t, "login with a certificate", c.get("/login"), http.StatusOK, `id="client-cert-note"`)
+	expectPage(t, "login with a certificate", c.get("/login"), http.StatusOK, `id="client-cert-note"`)
 	c.formLogin("dp-ops", flowPW, "/")
-	mustContain(t, "profile", c.get("/me"), http.StatusOK, `id="device-note"`)
+	expectPage(t, "profile", c.get("/me"), http.StatusOK, `id="device-note"`)
 	plain := e.pageClient(e.customer)
 	plain.formLogin("dp-ops", flowPW, "/")
 	if p := plain.get("/me"); strings.Contains(p.body, `id="device-note"`) {

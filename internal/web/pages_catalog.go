@@ -348,13 +348,21 @@ func (s *Server) readHubLive(ctx context.Context, sc tenant.Scope, cv catalogVie
 	return out, nil
 }
 
-func (s *Server) catHub(w http.ResponseWriter, r *http.Request) error {
+// catHubRead reads the hub of the path's {id} (another customer's answers
+// 404) and the catalogue its page is drawn from.
+func (s *Server) catHubRead(r *http.Request) (catalog.Hub, catalogView, error) {
 	ctx, sc := r.Context(), principal(r).Scope()
 	h, err := s.deps.Catalog.GetHub(ctx, sc, catalog.HubID(r.PathValue("id")))
 	if err != nil {
-		return err
+		return h, catalogView{}, err
 	}
 	cv, err := s.readCatalog(ctx, sc, s.language(r))
+	return h, cv, err
+}
+
+func (s *Server) catHub(w http.ResponseWriter, r *http.Request) error {
+	ctx, sc := r.Context(), principal(r).Scope()
+	h, cv, err := s.catHubRead(r)
 	if err != nil {
 		return err
 	}
@@ -385,16 +393,11 @@ func (s *Server) catHub(w http.ResponseWriter, r *http.Request) error {
 // catHubLive answers the hub page's periodic htmx refresh with its live
 // part only.
 func (s *Server) catHubLive(w http.ResponseWriter, r *http.Request) error {
-	ctx, sc := r.Context(), principal(r).Scope()
-	h, err := s.deps.Catalog.GetHub(ctx, sc, catalog.HubID(r.PathValue("id")))
+	h, cv, err := s.catHubRead(r)
 	if err != nil {
 		return err
 	}
-	cv, err := s.readCatalog(ctx, sc, s.language(r))
-	if err != nil {
-		return err
-	}
-	live, err := s.readHubLive(ctx, sc, cv, h.ID)
+	live, err := s.readHubLive(r.Context(), principal(r).Scope(), cv, h.ID)
 	if err != nil {
 		return err
 	}

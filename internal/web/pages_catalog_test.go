@@ -1,7 +1,6 @@
 package web
 
 import (
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -117,31 +116,11 @@ func (c *pageClient) fragment(path string) htmlPage {
 	c.t.Helper()
 	req, _ := http.NewRequest("GET", c.base+path, nil)
 	req.Header.Set("HX-Request", "true")
-	res, err := c.hc.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if csp := res.Header.Get("Content-Security-Policy"); csp != pageCSP {
+	p := c.send(req)
+	if csp := p.hdr.Get("Content-Security-Policy"); csp != pageCSP {
 		c.t.Errorf("%s: CSP %q", path, csp)
 	}
-	return htmlPage{code: res.StatusCode, body: string(b), hdr: res.Header}
-}
-
-func wantPage(t *testing.T, what string, p htmlPage, code int, texts ...string) {
-	t.Helper()
-	if p.code != code {
-		t.Fatalf("%s: %d, want %d\n%.2000s", what, p.code, code, p.body)
-	}
-	for _, s := range texts {
-		if !strings.Contains(p.body, s) {
-			t.Errorf("%s lacks %q", what, s)
-		}
-	}
+	return p
 }
 
 func wantNot(t *testing.T, what string, p htmlPage, texts ...string) {
@@ -171,28 +150,28 @@ func TestCatalogPages(t *testing.T) {
 	} {
 		c.setLanguage(lang.code)
 		home := c.get("/")
-		wantPage(t, lang.code+" /", home, http.StatusOK, `<html lang="`+lang.code+`"`, e.contract, aws, onprem, lang.topology,
+		expectPage(t, lang.code+" /", home, http.StatusOK, `<html lang="`+lang.code+`"`, e.contract, aws, onprem, lang.topology,
 			`<svg class="topology" role="img"`, lang.held, lang.degraded, lang.traffic, lang.hubIn, `id="topo-port-`+onprem+`"`)
-		wantPage(t, "/", home, http.StatusOK, "<h1>A K.K.</h1>")
+		expectPage(t, "/", home, http.StatusOK, "<h1>A K.K.</h1>")
 		wantNot(t, "/", home, e.bCode, e.bPort.PortCode, "B K.K.")
-		wantPage(t, lang.code+" /contracts", c.get("/contracts"), http.StatusOK, e.contract, "/contracts/"+e.contract)
+		expectPage(t, lang.code+" /contracts", c.get("/contracts"), http.StatusOK, e.contract, "/contracts/"+e.contract)
 		k := c.get("/contracts/" + e.contract)
-		wantPage(t, lang.code+" contract", k, http.StatusOK, e.contract, aws, onprem, string(e.hubC))
+		expectPage(t, lang.code+" contract", k, http.StatusOK, e.contract, aws, onprem, string(e.hubC))
 		hubs := c.get("/hubs")
-		wantPage(t, lang.code+" /hubs", hubs, http.StatusOK, "Japan (Osaka)", "Japan (Tokyo)", "/hubs/"+string(e.hubA), `<svg class="topology"`)
+		expectPage(t, lang.code+" /hubs", hubs, http.StatusOK, "Japan (Osaka)", "Japan (Tokyo)", "/hubs/"+string(e.hubA), `<svg class="topology"`)
 		hub := c.get("/hubs/" + string(e.hubA))
-		wantPage(t, lang.code+" hub", hub, http.StatusOK, `hx-get="/hubs/`+string(e.hubA)+`/live"`, `hx-trigger="every 15s"`, aws, lang.held)
+		expectPage(t, lang.code+" hub", hub, http.StatusOK, `hx-get="/hubs/`+string(e.hubA)+`/live"`, `hx-trigger="every 15s"`, aws, lang.held)
 		live := c.fragment("/hubs/" + string(e.hubA) + "/live")
-		wantPage(t, lang.code+" hub live", live, http.StatusOK, aws, "Established", "session secondary", "peer address unreachable")
+		expectPage(t, lang.code+" hub live", live, http.StatusOK, aws, "Established", "session secondary", "peer address unreachable")
 		wantNot(t, "hub live fragment", live, "<html")
 		ports := c.get("/ports")
-		wantPage(t, lang.code+" /ports", ports, http.StatusOK, aws, onprem, lang.held, lang.degraded)
+		expectPage(t, lang.code+" /ports", ports, http.StatusOK, aws, onprem, lang.held, lang.degraded)
 		pa := c.get("/ports/" + aws)
-		wantPage(t, lang.code+" aws port", pa, http.StatusOK, "192.0.2.0/24", "overlaps the hub&#39;s internal network", "2099-01-01",
+		expectPage(t, lang.code+" aws port", pa, http.StatusOK, "192.0.2.0/24", "overlaps the hub&#39;s internal network", "2099-01-01",
 			"Established", ">12<", lang.traffic)
 		wantNot(t, "aws port (route limit not hit)", pa, "/bgp/reenable")
 		po := c.get("/ports/" + onprem)
-		wantPage(t, lang.code+" onprem port", po, http.StatusOK, `action="/ports/`+onprem+`/l2-guard/reenable"`, "data-confirm=")
+		expectPage(t, lang.code+" onprem port", po, http.StatusOK, `action="/ports/`+onprem+`/l2-guard/reenable"`, "data-confirm=")
 	}
 
 	// The API answers the same name to the customer's own credential.
@@ -207,11 +186,11 @@ func TestCatalogPages(t *testing.T) {
 	for _, path := range []string{"/contracts/" + e.bCode, "/hubs/" + string(e.hubB), "/hubs/" + string(e.hubB) + "/live",
 		"/ports/" + e.bPort.PortCode, "/ports/shc00000000", "/contracts/nonsense"} {
 		p := c.get(path)
-		wantPage(t, "foreign "+path, p, http.StatusNotFound)
+		expectPage(t, "foreign "+path, p, http.StatusNotFound)
 		wantNot(t, "foreign "+path, p, "B K.K.", e.bPort.PortCode+"</")
 	}
 	for _, path := range []string{"/ports/" + e.bPort.PortCode + "/l2-guard/reenable", "/ports/" + e.bPort.PortCode + "/bgp/reenable"} {
-		wantPage(t, "foreign POST "+path, c.post(path, url.Values{}), http.StatusNotFound)
+		expectPage(t, "foreign POST "+path, c.post(path, url.Values{}), http.StatusNotFound)
 	}
 }
 
@@ -228,20 +207,20 @@ func TestCatalogReenable(t *testing.T) {
 	e.ops.setLanguage("en")
 
 	p := e.user.get("/ports/" + onprem)
-	wantPage(t, "user's port page", p, http.StatusOK, "Shut", "A BPDU was received")
+	expectPage(t, "user's port page", p, http.StatusOK, "Shut", "A BPDU was received")
 	wantNot(t, "user's port page", p, "/l2-guard/reenable", "<form method=\"post\" action=\"/ports/")
-	wantPage(t, "user's forced re-enable", e.user.post("/ports/"+onprem+"/l2-guard/reenable", url.Values{}), http.StatusForbidden)
-	wantPage(t, "still shut", e.ops.get("/ports/"+onprem), http.StatusOK, "l2-guard/reenable")
+	expectPage(t, "user's forced re-enable", e.user.post("/ports/"+onprem+"/l2-guard/reenable", url.Values{}), http.StatusForbidden)
+	expectPage(t, "still shut", e.ops.get("/ports/"+onprem), http.StatusOK, "l2-guard/reenable")
 
 	// Not held: refused in place (409), nothing changes.
 	r := e.ops.post("/ports/"+aws+"/bgp/reenable", url.Values{})
-	wantPage(t, "re-enable of a port not held", r, http.StatusConflict, `id="e-bgp_reenable"`, aws)
+	expectPage(t, "re-enable of a port not held", r, http.StatusConflict, `id="e-bgp_reenable"`, aws)
 	if !strings.Contains(r.body, "field-error") {
 		t.Errorf("refusal not next to the BGP section:\n%s", r.body)
 	}
 	e.ops.setLanguage("ja")
 	r = e.ops.post("/ports/"+onprem+"/bgp/reenable", url.Values{})
-	wantPage(t, "ja refusal", r, http.StatusConflict, `id="e-bgp_reenable"`, `<html lang="ja"`)
+	expectPage(t, "ja refusal", r, http.StatusConflict, `id="e-bgp_reenable"`, `<html lang="ja"`)
 
 	// Held: the re-enable clears the hold and says so once.
 	r = e.ops.post("/ports/"+onprem+"/l2-guard/reenable", url.Values{})
@@ -249,7 +228,7 @@ func TestCatalogReenable(t *testing.T) {
 		t.Fatalf("re-enable: %d → %q", r.code, r.location())
 	}
 	p = e.ops.get("/ports/" + onprem)
-	wantPage(t, "after re-enable", p, http.StatusOK, "ポートの再開を指示しました。", "稼働中")
+	expectPage(t, "after re-enable", p, http.StatusOK, "ポートの再開を指示しました。", "稼働中")
 	wantNot(t, "after re-enable", p, "/l2-guard/reenable\"")
 
 	// A route-limit hold: the BGP section offers the restart to whoever
@@ -257,9 +236,9 @@ func TestCatalogReenable(t *testing.T) {
 	e.must("route limit", e.srv.deps.Compiler.NodeReportsHolds(e.seed, e.node.Name, []observed.Hold{{Kind: observed.HoldRouteLimit,
 		PortCode: aws, Session: "primary", Reason: "limit", Prefixes: 2001, Limit: 2000, Since: time.Now().UTC()}}))
 	p = e.ops.get("/ports/" + aws)
-	wantPage(t, "route-limited port", p, http.StatusOK, `action="/ports/`+aws+`/bgp/reenable"`, "上限超過により停止中", ">2001<")
+	expectPage(t, "route-limited port", p, http.StatusOK, `action="/ports/`+aws+`/bgp/reenable"`, "上限超過により停止中", ">2001<")
 	wantNot(t, "user's route-limited port", e.user.get("/ports/"+aws), "/bgp/reenable")
-	wantPage(t, "user's forced restart", e.user.post("/ports/"+aws+"/bgp/reenable", url.Values{}), http.StatusForbidden)
+	expectPage(t, "user's forced restart", e.user.post("/ports/"+aws+"/bgp/reenable", url.Values{}), http.StatusForbidden)
 	if r := e.ops.post("/ports/"+aws+"/bgp/reenable", url.Values{}); r.code != http.StatusSeeOther {
 		t.Fatalf("restart: %d", r.code)
 	}
@@ -282,9 +261,9 @@ func TestCatalogPagesEmpty(t *testing.T) {
 		{"ja", "ハブはまだありません。", "ポートはありません。"}, {"en", "There are no hubs yet.", "There are no ports."},
 	} {
 		c.setLanguage(lang.code)
-		wantPage(t, lang.code+" empty /", c.get("/"), http.StatusOK, "Empty K.K.", k.ServiceCode, lang.noHubs, lang.noPorts)
-		wantPage(t, lang.code+" empty /hubs", c.get("/hubs"), http.StatusOK, lang.noHubs)
-		wantPage(t, lang.code+" empty /ports", c.get("/ports"), http.StatusOK, lang.noPorts)
-		wantPage(t, lang.code+" empty contract", c.get("/contracts/"+k.ServiceCode), http.StatusOK, lang.noPorts)
+		expectPage(t, lang.code+" empty /", c.get("/"), http.StatusOK, "Empty K.K.", k.ServiceCode, lang.noHubs, lang.noPorts)
+		expectPage(t, lang.code+" empty /hubs", c.get("/hubs"), http.StatusOK, lang.noHubs)
+		expectPage(t, lang.code+" empty /ports", c.get("/ports"), http.StatusOK, lang.noPorts)
+		expectPage(t, lang.code+" empty contract", c.get("/contracts/"+k.ServiceCode), http.StatusOK, lang.noPorts)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
@@ -82,6 +83,17 @@ func (c *pageClient) do(req *http.Request) htmlPage {
 	if c.Lang != "" {
 		req.Header.Set("Accept-Language", c.Lang)
 	}
+	p := c.send(req)
+	if strings.HasPrefix(p.hdr.Get("Content-Type"), "text/html") {
+		checkHTML(c.t, req.URL.Path, p)
+	}
+	return p
+}
+
+// send sends req as it is and reads the whole answer, holding it to no
+// page rules: a fragment or a redirect's body is not a page.
+func (c *pageClient) send(req *http.Request) htmlPage {
+	c.t.Helper()
 	res, err := c.hc.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
@@ -91,11 +103,17 @@ func (c *pageClient) do(req *http.Request) htmlPage {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	p := htmlPage{code: res.StatusCode, body: string(b), hdr: res.Header}
-	if strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
-		checkHTML(c.t, req.URL.Path, p)
-	}
-	return p
+	return htmlPage{code: res.StatusCode, body: string(b), hdr: res.Header}
+}
+
+// tokyoNode makes region tokyo and its node tyo-1 with ports.
+func (e *idEnv) tokyoNode(ports []catalog.PhysicalPort) catalog.Node {
+	e.t.Helper()
+	_, err := e.cat.CreateRegion(e.seed, catalog.RegionInput{Code: "tokyo", NameEN: "Tokyo", NameJA: "東京", DataLocation: "Japan"})
+	e.must("region", err)
+	n, err := e.cat.CreateNode(e.seed, catalog.NodeInput{Region: "tokyo", Name: "tyo-1", Ports: ports})
+	e.must("node", err)
+	return n
 }
 
 // expectPage fails the test unless p has status code want and contains

@@ -5,7 +5,6 @@ import (
 	"net/url"
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
-	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
@@ -281,19 +280,11 @@ type invJobsView struct {
 }
 
 func (s *Server) invJobs(w http.ResponseWriter, r *http.Request) error {
-	if s.deps.Jobs == nil {
-		return fault.New(fault.Unavailable, "the scheduler is not running on this controller")
-	}
-	p, err := page(r)
+	runs, q, err := s.jobRuns(r)
 	if err != nil {
 		return err
 	}
 	v := r.URL.Query()
-	q := schedule.Query{Job: v.Get("job"), Outcome: v.Get("outcome"), After: p.After, Limit: p.Limit}
-	runs, err := s.deps.Jobs.Runs(r.Context(), q)
-	if err != nil {
-		return err
-	}
 	d := invJobsView{Runs: runs, Job: q.Job, Outcome: q.Outcome, Outcomes: []string{schedule.Running, schedule.OK, schedule.Failed}}
 	if next := schedule.NextAfter(runs, q.Limit); next != "" {
 		nq := url.Values{"after": {next}}

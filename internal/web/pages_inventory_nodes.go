@@ -331,13 +331,9 @@ func (s *Server) invDesiredState(w http.ResponseWriter, r *http.Request) error {
 	if _, sent := r.URL.Query()["reason"]; !sent {
 		return s.render(w, r, "inv-desired", d)
 	}
-	gs, err := s.deps.Identity.ActiveGrants(r.Context(), principal(r))
+	grants, err := s.staffGrants(r)
 	if err != nil {
 		return err
-	}
-	grants := map[catalog.CustomerID]network.StaffGrant{}
-	for _, g := range gs {
-		grants[g.CustomerID] = network.StaffGrant{ID: g.ID, Reason: g.Reason}
 	}
 	doc, _, err := svc.DesiredStateForStaff(r.Context(), n.Name, d.Reason, grants)
 	if fault.Is(err, fault.Invalid) {

@@ -224,11 +224,8 @@ func TestInventoryPagesLanguages(t *testing.T) {
 	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	ctx := e.seed
-	_, err := e.cat.CreateRegion(ctx, catalog.RegionInput{Code: "tokyo", NameEN: "Tokyo", NameJA: "東京", DataLocation: "Japan"})
-	e.must("region", err)
-	_, err = e.cat.CreateNode(ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-1", Ports: []catalog.PhysicalPort{
-		{Name: "eth1", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"}}})
-	e.must("node", err)
+	e.tokyoNode([]catalog.PhysicalPort{
+		{Name: "eth1", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"}})
 	const pw = "inventory languages passphrase 3"
 	e.account("", "inv-lang", identity.RoleOperator, pw)
 	c := e.pageClient(e.mgmt)
@@ -258,7 +255,7 @@ func TestInventoryPagesLanguages(t *testing.T) {
 			"data_location": {"Japan"}}), http.StatusBadRequest, `<html lang="`+lang+`">`, `id="region-code-error"`)
 	}
 	// Lists page: a page of one node links to the next.
-	_, err = e.cat.CreateNode(ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-2"})
+	_, err := e.cat.CreateNode(ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-2"})
 	e.must("node", err)
 	expectPage(t, "nodes page 1", c.get("/nodes?limit=1"), 200, `href="/nodes/tyo-1"`, `id="node-next" href="/nodes?after=tyo-1"`)
 	if p := c.get("/nodes?after=tyo-1"); !strings.Contains(p.body, `href="/nodes/tyo-2"`) || strings.Contains(p.body, `href="/nodes/tyo-1"`) {

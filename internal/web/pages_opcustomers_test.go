@@ -27,11 +27,8 @@ type opcEnv struct {
 func startOpcEnv(t *testing.T) opcEnv {
 	t.Helper()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
-	_, err := e.cat.CreateRegion(e.seed, catalog.RegionInput{Code: "tokyo", NameEN: "Tokyo", NameJA: "東京", DataLocation: "Japan"})
-	e.must("region", err)
-	_, err = e.cat.CreateNode(e.seed, catalog.NodeInput{Region: "tokyo", Name: "tyo-1", Ports: []catalog.PhysicalPort{
-		{Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"}, {Name: "eth4", SpeedMbps: 10_000, Kind: "cloud-aws"}}})
-	e.must("node", err)
+	e.tokyoNode([]catalog.PhysicalPort{
+		{Name: "eth3", SpeedMbps: 10_000, Kind: "cloud-aws"}, {Name: "eth4", SpeedMbps: 10_000, Kind: "cloud-aws"}})
 	e.account("", "opc-op", identity.RoleOperator, opcPW)
 	e.account("", "opc-so", identity.RoleSecurityOfficer, opcPW)
 	o := opcEnv{idEnv: e, op: e.pageClient(e.mgmt), so: e.pageClient(e.mgmt), opAPI: e.client(e.mgmt), soAPI: e.client(e.mgmt)}

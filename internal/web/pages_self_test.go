@@ -26,9 +26,9 @@ func TestMePagesRender(t *testing.T) {
 			c.post("/language", url.Values{"lang": {lang.code}})
 			for path, id := range pages {
 				p := c.get(path)
-				mustContain(t, login+" "+path+" "+lang.code, p, http.StatusOK, id, `<html lang="`+lang.code+`"`)
+				expectPage(t, login+" "+path+" "+lang.code, p, http.StatusOK, id, `<html lang="`+lang.code+`"`)
 				if !strings.HasPrefix(path, "/me/reauth") {
-					mustContain(t, path, p, http.StatusOK, lang.word, `aria-current="page"`)
+					expectPage(t, path, p, http.StatusOK, lang.word, `aria-current="page"`)
 				}
 			}
 		}
@@ -49,20 +49,20 @@ func TestPasswordChangePage(t *testing.T) {
 	other.login("pw-ops", flowPW)
 
 	p := c.post("/me/password", url.Values{"current_password": {"not my password 123"}, "new_password": {flowPW + " 2"}})
-	mustContain(t, "wrong current", p, http.StatusBadRequest, `id="e-current_password"`, `id="f-current_password"`)
+	expectPage(t, "wrong current", p, http.StatusBadRequest, `id="e-current_password"`, `id="f-current_password"`)
 	if strings.Contains(p.body, flowPW+" 2") {
 		t.Error("a password was sent back into the form")
 	}
 	p = c.post("/me/password", url.Values{"current_password": {flowPW}, "new_password": {"short"}})
-	mustContain(t, "weak new", p, http.StatusBadRequest, `id="e-new_password"`)
+	expectPage(t, "weak new", p, http.StatusBadRequest, `id="e-new_password"`)
 
 	e.ageAuth("pw-ops")
 	p = c.post("/me/password", url.Values{"current_password": {flowPW}, "new_password": {flowPW + " 2"}})
 	if p.code != http.StatusSeeOther || p.location() != "/me/reauth?next=%2Fme" {
 		t.Fatalf("stale confirmation: %d %q", p.code, p.location())
 	}
-	mustContain(t, "reauth", c.get(p.location()), http.StatusOK, "Confirm it is you before this change.", `name="next" value="/me"`)
-	mustContain(t, "reauth wrong", c.post("/me/reauth", url.Values{"password": {"not my password 123"}, "next": {"/me"}}),
+	expectPage(t, "reauth", c.get(p.location()), http.StatusOK, "Confirm it is you before this change.", `name="next" value="/me"`)
+	expectPage(t, "reauth wrong", c.post("/me/reauth", url.Values{"password": {"not my password 123"}, "next": {"/me"}}),
 		http.StatusBadRequest, `id="e-password"`)
 	if p := c.post("/me/reauth", url.Values{"password": {flowPW}, "next": {"https://evil.example/"}}); p.code != http.StatusSeeOther || p.location() != "/" {
 		t.Fatalf("reauth: %d %q", p.code, p.location())
@@ -70,7 +70,7 @@ func TestPasswordChangePage(t *testing.T) {
 	if p := c.post("/me/password", url.Values{"current_password": {flowPW}, "new_password": {flowPW + " 2"}}); p.code != http.StatusSeeOther || p.location() != "/me" {
 		t.Fatalf("change: %d %q %s", p.code, p.location(), p.body)
 	}
-	mustContain(t, "changed", c.get("/me"), http.StatusOK, "Your password is changed")
+	expectPage(t, "changed", c.get("/me"), http.StatusOK, "Your password is changed")
 	other.expect(http.StatusUnauthorized, "GET", "/api/v1/me", nil)
 	e.pageClient(e.customer).formLogin("pw-ops", flowPW+" 2", "/")
 }
@@ -88,26 +88,26 @@ func TestTokenPages(t *testing.T) {
 	c.formLogin("tk-ops", flowPW, "/")
 	c.english()
 	p := c.get("/me/tokens")
-	mustContain(t, "empty", p, http.StatusOK, "You have no API tokens.", `<option value="admin">`, `<option value="user">`)
+	expectPage(t, "empty", p, http.StatusOK, "You have no API tokens.", `<option value="admin">`, `<option value="user">`)
 
 	p = c.post("/me/tokens", url.Values{"name": {""}, "expires_at": {"2099-01-01"}})
-	mustContain(t, "no name", p, http.StatusBadRequest, `id="e-name"`)
+	expectPage(t, "no name", p, http.StatusBadRequest, `id="e-name"`)
 	p = c.post("/me/tokens", url.Values{"name": {"ci"}, "expires_at": {"1999-01-01"}})
-	mustContain(t, "past date", p, http.StatusBadRequest, `id="e-expires_at"`, `value="ci"`)
+	expectPage(t, "past date", p, http.StatusBadRequest, `id="e-expires_at"`, `value="ci"`)
 
 	var def string
 	if m := regexp.MustCompile(`name="expires_at" type="date" value="([0-9-]+)"`).FindStringSubmatch(c.get("/me/tokens").body); m != nil {
 		def = m[1]
 	}
 	p = c.post("/me/tokens", url.Values{"name": {"ci"}, "expires_at": {def}, "role": {"user"}})
-	mustContain(t, "created", p, http.StatusOK, `id="token-secret"`, "tsk_", "shown only now")
+	expectPage(t, "created", p, http.StatusOK, `id="token-secret"`, "tsk_", "shown only now")
 	secret := regexp.MustCompile(`(tsk_[A-Za-z0-9_-]+)`).FindString(p.body)
 	api := e.client(e.customer)
 	api.token = secret
 	api.expect(http.StatusOK, "GET", "/api/v1/me", nil)
 
 	p = c.get("/me/tokens")
-	mustContain(t, "listed", p, http.StatusOK, ">ci<", "User")
+	expectPage(t, "listed", p, http.StatusOK, ">ci<", "User")
 	if strings.Contains(p.body, secret) {
 		t.Error("the token's secret is shown again in the list")
 	}
@@ -129,7 +129,7 @@ func TestTokenPages(t *testing.T) {
 	if p := c.post("/me/tokens/"+m[1]+"/revoke", nil); p.code != http.StatusSeeOther || p.location() != "/me/tokens" {
 		t.Fatalf("revoke: %d %q", p.code, p.location())
 	}
-	mustContain(t, "revoked", c.get("/me/tokens"), http.StatusOK, "The API token is revoked.", "You have no API tokens.")
+	expectPage(t, "revoked", c.get("/me/tokens"), http.StatusOK, "The API token is revoked.", "You have no API tokens.")
 	api.expect(http.StatusUnauthorized, "GET", "/api/v1/me", nil)
 
 	e.ageAuth("tk-ops")
@@ -155,7 +155,7 @@ func TestSessionPages(t *testing.T) {
 	other := e.client(e.customer)
 	other.login("ss-ops", flowPW)
 	p := c.get("/me/sessions")
-	mustContain(t, "list", p, http.StatusOK, `class="current"`, "This session", "End (sign out)")
+	expectPage(t, "list", p, http.StatusOK, `class="current"`, "This session", "End (sign out)")
 	// flowCustomer's, other's and this one.
 	if ids := revokeSessionRE.FindAllStringSubmatch(p.body, -1); len(ids) != 3 {
 		t.Fatalf("sessions listed: %d", len(ids))
@@ -193,7 +193,7 @@ func TestSessionPages(t *testing.T) {
 	// The operator side has the same page.
 	op := e.pageClient(e.mgmt)
 	op.formLogin("ss-op", flowPW, "/")
-	mustContain(t, "operator sessions", op.get("/me/sessions"), http.StatusOK, `class="current"`, "このセッション")
+	expectPage(t, "operator sessions", op.get("/me/sessions"), http.StatusOK, `class="current"`, "このセッション")
 }
 
 // TestSecurityKeyPages: a registered key is offered at the sign-in step
@@ -218,7 +218,7 @@ func TestSecurityKeyPages(t *testing.T) {
 	next := c.formLogin("ky-admin", flowPW, "/me/security")
 	c.Lang = "en"
 	p := c.get(next)
-	mustContain(t, "key step", p, http.StatusOK, `id="webauthn-login"`, `data-next="/me/security"`)
+	expectPage(t, "key step", p, http.StatusOK, `id="webauthn-login"`, `data-next="/me/security"`)
 	if strings.Contains(p.body, `id="totp-code"`) {
 		t.Error("a code field for an account without TOTP")
 	}
@@ -234,7 +234,7 @@ func TestSecurityKeyPages(t *testing.T) {
 	pc.expect(http.StatusNoContent, "POST", "/api/v1/session/webauthn/finish", key.get(req.body, []byte(acc.ID)))
 	c.english()
 	p = c.get("/me/security")
-	mustContain(t, "keys", p, http.StatusOK, `id="webauthn-keys"`, "office-key", `id="webauthn-register"`, `data-confirm="Delete security key office-key?"`)
+	expectPage(t, "keys", p, http.StatusOK, `id="webauthn-keys"`, "office-key", `id="webauthn-register"`, `data-confirm="Delete security key office-key?"`)
 	m := regexp.MustCompile(`action="/me/keys/([^/"]+)/delete"`).FindStringSubmatch(p.body)
 	if m == nil {
 		t.Fatal("no delete form")
@@ -245,7 +245,7 @@ func TestSecurityKeyPages(t *testing.T) {
 	if p := c.post("/me/keys/"+m[1]+"/delete", nil); p.code != http.StatusSeeOther || p.location() != "/me/security" {
 		t.Fatalf("delete: %d %q", p.code, p.location())
 	}
-	mustContain(t, "deleted", c.get("/me/security"), http.StatusOK, "The security key is deleted.", "No security keys are registered.")
+	expectPage(t, "deleted", c.get("/me/security"), http.StatusOK, "The security key is deleted.", "No security keys are registered.")
 	// The confirmation page offers the key when the account has one.
-	mustContain(t, "reauth with key", c.get("/me/reauth?next=/me"), http.StatusOK, `id="reauth-password"`)
+	expectPage(t, "reauth with key", c.get("/me/reauth?next=/me"), http.StatusOK, `id="reauth-password"`)
 }

@@ -52,9 +52,31 @@ func (s *Server) netHubsPage(w http.ResponseWriter, r *http.Request) error {
 
 // netHubsEdit changes the draft's configuration with edit and saves it; a
 // refusal in the form's own part (under, e.g. "hubs[1].") is shown next
-// to its field, any other above the forms.
+// to its field, any other above the forms with its path.
 func (s *Server) netHubsEdit(w http.ResponseWriter, r *http.Request, form string,
 	edit func(*network.Config) (under string, err error)) error {
+	var under string
+	return netDraftSave(s, w, r, "net-hubs", s.netHubsData, func(cfg *network.Config) (string, error) {
+		cfg.Hubs = slices.Clone(cfg.Hubs)
+		var err error
+		under, err = edit(cfg)
+		return form, err
+	}, func(err error) error {
+		if f, ok := fault.As(err); ok && f.Field != "" && f.Field != under && !strings.HasPrefix(f.Field, under+".") {
+			return aboveForm{err}
+		}
+		return err
+	}, "/network/draft/hubs")
+}
+
+// netDraftSave handles one form of a draft settings page (hubs, objects):
+// edit changes the configuration the page was read with (read) and names
+// the form sent, and the whole configuration is saved into the draft as
+// PUT /api/v1/network/draft does. A refusal shows the page again with that
+// form as sent and the fault where place puts it.
+func netDraftSave[T any](s *Server, w http.ResponseWriter, r *http.Request, page string,
+	read func(*http.Request) (T, network.Config, error), edit func(*network.Config) (form string, err error),
+	place func(error) error, to string) error {
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
@@ -62,27 +84,19 @@ func (s *Server) netHubsEdit(w http.ResponseWriter, r *http.Request, form string
 	if err != nil {
 		return err
 	}
-	page, cfg, err := s.netHubsData(r)
+	data, cfg, err := read(r)
 	if err != nil {
 		return err
 	}
-	cfg.Hubs = slices.Clone(cfg.Hubs)
-	under, err := edit(&cfg)
+	form, err := edit(&cfg)
 	if err == nil {
 		_, err = n.SaveDraft(r.Context(), principal(r).Scope(), cfg)
 	}
 	if err != nil {
 		r.PostForm.Set("form", form)
-		if f, ok := fault.As(err); ok && f.Field != "" {
-			g := *f
-			if g.Field != under && !strings.HasPrefix(g.Field, under+".") {
-				g.Message, g.Field = f.Field+": "+f.Message, ""
-			}
-			err = &g
-		}
-		return s.renderRefused(w, r, "net-hubs", page, err)
+		return s.renderRefused(w, r, page, data, place(err))
 	}
-	return redirect(w, r, "/network/draft/hubs", "net.flash_saved")
+	return redirect(w, r, to, "net.flash_saved")
 }
 
 func (s *Server) netASNSave(w http.ResponseWriter, r *http.Request) error {

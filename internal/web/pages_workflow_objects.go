@@ -77,56 +77,40 @@ var netObjectKinds = map[string][]string{
 // netObjectEdit changes the draft's objects with edit and saves the draft;
 // form names the form that was sent, for a refusal's field.
 func (s *Server) netObjectEdit(w http.ResponseWriter, r *http.Request, edit func(kind string, o *network.Objects) error) error {
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
 	kind := r.PathValue("kind")
 	fields, ok := netObjectKinds[kind]
 	if !ok {
 		return fault.New(fault.NotFound, "no such kind of object")
 	}
-	n, err := s.network()
-	if err != nil {
-		return err
-	}
-	page, cfg, err := s.netObjectsData(r)
-	if err != nil {
-		return err
-	}
-	form := kind + "-new"
-	if orig := r.PostForm.Get("original"); orig != "" {
-		form = kind + "-" + orig
-	}
-	// The page's data keeps the objects as the draft holds them; the edit
-	// works on copies of the lists.
-	objs := network.Objects{Addresses: slices.Clone(cfg.Objects.Addresses), Services: slices.Clone(cfg.Objects.Services),
-		Applications: slices.Clone(cfg.Objects.Applications)}
-	if err = edit(kind, &objs); err == nil {
+	return netDraftSave(s, w, r, "net-objects", s.netObjectsData, func(cfg *network.Config) (string, error) {
+		form := kind + "-new"
+		if orig := r.PostForm.Get("original"); orig != "" {
+			form = kind + "-" + orig
+		}
+		// The page's data keeps the objects as the draft holds them; the
+		// edit works on copies of the lists.
+		objs := network.Objects{Addresses: slices.Clone(cfg.Objects.Addresses), Services: slices.Clone(cfg.Objects.Services),
+			Applications: slices.Clone(cfg.Objects.Applications)}
+		if err := edit(kind, &objs); err != nil {
+			return form, err
+		}
 		cfg.Objects = objs
-		_, err = n.SaveDraft(r.Context(), principal(r).Scope(), cfg)
-	}
-	if err != nil {
-		r.PostForm.Set("form", form)
-		return s.renderRefused(w, r, "net-objects", page, objectFormFault(err, kind, fields))
-	}
-	return redirect(w, r, "/network/draft/objects#"+kind, "net.flash_saved")
+		return form, nil
+	}, func(err error) error { return objectFormFault(err, kind, fields) }, "/network/draft/objects#"+kind)
 }
 
 // objectFormFault shows a problem of the object lists next to the form's
-// field, and any other (a rule naming a removed object) above the forms.
+// field, and any other (a rule naming a removed object) above the forms
+// with its path.
 func objectFormFault(err error, kind string, fields []string) error {
 	f, ok := fault.As(err)
 	if !ok || f.Field == "" {
 		return err
 	}
-	g := *f
-	g.Field = ""
 	if name := formField(f.Field); strings.HasPrefix(f.Field, "objects."+kind) && slices.Contains(fields, name) {
-		g.Field = name
-	} else {
-		g.Message = f.Field + ": " + f.Message
+		return err
 	}
-	return &g
+	return aboveForm{err}
 }
 
 // netObjectSave adds an object, or replaces the one named by the form's

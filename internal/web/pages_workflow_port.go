@@ -170,20 +170,27 @@ func (s *Server) netPortPage(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, r, "net-port", pg)
 }
 
+// netPortPost reads a form sent from the port page, with the workflow it
+// acts through and the page it shows again on a refusal.
+func (s *Server) netPortPost(w http.ResponseWriter, r *http.Request) (*network.Workflow, netPort, error) {
+	if err := parseForm(w, r); err != nil {
+		return nil, netPort{}, err
+	}
+	n, err := s.network()
+	if err != nil {
+		return nil, netPort{}, err
+	}
+	pg, err := s.netPortData(r)
+	return n, pg, err
+}
+
 // netPortForm handles one form of the port page: edit changes a copy of
 // the port's configuration from the form, and the port is saved into the
 // draft. A refusal shows the page again with the message next to the
 // form's field (fields lists the form's field names).
 func (s *Server) netPortForm(form string, fields []string, edit func(*http.Request, *network.PortConfig) error) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := parseForm(w, r); err != nil {
-			return err
-		}
-		n, err := s.network()
-		if err != nil {
-			return err
-		}
-		pg, err := s.netPortData(r)
+		n, pg, err := s.netPortPost(w, r)
 		if err != nil {
 			return err
 		}
@@ -233,12 +240,13 @@ func portFormFault(err error, fields []string) error {
 		}
 	}
 	outside := strings.HasPrefix(path, "ports") || strings.HasPrefix(path, "objects") || strings.HasPrefix(path, "hubs") || path == "asn"
+	if !outside && !slices.Contains(fields, name) {
+		return aboveForm{err}
+	}
 	g := *f
 	g.Field = ""
-	if !outside && slices.Contains(fields, name) {
+	if !outside {
 		g.Field = name
-	} else if !outside {
-		g.Message = path + ": " + f.Message
 	}
 	return &g
 }
@@ -441,14 +449,7 @@ func editStaticNAT(r *http.Request, pc *network.PortConfig) error {
 // and returns to to with flash; a refusal shows the port page.
 func (s *Server) netPortAction(form string, do func(*http.Request, *network.Workflow, string) error, to, flash string) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := parseForm(w, r); err != nil {
-			return err
-		}
-		n, err := s.network()
-		if err != nil {
-			return err
-		}
-		pg, err := s.netPortData(r)
+		n, pg, err := s.netPortPost(w, r)
 		if err != nil {
 			return err
 		}

@@ -587,3 +587,24 @@ func TestFaultNestedInCatalogue(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// TestFaultFieldPartsTranslated: a message that names the client's field
+// and carries another message (a region name's text check, a JSON type
+// error with what the field takes) is Japanese throughout, the field name
+// kept as sent.
+func TestFaultFieldPartsTranslated(t *testing.T) {
+	c, err := LoadCatalogue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for en, want := range map[string]string{
+		"name_ja is not accepted as text: it must be valid UTF-8 text":                                                     "name_ja はテキストとして受け付けられません。正しい UTF-8 のテキストにしてください。",
+		"name_en is not accepted as text: it must be one line of text without control characters (found U+0009 at byte 2)": "name_en はテキストとして受け付けられません。制御文字を含まない 1 行のテキストにしてください（U+0009 が 2 バイト目にあります）。",
+		"speed_mbps must be a JSON int64":  "speed_mbps は JSON の int64 にしてください。",
+		"the body has the wrong JSON type": "本文の JSON の型が正しくありません。",
+	} {
+		if got := c.Fault("ja", "invalid", en); got != want {
+			t.Errorf("%q: got %q, want %q", en, got, want)
+		}
+	}
+}
