@@ -182,6 +182,21 @@ func (p *tab) submit(sel string) int64 {
 	return res.Status
 }
 
+// clickUntil clicks sel, a button that works through script (WebAuthn,
+// then a page load), and waits until the JavaScript condition cond holds;
+// the status line the script writes is shown when it does not.
+func (p *tab) clickUntil(sel, cond string) {
+	p.t.Helper()
+	p.do("click "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+	ctx, cancel := p.step()
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+		st, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`(document.querySelector("#webauthn-status") || {}).textContent || ""`))
+		p.t.Fatalf("%s: after clicking %s, %s did not hold (at %s; status %q): %v", p.name, sel, cond, p.location(), st, err)
+	}
+	p.do("page loaded", chromedp.WaitReady(chromedp.CSS("body")))
+}
+
 // fill types v into the field sel, replacing what was there.
 func (p *tab) fill(sel, v string) {
 	p.t.Helper()

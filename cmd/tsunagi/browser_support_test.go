@@ -1,0 +1,210 @@
+package main
+
+// What the browser scenarios share: a demo controller whose customer
+// listener has a known address (WebAuthn binds a key to the origin, so the
+// relying party must be told the browser's origin, port included), setup
+// links from the development mail sink, sign-in, and the language check.
+
+import (
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freePort returns a loopback port that was free a moment ago. The customer
+// listener needs its address before start (for --customer-url); a port
+// taken in between makes serve fail at start, loudly.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).AddrPort().String()
+}
+
+// startDemo runs `serve --demo` with the customer listener on a known
+// port, its public URL https://localhost:<port> (the browser's origin).
+func startDemo(t *testing.T, extra ...string) *server {
+	t.Helper()
+	addr := freePort(t)
+	_, port, _ := net.SplitHostPort(addr)
+	return startServe(t, serveOpts{args: append([]string{"--demo", "--listen", addr,
+		"--customer-url", "https://localhost:" + port}, extra...)})
+}
+
+// The browser's origins: localhost, as the links in mail say.
+func (s *server) customerOrigin() string { return "https://localhost:" + portOf(s.customer) }
+func (s *server) mgmtOrigin() string     { return "https://localhost:" + portOf(s.mgmt) }
+
+func portOf(hostport string) string {
+	_, p, _ := net.SplitHostPort(hostport)
+	return p
+}
+
+var setupLinkRE = regexp.MustCompile(`https://\S+/setup\?token=tsu_[a-z2-7]+`)
+
+// mailedLink waits for a mail to address in the data directory's mail sink
+// and returns the setup link in it.
+func mailedLink(t *testing.T, s *server, address string) string {
+	t.Helper()
+	var link string
+	waitFor(t, startTimeout, "a setup link mailed to "+address, func() bool {
+		files, _ := filepath.Glob(filepath.Join(s.dataDir, "mail", "*.eml"))
+		for _, f := range files {
+			h, err := os.Open(f)
+			if err != nil {
+				continue
+			}
+			m, err := mail.ReadMessage(h)
+			if err == nil && strings.Contains(m.Header.Get("To"), address) {
+				b, _ := io.ReadAll(m.Body)
+				link = setupLinkRE.FindString(string(b))
+			}
+			h.Close()
+			if link != "" {
+				return true
+			}
+		}
+		return false
+	})
+	return link
+}
+
+// setPassword completes a mailed setup link in the browser.
+func (p *tab) setPassword(link, password string) {
+	p.t.Helper()
+	if st := p.open(link); st != http.StatusOK {
+		p.t.Fatalf("%s: setup link answered %d:\n%s", p.name, st, p.text())
+	}
+	p.fill("#f-password", password)
+	if st := p.submit("#setup-submit"); st != http.StatusOK {
+		p.t.Fatalf("%s: setting the password answered %d:\n%s", p.name, st, p.text())
+	}
+	p.mustHave("#setup-done", "the password is set")
+}
+
+// in is the same person inside a subtest (a failure stops that subtest).
+func (p *tab) in(t *testing.T) *tab {
+	c := *p
+	c.t = t
+	return &c
+}
+
+// items is a list answer of the API (an operator call with token tok).
+func (s *server) items(tok, path string) []map[string]any {
+	s.t.Helper()
+	r := s.must("GET", s.mgmtURL(path), nil, bearer(tok))
+	if r.status != http.StatusOK {
+		s.t.Fatalf("GET %s: %d %s", path, r.status, r.body)
+	}
+	var out struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal(r.body, &out); err != nil {
+		s.t.Fatalf("GET %s: %v", path, err)
+	}
+	return out.Items
+}
+
+// signIn signs in at base (a listener's origin) with a password and ends on
+// the page the sign-in leads to.
+func (p *tab) signIn(base, login, password string) {
+	p.t.Helper()
+	if st := p.open(base + "/login"); st != http.StatusOK {
+		p.t.Fatalf("%s: /login answered %d", p.name, st)
+	}
+	p.fill("#login-id", login)
+	p.fill("#password", password)
+	if st := p.submit("#login-submit"); st != http.StatusOK {
+		p.t.Fatalf("%s: sign-in answered %d:\n%s", p.name, st, p.text())
+	}
+}
+
+// signOut uses the layout's sign-out button.
+func (p *tab) signOut() {
+	p.t.Helper()
+	p.submit(`header form[action="/logout"] button`)
+}
+
+// switchLang uses the layout's language switch.
+func (p *tab) switchLang(lang string) {
+	p.t.Helper()
+	p.submit(`form.lang button[value="` + lang + `"]`)
+	p.lang = lang
+}
+
+// untranslated matches a line of English prose (three words or more): in
+// the Japanese page such a line, when the English page shows it unchanged,
+// is a text that the catalogue does not translate.
+var englishProse = regexp.MustCompile(`[A-Za-z]{2,}[ ,]+[A-Za-z]{2,}[ ,]+[A-Za-z]{2,}`)
+
+// checkLanguages opens path in Japanese and in English through the
+// layout's switch and compares what a person sees: no catalogue key shown
+// raw in either, the two differ, the English page has no kana, and no line
+// of English prose is left as it is on the Japanese page (data, such as
+// names the test set, is named in data). It ends in Japanese.
+func (p *tab) checkLanguages(path string, data ...string) {
+	p.t.Helper()
+	keys := catalogueKeyShape(p.t)
+	p.open(p.origin() + path)
+	if p.lang != "ja" {
+		p.switchLang("ja")
+	}
+	ja := p.text()
+	p.switchLang("en")
+	en := p.text()
+	p.switchLang("ja")
+	for lang, txt := range map[string]string{"ja": ja, "en": en} {
+		if k := keys.FindAllString(txt, 5); k != nil {
+			p.t.Errorf("%s (%s) shows catalogue keys raw: %v", path, lang, k)
+		}
+	}
+	if ja == en {
+		p.t.Errorf("%s: the Japanese and English pages are the same:\n%s", path, tail(en, 1500))
+	}
+	if k := kana.FindAllString(en, 10); k != nil {
+		p.t.Errorf("%s (en) has Japanese text: %q in\n%s", path, k, tail(en, 1500))
+	}
+	jaLines := map[string]bool{}
+	for _, l := range strings.Split(ja, "\n") {
+		jaLines[strings.TrimSpace(l)] = true
+	}
+lines:
+	for _, l := range strings.Split(en, "\n") {
+		l = strings.TrimSpace(l)
+		if !jaLines[l] || !englishProse.MatchString(l) {
+			continue
+		}
+		for _, d := range data {
+			if strings.Contains(l, d) {
+				continue lines
+			}
+		}
+		p.t.Errorf("%s: %q is the same in Japanese and English", path, l)
+	}
+}
+
+// origin is the scheme://host:port of the tab's page.
+func (p *tab) origin() string {
+	loc := p.location()
+	if i := strings.Index(loc[len("https://"):], "/"); i >= 0 {
+		return loc[:len("https://")+i]
+	}
+	return loc
+}
+
+// timed logs how long a scenario step took (the report quotes them).
+func timed(t *testing.T, what string) func() {
+	start := time.Now()
+	return func() { t.Logf("%s: %v", what, time.Since(start).Round(time.Millisecond)) }
+}
