@@ -204,7 +204,6 @@ func addCloudPort(t *testing.T, s *server, tok, customer string) string {
 	return code
 }
 
-
 // editWorkflow: admin takes the lock, configures the new cloud port and adds
 // a firewall rule to the public cloud port, sees the review's diff and
 // risk, applies and finds the version in the history; ops, the other
