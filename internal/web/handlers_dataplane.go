@@ -1,12 +1,14 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/network/observed"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // hubDataplane tells a customer whether its hub's data plane runs the
@@ -33,26 +35,34 @@ type hubDataplane struct {
 }
 
 func (s *Server) myHubDataplane(w http.ResponseWriter, r *http.Request) error {
-	if s.deps.Workflow == nil {
-		return fault.New(fault.Unavailable, "the hub service model is not available on this controller")
+	out, err := s.hubDataplaneOf(r.Context(), principal(r).Scope(), catalog.HubID(r.PathValue("id")))
+	if err != nil {
+		return err
 	}
-	ctx := r.Context()
-	cust := principal(r).Scope()
-	hub := catalog.HubID(r.PathValue("id"))
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// hubDataplaneOf builds the hub's dataplane view; the API and the hub's
+// page both show this one.
+func (s *Server) hubDataplaneOf(ctx context.Context, cust tenant.Scope, hub catalog.HubID) (hubDataplane, error) {
+	if s.deps.Workflow == nil {
+		return hubDataplane{}, fault.New(fault.Unavailable, "the hub service model is not available on this controller")
+	}
 	// The hub's node is asked first: it answers NotFound for a hub that is
 	// not the customer's.
 	if _, err := s.deps.Workflow.HubNode(ctx, cust, hub); err != nil {
-		return err
+		return hubDataplane{}, err
 	}
 	v, err := s.deps.Workflow.Applied(ctx, cust)
 	if err != nil {
-		return err
+		return hubDataplane{}, err
 	}
 	out := hubDataplane{HubID: hub, AppliedVersion: v.Version, Problems: []observed.Problem{}, Ports: []observed.Port{}, Backbone: []observed.Session{}}
 	if s.deps.Fleet != nil {
 		obs, err := s.deps.Fleet.HubObservations(ctx, cust, hub)
 		if err != nil {
-			return err
+			return hubDataplane{}, err
 		}
 		for i, o := range obs {
 			if i == 0 || o.Hub.ConfigVersion < out.ReachedVersion {
@@ -71,6 +81,5 @@ func (s *Server) myHubDataplane(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	out.InSync = out.AppliedVersion > 0 && out.ReachedVersion == out.AppliedVersion && out.Error == ""
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return out, nil
 }
