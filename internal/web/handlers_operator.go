@@ -220,10 +220,22 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 // sequence number, since audit entries are read in chain order, and ?limit=
 // is 1 to catalog.MaxPage like every list's (default 100).
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, q audit.Query) error {
+	items, next, err := s.auditWindow(r, q)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newList(items, next))
+	return nil
+}
+
+// auditWindow reads the page of q that the request's ?after= and ?limit=
+// select, and the after key of the next page ("" at the end). The API and
+// the panel's audit pages share it, so both page alike.
+func (s *Server) auditWindow(r *http.Request, q audit.Query) ([]audit.Entry, string, error) {
 	if v := r.URL.Query().Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			return fault.Field("after", "after must be a sequence number")
+			return nil, "", fault.Field("after", "after must be a sequence number")
 		}
 		q.AfterSeq = n
 	}
@@ -231,13 +243,13 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, q audit.Query
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > catalog.MaxPage {
-			return fault.Field("limit", "limit must be a number from 1 to %d", catalog.MaxPage)
+			return nil, "", fault.Field("limit", "limit must be a number from 1 to %d", catalog.MaxPage)
 		}
 		q.Limit = n
 	}
 	items, err := s.deps.Audit.List(r.Context(), q)
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	if items == nil {
 		items = []audit.Entry{}
@@ -246,8 +258,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, q audit.Query
 	if len(items) == q.Limit {
 		next = strconv.FormatInt(items[len(items)-1].Seq, 10)
 	}
-	writeJSON(w, http.StatusOK, newList(items, next))
-	return nil
+	return items, next, nil
 }
 
 func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) error {
