@@ -474,3 +474,35 @@ func (p *tab) credentials(id webauthn.AuthenticatorID) int {
 	}
 	return len(res.Credentials)
 }
+
+// docShot, when TSUNAGI_DOC_SCREENSHOTS names a directory (relative to the
+// repository root, e.g. docs/panel), saves what the screen shows of the
+// page at 1024 px as <name>-<lang>.png for the customer guide
+// (docs/panel.md), small enough to commit.
+func (p *tab) docShot(name string) {
+	p.t.Helper()
+	dir := os.Getenv("TSUNAGI_DOC_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join("..", "..", dir) // the test runs in cmd/tsunagi
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	p.do("viewport", chromedp.EmulateViewport(1024, 720))
+	ctx, cancel := p.step()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	cancel()
+	p.do("viewport", chromedp.EmulateViewport(1280, 900))
+	if err != nil {
+		p.t.Fatalf("%s: screenshot %s: %v", p.name, name, err)
+	}
+	if len(png) > 150<<10 {
+		p.t.Errorf("doc screenshot %s is %d KB, over 150 KB", name, len(png)>>10)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+"-"+p.lang+".png"), png, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
