@@ -41,10 +41,15 @@ type NodeInput struct {
 }
 
 var (
-	nodeNameRE     = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
-	ifNameRE       = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._/-]{0,14}$`)
-	physicalKinds  = []string{"onprem", "cloud-aws", "cloud-azure", "backbone"}
-	physicalSpeeds = []int64{1_000, 10_000, 100_000}
+	nodeNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
+	ifNameRE   = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._/-]{0,14}$`)
+)
+
+// PhysicalKinds and PhysicalSpeeds are what a physical port may be (the
+// panel's form offers them); read-only.
+var (
+	PhysicalKinds  = []string{"onprem", "cloud-aws", "cloud-azure", "backbone"}
+	PhysicalSpeeds = []int64{1_000, 10_000, 100_000}
 )
 
 // maxIfName is the kernel's limit on an interface name (IFNAMSIZ less the
@@ -118,10 +123,10 @@ func checkPhysicalPort(field string, p PhysicalPort) error {
 		// which must fit the kernel's interface names too.
 		return fault.Field(field+"name", "a %s port's name must have at most %d characters, so that its VLAN sub-interfaces (<name>.4094) are interface names",
 			p.Kind, maxIfName-len(".4094"))
-	case !containsInt(physicalSpeeds, p.SpeedMbps):
-		return fault.Field(field+"speed_mbps", "speed_mbps must be one of %v", physicalSpeeds)
-	case !contains(physicalKinds, p.Kind):
-		return fault.Field(field+"kind", "kind must be one of %v", physicalKinds)
+	case !containsInt(PhysicalSpeeds, p.SpeedMbps):
+		return fault.Field(field+"speed_mbps", "speed_mbps must be one of %v", PhysicalSpeeds)
+	case !contains(PhysicalKinds, p.Kind):
+		return fault.Field(field+"kind", "kind must be one of %v", PhysicalKinds)
 	case p.Oversubscription != 0 && (p.Oversubscription < 1 || p.Oversubscription > 10):
 		return fault.Field(field+"oversubscription", "oversubscription must be between 1.0 and 10.0")
 	}
