@@ -115,11 +115,30 @@ func (s *Service) activeGrant(ctx context.Context, p Principal, cust catalog.Cus
 // latest-expiring), for a read that spans customers (a node's desired
 // state). A role that may no longer open grants has none.
 func (s *Service) ActiveGrants(ctx context.Context, p Principal) ([]Grant, error) {
+	all, err := s.OpenGrants(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	var out []Grant
+	for _, g := range all {
+		if len(out) > 0 && out[len(out)-1].CustomerID == g.CustomerID {
+			continue
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// OpenGrants returns every live grant operator p opened, by customer and
+// latest expiry first: all of them, since each one is an open door p may
+// want to close (GET /api/v1/break-glass). A role that may no longer open
+// grants has none.
+func (s *Service) OpenGrants(ctx context.Context, p Principal) ([]Grant, error) {
 	if !p.Operator() || !Allowed(p.Role, ActBreakGlassOpen) {
 		return nil, nil
 	}
 	rows, err := s.db.Query(ctx, `SELECT id, customer_id, reason, created_at, expires_at FROM break_glass_grants
-		WHERE account_id = ? AND closed_at IS NULL AND expires_at > ? ORDER BY customer_id, expires_at DESC`,
+		WHERE account_id = ? AND closed_at IS NULL AND expires_at > ? ORDER BY customer_id, expires_at DESC, id`,
 		p.AccountID, clock.Store(clock.Now()))
 	if err != nil {
 		return nil, fmt.Errorf("break-glass: %w", err)
@@ -131,9 +150,6 @@ func (s *Service) ActiveGrants(ctx context.Context, p Principal) ([]Grant, error
 		var c, e string
 		if err := rows.Scan(&g.ID, &g.CustomerID, &g.Reason, &c, &e); err != nil {
 			return nil, fmt.Errorf("break-glass: %w", err)
-		}
-		if len(out) > 0 && out[len(out)-1].CustomerID == g.CustomerID {
-			continue
 		}
 		g.CreatedAt, _ = clock.Parse(c)
 		g.ExpiresAt, _ = clock.Parse(e)

@@ -232,6 +232,21 @@ func (s *Server) openBreakGlass(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// listBreakGlass lists the caller's own open grants, so that a grant can be
+// closed before it expires without keeping its ID from the answer that
+// opened it.
+func (s *Server) listBreakGlass(w http.ResponseWriter, r *http.Request) error {
+	items, err := s.deps.Identity.OpenGrants(r.Context(), principal(r))
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []identity.Grant{}
+	}
+	writeJSON(w, http.StatusOK, newList(items, ""))
+	return nil
+}
+
 func (s *Server) closeBreakGlass(w http.ResponseWriter, r *http.Request) error {
 	if err := s.deps.Identity.CloseBreakGlass(r.Context(), principal(r), r.PathValue("grant")); err != nil {
 		return err

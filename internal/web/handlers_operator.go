@@ -216,11 +216,13 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	return s.auditPage(w, r, q)
 }
 
-// auditPage answers a page of the audit log selected by q: ?after= is a
-// sequence number, since audit entries are read in chain order, and ?limit=
-// is 1 to catalog.MaxPage like every list's (default 100).
+// auditPage answers a page of the audit log selected by q (auditWindow).
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, q audit.Query) error {
-	items, next, err := s.auditWindow(r, q)
+	q, err := auditWindow(r, q)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.auditEntries(r, q)
 	if err != nil {
 		return err
 	}
@@ -228,14 +230,14 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, q audit.Query
 	return nil
 }
 
-// auditWindow reads the page of q that the request's ?after= and ?limit=
-// select, and the after key of the next page ("" at the end). The API and
-// the panel's audit pages share it, so both page alike.
-func (s *Server) auditWindow(r *http.Request, q audit.Query) ([]audit.Entry, string, error) {
+// auditWindow reads a page's window into q: ?after= is a sequence number,
+// since audit entries are read in chain order, and ?limit= is 1 to
+// catalog.MaxPage like every list's (default 100).
+func auditWindow(r *http.Request, q audit.Query) (audit.Query, error) {
 	if v := r.URL.Query().Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			return nil, "", fault.Field("after", "after must be a sequence number")
+			return q, fault.Field("after", "after must be a sequence number")
 		}
 		q.AfterSeq = n
 	}
@@ -243,10 +245,16 @@ func (s *Server) auditWindow(r *http.Request, q audit.Query) ([]audit.Entry, str
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > catalog.MaxPage {
-			return nil, "", fault.Field("limit", "limit must be a number from 1 to %d", catalog.MaxPage)
+			return q, fault.Field("limit", "limit must be a number from 1 to %d", catalog.MaxPage)
 		}
 		q.Limit = n
 	}
+	return q, nil
+}
+
+// auditEntries reads the window q and the sequence number the next page
+// starts after ("" on the last page).
+func (s *Server) auditEntries(r *http.Request, q audit.Query) ([]audit.Entry, string, error) {
 	items, err := s.deps.Audit.List(r.Context(), q)
 	if err != nil {
 		return nil, "", err
@@ -262,15 +270,32 @@ func (s *Server) auditWindow(r *http.Request, q audit.Query) ([]audit.Entry, str
 }
 
 func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.deps.Audit.Verify(r.Context())
-	var broken *audit.ChainError
-	if errors.As(err, &broken) {
-		writeJSON(w, http.StatusOK, map[string]any{"intact": false, "checked": n, "problem": err.Error()})
-		return nil
-	}
+	v, err := s.verifyChain(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"intact": true, "checked": n})
+	writeJSON(w, http.StatusOK, v)
 	return nil
+}
+
+// chainVerdict is the audit chain's check: intact or not, how many entries
+// were checked, and the first problem found.
+type chainVerdict struct {
+	Intact  bool   `json:"intact"`
+	Checked int64  `json:"checked"`
+	Problem string `json:"problem,omitempty"`
+}
+
+// verifyChain checks the audit chain; a broken chain is a verdict, not an
+// error.
+func (s *Server) verifyChain(r *http.Request) (chainVerdict, error) {
+	n, err := s.deps.Audit.Verify(r.Context())
+	var broken *audit.ChainError
+	if errors.As(err, &broken) {
+		return chainVerdict{Checked: n, Problem: err.Error()}, nil
+	}
+	if err != nil {
+		return chainVerdict{}, err
+	}
+	return chainVerdict{Intact: true, Checked: n}, nil
 }

@@ -278,7 +278,10 @@ func (s *Server) ownAuditPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items, next, err := s.auditWindow(r, q)
+	if q, err = auditWindow(r, q); err != nil {
+		return err
+	}
+	items, next, err := s.auditEntries(r, q)
 	if err != nil {
 		return err
 	}

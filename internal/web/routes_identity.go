@@ -45,6 +45,7 @@ func (s *Server) identityMgmtRoutes() []route {
 		route{"POST", "/api/v1/recoveries/{recovery}/approve", identity.ActRecoveryApprove, s.approveRecovery},
 		route{"POST", "/api/v1/recoveries/{recovery}/reject", identity.ActRecoveryApprove, s.rejectRecovery},
 		route{"POST", "/api/v1/customers/{customer}/break-glass", identity.ActBreakGlassOpen, s.openBreakGlass},
+		route{"GET", "/api/v1/break-glass", identity.ActBreakGlassOpen, s.listBreakGlass},
 		route{"DELETE", "/api/v1/break-glass/{grant}", identity.ActBreakGlassOpen, s.closeBreakGlass},
 		// Saved data, readable by staff only under a live break-glass grant.
 		route{"GET", "/api/v1/customers/{customer}/network/config", identity.ActNetworkRead, s.breakGlassConfig},
