@@ -32,7 +32,7 @@ func TestBrowserFirstRun(t *testing.T) {
 	if loc := p.location(); loc != s.customerOrigin()+"/" {
 		t.Fatalf("after sign-in the browser is at %s, want the start page", loc)
 	}
-	p.contains("the demo customer's start page", "Example Trading K.K.", "東京")
+	p.contains("the demo customer's hubs and contract on the start page", "東京", "大阪", "shb")
 	p.shoot("customer-home")
 }
 
@@ -138,9 +138,13 @@ func TestBrowserCustomerPanel(t *testing.T) {
 		ops := ops.in(t)
 		data := []string{"Example Trading K.K.", "Second Admin", "Read Only", "E2E Operator", "virtual key"}
 		for _, path := range []string{"/", "/contracts", "/hubs", "/ports", "/ports/" + newPort, "/network", "/network/versions",
-			"/network/nat", "/accounts", "/security", "/audit", "/docs", "/me", "/me/security"} {
+			"/network/nat", "/accounts", "/security", "/audit", "/me", "/me/security"} {
 			ops.checkLanguages(path, data...)
 		}
+		// The documents' titles are the documents' own, in both languages.
+		ops.open(base + "/docs")
+		titles := strings.Split(eval[string](ops, `[...document.querySelectorAll('main a[href^="/docs/"]')].map(a => a.textContent).join("\n")`), "\n")
+		ops.checkLanguages("/docs", append(data, titles...)...)
 	})
 
 	t.Run("screenshots", func(t *testing.T) {
