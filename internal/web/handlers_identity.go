@@ -60,6 +60,24 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+type languageInput struct {
+	Language string `json:"language"`
+}
+
+// setLanguage sets the caller's own language: of its mails and of the
+// control panel (the panel's language switch does the same).
+func (s *Server) setLanguage(w http.ResponseWriter, r *http.Request) error {
+	var in languageInput
+	if err := s.decodeText(w, r, &in); err != nil {
+		return err
+	}
+	if err := s.deps.Identity.SetLanguage(r.Context(), principal(r), in.Language); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
 	items, err := s.deps.Identity.ListSessions(r.Context(), principal(r))
 	if err != nil {

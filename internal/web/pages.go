@@ -25,6 +25,9 @@ type pageRoute struct {
 	// every operation of the OpenAPI documents is covered by a page or is
 	// named API-only there.
 	Covers []string
+	// Handle is nil for a page the API's route table serves itself (the
+	// setup link, an operation of the OpenAPI documents): the entry only
+	// records its Covers.
 	Handle func(w http.ResponseWriter, r *http.Request) error
 }
 
@@ -71,7 +74,7 @@ func (s *Server) commonPages(side identity.Side) []pageRoute {
 			http.StripPrefix("/assets", assets).ServeHTTP(w, r)
 			return nil
 		}},
-		{"POST", "/language", "", nil, s.switchLanguage(side)},
+		{"POST", "/language", "", []string{"PUT /api/v1/me/language"}, s.switchLanguage(side)},
 	}
 }
 
@@ -122,7 +125,15 @@ func sideName(side identity.Side) string {
 // any other refusal is an HTML error page in the viewer's language.
 func (s *Server) mountPages(m *http.ServeMux, pages []pageRoute, side identity.Side) {
 	for _, pg := range pages {
+		if pg.Handle == nil {
+			// A page the route table serves (the setup link), listed
+			// only for what it covers.
+			continue
+		}
 		m.HandleFunc(pg.Method+" "+pg.Path, func(w http.ResponseWriter, r *http.Request) {
+			// Every answer of a page is under the panel's CSP, a redirect
+			// (whose body is HTML too) included.
+			w.Header().Set("Content-Security-Policy", pageCSP)
 			r = withSide(r, side)
 			if pg.Action != "" {
 				var err error

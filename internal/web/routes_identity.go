@@ -60,6 +60,8 @@ func (s *Server) selfRoutes(side identity.Side) []route {
 		{"POST", "/api/v1/password-reset", "", s.requestReset(side)},
 		{"POST", "/api/v1/password-reset/complete", "", s.setup(side)},
 		{"PUT", "/api/v1/me/password", identity.ActCredentials, s.changePassword},
+		// A preference, not a credential: an API token may set it too.
+		{"PUT", "/api/v1/me/language", identity.ActSelf, s.setLanguage},
 		{"GET", "/api/v1/sessions", identity.ActSelf, s.listSessions},
 		{"DELETE", "/api/v1/sessions/{session}", identity.ActCredentials, s.revokeSession},
 		{"GET", "/api/v1/tokens", identity.ActSelf, s.listTokens},
