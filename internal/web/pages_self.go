@@ -31,7 +31,7 @@ func (s *Server) selfPages(side identity.Side) []pageRoute {
 			"POST /api/v1/session/reauth/webauthn/finish"}, s.reauthPage},
 		{"POST", "/me/reauth", identity.ActFactorEnrol, []string{"POST /api/v1/session/reauth"}, s.reauthSubmit},
 		{"GET", "/me/security", identity.ActSelf, []string{"GET /api/v1/me/webauthn", "POST /api/v1/me/webauthn/register/begin",
-			"POST /api/v1/me/webauthn/register/finish"}, s.securityPage},
+			"POST /api/v1/me/webauthn/register/finish"}, s.meSecurityPage},
 		{"POST", "/me/totp", identity.ActFactorEnrol, []string{"POST /api/v1/me/totp"}, s.totpBegin},
 		{"POST", "/me/totp/confirm", identity.ActFactorEnrol, []string{"POST /api/v1/me/totp/confirm"}, s.totpConfirm(side)},
 		{"POST", "/me/totp/remove", identity.ActCredentials, []string{"DELETE /api/v1/me/totp"}, s.totpRemove},
@@ -131,14 +131,14 @@ func (s *Server) reauthSubmit(w http.ResponseWriter, r *http.Request) error {
 	return redirect(w, r, data.Next, "me.flash.reauth_done")
 }
 
-type securityData struct {
+type meSecurityData struct {
 	Factors identity.Factors
 	Keys    []identity.WebAuthnKey
 }
 
-// securityPage lists the second factors: TOTP (set up or remove) and the
+// meSecurityPage lists the second factors: TOTP (set up or remove) and the
 // security keys (register through panel.js, delete).
-func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) meSecurityPage(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r)
 	f, err := s.deps.Identity.FactorsOf(r.Context(), p)
 	if err != nil {
@@ -148,7 +148,7 @@ func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.render(w, r, "me-security", securityData{Factors: f, Keys: keys})
+	return s.render(w, r, "me-security", meSecurityData{Factors: f, Keys: keys})
 }
 
 type totpData struct {
