@@ -30,6 +30,10 @@ type Account struct {
 	Role        Role               `json:"role"`
 	Language    string             `json:"language"` // of the mails it receives: "ja" or "en"
 	Active      bool               `json:"active"`   // false until the invitee sets a password
+	// MFA says whether the account has a confirmed second factor (TOTP
+	// or a security key), so that an administrator sees who would owe one
+	// before requiring it.
+	MFA bool `json:"mfa"`
 	// LockedUntil is set while the login ID is locked by the login throttle.
 	LockedUntil *time.Time `json:"locked_until,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
@@ -395,14 +399,18 @@ func (s *Service) CompleteSetup(ctx context.Context, side Side, in SetupInput) (
 
 const accountCols = `id, customer_id, login_id, display_name, email, role, language, password_hash IS NOT NULL, created_at,
 	(SELECT l.locked_until FROM login_locks l WHERE l.login_key =
-		CASE WHEN accounts.customer_id IS NULL THEN 'mgmt:' || accounts.login_id ELSE accounts.login_id END)`
+		CASE WHEN accounts.customer_id IS NULL THEN 'mgmt:' || accounts.login_id ELSE accounts.login_id END),
+	(SELECT COUNT(*) FROM totp_secrets t WHERE t.account_id = accounts.id AND t.confirmed_at IS NOT NULL)
+		+ (SELECT COUNT(*) FROM webauthn_credentials w WHERE w.account_id = accounts.id)`
 
 func scanAccount(s interface{ Scan(...any) error }) (Account, error) {
 	var a Account
 	var cust *string
 	var at string
 	var locked *string
-	err := s.Scan(&a.ID, &cust, &a.LoginID, &a.DisplayName, &a.Email, &a.Role, &a.Language, &a.Active, &at, &locked)
+	var factors int
+	err := s.Scan(&a.ID, &cust, &a.LoginID, &a.DisplayName, &a.Email, &a.Role, &a.Language, &a.Active, &at, &locked, &factors)
+	a.MFA = factors > 0
 	if t := parseOpt(locked); t.After(clock.Now()) {
 		a.LockedUntil = &t
 	}

@@ -31,6 +31,10 @@ func (s *Server) accountPages() []pageRoute {
 		{"GET", "/security", identity.ActSecurityManage, []string{"GET /api/v1/security-policy", "GET /api/v1/devices"},
 			s.securityPage},
 		{"POST", "/security/policy", identity.ActSecurityManage, []string{"PUT /api/v1/security-policy"}, s.policyForm},
+		// Registering or revoking a device needs a fresh proof of the
+		// password (and TOTP code); the security page asks for it itself so
+		// that the task is done on one page.
+		{"POST", "/security/reauth", identity.ActFactorEnrol, []string{"POST /api/v1/session/reauth"}, s.securityReauthForm},
 		{"POST", "/security/devices", identity.ActDevicesManage, []string{"POST /api/v1/devices"}, s.deviceForm},
 		{"POST", "/security/devices/{device}/revoke", identity.ActDevicesManage, []string{"DELETE /api/v1/devices/{device}"},
 			s.revokeDeviceForm},
@@ -216,6 +220,21 @@ func allowEntries(text string) []string {
 		return []string{} // an empty list, which allows every address; never "absent"
 	}
 	return out
+}
+
+func (s *Server) securityReauthForm(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.security(r)
+	if err != nil {
+		return err
+	}
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	if err := s.deps.Identity.Reauth(r.Context(), principal(r), identity.ReauthInput{Password: r.PostForm.Get("password"),
+		Code: strings.TrimSpace(r.PostForm.Get("code"))}); err != nil {
+		return s.renderRefused(w, r, "acct-security", d, err)
+	}
+	return redirect(w, r, "/security#devices-heading", "acct.flash_reauth")
 }
 
 func (s *Server) deviceForm(w http.ResponseWriter, r *http.Request) error {

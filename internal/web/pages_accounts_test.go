@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
@@ -59,6 +60,13 @@ func TestAccountPages(t *testing.T) {
 		}
 	}
 
+	// The admin enrols a second factor: the list shows who has one.
+	ac0 := e.client(e.customer)
+	ac0.login("ap-admin", flowPW)
+	var en identity.TOTPEnrolment
+	ac0.expect(http.StatusCreated, "POST", "/api/v1/me/totp", nil).json(t, &en)
+	ac0.expect(http.StatusOK, "POST", "/api/v1/me/totp/confirm", map[string]string{"code": totpCode(t, en.Secret, time.Now())})
+
 	c := e.pageClient(e.customer)
 	c.login("ap-ops", flowPW)
 	for _, tc := range []struct{ lang, list, invite, detail string }{
@@ -71,13 +79,17 @@ func TestAccountPages(t *testing.T) {
 		c.expectPage(200, "/accounts/"+admin.ID, tc.detail, "ap-admin@example.co.jp", `id="role-select"`, `id="delete-submit"`,
 			"data-confirm=")
 	}
-	if p := c.get("/accounts"); strings.Contains(p.body, "ot-user") {
+	p := c.get("/accounts")
+	if strings.Contains(p.body, "ot-user") {
 		t.Error("another customer's account is listed")
+	}
+	if n := strings.Count(p.body, `class="badge state-ok mfa-on"`); n != 1 {
+		t.Errorf("accounts with a second factor shown: %d, want 1 (ap-admin)", n)
 	}
 
 	// An invitation: the mail is queued for the invitee, the page shows
 	// the account, never the link.
-	p := c.post("/accounts", url.Values{"login_id": {"ap-new"}, "display_name": {"New Person"}, "email": {"ap-new@example.co.jp"},
+	p = c.post("/accounts", url.Values{"login_id": {"ap-new"}, "display_name": {"New Person"}, "email": {"ap-new@example.co.jp"},
 		"role": {"admin"}, "language": {"en"}})
 	if p.code != http.StatusSeeOther || !strings.HasPrefix(p.location(), "/accounts/acc_") {
 		t.Fatalf("invite: %d %q", p.code, p.location())
@@ -195,7 +207,8 @@ func TestSecurityPages(t *testing.T) {
 	c.login("sp-ops", flowPW)
 	for _, tc := range []struct{ lang, title string }{{"ja", "セキュリティポリシー"}, {"en", "Security policy"}} {
 		c.setLang(tc.lang)
-		c.expectPage(200, "/security", tc.title, `id="policy-allow-list"`, `id="policy-require-mfa"`, `id="device-pem"`, `id="device-submit"`)
+		c.expectPage(200, "/security", tc.title, `id="policy-allow-list"`, `id="policy-require-mfa"`, `id="device-pem"`, `id="device-submit"`,
+			`id="reauth-password"`)
 	}
 	policy := func() identity.SecurityPolicy {
 		p, err := e.idn.Policy(context.Background(), tenanttest.Customer(cust))
@@ -230,6 +243,23 @@ func TestSecurityPages(t *testing.T) {
 	p = c.post("/security/devices", url.Values{"name": {"laptop"}, "certificate_pem": {"not a certificate"}})
 	if p.code != http.StatusBadRequest || !strings.Contains(p.body, `id="e-certificate_pem"`) {
 		t.Errorf("bad certificate: %d", p.code)
+	}
+	// A device is a credential: without a recent re-authentication the
+	// form is refused with the reason, and nothing is registered.
+	e.ageAuth("sp-ops")
+	p = c.post("/security/devices", url.Values{"name": {"laptop"}, "certificate_pem": {certPEM}})
+	if p.code != http.StatusForbidden || !strings.Contains(p.body, `role="alert"`) || !strings.Contains(p.body, "-----BEGIN CERTIFICATE-----") {
+		t.Errorf("device without re-authentication: %d", p.code)
+	}
+	if devs, _ := e.idn.ListDevices(context.Background(), tenanttest.Customer(cust)); len(devs) != 0 {
+		t.Fatalf("a refused device was registered: %v", devs)
+	}
+	p = c.post("/security/reauth", url.Values{"password": {"not the password 123"}})
+	if p.code != http.StatusBadRequest || !strings.Contains(p.body, `id="e-password"`) || strings.Contains(p.body, "not the password") {
+		t.Errorf("wrong re-authentication: %d", p.code)
+	}
+	if p := c.post("/security/reauth", url.Values{"password": {flowPW}}); p.code != http.StatusSeeOther {
+		t.Fatalf("re-authentication: %d", p.code)
 	}
 	if p := c.post("/security/devices", url.Values{"name": {"laptop"}, "certificate_pem": {certPEM}}); p.code != http.StatusSeeOther {
 		t.Fatalf("register device: %d", p.code)
