@@ -200,6 +200,10 @@ func (s *Server) invNode(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The page's report section reloads itself with htmx (?part=report).
+	if r.URL.Query().Get("part") == "report" {
+		return s.fragment(w, r, "inv-node", "inv-node-report", d)
+	}
 	return s.render(w, r, "inv-node", d)
 }
 
