@@ -274,7 +274,11 @@ func (s *Server) view(r *http.Request) *panel.View {
 	v := &panel.View{Lang: s.language(r), Side: sideName(side), Path: r.URL.Path}
 	p, signedIn := r.Context().Value(keyPrincipal).(identity.Principal)
 	if signedIn && p.Role != identity.RoleMFAPending {
-		v.User = &panel.User{LoginID: p.LoginID, Role: string(p.Role), CustomerID: string(p.CustomerID)}
+		// The header names the account's own role: under a break-glass
+		// grant the principal holds "operator+break-glass", which the
+		// customer's pages say themselves.
+		role, _, _ := strings.Cut(string(p.Role), "+")
+		v.User = &panel.User{LoginID: p.LoginID, Role: role, CustomerID: string(p.CustomerID)}
 		v.Allow = func(action string) bool { return identity.Allowed(p.Role, identity.Action(action)) }
 		for _, n := range navigation[side] {
 			if identity.Allowed(p.Role, n.Action) {

@@ -35,7 +35,7 @@ func (s *Server) opcMail(w http.ResponseWriter, r *http.Request) error {
 	var err error
 	d.Entries, err = s.deps.Identity.Outbox().List(r.Context(), d.Status, q.Get("after"), mailPage)
 	if err != nil {
-		return s.renderRefused(w, r, "opc-mail", d, err)
+		return s.renderRefused(w, r, "opc-mail", d, sentField(r, err))
 	}
 	if len(d.Entries) == mailPage {
 		d.Next = d.Entries[len(d.Entries)-1].ID
@@ -71,7 +71,7 @@ func (s *Server) opcAuditData(r *http.Request) (opcAuditData, error) {
 func (s *Server) opcAudit(w http.ResponseWriter, r *http.Request) error {
 	d, err := s.opcAuditData(r)
 	if err != nil {
-		return s.renderRefused(w, r, "opc-audit", d, err)
+		return s.renderRefused(w, r, "opc-audit", d, sentField(r, err))
 	}
 	return s.render(w, r, "opc-audit", d)
 }

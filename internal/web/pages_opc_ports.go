@@ -89,7 +89,7 @@ func (s *Server) opcPortForm(w http.ResponseWriter, r *http.Request, flash strin
 		return err
 	}
 	if err := do(ops, op, d.Port.PortCode); err != nil {
-		return s.renderRefused(w, r, "opc-port", d, err)
+		return s.renderRefused(w, r, "opc-port", d, sentField(r, err))
 	}
 	return redirect(w, r, "/customers/"+string(d.Customer.ID)+"/ports/"+d.Port.PortCode, flash)
 }

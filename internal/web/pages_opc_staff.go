@@ -88,7 +88,7 @@ func (s *Server) opcInviteStaff(k opcStaffKind) func(http.ResponseWriter, *http.
 			if derr != nil {
 				return derr
 			}
-			return s.renderRefused(w, r, "opc-staff", d, err)
+			return s.renderRefused(w, r, "opc-staff", d, sentField(r, err))
 		}
 		return redirect(w, r, k.Base, "opc.flash.staff_invited")
 	}
@@ -140,6 +140,25 @@ func unfield(err error) error {
 	g := *f
 	g.Field = ""
 	return &g
+}
+
+// sentField keeps a refusal on its field only when the form (or the
+// query) sent that field: a refusal naming a field the form does not have
+// (a service rule on another object) shows above the form instead of
+// nowhere.
+func sentField(r *http.Request, err error) error {
+	f, ok := fault.As(err)
+	if !ok || f.Field == "" {
+		return err
+	}
+	name := formField(f.Field)
+	if _, sent := r.PostForm[name]; sent {
+		return err
+	}
+	if _, sent := r.URL.Query()[name]; sent {
+		return err
+	}
+	return unfield(err)
 }
 
 type opcRecoveriesData struct {

@@ -94,7 +94,7 @@ func (s *Server) opcCreateCustomer(w http.ResponseWriter, r *http.Request) error
 		if derr != nil {
 			return derr
 		}
-		return s.renderRefused(w, r, "opc-customers", d, err)
+		return s.renderRefused(w, r, "opc-customers", d, sentField(r, err))
 	}
 	return redirect(w, r, "/customers/"+string(c.ID), "opc.flash.customer_created")
 }
@@ -210,7 +210,7 @@ func (s *Server) opcCustomerForm(w http.ResponseWriter, r *http.Request, flash s
 	}
 	to, err := do(op)
 	if err != nil {
-		return s.renderRefused(w, r, "opc-customer", d, err)
+		return s.renderRefused(w, r, "opc-customer", d, sentField(r, err))
 	}
 	if to == "" {
 		to = "/customers/" + string(d.Customer.ID)
@@ -309,7 +309,7 @@ func (s *Server) opcContractForm(w http.ResponseWriter, r *http.Request, flash s
 		return err
 	}
 	if err := do(op); err != nil {
-		return s.renderRefused(w, r, "opc-contract", d, err)
+		return s.renderRefused(w, r, "opc-contract", d, sentField(r, err))
 	}
 	return redirect(w, r, "/customers/"+string(d.Customer.ID)+"/contracts/"+d.Contract.ServiceCode, flash)
 }
