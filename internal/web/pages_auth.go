@@ -148,10 +148,15 @@ func (s *Server) logoutSubmit(side identity.Side) func(http.ResponseWriter, *htt
 		if err := s.deps.Identity.Logout(r.Context(), principal(r)); err != nil {
 			return err
 		}
-		http.SetCookie(w, &http.Cookie{Name: cookieName(side), Value: "", Path: "/", Secure: true, HttpOnly: true,
-			SameSite: http.SameSiteStrictMode, MaxAge: -1})
+		clearSessionCookie(w, side)
 		return redirect(w, r, "/login", "auth.flash.signed_out")
 	}
+}
+
+// clearSessionCookie makes the browser forget a session that has ended.
+func clearSessionCookie(w http.ResponseWriter, side identity.Side) {
+	http.SetCookie(w, &http.Cookie{Name: cookieName(side), Value: "", Path: "/", Secure: true, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, MaxAge: -1})
 }
 
 func (s *Server) resetPage(w http.ResponseWriter, r *http.Request) error {

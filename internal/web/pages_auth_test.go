@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/tls"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -261,4 +262,50 @@ func TestLanguageAPI(t *testing.T) {
 	op := e.client(e.mgmt)
 	op.login("lg-op", flowPW)
 	op.expect(http.StatusNoContent, "PUT", "/api/v1/me/language", map[string]string{"language": "en"})
+}
+
+// TestFirstOperatorSetupPage: the link serve prints opens the first
+// operator's form on the management listener (login ID, name, e-mail),
+// in the language the browser asked for, which the account keeps.
+func TestFirstOperatorSetupPage(t *testing.T) {
+	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
+	// The token of the link (serve prints it as /setup?first=1&token=…).
+	tok, err := e.idn.FirstOperatorLink(e.seed)
+	e.must("first link", err)
+	c := e.pageClient(e.mgmt)
+	c.Lang = "en"
+	mustContain(t, "first", c.get("/setup?first=1&token="+tok), http.StatusOK, "Create the first operator account",
+		`id="f-login_id"`, `id="f-display_name"`, `id="f-email"`)
+	// The customer listener has no first-operator form.
+	if p := e.pageClient(e.customer).get("/setup?first=1&token=" + tok); strings.Contains(p.body, `id="f-login_id"`) {
+		t.Error("the customer listener offered the first operator's form")
+	}
+	in := url.Values{"token": {tok}, "login_id": {"first-op"}, "display_name": {"First Operator"}, "email": {"first@example.co.jp"},
+		"password": {"short"}}
+	mustContain(t, "weak", c.post("/setup", in), http.StatusBadRequest, `id="e-password"`, `value="first-op"`)
+	in.Set("password", flowPW)
+	mustContain(t, "done", c.post("/setup", in), http.StatusOK, `id="setup-done"`, "first-op")
+	c.formLogin("first-op", flowPW, "/")
+	c.Lang = "ja"
+	mustContain(t, "language kept", c.get("/me"), http.StatusOK, `<html lang="en"`)
+}
+
+// TestRegisteredDeviceShown: a sign-in from a registered client certificate
+// says so on the profile; one without it says nothing of a device.
+func TestRegisteredDeviceShown(t *testing.T) {
+	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
+	_, ops := flowCustomer(e, "Device Page K.K.", "dp")
+	cert, certPEM := deviceCert(t, "dp-laptop")
+	ops.expect(http.StatusCreated, "POST", "/api/v1/devices", map[string]string{"name": "laptop", "certificate_pem": certPEM})
+	c := e.pageClient(e.customer)
+	tr := c.hc.Transport.(*http.Transport)
+	tr.TLSClientConfig.Certificates = []tls.Certificate{cert}
+	mustContain(t, "login with a certificate", c.get("/login"), http.StatusOK, `id="client-cert-note"`)
+	c.formLogin("dp-ops", flowPW, "/")
+	mustContain(t, "profile", c.get("/me"), http.StatusOK, `id="device-note"`)
+	plain := e.pageClient(e.customer)
+	plain.formLogin("dp-ops", flowPW, "/")
+	if p := plain.get("/me"); strings.Contains(p.body, `id="device-note"`) {
+		t.Error("a session without a device is shown as from a registered device")
+	}
 }

@@ -40,7 +40,8 @@ func (s *Server) selfPages(side identity.Side) []pageRoute {
 		{"POST", "/me/tokens", identity.ActCredentials, []string{"POST /api/v1/tokens"}, s.tokenCreate},
 		{"POST", "/me/tokens/{token}/revoke", identity.ActCredentials, []string{"DELETE /api/v1/tokens/{token}"}, s.tokenRevoke},
 		{"GET", "/me/sessions", identity.ActSelf, []string{"GET /api/v1/sessions"}, s.sessionsPage},
-		{"POST", "/me/sessions/{session}/revoke", identity.ActCredentials, []string{"DELETE /api/v1/sessions/{session}"}, s.sessionRevoke},
+		{"POST", "/me/sessions/{session}/revoke", identity.ActCredentials, []string{"DELETE /api/v1/sessions/{session}"},
+			s.sessionRevoke(side)},
 	}
 }
 
@@ -331,14 +332,18 @@ func (s *Server) sessionsPage(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, r, "me-sessions", items)
 }
 
-func (s *Server) sessionRevoke(w http.ResponseWriter, r *http.Request) error {
-	p, id := principal(r), r.PathValue("session")
-	if err := s.deps.Identity.RevokeSession(r.Context(), p, id); err != nil {
-		return err
+func (s *Server) sessionRevoke(side identity.Side) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, id := principal(r), r.PathValue("session")
+		if err := s.deps.Identity.RevokeSession(r.Context(), p, id); err != nil {
+			return err
+		}
+		if id == p.SessionID {
+			// The viewer ended the session it is using: it is signed
+			// out, and its browser forgets the dead cookie.
+			clearSessionCookie(w, side)
+			return redirect(w, r, "/login", "auth.flash.signed_out")
+		}
+		return redirect(w, r, "/me/sessions", "me.flash.session_revoked")
 	}
-	if id == p.SessionID {
-		// The viewer ended the session it is using: it is signed out.
-		return redirect(w, r, "/login", "auth.flash.signed_out")
-	}
-	return redirect(w, r, "/me/sessions", "me.flash.session_revoked")
 }
