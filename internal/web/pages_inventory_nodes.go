@@ -309,12 +309,12 @@ func (s *Server) invDesiredState(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	name := r.PathValue("node")
-	d := invDesiredView{Node: name, Href: "/nodes/" + url.PathEscape(name), Reason: r.URL.Query().Get("reason")}
+	n, err := s.findNode(r, r.PathValue("node"))
+	if err != nil {
+		return err
+	}
+	d := invDesiredView{Node: n.Name, Href: "/nodes/" + url.PathEscape(n.Name), Reason: r.URL.Query().Get("reason")}
 	if _, sent := r.URL.Query()["reason"]; !sent {
-		if _, err := s.findNode(r, name); err != nil {
-			return err
-		}
 		return s.render(w, r, "inv-desired", d)
 	}
 	gs, err := s.deps.Identity.ActiveGrants(r.Context(), principal(r))
@@ -325,7 +325,7 @@ func (s *Server) invDesiredState(w http.ResponseWriter, r *http.Request) error {
 	for _, g := range gs {
 		grants[g.CustomerID] = network.StaffGrant{ID: g.ID, Reason: g.Reason}
 	}
-	doc, _, err := svc.DesiredStateForStaff(r.Context(), name, d.Reason, grants)
+	doc, _, err := svc.DesiredStateForStaff(r.Context(), n.Name, d.Reason, grants)
 	if fault.Is(err, fault.Invalid) {
 		return s.renderRefused(w, r, "inv-desired", d, err)
 	}

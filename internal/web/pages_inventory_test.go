@@ -203,6 +203,7 @@ func TestInventoryPages(t *testing.T) {
 	if !e.auditHas("desired_state.read", "ok") {
 		t.Error("the desired-state read is not in the audit log")
 	}
+	expectPage(t, "desired, unknown node", c.get("/nodes/tyo-9/desired-state?reason=x"), http.StatusNotFound)
 	expectPage(t, "affected", c.get("/nodes/tyo-1/affected"), 200, string(cu.ID), onprem.PortCode, "Outage")
 	expectPage(t, "affected port", c.get("/nodes/tyo-1/affected?physical_port=eth3"), 200, "No customer is affected.")
 	expectPage(t, "affected, unknown port", c.get("/nodes/tyo-1/affected?physical_port=eth99"), http.StatusNotFound)
