@@ -200,13 +200,25 @@ func (p *tab) clickUntil(sel, cond string) {
 // fill types v into the field sel, replacing what was there.
 func (p *tab) fill(sel, v string) {
 	p.t.Helper()
-	p.do("fill "+sel, chromedp.SetValue(chromedp.CSS(sel), "", chromedp.NodeVisible), chromedp.SendKeys(chromedp.CSS(sel), v))
+	p.do("find "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
+	p.setValue(sel, "")
+	p.do("fill "+sel, chromedp.SendKeys(chromedp.CSS(sel), v))
 }
 
 // choose sets a select (or any field) to v without typing.
 func (p *tab) choose(sel, v string) {
 	p.t.Helper()
-	p.do("set "+sel, chromedp.SetValue(chromedp.CSS(sel), v, chromedp.NodeReady))
+	p.do("find "+sel, chromedp.WaitReady(chromedp.CSS(sel)))
+	p.setValue(sel, v)
+}
+
+func (p *tab) setValue(sel, v string) {
+	p.t.Helper()
+	sj, _ := json.Marshal(sel)
+	vj, _ := json.Marshal(v)
+	if got := eval[string](p, `(() => { const e = document.querySelector(`+string(sj)+`); e.value = `+string(vj)+`; e.dispatchEvent(new Event("change", {bubbles: true})); return e.value; })()`); got != v {
+		p.t.Fatalf("%s: %s cannot be set to %q (it has no such choice?)", p.name, sel, v)
+	}
 }
 
 // eval evaluates js in the page and decodes its value into T.
