@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 )
@@ -80,6 +81,19 @@ func newBrowser(t *testing.T, s *server) *browser {
 		cancel()
 		cancelAlloc() // kills chromium and waits for it
 	})
+	t.Cleanup(func() {
+		// A page that failed says only "internal error" and a request
+		// ID: the controller's error records say what it was.
+		if !t.Failed() {
+			return
+		}
+		for _, rec := range s.logLines() {
+			if rec["level"] == "ERROR" {
+				b, _ := json.Marshal(rec)
+				t.Logf("controller error: %s", b)
+			}
+		}
+	})
 	if err := chromedp.Do(ctx); err != nil { // starts the browser
 		t.Fatalf("start chromium: %v", err)
 	}
@@ -122,7 +136,18 @@ func (b *browser) person(name, lang string) *tab {
 	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
 	b.t.Cleanup(cancel)
 	p := &tab{t: b.t, b: b, name: name, ctx: ctx}
-	p.setLang(lang)
+	p.setLang(lang) // opens the tab
+	// A destructive button asks first (data-confirm, window.confirm): the
+	// person says yes, as the scenario means to go on.
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
 	return p
 }
 
@@ -183,18 +208,26 @@ func (p *tab) submit(sel string) int64 {
 }
 
 // clickUntil clicks sel, a button that works through script (WebAuthn,
-// then a page load), and waits until the JavaScript condition cond holds;
-// the status line the script writes is shown when it does not.
+// then a page load), and waits until the JavaScript condition cond holds
+// (asked again across the page loads); the status line the script writes
+// is shown when it does not.
 func (p *tab) clickUntil(sel, cond string) {
 	p.t.Helper()
 	p.do("click "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
-	ctx, cancel := p.step()
-	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
-		st, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`(document.querySelector("#webauthn-status") || {}).textContent || ""`))
-		p.t.Fatalf("%s: after clicking %s, %s did not hold (at %s; status %q): %v", p.name, sel, cond, p.location(), st, err)
+	deadline := time.Now().Add(actionTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.readyState === "complete" && (`+cond+`)`))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			st := eval[string](p, `(document.querySelector("#webauthn-status") || {}).textContent || ""`)
+			p.t.Fatalf("%s: after clicking %s, %s did not hold (at %s; status %q)", p.name, sel, cond, p.location(), st)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	p.do("page loaded", chromedp.WaitReady(chromedp.CSS("body")))
 }
 
 // fill types v into the field sel, replacing what was there.
