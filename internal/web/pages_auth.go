@@ -34,16 +34,18 @@ func (s *Server) authPages(side identity.Side) []pageRoute {
 
 type loginData struct {
 	Next string
-	// ClientCert says the browser presented a client certificate on this
-	// connection: identity recognises it at sign-in if it is a device the
-	// customer registered (identity/device.go).
+	// ClientCert says the browser presented a client certificate on the
+	// customer listener: identity recognises it at sign-in if it is a
+	// device the customer registered (identity/device.go). Staff have no
+	// registered devices.
 	ClientCert bool
 	Customer   bool
 }
 
 func (s *Server) loginData(r *http.Request, next string) loginData {
-	return loginData{Next: localPath(next), ClientCert: r.TLS != nil && len(r.TLS.PeerCertificates) > 0,
-		Customer: sideOf(r) == identity.CustomerSide}
+	customer := sideOf(r) == identity.CustomerSide
+	return loginData{Next: localPath(next), ClientCert: customer && r.TLS != nil && len(r.TLS.PeerCertificates) > 0,
+		Customer: customer}
 }
 
 // loginPage is the sign-in form. A viewer already signed in goes on to
@@ -52,17 +54,31 @@ func (s *Server) loginPage(side identity.Side) func(http.ResponseWriter, *http.R
 	return func(w http.ResponseWriter, r *http.Request) error {
 		next := localPath(r.URL.Query().Get("next"))
 		if _, err := r.Cookie(cookieName(side)); err == nil {
-			if p, err := s.authenticate(r, side); err == nil {
-				if p.Role == identity.RoleMFAPending {
-					http.Redirect(w, r, mfaPath(next), http.StatusSeeOther)
-				} else {
-					http.Redirect(w, r, next, http.StatusSeeOther)
-				}
+			p, err := s.authenticate(r, side)
+			switch {
+			case err == nil && p.Role == identity.RoleMFAPending:
+				http.Redirect(w, r, mfaPath(next), http.StatusSeeOther)
 				return nil
+			case err == nil:
+				http.Redirect(w, r, next, http.StatusSeeOther)
+				return nil
+			case fault.Is(err, fault.Unauthorized):
+				// An ended session's cookie (authenticate audited it
+				// once) is forgotten here.
+				clearSessionCookie(w, side)
 			}
 		}
-		return s.render(w, r, "auth-login", s.loginData(r, next))
+		return s.renderKeepingQuery(w, r, "auth-login", s.loginData(r, next))
 	}
+}
+
+// renderKeepingQuery renders a page reached by a link whose query carries
+// what the page needs (the sign-in's next, the setup link's token), so that
+// the layout's language switch returns to the same link, not to a bare path.
+func (s *Server) renderKeepingQuery(w http.ResponseWriter, r *http.Request, page string, data any) error {
+	v := s.view(r)
+	v.Path, v.Data = r.URL.RequestURI(), data
+	return s.writePage(w, r, http.StatusOK, page, v)
 }
 
 func mfaPath(next string) string { return "/login/mfa?next=" + url.QueryEscape(next) }

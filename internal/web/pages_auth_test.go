@@ -65,6 +65,7 @@ func TestSignInPage(t *testing.T) {
 				`<html lang="`+lang+`"`)
 		}
 		c.Lang = "en"
+		mustContain(t, "login next", c.get("/login?next=%2Fme"), http.StatusOK, `name="next" value="/login?next=%2Fme"`)
 		p := c.post("/login", url.Values{"login_id": {tc.login}, "password": {"wrong passphrase 0000"}, "next": {"/me"}})
 		mustContain(t, "wrong password", p, http.StatusUnauthorized, `role="alert"`, `value="`+tc.login+`"`, `name="next" value="/me"`)
 		if strings.Contains(p.body, "wrong passphrase") {
@@ -207,7 +208,9 @@ func TestSetupAndResetPages(t *testing.T) {
 	c := e.pageClient(e.customer)
 	for lang, word := range map[string]string{"ja": "パスワードを設定", "en": "Set the password"} {
 		c.Lang = lang
-		mustContain(t, "setup "+lang, c.get("/setup?token="+tok), http.StatusOK, word, `name="token" value="`+tok+`"`)
+		mustContain(t, "setup "+lang, c.get("/setup?token="+tok), http.StatusOK, word, `name="token" value="`+tok+`"`,
+			// The language switch returns to the link, token and all.
+			`name="next" value="/setup?token=`+tok+`"`)
 	}
 	c.Lang = "en"
 	p := c.post("/setup", url.Values{"token": {tok}, "password": {"short"}})

@@ -47,7 +47,8 @@ func (s *Server) selfPages(side identity.Side) []pageRoute {
 
 // credentialRefused answers a refused credential change: a change that
 // needs a fresh proof of the password (and factor) sends the viewer to that
-// step, which returns to back; any other refusal is shown on page.
+// step, which returns to back; any other refusal is shown on page, or on
+// the error page when there is no form to show again (page "").
 func (s *Server) credentialRefused(w http.ResponseWriter, r *http.Request, page string, data any, err error, back string) error {
 	if classify(err).Code == identity.CodeReauthRequired {
 		return redirect(w, r, "/me/reauth?next="+url.QueryEscape(back), "me.flash.reauth_needed")

@@ -35,7 +35,7 @@ func (s *Server) setupForm(w http.ResponseWriter, r *http.Request, side identity
 	q := r.URL.Query()
 	v := setupView{Token: q.Get("token"), First: side == identity.OperatorSide && q.Get("first") == "1", Reset: q.Get("reset") == "1"}
 	if r.Method != http.MethodPost {
-		return s.render(w, r, "auth-setup", v)
+		return s.renderKeepingQuery(w, r, "auth-setup", v)
 	}
 	if err := parseForm(w, r); err != nil {
 		return err
