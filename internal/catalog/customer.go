@@ -80,6 +80,20 @@ func (c *Catalog) GetCustomer(ctx context.Context, op tenant.Operator) (Customer
 	return cu, nil
 }
 
+// OwnCustomer returns the customer whose own scope sc is: its name and
+// status, for its panel and its API clients (GET /api/v1/customer).
+func (c *Catalog) OwnCustomer(ctx context.Context, sc tenant.Scope) (Customer, error) {
+	id, err := sc.Authorize(tenant.ActCatalogRead)
+	if err != nil {
+		return Customer{}, err
+	}
+	cu, err := scanCustomer(c.db.QueryRow(ctx, `SELECT `+customerCols+` FROM customers WHERE id = ?`, id))
+	if err != nil {
+		return Customer{}, notFound("customer", store.Wrap(err))
+	}
+	return cu, nil
+}
+
 // ListCustomers lists customers by ID (operator).
 func (c *Catalog) ListCustomers(ctx context.Context, p Page) ([]Customer, string, error) {
 	rows, err := c.db.Query(ctx, `SELECT `+customerCols+` FROM customers WHERE id > ? ORDER BY id LIMIT ?`, p.After, p.limit())

@@ -16,6 +16,15 @@ func (s *Server) listRegions(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+func (s *Server) myCustomer(w http.ResponseWriter, r *http.Request) error {
+	cu, err := s.deps.Catalog.OwnCustomer(r.Context(), principal(r).Scope())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, cu)
+	return nil
+}
+
 func (s *Server) myContracts(w http.ResponseWriter, r *http.Request) error {
 	return s.contracts(w, r, principal(r).Scope())
 }

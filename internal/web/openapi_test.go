@@ -473,6 +473,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 	}
 	perListener := map[string][]shape{
 		"customer": append(slices.Clip(common),
+			shape{"Customer", catalog.Customer{}, false},
 			shape{"SecurityPolicy", identity.SecurityPolicy{}, false},
 			shape{"SecurityPolicy", identity.PolicyInput{}, true},
 			shape{"Device", identity.Device{}, false},

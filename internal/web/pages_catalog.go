@@ -18,7 +18,7 @@ import (
 // list and a port's page (pages_catalog_port.go).
 func (s *Server) catalogPages() []pageRoute {
 	return []pageRoute{
-		{"GET", "/{$}", identity.ActCatalogRead, nil, s.catHome},
+		{"GET", "/{$}", identity.ActCatalogRead, []string{"GET /api/v1/customer"}, s.catHome},
 		{"GET", "/contracts", identity.ActCatalogRead, []string{"GET /api/v1/contracts"}, s.catContracts},
 		{"GET", "/contracts/{code}", identity.ActCatalogRead, []string{"GET /api/v1/contracts/{code}"}, s.catContract},
 		{"GET", "/hubs", identity.ActCatalogRead, []string{"GET /api/v1/hubs", "GET /api/v1/regions"}, s.catHubs},
@@ -61,7 +61,10 @@ type catalogView struct {
 }
 
 func (s *Server) readCatalog(ctx context.Context, sc tenant.Scope, lang string) (catalogView, error) {
-	cv := catalogView{regions: map[string]catalog.Region{}, lang: lang}
+	cv, err := s.readRegions(ctx, lang)
+	if err != nil {
+		return cv, err
+	}
 	hubs, err := everything(func(p catalog.Page) ([]catalog.Hub, string, error) { return s.deps.Catalog.ListHubs(ctx, sc, p) })
 	if err != nil {
 		return cv, err
@@ -70,11 +73,15 @@ func (s *Server) readCatalog(ctx context.Context, sc tenant.Scope, lang string) 
 		return cmp.Or(cmp.Compare(priorityRank(a.Priority), priorityRank(b.Priority)), cmp.Compare(a.ID, b.ID))
 	})
 	cv.Hubs = hubs
-	if cv.Ports, err = everything(func(p catalog.Page) ([]catalog.Port, string, error) {
+	cv.Ports, err = everything(func(p catalog.Page) ([]catalog.Port, string, error) {
 		return s.deps.Catalog.ListPorts(ctx, sc, "", p)
-	}); err != nil {
-		return cv, err
-	}
+	})
+	return cv, err
+}
+
+// readRegions is a catalogView with the regions only, for their names.
+func (s *Server) readRegions(ctx context.Context, lang string) (catalogView, error) {
+	cv := catalogView{regions: map[string]catalog.Region{}, lang: lang}
 	regions, err := everything(func(p catalog.Page) ([]catalog.Region, string, error) { return s.deps.Catalog.ListRegions(ctx, p) })
 	if err != nil {
 		return cv, err
@@ -123,10 +130,15 @@ func (cv catalogView) hub(id catalog.HubID) (catalog.Hub, bool) {
 	return cv.Hubs[i], true
 }
 
-// portRow is a port in a list, with its hub and its live state.
+// portRow is a port in a list, with its hub and its live state. Its fields
+// are its own, not an embedded catalog.Port: the template engine finds a
+// promoted field by a slow search, and the port list has hundreds of rows.
 type portRow struct {
-	catalog.Port
-	SpeedBPS    int64
+	PortCode    string
+	Kind        string
+	Redundant   bool
+	Speed       string // as contracts name speeds: 1G, 500M
+	Status      string
 	HubRegion   string
 	HubPriority string
 	Live        panel.LiveState
@@ -136,7 +148,9 @@ type portRow struct {
 func (cv catalogView) portRows(ports []catalog.Port, lv liveView) []portRow {
 	out := make([]portRow, 0, len(ports))
 	for _, p := range ports {
-		row := portRow{Port: p, SpeedBPS: p.SpeedMbps * 1e6, Live: lv.ports[p.PortCode].state(), Holds: lv.ports[p.PortCode].holdKinds()}
+		lp := lv.ports[p.PortCode]
+		row := portRow{PortCode: p.PortCode, Kind: p.Kind, Redundant: p.Redundant, Speed: panel.FormatBPS(p.SpeedMbps * 1e6),
+			Status: p.Status, Live: lp.state(), Holds: lp.holdKinds()}
 		if h, ok := cv.hub(p.HubID); ok {
 			row.HubRegion, row.HubPriority = cv.RegionName(h.Region), h.Priority
 		}
@@ -149,6 +163,10 @@ func (cv catalogView) portRows(ports []catalog.Port, lv liveView) []portRow {
 // the ports with their live state.
 func (s *Server) catHome(w http.ResponseWriter, r *http.Request) error {
 	ctx, sc := r.Context(), principal(r).Scope()
+	cu, err := s.deps.Catalog.OwnCustomer(ctx, sc)
+	if err != nil {
+		return err
+	}
 	cv, err := s.readCatalog(ctx, sc, s.language(r))
 	if err != nil {
 		return err
@@ -164,10 +182,11 @@ func (s *Server) catHome(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return s.render(w, r, "cat-home", struct {
+		Customer  catalog.Customer
 		Contracts []catalog.Contract
 		Topology  panel.Topology
 		Ports     []portRow
-	}{contracts, lv.topology(cv.Hubs, cv.Ports, cv.RegionName), cv.portRows(cv.Ports, lv)})
+	}{cu, contracts, lv.topology(cv.Hubs, cv.Ports, cv.RegionName), cv.portRows(cv.Ports, lv)})
 }
 
 func (s *Server) catContracts(w http.ResponseWriter, r *http.Request) error {
@@ -213,8 +232,8 @@ func (s *Server) catContract(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var hubs []catalog.Hub
-	for _, h := range cv.Hubs {
+	var hubs []hubRow
+	for _, h := range cv.hubRows(nil) {
 		if h.ServiceCode == k.ServiceCode {
 			hubs = append(hubs, h)
 		}
@@ -229,19 +248,11 @@ func (s *Server) catContract(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	type hubRow struct {
-		catalog.Hub
-		RegionName string
-	}
-	hubRows := make([]hubRow, len(hubs))
-	for i, h := range hubs {
-		hubRows[i] = hubRow{h, cv.RegionName(h.Region)}
-	}
 	return s.render(w, r, "cat-contract", struct {
 		Contract catalog.Contract
 		Hubs     []hubRow
 		Ports    []portRow
-	}{k, hubRows, cv.portRows(ports, lv)})
+	}{k, hubs, cv.portRows(ports, lv)})
 }
 
 // hubRow is a hub with its region and its own networks.

@@ -155,7 +155,7 @@ func (lv liveView) backboneState(a, b catalog.Hub) panel.LiveState {
 func (lv liveView) topology(hubs []catalog.Hub, ports []catalog.Port, regionName func(string) string) panel.Topology {
 	var in panel.TopologyInput
 	for i, h := range hubs {
-		in.Hubs = append(in.Hubs, panel.TopologyHub{ID: string(h.ID), Region: h.Region, RegionName: regionName(h.Region), Priority: h.Priority})
+		in.Hubs = append(in.Hubs, panel.TopologyHub{ID: string(h.ID), RegionName: regionName(h.Region), Priority: h.Priority})
 		for _, o := range hubs[i+1:] {
 			in.Backbone = append(in.Backbone, panel.TopologyLink{A: string(h.ID), B: string(o.ID), State: lv.backboneState(h, o)})
 		}

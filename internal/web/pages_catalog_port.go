@@ -76,13 +76,9 @@ func (s *Server) readPortPage(ctx context.Context, sc tenant.Scope, lang, code s
 	if err != nil {
 		return pg, err
 	}
-	cv := catalogView{regions: map[string]catalog.Region{}, lang: lang}
-	regions, err := everything(func(p catalog.Page) ([]catalog.Region, string, error) { return s.deps.Catalog.ListRegions(ctx, p) })
+	cv, err := s.readRegions(ctx, lang)
 	if err != nil {
 		return pg, err
-	}
-	for _, r := range regions {
-		cv.regions[r.Code] = r
 	}
 	pg.HubRegion, pg.HubPriority = cv.RegionName(h.Region), h.Priority
 	if s.deps.Workflow == nil || !sc.Can(identity.ActNetworkRead) {

@@ -60,6 +60,7 @@ func (s *Server) common(side identity.Side, doc []byte) []route {
 func (s *Server) customerRoutes() []route {
 	routes := append(s.common(identity.CustomerSide, openapiCustomer),
 		route{"GET", "/api/v1/regions", identity.ActCatalogRead, s.listRegions},
+		route{"GET", "/api/v1/customer", identity.ActCatalogRead, s.myCustomer},
 		route{"GET", "/api/v1/contracts", identity.ActCatalogRead, s.myContracts},
 		route{"GET", "/api/v1/contracts/{code}", identity.ActCatalogRead, s.myContract},
 		route{"GET", "/api/v1/hubs", identity.ActCatalogRead, s.myHubs},

@@ -37,7 +37,6 @@ type TopologyInput struct {
 // TopologyHub is one of the customer's hubs.
 type TopologyHub struct {
 	ID         string
-	Region     string // region code
 	RegionName string
 	Priority   string // main | sub | backup
 }
@@ -74,10 +73,8 @@ type HubBox struct {
 	RegionY    int // baseline of the region's name
 	PriorityY  int // baseline of the priority
 	ID         string
-	Region     string
 	RegionName string
 	Priority   string
-	PortCount  int
 	ElementID  string // id of the hub's group
 	// NoPortsY is the baseline of the note that the hub has no port yet,
 	// 0 when it has ports.
@@ -95,7 +92,6 @@ type PortMark struct {
 	State         LiveState
 	End           string // site | aws | azure: what lies beyond the port
 	ElementID     string
-	HubElementID  string
 }
 
 // EndBox is what lies beyond a port: the customer's on-premises site or a
@@ -178,8 +174,8 @@ func LayoutTopology(in TopologyInput) Topology {
 		ps := ports[h.ID]
 		slices.SortFunc(ps, func(a, b TopologyPort) int { return cmp.Compare(a.Code, b.Code) })
 		colW := max(topoColMin, len(ps)*topoPortGap)
-		box := HubBox{X: x + (colW-topoHubW)/2, Y: hubY, W: topoHubW, H: topoHubH, ID: h.ID, Region: h.Region,
-			RegionName: h.RegionName, Priority: h.Priority, PortCount: len(ps), ElementID: "topo-hub-" + idPart(h.ID)}
+		box := HubBox{X: x + (colW-topoHubW)/2, Y: hubY, W: topoHubW, H: topoHubH, ID: h.ID,
+			RegionName: h.RegionName, Priority: h.Priority, ElementID: "topo-hub-" + idPart(h.ID)}
 		box.TextX, box.RegionY, box.PriorityY = box.X+box.W/2, hubY+24, hubY+44
 		if len(ps) == 0 {
 			box.NoPortsY = portY
@@ -192,7 +188,7 @@ func LayoutTopology(in TopologyInput) Topology {
 			end := EndOf(p.Kind)
 			t.Ports = append(t.Ports, PortMark{CX: cx, CY: portY, R: topoPortR, CodeY: portY + topoPortR + 16,
 				StateY: portY + topoPortR + 32, Code: p.Code, Kind: p.Kind, HubPriority: h.Priority, HubRegionName: h.RegionName,
-				State: p.State, End: end, ElementID: "topo-port-" + idPart(p.Code), HubElementID: box.ElementID})
+				State: p.State, End: end, ElementID: "topo-port-" + idPart(p.Code)})
 			t.Lines = append(t.Lines,
 				Line{X1: box.TextX, Y1: hubY + topoHubH, X2: cx, Y2: portY - topoPortR, Class: "attach", State: p.State},
 				Line{X1: cx, Y1: portY + topoPortR + 38, X2: cx, Y2: endY, Class: "access", State: p.State})
