@@ -2,11 +2,8 @@ package web
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
@@ -17,10 +14,13 @@ import (
 // The reviewed-change workflow in the panel (docs/service-spec.md section
 // 11): /network shows the applied version and whether each hub's data plane
 // runs it, the edit lock with its holder, the draft and the ports; the port
-// pages (pages_workflow_port.go) and the object page edit the draft; the
-// review shows the diff and the risk and applies; versions are listed and
-// rolled back. Every page calls the network.Workflow methods the API's
-// handlers call (handlers_network.go), with the viewer's own scope.
+// pages (pages_workflow_port.go), the object page (_objects.go), the hub
+// settings (_hubs.go) and the JSON editor edit the draft; the review shows
+// the diff and the risk and applies, and versions are listed and rolled
+// back (_review.go). Every page calls the network.Workflow methods the
+// API's handlers call (handlers_network.go), with the viewer's own scope;
+// a page shows its controls only to a viewer holding the edit lock, and the
+// handlers are admitted with the API's own permissions.
 
 // workflowPages are the panel's pages for the customer's reviewed-change workflow: lock, draft, review, apply, versions, rollback, NAT.
 func (s *Server) workflowPages() []pageRoute {
@@ -40,7 +40,7 @@ func (s *Server) workflowPages() []pageRoute {
 		{"GET", "/network/versions/{version}", read, []string{"GET /api/v1/network/versions/{version}"}, s.netVersionPage},
 		{"POST", "/network/versions/{version}/rollback", edit, []string{"POST /api/v1/network/versions/{version}/rollback"}, s.netRollbackPage},
 		{"GET", "/network/nat", read, []string{"GET /api/v1/network/nat"}, s.netNATPage},
-	}, s.workflowPortPages(), s.workflowObjectPages())
+	}, s.workflowPortPages(), s.workflowObjectPages(), s.workflowHubPages())
 }
 
 // netOverview is /network.
@@ -302,262 +302,4 @@ func wholeFormFault(err error) error {
 	g := *f
 	g.Message, g.Field = f.Field+": "+f.Message, ""
 	return &g
-}
-
-// netReview is /network/review.
-type netReview struct {
-	netEditState
-	Review   network.Review
-	Groups   []netChangeGroup
-	Problems []netProblem
-}
-
-// netChangeGroup is the diff's changes of one port, hub or object.
-type netChangeGroup struct {
-	Object  string
-	Changes []netChange
-}
-
-type netChange struct {
-	Path, Op, Before, After string
-}
-
-type netProblem struct{ Field, Message string }
-
-// groupChanges groups a diff by the object a change is in: the path up to
-// its first keyed list element ("ports[shc00000001]",
-// "objects.addresses[web]") or its first element ("asn").
-func groupChanges(cs []network.Change) []netChangeGroup {
-	var out []netChangeGroup
-	for _, c := range cs {
-		obj, rest := c.Path, ""
-		if i := strings.Index(c.Path, "]"); i >= 0 {
-			obj, rest = c.Path[:i+1], strings.TrimPrefix(c.Path[i+1:], ".")
-		} else if i := strings.Index(c.Path, "."); i >= 0 {
-			obj, rest = c.Path[:i], c.Path[i+1:]
-		}
-		if len(out) == 0 || out[len(out)-1].Object != obj {
-			out = append(out, netChangeGroup{Object: obj})
-		}
-		g := &out[len(out)-1]
-		g.Changes = append(g.Changes, netChange{Path: rest, Op: c.Op, Before: showValue(c.Before), After: showValue(c.After)})
-	}
-	return out
-}
-
-// showValue is a diff value as compact JSON (a string without its quotes).
-func showValue(v any) string {
-	if v == nil {
-		return ""
-	}
-	if s, ok := v.(string); ok {
-		return s
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}
-
-func (s *Server) netReviewData(r *http.Request) (netReview, error) {
-	var rv netReview
-	n, err := s.network()
-	if err != nil {
-		return rv, err
-	}
-	if rv.netEditState, err = s.netEditState(r, n); err != nil {
-		return rv, err
-	}
-	if rv.Review, err = n.Review(r.Context(), principal(r).Scope()); err != nil {
-		return rv, err
-	}
-	rv.Groups = groupChanges(rv.Review.Changes)
-	// The validation's messages are the API's English; the viewer reads
-	// them in its language, as a refused form's.
-	lang := s.language(r)
-	for _, p := range rv.Review.Problems {
-		rv.Problems = append(rv.Problems, netProblem{Field: p.Field, Message: s.pages().Catalogue().Fault(lang, string(fault.Invalid), p.Message)})
-	}
-	return rv, nil
-}
-
-func (s *Server) netReviewPage(w http.ResponseWriter, r *http.Request) error {
-	rv, err := s.netReviewData(r)
-	if fault.Is(err, fault.NotFound) {
-		// Nothing to review: the page says so rather than show an error.
-		return s.render(w, r, "net-review", nil)
-	}
-	if err != nil {
-		return err
-	}
-	return s.render(w, r, "net-review", &rv)
-}
-
-func (s *Server) netApplyPage(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
-	n, err := s.network()
-	if err != nil {
-		return err
-	}
-	v, err := n.Apply(r.Context(), principal(r).Scope())
-	if err != nil {
-		rv, rerr := s.netReviewData(r)
-		if fault.Is(rerr, fault.NotFound) {
-			return err
-		}
-		if rerr != nil {
-			return rerr
-		}
-		return s.renderRefused(w, r, "net-review", &rv, wholeFormFault(err))
-	}
-	return redirect(w, r, "/network/versions/"+strconv.FormatInt(v.Version, 10), "net.flash_applied")
-}
-
-// netVersions is /network/versions, newest first, 50 a page.
-type netVersions struct {
-	Versions []network.VersionSummary
-	Older    int64 // the "before" of the next page; 0 = none
-}
-
-const netVersionsPage = 50
-
-func (s *Server) netVersionsPage(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.network()
-	if err != nil {
-		return err
-	}
-	var before int64
-	if b := r.URL.Query().Get("before"); b != "" {
-		if before, err = strconv.ParseInt(b, 10, 64); err != nil || before < 1 {
-			return fault.Field("before", "before must be a version number")
-		}
-	}
-	vs, err := n.ListVersions(r.Context(), principal(r).Scope(), before, netVersionsPage)
-	if err != nil {
-		return err
-	}
-	out := netVersions{Versions: vs}
-	if len(vs) == netVersionsPage {
-		out.Older = vs[len(vs)-1].Version
-	}
-	return s.render(w, r, "net-versions", out)
-}
-
-// netVersion is /network/versions/{version}.
-type netVersion struct {
-	netEditState
-	Version network.Version
-	Current int64
-	Groups  []netChangeGroup
-}
-
-func (s *Server) netVersionData(r *http.Request) (netVersion, error) {
-	var out netVersion
-	n, err := s.network()
-	if err != nil {
-		return out, err
-	}
-	num, err := versionParam(r)
-	if err != nil {
-		return out, err
-	}
-	if out.Version, err = n.GetVersion(r.Context(), principal(r).Scope(), num); err != nil {
-		return out, err
-	}
-	cur, err := n.Applied(r.Context(), principal(r).Scope())
-	if err != nil {
-		return out, err
-	}
-	out.Current = cur.Version
-	if out.Version.Review != nil {
-		out.Groups = groupChanges(out.Version.Review.Changes)
-	}
-	out.netEditState, err = s.netEditState(r, n)
-	return out, err
-}
-
-func (s *Server) netVersionPage(w http.ResponseWriter, r *http.Request) error {
-	out, err := s.netVersionData(r)
-	if err != nil {
-		return err
-	}
-	return s.render(w, r, "net-version", out)
-}
-
-// netRollbackPage makes a draft of an earlier version and goes to its
-// review: a rollback is reviewed and applied like any change. It takes the
-// edit lock first when the viewer does not hold it, as "start editing" does
-// (refused, with the holder, when someone else edits).
-func (s *Server) netRollbackPage(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
-	n, err := s.network()
-	if err != nil {
-		return err
-	}
-	num, err := versionParam(r)
-	if err != nil {
-		return err
-	}
-	ctx, sc := r.Context(), principal(r).Scope()
-	_, err = n.StartEditing(ctx, sc)
-	if err == nil {
-		_, err = n.Rollback(ctx, sc, num)
-	}
-	if err != nil {
-		if fault.Is(err, fault.NotFound) {
-			return err
-		}
-		out, verr := s.netVersionData(r)
-		if verr != nil {
-			return verr
-		}
-		return s.renderRefused(w, r, "net-version", out, err)
-	}
-	return redirect(w, r, "/network/review", "net.flash_rollback")
-}
-
-// netNAT is /network/nat: the public addresses per port with the grades
-// and inside addresses of the applied configuration.
-type netNAT struct {
-	Ports  []netNATPort
-	Static []netStaticNAT
-}
-
-type netNATPort struct {
-	PortCode string
-	Grades   []network.NAPTGrade
-	Public   []string
-}
-
-type netStaticNAT struct{ PortCode, Inside, Public string }
-
-func (s *Server) netNATPage(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.network()
-	if err != nil {
-		return err
-	}
-	ctx, sc := r.Context(), principal(r).Scope()
-	addrs, err := n.NAT(ctx, sc)
-	if err != nil {
-		return err
-	}
-	v, err := n.Applied(ctx, sc)
-	if err != nil {
-		return err
-	}
-	var out netNAT
-	for _, p := range v.Config.Ports {
-		if len(p.NAPT) > 0 || len(addrs.NAPT[p.PortCode]) > 0 {
-			out.Ports = append(out.Ports, netNATPort{PortCode: p.PortCode, Grades: p.NAPT, Public: addrs.NAPT[p.PortCode]})
-		}
-		for _, sn := range p.StaticNAT {
-			out.Static = append(out.Static, netStaticNAT{PortCode: p.PortCode, Inside: sn.Inside, Public: addrs.Static[sn.Inside]})
-		}
-	}
-	return s.render(w, r, "net-nat", out)
 }

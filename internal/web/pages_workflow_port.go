@@ -7,13 +7,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
-	"github.com/tsunagi-net/tsunagi/internal/web/panel"
 )
 
 // A port's draft page: one form per part of the port's configuration (the
@@ -141,10 +140,12 @@ func (s *Server) netPortData(r *http.Request) (netPort, error) {
 			pg.NAPTSlots[i] = g.Sessions
 		}
 	}
-	for _, sn := range pg.Config.StaticNAT {
-		pg.Insides += sn.Inside + "\n"
+	insides := make([]string, len(pg.Config.StaticNAT))
+	for i, sn := range pg.Config.StaticNAT {
+		insides[i] = sn.Inside
 	}
-	pg.Today = time.Now().In(panel.JST).Format(time.DateOnly)
+	pg.Insides = strings.Join(insides, "\n")
+	pg.Today = clock.Today()
 	pg.BPDUGuard = true
 	if c := pg.Config.Cloud; c != nil {
 		pg.CloudConn = *c
@@ -246,7 +247,7 @@ var netConnectionFields = []string{
 	"hub_address", "customer_address", "prefix_length", "peer_asn", "md5", "bfd",
 	"bpdu_guard", "storm_control_pps", "flap_limit", "flap_window_seconds", "mac_limit", "mac_ageing_seconds", "mtu",
 	"vlan", "primary_hub_address", "primary_peer_address", "primary_prefix_length",
-	"secondary_hub_address", "secondary_peer_address", "secondary_prefix_length", "type", "prefixes",
+	"secondary_hub_address", "secondary_peer_address", "secondary_prefix_length", "type", "prefixes", "mode", "sessions",
 }
 
 var netRuleFields = []string{"action", "sources", "destinations", "services", "applications", "log", "comment"}
@@ -285,7 +286,9 @@ func formASN(r *http.Request, name string) (network.ASN, error) {
 // editConnection sets the port's connection from the form: the BGP peer
 // and, by the port's kind, the layer-2 guards (on-premises) or the VLAN,
 // the two links and the route policy (cloud). An MD5 password shown as the
-// mask keeps the stored one; an empty one removes it.
+// mask keeps the stored one; an empty one removes it. A public cloud port
+// added to the configuration also takes its firewall mode and first NAPT
+// grade from this form.
 func editConnection(r *http.Request, pc *network.PortConfig) error {
 	ints := map[string]int{}
 	for _, name := range []string{"prefix_length", "storm_control_pps", "flap_limit", "flap_window_seconds", "mac_limit",
@@ -299,6 +302,16 @@ func editConnection(r *http.Request, pc *network.PortConfig) error {
 	asn, err := formASN(r, "peer_asn")
 	if err != nil {
 		return err
+	}
+	// A public cloud port is valid only with a firewall and a NAPT grade:
+	// the form that adds one to the configuration asks for both.
+	if mode := r.PostForm.Get("mode"); mode != "" && pc.Firewall == nil {
+		pc.Firewall = &network.Firewall{Mode: mode, Rules: []network.Rule{}}
+	}
+	if sessions, err := formInt(r, "sessions"); err != nil {
+		return err
+	} else if sessions != 0 && len(pc.NAPT) == 0 {
+		pc.NAPT = []network.NAPTGrade{{Sessions: sessions}}
 	}
 	md5, bfd := r.PostForm.Get("md5"), r.PostForm.Get("bfd") == "on"
 	if r.PostForm.Get("kind") == "cloud" {
