@@ -9,13 +9,14 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/web/panel"
 )
 
 // accountPages are the customer's accounts (list, invitation, role, unlock,
 // deletion), its security policy and client-certificate devices, and its own
-// audit log. Each form calls the identity service the API
-// handler calls, with the viewer's own principal: an account or device of
-// another customer is not found, whatever the URL says.
+// audit log. Each form calls the identity service the API handler calls,
+// with the viewer's own principal: an account or device of another customer
+// is not found, whatever the URL says.
 func (s *Server) accountPages() []pageRoute {
 	return []pageRoute{
 		{"GET", "/accounts", identity.ActAccountsRead, []string{"GET /api/v1/accounts"}, s.accountsPage},
@@ -69,7 +70,7 @@ type inviteData struct {
 }
 
 func newInviteData() inviteData {
-	return inviteData{Roles: customerRoles, Languages: []string{"ja", "en"}}
+	return inviteData{Roles: customerRoles, Languages: panel.Languages}
 }
 
 func (s *Server) inviteFormPage(w http.ResponseWriter, r *http.Request) error {
@@ -119,8 +120,9 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) error {
 // accountForm runs one of the account page's forms: the account is read
 // first, so that another customer's is 404 before the form is, and a
 // refusal (the last operations administrator, a bad role) shows on the
-// account's page with the form as it was sent.
-func (s *Server) accountForm(w http.ResponseWriter, r *http.Request, flash string,
+// account's page with the form as it was sent. Success goes to next, or
+// back to the account's page when next is "".
+func (s *Server) accountForm(w http.ResponseWriter, r *http.Request, next, flash string,
 	do func(p identity.Principal, id string) error) error {
 	d, err := s.account(r)
 	if err != nil {
@@ -132,34 +134,29 @@ func (s *Server) accountForm(w http.ResponseWriter, r *http.Request, flash strin
 	if err := do(principal(r), d.Account.ID); err != nil {
 		return s.renderRefused(w, r, "acct-detail", d, err)
 	}
-	return redirect(w, r, "/accounts/"+url.PathEscape(d.Account.ID), flash)
+	if next == "" {
+		next = "/accounts/" + url.PathEscape(d.Account.ID)
+	}
+	return redirect(w, r, next, flash)
 }
 
 func (s *Server) accountRoleForm(w http.ResponseWriter, r *http.Request) error {
-	return s.accountForm(w, r, "acct.flash_role", func(p identity.Principal, id string) error {
+	return s.accountForm(w, r, "", "acct.flash_role", func(p identity.Principal, id string) error {
 		_, err := s.deps.Identity.ChangeRole(r.Context(), p, id, identity.RoleInput{Role: identity.Role(r.PostForm.Get("role"))})
 		return err
 	})
 }
 
 func (s *Server) accountUnlockForm(w http.ResponseWriter, r *http.Request) error {
-	return s.accountForm(w, r, "acct.flash_unlocked", func(p identity.Principal, id string) error {
+	return s.accountForm(w, r, "", "acct.flash_unlocked", func(p identity.Principal, id string) error {
 		return s.deps.Identity.Unlock(r.Context(), p, id)
 	})
 }
 
 func (s *Server) accountDeleteForm(w http.ResponseWriter, r *http.Request) error {
-	d, err := s.account(r)
-	if err != nil {
-		return err
-	}
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
-	if err := s.deps.Identity.DeleteAccount(r.Context(), principal(r), d.Account.ID); err != nil {
-		return s.renderRefused(w, r, "acct-detail", d, err)
-	}
-	return redirect(w, r, "/accounts", "acct.flash_deleted")
+	return s.accountForm(w, r, "/accounts", "acct.flash_deleted", func(p identity.Principal, id string) error {
+		return s.deps.Identity.DeleteAccount(r.Context(), p, id)
+	})
 }
 
 // securityData is the security page: the policy as stored, or as a refused
