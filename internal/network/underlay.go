@@ -66,3 +66,19 @@ func (s *Operations) SetUnderlay(ctx context.Context, node string, in UnderlayIn
 	}
 	return out, nil
 }
+
+// Underlay returns the node's tunnel endpoint. A node whose endpoint no
+// operator has set yet answers NotFound, as an unknown node does: until it
+// is set, the node's hubs build no backbone.
+func (s *Operations) Underlay(ctx context.Context, node string) (Underlay, error) {
+	var addr string
+	err := store.Scan(s.db.QueryRow(ctx, `SELECT u.address FROM node_underlay u JOIN hub_nodes n ON n.id = u.node_id
+		WHERE n.name = ?`, node), &addr)
+	if errors.Is(err, store.ErrNotFound) {
+		return Underlay{}, fault.New(fault.NotFound, "no underlay address is set for this node")
+	}
+	if err != nil {
+		return Underlay{}, fmt.Errorf("underlay: %w", err)
+	}
+	return Underlay{Node: node, Address: addr}, nil
+}

@@ -60,7 +60,8 @@ var matrixSessionRoutes = map[string]bool{
 // matrixMay404 are GET routes whose own existing object may still have
 // nothing to show, with why.
 var matrixMay404 = map[string]string{
-	"GET /api/v1/nodes/{node}/status": "no status until the node's agent reports",
+	"GET /api/v1/nodes/{node}/status":   "no status until the node's agent reports",
+	"GET /api/v1/nodes/{node}/underlay": "no tunnel endpoint until an operator sets it",
 }
 
 // mxKind is how a principal stands to the objects named in the paths.

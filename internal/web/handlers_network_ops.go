@@ -147,6 +147,12 @@ func (s *Server) opCancelBandwidthChange(w http.ResponseWriter, r *http.Request)
 	})(w, r)
 }
 
+func (s *Server) opUnderlay(w http.ResponseWriter, r *http.Request) error {
+	return opsDo(s, w, func(n *network.Operations) (network.Underlay, error) {
+		return n.Underlay(r.Context(), r.PathValue("node"))
+	})
+}
+
 func (s *Server) opSetUnderlay(w http.ResponseWriter, r *http.Request) error {
 	var in network.UnderlayInput
 	if err := decode(w, r, &in); err != nil {

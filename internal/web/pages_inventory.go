@@ -27,7 +27,7 @@ func (s *Server) inventoryPages() []pageRoute {
 		{"POST", "/regions", inv, []string{"POST /api/v1/regions"}, s.invCreateRegion},
 		{"GET", "/nodes", inv, []string{"GET /api/v1/nodes"}, s.invNodes},
 		{"POST", "/nodes", inv, []string{"POST /api/v1/nodes"}, s.invCreateNode},
-		{"GET", "/nodes/{node}", inv, []string{"GET /api/v1/nodes/{node}/status"}, s.invNode},
+		{"GET", "/nodes/{node}", inv, []string{"GET /api/v1/nodes/{node}/status", "GET /api/v1/nodes/{node}/underlay"}, s.invNode},
 		{"POST", "/nodes/{node}/physical-ports", inv, []string{"POST /api/v1/nodes/{node}/physical-ports"}, s.invAddPort},
 		{"POST", "/nodes/{node}/enrolment-token", inv, []string{"POST /api/v1/nodes/{node}/enrolment-token"}, s.invIssueToken},
 		{"POST", "/nodes/{node}/revoke", inv, []string{"POST /api/v1/nodes/{node}/revoke"}, s.invRevoke},

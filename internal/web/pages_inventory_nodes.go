@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -172,6 +173,8 @@ type invNodeView struct {
 	Speeds  []invSpeed[int64]
 	CanRead bool // capacity.read: the desired state and affected customers
 	Href    string
+	// Underlay is the node's tunnel endpoint, "" while none is set.
+	Underlay string
 }
 
 func (s *Server) invNodeData(r *http.Request) (invNodeView, error) {
@@ -192,6 +195,15 @@ func (s *Server) invNodeData(r *http.Request) (invNodeView, error) {
 		d.Speeds = append(d.Speeds, invSpeed[int64]{mbps, mbps * 1e6})
 	}
 	d.State, d.Problems = nodeSummary(st)
+	if s.deps.NetOps != nil {
+		u, err := s.deps.NetOps.Underlay(r.Context(), n.Name)
+		switch {
+		case err == nil:
+			d.Underlay = u.Address
+		case !fault.Is(err, fault.NotFound): // NotFound: none set yet
+			return invNodeView{}, err
+		}
+	}
 	return d, nil
 }
 
@@ -233,7 +245,9 @@ func (s *Server) invAddPort(w http.ResponseWriter, r *http.Request) error {
 			return fault.Field("speed_mbps", "speed_mbps must be one of %v", catalog.PhysicalSpeeds)
 		}
 		if v := f.Get("oversubscription"); v != "" {
-			if p.Oversubscription, err = strconv.ParseFloat(v, 64); err != nil {
+			// JSON cannot carry NaN or infinity, a form can: neither is a
+			// ratio (and NaN would slip past the range check).
+			if p.Oversubscription, err = strconv.ParseFloat(v, 64); err != nil || math.IsNaN(p.Oversubscription) || math.IsInf(p.Oversubscription, 0) {
 				return fault.Field("oversubscription", "oversubscription must be between 1.0 and 10.0")
 			}
 		}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -128,6 +129,7 @@ func TestInventoryPages(t *testing.T) {
 		{url.Values{"name": {"eth9"}, "speed_mbps": {"7"}, "kind": {"onprem"}}, 400, `id="port-speed-error"`},
 		{url.Values{"name": {"a-very-long-interface"}, "speed_mbps": {"10000"}, "kind": {"onprem"}}, 400, `id="port-name-error"`},
 		{url.Values{"name": {"eth9"}, "speed_mbps": {"10000"}, "kind": {"onprem"}, "oversubscription": {"20"}}, 400, `id="port-oversubscription-error"`},
+		{url.Values{"name": {"eth9"}, "speed_mbps": {"10000"}, "kind": {"onprem"}, "oversubscription": {"NaN"}}, 400, `id="port-oversubscription-error"`},
 		{url.Values{"name": {"eth1"}, "speed_mbps": {"10000"}, "kind": {"onprem"}}, 409, `id="form-error"`},
 	} {
 		expectPage(t, "bad port "+bad.want, c.post("/nodes/tyo-1/physical-ports", bad.form), bad.code, bad.want)
@@ -159,7 +161,9 @@ func TestInventoryPages(t *testing.T) {
 
 	// The underlay: a loopback address is refused next to the field.
 	expectPage(t, "bad underlay", c.post("/nodes/tyo-1/underlay", url.Values{"address": {"127.0.0.1"}}), 400, `id="underlay-address-error"`)
+	expectPage(t, "node, no underlay", c.get("/nodes/tyo-1"), 200, "Not set (this node")
 	expectRedirect(t, "underlay", c.post("/nodes/tyo-1/underlay", url.Values{"address": {"192.0.2.10"}}), "/nodes/tyo-1")
+	expectPage(t, "node, underlay", c.get("/nodes/tyo-1"), 200, "Current address: <code>192.0.2.10</code>", `value="192.0.2.10"`)
 
 	// A customer's ports placed on the node fill the capacity report.
 	cu, onprem, _ := e.hubWithTwoPorts("Inventory K.K.")
@@ -219,6 +223,12 @@ func TestInventoryPages(t *testing.T) {
 	e.must("run jobs", err)
 	expectPage(t, "jobs", c.get("/jobs"), 200, "<code>"+network.SpeedJobName+"</code>", "Succeeded")
 	expectPage(t, "failed jobs", c.get("/jobs?outcome=failed"), 200, "No run matches.")
+	p = c.get("/jobs?limit=1&job=" + network.SpeedJobName)
+	next := regexp.MustCompile(`id="jobs-next" href="([^"]+)"`).FindStringSubmatch(p.body)
+	if next == nil {
+		t.Fatalf("a full page of runs has no next link:\n%s", p.body)
+	}
+	expectPage(t, "jobs, next page", c.get(html.UnescapeString(next[1])), 200, "No run matches.", `value="`+network.SpeedJobName+`"`)
 	expectPage(t, "jobs, bad limit", c.get("/jobs?limit=0"), 400)
 
 	// Revocation needs a reason.
@@ -264,6 +274,20 @@ func TestInventoryPagesLanguages(t *testing.T) {
 			}
 			expectPage(t, lang+" "+pg.path, c.get(pg.path), 200, `<html lang="`+lang+`">`, want)
 		}
+		// A refusal is shown next to its field in the viewer's language.
+		expectPage(t, lang+" bad region", c.post("/regions", url.Values{"code": {"X"}, "name_ja": {"大阪"}, "name_en": {"Osaka"},
+			"data_location": {"Japan"}}), http.StatusBadRequest, `<html lang="`+lang+`">`, `id="region-code-error"`)
+	}
+	// Lists page: a page of one node links to the next.
+	_, err = e.cat.CreateNode(ctx, catalog.NodeInput{Region: "tokyo", Name: "tyo-2"})
+	e.must("node", err)
+	expectPage(t, "nodes page 1", c.get("/nodes?limit=1"), 200, `href="/nodes/tyo-1"`, `id="node-next" href="/nodes?after=tyo-1"`)
+	if p := c.get("/nodes?after=tyo-1"); !strings.Contains(p.body, `href="/nodes/tyo-2"`) || strings.Contains(p.body, `href="/nodes/tyo-1"`) {
+		t.Errorf("second page of nodes:\n%s", p.body)
+	}
+	expectPage(t, "node by name past a page", c.get("/nodes/tyo-2"), 200, "tyo-2")
+	if rs, _, _ := e.cat.ListRegions(ctx, catalog.Page{}); len(rs) != 1 {
+		t.Fatalf("a refused region was added: %v", rs)
 	}
 }
 
@@ -309,4 +333,31 @@ func TestInventoryPagesRefused(t *testing.T) {
 	if !e.refusedBy("access.denied", "POST /nodes/{node}/revoke", "inv-so", "") {
 		t.Error("the refused revocation is not audited")
 	}
+}
+
+// TestNodeUnderlayAPI: a node's tunnel endpoint reads back as set; before
+// it is set, and for an unknown node, the answer is 404; a staff role
+// without inventory.manage is refused.
+func TestNodeUnderlayAPI(t *testing.T) {
+	t.Parallel()
+	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
+	_, err := e.cat.CreateRegion(e.seed, catalog.RegionInput{Code: "tokyo", NameEN: "Tokyo", NameJA: "東京", DataLocation: "Japan"})
+	e.must("region", err)
+	_, err = e.cat.CreateNode(e.seed, catalog.NodeInput{Region: "tokyo", Name: "tyo-1"})
+	e.must("node", err)
+	const pw = "underlay api passphrase 9"
+	e.account("", "ul-op", identity.RoleOperator, pw)
+	e.account("", "ul-so", identity.RoleSecurityOfficer, pw)
+	op, so := e.client(e.mgmt), e.client(e.mgmt)
+	op.login("ul-op", pw)
+	so.login("ul-so", pw)
+	op.expect(http.StatusNotFound, "GET", "/api/v1/nodes/tyo-1/underlay", nil)
+	op.expect(http.StatusOK, "PUT", "/api/v1/nodes/tyo-1/underlay", map[string]any{"address": "192.0.2.20"})
+	var u network.Underlay
+	op.expect(http.StatusOK, "GET", "/api/v1/nodes/tyo-1/underlay", nil).json(t, &u)
+	if u != (network.Underlay{Node: "tyo-1", Address: "192.0.2.20"}) {
+		t.Fatalf("underlay = %+v", u)
+	}
+	op.expect(http.StatusNotFound, "GET", "/api/v1/nodes/tyo-9/underlay", nil)
+	so.expect(http.StatusForbidden, "GET", "/api/v1/nodes/tyo-1/underlay", nil)
 }

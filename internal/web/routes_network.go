@@ -48,6 +48,7 @@ func (s *Server) networkMgmtRoutes() []route {
 		{"POST", "/api/v1/customers/{customer}/ports/{code}/bandwidth-changes/{change}/cancel", identity.ActCatalogManage, s.opCancelBandwidthChange},
 		{"GET", "/api/v1/nodes/{node}/desired-state", identity.ActCapacityRead, s.opDesiredState},
 		{"GET", "/api/v1/nodes/{node}/affected", identity.ActCapacityRead, s.opAffected},
+		{"GET", "/api/v1/nodes/{node}/underlay", identity.ActInventoryManage, s.opUnderlay},
 		{"PUT", "/api/v1/nodes/{node}/underlay", identity.ActInventoryManage, s.opSetUnderlay},
 	}
 }
