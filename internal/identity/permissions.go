@@ -80,7 +80,7 @@ var actions = []ActionInfo{
 	{ActOfficersManage, "security officers' accounts", "list staff; invite, delete, unlock a security officer, never an operator; the last active security officer cannot be deleted", "management"},
 	{ActMailRead, "mail outbox", "list queued, sent and failed mail: recipient, cause, subject, status, never a body (it may hold a single-use link)", "management"},
 	{ActJobsRead, "scheduled job runs", "list the controller's dated jobs' runs (dated speed changes): start, end, outcome, item counts, the error of a failed run", "management"},
-	{ActBreakGlassOpen, "access to one customer's saved data", "open with a typed reason and a time limit (default 1 h)", "management"},
+	{ActBreakGlassOpen, "access to one customer's saved data", "open with a typed reason and a time limit (default 1 h); list and close one's own open grants", "management"},
 	{ActAuditRead, "the whole audit log", "read, verify the chain, export evidence", "management"},
 }
 

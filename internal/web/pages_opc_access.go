@@ -64,7 +64,7 @@ func (s *Server) opcRequestRecovery(w http.ResponseWriter, r *http.Request) erro
 	_, err = s.deps.Identity.RequestRecovery(r.Context(), principal(r), op, identity.RecoveryInput{Reason: f.Get("reason"),
 		LoginID: f.Get("login_id"), DisplayName: f.Get("display_name"), Email: f.Get("email"), Language: f.Get("language")})
 	if err != nil {
-		return s.renderRefused(w, r, "opc-recovery", opcRecoveryData{c, panel.Languages}, sentField(r, err))
+		return s.renderRefused(w, r, "opc-recovery", opcRecoveryData{c, panel.Languages}, opcSentField(r, err))
 	}
 	return redirect(w, r, "/customers/"+string(c.ID), "opc.flash.recovery_requested")
 }
@@ -102,11 +102,11 @@ func (s *Server) opcBreakGlassData(r *http.Request) (opcBreakGlassData, error) {
 	if err != nil {
 		return d, err
 	}
-	d.Config, err = indentJSON(v)
+	d.Config, err = opcIndentJSON(v)
 	return d, err
 }
 
-func indentJSON(v network.Version) (string, error) {
+func opcIndentJSON(v network.Version) (string, error) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	return string(b), err
 }
@@ -140,7 +140,7 @@ func (s *Server) opcOpenBreakGlass(w http.ResponseWriter, r *http.Request) error
 		if derr != nil {
 			return derr
 		}
-		return s.renderRefused(w, r, "opc-breakglass", d, sentField(r, err))
+		return s.renderRefused(w, r, "opc-breakglass", d, opcSentField(r, err))
 	}
 	return redirect(w, r, "/customers/"+r.PathValue("customer")+"/break-glass", "opc.flash.breakglass_opened")
 }

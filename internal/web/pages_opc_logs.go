@@ -27,17 +27,17 @@ type opcMailData struct {
 	Next     string
 }
 
-const mailPage = 100
+const opcMailPage = 100
 
 func (s *Server) opcMail(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	d := opcMailData{Status: q.Get("status"), Statuses: []string{mail.Pending, mail.Sending, mail.Sent, mail.Failed}}
 	var err error
-	d.Entries, err = s.deps.Identity.Outbox().List(r.Context(), d.Status, q.Get("after"), mailPage)
+	d.Entries, err = s.deps.Identity.Outbox().List(r.Context(), d.Status, q.Get("after"), opcMailPage)
 	if err != nil {
-		return s.renderRefused(w, r, "opc-mail", d, sentField(r, err))
+		return s.renderRefused(w, r, "opc-mail", d, opcSentField(r, err))
 	}
-	if len(d.Entries) == mailPage {
+	if len(d.Entries) == opcMailPage {
 		d.Next = d.Entries[len(d.Entries)-1].ID
 	}
 	return s.render(w, r, "opc-mail", d)
@@ -71,7 +71,7 @@ func (s *Server) opcAuditData(r *http.Request) (opcAuditData, error) {
 func (s *Server) opcAudit(w http.ResponseWriter, r *http.Request) error {
 	d, err := s.opcAuditData(r)
 	if err != nil {
-		return s.renderRefused(w, r, "opc-audit", d, sentField(r, err))
+		return s.renderRefused(w, r, "opc-audit", d, opcSentField(r, err))
 	}
 	return s.render(w, r, "opc-audit", d)
 }

@@ -89,7 +89,7 @@ func (s *Server) opcPortForm(w http.ResponseWriter, r *http.Request, flash strin
 		return err
 	}
 	if err := do(ops, op, d.Port.PortCode); err != nil {
-		return s.renderRefused(w, r, "opc-port", d, sentField(r, err))
+		return s.renderRefused(w, r, "opc-port", d, opcSentField(r, err))
 	}
 	return redirect(w, r, "/customers/"+string(d.Customer.ID)+"/ports/"+d.Port.PortCode, flash)
 }
@@ -98,16 +98,16 @@ func (s *Server) opcPortForm(w http.ResponseWriter, r *http.Request, flash strin
 // legs the operator names, with a reason (the service's override rule).
 func (s *Server) opcPlace(w http.ResponseWriter, r *http.Request) error {
 	return s.opcPortForm(w, r, "opc.flash.placed", func(ops *network.Operations, op tenant.Operator, code string) error {
-		in := network.PlaceInput{Primary: physRef(r, "primary"), Secondary: physRef(r, "secondary"),
+		in := network.PlaceInput{Primary: opcPhysRef(r, "primary"), Secondary: opcPhysRef(r, "secondary"),
 			Reason: strings.TrimSpace(r.PostForm.Get("reason"))}
 		_, err := ops.Place(r.Context(), op, code, in)
 		return err
 	})
 }
 
-// physRef is the leg a place form names in <leg>_node and <leg>_port, or
+// opcPhysRef is the leg a place form names in <leg>_node and <leg>_port, or
 // nil when both are empty (the proposal's leg).
-func physRef(r *http.Request, leg string) *network.PhysRef {
+func opcPhysRef(r *http.Request, leg string) *network.PhysRef {
 	node, port := strings.TrimSpace(r.PostForm.Get(leg+"_node")), strings.TrimSpace(r.PostForm.Get(leg+"_port"))
 	if node == "" && port == "" {
 		return nil
@@ -117,7 +117,7 @@ func physRef(r *http.Request, leg string) *network.PhysRef {
 
 func (s *Server) opcBandwidthChange(w http.ResponseWriter, r *http.Request) error {
 	return s.opcPortForm(w, r, "opc.flash.bandwidth_scheduled", func(ops *network.Operations, op tenant.Operator, code string) error {
-		speed, err := formInt(r, "speed_mbps")
+		speed, err := opcFormInt(r, "speed_mbps")
 		if err != nil {
 			return err
 		}

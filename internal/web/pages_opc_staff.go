@@ -88,7 +88,7 @@ func (s *Server) opcInviteStaff(k opcStaffKind) func(http.ResponseWriter, *http.
 			if derr != nil {
 				return derr
 			}
-			return s.renderRefused(w, r, "opc-staff", d, sentField(r, err))
+			return s.renderRefused(w, r, "opc-staff", d, opcSentField(r, err))
 		}
 		return redirect(w, r, k.Base, "opc.flash.staff_invited")
 	}
@@ -107,7 +107,7 @@ func (s *Server) opcStaffAct(k opcStaffKind, act func(*http.Request) (string, er
 			if derr != nil {
 				return derr
 			}
-			return s.renderRefused(w, r, "opc-staff", d, unfield(err))
+			return s.renderRefused(w, r, "opc-staff", d, opcUnfield(err))
 		}
 		return redirect(w, r, k.Base, flash)
 	}
@@ -130,9 +130,9 @@ func (s *Server) opcDelete(r *http.Request) (string, error) {
 	return "opc.flash.deleted", s.deps.Identity.DeleteAccount(r.Context(), principal(r), r.PathValue("account"))
 }
 
-// unfield turns a refusal on a field into one for the whole form, for forms
+// opcUnfield turns a refusal on a field into one for the whole form, for forms
 // in table rows, where several rows would carry the same field.
-func unfield(err error) error {
+func opcUnfield(err error) error {
 	f, ok := fault.As(err)
 	if !ok || f.Field == "" {
 		return err
@@ -142,11 +142,11 @@ func unfield(err error) error {
 	return &g
 }
 
-// sentField keeps a refusal on its field only when the form (or the
+// opcSentField keeps a refusal on its field only when the form (or the
 // query) sent that field: a refusal naming a field the form does not have
 // (a service rule on another object) shows above the form instead of
 // nowhere.
-func sentField(r *http.Request, err error) error {
+func opcSentField(r *http.Request, err error) error {
 	f, ok := fault.As(err)
 	if !ok || f.Field == "" {
 		return err
@@ -158,7 +158,7 @@ func sentField(r *http.Request, err error) error {
 	if _, sent := r.URL.Query()[name]; sent {
 		return err
 	}
-	return unfield(err)
+	return opcUnfield(err)
 }
 
 type opcRecoveriesData struct {
@@ -194,7 +194,7 @@ func (s *Server) opcDecideRecovery(flash string, decide func(*http.Request) erro
 			if derr != nil {
 				return derr
 			}
-			return s.renderRefused(w, r, "opc-recoveries", d, unfield(err))
+			return s.renderRefused(w, r, "opc-recoveries", d, opcUnfield(err))
 		}
 		return redirect(w, r, "/recoveries", flash)
 	}

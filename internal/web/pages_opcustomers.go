@@ -94,7 +94,7 @@ func (s *Server) opcCreateCustomer(w http.ResponseWriter, r *http.Request) error
 		if derr != nil {
 			return derr
 		}
-		return s.renderRefused(w, r, "opc-customers", d, sentField(r, err))
+		return s.renderRefused(w, r, "opc-customers", d, opcSentField(r, err))
 	}
 	return redirect(w, r, "/customers/"+string(c.ID), "opc.flash.customer_created")
 }
@@ -102,24 +102,27 @@ func (s *Server) opcCreateCustomer(w http.ResponseWriter, r *http.Request) error
 // opcCustomerData is one customer's page: its commercial records, its
 // accounts, where its ports run, and the viewer's live grant on it.
 type opcCustomerData struct {
-	Customer   catalog.Customer
-	Contracts  []catalog.Contract
-	Hubs       []catalog.Hub
-	Ports      []catalog.Port
-	Accounts   []identity.Account
-	Placements []network.Placement
-	Regions    []catalog.Region
-	Grant      *identity.Grant
-	Plans      []string
-	Priorities []string
-	Kinds      []string
-	Speeds     []int64
-	Languages  []string
+	Customer  catalog.Customer
+	Contracts []catalog.Contract
+	// ActiveCodes are the service codes of the active contracts, the
+	// ones a new hub or port may be added to.
+	ActiveCodes []string
+	Hubs        []catalog.Hub
+	Ports       []catalog.Port
+	Accounts    []identity.Account
+	Placements  []network.Placement
+	Regions     []catalog.Region
+	Grant       *identity.Grant
+	Plans       []string
+	Priorities  []string
+	Kinds       []string
+	Speeds      []int64
+	Languages   []string
 }
 
-// all is the largest page of a list: a customer's contracts, hubs, ports
+// opcAll is the largest page of a list: a customer's contracts, hubs, ports
 // and accounts are counted in tens.
-var all = catalog.Page{Limit: catalog.MaxPage}
+var opcAll = catalog.Page{Limit: catalog.MaxPage}
 
 func (s *Server) opcCustomerData(r *http.Request) (opcCustomerData, tenant.Operator, error) {
 	var d opcCustomerData
@@ -131,20 +134,25 @@ func (s *Server) opcCustomerData(r *http.Request) (opcCustomerData, tenant.Opera
 	if d.Customer, err = s.deps.Catalog.GetCustomer(ctx, op); err != nil {
 		return d, op, err
 	}
-	if d.Contracts, _, err = s.deps.Catalog.ListContracts(ctx, op, all); err != nil {
+	if d.Contracts, _, err = s.deps.Catalog.ListContracts(ctx, op, opcAll); err != nil {
 		return d, op, err
 	}
-	if d.Hubs, _, err = s.deps.Catalog.ListHubs(ctx, op, all); err != nil {
+	for _, k := range d.Contracts {
+		if k.Status == "active" {
+			d.ActiveCodes = append(d.ActiveCodes, k.ServiceCode)
+		}
+	}
+	if d.Hubs, _, err = s.deps.Catalog.ListHubs(ctx, op, opcAll); err != nil {
 		return d, op, err
 	}
-	if d.Ports, _, err = s.deps.Catalog.ListPorts(ctx, op, "", all); err != nil {
+	if d.Ports, _, err = s.deps.Catalog.ListPorts(ctx, op, "", opcAll); err != nil {
 		return d, op, err
 	}
-	if d.Regions, _, err = s.deps.Catalog.ListRegions(ctx, all); err != nil {
+	if d.Regions, _, err = s.deps.Catalog.ListRegions(ctx, opcAll); err != nil {
 		return d, op, err
 	}
 	if identity.Allowed(p.Role, identity.ActCustomerAccounts) {
-		if d.Accounts, _, err = s.deps.Identity.ListAccounts(ctx, op, all); err != nil {
+		if d.Accounts, _, err = s.deps.Identity.ListAccounts(ctx, op, opcAll); err != nil {
 			return d, op, err
 		}
 	}
@@ -210,7 +218,7 @@ func (s *Server) opcCustomerForm(w http.ResponseWriter, r *http.Request, flash s
 	}
 	to, err := do(op)
 	if err != nil {
-		return s.renderRefused(w, r, "opc-customer", d, sentField(r, err))
+		return s.renderRefused(w, r, "opc-customer", d, opcSentField(r, err))
 	}
 	if to == "" {
 		to = "/customers/" + string(d.Customer.ID)
@@ -236,7 +244,7 @@ func (s *Server) opcCreateHub(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) opcCreatePort(w http.ResponseWriter, r *http.Request) error {
 	return s.opcCustomerForm(w, r, "opc.flash.port_created", func(op tenant.Operator) (string, error) {
-		speed, err := formInt(r, "speed_mbps")
+		speed, err := opcFormInt(r, "speed_mbps")
 		if err != nil {
 			return "", err
 		}
@@ -258,9 +266,9 @@ func (s *Server) opcInviteOpsAdmin(w http.ResponseWriter, r *http.Request) error
 	})
 }
 
-// formInt reads a whole number from a form field; anything else is refused
+// opcFormInt reads a whole number from a form field; anything else is refused
 // on that field, as the API refuses a JSON string where a number belongs.
-func formInt(r *http.Request, name string) (int64, error) {
+func opcFormInt(r *http.Request, name string) (int64, error) {
 	v := strings.TrimSpace(r.PostForm.Get(name))
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
@@ -309,14 +317,14 @@ func (s *Server) opcContractForm(w http.ResponseWriter, r *http.Request, flash s
 		return err
 	}
 	if err := do(op); err != nil {
-		return s.renderRefused(w, r, "opc-contract", d, sentField(r, err))
+		return s.renderRefused(w, r, "opc-contract", d, opcSentField(r, err))
 	}
 	return redirect(w, r, "/customers/"+string(d.Customer.ID)+"/contracts/"+d.Contract.ServiceCode, flash)
 }
 
 func (s *Server) opcSetOption(w http.ResponseWriter, r *http.Request) error {
 	return s.opcContractForm(w, r, "opc.flash.option_set", func(op tenant.Operator) error {
-		q, err := formInt(r, "quantity")
+		q, err := opcFormInt(r, "quantity")
 		if err != nil {
 			return err
 		}
