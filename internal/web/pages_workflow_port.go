@@ -308,7 +308,7 @@ func editConnection(r *http.Request, pc *network.PortConfig) error {
 	if mode := r.PostForm.Get("mode"); mode != "" && pc.Firewall == nil {
 		pc.Firewall = &network.Firewall{Mode: mode, Rules: []network.Rule{}}
 	}
-	if sessions, err := formInt(r, "sessions"); err != nil {
+	if sessions, err := netFormInt(r, "sessions"); err != nil {
 		return err
 	} else if sessions != 0 && len(pc.NAPT) == 0 {
 		pc.NAPT = []network.NAPTGrade{{Sessions: sessions}}
