@@ -160,6 +160,10 @@ func TestBrowserCustomerPanel(t *testing.T) {
 			ops.open(base + pg.path)
 			ops.shoot(pg.name)
 		}
+		ops.open(base + "/")
+		ops.docShot("home")
+		ops.open(base + "/ports/" + portOfKind(t, s, tok, "Example Trading K.K.", "m-public"))
+		ops.docShot("port")
 	})
 }
 
@@ -232,7 +236,8 @@ func editWorkflow(t *testing.T, s *server, tok string, admin, ops *tab, newPort 
 	}
 	ops.shoot("customer-network-locked")
 
-	admin.open(base + "/network/draft/ports/" + newPort)
+	admin.mustHave("#add-"+newPort, "the contracted port's add-to-the-configuration action")
+	admin.submit("#add-" + newPort)
 	admin.formSubmit(`form[action$="/connection"]`, map[string]string{
 		"vlan": "103", "peer_asn": "64512", "type": "DefaultRoute",
 		"primary_hub_address": "169.254.101.1", "primary_peer_address": "169.254.101.2", "primary_prefix_length": "30",
@@ -251,6 +256,7 @@ func editWorkflow(t *testing.T, s *server, tok string, admin, ops *tab, newPort 
 	admin.contains("the review shows the changed ports", newPort, publicPort)
 	admin.mustHave("#risk", "the review's risk level")
 	admin.shoot("customer-review")
+	admin.docShot("review")
 	if st := admin.submit("#apply"); st != http.StatusOK {
 		t.Fatalf("apply: %d:\n%s", st, admin.text())
 	}

@@ -522,8 +522,8 @@ func (p *tab) credentials(id webauthn.AuthenticatorID) int {
 
 // docShot, when TSUNAGI_DOC_SCREENSHOTS names a directory (relative to the
 // repository root, e.g. docs/panel), saves what the screen shows of the
-// page at 1024 px as <name>-<lang>.png for the customer guide
-// (docs/panel.md), small enough to commit.
+// page at 1024 px, in Japanese and in English, as <name>-<lang>.png for the
+// customer guide (docs/panel.md), small enough to commit.
 func (p *tab) docShot(name string) {
 	p.t.Helper()
 	dir := os.Getenv("TSUNAGI_DOC_SCREENSHOTS")
@@ -536,6 +536,16 @@ func (p *tab) docShot(name string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		p.t.Fatal(err)
 	}
+	p.docShotIn(dir, name)
+	other := map[string]string{"ja": "en", "en": "ja"}
+	back := p.lang
+	p.switchLang(other[back])
+	p.docShotIn(dir, name)
+	p.switchLang(back)
+}
+
+func (p *tab) docShotIn(dir, name string) {
+	p.t.Helper()
 	p.do("viewport", chromedp.EmulateViewport(1024, 720))
 	ctx, cancel := p.step()
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
