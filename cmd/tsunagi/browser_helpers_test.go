@@ -57,7 +57,6 @@ func chromiumPath(t *testing.T) string {
 // browser is one headless chromium for one test.
 type browser struct {
 	t   *testing.T
-	s   *server
 	ctx context.Context // the browser's first (default) context
 }
 
@@ -97,7 +96,7 @@ func newBrowser(t *testing.T, s *server) *browser {
 	if err := chromedp.Do(ctx); err != nil { // starts the browser
 		t.Fatalf("start chromium: %v", err)
 	}
-	return &browser{t: t, s: s, ctx: ctx}
+	return &browser{t: t, ctx: ctx}
 }
 
 // spkiHash is the base64 SHA-256 of the controller certificate's public key,
@@ -123,7 +122,6 @@ func spkiHash(t *testing.T, s *server) string {
 // tab is one person at the browser: a tab in a browser context of its own.
 type tab struct {
 	t    *testing.T
-	b    *browser
 	name string
 	ctx  context.Context
 	lang string // "ja" or "en": what Accept-Language says
@@ -135,7 +133,7 @@ func (b *browser) person(name, lang string) *tab {
 	b.t.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
 	b.t.Cleanup(cancel)
-	p := &tab{t: b.t, b: b, name: name, ctx: ctx}
+	p := &tab{t: b.t, name: name, ctx: ctx}
 	p.setLang(lang) // opens the tab
 	// A destructive button asks first (data-confirm, window.confirm): the
 	// person says yes, as the scenario means to go on.
