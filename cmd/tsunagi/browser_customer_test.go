@@ -150,6 +150,12 @@ func TestBrowserCustomerPanel(t *testing.T) {
 		ops.checkLanguages("/docs", append(data, titles...)...)
 	})
 
+	t.Run("every page", func(t *testing.T) {
+		defer timed(t, "every page")()
+		pages := ops.in(t).crawl("/", 80)
+		t.Logf("axe-core on %d pages: %v", len(pages), pages)
+	})
+
 	t.Run("screenshots", func(t *testing.T) {
 		defer timed(t, "screenshots")()
 		ops := ops.in(t)

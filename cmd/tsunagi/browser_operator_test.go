@@ -73,6 +73,12 @@ func TestBrowserOperatorConsole(t *testing.T) {
 		op.shoot("operator-capacity")
 	})
 
+	t.Run("every page", func(t *testing.T) {
+		defer timed(t, "every page")()
+		pages := op.in(t).crawl("/", 80)
+		t.Logf("axe-core on %d pages: %v", len(pages), pages)
+	})
+
 	t.Run("pages", func(t *testing.T) {
 		defer timed(t, "pages")()
 		op := op.in(t)

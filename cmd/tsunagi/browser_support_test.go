@@ -206,3 +206,39 @@ func timed(t *testing.T, what string) func() {
 	start := time.Now()
 	return func() { t.Logf("%s: %v", what, time.Since(start).Round(time.Millisecond)) }
 }
+
+// crawl opens every page of the panel that links from start lead to (same
+// origin, GET, breadth first, at most limit pages), so that axe-core sees
+// each one; no page may fail or show a catalogue key raw. It returns the
+// paths it opened.
+func (p *tab) crawl(start string, limit int) []string {
+	p.t.Helper()
+	keys := catalogueKeyShape(p.t)
+	base := p.origin()
+	seen := map[string]bool{start: true}
+	queue := []string{start}
+	var opened []string
+	for len(queue) > 0 && len(opened) < limit {
+		path := queue[0]
+		queue = queue[1:]
+		if st := p.open(base + path); st != http.StatusOK {
+			p.t.Errorf("%s: %s answered %d", p.name, path, st)
+			continue
+		}
+		opened = append(opened, path)
+		// A service document is its own text (and names sysctls such as
+		// net.ipv4.…, which have a key's shape).
+		if k := keys.FindAllString(p.text(), 5); k != nil && !strings.HasPrefix(path, "/docs/") {
+			p.t.Errorf("%s shows catalogue keys raw: %v", path, k)
+		}
+		links := eval[[]string](p, `[...document.querySelectorAll("a[href^='/']")].map(a => a.getAttribute("href").split("#")[0])`)
+		for _, l := range links {
+			if l == "" || seen[l] || strings.HasPrefix(l, "/api/") || strings.HasPrefix(l, "/assets/") || strings.HasSuffix(l, ".csv") {
+				continue
+			}
+			seen[l] = true
+			queue = append(queue, l)
+		}
+	}
+	return opened
+}
