@@ -13,7 +13,7 @@ import (
 // with axe-core, and photographed.
 func TestBrowserOperatorConsole(t *testing.T) {
 	defer timed(t, "TestBrowserOperatorConsole")()
-	s := startServe(t, serveOpts{args: []string{"--demo"}})
+	s := startDemo(t)
 	b := newBrowser(t, s)
 	base := s.mgmtOrigin()
 	op := b.person("operator", "ja")

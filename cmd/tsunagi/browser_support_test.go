@@ -1,9 +1,7 @@
 package main
 
-// What the browser scenarios share: a demo controller whose customer
-// listener has a known address (WebAuthn binds a key to the origin, so the
-// relying party must be told the browser's origin, port included), setup
-// links from the development mail sink, sign-in, and the language check.
+// What the browser scenarios share: a demo controller, setup links from the
+// development mail sink, sign-in, the language check and the crawl.
 
 import (
 	"encoding/json"
@@ -19,27 +17,12 @@ import (
 	"time"
 )
 
-// freePort returns a loopback port that was free a moment ago. The customer
-// listener needs its address before start (for --customer-url); a port
-// taken in between makes serve fail at start, loudly.
-func freePort(t *testing.T) string {
+// startDemo runs `serve --demo` as the README's first run does (on port 0
+// instead of 8443/9443). WebAuthn binds a key to the browser's origin, port
+// included: the relying party learns it from the bound listeners.
+func startDemo(t *testing.T) *server {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).AddrPort().String()
-}
-
-// startDemo runs `serve --demo` with the customer listener on a known
-// port, its public URL https://localhost:<port> (the browser's origin).
-func startDemo(t *testing.T, extra ...string) *server {
-	t.Helper()
-	addr := freePort(t)
-	_, port, _ := net.SplitHostPort(addr)
-	return startServe(t, serveOpts{args: append([]string{"--demo", "--listen", addr,
-		"--customer-url", "https://localhost:" + port}, extra...)})
+	return startServe(t, serveOpts{args: []string{"--demo"}})
 }
 
 // The browser's origins: localhost, as the links in mail say.
