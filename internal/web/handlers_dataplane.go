@@ -35,7 +35,7 @@ type hubDataplane struct {
 }
 
 func (s *Server) myHubDataplane(w http.ResponseWriter, r *http.Request) error {
-	out, err := s.hubDataplaneOf(r.Context(), principal(r).Scope(), catalog.HubID(r.PathValue("id")))
+	out, err := s.hubDataplane(r.Context(), principal(r).Scope(), catalog.HubID(r.PathValue("id")))
 	if err != nil {
 		return err
 	}
@@ -43,9 +43,9 @@ func (s *Server) myHubDataplane(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// hubDataplaneOf builds the hub's dataplane view; the API and the hub's
-// page both show this one.
-func (s *Server) hubDataplaneOf(ctx context.Context, cust tenant.Scope, hub catalog.HubID) (hubDataplane, error) {
+// hubDataplane is the customer's hub's data-plane state; the API and the
+// panel's configuration page both show it.
+func (s *Server) hubDataplane(ctx context.Context, cust tenant.Scope, hub catalog.HubID) (hubDataplane, error) {
 	if s.deps.Workflow == nil {
 		return hubDataplane{}, fault.New(fault.Unavailable, "the hub service model is not available on this controller")
 	}

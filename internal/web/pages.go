@@ -99,6 +99,7 @@ var navigation = map[identity.Side][]struct {
 	identity.OperatorSide: {
 		{"/", "nav.op_home", identity.ActSelf},
 		{"/nodes", "nav.nodes", identity.ActInventoryManage},
+		{"/regions", "nav.regions", identity.ActInventoryManage},
 		{"/capacity", "nav.capacity", identity.ActCapacityRead},
 		{"/nat-pools", "nav.nat_pools", identity.ActCapacityRead},
 		{"/customers", "nav.customers", identity.ActCatalogManage},
@@ -155,6 +156,16 @@ func (s *Server) mountPages(m *http.ServeMux, pages []pageRoute, side identity.S
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	f := classify(err)
 	switch {
+	case f.Kind == fault.Unauthorized && r.Header.Get("HX-Request") == "true":
+		// An htmx refresh of part of a page whose session ended: the
+		// whole page goes to the sign-in, not the sign-in into the part.
+		next := "/"
+		if u, err := url.Parse(r.Header.Get("HX-Current-URL")); err == nil {
+			next = localPath(u.RequestURI())
+		}
+		w.Header().Set("HX-Redirect", "/login?next="+url.QueryEscape(next))
+		w.WriteHeader(http.StatusUnauthorized)
+		return
 	case f.Kind == fault.Unauthorized:
 		// A form sent after the session ended returns to the start page
 		// after sign-in; its target may not answer GET.
@@ -206,13 +217,23 @@ func (s *Server) renderRefused(w http.ResponseWriter, r *http.Request, page stri
 	v := s.view(r)
 	v.Data, v.Form = data, r.PostForm
 	msg := s.faultText(v.Lang, f)
-	if f.Field != "" {
+	var above aboveForm
+	if f.Field != "" && errors.As(err, &above) {
+		v.Error = f.Field + ": " + msg
+	} else if f.Field != "" {
 		v.Errors = map[string]string{formField(f.Field): msg}
 	} else {
 		v.Error = msg
 	}
 	return s.writePage(w, r, statusOf[f.Kind], page, v)
 }
+
+// aboveForm marks a refusal whose field names a place in a document rather
+// than a form field (the JSON editor's): renderRefused shows it above the
+// form with the path, the message translated on its own.
+type aboveForm struct{ error }
+
+func (a aboveForm) Unwrap() error { return a.error }
 
 // formField maps an API field path ("ports[0].speed", "routing.prefixes")
 // to the form field the page names after it: the last element, without
@@ -369,7 +390,10 @@ func (s *Server) switchLanguage(side identity.Side) func(http.ResponseWriter, *h
 		if lang != "ja" && lang != "en" {
 			return fault.Field("lang", "language must be ja or en")
 		}
-		if ar, err := s.admit(r, side, "POST /language", identity.ActSelf); err == nil {
+		// Any signed-in session sets its account's language, one still
+		// owing its second factor too (mfa is the permission every session
+		// holds): the account is known once the password was right.
+		if ar, err := s.admit(r, side, "POST /language", identity.ActMFA); err == nil {
 			if err := s.deps.Identity.SetLanguage(ar.Context(), principal(ar), lang); err != nil {
 				return err
 			}

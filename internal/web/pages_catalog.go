@@ -330,7 +330,7 @@ type hubLive struct {
 func (s *Server) readHubLive(ctx context.Context, sc tenant.Scope, cv catalogView, hub catalog.HubID) (hubLive, error) {
 	out := hubLive{HubID: hub}
 	var err error
-	if out.Dataplane, err = s.hubDataplaneOf(ctx, sc, hub); err != nil {
+	if out.Dataplane, err = s.hubDataplane(ctx, sc, hub); err != nil {
 		return out, err
 	}
 	out.Backbone = sessionRows(out.Dataplane.Backbone)

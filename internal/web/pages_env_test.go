@@ -98,6 +98,27 @@ func (c *pageClient) do(req *http.Request) htmlPage {
 	return p
 }
 
+// expectPage fails the test unless p has status code want and contains
+// every one of wants.
+func expectPage(t *testing.T, what string, p htmlPage, want int, wants ...string) {
+	t.Helper()
+	if p.code != want {
+		t.Fatalf("%s: %d, want %d\n%s", what, p.code, want, p.body)
+	}
+	for _, w := range wants {
+		if !strings.Contains(p.body, w) {
+			t.Fatalf("%s: page lacks %q\n%s", what, w, p.body)
+		}
+	}
+}
+
+func expectRedirect(t *testing.T, what string, p htmlPage, to string) {
+	t.Helper()
+	if p.code != http.StatusSeeOther || p.location() != to {
+		t.Fatalf("%s: %d → %q, want 303 → %q\n%s", what, p.code, p.location(), to, p.body)
+	}
+}
+
 // checkHTML holds every page to what all pages promise: the strict CSP, a
 // language, no fmt slip ("%!d(string=…)"), no unfilled value.
 func checkHTML(t testing.TB, path string, p htmlPage) {
@@ -135,6 +156,17 @@ func TestPanelFrame(t *testing.T) {
 	}
 	if p := c.post("/language", url.Values{"lang": {"fr"}}); p.code != http.StatusBadRequest {
 		t.Errorf("unknown language: %d", p.code)
+	}
+	// Signed out: a page goes to the sign-in with its path; an htmx
+	// refresh of a part of a page sends the whole page there instead.
+	if p := c.get("/me/sessions?x=1"); p.code != http.StatusSeeOther || p.location() != "/login?next="+url.QueryEscape("/me/sessions?x=1") {
+		t.Errorf("signed-out page: %d → %q", p.code, p.location())
+	}
+	req, _ := http.NewRequest("GET", c.base+"/me/sessions", nil)
+	req.Header.Set("HX-Request", "true")
+	req.Header.Set("HX-Current-URL", c.base+"/me/sessions")
+	if p := c.do(req); p.code != http.StatusUnauthorized || p.hdr.Get("HX-Redirect") != "/login?next="+url.QueryEscape("/me/sessions") {
+		t.Errorf("signed-out htmx refresh: %d, HX-Redirect %q", p.code, p.hdr.Get("HX-Redirect"))
 	}
 	for _, tc := range []struct{ in, want string }{
 		{"", "ja"}, {"en-US,en;q=0.9", "en"}, {"fr, en;q=0.5, ja;q=0.8", "ja"}, {"de", "ja"}, {"en;q=0.1", "en"},

@@ -19,27 +19,6 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
 
-// expectPage fails the test unless p has status code want and contains
-// every one of wants.
-func expectPage(t *testing.T, what string, p htmlPage, want int, wants ...string) {
-	t.Helper()
-	if p.code != want {
-		t.Fatalf("%s: %d, want %d\n%s", what, p.code, want, p.body)
-	}
-	for _, w := range wants {
-		if !strings.Contains(p.body, w) {
-			t.Fatalf("%s: page lacks %q\n%s", what, w, p.body)
-		}
-	}
-}
-
-func expectRedirect(t *testing.T, what string, p htmlPage, to string) {
-	t.Helper()
-	if p.code != http.StatusSeeOther || p.location() != to {
-		t.Fatalf("%s: %d → %q, want 303 → %q\n%s", what, p.code, p.location(), to, p.body)
-	}
-}
-
 // useLanguage switches the signed-in viewer's language, as the layout's
 // buttons do (a staff account's own setting wins over Accept-Language).
 func useLanguage(t *testing.T, c *pageClient, lang string) {

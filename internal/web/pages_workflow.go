@@ -109,7 +109,7 @@ func (s *Server) netOverviewData(r *http.Request) (netOverview, error) {
 		return o, err
 	}
 	for _, h := range hubs {
-		dp, err := s.hubDataplaneOf(ctx, sc, h.ID)
+		dp, err := s.hubDataplane(ctx, sc, h.ID)
 		if err != nil {
 			return o, err
 		}
@@ -292,14 +292,11 @@ func (s *Server) netSaveJSONPage(w http.ResponseWriter, r *http.Request) error {
 	return redirect(w, r, "/network/draft/json", "net.flash_saved")
 }
 
-// wholeFormFault moves a field fault's path into its message, for a form
-// whose one field is the whole document.
+// wholeFormFault marks a field fault to be shown above a form whose one
+// field is the whole document, with the fault's path.
 func wholeFormFault(err error) error {
-	f, ok := fault.As(err)
-	if !ok || f.Field == "" {
+	if f, ok := fault.As(err); !ok || f.Field == "" {
 		return err
 	}
-	g := *f
-	g.Message, g.Field = f.Field+": "+f.Message, ""
-	return &g
+	return aboveForm{err}
 }

@@ -252,8 +252,8 @@ var netConnectionFields = []string{
 
 var netRuleFields = []string{"action", "sources", "destinations", "services", "applications", "log", "comment"}
 
-// netFormInt reads an integer field; empty is 0 ("left out").
-func netFormInt(r *http.Request, name string) (int, error) {
+// formInt reads an integer field; empty is 0 ("left out").
+func formInt(r *http.Request, name string) (int, error) {
 	v := strings.TrimSpace(r.PostForm.Get(name))
 	if v == "" {
 		return 0, nil
@@ -293,7 +293,7 @@ func editConnection(r *http.Request, pc *network.PortConfig) error {
 	ints := map[string]int{}
 	for _, name := range []string{"prefix_length", "storm_control_pps", "flap_limit", "flap_window_seconds", "mac_limit",
 		"mac_ageing_seconds", "mtu", "vlan", "primary_prefix_length", "secondary_prefix_length"} {
-		n, err := netFormInt(r, name)
+		n, err := formInt(r, name)
 		if err != nil {
 			return err
 		}
@@ -308,7 +308,7 @@ func editConnection(r *http.Request, pc *network.PortConfig) error {
 	if mode := r.PostForm.Get("mode"); mode != "" && pc.Firewall == nil {
 		pc.Firewall = &network.Firewall{Mode: mode, Rules: []network.Rule{}}
 	}
-	if sessions, err := netFormInt(r, "sessions"); err != nil {
+	if sessions, err := formInt(r, "sessions"); err != nil {
 		return err
 	} else if sessions != 0 && len(pc.NAPT) == 0 {
 		pc.NAPT = []network.NAPTGrade{{Sessions: sessions}}

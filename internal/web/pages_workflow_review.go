@@ -5,6 +5,7 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -287,9 +288,21 @@ func (s *Server) netRollbackPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx, sc := r.Context(), principal(r).Scope()
+	// A version the customer does not have is refused before anything is
+	// taken: a refused form leaves no lock behind.
+	if _, err := n.GetVersion(ctx, sc, num); err != nil {
+		return err
+	}
+	held := false
+	if l, err := n.GetLock(ctx, sc); err == nil && l.Mine {
+		held = true
+	}
 	_, err = n.StartEditing(ctx, sc)
 	if err == nil {
-		_, err = n.Rollback(ctx, sc, num)
+		if _, err = n.Rollback(ctx, sc, num); err != nil && !held {
+			// The lock this request took goes back with the refusal.
+			err = errors.Join(err, n.ReleaseLock(ctx, sc))
+		}
 	}
 	if err != nil {
 		if fault.Is(err, fault.NotFound) {

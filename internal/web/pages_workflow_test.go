@@ -51,26 +51,6 @@ func startWorkflowEnv(t *testing.T) *wfEnv {
 	return w
 }
 
-// netExpectPage fails unless p has code and contains every want.
-func netExpectPage(t *testing.T, what string, p htmlPage, code int, want ...string) {
-	t.Helper()
-	if p.code != code {
-		t.Fatalf("%s: %d, want %d\n%s", what, p.code, code, p.body)
-	}
-	for _, w := range want {
-		if !strings.Contains(p.body, w) {
-			t.Fatalf("%s: no %q in\n%s", what, w, p.body)
-		}
-	}
-}
-
-func netExpectRedirect(t *testing.T, what string, p htmlPage, to string) {
-	t.Helper()
-	if p.code != http.StatusSeeOther || p.location() != to {
-		t.Fatalf("%s: %d → %q, want 303 → %q\n%s", what, p.code, p.location(), to, p.body)
-	}
-}
-
 func absent(t *testing.T, what string, p htmlPage, unwanted ...string) {
 	t.Helper()
 	for _, u := range unwanted {
@@ -121,94 +101,94 @@ func TestWorkflowPages(t *testing.T) {
 	// Nobody is editing: the overview offers "start editing" to editors
 	// only, in the viewer's language.
 	p := ops.get("/network")
-	netExpectPage(t, "overview (en)", p, 200, `id="start-editing"`, "Nobody is editing", aws, `id="view-`+aws+`"`)
+	expectPage(t, "overview (en)", p, 200, `id="start-editing"`, "Nobody is editing", aws, `id="view-`+aws+`"`)
 	p = admin.get("/network")
-	netExpectPage(t, "overview (ja)", p, 200, `<html lang="ja"`, "設定変更", "現在、編集している人はいません。", `id="start-editing"`)
+	expectPage(t, "overview (ja)", p, 200, `<html lang="ja"`, "設定変更", "現在、編集している人はいません。", `id="start-editing"`)
 	p = user.get("/network")
-	netExpectPage(t, "overview (user)", p, 200, aws)
+	expectPage(t, "overview (user)", p, 200, aws)
 	absent(t, "overview (user)", p, `id="start-editing"`, `action="/network/lock"`, `id="break-lock"`)
 
 	// The operations administrator starts editing; the admin sees who
 	// holds the lock (also in the lock's refreshed part), cannot take it,
 	// and has no break control (network.lock.break is not an admin's).
-	netExpectRedirect(t, "start editing", ops.post("/network/lock", url.Values{}), "/network")
+	expectRedirect(t, "start editing", ops.post("/network/lock", url.Values{}), "/network")
 	p = ops.get("/network")
-	netExpectPage(t, "overview (editing)", p, 200, "You are editing now.", `id="stop-editing"`, `id="add-`+aws+`"`, `id="discard-draft"`)
+	expectPage(t, "overview (editing)", p, 200, "You are editing now.", `id="stop-editing"`, `id="add-`+aws+`"`, `id="discard-draft"`)
 	p = admin.get("/network")
-	netExpectPage(t, "overview (second admin)", p, 200, `<strong id="lock-holder">wf-ops</strong>`, "編集中")
+	expectPage(t, "overview (second admin)", p, 200, `<strong id="lock-holder">wf-ops</strong>`, "編集中")
 	absent(t, "overview (second admin)", p, `id="start-editing"`, `id="break-lock"`, `id="add-`+aws+`"`)
-	netExpectPage(t, "lock fragment", lockFragment(t, admin), 200, `id="lock-holder">wf-ops<`)
+	expectPage(t, "lock fragment", lockFragment(t, admin), 200, `id="lock-holder">wf-ops<`)
 	p = admin.post("/network/lock", url.Values{})
-	netExpectPage(t, "second admin starts editing", p, http.StatusConflict, "wf-ops")
+	expectPage(t, "second admin starts editing", p, http.StatusConflict, "wf-ops")
 
 	// The cloud port is added to the configuration from its page; a
 	// refused connection names the field next to it and stores nothing.
 	p = ops.get(portPage)
-	netExpectPage(t, "port page", p, 200, `id="not-configured"`, `id="connection-vlan"`, `id="save-connection"`, `id="rule-new-sources"`)
+	expectPage(t, "port page", p, 200, `id="not-configured"`, `id="connection-vlan"`, `id="save-connection"`, `id="rule-new-sources"`)
 	bad := awsConnection()
 	bad.Set("primary_hub_address", "10.0.0.1")
 	p = ops.post(portPage+"/connection", bad)
-	netExpectPage(t, "refused connection", p, http.StatusBadRequest, `id="connection-primary_peer_address-error"`, "not in 10.0.0.0/30", `value="10.0.0.1"`)
-	netExpectPage(t, "still not configured", ops.get(portPage), 200, `id="not-configured"`)
-	netExpectRedirect(t, "save connection", ops.post(portPage+"/connection", awsConnection()), portPage+"#connection")
+	expectPage(t, "refused connection", p, http.StatusBadRequest, `id="connection-primary_peer_address-error"`, "not in 10.0.0.0/30", `value="10.0.0.1"`)
+	expectPage(t, "still not configured", ops.get(portPage), 200, `id="not-configured"`)
+	expectRedirect(t, "save connection", ops.post(portPage+"/connection", awsConnection()), portPage+"#connection")
 	p = ops.get(portPage)
-	netExpectPage(t, "port configured", p, 200, `value="169.254.0.1"`)
+	expectPage(t, "port configured", p, 200, `value="169.254.0.1"`)
 	absent(t, "port configured", p, `id="not-configured"`)
 
 	// A rule naming an object that does not exist is refused next to its
 	// field; the rule is not added.
 	rule := url.Values{"form": {"rule-new"}, "action": {"accept"}, "sources": {"office"}, "destinations": {"any"}, "log": {"on"}, "comment": {"from the office"}}
 	p = ops.post(portPage+"/rules", rule)
-	netExpectPage(t, "refused rule", p, http.StatusBadRequest, `id="rule-new-sources-error"`, `value="office"`)
+	expectPage(t, "refused rule", p, http.StatusBadRequest, `id="rule-new-sources-error"`, `value="office"`)
 	absent(t, "refused rule", ops.get(portPage), `id="rule-0"`)
 	// The object is defined on the objects page, then the rule saves.
-	netExpectRedirect(t, "add object", ops.post("/network/draft/objects/addresses", url.Values{"name": {"office"}, "prefixes": {"10.1.0.0/16"}}),
+	expectRedirect(t, "add object", ops.post("/network/draft/objects/addresses", url.Values{"name": {"office"}, "prefixes": {"10.1.0.0/16"}}),
 		"/network/draft/objects#addresses")
-	netExpectPage(t, "objects page", ops.get("/network/draft/objects"), 200, `id="addresses-office"`, "10.1.0.0/16")
+	expectPage(t, "objects page", ops.get("/network/draft/objects"), 200, `id="addresses-office"`, "10.1.0.0/16")
 	p = ops.post("/network/draft/objects/applications", url.Values{"name": {"webapp"}, "services": {"nosuch"}})
-	netExpectPage(t, "refused object", p, http.StatusBadRequest, `id="applications-new-services-error"`, `value="webapp"`)
-	netExpectRedirect(t, "add rule", ops.post(portPage+"/rules", rule), portPage+"#rule")
+	expectPage(t, "refused object", p, http.StatusBadRequest, `id="applications-new-services-error"`, `value="webapp"`)
+	expectRedirect(t, "add rule", ops.post(portPage+"/rules", rule), portPage+"#rule")
 	// An object a rule uses cannot go; the refusal names the rule.
 	p = ops.post("/network/draft/objects/addresses/delete", url.Values{"original": {"office"}})
-	netExpectPage(t, "object in use", p, http.StatusBadRequest, `id="form-error"`, "sources")
+	expectPage(t, "object in use", p, http.StatusBadRequest, `id="form-error"`, "sources")
 	p = ops.get(portPage)
-	netExpectPage(t, "rule added", p, 200, `id="rule-0"`, `id="rule-0-sources" name="sources" type="text" value="office"`, `id="rule-0-delete"`)
+	expectPage(t, "rule added", p, 200, `id="rule-0"`, `id="rule-0-sources" name="sources" type="text" value="office"`, `id="rule-0-delete"`)
 
 	// The review shows the diff per port, the risk and what it affects.
 	p = ops.get("/network/review")
-	netExpectPage(t, "review", p, 200, `id="apply"`, `id="risk"`, "ports["+aws+"]", "+ added", `id="affected-ports">`+aws)
-	netExpectRedirect(t, "apply", ops.post("/network/apply", url.Values{}), "/network/versions/1")
+	expectPage(t, "review", p, 200, `id="apply"`, `id="risk"`, "ports["+aws+"]", "+ added", `id="affected-ports">`+aws)
+	expectRedirect(t, "apply", ops.post("/network/apply", url.Values{}), "/network/versions/1")
 	p = ops.get("/network/versions/1")
-	netExpectPage(t, "version 1", p, 200, "Applied: this is the new version.", `id="current"`, "office", "169.254.0.1")
+	expectPage(t, "version 1", p, 200, "Applied: this is the new version.", `id="current"`, "office", "169.254.0.1")
 	absent(t, "version 1", p, `id="rollback"`)
-	netExpectPage(t, "history", admin.get("/network/versions"), 200, `id="version-1"`, "wf-ops")
-	netExpectPage(t, "overview after apply", admin.get("/network"), 200, `id="applied-version">1<`, "現在、編集している人はいません。")
+	expectPage(t, "history", admin.get("/network/versions"), 200, `id="version-1"`, "wf-ops")
+	expectPage(t, "overview after apply", admin.get("/network"), 200, `id="applied-version">1<`, "現在、編集している人はいません。")
 
 	// A second change moves nothing but the rule's comment; then version 1
 	// is rolled back to, through the same review and apply.
-	netExpectRedirect(t, "start editing again", ops.post("/network/lock", url.Values{}), "/network")
+	expectRedirect(t, "start editing again", ops.post("/network/lock", url.Values{}), "/network")
 	rule.Set("form", "rule-0")
 	rule.Set("comment", "office network")
-	netExpectRedirect(t, "edit rule", ops.post(portPage+"/rules/0", rule), portPage+"#rule")
-	netExpectRedirect(t, "apply 2", ops.post("/network/apply", url.Values{}), "/network/versions/2")
+	expectRedirect(t, "edit rule", ops.post(portPage+"/rules/0", rule), portPage+"#rule")
+	expectRedirect(t, "apply 2", ops.post("/network/apply", url.Values{}), "/network/versions/2")
 	p = ops.get("/network/versions/1")
-	netExpectPage(t, "version 1 after 2", p, 200, `id="rollback"`, "Version 2 is applied now")
-	netExpectRedirect(t, "rollback", ops.post("/network/versions/1/rollback", url.Values{}), "/network/review")
+	expectPage(t, "version 1 after 2", p, 200, `id="rollback"`, "Version 2 is applied now")
+	expectRedirect(t, "rollback", ops.post("/network/versions/1/rollback", url.Values{}), "/network/review")
 	p = ops.get("/network/review")
-	netExpectPage(t, "rollback review", p, 200, "A rollback draft was made", "office network", "from the office", `id="apply"`)
-	netExpectRedirect(t, "apply rollback", ops.post("/network/apply", url.Values{}), "/network/versions/3")
-	netExpectPage(t, "version 3", ops.get("/network/versions/3"), 200, "from the office", `href="/network/versions/1">1<`)
-	netExpectPage(t, "history", ops.get("/network/versions"), 200, `id="version-3"`, "Rollback to version 1")
+	expectPage(t, "rollback review", p, 200, "A rollback draft was made", "office network", "from the office", `id="apply"`)
+	expectRedirect(t, "apply rollback", ops.post("/network/apply", url.Values{}), "/network/versions/3")
+	expectPage(t, "version 3", ops.get("/network/versions/3"), 200, "from the office", `href="/network/versions/1">1<`)
+	expectPage(t, "history", ops.get("/network/versions"), 200, `id="version-3"`, "Rollback to version 1")
 
 	// The NAT view and the advanced editor render; the applied
 	// configuration is shown on /network.
-	netExpectPage(t, "nat", ops.get("/network/nat"), 200, "No port uses NAPT.")
-	netExpectPage(t, "json (user)", user.get("/network/draft/json"), 200, `id="f-config"`, `&#34;port_code&#34;: &#34;`+aws+`&#34;`)
-	netExpectPage(t, "applied config", user.get("/network"), 200, `id="applied-config"`, "169.254.0.1")
+	expectPage(t, "nat", ops.get("/network/nat"), 200, "No port uses NAPT.")
+	expectPage(t, "json (user)", user.get("/network/draft/json"), 200, `id="f-config"`, `&#34;port_code&#34;: &#34;`+aws+`&#34;`)
+	expectPage(t, "applied config", user.get("/network"), 200, `id="applied-config"`, "169.254.0.1")
 
 	// Every page renders in both languages (a missing text fails the
 	// render), for an editor and for a reader.
-	netExpectRedirect(t, "edit for the sweep", ops.post("/network/lock", url.Values{}), "/network")
+	expectRedirect(t, "edit for the sweep", ops.post("/network/lock", url.Values{}), "/network")
 	for _, path := range []string{"/network", "/network/draft/ports/" + aws, "/network/draft/ports/" + w.onprem.PortCode, "/network/draft/objects",
 		"/network/draft/hubs", "/network/draft/json", "/network/review", "/network/versions", "/network/versions/1", "/network/nat"} {
 		for _, c := range []*pageClient{ops, admin, user} {
@@ -217,7 +197,7 @@ func TestWorkflowPages(t *testing.T) {
 			}
 		}
 	}
-	netExpectPage(t, "review (ja)", admin.get("/network/review"), 200, "変更内容のレビュー")
+	expectPage(t, "review (ja)", admin.get("/network/review"), 200, "変更内容のレビュー")
 }
 
 // TestWorkflowPagesRefusals: a user has no edit controls and a forced post
@@ -230,7 +210,7 @@ func TestWorkflowPagesRefusals(t *testing.T) {
 	portPage := "/network/draft/ports/" + w.onprem.PortCode
 
 	p := user.get(portPage)
-	netExpectPage(t, "port page (user)", p, 200, "This account can view the configuration but not change it.", `id="connection-hub_address"`, "disabled")
+	expectPage(t, "port page (user)", p, 200, "This account can view the configuration but not change it.", `id="connection-hub_address"`, "disabled")
 	absent(t, "port page (user)", p, "<form method=\"post\" action=\"/network", `id="save-connection"`, `id="add-rule"`)
 	for _, path := range []string{"/network/lock", portPage + "/connection", portPage + "/rules", "/network/apply", "/network/draft/json",
 		"/network/draft/objects/addresses", "/network/versions/1/rollback", "/network/lock/break"} {
@@ -244,8 +224,8 @@ func TestWorkflowPagesRefusals(t *testing.T) {
 	}
 
 	_, _, foreign := w.hubWithTwoPorts("Other K.K.")
-	netExpectPage(t, "foreign port", ops.get("/network/draft/ports/"+foreign.PortCode), http.StatusNotFound)
-	netExpectRedirect(t, "start editing", ops.post("/network/lock", url.Values{}), "/network")
+	expectPage(t, "foreign port", ops.get("/network/draft/ports/"+foreign.PortCode), http.StatusNotFound)
+	expectRedirect(t, "start editing", ops.post("/network/lock", url.Values{}), "/network")
 	if p := ops.post("/network/draft/ports/"+foreign.PortCode+"/connection", url.Values{}); p.code != http.StatusNotFound {
 		t.Errorf("foreign port save: %d, want 404", p.code)
 	}
@@ -254,11 +234,11 @@ func TestWorkflowPagesRefusals(t *testing.T) {
 	// does not have is refused next to the field.
 	awsPage := "/network/draft/ports/" + w.aws.PortCode
 	p = ops.post(awsPage+"/speed", url.Values{"speed_mbps": {"300"}})
-	netExpectPage(t, "bad speed", p, http.StatusBadRequest, `id="speed-speed_mbps-error"`)
-	netExpectRedirect(t, "speed", ops.post(awsPage+"/speed", url.Values{"speed_mbps": {"2000"}}), awsPage+"#speed")
-	netExpectPage(t, "speed in draft", ops.get(awsPage), 200, `id="speed-request"`, "2000 Mb/s", `id="remove-speed"`)
-	netExpectPage(t, "speed in review", ops.get("/network/review"), 200, "ports["+w.aws.PortCode+"]", "speed_mbps", "2000")
-	netExpectRedirect(t, "withdraw speed", ops.post(awsPage+"/speed/delete", url.Values{}), awsPage+"#speed")
+	expectPage(t, "bad speed", p, http.StatusBadRequest, `id="speed-speed_mbps-error"`)
+	expectRedirect(t, "speed", ops.post(awsPage+"/speed", url.Values{"speed_mbps": {"2000"}}), awsPage+"#speed")
+	expectPage(t, "speed in draft", ops.get(awsPage), 200, `id="speed-request"`, "2000 Mb/s", `id="remove-speed"`)
+	expectPage(t, "speed in review", ops.get("/network/review"), 200, "ports["+w.aws.PortCode+"]", "speed_mbps", "2000")
+	expectRedirect(t, "withdraw speed", ops.post(awsPage+"/speed/delete", url.Values{}), awsPage+"#speed")
 	absent(t, "speed withdrawn", ops.get(awsPage), `id="speed-request"`)
 
 	// An on-premises port with a bad MTU: the error is next to the field,
@@ -267,41 +247,41 @@ func TestWorkflowPagesRefusals(t *testing.T) {
 	form := url.Values{"form": {"connection"}, "hub_address": {"192.168.255.1"}, "customer_address": {"192.168.255.2"}, "prefix_length": {"30"},
 		"peer_asn": {"65001"}, "bpdu_guard": {"on"}, "mtu": {"9000"}}
 	p = ops.post(portPage+"/connection", form)
-	netExpectPage(t, "bad mtu", p, http.StatusBadRequest, `<html lang="ja"`, `id="connection-mtu-error"`, `value="9000"`)
-	netExpectPage(t, "not stored", ops.get(portPage), 200, `id="not-configured"`)
+	expectPage(t, "bad mtu", p, http.StatusBadRequest, `<html lang="ja"`, `id="connection-mtu-error"`, `value="9000"`)
+	expectPage(t, "not stored", ops.get(portPage), 200, `id="not-configured"`)
 	form.Del("mtu")
-	netExpectRedirect(t, "onprem", ops.post(portPage+"/connection", form), portPage+"#connection")
+	expectRedirect(t, "onprem", ops.post(portPage+"/connection", form), portPage+"#connection")
 	ops.post("/language", url.Values{"lang": {"en"}})
 
 	// The hub settings: a bad network is refused next to its hub's field,
 	// a good one saved.
 	hub := string(w.aws.HubID)
-	netExpectPage(t, "hubs", ops.get("/network/draft/hubs"), 200, `id="hub-`+hub+`-internal_network"`, `id="asn-asn"`, "64600")
+	expectPage(t, "hubs", ops.get("/network/draft/hubs"), 200, `id="hub-`+hub+`-internal_network"`, `id="asn-asn"`, "64600")
 	p = ops.post("/network/draft/hubs/"+hub, url.Values{"internal_network": {"not-a-prefix"}, "monitoring_network": {"100.64.1.0/28"}})
-	netExpectPage(t, "bad hub network", p, http.StatusBadRequest, `id="hub-`+hub+`-internal_network-error"`)
+	expectPage(t, "bad hub network", p, http.StatusBadRequest, `id="hub-`+hub+`-internal_network-error"`)
 	p = ops.post("/network/draft/asn", url.Values{"asn": {"0"}})
-	netExpectPage(t, "bad asn", p, http.StatusBadRequest, `id="asn-asn-error"`)
-	netExpectRedirect(t, "hub network", ops.post("/network/draft/hubs/"+hub,
+	expectPage(t, "bad asn", p, http.StatusBadRequest, `id="asn-asn-error"`)
+	expectRedirect(t, "hub network", ops.post("/network/draft/hubs/"+hub,
 		url.Values{"internal_network": {"100.64.8.0/24"}, "monitoring_network": {"100.64.1.0/28"}}), "/network/draft/hubs")
-	netExpectPage(t, "hub saved", ops.get("/network/draft/hubs"), 200, `value="100.64.8.0/24"`)
-	netExpectPage(t, "foreign hub", ops.post("/network/draft/hubs/hub_nosuch", url.Values{}), http.StatusNotFound)
+	expectPage(t, "hub saved", ops.get("/network/draft/hubs"), 200, `value="100.64.8.0/24"`)
+	expectPage(t, "foreign hub", ops.post("/network/draft/hubs/hub_nosuch", url.Values{}), http.StatusNotFound)
 
 	// The JSON editor refuses a document that does not parse, above it,
 	// and keeps what was sent.
 	p = ops.post("/network/draft/json", url.Values{"config": {`{"ports": [`}})
-	netExpectPage(t, "bad json", p, http.StatusBadRequest, `id="form-error"`, `{&#34;ports&#34;: [`)
+	expectPage(t, "bad json", p, http.StatusBadRequest, `id="form-error"`, `{&#34;ports&#34;: [`)
 	p = ops.post("/network/draft/json", url.Values{"config": {`{"asn": 64600, "hubs": [], "ports": [], "objects": {"addresses": [], "services": [], "applications": []}, "surprise": 1}`}})
-	netExpectPage(t, "unknown field", p, http.StatusBadRequest, `id="form-error"`, "surprise")
+	expectPage(t, "unknown field", p, http.StatusBadRequest, `id="form-error"`, "surprise")
 
 	// The admin waits for the lock; the operations administrator breaks
 	// the admin's lock after the explanation, and the draft stays.
-	netExpectRedirect(t, "ops stops", ops.post("/network/lock/release", url.Values{}), "/network")
-	netExpectRedirect(t, "admin edits", admin.post("/network/lock", url.Values{}), "/network")
+	expectRedirect(t, "ops stops", ops.post("/network/lock/release", url.Values{}), "/network")
+	expectRedirect(t, "admin edits", admin.post("/network/lock", url.Values{}), "/network")
 	p = ops.get("/network")
-	netExpectPage(t, "break offered", p, 200, `id="break-lock"`, "Breaking the lock ends its holder", "wf-admin")
-	netExpectRedirect(t, "break", ops.post("/network/lock/break", url.Values{}), "/network")
+	expectPage(t, "break offered", p, 200, `id="break-lock"`, "Breaking the lock ends its holder", "wf-admin")
+	expectRedirect(t, "break", ops.post("/network/lock/break", url.Values{}), "/network")
 	p = admin.get("/network")
-	netExpectPage(t, "after break", p, 200, "現在、編集している人はいません。", `id="go-review"`)
+	expectPage(t, "after break", p, 200, "現在、編集している人はいません。", `id="go-review"`)
 	if !w.auditHas("network.lock.break", "ok") {
 		t.Error("no audit of the break")
 	}
@@ -322,30 +302,30 @@ func TestWorkflowPublicPort(t *testing.T) {
 	w.must("port", err)
 	ops := w.ops
 	page := "/network/draft/ports/" + pub.PortCode
-	netExpectRedirect(t, "start editing", ops.post("/network/lock", url.Values{}), "/network")
-	netExpectPage(t, "new public port", ops.get(page), 200, `id="connection-mode"`, `id="connection-sessions"`, `id="napt-sessions-7"`, `id="static_nat-inside"`)
+	expectRedirect(t, "start editing", ops.post("/network/lock", url.Values{}), "/network")
+	expectPage(t, "new public port", ops.get(page), 200, `id="connection-mode"`, `id="connection-sessions"`, `id="napt-sessions-7"`, `id="static_nat-inside"`)
 	form := url.Values{"form": {"connection"}, "kind": {"cloud"}, "vlan": {"102"}, "peer_asn": {"7224"},
 		"primary_hub_address": {"203.0.113.0"}, "primary_peer_address": {"203.0.113.1"}, "primary_prefix_length": {"31"},
 		"secondary_hub_address": {"203.0.113.2"}, "secondary_peer_address": {"203.0.113.3"}, "secondary_prefix_length": {"31"},
 		"type": {"UserDefined"}, "prefixes": {"198.51.100.0/24"}, "mode": {"stateless"}, "sessions": {"30000"}}
-	netExpectRedirect(t, "add public port", ops.post(page+"/connection", form), page+"#connection")
+	expectRedirect(t, "add public port", ops.post(page+"/connection", form), page+"#connection")
 	p := ops.get(page)
-	netExpectPage(t, "public port", p, 200, `<option value="stateless" selected>`, `<option value="30000" selected>`)
+	expectPage(t, "public port", p, 200, `<option value="stateless" selected>`, `<option value="30000" selected>`)
 	absent(t, "public port", p, `id="connection-mode"`, `value="none"`)
 
-	netExpectRedirect(t, "grades", ops.post(page+"/napt", url.Values{"sessions": {"30000", "", "60000"}}), page+"#napt")
+	expectRedirect(t, "grades", ops.post(page+"/napt", url.Values{"sessions": {"30000", "", "60000"}}), page+"#napt")
 	p = ops.post(page+"/napt", url.Values{"sessions": {"", ""}})
-	netExpectPage(t, "no grade", p, http.StatusBadRequest, `id="e-napt"`, "NAPT cannot be removed")
-	netExpectPage(t, "grades kept", ops.get(page), 200, `<option value="60000" selected>`)
+	expectPage(t, "no grade", p, http.StatusBadRequest, `id="e-napt"`, "NAPT cannot be removed")
+	expectPage(t, "grades kept", ops.get(page), 200, `<option value="60000" selected>`)
 	p = ops.post(page+"/napt", url.Values{"sessions": {"30000", "30000", "30000", "30000"}})
-	netExpectPage(t, "over the option", p, http.StatusBadRequest, `id="form-error"`, "contracted")
+	expectPage(t, "over the option", p, http.StatusBadRequest, `id="form-error"`, "contracted")
 
-	netExpectRedirect(t, "static nat", ops.post(page+"/static-nat", url.Values{"inside": {"10.10.0.5"}}), page+"#static_nat")
+	expectRedirect(t, "static nat", ops.post(page+"/static-nat", url.Values{"inside": {"10.10.0.5"}}), page+"#static_nat")
 	p = ops.post(page+"/static-nat", url.Values{"inside": {"10.10.0.5\nnot-an-address"}})
-	netExpectPage(t, "bad inside", p, http.StatusBadRequest, `id="static_nat-inside-error"`, "not-an-address</textarea>")
-	netExpectPage(t, "static kept", ops.get(page), 200, "10.10.0.5</textarea>")
+	expectPage(t, "bad inside", p, http.StatusBadRequest, `id="static_nat-inside-error"`, "not-an-address</textarea>")
+	expectPage(t, "static kept", ops.get(page), 200, "10.10.0.5</textarea>")
 	p = ops.post(page+"/firewall", url.Values{"mode": {"none"}})
-	netExpectPage(t, "firewall mandatory", p, http.StatusBadRequest, "mandatory")
+	expectPage(t, "firewall mandatory", p, http.StatusBadRequest, "mandatory")
 
 	// Applied, the port's grades and inside address get public addresses
 	// from the operator's pools, which the NAT page shows.
@@ -354,9 +334,9 @@ func TestWorkflowPublicPort(t *testing.T) {
 		_, err := w.srv.deps.NetOps.CreatePool(w.seed, in)
 		w.must("pool", err)
 	}
-	netExpectRedirect(t, "apply", ops.post("/network/apply", url.Values{}), "/network/versions/1")
+	expectRedirect(t, "apply", ops.post("/network/apply", url.Values{}), "/network/versions/1")
 	p = w.user.get("/network/nat")
-	netExpectPage(t, "nat", p, 200, `<th scope="row">`+pub.PortCode+`</th>`, "30000 sessions, 60000 sessions", "203.0.113.", "<code>10.10.0.5</code>")
+	expectPage(t, "nat", p, 200, `<th scope="row">`+pub.PortCode+`</th>`, "30000 sessions, 60000 sessions", "203.0.113.", "<code>10.10.0.5</code>")
 	absent(t, "nat", p, "Not allocated")
 }
 
@@ -376,16 +356,16 @@ func TestWorkflowPagesDataplane(t *testing.T) {
 		placed := fleet.Placed{hub: w.cust.ID, otherPort.HubID: other.ID}
 		w.must("report", w.srv.deps.Fleet.Report(w.seed, fleet.Node{ID: n.ID, Name: n.Name}, rep, placed))
 	}
-	netExpectRedirect(t, "start editing", w.ops.post("/network/lock", url.Values{}), "/network")
-	netExpectRedirect(t, "connection", w.ops.post("/network/draft/ports/"+w.aws.PortCode+"/connection", awsConnection()),
+	expectRedirect(t, "start editing", w.ops.post("/network/lock", url.Values{}), "/network")
+	expectRedirect(t, "connection", w.ops.post("/network/draft/ports/"+w.aws.PortCode+"/connection", awsConnection()),
 		"/network/draft/ports/"+w.aws.PortCode+"#connection")
-	netExpectRedirect(t, "apply", w.ops.post("/network/apply", url.Values{}), "/network/versions/1")
+	expectRedirect(t, "apply", w.ops.post("/network/apply", url.Values{}), "/network/versions/1")
 
 	const why = "hub refused: interface eth9 does not exist on this node"
 	report(0, why)
 	p := w.user.get("/network")
-	netExpectPage(t, "not in force", p, 200, `<span class="badge state-error">Error</span> `+why)
+	expectPage(t, "not in force", p, 200, `<span class="badge state-error">Error</span> `+why)
 	absent(t, "not in force", p, `state-ok">In force`, "the other&#39;s secret", string(otherPort.HubID))
 	report(1, "")
-	netExpectPage(t, "in force", w.user.get("/network"), 200, `<span class="badge state-ok">In force</span>`)
+	expectPage(t, "in force", w.user.get("/network"), 200, `<span class="badge state-ok">In force</span>`)
 }

@@ -79,11 +79,15 @@ func (r *Renderer) funcs(lang string) template.FuncMap {
 		"tk": func(prefix string, name any) (string, error) {
 			return r.cat.Text(lang, prefix+strings.ReplaceAll(fmt.Sprint(name), "-", "_"))
 		},
-		"jst":     formatJST,
-		"jstDate": formatJSTDate,
-		"bps":     FormatBPS,
-		"pct":     func(part, whole float64) int { return Percent(part, whole) },
-		"dict":    dict,
+		// faultText is an API refusal's English message in this
+		// language (Catalogue.Fault), for messages a page lists itself
+		// (a review's problems).
+		"faultText": func(message string) string { return r.cat.Fault(lang, "invalid", message) },
+		"jst":       formatJST,
+		"jstDate":   formatJSTDate,
+		"bps":       FormatBPS,
+		"pct":       func(part, whole float64) int { return Percent(part, whole) },
+		"dict":      dict,
 		"seq": func(n int) []int {
 			s := make([]int, n)
 			for i := range s {
