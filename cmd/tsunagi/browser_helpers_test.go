@@ -436,7 +436,15 @@ func (p *tab) shoot(name string) {
 func (p *tab) checkNarrow() {
 	p.t.Helper()
 	if w := eval[int](p, `document.documentElement.scrollWidth`); w > 380 {
-		wide := eval[string](p, `[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > 380 && !e.closest(".table-wrap")).slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && typeof e.className === "string" ? "." + e.className.split(" ").join(".") : "")).join(", ")`)
+		// What sticks out: elements past the edge that no narrower
+		// scrolling .table-wrap holds, innermost first.
+		wide := eval[string](p, `[...document.querySelectorAll("body *")].filter(e => {
+			if (e.getBoundingClientRect().right <= 380) return false;
+			// A positioned element escapes a wrap that is not its
+			// containing block, scroll or not.
+			const w = e.parentElement && e.parentElement.closest(".table-wrap");
+			return !w || w.getBoundingClientRect().right > 380 || getComputedStyle(e).position === "absolute";
+		}).reverse().slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && typeof e.className === "string" ? "." + e.className.trim().split(/\s+/).join(".") : "")).join(", ")`)
 		p.t.Errorf("%s at 375 px is %d px wide (scrolls sideways); widest: %s", p.location(), w, wide)
 	}
 }
