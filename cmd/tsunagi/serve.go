@@ -178,7 +178,9 @@ func serve(ctx context.Context, f serveFlags) error {
 	var links []setupLink
 	// Links in mail point at the listeners unless --customer-url and
 	// --mgmt-url say otherwise.
-	ids.DefaultLinkBases("https://"+displayAddr(ls.Customer.Addr()), "https://"+displayAddr(ls.Mgmt.Addr()))
+	if err := ids.DefaultLinkBases("https://"+displayAddr(ls.Customer.Addr()), "https://"+displayAddr(ls.Mgmt.Addr())); err != nil {
+		return err
+	}
 	if f.demo {
 		invites, err := demo.Load(ctx, cat, ids)
 		if err != nil {
