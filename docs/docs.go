@@ -13,7 +13,7 @@ import (
 	"strings"
 )
 
-//go:embed *.md
+//go:embed *.md panel/*.png
 var files embed.FS
 
 // FS is the documents, one file per document, "<name>.md" at its root.
@@ -53,6 +53,17 @@ func Source(name string) ([]byte, bool) {
 		return nil, false
 	}
 	b, err := fs.ReadFile(files, name+".md")
+	return b, err == nil
+}
+
+// Image returns a picture a document shows (dir/file, e.g. panel/home-en.png:
+// a PNG one directory below the documents), and false when there is none.
+func Image(dir, file string) ([]byte, bool) {
+	if dir == "" || strings.ContainsAny(dir, "/\\.") || strings.ContainsAny(file, "/\\") ||
+		!strings.HasSuffix(file, ".png") || strings.HasPrefix(file, ".") {
+		return nil, false
+	}
+	b, err := fs.ReadFile(files, dir+"/"+file)
 	return b, err == nil
 }
 

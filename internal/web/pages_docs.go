@@ -24,6 +24,7 @@ func (s *Server) docPages() []pageRoute {
 	return []pageRoute{
 		{"GET", "/docs", identity.ActSelf, nil, s.docListPage},
 		{"GET", "/docs/{name}", identity.ActSelf, nil, s.docPage},
+		{"GET", "/docs/{dir}/{file}", identity.ActSelf, nil, s.docImage},
 	}
 }
 
@@ -106,4 +107,17 @@ func docLink(dest string) string {
 		out += "#" + frag
 	}
 	return out
+}
+
+// docImage serves a picture a document shows (docs.Image), under the
+// document's own path so that the Markdown's relative links work.
+func (s *Server) docImage(w http.ResponseWriter, r *http.Request) error {
+	b, ok := docs.Image(r.PathValue("dir"), r.PathValue("file"))
+	if !ok {
+		return fault.New(fault.NotFound, "no such document")
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "private, max-age=3600")
+	_, err := w.Write(b)
+	return err
 }

@@ -61,7 +61,14 @@ func TestDocPages(t *testing.T) {
 		}
 		c.expectPage(200, "/docs/"+d.Name, d.Title)
 	}
-	for _, path := range []string{"/docs/nope", "/docs/roles.md", "/docs/..%2Fgo.mod", "/docs/docs.go"} {
+	// The guide's pictures are served under its own path, and nothing
+	// else of the directory is.
+	if p := c.get("/docs/panel/home-en.png"); p.code != http.StatusOK || p.hdr.Get("Content-Type") != "image/png" ||
+		!strings.HasPrefix(p.body, "\x89PNG") {
+		t.Errorf("/docs/panel/home-en.png: %d %s", p.code, p.hdr.Get("Content-Type"))
+	}
+	for _, path := range []string{"/docs/nope", "/docs/roles.md", "/docs/..%2Fgo.mod", "/docs/docs.go",
+		"/docs/panel/nope.png", "/docs/panel/..%2F..%2Fgo.mod", "/docs/panel/home-en.md", "/docs/..%2Fdocs/docs.go", "/docs/.git/config"} {
 		if p := c.get(path); p.code != http.StatusNotFound {
 			t.Errorf("%s: %d", path, p.code)
 		}
