@@ -114,7 +114,7 @@ func docLink(dest string) string {
 func (s *Server) docImage(w http.ResponseWriter, r *http.Request) error {
 	b, ok := docs.Image(r.PathValue("dir"), r.PathValue("file"))
 	if !ok {
-		return fault.New(fault.NotFound, "no such document")
+		return fault.New(fault.NotFound, "document not found")
 	}
 	w.Header().Set("Content-Type", "image/png")
 	w.Header().Set("Cache-Control", "private, max-age=3600")
