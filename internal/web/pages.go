@@ -406,10 +406,21 @@ func (s *Server) switchLanguage(side identity.Side) func(http.ResponseWriter, *h
 }
 
 // localPath is next if it is a path on this listener, else "/": a redirect
-// target taken from a form or query never leaves the site.
+// target taken from a form or query never leaves the site. Browsers drop
+// tabs and newlines from a URL and read "\" as "/", so "/<tab>/evil" would
+// leave: any control character, space or backslash is refused outright,
+// and what remains must parse as a path with neither scheme nor host.
 func localPath(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for _, c := range next {
+		if c <= ' ' || c == 0x7f || c == '\\' || (c >= 0x80 && c <= 0x9f) || c == 0xa0 || c == 0x2028 || c == 0x2029 {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return next

@@ -194,3 +194,21 @@ func TestPanelFrame(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalPath: a redirect target from a form or a query stays on the
+// site, whatever a browser would make of it (tabs and newlines dropped,
+// backslashes read as slashes).
+func TestLocalPath(t *testing.T) {
+	for _, bad := range []string{"", "x", "https://evil.example/", "//evil.example", "/\\evil.example", "/\t/evil.example/x",
+		"/\n/evil.example", "/\r\n/evil.example", " /evil", "/ /evil.example", "/\x00/evil", "/\x7f/evil", "/\u00a0/evil",
+		"/\u2028/evil", "\\/evil.example", "javascript:alert(1)", "/x\\y"} {
+		if got := localPath(bad); got != "/" {
+			t.Errorf("localPath(%q) = %q, want /", bad, got)
+		}
+	}
+	for _, good := range []string{"/", "/ports/shc00000001", "/network?x=1#y", "/login?next=%2F", "/%09/evil.example"} {
+		if got := localPath(good); got != good {
+			t.Errorf("localPath(%q) = %q", good, got)
+		}
+	}
+}
