@@ -29,6 +29,9 @@ type Review struct {
 	// resets a session (Impact is none), e.g. a speed change, whose
 	// shaping rate changes in place.
 	Hitless bool `json:"hitless"`
+	// Revision identifies the draft this review is of; an apply given it
+	// applies that draft or nothing (Workflow.ApplyReviewed).
+	Revision string `json:"revision,omitempty"`
 }
 
 // Change is one difference, at a JSON path where list elements are named by

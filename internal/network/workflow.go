@@ -3,6 +3,8 @@ package network
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +48,9 @@ type Draft struct {
 	SpeedChanges []SpeedRequest `json:"speed_changes"`
 	UpdatedAt    time.Time      `json:"updated_at"`
 	UpdatedBy    string         `json:"updated_by"`
+	// revision identifies the stored draft exactly (draftRevision); its
+	// review carries it so that an apply can insist on the draft reviewed.
+	revision string
 }
 
 // Version is an applied configuration version: the saved data as it was.
@@ -319,7 +324,22 @@ func (s *core) draft(ctx context.Context, q store.Querier, cust catalog.Customer
 	if d.Config, err = storedConfig(q, cust, raw); err != nil {
 		return d, fmt.Errorf("draft: %w", err)
 	}
+	d.revision = draftRevision(d.BaseVersion, rb, raw, at, speeds)
 	return d, nil
+}
+
+// draftRevision identifies a stored draft: a hash of its row as stored.
+// Every save writes the configuration anew (its secrets sealed with a fresh
+// nonce) and its time, so a saved change, even back to the same content,
+// gives a new revision; the hash reveals nothing of the sealed secrets.
+func draftRevision(base int64, rollbackOf *int64, raw, at, speeds string) string {
+	h := sha256.New()
+	rb := int64(-1)
+	if rollbackOf != nil {
+		rb = *rollbackOf
+	}
+	fmt.Fprintf(h, "%d\x00%d\x00%s\x00%s\x00%s", base, rb, at, speeds, raw)
+	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
 // newDraft makes the draft a copy of the current version, or of version
@@ -583,7 +603,7 @@ func (s *core) review(ctx context.Context, q store.Querier, cust catalog.Custome
 	if err := s.reviewSpeeds(ctx, q, cust, d.SpeedChanges, &r); err != nil {
 		return Review{}, err
 	}
-	r.BaseVersion, r.CurrentVersion = d.BaseVersion, n
+	r.BaseVersion, r.CurrentVersion, r.Revision = d.BaseVersion, n, d.revision
 	if d.BaseVersion != n {
 		r.Stale = true
 		r.Problems = append(r.Problems, Problem{Field: "base_version",
@@ -599,6 +619,20 @@ func (s *core) review(ctx context.Context, q store.Querier, cust catalog.Custome
 // the review. The desired state of the customer's hub nodes follows from the
 // new version (DesiredState).
 func (s *Workflow) Apply(ctx context.Context, sc tenant.Scope) (shown Version, err error) {
+	return s.ApplyReviewed(ctx, sc, "")
+}
+
+// ErrDraftChanged refuses an apply of a draft that changed after the review
+// the caller saw (Review.Revision): another session of the same account
+// saved into it meanwhile.
+var ErrDraftChanged = fault.Coded(fault.Conflict, "draft_changed",
+	"the draft has changed since it was reviewed; review it again before applying")
+
+// ApplyReviewed is Apply of exactly the draft a review showed: reviewed is
+// that review's Revision, and a draft saved since is refused
+// (ErrDraftChanged). An empty reviewed applies the draft as it is now, as
+// Apply does.
+func (s *Workflow) ApplyReviewed(ctx context.Context, sc tenant.Scope, reviewed string) (shown Version, err error) {
 	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
@@ -621,6 +655,9 @@ func (s *Workflow) Apply(ctx context.Context, sc tenant.Scope) (shown Version, e
 		r, err := s.review(ctx, tx, cust, d)
 		if err != nil {
 			return err
+		}
+		if reviewed != "" && reviewed != r.Revision {
+			return ErrDraftChanged
 		}
 		if r.Stale {
 			return fault.New(fault.Conflict, "%s", r.Problems[len(r.Problems)-1].Message)

@@ -181,7 +181,31 @@ func TestEditWorkflow(t *testing.T) {
 		if !r.Valid || r.Risk != "low" || len(r.AffectedPorts) != 6 || len(r.Changes) == 0 {
 			t.Fatalf("review = %+v", r)
 		}
-		v1, err := svc.Workflow.Apply(a.ctx, a.sc)
+		// A save after the review (another session of the same account),
+		// even of the same content, is a new revision: an apply of the
+		// draft reviewed refuses it and applies nothing.
+		if r.Revision == "" {
+			t.Fatal("review without a revision")
+		}
+		if _, err := svc.Workflow.SaveDraft(a.ctx, a.sc, a.config()); err != nil {
+			t.Fatal(err)
+		}
+		_, err = svc.Workflow.ApplyReviewed(a.ctx, a.sc, r.Revision)
+		wantFault(t, err, fault.Conflict, "changed since it was reviewed")
+		if _, err := svc.Workflow.GetVersion(a.ctx, a.sc, 1); !fault.Is(err, fault.NotFound) {
+			t.Fatalf("a refused apply made version 1: %v", err)
+		}
+		r2, err := svc.Workflow.Review(a.ctx, a.sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r2.Revision == r.Revision {
+			t.Fatal("a save kept the draft's revision")
+		}
+		if r3, _ := svc.Workflow.Review(a.ctx, a.sc); r3.Revision != r2.Revision {
+			t.Fatal("two reviews of one draft differ in revision")
+		}
+		v1, err := svc.Workflow.ApplyReviewed(a.ctx, a.sc, r2.Revision)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"net/http"
 	"strconv"
 
@@ -216,7 +217,24 @@ func (s *Server) netApply(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := svc.Apply(r.Context(), principal(r).Scope())
+	// The body is optional: {"reviewed": revision} applies exactly the
+	// draft that review showed.
+	body, err := readJSONBody(w, r, MaxBody)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Reviewed string `json:"reviewed"`
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := strictUnmarshal(body, &in); err != nil {
+			return err
+		}
+		if len(in.Reviewed) > 64 {
+			return fault.Field("reviewed", "reviewed is not a review's revision")
+		}
+	}
+	v, err := svc.ApplyReviewed(r.Context(), principal(r).Scope(), in.Reviewed)
 	if err != nil {
 		return err
 	}

@@ -105,8 +105,16 @@ func TestNetworkAPI(t *testing.T) {
 	if !rev.Valid || rev.Risk != "low" || len(rev.AffectedPorts) != 2 {
 		t.Fatalf("review = %+v", rev)
 	}
+	// An apply naming the review it saw refuses a draft saved since, and
+	// a body that is not an apply input is refused; neither applies.
+	ops.expect(http.StatusOK, "PUT", "/api/v1/network/draft", d.Config)
+	if r := ops.expect(http.StatusConflict, "POST", "/api/v1/network/draft/apply", map[string]any{"reviewed": rev.Revision}); !strings.Contains(string(r.body), `"code":"draft_changed"`) {
+		t.Fatalf("apply of a changed draft: %s", r.body)
+	}
+	ops.expectInvalid(http.StatusBadRequest, "POST", "/api/v1/network/draft/apply", map[string]any{"reviewd": rev.Revision})
+	ops.expect(http.StatusOK, "GET", "/api/v1/network/draft/review", nil).json(t, &rev)
 	var v network.Version
-	ops.expect(http.StatusCreated, "POST", "/api/v1/network/draft/apply", nil).json(t, &v)
+	ops.expect(http.StatusCreated, "POST", "/api/v1/network/draft/apply", map[string]any{"reviewed": rev.Revision}).json(t, &v)
 	if v.Version != 1 || v.Review == nil {
 		t.Fatalf("version = %+v", v)
 	}

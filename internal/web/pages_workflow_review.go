@@ -172,7 +172,9 @@ func (s *Server) netApplyPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := n.Apply(r.Context(), principal(r).Scope())
+	// The review page sends the revision it showed: what is applied is
+	// what was reviewed, or nothing.
+	v, err := n.ApplyReviewed(r.Context(), principal(r).Scope(), r.PostForm.Get("reviewed"))
 	if err != nil {
 		rv, rerr := s.netReviewData(r)
 		if fault.Is(rerr, fault.NotFound) {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -157,7 +158,26 @@ func TestWorkflowPages(t *testing.T) {
 	// The review shows the diff per port, the risk and what it affects.
 	p = ops.get("/network/review")
 	expectPage(t, "review", p, 200, `id="apply"`, `id="risk"`, "ports["+aws+"]", "+ added", `id="affected-ports">`+aws)
-	expectRedirect(t, "apply", ops.post("/network/apply", url.Values{}), "/network/versions/1")
+	// The apply form carries the revision it reviewed: a save since (here
+	// the same account in another session, the same rule again) is
+	// refused on the review page and applies nothing.
+	reviewed := regexp.MustCompile(`name="reviewed" value="([0-9a-f]+)"`).FindStringSubmatch(p.body)
+	if reviewed == nil {
+		t.Fatalf("the review's apply form has no revision\n%s", p.body)
+	}
+	again := url.Values{}
+	for k, v := range rule {
+		again[k] = v
+	}
+	again.Set("form", "rule-0")
+	expectRedirect(t, "save after review", ops.post(portPage+"/rules/0", again), portPage+"#rule")
+	p = ops.post("/network/apply", url.Values{"reviewed": {reviewed[1]}})
+	expectPage(t, "apply of a changed draft", p, http.StatusConflict, `id="form-error"`, "review it again")
+	expectPage(t, "nothing applied", ops.get("/network/versions"), 200)
+	absent(t, "nothing applied", ops.get("/network/versions"), `id="version-1"`)
+	p = ops.get("/network/review")
+	reviewed = regexp.MustCompile(`name="reviewed" value="([0-9a-f]+)"`).FindStringSubmatch(p.body)
+	expectRedirect(t, "apply", ops.post("/network/apply", url.Values{"reviewed": {reviewed[1]}}), "/network/versions/1")
 	p = ops.get("/network/versions/1")
 	expectPage(t, "version 1", p, 200, "Applied: this is the new version.", `id="current"`, "office", "169.254.0.1")
 	absent(t, "version 1", p, `id="rollback"`)
