@@ -338,3 +338,65 @@ func TestHeldAndWithdrawn(t *testing.T) {
 		}
 	})
 }
+
+// TestListNewestFirst: the outbox lists by creation time, newest first,
+// whatever the random IDs, and pages on from an entry; an unknown after is
+// an empty page, not the whole list.
+func TestListNewestFirst(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		base := time.Date(2026, 12, 6, 1, 0, 0, 0, time.UTC)
+		for i := 0; i < 7; i++ {
+			var id string
+			if err := db.InTx(ctx, func(tx *store.Tx) error {
+				var err error
+				id, err = Enqueue(ctx, tx, Message{Cause: "x", To: "dave@example.jp", Subject: "s", Body: "b"})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			// Two entries share an instant: their IDs order them.
+			at := base.Add(time.Duration(i/2*2) * time.Minute)
+			if _, err := db.Exec(ctx, `UPDATE mail_outbox SET created_at = ? WHERE id = ?`, clock.Store(at), id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		o := NewOutbox(db)
+		all, err := o.List(ctx, "", "", 100)
+		if err != nil || len(all) != 7 {
+			t.Fatalf("list: %v %v", all, err)
+		}
+		for i := 1; i < len(all); i++ {
+			a, b := all[i-1], all[i]
+			if a.CreatedAt.Before(b.CreatedAt) || (a.CreatedAt.Equal(b.CreatedAt) && a.ID < b.ID) {
+				t.Fatalf("not newest first at %d: %v then %v", i, a, b)
+			}
+		}
+		var paged []string
+		after := ""
+		for {
+			page, err := o.List(ctx, "", after, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, e := range page {
+				paged = append(paged, e.ID)
+			}
+			after = page[len(page)-1].ID
+		}
+		if len(paged) != 7 {
+			t.Fatalf("paged %d entries, want 7: %v", len(paged), paged)
+		}
+		for i := range paged {
+			if paged[i] != all[i].ID {
+				t.Fatalf("page order differs from the list at %d", i)
+			}
+		}
+		if page, err := o.List(ctx, "", "mail_unknown", 10); err != nil || len(page) != 0 {
+			t.Fatalf("unknown after: %v %v", page, err)
+		}
+	})
+}

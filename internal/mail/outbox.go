@@ -174,10 +174,14 @@ func (o *Outbox) List(ctx context.Context, status string, after string, limit in
 		args = append(args, status)
 	}
 	if after != "" {
-		q += ` AND id < ?`
-		args = append(args, after)
+		// IDs are random: the page after an entry is what was created
+		// before it, its ID only ordering entries of the same instant.
+		// An unknown after matches nothing.
+		q += ` AND (created_at < (SELECT created_at FROM mail_outbox WHERE id = ?)
+			OR (created_at = (SELECT created_at FROM mail_outbox WHERE id = ?) AND id < ?))`
+		args = append(args, after, after, after)
 	}
-	rows, err := o.db.Query(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+	rows, err := o.db.Query(ctx, q+` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("mail: list: %w", err)
 	}
