@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/tsunagi-net/tsunagi/internal/fault"
@@ -340,7 +341,7 @@ func acceptLanguage(h string) string {
 		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		q := 1.0
 		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			if n, err := parseQ(v); err == nil {
+			if n, err := strconv.ParseFloat(v, 64); err == nil && n >= 0 && n <= 1 {
 				q = n
 			}
 		}
@@ -350,31 +351,6 @@ func acceptLanguage(h string) string {
 		}
 	}
 	return best
-}
-
-func parseQ(v string) (float64, error) {
-	var n float64
-	var frac float64 = 1
-	seenDot := false
-	if v == "" {
-		return 0, errors.New("empty")
-	}
-	for _, c := range v {
-		switch {
-		case c == '.' && !seenDot:
-			seenDot = true
-		case c >= '0' && c <= '9':
-			if seenDot {
-				frac /= 10
-				n += float64(c-'0') * frac
-			} else {
-				n = n*10 + float64(c-'0')
-			}
-		default:
-			return 0, errors.New("not a number")
-		}
-	}
-	return n, nil
 }
 
 // switchLanguage sets the panel's language: for a signed-in viewer the
