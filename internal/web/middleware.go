@@ -250,11 +250,6 @@ func (s *Server) authenticate(r *http.Request, side identity.Side) (identity.Pri
 	if p.Rotated != "" {
 		setLateCookie(r, sessionCookie(side, p.Rotated))
 	}
-	if side == identity.OperatorSide {
-		if p, err = s.breakGlass(r, p); err != nil {
-			return identity.Principal{}, err
-		}
-	}
 	if st, ok := ctx.Value(keyState).(*reqState); ok {
 		st.principal = &p
 	}

@@ -88,17 +88,22 @@ func (s *Server) opcBreakGlassData(r *http.Request) (opcBreakGlassData, error) {
 	if d.Grant, err = s.opcGrant(r, c.ID); err != nil || d.Grant == nil {
 		return d, err
 	}
-	// Admission gave the viewer the break-glass role and this customer's
-	// read-only scope (authenticate), and recorded the access with the
-	// grant's reason in the customer's audit log.
-	if !identity.Allowed(principal(r).Role, identity.ActNetworkRead) {
+	// This page shows the saved data under the live grant: it enters
+	// break-glass itself (the page's own action, breakglass.open, is the
+	// operator's), which gives the read-only scope of this customer and
+	// records the access with the grant's reason in its audit log.
+	p, err := s.breakGlass(r, principal(r))
+	if err != nil {
+		return d, err
+	}
+	if !identity.Allowed(p.Role, identity.ActNetworkRead) {
 		return d, nil
 	}
 	wf, err := netPart(s.deps.Workflow)
 	if err != nil {
 		return d, err
 	}
-	v, err := wf.Applied(r.Context(), principal(r).Scope())
+	v, err := wf.Applied(r.Context(), p.Scope())
 	if err != nil {
 		return d, err
 	}
