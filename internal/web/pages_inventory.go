@@ -146,19 +146,9 @@ func (s *Server) invCreateRegion(w http.ResponseWriter, r *http.Request) error {
 
 // allRegions reads every region, for a form's region list.
 func (s *Server) allRegions(r *http.Request) ([]catalog.Region, error) {
-	var out []catalog.Region
-	p := catalog.Page{Limit: catalog.MaxPage}
-	for {
-		regions, next, err := s.deps.Catalog.ListRegions(r.Context(), p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, regions...)
-		if next == "" {
-			return out, nil
-		}
-		p.After = next
-	}
+	return everything(func(p catalog.Page) ([]catalog.Region, string, error) {
+		return s.deps.Catalog.ListRegions(r.Context(), p)
+	})
 }
 
 // invCapRow is a capacity row with the percentages the page shows, and

@@ -104,7 +104,7 @@ func (s *Server) netOverviewData(r *http.Request) (netOverview, error) {
 	if o.Applied, err = n.Applied(ctx, sc); err != nil {
 		return o, err
 	}
-	hubs, _, err := s.deps.Catalog.ListHubs(ctx, sc, catalog.Page{Limit: catalog.MaxPage})
+	hubs, err := everything(func(p catalog.Page) ([]catalog.Hub, string, error) { return s.deps.Catalog.ListHubs(ctx, sc, p) })
 	if err != nil {
 		return o, err
 	}
@@ -128,7 +128,7 @@ func (s *Server) netOverviewData(r *http.Request) (netOverview, error) {
 		}
 		o.Review = &rev
 	}
-	ports, _, err := s.deps.Catalog.ListPorts(ctx, sc, "", catalog.Page{Limit: catalog.MaxPage})
+	ports, err := everything(func(p catalog.Page) ([]catalog.Port, string, error) { return s.deps.Catalog.ListPorts(ctx, sc, "", p) })
 	if err != nil {
 		return o, err
 	}

@@ -173,8 +173,12 @@ func (s *Server) netApplyPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// The review page sends the revision it showed: what is applied is
-	// what was reviewed, or nothing.
-	v, err := n.ApplyReviewed(r.Context(), principal(r).Scope(), r.PostForm.Get("reviewed"))
+	// what was reviewed, or nothing. A form without one reviewed nothing.
+	reviewed := r.PostForm.Get("reviewed")
+	if reviewed == "" {
+		return fault.Field("reviewed", "open the review and apply from there")
+	}
+	v, err := n.ApplyReviewed(r.Context(), principal(r).Scope(), reviewed)
 	if err != nil {
 		rv, rerr := s.netReviewData(r)
 		if fault.Is(rerr, fault.NotFound) {

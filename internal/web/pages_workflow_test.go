@@ -190,13 +190,13 @@ func TestWorkflowPages(t *testing.T) {
 	rule.Set("form", "rule-0")
 	rule.Set("comment", "office network")
 	expectRedirect(t, "edit rule", ops.post(portPage+"/rules/0", rule), portPage+"#rule")
-	expectRedirect(t, "apply 2", ops.post("/network/apply", url.Values{}), "/network/versions/2")
+	expectRedirect(t, "apply 2", applyReviewed(t, ops), "/network/versions/2")
 	p = ops.get("/network/versions/1")
 	expectPage(t, "version 1 after 2", p, 200, `id="rollback"`, "Version 2 is applied now")
 	expectRedirect(t, "rollback", ops.post("/network/versions/1/rollback", url.Values{}), "/network/review")
 	p = ops.get("/network/review")
 	expectPage(t, "rollback review", p, 200, "A rollback draft was made", "office network", "from the office", `id="apply"`)
-	expectRedirect(t, "apply rollback", ops.post("/network/apply", url.Values{}), "/network/versions/3")
+	expectRedirect(t, "apply rollback", applyReviewed(t, ops), "/network/versions/3")
 	expectPage(t, "version 3", ops.get("/network/versions/3"), 200, "from the office", `href="/network/versions/1">1<`)
 	expectPage(t, "history", ops.get("/network/versions"), 200, `id="version-3"`, "Rollback to version 1")
 
@@ -354,7 +354,7 @@ func TestWorkflowPublicPort(t *testing.T) {
 		_, err := w.srv.deps.NetOps.CreatePool(w.seed, in)
 		w.must("pool", err)
 	}
-	expectRedirect(t, "apply", ops.post("/network/apply", url.Values{}), "/network/versions/1")
+	expectRedirect(t, "apply", applyReviewed(t, ops), "/network/versions/1")
 	p = w.user.get("/network/nat")
 	expectPage(t, "nat", p, 200, `<th scope="row">`+pub.PortCode+`</th>`, "30000 sessions, 60000 sessions", "203.0.113.", "<code>10.10.0.5</code>")
 	absent(t, "nat", p, "Not allocated")
@@ -379,7 +379,7 @@ func TestWorkflowPagesDataplane(t *testing.T) {
 	expectRedirect(t, "start editing", w.ops.post("/network/lock", url.Values{}), "/network")
 	expectRedirect(t, "connection", w.ops.post("/network/draft/ports/"+w.aws.PortCode+"/connection", awsConnection()),
 		"/network/draft/ports/"+w.aws.PortCode+"#connection")
-	expectRedirect(t, "apply", w.ops.post("/network/apply", url.Values{}), "/network/versions/1")
+	expectRedirect(t, "apply", applyReviewed(t, w.ops), "/network/versions/1")
 
 	const why = "hub refused: interface eth9 does not exist on this node"
 	report(0, why)
@@ -388,4 +388,16 @@ func TestWorkflowPagesDataplane(t *testing.T) {
 	absent(t, "not in force", p, `state-ok">In force`, "the other&#39;s secret", string(otherPort.HubID))
 	report(1, "")
 	expectPage(t, "in force", w.user.get("/network"), 200, `<span class="badge state-ok">In force</span>`)
+}
+
+// applyReviewed applies as the review page's button does: with the
+// revision the review showed.
+func applyReviewed(t *testing.T, c *pageClient) htmlPage {
+	t.Helper()
+	p := c.get("/network/review")
+	m := regexp.MustCompile(`name="reviewed" value="([0-9a-f]+)"`).FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("the review has no apply form\n%s", p.body)
+	}
+	return c.post("/network/apply", url.Values{"reviewed": {m[1]}})
 }
