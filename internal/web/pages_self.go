@@ -13,8 +13,8 @@ import (
 
 	"github.com/pquerna/otp"
 
+	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
-	"github.com/tsunagi-net/tsunagi/internal/web/panel"
 )
 
 // selfPages are the panel's pages for one's own account on either listener:
@@ -278,7 +278,7 @@ func (s *Server) tokensData(r *http.Request) (tokensData, error) {
 	p := principal(r)
 	items, err := s.deps.Identity.ListTokens(r.Context(), p)
 	return tokensData{Tokens: items, Roles: tokenRoles(p.Role),
-		DefaultExpiry: time.Now().In(panel.JST).AddDate(0, 0, 90).Format(time.DateOnly)}, err
+		DefaultExpiry: time.Now().In(clock.JST).AddDate(0, 0, 90).Format(time.DateOnly)}, err
 }
 
 func (s *Server) tokensPage(w http.ResponseWriter, r *http.Request) error {
@@ -304,7 +304,7 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request) error {
 	// The date is the last day the token works, in JST: it expires at the
 	// end of it. A date that does not parse stays zero, which the identity
 	// service refuses on expires_at.
-	if d, err := time.ParseInLocation(time.DateOnly, r.PostForm.Get("expires_at"), panel.JST); err == nil {
+	if d, err := time.ParseInLocation(time.DateOnly, r.PostForm.Get("expires_at"), clock.JST); err == nil {
 		in.ExpiresAt = d.AddDate(0, 0, 1)
 	}
 	t, secret, err := s.deps.Identity.CreateToken(r.Context(), principal(r), in)

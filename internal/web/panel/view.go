@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/clock"
 )
 
 // View is what every page renders: who is looking, in which language, the
@@ -66,9 +68,6 @@ func (v *View) Value(name string, def any) string {
 // FieldError is the message for the form field name, or "".
 func (v *View) FieldError(name string) string { return v.Errors[name] }
 
-// JST is the panel's time zone: every time a person reads is in JST.
-var JST = time.FixedZone("JST", 9*60*60)
-
 func (r *Renderer) funcs(lang string) template.FuncMap {
 	return template.FuncMap{
 		// t is the catalogue text of key in this language; a missing key
@@ -110,7 +109,7 @@ func formatJST(v any) string {
 	if !ok {
 		return "—"
 	}
-	return t.In(JST).Format("2006-01-02 15:04 JST")
+	return t.In(clock.JST).Format("2006-01-02 15:04 JST")
 }
 
 func formatJSTDate(v any) string {
@@ -118,7 +117,7 @@ func formatJSTDate(v any) string {
 	if !ok {
 		return "—"
 	}
-	return t.In(JST).Format("2006-01-02")
+	return t.In(clock.JST).Format(clock.DateLayout)
 }
 
 func timeOf(v any) (time.Time, bool) {
