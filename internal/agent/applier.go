@@ -59,7 +59,19 @@ func (a *DataplaneApplier) holdStore() (*holdStore, error) {
 	}
 	hs, err := openHoldStore(path)
 	if err != nil {
-		return nil, err
+		// An unreadable store must not stop every hub: it is moved aside
+		// for the operator and the agent goes on without records (a
+		// route-limit hold it held is found again when the peer exceeds
+		// the limit again); the error is reported with this pass.
+		aside := path + ".unreadable"
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return nil, errors.Join(err, rerr)
+		}
+		if hs, err = openHoldStore(path); err != nil {
+			return nil, err
+		}
+		a.holds = hs
+		return hs, fmt.Errorf("hold records unreadable, moved to %s; going on without them", aside)
 	}
 	a.holds = hs
 	return hs, nil
@@ -84,11 +96,14 @@ func (a *DataplaneApplier) ApplyChanged(ctx context.Context, s desired.State) ([
 func (a *DataplaneApplier) apply(ctx context.Context, s desired.State, applyAll func(context.Context, []dataplane.Hub) ([]error, error)) ([]observed.Hub, error) {
 	a.once.Do(func() { a.running = &runningVersions{path: runningPath(a.StateDir)} })
 	hubs, problems := Translate(s)
+	var errs []error
 	hs, err := a.holdStore()
-	if err != nil {
+	if hs == nil {
 		return nil, err
 	}
-	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
 	failed, err := applyAll(ctx, hubs)
 	if err != nil {
 		// Nothing was touched: every hub runs what it ran.

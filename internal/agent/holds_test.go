@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,5 +172,26 @@ func TestReenableSurvivesRestart(t *testing.T) {
 	}
 	if _, err := openHoldStore(path); err == nil {
 		t.Error("a file without the schema was taken as hold records")
+	}
+}
+
+// TestUnreadableHoldStoreMovedAside: a hold store that cannot be read is
+// moved aside and reported once; the agent goes on with an empty one
+// rather than stop applying every hub.
+func TestUnreadableHoldStoreMovedAside(t *testing.T) {
+	path := filepath.Join(t.TempDir(), holdsFile)
+	if err := os.WriteFile(path, []byte("not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := &DataplaneApplier{HoldsFile: path}
+	hs, err := a.holdStore()
+	if hs == nil || err == nil || !strings.Contains(err.Error(), "moved to") {
+		t.Fatalf("first open: %v %v", hs, err)
+	}
+	if b, err := os.ReadFile(path + ".unreadable"); err != nil || string(b) != "not json" {
+		t.Fatalf("the unreadable store was not kept aside: %q %v", b, err)
+	}
+	if again, err := a.holdStore(); again != hs || err != nil {
+		t.Fatalf("second open: %v %v", again, err)
 	}
 }
