@@ -85,7 +85,7 @@ type Port struct {
 	// by the desired state, so it survives agent restarts and is never
 	// taken again by a later pass.
 	ReenableSeq int64 `json:"reenable_seq,omitempty"`
-	// HeldShut is the reason (ShutBPDU, ShutFlap) the controller holds the
+	// HeldShut is the reason (ShutBPDU, ShutFlap, ShutUnknown) the controller holds the
 	// port shut for, "" when it does not: the port's devices stay down
 	// whatever this node recorded, so a hub rebuilt on another node does not
 	// bring back a port the customer has not re-enabled.
@@ -470,8 +470,8 @@ func (h Hub) Validate() error {
 				bad("%s: VLAN %s: want one of the port's devices on another device, tag 1-4094", where, v.Name)
 			}
 		}
-		if p.HeldShut != "" && p.HeldShut != ShutBPDU && p.HeldShut != ShutFlap {
-			bad("%s: held shut for %q: want %s or %s", where, p.HeldShut, ShutBPDU, ShutFlap)
+		if p.HeldShut != "" && p.HeldShut != ShutBPDU && p.HeldShut != ShutFlap && p.HeldShut != ShutUnknown {
+			bad("%s: held shut for %q: want %s, %s or %s", where, p.HeldShut, ShutBPDU, ShutFlap, ShutUnknown)
 		}
 	}
 	if b := h.Backbone; b != nil {

@@ -31,6 +31,9 @@ import (
 const (
 	ShutBPDU = "bpdu"
 	ShutFlap = "flap"
+	// ShutUnknown is a shut port whose record of why could not be read: it
+	// stays shut, and the controller holds it for that reason too.
+	ShutUnknown = "unknown"
 )
 
 // PortShut is a port shut by its guards, as recorded and reported.
@@ -77,7 +80,7 @@ func readShut(runDir string, h Hub) (map[string]PortShut, error) {
 			// Records are written atomically, so only a damaged disk makes
 			// one that does not parse. It still names a shut port, of
 			// unknown reason and at sequence 0.
-			r = PortShut{Port: port, Reason: "unknown", Detail: "unreadable shut record: " + err.Error()}
+			r = PortShut{Port: port, Reason: ShutUnknown, Detail: "unreadable shut record: " + err.Error()}
 		}
 		r.Port = port
 		out[port] = r

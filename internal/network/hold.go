@@ -5,7 +5,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
@@ -45,11 +44,13 @@ import (
 const (
 	ShutBPDU = "bpdu"
 	ShutFlap = "flap"
+	// ShutUnknown is a port the node holds shut whose record of why it
+	// could not read: still a hold, still re-enabled by the customer.
+	ShutUnknown = "unknown"
 )
 
 // holdKind is what differs between the kinds of hold.
 type holdKind struct {
-	reasons  []string
 	portKind string // the kind of port it applies to, "" for any
 	held     string // audit action (and mail cause) of a recorded hold
 	reenable string // audit action of its re-enable
@@ -57,10 +58,9 @@ type holdKind struct {
 }
 
 var holdKinds = map[string]holdKind{
-	observed.HoldL2Guard: {reasons: []string{ShutBPDU, ShutFlap}, portKind: "onprem",
+	observed.HoldL2Guard: {portKind: "onprem",
 		held: "port.l2_guard.shut", reenable: "port.l2_guard.reenable", conflict: "port %s is not shut by a layer-2 guard"},
-	observed.HoldRouteLimit: {reasons: []string{"limit"},
-		held: "bgp.route_limit.exceeded", reenable: "bgp.reenable", conflict: "the BGP session of port %s is not stopped"},
+	observed.HoldRouteLimit: {held: "bgp.route_limit.exceeded", reenable: "bgp.reenable", conflict: "the BGP session of port %s is not stopped"},
 }
 
 //go:embed mailtext/*.txt
@@ -134,8 +134,8 @@ func (s *Compiler) recordHold(ctx context.Context, node string, h observed.Hold)
 	if !ok {
 		return fault.Field("kind", "want %s or %s", observed.HoldL2Guard, observed.HoldRouteLimit)
 	}
-	if !slices.Contains(k.reasons, h.Reason) {
-		return fault.Field("reason", "a %s hold's reason is one of %v", h.Kind, k.reasons)
+	if !observed.ValidHoldReason(h.Kind, h.Reason) {
+		return fault.Field("reason", "a %s hold's reason is one of %v", h.Kind, observed.HoldReasons(h.Kind))
 	}
 	if h.Prefixes < 0 || h.Limit < 0 || h.ReenableSeq < 0 {
 		return fault.Field("prefixes", "counts and sequences are not negative")

@@ -421,3 +421,44 @@ func TestHoldRecordedOnceConcurrently(t *testing.T) {
 		}
 	})
 }
+
+// TestL2GuardHoldOfUnknownReason: a node that cannot read its record of why
+// it shut a port reports the hold with reason "unknown". The port is shut
+// all the same, so the controller records the hold, mails the customer,
+// keeps it shut in the desired state and lets the customer re-enable it —
+// refusing it would leave the port down with no way back.
+func TestL2GuardHoldOfUnknownReason(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		a := e.addCustomer("a")
+		e.addOpsAdmins(a)
+		code := a.codes[pOnPrem]
+		e.place(a, pOnPrem, pMPrivate)
+		e.applyOnly(a, code)
+		if err := e.svc.Compiler.NodeReportsHolds(e.ctx, "tyo-1", []observed.Hold{{Kind: observed.HoldL2Guard, PortCode: code,
+			Reason: ShutUnknown, Detail: "unreadable shut record"}}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := e.svc.Workflow.GetPortGuard(a.ctx, a.sc, code)
+		if err != nil || st.State != "shut" || st.Reason != ShutUnknown {
+			t.Fatalf("guard = %+v, %v", st, err)
+		}
+		mails := e.mails(a.id, "port.l2_guard.shut")
+		if len(mails) != 2 {
+			t.Fatalf("%d guard mails, want 2", len(mails))
+		}
+		for _, m := range mails {
+			w := map[string]string{"en": "could not be read", "ja": "読み取れませんでした"}[m.lang]
+			if !strings.Contains(m.body, w) || strings.Contains(m.body, "BPDU") {
+				t.Errorf("%s mail does not say the cause is unknown:\n%s", m.lang, m.body)
+			}
+		}
+		if p := e.desiredPort("tyo-1", code); p.Shut != ShutUnknown {
+			t.Errorf("desired port while held: shut %q", p.Shut)
+		}
+		if st, err := e.svc.Workflow.ReenablePort(a.ctx, a.sc, code); err != nil || st.State != "active" {
+			t.Fatalf("re-enabled = %+v, %v", st, err)
+		}
+	})
+}

@@ -79,7 +79,8 @@ type Port struct {
 	Sessions    []Session `json:"bgp_sessions"`
 	BGPEnabled  bool      `json:"bgp_enabled"`  // false while stopped by the route limit
 	ReenableSeq int64     `json:"reenable_seq"` // bumped when the customer re-enables
-	// Shut is set while a layer-2 guard holds the port shut (bpdu, flap):
+	// Shut is set while a layer-2 guard holds the port shut (bpdu, flap, or
+	// unknown when the node could not read its record of why):
 	// its links stay down, wherever the hub runs, until the customer
 	// re-enables it.
 	Shut        string      `json:"shut,omitempty"`
@@ -283,8 +284,8 @@ func (s State) Check() error {
 			if p.SpeedMbps <= 0 || len(p.Legs) == 0 {
 				return fmt.Errorf("desired state: %s needs a speed and a leg", pat)
 			}
-			if p.Shut != "" && ((p.Shut != "bpdu" && p.Shut != "flap") || p.Kind != "onprem") {
-				return fmt.Errorf("desired state: %s: shut %q: want bpdu or flap, on an on-premises port", pat, p.Shut)
+			if p.Shut != "" && ((p.Shut != "bpdu" && p.Shut != "flap" && p.Shut != "unknown") || p.Kind != "onprem") {
+				return fmt.Errorf("desired state: %s: shut %q: want bpdu, flap or unknown, on an on-premises port", pat, p.Shut)
 			}
 			for _, l := range p.Legs {
 				if !ifRE.MatchString(l.Interface) || l.VLAN < 0 || l.VLAN > 4094 {

@@ -47,7 +47,7 @@
 //     action disable) and the agent reports the trip; bgp_enabled is false
 //     while the controller holds it stopped, and a change of reenable_seq
 //     means the customer re-enabled it: restart the session.
-//   - ports[].shut: set (bpdu, flap) while a layer-2 guard holds the
+//   - ports[].shut: set (bpdu, flap, unknown) while a layer-2 guard holds the
 //     on-premises port shut: keep its links down until it is cleared.
 //   - ports[].route_policy: what the hub advertises on the port besides the
 //     hub networks. "All" (on-premises): every route. "DefaultRoute":

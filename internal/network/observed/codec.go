@@ -207,9 +207,20 @@ var (
 	backboneNames = []string{"main", "sub", "backup"}
 	legNames      = []string{"", "primary", "secondary"}
 	holdKinds     = []string{HoldL2Guard, HoldRouteLimit}
-	holdReasons   = map[string][]string{HoldL2Guard: {"bpdu", "flap", "unknown"}, HoldRouteLimit: {"limit"}}
 	eventKinds    = []string{EventSession, EventHold}
 )
+
+// Reasons of a hold: a layer-2 guard shuts a port for a BPDU, for
+// flapping, or — when the node's record of why is unreadable — for an
+// unknown reason (the port stays shut all the same); a route-limit hold is
+// for the limit. The controller and the desired state accept exactly these.
+var holdReasons = map[string][]string{HoldL2Guard: {"bpdu", "flap", "unknown"}, HoldRouteLimit: {"limit"}}
+
+// ValidHoldReason reports whether reason is one a hold of kind may carry.
+func ValidHoldReason(kind, reason string) bool { return slices.Contains(holdReasons[kind], reason) }
+
+// HoldReasons lists the reasons a hold of kind may carry.
+func HoldReasons(kind string) []string { return slices.Clone(holdReasons[kind]) }
 
 func (p Port) check() error {
 	if err := bound("bgp_sessions", len(p.Sessions), MaxSessions, "links", len(p.Links), MaxLinks, "firewall_rules", len(p.Rules), MaxRules); err != nil {
@@ -257,7 +268,7 @@ func (s Session) check(names []string) error {
 }
 
 func (h Hold) check() error {
-	if !slices.Contains(holdKinds, h.Kind) || !slices.Contains(holdReasons[h.Kind], h.Reason) {
+	if !slices.Contains(holdKinds, h.Kind) || !ValidHoldReason(h.Kind, h.Reason) {
 		return fmt.Errorf("hold: kind %q with reason %q", h.Kind, h.Reason)
 	}
 	if !codeRE.MatchString(h.PortCode) {
