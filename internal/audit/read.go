@@ -8,7 +8,6 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
-	"github.com/tsunagi-net/tsunagi/internal/secretbox"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
@@ -65,20 +64,20 @@ func (l *Log) List(ctx context.Context, q Query) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	boxes := map[string]*secretbox.Box{} // per customer, for this page only
+	keys := map[string]*customerKey{} // per customer, for this page only
 	for i := range out {
 		e := &out[i]
 		if e.Sealed == "" {
 			continue
 		}
-		box, ok := boxes[e.CustomerID]
+		k, ok := keys[e.CustomerID]
 		if !ok {
-			if box, err = customerBox(ctx, l.db, e.CustomerID); err != nil {
+			if k, err = customerBox(ctx, l.db, e.CustomerID); err != nil {
 				return nil, err
 			}
-			boxes[e.CustomerID] = box
+			keys[e.CustomerID] = k
 		}
-		open(e, box)
+		open(e, k)
 	}
 	return out, nil
 }

@@ -3,7 +3,9 @@ package audit
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -174,10 +176,35 @@ func errKey(cust string, err error) error {
 	return fmt.Errorf("audit: key of %s: %w", cust, err)
 }
 
+// customerKey is a customer's audit key: the box that seals under it, and
+// its ID, which prefixes every blob sealed under it ("<id>:v1:…") so that a
+// blob sealed under a destroyed key reads as erased even when the customer
+// has a newer key, while a blob that does not open under the key that
+// sealed it reads as damaged.
+type customerKey struct {
+	box *secretbox.Box
+	id  string
+}
+
+// keyID is the first 8 bytes of the key's SHA-256, in hex: it names the key
+// and gives nothing of it away.
+func keyID(key []byte) string {
+	sum := sha256.Sum256(key)
+	return hex.EncodeToString(sum[:8])
+}
+
+func newKey(key []byte) (*customerKey, error) {
+	box, err := secretbox.New(key)
+	if err != nil {
+		return nil, err
+	}
+	return &customerKey{box: box, id: keyID(key)}, nil
+}
+
 // customerBox returns cust's audit key, nil when it has none. The key is
 // read on every use, never cached: once ForgetCustomerTx has committed, no
 // controller may open the customer's fields again.
-func customerBox(ctx context.Context, q store.Querier, cust string) (*secretbox.Box, error) {
+func customerBox(ctx context.Context, q store.Querier, cust string) (*customerKey, error) {
 	var sealed string
 	err := store.Scan(q.QueryRow(ctx, `SELECT sealed_key FROM audit_keys WHERE customer_id = ?`, cust), &sealed)
 	if errors.Is(err, store.ErrNotFound) {
@@ -194,11 +221,11 @@ func customerBox(ctx context.Context, q store.Querier, cust string) (*secretbox.
 	if err != nil {
 		return nil, errKey(cust, err)
 	}
-	box, err := secretbox.New(key)
+	k, err := newKey(key)
 	if err != nil {
 		return nil, errKey(cust, err)
 	}
-	return box, nil
+	return k, nil
 }
 
 // sealTx seals e's personal fields under its customer's key, making the key
@@ -209,16 +236,16 @@ func sealTx(ctx context.Context, tx *store.Tx, e *Entry, kind string) error {
 	if p == nil {
 		return nil
 	}
-	box, err := customerBox(ctx, tx, e.CustomerID)
+	k, err := customerBox(ctx, tx, e.CustomerID)
 	if err != nil {
 		return err
 	}
-	if box == nil {
+	if k == nil {
 		key := make([]byte, secretbox.KeySize)
 		if _, err := rand.Read(key); err != nil {
 			return errKey(e.CustomerID, err)
 		}
-		if box, err = secretbox.New(key); err != nil {
+		if k, err = newKey(key); err != nil {
 			return errKey(e.CustomerID, err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO audit_keys (customer_id, sealed_key, created_at) VALUES (?, ?, ?)`,
@@ -231,16 +258,18 @@ func sealTx(ctx context.Context, tx *store.Tx, e *Entry, kind string) error {
 	if err != nil {
 		return fmt.Errorf("audit: seal: %w", err)
 	}
-	e.Sealed = box.Seal(string(plain), sealContext(e.Seq))
+	e.Sealed = k.id + ":" + k.box.Seal(string(plain), sealContext(e.Seq))
 	return nil
 }
 
-// open puts the sealed fields of a stored entry back with box, or marks
-// them erased when box is nil (the key was destroyed). A blob that does
-// not open leaves the markers: Verify reports the entry as altered.
-func open(e *Entry, box *secretbox.Box) {
+// open puts the sealed fields of a stored entry back with k, the
+// customer's key, or marks them erased when the key that sealed them was
+// destroyed (k is nil, or a newer key). A blob that does not open under its
+// own key leaves the markers: Verify reports the entry as altered.
+func open(e *Entry, k *customerKey) {
 	e.SealedFields = sealedFields(e)
-	if box == nil {
+	id, blob, _ := strings.Cut(e.Sealed, ":")
+	if k == nil || id != k.id {
 		e.erased = true
 		for _, name := range e.SealedFields {
 			if k, ok := strings.CutPrefix(name, "detail."); ok {
@@ -251,7 +280,7 @@ func open(e *Entry, box *secretbox.Box) {
 		}
 		return
 	}
-	plain, err := box.Open(e.Sealed, sealContext(e.Seq))
+	plain, err := k.box.Open(blob, sealContext(e.Seq))
 	if err != nil {
 		return
 	}

@@ -185,6 +185,22 @@ func TestSealedFieldsRoundTripAndForget(t *testing.T) {
 		if b := got[2]; b.Erased() || b.ActorName != plantLogin || b.Detail["login_id"] != "hanako" {
 			t.Errorf("cus_b's entry after forgetting cus_a = %+v", b)
 		}
+		// A later event of cus_a gets a new key: it opens, the old ones stay
+		// erased, and nothing of the old fields is left in the database.
+		record(t, log, customerActor, audit.Event{Action: "account.language", Target: "account:acc_c1", CustomerID: "cus_a"})
+		got = listAll(t, log)
+		if e, n := got[0], got[6]; !e.Erased() || e.ActorName != audit.ErasedMark || n.Erased() || n.ActorName != plantLogin {
+			t.Errorf("with a new key: the old entry %+v, the new one %+v", e, n)
+		}
+		raw = rowBytes(t, db)
+		for _, s := range []string{plantLogin, plantEmail, plantIP, plantWhy} {
+			if bytes.Contains(raw, []byte(s)) {
+				t.Errorf("the database holds %q in plain text after forgetting", s)
+			}
+		}
+		if n, err := log.Verify(ctx); err != nil || n != 7 {
+			t.Fatalf("verify = %d, %v; want 7 intact", n, err)
+		}
 	})
 }
 
@@ -194,7 +210,7 @@ func TestSealedFieldsRoundTripAndForget(t *testing.T) {
 func TestSealedTamperingIsDetected(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		"edited blob":    `UPDATE audit_events SET sealed = 'v1:AAAA' || substr(sealed, 8) WHERE seq = 1`,
+		"edited blob":    `UPDATE audit_events SET sealed = substr(sealed, 1, 24) || 'AAAA' || substr(sealed, 29) WHERE seq = 1`,
 		"swapped blob":   `UPDATE audit_events SET sealed = (SELECT sealed FROM audit_events WHERE seq = 2) WHERE seq = 1`,
 		"dropped blob":   `UPDATE audit_events SET sealed = '' WHERE seq = 1`,
 		"unsealed field": `UPDATE audit_events SET actor_name = 'someone' WHERE seq = 1`,
