@@ -7,7 +7,9 @@
 // editing any event breaks every hash after it (Verify). The database refuses
 // UPDATE and DELETE on the table as well. The actor, the source address and the
 // request ID come from the context (WithActor), so call sites state only what
-// happened.
+// happened. A customer's personal fields are stored sealed under a key of
+// that customer, which the purge destroys (seal.go): the log forgets them
+// without changing a byte of the chain.
 package audit
 
 import (

@@ -72,7 +72,7 @@ func (l *Log) List(ctx context.Context, q Query) ([]Entry, error) {
 		}
 		k, ok := keys[e.CustomerID]
 		if !ok {
-			if k, err = customerBox(ctx, l.db, e.CustomerID); err != nil {
+			if k, err = loadKey(ctx, l.db, e.CustomerID); err != nil {
 				return nil, err
 			}
 			keys[e.CustomerID] = k

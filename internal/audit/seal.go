@@ -201,10 +201,10 @@ func newKey(key []byte) (*customerKey, error) {
 	return &customerKey{box: box, id: keyID(key)}, nil
 }
 
-// customerBox returns cust's audit key, nil when it has none. The key is
+// loadKey returns cust's audit key, nil when it has none. The key is
 // read on every use, never cached: once ForgetCustomerTx has committed, no
 // controller may open the customer's fields again.
-func customerBox(ctx context.Context, q store.Querier, cust string) (*customerKey, error) {
+func loadKey(ctx context.Context, q store.Querier, cust string) (*customerKey, error) {
 	var sealed string
 	err := store.Scan(q.QueryRow(ctx, `SELECT sealed_key FROM audit_keys WHERE customer_id = ?`, cust), &sealed)
 	if errors.Is(err, store.ErrNotFound) {
@@ -236,7 +236,7 @@ func sealTx(ctx context.Context, tx *store.Tx, e *Entry, kind string) error {
 	if p == nil {
 		return nil
 	}
-	k, err := customerBox(ctx, tx, e.CustomerID)
+	k, err := loadKey(ctx, tx, e.CustomerID)
 	if err != nil {
 		return err
 	}
