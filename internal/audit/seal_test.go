@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
@@ -263,4 +264,39 @@ func BenchmarkRecordTx(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestConcurrentFirstEventsMakeOneKey: appends racing to be a customer's
+// first sealed event make one key, and every entry opens with it.
+func TestConcurrentFirstEventsMakeOneKey(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		log := audit.New(db)
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Go(func() {
+				ev := inviteEvent
+				ev.CustomerID = []string{"cus_a", "cus_b"}[w%2]
+				for range 5 {
+					if err := log.Record(audit.WithActor(context.Background(), customerActor), ev); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		var keys int
+		if err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_keys`).Scan(&keys); err != nil || keys != 2 {
+			t.Fatalf("keys = %d, %v; want one per customer", keys, err)
+		}
+		for _, e := range listAll(t, log) {
+			if e.ActorName != plantLogin || e.Detail["email"] != plantEmail {
+				t.Fatalf("entry %d does not open: %+v", e.Seq, e)
+			}
+		}
+		if n, err := log.Verify(context.Background()); err != nil || n != 40 {
+			t.Fatalf("verify = %d, %v; want 40", n, err)
+		}
+	})
 }
