@@ -7,7 +7,9 @@
 // editing any event breaks every hash after it (Verify). The database refuses
 // UPDATE and DELETE on the table as well. The actor, the source address and the
 // request ID come from the context (WithActor), so call sites state only what
-// happened.
+// happened. A customer's personal fields are stored sealed under a key of
+// that customer, which the purge destroys (seal.go): the log forgets them
+// without changing a byte of the chain.
 package audit
 
 import (
@@ -67,24 +69,39 @@ type Event struct {
 	Detail     map[string]any // small, non-secret facts
 }
 
-// Entry is a stored event.
+// Entry is a stored event, as List shows it: with the personal fields of a
+// customer's event opened with the customer's key (seal.go), or showing
+// ErasedMark once the key was destroyed.
+//
+// Sealed is the stored blob of those fields and SealedFields names them
+// ("actor_name", "source_ip", "target", "reason", "detail.<key>"); both are
+// empty on entries with none and on every entry appended before sealing
+// existed. The chain hash covers the stored form: an exporter recomputes
+// an entry's hash by setting every field named in SealedFields to
+// SealedMark ("(sealed)"), dropping sealed_fields, and hashing as Hash says.
+// That needs no key, so a customer verifies its export before and after its
+// personal fields are erased.
 type Entry struct {
-	Seq        int64          `json:"seq"`
-	At         time.Time      `json:"at"`
-	ActorID    string         `json:"actor_id"`
-	ActorKind  string         `json:"actor_kind"`
-	ActorName  string         `json:"actor_name"`
-	CustomerID string         `json:"customer_id,omitempty"`
-	OnBehalfOf string         `json:"on_behalf_of,omitempty"`
-	Action     string         `json:"action"`
-	Target     string         `json:"target"`
-	SourceIP   string         `json:"source_ip"`
-	RequestID  string         `json:"request_id"`
-	Result     string         `json:"result"`
-	Reason     string         `json:"reason,omitempty"`
-	Detail     map[string]any `json:"detail,omitempty"`
-	PrevHash   string         `json:"prev_hash"`
-	Hash       string         `json:"hash"`
+	Seq          int64          `json:"seq"`
+	At           time.Time      `json:"at"`
+	ActorID      string         `json:"actor_id"`
+	ActorKind    string         `json:"actor_kind"`
+	ActorName    string         `json:"actor_name"`
+	CustomerID   string         `json:"customer_id,omitempty"`
+	OnBehalfOf   string         `json:"on_behalf_of,omitempty"`
+	Action       string         `json:"action"`
+	Target       string         `json:"target"`
+	SourceIP     string         `json:"source_ip"`
+	RequestID    string         `json:"request_id"`
+	Result       string         `json:"result"`
+	Reason       string         `json:"reason,omitempty"`
+	Detail       map[string]any `json:"detail,omitempty"`
+	Sealed       string         `json:"sealed,omitempty"`
+	SealedFields []string       `json:"sealed_fields,omitempty"`
+	PrevHash     string         `json:"prev_hash"`
+	Hash         string         `json:"hash"`
+
+	erased bool // the customer's key is destroyed (Erased)
 }
 
 // Log appends to and reads the audit log.
@@ -117,6 +134,10 @@ func (l *Log) RecordTx(ctx context.Context, tx *store.Tx, ev Event) error {
 		`UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash`), &e.Seq, &e.PrevHash); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
+	// The blob is bound to the sequence number, known only now.
+	if err := sealTx(ctx, tx, &e, a.Kind); err != nil {
+		return err
+	}
 	detail, err := json.Marshal(e.Detail)
 	if err != nil {
 		return fmt.Errorf("audit: detail: %w", err)
@@ -128,10 +149,10 @@ func (l *Log) RecordTx(ctx context.Context, tx *store.Tx, ev Event) error {
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO audit_events
 		(seq, at, actor_id, actor_kind, actor_name, customer_id, on_behalf_of, action, target,
-		 source_ip, request_id, result, reason, detail, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 source_ip, request_id, result, reason, detail, sealed, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Seq, clock.Store(e.At), e.ActorID, e.ActorKind, e.ActorName, customer, e.OnBehalfOf,
-		e.Action, e.Target, e.SourceIP, e.RequestID, e.Result, e.Reason, string(detail), e.PrevHash, e.Hash); err != nil {
+		e.Action, e.Target, e.SourceIP, e.RequestID, e.Result, e.Reason, string(detail), e.Sealed, e.PrevHash, e.Hash); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE audit_head SET hash = ? WHERE id = 1`, e.Hash); err != nil {
@@ -143,10 +164,16 @@ func (l *Log) RecordTx(ctx context.Context, tx *store.Tx, ev Event) error {
 	return nil
 }
 
-// Hash is the chain hash of e: SHA-256 over the previous hash and a canonical
-// JSON encoding of every field but the hash itself. Anyone holding an export
-// can recompute it.
+// Hash is the chain hash of e: SHA-256 over the previous hash, a newline,
+// and the canonical JSON encoding (encoding/json of Entry: fields in
+// declaration order, map keys sorted, empty omitempty fields left out) of
+// e's stored form — every field but the hash itself, with each field named
+// in SealedFields set back to SealedMark and sealed_fields left out, the
+// sealed blob included. Anyone holding an export can recompute it, with or
+// without the customer's key, and entries from before sealing hash as they
+// always did.
 func Hash(e Entry) string {
+	e = stored(e)
 	e.Hash = ""
 	e.At = e.At.UTC()
 	if len(e.Detail) == 0 {

@@ -56,8 +56,34 @@ func (q Query) Page(after int64, limit int) Query {
 	return q
 }
 
-// List returns entries in chain order.
+// List returns entries in chain order, the personal fields of customers'
+// events opened with their customers' keys, or shown as ErasedMark where a
+// key was destroyed (seal.go).
 func (l *Log) List(ctx context.Context, q Query) ([]Entry, error) {
+	out, err := l.list(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string]*customerKey{} // per customer, for this page only
+	for i := range out {
+		e := &out[i]
+		if e.Sealed == "" {
+			continue
+		}
+		k, ok := keys[e.CustomerID]
+		if !ok {
+			if k, err = loadKey(ctx, l.db, e.CustomerID); err != nil {
+				return nil, err
+			}
+			keys[e.CustomerID] = k
+		}
+		open(e, k)
+	}
+	return out, nil
+}
+
+// list returns entries in their stored form.
+func (l *Log) list(ctx context.Context, q Query) ([]Entry, error) {
 	switch {
 	case q.bad != "":
 		return nil, fault.Wrap(fault.Internal, errors.New("audit: "+q.bad), "internal error")
@@ -68,7 +94,7 @@ func (l *Log) List(ctx context.Context, q Query) ([]Entry, error) {
 		q.Limit = 100
 	}
 	sqlq := `SELECT seq, at, actor_id, actor_kind, actor_name, customer_id, on_behalf_of, action, target,
-		source_ip, request_id, result, reason, detail, prev_hash, hash FROM audit_events WHERE seq > ?`
+		source_ip, request_id, result, reason, detail, sealed, prev_hash, hash FROM audit_events WHERE seq > ?`
 	args := []any{q.AfterSeq}
 	if !q.all {
 		sqlq += ` AND customer_id = ?`
@@ -87,7 +113,7 @@ func (l *Log) List(ctx context.Context, q Query) ([]Entry, error) {
 		var at, detail string
 		var customer *string
 		if err := rows.Scan(&e.Seq, &at, &e.ActorID, &e.ActorKind, &e.ActorName, &customer, &e.OnBehalfOf,
-			&e.Action, &e.Target, &e.SourceIP, &e.RequestID, &e.Result, &e.Reason, &detail, &e.PrevHash, &e.Hash); err != nil {
+			&e.Action, &e.Target, &e.SourceIP, &e.RequestID, &e.Result, &e.Reason, &detail, &e.Sealed, &e.PrevHash, &e.Hash); err != nil {
 			return nil, fmt.Errorf("audit: %w", err)
 		}
 		if customer != nil {
@@ -126,7 +152,8 @@ func (l *Log) Verify(ctx context.Context) (int64, error) {
 	prev := ""
 	var after, n int64
 	for after < headSeq {
-		page, err := l.List(ctx, AllCustomers().Page(after, 1000))
+		// The stored form is what the hashes cover: nothing is opened.
+		page, err := l.list(ctx, AllCustomers().Page(after, 1000))
 		if err != nil {
 			return n, err
 		}

@@ -24,6 +24,12 @@ func TestHoldsMigration(t *testing.T) {
 			if err := db.MigrateTo(ctx, 50); err != nil {
 				t.Fatal(err)
 			}
+			// The services below append to the audit log as the current code
+			// does, with the sealed column and the customers' audit keys
+			// (migrations 00066–00067): the old schema gets the two for the
+			// seeding and loses them again before the upgrade adds them.
+			shim(t, db, `ALTER TABLE audit_events ADD COLUMN sealed TEXT NOT NULL DEFAULT ''`,
+				`CREATE TABLE audit_keys (customer_id TEXT PRIMARY KEY, sealed_key TEXT NOT NULL, created_at TEXT NOT NULL)`)
 			e := newEnv(t, db)
 			a := e.addCustomer("a")
 			e.place(a, pOnPrem, pAPrivate)
@@ -39,6 +45,7 @@ func TestHoldsMigration(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			shim(t, db, `DROP TABLE audit_keys`, `ALTER TABLE audit_events DROP COLUMN sealed`)
 			if err := db.Migrate(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -57,5 +64,15 @@ func TestHoldsMigration(t *testing.T) {
 				t.Errorf("re-enable after the upgrade: %+v, %v", b, err)
 			}
 		})
+	}
+}
+
+// shim runs schema statements a migration test needs around its seeding.
+func shim(t *testing.T, db *store.DB, stmts ...string) {
+	t.Helper()
+	for _, q := range stmts {
+		if _, err := db.Exec(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
 	}
 }
