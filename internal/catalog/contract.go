@@ -29,6 +29,9 @@ type Contract struct {
 	Status          string     `json:"status"` // active | cancelled
 	StartDate       string     `json:"start_date"`
 	TerminationDate string     `json:"termination_date,omitempty"`
+	// EndsOn is the day after TerminationDate (JST): day 1, when the
+	// contract's ports and hubs end.
+	EndsOn string `json:"ends_on,omitempty"`
 	CancelledAt     *time.Time `json:"cancelled_at,omitempty"`
 	CancelReason    string     `json:"cancel_reason,omitempty"`
 	CreatedAt       time.Time  `json:"created_at"`
@@ -135,6 +138,7 @@ func scanContract(s interface{ Scan(...any) error }) (Contract, error) {
 	k.CreatedAt = parseTime(at)
 	if term != nil {
 		k.TerminationDate = *term
+		k.EndsOn = DayOne(*term)
 	}
 	if cancelled != nil {
 		t := parseTime(*cancelled)
@@ -365,6 +369,9 @@ func (c *Catalog) CancelContract(ctx context.Context, op tenant.Operator, code s
 				return err
 			}
 			detail["customer_terminated_on"], detail["purge_due_on"] = last, due
+			if err := c.terminated(ctx, tx, Termination{Customer: cust, TerminatedOn: last, EndsOn: DayOne(last), PurgeDueOn: due}); err != nil {
+				return err
+			}
 		}
 		if err := c.audit.RecordTx(ctx, tx, audit.Event{Action: "contract.cancel", Target: "contract:" + code,
 			CustomerID: string(cust), Detail: detail}); err != nil {
