@@ -29,13 +29,14 @@ type Contract struct {
 	Status          string     `json:"status"` // active | cancelled
 	StartDate       string     `json:"start_date"`
 	TerminationDate string     `json:"termination_date,omitempty"`
+	CancelledAt     *time.Time `json:"cancelled_at,omitempty"`
+	CancelReason    string     `json:"cancel_reason,omitempty"`
+	CreatedAt       time.Time  `json:"created_at"`
+	Options         []Option   `json:"options"`
+
 	// EndsOn is the day after TerminationDate (JST): day 1, when the
 	// contract's ports and hubs end.
-	EndsOn       string     `json:"ends_on,omitempty"`
-	CancelledAt  *time.Time `json:"cancelled_at,omitempty"`
-	CancelReason string     `json:"cancel_reason,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
-	Options      []Option   `json:"options"`
+	EndsOn string `json:"ends_on,omitempty"`
 }
 
 // Option is an option bought on a contract.
