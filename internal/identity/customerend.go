@@ -113,11 +113,11 @@ func (s *Service) endCustomer(ctx context.Context, now time.Time, id string) (bo
 // customer's accounts learn nothing more than a stranger would) and errAuth
 // for a session or token (the answer to a revoked one).
 func (s *Service) checkEnded(ctx context.Context, cust catalog.CustomerID, accountID, via string) error {
-	var ended *string
-	if err := store.Scan(s.db.QueryRow(ctx, `SELECT ended_at FROM customers WHERE id = ?`, cust), &ended); err != nil {
+	ended, err := customerEnded(ctx, s.db, cust)
+	if err != nil {
 		return fmt.Errorf("authenticate: %w", err)
 	}
-	if ended == nil {
+	if !ended {
 		return nil
 	}
 	if err := s.audit.Record(ctx, audit.Event{Action: "access.denied.ended", Target: "account:" + accountID,
@@ -128,6 +128,15 @@ func (s *Service) checkEnded(ctx context.Context, cust catalog.CustomerID, accou
 		return errLogin
 	}
 	return errAuth
+}
+
+// customerEnded reports whether customer cust has been ended.
+func customerEnded(ctx context.Context, q store.Querier, cust catalog.CustomerID) (bool, error) {
+	var ended *string
+	if err := store.Scan(q.QueryRow(ctx, `SELECT ended_at FROM customers WHERE id = ?`, cust), &ended); err != nil {
+		return false, err
+	}
+	return ended != nil, nil
 }
 
 // terminationMail is the data of mailtext/customer-terminated.

@@ -12,6 +12,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/mailtest"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
@@ -237,6 +238,13 @@ func TestEndedRefusedWithSurvivingSession(t *testing.T) {
 	}
 	if n := countAudit(t, db, "access.denied.ended", string(f.cust)); n != 3 {
 		t.Errorf("%d refusals audited, want 3", n)
+	}
+	// Nor does a password reset mail a link.
+	if err := f.svc.RequestReset(f.ctx, CustomerSide, ResetInput{LoginID: c.login}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := mailtest.FindLinkToken(t, f.svc.Outbox(), c.login+"@example.jp", "password.reset.request"); ok {
+		t.Error("an ended customer's account was mailed a reset link")
 	}
 }
 
