@@ -37,6 +37,9 @@ type Contract struct {
 	// EndsOn is the day after TerminationDate (JST): day 1, when the
 	// contract's ports and hubs end.
 	EndsOn string `json:"ends_on,omitempty"`
+	// PurgeDueOn is the customer's erasure deadline, set once its last
+	// contract is cancelled (Customer.PurgeDueOn).
+	PurgeDueOn string `json:"purge_due_on,omitempty"`
 }
 
 // Option is an option bought on a contract.
@@ -129,13 +132,14 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-const contractCols = `id, customer_id, service_code, plan, status, start_date, termination_date, cancelled_at, cancel_reason, created_at`
+const contractCols = `id, customer_id, service_code, plan, status, start_date, termination_date, cancelled_at, cancel_reason, created_at,
+	(SELECT purge_due_on FROM customers WHERE customers.id = contracts.customer_id)`
 
 func scanContract(s interface{ Scan(...any) error }) (Contract, error) {
 	var k Contract
 	var at string
-	var term, cancelled, reason *string
-	err := s.Scan(&k.ID, &k.CustomerID, &k.ServiceCode, &k.Plan, &k.Status, &k.StartDate, &term, &cancelled, &reason, &at)
+	var term, cancelled, reason, purge *string
+	err := s.Scan(&k.ID, &k.CustomerID, &k.ServiceCode, &k.Plan, &k.Status, &k.StartDate, &term, &cancelled, &reason, &at, &purge)
 	k.CreatedAt = parseTime(at)
 	if term != nil {
 		k.TerminationDate = *term
@@ -147,6 +151,9 @@ func scanContract(s interface{ Scan(...any) error }) (Contract, error) {
 	}
 	if reason != nil {
 		k.CancelReason = *reason
+	}
+	if purge != nil {
+		k.PurgeDueOn = *purge
 	}
 	k.Options = []Option{}
 	return k, err

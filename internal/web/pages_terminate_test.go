@@ -72,7 +72,7 @@ func TestTerminationNotices(t *testing.T) {
 	}
 	var kk catalog.Contract
 	api.expect(http.StatusOK, "GET", "/api/v1/contracts/"+k.ServiceCode, nil).json(t, &kk)
-	if kk.TerminationDate != d || kk.EndsOn != one {
+	if kk.TerminationDate != d || kk.EndsOn != one || kk.PurgeDueOn != due {
 		t.Errorf("GET /api/v1/contracts/%s: %+v", k.ServiceCode, kk)
 	}
 
