@@ -137,6 +137,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	idCfg.Secrets = db.Secrets()
 	ids := identity.New(db, auditLog, idCfg)
+	cat.OnTerminated(ids.MailTermination)
 	if f.demo && f.id.mailDir == "" && f.id.smtpHost == "" {
 		f.id.mailDir = filepath.Join(f.dataDir, "mail")
 	}
@@ -158,7 +159,9 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	// The dated jobs: every controller on the database runs the scheduler;
 	// a job's lease makes one of them run each due time (internal/schedule).
-	jobs, err := schedule.New(db, auditLog, controllerName(), netSvc.Operations.SpeedJob())
+	jobs, err := schedule.New(db, auditLog, controllerName(), netSvc.Operations.SpeedJob(),
+		ids.EndJob(),
+		ids.TokenReminderJob())
 	if err != nil {
 		return err
 	}
@@ -218,7 +221,6 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	log.Info("tsunagi controller started", "customer", ls.Customer.Addr().String(), "management", ls.Mgmt.Addr().String(), "agent", agentAddr,
 		"database", string(db.Dialect()), "startup_ms", time.Since(start).Milliseconds())
-	go ids.RunReminders(ctx, time.Hour, func(err error) { log.Error("token reminders", "err", err) })
 	// The database closes only after the scheduler has recorded the end of
 	// a run that shutdown interrupted.
 	jobsCtx, stopJobs := context.WithCancel(ctx)

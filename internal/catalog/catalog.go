@@ -45,6 +45,9 @@ type (
 type Catalog struct {
 	db    *store.DB
 	audit *audit.Log
+	// onTerminated runs inside the transaction in which a customer becomes
+	// terminated (termination.go); set once, before the catalog is used.
+	onTerminated []TerminationHook
 }
 
 // New returns the catalog kept in db, recording changes in log.

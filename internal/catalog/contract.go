@@ -33,6 +33,13 @@ type Contract struct {
 	CancelReason    string     `json:"cancel_reason,omitempty"`
 	CreatedAt       time.Time  `json:"created_at"`
 	Options         []Option   `json:"options"`
+
+	// EndsOn is the day after TerminationDate (JST): day 1, when the
+	// contract's ports and hubs end.
+	EndsOn string `json:"ends_on,omitempty"`
+	// PurgeDueOn is the customer's erasure deadline, set once its last
+	// contract is cancelled (Customer.PurgeDueOn).
+	PurgeDueOn string `json:"purge_due_on,omitempty"`
 }
 
 // Option is an option bought on a contract.
@@ -125,16 +132,18 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-const contractCols = `id, customer_id, service_code, plan, status, start_date, termination_date, cancelled_at, cancel_reason, created_at`
+const contractCols = `id, customer_id, service_code, plan, status, start_date, termination_date, cancelled_at, cancel_reason, created_at,
+	(SELECT purge_due_on FROM customers WHERE customers.id = contracts.customer_id)`
 
 func scanContract(s interface{ Scan(...any) error }) (Contract, error) {
 	var k Contract
 	var at string
-	var term, cancelled, reason *string
-	err := s.Scan(&k.ID, &k.CustomerID, &k.ServiceCode, &k.Plan, &k.Status, &k.StartDate, &term, &cancelled, &reason, &at)
+	var term, cancelled, reason, purge *string
+	err := s.Scan(&k.ID, &k.CustomerID, &k.ServiceCode, &k.Plan, &k.Status, &k.StartDate, &term, &cancelled, &reason, &at, &purge)
 	k.CreatedAt = parseTime(at)
 	if term != nil {
 		k.TerminationDate = *term
+		k.EndsOn = DayOne(*term)
 	}
 	if cancelled != nil {
 		t := parseTime(*cancelled)
@@ -142,6 +151,9 @@ func scanContract(s interface{ Scan(...any) error }) (Contract, error) {
 	}
 	if reason != nil {
 		k.CancelReason = *reason
+	}
+	if purge != nil {
+		k.PurgeDueOn = *purge
 	}
 	k.Options = []Option{}
 	return k, err
@@ -365,6 +377,9 @@ func (c *Catalog) CancelContract(ctx context.Context, op tenant.Operator, code s
 				return err
 			}
 			detail["customer_terminated_on"], detail["purge_due_on"] = last, due
+			if err := c.terminated(ctx, tx, Termination{Customer: cust, TerminatedOn: last, EndsOn: DayOne(last), PurgeDueOn: due}); err != nil {
+				return err
+			}
 		}
 		if err := c.audit.RecordTx(ctx, tx, audit.Event{Action: "contract.cancel", Target: "contract:" + code,
 			CustomerID: string(cust), Detail: detail}); err != nil {

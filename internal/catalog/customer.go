@@ -20,6 +20,12 @@ type Customer struct {
 	CreatedAt    time.Time  `json:"created_at"`
 	TerminatedOn string     `json:"terminated_on,omitempty"` // JST date of the last contract's end
 	PurgeDueOn   string     `json:"purge_due_on,omitempty"`  // JST date by which everything is erased
+	// EndsOn is day 1 (JST), the day after TerminatedOn: the customer's
+	// accounts stop signing in from then on.
+	EndsOn string `json:"ends_on,omitempty"`
+	// EndedAt is when the customer.end job ended the customer (on EndsOn
+	// or, if no controller ran that day, at the first run after it).
+	EndedAt *time.Time `json:"ended_at,omitempty"`
 }
 
 // CustomerInput creates a customer.
@@ -47,16 +53,21 @@ func (c *Catalog) CreateCustomer(ctx context.Context, in CustomerInput) (Custome
 	return cu, nil
 }
 
-const customerCols = `id, name, status, created_at, terminated_on, purge_due_on`
+const customerCols = `id, name, status, created_at, terminated_on, purge_due_on, ended_at`
 
 func scanCustomer(s interface{ Scan(...any) error }) (Customer, error) {
 	var cu Customer
 	var at string
-	var term, purge *string
-	err := s.Scan(&cu.ID, &cu.Name, &cu.Status, &at, &term, &purge)
+	var term, purge, ended *string
+	err := s.Scan(&cu.ID, &cu.Name, &cu.Status, &at, &term, &purge, &ended)
 	cu.CreatedAt = parseTime(at)
 	if term != nil {
 		cu.TerminatedOn = *term
+		cu.EndsOn = DayOne(*term)
+	}
+	if ended != nil {
+		t := parseTime(*ended)
+		cu.EndedAt = &t
 	}
 	if purge != nil {
 		cu.PurgeDueOn = *purge

@@ -292,6 +292,19 @@ func (s *Service) RequestReset(ctx context.Context, side Side, in ResetInput) er
 			ev.Detail = map[string]any{"sent": false}
 			return s.audit.RecordTx(ctx, tx, ev)
 		}
+		// An ended customer's account gets no link: it could set a password
+		// but never sign in with it (customerend.go).
+		if a.CustomerID != "" {
+			ended, err := customerEnded(ctx, tx, a.CustomerID)
+			if err != nil {
+				return err
+			}
+			if ended {
+				ev.CustomerID, ev.Target = string(a.CustomerID), "account:"+a.ID
+				ev.Result, ev.Detail = audit.Denied, map[string]any{"sent": false, "reason": "customer_ended"}
+				return s.audit.RecordTx(ctx, tx, ev)
+			}
+		}
 		// At most MaxResetMails links per account per ResetLinkTTL, so that
 		// nobody can flood an inbox; the answer stays the same.
 		var recent int

@@ -226,12 +226,17 @@ func sourceIn(ip string, prefixes []netip.Prefix) bool {
 // its customer's allow-list.
 var errSourceRefused = fault.New(fault.Forbidden, "access from your address is not allowed by your organisation's source-IP allow-list")
 
-// checkSource refuses, and audits, a customer principal whose source address
-// is outside its customer's allow-list. It returns the customer's policy
+// checkSource refuses, and audits, a customer principal whose customer has
+// been ended (checkEnded) or whose source address is outside its customer's
+// allow-list. Every authentication path calls it, which makes it the one
+// place where an ended customer is shut out. It returns the customer's policy
 // (the zero policy for operator staff, whose listener filters sources).
 func (s *Service) checkSource(ctx context.Context, cust catalog.CustomerID, accountID, via string) (SecurityPolicy, error) {
 	if cust == "" {
 		return SecurityPolicy{}, nil
+	}
+	if err := s.checkEnded(ctx, cust, accountID, via); err != nil {
+		return SecurityPolicy{}, err
 	}
 	p, err := s.policy(ctx, s.db, cust)
 	if err != nil || len(p.AllowList) == 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	tmail "github.com/tsunagi-net/tsunagi/internal/mail"
+	"github.com/tsunagi-net/tsunagi/internal/schedule"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/text"
 )
@@ -294,79 +295,106 @@ func (s *Service) RevokeToken(ctx context.Context, p Principal, id string) error
 // TokenReminderLead is how long before expiry a token's owner is reminded.
 const TokenReminderLead = 14 * 24 * time.Hour
 
-// RemindExpiringTokens mails the owner of every live token that expires
-// within TokenReminderLead and has not been reminded yet; the mail and the
-// mark commit together, so each token's owner gets one reminder. It returns
-// how many it queued.
+// TokenReminderJobName names the token reminders' job in the scheduler.
+const TokenReminderJobName = "token.remind"
+
+// TokenReminderJob is the scheduler's job that mails the owner of every live
+// token expiring within TokenReminderLead, hourly: a token created with
+// less than the lead left is reminded within the hour, not the next day.
+// Each token's reminded_at is its done marker, set in the same transaction
+// as the queued mail and the audit entry, so its owner gets one reminder
+// however many controllers run the job.
+func (s *Service) TokenReminderJob() schedule.Job {
+	return schedule.Job{Name: TokenReminderJobName, Due: s.dueReminders, Do: s.remindToken,
+		Next: func(now time.Time) time.Time { return now.Add(time.Hour) }}
+}
+
+// RemindExpiringTokens runs the reminder job's items due now outside the
+// scheduler (tools and tests); it returns how many reminders it queued.
 func (s *Service) RemindExpiringTokens(ctx context.Context) (int, error) {
 	now := clock.Now()
-	type due struct{ id, name, account, email, lang, login, expires string }
-	var list []due
-	rows, err := s.db.Query(ctx, `SELECT t.id, t.name, a.id, a.email, a.language, a.login_id, t.expires_at
-		FROM api_tokens t JOIN accounts a ON a.id = t.account_id
-		WHERE t.revoked_at IS NULL AND t.reminded_at IS NULL AND a.disabled_at IS NULL AND t.expires_at > ? AND t.expires_at <= ?`,
-		clock.Store(now), clock.Store(now.Add(TokenReminderLead)))
+	due, err := s.dueReminders(ctx, now)
 	if err != nil {
-		return 0, fmt.Errorf("token reminders: %w", err)
+		return 0, err
 	}
-	for rows.Next() {
-		var d due
-		if err := rows.Scan(&d.id, &d.name, &d.account, &d.email, &d.lang, &d.login, &d.expires); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("token reminders: %w", err)
-		}
-		list = append(list, d)
-	}
-	rows.Close()
-	n := 0
 	ctx = audit.WithActor(ctx, audit.System)
-	for _, d := range list {
-		exp, _ := clock.Parse(d.expires)
-		err := s.db.InTx(ctx, func(tx *store.Tx) error {
-			res, err := tx.Exec(ctx, `UPDATE api_tokens SET reminded_at = ? WHERE id = ? AND reminded_at IS NULL`, clock.Store(now), d.id)
-			if err != nil {
-				return err
-			}
-			if k, _ := res.RowsAffected(); k != 1 {
-				return nil // another controller reminded it
-			}
-			var cust *string
-			if err := tx.QueryRow(ctx, `SELECT customer_id FROM accounts WHERE id = ?`, d.account).Scan(&cust); err != nil {
-				return err
-			}
-			m, err := tokenReminderMail(d.lang, d.email, d.login, d.name, exp)
-			if err != nil {
-				return err
-			}
-			if cust != nil {
-				m.CustomerID = *cust
-			}
-			if _, err := tmail.Enqueue(ctx, tx, m); err != nil {
-				return err
-			}
-			n++
-			return s.audit.RecordTx(ctx, tx, audit.Event{Action: "token.remind", Target: "token:" + d.id, CustomerID: m.CustomerID,
-				Detail: map[string]any{"expires_at": clock.Show(exp)}})
-		})
+	n := 0
+	for _, id := range due {
+		ok, err := s.remindToken(ctx, now, id)
 		if err != nil {
-			return n, fmt.Errorf("token reminders: %w", err)
+			return n, err
+		}
+		if ok {
+			n++
 		}
 	}
 	return n, nil
 }
 
-// RunReminders runs RemindExpiringTokens every interval until ctx ends.
-func (s *Service) RunReminders(ctx context.Context, every time.Duration, log func(error)) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if _, err := s.RemindExpiringTokens(ctx); err != nil && ctx.Err() == nil {
-			log(err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// reminderDue is the condition of a token whose owner is owed a reminder at
+// now (arguments: now, now + TokenReminderLead).
+const reminderDue = `t.revoked_at IS NULL AND t.reminded_at IS NULL AND a.disabled_at IS NULL AND t.expires_at > ? AND t.expires_at <= ?`
+
+// dueReminders lists the tokens owed a reminder at now, soonest expiry first.
+func (s *Service) dueReminders(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT t.id FROM api_tokens t JOIN accounts a ON a.id = t.account_id WHERE `+reminderDue+`
+		ORDER BY t.expires_at, t.id`, clock.Store(now), clock.Store(now.Add(TokenReminderLead)))
+	if err != nil {
+		return nil, fmt.Errorf("token reminders: %w", err)
 	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("token reminders: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// remindToken queues token id's reminder once: the conditional UPDATE of
+// reminded_at claims it (a concurrent claim on PostgreSQL waits for this
+// transaction and then finds it set), and the mail and audit entry commit
+// with it. It reports false when the token was reminded already or is no
+// longer owed one (revoked, expired, its account disabled).
+func (s *Service) remindToken(ctx context.Context, now time.Time, id string) (bool, error) {
+	done := false
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE api_tokens SET reminded_at = ? WHERE id = ? AND reminded_at IS NULL AND id IN (
+			SELECT t.id FROM api_tokens t JOIN accounts a ON a.id = t.account_id WHERE `+reminderDue+`)`,
+			clock.Store(now), id, clock.Store(now), clock.Store(now.Add(TokenReminderLead)))
+		if err != nil {
+			return err
+		}
+		if k, _ := res.RowsAffected(); k != 1 {
+			return nil
+		}
+		var name, email, lang, login, expires string
+		var cust *string
+		if err := store.Scan(tx.QueryRow(ctx, `SELECT t.name, a.email, a.language, a.login_id, t.expires_at, a.customer_id
+			FROM api_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.id = ?`, id),
+			&name, &email, &lang, &login, &expires, &cust); err != nil {
+			return err
+		}
+		exp, _ := clock.Parse(expires)
+		m, err := tokenReminderMail(lang, email, login, name, exp)
+		if err != nil {
+			return err
+		}
+		if cust != nil {
+			m.CustomerID = *cust
+		}
+		if _, err := tmail.Enqueue(ctx, tx, m); err != nil {
+			return err
+		}
+		done = true
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "token.remind", Target: "token:" + id, CustomerID: m.CustomerID,
+			Detail: map[string]any{"expires_at": clock.Show(exp)}})
+	})
+	if err != nil {
+		return false, fmt.Errorf("token reminder %s: %w", id, err)
+	}
+	return done, nil
 }

@@ -59,6 +59,7 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 		seed: audit.WithActor(context.Background(), audit.Actor{ID: "system", Kind: "system", Name: "test seed", SourceIP: "127.0.0.1"})}
 	e.cat = catalog.New(db, e.audit)
 	e.idn = identity.New(db, e.audit, cfg)
+	e.cat.OnTerminated(e.idn.MailTermination)
 	fl, err := fleet.New(context.Background(), db, e.audit)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +70,7 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 	}
 	e.cert = cert
 	netSvc := network.New(db, e.audit, network.DefaultSettings)
-	jobs, err := schedule.New(db, e.audit, "test-controller", netSvc.Operations.SpeedJob())
+	jobs, err := schedule.New(db, e.audit, "test-controller", netSvc.Operations.SpeedJob(), e.idn.EndJob())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -186,7 +186,8 @@ func (s *Server) catHome(w http.ResponseWriter, r *http.Request) error {
 		Contracts []catalog.Contract
 		Topology  panel.Topology
 		Ports     []portRow
-	}{cu, contracts, lv.topology(cv.Hubs, cv.Ports, cv.RegionName), cv.portRows(cv.Ports, lv)})
+		Lifecycle *lifecycleView
+	}{cu, contracts, lv.topology(cv.Hubs, cv.Ports, cv.RegionName), cv.portRows(cv.Ports, lv), lifecycleOf(cu, contracts)})
 }
 
 func (s *Server) catContracts(w http.ResponseWriter, r *http.Request) error {
@@ -228,6 +229,10 @@ func (s *Server) catContract(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	cu, err := s.deps.Catalog.OwnCustomer(ctx, sc)
+	if err != nil {
+		return err
+	}
 	cv, err := s.readCatalog(ctx, sc, s.language(r))
 	if err != nil {
 		return err
@@ -249,10 +254,11 @@ func (s *Server) catContract(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return s.render(w, r, "cat-contract", struct {
-		Contract catalog.Contract
-		Hubs     []hubRow
-		Ports    []portRow
-	}{k, hubs, cv.portRows(ports, lv)})
+		Contract  catalog.Contract
+		Hubs      []hubRow
+		Ports     []portRow
+		Lifecycle *lifecycleView
+	}{k, hubs, cv.portRows(ports, lv), lifecycleOf(cu, []catalog.Contract{k})})
 }
 
 // hubRow is a hub with its region and its own networks.

@@ -113,6 +113,7 @@ type opcCustomerData struct {
 	Placements  []network.Placement
 	Regions     []catalog.Region
 	Grant       *identity.Grant
+	Lifecycle   *lifecycleView // pages_terminate.go
 	Plans       []string
 	Priorities  []string
 	Kinds       []string
@@ -142,6 +143,7 @@ func (s *Server) opcCustomerData(r *http.Request) (opcCustomerData, tenant.Opera
 			d.ActiveCodes = append(d.ActiveCodes, k.ServiceCode)
 		}
 	}
+	d.Lifecycle = lifecycleOf(d.Customer, d.Contracts)
 	if d.Hubs, _, err = s.deps.Catalog.ListHubs(ctx, op, opcAll); err != nil {
 		return d, op, err
 	}

@@ -1,0 +1,188 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
+	tmail "github.com/tsunagi-net/tsunagi/internal/mail"
+	"github.com/tsunagi-net/tsunagi/internal/schedule"
+	"github.com/tsunagi-net/tsunagi/internal/store"
+)
+
+// A terminated customer keeps its whole service through its termination
+// date D (JST): it has paid for it. On day 1, D+1, the "customer.end" job
+// ends it: its sessions, API tokens and pending links (setup and invitation
+// links, recovery requests, WebAuthn challenges) are deleted, and
+// customers.ended_at — the job's done marker — is set in the same
+// transaction. From then on no account of the customer authenticates
+// (checkEnded, called from checkSource, which every authentication path —
+// password login, session, API token — passes through), whatever survived.
+// Its data stays until the purge erases it by day 90.
+
+// EndJobName names the job that ends terminated customers on day 1.
+const EndJobName = "customer.end"
+
+// EndJob is the scheduler's job that ends terminated customers on day 1
+// (the day after the termination date, JST), daily at midnight JST.
+func (s *Service) EndJob() schedule.Job {
+	return schedule.Job{Name: EndJobName, Due: s.dueEnds, Do: s.endCustomer, Next: schedule.Daily}
+}
+
+// endsBy is the condition of a customer that is to be ended at a JST date
+// (argument: that date): terminated, its last termination date before it,
+// not ended yet.
+const endsBy = `status = 'terminated' AND terminated_on < ? AND ended_at IS NULL`
+
+// dueEnds lists the customers to end at now, by termination date.
+func (s *Service) dueEnds(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM customers WHERE `+endsBy+` ORDER BY terminated_on, id`, jstDate(now))
+	if err != nil {
+		return nil, fmt.Errorf("customers to end: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("customers to end: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+func jstDate(t time.Time) string { return t.In(clock.JST).Format(clock.DateLayout) }
+
+// customerAccounts selects the IDs of one customer's accounts (argument:
+// the customer).
+const customerAccounts = `SELECT id FROM accounts WHERE customer_id = ?`
+
+// endCustomer ends customer id once: the conditional UPDATE of ended_at
+// claims it (a concurrent claim on PostgreSQL waits for this transaction and
+// then finds it set), and every credential of its accounts goes in the same
+// transaction, with the audit entry. It reports false when the customer is
+// already ended or not due (its termination date is not past at now).
+func (s *Service) endCustomer(ctx context.Context, now time.Time, id string) (bool, error) {
+	ended := false
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE customers SET ended_at = ? WHERE id = ? AND `+endsBy, clock.Store(now), id, jstDate(now))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil
+		}
+		var terminatedOn string
+		if err := store.Scan(tx.QueryRow(ctx, `SELECT terminated_on FROM customers WHERE id = ?`, id), &terminatedOn); err != nil {
+			return err
+		}
+		// Challenges hang off sessions (by public ID): they go first.
+		deletes := []struct{ what, q string }{
+			{"webauthn_challenges", `DELETE FROM webauthn_challenges WHERE session_id IN (
+				SELECT id FROM sessions WHERE id IS NOT NULL AND account_id IN (` + customerAccounts + `))`},
+			{"sessions", `DELETE FROM sessions WHERE account_id IN (` + customerAccounts + `)`},
+			{"api_tokens", `DELETE FROM api_tokens WHERE account_id IN (` + customerAccounts + `)`},
+			{"setup_tokens", `DELETE FROM setup_tokens WHERE used_at IS NULL AND account_id IN (` + customerAccounts + `)`},
+			{"account_recoveries", `DELETE FROM account_recoveries WHERE status = 'requested' AND customer_id = ?`},
+		}
+		detail := map[string]any{"terminated_on": terminatedOn}
+		for _, d := range deletes {
+			res, err := tx.Exec(ctx, d.q, id)
+			if err != nil {
+				return fmt.Errorf("%s: %w", d.what, err)
+			}
+			n, _ := res.RowsAffected()
+			detail[d.what] = n
+		}
+		ended = true
+		return s.audit.RecordTx(audit.WithActor(ctx, audit.System), tx, audit.Event{Action: "customer.end",
+			Target: "customer:" + id, CustomerID: id, Detail: detail})
+	})
+	if err != nil {
+		return false, fmt.Errorf("end customer %s: %w", id, err)
+	}
+	return ended, nil
+}
+
+// checkEnded refuses, and audits, a principal of an ended customer: with
+// errLogin at a login (the answer to a bad password, so that an ended
+// customer's accounts learn nothing more than a stranger would) and errAuth
+// for a session or token (the answer to a revoked one).
+func (s *Service) checkEnded(ctx context.Context, cust catalog.CustomerID, accountID, via string) error {
+	ended, err := customerEnded(ctx, s.db, cust)
+	if err != nil {
+		return fmt.Errorf("authenticate: %w", err)
+	}
+	if !ended {
+		return nil
+	}
+	if err := s.audit.Record(ctx, audit.Event{Action: "access.denied.ended", Target: "account:" + accountID,
+		CustomerID: string(cust), Result: audit.Denied, Detail: map[string]any{"via": via}}); err != nil {
+		return err
+	}
+	if via == "login" {
+		return errLogin
+	}
+	return errAuth
+}
+
+// customerEnded reports whether customer cust has been ended.
+func customerEnded(ctx context.Context, q store.Querier, cust catalog.CustomerID) (bool, error) {
+	var ended *string
+	if err := store.Scan(q.QueryRow(ctx, `SELECT ended_at FROM customers WHERE id = ?`, cust), &ended); err != nil {
+		return false, err
+	}
+	return ended != nil, nil
+}
+
+// terminationMail is the data of mailtext/customer-terminated.
+type terminationMail struct {
+	Name, Customer, TerminatedOn, EndsOn, PurgeDueOn, Export string
+}
+
+// MailTermination queues, inside tx, the notice of a customer's
+// termination to each of its operations administrators in their language:
+// the termination date, day 1, the erasure deadline and where to export.
+// It is the catalog's termination hook (catalog.OnTerminated).
+func (s *Service) MailTermination(ctx context.Context, tx *store.Tx, t catalog.Termination) error {
+	f := terminationMail{TerminatedOn: t.TerminatedOn, EndsOn: t.EndsOn, PurgeDueOn: t.PurgeDueOn,
+		Export: s.link(CustomerSide, "/export")}
+	if err := store.Scan(tx.QueryRow(ctx, `SELECT name FROM customers WHERE id = ?`, t.Customer), &f.Customer); err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, `SELECT display_name, email, language FROM accounts
+		WHERE customer_id = ? AND role = ? AND disabled_at IS NULL ORDER BY id`, t.Customer, RoleOpsAdmin)
+	if err != nil {
+		return err
+	}
+	type to struct{ name, email, lang string }
+	var tos []to
+	for rows.Next() {
+		var x to
+		if err := rows.Scan(&x.name, &x.email, &x.lang); err != nil {
+			rows.Close()
+			return err
+		}
+		tos = append(tos, x)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, x := range tos {
+		f.Name = x.name
+		m, err := templateMail("customer-terminated", "contract.cancel", x.lang, x.email, f)
+		if err != nil {
+			return err
+		}
+		m.CustomerID = string(t.Customer)
+		if _, err := tmail.Enqueue(ctx, tx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
