@@ -467,6 +467,18 @@ func (s *core) lockedDraft(ctx context.Context, tx *store.Tx, cust catalog.Custo
 // request's body is), problems in it are named relative to it.
 func (s *core) editDraft(ctx context.Context, cust catalog.CustomerID, action string, body *string,
 	edit func(*Config) (Config, error)) (Draft, error) {
+	return s.editDraftWith(ctx, cust, action, body, nil, edit)
+}
+
+// editDraftNoting is editDraft of the whole configuration with more detail
+// for the audit event (an import says where the configuration came from).
+func (s *core) editDraftNoting(ctx context.Context, cust catalog.CustomerID, action string, detail map[string]any,
+	edit func(*Config) (Config, error)) (Draft, error) {
+	return s.editDraftWith(ctx, cust, action, nil, detail, edit)
+}
+
+func (s *core) editDraftWith(ctx context.Context, cust catalog.CustomerID, action string, body *string, detail map[string]any,
+	edit func(*Config) (Config, error)) (Draft, error) {
 	var d Draft
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var err error
@@ -500,8 +512,12 @@ func (s *core) editDraft(ctx context.Context, cust catalog.CustomerID, action st
 		if err := s.putDraft(ctx, tx, cust, d); err != nil {
 			return err
 		}
+		noted := map[string]any{"base_version": d.BaseVersion}
+		for k, v := range detail {
+			noted[k] = v
+		}
 		return s.audit.RecordTx(ctx, tx, audit.Event{Action: action, Target: "customer:" + string(cust), CustomerID: string(cust),
-			Detail: map[string]any{"base_version": d.BaseVersion}})
+			Detail: noted})
 	})
 	if err != nil {
 		return Draft{}, fmt.Errorf("save draft: %w", err)
