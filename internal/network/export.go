@@ -196,6 +196,11 @@ func (s *Workflow) Import(ctx context.Context, sc tenant.Scope, raw []byte, choi
 	if err != nil {
 		return Draft{}, err
 	}
+	// The lock first, as for any edit: someone else editing is the answer
+	// whatever the file holds. The draft save below checks it again.
+	if err := s.db.InTx(ctx, func(tx *store.Tx) error { return s.holdLock(ctx, tx, cust) }); err != nil {
+		return Draft{}, err
+	}
 	doc, err := custexport.Decode(raw)
 	if err != nil {
 		return Draft{}, exportFault(err)
