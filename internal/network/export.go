@@ -345,16 +345,42 @@ func remap(doc custexport.Document, cfg *Config, f Facts, mapping map[string]str
 }
 
 // exportFault turns a document that cannot be read into the field fault a
-// client sees.
+// client sees, worded here so that the panel translates it.
 func exportFault(err error) error {
 	var e *custexport.Error
-	if errors.As(err, &e) {
-		if e.Field == "" {
-			return fault.New(fault.Invalid, "%s", e.Message)
-		}
-		return fault.Field(e.Field, "%s", e.Message)
+	if !errors.As(err, &e) {
+		return err
 	}
-	return err
+	f, a := e.Field, e.Args
+	switch e.Code {
+	case custexport.ErrTooLarge:
+		return fault.New(fault.TooLarge, "the document is larger than %d MiB", a...)
+	case custexport.ErrNotJSON:
+		return fault.Field(f, "not a JSON object: %v", a...)
+	case custexport.ErrNoSchema:
+		return fault.Field(f, "missing: this is not a tsunagi customer export (%s)", a...)
+	case custexport.ErrOtherSchema:
+		return fault.Field(f, "%q is not a version this controller reads; it reads %s", a...)
+	case custexport.ErrUnknownMember:
+		return fault.Field(f, "unknown member; %s has no such member", a...)
+	case custexport.ErrWrongType:
+		return fault.Field(f, "must be %s", a...)
+	case custexport.ErrTrailingData:
+		return fault.Field(f, "trailing data after the document")
+	case custexport.ErrVersionOrder:
+		return fault.Field(f, "versions must be numbered from 1, oldest first, each once")
+	case custexport.ErrNotConfig:
+		return fault.Field(f, "must be a configuration object")
+	case custexport.ErrNoDraft:
+		return fault.Field(f, "the document holds no draft")
+	case custexport.ErrNoVersions:
+		return fault.Field(f, "the document holds no applied version; choose the draft")
+	case custexport.ErrNoSuchVersion:
+		return fault.Field(f, "the document holds no version %d", a...)
+	case custexport.ErrBadChoice:
+		return fault.Field(f, "%q is neither a version number nor \"draft\"", a...)
+	}
+	return fault.Wrap(fault.Invalid, err, "the file is not valid JSON")
 }
 
 type scanner interface{ Scan(...any) error }

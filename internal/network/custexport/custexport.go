@@ -115,12 +115,35 @@ type Draft struct {
 	Config      json.RawMessage `json:"config"`
 }
 
-// Error is a document that cannot be read, with the member at fault
-// ("" for the document as a whole).
+// Error is a document that cannot be read: what is wrong (Code), the
+// member at fault ("" for the document as a whole), the message in English
+// and the values it carries (for callers that word it themselves).
 type Error struct {
+	Code    Code
 	Field   string
 	Message string
+	Args    []any
 }
+
+// Code says what is wrong with a document.
+type Code int
+
+// The ways a document can fail to be read.
+const (
+	ErrTooLarge      Code = iota + 1 // Args: the limit in MiB
+	ErrNotJSON                       // Args: the parser's complaint
+	ErrNoSchema                      // Args: Schema
+	ErrOtherSchema                   // Args: the document's schema name, Schema
+	ErrUnknownMember                 // Args: Schema
+	ErrWrongType                     // Args: the Go type wanted
+	ErrTrailingData                  //
+	ErrVersionOrder                  //
+	ErrNotConfig                     //
+	ErrNoDraft                       //
+	ErrNoVersions                    //
+	ErrNoSuchVersion                 // Args: the version number
+	ErrBadChoice                     // Args: the choice as given
+)
 
 func (e *Error) Error() string {
 	if e.Field == "" {
@@ -129,8 +152,8 @@ func (e *Error) Error() string {
 	return "customer export: " + e.Field + ": " + e.Message
 }
 
-func fail(field, format string, a ...any) error {
-	return &Error{Field: field, Message: fmt.Sprintf(format, a...)}
+func fail(code Code, field, format string, a ...any) error {
+	return &Error{Code: code, Field: field, Message: fmt.Sprintf(format, a...), Args: a}
 }
 
 // Encode returns the document as two-space indented JSON with a trailing
@@ -151,19 +174,19 @@ func Encode(d *Document) ([]byte, error) {
 // then the whole envelope with unknown members refused, then Check.
 func Decode(b []byte) (Document, error) {
 	if len(b) > MaxDocument {
-		return Document{}, fail("", "the document is larger than %d MiB", MaxDocument>>20)
+		return Document{}, fail(ErrTooLarge, "", "the document is larger than %d MiB", MaxDocument>>20)
 	}
 	var probe struct {
 		Schema *string `json:"schema"`
 	}
 	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&probe); err != nil {
-		return Document{}, fail("", "not a JSON object: %v", err)
+		return Document{}, fail(ErrNotJSON, "", "not a JSON object: %v", err)
 	}
 	switch {
 	case probe.Schema == nil:
-		return Document{}, fail("schema", "missing: this is not a tsunagi customer export (%s)", Schema)
+		return Document{}, fail(ErrNoSchema, "schema", "missing: this is not a tsunagi customer export (%s)", Schema)
 	case *probe.Schema != Schema:
-		return Document{}, fail("schema", "%q is not a version this controller reads; it reads %s", *probe.Schema, Schema)
+		return Document{}, fail(ErrOtherSchema, "schema", "%q is not a version this controller reads; it reads %s", *probe.Schema, Schema)
 	}
 	var d Document
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -172,7 +195,7 @@ func Decode(b []byte) (Document, error) {
 		return Document{}, decodeError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return Document{}, fail("", "trailing data after the document")
+		return Document{}, fail(ErrTrailingData, "", "trailing data after the document")
 	}
 	if err := d.Check(); err != nil {
 		return Document{}, err
@@ -184,16 +207,16 @@ func Decode(b []byte) (Document, error) {
 func decodeError(err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fail(te.Field, "must be %s", te.Type)
+		return fail(ErrWrongType, te.Field, "must be %s", te.Type)
 	}
 	// encoding/json words an unknown member as: json: unknown field "x".
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		if n, err := strconv.Unquote(name); err == nil {
 			name = n
 		}
-		return fail(name, "unknown member; %s has no such member", Schema)
+		return fail(ErrUnknownMember, name, "unknown member; %s has no such member", Schema)
 	}
-	return fail("", "%v", err)
+	return fail(ErrNotJSON, "", "not a JSON object: %v", err)
 }
 
 // Check verifies what the schema cannot say: versions are numbered from 1
@@ -201,19 +224,19 @@ func decodeError(err error) error {
 // object.
 func (d *Document) Check() error {
 	if d.Schema != Schema {
-		return fail("schema", "want %s", Schema)
+		return fail(ErrOtherSchema, "schema", "%q is not a version this controller reads; it reads %s", d.Schema, Schema)
 	}
 	for i, v := range d.Versions {
 		at := fmt.Sprintf("versions[%d]", i)
 		if v.Version < 1 || (i > 0 && v.Version <= d.Versions[i-1].Version) {
-			return fail(at+".version", "versions must be numbered from 1, oldest first, each once")
+			return fail(ErrVersionOrder, at+".version", "versions must be numbered from 1, oldest first, each once")
 		}
 		if !isObject(v.Config) {
-			return fail(at+".config", "must be a configuration object")
+			return fail(ErrNotConfig, at+".config", "must be a configuration object")
 		}
 	}
 	if d.Draft != nil && !isObject(d.Draft.Config) {
-		return fail("draft.config", "must be a configuration object")
+		return fail(ErrNotConfig, "draft.config", "must be a configuration object")
 	}
 	return nil
 }
@@ -241,7 +264,7 @@ func ParseChoice(s string) (Choice, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 1 {
-		return Choice{}, fail("version", "%q is neither a version number nor \"draft\"", s)
+		return Choice{}, fail(ErrBadChoice, "version", "%q is neither a version number nor \"draft\"", s)
 	}
 	return Choice{Version: n}, nil
 }
@@ -262,19 +285,19 @@ func (d *Document) Pick(c Choice) (json.RawMessage, string, error) {
 	switch {
 	case c.Draft:
 		if d.Draft == nil {
-			return nil, "", fail("version", "the document holds no draft")
+			return nil, "", fail(ErrNoDraft, "version", "the document holds no draft")
 		}
 		return d.Draft.Config, "draft.config", nil
 	case c.Version == 0:
 		if len(d.Versions) == 0 {
-			return nil, "", fail("version", "the document holds no applied version; choose the draft")
+			return nil, "", fail(ErrNoVersions, "version", "the document holds no applied version; choose the draft")
 		}
 		i := len(d.Versions) - 1
 		return d.Versions[i].Config, fmt.Sprintf("versions[%d].config", i), nil
 	}
 	i := slices.IndexFunc(d.Versions, func(v Version) bool { return v.Version == c.Version })
 	if i < 0 {
-		return nil, "", fail("version", "the document holds no version %d", c.Version)
+		return nil, "", fail(ErrNoSuchVersion, "version", "the document holds no version %d", c.Version)
 	}
 	return d.Versions[i].Config, fmt.Sprintf("versions[%d].config", i), nil
 }
