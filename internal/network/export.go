@@ -182,8 +182,8 @@ func (s *core) exportVersions(ctx context.Context, q store.Querier, cust catalog
 }
 
 // Import reads the configuration choice selects from the export document
-// raw into the caller's draft. It is a draft save: the caller must hold the
-// edit lock, the configuration is validated exactly as SaveDraft validates
+// raw into the caller's draft. It is a draft save that takes the edit lock
+// as "start editing" does (someone else's live lock refuses), the configuration is validated exactly as SaveDraft validates
 // it (problems named as in the document's configuration), a masked password
 // keeps the one the draft has for the port, and on any refusal nothing
 // changes. Ports and hubs are matched by port code and hub ID, a hub
@@ -196,10 +196,12 @@ func (s *Workflow) Import(ctx context.Context, sc tenant.Scope, raw []byte, choi
 	if err != nil {
 		return Draft{}, err
 	}
-	// The lock first, as for any edit: someone else editing is the answer
-	// whatever the file holds. The draft save below checks it again.
-	if err := s.db.InTx(ctx, func(tx *store.Tx) error { return s.holdLock(ctx, tx, cust) }); err != nil {
+	// Someone else editing is the answer whatever the file holds; the
+	// draft save below takes the lock.
+	if l, live, err := s.lock(ctx, s.db, cust); err != nil {
 		return Draft{}, err
+	} else if live && !l.Mine {
+		return Draft{}, fault.New(fault.Conflict, "%s has been editing since %s", l.Holder, clock.Show(l.Since))
 	}
 	doc, err := custexport.Decode(raw)
 	if err != nil {
@@ -236,7 +238,7 @@ func (s *Workflow) Import(ctx context.Context, sc tenant.Scope, raw []byte, choi
 	if len(mapping) > 0 {
 		detail["mapping"] = mapping
 	}
-	d, err := s.editDraftNoting(ctx, cust, "network.import", detail, func(_ *Config) (Config, error) { return cfg, nil })
+	d, err := s.editDraftTaking(ctx, cust, "network.import", detail, func(_ *Config) (Config, error) { return cfg, nil })
 	// A problem is found as a draft save finds it and named where it sits
 	// in the file: versions[1].config.ports[4].onprem.peer_asn.
 	if f, ok := fault.As(err); ok && f.Kind == fault.Invalid && f.Field != "" {

@@ -259,10 +259,18 @@ func TestImportRefusals(t *testing.T) {
 	if len(d.Config.Objects.Addresses) != 1 {
 		t.Fatalf("imported version 1: %+v", d.Config.Objects)
 	}
-	// Without the lock an import is refused like any edit.
+	// An import takes the lock as starting to edit does, and a refused
+	// one leaves none behind.
 	e.must(nil, e.svc.Workflow.ReleaseLock(a.ctx, a.sc))
-	_, err = e.svc.Workflow.Import(a.ctx, a.sc, file, custexport.Choice{}, nil)
-	wantFault(t, err, fault.Conflict, "start editing first")
+	_, err = e.svc.Workflow.Import(a.ctx, a.sc, file, custexport.Choice{Version: 7}, nil)
+	wantFault(t, err, fault.Invalid, "no version 7")
+	if _, err := e.svc.Workflow.GetLock(a.ctx, a.sc); !fault.Is(err, fault.NotFound) {
+		t.Fatalf("a refused import left a lock: %v", err)
+	}
+	e.must(e.svc.Workflow.Import(a.ctx, a.sc, file, custexport.Choice{}, nil))
+	if l, err := e.svc.Workflow.GetLock(a.ctx, a.sc); err != nil || !l.Mine {
+		t.Fatalf("lock after an import: %+v, %v", l, err)
+	}
 	// A role without network.edit may export but not import.
 	reader := tenanttest.As(a.id, "user", identity.ActNetworkRead)
 	e.must(e.svc.Workflow.Export(a.ctx, reader))

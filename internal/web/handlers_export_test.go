@@ -28,7 +28,9 @@ func TestNetworkExportAPI(t *testing.T) {
 	e.account(cu1.ID, "exp-ops1", identity.RoleOpsAdmin, pw)
 	e.account(cu1.ID, "exp-user1", identity.RoleUser, pw)
 	e.account(cu2.ID, "exp-ops2", identity.RoleOpsAdmin, pw)
-	ops1, user1, ops2 := e.client(e.customer), e.client(e.customer), e.client(e.customer)
+	e.account(cu2.ID, "exp-admin2", identity.RoleAdmin, pw)
+	ops1, user1, ops2, admin2 := e.client(e.customer), e.client(e.customer), e.client(e.customer), e.client(e.customer)
+	admin2.login("exp-admin2", pw)
 	ops1.login("exp-ops1", pw)
 	user1.login("exp-user1", pw)
 	ops2.login("exp-ops2", pw)
@@ -65,13 +67,14 @@ func TestNetworkExportAPI(t *testing.T) {
 			t.Fatalf("customer 2's export holds %s", code)
 		}
 	}
-	// Importing needs the lock.
-	ops2.expect(http.StatusConflict, "POST", "/api/v1/network/import", file)
-	ops2.expect(http.StatusOK, "POST", "/api/v1/network/lock", nil)
+	// Ports of the file that are not the caller's are listed; the refused
+	// import took no lock.
 	r = ops2.expect(http.StatusBadRequest, "POST", "/api/v1/network/import", file)
 	if !strings.Contains(string(r.body), `"field":"map"`) || !strings.Contains(string(r.body), onprem1.PortCode) {
 		t.Fatalf("unmatched ports: %s", r.body)
 	}
+	ops2.expect(http.StatusNotFound, "GET", "/api/v1/network/lock", nil)
+	ops2.expect(http.StatusNotFound, "GET", "/api/v1/network/draft", nil)
 	mapped := "/api/v1/network/import?map=" + url.QueryEscape(onprem1.PortCode+"="+onprem2.PortCode) + "&map=" + url.QueryEscape(aws1.PortCode+"="+aws2.PortCode)
 	// Mapping onto the first customer's own ports is not the caller's.
 	r = ops2.expect(http.StatusBadRequest, "POST", "/api/v1/network/import?map="+url.QueryEscape(onprem1.PortCode+"="+aws1.PortCode), file)
@@ -85,11 +88,15 @@ func TestNetworkExportAPI(t *testing.T) {
 	ops2.expectInvalid(http.StatusBadRequest, "POST", mapped+"&version=latest", file)
 	ops2.expectInvalid(http.StatusBadRequest, "POST", "/api/v1/network/import", bytes.Replace(file, []byte(custexport.Schema), []byte("tsunagi.customer-export/v0"), 1))
 	ops2.expectInvalid(http.StatusBadRequest, "POST", "/api/v1/network/import", `{"schema":"tsunagi.customer-export/v1","schema":"x"}`)
-	var d network.Draft
-	ops2.expect(http.StatusOK, "GET", "/api/v1/network/draft", nil).json(t, &d)
-	if len(d.Config.Ports) != 0 {
-		t.Fatalf("a refused import wrote the draft: %+v", d.Config.Ports)
+	ops2.expect(http.StatusNotFound, "GET", "/api/v1/network/draft", nil)
+	// Someone else editing refuses the import.
+	admin2.expect(http.StatusOK, "POST", "/api/v1/network/lock", nil)
+	r = ops2.expect(http.StatusConflict, "POST", mapped, file)
+	if !strings.Contains(string(r.body), "exp-admin2 has been editing since") {
+		t.Fatalf("import under another's lock: %s", r.body)
 	}
+	admin2.expect(http.StatusNoContent, "DELETE", "/api/v1/network/lock", nil)
+	var d network.Draft
 	withPassword := bytes.ReplaceAll(file, []byte(`"md5": "`+network.SecretMask+`"`), []byte(`"md5": "bgp-secret-2"`))
 	ops2.expect(http.StatusOK, "POST", mapped+"&version=1", withPassword).json(t, &d)
 	if len(d.Config.Ports) != 1 || d.Config.Ports[0].PortCode != onprem2.PortCode || d.Config.Ports[0].OnPrem.MD5 != network.SecretMask {
@@ -100,6 +107,4 @@ func TestNetworkExportAPI(t *testing.T) {
 	if !rev.Valid || len(rev.Changes) == 0 {
 		t.Fatalf("review of the import: %+v", rev)
 	}
-	// The first customer's own draft and versions are untouched.
-	ops1.expect(http.StatusNotFound, "GET", "/api/v1/network/draft", nil)
 }
