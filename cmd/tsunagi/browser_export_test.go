@@ -19,7 +19,7 @@ func TestBrowserExport(t *testing.T) {
 	s := startDemo(t)
 	b := newBrowser(t, s)
 	base := s.customerOrigin()
-	ops := b.person("example-ops", "en")
+	ops := b.person("example-ops", "ja")
 	ops.setPassword(mailedLink(t, s, "ops@example.co.jp"), opsPassword)
 	ops.signIn(base, "example-ops", opsPassword)
 
