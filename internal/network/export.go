@@ -238,7 +238,9 @@ func (s *Workflow) Import(ctx context.Context, sc tenant.Scope, raw []byte, choi
 	if len(mapping) > 0 {
 		detail["mapping"] = mapping
 	}
-	d, err := s.editDraftTaking(ctx, cust, "network.import", detail, func(_ *Config) (Config, error) { return cfg, nil })
+	// The lock is taken in the transaction of the save, so that a refused
+	// import leaves neither a lock nor a draft behind.
+	d, err := s.editDraftWith(ctx, cust, "network.import", nil, detail, true, func(_ *Config) (Config, error) { return cfg, nil })
 	// A problem is found as a draft save finds it and named where it sits
 	// in the file: versions[1].config.ports[4].onprem.peer_asn.
 	if f, ok := fault.As(err); ok && f.Kind == fault.Invalid && f.Field != "" {

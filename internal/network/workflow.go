@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -475,15 +476,9 @@ func (s *core) editDraft(ctx context.Context, cust catalog.CustomerID, action st
 	return s.editDraftWith(ctx, cust, action, body, nil, false, edit)
 }
 
-// editDraftTaking is editDraft of the whole configuration that first takes
-// the edit lock (as StartEditing does) in the same transaction, so that a
-// refused edit leaves neither a lock nor a draft behind, with more detail
-// for the audit event (an import says where its configuration came from).
-func (s *core) editDraftTaking(ctx context.Context, cust catalog.CustomerID, action string, detail map[string]any,
-	edit func(*Config) (Config, error)) (Draft, error) {
-	return s.editDraftWith(ctx, cust, action, nil, detail, true, edit)
-}
-
+// editDraftWith is editDraft that first takes the edit lock (as
+// StartEditing does) when take is set, in the same transaction, and adds
+// detail to the audit event.
 func (s *core) editDraftWith(ctx context.Context, cust catalog.CustomerID, action string, body *string, detail map[string]any, take bool,
 	edit func(*Config) (Config, error)) (Draft, error) {
 	var d Draft
@@ -525,9 +520,7 @@ func (s *core) editDraftWith(ctx context.Context, cust catalog.CustomerID, actio
 			return err
 		}
 		noted := map[string]any{"base_version": d.BaseVersion}
-		for k, v := range detail {
-			noted[k] = v
-		}
+		maps.Copy(noted, detail)
 		return s.audit.RecordTx(ctx, tx, audit.Event{Action: action, Target: "customer:" + string(cust), CustomerID: string(cust),
 			Detail: noted})
 	})

@@ -96,7 +96,6 @@ func TestDecodeRefuses(t *testing.T) {
 		{"unknown nested member", edit(`"plan": "standard",`, `"plan": "standard", "price": 1,`), "price", "unknown member"},
 		{"wrong type", edit(`"route_limit": 2000`, `"route_limit": "many"`), "hub_settings.route_limit", "must be int"},
 		{"versions out of order", edit(`"version": 2,`, `"version": 1,`), "versions[1].version", "oldest first"},
-		{"config not an object", edit(`"config": {`, `"config": [{`), "", ""},
 		{"trailing data", doc + "{}", "", "trailing data"},
 		{"not JSON", "schema", "", "not a JSON object"},
 	} {
@@ -113,6 +112,22 @@ func TestDecodeRefuses(t *testing.T) {
 				t.Errorf("message %q lacks %q", e.Message, c.says)
 			}
 		})
+	}
+}
+
+// TestConfigMustBeAnObject: a configuration that is not an object is
+// refused where it sits, whatever the schema check let through.
+func TestConfigMustBeAnObject(t *testing.T) {
+	d := sample()
+	d.Versions[1].Config = json.RawMessage(`[]`)
+	b, err := Encode(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Decode(b)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != ErrNotConfig || e.Field != "versions[1].config" {
+		t.Fatalf("got %v", err)
 	}
 }
 
