@@ -183,10 +183,10 @@ func (s *core) exportVersions(ctx context.Context, q store.Querier, cust catalog
 
 // Import reads the configuration choice selects from the export document
 // raw into the caller's draft. It is a draft save that takes the edit lock
-// as "start editing" does (someone else's live lock refuses), the configuration is validated exactly as SaveDraft validates
-// it (problems named as in the document's configuration), a masked password
-// keeps the one the draft has for the port, and on any refusal nothing
-// changes. Ports and hubs are matched by port code and hub ID, a hub
+// as "start editing" does (someone else's live lock refuses): the
+// configuration is validated exactly as SaveDraft validates it (a problem
+// named by its place in the document), a masked password keeps the one the
+// draft has for the port, and on any refusal nothing changes. Ports and hubs are matched by port code and hub ID, a hub
 // otherwise by region; mapping (old → new, port codes or hub IDs of the
 // document) names the rest. A port or hub left unmatched refuses the import
 // with the list of them and of the customer's own.
