@@ -214,7 +214,8 @@ func (p *tab) crawl(start string, limit int) []string {
 		if k := keys.FindAllString(p.text(), 5); k != nil && !strings.HasPrefix(path, "/docs/") {
 			p.t.Errorf("%s shows catalogue keys raw: %v", path, k)
 		}
-		links := eval[[]string](p, `[...document.querySelectorAll("a[href^='/']")].map(a => a.getAttribute("href").split("#")[0])`)
+		// A download link (the export) leads to a file, not a page.
+		links := eval[[]string](p, `[...document.querySelectorAll("a[href^='/']:not([download])")].map(a => a.getAttribute("href").split("#")[0])`)
 		for _, l := range links {
 			if l == "" || seen[l] || strings.HasPrefix(l, "/api/") || strings.HasPrefix(l, "/assets/") || strings.HasSuffix(l, ".csv") {
 				continue

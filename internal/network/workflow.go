@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -210,40 +211,10 @@ func (s *Workflow) StartEditing(ctx context.Context, sc tenant.Scope) (shown Edi
 	if err != nil {
 		return Editing{}, err
 	}
-	a := audit.ActorFrom(ctx)
 	var out Editing
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		l, live, err := s.lock(ctx, tx, cust)
-		if err != nil {
+		if err := s.takeLock(ctx, tx, cust); err != nil {
 			return err
-		}
-		now := clock.Store(s.now())
-		switch {
-		case live && !l.Mine:
-			return fault.New(fault.Conflict, "%s has been editing since %s", l.Holder, clock.Show(l.Since))
-		case live && l.Mine:
-			if _, err := tx.Exec(ctx, `UPDATE net_locks SET last_active = ? WHERE customer_id = ?`, now, cust); err != nil {
-				return err
-			}
-		default:
-			if _, err := tx.Exec(ctx, `DELETE FROM net_locks WHERE customer_id = ?`, cust); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO net_locks (customer_id, account_id, holder, since, last_active) VALUES (?, ?, ?, ?, ?)`,
-				cust, a.ID, a.Name, now, now); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					return fault.Wrap(fault.Conflict, err, "someone else has just started editing")
-				}
-				return err
-			}
-			detail := map[string]any{}
-			if l.AccountID != "" {
-				detail["took_over_expired_lock_of"] = l.Holder
-			}
-			if err := s.audit.RecordTx(ctx, tx, audit.Event{Action: "network.lock.take", Target: "customer:" + string(cust),
-				CustomerID: string(cust), Detail: detail}); err != nil {
-				return err
-			}
 		}
 		d, err := s.draft(ctx, tx, cust)
 		if errors.Is(err, store.ErrNotFound) {
@@ -260,6 +231,41 @@ func (s *Workflow) StartEditing(ctx context.Context, sc tenant.Scope) (shown Edi
 		return Editing{}, fmt.Errorf("start editing: %w", err)
 	}
 	return out, nil
+}
+
+// takeLock takes the customer's edit lock for the caller, or refreshes it
+// when the caller holds it; a live lock of someone else refuses with who
+// and since when, and an expired one is taken over.
+func (s *core) takeLock(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) error {
+	a := audit.ActorFrom(ctx)
+	l, live, err := s.lock(ctx, tx, cust)
+	if err != nil {
+		return err
+	}
+	now := clock.Store(s.now())
+	switch {
+	case live && !l.Mine:
+		return fault.New(fault.Conflict, "%s has been editing since %s", l.Holder, clock.Show(l.Since))
+	case live && l.Mine:
+		_, err := tx.Exec(ctx, `UPDATE net_locks SET last_active = ? WHERE customer_id = ?`, now, cust)
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM net_locks WHERE customer_id = ?`, cust); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO net_locks (customer_id, account_id, holder, since, last_active) VALUES (?, ?, ?, ?, ?)`,
+		cust, a.ID, a.Name, now, now); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return fault.Wrap(fault.Conflict, err, "someone else has just started editing")
+		}
+		return err
+	}
+	detail := map[string]any{}
+	if l.AccountID != "" {
+		detail["took_over_expired_lock_of"] = l.Holder
+	}
+	return s.audit.RecordTx(ctx, tx, audit.Event{Action: "network.lock.take", Target: "customer:" + string(cust),
+		CustomerID: string(cust), Detail: detail})
 }
 
 // ReleaseLock ends the caller's editing; the draft stays.
@@ -467,9 +473,22 @@ func (s *core) lockedDraft(ctx context.Context, tx *store.Tx, cust catalog.Custo
 // request's body is), problems in it are named relative to it.
 func (s *core) editDraft(ctx context.Context, cust catalog.CustomerID, action string, body *string,
 	edit func(*Config) (Config, error)) (Draft, error) {
+	return s.editDraftWith(ctx, cust, action, body, nil, false, edit)
+}
+
+// editDraftWith is editDraft that first takes the edit lock (as
+// StartEditing does) when take is set, in the same transaction, and adds
+// detail to the audit event.
+func (s *core) editDraftWith(ctx context.Context, cust catalog.CustomerID, action string, body *string, detail map[string]any, take bool,
+	edit func(*Config) (Config, error)) (Draft, error) {
 	var d Draft
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var err error
+		if take {
+			if err := s.takeLock(ctx, tx, cust); err != nil {
+				return err
+			}
+		}
 		if d, err = s.lockedDraft(ctx, tx, cust); err != nil {
 			return err
 		}
@@ -500,8 +519,10 @@ func (s *core) editDraft(ctx context.Context, cust catalog.CustomerID, action st
 		if err := s.putDraft(ctx, tx, cust, d); err != nil {
 			return err
 		}
+		noted := map[string]any{"base_version": d.BaseVersion}
+		maps.Copy(noted, detail)
 		return s.audit.RecordTx(ctx, tx, audit.Event{Action: action, Target: "customer:" + string(cust), CustomerID: string(cust),
-			Detail: map[string]any{"base_version": d.BaseVersion}})
+			Detail: noted})
 	})
 	if err != nil {
 		return Draft{}, fmt.Errorf("save draft: %w", err)

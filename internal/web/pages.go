@@ -41,6 +41,7 @@ func (s *Server) customerPages() []pageRoute {
 		s.selfPages(identity.CustomerSide),
 		s.catalogPages(),
 		s.workflowPages(),
+		s.exportPages(),
 		s.accountPages(),
 		s.docPages(),
 	)
@@ -91,6 +92,7 @@ var navigation = map[identity.Side][]struct {
 		{"/hubs", "nav.hubs", identity.ActCatalogRead},
 		{"/ports", "nav.ports", identity.ActCatalogRead},
 		{"/network", "nav.network", identity.ActNetworkRead},
+		{"/export", "nav.export", identity.ActNetworkRead},
 		{"/accounts", "nav.accounts", identity.ActAccountsRead},
 		{"/security", "nav.security", identity.ActSecurityManage},
 		{"/audit", "nav.audit", identity.ActAuditOwn},

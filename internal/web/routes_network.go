@@ -29,6 +29,8 @@ func (s *Server) networkCustomerRoutes() []route {
 		{"GET", "/api/v1/ports/{code}/l2-guard", identity.ActNetworkRead, s.netPortGuard},
 		{"POST", "/api/v1/ports/{code}/l2-guard/reenable", identity.ActNetworkEdit, s.netReenablePort},
 		{"GET", "/api/v1/ports/{code}/bandwidth-changes", identity.ActNetworkRead, s.netBandwidthHistory},
+		{"GET", "/api/v1/network/export", identity.ActNetworkRead, s.netExport},
+		{"POST", "/api/v1/network/import", identity.ActNetworkEdit, s.netImport},
 	}
 }
 
