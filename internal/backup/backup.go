@@ -160,7 +160,7 @@ func Create(ctx context.Context, db *store.DB, o Options) (Result, error) {
 		return Result{}, fmt.Errorf("backup: %w", err)
 	}
 	res.SHA256 = hex.EncodeToString(sum.Sum(nil))
-	summary, err := json.MarshalIndent(summaryOf(res), "", "  ")
+	summary, err := json.MarshalIndent(res.Summary(), "", "  ")
 	if err == nil {
 		err = atomicfile.Write(filepath.Join(o.Dir, name+summarySuffix), summary, 0o600)
 	}

@@ -23,10 +23,11 @@ type Summary struct {
 	Engine         string       `json:"engine"`
 	Tables         int          `json:"tables"`
 	Rows           int64        `json:"rows"`
-	TableRows      []TableEntry `json:"table_rows,omitempty"`
+	TableRows      []TableEntry `json:"table_rows"`
 }
 
-func summaryOf(r Result) Summary {
+// Summary is the result's entry in the backup list.
+func (r Result) Summary() Summary {
 	s := Summary{Name: r.Name, CreatedAt: r.Manifest.CreatedAt, CreatedAtJST: r.Manifest.CreatedAtJST, Size: r.Size,
 		SHA256: r.SHA256, TsunagiVersion: r.Manifest.TsunagiVersion, SchemaVersion: r.Manifest.SchemaVersion,
 		Engine: r.Manifest.Engine, Tables: len(r.Manifest.Tables), TableRows: r.Manifest.Tables}
@@ -58,7 +59,7 @@ func List(dir string) ([]Summary, error) {
 		if b, err := os.ReadFile(filepath.Join(dir, n+summarySuffix)); err == nil {
 			_ = json.Unmarshal(b, &s)
 		}
-		s.Name, s.Size, s.TableRows = n, st.Size(), nil
+		s.Name, s.Size = n, st.Size()
 		if s.CreatedAt.IsZero() {
 			s.CreatedAt = st.ModTime().UTC()
 		}
