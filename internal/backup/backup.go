@@ -51,7 +51,7 @@ const (
 	// beside it, so that the controller can list its backups without a key
 	// that opens them.
 	summarySuffix = ".manifest.json"
-	nameLayout    = "20060102-150405"
+	nameLayout    = "20060102-150405.000"
 )
 
 // Manifest describes an archive: what it holds and the SHA-256 of each data
@@ -132,11 +132,11 @@ func Create(ctx context.Context, db *store.DB, o Options) (Result, error) {
 	if err := atomicfile.Private(o.Dir); err != nil {
 		return Result{}, fmt.Errorf("backup: %s: %w", o.Dir, err)
 	}
-	at := now().UTC().Truncate(time.Second)
+	at := now().UTC().Truncate(time.Millisecond)
 	name := filePrefix + at.In(clock.JST).Format(nameLayout) + fileSuffix
 	path := filepath.Join(o.Dir, name)
 	if _, err := os.Stat(path); err == nil {
-		return Result{}, fmt.Errorf("backup: %s already exists (one backup per second)", name)
+		return Result{}, fmt.Errorf("backup: %s already exists (one backup per millisecond)", name)
 	}
 	res := Result{Name: name, Path: path}
 	sum := sha256.New()

@@ -53,7 +53,7 @@ func TestRetention(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, ErasureFile)); err != nil {
 		t.Error(err)
 	}
-	if names[0] != "tsunagi-backup-20261206-120000.tar.age" {
+	if names[0] != "tsunagi-backup-20261206-120000.000.tar.age" {
 		t.Errorf("first name %s: want the JST time", names[0])
 	}
 }
