@@ -217,7 +217,7 @@ func snapshot(ctx context.Context, db *store.DB, w io.Writer, at time.Time) (Man
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") //nolint:errcheck // read-only: nothing to keep
 	if err := conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&m.SchemaVersion); err != nil {
-		return m, fmt.Errorf("snapshot: schema version: %w", err)
+		return m, fmt.Errorf("snapshot: no migration record: is this a tsunagi database (--data-dir, --db)? %w", err)
 	}
 	tables, err := listTables(ctx, conn, db.Dialect())
 	if err != nil {

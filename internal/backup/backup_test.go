@@ -29,9 +29,9 @@ import (
 // domain services read the same customers, contracts and versions, an
 // account signs in with its password, sealed values open, and the audit
 // chain verifies. SQLite → SQLite always; PostgreSQL → PostgreSQL and
-// SQLite → PostgreSQL with TSUNAGI_TEST_POSTGRES.
+// SQLite → PostgreSQL and back with TSUNAGI_TEST_POSTGRES.
 func TestRoundTrip(t *testing.T) {
-	for _, tc := range []struct{ from, to string }{{"sqlite", "sqlite"}, {"postgres", "postgres"}, {"sqlite", "postgres"}} {
+	for _, tc := range []struct{ from, to string }{{"sqlite", "sqlite"}, {"postgres", "postgres"}, {"sqlite", "postgres"}, {"postgres", "sqlite"}} {
 		t.Run(tc.from+"-to-"+tc.to, func(t *testing.T) {
 			src := openController(t, tc.from, "", true)
 			populate(t, src.db)
