@@ -17,7 +17,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), migrateCmd(), agentCmd())
+	root.AddCommand(serveCmd(), migrateCmd(), agentCmd(), backupCmd(), restoreCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "tsunagi:", err)
 		os.Exit(1)

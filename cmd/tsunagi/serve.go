@@ -35,6 +35,7 @@ type serveFlags struct {
 	tlsNames                                   []string
 	demo                                       bool
 	id                                         identityFlags
+	backup                                     backupFlags
 }
 
 func envOr(name, def string) string {
@@ -71,6 +72,7 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().BoolVar(&f.demo, "demo", false, "load an example deployment (two regions, a hub node, two customers) into an empty database")
 	f.id.register(cmd)
+	f.backup.register(cmd)
 	return cmd
 }
 
@@ -159,9 +161,13 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	// The dated jobs: every controller on the database runs the scheduler;
 	// a job's lease makes one of them run each due time (internal/schedule).
-	jobs, err := schedule.New(db, auditLog, controllerName(), netSvc.Operations.SpeedJob(),
-		ids.EndJob(),
-		ids.TokenReminderJob())
+	backups, err := f.backup.service(db, auditLog)
+	if err != nil {
+		return err
+	}
+	scheduled := append([]schedule.Job{netSvc.Operations.SpeedJob(), ids.EndJob(), ids.TokenReminderJob()},
+		backupJobs(backups)...)
+	jobs, err := schedule.New(db, auditLog, controllerName(), scheduled...)
 	if err != nil {
 		return err
 	}
@@ -173,7 +179,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		AgentAddr: f.agentListen, AgentTLS: web.AgentTLS(tlsCfg, nodes), AgentAllow: agentAllow},
 		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log,
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc,
-			Jobs: jobs, Changes: db.Changes()})
+			Jobs: jobs, Changes: db.Changes(), Backups: backups})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@
 package atomicfile
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -12,6 +13,16 @@ import (
 // fsync and rename, then syncs the directory so that the rename itself
 // survives a power loss.
 func Write(path string, data []byte, mode os.FileMode) error {
+	return WriteFunc(path, mode, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFunc is Write for content too large to hold in memory (a backup
+// archive): fill streams it into the temporary file, and an error from fill
+// leaves the old file, if any, in place.
+func WriteFunc(path string, mode os.FileMode, fill func(io.Writer) error) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
 	if err != nil {
@@ -21,7 +32,7 @@ func Write(path string, data []byte, mode os.FileMode) error {
 	// set the mode asked for, whatever the umask or the leftover says.
 	err = f.Chmod(mode)
 	if err == nil {
-		_, err = f.Write(data)
+		err = fill(f)
 	}
 	if err == nil {
 		err = f.Sync()

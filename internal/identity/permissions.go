@@ -32,6 +32,7 @@ const (
 	ActMailRead         Action = "mail.read"         // operator: the mail outbox and its failures
 	ActJobsRead         Action = "jobs.read"         // operator: the scheduled jobs' runs and their failures
 	ActBreakGlassOpen   Action = "breakglass.open"   // operator: open a time-limited, reasoned access to one customer's saved data
+	ActBackupsManage    Action = "backups.manage"    // operator: list the platform backups and make one now
 
 	// The hub service model (saved data and the operator's capacity view).
 	ActNetworkRead  Action = "network.read"       // the customer's hub configuration, versions, reviews
@@ -80,6 +81,7 @@ var actions = []ActionInfo{
 	{ActOfficersManage, "security officers' accounts", "list staff; invite, delete, unlock a security officer, never an operator; the last active security officer cannot be deleted", "management"},
 	{ActMailRead, "mail outbox", "list queued, sent and failed mail: recipient, cause, subject, status, never a body (it may hold a single-use link)", "management"},
 	{ActJobsRead, "scheduled job runs", "list the controller's dated jobs' runs (dated speed changes): start, end, outcome, item counts, the error of a failed run", "management"},
+	{ActBackupsManage, "platform backups", "list the encrypted backups in the backup directory (name, time, size, SHA-256, manifest summary) and make one now; the controller holds no key that opens them", "management"},
 	{ActBreakGlassOpen, "access to one customer's saved data", "open with a typed reason and a time limit (default 1 h); list and close one's own open grants", "management"},
 	{ActAuditRead, "the whole audit log", "read, verify the chain, export evidence", "management"},
 }
@@ -120,7 +122,7 @@ var permissions = map[Role][]Action{
 	RoleAdmin: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead, ActNetworkEdit},
 	RoleUser:  {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead},
 	RoleOperator: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage,
-		ActCapacityRead, ActMailRead, ActJobsRead, ActBreakGlassOpen, ActRecoveryRequest},
+		ActCapacityRead, ActMailRead, ActJobsRead, ActBreakGlassOpen, ActRecoveryRequest, ActBackupsManage},
 	RoleSecurityOfficer: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActAuditRead, ActOfficersManage, ActRecoveryApprove},
 	RoleMFAPending:      {ActMFA, ActFactorEnrol},
 	RoleBreakGlass:      {ActNetworkRead},

@@ -102,3 +102,32 @@ func (db *DB) IntegrityCheck(ctx context.Context) error {
 	}
 	return rows.Err()
 }
+
+// SchemaVersions reports the database's applied migration version (0 for a
+// database never migrated) and the newest version this binary carries, so
+// that a restore can refuse an archive it cannot migrate to before writing.
+func (db *DB) SchemaVersions(ctx context.Context) (current, latest int64, err error) {
+	p, err := db.provider()
+	if err != nil {
+		return 0, 0, fmt.Errorf("migrations: %w", err)
+	}
+	if src := p.ListSources(); len(src) > 0 {
+		latest = src[len(src)-1].Version
+	}
+	var exists int
+	q := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'goose_db_version'`
+	if db.dialect == Postgres {
+		q = `SELECT COUNT(*) FROM (SELECT to_regclass('goose_db_version') AS t) r WHERE t IS NOT NULL`
+	}
+	if err := db.sql.QueryRowContext(ctx, q).Scan(&exists); err != nil {
+		return 0, 0, fmt.Errorf("migrations: %w", err)
+	}
+	if exists == 0 {
+		return 0, latest, nil
+	}
+	current, err = p.GetDBVersion(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("migrations: %s", oneLine(err))
+	}
+	return current, latest, nil
+}

@@ -157,3 +157,11 @@ func privateDB(dir, file string) error {
 	}
 	return f.Close()
 }
+
+// KeyOpensCheck says whether box is the key whose check value is sealed:
+// a restore compares the secret key it is given with the check value in the
+// archive before it writes anything.
+func KeyOpensCheck(box *secretbox.Box, sealed string) bool {
+	v, err := box.Open(sealed, checkContext)
+	return err == nil && v == checkLabel
+}

@@ -12,12 +12,14 @@ import (
 	"net/http/cookiejar"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/backup"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
@@ -43,6 +45,9 @@ type idEnv struct {
 	cert     tls.Certificate // the listeners' certificate
 	seed     context.Context
 	jobs     *schedule.Scheduler // the controller's scheduler, with the speed-change job
+	backups  *backup.Service     // backups into backupDir, encrypted to a key the test throws away
+	// backupDir is where the backups go.
+	backupDir string
 }
 
 // testArgon2 keeps tests fast; the benchmark uses the defaults.
@@ -75,11 +80,13 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 		t.Fatal(err)
 	}
 	e.jobs = jobs
+	e.backupDir = filepath.Join(t.TempDir(), "backups")
+	e.backups = newTestBackups(t, db, e.audit, e.backupDir)
 	e.srv = New(Config{CustomerAddr: "127.0.0.1:0", MgmtAddr: "127.0.0.1:0",
 		MgmtAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		TLS:       serverTLS(cert), ShutdownGrace: 5 * time.Second},
 		Deps{DB: db, Catalog: e.cat, Identity: e.idn, Audit: e.audit, Fleet: fl, Log: slog.New(slog.DiscardHandler),
-			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, Jobs: jobs})
+			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, Jobs: jobs, Backups: e.backups})
 	ls, err := e.srv.Listen()
 	if err != nil {
 		t.Fatal(err)

@@ -55,6 +55,7 @@ func (s *Server) operatorPages() []pageRoute {
 		s.selfPages(identity.OperatorSide),
 		s.inventoryPages(),
 		s.opCustomerPages(),
+		s.backupPages(),
 	)
 }
 
@@ -112,6 +113,7 @@ var navigation = map[identity.Side][]struct {
 		{"/mail", "nav.mail", identity.ActMailRead},
 		{"/audit", "nav.op_audit", identity.ActAuditRead},
 		{"/jobs", "nav.jobs", identity.ActJobsRead},
+		{"/backups", "nav.backups", identity.ActBackupsManage},
 		{"/me", "nav.me", identity.ActSelf},
 	},
 }

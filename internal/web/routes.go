@@ -107,6 +107,8 @@ func (s *Server) mgmtRoutes() []route {
 		route{"GET", "/api/v1/audit", identity.ActAuditRead, s.listAudit},
 		route{"GET", "/api/v1/audit/verify", identity.ActAuditRead, s.verifyAudit},
 		route{"GET", "/api/v1/job-runs", identity.ActJobsRead, s.listJobRuns},
+		route{"GET", "/api/v1/backups", identity.ActBackupsManage, s.listBackups},
+		route{"POST", "/api/v1/backups", identity.ActBackupsManage, s.createBackup},
 	)
 	routes = append(routes, s.identityMgmtRoutes()...)
 	return append(routes, s.networkMgmtRoutes()...)

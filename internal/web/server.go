@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/backup"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
@@ -77,7 +78,10 @@ type Deps struct {
 	// Jobs is the controller's scheduler of dated jobs; nil leaves
 	// GET /api/v1/job-runs answering 503.
 	Jobs *schedule.Scheduler
-	Log  *slog.Logger
+	// Backups is serve's backup configuration; nil (no --backup-dir) lists
+	// no backups and refuses "back up now".
+	Backups *backup.Service
+	Log     *slog.Logger
 }
 
 // Server serves both listeners.
