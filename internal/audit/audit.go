@@ -142,6 +142,14 @@ func (l *Log) RecordTx(ctx context.Context, tx *store.Tx, ev Event) error {
 	if err != nil {
 		return fmt.Errorf("audit: detail: %w", err)
 	}
+	// The hash covers the detail as every reader decodes it from what is
+	// stored, not as the caller built it: a struct in the detail marshals in
+	// its field order but reads back as a map with sorted keys, and an entry
+	// hashed over the first would never verify.
+	e.Detail = nil
+	if err := json.Unmarshal(detail, &e.Detail); err != nil {
+		return fmt.Errorf("audit: detail: %w", err)
+	}
 	e.Hash = Hash(e)
 	var customer any
 	if e.CustomerID != "" {

@@ -34,6 +34,8 @@ var plainDetailKeys = []string{
 	"service_code", "session", "sessions", "since", "size", "skipped", "speed_changes", "speed_mbps",
 	"start_date", "status", "target_role", "terminated_on", "termination_date", "to", "to_mbps", "to_node",
 	"user_verified", "version", "versions", "via", "was_live",
+	// backup.create and backup.restore
+	"deleted", "engine", "purged", "rows", "sha256",
 }
 
 // TestEveryDetailKeyIsClassified reads every non-test Go file and collects
