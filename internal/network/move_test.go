@@ -291,3 +291,30 @@ func TestDrainedNodeTakesNoPlacement(t *testing.T) {
 		wantFault(t, err, fault.Conflict, "on a node that takes new placements")
 	})
 }
+
+// TestMoveHubVLAN: a hub move takes its cloud ports' VLANs on the target
+// and releases them on the source — a target whose physical port carries
+// the VLAN already is refused, and becomes possible once the other port
+// has moved away, whose way back is then refused in turn.
+func TestMoveHubVLAN(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e, a, b := moveEnv(t, db)
+		ops := e.svc.Operations
+		if _, err := e.applyVLANs(b, map[string]int{pAPrivate: 101}); err != nil { // a's VLAN
+			t.Fatal(err)
+		}
+		e.must(ops.Place(e.ctx, b.op, b.codes[pAPrivate], PlaceInput{Primary: &PhysRef{Node: "tyo-2", Port: "eth3"},
+			Secondary: &PhysRef{Node: "tyo-2", Port: "eth5"}, Reason: "test"}))
+		before := e.legsOf(a)
+		_, err := ops.MoveHub(e.ctx, a.op, a.hubs["hub_main"], HubMoveInput{Node: "tyo-2", Reason: "x"})
+		wantFault(t, err, fault.Conflict, "tyo-2/eth3 already carries VLAN 101")
+		if e.legsOf(a) != before {
+			t.Fatal("a refused move changed something")
+		}
+		e.must(ops.MoveHub(e.ctx, b.op, b.hubs["hub_main"], HubMoveInput{Node: "tyo-3", Reason: "make room"}))
+		e.must(ops.MoveHub(e.ctx, a.op, a.hubs["hub_main"], HubMoveInput{Node: "tyo-2", Reason: "node refresh"}))
+		_, err = ops.MoveHub(e.ctx, b.op, b.hubs["hub_main"], HubMoveInput{Node: "tyo-2", Reason: "x"})
+		wantFault(t, err, fault.Conflict, "already carries VLAN 101")
+	})
+}
