@@ -109,6 +109,7 @@ func (s *Server) mgmtRoutes() []route {
 		route{"GET", "/api/v1/job-runs", identity.ActJobsRead, s.listJobRuns},
 	)
 	routes = append(routes, s.identityMgmtRoutes()...)
+	routes = append(routes, s.nodeLifecycleRoutes()...)
 	return append(routes, s.networkMgmtRoutes()...)
 }
 
