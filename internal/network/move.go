@@ -393,7 +393,7 @@ func (s *core) planHubMove(ctx context.Context, q store.Querier, cust catalog.Cu
 		return MovePlan{}, err
 	}
 	for _, pr := range peers {
-		plan.Sessions = append(plan.Sessions, MoveSession{Name: "backbone " + pr})
+		plan.Sessions = append(plan.Sessions, MoveSession{Name: pr})
 	}
 	return plan, nil
 }

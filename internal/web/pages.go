@@ -54,6 +54,7 @@ func (s *Server) operatorPages() []pageRoute {
 		s.selfPages(identity.OperatorSide),
 		s.inventoryPages(),
 		s.opCustomerPages(),
+		s.nodesPages(),
 	)
 }
 
