@@ -67,10 +67,10 @@ func runDecommission(ctx context.Context, f agentFlags, o dataplane.Options, out
 		why = errors.New("--controller is not given")
 	} else if roots, err := controllerRoots(f.controllerCA); err != nil {
 		return err
-	} else if agent.Enrolled(f.stateDir) {
-		if client, err = agent.NewClient(f.controller, roots, f.stateDir); err != nil {
-			why = err
-		}
+	} else if !agent.Enrolled(f.stateDir) {
+		why = errors.New("this node holds no identity (never enrolled, or wiped before)")
+	} else if client, err = agent.NewClient(f.controller, roots, f.stateDir); err != nil {
+		why = err
 	}
 	m := dataplane.NewManager(o)
 	defer m.Close()

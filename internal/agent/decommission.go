@@ -89,7 +89,7 @@ func (d *Decommissioner) Run(ctx context.Context) (disposal.Report, error) {
 
 	var reportErr error
 	if d.Client == nil {
-		reportErr = fmt.Errorf("%w: this node has no identity to report with", ErrNotReported)
+		reportErr = ErrNotReported // the caller says why there is no client
 	} else if err := d.Client.SendDecommission(ctx, r); err != nil {
 		reportErr = fmt.Errorf("%w: %w", ErrNotReported, err)
 	}
