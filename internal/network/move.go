@@ -386,7 +386,9 @@ func (s *core) planHubMove(ctx context.Context, q store.Querier, cust catalog.Cu
 			taken = append(taken, best)
 			legs = append(legs, legRoles[i])
 		}
-		plan.Sessions = append(plan.Sessions, sessionsOf(p, legs)...)
+		if p.status == "active" { // a cancelled port runs no session
+			plan.Sessions = append(plan.Sessions, sessionsOf(p, legs)...)
+		}
 	}
 	peers, err := backbonePeers(ctx, q, cust, hub)
 	if err != nil {
@@ -398,9 +400,13 @@ func (s *core) planHubMove(ctx context.Context, q store.Querier, cust catalog.Cu
 	return plan, nil
 }
 
-// hubPortCodes lists the active ports of the customer's hub.
+// hubPortCodes lists the ports of the customer's hub that hold a
+// placement, whatever their status: a cancelled port keeps its placement
+// (and its capacity, until its contract's end) until it is released, and
+// moves with its hub rather than holding the old node.
 func hubPortCodes(ctx context.Context, q store.Querier, cust catalog.CustomerID, hub catalog.HubID) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT port_code FROM ports WHERE customer_id = ? AND hub_id = ? AND status = 'active' ORDER BY port_code`, cust, hub)
+	rows, err := q.Query(ctx, `SELECT p.port_code FROM ports p WHERE p.customer_id = ? AND p.hub_id = ?
+		AND EXISTS (SELECT 1 FROM port_placements pl WHERE pl.port_id = p.id) ORDER BY p.port_code`, cust, hub)
 	if err != nil {
 		return nil, err
 	}
