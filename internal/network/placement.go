@@ -176,7 +176,7 @@ func (s *core) propose(ctx context.Context, q store.Querier, p portRow, placed [
 			continue // holds another leg of the port
 		}
 		if pp.NodeState != nodeActive {
-			// A draining node takes no new placement (nodes.go).
+			// A draining node takes no new placement (fleet.Drain).
 			refused = append(refused, fmt.Sprintf("%s/%s is on a %s node", pp.Node, pp.Name, pp.NodeState))
 			drained = true
 			continue
