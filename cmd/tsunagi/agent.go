@@ -35,6 +35,7 @@ func agentCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return runAgent(cmd.Context(), f) },
 	}
+	cmd.AddCommand(agentDecommissionCmd())
 	cmd.Flags().StringVar(&f.controller, "controller", os.Getenv("TSUNAGI_CONTROLLER"), "the controller's agent listener, https://host:9444")
 	cmd.Flags().StringVar(&f.token, "token", "", "one-time enrolment token (first start only)")
 	cmd.Flags().StringVar(&f.stateDir, "state-dir", "/var/lib/tsunagi-agent", "node identity and the last desired state")
@@ -61,19 +62,9 @@ func runAgent(ctx context.Context, f agentFlags) error {
 	if os.Geteuid() != 0 {
 		return errors.New("the agent manages namespaces, BIRD and nftables: run it as root")
 	}
-	roots, err := x509.SystemCertPool()
+	roots, err := controllerRoots(f.controllerCA)
 	if err != nil {
-		roots = x509.NewCertPool()
-	}
-	if f.controllerCA != "" {
-		pemBytes, err := os.ReadFile(f.controllerCA)
-		if err != nil {
-			return fmt.Errorf("--controller-ca: %w", err)
-		}
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pemBytes) {
-			return errors.New("--controller-ca holds no PEM certificate")
-		}
+		return err
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -101,4 +92,25 @@ func runAgent(ctx context.Context, f agentFlags) error {
 		Version: version, Log: log, Resync: f.resync, Wait: min(30*time.Second, f.resync), Wake: m.Tripped()}
 	log.Info("tsunagi agent started", "controller", f.controller, "version", version)
 	return loop.Run(ctx)
+}
+
+// controllerRoots is the pool that verifies the controller: the PEM file
+// given, else the system roots.
+func controllerRoots(file string) (*x509.CertPool, error) {
+	if file == "" {
+		roots, err := x509.SystemCertPool()
+		if err != nil {
+			roots = x509.NewCertPool()
+		}
+		return roots, nil
+	}
+	pemBytes, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--controller-ca: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pemBytes) {
+		return nil, errors.New("--controller-ca holds no PEM certificate")
+	}
+	return roots, nil
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tsunagi-net/tsunagi/internal/disposal"
 	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 )
 
@@ -98,6 +99,32 @@ func (c *Client) SendReport(ctx context.Context, r observed.Report) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/agent/v1/status", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return &ErrStatus{resp.StatusCode, apiMessage(raw)}
+	}
+	return nil
+}
+
+// SendDecommission posts the report of the node's wipe; the controller
+// records it and revokes the certificate this request is made with.
+func (c *Client) SendDecommission(ctx context.Context, r disposal.Report) error {
+	body, err := disposal.Encode(r)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/agent/v1/decommissioned", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -142,6 +142,14 @@ func (f *Fleet) IssueEnrolToken(ctx context.Context, node string) (EnrolToken, e
 		if err != nil {
 			return err
 		}
+		var state string
+		var decommissioned *string
+		if err := store.Scan(tx.QueryRow(ctx, `SELECT state, decommissioned_at FROM hub_nodes WHERE id = ?`, id), &state, &decommissioned); err != nil {
+			return err
+		}
+		if state == NodeRetired || decommissioned != nil {
+			return fault.New(fault.Conflict, "node %s is retired or decommissioned: it cannot enrol again", node)
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM node_enrolment_tokens WHERE node_id = ? AND used_at IS NULL`, id); err != nil {
 			return err
 		}
@@ -241,10 +249,14 @@ func (f *Fleet) Authenticate(ctx context.Context, cert *x509.Certificate) (Node,
 		return Node{}, denied
 	}
 	var n Node
-	var revoked *string
-	err := store.Scan(f.db.QueryRow(ctx, `SELECT n.id, n.name, c.revoked_at FROM node_certs c JOIN hub_nodes n ON n.id = c.node_id
-		WHERE c.serial = ?`, cert.SerialNumber.Text(16)), &n.ID, &n.Name, &revoked)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (revoked != nil || n.Name != cert.Subject.CommonName)) {
+	var revoked, decommissioned *string
+	var state string
+	err := store.Scan(f.db.QueryRow(ctx, `SELECT n.id, n.name, c.revoked_at, n.state, n.decommissioned_at FROM node_certs c
+		JOIN hub_nodes n ON n.id = c.node_id WHERE c.serial = ?`, cert.SerialNumber.Text(16)), &n.ID, &n.Name, &revoked, &state, &decommissioned)
+	// A retired or decommissioned node is refused whatever its
+	// certificates: its revocation is not all that keeps it out.
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (revoked != nil || n.Name != cert.Subject.CommonName ||
+		state == NodeRetired || decommissioned != nil)) {
 		return Node{}, denied
 	}
 	if err != nil {
@@ -268,12 +280,7 @@ func (f *Fleet) Revoke(ctx context.Context, node, reason string) (int, error) {
 		if err != nil {
 			return err
 		}
-		res, err := tx.Exec(ctx, `UPDATE node_certs SET revoked_at = ? WHERE node_id = ? AND revoked_at IS NULL`, clock.Store(clock.Now()), id)
-		if err != nil {
-			return err
-		}
-		n, _ = res.RowsAffected()
-		if _, err := tx.Exec(ctx, `DELETE FROM node_enrolment_tokens WHERE node_id = ? AND used_at IS NULL`, id); err != nil {
+		if n, err = revokeTx(ctx, tx, id); err != nil {
 			return err
 		}
 		return f.audit.RecordTx(ctx, tx, audit.Event{Action: "node.revoke", Target: "node:" + node,

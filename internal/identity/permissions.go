@@ -72,7 +72,7 @@ var actions = []ActionInfo{
 	{ActNetworkEdit, "hub configuration (saved data)", "edit lock, draft, review, apply, roll back", "customer"},
 	{ActLockBreak, "another account's edit lock", "break", "customer"},
 	{ActCatalogManage, "customers, contracts, hubs, ports", "create, read, change, cancel", "management"},
-	{ActInventoryManage, "regions, hub nodes, physical ports", "create, read", "management"},
+	{ActInventoryManage, "regions, hub nodes, physical ports, placements", "create, read; place and move customer ports and hubs (with a reason, written to the customer's audit log); drain and retire a node (retire only when nothing is placed on it)", "management"},
 	{ActCapacityRead, "capacity, allocation, a node's desired state", "read; in a node's desired state a customer's configuration only under a live break-glass grant for that customer, else its placement only (ports, legs, VLANs, speeds, backbone)", "management"},
 	{ActCustomerAccounts, "a customer's accounts", "list; invite the customer's first operations administrator, only while it has no active one (the setup link goes only to the invitee's e-mail; once one is active, another such invitation is void when used)", "management"},
 	{ActRecoveryRequest, "a locked-out customer's operations administrator", "request, with a reason, that a new one be invited; nothing is invited until a security officer approves", "management"},

@@ -22,9 +22,12 @@ import (
 // physPort is a physical port with what is placed on it.
 type physPort struct {
 	ID, NodeID, Node, Region, Name, Kind string
-	SpeedMbps                            int64
-	Oversubscription                     float64
-	legs                                 []leg
+	// NodeState is the node's lifecycle state: active, draining or
+	// retired. Only an active node takes new placements.
+	NodeState        string
+	SpeedMbps        int64
+	Oversubscription float64
+	legs             []leg
 }
 
 // leg is one placed leg of a customer port.
@@ -91,8 +94,10 @@ func (p physPort) contractedOn(date string) int64 {
 
 // inventory loads every physical port with its placed legs.
 func (s *core) inventory(ctx context.Context, q store.Querier) ([]*physPort, error) {
-	rows, err := q.Query(ctx, `SELECT pp.id, n.id, n.name, r.code, pp.name, pp.kind, pp.speed_mbps, pp.oversubscription
-		FROM physical_ports pp JOIN hub_nodes n ON n.id = pp.node_id JOIN regions r ON r.id = n.region_id ORDER BY n.name, pp.name`)
+	// A released physical port (of a retired node) is out of the inventory.
+	rows, err := q.Query(ctx, `SELECT pp.id, n.id, n.name, n.state, r.code, pp.name, pp.kind, pp.speed_mbps, pp.oversubscription
+		FROM physical_ports pp JOIN hub_nodes n ON n.id = pp.node_id JOIN regions r ON r.id = n.region_id
+		WHERE pp.released_at IS NULL ORDER BY n.name, pp.name`)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: %w", err)
 	}
@@ -100,7 +105,7 @@ func (s *core) inventory(ctx context.Context, q store.Querier) ([]*physPort, err
 	byID := map[string]*physPort{}
 	for rows.Next() {
 		p := &physPort{}
-		if err := rows.Scan(&p.ID, &p.NodeID, &p.Node, &p.Region, &p.Name, &p.Kind, &p.SpeedMbps, &p.Oversubscription); err != nil {
+		if err := rows.Scan(&p.ID, &p.NodeID, &p.Node, &p.NodeState, &p.Region, &p.Name, &p.Kind, &p.SpeedMbps, &p.Oversubscription); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("inventory: %w", err)
 		}

@@ -167,13 +167,19 @@ func (s *core) propose(ctx context.Context, q store.Querier, p portRow, placed [
 	}
 	var cands []*physPort
 	var refused []string
-	vlanRefused := false
+	vlanRefused, capRefused, drained := false, false, false
 	for _, pp := range inv {
 		if pp.Region != p.region || pp.Kind != want || (node != "" && pp.NodeID != node) {
 			continue
 		}
 		if slices.ContainsFunc(placed, func(o *physPort) bool { return o.ID == pp.ID }) {
 			continue // holds another leg of the port
+		}
+		if pp.NodeState != nodeActive {
+			// A draining node takes no new placement (fleet.Drain).
+			refused = append(refused, fmt.Sprintf("%s/%s is on a %s node", pp.Node, pp.Name, pp.NodeState))
+			drained = true
+			continue
 		}
 		if busy[pp.ID] {
 			// The port's VLAN is taken there: its sub-interface would
@@ -184,6 +190,7 @@ func (s *core) propose(ctx context.Context, q store.Querier, p portRow, placed [
 			cands = append(cands, pp)
 		} else {
 			refused = append(refused, fmt.Sprintf("%s/%s has %d of %d Mb/s left", pp.Node, pp.Name, left, pp.capacity()))
+			capRefused = true
 		}
 	}
 	headroom := func(pp *physPort) int64 { return pp.capacity() - pp.committed(today, p.id) }
@@ -226,6 +233,9 @@ func (s *core) propose(ctx context.Context, q store.Querier, p portRow, placed [
 		case vlanRefused:
 			return nil, fault.New(fault.Conflict, "no %d physical %s port(s) in %s with %d Mb/s left and VLAN %d free (%s)",
 				legs, want, where, p.commit, vlan, detail)
+		case drained && !capRefused:
+			return nil, fault.New(fault.Conflict, "no %d physical %s port(s) in %s on a node that takes new placements (%s)",
+				legs, want, where, detail)
 		case len(refused) > 0:
 			return nil, fault.New(fault.Conflict, "capacity exceeded: no %d physical %s port(s) in %s with %d Mb/s left (%s)",
 				legs, want, where, p.commit, detail)
@@ -445,6 +455,8 @@ func (s *core) override(ctx context.Context, tx *store.Tx, p portRow, inv, place
 			return nil, fault.Field(field, "%s/%s is a %s port; a %s port needs %s", pp.Node, pp.Name, pp.Kind, p.kind, physicalKind(p.kind))
 		case node != "" && pp.NodeID != node:
 			return nil, fault.Field(field, "the hub runs on another node; all its ports are placed there")
+		case pp.NodeState != nodeActive:
+			return nil, fault.Field(field, "node %s is %s: it takes no new placement", pp.Node, pp.NodeState)
 		case i == 1 && pp.ID == out[0].ID:
 			return nil, fault.Field(field, "the secondary leg needs a different physical port from the primary")
 		case i == 1 && pp.NodeID != out[0].NodeID:

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/disposal"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/network/observed"
@@ -73,6 +74,7 @@ func (s *Server) agentRoutes() []route {
 		{"POST", "/agent/v1/enrol", "", s.enrolNode},
 		{"GET", "/agent/v1/desired-state", actNode, s.desiredState},
 		{"POST", "/agent/v1/status", actNode, s.nodeReport},
+		{"POST", "/agent/v1/decommissioned", actNode, s.nodeDecommissioned},
 	}
 }
 
@@ -201,6 +203,25 @@ func (s *Server) nodeReport(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.nodeHolds(r.Context(), n, rep)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// nodeDecommissioned records the wipe the node's agent reports (package
+// disposal); the node's certificate is revoked with it, so this is the
+// last request the node makes.
+func (s *Server) nodeDecommissioned(w http.ResponseWriter, r *http.Request) error {
+	body, err := readJSONBody(w, r, disposal.MaxReport)
+	if err != nil {
+		return err
+	}
+	rep, err := disposal.Decode(body)
+	if err != nil {
+		return fault.Field("report", "%s", err.Error())
+	}
+	if err := s.deps.Fleet.RecordDecommission(r.Context(), r.Context().Value(keyNode).(fleet.Node), rep); err != nil {
+		return err
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

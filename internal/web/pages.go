@@ -56,6 +56,7 @@ func (s *Server) operatorPages() []pageRoute {
 		s.inventoryPages(),
 		s.opCustomerPages(),
 		s.backupPages(),
+		s.nodesPages(),
 	)
 }
 

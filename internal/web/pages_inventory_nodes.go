@@ -175,6 +175,8 @@ type invNodeView struct {
 	Href    string
 	// Underlay is the node's tunnel endpoint, "" while none is set.
 	Underlay string
+	// Lifecycle is the node's state and what remains on it (pages_nodes.go).
+	Lifecycle *fleet.Lifecycle
 }
 
 func (s *Server) invNodeData(r *http.Request) (invNodeView, error) {
@@ -195,6 +197,9 @@ func (s *Server) invNodeData(r *http.Request) (invNodeView, error) {
 		d.Speeds = append(d.Speeds, invSpeed[int64]{mbps, mbps * 1e6})
 	}
 	d.State, d.Problems = nodeSummary(st)
+	if d.Lifecycle, err = s.nodeLifecycleView(r, n.Name); err != nil {
+		return invNodeView{}, err
+	}
 	if s.deps.NetOps != nil {
 		u, err := s.deps.NetOps.Underlay(r.Context(), n.Name)
 		switch {

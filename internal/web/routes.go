@@ -111,6 +111,7 @@ func (s *Server) mgmtRoutes() []route {
 		route{"POST", "/api/v1/backups", identity.ActBackupsManage, s.createBackup},
 	)
 	routes = append(routes, s.identityMgmtRoutes()...)
+	routes = append(routes, s.nodeLifecycleRoutes()...)
 	return append(routes, s.networkMgmtRoutes()...)
 }
 
