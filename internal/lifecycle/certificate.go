@@ -88,6 +88,7 @@ var Kept = []KeptRecord{
 	{"audit_events", "the audit log, append-only and hash-chained; the customer's personal fields in it are erased with its key"},
 	{"erasures", "the erasure list and the signed deletion certificate (evidence of the erasure; re-applied after a restore)"},
 	{"erasure_steps", "the classes erased and their counts (the certificate's figures)"},
+	{"job_runs", "the scheduler's run records: a failed run's error may name the customer's ID, an opaque identifier"},
 }
 
 // KeptRecord is one table kept after an erasure and why.
@@ -146,14 +147,20 @@ func VerifyCertificate(keys []signing.PublicKey, doc []byte) error {
 func (p *Purger) finish(ctx context.Context, cust catalog.CustomerID) (bool, error) {
 	var finished bool
 	err := p.db.InTx(ctx, func(tx *store.Tx) error {
-		var started, term string
-		var done *string
-		if err := store.Scan(tx.QueryRow(ctx, `SELECT started_at, terminated_on, finished_at FROM erasures WHERE customer_id = ?`, cust),
-			&started, &term, &done); err != nil {
+		// The no-op UPDATE takes the erasure's row lock first: a second
+		// controller finishing the same erasure waits here, then finds it
+		// finished, instead of writing a second certificate.
+		res, err := tx.Exec(ctx, `UPDATE erasures SET started_at = started_at WHERE customer_id = ? AND finished_at IS NULL`, cust)
+		if err != nil {
 			return err
 		}
-		if done != nil {
+		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
+		}
+		var started, term string
+		if err := store.Scan(tx.QueryRow(ctx, `SELECT started_at, terminated_on FROM erasures WHERE customer_id = ?`, cust),
+			&started, &term); err != nil {
+			return err
 		}
 		c := Certificate{Schema: CertificateSchema, TerminatedOn: term, ServiceCodes: []string{}, NoticeMails: []string{}}
 		for _, k := range Kept {
@@ -221,20 +228,13 @@ func (p *Purger) finish(ctx context.Context, cust catalog.CustomerID) (bool, err
 		if err := releaseNotices(ctx, tx, c, string(doc), notices); err != nil {
 			return err
 		}
-		res, err := tx.Exec(ctx, `UPDATE erasures SET finished_at = ?, certificate = ? WHERE customer_id = ? AND finished_at IS NULL`,
-			clock.Store(now), string(doc), cust)
-		if err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE erasures SET finished_at = ?, certificate = ? WHERE customer_id = ?`,
+			clock.Store(now), string(doc), cust); err != nil {
 			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return store.ErrConflict
 		}
 		finished = true
 		return nil
 	})
-	if errors.Is(err, store.ErrConflict) {
-		return false, nil // Another controller finished it.
-	}
 	return finished, err
 }
 

@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +22,10 @@ import (
 )
 
 const terminatedOn = "2027-03-31"
+
+// wantCounts are the rows of each class that seedCustomer writes.
+var wantCounts = map[string]int64{ClassVersions: 1, ClassDraft: 2, ClassNetwork: 8, ClassPortsHubs: 2, ClassMail: 3, ClassSecurity: 1,
+	ClassDevices: 1, ClassBreakGlass: 1, ClassRecoveries: 1, ClassCredentials: 3 * 10, ClassAccounts: 3}
 
 func TestParseAfterDays(t *testing.T) {
 	t.Parallel()
@@ -45,7 +53,7 @@ func TestNothingPurgedBeforeTheDueDay(t *testing.T) {
 		seedPlatform(t, db)
 		a := seedCustomer(t, db, "a", 1, terminatedOn)
 		active := seedCustomer(t, db, "act", 2, terminatedOn)
-		exec(t, db, `UPDATE customers SET status = 'active', terminated_on = NULL, purge_due_on = NULL WHERE id = ?`, active.id)
+		execSQL(t, db, `UPDATE customers SET status = 'active', terminated_on = NULL, purge_due_on = NULL WHERE id = ?`, active.id)
 		p, clk := newPurger(t, db, 30, terminatedOn)
 		before := countRows(t, db)
 		for _, day := range []string{"2027-03-30", terminatedOn, addDays(t, terminatedOn, 1), addDays(t, terminatedOn, 29)} {
@@ -124,7 +132,7 @@ func TestPurgeIsIdempotent(t *testing.T) {
 				string(first) == string(second), rows, countRows(t, db), events, auditCount(t, db))
 		}
 		// A restored device certificate of the erased customer goes again.
-		exec(t, db, `INSERT INTO device_certificates (id, customer_id, name, fingerprint, subject, not_after, created_at)
+		execSQL(t, db, `INSERT INTO device_certificates (id, customer_id, name, fingerprint, subject, not_after, created_at)
 			VALUES ('dev_back', ?, 'laptop', 'fp_back', 'CN=x', 'x', 'x')`, a.id)
 		if err := p.Purge(ctx, a.id); err != nil {
 			t.Fatal(err)
@@ -176,8 +184,7 @@ func TestCertificate(t *testing.T) {
 		if err := json.Unmarshal(doc, &c); err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]int64{ClassVersions: 1, ClassDraft: 2, ClassNetwork: 8, ClassPortsHubs: 2, ClassMail: 3, ClassSecurity: 1,
-			ClassDevices: 1, ClassBreakGlass: 1, ClassRecoveries: 1, ClassCredentials: 3*9 + 3, ClassAccounts: 3}
+		want := wantCounts
 		got := map[string]int64{}
 		for _, cc := range c.Classes {
 			got[cc.Class] = cc.Count
@@ -214,8 +221,8 @@ func TestNoticeSurvivesAndIsSent(t *testing.T) {
 	seedPlatform(t, db)
 	a := seedCustomer(t, db, "a", 1, terminatedOn)
 	// A deleted administrator gets nothing.
-	exec(t, db, `UPDATE accounts SET disabled_at = created_at, email = 'gone@example.com' WHERE id = ?`, a.accounts[2])
-	exec(t, db, `UPDATE accounts SET role = 'ops-admin' WHERE id = ?`, a.accounts[2])
+	execSQL(t, db, `UPDATE accounts SET disabled_at = created_at, email = 'gone@example.com' WHERE id = ?`, a.accounts[2])
+	execSQL(t, db, `UPDATE accounts SET role = 'ops-admin' WHERE id = ?`, a.accounts[2])
 	p, _ := newPurger(t, db, 30, addDays(t, terminatedOn, 30))
 	if err := p.Purge(ctx, a.id); err != nil {
 		t.Fatal(err)
@@ -268,4 +275,56 @@ func auditCount(t *testing.T, db *store.DB) (n int) {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestCertificateVerifiesOffline runs the documented offline check (jq
+// and OpenSSL, testdata/verify-certificate.sh) on a certificate and on the
+// same certificate with one byte changed.
+func TestCertificateVerifiesOffline(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"jq", "openssl", "base64"} {
+		if _, err := osexec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	db := storetest.SQLite(t)
+	ctx := context.Background()
+	seedPlatform(t, db)
+	a := seedCustomer(t, db, "a", 1, terminatedOn)
+	p, _ := newPurger(t, db, 30, addDays(t, terminatedOn, 30))
+	if err := p.Purge(ctx, a.id); err != nil {
+		t.Fatal(err)
+	}
+	doc, _ := p.Certificate(ctx, a.id)
+	keys, err := signing.New(db, audit.New(db)).PublicKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	published, _ := json.Marshal(map[string]any{"items": keys})
+	write := func(name string, b []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	keysFile := write("keys.json", published)
+	run := func(cert []byte) error {
+		out, err := osexec.Command("sh", "testdata/verify-certificate.sh", write("cert.json", cert), keysFile).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, out)
+		}
+		return nil
+	}
+	if err := run(doc); err != nil {
+		t.Fatalf("the documented check refuses a good certificate: %v", err)
+	}
+	changed := []byte(strings.Replace(string(doc), `"count":3`, `"count":2`, 1))
+	if string(changed) == string(doc) {
+		t.Fatal("nothing to change")
+	}
+	if run(changed) == nil {
+		t.Fatal("the documented check accepts a changed certificate")
+	}
 }

@@ -32,7 +32,6 @@ var platformTables = map[string]string{
 	"audit_head":            "the audit chain's head",
 	"secret_key_check":      "the controller's key check value",
 	"job_leases":            "the scheduler's leases",
-	"job_runs":              "the scheduler's run records",
 	"signing_keys":          "the controller's signing keys",
 }
 
