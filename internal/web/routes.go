@@ -54,6 +54,7 @@ func (s *Server) common(side identity.Side, doc []byte) []route {
 		{"DELETE", "/api/v1/session", identity.ActSelf, s.logout(side)},
 		{"GET", "/api/v1/me", identity.ActSelf, s.me},
 		{"POST", "/api/v1/tokens", identity.ActCredentials, s.createToken},
+		{"GET", "/api/v1/signing-keys", "", s.signingKeys},
 	}
 }
 
@@ -109,6 +110,7 @@ func (s *Server) mgmtRoutes() []route {
 		route{"GET", "/api/v1/job-runs", identity.ActJobsRead, s.listJobRuns},
 	)
 	routes = append(routes, s.identityMgmtRoutes()...)
+	routes = append(routes, s.purgeMgmtRoutes()...)
 	return append(routes, s.networkMgmtRoutes()...)
 }
 

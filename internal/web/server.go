@@ -24,7 +24,9 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
+	"github.com/tsunagi-net/tsunagi/internal/signing"
 	"github.com/tsunagi-net/tsunagi/internal/web/panel"
 )
 
@@ -77,7 +79,13 @@ type Deps struct {
 	// Jobs is the controller's scheduler of dated jobs; nil leaves
 	// GET /api/v1/job-runs answering 503.
 	Jobs *schedule.Scheduler
-	Log  *slog.Logger
+	// Purger erases terminated customers and keeps their deletion
+	// certificates; Keys is the controller's signing keyring, whose
+	// public keys both listeners publish. Nil leaves their routes
+	// answering 503.
+	Purger *lifecycle.Purger
+	Keys   *signing.Keyring
+	Log    *slog.Logger
 }
 
 // Server serves both listeners.
