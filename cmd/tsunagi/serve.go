@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -20,9 +21,11 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/demo"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/logging"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
+	"github.com/tsunagi-net/tsunagi/internal/signing"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
 	"github.com/tsunagi-net/tsunagi/internal/web"
@@ -34,6 +37,7 @@ type serveFlags struct {
 	tlsCert, tlsKey, logLevel                  string
 	tlsNames                                   []string
 	demo                                       bool
+	purgeAfter                                 string
 	id                                         identityFlags
 }
 
@@ -69,6 +73,8 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringSliceVar(&f.tlsNames, "tls-name", nil,
 		"extra DNS names or IP addresses of the self-signed certificate: the names hub nodes use to reach the controller, comma-separated")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&f.purgeAfter, "purge-after-days", envOr("TSUNAGI_PURGE_AFTER_DAYS", strconv.Itoa(lifecycle.DefaultAfterDays)),
+		"day after the last termination date on which a terminated customer's data is erased (1–90; day 1 is the day after; never later than day 90)")
 	cmd.Flags().BoolVar(&f.demo, "demo", false, "load an example deployment (two regions, a hub node, two customers) into an empty database")
 	f.id.register(cmd)
 	return cmd
@@ -87,6 +93,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	agentAllow, err := web.ParseAllowList(f.agentAllow)
 	if err != nil {
 		return fmt.Errorf("--agent-allow: %w", err)
+	}
+	purgeAfter, err := lifecycle.ParseAfterDays(f.purgeAfter)
+	if err != nil {
+		return fmt.Errorf("--purge-after-days: %w", err)
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
@@ -158,7 +168,13 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	// The dated jobs: every controller on the database runs the scheduler;
 	// a job's lease makes one of them run each due time (internal/schedule).
-	jobs, err := schedule.New(db, auditLog, controllerName(), netSvc.Operations.SpeedJob())
+	keys := signing.New(db, auditLog)
+	purger, err := lifecycle.New(db, auditLog, keys, purgeAfter)
+	if err != nil {
+		return err
+	}
+	jobs, err := schedule.New(db, auditLog, controllerName(), netSvc.Operations.SpeedJob(),
+		purger.Job())
 	if err != nil {
 		return err
 	}
@@ -170,7 +186,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		AgentAddr: f.agentListen, AgentTLS: web.AgentTLS(tlsCfg, nodes), AgentAllow: agentAllow},
 		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log,
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc,
-			Jobs: jobs, Changes: db.Changes()})
+			Jobs: jobs, Changes: db.Changes(), Purger: purger, Keys: keys})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err

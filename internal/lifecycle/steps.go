@@ -28,6 +28,16 @@ const (
 	ClassCertificate = "certificate"            // the last step: audit entry, audit key, signed certificate
 )
 
+// Classes are the steps' classes in the order they run (the last step,
+// ClassCertificate, is not among them: it is the erasure's end).
+func Classes() []string {
+	out := make([]string, len(steps))
+	for i, s := range steps {
+		out[i] = s.class
+	}
+	return out
+}
+
 // step is one step of an erasure. run returns how many rows it erased (the
 // notice: how many mails it queued).
 type step struct {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
@@ -81,7 +82,7 @@ func (s *Server) rotate(r *http.Request) (signing.PublicKey, error) {
 			return pk, nil
 		}
 	}
-	return signing.PublicKey{}, fault.New(fault.Internal, "the new signing key is not listed")
+	return signing.PublicKey{}, fmt.Errorf("rotate: the new signing key %s is not listed", id)
 }
 
 // listErasures lists erasures, newest first, a page at a time: platform

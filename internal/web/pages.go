@@ -43,6 +43,7 @@ func (s *Server) customerPages() []pageRoute {
 		s.workflowPages(),
 		s.accountPages(),
 		s.docPages(),
+		s.purgeCustomerPages(),
 	)
 }
 
@@ -54,6 +55,7 @@ func (s *Server) operatorPages() []pageRoute {
 		s.selfPages(identity.OperatorSide),
 		s.inventoryPages(),
 		s.opCustomerPages(),
+		s.purgePages(),
 	)
 }
 
@@ -110,6 +112,7 @@ var navigation = map[identity.Side][]struct {
 		{"/mail", "nav.mail", identity.ActMailRead},
 		{"/audit", "nav.op_audit", identity.ActAuditRead},
 		{"/jobs", "nav.jobs", identity.ActJobsRead},
+		{"/erasures", "nav.erasures", identity.ActErasuresRead},
 		{"/me", "nav.me", identity.ActSelf},
 	},
 }

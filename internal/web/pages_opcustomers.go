@@ -9,6 +9,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
 	"github.com/tsunagi-net/tsunagi/internal/web/panel"
@@ -113,6 +114,7 @@ type opcCustomerData struct {
 	Placements  []network.Placement
 	Regions     []catalog.Region
 	Grant       *identity.Grant
+	Erasure     *lifecycle.Erasure // the erasure after termination, once it started (pages_purge.go)
 	Plans       []string
 	Priorities  []string
 	Kinds       []string
@@ -166,6 +168,9 @@ func (s *Server) opcCustomerData(r *http.Request) (opcCustomerData, tenant.Opera
 		}
 	}
 	if d.Grant, err = s.opcGrant(r, d.Customer.ID); err != nil {
+		return d, op, err
+	}
+	if d.Erasure, err = s.purgeCustomerErasure(r, d.Customer.ID); err != nil {
 		return d, op, err
 	}
 	d.Plans, d.Priorities, d.Languages = catalog.Plans, catalog.Priorities, panel.Languages
