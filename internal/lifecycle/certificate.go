@@ -24,18 +24,22 @@ const CertificateSchema = "tsunagi.deletion-certificate/v1"
 // the controller's key. It names classes of records and their counts,
 // never their contents.
 type Certificate struct {
-	Schema       string        `json:"schema"`
-	Customer     CertCustomer  `json:"customer"`
-	ServiceCodes []string      `json:"service_codes"`
-	TerminatedOn string        `json:"terminated_on"` // the last termination date (JST)
-	Day1         string        `json:"day_1"`         // the day after it (JST): day 1 of at most 90
-	Started      Instant       `json:"purge_started"`
-	Finished     Instant       `json:"purge_finished"`
-	Classes      []ClassCount  `json:"classes"`
-	NoticeMails  []string      `json:"notice_mails"` // outbox IDs of the erasure notices that carry this certificate
-	AuditFields  string        `json:"audit_personal_fields"`
-	Audit        AuditPosition `json:"audit"`
-	Kept         []string      `json:"kept"`
+	Schema       string       `json:"schema"`
+	Customer     CertCustomer `json:"customer"`
+	ServiceCodes []string     `json:"service_codes"`
+	TerminatedOn string       `json:"terminated_on"` // the last termination date (JST)
+	Day1         string       `json:"day_1"`         // the day after it (JST): day 1 of at most 90
+	// The purge's start and end: UTC, and the same instants in JST
+	// (clock.Show) for people.
+	StartedAt     string        `json:"purge_started_at"`
+	StartedAtJST  string        `json:"purge_started_at_jst"`
+	FinishedAt    string        `json:"purge_finished_at"`
+	FinishedAtJST string        `json:"purge_finished_at_jst"`
+	Classes       []ClassCount  `json:"classes"`
+	NoticeMails   []string      `json:"notice_mails"` // outbox IDs of the erasure notices that carry this certificate
+	AuditFields   string        `json:"audit_personal_fields"`
+	Audit         AuditPosition `json:"audit"`
+	Kept          []string      `json:"kept"`
 	// Signature covers the certificate without this member, encoded as
 	// SignedBytes does (what `jq -cj 'del(.signature)'` prints).
 	Signature *signing.Signature `json:"signature,omitempty"`
@@ -45,16 +49,6 @@ type Certificate struct {
 type CertCustomer struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
-}
-
-// Instant is one time in UTC and in JST.
-type Instant struct {
-	UTC string `json:"utc"`
-	JST string `json:"jst"`
-}
-
-func instant(t time.Time) Instant {
-	return Instant{UTC: t.UTC().Format(time.RFC3339), JST: clock.Show(t)}
 }
 
 // ClassCount is one class of rows and how many of them were erased.
@@ -177,7 +171,8 @@ func (p *Purger) finish(ctx context.Context, cust catalog.CustomerID) (bool, err
 			return fmt.Errorf("started_at: %w", err)
 		}
 		now := clock.Now()
-		c.Started, c.Finished = instant(st), instant(now)
+		c.StartedAt, c.StartedAtJST = st.UTC().Format(time.RFC3339), clock.Show(st)
+		c.FinishedAt, c.FinishedAtJST = now.UTC().Format(time.RFC3339), clock.Show(now)
 		if c.ServiceCodes, err = strings1(ctx, tx, `SELECT service_code FROM contracts WHERE customer_id = ? ORDER BY service_code`, cust); err != nil {
 			return err
 		}

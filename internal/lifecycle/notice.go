@@ -94,7 +94,7 @@ func releaseNotices(ctx context.Context, tx *store.Tx, c Certificate, doc string
 	data := struct {
 		Name, TerminatedOn, Day1, Finished, Certificate string
 		Classes                                         []ClassCount
-	}{c.Customer.Name, c.TerminatedOn, c.Day1, c.Finished.JST, doc, c.Classes}
+	}{c.Customer.Name, c.TerminatedOn, c.Day1, c.FinishedAtJST, doc, c.Classes}
 	for _, n := range notices {
 		m, err := mailTemplates.Message("erasure-notice", noticeCause, n.lang, n.to, data)
 		if err != nil {

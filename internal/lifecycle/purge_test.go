@@ -198,7 +198,7 @@ func TestCertificate(t *testing.T) {
 			t.Errorf("classes %v, want %v", got, want)
 		}
 		if c.Customer.ID != string(a.id) || c.Customer.Name != a.name || !slices.Equal(c.ServiceCodes, []string{"SHC0000001"}) ||
-			c.TerminatedOn != terminatedOn || c.Day1 != "2027-04-01" || c.Started.UTC == "" || c.Finished.JST == "" || len(c.NoticeMails) != 2 {
+			c.TerminatedOn != terminatedOn || c.Day1 != "2027-04-01" || c.StartedAt == "" || c.FinishedAtJST == "" || len(c.NoticeMails) != 2 {
 			t.Errorf("certificate %s", doc)
 		}
 		entries, err := audit.New(db).List(ctx, audit.AllCustomers().Page(c.Audit.Seq-1, 1))
