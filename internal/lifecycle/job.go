@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
+	"github.com/tsunagi-net/tsunagi/internal/store"
 )
 
 // JobName is the daily erasure job.
@@ -103,6 +103,44 @@ func (p *Purger) List(ctx context.Context, q Query) ([]Erasure, string, error) {
 // ErrNoErasure is Get's answer for a customer whose erasure has not started.
 var ErrNoErasure = errors.New("the customer's erasure has not started")
 
+// Status is where a customer stands in its erasure.
+type Status struct {
+	CustomerID   string
+	CustomerName string
+	TerminatedOn string   // the last termination date; "" while a contract is active
+	DueOn        string   // the day the erasure starts with the configured setting; "" while active
+	Erasure      *Erasure // nil until the erasure started
+}
+
+// Status returns cust's status (platform records: the caller checks the
+// operator's permission); an unknown customer is a NotFound fault.
+func (p *Purger) Status(ctx context.Context, cust catalog.CustomerID) (Status, error) {
+	st := Status{CustomerID: string(cust)}
+	var status string
+	var term *string
+	err := store.Scan(p.db.QueryRow(ctx, `SELECT name, status, terminated_on FROM customers WHERE id = ?`, cust), &st.CustomerName, &status, &term)
+	if errors.Is(err, store.ErrNotFound) {
+		return Status{}, fault.New(fault.NotFound, "customer not found")
+	}
+	if err != nil {
+		return Status{}, fmt.Errorf("erasure status: %w", err)
+	}
+	if status == "terminated" && term != nil {
+		st.TerminatedOn = *term
+		if st.DueOn, err = p.dueOn(*term); err != nil {
+			return Status{}, err
+		}
+	}
+	e, err := p.Get(ctx, cust)
+	switch {
+	case err == nil:
+		st.Erasure = &e
+	case !errors.Is(err, ErrNoErasure):
+		return Status{}, err
+	}
+	return st, nil
+}
+
 // Get returns cust's erasure with the steps done so far.
 func (p *Purger) Get(ctx context.Context, cust catalog.CustomerID) (Erasure, error) {
 	var e Erasure
@@ -111,7 +149,7 @@ func (p *Purger) Get(ctx context.Context, cust catalog.CustomerID) (Erasure, err
 	err := p.db.QueryRow(ctx, `SELECT e.customer_id, c.name, e.terminated_on, e.started_at, e.finished_at FROM erasures e
 		JOIN customers c ON c.id = e.customer_id WHERE e.customer_id = ?`, cust).Scan(&e.CustomerID, &e.CustomerName, &e.TerminatedOn, &s, &fin)
 	if err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
+		if errors.Is(store.Wrap(err), store.ErrNotFound) {
 			return Erasure{}, ErrNoErasure
 		}
 		return Erasure{}, fmt.Errorf("erasure: %w", err)

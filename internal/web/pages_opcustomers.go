@@ -114,7 +114,7 @@ type opcCustomerData struct {
 	Placements  []network.Placement
 	Regions     []catalog.Region
 	Grant       *identity.Grant
-	Erasure     *lifecycle.Erasure // the erasure after termination, once it started (pages_purge.go)
+	Erasure     *lifecycle.Status // where the customer stands in its erasure after termination (pages_purge.go)
 	Plans       []string
 	Priorities  []string
 	Kinds       []string

@@ -2,7 +2,6 @@ package web
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 
@@ -13,14 +12,14 @@ import (
 )
 
 // purgePages are the operator console's pages of the erasure after
-// termination: the list of erasures, one erasure with its steps and its
-// certificate (and the certificate's download), and the signing keys with
-// their rotation.
+// termination: the list of erasures, one customer's erasure with its steps
+// and its certificate, and the signing keys with their rotation.
 func (s *Server) purgePages() []pageRoute {
 	return []pageRoute{
 		{"GET", "/erasures", identity.ActErasuresRead, []string{"GET /api/v1/erasures"}, s.purgeList},
+		// The certificate's download is the API's own answer (the
+		// session cookie admits the browser there): the bytes as signed.
 		{"GET", "/erasures/{customer}", identity.ActErasuresRead, []string{"GET /api/v1/customers/{customer}/deletion-certificate"}, s.purgeErasure},
-		{"GET", "/erasures/{customer}/certificate.json", identity.ActErasuresRead, nil, s.purgeDownload},
 		{"GET", "/signing-keys", identity.ActSelf, []string{"GET /api/v1/signing-keys"}, s.purgeKeys},
 		{"POST", "/signing-keys/rotate", identity.ActKeysRotate, []string{"POST /api/v1/signing-keys/rotate"}, s.purgeRotate},
 	}
@@ -57,38 +56,38 @@ func (s *Server) purgeList(w http.ResponseWriter, r *http.Request) error {
 }
 
 type purgeErasureData struct {
-	Erasure     lifecycle.Erasure
+	lifecycle.Status
 	Certificate *lifecycle.Certificate // nil until the erasure finished
 	Pending     []string               // the steps not done yet, in order
 }
 
-// purgeErasure is the certificate page: the erasure's state and steps,
-// and once it finished the certificate's figures, its signing key and
-// its download.
+// purgeErasure is the certificate page: where the customer stands (due
+// when, or started), the erasure's steps, and once it finished the
+// certificate's figures, its signing key and its download.
 func (s *Server) purgeErasure(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.purger()
 	if err != nil {
 		return err
 	}
 	cust := catalog.CustomerID(r.PathValue("customer"))
-	e, err := p.Get(r.Context(), cust)
-	if errors.Is(err, lifecycle.ErrNoErasure) {
-		return fault.New(fault.NotFound, "no erasure of this customer")
-	}
+	st, err := p.Status(r.Context(), cust)
 	if err != nil {
 		return err
 	}
-	d := purgeErasureData{Erasure: e}
+	d := purgeErasureData{Status: st}
+	if st.Erasure == nil {
+		return s.render(w, r, "purge-erasure", d)
+	}
 	done := map[string]bool{}
-	for _, st := range e.Steps {
-		done[st.Class] = true
+	for _, c := range st.Erasure.Steps {
+		done[c.Class] = true
 	}
 	for _, class := range lifecycle.Classes() {
 		if !done[class] {
 			d.Pending = append(d.Pending, class)
 		}
 	}
-	if e.FinishedAt != nil {
+	if st.Erasure.FinishedAt != nil {
 		doc, err := p.Certificate(r.Context(), cust)
 		if err != nil {
 			return err
@@ -100,18 +99,6 @@ func (s *Server) purgeErasure(w http.ResponseWriter, r *http.Request) error {
 		d.Certificate = &c
 	}
 	return s.render(w, r, "purge-erasure", d)
-}
-
-// purgeDownload is the certificate as a file, byte for byte as signed.
-func (s *Server) purgeDownload(w http.ResponseWriter, r *http.Request) error {
-	doc, err := s.certificate(r)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="deletion-certificate-`+url.PathEscape(r.PathValue("customer"))+`.json"`)
-	_, err = w.Write(doc)
-	return err
 }
 
 func (s *Server) purgeKeys(w http.ResponseWriter, r *http.Request) error {
@@ -149,18 +136,16 @@ func (s *Server) purgeRotate(w http.ResponseWriter, r *http.Request) error {
 	return redirect(w, r, "/signing-keys", "purge.keys.rotated")
 }
 
-// purgeCustomerErasure is a customer's erasure for the operator's customer
-// page, or nil when none started (or the erasure service is not wired).
-func (s *Server) purgeCustomerErasure(r *http.Request, cust catalog.CustomerID) (*lifecycle.Erasure, error) {
+// purgeCustomerErasure is where a customer stands in its erasure, for the
+// operator's customer page; nil for a viewer without erasures.read or
+// when the erasure service is not wired.
+func (s *Server) purgeCustomerErasure(r *http.Request, cust catalog.CustomerID) (*lifecycle.Status, error) {
 	if s.deps.Purger == nil || !identity.Allowed(principal(r).Role, identity.ActErasuresRead) {
 		return nil, nil
 	}
-	e, err := s.deps.Purger.Get(r.Context(), cust)
-	if errors.Is(err, lifecycle.ErrNoErasure) {
-		return nil, nil
-	}
+	st, err := s.deps.Purger.Status(r.Context(), cust)
 	if err != nil {
 		return nil, err
 	}
-	return &e, nil
+	return &st, nil
 }

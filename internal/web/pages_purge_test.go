@@ -35,6 +35,7 @@ func TestPurgePages(t *testing.T) {
 	certPath := "/api/v1/customers/" + string(cu.ID) + "/deletion-certificate"
 
 	opcGet(t, o.op, "/erasures", http.StatusOK, "消去が始まった顧客はまだありません。")
+	opcGet(t, o.op, "/erasures/"+string(cu.ID), http.StatusOK, "に消去予定")
 	o.opAPI.expect(http.StatusNotFound, "GET", certPath, nil)
 
 	// Day 30 after the termination date: the job erases the customer.
@@ -66,19 +67,22 @@ func TestPurgePages(t *testing.T) {
 	// The pages, in Japanese and English.
 	base := "/erasures/" + string(cu.ID)
 	opcGet(t, o.op, "/erasures", http.StatusOK, "消去 株式会社", "消去済み", `href="`+base+`"`)
-	opcGet(t, o.op, base, http.StatusOK, "データ消去証明書", c.Signature.KeyID, "アカウント", "certificate.json")
+	opcGet(t, o.op, base, http.StatusOK, "データ消去証明書", c.Signature.KeyID, "アカウント", `href="`+certPath+`"`)
 	opcGet(t, o.op, "/customers/"+string(cu.ID), http.StatusOK, `id="purge-customer"`, "消去の詳細と証明書")
 	expectPage(t, "language", o.op.post("/language", url.Values{"lang": {"en"}, "next": {"/erasures"}}), http.StatusSeeOther)
 	opcGet(t, o.op, "/erasures", http.StatusOK, "Erasure after termination", "Erased")
 	opcGet(t, o.op, base, http.StatusOK, "Deletion certificate", "Download the certificate (JSON)", c.Signature.KeyID)
-	dl := o.op.get(base + "/certificate.json")
+	// The download is the API's answer, which the page's session reaches.
+	dl := o.op.get(certPath)
 	if dl.code != http.StatusOK || dl.body != string(doc) {
 		t.Fatalf("download: %d, equal to the API's %v", dl.code, dl.body == string(doc))
 	}
 
-	// Another customer has no erasure: 404, on the page and the download.
-	opcGet(t, o.op, "/erasures/"+string(other.ID), http.StatusNotFound)
-	opcGet(t, o.op, "/erasures/"+string(other.ID)+"/certificate.json", http.StatusNotFound)
+	// Another customer, under contract: nothing to erase, no certificate;
+	// an unknown customer is 404.
+	opcGet(t, o.op, "/erasures/"+string(other.ID), http.StatusOK, "Under contract (no erasure due)")
+	o.opAPI.expect(http.StatusNotFound, "GET", "/api/v1/customers/"+string(other.ID)+"/deletion-certificate", nil)
+	opcGet(t, o.op, "/erasures/cus_aaaaaaaaaaaaaaaaaaaaaaaaaa", http.StatusNotFound)
 
 	// The keys: everyone signed in sees them; only the security officer
 	// rotates, and only once the box is ticked.
