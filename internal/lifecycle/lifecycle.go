@@ -184,8 +184,8 @@ func (p *Purger) Purge(ctx context.Context, cust catalog.CustomerID) error {
 	return err
 }
 
-// purge is Purge on the day of now, reporting whether this call finished the erasure (false:
-// it was already finished, by an earlier run or another controller).
+// purge is Purge on the day of now, reporting whether this call finished
+// the erasure (false: an earlier run or another controller had).
 func (p *Purger) purge(ctx context.Context, cust catalog.CustomerID, now time.Time) (bool, error) {
 	if cust == "" {
 		return false, errors.New("purge: no customer")
