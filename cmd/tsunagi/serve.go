@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -20,9 +21,11 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/demo"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/logging"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
+	"github.com/tsunagi-net/tsunagi/internal/signing"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
 	"github.com/tsunagi-net/tsunagi/internal/web"
@@ -34,6 +37,7 @@ type serveFlags struct {
 	tlsCert, tlsKey, logLevel                  string
 	tlsNames                                   []string
 	demo                                       bool
+	purgeAfter                                 string
 	id                                         identityFlags
 	backup                                     backupFlags
 }
@@ -70,6 +74,8 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringSliceVar(&f.tlsNames, "tls-name", nil,
 		"extra DNS names or IP addresses of the self-signed certificate: the names hub nodes use to reach the controller, comma-separated")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&f.purgeAfter, "purge-after-days", envOr("TSUNAGI_PURGE_AFTER_DAYS", strconv.Itoa(lifecycle.DefaultAfterDays)),
+		"day after the last termination date on which a terminated customer's data is erased (1–90; day 1 is the day after; never later than day 90)")
 	cmd.Flags().BoolVar(&f.demo, "demo", false, "load an example deployment (two regions, a hub node, two customers) into an empty database")
 	f.id.register(cmd)
 	f.backup.register(cmd)
@@ -89,6 +95,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	agentAllow, err := web.ParseAllowList(f.agentAllow)
 	if err != nil {
 		return fmt.Errorf("--agent-allow: %w", err)
+	}
+	purgeAfter, err := lifecycle.ParseAfterDays(f.purgeAfter)
+	if err != nil {
+		return fmt.Errorf("--purge-after-days: %w", err)
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
@@ -165,7 +175,12 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	scheduled := append([]schedule.Job{netSvc.Operations.SpeedJob(), ids.EndJob(), ids.TokenReminderJob()},
+	keys := signing.New(db, auditLog)
+	purger, err := lifecycle.New(db, auditLog, keys, purgeAfter)
+	if err != nil {
+		return err
+	}
+	scheduled := append([]schedule.Job{netSvc.Operations.SpeedJob(), ids.EndJob(), ids.TokenReminderJob(), purger.Job()},
 		backupJobs(backups)...)
 	jobs, err := schedule.New(db, auditLog, controllerName(), scheduled...)
 	if err != nil {
@@ -179,7 +194,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		AgentAddr: f.agentListen, AgentTLS: web.AgentTLS(tlsCfg, nodes), AgentAllow: agentAllow},
 		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log,
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc,
-			Jobs: jobs, Changes: db.Changes(), Backups: backups})
+			Jobs: jobs, Changes: db.Changes(), Backups: backups, Purger: purger, Keys: keys})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err

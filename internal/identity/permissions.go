@@ -33,6 +33,8 @@ const (
 	ActJobsRead         Action = "jobs.read"         // operator: the scheduled jobs' runs and their failures
 	ActBreakGlassOpen   Action = "breakglass.open"   // operator: open a time-limited, reasoned access to one customer's saved data
 	ActBackupsManage    Action = "backups.manage"    // operator: list the platform backups and make one now
+	ActErasuresRead     Action = "erasures.read"     // operator, security officer: terminated customers' erasures and deletion certificates
+	ActKeysRotate       Action = "keys.rotate"       // security officer: rotate the controller's signing key
 
 	// The hub service model (saved data and the operator's capacity view).
 	ActNetworkRead  Action = "network.read"       // the customer's hub configuration, versions, reviews
@@ -84,6 +86,8 @@ var actions = []ActionInfo{
 	{ActBackupsManage, "platform backups", "list the encrypted backups in the backup directory (name, time, size, SHA-256, manifest summary) and make one now; the controller holds no key that opens them", "management"},
 	{ActBreakGlassOpen, "access to one customer's saved data", "open with a typed reason and a time limit (default 1 h); list and close one's own open grants", "management"},
 	{ActAuditRead, "the whole audit log", "read, verify the chain, export evidence", "management"},
+	{ActErasuresRead, "erasures of terminated customers", "list erasures and their steps; read a customer's signed deletion certificate (the records of what was erased, never the erased data)", "management"},
+	{ActKeysRotate, "the controller's signing key", "rotate: a new key signs from then on; the retired public keys stay published so that what they signed still verifies", "management"},
 }
 
 // RoleInfo describes a role for docs/roles.md.
@@ -122,10 +126,11 @@ var permissions = map[Role][]Action{
 	RoleAdmin: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead, ActNetworkEdit},
 	RoleUser:  {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead},
 	RoleOperator: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage,
-		ActCapacityRead, ActMailRead, ActJobsRead, ActBreakGlassOpen, ActRecoveryRequest, ActBackupsManage},
-	RoleSecurityOfficer: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActAuditRead, ActOfficersManage, ActRecoveryApprove},
-	RoleMFAPending:      {ActMFA, ActFactorEnrol},
-	RoleBreakGlass:      {ActNetworkRead},
+		ActCapacityRead, ActMailRead, ActJobsRead, ActBreakGlassOpen, ActRecoveryRequest, ActBackupsManage, ActErasuresRead},
+	RoleSecurityOfficer: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActAuditRead, ActOfficersManage, ActRecoveryApprove,
+		ActErasuresRead, ActKeysRotate},
+	RoleMFAPending: {ActMFA, ActFactorEnrol},
+	RoleBreakGlass: {ActNetworkRead},
 }
 
 // Allowed reports whether role r may perform action a. A principal may hold

@@ -38,10 +38,15 @@ func sideOf(cust catalog.CustomerID) Side {
 	return CustomerSide
 }
 
+// MgmtLockPrefix starts the throttle key of a login ID typed on the
+// management listener; a customer's erasure (package lifecycle) removes the
+// keys of its login IDs with and without it.
+const MgmtLockPrefix = "mgmt:"
+
 // lockKey is the login_locks key of loginID on side.
 func lockKey(side Side, loginID string) string {
 	if side == OperatorSide {
-		return "mgmt:" + loginID
+		return MgmtLockPrefix + loginID
 	}
 	return loginID
 }

@@ -60,8 +60,9 @@ var matrixSessionRoutes = map[string]bool{
 // matrixMay404 are GET routes whose own existing object may still have
 // nothing to show, with why.
 var matrixMay404 = map[string]string{
-	"GET /api/v1/nodes/{node}/status":   "no status until the node's agent reports",
-	"GET /api/v1/nodes/{node}/underlay": "no tunnel endpoint until an operator sets it",
+	"GET /api/v1/nodes/{node}/status":                       "no status until the node's agent reports",
+	"GET /api/v1/nodes/{node}/underlay":                     "no tunnel endpoint until an operator sets it",
+	"GET /api/v1/customers/{customer}/deletion-certificate": "no certificate until the customer's erasure after termination finished",
 }
 
 // mxKind is how a principal stands to the objects named in the paths.

@@ -23,8 +23,10 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
+	"github.com/tsunagi-net/tsunagi/internal/signing"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
@@ -48,6 +50,7 @@ type idEnv struct {
 	backups  *backup.Service     // backups into backupDir, encrypted to a key the test throws away
 	// backupDir is where the backups go.
 	backupDir string
+	purger    *lifecycle.Purger // the erasure after termination (purge-after 30 days)
 }
 
 // testArgon2 keeps tests fast; the benchmark uses the defaults.
@@ -75,7 +78,11 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 	}
 	e.cert = cert
 	netSvc := network.New(db, e.audit, network.DefaultSettings)
-	jobs, err := schedule.New(db, e.audit, "test-controller", netSvc.Operations.SpeedJob(), e.idn.EndJob())
+	keys := signing.New(db, e.audit)
+	if e.purger, err = lifecycle.New(db, e.audit, keys, lifecycle.DefaultAfterDays); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := schedule.New(db, e.audit, "test-controller", netSvc.Operations.SpeedJob(), e.idn.EndJob(), e.purger.Job())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +93,8 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 		MgmtAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		TLS:       serverTLS(cert), ShutdownGrace: 5 * time.Second},
 		Deps{DB: db, Catalog: e.cat, Identity: e.idn, Audit: e.audit, Fleet: fl, Log: slog.New(slog.DiscardHandler),
-			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, Jobs: jobs, Backups: e.backups})
+			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, Jobs: jobs, Backups: e.backups,
+			Purger: e.purger, Keys: keys})
 	ls, err := e.srv.Listen()
 	if err != nil {
 		t.Fatal(err)

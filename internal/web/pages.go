@@ -44,6 +44,7 @@ func (s *Server) customerPages() []pageRoute {
 		s.exportPages(),
 		s.accountPages(),
 		s.docPages(),
+		s.purgeCustomerPages(),
 	)
 }
 
@@ -57,6 +58,7 @@ func (s *Server) operatorPages() []pageRoute {
 		s.opCustomerPages(),
 		s.backupPages(),
 		s.nodesPages(),
+		s.purgePages(),
 	)
 }
 
@@ -115,6 +117,7 @@ var navigation = map[identity.Side][]struct {
 		{"/audit", "nav.op_audit", identity.ActAuditRead},
 		{"/jobs", "nav.jobs", identity.ActJobsRead},
 		{"/backups", "nav.backups", identity.ActBackupsManage},
+		{"/erasures", "nav.erasures", identity.ActErasuresRead},
 		{"/me", "nav.me", identity.ActSelf},
 	},
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
 	"github.com/tsunagi-net/tsunagi/internal/web/panel"
@@ -113,7 +114,8 @@ type opcCustomerData struct {
 	Placements  []network.Placement
 	Regions     []catalog.Region
 	Grant       *identity.Grant
-	Lifecycle   *lifecycleView // pages_terminate.go
+	Lifecycle   *lifecycleView    // pages_terminate.go
+	Erasure     *lifecycle.Status // where the customer stands in its erasure after termination (pages_purge.go)
 	Plans       []string
 	Priorities  []string
 	Kinds       []string
@@ -168,6 +170,9 @@ func (s *Server) opcCustomerData(r *http.Request) (opcCustomerData, tenant.Opera
 		}
 	}
 	if d.Grant, err = s.opcGrant(r, d.Customer.ID); err != nil {
+		return d, op, err
+	}
+	if d.Erasure, err = s.purgeCustomerErasure(r, d.Customer.ID); err != nil {
 		return d, op, err
 	}
 	d.Plans, d.Priorities, d.Languages = catalog.Plans, catalog.Priorities, panel.Languages

@@ -54,6 +54,7 @@ func (s *Server) common(side identity.Side, doc []byte) []route {
 		{"DELETE", "/api/v1/session", identity.ActSelf, s.logout(side)},
 		{"GET", "/api/v1/me", identity.ActSelf, s.me},
 		{"POST", "/api/v1/tokens", identity.ActCredentials, s.createToken},
+		{"GET", "/api/v1/signing-keys", "", s.signingKeys},
 	}
 }
 
@@ -112,6 +113,7 @@ func (s *Server) mgmtRoutes() []route {
 	)
 	routes = append(routes, s.identityMgmtRoutes()...)
 	routes = append(routes, s.nodeLifecycleRoutes()...)
+	routes = append(routes, s.purgeMgmtRoutes()...)
 	return append(routes, s.networkMgmtRoutes()...)
 }
 

@@ -24,8 +24,10 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
+	"github.com/tsunagi-net/tsunagi/internal/signing"
 	"github.com/tsunagi-net/tsunagi/internal/web/panel"
 )
 
@@ -81,7 +83,13 @@ type Deps struct {
 	// Backups is serve's backup configuration; nil (no --backup-dir) lists
 	// no backups and refuses "back up now".
 	Backups *backup.Service
-	Log     *slog.Logger
+	// Purger erases terminated customers and keeps their deletion
+	// certificates; Keys is the controller's signing keyring, whose
+	// public keys both listeners publish. Nil leaves their routes
+	// answering 503.
+	Purger *lifecycle.Purger
+	Keys   *signing.Keyring
+	Log    *slog.Logger
 }
 
 // Server serves both listeners.
