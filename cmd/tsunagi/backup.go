@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,7 +12,10 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/backup"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/secretbox"
+	"github.com/tsunagi-net/tsunagi/internal/signing"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 )
 
@@ -104,9 +108,13 @@ func restoreCmd() *cobra.Command {
 			if listFile == "" {
 				listFile, missingOK = filepath.Join(filepath.Dir(archive), backup.ErasureFile), true
 			}
-			erased, err := backup.ReadErasureList(listFile, missingOK)
+			listed, err := backup.ReadErasureEntries(listFile, missingOK)
 			if err != nil {
 				return err
+			}
+			erased, terminatedOn := make([]string, 0, len(listed)), map[string]string{}
+			for _, e := range listed {
+				erased, terminatedOn[e.CustomerID] = append(erased, e.CustomerID), e.TerminatedOn
 			}
 			f, err := os.Open(archive)
 			if err != nil {
@@ -118,10 +126,20 @@ func restoreCmd() *cobra.Command {
 				return err
 			}
 			defer d.Close()
-			// The erasure's purge (lifecycle.Purger.Purge) is connected here
-			// with internal/lifecycle; until then a restore with anyone on the
-			// erasure list is refused before writing anything.
-			res, err := backup.Restore(cmd.Context(), d, f, backup.RestoreOptions{Identities: ids, SecretKey: box, Erased: erased})
+			d.UseCheckedKey(box) // Restore refuses the archive unless box opens its key check.
+			// Every customer on the erasure list (the archive's own and the
+			// list kept beside the backups) is erased again once the rows
+			// are in: a backup from before an erasure never brings the
+			// customer back.
+			purge := func(ctx context.Context, d *store.DB, cust string) error {
+				log := audit.New(d)
+				p, err := lifecycle.New(d, log, signing.New(d, log), lifecycle.DefaultAfterDays)
+				if err != nil {
+					return err
+				}
+				return p.PurgeListed(ctx, catalog.CustomerID(cust), terminatedOn[cust])
+			}
+			res, err := backup.Restore(cmd.Context(), d, f, backup.RestoreOptions{Identities: ids, SecretKey: box, Erased: erased, Purge: purge})
 			if err != nil {
 				return err
 			}

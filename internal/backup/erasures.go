@@ -91,10 +91,25 @@ func hasTable(ctx context.Context, db *store.DB, name string) (bool, error) {
 	return n > 0, nil
 }
 
-// ReadErasureList reads an erasure list file. A file that does not exist is
-// an empty list only when missingOK (the default location, beside the
-// archive, on a first restore); a list named by the operator must exist.
+// ReadErasureList reads an erasure list file and returns the customers it
+// names, sorted; see ReadErasureEntries.
 func ReadErasureList(path string, missingOK bool) ([]string, error) {
+	l, err := ReadErasureEntries(path, missingOK)
+	if err != nil || l == nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(l))
+	for _, c := range l {
+		ids = append(ids, c.CustomerID)
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// ReadErasureEntries reads an erasure list file. A file that does not exist
+// is an empty list only when missingOK (the default location, beside the
+// archive, on a first restore); a list named by the operator must exist.
+func ReadErasureEntries(path string, missingOK bool) ([]Erasure, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) && missingOK {
 		return nil, nil
@@ -109,13 +124,10 @@ func ReadErasureList(path string, missingOK bool) ([]string, error) {
 	if l.Format != ErasureFormat {
 		return nil, fmt.Errorf("erasure list %s: format %q, want %q", path, l.Format, ErasureFormat)
 	}
-	ids := make([]string, 0, len(l.Customers))
 	for _, c := range l.Customers {
 		if c.CustomerID == "" {
 			return nil, fmt.Errorf("erasure list %s: an entry without customer_id", path)
 		}
-		ids = append(ids, c.CustomerID)
 	}
-	sort.Strings(ids)
-	return ids, nil
+	return l.Customers, nil
 }

@@ -95,6 +95,17 @@ func Restore(ctx context.Context, db *store.DB, r io.Reader, o RestoreOptions) (
 		return out, fmt.Errorf("restore: %w", err)
 	}
 	var errs []error
+	if len(erased) > 0 {
+		// The purge is today's code: it runs on today's schema, as serve
+		// would migrate the restored database anyway.
+		_, latest, err := db.SchemaVersions(ctx)
+		if err == nil {
+			err = db.MigrateTo(ctx, latest)
+		}
+		if err != nil {
+			return out, fmt.Errorf("restore: the rows are written, but migrating them before the erasures failed: %w", err)
+		}
+	}
 	for _, c := range erased {
 		if err := o.Purge(ctx, db, c); err != nil {
 			errs = append(errs, fmt.Errorf("purge %s: %w", c, err))

@@ -32,6 +32,13 @@ func (db *DB) Secrets() *secretbox.Box { return db.secrets }
 // Secrets returns the box of the transaction's database.
 func (t *Tx) Secrets() *secretbox.Box { return t.secrets }
 
+// UseCheckedKey makes box this handle's secret key. It is for a handle
+// opened without migrations to restore a backup into, once the caller has
+// checked box against the backup's key check value (KeyOpensCheck): the
+// erasures a restore re-applies sign their certificates with keys sealed
+// under it. Call it before the handle is used.
+func (db *DB) UseCheckedKey(box *secretbox.Box) { db.secrets = box }
+
 // SecretKeyCreated says whether Open made the secret key file (first start).
 func (db *DB) SecretKeyCreated() bool { return db.keyMade }
 
