@@ -158,7 +158,8 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	// The dated jobs: every controller on the database runs the scheduler;
 	// a job's lease makes one of them run each due time (internal/schedule).
-	jobs, err := schedule.New(db, auditLog, controllerName(), netSvc.Operations.SpeedJob())
+	jobs, err := schedule.New(db, auditLog, controllerName(), netSvc.Operations.SpeedJob(),
+		netSvc.Operations.EndJob())
 	if err != nil {
 		return err
 	}

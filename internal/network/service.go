@@ -109,16 +109,21 @@ func (s *core) today() string { return s.now().In(clock.JST).Format(clock.DateLa
 // contracted speed as of today (bandwidth changes that took effect included).
 func (s *core) facts(ctx context.Context, q store.Querier, cust catalog.CustomerID) (Facts, error) {
 	f := Facts{CustomerID: cust, Options: map[string]int64{}}
-	rows, err := q.Query(ctx, `SELECT h.id, r.code, h.priority FROM hubs h JOIN regions r ON r.id = h.region_id
+	rows, err := q.Query(ctx, `SELECT h.id, r.code, h.priority, h.ended_at FROM hubs h JOIN regions r ON r.id = h.region_id
 		WHERE h.customer_id = ? ORDER BY h.id`, cust)
 	if err != nil {
 		return f, fmt.Errorf("facts: %w", err)
 	}
 	for rows.Next() {
 		var h HubFact
-		if err := rows.Scan(&h.ID, &h.Region, &h.Priority); err != nil {
+		var ended *string
+		if err := rows.Scan(&h.ID, &h.Region, &h.Priority, &ended); err != nil {
 			rows.Close()
 			return f, fmt.Errorf("facts: %w", err)
+		}
+		if ended != nil {
+			f.RemovedHubs = append(f.RemovedHubs, h.ID)
+			continue
 		}
 		f.Hubs = append(f.Hubs, h)
 	}
