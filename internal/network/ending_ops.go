@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -183,6 +184,9 @@ func (s *Operations) RemoveHub(ctx context.Context, op tenant.Operator, hub cata
 		return err
 	}
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := lockCustomer(ctx, tx, cust); err != nil {
+			return err
+		}
 		var ended *string
 		if err := store.Scan(tx.QueryRow(ctx, `SELECT ended_at FROM hubs WHERE customer_id = ? AND id = ?`, cust, hub), &ended); err != nil {
 			return notFound("hub", err)
@@ -296,14 +300,31 @@ func (s *core) systemVersion(ctx context.Context, tx *store.Tx, cust catalog.Cus
 	}
 	cfg := old
 	Normalize(f, &cfg, s.settings)
+	// An empty list and none are the same configuration.
+	for _, c := range []*Config{&old, &cfg} {
+		if c.Ports == nil {
+			c.Ports = []PortConfig{}
+		}
+		if c.Hubs == nil {
+			c.Hubs = []HubConfig{}
+		}
+	}
 	r := BuildReview(f, old, cfg, s.settings)
 	for _, rm := range removals {
 		r.Removals = append(r.Removals, rm)
 		r.Changes = append(r.Changes, Change{Path: fmt.Sprintf("ports[%s].status", rm.PortCode), Op: "changed", Before: "active", After: "ended"})
 		r.Reasons = append(r.Reasons, Reason{Risk: "high", Impact: "session-reset", Object: "port:" + rm.PortCode, Text: rm.text()})
 	}
+	for _, h := range old.Hubs {
+		if !slices.ContainsFunc(cfg.Hubs, func(n HubConfig) bool { return n.HubID == h.HubID }) {
+			r.Reasons = append(r.Reasons, Reason{Risk: "low", Impact: "none", Object: "hub:" + string(h.HubID),
+				Text: fmt.Sprintf("removes hub %s, which has no ports, from your DR group: it leaves its node and the backbone; your other hubs' sessions are not touched", h.HubID)})
+		}
+	}
 	r.levels()
-	if len(Diff(old, cfg)) == 0 && len(removals) == 0 {
+	// A port that was never configured ends without a version: the
+	// configuration does not change.
+	if len(Diff(old, cfg)) == 0 {
 		return nil
 	}
 	r.BaseVersion, r.CurrentVersion = n, n
@@ -329,6 +350,15 @@ func (s *core) systemVersion(ctx context.Context, tx *store.Tx, cust catalog.Cus
 	}
 	return s.audit.RecordTx(ctx, tx, audit.Event{Action: "network.apply", Target: fmt.Sprintf("customer:%s/version:%d", cust, v),
 		CustomerID: string(cust), Detail: r.auditDetail(v)})
+}
+
+// lockCustomer holds the customer's row until tx ends (SQLite serialises
+// writers anyway), so that two controllers ending two of its ports at once
+// make their system versions one after the other instead of both trying
+// the same version number.
+func lockCustomer(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) error {
+	_, err := tx.Exec(ctx, `UPDATE customers SET name = name WHERE id = ?`, cust)
+	return err
 }
 
 // releaseStatic returns to the pool the customer's static NAT addresses
@@ -405,6 +435,9 @@ func (s *Operations) doEnd(ctx context.Context, now time.Time, item string) (boo
 				WHERE e.id = ?`, id), &cust, &code, &date, &reason); err != nil {
 				return err
 			}
+			if err := lockCustomer(ctx, tx, cust); err != nil {
+				return err
+			}
 			res, err := tx.Exec(ctx, `UPDATE port_ends SET done_at = ? WHERE id = ? AND done_at IS NULL AND cancelled_at IS NULL AND end_date < ?`,
 				clock.Store(now), id, today)
 			if err != nil {
@@ -431,6 +464,9 @@ func (s *Operations) doEnd(ctx context.Context, now time.Time, item string) (boo
 				}
 				return err
 			}
+			if err := lockCustomer(ctx, tx, cust); err != nil {
+				return err
+			}
 			p, err := s.portRow(ctx, tx, cust, code)
 			if err != nil {
 				return err
@@ -446,6 +482,9 @@ func (s *Operations) doEnd(ctx context.Context, now time.Time, item string) (boo
 				if errors.Is(err, store.ErrNotFound) {
 					return nil
 				}
+				return err
+			}
+			if err := lockCustomer(ctx, tx, cust); err != nil {
 				return err
 			}
 			// Ports of another, active contract keep the hub: the

@@ -50,7 +50,7 @@ type Draft struct {
 	// (ending.go): ended, their configuration gone, when applied.
 	PortRemovals []string  `json:"port_removals"`
 	UpdatedAt    time.Time `json:"updated_at"`
-	UpdatedBy    string         `json:"updated_by"`
+	UpdatedBy    string    `json:"updated_by"`
 	// revision identifies the stored draft exactly (draftRevision); its
 	// review carries it so that an apply can insist on the draft reviewed.
 	revision string
