@@ -344,8 +344,7 @@ func (s *core) refuseEndedPorts(ctx context.Context, tx *store.Tx, cust catalog.
 	}
 	for _, pc := range v.Config.Ports {
 		var status string
-		var ended *string
-		err := store.Scan(tx.QueryRow(ctx, `SELECT status, ended_at FROM ports WHERE customer_id = ? AND port_code = ?`, cust, pc.PortCode), &status, &ended)
+		err := store.Scan(tx.QueryRow(ctx, `SELECT status FROM ports WHERE customer_id = ? AND port_code = ?`, cust, pc.PortCode), &status)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -353,13 +352,7 @@ func (s *core) refuseEndedPorts(ctx context.Context, tx *store.Tx, cust catalog.
 			return err
 		}
 		if status != "active" {
-			when := "already"
-			if ended != nil {
-				if t, err := clock.Parse(*ended); err == nil {
-					when = "on " + clock.Show(t)
-				}
-			}
-			return fault.Coded(fault.Conflict, "port_ended", "version %d configures port %s, which ended %s: an ended port cannot come back; roll back to a later version or edit the current one", n, pc.PortCode, when)
+			return fault.Coded(fault.Conflict, "port_ended", "version %d configures port %s, which has ended: an ended port cannot come back; roll back to a later version or edit the current one", n, pc.PortCode)
 		}
 	}
 	return nil
