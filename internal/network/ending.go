@@ -53,6 +53,8 @@ type PortRemoval struct {
 	// (its route policy), and that the routes learned from its peer are
 	// withdrawn from the customer's other ports and hubs.
 	Routes string `json:"routes"`
+	// RoutePolicy is the cloud port's route policy type ("" on premises).
+	RoutePolicy string `json:"route_policy,omitempty"`
 	// FirewallRules counts the rules of the port's policy that go.
 	FirewallRules int `json:"firewall_rules"`
 	// NAPT lists the public prefixes of its NAPT grades, returned to the pool.
@@ -221,6 +223,7 @@ func (s *core) removal(ctx context.Context, q store.Querier, p portRow, applied 
 			fmt.Sprintf("secondary %s AS%d", pc.Cloud.Secondary.PeerAddress, pc.Cloud.PeerASN))
 		rm.Routes = fmt.Sprintf("the routes advertised to the port (route policy %s); the routes learned from its peer are withdrawn from your other ports and hubs",
 			pc.Cloud.RoutePolicy.Type)
+		rm.RoutePolicy = pc.Cloud.RoutePolicy.Type
 	}
 	if pc.Firewall != nil {
 		rm.FirewallRules = len(pc.Firewall.Rules)

@@ -41,6 +41,7 @@ func (s *Server) customerPages() []pageRoute {
 		s.selfPages(identity.CustomerSide),
 		s.catalogPages(),
 		s.workflowPages(),
+		s.endingPages(),
 		s.accountPages(),
 		s.docPages(),
 	)
@@ -54,6 +55,7 @@ func (s *Server) operatorPages() []pageRoute {
 		s.selfPages(identity.OperatorSide),
 		s.inventoryPages(),
 		s.opCustomerPages(),
+		s.opEndingPages(),
 	)
 }
 
