@@ -41,15 +41,18 @@ type PortEndInput struct {
 	Reason  string `json:"reason"`
 }
 
-// PortEnd is a port's pending dated end.
+// PortEnd is a port's dated end.
 type PortEnd struct {
 	ID          string    `json:"id"`
 	PortCode    string    `json:"port_code"`
 	EndDate     string    `json:"end_date"`
 	EndsOn      string    `json:"ends_on"` // the day after EndDate, when the job ends the port
 	Reason      string    `json:"reason"`
+	State       string    `json:"state"` // pending | cancelled | done
 	RequestedAt time.Time `json:"requested_at"`
 	RequestedBy string    `json:"requested_by"`
+	// ClosedAt is when it was cancelled or carried out (nil while pending).
+	ClosedAt *time.Time `json:"closed_at,omitempty"`
 }
 
 // MaxEndReason bounds the reason of a dated end.
@@ -89,7 +92,7 @@ func (s *Operations) EndPortOn(ctx context.Context, op tenant.Operator, code str
 		}
 		a := audit.ActorFrom(ctx)
 		out = PortEnd{ID: ids.New("pend"), PortCode: code, EndDate: in.EndDate, EndsOn: dayAfter(in.EndDate), Reason: in.Reason,
-			RequestedAt: s.now(), RequestedBy: a.Name}
+			State: "pending", RequestedAt: s.now(), RequestedBy: a.Name}
 		if _, err := tx.Exec(ctx, `INSERT INTO port_ends (id, customer_id, port_id, end_date, reason, requested_at, requested_by)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, out.ID, cust, p.id, out.EndDate, out.Reason, clock.Store(out.RequestedAt), out.RequestedBy); err != nil {
 			if errors.Is(err, store.ErrConflict) {
@@ -106,17 +109,51 @@ func (s *Operations) EndPortOn(ctx context.Context, op tenant.Operator, code str
 	return out, nil
 }
 
-// PortEnd returns port code's pending dated end (NotFound when none).
-func (s *Operations) PortEnd(ctx context.Context, op tenant.Operator, code string) (PortEnd, error) {
+// PortEnds lists port code's dated ends, newest first: at most one
+// pending, the others cancelled or done.
+func (s *Operations) PortEnds(ctx context.Context, op tenant.Operator, code string) ([]PortEnd, error) {
 	cust, err := op.Authorize(identity.ActCatalogManage)
 	if err != nil {
-		return PortEnd{}, err
+		return nil, err
 	}
 	p, err := s.portRow(ctx, s.db, cust, code)
 	if err != nil {
-		return PortEnd{}, err
+		return nil, err
 	}
-	return s.pendingEnd(ctx, s.db, p)
+	rows, err := s.db.Query(ctx, portEndSelect+` WHERE port_id = ? ORDER BY requested_at DESC, id`, p.id)
+	if err != nil {
+		return nil, fmt.Errorf("port ends: %w", err)
+	}
+	defer rows.Close()
+	out := []PortEnd{}
+	for rows.Next() {
+		pe, err := scanPortEnd(rows, code)
+		if err != nil {
+			return nil, fmt.Errorf("port ends: %w", err)
+		}
+		out = append(out, pe)
+	}
+	return out, rows.Err()
+}
+
+const portEndSelect = `SELECT id, end_date, reason, requested_at, requested_by, cancelled_at, done_at FROM port_ends`
+
+func scanPortEnd(row interface{ Scan(...any) error }, code string) (PortEnd, error) {
+	pe := PortEnd{PortCode: code, State: "pending"}
+	var at string
+	var cancelled, done *string
+	if err := row.Scan(&pe.ID, &pe.EndDate, &pe.Reason, &at, &pe.RequestedBy, &cancelled, &done); err != nil {
+		return pe, err
+	}
+	pe.RequestedAt, _ = clock.Parse(at)
+	pe.EndsOn = dayAfter(pe.EndDate)
+	for state, closed := range map[string]*string{"cancelled": cancelled, "done": done} {
+		if closed != nil {
+			t, _ := clock.Parse(*closed)
+			pe.State, pe.ClosedAt = state, &t
+		}
+	}
+	return pe, nil
 }
 
 // CancelPortEnd withdraws port code's pending dated end, possible until the
@@ -142,6 +179,8 @@ func (s *Operations) CancelPortEnd(ctx context.Context, op tenant.Operator, code
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fault.New(fault.Conflict, "the end of port %s has just been carried out or cancelled", code)
 		}
+		now := s.now()
+		out.State, out.ClosedAt = "cancelled", &now
 		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "port.end.cancel", Target: "port:" + code, CustomerID: string(cust),
 			Detail: map[string]any{"end": out.ID, "end_date": out.EndDate}})
 	})
@@ -152,16 +191,8 @@ func (s *Operations) CancelPortEnd(ctx context.Context, op tenant.Operator, code
 }
 
 func (s *core) pendingEnd(ctx context.Context, q store.Querier, p portRow) (PortEnd, error) {
-	pe := PortEnd{PortCode: p.code}
-	var at string
-	err := store.Scan(q.QueryRow(ctx, `SELECT id, end_date, reason, requested_at, requested_by FROM port_ends
-		WHERE port_id = ? AND cancelled_at IS NULL AND done_at IS NULL`, p.id), &pe.ID, &pe.EndDate, &pe.Reason, &at, &pe.RequestedBy)
-	if err != nil {
-		return pe, notFound("pending end", err)
-	}
-	pe.RequestedAt, _ = clock.Parse(at)
-	pe.EndsOn = dayAfter(pe.EndDate)
-	return pe, nil
+	pe, err := scanPortEnd(q.QueryRow(ctx, portEndSelect+` WHERE port_id = ? AND cancelled_at IS NULL AND done_at IS NULL`, p.id), p.code)
+	return pe, notFound("pending end", store.Wrap(err))
 }
 
 // dayAfter is the JST date after date (a valid YYYY-MM-DD).

@@ -250,8 +250,9 @@ func TestPortEndOnDate(t *testing.T) {
 		if _, err := ops.CancelPortEnd(e.ctx, a.op, code); err != nil {
 			t.Fatal(err)
 		}
-		_, err = ops.PortEnd(e.ctx, a.op, code)
-		wantFault(t, err, fault.NotFound, "pending end not found")
+		if ends, err := ops.PortEnds(e.ctx, a.op, code); err != nil || len(ends) != 1 || ends[0].State != "cancelled" || ends[0].ClosedAt == nil {
+			t.Fatalf("ends = %+v, %v", ends, err)
+		}
 		_, err = ops.CancelPortEnd(e.ctx, a.op, code)
 		wantFault(t, err, fault.NotFound, "pending end not found")
 		if _, err := ops.EndPortOn(e.ctx, a.op, code, in); err != nil {
@@ -281,6 +282,10 @@ func TestPortEndOnDate(t *testing.T) {
 		}
 		_, err = ops.CancelPortEnd(e.ctx, a.op, code)
 		wantFault(t, err, fault.NotFound, "pending end not found")
+		if ends, err := ops.PortEnds(e.ctx, a.op, code); err != nil || len(ends) != 2 ||
+			!slices.ContainsFunc(ends, func(pe PortEnd) bool { return pe.State == "done" && pe.ClosedAt != nil }) {
+			t.Fatalf("ends after = %+v, %v", ends, err)
+		}
 		v, err := e.svc.Workflow.Applied(a.ctx, a.sc)
 		if err != nil {
 			t.Fatal(err)

@@ -26,8 +26,9 @@ func (s *Server) netUnmarkPortRemoval(w http.ResponseWriter, r *http.Request) er
 
 func (s *Server) opPortEnd(w http.ResponseWriter, r *http.Request) error {
 	return s.withCustomer(func(w http.ResponseWriter, r *http.Request, op tenant.Operator) error {
-		return opsDo(s, w, func(n *network.Operations) (network.PortEnd, error) {
-			return n.PortEnd(r.Context(), op, r.PathValue("code"))
+		return opsDo(s, w, func(n *network.Operations) (list[network.PortEnd], error) {
+			items, err := n.PortEnds(r.Context(), op, r.PathValue("code"))
+			return newList(items, ""), err
 		})
 	})(w, r)
 }

@@ -70,14 +70,21 @@ func TestEndingAPI(t *testing.T) {
 	op.expectInvalid(http.StatusBadRequest, "POST", end, map[string]any{"end_date": today, "reason": ""})
 	op.expect(http.StatusNotFound, "POST", cust+"/ports/shc99999999/end", map[string]any{"end_date": today, "reason": "x"})
 	op.expect(http.StatusNotFound, "POST", cust+"/ports/"+otherOnprem.PortCode+"/end", map[string]any{"end_date": today, "reason": "x"})
-	op.expect(http.StatusNotFound, "GET", end, nil)
+	var ends struct{ Items []network.PortEnd }
+	op.expect(http.StatusOK, "GET", end, nil).json(t, &ends)
+	if len(ends.Items) != 0 {
+		t.Fatalf("ends = %+v", ends.Items)
+	}
 	var pe network.PortEnd
 	op.expect(http.StatusCreated, "POST", end, map[string]any{"end_date": today, "reason": "contract item ends"}).json(t, &pe)
 	if pe.EndDate != today || pe.EndsOn <= today {
 		t.Fatalf("end = %+v", pe)
 	}
 	op.expect(http.StatusConflict, "POST", end, map[string]any{"end_date": today, "reason": "again"})
-	op.expect(http.StatusOK, "GET", end, nil)
+	op.expect(http.StatusOK, "GET", end, nil).json(t, &ends)
+	if len(ends.Items) != 1 || ends.Items[0].State != "pending" {
+		t.Fatalf("ends = %+v", ends.Items)
+	}
 	op.expect(http.StatusOK, "POST", end+"/cancel", nil)
 	op.expect(http.StatusNotFound, "POST", end+"/cancel", nil)
 

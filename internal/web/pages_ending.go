@@ -6,7 +6,6 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
-	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
@@ -63,6 +62,7 @@ type endPortData struct {
 	Customer catalog.Customer
 	Port     catalog.Port
 	Pending  *network.PortEnd
+	Ends     []network.PortEnd // every dated end, newest first
 	Today    string
 }
 
@@ -83,12 +83,13 @@ func (s *Server) endPortData(r *http.Request) (endPortData, tenant.Operator, *ne
 	if d.Port, err = s.deps.Catalog.GetPort(ctx, op, r.PathValue("code")); err != nil {
 		return d, op, nil, err
 	}
-	pe, err := ops.PortEnd(ctx, op, d.Port.PortCode)
-	switch {
-	case err == nil:
-		d.Pending = &pe
-	case !fault.Is(err, fault.NotFound):
+	if d.Ends, err = ops.PortEnds(ctx, op, d.Port.PortCode); err != nil {
 		return d, op, nil, err
+	}
+	for i := range d.Ends {
+		if d.Ends[i].State == "pending" {
+			d.Pending = &d.Ends[i]
+		}
 	}
 	d.Today = clock.Today()
 	return d, op, ops, nil
