@@ -45,7 +45,7 @@ func (h *harness) operatorAPI(tb testing.TB) (*httptest.Server, string) {
 	srv.TLS = tlsutil.ServerConfig(h.cert)
 	srv.StartTLS()
 	tb.Cleanup(srv.Close)
-	const pw = "e2e-operator-password-long"
+	const pw = "correct horse battery staple 42"
 	link, err := h.ids.FirstOperatorLink(h.ctx)
 	if err != nil || link == "" {
 		tb.Fatalf("first operator link: %q, %v", link, err)
