@@ -39,7 +39,7 @@ import (
 // the start.
 type harness struct {
 	ctx      context.Context
-	prefix   string    // per-run name prefix
+	prefix   string // per-run name prefix
 	db       *store.DB
 	audit    *audit.Log
 	cat      *catalog.Catalog
