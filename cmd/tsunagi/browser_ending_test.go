@@ -31,7 +31,8 @@ func TestBrowserPortRemoval(t *testing.T) {
 	}
 	ops.mustHave("#end-review-"+code, "the review's list of what stops with the port")
 	ops.mustHave("#risk", "the review's risk level")
-	ops.contains("the removal in the review", "What stops with the ports removed", "Physical ports released")
+	ops.mustHave("#end-review", "the review's section of the ports removed")
+	ops.contains("the removed port in the review", code)
 	ops.shoot("customer-port-removal-review")
 	if st := ops.submit("#apply"); st != http.StatusOK {
 		t.Fatalf("apply: %d:\n%s", st, ops.text())
