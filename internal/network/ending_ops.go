@@ -172,14 +172,14 @@ func (s *Operations) CancelPortEnd(ctx context.Context, op tenant.Operator, code
 		if out, err = s.pendingEnd(ctx, tx, p); err != nil {
 			return err
 		}
-		res, err := tx.Exec(ctx, `UPDATE port_ends SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL AND done_at IS NULL`, clock.Store(s.now()), out.ID)
+		now := s.now()
+		res, err := tx.Exec(ctx, `UPDATE port_ends SET cancelled_at = ? WHERE id = ? AND cancelled_at IS NULL AND done_at IS NULL`, clock.Store(now), out.ID)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fault.New(fault.Conflict, "the end of port %s has just been carried out or cancelled", code)
 		}
-		now := s.now()
 		out.State, out.ClosedAt = "cancelled", &now
 		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "port.end.cancel", Target: "port:" + code, CustomerID: string(cust),
 			Detail: map[string]any{"end": out.ID, "end_date": out.EndDate}})
@@ -464,6 +464,9 @@ func (s *Operations) doEnd(ctx context.Context, now time.Time, item string) (boo
 			var code, date, reason string
 			if err := store.Scan(tx.QueryRow(ctx, `SELECT e.customer_id, p.port_code, e.end_date, e.reason FROM port_ends e JOIN ports p ON p.id = e.port_id
 				WHERE e.id = ?`, id), &cust, &code, &date, &reason); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return nil // erased with its customer since it was listed
+				}
 				return err
 			}
 			if err := lockCustomer(ctx, tx, cust); err != nil {
@@ -528,9 +531,8 @@ func (s *Operations) doEnd(ctx context.Context, now time.Time, item string) (boo
 			if len(ports) > 0 {
 				return fmt.Errorf("hub %s of ended contract %s still has ports %s of other contracts", id, serviceCode, strings.Join(ports, ", "))
 			}
-			var err2 error
-			done, err2 = s.removeHubTx(ctx, tx, cust, catalog.HubID(id), map[string]any{"via": "contract", "service_code": serviceCode, "termination_date": date})
-			return err2
+			done, err = s.removeHubTx(ctx, tx, cust, catalog.HubID(id), map[string]any{"via": "contract", "service_code": serviceCode, "termination_date": date})
+			return err
 		}
 		return fmt.Errorf("unknown item %q", item)
 	})

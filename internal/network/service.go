@@ -22,8 +22,9 @@ import (
 //     runs (NAT addresses, BGP and layer-2 guard holds, bandwidth history,
 //     a hub's node). Callers: the customer listener, panel handlers.
 //   - Operations: the operator's placement, capacity, NAT pools, underlay,
-//     bandwidth changes and the work-impact report. Callers: the management
-//     listener, the daily speed sync.
+//     bandwidth changes, the work-impact report, and ports and hubs that
+//     end (ending_ops.go). Callers: the management listener, the daily
+//     jobs (speed sync, port.end).
 //   - Compiler: the desired-state compiler that turns every customer's saved
 //     configuration on a node into the node's document, and the nodes'
 //     reports back (route limits, port shutdowns). Callers: the agent API,
