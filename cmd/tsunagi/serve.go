@@ -180,7 +180,8 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	scheduled := append([]schedule.Job{netSvc.Operations.SpeedJob(), ids.EndJob(), ids.TokenReminderJob(), purger.Job()},
+	scheduled := append([]schedule.Job{netSvc.Operations.SpeedJob(), ids.EndJob(), ids.TokenReminderJob(), purger.Job(),
+		netSvc.Operations.EndJob()},
 		backupJobs(backups)...)
 	jobs, err := schedule.New(db, auditLog, controllerName(), scheduled...)
 	if err != nil {

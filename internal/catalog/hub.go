@@ -26,6 +26,8 @@ type Hub struct {
 	DataLocation string     `json:"data_location"`
 	Priority     string     `json:"priority"`
 	CreatedAt    time.Time  `json:"created_at"`
+	// EndedAt is when the operator removed the hub (network/ending.go).
+	EndedAt *time.Time `json:"ended_at,omitempty"`
 }
 
 // HubInput creates a hub.
@@ -78,14 +80,16 @@ func (c *Catalog) CreateHub(ctx context.Context, op tenant.Operator, in HubInput
 	return h, nil
 }
 
-const hubSelect = `SELECT h.id, h.customer_id, k.service_code, r.code, r.data_location, h.priority, h.created_at
+const hubSelect = `SELECT h.id, h.customer_id, k.service_code, r.code, r.data_location, h.priority, h.created_at, h.ended_at
 	FROM hubs h JOIN contracts k ON k.id = h.contract_id JOIN regions r ON r.id = h.region_id`
 
 func scanHub(s interface{ Scan(...any) error }) (Hub, error) {
 	var h Hub
 	var at string
-	err := s.Scan(&h.ID, &h.CustomerID, &h.ServiceCode, &h.Region, &h.DataLocation, &h.Priority, &at)
+	var ended *string
+	err := s.Scan(&h.ID, &h.CustomerID, &h.ServiceCode, &h.Region, &h.DataLocation, &h.Priority, &at, &ended)
 	h.CreatedAt = parseTime(at)
+	h.EndedAt = parseEnded(ended)
 	return h, err
 }
 

@@ -37,6 +37,9 @@ type Port struct {
 	Redundant   bool       `json:"redundant"`
 	Status      string     `json:"status"`
 	CreatedAt   time.Time  `json:"created_at"`
+	// EndedAt is when a cancelled port ended (network/ending.go): its
+	// code stays the customer's and is never issued again.
+	EndedAt *time.Time `json:"ended_at,omitempty"`
 }
 
 // PortInput contracts a port.
@@ -71,11 +74,15 @@ func (c *Catalog) CreatePort(ctx context.Context, op tenant.Operator, in PortInp
 			return err
 		}
 		var hubContract ContractID
-		if err := store.Scan(tx.QueryRow(ctx, `SELECT contract_id FROM hubs WHERE customer_id = ? AND id = ?`, cust, in.HubID), &hubContract); err != nil {
+		var hubEnded *string
+		if err := store.Scan(tx.QueryRow(ctx, `SELECT contract_id, ended_at FROM hubs WHERE customer_id = ? AND id = ?`, cust, in.HubID), &hubContract, &hubEnded); err != nil {
 			if fault.Is(notFound("hub", err), fault.NotFound) {
 				return fault.Field("hub_id", "no such hub for this customer")
 			}
 			return err
+		}
+		if hubEnded != nil {
+			return fault.Field("hub_id", "hub %s has been removed", in.HubID)
 		}
 		code, err := issueCode(ctx, tx, "shc")
 		if err != nil {
@@ -106,14 +113,16 @@ func containsInt(list []int64, v int64) bool {
 	return false
 }
 
-const portSelect = `SELECT p.id, p.customer_id, k.service_code, p.hub_id, p.port_code, p.kind, p.speed_mbps, p.redundant, p.status, p.created_at
+const portSelect = `SELECT p.id, p.customer_id, k.service_code, p.hub_id, p.port_code, p.kind, p.speed_mbps, p.redundant, p.status, p.created_at, p.ended_at
 	FROM ports p JOIN contracts k ON k.id = p.contract_id`
 
 func scanPort(s interface{ Scan(...any) error }) (Port, error) {
 	var p Port
 	var at string
-	err := s.Scan(&p.ID, &p.CustomerID, &p.ServiceCode, &p.HubID, &p.PortCode, &p.Kind, &p.SpeedMbps, &p.Redundant, &p.Status, &at)
+	var ended *string
+	err := s.Scan(&p.ID, &p.CustomerID, &p.ServiceCode, &p.HubID, &p.PortCode, &p.Kind, &p.SpeedMbps, &p.Redundant, &p.Status, &at, &ended)
 	p.CreatedAt = parseTime(at)
+	p.EndedAt = parseEnded(ended)
 	return p, err
 }
 
@@ -161,4 +170,13 @@ func (c *Catalog) ListPorts(ctx context.Context, h tenant.Holder, serviceCode st
 		keys = append(keys, pt.PortCode)
 	}
 	return out, next(keys, p), rows.Err()
+}
+
+// parseEnded reads a nullable ended_at column.
+func parseEnded(s *string) *time.Time {
+	if s == nil {
+		return nil
+	}
+	t := parseTime(*s)
+	return &t
 }

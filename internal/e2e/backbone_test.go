@@ -169,16 +169,11 @@ func TestBackboneDRGroup(t *testing.T) {
 	isolated(t, h, a, b)
 	unreset(t, before, "the sub region's cloud failure")
 
-	// Step 3: the backup hub goes: its port's configuration through the
-	// service model, then its placement. The node's hub namespace goes
-	// with it; main and sub keep their session.
-	editApply(t, h, a.id, func() error {
-		_, err := h.netSvc.Workflow.RemovePort(ctx, tenanttest.Customer(a.id), bk.port)
-		return err
-	})
-	convergedAll("without A's backup port")
-	h.unplaceHub(t, a.id, bk.hub)
-	convergedAll("without A's backup hub")
+	// Step 3: the backup hub goes through the controller (ending_test.go):
+	// the customer removes its port over the customer API, the operator
+	// the hub over the management API. The node's hub namespace goes with
+	// it; main and sub keep their session and their traffic.
+	removeHubThroughAPI(t, h, a, bk, convergedAll)
 	if out := nstest.Sh(t, "ip", "netns", "list"); strings.Contains(out, dataplane.NamespacePrefix+bk.id) {
 		t.Errorf("%s's namespace is still on %s after the hub was taken off:\n%s", bk.label, fuk.name, out)
 	}
@@ -190,6 +185,14 @@ func TestBackboneDRGroup(t *testing.T) {
 		}
 	}
 	unreset(t, before, "removing A's backup hub")
+	if got := desiredHub(t, h, main).Backbone.Peers; len(got) != 1 || got[0].Priority != "sub" {
+		t.Errorf("A main's backbone peers after the removal: %+v", got)
+	}
+	nstest.Sh(t, "ip", "-n", sub.peerNS, "link", "set", "eth0", "up")
+	nstest.Sh(t, "ip", "-n", sub.peerNS, "link", "set", "eth1", "up")
+	waitBest(t, h, main, "172.31.0.0/16", "sub")
+	crossTraffic(t, main, sub)
+	unreset(t, before, "the sub region's links coming back")
 }
 
 func newDRCustomer(t *testing.T, h *harness, name, marker string) *drCustomer {

@@ -39,8 +39,8 @@ import (
 // the start.
 type harness struct {
 	ctx      context.Context
-	prefix   string    // per-run name prefix
-	db       *store.DB // only for what the service model has no operation for (unplaceHub)
+	prefix   string // per-run name prefix
+	db       *store.DB
 	audit    *audit.Log
 	cat      *catalog.Catalog
 	netSvc   *network.Service
@@ -183,30 +183,6 @@ func (h *harness) underlay(tb testing.TB, nodes ...*node) {
 		if _, err := h.netSvc.Operations.SetUnderlay(h.ctx, n.name, network.UnderlayInput{Address: addr}); err != nil {
 			tb.Fatal(err)
 		}
-	}
-}
-
-// unplaceHub takes a hub off its node: its ports' placements and its own
-// go, as if it had never been placed. The service model has no operation
-// for this yet (placements are only ever added), so the test does in the
-// store what such an operation would have to do — the audit record
-// included: the controller's desired-state documents are cached until the
-// audit log moves on.
-func (h *harness) unplaceHub(tb testing.TB, cust catalog.CustomerID, hub catalog.HubID) {
-	tb.Helper()
-	err := h.db.InTx(h.ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(h.ctx, `DELETE FROM port_placements WHERE customer_id = ? AND port_id IN
-			(SELECT id FROM ports WHERE customer_id = ? AND hub_id = ?)`, cust, cust, hub); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(h.ctx, `DELETE FROM hub_placements WHERE customer_id = ? AND hub_id = ?`, cust, hub); err != nil {
-			return err
-		}
-		return h.audit.RecordTx(h.ctx, tx, audit.Event{Action: "hub.unplace", Target: "hub:" + string(hub), CustomerID: string(cust),
-			Detail: map[string]any{"by": "e2e test: no service operation yet"}})
-	})
-	if err != nil {
-		tb.Fatal(err)
 	}
 }
 

@@ -332,7 +332,7 @@ func (s *core) nodeInput(ctx context.Context, q store.Querier, node string) (Nod
 		return in, err
 	}
 	err = each(`SELECT h.id, h.customer_id, h.priority, r.code FROM hubs h JOIN regions r ON r.id = h.region_id
-		WHERE h.customer_id IN `+onNode+` ORDER BY h.id`, func(scan func(...any) error) error {
+		WHERE h.ended_at IS NULL AND h.customer_id IN `+onNode+` ORDER BY h.id`, func(scan func(...any) error) error {
 		var h HubFact
 		var id catalog.CustomerID
 		if err := scan(&h.ID, &id, &h.Priority, &h.Region); err != nil {

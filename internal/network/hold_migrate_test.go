@@ -26,10 +26,12 @@ func TestHoldsMigration(t *testing.T) {
 			}
 			// The services below append to the audit log as the current code
 			// does, with the sealed column and the customers' audit keys
-			// (migrations 00066–00067): the old schema gets the two for the
+			// (migrations 00066–00067), and the catalog reads hubs.ended_at
+			// (00060) when it makes a port: the old schema gets them for the
 			// seeding and loses them again before the upgrade adds them.
 			shim(t, db, `ALTER TABLE audit_events ADD COLUMN sealed TEXT NOT NULL DEFAULT ''`,
-				`CREATE TABLE audit_keys (customer_id TEXT PRIMARY KEY, sealed_key TEXT NOT NULL, created_at TEXT NOT NULL)`)
+				`CREATE TABLE audit_keys (customer_id TEXT PRIMARY KEY, sealed_key TEXT NOT NULL, created_at TEXT NOT NULL)`,
+				`ALTER TABLE hubs ADD COLUMN ended_at TEXT`)
 			e := newEnv(t, db)
 			a := e.addCustomer("a")
 			on, cl := a.codes[pOnPrem], a.codes[pAPrivate]
@@ -44,7 +46,7 @@ func TestHoldsMigration(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			shim(t, db, `DROP TABLE audit_keys`, `ALTER TABLE audit_events DROP COLUMN sealed`)
+			shim(t, db, `DROP TABLE audit_keys`, `ALTER TABLE audit_events DROP COLUMN sealed`, `ALTER TABLE hubs DROP COLUMN ended_at`)
 			if err := db.Migrate(ctx); err != nil {
 				t.Fatal(err)
 			}

@@ -210,6 +210,9 @@ type Facts struct {
 	Hubs       []HubFact
 	Ports      []PortFact
 	Options    map[string]int64 // summed over the customer's active contracts
+	// RemovedHubs are the hubs the operator removed (ending.go): a
+	// configuration of one, kept in an older version, is dropped.
+	RemovedHubs []catalog.HubID
 }
 
 // HubFact is a hub as bought.

@@ -70,7 +70,8 @@ func (e *env) committedOn(node, port string) int64 {
 	return 0
 }
 
-func (e *env) doc(node string) (string, string) {
+// rawDoc is a node's desired state as served, with its generation.
+func (e *env) rawDoc(node string) (string, string) {
 	e.t.Helper()
 	doc, gen, err := e.svc.Compiler.DesiredStateDoc(e.ctx, node)
 	if err != nil {
@@ -111,7 +112,7 @@ func TestMovePort(t *testing.T) {
 		e, a, b := moveEnv(t, db)
 		ops, code := e.svc.Operations, a.codes[pOnPrem]
 		before := e.legsOf(a)
-		doc1, gen1 := e.doc("tyo-1")
+		doc1, gen1 := e.rawDoc("tyo-1")
 		in := PortMoveInput{Primary: &PhysRef{Node: "tyo-1", Port: "eth7"}, Reason: "optic replacement"}
 
 		if _, err := ops.PreviewPortMove(e.ctx, b.op, code, in); !fault.Is(err, fault.NotFound) {
@@ -165,7 +166,7 @@ func TestMovePort(t *testing.T) {
 		if c1, c7 := e.committedOn("tyo-1", "eth1"), e.committedOn("tyo-1", "eth7"); c1 != 0 || c7 != 10_000 {
 			t.Errorf("committed after the move: eth1 %d, eth7 %d", c1, c7)
 		}
-		doc2, gen2 := e.doc("tyo-1")
+		doc2, gen2 := e.rawDoc("tyo-1")
 		if gen2 == gen1 || strings.Contains(doc1, `"eth7"`) || !strings.Contains(doc2, `"eth7"`) {
 			t.Errorf("tyo-1's desired state did not follow the move (generation %s → %s)", gen1, gen2)
 		}
@@ -222,8 +223,8 @@ func TestMoveHub(t *testing.T) {
 			t.Fatal("a refused move changed something")
 		}
 
-		doc1, gen1 := e.doc("tyo-1")
-		_, gen2 := e.doc("tyo-2")
+		doc1, gen1 := e.rawDoc("tyo-1")
+		_, gen2 := e.rawDoc("tyo-2")
 		plan, err := ops.PreviewHubMove(e.ctx, a.op, hub, HubMoveInput{Node: "tyo-2", Reason: "node refresh"})
 		if err != nil {
 			t.Fatal(err)
@@ -248,8 +249,8 @@ func TestMoveHub(t *testing.T) {
 		if c := e.committedOn("tyo-2", "eth1"); c != 10_000 {
 			t.Errorf("tyo-2/eth1 commits %d Mb/s", c)
 		}
-		doc1b, gen1b := e.doc("tyo-1")
-		doc2b, gen2b := e.doc("tyo-2")
+		doc1b, gen1b := e.rawDoc("tyo-1")
+		doc2b, gen2b := e.rawDoc("tyo-2")
 		if gen1b == gen1 || gen2b == gen2 || !strings.Contains(doc1, string(hub)) || strings.Contains(doc1b, string(hub)) || !strings.Contains(doc2b, string(hub)) {
 			t.Errorf("the nodes' desired states did not follow the hub")
 		}

@@ -99,6 +99,15 @@ func normalize(f Facts, cfg *Config, s Settings) Origin {
 			g.FlapWindowSeconds = defInt(g.FlapWindowSeconds, DefaultFlapWindowS)
 		}
 	}
+	// A removed hub's configuration, kept in the version it was removed
+	// from, goes as a cancelled port's does.
+	keptHubs, keptHubOrg := cfg.Hubs[:0], org.Hubs[:0]
+	for i, h := range cfg.Hubs {
+		if !slices.Contains(f.RemovedHubs, h.HubID) {
+			keptHubs, keptHubOrg = append(keptHubs, h), append(keptHubOrg, org.Hubs[i])
+		}
+	}
+	cfg.Hubs, org.Hubs = keptHubs, keptHubOrg
 	have := map[catalog.HubID]int{}
 	for i, h := range cfg.Hubs {
 		have[h.HubID] = i

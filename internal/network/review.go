@@ -32,6 +32,9 @@ type Review struct {
 	// Revision identifies the draft this review is of; an apply given it
 	// applies that draft or nothing (Workflow.ApplyReviewed).
 	Revision string `json:"revision,omitempty"`
+	// Removals say, for each port the draft removes (ending.go), what
+	// stops with it.
+	Removals []PortRemoval `json:"removals,omitempty"`
 }
 
 // Change is one difference, at a JSON path where list elements are named by

@@ -22,8 +22,9 @@ import (
 //     runs (NAT addresses, BGP and layer-2 guard holds, bandwidth history,
 //     a hub's node). Callers: the customer listener, panel handlers.
 //   - Operations: the operator's placement, capacity, NAT pools, underlay,
-//     bandwidth changes and the work-impact report. Callers: the management
-//     listener, the daily speed sync.
+//     bandwidth changes, the work-impact report, and ports and hubs that
+//     end (ending_ops.go). Callers: the management listener, the daily
+//     jobs (speed sync, port.end).
 //   - Compiler: the desired-state compiler that turns every customer's saved
 //     configuration on a node into the node's document, and the nodes'
 //     reports back (route limits, port shutdowns). Callers: the agent API,
@@ -109,16 +110,21 @@ func (s *core) today() string { return s.now().In(clock.JST).Format(clock.DateLa
 // contracted speed as of today (bandwidth changes that took effect included).
 func (s *core) facts(ctx context.Context, q store.Querier, cust catalog.CustomerID) (Facts, error) {
 	f := Facts{CustomerID: cust, Options: map[string]int64{}}
-	rows, err := q.Query(ctx, `SELECT h.id, r.code, h.priority FROM hubs h JOIN regions r ON r.id = h.region_id
+	rows, err := q.Query(ctx, `SELECT h.id, r.code, h.priority, h.ended_at FROM hubs h JOIN regions r ON r.id = h.region_id
 		WHERE h.customer_id = ? ORDER BY h.id`, cust)
 	if err != nil {
 		return f, fmt.Errorf("facts: %w", err)
 	}
 	for rows.Next() {
 		var h HubFact
-		if err := rows.Scan(&h.ID, &h.Region, &h.Priority); err != nil {
+		var ended *string
+		if err := rows.Scan(&h.ID, &h.Region, &h.Priority, &ended); err != nil {
 			rows.Close()
 			return f, fmt.Errorf("facts: %w", err)
+		}
+		if ended != nil {
+			f.RemovedHubs = append(f.RemovedHubs, h.ID)
+			continue
 		}
 		f.Hubs = append(f.Hubs, h)
 	}

@@ -47,8 +47,11 @@ type Draft struct {
 	// (speedchange.go): not saved data but contract items, recorded as
 	// bandwidth changes when the draft is applied.
 	SpeedChanges []SpeedRequest `json:"speed_changes"`
-	UpdatedAt    time.Time      `json:"updated_at"`
-	UpdatedBy    string         `json:"updated_by"`
+	// PortRemovals are the contracted ports the customer removes
+	// (ending.go): ended, their configuration gone, when applied.
+	PortRemovals []string  `json:"port_removals"`
+	UpdatedAt    time.Time `json:"updated_at"`
+	UpdatedBy    string    `json:"updated_by"`
 	// revision identifies the stored draft exactly (draftRevision); its
 	// review carries it so that an apply can insist on the draft reviewed.
 	revision string
@@ -312,12 +315,15 @@ func (s *Workflow) BreakLock(ctx context.Context, sc tenant.Scope) (Lock, error)
 
 func (s *core) draft(ctx context.Context, q store.Querier, cust catalog.CustomerID) (Draft, error) {
 	var d Draft
-	var raw, at, speeds string
+	var raw, at, speeds, removals string
 	var rb *int64
-	err := store.Scan(q.QueryRow(ctx, `SELECT base_version, rollback_of, config, updated_at, updated_by, speed_changes FROM net_drafts WHERE customer_id = ?`, cust),
-		&d.BaseVersion, &rb, &raw, &at, &d.UpdatedBy, &speeds)
+	err := store.Scan(q.QueryRow(ctx, `SELECT base_version, rollback_of, config, updated_at, updated_by, speed_changes, port_removals FROM net_drafts WHERE customer_id = ?`, cust),
+		&d.BaseVersion, &rb, &raw, &at, &d.UpdatedBy, &speeds, &removals)
 	if err != nil {
 		return d, err
+	}
+	if err := json.Unmarshal([]byte(removals), &d.PortRemovals); err != nil {
+		return d, fmt.Errorf("draft: port removals: %w", err)
 	}
 	if err := json.Unmarshal([]byte(speeds), &d.SpeedChanges); err != nil {
 		return d, fmt.Errorf("draft: speed changes: %w", err)
@@ -330,7 +336,7 @@ func (s *core) draft(ctx context.Context, q store.Querier, cust catalog.Customer
 	if d.Config, err = storedConfig(q, cust, raw); err != nil {
 		return d, fmt.Errorf("draft: %w", err)
 	}
-	d.revision = draftRevision(d.BaseVersion, rb, raw, at, speeds)
+	d.revision = draftRevision(d.BaseVersion, rb, raw, at, speeds+"\x00"+removals)
 	return d, nil
 }
 
@@ -367,7 +373,7 @@ func (s *core) newDraft(ctx context.Context, tx *store.Tx, cust catalog.Customer
 		return Draft{}, err
 	}
 	Normalize(f, &cfg, s.settings)
-	d := Draft{BaseVersion: n, RollbackOf: rollbackOf, Config: cfg, SpeedChanges: []SpeedRequest{}, UpdatedAt: s.now(), UpdatedBy: audit.ActorFrom(ctx).Name}
+	d := Draft{BaseVersion: n, RollbackOf: rollbackOf, Config: cfg, SpeedChanges: []SpeedRequest{}, PortRemovals: []string{}, UpdatedAt: s.now(), UpdatedBy: audit.ActorFrom(ctx).Name}
 	return d, s.putDraft(ctx, tx, cust, d)
 }
 
@@ -383,11 +389,18 @@ func (s *core) putDraft(ctx context.Context, tx *store.Tx, cust catalog.Customer
 	if err != nil {
 		return err
 	}
+	if d.PortRemovals == nil {
+		d.PortRemovals = []string{}
+	}
+	removals, err := json.Marshal(d.PortRemovals)
+	if err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `DELETE FROM net_drafts WHERE customer_id = ?`, cust); err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO net_drafts (customer_id, base_version, rollback_of, config, updated_at, updated_by, speed_changes) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		cust, d.BaseVersion, d.RollbackOf, raw, clock.Store(d.UpdatedAt), d.UpdatedBy, string(speeds))
+	_, err = tx.Exec(ctx, `INSERT INTO net_drafts (customer_id, base_version, rollback_of, config, updated_at, updated_by, speed_changes, port_removals)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, cust, d.BaseVersion, d.RollbackOf, raw, clock.Store(d.UpdatedAt), d.UpdatedBy, string(speeds), string(removals))
 	return err
 }
 
@@ -564,6 +577,9 @@ func (s *Workflow) Rollback(ctx context.Context, sc tenant.Scope, n int64) (show
 		if err := s.holdLock(ctx, tx, cust); err != nil {
 			return err
 		}
+		if err := s.refuseEndedPorts(ctx, tx, cust, n); err != nil {
+			return err
+		}
 		var err error
 		if d, err = s.newDraft(ctx, tx, cust, &n); err != nil {
 			return err
@@ -612,7 +628,11 @@ func (s *core) review(ctx context.Context, q store.Querier, cust catalog.Custome
 	}
 	cfg := d.Config
 	Normalize(f, &cfg, s.settings)
+	cfg = withoutPorts(cfg, d.PortRemovals)
 	r := BuildReview(f, applied, cfg, s.settings)
+	if err := s.reviewRemovals(ctx, q, cust, f, applied, d.PortRemovals, &r); err != nil {
+		return Review{}, err
+	}
 	ps, err := vlanProblems(ctx, q, cust, cfg)
 	if err != nil {
 		return Review{}, err
@@ -695,6 +715,9 @@ func (s *Workflow) ApplyReviewed(ctx context.Context, sc tenant.Scope, reviewed 
 			return err
 		}
 		Normalize(f, &cfg, s.settings)
+		// The ports removed end (ending.go) with the version that drops
+		// their configuration.
+		cfg = withoutPorts(cfg, d.PortRemovals)
 		raw, err := encodeStored(tx, cust, cfg)
 		if err != nil {
 			return err
@@ -716,6 +739,9 @@ func (s *Workflow) ApplyReviewed(ctx context.Context, sc tenant.Scope, reviewed 
 			return err
 		}
 		if err := s.allocateNAT(ctx, tx, cust, f, cfg); err != nil {
+			return err
+		}
+		if err := s.endRemovedPorts(ctx, tx, cust, r.Removals); err != nil {
 			return err
 		}
 		// The speed changes the review showed become bandwidth changes,

@@ -42,6 +42,7 @@ func (s *Server) customerPages() []pageRoute {
 		s.catalogPages(),
 		s.workflowPages(),
 		s.exportPages(),
+		s.endingPages(),
 		s.accountPages(),
 		s.docPages(),
 		s.purgeCustomerPages(),
@@ -59,6 +60,7 @@ func (s *Server) operatorPages() []pageRoute {
 		s.backupPages(),
 		s.nodesPages(),
 		s.purgePages(),
+		s.opEndingPages(),
 	)
 }
 

@@ -58,6 +58,7 @@ type netPort struct {
 	Public     bool
 	Speeds     []int64
 	Speed      *network.SpeedRequest // the draft's speed request of the port
+	Removing   bool                  // the draft removes the port (pages_ending.go)
 	Grades     []int                 // the NAPT grades on sale, by sessions
 	NAPTSlots  []int                 // the port's grades, padded with 0 to the maximum
 	Insides    string                // static NAT inside addresses, one a line
@@ -113,6 +114,7 @@ func (s *Server) netPortData(r *http.Request) (netPort, error) {
 				pg.Speed = &sr
 			}
 		}
+		pg.Removing = slices.Contains(d.PortRemovals, pg.Port.PortCode)
 	} else {
 		v, err := n.Applied(ctx, sc)
 		if err != nil {
