@@ -17,6 +17,7 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/atomicfile"
 	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/backup"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/demo"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
@@ -179,6 +180,9 @@ func serve(ctx context.Context, f serveFlags) error {
 	purger, err := lifecycle.New(db, auditLog, keys, purgeAfter)
 	if err != nil {
 		return err
+	}
+	if backups != nil {
+		purger.Recorded = func(ctx context.Context) error { return backup.WriteErasureList(ctx, backups.Dir(), db) }
 	}
 	scheduled := append([]schedule.Job{netSvc.Operations.SpeedJob(), ids.EndJob(), ids.TokenReminderJob(), purger.Job(),
 		netSvc.Operations.EndJob()},

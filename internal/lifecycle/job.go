@@ -34,7 +34,13 @@ func (p *Purger) Job() schedule.Job {
 			return out, err
 		},
 		Do: func(ctx context.Context, now time.Time, item string) (bool, error) {
-			return p.purge(ctx, catalog.CustomerID(item), now)
+			done, err := p.purge(ctx, catalog.CustomerID(item), now)
+			if p.Recorded != nil {
+				if lerr := p.Recorded(ctx); lerr != nil {
+					err = errors.Join(err, fmt.Errorf("erasure list: %w", lerr))
+				}
+			}
+			return done, err
 		},
 	}
 }

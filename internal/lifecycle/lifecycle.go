@@ -65,6 +65,12 @@ type Purger struct {
 	after int
 	// Now is the clock of due days; tests move it instead of waiting.
 	Now func() time.Time
+	// Recorded, when set, runs after the job has acted on a customer's
+	// erasure (started, resumed or finished it): serve writes the erasure
+	// list beside the backups with it, so that the list outside the
+	// database is never older than the newest erasure. Its error fails the
+	// item (recorded in the run); the next backup writes the list again.
+	Recorded func(ctx context.Context) error
 	// afterStep, when set (tests), runs after each step has committed.
 	afterStep func(class string)
 }
