@@ -96,23 +96,7 @@ func (c *Client) SendReport(ctx context.Context, r observed.Report) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/agent/v1/status", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return &ErrStatus{resp.StatusCode, apiMessage(raw)}
-	}
-	return nil
+	return c.post(ctx, "/agent/v1/status", body)
 }
 
 // SendDecommission posts the report of the node's wipe; the controller
@@ -122,9 +106,15 @@ func (c *Client) SendDecommission(ctx context.Context, r disposal.Report) error 
 	if err != nil {
 		return err
 	}
+	return c.post(ctx, "/agent/v1/decommissioned", body)
+}
+
+// post sends an encoded document to the controller, which answers 204 when
+// it has recorded it.
+func (c *Client) post(ctx context.Context, path string, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/agent/v1/decommissioned", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
