@@ -242,20 +242,7 @@ func (s *Operations) RemoveHub(ctx context.Context, op tenant.Operator, hub cata
 }
 
 func activePorts(ctx context.Context, q store.Querier, hub catalog.HubID) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT port_code FROM ports WHERE hub_id = ? AND status = 'active' ORDER BY port_code`, hub)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return store.Strings(ctx, q, `SELECT port_code FROM ports WHERE hub_id = ? AND status = 'active' ORDER BY port_code`, hub)
 }
 
 // removeHubTx removes hub inside tx; its conditional UPDATE is the done

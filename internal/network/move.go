@@ -405,21 +405,8 @@ func (s *core) planHubMove(ctx context.Context, q store.Querier, cust catalog.Cu
 // (and its capacity, until its contract's end) until it is released, and
 // moves with its hub rather than holding the old node.
 func hubPortCodes(ctx context.Context, q store.Querier, cust catalog.CustomerID, hub catalog.HubID) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT p.port_code FROM ports p WHERE p.customer_id = ? AND p.hub_id = ?
+	return store.Strings(ctx, q, `SELECT p.port_code FROM ports p WHERE p.customer_id = ? AND p.hub_id = ?
 		AND EXISTS (SELECT 1 FROM port_placements pl WHERE pl.port_id = p.id) ORDER BY p.port_code`, cust, hub)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
 }
 
 // backbonePeers are the DR priorities of the customer's other placed hubs:
