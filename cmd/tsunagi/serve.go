@@ -177,6 +177,11 @@ func serve(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	keys := signing.New(db, auditLog)
+	// The published key list is only read by its unauthenticated route:
+	// the first key is made here.
+	if err := keys.Ensure(audit.WithActor(ctx, audit.System)); err != nil {
+		return err
+	}
 	purger, err := lifecycle.New(db, auditLog, keys, purgeAfter)
 	if err != nil {
 		return err

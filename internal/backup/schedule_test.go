@@ -64,13 +64,15 @@ func TestRetention(t *testing.T) {
 // later.
 func TestScheduledBackupTwoControllers(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
+	// Controllers on one database share its secret key file.
+	sharedKey := filepath.Join(t.TempDir(), "secret.key")
 	dir := t.TempDir()
 	recipient := newIdentity(t).Recipient().String()
 	clk := newFakeNow()
 	var scheds []*schedule.Scheduler
 	var dbs []*store.DB
 	for i := range 2 {
-		db, err := store.Open(context.Background(), store.Options{DSN: dsn})
+		db, err := store.Open(context.Background(), store.Options{DSN: dsn, SecretKeyFile: sharedKey})
 		must(t, err)
 		t.Cleanup(func() { db.Close() })
 		log := audit.New(db)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -294,11 +295,13 @@ func TestCustomerEndRetried(t *testing.T) {
 func twoControllers(t *testing.T, job func(*Service) schedule.Job, now func() time.Time) (*store.DB, []*Service, []*schedule.Scheduler) {
 	t.Helper()
 	dsn := storetest.PostgresDSN(t)
+	// Controllers on one database share its secret key file.
+	sharedKey := filepath.Join(t.TempDir(), "secret.key")
 	var svcs []*Service
 	var schs []*schedule.Scheduler
 	var first *store.DB
 	for i := range 2 {
-		db, err := store.Open(context.Background(), store.Options{DSN: dsn})
+		db, err := store.Open(context.Background(), store.Options{DSN: dsn, SecretKeyFile: sharedKey})
 		if err != nil {
 			t.Fatal(err)
 		}

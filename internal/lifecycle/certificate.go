@@ -105,7 +105,8 @@ func encode(c Certificate) ([]byte, error) {
 
 // VerifyCertificate checks the stored certificate doc against the
 // published keys: its signature over exactly its own bytes without the
-// signature member. A certificate changed by one byte fails.
+// signature member, by a key not retired before the erasure finished. A
+// certificate changed by one byte fails.
 func VerifyCertificate(keys []signing.PublicKey, doc []byte) error {
 	var c Certificate
 	dec := json.NewDecoder(bytes.NewReader(doc))
@@ -129,7 +130,21 @@ func VerifyCertificate(keys []signing.PublicKey, doc []byte) error {
 	if err != nil {
 		return err
 	}
-	return signing.Verify(keys, msg, *c.Signature)
+	if err := signing.Verify(keys, msg, *c.Signature); err != nil {
+		return err
+	}
+	// A key rotated away (after a leak, say) vouches only for what it
+	// signed before its retirement.
+	finished, err := time.Parse(time.RFC3339, c.FinishedAt)
+	if err != nil {
+		return fmt.Errorf("certificate: purge_finished_at: %w", err)
+	}
+	for _, k := range keys {
+		if k.ID == c.Signature.KeyID && k.RetiredAt != nil && finished.After(*k.RetiredAt) {
+			return fmt.Errorf("certificate: signed with key %s, retired at %s, for an erasure that finished after", k.ID, k.RetiredAt.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
 }
 
 // finish is the last step: it records the end in the audit log, erases

@@ -115,6 +115,8 @@ func seedCustomer(t *testing.T, db *store.DB, tag string, n int, terminatedOn st
 	execSQL(t, db, `INSERT INTO port_holds (port_id, customer_id, kind, session, reason, detail, since, seq, node, recorded_at)
 		VALUES (?, ?, 'route_limit', '', 'limit', '', ?, 0, 'tyo-1', ?)`, pid, c, now, now)
 	execSQL(t, db, `INSERT INTO port_reenables (port_id, customer_id, seq, updated_at) VALUES (?, ?, 1, ?)`, pid, c, now)
+	execSQL(t, db, `INSERT INTO port_ends (id, customer_id, port_id, end_date, reason, requested_at, requested_by, done_at)
+		VALUES (?, ?, ?, ?, 'contract', ?, 'operator', ?)`, "pe_"+tag, c, pid, terminatedOn, now, now)
 	err := db.InTx(ctx, func(tx *store.Tx) error {
 		for i, e := range f.emails {
 			if _, err := mail.Enqueue(ctx, tx, mail.Message{CustomerID: c, Cause: "account.invite", To: e, Subject: "invite", Body: "link " + f.logins[i]}); err != nil {

@@ -3,6 +3,7 @@ package network
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -25,8 +26,10 @@ import (
 func TestPortEndsTwoControllers(t *testing.T) {
 	t.Parallel()
 	dsn := storetest.PostgresDSN(t)
+	// Controllers on one database share its secret key file.
+	sharedKey := filepath.Join(t.TempDir(), "secret.key")
 	open := func() *store.DB {
-		db, err := store.Open(context.Background(), store.Options{DSN: dsn})
+		db, err := store.Open(context.Background(), store.Options{DSN: dsn, SecretKeyFile: sharedKey})
 		if err != nil {
 			t.Fatal(err)
 		}

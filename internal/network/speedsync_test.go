@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -26,8 +27,10 @@ import (
 func TestSpeedChangesTwoControllers(t *testing.T) {
 	t.Parallel()
 	dsn := storetest.PostgresDSN(t)
+	// Controllers on one database share its secret key file.
+	sharedKey := filepath.Join(t.TempDir(), "secret.key")
 	open := func() *store.DB {
-		db, err := store.Open(context.Background(), store.Options{DSN: dsn})
+		db, err := store.Open(context.Background(), store.Options{DSN: dsn, SecretKeyFile: sharedKey})
 		if err != nil {
 			t.Fatal(err)
 		}

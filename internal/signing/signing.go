@@ -151,7 +151,10 @@ func (k *Keyring) Rotate(ctx context.Context) (string, error) {
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL`, clock.Store(clock.Now())); err != nil {
+		// A retired key never signs again: its private half goes, so a
+		// rotation after a leak leaves nothing here to sign with.
+		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = ?, sealed_private = '' WHERE retired_at IS NULL`,
+			clock.Store(clock.Now())); err != nil {
 			return err
 		}
 		if id, err = k.add(ctx, tx); err != nil {
@@ -166,38 +169,40 @@ func (k *Keyring) Rotate(ctx context.Context) (string, error) {
 	return id, nil
 }
 
-// PublicKeys lists every key, current and retired, oldest first, making the
-// first key if there is none (so that the list is never empty).
-func (k *Keyring) PublicKeys(ctx context.Context) ([]PublicKey, error) {
-	var out []PublicKey
-	err := k.db.InTx(ctx, func(tx *store.Tx) error {
-		if _, _, err := k.current(ctx, tx); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `SELECT id, public_key, created_at, retired_at FROM signing_keys ORDER BY created_at, id`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		out = []PublicKey{}
-		for rows.Next() {
-			var p PublicKey
-			var created string
-			var retired *string
-			if err := rows.Scan(&p.ID, &p.PublicKey, &created, &retired); err != nil {
-				return err
-			}
-			p.Algorithm = Alg
-			p.CreatedAt, _ = clock.Parse(created)
-			if retired != nil {
-				t, _ := clock.Parse(*retired)
-				p.RetiredAt = &t
-			}
-			out = append(out, p)
-		}
-		return rows.Err()
+// Ensure makes the first key if there is none, so that the published list
+// is never empty; serve calls it at start. (Sign makes one too.)
+func (k *Keyring) Ensure(ctx context.Context) error {
+	return k.db.InTx(ctx, func(tx *store.Tx) error {
+		_, _, err := k.current(ctx, tx)
+		return err
 	})
+}
+
+// PublicKeys lists every key, current and retired, oldest first. It only
+// reads: the list is served to anyone, unauthenticated.
+func (k *Keyring) PublicKeys(ctx context.Context) ([]PublicKey, error) {
+	rows, err := k.db.Query(ctx, `SELECT id, public_key, created_at, retired_at FROM signing_keys ORDER BY created_at, id`)
 	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	defer rows.Close()
+	out := []PublicKey{}
+	for rows.Next() {
+		var p PublicKey
+		var created string
+		var retired *string
+		if err := rows.Scan(&p.ID, &p.PublicKey, &created, &retired); err != nil {
+			return nil, fmt.Errorf("signing keys: %w", err)
+		}
+		p.Algorithm = Alg
+		p.CreatedAt, _ = clock.Parse(created)
+		if retired != nil {
+			t, _ := clock.Parse(*retired)
+			p.RetiredAt = &t
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	return out, nil
@@ -209,8 +214,10 @@ var (
 	ErrBadSig     = errors.New("signing: signature does not verify")
 )
 
-// Verify checks sig over msg against the published keys. A retired key
-// still verifies what it signed before its retirement.
+// Verify checks sig over msg against the published keys, retired ones
+// included: a retired key still verifies what it signed. Whether a
+// document was signed before the key's retirement is the document's to
+// say (VerifyCertificate compares its signed time).
 func Verify(keys []PublicKey, msg []byte, sig Signature) error {
 	if sig.Alg != Alg {
 		return fmt.Errorf("%w: algorithm %q", ErrBadSig, sig.Alg)

@@ -66,19 +66,23 @@ func TestSignVerifyRotate(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		// The private keys are sealed at rest, never stored in clear.
-		rows, err := db.Query(ctx, `SELECT sealed_private FROM signing_keys`)
+		// The current private key is sealed at rest, never stored in
+		// clear; a retired key's is gone.
+		rows, err := db.Query(ctx, `SELECT id, sealed_private FROM signing_keys`)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
+			var id, s string
+			if err := rows.Scan(&id, &s); err != nil {
 				t.Fatal(err)
 			}
-			if !secretbox.IsSealed(s) {
+			if id == newID && !secretbox.IsSealed(s) {
 				t.Fatalf("private key not sealed: %q", s)
+			}
+			if id == sig.KeyID && s != "" {
+				t.Fatalf("the retired key's private half is still stored")
 			}
 		}
 		// Creation and rotation are audited.
