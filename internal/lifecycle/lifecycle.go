@@ -152,21 +152,44 @@ func (p *Purger) due(ctx context.Context, now time.Time) ([]catalog.CustomerID, 
 	if err != nil {
 		return nil, fmt.Errorf("terminated customers: %w", err)
 	}
-	defer rows.Close()
+	// One customer's unreadable date fails that customer, not the others'
+	// erasures: the errors are returned with the list.
+	var bad []error
 	for rows.Next() {
 		var id, term, deadline string
 		if err := rows.Scan(&id, &term, &deadline); err != nil {
+			rows.Close()
 			return nil, err
 		}
 		due, err := p.isDue(term, deadline, today)
 		if err != nil {
-			return nil, fmt.Errorf("customer %s: %w", id, err)
+			bad = append(bad, fmt.Errorf("customer %s: %w", id, err))
+			continue
 		}
 		if due && !seen[id] {
+			seen[id] = true
 			out = append(out, catalog.CustomerID(id))
 		}
 	}
-	return out, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// An erased customer with an audit key again: an event recorded after
+	// its erasure sealed personal fields under a new key, which the sweep
+	// destroys in turn.
+	again, err := store.Strings(ctx, p.db, `SELECT e.customer_id FROM erasures e JOIN audit_keys k ON k.customer_id = e.customer_id
+		WHERE e.finished_at IS NOT NULL ORDER BY e.customer_id`)
+	if err != nil {
+		return nil, fmt.Errorf("erased customers' audit keys: %w", err)
+	}
+	for _, id := range again {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, catalog.CustomerID(id))
+		}
+	}
+	return out, errors.Join(bad...)
 }
 
 // ErrNotDue is Purge's refusal of a customer whose erasure has not started
@@ -285,9 +308,17 @@ func (p *Purger) runStep(ctx context.Context, cust catalog.CustomerID, s step) (
 		if n > 0 {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO erasure_steps (customer_id, class, count, done_at) VALUES (?, ?, 0, ?)`,
-			cust, s.class, clock.Store(clock.Now())); err != nil {
+		// The marker row first: a second controller on the same step waits
+		// on it, then inserts nothing and leaves the step alone. Only this
+		// conflict means "done by another"; any other refusal (a foreign
+		// key, say) is the step's error and fails it.
+		res, err := tx.Exec(ctx, `INSERT INTO erasure_steps (customer_id, class, count, done_at) VALUES (?, ?, 0, ?)
+			ON CONFLICT (customer_id, class) DO NOTHING`, cust, s.class, clock.Store(clock.Now()))
+		if err != nil {
 			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
 		}
 		count, err := s.run(ctx, p, tx, cust)
 		if err != nil {
@@ -300,9 +331,6 @@ func (p *Purger) runStep(ctx context.Context, cust catalog.CustomerID, s step) (
 		return p.audit.RecordTx(ctx, tx, audit.Event{Action: "customer.purge.step", Target: "customer:" + string(cust),
 			CustomerID: string(cust), Detail: map[string]any{"class": s.class, "count": count}})
 	})
-	if errors.Is(err, store.ErrConflict) {
-		return false, nil // Another controller did this step.
-	}
 	return done, err
 }
 

@@ -25,7 +25,7 @@ const terminatedOn = "2027-03-31"
 
 // wantCounts are the rows of each class that seedCustomer writes.
 var wantCounts = map[string]int64{ClassVersions: 1, ClassDraft: 2, ClassNetwork: 9, ClassPortsHubs: 2, ClassMail: 3, ClassSecurity: 1,
-	ClassDevices: 1, ClassBreakGlass: 1, ClassRecoveries: 1, ClassCredentials: 3 * 10, ClassAccounts: 3}
+	ClassDevices: 1, ClassBreakGlass: 1, ClassRecoveries: 1, ClassCredentials: 3 * 10, ClassAccounts: 3, ClassNotes: 1}
 
 func TestParseAfterDays(t *testing.T) {
 	t.Parallel()
@@ -327,4 +327,43 @@ func TestCertificateVerifiesOffline(t *testing.T) {
 	if run(changed) == nil {
 		t.Fatal("the documented check accepts a changed certificate")
 	}
+}
+
+// TestKeyMadeAfterThePurgeIsDestroyed: an event recorded for an erased
+// customer with a personal field (a refused sign-in with its old login ID,
+// say) seals it under a new audit key; the next day's run of the job
+// destroys that key too, so the field is erased like the others.
+func TestKeyMadeAfterThePurgeIsDestroyed(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		seedPlatform(t, db)
+		a := seedCustomer(t, db, "a", 1, terminatedOn)
+		day := addDays(t, terminatedOn, 30)
+		p, clk := newPurger(t, db, 30, day)
+		if err := p.Purge(ctx, a.id); err != nil {
+			t.Fatal(err)
+		}
+		actor := audit.WithActor(ctx, audit.Actor{ID: "anonymous", Kind: "anonymous", Name: a.logins[0], SourceIP: "192.0.2.9"})
+		if err := audit.New(db).Record(actor, audit.Event{Action: "login", Target: "login:" + a.logins[0], CustomerID: string(a.id),
+			Result: audit.Denied, Reason: "bad password"}); err != nil {
+			t.Fatal(err)
+		}
+		keys := func() (n int) {
+			if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM audit_keys WHERE customer_id = ?`, a.id).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if keys() != 1 {
+			t.Fatal("the event after the purge made no key: nothing to test")
+		}
+		clk.set(t, addDays(t, day, 1))
+		if _, err := scheduler(t, db, p, "c1", clk.now).RunDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if keys() != 0 {
+			t.Errorf("the audit key made after the purge survived the next run")
+		}
+	})
 }

@@ -25,6 +25,7 @@ const (
 	ClassNotice      = "erasure_notice"         // the notice to the operations administrators (no rows erased)
 	ClassCredentials = "credentials"            // sessions, API tokens, second factors, setup links, login throttling
 	ClassAccounts    = "accounts"               // the accounts themselves
+	ClassNotes       = "contract_notes"         // the free text typed at cancellation (the contract record stays)
 	ClassCertificate = "certificate"            // the last step: audit entry, audit key, signed certificate
 )
 
@@ -61,6 +62,9 @@ var steps = []step{
 	{ClassDevices, true, deleting(`DELETE FROM device_certificates WHERE customer_id = ?`)},
 	{ClassBreakGlass, true, deleting(`DELETE FROM break_glass_grants WHERE customer_id = ?`)},
 	{ClassRecoveries, true, deleting(`DELETE FROM account_recoveries WHERE customer_id = ?`)},
+	// The contracts stay as the contract record; the reason typed at
+	// cancellation is free text that may name people, and goes.
+	{ClassNotes, true, deleting(`UPDATE contracts SET cancel_reason = '' WHERE customer_id = ? AND cancel_reason <> ''`)},
 	{ClassNotice, false, queueNotice},
 	{ClassCredentials, true, deleting(
 		`DELETE FROM webauthn_challenges WHERE session_id IN (SELECT s.id FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE a.customer_id = ?)`,

@@ -203,6 +203,11 @@ func assertErased(t *testing.T, db *store.DB, f fixture) {
 			t.Errorf("%d rows of %s still reference customer %s", n, table, f.id)
 		}
 	}
+	// The contract record is kept, the free text typed at its
+	// cancellation is not.
+	if n := column(t, db, `SELECT cancel_reason FROM contracts WHERE customer_id = ? AND cancel_reason <> ''`, f.id); len(n) > 0 {
+		t.Errorf("the kept contracts of %s still hold their cancellation reasons %q", f.id, n)
+	}
 }
 
 // scheduler runs p's job on db as controller name, on the clock now.
