@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -70,7 +72,7 @@ func backupCmd() *cobra.Command {
 }
 
 func restoreCmd() *cobra.Command {
-	var dataDir, db, identityFile, keyFile, erasures string
+	var dataDir, db, identityFile, keyFile, erasures, keysFile string
 	cmd := &cobra.Command{
 		Use:   "restore --identity FILE ARCHIVE",
 		Short: "Restore an encrypted backup into an empty database",
@@ -112,9 +114,17 @@ func restoreCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			erased, terminatedOn := make([]string, 0, len(listed)), map[string]string{}
+			if listed == nil && erasures == "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: no erasure list at %s: customers erased after this backup was made "+
+					"would come back; give the list kept beside the backups with --erasures\n", listFile)
+			}
+			trusted, err := readSigningKeys(keysFile)
+			if err != nil {
+				return err
+			}
+			erased, certificates := make([]string, 0, len(listed)), map[string][]byte{}
 			for _, e := range listed {
-				erased, terminatedOn[e.CustomerID] = append(erased, e.CustomerID), e.TerminatedOn
+				erased, certificates[e.CustomerID] = append(erased, e.CustomerID), []byte(e.Certificate)
 			}
 			f, err := os.Open(archive)
 			if err != nil {
@@ -131,13 +141,14 @@ func restoreCmd() *cobra.Command {
 			// list kept beside the backups) is erased again once the rows
 			// are in: a backup from before an erasure never brings the
 			// customer back.
-			purge := func(ctx context.Context, d *store.DB, cust string) error {
+			purge := func(ctx context.Context, d *store.DB, cust string) (bool, error) {
 				log := audit.New(d)
 				p, err := lifecycle.New(d, log, signing.New(d, log), lifecycle.DefaultAfterDays)
 				if err != nil {
-					return err
+					return false, err
 				}
-				return p.PurgeListed(ctx, catalog.CustomerID(cust), terminatedOn[cust])
+				p.TrustedKeys = trusted
+				return p.PurgeListed(ctx, catalog.CustomerID(cust), certificates[cust])
 			}
 			res, err := backup.Restore(cmd.Context(), d, f, backup.RestoreOptions{Identities: ids, SecretKey: box, Erased: erased, Purge: purge})
 			if err != nil {
@@ -153,6 +164,8 @@ func restoreCmd() *cobra.Command {
 	cmd.Flags().StringVar(&keyFile, "secret-key-file", os.Getenv("TSUNAGI_SECRET_KEY_FILE"),
 		"the backed-up controller's secret key file, which the restored controller will use; default <data-dir>/secret.key")
 	cmd.Flags().StringVar(&erasures, "erasures", "", "erasure list file; default erasures.json in the archive's directory")
+	cmd.Flags().StringVar(&keysFile, "signing-keys", "", "the operator's saved copy of GET /api/v1/signing-keys: signing keys newer than the backup, "+
+		"which the erasure list's deletion certificates may be signed with")
 	return cmd
 }
 
@@ -167,4 +180,24 @@ func readIdentities(path string) ([]age.Identity, error) {
 		return nil, fmt.Errorf("--identity %s: %w", path, err)
 	}
 	return ids, nil
+}
+
+// readSigningKeys reads a saved copy of GET /api/v1/signing-keys (its
+// "items"); no file is no keys.
+func readSigningKeys(path string) ([]signing.PublicKey, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--signing-keys: %w", err)
+	}
+	var l struct {
+		Items []signing.PublicKey `json:"items"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&l); err != nil || len(l.Items) == 0 {
+		return nil, fmt.Errorf("--signing-keys %s: want the JSON of GET /api/v1/signing-keys (a list of items): %v", path, err)
+	}
+	return l.Items, nil
 }

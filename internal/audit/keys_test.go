@@ -36,6 +36,8 @@ var plainDetailKeys = []string{
 	"user_verified", "version", "versions", "via", "was_live",
 	// backup.create and backup.restore
 	"deleted", "engine", "purged", "rows", "sha256",
+	// customer.purge.restored
+	"contracts_cancelled", "finished_at",
 }
 
 // TestEveryDetailKeyIsClassified reads every non-test Go file and collects

@@ -27,11 +27,18 @@ type ErasureList struct {
 	Customers []Erasure `json:"customers"`
 }
 
-// Erasure is one customer's entry: a row of the erasures table.
+// Erasure is one customer's entry: a row of the erasures table. The file is
+// not signed as a whole; a finished erasure carries its deletion
+// certificate, signed by the controller, and a restore believes the entry
+// only as far as the certificate verifies (lifecycle.Purger.PurgeListed).
 type Erasure struct {
-	CustomerID   string  `json:"customer_id"`
-	TerminatedOn string  `json:"terminated_on"`
-	FinishedAt   *string `json:"finished_at"`
+	CustomerID   string          `json:"customer_id"`
+	TerminatedOn string          `json:"terminated_on"`
+	FinishedAt   *string         `json:"finished_at"`
+	// Certificate is the signed document as stored, in a JSON string so
+	// that its bytes (which the signature covers) survive the file's
+	// indentation and escaping.
+	Certificate string `json:"certificate,omitempty"`
 }
 
 // WriteErasureList writes dir/erasures.json from db's erasures table,
@@ -64,14 +71,14 @@ func erasuresOf(ctx context.Context, db *store.DB) (ErasureList, error) {
 		// has been erased.
 		return l, err
 	}
-	rows, err := db.Query(ctx, `SELECT customer_id, terminated_on, finished_at FROM erasures ORDER BY customer_id`)
+	rows, err := db.Query(ctx, `SELECT customer_id, terminated_on, finished_at, COALESCE(certificate, '') FROM erasures ORDER BY customer_id`)
 	if err != nil {
 		return l, fmt.Errorf("erasure list: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var e Erasure
-		if err := rows.Scan(&e.CustomerID, &e.TerminatedOn, &e.FinishedAt); err != nil {
+		if err := rows.Scan(&e.CustomerID, &e.TerminatedOn, &e.FinishedAt, &e.Certificate); err != nil {
 			return l, fmt.Errorf("erasure list: %w", err)
 		}
 		l.Customers = append(l.Customers, e)

@@ -22,10 +22,11 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/store"
 )
 
-// PurgeFunc erases whatever is left of one customer; it must be idempotent.
-// The lifecycle package's Purger.Purge is the one serve and the restore
-// command use.
-type PurgeFunc func(ctx context.Context, db *store.DB, customerID string) error
+// PurgeFunc erases whatever is left of one customer the erasure list
+// names (lifecycle.Purger.PurgeListed, as the restore command wires it); it
+// must be idempotent, and reports false when the restored data does not
+// hold the customer at all.
+type PurgeFunc func(ctx context.Context, db *store.DB, customerID string) (bool, error)
 
 // RestoreOptions say how to open an archive and what to do after writing it.
 type RestoreOptions struct {
@@ -107,11 +108,14 @@ func Restore(ctx context.Context, db *store.DB, r io.Reader, o RestoreOptions) (
 		}
 	}
 	for _, c := range erased {
-		if err := o.Purge(ctx, db, c); err != nil {
+		found, err := o.Purge(ctx, db, c)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("purge %s: %w", c, err))
 			continue
 		}
-		out.Purged = append(out.Purged, c)
+		if found {
+			out.Purged = append(out.Purged, c)
+		}
 	}
 	actx := audit.WithActor(ctx, audit.System)
 	errs = append(errs, audit.New(db).Record(actx, audit.Event{Action: "backup.restore", Target: "backup:" + a.manifest.CreatedAtJST,

@@ -65,6 +65,11 @@ type Purger struct {
 	after int
 	// Now is the clock of due days; tests move it instead of waiting.
 	Now func() time.Time
+	// TrustedKeys are signing keys of this deployment that the database
+	// may not hold: a restore of a backup older than a key rotation gets
+	// them from the operator's copy of the published list, so that the
+	// erasure list's certificates signed by the newer key still verify.
+	TrustedKeys []signing.PublicKey
 	// Recorded, when set, runs after the job has acted on a customer's
 	// erasure (started, resumed or finished it): serve writes the erasure
 	// list beside the backups with it, so that the list outside the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"filippo.io/age"
@@ -37,6 +38,13 @@ func TestRestoreKeepsErasedCustomersGone(t *testing.T) {
 				execSQL(t, src.db, `UPDATE customers SET status = 'active', terminated_on = NULL, purge_due_on = NULL WHERE id = ?`, a.id)
 				execSQL(t, src.db, `UPDATE contracts SET status = 'active', termination_date = NULL WHERE customer_id = ?`, a.id)
 			}
+			if before == "active" {
+				// As serve does at start: the key that will sign the
+				// certificate is in the backup.
+				if err := signing.New(src.db, audit.New(src.db)).Ensure(audit.WithActor(ctx, audit.System)); err != nil {
+					t.Fatal(err)
+				}
+			}
 			id, err := age.GenerateX25519Identity()
 			if err != nil {
 				t.Fatal(err)
@@ -69,14 +77,15 @@ func TestRestoreKeepsErasedCustomersGone(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			purge := func(ctx context.Context, d *store.DB, cust string) error {
-				log := audit.New(d)
-				rp, err := New(d, log, signing.New(d, log), DefaultAfterDays)
-				if err != nil {
-					return err
+			// Without the key in the backup, the operator's copy of the
+			// published keys vouches for the certificate.
+			var trusted []signing.PublicKey
+			if before == "terminated" {
+				if trusted, err = signing.New(src.db, audit.New(src.db)).PublicKeys(ctx); err != nil {
+					t.Fatal(err)
 				}
-				return rp.PurgeListed(ctx, catalog.CustomerID(cust), listed[0].TerminatedOn)
 			}
+			purge := listedPurge(listed, trusted)
 			got, err := backup.Restore(ctx, dst.db, f, backup.RestoreOptions{Identities: []age.Identity{id}, SecretKey: src.box,
 				Erased: []string{string(a.id)}, Purge: purge})
 			if err != nil {
@@ -98,11 +107,14 @@ func TestRestoreKeepsErasedCustomersGone(t *testing.T) {
 			if err != nil {
 				t.Fatalf("no certificate after the restore: %v", err)
 			}
+			if string(cert) != listed[0].Certificate {
+				t.Errorf("the restore made another certificate instead of keeping the one the customer holds")
+			}
 			keysNow, err := signing.New(dst.db, audit.New(dst.db)).PublicKeys(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := VerifyCertificate(keysNow, cert); err != nil {
+			if err := VerifyCertificate(append(keysNow, trusted...), cert); err != nil {
 				t.Errorf("certificate after the restore: %v", err)
 			}
 			var accounts int
@@ -113,6 +125,56 @@ func TestRestoreKeepsErasedCustomersGone(t *testing.T) {
 				t.Errorf("audit chain after the restore: %d intact, %v", n, err)
 			}
 		})
+	}
+}
+
+// listedPurge is the restore command's purge over the entries of an
+// erasure list.
+func listedPurge(listed []backup.Erasure, trusted []signing.PublicKey) backup.PurgeFunc {
+	certs := map[string][]byte{}
+	for _, e := range listed {
+		certs[e.CustomerID] = []byte(e.Certificate)
+	}
+	return func(ctx context.Context, d *store.DB, cust string) (bool, error) {
+		log := audit.New(d)
+		rp, err := New(d, log, signing.New(d, log), DefaultAfterDays)
+		if err != nil {
+			return false, err
+		}
+		rp.TrustedKeys = trusted
+		return rp.PurgeListed(ctx, catalog.CustomerID(cust), certs[cust])
+	}
+}
+
+// TestRestoreRefusesAnUnsignedErasure: an erasure list is a plain file;
+// an entry naming an active customer with no certificate, or with one that
+// does not verify or names another customer, erases nothing.
+func TestRestoreRefusesAnUnsignedErasure(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := openKeyed(t, "")
+	seedPlatform(t, src.db)
+	a := seedCustomer(t, src.db, "a", 1, terminatedOn)
+	b := seedCustomer(t, src.db, "b", 2, terminatedOn)
+	execSQL(t, src.db, `UPDATE customers SET status = 'active', terminated_on = NULL, purge_due_on = NULL WHERE id = ?`, b.id)
+	p, _ := newPurger(t, src.db, 30, addDays(t, terminatedOn, 30))
+	if err := p.Purge(ctx, a.id); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := p.Certificate(ctx, a.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := []byte(strings.Replace(string(cert), string(a.id), string(b.id), 1))
+	for name, c := range map[string][]byte{"no certificate": nil, "another customer's certificate": cert, "edited certificate": forged} {
+		found, err := p.PurgeListed(ctx, b.id, c)
+		if err == nil || !found {
+			t.Errorf("%s: PurgeListed = %v, %v; want a refusal", name, found, err)
+		}
+	}
+	var accounts int
+	if err := src.db.QueryRow(ctx, `SELECT COUNT(*) FROM accounts WHERE customer_id = ?`, b.id).Scan(&accounts); err != nil || accounts != 3 {
+		t.Errorf("the active customer lost its accounts: %d, %v", accounts, err)
 	}
 }
 
