@@ -214,6 +214,10 @@ func TestValidation(t *testing.T) {
 				_, err := f.cat.CancelContract(f.ctx, tenanttest.Operator(c.ID), k.ServiceCode, catalog.CancelInput{TerminationDate: "2020-01-01", Reason: "x"})
 				return err
 			}},
+			{"termination years ahead (a typo of the year)", "termination_date", func() error {
+				_, err := f.cat.CancelContract(f.ctx, tenanttest.Operator(c.ID), k.ServiceCode, catalog.CancelInput{TerminationDate: "9999-12-31", Reason: "x"})
+				return err
+			}},
 			{"node port speed", "physical_ports[0].speed_mbps", func() error {
 				_, err := f.cat.CreateNode(f.ctx, catalog.NodeInput{Region: "tokyo", Name: "n1", Ports: []catalog.PhysicalPort{{Name: "eth0", SpeedMbps: 25_000, Kind: "onprem"}}})
 				return err

@@ -341,6 +341,12 @@ func (c *Catalog) CancelContract(ctx context.Context, op tenant.Operator, code s
 	if in.TerminationDate < clock.Today() {
 		return Contract{}, fault.Field("termination_date", "termination_date must be today or later (JST)")
 	}
+	// A cancellation cannot be withdrawn, and the erasure follows its date:
+	// a far-off date (a typo of the year) would keep the customer and its
+	// data for ever.
+	if latest := LatestTerminationDate(); in.TerminationDate > latest {
+		return Contract{}, fault.Field("termination_date", "termination_date must be no later than %s (JST, %d years ahead)", latest, TerminationYears)
+	}
 	if err := checkText("reason", in.Reason, 500); err != nil {
 		return Contract{}, err
 	}
@@ -352,6 +358,9 @@ func (c *Catalog) CancelContract(ctx context.Context, op tenant.Operator, code s
 		}
 		if k.Status != "active" {
 			return fault.New(fault.Conflict, "contract %s is already cancelled", code)
+		}
+		if in.TerminationDate < k.StartDate {
+			return fault.Field("termination_date", "termination_date must not be before the contract's start date %s", k.StartDate)
 		}
 		now := clock.Store(clock.Now())
 		if _, err := tx.Exec(ctx, `UPDATE contracts SET status = 'cancelled', termination_date = ?, cancelled_at = ?, cancel_reason = ?
@@ -395,6 +404,15 @@ func (c *Catalog) CancelContract(ctx context.Context, op tenant.Operator, code s
 		return Contract{}, fmt.Errorf("cancel contract: %w", err)
 	}
 	return out, nil
+}
+
+// TerminationYears is how far ahead a termination date may be set.
+const TerminationYears = 5
+
+// LatestTerminationDate is the latest termination date accepted today (JST).
+func LatestTerminationDate() string {
+	t, _ := clock.ParseDate(clock.Today())
+	return t.AddDate(TerminationYears, 0, 0).Format(clock.DateLayout)
 }
 
 // PurgeDueOn is the last day of the erasure window for a termination date:
