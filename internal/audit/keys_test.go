@@ -38,6 +38,8 @@ var plainDetailKeys = []string{
 	"deleted", "engine", "purged", "rows", "sha256",
 	// customer.purge.restored
 	"contracts_cancelled", "finished_at",
+	// node.decommission
+	"complete", "still_placed",
 }
 
 // TestEveryDetailKeyIsClassified reads every non-test Go file and collects
