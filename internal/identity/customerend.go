@@ -18,8 +18,8 @@ import (
 // ends it: its sessions, API tokens and pending links (setup and invitation
 // links, recovery requests, WebAuthn challenges) are deleted, and
 // customers.ended_at — the job's done marker — is set in the same
-// transaction. From then on no account of the customer authenticates
-// (checkEnded, called from checkSource, which every authentication path —
+// transaction. From day 1 no account of the customer authenticates, whether
+// or not the job has run yet (checkEnded, called from checkSource, which every authentication path —
 // password login, session, API token — passes through), whatever survived.
 // Its data stays until the purge erases it by day 90.
 
@@ -130,13 +130,17 @@ func (s *Service) checkEnded(ctx context.Context, cust catalog.CustomerID, accou
 	return errAuth
 }
 
-// customerEnded reports whether customer cust has been ended.
+// customerEnded reports whether customer cust is ended: the job has ended
+// it, or its termination date is past (JST) and the job has not yet — its
+// item may have failed, and the customer's service ends on day 1 all the
+// same.
 func customerEnded(ctx context.Context, q store.Querier, cust catalog.CustomerID) (bool, error) {
-	var ended *string
-	if err := store.Scan(q.QueryRow(ctx, `SELECT ended_at FROM customers WHERE id = ?`, cust), &ended); err != nil {
+	var n int
+	if err := store.Scan(q.QueryRow(ctx, `SELECT COUNT(*) FROM customers WHERE id = ?
+		AND (ended_at IS NOT NULL OR (status = 'terminated' AND terminated_on < ?))`, cust, clock.Today()), &n); err != nil {
 		return false, err
 	}
-	return ended != nil, nil
+	return n > 0, nil
 }
 
 // terminationMail is the data of mailtext/customer-terminated.
