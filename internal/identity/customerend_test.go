@@ -523,3 +523,36 @@ func TestTokenRemindersTwoControllers(t *testing.T) {
 		t.Errorf("runs and direct calls did %d, want 4", got)
 	}
 }
+
+// TestFailedLoginInCustomerLog: a failed sign-in with a customer account's
+// login ID is recorded under that customer on either listener (so that the
+// purge erases it with the customer), with the same answer as any failure;
+// an unknown login ID is recorded under no customer.
+func TestFailedLoginInCustomerLog(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		f.active(t, f.cust, "wrong-door", RoleOpsAdmin)
+		for _, try := range []struct {
+			side       Side
+			login, pwd string
+		}{
+			{CustomerSide, "wrong-door", "not the passphrase"},
+			{OperatorSide, "wrong-door", "not the passphrase"},
+			{OperatorSide, "wrong-door", endPassword},
+			{OperatorSide, "nobody-here", endPassword},
+		} {
+			if _, _, err := f.svc.Login(f.ctx, try.side, try.login, try.pwd, "test"); !errors.Is(err, errLogin) {
+				t.Errorf("%+v: %v; want the bad-login answer", try, err)
+			}
+		}
+		var failed, orphans int
+		if err := db.QueryRow(f.ctx, `SELECT COUNT(*) FROM audit_events WHERE action = 'session.login' AND result = ?
+			AND customer_id = ?`, audit.Denied, f.cust).Scan(&failed); err != nil || failed != 3 {
+			t.Errorf("%d failed sign-ins in the customer's log, %v; want 3", failed, err)
+		}
+		if err := db.QueryRow(f.ctx, `SELECT COUNT(*) FROM audit_events WHERE action = 'session.login' AND result = ?
+			AND customer_id IS NULL`, audit.Denied).Scan(&orphans); err != nil || orphans != 1 {
+			t.Errorf("%d failed sign-ins under no customer, %v; want 1 (the unknown login ID)", orphans, err)
+		}
+	})
+}
