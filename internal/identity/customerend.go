@@ -61,6 +61,31 @@ func jstDate(t time.Time) string { return t.In(clock.JST).Format(clock.DateLayou
 // the customer).
 const customerAccounts = `SELECT id FROM accounts WHERE customer_id = ?`
 
+// DeleteCredentialsTx deletes, inside tx, what lets customer cust's accounts
+// in or back in: WebAuthn challenges, sessions, API tokens and pending setup,
+// invitation and reset links. It reports how many rows went, by table. The
+// end of a customer (day 1) and the purge (lifecycle) both call it, so that
+// a credential table added later is deleted by both.
+func DeleteCredentialsTx(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) (map[string]int64, error) {
+	// Challenges hang off sessions (by public ID): they go first.
+	deletes := []struct{ what, q string }{
+		{"webauthn_challenges", `DELETE FROM webauthn_challenges WHERE session_id IN (
+			SELECT id FROM sessions WHERE id IS NOT NULL AND account_id IN (` + customerAccounts + `))`},
+		{"sessions", `DELETE FROM sessions WHERE account_id IN (` + customerAccounts + `)`},
+		{"api_tokens", `DELETE FROM api_tokens WHERE account_id IN (` + customerAccounts + `)`},
+		{"setup_tokens", `DELETE FROM setup_tokens WHERE used_at IS NULL AND account_id IN (` + customerAccounts + `)`},
+	}
+	counts := make(map[string]int64, len(deletes))
+	for _, d := range deletes {
+		res, err := tx.Exec(ctx, d.q, cust)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.what, err)
+		}
+		counts[d.what], _ = res.RowsAffected()
+	}
+	return counts, nil
+}
+
 // endCustomer ends customer id once: the conditional UPDATE of ended_at
 // claims it (a concurrent claim on PostgreSQL waits for this transaction and
 // then finds it set), and every credential of its accounts goes in the same
@@ -80,24 +105,18 @@ func (s *Service) endCustomer(ctx context.Context, now time.Time, id string) (bo
 		if err := store.Scan(tx.QueryRow(ctx, `SELECT terminated_on FROM customers WHERE id = ?`, id), &terminatedOn); err != nil {
 			return err
 		}
-		// Challenges hang off sessions (by public ID): they go first.
-		deletes := []struct{ what, q string }{
-			{"webauthn_challenges", `DELETE FROM webauthn_challenges WHERE session_id IN (
-				SELECT id FROM sessions WHERE id IS NOT NULL AND account_id IN (` + customerAccounts + `))`},
-			{"sessions", `DELETE FROM sessions WHERE account_id IN (` + customerAccounts + `)`},
-			{"api_tokens", `DELETE FROM api_tokens WHERE account_id IN (` + customerAccounts + `)`},
-			{"setup_tokens", `DELETE FROM setup_tokens WHERE used_at IS NULL AND account_id IN (` + customerAccounts + `)`},
-			{"account_recoveries", `DELETE FROM account_recoveries WHERE status = 'requested' AND customer_id = ?`},
+		counts, err := DeleteCredentialsTx(ctx, tx, catalog.CustomerID(id))
+		if err != nil {
+			return err
 		}
 		detail := map[string]any{"terminated_on": terminatedOn}
-		for _, d := range deletes {
-			res, err := tx.Exec(ctx, d.q, id)
-			if err != nil {
-				return fmt.Errorf("%s: %w", d.what, err)
-			}
-			n, _ := res.RowsAffected()
-			detail[d.what] = n
+		for what, n := range counts {
+			detail[what] = n
 		}
+		if res, err = tx.Exec(ctx, `DELETE FROM account_recoveries WHERE status = 'requested' AND customer_id = ?`, id); err != nil {
+			return fmt.Errorf("account_recoveries: %w", err)
+		}
+		detail["account_recoveries"], _ = res.RowsAffected()
 		ended = true
 		return s.audit.RecordTx(audit.WithActor(ctx, audit.System), tx, audit.Event{Action: "customer.end",
 			Target: "customer:" + id, CustomerID: id, Detail: detail})
