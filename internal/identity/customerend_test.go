@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,6 +131,13 @@ func TestCustomerEnd(t *testing.T) {
 				notices++
 				if m.Recipient != "ends-ops@example.jp" || m.CustomerID != string(f.cust) {
 					t.Errorf("termination notice: %+v", m)
+				}
+				// It says what the purge erases and what it keeps.
+				_, body, err := f.svc.Outbox().Get(f.ctx, m.ID)
+				kept := map[string]string{"en": "The contract record and the audit log (without personal data) are kept.",
+					"ja": "契約の記録と、個人情報を除いた監査ログは引き続き保管されます。"}[m.Language]
+				if err != nil || kept == "" || !strings.Contains(body, kept) {
+					t.Errorf("termination notice in %q: %v\n%s", m.Language, err, body)
 				}
 			}
 		}
