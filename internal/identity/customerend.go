@@ -18,10 +18,12 @@ import (
 // ends it: its sessions, API tokens and pending links (setup and invitation
 // links, recovery requests, WebAuthn challenges) are deleted, and
 // customers.ended_at — the job's done marker — is set in the same
-// transaction. From day 1 no account of the customer authenticates, whether
-// or not the job has run yet (checkEnded, called from checkSource, which every authentication path —
-// password login, session, API token — passes through), whatever survived.
-// Its data stays until the purge erases it by day 90.
+// transaction (DeleteCredentialsTx). From day 1 no account of the customer
+// authenticates, whatever survived and whether or not the job has run yet
+// (customerEnded; checkEnded, called from checkSource, which every
+// authentication path — password login, session, API token — passes
+// through), and no surviving link sets a password (CompleteSetup). Its data
+// stays until the purge erases it by day 90.
 
 // EndJobName names the job that ends terminated customers on day 1.
 const EndJobName = "customer.end"
