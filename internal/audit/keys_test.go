@@ -19,27 +19,25 @@ import (
 // writes is either here or in audit.PersonalDetailKeys, so a new key is
 // classified by whoever adds it.
 var plainDetailKeys = []string{
-	"account", "address", "affected_hubs", "affected_ports", "after", "allow_list", "base_version", "before",
-	"catalog_after_mbps", "catalog_before_mbps", "certificates_revoked", "change", "change_count", "changes",
-	"chosen", "class", "classes", "code", "completes", "configurations", "controller", "count", "created_at",
-	"customer_terminated_on", "customers_in_full", "data_location", "detail", "done", "draft", "due",
+	"account", "account_recoveries", "address", "affected_hubs", "affected_ports", "after", "allow_list", "base_version", "before",
+	"catalog_after_mbps", "catalog_before_mbps", "certificates_revoked", "change", "change_count",
+	"chosen", "class", "classes", "code", "complete", "completes", "configurations", "controller", "count", "created_at",
+	"customer_terminated_on", "customers_in_full", "data_location", "done", "draft", "due",
 	"effective_date", "end", "end_date", "ends_on", "error", "expires_at", "exported_at", "failed", "failures",
 	"file", "files_removed", "fingerprint", "from", "from_mbps", "from_node", "generation", "grant",
 	"hubs_removed", "impact", "invitation_withdrawn", "key", "kind", "legs", "limit", "link_expires_at",
 	"locked_until", "mailed_at", "mapping", "method", "move", "needs", "next_run_at", "node", "not_after",
 	"option", "oversubscription", "physical_ports", "physical_ports_released", "plan", "port_removals",
 	"prefix", "prefixes", "priority", "proposed", "purge_after_days", "purge_due_on", "purpose", "quantity",
-	"reasons", "reenable_seq", "region", "remaining", "requested_by", "require_device", "require_mfa",
+	"reenable_seq", "region", "remaining", "requested_by", "require_device", "require_mfa",
 	"retired", "risk", "role", "rollback_of", "run", "schema", "schema_version", "sent", "serial",
 	"service_code", "session", "sessions", "since", "size", "skipped", "speed_changes", "speed_mbps",
-	"start_date", "status", "target_role", "terminated_on", "termination_date", "to", "to_mbps", "to_node",
+	"start_date", "status", "still_placed", "target_role", "terminated_on", "termination_date", "to", "to_mbps", "to_node",
 	"user_verified", "version", "versions", "via", "was_live",
 	// backup.create and backup.restore
 	"deleted", "engine", "purged", "rows", "sha256",
 	// customer.purge.restored
 	"contracts_cancelled", "finished_at",
-	// node.decommission
-	"complete", "still_placed",
 }
 
 // TestEveryDetailKeyIsClassified reads every non-test Go file and collects

@@ -57,11 +57,15 @@ const (
 // (found by reading every audit call site): login IDs and e-mail
 // addresses, people's and accounts' names, names a person gave a token,
 // security key or device, addresses and user agents, the holder of an
-// editing lock, and free-text reasons. Keys not listed are identifiers,
-// codes, dates, counts and configuration, which stay plain.
+// editing lock, free-text reasons, and values that can carry text the
+// customer wrote: a review's changes (diffs of its configuration, with
+// its object names and rule comments) and reasons (which quote them), and
+// a node's free-text detail of a hold. A listed key's whole value is
+// sealed, however deep. Keys not listed are identifiers, codes, dates,
+// counts and configuration without free text, which stay plain.
 var PersonalDetailKeys = []string{
-	"display_name", "device", "email", "holder", "invited_by", "login_id", "name", "reason",
-	"source_ip", "stated_reason", "took_over_expired_lock_of", "user_agent",
+	"changes", "detail", "display_name", "device", "email", "holder", "invited_by", "login_id", "name", "reason",
+	"reasons", "source_ip", "stated_reason", "took_over_expired_lock_of", "user_agent",
 }
 
 var personalDetail = func() map[string]bool {

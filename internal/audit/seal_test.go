@@ -205,6 +205,47 @@ func TestSealedFieldsRoundTripAndForget(t *testing.T) {
 	})
 }
 
+// TestReviewDetailSealed: a review's detail carries the customer's own
+// text in its changes (a rule comment, an object name) and reasons, and a
+// hold's detail may quote it: the whole values are sealed, read back
+// whole through List, verify, and are erased with the customer's key.
+func TestReviewDetailSealed(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		log := audit.New(db)
+		const comment, object, quoted = "allow Yamada-san's NAS", "yamada-home-nas", "peer yamada-home-nas: limit"
+		detail := map[string]any{"version": 3, "risk": "high",
+			"changes": []map[string]any{{"path": "firewall.rules[0]", "after": map[string]any{"comment": comment, "object": object}}},
+			"reasons": []string{"opens " + object + " to the internet"}, "detail": quoted}
+		record(t, log, customerActor, audit.Event{Action: "network.apply", Target: "net_version:3", CustomerID: "cus_a", Detail: detail})
+		raw := rowBytes(t, db)
+		for _, s := range []string{comment, object, quoted} {
+			if bytes.Contains(raw, []byte(s)) {
+				t.Errorf("the database holds %q in plain text", s)
+			}
+		}
+		e := listAll(t, log)[0]
+		want, _ := json.Marshal(detail)
+		if got, _ := json.Marshal(e.Detail); !bytes.Equal(got, want) {
+			t.Errorf("detail read back = %s, want %s", got, want)
+		}
+		if want := []string{"actor_name", "detail.changes", "detail.detail", "detail.reasons", "source_ip"}; !reflect.DeepEqual(e.SealedFields, want) {
+			t.Errorf("sealed fields = %v, want %v", e.SealedFields, want)
+		}
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return log.ForgetCustomerTx(ctx, tx, "cus_a") }); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := log.Verify(ctx); err != nil || n != 2 {
+			t.Fatalf("verify = %d, %v; want 2 intact", n, err)
+		}
+		e = listAll(t, log)[0]
+		if e.Detail["changes"] != audit.ErasedMark || e.Detail["reasons"] != audit.ErasedMark || e.Detail["risk"] != "high" {
+			t.Errorf("after forgetting: %+v", e.Detail)
+		}
+	})
+}
+
 // TestSealedTamperingIsDetected changes a sealed entry's stored form behind
 // the database's guard: Verify notices, and a blob moved to another row
 // does not open there.

@@ -273,8 +273,10 @@ func (s *Service) CompleteSetup(ctx context.Context, side Side, in SetupInput) (
 	}
 	var a Account
 	var voided bool
+	var ended Account // the link's account, when its customer is ended
+	var purpose string
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		var purpose, expires string
+		var expires string
 		var accountID *string
 		err := store.Scan(tx.QueryRow(ctx, `SELECT purpose, account_id, expires_at FROM setup_tokens WHERE token_hash = ? AND used_at IS NULL`,
 			hashSecret(in.Token)), &purpose, &accountID, &expires)
@@ -331,6 +333,18 @@ func (s *Service) CompleteSetup(ctx context.Context, side Side, in SetupInput) (
 			if (side == OperatorSide) != (got.CustomerID == "") {
 				return bad
 			}
+			// An ended customer's account sets no password through a link
+			// that survived the end: it could never sign in with it.
+			if got.CustomerID != "" {
+				gone, err := customerEnded(ctx, tx, got.CustomerID)
+				if err != nil {
+					return err
+				}
+				if gone {
+					ended = got
+					return nil
+				}
+			}
 			a = got
 			if err := CheckPolicy(in.Password, a.LoginID); err != nil {
 				return err
@@ -384,6 +398,14 @@ func (s *Service) CompleteSetup(ctx context.Context, side Side, in SetupInput) (
 	})
 	if err == nil && voided {
 		return Account{}, errInviteOvertaken
+	}
+	if err == nil && ended.ID != "" {
+		if rerr := s.audit.Record(ctx, audit.Event{Action: "account.setup", Target: "account:" + ended.ID,
+			CustomerID: string(ended.CustomerID), Result: audit.Denied,
+			Detail: map[string]any{"reason": "customer_ended", "purpose": purpose}}); rerr != nil {
+			return Account{}, rerr
+		}
+		return Account{}, bad
 	}
 	if err != nil {
 		if errors.Is(err, bad) {

@@ -18,10 +18,12 @@ import (
 // ends it: its sessions, API tokens and pending links (setup and invitation
 // links, recovery requests, WebAuthn challenges) are deleted, and
 // customers.ended_at — the job's done marker — is set in the same
-// transaction. From then on no account of the customer authenticates
-// (checkEnded, called from checkSource, which every authentication path —
-// password login, session, API token — passes through), whatever survived.
-// Its data stays until the purge erases it by day 90.
+// transaction (DeleteCredentialsTx). From day 1 no account of the customer
+// authenticates, whatever survived and whether or not the job has run yet
+// (customerEnded; checkEnded, called from checkSource, which every
+// authentication path — password login, session, API token — passes
+// through), and no surviving link sets a password (CompleteSetup). Its data
+// stays until the purge erases it by day 90.
 
 // EndJobName names the job that ends terminated customers on day 1.
 const EndJobName = "customer.end"
@@ -61,6 +63,31 @@ func jstDate(t time.Time) string { return t.In(clock.JST).Format(clock.DateLayou
 // the customer).
 const customerAccounts = `SELECT id FROM accounts WHERE customer_id = ?`
 
+// DeleteCredentialsTx deletes, inside tx, what lets customer cust's accounts
+// in or back in: WebAuthn challenges, sessions, API tokens and pending setup,
+// invitation and reset links. It reports how many rows went, by table. The
+// end of a customer (day 1) and the purge (lifecycle) both call it, so that
+// a credential table added later is deleted by both.
+func DeleteCredentialsTx(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) (map[string]int64, error) {
+	// Challenges hang off sessions (by public ID): they go first.
+	deletes := []struct{ what, q string }{
+		{"webauthn_challenges", `DELETE FROM webauthn_challenges WHERE session_id IN (
+			SELECT id FROM sessions WHERE id IS NOT NULL AND account_id IN (` + customerAccounts + `))`},
+		{"sessions", `DELETE FROM sessions WHERE account_id IN (` + customerAccounts + `)`},
+		{"api_tokens", `DELETE FROM api_tokens WHERE account_id IN (` + customerAccounts + `)`},
+		{"setup_tokens", `DELETE FROM setup_tokens WHERE used_at IS NULL AND account_id IN (` + customerAccounts + `)`},
+	}
+	counts := make(map[string]int64, len(deletes))
+	for _, d := range deletes {
+		res, err := tx.Exec(ctx, d.q, cust)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.what, err)
+		}
+		counts[d.what], _ = res.RowsAffected()
+	}
+	return counts, nil
+}
+
 // endCustomer ends customer id once: the conditional UPDATE of ended_at
 // claims it (a concurrent claim on PostgreSQL waits for this transaction and
 // then finds it set), and every credential of its accounts goes in the same
@@ -80,24 +107,18 @@ func (s *Service) endCustomer(ctx context.Context, now time.Time, id string) (bo
 		if err := store.Scan(tx.QueryRow(ctx, `SELECT terminated_on FROM customers WHERE id = ?`, id), &terminatedOn); err != nil {
 			return err
 		}
-		// Challenges hang off sessions (by public ID): they go first.
-		deletes := []struct{ what, q string }{
-			{"webauthn_challenges", `DELETE FROM webauthn_challenges WHERE session_id IN (
-				SELECT id FROM sessions WHERE id IS NOT NULL AND account_id IN (` + customerAccounts + `))`},
-			{"sessions", `DELETE FROM sessions WHERE account_id IN (` + customerAccounts + `)`},
-			{"api_tokens", `DELETE FROM api_tokens WHERE account_id IN (` + customerAccounts + `)`},
-			{"setup_tokens", `DELETE FROM setup_tokens WHERE used_at IS NULL AND account_id IN (` + customerAccounts + `)`},
-			{"account_recoveries", `DELETE FROM account_recoveries WHERE status = 'requested' AND customer_id = ?`},
+		counts, err := DeleteCredentialsTx(ctx, tx, catalog.CustomerID(id))
+		if err != nil {
+			return err
 		}
 		detail := map[string]any{"terminated_on": terminatedOn}
-		for _, d := range deletes {
-			res, err := tx.Exec(ctx, d.q, id)
-			if err != nil {
-				return fmt.Errorf("%s: %w", d.what, err)
-			}
-			n, _ := res.RowsAffected()
-			detail[d.what] = n
+		for what, n := range counts {
+			detail[what] = n
 		}
+		if res, err = tx.Exec(ctx, `DELETE FROM account_recoveries WHERE status = 'requested' AND customer_id = ?`, id); err != nil {
+			return fmt.Errorf("account_recoveries: %w", err)
+		}
+		detail["account_recoveries"], _ = res.RowsAffected()
 		ended = true
 		return s.audit.RecordTx(audit.WithActor(ctx, audit.System), tx, audit.Event{Action: "customer.end",
 			Target: "customer:" + id, CustomerID: id, Detail: detail})
@@ -130,13 +151,17 @@ func (s *Service) checkEnded(ctx context.Context, cust catalog.CustomerID, accou
 	return errAuth
 }
 
-// customerEnded reports whether customer cust has been ended.
+// customerEnded reports whether customer cust is ended: the job has ended
+// it, or its termination date is past (JST) and the job has not yet — its
+// item may have failed, and the customer's service ends on day 1 all the
+// same.
 func customerEnded(ctx context.Context, q store.Querier, cust catalog.CustomerID) (bool, error) {
-	var ended *string
-	if err := store.Scan(q.QueryRow(ctx, `SELECT ended_at FROM customers WHERE id = ?`, cust), &ended); err != nil {
+	var n int
+	if err := store.Scan(q.QueryRow(ctx, `SELECT COUNT(*) FROM customers WHERE id = ?
+		AND (ended_at IS NOT NULL OR (status = 'terminated' AND terminated_on < ?))`, cust, clock.Today()), &n); err != nil {
 		return false, err
 	}
-	return ended != nil, nil
+	return n > 0, nil
 }
 
 // terminationMail is the data of mailtext/customer-terminated.

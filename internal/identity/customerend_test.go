@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -132,6 +133,13 @@ func TestCustomerEnd(t *testing.T) {
 				if m.Recipient != "ends-ops@example.jp" || m.CustomerID != string(f.cust) {
 					t.Errorf("termination notice: %+v", m)
 				}
+				// It says what the purge erases and what it keeps.
+				_, body, err := f.svc.Outbox().Get(f.ctx, m.ID)
+				kept := map[string]string{"en": "The contract record and the audit log (without personal data) are kept.",
+					"ja": "契約の記録と、個人情報を除いた監査ログは引き続き保管されます。"}[m.Language]
+				if err != nil || kept == "" || !strings.Contains(body, kept) {
+					t.Errorf("termination notice in %q: %v\n%s", m.Language, err, body)
+				}
 			}
 		}
 		if notices != 1 {
@@ -212,16 +220,33 @@ func TestCustomerEnd(t *testing.T) {
 	})
 }
 
-// TestEndedRefusedWithSurvivingSession: a session or token row that
+// TestEndedRefusedWithSurvivingSession: a session, token or link that
 // somehow survived the end (written by a restore, or by a request racing the
-// job) still does not authenticate: the check is in the principal's loading
-// path, and each refusal is audited.
+// job) still does not authenticate nor set a password: the check is in the
+// principal's loading path and in the link's, and each refusal is audited.
 func TestEndedRefusedWithSurvivingSession(t *testing.T) {
 	db := storetest.SQLite(t)
 	f := newFixture(t, db)
 	c := f.signedIn(t, f.cust, "survivor")
 	if err := f.works(c); err != nil {
 		t.Fatal(err)
+	}
+	// Links issued before the end: a reset link of the survivor and an
+	// invitation.
+	if err := f.svc.RequestReset(f.ctx, CustomerSide, ResetInput{LoginID: c.login}); err != nil {
+		t.Fatal(err)
+	}
+	reset, ok := mailtest.FindLinkToken(t, f.svc.Outbox(), c.login+"@example.jp", "password.reset.request")
+	if !ok {
+		t.Fatal("no reset link")
+	}
+	if _, err := f.svc.Invite(f.ctx, tenanttest.Customer(f.cust), InviteInput{LoginID: "survivor-invite", DisplayName: "Late",
+		Email: "survivor-invite@example.jp", Role: RoleUser}); err != nil {
+		t.Fatal(err)
+	}
+	invite, ok := mailtest.FindLinkToken(t, f.svc.Outbox(), "survivor-invite@example.jp", "account.invite")
+	if !ok {
+		t.Fatal("no invitation link")
 	}
 	// Ended without the job's cleanup.
 	if _, err := db.Exec(f.ctx, `UPDATE customers SET status = 'terminated', terminated_on = '2026-01-01', ended_at = ? WHERE id = ?`,
@@ -240,13 +265,67 @@ func TestEndedRefusedWithSurvivingSession(t *testing.T) {
 	if n := countAudit(t, db, "access.denied.ended", string(f.cust)); n != 3 {
 		t.Errorf("%d refusals audited, want 3", n)
 	}
+	// The surviving links set no password: the answer to a void link.
+	_, void := f.svc.CompleteSetup(f.ctx, CustomerSide, SetupInput{Token: "tsu_no_such_link", Password: "a new passphrase 42"})
+	for name, tok := range map[string]string{"reset": reset, "invite": invite} {
+		_, err := f.svc.CompleteSetup(f.ctx, CustomerSide, SetupInput{Token: tok, Password: "a new passphrase 42"})
+		if err == nil || err.Error() != void.Error() || !fault.Is(err, fault.NotFound) {
+			t.Errorf("%s link: %v; want the void-link answer %v", name, err, void)
+		}
+	}
+	var refused int
+	if err := db.QueryRow(f.ctx, `SELECT COUNT(*) FROM audit_events WHERE action = 'account.setup' AND customer_id = ?
+		AND result = ?`, f.cust, audit.Denied).Scan(&refused); err != nil || refused != 2 {
+		t.Errorf("%d refused setups audited for the customer, %v; want 2", refused, err)
+	}
 	// Nor does a password reset mail a link.
 	if err := f.svc.RequestReset(f.ctx, CustomerSide, ResetInput{LoginID: c.login}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := mailtest.FindLinkToken(t, f.svc.Outbox(), c.login+"@example.jp", "password.reset.request"); ok {
-		t.Error("an ended customer's account was mailed a reset link")
+	if n := countMails(t, db, c.login+"@example.jp", "password.reset.request"); n != 1 {
+		t.Errorf("%d reset links mailed, want 1 (the one before the end)", n)
 	}
+}
+
+func countMails(t *testing.T, db *store.DB, to, cause string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM mail_outbox WHERE recipient = ? AND cause = ?`,
+		to, cause).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestEndedBeforeTheJob: from day 1 a customer's accounts are refused even
+// when the job has not ended it (its item failed, or it has not run yet):
+// password login, session and token.
+func TestEndedBeforeTheJob(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		c := f.signedIn(t, f.cust, "early-ops")
+		f.terminate(t, f.cust, clock.Today())
+		if err := f.works(c); err != nil {
+			t.Fatalf("on the termination date: %v", err)
+		}
+		// The termination date is past and the job has not run.
+		yesterday := time.Now().In(clock.JST).AddDate(0, 0, -1).Format(clock.DateLayout)
+		if _, err := db.Exec(f.ctx, `UPDATE customers SET terminated_on = ? WHERE id = ?`, yesterday, f.cust); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.AuthenticateSession(f.ctx, CustomerSide, c.session); !errors.Is(err, errAuth) {
+			t.Errorf("session: %v; want the revoked-session answer", err)
+		}
+		if _, err := f.svc.AuthenticateToken(f.ctx, CustomerSide, c.token); !errors.Is(err, errAuth) {
+			t.Errorf("token: %v; want the revoked-token answer", err)
+		}
+		if _, _, err := f.svc.Login(f.ctx, CustomerSide, c.login, endPassword, "test"); !errors.Is(err, errLogin) {
+			t.Errorf("login: %v; want the bad-login answer", err)
+		}
+		if n := countAudit(t, db, "access.denied.ended", string(f.cust)); n != 3 {
+			t.Errorf("%d refusals audited, want 3", n)
+		}
+	})
 }
 
 // TestCustomerEndRetried: an item that fails leaves the customer due; the
@@ -454,4 +533,37 @@ func TestTokenRemindersTwoControllers(t *testing.T) {
 	if got := direct + doneByRuns(t, db, TokenReminderJobName); got != 4 {
 		t.Errorf("runs and direct calls did %d, want 4", got)
 	}
+}
+
+// TestFailedLoginInCustomerLog: a failed sign-in with a customer account's
+// login ID is recorded under that customer on either listener (so that the
+// purge erases it with the customer), with the same answer as any failure;
+// an unknown login ID is recorded under no customer.
+func TestFailedLoginInCustomerLog(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		f.active(t, f.cust, "wrong-door", RoleOpsAdmin)
+		for _, try := range []struct {
+			side       Side
+			login, pwd string
+		}{
+			{CustomerSide, "wrong-door", "not the passphrase"},
+			{OperatorSide, "wrong-door", "not the passphrase"},
+			{OperatorSide, "wrong-door", endPassword},
+			{OperatorSide, "nobody-here", endPassword},
+		} {
+			if _, _, err := f.svc.Login(f.ctx, try.side, try.login, try.pwd, "test"); !errors.Is(err, errLogin) {
+				t.Errorf("%+v: %v; want the bad-login answer", try, err)
+			}
+		}
+		var failed, orphans int
+		if err := db.QueryRow(f.ctx, `SELECT COUNT(*) FROM audit_events WHERE action = 'session.login' AND result = ?
+			AND customer_id = ?`, audit.Denied, f.cust).Scan(&failed); err != nil || failed != 3 {
+			t.Errorf("%d failed sign-ins in the customer's log, %v; want 3", failed, err)
+		}
+		if err := db.QueryRow(f.ctx, `SELECT COUNT(*) FROM audit_events WHERE action = 'session.login' AND result = ?
+			AND customer_id IS NULL`, audit.Denied).Scan(&orphans); err != nil || orphans != 1 {
+			t.Errorf("%d failed sign-ins under no customer, %v; want 1 (the unknown login ID)", orphans, err)
+		}
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/mailtest"
+	"github.com/tsunagi-net/tsunagi/internal/schedule"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
@@ -130,12 +131,19 @@ func TestTokenReminders(t *testing.T) {
 		if _, _, err := f.svc.CreateToken(f.ctx, p, TokenInput{Name: "later", ExpiresAt: time.Now().Add(60 * 24 * time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
-		for range 2 {
-			n, err := f.svc.RemindExpiringTokens(context.Background())
-			if err != nil {
-				t.Fatal(err)
+		// The job twice, an hour apart: the second run finds the reminder sent.
+		sch, err := schedule.New(db, audit.New(db), "ctl", f.svc.TokenReminderJob())
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := clock.Now()
+		sch.Now = func() time.Time { return now }
+		for i, want := range []int64{1, 0} {
+			runs, err := sch.RunDue(f.ctx)
+			if err != nil || len(runs) != 1 || runs[0].Done != want || runs[0].Outcome != schedule.OK {
+				t.Fatalf("run %d: %+v, %v; want %d reminder", i, runs, err, want)
 			}
-			_ = n
+			now = now.Add(time.Hour + time.Second)
 		}
 		items, err := f.svc.Outbox().List(context.Background(), "", "", 100)
 		if err != nil {

@@ -78,7 +78,10 @@ func (s *Service) Login(ctx context.Context, side Side, loginID, password, userA
 	}
 	if lookup != nil || !ok || !side.admits(cust) {
 		ev := audit.Event{Action: "session.login", Target: target, Result: audit.Denied, Detail: map[string]any{"reason": "bad_credentials"}}
-		if lookup == nil && side.admits(cust) && cust != nil {
+		// A customer's login ID puts the failure in that customer's log,
+		// whichever listener it came to: there its personal fields are
+		// erased with the customer. The answer is the same either way.
+		if lookup == nil && cust != nil {
 			ev.CustomerID = *cust
 		}
 		if err := s.recordFailure(ctx, side, loginID, a.SourceIP, now, ev); err != nil {

@@ -309,28 +309,6 @@ func (s *Service) TokenReminderJob() schedule.Job {
 		Next: func(now time.Time) time.Time { return now.Add(time.Hour) }}
 }
 
-// RemindExpiringTokens runs the reminder job's items due now outside the
-// scheduler (tools and tests); it returns how many reminders it queued.
-func (s *Service) RemindExpiringTokens(ctx context.Context) (int, error) {
-	now := clock.Now()
-	due, err := s.dueReminders(ctx, now)
-	if err != nil {
-		return 0, err
-	}
-	ctx = audit.WithActor(ctx, audit.System)
-	n := 0
-	for _, id := range due {
-		ok, err := s.remindToken(ctx, now, id)
-		if err != nil {
-			return n, err
-		}
-		if ok {
-			n++
-		}
-	}
-	return n, nil
-}
-
 // reminderDue is the condition of a token whose owner is owed a reminder at
 // now (arguments: now, now + TokenReminderLead).
 const reminderDue = `t.revoked_at IS NULL AND t.reminded_at IS NULL AND a.disabled_at IS NULL AND t.expires_at > ? AND t.expires_at <= ?`

@@ -66,23 +66,39 @@ var steps = []step{
 	// cancellation is free text that may name people, and goes.
 	{ClassNotes, true, deleting(`UPDATE contracts SET cancel_reason = '' WHERE customer_id = ? AND cancel_reason <> ''`)},
 	{ClassNotice, false, queueNotice},
-	{ClassCredentials, true, deleting(
-		`DELETE FROM webauthn_challenges WHERE session_id IN (SELECT s.id FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE a.customer_id = ?)`,
-		`DELETE FROM sessions WHERE account_id IN (SELECT id FROM accounts WHERE customer_id = ?)`,
-		`DELETE FROM api_tokens WHERE account_id IN (SELECT id FROM accounts WHERE customer_id = ?)`,
-		`DELETE FROM totp_secrets WHERE account_id IN (SELECT id FROM accounts WHERE customer_id = ?)`,
-		`DELETE FROM recovery_codes WHERE account_id IN (SELECT id FROM accounts WHERE customer_id = ?)`,
-		`DELETE FROM webauthn_credentials WHERE account_id IN (SELECT id FROM accounts WHERE customer_id = ?)`,
-		`DELETE FROM setup_tokens WHERE account_id IN (SELECT id FROM accounts WHERE customer_id = ?)`,
-		// Login throttling is keyed by the login ID as typed, on either
-		// listener (identity's lockKey: "mgmt:" on the management one).
-		`DELETE FROM login_failures WHERE login_key IN (SELECT login_id FROM accounts WHERE customer_id = ?)
-			OR login_key IN (SELECT '`+identity.MgmtLockPrefix+`' || login_id FROM accounts WHERE customer_id = ?)`,
-		`DELETE FROM login_locks WHERE login_key IN (SELECT login_id FROM accounts WHERE customer_id = ?)
-			OR login_key IN (SELECT '`+identity.MgmtLockPrefix+`' || login_id FROM accounts WHERE customer_id = ?)`,
-	)},
+	{ClassCredentials, true, credentials},
 	{ClassAccounts, true, deleting(`DELETE FROM accounts WHERE customer_id = ?`)},
 }
+
+// credentials deletes the customer's credentials: those its end deletes on
+// day 1 (identity.DeleteCredentialsTx, again: a restore or a request racing
+// the end may have written some), then its second factors, its used links
+// and its login throttling.
+func credentials(ctx context.Context, p *Purger, tx *store.Tx, cust catalog.CustomerID) (int64, error) {
+	counts, err := identity.DeleteCredentialsTx(ctx, tx, cust)
+	if err != nil {
+		return 0, err
+	}
+	n, err := factorsAndLocks(ctx, p, tx, cust)
+	for _, c := range counts {
+		n += c
+	}
+	return n, err
+}
+
+var factorsAndLocks = deleting(
+	`DELETE FROM totp_secrets WHERE account_id IN (SELECT id FROM accounts WHERE customer_id = ?)`,
+	`DELETE FROM recovery_codes WHERE account_id IN (SELECT id FROM accounts WHERE customer_id = ?)`,
+	`DELETE FROM webauthn_credentials WHERE account_id IN (SELECT id FROM accounts WHERE customer_id = ?)`,
+	// The links DeleteCredentialsTx leaves: used ones.
+	`DELETE FROM setup_tokens WHERE account_id IN (SELECT id FROM accounts WHERE customer_id = ?)`,
+	// Login throttling is keyed by the login ID as typed, on either
+	// listener (identity's lockKey: "mgmt:" on the management one).
+	`DELETE FROM login_failures WHERE login_key IN (SELECT login_id FROM accounts WHERE customer_id = ?)
+			OR login_key IN (SELECT '`+identity.MgmtLockPrefix+`' || login_id FROM accounts WHERE customer_id = ?)`,
+	`DELETE FROM login_locks WHERE login_key IN (SELECT login_id FROM accounts WHERE customer_id = ?)
+			OR login_key IN (SELECT '`+identity.MgmtLockPrefix+`' || login_id FROM accounts WHERE customer_id = ?)`,
+)
 
 // deleting is a step that runs each statement with the customer's ID for
 // every placeholder and counts the rows they deleted.

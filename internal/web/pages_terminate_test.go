@@ -76,9 +76,11 @@ func TestTerminationNotices(t *testing.T) {
 		t.Errorf("GET /api/v1/contracts/%s: %+v", k.ServiceCode, kk)
 	}
 
-	for _, tc := range []struct{ lang, title, service string }{
-		{"ja", "ご契約は終了します", "の終わりまで、これまでどおり"},
-		{"en", "Your service is ending", "The service continues as before until the end of " + d},
+	// The notice says what the purge erases and what it keeps.
+	for _, tc := range []struct{ lang, title, service, kept string }{
+		{"ja", "ご契約は終了します", "の終わりまで、これまでどおり", "契約の記録と、個人情報を除いた監査ログは引き続き保管されます"},
+		{"en", "Your service is ending", "The service continues as before until the end of " + d,
+			"the contract record and the audit log (without personal data) are kept"},
 	} {
 		// Once signed in, the account's language wins.
 		for _, a := range []*client{api, staying, o.opAPI} {
@@ -88,7 +90,7 @@ func TestTerminationNotices(t *testing.T) {
 		c.Lang = tc.lang
 		c.login("leaving-ops", pw)
 		for _, path := range []string{"/", "/contracts/" + k.ServiceCode} {
-			expectPage(t, tc.lang+" "+path, c.get(path), http.StatusOK, `id="term-notice"`, tc.title, tc.service, one, due, `href="/export"`)
+			expectPage(t, tc.lang+" "+path, c.get(path), http.StatusOK, `id="term-notice"`, tc.title, tc.service, tc.kept, one, due, `href="/export"`)
 		}
 		other := e.pageClient(e.customer)
 		other.Lang = tc.lang
