@@ -80,10 +80,27 @@ func (d *Decommissioner) Run(ctx context.Context) (disposal.Report, error) {
 	}
 	identity := []string{keyFile, certFile, caFile}
 	removeTree(d.StateDir, "state", identity, &r)
-	for _, f := range identity {
-		if _, err := os.Stat(filepath.Join(d.StateDir, f)); err == nil {
-			r.FilesRemoved = append(r.FilesRemoved, "state/"+f)
+	// The node's identity goes before the report is sent, so that the
+	// report says whether it went: the client already holds the key and
+	// certificate in memory. The key is overwritten before it is
+	// unlinked: a copy of the filesystem taken later holds no usable key.
+	keyPath := filepath.Join(d.StateDir, keyFile)
+	if fi, err := os.Stat(keyPath); err == nil {
+		if err := os.WriteFile(keyPath, make([]byte, fi.Size()), 0o600); err != nil {
+			fail(fmt.Errorf("overwrite the node key: %w", err))
 		}
+	}
+	for _, f := range identity {
+		err := os.Remove(filepath.Join(d.StateDir, f))
+		switch {
+		case err == nil:
+			r.FilesRemoved = append(r.FilesRemoved, "state/"+f)
+		case !errors.Is(err, os.ErrNotExist):
+			fail(err)
+		}
+	}
+	if err := os.Remove(d.StateDir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		fail(fmt.Errorf("state directory: %w", err))
 	}
 	r.WipedAt = time.Now().UTC()
 
@@ -92,27 +109,6 @@ func (d *Decommissioner) Run(ctx context.Context) (disposal.Report, error) {
 		reportErr = ErrNotReported // the caller says why there is no client
 	} else if err := d.Client.SendDecommission(ctx, r); err != nil {
 		reportErr = fmt.Errorf("%w: %w", ErrNotReported, err)
-	}
-
-	// The key is overwritten before it is unlinked: a copy of the
-	// filesystem taken later holds no usable key.
-	keyPath := filepath.Join(d.StateDir, keyFile)
-	if fi, err := os.Stat(keyPath); err == nil {
-		if err := os.WriteFile(keyPath, make([]byte, fi.Size()), 0o600); err != nil {
-			fail(fmt.Errorf("overwrite the node key: %w", err))
-		}
-	}
-	var after []error
-	for _, f := range identity {
-		if err := os.Remove(filepath.Join(d.StateDir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			after = append(after, err)
-		}
-	}
-	if err := os.Remove(d.StateDir); err != nil && !errors.Is(err, os.ErrNotExist) {
-		after = append(after, fmt.Errorf("state directory: %w", err))
-	}
-	for _, err := range after {
-		fail(err)
 	}
 	var wipeErr error
 	if !r.Complete() {

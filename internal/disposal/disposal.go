@@ -6,9 +6,10 @@
 // observed: a schema name and version, typed content, strict decoding and
 // a check of what the controller records.
 //
-// The agent sends it after the wipe and before it deletes its own key: the
-// controller records it, revokes the node's certificate and refuses the
-// node from then on.
+// The agent sends it after the whole wipe, its own key, certificate and CA
+// included (the request is made with the key the client still holds in
+// memory): the controller records it, revokes the node's certificate and
+// refuses the node from then on.
 //
 // This package imports only the standard library, so that the agent and
 // the controller share it without each other's packages.
@@ -51,8 +52,7 @@ type Report struct {
 	HubsRemoved []string `json:"hubs_removed"`
 	// FilesRemoved are the files removed from the agent's state and run
 	// directories, relative to them ("state/node.key", "run/agent-holds.json").
-	// The node's key, certificate and CA are removed after the report is
-	// sent, and listed here as to be removed.
+	// The node's key, certificate and CA are among them once removed.
 	FilesRemoved []string `json:"files_removed"`
 	// Failures are what could not be removed; empty when the wipe is whole.
 	Failures []string `json:"failures"`
