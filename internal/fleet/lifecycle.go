@@ -22,9 +22,11 @@ import (
 // certificates are revoked, its physical ports released, its agent refused
 // for good). Independently, the node's agent may report that it wiped the
 // node (`tsunagi agent decommission`): the report is recorded, the node's
-// certificates are revoked and the node is refused from then on; the
+// certificates are revoked, an active node becomes draining (nothing new
+// lands on a wiped node) and the node is refused from then on; the
 // operator retires it once its placements are gone, which is also how a
-// node whose agent could not reach the controller is marked disposed.
+// node whose agent could not reach the controller is retired, with no
+// disposal report.
 
 // Node states (hub_nodes.state).
 const (
@@ -266,9 +268,11 @@ func revokeTx(ctx context.Context, tx *store.Tx, nodeID string) (int64, error) {
 
 // RecordDecommission records the wipe node n's agent reported, revokes the
 // node's certificates — the request that carried the report is the last
-// one accepted from it — and refuses the node from then on. What is still
-// placed on it is named in the audit record: the operator moves or ends it
-// and retires the node.
+// one accepted from it — and refuses the node from then on. An active node
+// becomes draining in the same transaction, so no placement, override or
+// hub move lands on a wiped node (they check the state only). What is
+// still placed on it is named in the audit record: the operator moves or
+// ends it and retires the node.
 func (f *Fleet) RecordDecommission(ctx context.Context, n Node, r disposal.Report) error {
 	if err := r.Check(); err != nil {
 		return fault.Field("report", "%s", err.Error())
@@ -285,6 +289,11 @@ func (f *Fleet) RecordDecommission(ctx context.Context, n Node, r disposal.Repor
 		}
 		if k, _ := res.RowsAffected(); k != 1 {
 			return fault.New(fault.Conflict, "node %s is already decommissioned", n.Name)
+		}
+		// A draining node keeps the operator's reason.
+		if _, err := tx.Exec(ctx, `UPDATE hub_nodes SET state = ?, state_changed_at = ?, state_reason = ? WHERE id = ? AND state = ?`,
+			NodeDraining, clock.Store(clock.Now()), "decommissioned by its agent", n.ID, NodeActive); err != nil {
+			return err
 		}
 		revoked, err := revokeTx(ctx, tx, n.ID)
 		if err != nil {

@@ -193,7 +193,7 @@ func TestRecordDecommission(t *testing.T) {
 			t.Errorf("a decommissioned node's certificate: %v", err)
 		}
 		l, err := e.f.NodeLifecycle(e.ctx, "tyo-1")
-		if err != nil || l.DecommissionedAt == nil || l.Decommission == nil || l.Decommission.HubsRemoved[0] != "abc" {
+		if err != nil || l.DecommissionedAt == nil || l.Decommission == nil || l.Decommission.HubsRemoved[0] != "abc" || l.State != fleet.NodeDraining {
 			t.Fatalf("lifecycle = %+v, %v", l, err)
 		}
 		if err := e.f.RecordDecommission(e.ctx, n, r); !fault.Is(err, fault.Conflict) {

@@ -6,7 +6,9 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/disposal"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
@@ -290,6 +292,39 @@ func TestDrainedNodeTakesNoPlacement(t *testing.T) {
 		}
 		_, err = ops.ProposePlacement(e.ctx, b.op, b.codes[pOnPrem])
 		wantFault(t, err, fault.Conflict, "on a node that takes new placements")
+	})
+}
+
+// TestDecommissionedNodeTakesNoPlacement: a node whose agent reported its
+// wipe is skipped by placement proposals and refused as an override or a
+// hub move's target, without the operator draining it.
+func TestDecommissionedNodeTakesNoPlacement(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e, a, b := moveEnv(t, db)
+		ops := e.svc.Operations
+		f, err := fleet.New(e.ctx, db, e.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := fleet.Node{Name: "tyo-2"}
+		if err := store.Scan(db.QueryRow(e.ctx, `SELECT id FROM hub_nodes WHERE name = 'tyo-2'`), &n.ID); err != nil {
+			t.Fatal(err)
+		}
+		r := disposal.Report{Schema: disposal.Schema, AgentVersion: "1.0", WipedAt: e.now, FilesRemoved: []string{"state/node.key"}}
+		if err := f.RecordDecommission(e.ctx, n, r); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.db.Exec(e.ctx, `UPDATE hub_nodes SET state = 'draining' WHERE name = 'tyo-1'`); err != nil {
+			t.Fatal(err)
+		}
+		_, err = ops.ProposePlacement(e.ctx, b.op, b.codes[pOnPrem])
+		wantFault(t, err, fault.Conflict, "tyo-2/eth1 is on a draining node")
+		_, err = ops.Place(e.ctx, b.op, b.codes[pOnPrem], PlaceInput{Primary: &PhysRef{Node: "tyo-2", Port: "eth1"},
+			Secondary: &PhysRef{Node: "tyo-2", Port: "eth2"}, Reason: "x"})
+		wantFault(t, err, fault.Invalid, "tyo-2 is draining")
+		_, err = ops.MoveHub(e.ctx, a.op, a.hubs["hub_main"], HubMoveInput{Node: "tyo-2", Reason: "x"})
+		wantFault(t, err, fault.Invalid, "draining")
 	})
 }
 
