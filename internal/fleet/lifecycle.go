@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -157,16 +158,49 @@ func occupants(ctx context.Context, q store.Querier, nodeID string) ([]Occupant,
 	return out, rows.Err()
 }
 
+// lockPorts takes the row locks package network takes before a placement
+// or hub move decision (its lockPhysical: a no-op UPDATE per physical port,
+// in the same id order, so the two never deadlock). Taken before the
+// occupants and the state are read, a concurrent Place or MoveHub either
+// lands first and is seen, or decides after the state has changed.
+func lockPorts(ctx context.Context, tx *store.Tx, nodeID string) error {
+	ids, err := store.Strings(ctx, tx, `SELECT id FROM physical_ports WHERE node_id = ?`, nodeID)
+	if err != nil {
+		return err
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if _, err := tx.Exec(ctx, `UPDATE physical_ports SET oversubscription = oversubscription WHERE id = ?`, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lockedLifecycle locks the node's physical ports (lockPorts), then reads
+// its lifecycle.
+func (f *Fleet) lockedLifecycle(ctx context.Context, tx *store.Tx, node string) (string, Lifecycle, error) {
+	id, err := f.nodeID(ctx, tx, node)
+	if err != nil {
+		return "", Lifecycle{}, err
+	}
+	if err := lockPorts(ctx, tx, id); err != nil {
+		return "", Lifecycle{}, err
+	}
+	l, err := lifecycleOf(ctx, tx, node)
+	return id, l, err
+}
+
 // Drain stops new placements on the node; what runs there stays until it
-// is moved (network.Operations.MoveHub). Draining a draining node again
-// changes nothing; a retired node cannot be drained.
+// is moved (network.Operations.MoveHub). A draining node is refused (its
+// reason stays the one it was drained for), and so is a retired one.
 func (f *Fleet) Drain(ctx context.Context, node, reason string) (Lifecycle, error) {
 	if err := checkReason(reason); err != nil {
 		return Lifecycle{}, err
 	}
 	var out Lifecycle
 	err := f.db.InTx(ctx, func(tx *store.Tx) error {
-		l, err := lifecycleOf(ctx, tx, node)
+		_, l, err := f.lockedLifecycle(ctx, tx, node)
 		if err != nil {
 			return err
 		}
@@ -174,8 +208,7 @@ func (f *Fleet) Drain(ctx context.Context, node, reason string) (Lifecycle, erro
 		case NodeRetired:
 			return fault.New(fault.Conflict, "node %s is retired", node)
 		case NodeDraining:
-			out = l
-			return nil
+			return fault.New(fault.Conflict, "node %s is already draining", node)
 		}
 		if err := setState(ctx, tx, node, NodeDraining, reason); err != nil {
 			return err
@@ -209,7 +242,7 @@ func (f *Fleet) Retire(ctx context.Context, node, reason string) (Lifecycle, err
 	}
 	var out Lifecycle
 	err := f.db.InTx(ctx, func(tx *store.Tx) error {
-		l, err := lifecycleOf(ctx, tx, node)
+		id, l, err := f.lockedLifecycle(ctx, tx, node)
 		if err != nil {
 			return err
 		}
@@ -222,10 +255,6 @@ func (f *Fleet) Retire(ctx context.Context, node, reason string) (Lifecycle, err
 				names[i] = o.String()
 			}
 			return fault.New(fault.Conflict, "node %s still carries %s: move or end them first", node, strings.Join(names, "; "))
-		}
-		id, err := f.nodeID(ctx, tx, node)
-		if err != nil {
-			return err
 		}
 		revoked, err := revokeTx(ctx, tx, id)
 		if err != nil {

@@ -305,6 +305,8 @@ func placementOf(p portRow, pps []*physPort, first int, today string, proposed b
 // a no-op UPDATE takes the row lock on PostgreSQL (SQLite transactions are
 // already serialised by BEGIN IMMEDIATE), so two placements or bandwidth
 // changes cannot both pass the check against the same free capacity.
+// fleet's Drain and Retire take the same locks on a node's ports, in the
+// same order, before they read what is placed there.
 func lockPhysical(ctx context.Context, tx *store.Tx, ids ...string) error {
 	slices.Sort(ids)
 	for _, id := range ids {
