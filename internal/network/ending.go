@@ -268,7 +268,7 @@ func (s *core) endRemovedPorts(ctx context.Context, tx *store.Tx, cust catalog.C
 		if err != nil {
 			return err
 		}
-		ok, err := s.endPortTx(ctx, tx, p, rm.insides, map[string]any{"via": "workflow"})
+		ok, err := s.endPortTx(ctx, tx, p, rm.insides, map[string]any{"via": "workflow"}, nil)
 		if err != nil {
 			return err
 		}
@@ -282,11 +282,15 @@ func (s *core) endRemovedPorts(ctx context.Context, tx *store.Tx, cust catalog.C
 // endPortTx ends port p inside tx: the catalog port becomes cancelled with
 // ended_at — a conditional UPDATE that is also the done marker of every
 // path that ends a port, so it reports false when the port had already
-// ended — its placement legs are deleted, its NAPT blocks and the static NAT
-// addresses of insides go back to the pools, its holds, pending dated end
-// and speed changes not yet in effect go, and the end is audited. The
-// caller has already made (or makes) the version without its configuration.
-func (s *core) endPortTx(ctx context.Context, tx *store.Tx, p portRow, insides []string, detail map[string]any) (bool, error) {
+// ended — its placement legs are deleted, its NAPT blocks go back to the
+// pool, its holds, pending dated end and speed changes not yet in effect
+// go; then the static NAT addresses of insides go back to the pool and the
+// end is audited with what was released. The version without the port's
+// configuration, whose NAT allocation unassigns those addresses, is made
+// before by the customer's apply, or by version (not nil) once the port
+// has ended: a system version normalises against the catalog, so it
+// follows the end.
+func (s *core) endPortTx(ctx context.Context, tx *store.Tx, p portRow, insides []string, detail map[string]any, version func() error) (bool, error) {
 	now := clock.Store(s.now())
 	res, err := tx.Exec(ctx, `UPDATE ports SET status = 'cancelled', ended_at = ? WHERE id = ? AND status = 'active'`, now, p.id)
 	if err != nil {
@@ -303,18 +307,6 @@ func (s *core) endPortTx(ctx context.Context, tx *store.Tx, p portRow, insides [
 	if err != nil {
 		return false, err
 	}
-	var static int64
-	for _, in := range insides {
-		// The apply's NAT allocation has unassigned the address (inside
-		// NULL, last_inside kept) unless another port took it over.
-		res, err := tx.Exec(ctx, `DELETE FROM nat_allocations WHERE customer_id = ? AND purpose = 'static' AND inside IS NULL AND last_inside = ?`,
-			p.cust, in)
-		if err != nil {
-			return false, err
-		}
-		n, _ := res.RowsAffected()
-		static += n
-	}
 	for _, q := range []string{`DELETE FROM port_holds WHERE port_id = ?`, `DELETE FROM port_reenables WHERE port_id = ?`} {
 		if _, err := tx.Exec(ctx, q, p.id); err != nil {
 			return false, err
@@ -325,6 +317,15 @@ func (s *core) endPortTx(ctx context.Context, tx *store.Tx, p portRow, insides [
 		return false, err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE port_ends SET done_at = ? WHERE port_id = ? AND done_at IS NULL AND cancelled_at IS NULL`, now, p.id); err != nil {
+		return false, err
+	}
+	if version != nil {
+		if err := version(); err != nil {
+			return false, err
+		}
+	}
+	static, err := releaseStatic(ctx, tx, p.cust, insides)
+	if err != nil {
 		return false, err
 	}
 	d := map[string]any{"hub_id": p.hubID, "kind": p.kind, "speed_mbps": p.speed}

@@ -292,14 +292,9 @@ func (s *core) endWithVersion(ctx context.Context, tx *store.Tx, p portRow, deta
 	if err != nil {
 		return false, err
 	}
-	if ok, err := s.endPortTx(ctx, tx, p, nil, detail); err != nil || !ok {
-		return false, err
-	}
-	if err := s.systemVersion(ctx, tx, p.cust, "port "+p.code+" ended", []PortRemoval{rm}); err != nil {
-		return false, err
-	}
-	_, err = releaseStatic(ctx, tx, p.cust, rm.insides)
-	return true, err
+	return s.endPortTx(ctx, tx, p, rm.insides, detail, func() error {
+		return s.systemVersion(ctx, tx, p.cust, "port "+p.code+" ended", []PortRemoval{rm})
+	})
 }
 
 // systemVersion makes the customer's next version from the current one
@@ -384,6 +379,8 @@ func lockCustomer(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) er
 func releaseStatic(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, insides []string) (int64, error) {
 	var total int64
 	for _, in := range insides {
+		// The version's NAT allocation has unassigned the address (inside
+		// NULL, last_inside kept) unless another port took it over.
 		res, err := tx.Exec(ctx, `DELETE FROM nat_allocations WHERE customer_id = ? AND purpose = 'static' AND inside IS NULL AND last_inside = ?`, cust, in)
 		if err != nil {
 			return total, err

@@ -305,6 +305,33 @@ func TestPortEndOnDate(t *testing.T) {
 	})
 }
 
+// TestDatedEndReleasesStaticNAT: a dated end, like the customer's removal,
+// returns the port's static NAT address to the pool and audits how many.
+func TestDatedEndReleasesStaticNAT(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db) // 2026-11-26 12:00 JST
+		a := e.addCustomer("a")
+		e.place(a, pOnPrem, pAPublic)
+		e.applyPorts(a, pOnPrem, pAPublic)
+		static := func() int { return e.count(`SELECT COUNT(*) FROM nat_allocations WHERE purpose = 'static'`) }
+		before := static()
+		if _, err := e.svc.Operations.EndPortOn(e.ctx, a.op, a.codes[pAPublic], PortEndInput{EndDate: "2026-11-26", Reason: "contract item ends"}); err != nil {
+			t.Fatal(err)
+		}
+		e.now = time.Date(2026, 11, 26, 15, 0, 5, 0, time.UTC)
+		if n, err := e.svc.Operations.RunEnds(e.ctx); err != nil || n != 1 {
+			t.Fatalf("ended %d, %v", n, err)
+		}
+		if after := static(); after != before-1 {
+			t.Errorf("static NAT addresses %d → %d", before, after)
+		}
+		if ds := e.auditDetails(a.id, "port.end"); len(ds) != 1 || ds[0]["static_nat_released"] != float64(1) {
+			t.Errorf("port.end audit = %+v", ds)
+		}
+	})
+}
+
 // TestRemoveHub: a hub with ports is refused, naming them; once its ports
 // have ended it is removed: off its node (the node's desired state has no
 // hub of the customer) and out of the backbone (the remaining hub lists no
