@@ -146,23 +146,17 @@ func withoutPorts(cfg Config, codes []string) Config {
 	return cfg
 }
 
-// reviewRemovals adds the draft's port removals to review r: a change of
-// the port's status, a high-risk, session-reset reason naming what stops,
-// and the PortRemoval itself. The reasons the generic comparison gave the
-// removed ports' configuration are replaced by it. A port that has ended
-// meanwhile (an operator's dated end) is a problem.
+// reviewRemovals adds the draft's port removals to review r (addRemovals).
+// A port that has ended meanwhile (an operator's dated end) is a problem.
 func (s *core) reviewRemovals(ctx context.Context, q store.Querier, cust catalog.CustomerID, f Facts, applied Config, codes []string, r *Review) error {
 	if len(codes) == 0 {
 		return nil
 	}
-	r.Reasons = slices.DeleteFunc(r.Reasons, func(rs Reason) bool {
-		kind, name, _ := strings.Cut(rs.Object, ":")
-		return kind == "port" && slices.Contains(codes, name)
-	})
 	nat, err := s.natAddresses(ctx, q, cust)
 	if err != nil {
 		return err
 	}
+	var rms []PortRemoval
 	for _, code := range codes {
 		p, err := s.portRow(ctx, q, cust, code)
 		if err != nil && !fault.Is(err, fault.NotFound) {
@@ -178,12 +172,28 @@ func (s *core) reviewRemovals(ctx context.Context, q store.Querier, cust catalog
 		if err != nil {
 			return err
 		}
+		rms = append(rms, rm)
+	}
+	addRemovals(r, rms)
+	return nil
+}
+
+// addRemovals adds port removals to review r — the customer's in its
+// draft, or the system's when a port ends outside the workflow: for each
+// a change of the port's status, a high-risk, session-reset reason naming
+// what stops, and the PortRemoval itself. The reasons the generic
+// comparison gave the removed ports' configuration are replaced by it.
+func addRemovals(r *Review, removals []PortRemoval) {
+	r.Reasons = slices.DeleteFunc(r.Reasons, func(rs Reason) bool {
+		kind, name, _ := strings.Cut(rs.Object, ":")
+		return kind == "port" && slices.ContainsFunc(removals, func(rm PortRemoval) bool { return rm.PortCode == name })
+	})
+	for _, rm := range removals {
 		r.Removals = append(r.Removals, rm)
-		r.Changes = append(r.Changes, Change{Path: fmt.Sprintf("ports[%s].status", code), Op: "changed", Before: "active", After: "ended"})
-		r.Reasons = append(r.Reasons, Reason{Risk: "high", Impact: "session-reset", Object: "port:" + code, Text: rm.text()})
+		r.Changes = append(r.Changes, Change{Path: fmt.Sprintf("ports[%s].status", rm.PortCode), Op: "changed", Before: "active", After: "ended"})
+		r.Reasons = append(r.Reasons, Reason{Risk: "high", Impact: "session-reset", Object: "port:" + rm.PortCode, Text: rm.text()})
 	}
 	r.levels()
-	return nil
 }
 
 // removal describes what stops when port p ends, from its configuration in

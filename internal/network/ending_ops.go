@@ -323,11 +323,7 @@ func (s *core) systemVersion(ctx context.Context, tx *store.Tx, cust catalog.Cus
 		}
 	}
 	r := BuildReview(f, old, cfg, s.settings)
-	for _, rm := range removals {
-		r.Removals = append(r.Removals, rm)
-		r.Changes = append(r.Changes, Change{Path: fmt.Sprintf("ports[%s].status", rm.PortCode), Op: "changed", Before: "active", After: "ended"})
-		r.Reasons = append(r.Reasons, Reason{Risk: "high", Impact: "session-reset", Object: "port:" + rm.PortCode, Text: rm.text()})
-	}
+	addRemovals(&r, removals)
 	for _, h := range old.Hubs {
 		if !slices.ContainsFunc(cfg.Hubs, func(n HubConfig) bool { return n.HubID == h.HubID }) {
 			r.Reasons = append(r.Reasons, Reason{Risk: "low", Impact: "none", Object: "hub:" + string(h.HubID),

@@ -294,6 +294,11 @@ func TestPortEndOnDate(t *testing.T) {
 			slices.ContainsFunc(v.Config.Ports, func(p PortConfig) bool { return p.PortCode == code }) {
 			t.Fatalf("version after the end = %d by %q, ports %d", v.Version, v.AppliedBy, len(v.Config.Ports))
 		}
+		// The removal's reason replaces the generic ones for the port's
+		// configuration, as in the customer's own removal.
+		if n := len(slices.DeleteFunc(slices.Clone(v.Review.Reasons), func(r Reason) bool { return r.Object != "port:"+code })); n != 1 {
+			t.Errorf("the system version's review has %d reasons for port %s: %+v", n, code, v.Review.Reasons)
+		}
 		if got := e.docPorts("tyo-1"); slices.Contains(got, code) || !slices.Contains(got, a.codes[pOnPrem]) {
 			t.Errorf("desired state after = %v", got)
 		}
