@@ -65,10 +65,7 @@ type Lifecycle struct {
 }
 
 func checkReason(reason string) error {
-	if strings.TrimSpace(reason) == "" || len(reason) > 500 {
-		return fault.Field("reason", "reason is required (at most 500 bytes)")
-	}
-	if msg := text.SingleLine(reason); msg != "" {
+	if msg := text.Reason(reason); msg != "" {
 		return fault.Field("reason", "reason %s", msg)
 	}
 	return nil

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
@@ -55,9 +54,6 @@ type PortEnd struct {
 	ClosedAt *time.Time `json:"closed_at,omitempty"`
 }
 
-// MaxEndReason bounds the reason of a dated end.
-const MaxEndReason = 500
-
 // EndPortOn records that port code ends after end_date (operator,
 // contractual). One pending end per port: another is refused until the
 // first is cancelled.
@@ -73,8 +69,8 @@ func (s *Operations) EndPortOn(ctx context.Context, op tenant.Operator, code str
 		return PortEnd{}, fault.Field("end_date", "end_date must be today or later (JST)")
 	}
 	in.Reason = strings.TrimSpace(in.Reason)
-	if in.Reason == "" || utf8.RuneCountInString(in.Reason) > MaxEndReason {
-		return PortEnd{}, fault.Field("reason", "reason must be given, at most %d characters", MaxEndReason)
+	if err := checkReason(in.Reason); err != nil {
+		return PortEnd{}, err
 	}
 	var out PortEnd
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {

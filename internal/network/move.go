@@ -92,11 +92,10 @@ type MovePlan struct {
 	Moved bool `json:"moved"`
 }
 
-func checkMoveReason(reason string) error {
-	if strings.TrimSpace(reason) == "" || len(reason) > 500 {
-		return fault.Field("reason", "a move needs a reason (at most 500 characters)")
-	}
-	if msg := text.SingleLine(reason); msg != "" {
+// checkReason checks the reason of an operator's action on a port or hub
+// (a move, an override, a dated end): text.Reason.
+func checkReason(reason string) error {
+	if msg := text.Reason(reason); msg != "" {
 		return fault.Field("reason", "reason %s", msg)
 	}
 	return nil
@@ -159,7 +158,7 @@ func (s *core) planPortMove(ctx context.Context, q store.Querier, cust catalog.C
 	if p.status != "active" {
 		return MovePlan{}, fault.New(fault.Conflict, "port %s is cancelled", code)
 	}
-	if err := checkMoveReason(in.Reason); err != nil {
+	if err := checkReason(in.Reason); err != nil {
 		return MovePlan{}, err
 	}
 	if in.Primary == nil && in.Secondary == nil {
@@ -283,7 +282,7 @@ func (s *core) planHubMove(ctx context.Context, q store.Querier, cust catalog.Cu
 	if err != nil {
 		return MovePlan{}, err
 	}
-	if err := checkMoveReason(in.Reason); err != nil {
+	if err := checkReason(in.Reason); err != nil {
 		return MovePlan{}, err
 	}
 	from, err := s.hubNode(ctx, q, string(hub))

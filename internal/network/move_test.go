@@ -145,7 +145,7 @@ func TestMovePort(t *testing.T) {
 			{"onto the other leg", PortMoveInput{Primary: &PhysRef{Node: "tyo-1", Port: "eth2"}, Reason: "x"}, "different physical port"},
 			{"same place", PortMoveInput{Primary: &PhysRef{Node: "tyo-1", Port: "eth1"}, Reason: "x"}, "already on"},
 			{"wrong kind", PortMoveInput{Primary: &PhysRef{Node: "tyo-1", Port: "eth4"}, Reason: "x"}, "needs onprem"},
-			{"no reason", PortMoveInput{Primary: &PhysRef{Node: "tyo-1", Port: "eth7"}}, "needs a reason"},
+			{"no reason", PortMoveInput{Primary: &PhysRef{Node: "tyo-1", Port: "eth7"}}, "reason must be given"},
 			{"no leg", PortMoveInput{Reason: "x"}, "name the physical port"},
 		}
 		for _, tc := range bad {

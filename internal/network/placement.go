@@ -15,7 +15,6 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
-	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Placement of customer ports on physical ports (operator inventory). A
@@ -371,11 +370,8 @@ func (s *Operations) Place(ctx context.Context, op tenant.Operator, code string,
 				return err
 			}
 		default:
-			if strings.TrimSpace(in.Reason) == "" || len(in.Reason) > 500 {
-				return fault.Field("reason", "an override needs a reason (at most 500 characters)")
-			}
-			if msg := text.SingleLine(in.Reason); msg != "" {
-				return fault.Field("reason", "reason %s", msg)
+			if err := checkReason(in.Reason); err != nil {
+				return err
 			}
 			if pps, err = s.override(ctx, tx, p, inv, placed, in); err != nil {
 				return err
