@@ -254,9 +254,14 @@ func (s *Workflow) Import(ctx context.Context, sc tenant.Scope, raw []byte, choi
 // remap rewrites cfg's port codes and hub IDs from the exporting
 // deployment's to this customer's.
 func remap(doc custexport.Document, cfg *Config, f Facts, mapping map[string]string) error {
+	// An ended port is no longer the customer's: nothing maps onto it, and
+	// a file's configuration of it is refused like another customer's.
 	ours := map[string]bool{}
 	var ourPorts []string
 	for _, p := range f.Ports {
+		if !p.Active {
+			continue
+		}
 		ours[p.Code] = true
 		ourPorts = append(ourPorts, p.Code)
 	}
