@@ -406,6 +406,8 @@ func TestRemoveHub(t *testing.T) {
 		}
 		err = ops.RemoveHub(e.ctx, a.op, sub)
 		wantFault(t, err, fault.Conflict, "already been removed")
+		_, err = ops.PreviewHubMove(e.ctx, a.op, sub, HubMoveInput{Node: "osa-1", Reason: "x"})
+		wantFault(t, err, fault.Conflict, "hub "+string(sub)+" has been removed")
 		_, err = e.cat.CreatePort(e.ctx, a.op, catalog.PortInput{ServiceCode: a.code, HubID: sub, Kind: "onprem", SpeedMbps: 10_000})
 		wantFault(t, err, fault.Invalid, "has been removed")
 		// The customer can still edit: the draft has no trace of the hub.

@@ -224,6 +224,11 @@ func (s *core) planPortMove(ctx context.Context, q store.Querier, cust catalog.C
 			CapacityMbps: pp.capacity(), CommittedMbps: c, RequestedMbps: p.commit, HeadroomAfter: pp.capacity() - c - p.commit})
 	}
 	if len(after) == 2 && after[0].ID == after[1].ID {
+		// Named by the field the caller set: the leg that moved onto the
+		// other's physical port.
+		if in.Secondary == nil {
+			return MovePlan{}, fault.Field("primary", "the primary leg needs a different physical port from the secondary")
+		}
 		return MovePlan{}, fault.Field("secondary", "the secondary leg needs a different physical port from the primary")
 	}
 	plan.Sessions = sessionsOf(p, moved)
@@ -272,8 +277,13 @@ func (s *Operations) MoveHub(ctx context.Context, op tenant.Operator, hub catalo
 
 func hubRegion(ctx context.Context, q store.Querier, cust catalog.CustomerID, hub catalog.HubID) (string, error) {
 	var region string
-	err := store.Scan(q.QueryRow(ctx, `SELECT r.code FROM hubs h JOIN regions r ON r.id = h.region_id WHERE h.customer_id = ? AND h.id = ?`,
-		cust, hub), &region)
+	var ended *string
+	err := store.Scan(q.QueryRow(ctx, `SELECT r.code, h.ended_at FROM hubs h JOIN regions r ON r.id = h.region_id WHERE h.customer_id = ? AND h.id = ?`,
+		cust, hub), &region, &ended)
+	if err == nil && ended != nil {
+		// Its placement went with it: say so, not that it awaits one.
+		return "", fault.New(fault.Conflict, "hub %s has been removed: it is on no node and cannot move", hub)
+	}
 	return region, notFound("hub", err)
 }
 

@@ -153,6 +153,10 @@ func TestMovePort(t *testing.T) {
 			if f, ok := fault.As(err); !ok || f.Kind != fault.Invalid || !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("%s: %v, want Invalid %q", tc.name, err, tc.msg)
 			}
+			// The field named is one the caller set.
+			if f, _ := fault.As(err); tc.in.Secondary == nil && f != nil && f.Field == "secondary" {
+				t.Errorf("%s: the refusal names field secondary, which the caller did not set", tc.name)
+			}
 		}
 		if e.legsOf(a) != before || len(e.auditDetails(a.id, "port.move")) != 0 {
 			t.Fatal("a refused move changed something")
