@@ -395,9 +395,7 @@ func (s *core) planHubMove(ctx context.Context, q store.Querier, cust catalog.Cu
 			taken = append(taken, best)
 			legs = append(legs, legRoles[i])
 		}
-		if p.status == "active" { // a cancelled port runs no session
-			plan.Sessions = append(plan.Sessions, sessionsOf(p, legs)...)
-		}
+		plan.Sessions = append(plan.Sessions, sessionsOf(p, legs)...)
 	}
 	peers, err := backbonePeers(ctx, q, cust, hub)
 	if err != nil {
@@ -410,9 +408,8 @@ func (s *core) planHubMove(ctx context.Context, q store.Querier, cust catalog.Cu
 }
 
 // hubPortCodes lists the ports of the customer's hub that hold a
-// placement, whatever their status: a cancelled port keeps its placement
-// (and its capacity, until its contract's end) until it is released, and
-// moves with its hub rather than holding the old node.
+// placement. Only active ports do: ending a port (endPortTx) deletes its
+// placement in the same transaction that cancels it.
 func hubPortCodes(ctx context.Context, q store.Querier, cust catalog.CustomerID, hub catalog.HubID) ([]string, error) {
 	return store.Strings(ctx, q, `SELECT p.port_code FROM ports p WHERE p.customer_id = ? AND p.hub_id = ?
 		AND EXISTS (SELECT 1 FROM port_placements pl WHERE pl.port_id = p.id) ORDER BY p.port_code`, cust, hub)

@@ -358,26 +358,3 @@ func TestMoveHubVLAN(t *testing.T) {
 		wantFault(t, err, fault.Conflict, "already carries VLAN 101")
 	})
 }
-
-// TestMoveHubTakesCancelledPorts: a cancelled port that still holds its
-// placement moves with its hub — it would otherwise hold the old node —
-// and, running no session, re-establishes none.
-func TestMoveHubTakesCancelledPorts(t *testing.T) {
-	t.Parallel()
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e, a, _ := moveEnv(t, db)
-		if _, err := e.db.Exec(e.ctx, `UPDATE ports SET status = 'cancelled' WHERE port_code = ?`, a.codes[pAPrivate]); err != nil {
-			t.Fatal(err)
-		}
-		plan, err := e.svc.Operations.MoveHub(e.ctx, a.op, a.hubs["hub_main"], HubMoveInput{Node: "tyo-2", Reason: "node refresh"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(plan.Legs) != 4 || len(plan.Sessions) != 1 || plan.Sessions[0].PortCode != a.codes[pOnPrem] {
-			t.Errorf("plan = %+v", plan)
-		}
-		if strings.Contains(e.legsOf(a), "tyo-1/") {
-			t.Errorf("a leg stayed on tyo-1:\n%s", e.legsOf(a))
-		}
-	})
-}
