@@ -287,6 +287,13 @@ func TestImportRefusals(t *testing.T) {
 	wantFault(t, err, fault.Invalid, "not in your contracts: port "+ended)
 	_, err = e.svc.Workflow.Import(a.ctx, a.sc, file, custexport.Choice{}, map[string]string{a.codes["shc00000001"]: ended})
 	wantFault(t, err, fault.Invalid, ended+" is not one of your ports")
+	// The export says when.
+	again, _ := e.exported(a)
+	for _, p := range again.Ports {
+		if (p.EndedAt != nil) != (p.PortCode == ended) || (p.EndedAt != nil && !p.EndedAt.Equal(e.now)) {
+			t.Errorf("port %s exported with ended_at %v", p.PortCode, p.EndedAt)
+		}
+	}
 }
 
 // TestExportIsTheCallersOwn: the customer comes from the scope only; an
