@@ -284,10 +284,19 @@ func (s *Workflow) SaveDraft(ctx context.Context, sc tenant.Scope, cfg Config) (
 
 // SavePort replaces (or adds) one port's configuration in the draft. A
 // problem in that port names its field relative to pc, the request's body.
+// An ended port is refused as its removal is: the draft's normalisation
+// would otherwise drop the configuration the caller was told was saved.
+// (A port ending meanwhile makes the system a version, which leaves this
+// draft stale.)
 func (s *Workflow) SavePort(ctx context.Context, sc tenant.Scope, code string, pc PortConfig) (shown Draft, err error) {
 	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
+		return Draft{}, err
+	}
+	if p, err := s.portRow(ctx, s.db, cust, code); err == nil && p.status != "active" {
+		return Draft{}, fault.New(fault.Conflict, "port %s has already ended", code)
+	} else if err != nil && !fault.Is(err, fault.NotFound) {
 		return Draft{}, err
 	}
 	pc.PortCode = code

@@ -62,6 +62,8 @@ func TestEndingAPI(t *testing.T) {
 	}
 	ops.expect(http.StatusOK, "POST", "/api/v1/network/lock", nil)
 	ops.expect(http.StatusConflict, "PUT", removal, nil)
+	// Saving the ended port's configuration is refused too, not dropped.
+	ops.expect(http.StatusConflict, "PUT", "/api/v1/network/draft/ports/"+aws.PortCode, map[string]any{})
 
 	// The operator ends the on-premises port on a date.
 	end := cust + "/ports/" + onprem.PortCode + "/end"
