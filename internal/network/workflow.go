@@ -282,21 +282,33 @@ func (s *Workflow) SaveDraft(ctx context.Context, sc tenant.Scope, cfg Config) (
 	return s.editDraft(ctx, cust, "network.draft.save", nil, func(_ *Config) (Config, error) { return cfg, nil })
 }
 
+// refuseEnded refuses an edit of an ended port's configuration in the
+// draft (409, as marking its removal is): the draft's normalisation would
+// drop a saved configuration silently, and an ended port has none to
+// remove. (A port ending meanwhile makes the system a version, which
+// leaves this draft stale.) A code that is no port of the customer is left
+// to the edit.
+func (s *core) refuseEnded(ctx context.Context, cust catalog.CustomerID, code string) error {
+	p, err := s.portRow(ctx, s.db, cust, code)
+	switch {
+	case err == nil && p.status != "active":
+		return fault.New(fault.Conflict, "port %s has already ended", code)
+	case err != nil && !fault.Is(err, fault.NotFound):
+		return err
+	}
+	return nil
+}
+
 // SavePort replaces (or adds) one port's configuration in the draft. A
 // problem in that port names its field relative to pc, the request's body.
-// An ended port is refused as its removal is: the draft's normalisation
-// would otherwise drop the configuration the caller was told was saved.
-// (A port ending meanwhile makes the system a version, which leaves this
-// draft stale.)
+// An ended port is refused (refuseEnded).
 func (s *Workflow) SavePort(ctx context.Context, sc tenant.Scope, code string, pc PortConfig) (shown Draft, err error) {
 	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
 		return Draft{}, err
 	}
-	if p, err := s.portRow(ctx, s.db, cust, code); err == nil && p.status != "active" {
-		return Draft{}, fault.New(fault.Conflict, "port %s has already ended", code)
-	} else if err != nil && !fault.Is(err, fault.NotFound) {
+	if err := s.refuseEnded(ctx, cust, code); err != nil {
 		return Draft{}, err
 	}
 	pc.PortCode = code
@@ -313,11 +325,15 @@ func (s *Workflow) SavePort(ctx context.Context, sc tenant.Scope, code string, p
 	})
 }
 
-// RemovePort removes one port's configuration from the draft.
+// RemovePort removes one port's configuration from the draft. An ended
+// port is refused (refuseEnded).
 func (s *Workflow) RemovePort(ctx context.Context, sc tenant.Scope, code string) (shown Draft, err error) {
 	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
+		return Draft{}, err
+	}
+	if err := s.refuseEnded(ctx, cust, code); err != nil {
 		return Draft{}, err
 	}
 	return s.editDraft(ctx, cust, "network.draft.port.remove", nil, func(c *Config) (Config, error) {

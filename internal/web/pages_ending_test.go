@@ -51,6 +51,7 @@ func TestEndingPagesCustomer(t *testing.T) {
 	// Removing it again is refused as the API refuses it (409), not "not found".
 	expectRedirect(t, "start editing again", w.ops.post("/network/lock", nil), "/network")
 	expectPage(t, "mark an ended port", w.ops.post(mark, nil), http.StatusConflict, "has already ended")
+	expectPage(t, "remove an ended port", w.ops.post(page+"/remove", nil), http.StatusConflict, "has already ended")
 	p, err := w.cat.GetPort(w.seed, tenanttest.Customer(w.cust.ID), code)
 	if err != nil || p.Status != "cancelled" {
 		t.Fatalf("port = %+v, %v", p, err)
