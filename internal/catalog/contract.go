@@ -368,8 +368,8 @@ func (c *Catalog) CancelContract(ctx context.Context, op tenant.Operator, code s
 			return err
 		}
 		// The ports keep running until the termination date: the service is
-		// paid for until then. Ending them on that date belongs to the
-		// termination job (with the purge that follows).
+		// paid for until then. They are ended on day 1, the day after it, by
+		// the port.end job (network.Operations.EndJob); the purge follows.
 		detail := map[string]any{"termination_date": in.TerminationDate, "reason": in.Reason}
 		var active int
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM contracts WHERE customer_id = ? AND status = 'active'`, cust).Scan(&active); err != nil {

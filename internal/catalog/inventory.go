@@ -135,7 +135,9 @@ func checkPhysicalPort(field string, p PhysicalPort) error {
 
 // AddPhysicalPort adds a physical port to a registered hub node (operator
 // inventory), e.g. the second port of a cloud kind that cloud ports'
-// secondary links need. A name the node already has is a conflict.
+// secondary links need. A name the node already has is a conflict, and so
+// is a retired or decommissioned node: its ports are released for good and
+// nothing is placed there again.
 func (c *Catalog) AddPhysicalPort(ctx context.Context, node string, p PhysicalPort) (PhysicalPort, error) {
 	if err := checkPhysicalPort("", p); err != nil {
 		return PhysicalPort{}, err
@@ -144,12 +146,18 @@ func (c *Catalog) AddPhysicalPort(ctx context.Context, node string, p PhysicalPo
 		p.Oversubscription = 1
 	}
 	err := c.db.InTx(ctx, func(tx *store.Tx) error {
-		var nodeID string
-		if err := store.Scan(tx.QueryRow(ctx, `SELECT id FROM hub_nodes WHERE name = ?`, node), &nodeID); err != nil {
+		var nodeID, state string
+		var decommissioned *string
+		if err := store.Scan(tx.QueryRow(ctx, `SELECT id, state, decommissioned_at FROM hub_nodes WHERE name = ?`, node),
+			&nodeID, &state, &decommissioned); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return fault.New(fault.NotFound, "no node %s", node)
 			}
 			return err
+		}
+		// fleet owns the states; 'retired' is fleet.NodeRetired.
+		if state == "retired" || decommissioned != nil {
+			return fault.New(fault.Conflict, "node %s is retired or decommissioned: it takes no new physical port", node)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO physical_ports (id, node_id, name, speed_mbps, kind, oversubscription, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, ids.New("php"), nodeID, p.Name, p.SpeedMbps, p.Kind, p.Oversubscription, clock.Store(clock.Now())); err != nil {

@@ -48,5 +48,15 @@ func TestAddPhysicalPort(t *testing.T) {
 		if err != nil || len(nodes) != 1 || len(nodes[0].Ports) != 2 || nodes[0].Ports[1].Name != "eth5" || nodes[0].Ports[1].Kind != "cloud-aws" {
 			t.Fatalf("nodes = %+v, %v", nodes, err)
 		}
+		// A retired node and a decommissioned one (fleet's transitions,
+		// written here as they leave the row) take no new physical port.
+		for _, set := range []string{`state = 'retired'`, `state = 'draining', decommissioned_at = '2026-11-26T03:00:00Z'`} {
+			if _, err := db.Exec(f.ctx, `UPDATE hub_nodes SET `+set+` WHERE name = 'tyo-1'`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.cat.AddPhysicalPort(f.ctx, "tyo-1", catalog.PhysicalPort{Name: "eth6", SpeedMbps: 10_000, Kind: "cloud-aws"}); !fault.Is(err, fault.Conflict) {
+				t.Errorf("a node with %s takes a physical port: %v", set, err)
+			}
+		}
 	})
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/pki"
 	"github.com/tsunagi-net/tsunagi/internal/secretbox"
 	"github.com/tsunagi-net/tsunagi/internal/store"
-	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Lifetimes.
@@ -268,11 +267,8 @@ func (f *Fleet) Authenticate(ctx context.Context, cert *x509.Certificate) (Node,
 // Revoke revokes every certificate and withdraws every unused enrolment
 // token of node; its agent is refused from its next request on.
 func (f *Fleet) Revoke(ctx context.Context, node, reason string) (int, error) {
-	if reason == "" || len(reason) > 500 {
-		return 0, fault.Field("reason", "reason is required (at most 500 bytes)")
-	}
-	if msg := text.SingleLine(reason); msg != "" {
-		return 0, fault.Field("reason", "reason %s", msg)
+	if err := checkReason(reason); err != nil {
+		return 0, err
 	}
 	var n int64
 	err := f.db.InTx(ctx, func(tx *store.Tx) error {

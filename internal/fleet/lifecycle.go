@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,9 +23,11 @@ import (
 // certificates are revoked, its physical ports released, its agent refused
 // for good). Independently, the node's agent may report that it wiped the
 // node (`tsunagi agent decommission`): the report is recorded, the node's
-// certificates are revoked and the node is refused from then on; the
+// certificates are revoked, an active node becomes draining (nothing new
+// lands on a wiped node) and the node is refused from then on; the
 // operator retires it once its placements are gone, which is also how a
-// node whose agent could not reach the controller is marked disposed.
+// node whose agent could not reach the controller is retired, with no
+// disposal report.
 
 // Node states (hub_nodes.state).
 const (
@@ -62,10 +65,7 @@ type Lifecycle struct {
 }
 
 func checkReason(reason string) error {
-	if strings.TrimSpace(reason) == "" || len(reason) > 500 {
-		return fault.Field("reason", "reason is required (at most 500 bytes)")
-	}
-	if msg := text.SingleLine(reason); msg != "" {
+	if msg := text.Reason(reason); msg != "" {
 		return fault.Field("reason", "reason %s", msg)
 	}
 	return nil
@@ -155,16 +155,49 @@ func occupants(ctx context.Context, q store.Querier, nodeID string) ([]Occupant,
 	return out, rows.Err()
 }
 
+// lockPorts takes the row locks package network takes before a placement
+// or hub move decision (its lockPhysical: a no-op UPDATE per physical port,
+// in the same id order, so the two never deadlock). Taken before the
+// occupants and the state are read, a concurrent Place or MoveHub either
+// lands first and is seen, or decides after the state has changed.
+func lockPorts(ctx context.Context, tx *store.Tx, nodeID string) error {
+	ids, err := store.Strings(ctx, tx, `SELECT id FROM physical_ports WHERE node_id = ?`, nodeID)
+	if err != nil {
+		return err
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if _, err := tx.Exec(ctx, `UPDATE physical_ports SET oversubscription = oversubscription WHERE id = ?`, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lockedLifecycle locks the node's physical ports (lockPorts), then reads
+// its lifecycle.
+func (f *Fleet) lockedLifecycle(ctx context.Context, tx *store.Tx, node string) (string, Lifecycle, error) {
+	id, err := f.nodeID(ctx, tx, node)
+	if err != nil {
+		return "", Lifecycle{}, err
+	}
+	if err := lockPorts(ctx, tx, id); err != nil {
+		return "", Lifecycle{}, err
+	}
+	l, err := lifecycleOf(ctx, tx, node)
+	return id, l, err
+}
+
 // Drain stops new placements on the node; what runs there stays until it
-// is moved (network.Operations.MoveHub). Draining a draining node again
-// changes nothing; a retired node cannot be drained.
+// is moved (network.Operations.MoveHub). A draining node is refused (its
+// reason stays the one it was drained for), and so is a retired one.
 func (f *Fleet) Drain(ctx context.Context, node, reason string) (Lifecycle, error) {
 	if err := checkReason(reason); err != nil {
 		return Lifecycle{}, err
 	}
 	var out Lifecycle
 	err := f.db.InTx(ctx, func(tx *store.Tx) error {
-		l, err := lifecycleOf(ctx, tx, node)
+		_, l, err := f.lockedLifecycle(ctx, tx, node)
 		if err != nil {
 			return err
 		}
@@ -172,8 +205,7 @@ func (f *Fleet) Drain(ctx context.Context, node, reason string) (Lifecycle, erro
 		case NodeRetired:
 			return fault.New(fault.Conflict, "node %s is retired", node)
 		case NodeDraining:
-			out = l
-			return nil
+			return fault.New(fault.Conflict, "node %s is already draining", node)
 		}
 		if err := setState(ctx, tx, node, NodeDraining, reason); err != nil {
 			return err
@@ -207,7 +239,7 @@ func (f *Fleet) Retire(ctx context.Context, node, reason string) (Lifecycle, err
 	}
 	var out Lifecycle
 	err := f.db.InTx(ctx, func(tx *store.Tx) error {
-		l, err := lifecycleOf(ctx, tx, node)
+		id, l, err := f.lockedLifecycle(ctx, tx, node)
 		if err != nil {
 			return err
 		}
@@ -220,10 +252,6 @@ func (f *Fleet) Retire(ctx context.Context, node, reason string) (Lifecycle, err
 				names[i] = o.String()
 			}
 			return fault.New(fault.Conflict, "node %s still carries %s: move or end them first", node, strings.Join(names, "; "))
-		}
-		id, err := f.nodeID(ctx, tx, node)
-		if err != nil {
-			return err
 		}
 		revoked, err := revokeTx(ctx, tx, id)
 		if err != nil {
@@ -266,9 +294,11 @@ func revokeTx(ctx context.Context, tx *store.Tx, nodeID string) (int64, error) {
 
 // RecordDecommission records the wipe node n's agent reported, revokes the
 // node's certificates — the request that carried the report is the last
-// one accepted from it — and refuses the node from then on. What is still
-// placed on it is named in the audit record: the operator moves or ends it
-// and retires the node.
+// one accepted from it — and refuses the node from then on. An active node
+// becomes draining in the same transaction, so no placement, override or
+// hub move lands on a wiped node (they check the state only). What is
+// still placed on it is named in the audit record: the operator moves or
+// ends it and retires the node.
 func (f *Fleet) RecordDecommission(ctx context.Context, n Node, r disposal.Report) error {
 	if err := r.Check(); err != nil {
 		return fault.Field("report", "%s", err.Error())
@@ -285,6 +315,11 @@ func (f *Fleet) RecordDecommission(ctx context.Context, n Node, r disposal.Repor
 		}
 		if k, _ := res.RowsAffected(); k != 1 {
 			return fault.New(fault.Conflict, "node %s is already decommissioned", n.Name)
+		}
+		// A draining node keeps the operator's reason.
+		if _, err := tx.Exec(ctx, `UPDATE hub_nodes SET state = ?, state_changed_at = ?, state_reason = ? WHERE id = ? AND state = ?`,
+			NodeDraining, clock.Store(clock.Now()), "decommissioned by its agent", n.ID, NodeActive); err != nil {
+			return err
 		}
 		revoked, err := revokeTx(ctx, tx, n.ID)
 		if err != nil {

@@ -115,6 +115,12 @@ func TestDrainAndRetire(t *testing.T) {
 		if _, err := e.f.Authenticate(e.ctx, cert); err != nil {
 			t.Errorf("a draining node's agent is refused: %v", err)
 		}
+		if _, err := e.f.Drain(e.ctx, "tyo-1", "another reason"); !fault.Is(err, fault.Conflict) || !strings.Contains(err.Error(), "already draining") {
+			t.Errorf("drain a draining node: %v", err)
+		}
+		if l, _ := e.f.NodeLifecycle(e.ctx, "tyo-1"); l.StateReason != "hardware refresh" {
+			t.Errorf("a refused drain changed the reason: %+v", l)
+		}
 
 		_, err = e.f.Retire(e.ctx, "tyo-1", "disposed")
 		if !fault.Is(err, fault.Conflict) || !strings.Contains(err.Error(), "hub "+string(hub.ID)+" of customer "+string(cust.ID)) {
@@ -193,11 +199,57 @@ func TestRecordDecommission(t *testing.T) {
 			t.Errorf("a decommissioned node's certificate: %v", err)
 		}
 		l, err := e.f.NodeLifecycle(e.ctx, "tyo-1")
-		if err != nil || l.DecommissionedAt == nil || l.Decommission == nil || l.Decommission.HubsRemoved[0] != "abc" {
+		if err != nil || l.DecommissionedAt == nil || l.Decommission == nil || l.Decommission.HubsRemoved[0] != "abc" || l.State != fleet.NodeDraining {
 			t.Fatalf("lifecycle = %+v, %v", l, err)
 		}
 		if err := e.f.RecordDecommission(e.ctx, n, r); !fault.Is(err, fault.Conflict) {
 			t.Errorf("second report: %v", err)
+		}
+	})
+}
+
+// TestRetireWaitsForPlacement: a placement deciding on the node's physical
+// port (holding package network's lock on it) when the retire starts is
+// seen by the retire, which is refused, instead of landing on a node that
+// is retired under it.
+func TestRetireWaitsForPlacement(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newLifeEnv(t, db)
+		cust, err := e.cat.CreateCustomer(e.ctx, catalog.CustomerInput{Name: "A"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := e.cat.CreateContract(e.ctx, tenanttest.Operator(cust.ID), catalog.ContractInput{Plan: "smart-hub"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hub, err := e.cat.CreateHub(e.ctx, tenanttest.Operator(cust.ID), catalog.HubInput{ServiceCode: k.ServiceCode, Region: "tokyo", Priority: "main"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var nodeID, portID string
+		if err := store.Scan(db.QueryRow(e.ctx, `SELECT n.id, pp.id FROM hub_nodes n JOIN physical_ports pp ON pp.node_id = n.id WHERE n.name = 'tyo-1'`),
+			&nodeID, &portID); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		// The placement, as network's Place makes it: lock, decide, insert.
+		err = db.InTx(e.ctx, func(tx *store.Tx) error {
+			if _, err := tx.Exec(e.ctx, `UPDATE physical_ports SET oversubscription = oversubscription WHERE id = ?`, portID); err != nil {
+				return err
+			}
+			go func() { _, err := e.f.Retire(e.ctx, "tyo-1", "disposed"); done <- err }()
+			time.Sleep(300 * time.Millisecond) // the retire reads what it can meanwhile
+			_, err := tx.Exec(e.ctx, `INSERT INTO hub_placements (hub_id, customer_id, node_id, created_at) VALUES (?, ?, ?, ?)`,
+				hub.ID, cust.ID, nodeID, clock.Store(time.Now()))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; !fault.Is(err, fault.Conflict) || !strings.Contains(err.Error(), "hub "+string(hub.ID)) {
+			t.Errorf("retire during a placement: %v", err)
 		}
 	})
 }

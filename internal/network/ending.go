@@ -146,23 +146,17 @@ func withoutPorts(cfg Config, codes []string) Config {
 	return cfg
 }
 
-// reviewRemovals adds the draft's port removals to review r: a change of
-// the port's status, a high-risk, session-reset reason naming what stops,
-// and the PortRemoval itself. The reasons the generic comparison gave the
-// removed ports' configuration are replaced by it. A port that has ended
-// meanwhile (an operator's dated end) is a problem.
+// reviewRemovals adds the draft's port removals to review r (addRemovals).
+// A port that has ended meanwhile (an operator's dated end) is a problem.
 func (s *core) reviewRemovals(ctx context.Context, q store.Querier, cust catalog.CustomerID, f Facts, applied Config, codes []string, r *Review) error {
 	if len(codes) == 0 {
 		return nil
 	}
-	r.Reasons = slices.DeleteFunc(r.Reasons, func(rs Reason) bool {
-		kind, name, _ := strings.Cut(rs.Object, ":")
-		return kind == "port" && slices.Contains(codes, name)
-	})
 	nat, err := s.natAddresses(ctx, q, cust)
 	if err != nil {
 		return err
 	}
+	var rms []PortRemoval
 	for _, code := range codes {
 		p, err := s.portRow(ctx, q, cust, code)
 		if err != nil && !fault.Is(err, fault.NotFound) {
@@ -178,12 +172,28 @@ func (s *core) reviewRemovals(ctx context.Context, q store.Querier, cust catalog
 		if err != nil {
 			return err
 		}
+		rms = append(rms, rm)
+	}
+	addRemovals(r, rms)
+	return nil
+}
+
+// addRemovals adds port removals to review r — the customer's in its
+// draft, or the system's when a port ends outside the workflow: for each
+// a change of the port's status, a high-risk, session-reset reason naming
+// what stops, and the PortRemoval itself. The reasons the generic
+// comparison gave the removed ports' configuration are replaced by it.
+func addRemovals(r *Review, removals []PortRemoval) {
+	r.Reasons = slices.DeleteFunc(r.Reasons, func(rs Reason) bool {
+		kind, name, _ := strings.Cut(rs.Object, ":")
+		return kind == "port" && slices.ContainsFunc(removals, func(rm PortRemoval) bool { return rm.PortCode == name })
+	})
+	for _, rm := range removals {
 		r.Removals = append(r.Removals, rm)
-		r.Changes = append(r.Changes, Change{Path: fmt.Sprintf("ports[%s].status", code), Op: "changed", Before: "active", After: "ended"})
-		r.Reasons = append(r.Reasons, Reason{Risk: "high", Impact: "session-reset", Object: "port:" + code, Text: rm.text()})
+		r.Changes = append(r.Changes, Change{Path: fmt.Sprintf("ports[%s].status", rm.PortCode), Op: "changed", Before: "active", After: "ended"})
+		r.Reasons = append(r.Reasons, Reason{Risk: "high", Impact: "session-reset", Object: "port:" + rm.PortCode, Text: rm.text()})
 	}
 	r.levels()
-	return nil
 }
 
 // removal describes what stops when port p ends, from its configuration in
@@ -268,7 +278,7 @@ func (s *core) endRemovedPorts(ctx context.Context, tx *store.Tx, cust catalog.C
 		if err != nil {
 			return err
 		}
-		ok, err := s.endPortTx(ctx, tx, p, rm.insides, map[string]any{"via": "workflow"})
+		ok, err := s.endPortTx(ctx, tx, p, rm.insides, map[string]any{"via": "workflow"}, nil)
 		if err != nil {
 			return err
 		}
@@ -282,11 +292,15 @@ func (s *core) endRemovedPorts(ctx context.Context, tx *store.Tx, cust catalog.C
 // endPortTx ends port p inside tx: the catalog port becomes cancelled with
 // ended_at — a conditional UPDATE that is also the done marker of every
 // path that ends a port, so it reports false when the port had already
-// ended — its placement legs are deleted, its NAPT blocks and the static NAT
-// addresses of insides go back to the pools, its holds, pending dated end
-// and speed changes not yet in effect go, and the end is audited. The
-// caller has already made (or makes) the version without its configuration.
-func (s *core) endPortTx(ctx context.Context, tx *store.Tx, p portRow, insides []string, detail map[string]any) (bool, error) {
+// ended — its placement legs are deleted, its NAPT blocks go back to the
+// pool, its holds, pending dated end and speed changes not yet in effect
+// go; then the static NAT addresses of insides go back to the pool and the
+// end is audited with what was released. The version without the port's
+// configuration, whose NAT allocation unassigns those addresses, is made
+// before by the customer's apply, or by version (not nil) once the port
+// has ended: a system version normalises against the catalog, so it
+// follows the end.
+func (s *core) endPortTx(ctx context.Context, tx *store.Tx, p portRow, insides []string, detail map[string]any, version func() error) (bool, error) {
 	now := clock.Store(s.now())
 	res, err := tx.Exec(ctx, `UPDATE ports SET status = 'cancelled', ended_at = ? WHERE id = ? AND status = 'active'`, now, p.id)
 	if err != nil {
@@ -303,18 +317,6 @@ func (s *core) endPortTx(ctx context.Context, tx *store.Tx, p portRow, insides [
 	if err != nil {
 		return false, err
 	}
-	var static int64
-	for _, in := range insides {
-		// The apply's NAT allocation has unassigned the address (inside
-		// NULL, last_inside kept) unless another port took it over.
-		res, err := tx.Exec(ctx, `DELETE FROM nat_allocations WHERE customer_id = ? AND purpose = 'static' AND inside IS NULL AND last_inside = ?`,
-			p.cust, in)
-		if err != nil {
-			return false, err
-		}
-		n, _ := res.RowsAffected()
-		static += n
-	}
 	for _, q := range []string{`DELETE FROM port_holds WHERE port_id = ?`, `DELETE FROM port_reenables WHERE port_id = ?`} {
 		if _, err := tx.Exec(ctx, q, p.id); err != nil {
 			return false, err
@@ -325,6 +327,15 @@ func (s *core) endPortTx(ctx context.Context, tx *store.Tx, p portRow, insides [
 		return false, err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE port_ends SET done_at = ? WHERE port_id = ? AND done_at IS NULL AND cancelled_at IS NULL`, now, p.id); err != nil {
+		return false, err
+	}
+	if version != nil {
+		if err := version(); err != nil {
+			return false, err
+		}
+	}
+	static, err := releaseStatic(ctx, tx, p.cust, insides)
+	if err != nil {
 		return false, err
 	}
 	d := map[string]any{"hub_id": p.hubID, "kind": p.kind, "speed_mbps": p.speed}

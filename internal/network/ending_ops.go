@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
@@ -55,9 +54,6 @@ type PortEnd struct {
 	ClosedAt *time.Time `json:"closed_at,omitempty"`
 }
 
-// MaxEndReason bounds the reason of a dated end.
-const MaxEndReason = 500
-
 // EndPortOn records that port code ends after end_date (operator,
 // contractual). One pending end per port: another is refused until the
 // first is cancelled.
@@ -73,8 +69,8 @@ func (s *Operations) EndPortOn(ctx context.Context, op tenant.Operator, code str
 		return PortEnd{}, fault.Field("end_date", "end_date must be today or later (JST)")
 	}
 	in.Reason = strings.TrimSpace(in.Reason)
-	if in.Reason == "" || utf8.RuneCountInString(in.Reason) > MaxEndReason {
-		return PortEnd{}, fault.Field("reason", "reason must be given, at most %d characters", MaxEndReason)
+	if err := checkReason(in.Reason); err != nil {
+		return PortEnd{}, err
 	}
 	var out PortEnd
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
@@ -292,14 +288,9 @@ func (s *core) endWithVersion(ctx context.Context, tx *store.Tx, p portRow, deta
 	if err != nil {
 		return false, err
 	}
-	if ok, err := s.endPortTx(ctx, tx, p, nil, detail); err != nil || !ok {
-		return false, err
-	}
-	if err := s.systemVersion(ctx, tx, p.cust, "port "+p.code+" ended", []PortRemoval{rm}); err != nil {
-		return false, err
-	}
-	_, err = releaseStatic(ctx, tx, p.cust, rm.insides)
-	return true, err
+	return s.endPortTx(ctx, tx, p, rm.insides, detail, func() error {
+		return s.systemVersion(ctx, tx, p.cust, "port "+p.code+" ended", []PortRemoval{rm})
+	})
 }
 
 // systemVersion makes the customer's next version from the current one
@@ -328,11 +319,7 @@ func (s *core) systemVersion(ctx context.Context, tx *store.Tx, cust catalog.Cus
 		}
 	}
 	r := BuildReview(f, old, cfg, s.settings)
-	for _, rm := range removals {
-		r.Removals = append(r.Removals, rm)
-		r.Changes = append(r.Changes, Change{Path: fmt.Sprintf("ports[%s].status", rm.PortCode), Op: "changed", Before: "active", After: "ended"})
-		r.Reasons = append(r.Reasons, Reason{Risk: "high", Impact: "session-reset", Object: "port:" + rm.PortCode, Text: rm.text()})
-	}
+	addRemovals(&r, removals)
 	for _, h := range old.Hubs {
 		if !slices.ContainsFunc(cfg.Hubs, func(n HubConfig) bool { return n.HubID == h.HubID }) {
 			r.Reasons = append(r.Reasons, Reason{Risk: "low", Impact: "none", Object: "hub:" + string(h.HubID),
@@ -384,6 +371,8 @@ func lockCustomer(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) er
 func releaseStatic(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, insides []string) (int64, error) {
 	var total int64
 	for _, in := range insides {
+		// The version's NAT allocation has unassigned the address (inside
+		// NULL, last_inside kept) unless another port took it over.
 		res, err := tx.Exec(ctx, `DELETE FROM nat_allocations WHERE customer_id = ? AND purpose = 'static' AND inside IS NULL AND last_inside = ?`, cust, in)
 		if err != nil {
 			return total, err

@@ -294,6 +294,11 @@ func TestPortEndOnDate(t *testing.T) {
 			slices.ContainsFunc(v.Config.Ports, func(p PortConfig) bool { return p.PortCode == code }) {
 			t.Fatalf("version after the end = %d by %q, ports %d", v.Version, v.AppliedBy, len(v.Config.Ports))
 		}
+		// The removal's reason replaces the generic ones for the port's
+		// configuration, as in the customer's own removal.
+		if n := len(slices.DeleteFunc(slices.Clone(v.Review.Reasons), func(r Reason) bool { return r.Object != "port:"+code })); n != 1 {
+			t.Errorf("the system version's review has %d reasons for port %s: %+v", n, code, v.Review.Reasons)
+		}
 		if got := e.docPorts("tyo-1"); slices.Contains(got, code) || !slices.Contains(got, a.codes[pOnPrem]) {
 			t.Errorf("desired state after = %v", got)
 		}
@@ -302,6 +307,33 @@ func TestPortEndOnDate(t *testing.T) {
 		}
 		_, err = ops.EndPortOn(e.ctx, a.op, code, PortEndInput{EndDate: "2026-12-01", Reason: "again"})
 		wantFault(t, err, fault.Conflict, "already ended")
+	})
+}
+
+// TestDatedEndReleasesStaticNAT: a dated end, like the customer's removal,
+// returns the port's static NAT address to the pool and audits how many.
+func TestDatedEndReleasesStaticNAT(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db) // 2026-11-26 12:00 JST
+		a := e.addCustomer("a")
+		e.place(a, pOnPrem, pAPublic)
+		e.applyPorts(a, pOnPrem, pAPublic)
+		static := func() int { return e.count(`SELECT COUNT(*) FROM nat_allocations WHERE purpose = 'static'`) }
+		before := static()
+		if _, err := e.svc.Operations.EndPortOn(e.ctx, a.op, a.codes[pAPublic], PortEndInput{EndDate: "2026-11-26", Reason: "contract item ends"}); err != nil {
+			t.Fatal(err)
+		}
+		e.now = time.Date(2026, 11, 26, 15, 0, 5, 0, time.UTC)
+		if n, err := e.svc.Operations.RunEnds(e.ctx); err != nil || n != 1 {
+			t.Fatalf("ended %d, %v", n, err)
+		}
+		if after := static(); after != before-1 {
+			t.Errorf("static NAT addresses %d → %d", before, after)
+		}
+		if ds := e.auditDetails(a.id, "port.end"); len(ds) != 1 || ds[0]["static_nat_released"] != float64(1) {
+			t.Errorf("port.end audit = %+v", ds)
+		}
 	})
 }
 
@@ -374,6 +406,8 @@ func TestRemoveHub(t *testing.T) {
 		}
 		err = ops.RemoveHub(e.ctx, a.op, sub)
 		wantFault(t, err, fault.Conflict, "already been removed")
+		_, err = ops.PreviewHubMove(e.ctx, a.op, sub, HubMoveInput{Node: "osa-1", Reason: "x"})
+		wantFault(t, err, fault.Conflict, "hub "+string(sub)+" has been removed")
 		_, err = e.cat.CreatePort(e.ctx, a.op, catalog.PortInput{ServiceCode: a.code, HubID: sub, Kind: "onprem", SpeedMbps: 10_000})
 		wantFault(t, err, fault.Invalid, "has been removed")
 		// The customer can still edit: the draft has no trace of the hub.

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
@@ -105,12 +106,17 @@ func (s *core) exportFacts(ctx context.Context, q store.Querier, cust catalog.Cu
 	if err != nil {
 		return fmt.Errorf("contracts: %w", err)
 	}
-	err = eachRow(ctx, q, `SELECT h.id, k.service_code, h.priority, r.code, r.name_en, r.name_ja, r.data_location
+	err = eachRow(ctx, q, `SELECT h.id, k.service_code, h.priority, r.code, r.name_en, r.name_ja, r.data_location, h.ended_at
 		FROM hubs h JOIN contracts k ON k.id = h.contract_id JOIN regions r ON r.id = h.region_id
 		WHERE h.customer_id = ? ORDER BY h.id`, []any{cust}, func(sc scanner) error {
 		var h custexport.Hub
 		var r custexport.Region
-		if err := sc.Scan(&h.HubID, &h.ServiceCode, &h.Priority, &r.Code, &r.NameEN, &r.NameJA, &r.DataLocation); err != nil {
+		var ended *string
+		if err := sc.Scan(&h.HubID, &h.ServiceCode, &h.Priority, &r.Code, &r.NameEN, &r.NameJA, &r.DataLocation, &ended); err != nil {
+			return err
+		}
+		var err error
+		if h.EndedAt, err = endedAt(ended); err != nil {
 			return err
 		}
 		h.Region = r.Code
@@ -128,12 +134,17 @@ func (s *core) exportFacts(ctx context.Context, q store.Querier, cust catalog.Cu
 	if err != nil {
 		return err
 	}
-	err = eachRow(ctx, q, `SELECT p.id, p.port_code, k.service_code, p.hub_id, p.kind, p.speed_mbps, p.redundant, p.status
+	err = eachRow(ctx, q, `SELECT p.id, p.port_code, k.service_code, p.hub_id, p.kind, p.speed_mbps, p.redundant, p.status, p.ended_at
 		FROM ports p JOIN contracts k ON k.id = p.contract_id WHERE p.customer_id = ? ORDER BY p.port_code`, []any{cust},
 		func(sc scanner) error {
 			var id string
 			var p custexport.Port
-			if err := sc.Scan(&id, &p.PortCode, &p.ServiceCode, &p.HubID, &p.Kind, &p.SpeedMbps, &p.Redundant, &p.Status); err != nil {
+			var ended *string
+			if err := sc.Scan(&id, &p.PortCode, &p.ServiceCode, &p.HubID, &p.Kind, &p.SpeedMbps, &p.Redundant, &p.Status, &ended); err != nil {
+				return err
+			}
+			var err error
+			if p.EndedAt, err = endedAt(ended); err != nil {
 				return err
 			}
 			if sp, ok := speeds[id]; ok {
@@ -146,6 +157,18 @@ func (s *core) exportFacts(ctx context.Context, q store.Querier, cust catalog.Cu
 		return fmt.Errorf("ports: %w", err)
 	}
 	return nil
+}
+
+// endedAt is a stored ended_at as the export shows it (nil: not ended).
+func endedAt(s *string) (*time.Time, error) {
+	if s == nil {
+		return nil, nil
+	}
+	t, err := clock.Parse(*s)
+	if err != nil {
+		return nil, fmt.Errorf("ended_at: %w", err)
+	}
+	return &t, nil
 }
 
 // exportVersions adds every applied version, oldest first. The stored
@@ -254,9 +277,14 @@ func (s *Workflow) Import(ctx context.Context, sc tenant.Scope, raw []byte, choi
 // remap rewrites cfg's port codes and hub IDs from the exporting
 // deployment's to this customer's.
 func remap(doc custexport.Document, cfg *Config, f Facts, mapping map[string]string) error {
+	// An ended port is no longer the customer's: nothing maps onto it, and
+	// a file's configuration of it is refused like another customer's.
 	ours := map[string]bool{}
 	var ourPorts []string
 	for _, p := range f.Ports {
+		if !p.Active {
+			continue
+		}
 		ours[p.Code] = true
 		ourPorts = append(ourPorts, p.Code)
 	}

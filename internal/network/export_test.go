@@ -10,6 +10,7 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network/custexport"
@@ -276,6 +277,23 @@ func TestImportRefusals(t *testing.T) {
 	e.must(e.svc.Workflow.Export(a.ctx, reader))
 	_, err = e.svc.Workflow.Import(a.ctx, reader, file, custexport.Choice{}, nil)
 	wantFault(t, err, fault.Forbidden, "")
+	// An ended port is no longer the customer's: the file's configuration
+	// of it is refused, not dropped, and no port maps onto it.
+	ended := a.codes["shc00000002"]
+	if _, err := e.db.Exec(a.ctx, `UPDATE ports SET status = 'cancelled', ended_at = ? WHERE port_code = ?`, clock.Store(e.now), ended); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.Workflow.Import(a.ctx, a.sc, file, custexport.Choice{}, nil)
+	wantFault(t, err, fault.Invalid, "not in your contracts: port "+ended)
+	_, err = e.svc.Workflow.Import(a.ctx, a.sc, file, custexport.Choice{}, map[string]string{a.codes["shc00000001"]: ended})
+	wantFault(t, err, fault.Invalid, ended+" is not one of your ports")
+	// The export says when.
+	again, _ := e.exported(a)
+	for _, p := range again.Ports {
+		if (p.EndedAt != nil) != (p.PortCode == ended) || (p.EndedAt != nil && !p.EndedAt.Equal(e.now)) {
+			t.Errorf("port %s exported with ended_at %v", p.PortCode, p.EndedAt)
+		}
+	}
 }
 
 // TestExportIsTheCallersOwn: the customer comes from the scope only; an

@@ -92,11 +92,10 @@ type MovePlan struct {
 	Moved bool `json:"moved"`
 }
 
-func checkMoveReason(reason string) error {
-	if strings.TrimSpace(reason) == "" || len(reason) > 500 {
-		return fault.Field("reason", "a move needs a reason (at most 500 characters)")
-	}
-	if msg := text.SingleLine(reason); msg != "" {
+// checkReason checks the reason of an operator's action on a port or hub
+// (a move, an override, a dated end): text.Reason.
+func checkReason(reason string) error {
+	if msg := text.Reason(reason); msg != "" {
 		return fault.Field("reason", "reason %s", msg)
 	}
 	return nil
@@ -159,7 +158,7 @@ func (s *core) planPortMove(ctx context.Context, q store.Querier, cust catalog.C
 	if p.status != "active" {
 		return MovePlan{}, fault.New(fault.Conflict, "port %s is cancelled", code)
 	}
-	if err := checkMoveReason(in.Reason); err != nil {
+	if err := checkReason(in.Reason); err != nil {
 		return MovePlan{}, err
 	}
 	if in.Primary == nil && in.Secondary == nil {
@@ -225,6 +224,11 @@ func (s *core) planPortMove(ctx context.Context, q store.Querier, cust catalog.C
 			CapacityMbps: pp.capacity(), CommittedMbps: c, RequestedMbps: p.commit, HeadroomAfter: pp.capacity() - c - p.commit})
 	}
 	if len(after) == 2 && after[0].ID == after[1].ID {
+		// Named by the field the caller set: the leg that moved onto the
+		// other's physical port.
+		if in.Secondary == nil {
+			return MovePlan{}, fault.Field("primary", "the primary leg needs a different physical port from the secondary")
+		}
 		return MovePlan{}, fault.Field("secondary", "the secondary leg needs a different physical port from the primary")
 	}
 	plan.Sessions = sessionsOf(p, moved)
@@ -273,8 +277,13 @@ func (s *Operations) MoveHub(ctx context.Context, op tenant.Operator, hub catalo
 
 func hubRegion(ctx context.Context, q store.Querier, cust catalog.CustomerID, hub catalog.HubID) (string, error) {
 	var region string
-	err := store.Scan(q.QueryRow(ctx, `SELECT r.code FROM hubs h JOIN regions r ON r.id = h.region_id WHERE h.customer_id = ? AND h.id = ?`,
-		cust, hub), &region)
+	var ended *string
+	err := store.Scan(q.QueryRow(ctx, `SELECT r.code, h.ended_at FROM hubs h JOIN regions r ON r.id = h.region_id WHERE h.customer_id = ? AND h.id = ?`,
+		cust, hub), &region, &ended)
+	if err == nil && ended != nil {
+		// Its placement went with it: say so, not that it awaits one.
+		return "", fault.New(fault.Conflict, "hub %s has been removed: it is on no node and cannot move", hub)
+	}
 	return region, notFound("hub", err)
 }
 
@@ -283,7 +292,7 @@ func (s *core) planHubMove(ctx context.Context, q store.Querier, cust catalog.Cu
 	if err != nil {
 		return MovePlan{}, err
 	}
-	if err := checkMoveReason(in.Reason); err != nil {
+	if err := checkReason(in.Reason); err != nil {
 		return MovePlan{}, err
 	}
 	from, err := s.hubNode(ctx, q, string(hub))
@@ -386,9 +395,7 @@ func (s *core) planHubMove(ctx context.Context, q store.Querier, cust catalog.Cu
 			taken = append(taken, best)
 			legs = append(legs, legRoles[i])
 		}
-		if p.status == "active" { // a cancelled port runs no session
-			plan.Sessions = append(plan.Sessions, sessionsOf(p, legs)...)
-		}
+		plan.Sessions = append(plan.Sessions, sessionsOf(p, legs)...)
 	}
 	peers, err := backbonePeers(ctx, q, cust, hub)
 	if err != nil {
@@ -401,9 +408,8 @@ func (s *core) planHubMove(ctx context.Context, q store.Querier, cust catalog.Cu
 }
 
 // hubPortCodes lists the ports of the customer's hub that hold a
-// placement, whatever their status: a cancelled port keeps its placement
-// (and its capacity, until its contract's end) until it is released, and
-// moves with its hub rather than holding the old node.
+// placement. Only active ports do: ending a port (endPortTx) deletes its
+// placement in the same transaction that cancels it.
 func hubPortCodes(ctx context.Context, q store.Querier, cust catalog.CustomerID, hub catalog.HubID) ([]string, error) {
 	return store.Strings(ctx, q, `SELECT p.port_code FROM ports p WHERE p.customer_id = ? AND p.hub_id = ?
 		AND EXISTS (SELECT 1 FROM port_placements pl WHERE pl.port_id = p.id) ORDER BY p.port_code`, cust, hub)

@@ -6,7 +6,9 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/disposal"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
@@ -143,13 +145,17 @@ func TestMovePort(t *testing.T) {
 			{"onto the other leg", PortMoveInput{Primary: &PhysRef{Node: "tyo-1", Port: "eth2"}, Reason: "x"}, "different physical port"},
 			{"same place", PortMoveInput{Primary: &PhysRef{Node: "tyo-1", Port: "eth1"}, Reason: "x"}, "already on"},
 			{"wrong kind", PortMoveInput{Primary: &PhysRef{Node: "tyo-1", Port: "eth4"}, Reason: "x"}, "needs onprem"},
-			{"no reason", PortMoveInput{Primary: &PhysRef{Node: "tyo-1", Port: "eth7"}}, "needs a reason"},
+			{"no reason", PortMoveInput{Primary: &PhysRef{Node: "tyo-1", Port: "eth7"}}, "reason must be given"},
 			{"no leg", PortMoveInput{Reason: "x"}, "name the physical port"},
 		}
 		for _, tc := range bad {
 			_, err := ops.MovePort(e.ctx, a.op, code, tc.in)
 			if f, ok := fault.As(err); !ok || f.Kind != fault.Invalid || !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("%s: %v, want Invalid %q", tc.name, err, tc.msg)
+			}
+			// The field named is one the caller set.
+			if f, _ := fault.As(err); tc.in.Secondary == nil && f != nil && f.Field == "secondary" {
+				t.Errorf("%s: the refusal names field secondary, which the caller did not set", tc.name)
 			}
 		}
 		if e.legsOf(a) != before || len(e.auditDetails(a.id, "port.move")) != 0 {
@@ -293,6 +299,39 @@ func TestDrainedNodeTakesNoPlacement(t *testing.T) {
 	})
 }
 
+// TestDecommissionedNodeTakesNoPlacement: a node whose agent reported its
+// wipe is skipped by placement proposals and refused as an override or a
+// hub move's target, without the operator draining it.
+func TestDecommissionedNodeTakesNoPlacement(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e, a, b := moveEnv(t, db)
+		ops := e.svc.Operations
+		f, err := fleet.New(e.ctx, db, e.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := fleet.Node{Name: "tyo-2"}
+		if err := store.Scan(db.QueryRow(e.ctx, `SELECT id FROM hub_nodes WHERE name = 'tyo-2'`), &n.ID); err != nil {
+			t.Fatal(err)
+		}
+		r := disposal.Report{Schema: disposal.Schema, AgentVersion: "1.0", WipedAt: e.now, FilesRemoved: []string{"state/node.key"}}
+		if err := f.RecordDecommission(e.ctx, n, r); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.db.Exec(e.ctx, `UPDATE hub_nodes SET state = 'draining' WHERE name = 'tyo-1'`); err != nil {
+			t.Fatal(err)
+		}
+		_, err = ops.ProposePlacement(e.ctx, b.op, b.codes[pOnPrem])
+		wantFault(t, err, fault.Conflict, "tyo-2/eth1 is on a draining node")
+		_, err = ops.Place(e.ctx, b.op, b.codes[pOnPrem], PlaceInput{Primary: &PhysRef{Node: "tyo-2", Port: "eth1"},
+			Secondary: &PhysRef{Node: "tyo-2", Port: "eth2"}, Reason: "x"})
+		wantFault(t, err, fault.Invalid, "tyo-2 is draining")
+		_, err = ops.MoveHub(e.ctx, a.op, a.hubs["hub_main"], HubMoveInput{Node: "tyo-2", Reason: "x"})
+		wantFault(t, err, fault.Invalid, "draining")
+	})
+}
+
 // TestMoveHubVLAN: a hub move takes its cloud ports' VLANs on the target
 // and releases them on the source — a target whose physical port carries
 // the VLAN already is refused, and becomes possible once the other port
@@ -317,28 +356,5 @@ func TestMoveHubVLAN(t *testing.T) {
 		e.must(ops.MoveHub(e.ctx, a.op, a.hubs["hub_main"], HubMoveInput{Node: "tyo-2", Reason: "node refresh"}))
 		_, err = ops.MoveHub(e.ctx, b.op, b.hubs["hub_main"], HubMoveInput{Node: "tyo-2", Reason: "x"})
 		wantFault(t, err, fault.Conflict, "already carries VLAN 101")
-	})
-}
-
-// TestMoveHubTakesCancelledPorts: a cancelled port that still holds its
-// placement moves with its hub — it would otherwise hold the old node —
-// and, running no session, re-establishes none.
-func TestMoveHubTakesCancelledPorts(t *testing.T) {
-	t.Parallel()
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e, a, _ := moveEnv(t, db)
-		if _, err := e.db.Exec(e.ctx, `UPDATE ports SET status = 'cancelled' WHERE port_code = ?`, a.codes[pAPrivate]); err != nil {
-			t.Fatal(err)
-		}
-		plan, err := e.svc.Operations.MoveHub(e.ctx, a.op, a.hubs["hub_main"], HubMoveInput{Node: "tyo-2", Reason: "node refresh"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(plan.Legs) != 4 || len(plan.Sessions) != 1 || plan.Sessions[0].PortCode != a.codes[pOnPrem] {
-			t.Errorf("plan = %+v", plan)
-		}
-		if strings.Contains(e.legsOf(a), "tyo-1/") {
-			t.Errorf("a leg stayed on tyo-1:\n%s", e.legsOf(a))
-		}
 	})
 }

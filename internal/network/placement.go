@@ -15,7 +15,6 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
-	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Placement of customer ports on physical ports (operator inventory). A
@@ -305,6 +304,8 @@ func placementOf(p portRow, pps []*physPort, first int, today string, proposed b
 // a no-op UPDATE takes the row lock on PostgreSQL (SQLite transactions are
 // already serialised by BEGIN IMMEDIATE), so two placements or bandwidth
 // changes cannot both pass the check against the same free capacity.
+// fleet's Drain and Retire take the same locks on a node's ports, in the
+// same order, before they read what is placed there.
 func lockPhysical(ctx context.Context, tx *store.Tx, ids ...string) error {
 	slices.Sort(ids)
 	for _, id := range ids {
@@ -369,11 +370,8 @@ func (s *Operations) Place(ctx context.Context, op tenant.Operator, code string,
 				return err
 			}
 		default:
-			if strings.TrimSpace(in.Reason) == "" || len(in.Reason) > 500 {
-				return fault.Field("reason", "an override needs a reason (at most 500 characters)")
-			}
-			if msg := text.SingleLine(in.Reason); msg != "" {
-				return fault.Field("reason", "reason %s", msg)
+			if err := checkReason(in.Reason); err != nil {
+				return err
 			}
 			if pps, err = s.override(ctx, tx, p, inv, placed, in); err != nil {
 				return err

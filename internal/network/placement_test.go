@@ -87,7 +87,7 @@ func TestCloudPortMissingSecondary(t *testing.T) {
 		_, err = e.svc.Operations.Place(e.ctx, a.op, code, PlaceInput{Secondary: &PhysRef{"tyo-1", "eth4"}, Reason: "test"})
 		wantFault(t, err, fault.Invalid, "a a-private port needs cloud-aws")
 		_, err = e.svc.Operations.Place(e.ctx, a.op, code, PlaceInput{Secondary: &PhysRef{"tyo-1", "eth5"}})
-		wantFault(t, err, fault.Invalid, "an override needs a reason")
+		wantFault(t, err, fault.Invalid, "reason must be given")
 		if pls, _ := e.svc.Operations.Placements(e.ctx, a.op); len(pls[0].Legs) != 1 {
 			t.Fatalf("refusals placed a leg: %+v", pls)
 		}

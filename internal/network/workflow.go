@@ -28,16 +28,6 @@ import (
 // lock, so two people cannot edit at once, and a draft whose base version is
 // no longer current cannot be applied.
 
-// Lock is the customer's edit lock.
-type Lock struct {
-	AccountID  string    `json:"account_id"`
-	Holder     string    `json:"holder"`
-	Since      time.Time `json:"since"`
-	LastActive time.Time `json:"last_active"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	Mine       bool      `json:"mine"`
-}
-
 // Draft is the customer's configuration being edited.
 type Draft struct {
 	BaseVersion int64  `json:"base_version"`
@@ -147,63 +137,6 @@ func (s *Workflow) Applied(ctx context.Context, sc tenant.Scope) (shown Version,
 	return s.getVersion(ctx, s.db, cust, n)
 }
 
-func scanLock(row interface{ Scan(...any) error }) (Lock, error) {
-	var l Lock
-	var since, last string
-	if err := row.Scan(&l.AccountID, &l.Holder, &since, &last); err != nil {
-		return l, err
-	}
-	l.Since, _ = clock.Parse(since)
-	l.LastActive, _ = clock.Parse(last)
-	return l, nil
-}
-
-func (s *core) lock(ctx context.Context, q store.Querier, cust catalog.CustomerID) (Lock, bool, error) {
-	l, err := scanLock(q.QueryRow(ctx, `SELECT account_id, holder, since, last_active FROM net_locks WHERE customer_id = ?`, cust))
-	if err := store.Wrap(err); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return Lock{}, false, nil
-		}
-		return Lock{}, false, fmt.Errorf("edit lock: %w", err)
-	}
-	l.ExpiresAt = l.LastActive.Add(s.settings.LockIdle)
-	l.Mine = l.AccountID == audit.ActorFrom(ctx).ID
-	return l, s.now().Before(l.ExpiresAt), nil
-}
-
-// GetLock returns the customer's edit lock, or NotFound when nobody holds it.
-func (s *Workflow) GetLock(ctx context.Context, sc tenant.Scope) (Lock, error) {
-	cust, err := sc.Authorize(identity.ActNetworkRead)
-	if err != nil {
-		return Lock{}, err
-	}
-	l, live, err := s.lock(ctx, s.db, cust)
-	if err != nil {
-		return Lock{}, err
-	}
-	if !live {
-		return Lock{}, fault.New(fault.NotFound, "nobody is editing")
-	}
-	return l, nil
-}
-
-// holdLock checks that the caller holds a live lock and records activity.
-func (s *core) holdLock(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) error {
-	l, live, err := s.lock(ctx, tx, cust)
-	if err != nil {
-		return err
-	}
-	if !live || !l.Mine {
-		if live {
-			return fault.New(fault.Conflict, "%s has been editing since %s; wait, or ask an operations administrator to break the lock",
-				l.Holder, clock.Show(l.Since))
-		}
-		return fault.New(fault.Conflict, "start editing first: you do not hold the edit lock (it expires after %s idle)", s.settings.LockIdle)
-	}
-	_, err = tx.Exec(ctx, `UPDATE net_locks SET last_active = ? WHERE customer_id = ?`, clock.Store(s.now()), cust)
-	return err
-}
-
 // StartEditing takes (or refreshes) the customer's edit lock and returns it
 // with the draft, creating the draft from the applied version when there is
 // none. A lock held by someone else refuses with who and since when; an
@@ -234,83 +167,6 @@ func (s *Workflow) StartEditing(ctx context.Context, sc tenant.Scope) (shown Edi
 		return Editing{}, fmt.Errorf("start editing: %w", err)
 	}
 	return out, nil
-}
-
-// takeLock takes the customer's edit lock for the caller, or refreshes it
-// when the caller holds it; a live lock of someone else refuses with who
-// and since when, and an expired one is taken over.
-func (s *core) takeLock(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) error {
-	a := audit.ActorFrom(ctx)
-	l, live, err := s.lock(ctx, tx, cust)
-	if err != nil {
-		return err
-	}
-	now := clock.Store(s.now())
-	switch {
-	case live && !l.Mine:
-		return fault.New(fault.Conflict, "%s has been editing since %s", l.Holder, clock.Show(l.Since))
-	case live && l.Mine:
-		_, err := tx.Exec(ctx, `UPDATE net_locks SET last_active = ? WHERE customer_id = ?`, now, cust)
-		return err
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM net_locks WHERE customer_id = ?`, cust); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO net_locks (customer_id, account_id, holder, since, last_active) VALUES (?, ?, ?, ?, ?)`,
-		cust, a.ID, a.Name, now, now); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return fault.Wrap(fault.Conflict, err, "someone else has just started editing")
-		}
-		return err
-	}
-	detail := map[string]any{}
-	if l.AccountID != "" {
-		detail["took_over_expired_lock_of"] = l.Holder
-	}
-	return s.audit.RecordTx(ctx, tx, audit.Event{Action: "network.lock.take", Target: "customer:" + string(cust),
-		CustomerID: string(cust), Detail: detail})
-}
-
-// ReleaseLock ends the caller's editing; the draft stays.
-func (s *Workflow) ReleaseLock(ctx context.Context, sc tenant.Scope) error {
-	cust, err := sc.Authorize(identity.ActNetworkEdit)
-	if err != nil {
-		return err
-	}
-	return s.db.InTx(ctx, func(tx *store.Tx) error {
-		if err := s.holdLock(ctx, tx, cust); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM net_locks WHERE customer_id = ?`, cust); err != nil {
-			return err
-		}
-		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "network.lock.release", Target: "customer:" + string(cust), CustomerID: string(cust)})
-	})
-}
-
-// BreakLock removes another account's lock (operations administrators).
-func (s *Workflow) BreakLock(ctx context.Context, sc tenant.Scope) (Lock, error) {
-	cust, err := sc.Authorize(identity.ActLockBreak)
-	if err != nil {
-		return Lock{}, err
-	}
-	var l Lock
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		var live bool
-		var err error
-		if l, live, err = s.lock(ctx, tx, cust); err != nil {
-			return err
-		}
-		if l.AccountID == "" {
-			return fault.New(fault.NotFound, "nobody is editing")
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM net_locks WHERE customer_id = ?`, cust); err != nil {
-			return err
-		}
-		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "network.lock.break", Target: "customer:" + string(cust), CustomerID: string(cust),
-			Detail: map[string]any{"holder": l.Holder, "since": clock.Show(l.Since), "was_live": live}})
-	})
-	return l, err
 }
 
 func (s *core) draft(ctx context.Context, q store.Querier, cust catalog.CustomerID) (Draft, error) {
@@ -426,12 +282,33 @@ func (s *Workflow) SaveDraft(ctx context.Context, sc tenant.Scope, cfg Config) (
 	return s.editDraft(ctx, cust, "network.draft.save", nil, func(_ *Config) (Config, error) { return cfg, nil })
 }
 
+// refuseEnded refuses an edit of an ended port's configuration in the
+// draft (409, as marking its removal is): the draft's normalisation would
+// drop a saved configuration silently, and an ended port has none to
+// remove. (A port ending meanwhile makes the system a version, which
+// leaves this draft stale.) A code that is no port of the customer is left
+// to the edit.
+func (s *core) refuseEnded(ctx context.Context, cust catalog.CustomerID, code string) error {
+	p, err := s.portRow(ctx, s.db, cust, code)
+	switch {
+	case err == nil && p.status != "active":
+		return fault.New(fault.Conflict, "port %s has already ended", code)
+	case err != nil && !fault.Is(err, fault.NotFound):
+		return err
+	}
+	return nil
+}
+
 // SavePort replaces (or adds) one port's configuration in the draft. A
 // problem in that port names its field relative to pc, the request's body.
+// An ended port is refused (refuseEnded).
 func (s *Workflow) SavePort(ctx context.Context, sc tenant.Scope, code string, pc PortConfig) (shown Draft, err error) {
 	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
+		return Draft{}, err
+	}
+	if err := s.refuseEnded(ctx, cust, code); err != nil {
 		return Draft{}, err
 	}
 	pc.PortCode = code
@@ -448,11 +325,15 @@ func (s *Workflow) SavePort(ctx context.Context, sc tenant.Scope, code string, p
 	})
 }
 
-// RemovePort removes one port's configuration from the draft.
+// RemovePort removes one port's configuration from the draft. An ended
+// port is refused (refuseEnded).
 func (s *Workflow) RemovePort(ctx context.Context, sc tenant.Scope, code string) (shown Draft, err error) {
 	defer shown.mask()
 	cust, err := sc.Authorize(identity.ActNetworkEdit)
 	if err != nil {
+		return Draft{}, err
+	}
+	if err := s.refuseEnded(ctx, cust, code); err != nil {
 		return Draft{}, err
 	}
 	return s.editDraft(ctx, cust, "network.draft.port.remove", nil, func(c *Config) (Config, error) {

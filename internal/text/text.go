@@ -12,6 +12,7 @@ package text
 
 import (
 	"fmt"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -28,6 +29,20 @@ func SingleLine(s string) string {
 // carriage returns and tabs are allowed as well.
 func MultiLine(s string) string {
 	return check(s, true)
+}
+
+// MaxReason bounds a reason, in characters.
+const MaxReason = 500
+
+// Reason reports why s cannot be a reason — the one line an operator or a
+// customer gives for an action (a drain, a move, an override, a dated
+// end), recorded in the audit log — or "" when it can: not blank, at most
+// MaxReason characters, and a single line (SingleLine).
+func Reason(s string) string {
+	if strings.TrimSpace(s) == "" || utf8.RuneCountInString(s) > MaxReason {
+		return fmt.Sprintf("must be given, at most %d characters", MaxReason)
+	}
+	return SingleLine(s)
 }
 
 func check(s string, multi bool) string {

@@ -1,6 +1,9 @@
 package text
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestSingleAndMultiLine(t *testing.T) {
 	for _, c := range []struct {
@@ -27,6 +30,26 @@ func TestSingleAndMultiLine(t *testing.T) {
 		}
 		if got := MultiLine(c.in) == ""; got != c.mult {
 			t.Errorf("MultiLine(%q) accepted=%v, want %v", c.in, got, c.mult)
+		}
+	}
+}
+
+// TestReason: a reason is counted in characters (500 Japanese characters
+// are 1500 bytes and pass), must be given, and is one line.
+func TestReason(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"hardware refresh", true},
+		{strings.Repeat("移", MaxReason), true},
+		{strings.Repeat("移", MaxReason+1), false},
+		{" ", false},
+		{"", false},
+		{"two\nlines", false},
+	} {
+		if got := Reason(tc.in); (got == "") != tc.ok {
+			t.Errorf("Reason(%.20q) = %q, want ok %v", tc.in, got, tc.ok)
 		}
 	}
 }

@@ -62,6 +62,9 @@ func TestEndingAPI(t *testing.T) {
 	}
 	ops.expect(http.StatusOK, "POST", "/api/v1/network/lock", nil)
 	ops.expect(http.StatusConflict, "PUT", removal, nil)
+	// Saving the ended port's configuration is refused too, not dropped.
+	ops.expect(http.StatusConflict, "PUT", "/api/v1/network/draft/ports/"+aws.PortCode, map[string]any{})
+	ops.expect(http.StatusConflict, "DELETE", "/api/v1/network/draft/ports/"+aws.PortCode, nil)
 
 	// The operator ends the on-premises port on a date.
 	end := cust + "/ports/" + onprem.PortCode + "/end"

@@ -48,6 +48,10 @@ func TestEndingPagesCustomer(t *testing.T) {
 		t.Fatalf("apply: %d\n%s", p.code, p.body)
 	}
 	expectPage(t, "port page after", w.ops.get(page), http.StatusOK, `id="end-removal-ended"`, "This port has ended.")
+	// Removing it again is refused as the API refuses it (409), not "not found".
+	expectRedirect(t, "start editing again", w.ops.post("/network/lock", nil), "/network")
+	expectPage(t, "mark an ended port", w.ops.post(mark, nil), http.StatusConflict, "has already ended")
+	expectPage(t, "remove an ended port", w.ops.post(page+"/remove", nil), http.StatusConflict, "has already ended")
 	p, err := w.cat.GetPort(w.seed, tenanttest.Customer(w.cust.ID), code)
 	if err != nil || p.Status != "cancelled" {
 		t.Fatalf("port = %+v, %v", p, err)

@@ -73,6 +73,9 @@ type Hub struct {
 	ServiceCode string `json:"service_code"`
 	Region      string `json:"region"`
 	Priority    string `json:"priority"`
+	// EndedAt is when the hub was removed; a removed hub is no longer the
+	// customer's.
+	EndedAt *time.Time `json:"ended_at,omitempty"`
 }
 
 // Port is one contracted port; SpeedMbps is the contracted speed on the
@@ -85,6 +88,9 @@ type Port struct {
 	SpeedMbps   int64  `json:"speed_mbps"`
 	Redundant   bool   `json:"redundant"`
 	Status      string `json:"status"`
+	// EndedAt is when the port ended (status cancelled); an importer
+	// refuses a configuration of an ended port.
+	EndedAt *time.Time `json:"ended_at,omitempty"`
 }
 
 // HubSettings are the deployment's settings that bound a configuration.

@@ -40,7 +40,7 @@ var composed = map[string]string{
 // every message they return is translated like a fault's.
 var messageFuncs = map[string][]string{
 	"internal/network": {"ParsePrefix", "ParseAddr", "ParsePrefixList", "ParsePorts", "parsePort", "admit", "ASNProblem", "JSONForm"},
-	"internal/text":    {"check"},
+	"internal/text":    {"check", "Reason"},
 }
 
 // passedOn are the message expressions that are not a fixed format because
