@@ -68,6 +68,12 @@ func (s *Operations) EndPortOn(ctx context.Context, op tenant.Operator, code str
 	if in.EndDate < s.today() {
 		return PortEnd{}, fault.Field("end_date", "end_date must be today or later (JST)")
 	}
+	// As a contract's termination date: a year typed wrong would keep the
+	// port (and its capacity) for ever.
+	today, _ := clock.ParseDate(s.today())
+	if latest := today.AddDate(catalog.TerminationYears, 0, 0).Format(clock.DateLayout); in.EndDate > latest {
+		return PortEnd{}, fault.Field("end_date", "end_date must be no later than %s (JST, %d years ahead)", latest, catalog.TerminationYears)
+	}
 	in.Reason = strings.TrimSpace(in.Reason)
 	if err := checkReason(in.Reason); err != nil {
 		return PortEnd{}, err

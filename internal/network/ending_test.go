@@ -229,6 +229,8 @@ func TestPortEndOnDate(t *testing.T) {
 
 		_, err := ops.EndPortOn(e.ctx, a.op, code, PortEndInput{EndDate: "2026-11-25", Reason: "x"})
 		wantFault(t, err, fault.Invalid, "today or later")
+		_, err = ops.EndPortOn(e.ctx, a.op, code, PortEndInput{EndDate: "9999-12-31", Reason: "x"})
+		wantFault(t, err, fault.Invalid, "no later than")
 		_, err = ops.EndPortOn(e.ctx, a.op, code, PortEndInput{EndDate: "28/11/2026", Reason: "x"})
 		wantFault(t, err, fault.Invalid, "YYYY-MM-DD")
 		_, err = ops.EndPortOn(e.ctx, a.op, code, PortEndInput{EndDate: "2026-11-28", Reason: " "})
