@@ -32,9 +32,9 @@ type ErasureList struct {
 // certificate, signed by the controller, and a restore believes the entry
 // only as far as the certificate verifies (lifecycle.Purger.PurgeListed).
 type Erasure struct {
-	CustomerID   string          `json:"customer_id"`
-	TerminatedOn string          `json:"terminated_on"`
-	FinishedAt   *string         `json:"finished_at"`
+	CustomerID   string  `json:"customer_id"`
+	TerminatedOn string  `json:"terminated_on"`
+	FinishedAt   *string `json:"finished_at"`
 	// Certificate is the signed document as stored, in a JSON string so
 	// that its bytes (which the signature covers) survive the file's
 	// indentation and escaping.
