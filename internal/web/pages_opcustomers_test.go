@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
@@ -194,8 +195,11 @@ func TestOpcCustomerFlow(t *testing.T) {
 	if k, _ := o.cat.GetContract(o.seed, tenanttest.Operator(cust), code); k.Status != "active" {
 		t.Fatalf("a refused cancellation changed the contract: %+v", k)
 	}
-	opcPost(t, op, kPath+"/cancel", url.Values{"form": {"cancel"}, "termination_date": {"2099-12-31"}, "reason": {"moving"}}, http.StatusSeeOther)
-	opcGet(t, op, kPath, http.StatusOK, `<dd id="opc-contract-termination">2099-12-31</dd>`, "state-cancelled", "moving")
+	// A year ahead: a termination date is at most five years away.
+	today, _ := clock.ParseDate(clock.Today())
+	term := today.AddDate(1, 0, 0).Format(clock.DateLayout)
+	opcPost(t, op, kPath+"/cancel", url.Values{"form": {"cancel"}, "termination_date": {term}, "reason": {"moving"}}, http.StatusSeeOther)
+	opcGet(t, op, kPath, http.StatusOK, `<dd id="opc-contract-termination">`+term+`</dd>`, "state-cancelled", "moving")
 }
 
 // TestOpcOtherCustomer: a customer's contract or port named under another
@@ -211,7 +215,7 @@ func TestOpcOtherCustomer(t *testing.T) {
 		opcGet(t, o.op, path, http.StatusNotFound)
 	}
 	opcPost(t, o.op, aBase+"/contracts/"+bks[0].ServiceCode+"/cancel",
-		url.Values{"form": {"cancel"}, "termination_date": {"2099-12-31"}, "reason": {"wrong customer"}}, http.StatusNotFound)
+		url.Values{"form": {"cancel"}, "termination_date": {clock.Today()}, "reason": {"wrong customer"}}, http.StatusNotFound)
 	if k, _ := o.cat.GetContract(o.seed, tenanttest.Operator(bPort.CustomerID), bks[0].ServiceCode); k.Status != "active" {
 		t.Fatalf("another customer's contract was cancelled: %+v", k)
 	}
