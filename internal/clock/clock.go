@@ -44,7 +44,11 @@ func Parse(s string) (time.Time, error) {
 func Show(t time.Time) string { return t.In(JST).Format(time.RFC3339) }
 
 // Today is the current calendar date in JST.
-func Today() string { return time.Now().In(JST).Format(DateLayout) }
+func Today() string { return Date(time.Now()) }
+
+// Date is the JST calendar date of t (YYYY-MM-DD): the day a dated job
+// counts t in.
+func Date(t time.Time) string { return t.In(JST).Format(DateLayout) }
 
 // ParseDate reads a JST calendar date such as a contract termination date.
 func ParseDate(s string) (time.Time, error) { return time.ParseInLocation(DateLayout, s, JST) }

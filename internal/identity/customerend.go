@@ -41,7 +41,7 @@ const endsBy = `status = 'terminated' AND terminated_on < ? AND ended_at IS NULL
 
 // dueEnds lists the customers to end at now, by termination date.
 func (s *Service) dueEnds(ctx context.Context, now time.Time) ([]string, error) {
-	rows, err := s.db.Query(ctx, `SELECT id FROM customers WHERE `+endsBy+` ORDER BY terminated_on, id`, jstDate(now))
+	rows, err := s.db.Query(ctx, `SELECT id FROM customers WHERE `+endsBy+` ORDER BY terminated_on, id`, clock.Date(now))
 	if err != nil {
 		return nil, fmt.Errorf("customers to end: %w", err)
 	}
@@ -56,8 +56,6 @@ func (s *Service) dueEnds(ctx context.Context, now time.Time) ([]string, error) 
 	}
 	return out, rows.Err()
 }
-
-func jstDate(t time.Time) string { return t.In(clock.JST).Format(clock.DateLayout) }
 
 // customerAccounts selects the IDs of one customer's accounts (argument:
 // the customer).
@@ -96,7 +94,7 @@ func DeleteCredentialsTx(ctx context.Context, tx *store.Tx, cust catalog.Custome
 func (s *Service) endCustomer(ctx context.Context, now time.Time, id string) (bool, error) {
 	ended := false
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		res, err := tx.Exec(ctx, `UPDATE customers SET ended_at = ? WHERE id = ? AND `+endsBy, clock.Store(now), id, jstDate(now))
+		res, err := tx.Exec(ctx, `UPDATE customers SET ended_at = ? WHERE id = ? AND `+endsBy, clock.Store(now), id, clock.Date(now))
 		if err != nil {
 			return err
 		}

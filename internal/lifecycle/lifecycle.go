@@ -92,9 +92,6 @@ func New(db *store.DB, log *audit.Log, keys *signing.Keyring, afterDays int) (*P
 // AfterDays is the configured day the erasure starts on.
 func (p *Purger) AfterDays() int { return p.after }
 
-// jstDate is the JST calendar date of t.
-func jstDate(t time.Time) string { return t.In(clock.JST).Format(clock.DateLayout) }
-
 // dueOn is the first day the erasure of a customer terminated on
 // terminatedOn may start: day p.after (day 1 is the day after).
 func (p *Purger) dueOn(terminatedOn string) (string, error) {
@@ -131,7 +128,7 @@ func (p *Purger) Due(ctx context.Context) ([]catalog.CustomerID, error) { return
 
 // due is Due at now.
 func (p *Purger) due(ctx context.Context, now time.Time) ([]catalog.CustomerID, error) {
-	today := jstDate(now)
+	today := clock.Date(now)
 	var out []catalog.CustomerID
 	seen := map[string]bool{}
 	rows, err := p.db.Query(ctx, `SELECT customer_id FROM erasures WHERE finished_at IS NULL ORDER BY started_at, customer_id`)
@@ -216,7 +213,7 @@ func (p *Purger) purge(ctx context.Context, cust catalog.CustomerID, now time.Ti
 	if cust == "" {
 		return false, errors.New("purge: no customer")
 	}
-	e, err := p.start(ctx, cust, jstDate(now))
+	e, err := p.start(ctx, cust, clock.Date(now))
 	if err != nil {
 		return false, err
 	}

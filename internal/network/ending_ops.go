@@ -402,7 +402,7 @@ func (s *Operations) EndJob() schedule.Job {
 // ("port:<id>"), then those contracts' hubs ("hub:<id>"), so that a run
 // ends a contract's ports before its hubs.
 func (s *Operations) dueEnds(ctx context.Context, now time.Time) ([]string, error) {
-	today := jstDate(now)
+	today := clock.Date(now)
 	var out []string
 	for _, q := range []struct{ prefix, query string }{
 		{"end:", `SELECT id FROM port_ends WHERE done_at IS NULL AND cancelled_at IS NULL AND end_date < ? ORDER BY end_date, id`},
@@ -436,7 +436,7 @@ func (s *Operations) dueEnds(ctx context.Context, now time.Time) ([]string, erro
 // item's done marker; it reports false when the item was already done or
 // is not due (cancelled meanwhile).
 func (s *Operations) doEnd(ctx context.Context, now time.Time, item string) (bool, error) {
-	today := jstDate(now)
+	today := clock.Date(now)
 	kind, id, _ := strings.Cut(item, ":")
 	done := false
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {

@@ -438,22 +438,9 @@ func backbonePeers(ctx context.Context, q store.Querier, cust catalog.CustomerID
 // lockRegion serialises the move with every placement and bandwidth
 // decision on the region's physical ports (lockPhysical).
 func (s *core) lockRegion(ctx context.Context, tx *store.Tx, region string) error {
-	rows, err := tx.Query(ctx, `SELECT pp.id FROM physical_ports pp JOIN hub_nodes n ON n.id = pp.node_id JOIN regions r ON r.id = n.region_id
+	ids, err := store.Strings(ctx, tx, `SELECT pp.id FROM physical_ports pp JOIN hub_nodes n ON n.id = pp.node_id JOIN regions r ON r.id = n.region_id
 		WHERE r.code = ?`, region)
 	if err != nil {
-		return err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	return lockPhysical(ctx, tx, ids...)

@@ -104,7 +104,7 @@ func New(db *store.DB, log *audit.Log, s Settings) *Service {
 func (s *core) Settings() Settings { return s.settings }
 
 // today is the JST calendar date of the service clock.
-func (s *core) today() string { return s.now().In(clock.JST).Format(clock.DateLayout) }
+func (s *core) today() string { return clock.Date(s.now()) }
 
 // facts loads what the catalog says the customer bought, with each port's
 // contracted speed as of today (bandwidth changes that took effect included).

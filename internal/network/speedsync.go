@@ -33,7 +33,7 @@ func (s *Operations) SpeedJob() schedule.Job {
 // the catalog does not show yet, oldest first.
 func (s *Operations) dueSpeedChanges(ctx context.Context, now time.Time) ([]string, error) {
 	rows, err := s.db.Query(ctx, `SELECT id FROM bandwidth_changes WHERE status = 'pending' AND applied_at IS NULL AND effective_date <= ?
-		ORDER BY effective_date, requested_at, id`, jstDate(now))
+		ORDER BY effective_date, requested_at, id`, clock.Date(now))
 	if err != nil {
 		return nil, fmt.Errorf("due speed changes: %w", err)
 	}
@@ -58,7 +58,7 @@ func (s *Operations) dueSpeedChanges(ctx context.Context, now time.Time) ([]stri
 // one — and records the audit entry. It reports false when the change was
 // already applied, cancelled or is not due.
 func (s *Operations) applySpeedChange(ctx context.Context, now time.Time, id string) (bool, error) {
-	today := jstDate(now)
+	today := clock.Date(now)
 	applied := false
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		res, err := tx.Exec(ctx, `UPDATE bandwidth_changes SET applied_at = ?
@@ -118,5 +118,3 @@ func (s *Operations) SyncSpeeds(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
-
-func jstDate(t time.Time) string { return t.In(clock.JST).Format(clock.DateLayout) }

@@ -30,22 +30,9 @@ const vlanInUse = "VLAN %d is already in use on the physical connection this por
 // region and kind), so an apply and a placement, or two applies, cannot both
 // pass the check against the same free VLAN.
 func lockVLANs(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) error {
-	rows, err := tx.Query(ctx, `SELECT pp.id FROM physical_ports pp JOIN hub_nodes n ON n.id = pp.node_id
+	ids, err := store.Strings(ctx, tx, `SELECT pp.id FROM physical_ports pp JOIN hub_nodes n ON n.id = pp.node_id
 		WHERE pp.kind <> 'onprem' AND n.region_id IN (SELECT region_id FROM hubs WHERE customer_id = ?)`, cust)
 	if err != nil {
-		return err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	return lockPhysical(ctx, tx, ids...)
