@@ -35,6 +35,12 @@ const (
 	ActBackupsManage    Action = "backups.manage"    // operator: list the platform backups and make one now
 	ActErasuresRead     Action = "erasures.read"     // operator, security officer: terminated customers' erasures and deletion certificates
 	ActKeysRotate       Action = "keys.rotate"       // security officer: rotate the controller's signing key
+	ActNoticesRead      Action = "notices.read"      // the customer's announcements and incidents (panel, API, feed)
+	ActNoticesSettings  Action = "notices.settings"  // the customer's notice contacts, feed tokens and notification log
+	ActNoticesManage    Action = "notices.manage"    // operator: announcements, incidents, automatic drafts, the notification log
+	ActNoticesApprove   Action = "notices.approve"   // security officer: approve a short-notice change; read notices incl. security incidents
+	ActReportsFile      Action = "reports.file"      // the customer's own reports to the operator: file, reply, read
+	ActReportsManage    Action = "reports.manage"    // operator: the queue of customers' reports: read, reply, set status
 
 	// The hub service model (saved data and the operator's capacity view).
 	ActNetworkRead  Action = "network.read"       // the customer's hub configuration, versions, reviews
@@ -88,6 +94,12 @@ var actions = []ActionInfo{
 	{ActAuditRead, "the whole audit log", "read, verify the chain, export evidence", "management"},
 	{ActErasuresRead, "erasures of terminated customers", "list erasures and their steps; read a customer's signed deletion certificate (the records of what was erased, never the erased data)", "management"},
 	{ActKeysRotate, "the controller's signing key", "rotate: a new key signs from then on; the retired public keys stay published so that what they signed still verifies", "management"},
+	{ActNoticesRead, "the customer's notices", "read the announcements and incidents that reach the customer, with their history; the Atom feed", "customer"},
+	{ActNoticesSettings, "the customer's notice settings", "add and remove notice contacts; create and revoke feed tokens; read the customer's part of the notification log", "customer"},
+	{ActNoticesManage, "announcements and incidents", "draft, preview the affected customers, publish, update, cancel; confirm automatic drafts; read the whole notification log", "management"},
+	{ActNoticesApprove, "short-notice changes and security incidents", "approve, with a reason, publishing a planned change inside the minimum notice period; read every notice, security incidents included", "management"},
+	{ActReportsFile, "the customer's reports to the operator", "file (with an optional attachment), reply, read their status and thread", "customer"},
+	{ActReportsManage, "customers' reports", "read the queue, reply, set the status", "management"},
 }
 
 // RoleInfo describes a role for docs/roles.md.
@@ -122,13 +134,14 @@ var roles = []RoleInfo{
 // staff.manage reaches operators, officers.manage reaches security officers.
 var permissions = map[Role][]Action{
 	RoleOpsAdmin: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActAccountsRead, ActAccountsManage, ActSecurityManage,
-		ActDevicesManage, ActAuditOwn, ActNetworkRead, ActNetworkEdit, ActLockBreak},
-	RoleAdmin: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead, ActNetworkEdit},
-	RoleUser:  {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead},
+		ActDevicesManage, ActAuditOwn, ActNetworkRead, ActNetworkEdit, ActLockBreak, ActNoticesRead, ActNoticesSettings, ActReportsFile},
+	RoleAdmin: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead, ActNetworkEdit, ActNoticesRead, ActReportsFile},
+	RoleUser:  {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead, ActNoticesRead, ActReportsFile},
 	RoleOperator: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage,
-		ActCapacityRead, ActMailRead, ActJobsRead, ActBreakGlassOpen, ActRecoveryRequest, ActBackupsManage, ActErasuresRead},
+		ActCapacityRead, ActMailRead, ActJobsRead, ActBreakGlassOpen, ActRecoveryRequest, ActBackupsManage, ActErasuresRead,
+		ActNoticesManage, ActReportsManage},
 	RoleSecurityOfficer: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActAuditRead, ActOfficersManage, ActRecoveryApprove,
-		ActErasuresRead, ActKeysRotate},
+		ActErasuresRead, ActKeysRotate, ActNoticesApprove},
 	RoleMFAPending: {ActMFA, ActFactorEnrol},
 	RoleBreakGlass: {ActNetworkRead},
 }

@@ -80,6 +80,8 @@ var Kept = []KeptRecord{
 	{"audit_events", "the audit log, append-only and hash-chained; the customer's personal fields in it are erased with its key"},
 	{"erasures", "the erasure list and the signed deletion certificate (evidence of the erasure; re-applied after a restore)"},
 	{"erasure_steps", "the classes erased and their counts (the certificate's figures)"},
+	{"notices", "the operator's announcements and incidents: a scope chosen by customer names the customer's ID; no personal data"},
+	{"notice_updates", "the history of those announcements and incidents (the operator's record of what was announced when)"},
 	{"job_runs", "the scheduler's run records: a failed run's error may name the customer's ID, an opaque identifier"},
 }
 

@@ -98,6 +98,27 @@ func seedCustomer(t *testing.T, db *store.DB, tag string, n int, terminatedOn st
 	execSQL(t, db, `INSERT INTO account_recoveries (id, customer_id, status, reason, login_id, display_name, email, language, requested_by,
 		requested_by_login, requested_at, expires_at, account_id) VALUES (?, ?, 'approved', 'locked out', ?, 'Person', ?, 'ja', ?, 'operator', ?, ?, ?)`,
 		"rec_"+tag, c, f.logins[0], f.emails[0], operatorAccount, now, now, f.accounts[0])
+	// Notices: the operator's notice (kept: its scope names the customer),
+	// whom it reached, the mails it caused, and the customer's contacts,
+	// feed token and report with a message and an attachment.
+	execSQL(t, db, `INSERT INTO notices (id, kind, category, status, title_ja, title_en, body_ja, body_en, scope, created_by, created_at, updated_at, revision)
+		VALUES (?, 'announcement', 'maintenance', 'published', 't', 't', 'b', 'b', ?, ?, ?, ?, 2)`,
+		"ntc_"+tag, `{"customers":["`+c+`"]}`, operatorAccount, now, now)
+	execSQL(t, db, `INSERT INTO notice_updates (notice_id, seq, kind, status, title_ja, title_en, body_ja, body_en, at, by_account)
+		VALUES (?, 2, 'publish', 'published', 't', 't', 'b', 'b', ?, ?)`, "ntc_"+tag, now, operatorAccount)
+	execSQL(t, db, `INSERT INTO notice_customers (notice_id, customer_id, since_seq, reasons) VALUES (?, ?, 2, '[]')`, "ntc_"+tag, c)
+	execSQL(t, db, `INSERT INTO notice_deliveries (id, notice_id, seq, customer_id, recipient, language, mail_id, thread_root, created_at)
+		VALUES (?, ?, 2, ?, ?, 'ja', 'mail_x', 'mail_x@tsunagi', ?)`, "nd_"+tag, "ntc_"+tag, c, f.emails[0], now)
+	execSQL(t, db, `INSERT INTO notice_contacts (id, customer_id, email, name, language, created_at, created_by) VALUES (?, ?, ?, 'NOC', 'en', ?, ?)`,
+		"nc_"+tag, c, "noc-"+f.emails[0], now, f.accounts[0])
+	execSQL(t, db, `INSERT INTO notice_feed_tokens (id, customer_id, token_hash, label, created_at, created_by) VALUES (?, ?, ?, 'rss', ?, ?)`,
+		"nft_"+tag, c, "h_"+tag, now, f.accounts[0])
+	execSQL(t, db, `INSERT INTO reports (id, number, customer_id, category, subject, status, created_by, created_at, updated_at)
+		VALUES (?, ?, ?, 'outage', 's', 'open', ?, ?, ?)`, "rep_"+tag, n, c, f.accounts[0], now, now)
+	execSQL(t, db, `INSERT INTO report_messages (report_id, seq, customer_id, author_side, author_id, author_name, body, created_at)
+		VALUES (?, 1, ?, 'customer', ?, ?, 'b', ?)`, "rep_"+tag, c, f.accounts[0], f.logins[0], now)
+	execSQL(t, db, `INSERT INTO report_attachments (id, report_id, seq, customer_id, filename, content_type, size, sha256, content, created_at)
+		VALUES (?, ?, 1, ?, 'a.txt', 'text/plain', 1, 'x', 'x', ?)`, "ra_"+tag, "rep_"+tag, c, now)
 	execSQL(t, db, `INSERT INTO net_versions (customer_id, version, base_version, config, review, applied_at, applied_by) VALUES (?, 1, 0, '{}', '{}', ?, ?)`,
 		c, now, f.logins[0])
 	execSQL(t, db, `INSERT INTO net_drafts (customer_id, base_version, config, updated_at, updated_by) VALUES (?, 1, '{}', ?, ?)`, c, now, f.logins[0])

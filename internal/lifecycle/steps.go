@@ -22,6 +22,8 @@ const (
 	ClassDevices     = "device_certificates"    // registered device certificates
 	ClassBreakGlass  = "break_glass_grants"     // operators' grants to the customer's saved data
 	ClassRecoveries  = "account_recoveries"     // recovery requests for its operations administrator
+	ClassNotices     = "notice_records"         // notice contacts, feed tokens, the notification log, which notices reached it
+	ClassReports     = "reports"                // its reports to the operator, their messages and attachments
 	ClassNotice      = "erasure_notice"         // the notice to the operations administrators (no rows erased)
 	ClassCredentials = "credentials"            // sessions, API tokens, second factors, setup links, login throttling
 	ClassAccounts    = "accounts"               // the accounts themselves
@@ -62,6 +64,10 @@ var steps = []step{
 	{ClassDevices, true, deleting(`DELETE FROM device_certificates WHERE customer_id = ?`)},
 	{ClassBreakGlass, true, deleting(`DELETE FROM break_glass_grants WHERE customer_id = ?`)},
 	{ClassRecoveries, true, deleting(`DELETE FROM account_recoveries WHERE customer_id = ?`)},
+	{ClassNotices, true, deleting(`DELETE FROM notice_deliveries WHERE customer_id = ?`, `DELETE FROM notice_customers WHERE customer_id = ?`,
+		`DELETE FROM notice_contacts WHERE customer_id = ?`, `DELETE FROM notice_feed_tokens WHERE customer_id = ?`)},
+	{ClassReports, true, deleting(`DELETE FROM report_attachments WHERE customer_id = ?`, `DELETE FROM report_messages WHERE customer_id = ?`,
+		`DELETE FROM reports WHERE customer_id = ?`)},
 	// The contracts stay as the contract record; the reason typed at
 	// cancellation is free text that may name people, and goes.
 	{ClassNotes, true, deleting(`UPDATE contracts SET cancel_reason = '' WHERE customer_id = ? AND cancel_reason <> ''`)},

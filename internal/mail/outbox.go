@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/clock"
@@ -34,7 +36,22 @@ type Message struct {
 	Subject    string
 	Body       string    // plain text
 	After      time.Time // not sent before this time; zero: at once
+	// References are the Message-IDs (MessageID, without angle brackets)
+	// of the earlier mails of the same thread to the same recipient,
+	// oldest first: the message answers the last (In-Reply-To) and
+	// names them all (References), so that a notice's updates and a
+	// report's replies thread in the recipient's mail client.
+	References []string
 }
+
+// MessageID is the Message-ID (without angle brackets) of the outbox entry
+// id: stable, so that a mail re-sent after a crash is recognisably the
+// same one and a later mail can name it in References.
+func MessageID(id string) string { return id + "@tsunagi" }
+
+// refsRE is what a reference may hold: an outbox ID at tsunagi, nothing
+// that could end a header line or open another.
+var refsRE = regexp.MustCompile(`^[a-z]+_[a-z2-7]+@tsunagi$`)
 
 // Statuses of an outbox entry.
 const (
@@ -71,6 +88,11 @@ func Enqueue(ctx context.Context, tx *store.Tx, m Message) (string, error) {
 	if m.Language != "ja" && m.Language != "en" {
 		m.Language = "ja"
 	}
+	for _, r := range m.References {
+		if !refsRE.MatchString(r) {
+			return "", fmt.Errorf("mail: reference %q is not a tsunagi Message-ID", r)
+		}
+	}
 	id := ids.New("mail")
 	now := clock.Store(clock.Now())
 	next := now
@@ -82,8 +104,9 @@ func Enqueue(ctx context.Context, tx *store.Tx, m Message) (string, error) {
 		cust = m.CustomerID
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO mail_outbox (id, customer_id, cause, recipient, language, subject, body, status,
-		attempts, next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', ?)`,
-		id, cust, m.Cause, m.To, m.Language, m.Subject, tx.Secrets().Seal(m.Body, bodyContext(id)), next, now); err != nil {
+		attempts, next_attempt_at, last_error, created_at, refs) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', ?, ?)`,
+		id, cust, m.Cause, m.To, m.Language, m.Subject, tx.Secrets().Seal(m.Body, bodyContext(id)), next, now,
+		strings.Join(m.References, " ")); err != nil {
 		return "", fmt.Errorf("mail: enqueue: %w", err)
 	}
 	return id, nil
@@ -126,6 +149,7 @@ type Entry struct {
 	CreatedAt     time.Time  `json:"created_at"`
 	SentAt        *time.Time `json:"sent_at,omitempty"`
 	body          string
+	refs          string
 }
 
 // Outbox reads and updates the outbox.
@@ -134,14 +158,14 @@ type Outbox struct{ db *store.DB }
 // NewOutbox returns the outbox kept in db.
 func NewOutbox(db *store.DB) *Outbox { return &Outbox{db: db} }
 
-const entryCols = `id, customer_id, cause, recipient, language, subject, status, attempts, next_attempt_at, last_error, created_at, sent_at, body`
+const entryCols = `id, customer_id, cause, recipient, language, subject, status, attempts, next_attempt_at, last_error, created_at, sent_at, body, refs`
 
 func scanEntry(s interface{ Scan(...any) error }) (Entry, error) {
 	var e Entry
 	var cust, sent *string
 	var next, created string
 	if err := s.Scan(&e.ID, &cust, &e.Cause, &e.Recipient, &e.Language, &e.Subject, &e.Status, &e.Attempts, &next,
-		&e.LastError, &created, &sent, &e.body); err != nil {
+		&e.LastError, &created, &sent, &e.body, &e.refs); err != nil {
 		return Entry{}, err
 	}
 	if cust != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -84,7 +85,17 @@ func compose(from, id string, m Message, opts ...gomail.MsgOption) (*gomail.Msg,
 		return nil, &PermanentError{err}
 	}
 	msg.Subject(m.Subject)
-	msg.SetMessageIDWithValue(id + "@tsunagi")
+	msg.SetMessageIDWithValue(MessageID(id))
+	if n := len(m.References); n > 0 {
+		// Enqueue admitted only tsunagi Message-IDs: nothing here can
+		// break the header.
+		refs := make([]string, n)
+		for i, r := range m.References {
+			refs[i] = "<" + r + ">"
+		}
+		msg.SetGenHeaderPreformatted(gomail.HeaderInReplyTo, refs[n-1])
+		msg.SetGenHeaderPreformatted(gomail.HeaderReferences, strings.Join(refs, " "))
+	}
 	msg.SetDate()
 	msg.SetBodyString(gomail.TypeTextPlain, m.Body)
 	return msg, nil
@@ -199,7 +210,8 @@ func (s *Sender) Drain(ctx context.Context) (int, error) {
 }
 
 func (s *Sender) deliver(ctx context.Context, e Entry) error {
-	m := Message{CustomerID: e.CustomerID, Cause: e.Cause, To: e.Recipient, Language: e.Language, Subject: e.Subject, Body: e.body}
+	m := Message{CustomerID: e.CustomerID, Cause: e.Cause, To: e.Recipient, Language: e.Language, Subject: e.Subject, Body: e.body,
+		References: strings.Fields(e.refs)}
 	err := s.Transport.Send(ctx, e.ID, m)
 	// The outcome is recorded even if ctx has just ended.
 	wctx := context.WithoutCancel(ctx)
