@@ -25,6 +25,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/logging"
 	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
 	"github.com/tsunagi-net/tsunagi/internal/signing"
 	"github.com/tsunagi-net/tsunagi/internal/store"
@@ -189,6 +190,12 @@ func serve(ctx context.Context, f serveFlags) error {
 	if backups != nil {
 		purger.Recorded = func(ctx context.Context) error { return backup.WriteErasureList(ctx, backups.Dir(), db) }
 	}
+	noticeCfg := notice.Config{
+		CustomerLink: func(path string) string { return ids.Link(identity.CustomerSide, path) },
+		MgmtLink:     func(path string) string { return ids.Link(identity.OperatorSide, path) },
+	}
+	notices := notice.New(db, auditLog, noticeCfg)
+	reports := notice.NewReports(db, auditLog, noticeCfg)
 	scheduled := append([]schedule.Job{netSvc.Operations.SpeedJob(), ids.EndJob(), ids.TokenReminderJob(), purger.Job(),
 		netSvc.Operations.EndJob()},
 		backupJobs(backups)...)
@@ -204,7 +211,8 @@ func serve(ctx context.Context, f serveFlags) error {
 		AgentAddr: f.agentListen, AgentTLS: web.AgentTLS(tlsCfg, nodes), AgentAllow: agentAllow},
 		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log,
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc,
-			Jobs: jobs, Changes: db.Changes(), Backups: backups, Purger: purger, Keys: keys})
+			Jobs: jobs, Changes: db.Changes(), Backups: backups, Purger: purger, Keys: keys,
+			Notices: notices, Reports: reports})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err

@@ -39,3 +39,7 @@ func tokenReminderMail(lang, to, loginID, name string, exp time.Time) (mail.Mess
 	return templateMail("token-remind", "token.remind", lang, to, struct{ Name, LoginID, Expires, Date string }{
 		Name: name, LoginID: loginID, Expires: clock.Show(exp), Date: exp.In(clock.JST).Format(clock.DateLayout)})
 }
+
+// Link is the address of path on side's listener, as mails write it
+// (--customer-url and --mgmt-url, else the listeners' own addresses).
+func (s *Service) Link(side Side, path string) string { return s.link(side, path) }

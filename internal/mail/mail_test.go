@@ -2,134 +2,17 @@ package mail
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 
 	"github.com/tsunagi-net/tsunagi/internal/clock"
+	"github.com/tsunagi-net/tsunagi/internal/smtptest"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
-	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
 )
-
-// mta is a real SMTP server (github.com/emersion/go-smtp) on loopback that
-// requires AUTH PLAIN over TLS and records what it accepts. Recipients steer
-// it: busy@ gets a 451 on its first attempt, nobody@ always a 550.
-type mta struct {
-	mu       sync.Mutex // guards the fields below
-	received []received
-	busySeen map[string]int
-}
-
-type received struct {
-	from, to, data, user string
-	tls                  bool
-}
-
-type mtaSession struct {
-	m     *mta
-	c     *smtp.Conn
-	user  string
-	from  string
-	rcpts []string
-}
-
-func (s *mtaSession) AuthMechanisms() []string { return []string{sasl.Plain} }
-func (s *mtaSession) Auth(mech string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(identity, user, pass string) error {
-		if user != "tsunagi" || pass != "mail-secret" {
-			return errors.New("bad credentials")
-		}
-		s.user = user
-		return nil
-	}), nil
-}
-func (s *mtaSession) Reset()        { s.from, s.rcpts = "", nil }
-func (s *mtaSession) Logout() error { return nil }
-func (s *mtaSession) Mail(from string, _ *smtp.MailOptions) error {
-	if s.user == "" {
-		return smtp.ErrAuthRequired
-	}
-	s.from = from
-	return nil
-}
-func (s *mtaSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	switch {
-	case strings.HasPrefix(to, "nobody@"):
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
-	case strings.HasPrefix(to, "busy@"):
-		s.m.mu.Lock()
-		s.m.busySeen[to]++
-		n := s.m.busySeen[to]
-		s.m.mu.Unlock()
-		if n == 1 {
-			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
-		}
-	}
-	s.rcpts = append(s.rcpts, to)
-	return nil
-}
-func (s *mtaSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	_, isTLS := s.c.TLSConnectionState()
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
-	for _, to := range s.rcpts {
-		s.m.received = append(s.m.received, received{from: s.from, to: to, data: string(b), user: s.user, tls: isTLS})
-	}
-	return nil
-}
-
-func (m *mta) got() []received {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]received(nil), m.received...)
-}
-
-// startMTA serves SMTP on loopback: STARTTLS on a plain listener, or TLS from
-// the first byte when implicit. It returns the port and a client TLS config
-// that trusts the server.
-func startMTA(t *testing.T, implicit bool) (*mta, int, *tls.Config) {
-	t.Helper()
-	cert, _, err := tlsutil.SelfSigned(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &mta{busySeen: map[string]int{}}
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &mtaSession{m: m, c: c}, nil }))
-	srv.Domain = "localhost"
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	var l net.Listener
-	l, err = net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if implicit {
-		l = tls.NewListener(l, srv.TLSConfig)
-	}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { srv.Close() })
-	leaf, err := x509.ParseCertificate(cert.Certificate[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(leaf)
-	return m, l.Addr().(*net.TCPAddr).Port, &tls.Config{RootCAs: roots, ServerName: "localhost", MinVersion: tls.VersionTLS12}
-}
 
 func enqueue(t *testing.T, db *store.DB, to string) string {
 	t.Helper()
@@ -168,7 +51,8 @@ func TestSenderSMTP(t *testing.T) {
 }
 
 func testSender(t *testing.T, db *store.DB, implicit bool) {
-	m, port, tc := startMTA(t, implicit)
+	m := smtptest.Start(t, smtptest.Options{Implicit: implicit})
+	port, tc := m.Port, m.Client
 	mode := TLSStartTLS
 	if implicit {
 		mode = TLSImplicit
@@ -217,23 +101,24 @@ func testSender(t *testing.T, db *store.DB, implicit bool) {
 	if e := status(t, o, busy); e.Status != Sent || e.Attempts != 2 {
 		t.Errorf("retry: %+v", e)
 	}
-	got := m.got()
+	got := m.Received()
 	if len(got) != 3 {
 		t.Fatalf("server received %d messages, want 3: %+v", len(got), got)
 	}
 	for _, r := range got {
-		if !r.tls || r.user != "tsunagi" || r.from != "noreply@tsunagi.example" {
+		if !r.TLS || r.User != "tsunagi" || r.From != "noreply@tsunagi.example" {
 			t.Errorf("delivery without TLS or AUTH: %+v", r)
 		}
-		if !strings.Contains(r.data, "Message-ID: <mail_") || !strings.Contains(r.data, "Subject: Hello "+r.to) {
-			t.Errorf("message: %s", r.data)
+		if !strings.HasPrefix(r.Header.Get("Message-ID"), "<mail_") || r.Subject() != "Hello "+r.To {
+			t.Errorf("message: %s", r.Data)
 		}
 	}
 }
 
 func TestSenderRestartDeliversOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		m, port, tc := startMTA(t, false)
+		m := smtptest.Start(t, smtptest.Options{})
+		port, tc := m.Port, m.Client
 		o := NewOutbox(db)
 		id := enqueue(t, db, "carol@example.jp")
 		// The first controller claims the message and is killed before the
@@ -265,7 +150,7 @@ func TestSenderRestartDeliversOnce(t *testing.T) {
 		if e := status(t, o, id); e.Status != Sent {
 			t.Fatalf("after restart: %+v", e)
 		}
-		if got := m.got(); len(got) != 1 {
+		if got := m.Received(); len(got) != 1 {
 			t.Fatalf("delivered %d times", len(got))
 		}
 	})
@@ -398,5 +283,56 @@ func TestListNewestFirst(t *testing.T) {
 		if page, err := o.List(ctx, "", "mail_unknown", 10); err != nil || len(page) != 0 {
 			t.Fatalf("unknown after: %v %v", page, err)
 		}
+	})
+}
+
+// TestThreadedMail: a mail that names earlier ones answers the last
+// (In-Reply-To) and lists them all (References), as the server receives
+// it; a reference that is not a tsunagi Message-ID is refused.
+func TestThreadedMail(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		m := smtptest.Start(t, smtptest.Options{})
+		tr, err := NewSMTP(SMTPConfig{Host: "127.0.0.1", Port: m.Port, Username: smtptest.User, Password: smtptest.Password,
+			From: "noreply@tsunagi.example", TLSConfig: m.Client})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		first := enqueue(t, db, "erin@example.jp")
+		var second string
+		err = db.InTx(ctx, func(tx *store.Tx) error {
+			second, err = Enqueue(ctx, tx, Message{Cause: "test", To: "erin@example.jp", Subject: "Re", Body: "b",
+				References: []string{MessageID(first)}})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.InTx(ctx, func(tx *store.Tx) error {
+			_, err := Enqueue(ctx, tx, Message{Cause: "test", To: "erin@example.jp", Subject: "x", Body: "b",
+				References: []string{"x@evil\r\nBcc: mallory@example.net"}})
+			return err
+		})
+		if err == nil {
+			t.Error("a reference with a line break was queued")
+		}
+		s := &Sender{Outbox: NewOutbox(db), Transport: tr}
+		if _, err := s.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got := m.To("erin@example.jp")
+		if len(got) != 2 {
+			t.Fatalf("received %d", len(got))
+		}
+		for _, r := range got {
+			if r.Header.Get("Message-ID") != "<"+MessageID(second)+">" {
+				continue
+			}
+			if r.Header.Get("In-Reply-To") != "<"+MessageID(first)+">" || r.Header.Get("References") != "<"+MessageID(first)+">" {
+				t.Errorf("threading headers: %q %q", r.Header.Get("In-Reply-To"), r.Header.Get("References"))
+			}
+			return
+		}
+		t.Errorf("the reply was not received: %+v", got)
 	})
 }

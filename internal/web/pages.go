@@ -46,6 +46,8 @@ func (s *Server) customerPages() []pageRoute {
 		s.accountPages(),
 		s.docPages(),
 		s.purgeCustomerPages(),
+		s.noticeCustomerPages(),
+		s.reportCustomerPages(),
 	)
 }
 
@@ -61,6 +63,8 @@ func (s *Server) operatorPages() []pageRoute {
 		s.nodesPages(),
 		s.purgePages(),
 		s.opEndingPages(),
+		s.noticeOpPages(),
+		s.reportOpPages(),
 	)
 }
 
@@ -101,6 +105,9 @@ var navigation = map[identity.Side][]struct {
 		{"/export", "nav.export", identity.ActNetworkRead},
 		{"/accounts", "nav.accounts", identity.ActAccountsRead},
 		{"/security", "nav.security", identity.ActSecurityManage},
+		{"/notices", "nav.notices", identity.ActNoticesRead},
+		{"/reports", "nav.reports", identity.ActReportsFile},
+		{"/notice-settings", "nav.notice_settings", identity.ActNoticesSettings},
 		{"/audit", "nav.audit", identity.ActAuditOwn},
 		{"/docs", "nav.docs", identity.ActSelf},
 		{"/me", "nav.me", identity.ActSelf},
@@ -112,6 +119,9 @@ var navigation = map[identity.Side][]struct {
 		{"/capacity", "nav.capacity", identity.ActCapacityRead},
 		{"/nat-pools", "nav.nat_pools", identity.ActCapacityRead},
 		{"/customers", "nav.customers", identity.ActCatalogManage},
+		{"/notices", "nav.op_notices", identity.ActNoticesManage},
+		{"/notice-approvals", "nav.notice_approvals", identity.ActNoticesApprove},
+		{"/reports", "nav.op_reports", identity.ActReportsManage},
 		{"/staff", "nav.staff", identity.ActStaffManage},
 		{"/officers", "nav.officers", identity.ActOfficersManage},
 		{"/recoveries", "nav.recoveries", identity.ActRecoveryApprove},

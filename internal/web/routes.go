@@ -72,6 +72,8 @@ func (s *Server) customerRoutes() []route {
 		route{"GET", "/api/v1/accounts", identity.ActAccountsRead, s.myAccounts},
 	)
 	routes = append(routes, s.identityCustomerRoutes()...)
+	routes = append(routes, s.noticeCustomerRoutes()...)
+	routes = append(routes, s.reportCustomerRoutes()...)
 	return append(routes, s.networkCustomerRoutes()...)
 }
 
@@ -114,6 +116,8 @@ func (s *Server) mgmtRoutes() []route {
 	routes = append(routes, s.identityMgmtRoutes()...)
 	routes = append(routes, s.nodeLifecycleRoutes()...)
 	routes = append(routes, s.purgeMgmtRoutes()...)
+	routes = append(routes, s.noticeMgmtRoutes()...)
+	routes = append(routes, s.reportMgmtRoutes()...)
 	return append(routes, s.networkMgmtRoutes()...)
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
 	"github.com/tsunagi-net/tsunagi/internal/signing"
 	"github.com/tsunagi-net/tsunagi/internal/web/panel"
@@ -89,7 +90,12 @@ type Deps struct {
 	// answering 503.
 	Purger *lifecycle.Purger
 	Keys   *signing.Keyring
-	Log    *slog.Logger
+	// Notices are the announcements, incidents, notice contacts, feeds
+	// and the notification log; Reports the customers' reports to the
+	// operator. Nil leaves their routes answering 503.
+	Notices *notice.Service
+	Reports *notice.Reports
+	Log     *slog.Logger
 }
 
 // Server serves both listeners.
