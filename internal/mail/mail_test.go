@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/smtptest"
 	"github.com/tsunagi-net/tsunagi/internal/store"
