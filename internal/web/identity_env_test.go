@@ -25,6 +25,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
 	"github.com/tsunagi-net/tsunagi/internal/signing"
 	"github.com/tsunagi-net/tsunagi/internal/store"
@@ -51,6 +52,7 @@ type idEnv struct {
 	// backupDir is where the backups go.
 	backupDir string
 	purger    *lifecycle.Purger // the erasure after termination (purge-after 30 days)
+	notices   *notice.Service   // announcements and incidents (default minimum notice period)
 }
 
 // testArgon2 keeps tests fast; the benchmark uses the defaults.
@@ -89,12 +91,13 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 	e.jobs = jobs
 	e.backupDir = filepath.Join(t.TempDir(), "backups")
 	e.backups = newTestBackups(t, db, e.audit, e.backupDir)
+	e.notices = notice.New(db, e.audit, notice.Config{})
 	e.srv = New(Config{CustomerAddr: "127.0.0.1:0", MgmtAddr: "127.0.0.1:0",
 		MgmtAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		TLS:       serverTLS(cert), ShutdownGrace: 5 * time.Second},
 		Deps{DB: db, Catalog: e.cat, Identity: e.idn, Audit: e.audit, Fleet: fl, Log: slog.New(slog.DiscardHandler),
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, Jobs: jobs, Backups: e.backups,
-			Purger: e.purger, Keys: keys})
+			Purger: e.purger, Keys: keys, Notices: e.notices})
 	ls, err := e.srv.Listen()
 	if err != nil {
 		t.Fatal(err)

@@ -340,7 +340,7 @@ func opnTime(field, v string) (*time.Time, error) {
 // refusal naming anything else is shown above the form with its field, so
 // that no message is lost.
 var opnFormFields = []string{"category", "severity", "title_ja", "title_en", "body_ja", "body_en", "starts_at", "ends_at",
-	"regions", "nodes", "physical_ports", "hubs", "customers", "affects_forwarding", "security", "data_affected"}
+	"regions", "nodes", "physical_ports", "hubs", "customers", "scope", "affects_forwarding", "security", "data_affected"}
 
 func opnFieldError(err error) error {
 	f, ok := fault.As(err)

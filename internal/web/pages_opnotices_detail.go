@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"net/url"
-	"slices"
 
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/notice"
@@ -87,7 +86,7 @@ func (s *Server) opnNoticeForm(w http.ResponseWriter, r *http.Request, flash str
 		if derr != nil {
 			return derr
 		}
-		d.Changed = r.PostForm.Get("form") == "publish" && fault.Is(err, fault.Conflict)
+		d.Changed = classify(err).Code == "scope_changed"
 		return s.renderRefused(w, r, "opnotice-notice", d, err)
 	}
 	return redirect(w, r, "/notices/"+url.PathEscape(r.PathValue("id")), flash)
@@ -142,27 +141,23 @@ func (s *Server) opnApprovalsData(r *http.Request) (opnApprovalsData, error) {
 		return d, err
 	}
 	ctx := r.Context()
-	drafts, err := svc.List(ctx, notice.Query{Status: notice.StatusDraft, Limit: opnPageSize})
+	a, err := svc.Approvals(ctx)
 	if err != nil {
 		return d, err
 	}
-	for _, n := range drafts {
-		if n.StartsAt == nil || n.ApprovedAt != nil {
-			continue
-		}
+	d.Security = a.Security
+	for _, n := range a.Pending {
+		// The preview names the customers the officer approves telling
+		// at short notice.
 		p, err := svc.Preview(ctx, n.ID)
 		if f := classify(err); err != nil && (f.Kind == fault.Internal || f.Kind == fault.Unavailable) {
 			return d, err
 		}
-		// A draft whose scope reaches nobody cannot be published: there
-		// is nothing to approve yet.
-		if err == nil && p.NeedsApproval {
+		if err == nil {
 			d.Waiting = append(d.Waiting, opnWaiting{n, p})
 		}
 	}
-	slices.SortFunc(d.Waiting, func(a, b opnWaiting) int { return a.Notice.StartsAt.Compare(*b.Notice.StartsAt) })
-	d.Security, err = svc.List(ctx, notice.Query{Kind: notice.Incident, Security: true, Limit: opnPageSize})
-	return d, err
+	return d, nil
 }
 
 func (s *Server) opnApprovals(w http.ResponseWriter, r *http.Request) error {
