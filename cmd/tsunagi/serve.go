@@ -40,6 +40,7 @@ type serveFlags struct {
 	tlsNames                                   []string
 	demo                                       bool
 	purgeAfter                                 string
+	noticeMinDays                              int
 	id                                         identityFlags
 	backup                                     backupFlags
 }
@@ -78,6 +79,8 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&f.purgeAfter, "purge-after-days", envOr("TSUNAGI_PURGE_AFTER_DAYS", strconv.Itoa(lifecycle.DefaultAfterDays)),
 		"day after the last termination date on which a terminated customer's data is erased (1–90; day 1 is the day after; never later than day 90)")
+	cmd.Flags().IntVar(&f.noticeMinDays, "notice-min-days", notice.DefaultMinNoticeDays,
+		"minimum notice period in days of a planned change that touches customers' forwarding (1–90); publishing one that starts sooner needs a security officer's approval")
 	cmd.Flags().BoolVar(&f.demo, "demo", false, "load an example deployment (two regions, a hub node, two customers) into an empty database")
 	f.id.register(cmd)
 	f.backup.register(cmd)
@@ -101,6 +104,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	purgeAfter, err := lifecycle.ParseAfterDays(f.purgeAfter)
 	if err != nil {
 		return fmt.Errorf("--purge-after-days: %w", err)
+	}
+	minNotice, err := notice.MinNoticeDays(f.noticeMinDays)
+	if err != nil {
+		return fmt.Errorf("--notice-min-days: %w", err)
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
@@ -191,6 +198,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		purger.Recorded = func(ctx context.Context) error { return backup.WriteErasureList(ctx, backups.Dir(), db) }
 	}
 	noticeCfg := notice.Config{
+		MinNotice:    minNotice,
 		CustomerLink: func(path string) string { return ids.Link(identity.CustomerSide, path) },
 		MgmtLink:     func(path string) string { return ids.Link(identity.OperatorSide, path) },
 	}

@@ -52,7 +52,6 @@ type idEnv struct {
 	// backupDir is where the backups go.
 	backupDir string
 	purger    *lifecycle.Purger // the erasure after termination (purge-after 30 days)
-	notices   *notice.Service   // announcements and incidents (default minimum notice period)
 }
 
 // testArgon2 keeps tests fast; the benchmark uses the defaults.
@@ -91,13 +90,12 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 	e.jobs = jobs
 	e.backupDir = filepath.Join(t.TempDir(), "backups")
 	e.backups = newTestBackups(t, db, e.audit, e.backupDir)
-	e.notices = notice.New(db, e.audit, notice.Config{})
 	e.srv = New(Config{CustomerAddr: "127.0.0.1:0", MgmtAddr: "127.0.0.1:0",
 		MgmtAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		TLS:       serverTLS(cert), ShutdownGrace: 5 * time.Second},
 		Deps{DB: db, Catalog: e.cat, Identity: e.idn, Audit: e.audit, Fleet: fl, Log: slog.New(slog.DiscardHandler),
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, Jobs: jobs, Backups: e.backups,
-			Purger: e.purger, Keys: keys, Notices: e.notices})
+			Purger: e.purger, Keys: keys, Notices: notice.New(db, e.audit, notice.Config{})})
 	ls, err := e.srv.Listen()
 	if err != nil {
 		t.Fatal(err)

@@ -33,18 +33,9 @@ func (s *Server) noticeOpPages() []pageRoute {
 		{"POST", "/notices/{id}/publish", identity.ActNoticesManage, []string{"POST " + one + "/publish"}, s.opnPublish},
 		{"POST", "/notices/{id}/updates", identity.ActNoticesManage, []string{"POST " + one + "/updates"}, s.opnPost},
 		{"POST", "/notices/{id}/cancel", identity.ActNoticesManage, []string{"POST " + one + "/cancel"}, s.opnCancel},
-		{"GET", "/notice-approvals", identity.ActNoticesApprove, nil, s.opnApprovals},
+		{"GET", "/notice-approvals", identity.ActNoticesApprove, []string{"GET /api/v1/notice-approvals"}, s.opnApprovals},
 		{"POST", "/notice-approvals/{id}", identity.ActNoticesApprove, []string{"POST " + one + "/approval"}, s.opnApprove},
 	}
-}
-
-// notices is the notice service, or a clear 503 on a controller built
-// without it.
-func (s *Server) notices() (*notice.Service, error) {
-	if s.deps.Notices == nil {
-		return nil, fault.New(fault.Unavailable, "the notices are not available on this controller")
-	}
-	return s.deps.Notices, nil
 }
 
 // The choices the forms offer, in the order the operator reads them. The

@@ -77,7 +77,7 @@ func TestOpNoticePages(t *testing.T) {
 			t.Fatal("the typed body was not escaped")
 		}
 	}
-	if ns, _ := o.notices.List(o.seed, notice.Query{}); len(ns) != 0 {
+	if ns, _ := o.srv.deps.Notices.List(o.seed, notice.Query{}); len(ns) != 0 {
 		t.Fatalf("refused drafts created %d notices", len(ns))
 	}
 
@@ -101,7 +101,7 @@ func TestOpNoticePages(t *testing.T) {
 	b, _, _ := o.hubWithTwoPorts("Beta K.K.")
 	p = opcPost(t, o.op, "/notices/"+id+"/publish", url.Values{"form": {"publish"}, "customer": {string(a.ID)}},
 		http.StatusConflict, `id="opnotice-changed"`, "Beta K.K.", `value="`+string(b.ID)+`"`)
-	if det, _ := o.notices.Get(o.seed, id); det.Notice.Status != notice.StatusDraft {
+	if det, _ := o.srv.deps.Notices.Get(o.seed, id); det.Notice.Status != notice.StatusDraft {
 		t.Fatalf("a refused publish changed the notice: %s", det.Notice.Status)
 	}
 	opcPost(t, o.op, "/notices/"+id+"/publish", url.Values{"form": {"publish"}, "customer": {string(a.ID), string(b.ID)}},
@@ -144,7 +144,7 @@ func TestOpNoticeIncident(t *testing.T) {
 
 	// An automatic draft (mailops opens them) comes first, flagged.
 	err := o.db.InTx(o.seed, func(tx *store.Tx) error {
-		_, _, err := o.notices.OpenAutoDraft(o.seed, tx, notice.SourceNodeSilent, "node-silent:tyo-1:1", notice.Draft{Kind: notice.Incident,
+		_, _, err := o.srv.deps.Notices.OpenAutoDraft(o.seed, tx, notice.SourceNodeSilent, "node-silent:tyo-1:1", notice.Draft{Kind: notice.Incident,
 			Category: "outage", Severity: "critical", TitleJA: "ノード無応答", TitleEN: "Node silent", BodyJA: "応答がありません。",
 			BodyEN: "No report.", Scope: notice.Scope{Nodes: []string{"tyo-1"}}})
 		return err
@@ -183,7 +183,7 @@ func TestOpNoticeApproval(t *testing.T) {
 	}
 	opcPost(t, o.so, "/notice-approvals/"+id, url.Values{"form": {"approve-" + id}, "reason": {"short"}}, http.StatusBadRequest,
 		`id="approve-`+id+`-reason-error"`)
-	if det, _ := o.notices.Get(o.seed, id); det.Notice.ApprovedAt != nil {
+	if det, _ := o.srv.deps.Notices.Get(o.seed, id); det.Notice.ApprovedAt != nil {
 		t.Fatal("a refused approval approved")
 	}
 	opcPost(t, o.so, "/notice-approvals/"+id, url.Values{"form": {"approve-" + id},
@@ -207,7 +207,7 @@ func TestOpNoticePermissions(t *testing.T) {
 	opcPost(t, o.so, "/notices/"+id+"/publish", url.Values{"customer": {string(a.ID)}}, http.StatusForbidden)
 	opcGet(t, o.op, "/notice-approvals", http.StatusForbidden)
 	opcPost(t, o.op, "/notice-approvals/"+id, url.Values{"reason": {"I approve my own change."}}, http.StatusForbidden)
-	if det, _ := o.notices.Get(o.seed, id); det.Notice.Status != notice.StatusDraft {
+	if det, _ := o.srv.deps.Notices.Get(o.seed, id); det.Notice.Status != notice.StatusDraft {
 		t.Fatalf("a refused role changed the notice: %s", det.Notice.Status)
 	}
 	// A customer's operations administrator signs in on the customer
