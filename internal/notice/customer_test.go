@@ -241,7 +241,7 @@ func TestFeed(t *testing.T) {
 		if f.Language != "en" || !slices.Equal(noticeIDs(f.Notices), []string{mine}) {
 			t.Fatalf("feed %s %v, want only %s (not %s)", f.Language, noticeIDs(f.Notices), mine, theirs)
 		}
-		doc, err := f.Atom("https://panel.example")
+		doc, err := f.Atom(func(p string) string { return "https://panel.example" + p })
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -209,16 +209,16 @@ func (s *Service) FeedFor(ctx context.Context, secret string) (Feed, error) {
 	return Feed{TokenID: id, Language: lang, Notices: notices}, nil
 }
 
-// Atom is the feed as an Atom 1.0 document. base is the customer panel's
-// address (scheme and host) for the links; the feed's and the entries' IDs
+// Atom is the feed as an Atom 1.0 document. link gives the address of a
+// path on the customer panel (identity.Service.Link); the feed's and the entries' IDs
 // are tag URIs that do not depend on it. Every text is written by
 // encoding/xml as escaped text (type="text"): markup a title or body holds
 // reaches the reader as the characters it is, never as markup.
-func (f Feed) Atom(base string) ([]byte, error) {
+func (f Feed) Atom(link func(path string) string) ([]byte, error) {
 	title := map[string]string{"ja": "tsunagi のお知らせ", "en": "tsunagi notices"}[f.Language]
 	doc := atomFeed{Xmlns: "http://www.w3.org/2005/Atom", Lang: f.Language, ID: "tag:tsunagi,2026:notice-feed:" + f.TokenID,
 		Title:   atomText{Type: "text", Text: title},
-		Links:   []atomLink{{Rel: "alternate", Type: "text/html", Href: base + "/notices"}},
+		Links:   []atomLink{{Rel: "alternate", Type: "text/html", Href: link("/notices")}},
 		Updated: atomTime(clock.Now()), Author: atomAuthor{Name: "tsunagi"}}
 	if len(f.Notices) > 0 {
 		latest := f.Notices[0].UpdatedAt
@@ -235,7 +235,7 @@ func (f Feed) Atom(base string) ([]byte, error) {
 			Title:     atomText{Type: "text", Text: n.Title(f.Language)},
 			Updated:   atomTime(n.UpdatedAt),
 			Published: atomTime(n.PublishedAt),
-			Links:     []atomLink{{Rel: "alternate", Type: "text/html", Href: base + "/notices/" + n.ID}},
+			Links:     []atomLink{{Rel: "alternate", Type: "text/html", Href: link("/notices/" + n.ID)}},
 			Categories: []atomCategory{{Term: n.Kind}, {Term: n.Category},
 				{Term: "status:" + n.Status}},
 			Content: atomText{Type: "text", Text: n.Body(f.Language)},
