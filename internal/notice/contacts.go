@@ -45,11 +45,8 @@ func (in ContactInput) check() error {
 	if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email || len(in.Email) > 254 {
 		return fault.Field("email", "email must be a plain e-mail address")
 	}
-	if strings.TrimSpace(in.Name) == "" || utf8.RuneCountInString(in.Name) > maxContactName {
-		return fault.Field("name", "name must be given, at most %d characters", maxContactName)
-	}
-	if why := text.SingleLine(in.Name); why != "" {
-		return fault.Field("name", "name %s", why)
+	if strings.TrimSpace(in.Name) == "" || utf8.RuneCountInString(in.Name) > maxContactName || text.SingleLine(in.Name) != "" {
+		return fault.Field("name", "%s must be valid text of at most %d characters", "name", maxContactName)
 	}
 	if in.Language != "ja" && in.Language != "en" {
 		return fault.Field("language", "language must be ja or en")

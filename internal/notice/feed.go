@@ -48,11 +48,8 @@ type FeedTokenInput struct {
 }
 
 func (in FeedTokenInput) check() error {
-	if strings.TrimSpace(in.Label) == "" || utf8.RuneCountInString(in.Label) > maxFeedLabel {
-		return fault.Field("label", "label must be given, at most %d characters", maxFeedLabel)
-	}
-	if why := text.SingleLine(in.Label); why != "" {
-		return fault.Field("label", "label %s", why)
+	if strings.TrimSpace(in.Label) == "" || utf8.RuneCountInString(in.Label) > maxFeedLabel || text.SingleLine(in.Label) != "" {
+		return fault.Field("label", "%s must be valid text of at most %d characters", "label", maxFeedLabel)
 	}
 	if in.Language != "ja" && in.Language != "en" {
 		return fault.Field("language", "language must be ja or en")

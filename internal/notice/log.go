@@ -67,7 +67,7 @@ func (q *LogQuery) check() error {
 	}
 	for _, v := range []struct{ field, value string }{{"notice", q.Notice}, {"customer", q.Customer}, {"after", q.After}} {
 		if len(v.value) > 200 {
-			return fault.Field(v.field, "%s is too long", v.field)
+			return fault.Field(v.field, "%s must be valid text of at most %d characters", v.field, 200)
 		}
 	}
 	return nil
