@@ -105,10 +105,10 @@ func (s *Service) AddContact(ctx context.Context, h tenant.Holder, in ContactInp
 			return err
 		}
 		if same > 0 {
-			return fault.Coded(fault.Conflict, "contact_exists", "%s is already a notice contact", c.Email)
+			return fault.New(fault.Conflict, "%s is already a notice contact", c.Email)
 		}
 		if n >= MaxContacts {
-			return fault.Coded(fault.Conflict, "too_many_contacts", "a customer has at most %d notice contacts", MaxContacts)
+			return fault.New(fault.Conflict, "a customer has at most %d notice contacts", MaxContacts)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO notice_contacts (id, customer_id, email, name, language, created_at, created_by)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, c.ID, string(cust), c.Email, c.Name, c.Language, clock.Store(c.CreatedAt),

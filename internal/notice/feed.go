@@ -119,7 +119,7 @@ func (s *Service) CreateFeedToken(ctx context.Context, h tenant.Holder, in FeedT
 			return err
 		}
 		if n >= MaxFeedTokens {
-			return fault.Coded(fault.Conflict, "too_many_feed_tokens", "a customer has at most %d live feed tokens", MaxFeedTokens)
+			return fault.New(fault.Conflict, "a customer has at most %d live feed tokens", MaxFeedTokens)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO notice_feed_tokens (id, customer_id, token_hash, label, language, created_at, created_by)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, t.ID, string(cust), feedHash(secret), t.Label, t.Language,
