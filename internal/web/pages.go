@@ -64,6 +64,7 @@ func (s *Server) operatorPages() []pageRoute {
 		s.purgePages(),
 		s.opEndingPages(),
 		s.noticeOpPages(),
+		s.noticeLogOpPages(),
 		s.reportOpPages(),
 	)
 }
