@@ -35,7 +35,7 @@ func TestBrowserNotices(t *testing.T) {
 	sa := b.person("sample-ops", "en")
 	sa.setPassword(mailedLink(t, s, "netops@sample-logistics.example"), opsPassword)
 
-	op := b.person("operator", "en")
+	op := b.person("operator", "ja")
 	op.signIn(mgmt, opLogin, opPassword)
 	op.open(mgmt + "/notices")
 	if st := op.submit("#opnotice-new-announcement"); st != http.StatusOK {
@@ -72,12 +72,14 @@ func TestBrowserNotices(t *testing.T) {
 	op.contains("the published notice (the account writes Japanese)", "公開中", "通知した顧客", "Example Trading K.K.")
 	op.open(mgmt + "/notices")
 	op.contains("the list", title)
+	op.checkLanguages("/notices", title, titleEN)
 
 	so := b.person("officer", "en")
 	so.setPassword(mailedLink(t, s, "so-e2e@example.net"), opPassword)
 	so.signIn(mgmt, "so.e2e", opPassword)
 	so.open(mgmt + "/notice-approvals")
 	so.mustHave("#opnotice-security-h", "the security incidents section")
+	so.checkLanguages("/notice-approvals")
 
 	ex.signIn(cust, "example-ops", opsPassword)
 	for _, path := range []string{"/notices", "/"} {
