@@ -172,9 +172,12 @@ func (s *Server) opnFormData(r *http.Request, kind string, n *notice.Notice) (op
 	return d, nil
 }
 
-// opnKind is the kind a new draft's address asks for; anything else is
-// refused rather than guessed.
+// opnKind is the kind a new draft's address asks for (an announcement
+// when it names none); anything else is refused rather than guessed.
 func opnKind(v string) (string, error) {
+	if v == "" {
+		return notice.Announcement, nil
+	}
 	if v != notice.Announcement && v != notice.Incident {
 		return "", fault.Field("kind", "kind must be announcement or incident")
 	}
@@ -220,26 +223,25 @@ func (s *Server) opnCreate(w http.ResponseWriter, r *http.Request) error {
 	return redirect(w, r, "/notices/"+url.PathEscape(n.ID), "opnotice.flash.created")
 }
 
-// opnDraftOf loads the draft of the address for its edit form.
+// opnDraftOf loads the notice of the address for its edit form.
 func (s *Server) opnDraftOf(r *http.Request) (notice.Notice, error) {
 	svc, err := s.notices()
 	if err != nil {
 		return notice.Notice{}, err
 	}
 	det, err := svc.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return notice.Notice{}, err
-	}
-	if det.Notice.Status != notice.StatusDraft {
-		return notice.Notice{}, fault.New(fault.Conflict, "only a draft can be edited")
-	}
-	return det.Notice, nil
+	return det.Notice, err
 }
 
+// opnEditForm shows a draft's form; a notice already published is not
+// edited (it takes updates), so its address leads back to its page.
 func (s *Server) opnEditForm(w http.ResponseWriter, r *http.Request) error {
 	n, err := s.opnDraftOf(r)
 	if err != nil {
 		return err
+	}
+	if n.Status != notice.StatusDraft {
+		return redirect(w, r, "/notices/"+url.PathEscape(n.ID), "opnotice.flash.not_draft")
 	}
 	d, err := s.opnFormData(r, n.Kind, &n)
 	if err != nil {

@@ -62,6 +62,7 @@ func TestOpNoticePages(t *testing.T) {
 			"<code>tyo-1</code>", string(a.ID))
 		opcGet(t, o.op, "/notices/new?kind=incident", http.StatusOK, `name="severity"`, `name="data_affected"`)
 		opcGet(t, o.op, "/notices/new?kind=memo", http.StatusBadRequest)
+		opcGet(t, o.op, "/notices/new", http.StatusOK, `name="kind" value="announcement"`)
 
 		// Refused: the English title is missing; a bad physical port.
 		bad := opnDraftForm(string(a.ID))
@@ -109,6 +110,10 @@ func TestOpNoticePages(t *testing.T) {
 	opnLang(t, o.op, "ja")
 	opcGet(t, o.op, "/notices/"+id, http.StatusOK, "公開中", "通知した顧客", "Alpha K.K.", "Beta K.K.", `id="opnotice-update"`)
 	opcGet(t, o.op, "/notices?status=published", http.StatusOK, "東京ノードの保守")
+	// Published, it is no longer edited: the form's address leads back to
+	// its page, and a sent form is refused.
+	expectRedirect(t, "edit a published notice", o.op.get("/notices/"+id+"/edit"), "/notices/"+id)
+	opcPost(t, o.op, "/notices/"+id, opnDraftForm(string(a.ID)), http.StatusConflict, `class="error"`)
 
 	// An update without its text is refused; with it, it is in the history.
 	opcPost(t, o.op, "/notices/"+id+"/updates", url.Values{"form": {"update"}}, http.StatusBadRequest, `class="field-error"`)
