@@ -354,3 +354,50 @@ func TestOpenAutoDraft(t *testing.T) {
 		}
 	})
 }
+
+func TestMinNoticeDays(t *testing.T) {
+	for _, tc := range []struct {
+		days int
+		ok   bool
+	}{{0, false}, {1, true}, {7, true}, {90, true}, {91, false}, {-3, false}} {
+		d, err := MinNoticeDays(tc.days)
+		if (err == nil) != tc.ok || (tc.ok && d != time.Duration(tc.days)*24*time.Hour) {
+			t.Errorf("MinNoticeDays(%d) = %v, %v", tc.days, d, err)
+		}
+	}
+}
+
+// TestPublishOnce: two operators publishing the same draft at once (two
+// controllers on PostgreSQL, two connections on SQLite) tell each
+// recipient once.
+func TestPublishOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		n, err := e.svc.Create(e.ctx, maintenance(30))
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				_, err := e.svc.Publish(e.ctx, n.ID, []string{"cus_a"})
+				errs <- err
+			}()
+		}
+		ok := 0
+		for range 2 {
+			err := <-errs
+			switch {
+			case err == nil:
+				ok++
+			case fault.Is(err, fault.Conflict), fault.Is(err, fault.Unavailable):
+			default:
+				t.Errorf("the other publish: %v", err)
+			}
+		}
+		if ok != 1 || e.count(`SELECT COUNT(*) FROM notice_deliveries`) != 3 || len(e.audits("notice.publish")) != 1 {
+			t.Fatalf("%d publishes succeeded, %d mails", ok, e.count(`SELECT COUNT(*) FROM notice_deliveries`))
+		}
+	})
+}
