@@ -25,12 +25,14 @@ type opnNoticeData struct {
 	States []string
 }
 
-// Draft, Open and Incident say which forms the page offers.
+// Draft, Open and Incident say which forms the page offers: a published
+// notice takes updates and its cancellation until it is resolved or
+// cancelled.
 func (d opnNoticeData) Draft() bool    { return d.Detail.Notice.Status == notice.StatusDraft }
 func (d opnNoticeData) Incident() bool { return d.Detail.Notice.Kind == notice.Incident }
 func (d opnNoticeData) Open() bool {
 	st := d.Detail.Notice.Status
-	return st != notice.StatusDraft && st != notice.StatusCancelled
+	return st != notice.StatusDraft && st != notice.StatusCancelled && st != notice.StatusResolved
 }
 
 func (s *Server) opnNoticeData(r *http.Request) (opnNoticeData, error) {

@@ -94,6 +94,10 @@ func TestOpNoticePages(t *testing.T) {
 	// Edit: the scope becomes the region, which reaches Alpha's hub.
 	opcGet(t, o.op, "/notices/"+id+"/edit", http.StatusOK, "Tokyo node maintenance")
 	f := opnDraftForm()
+	f.Set("title_ja", "")
+	f.Set("body_en", "Typed & kept.")
+	opcPost(t, o.op, "/notices/"+id, f, http.StatusBadRequest, `id="notice-title_ja-error"`, "Typed &amp; kept.")
+	f = opnDraftForm()
 	f.Set("regions", "tokyo")
 	opcPost(t, o.op, "/notices/"+id, f, http.StatusSeeOther)
 	opcGet(t, o.op, "/notices/"+id, http.StatusOK, "in region tokyo", "Customers: 1;")
@@ -144,8 +148,15 @@ func TestOpNoticeIncident(t *testing.T) {
 	opcPost(t, o.op, "/notices/"+id+"/updates", url.Values{"form": {"update"}, "status": {"identified"},
 		"body_ja": {"原因を特定しました。"}, "body_en": {"Found the cause."}}, http.StatusSeeOther)
 	opcGet(t, o.op, "/notices/"+id, http.StatusOK, "原因特定", "設定のバックアップ", "重大")
+	// Resolved, it takes nothing more: the page offers no form.
+	opcPost(t, o.op, "/notices/"+id+"/updates", url.Values{"form": {"update"}, "status": {"resolved"},
+		"body_ja": {"解決しました。"}, "body_en": {"Resolved."}}, http.StatusSeeOther)
+	p := opcGet(t, o.op, "/notices/"+id, http.StatusOK, "解決済み")
+	if strings.Contains(p.body, `id="opnotice-update"`) || strings.Contains(p.body, `id="opnotice-cancel"`) {
+		t.Fatal("a resolved incident still offers its forms")
+	}
 	opnLang(t, o.op, "en")
-	opcGet(t, o.op, "/notices/"+id, http.StatusOK, "Identified", "Status change")
+	opcGet(t, o.op, "/notices/"+id, http.StatusOK, "Resolved", "Status change")
 
 	// An automatic draft (mailops opens them) comes first, flagged.
 	err := o.db.InTx(o.seed, func(tx *store.Tx) error {
@@ -155,7 +166,7 @@ func TestOpNoticeIncident(t *testing.T) {
 		return err
 	})
 	o.must("auto draft", err)
-	p := opcGet(t, o.op, "/notices", http.StatusOK, `id="opnotice-automatic"`, "Automatic (node silent)")
+	p = opcGet(t, o.op, "/notices", http.StatusOK, `id="opnotice-automatic"`, "Automatic (node silent)")
 	if strings.Index(p.body, "Node silent") > strings.Index(p.body, "Unauthorised access") {
 		t.Fatal("the automatic draft is not listed first")
 	}
