@@ -23,6 +23,8 @@ type opnNoticeData struct {
 	Changed bool
 	// States are the statuses an incident's update may set.
 	States []string
+	// Staff names the accounts in the notice's history by login ID.
+	Staff map[string]string
 }
 
 // Draft, Open and Incident say which forms the page offers: a published
@@ -46,6 +48,9 @@ func (s *Server) opnNoticeData(r *http.Request) (opnNoticeData, error) {
 		return d, err
 	}
 	d.States = opnIncidentStates
+	if d.Staff, err = s.opnStaff(r); err != nil {
+		return d, err
+	}
 	if d.Draft() {
 		p, err := svc.Preview(r.Context(), id)
 		switch f := classify(err); {
@@ -129,6 +134,7 @@ func opnUpdateInput(f url.Values) notice.UpdateInput {
 type opnApprovalsData struct {
 	Waiting  []opnWaiting
 	Security []notice.Notice
+	Staff    map[string]string
 }
 
 type opnWaiting struct {
@@ -143,6 +149,9 @@ func (s *Server) opnApprovalsData(r *http.Request) (opnApprovalsData, error) {
 		return d, err
 	}
 	ctx := r.Context()
+	if d.Staff, err = s.opnStaff(r); err != nil {
+		return d, err
+	}
 	a, err := svc.Approvals(ctx)
 	if err != nil {
 		return d, err
@@ -186,4 +195,19 @@ func (s *Server) opnApprove(w http.ResponseWriter, r *http.Request) error {
 		return s.renderRefused(w, r, "opnotice-approvals", d, err)
 	}
 	return redirect(w, r, "/notice-approvals", "opnotice.flash.approved")
+}
+
+// opnStaff maps the staff's account IDs, which notices record, to the login
+// IDs people know each other by. Both roles that see these pages may list
+// the staff (identity.ListStaff); a name it lacks shows as the ID.
+func (s *Server) opnStaff(r *http.Request) (map[string]string, error) {
+	staff, _, err := s.deps.Identity.ListStaff(r.Context(), principal(r), opcAll)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(staff))
+	for _, a := range staff {
+		names[a.ID] = a.LoginID
+	}
+	return names, nil
 }

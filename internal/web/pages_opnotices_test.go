@@ -206,7 +206,7 @@ func TestOpNoticeApproval(t *testing.T) {
 		"reason": {"The vendor's fix cannot wait a week."}}, http.StatusSeeOther)
 	opcGet(t, o.so, "/notice-approvals", http.StatusOK, "No security incidents")
 	opcPost(t, o.op, "/notices/"+id+"/publish", url.Values{"form": {"publish"}, "customer": {string(a.ID)}}, http.StatusSeeOther)
-	opcGet(t, o.op, "/notices/"+id, http.StatusOK, "The vendor&#39;s fix cannot wait a week.")
+	opcGet(t, o.op, "/notices/"+id, http.StatusOK, "The vendor&#39;s fix cannot wait a week.", "(opc-so)", "(opc-op)")
 }
 
 // TestOpNoticePermissions: the officer may not draft or publish, the
