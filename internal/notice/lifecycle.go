@@ -304,6 +304,15 @@ func (s *Service) follow(ctx context.Context, tx *store.Tx, cur Notice, kind, st
 	if err != nil {
 		return Notice{}, err
 	}
+	ids := make([]string, len(all))
+	for i, c := range all {
+		ids[i] = c.CustomerID
+	}
+	live, err := served(ctx, tx, ids)
+	if err != nil {
+		return Notice{}, err
+	}
+	all = slices.DeleteFunc(all, func(c AffectedCustomer) bool { _, ok := live[c.CustomerID]; return !ok })
 	n, err := loadNotice(ctx, tx, cur.ID)
 	if err != nil {
 		return Notice{}, err
