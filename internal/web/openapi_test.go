@@ -18,8 +18,8 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/network"
-	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/network/observed"
+	"github.com/tsunagi-net/tsunagi/internal/notice"
 )
 
 // The OpenAPI documents are written by hand; these tests keep them true to the
