@@ -76,8 +76,10 @@ func load(b []byte) *Contract {
 }
 
 func init() {
-	// The setup pages are documented as text/html strings.
+	// The setup pages are documented as text/html strings, the notices'
+	// Atom feed as an application/atom+xml string.
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("application/atom+xml", openapi3filter.PlainBodyDecoder)
 }
 
 type skipRequestCheck struct{}

@@ -64,6 +64,7 @@ func (s *Server) operatorPages() []pageRoute {
 		s.purgePages(),
 		s.opEndingPages(),
 		s.noticeOpPages(),
+		s.noticeLogOpPages(),
 		s.reportOpPages(),
 	)
 }
@@ -120,6 +121,7 @@ var navigation = map[identity.Side][]struct {
 		{"/nat-pools", "nav.nat_pools", identity.ActCapacityRead},
 		{"/customers", "nav.customers", identity.ActCatalogManage},
 		{"/notices", "nav.op_notices", identity.ActNoticesManage},
+		{"/notices/log", "nav.notice_log", identity.ActNoticesManage},
 		{"/notice-approvals", "nav.notice_approvals", identity.ActNoticesApprove},
 		{"/reports", "nav.op_reports", identity.ActReportsManage},
 		{"/staff", "nav.staff", identity.ActStaffManage},

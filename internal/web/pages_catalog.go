@@ -9,6 +9,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
 	"github.com/tsunagi-net/tsunagi/internal/web/panel"
 )
@@ -159,8 +160,8 @@ func (cv catalogView) portRows(ports []catalog.Port, lv liveView) []portRow {
 	return out
 }
 
-// catHome is the start page: the contracts, the topology of the hubs and
-// the ports with their live state.
+// catHome is the start page: the current notices, the contracts, the
+// topology of the hubs and the ports with their live state.
 func (s *Server) catHome(w http.ResponseWriter, r *http.Request) error {
 	ctx, sc := r.Context(), principal(r).Scope()
 	cu, err := s.deps.Catalog.OwnCustomer(ctx, sc)
@@ -181,13 +182,18 @@ func (s *Server) catHome(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	notices, err := s.homeNotices(r)
+	if err != nil {
+		return err
+	}
 	return s.render(w, r, "cat-home", struct {
 		Customer  catalog.Customer
 		Contracts []catalog.Contract
 		Topology  panel.Topology
 		Ports     []portRow
 		Lifecycle *lifecycleView
-	}{cu, contracts, lv.topology(cv.Hubs, cv.Ports, cv.RegionName), cv.portRows(cv.Ports, lv), lifecycleOf(cu, contracts)})
+		Notices   []notice.CustomerNotice // the current ones, for the banner
+	}{cu, contracts, lv.topology(cv.Hubs, cv.Ports, cv.RegionName), cv.portRows(cv.Ports, lv), lifecycleOf(cu, contracts), notices})
 }
 
 func (s *Server) catContracts(w http.ResponseWriter, r *http.Request) error {

@@ -117,6 +117,7 @@ func (s *Server) mgmtRoutes() []route {
 	routes = append(routes, s.nodeLifecycleRoutes()...)
 	routes = append(routes, s.purgeMgmtRoutes()...)
 	routes = append(routes, s.noticeMgmtRoutes()...)
+	routes = append(routes, s.noticeLogMgmtRoutes()...)
 	routes = append(routes, s.reportMgmtRoutes()...)
 	return append(routes, s.networkMgmtRoutes()...)
 }
