@@ -38,6 +38,8 @@ var plainDetailKeys = []string{
 	"deleted", "engine", "purged", "rows", "sha256",
 	// customer.purge.restored
 	"contracts_cancelled", "finished_at",
+	// report.file, report.attachment.read (customer reports)
+	"category", "content_type",
 }
 
 // TestEveryDetailKeyIsClassified reads every non-test Go file and collects
