@@ -39,7 +39,7 @@ var plainDetailKeys = []string{
 	// customer.purge.restored
 	"contracts_cancelled", "finished_at",
 	// report.file, report.attachment.read (customer reports)
-	"category", "content_type",
+	"category", "content_type", "number",
 }
 
 // TestEveryDetailKeyIsClassified reads every non-test Go file and collects
