@@ -115,23 +115,31 @@ func ReportNumber(n int64) string { return fmt.Sprintf("R-%06d", n) }
 
 func checkReportInput(in ReportInput) error {
 	if !contains(ReportCategories, in.Category) {
-		return fault.Field("category", "category must be one of %s", strings.Join(ReportCategories, ", "))
+		return fault.Field("category", "the report category must be one of %s", strings.Join(ReportCategories, ", "))
 	}
 	if strings.TrimSpace(in.Subject) == "" || utf8.RuneCountInString(in.Subject) > MaxReportSubject {
-		return fault.Field("subject", "subject is required, at most %d characters", MaxReportSubject)
+		return fault.Field("subject", "the report subject is required, at most %d characters", MaxReportSubject)
 	}
 	if why := text.SingleLine(in.Subject); why != "" {
-		return fault.Field("subject", "subject %s", why)
+		return fault.Field("subject", "the report subject %s", why)
 	}
 	return checkBody("description", in.Description)
 }
 
+// checkBody checks a description (when filing) or a message body (a
+// reply); each has its own messages, so that they translate whole.
 func checkBody(field, s string) error {
-	if strings.TrimSpace(s) == "" || utf8.RuneCountInString(s) > MaxReportBody {
-		return fault.Field(field, "%s is required, at most %d characters", field, MaxReportBody)
-	}
-	if why := text.MultiLine(s); why != "" {
-		return fault.Field(field, "%s %s", field, why)
+	blank := strings.TrimSpace(s) == "" || utf8.RuneCountInString(s) > MaxReportBody
+	why := text.MultiLine(s)
+	switch {
+	case blank && field == "description":
+		return fault.Field(field, "the report description is required, at most %d characters", MaxReportBody)
+	case blank:
+		return fault.Field(field, "the message is required, at most %d characters", MaxReportBody)
+	case why != "" && field == "description":
+		return fault.Field(field, "the report description %s", why)
+	case why != "":
+		return fault.Field(field, "the message %s", why)
 	}
 	return nil
 }

@@ -14,8 +14,9 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
-// MaxReportPage is the largest page of reports a list returns.
-const MaxReportPage = 200
+// MaxReportPage is the largest page of reports a list returns; a query
+// without a limit gets 50.
+const MaxReportPage = 500
 
 // ReportQuery is a page of reports: Status "" is every status; After is
 // the number (R-000123 or 123) the previous page ended with.
@@ -27,7 +28,7 @@ type ReportQuery struct {
 
 func (q ReportQuery) check() (after int64, limit int, err error) {
 	if q.Status != "" && !contains(ReportStatuses, q.Status) {
-		return 0, 0, fault.Field("status", "status must be one of %s", strings.Join(ReportStatuses, ", "))
+		return 0, 0, fault.Field("status", "the report status must be one of %s", strings.Join(ReportStatuses, ", "))
 	}
 	if q.After != "" {
 		after, err = strconv.ParseInt(strings.TrimPrefix(q.After, "R-"), 10, 64)
@@ -36,7 +37,10 @@ func (q ReportQuery) check() (after int64, limit int, err error) {
 		}
 	}
 	limit = q.Limit
-	if limit <= 0 || limit > MaxReportPage {
+	switch {
+	case limit <= 0:
+		limit = 50
+	case limit > MaxReportPage:
 		limit = MaxReportPage
 	}
 	return after, limit, nil

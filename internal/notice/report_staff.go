@@ -25,7 +25,7 @@ func (r *Reports) StaffReply(ctx context.Context, id string, in ReplyInput) (Rep
 		return ReportDetail{}, err
 	}
 	if in.Status != "" && !contains(ReportStatuses, in.Status) {
-		return ReportDetail{}, fault.Field("status", "status must be one of %s", strings.Join(ReportStatuses, ", "))
+		return ReportDetail{}, fault.Field("status", "the report status must be one of %s", strings.Join(ReportStatuses, ", "))
 	}
 	actor := audit.ActorFrom(ctx)
 	var cust string
@@ -69,7 +69,7 @@ func (r *Reports) StaffReply(ctx context.Context, id string, in ReplyInput) (Rep
 // no mail is sent (a reply is how the operator tells the reporter why).
 func (r *Reports) SetStatus(ctx context.Context, id, status string) (ReportDetail, error) {
 	if !contains(ReportStatuses, status) {
-		return ReportDetail{}, fault.Field("status", "status must be one of %s", strings.Join(ReportStatuses, ", "))
+		return ReportDetail{}, fault.Field("status", "the report status must be one of %s", strings.Join(ReportStatuses, ", "))
 	}
 	var cust string
 	err := r.db.InTx(ctx, func(tx *store.Tx) error {
