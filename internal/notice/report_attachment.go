@@ -58,7 +58,7 @@ const AttachmentTypes = "PNG, JPEG, PDF or plain text (UTF-8)"
 
 type checkedUpload struct {
 	filename, contentType, sha string
-	content                   []byte
+	content                    []byte
 }
 
 // checkUpload checks an attachment by its content: the type the content

@@ -161,7 +161,9 @@ func (s *Server) oprptShow(w http.ResponseWriter, r *http.Request, refused error
 	return s.render(w, r, "opreport-detail", data)
 }
 
-func (s *Server) oprptDetail(w http.ResponseWriter, r *http.Request) error { return s.oprptShow(w, r, nil) }
+func (s *Server) oprptDetail(w http.ResponseWriter, r *http.Request) error {
+	return s.oprptShow(w, r, nil)
+}
 
 func (s *Server) oprptReply(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(w, r); err != nil {
