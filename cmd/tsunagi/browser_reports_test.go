@@ -57,7 +57,7 @@ func TestBrowserReports(t *testing.T) {
 	detail := strings.TrimPrefix(cust.location(), panel)
 	cust.contains("the filed report", "bgp-down.png", "<script>alert(1)</script>", "受付済み")
 
-	op := b.person("operator", "en")
+	op := b.person("operator", "ja")
 	op.signIn(console, opLogin, opPassword)
 	if st := op.open(console + "/reports?status=open"); st != http.StatusOK {
 		t.Fatalf("console /reports: %d", st)
@@ -72,7 +72,7 @@ func TestBrowserReports(t *testing.T) {
 	if st := op.submit("#oprpt-reply-submit"); st != http.StatusOK {
 		t.Fatalf("reply: %d:\n%s", st, op.text())
 	}
-	op.contains("the reply on the console", "Which prefixes do you advertise?", "Waiting for the customer")
+	op.contains("the reply on the console", "Which prefixes do you advertise?", "お客様の回答待ち")
 
 	if st := cust.open(panel + detail); st != http.StatusOK {
 		t.Fatalf("the report on the panel: %d", st)
