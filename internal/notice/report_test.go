@@ -58,7 +58,7 @@ func newReportEnv(t *testing.T, db *store.DB) *reportEnv {
 		a:   audit.WithActor(ctx, audit.Actor{ID: "acc_test", Kind: "customer", Name: "acc_test"}),
 		b:   audit.WithActor(ctx, audit.Actor{ID: "acc_test_b", Kind: "customer", Name: "acc_test_b"}),
 		sa:  tenanttest.Customer("cust_a"),
-		sb:  tenant.ForAccount("cust_b", "acc_test_b", "ops-admin", "session", func(tenant.Action) bool { return true }),
+		sb:  tenanttest.Customer("cust_b"),
 		op:  audit.WithActor(ctx, audit.Actor{ID: "acc_op", Kind: "operator", Name: "op-sato"}),
 	}
 }

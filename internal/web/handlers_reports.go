@@ -24,6 +24,10 @@ import (
 // fields around it (a description of 20,000 characters is at most 80 kB).
 const reportFormLimit = notice.MaxAttachment + 256<<10
 
+// reportFieldLimit bounds one text field of a multipart report: more than
+// any valid description (20,000 characters of at most 4 bytes).
+const reportFieldLimit = 100 << 10
+
 // readReport reads a new report from r: JSON, or multipart/form-data with
 // the fields category, subject, description and the file attachment. The
 // text fields are also put in r.PostForm, so that a refused form on the
@@ -70,9 +74,13 @@ func (s *Server) readReport(w http.ResponseWriter, r *http.Request) (notice.Repo
 			in.Attachment = &notice.Upload{Filename: part.FileName(), DeclaredType: part.Header.Get("Content-Type"), Content: b}
 			continue
 		}
-		b, err := io.ReadAll(io.LimitReader(part, 128<<10))
+		// A text field over its limit is refused, never cut short.
+		b, err := io.ReadAll(io.LimitReader(part, reportFieldLimit+1))
 		if err != nil {
 			return in, formReadError(err)
+		}
+		if len(b) > reportFieldLimit {
+			return in, formReadError(&http.MaxBytesError{Limit: reportFieldLimit})
 		}
 		v := string(b)
 		switch name {
