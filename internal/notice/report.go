@@ -241,7 +241,10 @@ func (r *Reports) Reply(ctx context.Context, sc tenant.Holder, id string, in Rep
 	actor := audit.ActorFrom(ctx)
 	err = r.db.InTx(ctx, func(tx *store.Tx) error {
 		rep, err := lockReport(ctx, tx, id)
-		if err != nil || rep.CustomerID != string(cust) {
+		if err != nil {
+			return err
+		}
+		if rep.CustomerID != string(cust) {
 			return store.ErrNotFound
 		}
 		if rep.Status == ReportClosed {
@@ -277,12 +280,22 @@ func lockReport(ctx context.Context, tx *store.Tx, id string) (Report, error) {
 	return scanReport(tx.QueryRow(ctx, `SELECT `+reportCols+` FROM reports WHERE id = ?`, id))
 }
 
-// nextMessage sets the report's status and updated time and returns the
-// next message's seq.
-func nextMessage(ctx context.Context, tx *store.Tx, id, status string) (int64, string, error) {
+// setStatus sets the report's status and its updated time, and returns
+// that time.
+func setStatus(ctx context.Context, tx *store.Tx, id, status string) (string, error) {
 	now := clock.Store(clock.Now())
 	if _, err := tx.Exec(ctx, `UPDATE reports SET status = ?, updated_at = ? WHERE id = ?`, status, now, id); err != nil {
-		return 0, "", store.Wrap(err)
+		return "", store.Wrap(err)
+	}
+	return now, nil
+}
+
+// nextMessage sets the report's status for a new message and returns the
+// message's seq and time.
+func nextMessage(ctx context.Context, tx *store.Tx, id, status string) (int64, string, error) {
+	now, err := setStatus(ctx, tx, id, status)
+	if err != nil {
+		return 0, "", err
 	}
 	var seq int64
 	if err := store.Scan(tx.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM report_messages WHERE report_id = ?`, id), &seq); err != nil {

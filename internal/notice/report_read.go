@@ -2,7 +2,6 @@ package notice
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -200,9 +199,6 @@ func scanAttachment(row interface{ Scan(...any) error }) (Attachment, error) {
 	var a Attachment
 	var at string
 	if err := row.Scan(&a.ID, &a.Seq, &a.Filename, &a.ContentType, &a.Size, &a.SHA256, &at); err != nil {
-		if err == sql.ErrNoRows {
-			return Attachment{}, store.ErrNotFound
-		}
 		return Attachment{}, store.Wrap(err)
 	}
 	var err error

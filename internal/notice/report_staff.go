@@ -81,7 +81,7 @@ func (r *Reports) SetStatus(ctx context.Context, id, status string) (ReportDetai
 		if rep.Status == status {
 			return fault.Field("status", "the report is already %s", status)
 		}
-		if _, _, err := nextMessage(ctx, tx, id, status); err != nil {
+		if _, err := setStatus(ctx, tx, id, status); err != nil {
 			return err
 		}
 		return r.audit.RecordTx(ctx, tx, audit.Event{Action: "report.status", Target: "report:" + id, CustomerID: cust,

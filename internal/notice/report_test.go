@@ -127,7 +127,8 @@ func TestReportThreadMails(t *testing.T) {
 		got = drain(1)
 		reply := got[1]
 		body, _ = reply.Text()
-		if reply.Header.Get("In-Reply-To") != ackID || reply.Header.Get("References") != ackID || !strings.Contains(body, "Which prefix?") {
+		if reply.Header.Get("In-Reply-To") != ackID || reply.Header.Get("References") != ackID || !strings.Contains(body, "Which prefix?") ||
+			!strings.Contains(body, "Its status is now: waiting for you.") {
 			t.Fatalf("reply threading: In-Reply-To %q References %q (ack %q)\n%s", reply.Header.Get("In-Reply-To"), reply.Header.Get("References"), ackID, body)
 		}
 
@@ -157,6 +158,19 @@ func TestReportThreadMails(t *testing.T) {
 			t.Fatalf("reply to a closed report: %v", err)
 		}
 
+		// A Japanese reporter is acknowledged in Japanese.
+		if _, err := e.rep.File(e.b, e.sb, outageReport); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := sender.Drain(context.Background()); err != nil || n != 1 {
+			t.Fatalf("drain b: %d %v", n, err)
+		}
+		if got := srv.To("bob@example.jp"); len(got) != 1 {
+			t.Fatalf("b's acknowledgement: %d", len(got))
+		} else if text, _ := got[0].Text(); !strings.Contains(text, "として受け付けました") || !strings.Contains(text, "（障害）") {
+			t.Fatalf("b's acknowledgement is not in Japanese:\n%s", text)
+		}
+
 		// The other customer sees nothing of it.
 		if _, err := e.rep.Get(e.b, e.sb, d.Report.ID); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("other customer's get: %v", err)
@@ -164,7 +178,7 @@ func TestReportThreadMails(t *testing.T) {
 		if _, err := e.rep.Reply(e.b, e.sb, d.Report.ID, ReplyInput{Body: "x"}); !fault.Is(err, fault.NotFound) {
 			t.Fatalf("other customer's reply: %v", err)
 		}
-		if l, _, err := e.rep.List(e.b, e.sb, ReportQuery{}); err != nil || len(l) != 0 {
+		if l, _, err := e.rep.List(e.b, e.sb, ReportQuery{}); err != nil || len(l) != 1 || l[0].ID == d.Report.ID {
 			t.Fatalf("other customer's list: %v %v", l, err)
 		}
 
@@ -184,7 +198,7 @@ func TestReportThreadMails(t *testing.T) {
 				}
 			}
 		}
-		if strings.Join(actions, ",") != "report.file,report.reply,report.reply,report.reply,report.status" {
+		if strings.Join(actions, ",") != "report.file,report.reply,report.reply,report.reply,report.status,report.file" {
 			t.Fatalf("audit: %v", actions)
 		}
 	})
