@@ -47,6 +47,15 @@ func TestReportPages(t *testing.T) {
 	expectPage(t, "png as pdf", p, http.StatusBadRequest, `id="rpt-attachment-error"`, `value="Kept subject"`)
 	p = a.postReport(typed, "big.txt", "text/plain", bytes.Repeat([]byte("a"), notice.MaxAttachment+1))
 	expectPage(t, "too large", p, http.StatusRequestEntityTooLarge, `id="form-error"`, `value="Kept subject"`)
+	// A multipart form from another site is refused like every form.
+	body, ct := reportForm(rptFields, "shot.png", "image/png", img)
+	req, _ := http.NewRequest("POST", a.base+"/reports", bytes.NewReader(body))
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if p := a.send(req); p.code != http.StatusForbidden {
+		t.Fatalf("cross-site report: %d", p.code)
+	}
 	expectPage(t, "empty list", a.get("/reports"), http.StatusOK, `id="rpt-new-link"`)
 	if strings.Contains(a.get("/reports").body, `id="rpt-list"`) {
 		t.Fatal("a refused report is listed")
@@ -78,6 +87,9 @@ func TestReportPages(t *testing.T) {
 	expectPage(t, "queue filtered", op.get("/reports?status=closed"), http.StatusOK, `value="closed" selected`)
 	p = op.post(detail+"/messages", url.Values{"body": {"  "}, "status": {""}})
 	expectPage(t, "blank reply", p, http.StatusBadRequest, `id="oprpt-body-error"`)
+	if d, err := r.srv.deps.Reports.StaffGet(r.seed, id); err != nil || len(d.Messages) != 1 || d.Report.Status != notice.ReportOpen {
+		t.Fatalf("a refused reply changed the report: %+v %v", d, err)
+	}
 	expectRedirect(t, "reply", op.post(detail+"/messages", url.Values{"body": {"Which prefix?"}, "status": {"waiting-customer"}}), detail)
 	expectPage(t, "op detail", op.get(detail), http.StatusOK, "Which prefix?", "rpt-op", "shot.png")
 	p = op.post(detail+"/status", url.Values{"status": {"waiting-customer"}})
