@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -114,7 +115,7 @@ type ReplyInput struct {
 func ReportNumber(n int64) string { return fmt.Sprintf("R-%06d", n) }
 
 func checkReportInput(in ReportInput) error {
-	if !contains(ReportCategories, in.Category) {
+	if !slices.Contains(ReportCategories, in.Category) {
 		return fault.Field("category", "the report category must be one of %s", strings.Join(ReportCategories, ", "))
 	}
 	if strings.TrimSpace(in.Subject) == "" || utf8.RuneCountInString(in.Subject) > MaxReportSubject {
@@ -123,12 +124,12 @@ func checkReportInput(in ReportInput) error {
 	if why := text.SingleLine(in.Subject); why != "" {
 		return fault.Field("subject", "the report subject %s", why)
 	}
-	return checkBody("description", in.Description)
+	return checkReportText("description", in.Description)
 }
 
-// checkBody checks a description (when filing) or a message body (a
+// checkReportText checks a description (when filing) or a message body (a
 // reply); each has its own messages, so that they translate whole.
-func checkBody(field, s string) error {
+func checkReportText(field, s string) error {
 	blank := strings.TrimSpace(s) == "" || utf8.RuneCountInString(s) > MaxReportBody
 	why := text.MultiLine(s)
 	switch {
@@ -142,15 +143,6 @@ func checkBody(field, s string) error {
 		return fault.Field(field, "the message %s", why)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // File files a report for the customer of sc, with its acknowledgement
@@ -235,7 +227,7 @@ func (r *Reports) Reply(ctx context.Context, sc tenant.Holder, id string, in Rep
 	if in.Status != "" {
 		return ReportDetail{}, fault.Field("status", "a customer's reply does not set the status")
 	}
-	if err := checkBody("body", in.Body); err != nil {
+	if err := checkReportText("body", in.Body); err != nil {
 		return ReportDetail{}, err
 	}
 	actor := audit.ActorFrom(ctx)

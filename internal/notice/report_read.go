@@ -3,6 +3,7 @@ package notice
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -26,7 +27,7 @@ type ReportQuery struct {
 }
 
 func (q ReportQuery) check() (after int64, limit int, err error) {
-	if q.Status != "" && !contains(ReportStatuses, q.Status) {
+	if q.Status != "" && !slices.Contains(ReportStatuses, q.Status) {
 		return 0, 0, fault.Field("status", "the report status must be one of %s", strings.Join(ReportStatuses, ", "))
 	}
 	if q.After != "" {

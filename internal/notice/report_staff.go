@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
@@ -21,10 +22,10 @@ import (
 // the earlier mails of the report. A reply to an open report without a
 // status puts it in progress (someone is on it now).
 func (r *Reports) StaffReply(ctx context.Context, id string, in ReplyInput) (ReportDetail, error) {
-	if err := checkBody("body", in.Body); err != nil {
+	if err := checkReportText("body", in.Body); err != nil {
 		return ReportDetail{}, err
 	}
-	if in.Status != "" && !contains(ReportStatuses, in.Status) {
+	if in.Status != "" && !slices.Contains(ReportStatuses, in.Status) {
 		return ReportDetail{}, fault.Field("status", "the report status must be one of %s", strings.Join(ReportStatuses, ", "))
 	}
 	actor := audit.ActorFrom(ctx)
@@ -68,7 +69,7 @@ func (r *Reports) StaffReply(ctx context.Context, id string, in ReplyInput) (Rep
 // SetStatus sets report id's status. The customer sees it on the panel;
 // no mail is sent (a reply is how the operator tells the reporter why).
 func (r *Reports) SetStatus(ctx context.Context, id, status string) (ReportDetail, error) {
-	if !contains(ReportStatuses, status) {
+	if !slices.Contains(ReportStatuses, status) {
 		return ReportDetail{}, fault.Field("status", "the report status must be one of %s", strings.Join(ReportStatuses, ", "))
 	}
 	var cust string
