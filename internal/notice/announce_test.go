@@ -198,11 +198,14 @@ func TestPublishAndFollowUps(t *testing.T) {
 			e.count(`SELECT COUNT(*) FROM notice_deliveries WHERE seq = 4`) != 4 {
 			t.Fatal("the update: cus_b not added at seq 4, or not mailed to everyone")
 		}
+		// cus_b ends meanwhile: it hears no more.
+		e.exec(`UPDATE customers SET status = 'terminated', ended_at = ? WHERE id = 'cus_b'`, clock.Store(clock.Now()))
 		if n, err = e.svc.Cancel(e.ctx, n.ID, UpdateInput{BodyJA: "中止します。", BodyEN: "Called off."}); err != nil || n.Status != StatusCancelled {
 			t.Fatalf("cancel: %+v %v", n, err)
 		}
-		if e.count(`SELECT COUNT(*) FROM mail_outbox WHERE cause = 'notice.cancel'`) != 4 {
-			t.Fatal("the cancellation was not mailed to everyone reached")
+		if e.count(`SELECT COUNT(*) FROM mail_outbox WHERE cause = 'notice.cancel'`) != 3 ||
+			e.count(`SELECT COUNT(*) FROM mail_outbox WHERE cause = 'notice.cancel' AND customer_id = 'cus_b'`) != 0 {
+			t.Fatal("the cancellation was not mailed to exactly the customers still served")
 		}
 		if _, err := e.svc.Post(e.ctx, n.ID, u); !fault.Is(err, fault.Conflict) {
 			t.Fatalf("update after cancelling: %v", err)
