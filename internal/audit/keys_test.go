@@ -40,6 +40,8 @@ var plainDetailKeys = []string{
 	"contracts_cancelled", "finished_at",
 	// notice.* (announce): counts and the notice's own classification
 	"approval_dropped", "category", "customers", "customers_added", "recipients", "source",
+	// report.file, report.attachment.read (customer reports)
+	"content_type", "number",
 }
 
 // TestEveryDetailKeyIsClassified reads every non-test Go file and collects

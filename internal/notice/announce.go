@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
@@ -16,6 +15,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // The operator's drafts of announcements and incidents: written, edited
@@ -133,7 +133,7 @@ func checkTitle(field, s string) error {
 	if strings.TrimSpace(s) == "" {
 		return fault.Field(field, "the title is required in Japanese and in English")
 	}
-	if !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
+	if text.SingleLine(s) != "" {
 		return fault.Field(field, "the title is one line without control characters")
 	}
 	if utf8.RuneCountInString(s) > maxTitle {
@@ -148,7 +148,7 @@ func checkBody(field, s string, required bool) error {
 	if required && strings.TrimSpace(s) == "" {
 		return fault.Field(field, "the text is required in Japanese and in English")
 	}
-	if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) {
+	if text.MultiLine(s) != "" {
 		return fault.Field(field, "the text holds control characters")
 	}
 	if utf8.RuneCountInString(s) > maxBody {

@@ -95,7 +95,8 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 		TLS:       serverTLS(cert), ShutdownGrace: 5 * time.Second},
 		Deps{DB: db, Catalog: e.cat, Identity: e.idn, Audit: e.audit, Fleet: fl, Log: slog.New(slog.DiscardHandler),
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, Jobs: jobs, Backups: e.backups,
-			Purger: e.purger, Keys: keys, Notices: notice.New(db, e.audit, notice.Config{})})
+			Purger: e.purger, Keys: keys, Notices: notice.New(db, e.audit, notice.Config{}),
+			Reports: notice.NewReports(db, e.audit, notice.Config{CustomerLink: func(p string) string { return e.idn.Link(identity.CustomerSide, p) }})})
 	ls, err := e.srv.Listen()
 	if err != nil {
 		t.Fatal(err)

@@ -471,6 +471,13 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"RecoveryCodes", recoveryCodes{}, false},
 		{"WebAuthnKey", identity.WebAuthnKey{}, false},
 		{"WebAuthnKeyList", list[identity.WebAuthnKey]{}, false},
+		// reports (handlers_reports.go), on both listeners
+		{"Report", notice.Report{}, false},
+		{"ReportList", list[notice.Report]{}, false},
+		{"ReportDetail", notice.ReportDetail{}, false},
+		{"ReportMessage", notice.ReportMessage{}, false},
+		{"ReportAttachment", notice.Attachment{}, false},
+		{"ReplyInput", notice.ReplyInput{}, true},
 	}
 	perListener := map[string][]shape{
 		"customer": append(slices.Clip(common),
@@ -528,6 +535,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			shape{"LinkDataplane", observed.Link{}, false},
 			shape{"DataplaneProblem", observed.Problem{}, false},
 			shape{"FirewallRuleCounter", observed.RuleCounter{}, false},
+			// reports (handlers_reports.go)
+			shape{"ReportInput", notice.ReportInput{}, true},
 		),
 		"management": append(slices.Clip(common),
 			shape{"RegionInput", catalog.RegionInput{}, true},
@@ -585,6 +594,8 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			shape{"NoticeUpdateInput", noticeUpdateInput{}, true},
 			shape{"NoticePublishInput", noticePublishInput{}, true},
 			shape{"NoticeApprovalInput", noticeApprovalInput{}, true},
+			// reports (handlers_reports.go)
+			shape{"ReportStatusInput", reportStatusInput{}, true},
 		),
 	}
 	for _, l := range openAPIListeners() {

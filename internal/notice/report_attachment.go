@@ -1,0 +1,172 @@
+package notice
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"mime"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/fault"
+	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/ids"
+	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
+	"github.com/tsunagi-net/tsunagi/internal/text"
+)
+
+// MaxAttachment is the largest attachment, in bytes. The web layer stops
+// reading a request at this size (plus its other fields); it never reads
+// a larger file into memory.
+const MaxAttachment = 5 << 20
+
+// Upload is a file as the customer sent it: its name, the type its
+// browser or client declared, and its bytes.
+type Upload struct {
+	Filename     string
+	DeclaredType string
+	Content      []byte
+}
+
+// attachmentKind is one allowed type: what http.DetectContentType says of
+// the content, the type it is stored and served as, and the file name
+// extensions that may carry it.
+type attachmentKind struct {
+	detected, serve string
+	exts            []string
+}
+
+// attachmentKinds is the allow-list. Everything else — HTML, scripts,
+// archives, office documents, executables — is refused: the operator's
+// staff open these files, and a type that could run is a way into the
+// operator's network.
+var attachmentKinds = []attachmentKind{
+	{"image/png", "image/png", []string{".png"}},
+	{"image/jpeg", "image/jpeg", []string{".jpg", ".jpeg"}},
+	{"application/pdf", "application/pdf", []string{".pdf"}},
+	{"text/plain; charset=utf-8", "text/plain; charset=utf-8", []string{".txt", ".log"}},
+}
+
+// AttachmentTypes names the allowed types, for the messages and the docs.
+const AttachmentTypes = "PNG, JPEG, PDF or plain text (UTF-8)"
+
+type checkedUpload struct {
+	filename, contentType, sha string
+	content                    []byte
+}
+
+// checkUpload checks an attachment by its content: the type the content
+// shows must be on the allow-list, and the name's extension and the
+// declared type (unless the client declared none or the generic
+// application/octet-stream) must say the same.
+func checkUpload(u Upload) (checkedUpload, error) {
+	name := filepath.Base(strings.ReplaceAll(u.Filename, `\`, "/"))
+	if name == "" || name == "." || name == "/" || utf8.RuneCountInString(name) > 200 || text.SingleLine(name) != "" {
+		return checkedUpload{}, fault.Field("attachment", "the attachment needs a file name of one line, at most 200 characters")
+	}
+	if len(u.Content) == 0 {
+		return checkedUpload{}, fault.Field("attachment", "the attachment is empty")
+	}
+	if len(u.Content) > MaxAttachment {
+		return checkedUpload{}, fault.New(fault.TooLarge, "the attachment is larger than 5 MiB")
+	}
+	detected := http.DetectContentType(u.Content)
+	i := slices.IndexFunc(attachmentKinds, func(k attachmentKind) bool { return k.detected == detected })
+	if i < 0 {
+		return checkedUpload{}, fault.Field("attachment", "the attachment's content is not an allowed type (%s)", AttachmentTypes)
+	}
+	k := attachmentKinds[i]
+	if !slices.Contains(k.exts, strings.ToLower(filepath.Ext(name))) {
+		return checkedUpload{}, fault.Field("attachment", "the attachment's file name does not match its content (%s)", strings.Join(k.exts, ", "))
+	}
+	if declared, _, err := mime.ParseMediaType(u.DeclaredType); u.DeclaredType != "" && declared != "application/octet-stream" {
+		base, _, _ := mime.ParseMediaType(k.serve)
+		if err != nil || declared != base {
+			return checkedUpload{}, fault.Field("attachment", "the attachment's declared type does not match its content (%s)", base)
+		}
+	}
+	sum := sha256.Sum256(u.Content)
+	return checkedUpload{filename: name, contentType: k.serve, sha: hex.EncodeToString(sum[:]), content: u.Content}, nil
+}
+
+// attachmentContext binds a sealed attachment to its row.
+func attachmentContext(id string) string { return "report_attachment:" + id }
+
+func insertAttachment(ctx context.Context, tx *store.Tx, report, cust string, seq int64, u checkedUpload, now string) (string, error) {
+	id := ids.New("att")
+	sealed := tx.Secrets().Seal(base64.StdEncoding.EncodeToString(u.content), attachmentContext(id))
+	if _, err := tx.Exec(ctx, `INSERT INTO report_attachments (id, report_id, seq, customer_id, filename, content_type, size, sha256, content, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, report, seq, cust, u.filename, u.contentType, len(u.content), u.sha, sealed, now); err != nil {
+		return "", store.Wrap(err)
+	}
+	return id, nil
+}
+
+// readAttachment opens attachment id of report; cust, when set, must own
+// the report.
+func readAttachment(ctx context.Context, q store.Querier, cust, report, id string) (Attachment, string, []byte, error) {
+	var owner, sealed string
+	row := q.QueryRow(ctx, `SELECT id, seq, filename, content_type, size, sha256, created_at, customer_id, content
+		FROM report_attachments WHERE id = ? AND report_id = ?`, id, report)
+	var a Attachment
+	var at string
+	if err := store.Scan(row, &a.ID, &a.Seq, &a.Filename, &a.ContentType, &a.Size, &a.SHA256, &at, &owner, &sealed); err != nil {
+		return Attachment{}, "", nil, err
+	}
+	if cust != "" && owner != cust {
+		return Attachment{}, "", nil, store.ErrNotFound
+	}
+	clear, err := q.Secrets().Open(sealed, attachmentContext(id))
+	if err != nil {
+		return Attachment{}, "", nil, fault.Wrap(fault.Internal, err, "internal error")
+	}
+	content, err := base64.StdEncoding.DecodeString(clear)
+	if err != nil {
+		return Attachment{}, "", nil, fault.Wrap(fault.Internal, err, "internal error")
+	}
+	return a, owner, content, nil
+}
+
+// Attachment returns an attachment of a report of the customer of sc, with
+// its content.
+func (r *Reports) Attachment(ctx context.Context, sc tenant.Holder, report, id string) (Attachment, []byte, error) {
+	cust, err := sc.Authorize(identity.ActReportsFile)
+	if err != nil {
+		return Attachment{}, nil, err
+	}
+	a, _, content, err := readAttachment(ctx, r.db, string(cust), report, id)
+	return a, content, err
+}
+
+// StaffAttachment returns an attachment to the operator's staff (the
+// caller holds reports.manage). Staff reading what a customer provided is
+// recorded in that customer's audit log, with the reason the report itself
+// gives, in the same transaction as the read.
+func (r *Reports) StaffAttachment(ctx context.Context, report, id string) (Attachment, []byte, error) {
+	var a Attachment
+	var content []byte
+	err := r.db.InTx(ctx, func(tx *store.Tx) error {
+		var owner string
+		var err error
+		if a, owner, content, err = readAttachment(ctx, tx, "", report, id); err != nil {
+			return err
+		}
+		var n int64
+		if err := store.Scan(tx.QueryRow(ctx, `SELECT number FROM reports WHERE id = ?`, report), &n); err != nil {
+			return err
+		}
+		return r.audit.RecordTx(ctx, tx, audit.Event{Action: "report.attachment.read", Target: "report:" + report,
+			CustomerID: owner, Reason: "handling report " + ReportNumber(n),
+			Detail: map[string]any{"number": ReportNumber(n), "file": id, "content_type": a.ContentType, "size": a.Size}})
+	})
+	if err != nil {
+		return Attachment{}, nil, err
+	}
+	return a, content, nil
+}
