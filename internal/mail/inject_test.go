@@ -186,3 +186,30 @@ func TestFromDisplayNameEncoded(t *testing.T) {
 		}
 	}
 }
+
+// stuckTransport never finishes a send by itself.
+type stuckTransport struct{}
+
+func (stuckTransport) Send(ctx context.Context, _ string, _ Message) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestSendEndsWithinLease: a send that hangs is cut off at half the
+// lease and retried later, so that no other sender takes the message while
+// this one may still be delivering it.
+func TestSendEndsWithinLease(t *testing.T) {
+	db := storetest.SQLite(t)
+	id := enqueue(t, db, "alice@example.jp")
+	s := &Sender{Outbox: NewOutbox(db), Transport: stuckTransport{}, Lease: time.Second}
+	start := time.Now()
+	if _, err := s.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took >= 900*time.Millisecond {
+		t.Errorf("the stuck send took %v, want it cut off well within the lease", took)
+	}
+	if e := status(t, s.Outbox, id); e.Status != Pending || !strings.Contains(e.LastError, "deadline") {
+		t.Errorf("after the cut-off: %+v", e)
+	}
+}

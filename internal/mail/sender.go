@@ -174,7 +174,9 @@ type Sender struct {
 	// (defaults 30 s and 1 h).
 	Backoff, MaxBackoff time.Duration
 	// Lease is how long a claimed message is held before another sender may
-	// take it (default 2 min); Poll is the idle wait (default 5 s).
+	// take it (default 2 min): after a crash, its message goes again once
+	// the lease ends. One send may take half of it. Poll is the idle wait
+	// (default 5 s).
 	Lease, Poll time.Duration
 }
 
@@ -238,7 +240,13 @@ func (s *Sender) Drain(ctx context.Context) (int, error) {
 func (s *Sender) deliver(ctx context.Context, e Entry) error {
 	m := Message{CustomerID: e.CustomerID, Cause: e.Cause, To: e.Recipient, Language: e.Language, Subject: e.Subject, Body: e.body,
 		References: strings.Fields(e.refs)}
-	err := s.Transport.Send(ctx, e.ID, m)
+	// A send never outlives its claim: once the lease ends another sender
+	// may take the message, and two senders at once would break "at most
+	// twice" (a crash between the server's acceptance and markSent is the
+	// only way to a second copy).
+	sctx, cancel := context.WithTimeout(ctx, s.Lease/2)
+	err := s.Transport.Send(sctx, e.ID, m)
+	cancel()
 	// The outcome is recorded even if ctx has just ended.
 	wctx := context.WithoutCancel(ctx)
 	var perm *PermanentError
