@@ -53,11 +53,10 @@ func (s *Operations) Affected(ctx context.Context, node, physPort string) (Affec
 			return rep, fault.New(fault.NotFound, "no physical port %s on %s", physPort, node)
 		}
 	}
-	rows, err := s.db.Query(ctx, `SELECT p.customer_id, p.port_code, pl.leg, n.name, pp.name
-		FROM port_placements pl JOIN ports p ON p.id = pl.port_id JOIN physical_ports pp ON pp.id = pl.physical_port_id
-		JOIN hub_nodes n ON n.id = pp.node_id
-		WHERE p.status = 'active' AND p.id IN (SELECT pl2.port_id FROM port_placements pl2 JOIN physical_ports pp2 ON pp2.id = pl2.physical_port_id
-			WHERE pp2.node_id = ?) ORDER BY p.customer_id, p.port_code, pl.leg`, nodeID)
+	// Every leg of each port with a leg on the node: a port with a leg
+	// elsewhere loses redundancy rather than going down.
+	all, err := legs(ctx, s.db, `p.id IN (SELECT pl2.port_id FROM port_placements pl2
+		JOIN physical_ports pp2 ON pp2.id = pl2.physical_port_id WHERE pp2.node_id = ?)`, nodeID)
 	if err != nil {
 		return rep, fmt.Errorf("affected: %w", err)
 	}
@@ -65,22 +64,12 @@ func (s *Operations) Affected(ctx context.Context, node, physPort string) (Affec
 	byPort := map[string][]legAt{}
 	owner := map[string]string{}
 	var order []string
-	for rows.Next() {
-		var cust, code string
-		var l legAt
-		if err := rows.Scan(&cust, &code, &l.leg, &l.node, &l.port); err != nil {
-			rows.Close()
-			return rep, fmt.Errorf("affected: %w", err)
+	for _, l := range all {
+		if _, seen := byPort[l.PortCode]; !seen {
+			order = append(order, l.PortCode)
 		}
-		if _, seen := byPort[code]; !seen {
-			order = append(order, code)
-		}
-		byPort[code] = append(byPort[code], l)
-		owner[code] = cust
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return rep, err
+		byPort[l.PortCode] = append(byPort[l.PortCode], legAt{l.Leg, l.Node, l.PhysicalPort})
+		owner[l.PortCode] = l.CustomerID
 	}
 	hit := func(l legAt) bool { return l.node == node && (physPort == "" || l.port == physPort) }
 	idx := map[string]int{}

@@ -1,0 +1,134 @@
+package notice
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"strings"
+
+	"github.com/tsunagi-net/tsunagi/internal/clock"
+	"github.com/tsunagi-net/tsunagi/internal/ids"
+	"github.com/tsunagi-net/tsunagi/internal/mail"
+	"github.com/tsunagi-net/tsunagi/internal/store"
+)
+
+// Who is told, and how: every mail of a notice goes to one recipient — an
+// active operations administrator of an affected customer or one of its
+// notice contacts — in that recipient's language, and answers the earlier
+// mails of the same notice to the same recipient (References), so that a
+// notice reads as one thread. Each mail is logged in notice_deliveries,
+// whose delivery status is the outbox entry's.
+
+//go:embed mailtext/notice-*.txt
+var noticeMailFiles embed.FS
+
+var noticeMail = mail.ParseTemplates(noticeMailFiles, "mailtext/notice-*.txt")
+
+// recipient is one address of a customer and its language.
+type recipient struct{ addr, lang string }
+
+// recipients returns customer cust's addresses for notices: its active
+// operations administrators (with a password set: an invited account that
+// never finished its setup reads no mail from us), then its notice
+// contacts, each address once (compared without case).
+func recipients(ctx context.Context, q store.Querier, cust string) ([]recipient, error) {
+	rows, err := q.Query(ctx, `SELECT email, language, 1 FROM accounts WHERE customer_id = ? AND role = 'ops-admin'
+		AND disabled_at IS NULL AND password_hash IS NOT NULL AND email <> ''
+		UNION ALL SELECT email, language, 2 FROM notice_contacts WHERE customer_id = ? ORDER BY 3, 1`, cust, cust)
+	if err != nil {
+		return nil, fmt.Errorf("notice recipients: %w", err)
+	}
+	defer rows.Close()
+	var out []recipient
+	seen := map[string]bool{}
+	for rows.Next() {
+		var r recipient
+		var order int
+		if err := rows.Scan(&r.addr, &r.lang, &order); err != nil {
+			return nil, fmt.Errorf("notice recipients: %w", err)
+		}
+		if key := strings.ToLower(r.addr); !seen[key] {
+			seen[key] = true
+			out = append(out, r)
+		}
+	}
+	return out, store.Wrap(rows.Err())
+}
+
+// step is what a mail tells: which update of the notice, and its text.
+type step struct {
+	seq            int64
+	kind           string // publish | update | status | cancel
+	bodyJA, bodyEN string
+}
+
+// mailData is what the notice-*.txt templates see.
+type mailData struct {
+	Kind, Category, Severity, Status, Step string
+	Title, Body                            string
+	Starts, Ends                           string // JST, "" when not set
+	Security                               bool
+	DataAffected                           string
+	Reasons                                []string
+	Link                                   string
+}
+
+// mailAll mails step of n to every recipient of custs inside tx and logs
+// each mail; it returns how many it queued.
+func (s *Service) mailAll(ctx context.Context, tx *store.Tx, n Notice, st step, custs []AffectedCustomer) (int, error) {
+	name := "notice-" + st.kind
+	if st.kind == "status" {
+		name = "notice-update"
+	}
+	sent := 0
+	for _, c := range custs {
+		rs, err := recipients(ctx, tx, c.CustomerID)
+		if err != nil {
+			return sent, err
+		}
+		for _, r := range rs {
+			d := mailData{Kind: n.Kind, Category: n.Category, Severity: n.Severity, Status: n.Status, Step: st.kind,
+				Title: n.TitleJA, Body: st.bodyJA, Security: n.Security, DataAffected: n.DataAffected, Reasons: c.Reasons}
+			if r.lang == "en" {
+				d.Title, d.Body = n.TitleEN, st.bodyEN
+			}
+			if n.StartsAt != nil {
+				d.Starts = clock.Show(*n.StartsAt)
+			}
+			if n.EndsAt != nil {
+				d.Ends = clock.Show(*n.EndsAt)
+			}
+			if s.cfg.CustomerLink != nil {
+				d.Link = s.cfg.CustomerLink("/notices/" + n.ID)
+			}
+			m, err := noticeMail.Message(name, "notice."+st.kind, r.lang, r.addr, d)
+			if err != nil {
+				return sent, err
+			}
+			m.CustomerID = c.CustomerID
+			earlier, err := store.Strings(ctx, tx, `SELECT mail_id FROM notice_deliveries
+				WHERE notice_id = ? AND customer_id = ? AND recipient = ? ORDER BY seq`, n.ID, c.CustomerID, r.addr)
+			if err != nil {
+				return sent, fmt.Errorf("notice thread: %w", err)
+			}
+			for _, id := range earlier {
+				m.References = append(m.References, mail.MessageID(id))
+			}
+			mailID, err := mail.Enqueue(ctx, tx, m)
+			if err != nil {
+				return sent, err
+			}
+			root := mail.MessageID(mailID)
+			if len(m.References) > 0 {
+				root = m.References[0]
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO notice_deliveries (id, notice_id, seq, customer_id, recipient, language, mail_id,
+				thread_root, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ids.New("ndl"), n.ID, st.seq, c.CustomerID, r.addr,
+				m.Language, mailID, root, clock.Store(clock.Now())); err != nil {
+				return sent, fmt.Errorf("notice delivery: %w", err)
+			}
+			sent++
+		}
+	}
+	return sent, nil
+}
