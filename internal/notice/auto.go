@@ -214,6 +214,14 @@ func (s *Service) openAutoDraft(ctx context.Context, now time.Time, key string) 
 		_, created, err = s.OpenAutoDraft(ctx, tx, source, key, d)
 		return err
 	})
+	if errors.Is(err, store.ErrConflict) {
+		// Another controller inserted the same episode's draft at the
+		// same moment: the key is taken, which is what was wanted.
+		var n int
+		if cerr := store.Scan(s.db.QueryRow(ctx, `SELECT COUNT(*) FROM notices WHERE auto_key = ?`, key), &n); cerr == nil && n == 1 {
+			return false, nil
+		}
+	}
 	return created, err
 }
 
