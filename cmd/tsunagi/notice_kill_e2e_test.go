@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,21 @@ func TestMailLeaseBounds(t *testing.T) {
 		f := identityFlags{mailLease: lease}
 		if _, err := f.sender(nil, nil); (err == nil) != ok {
 			t.Errorf("--mail-lease %v: %v", lease, err)
+		}
+	}
+}
+
+// TestNodeSilentAfterBounds: --node-silent-after outside 1m-1h stops serve
+// before it opens anything.
+func TestNodeSilentAfterBounds(t *testing.T) {
+	for _, d := range []time.Duration{59 * time.Second, time.Hour + time.Second} {
+		f := serveFlags{logLevel: "info", mgmtAllow: "127.0.0.0/8", agentAllow: "10.0.0.0/8", purgeAfter: "30", nodeSilentAfter: d,
+			dataDir: filepath.Join(t.TempDir(), "never-made")}
+		if err := serve(context.Background(), f); err == nil || !strings.Contains(err.Error(), "--node-silent-after") {
+			t.Errorf("--node-silent-after %v: %v", d, err)
+		}
+		if _, err := os.Stat(f.dataDir); err == nil {
+			t.Errorf("--node-silent-after %v: serve made its data directory", d)
 		}
 	}
 }
