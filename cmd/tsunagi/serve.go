@@ -41,6 +41,7 @@ type serveFlags struct {
 	demo                                       bool
 	purgeAfter                                 string
 	nodeSilentAfter                            time.Duration
+	noticeMinDays                              int
 	id                                         identityFlags
 	backup                                     backupFlags
 }
@@ -79,6 +80,8 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&f.purgeAfter, "purge-after-days", envOr("TSUNAGI_PURGE_AFTER_DAYS", strconv.Itoa(lifecycle.DefaultAfterDays)),
 		"day after the last termination date on which a terminated customer's data is erased (1–90; day 1 is the day after; never later than day 90)")
+	cmd.Flags().IntVar(&f.noticeMinDays, "notice-min-days", notice.DefaultMinNoticeDays,
+		"minimum notice period in days of a planned change that touches customers' forwarding (1–90); publishing one that starts sooner needs a security officer's approval")
 	cmd.Flags().BoolVar(&f.demo, "demo", false, "load an example deployment (two regions, a hub node, two customers) into an empty database")
 	cmd.Flags().DurationVar(&f.nodeSilentAfter, "node-silent-after", 5*time.Minute,
 		"a hub node with hubs that has not reported for this long, or a hub its node cannot bring to its wanted version for this long, opens an automatic draft incident (1m-1h)")
@@ -107,6 +110,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	}
 	if f.nodeSilentAfter < time.Minute || f.nodeSilentAfter > time.Hour {
 		return fmt.Errorf("--node-silent-after must be between 1m and 1h")
+	}
+	minNotice, err := notice.MinNoticeDays(f.noticeMinDays)
+	if err != nil {
+		return fmt.Errorf("--notice-min-days: %w", err)
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
@@ -197,6 +204,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		purger.Recorded = func(ctx context.Context) error { return backup.WriteErasureList(ctx, backups.Dir(), db) }
 	}
 	noticeCfg := notice.Config{
+		MinNotice:    minNotice,
 		CustomerLink: func(path string) string { return ids.Link(identity.CustomerSide, path) },
 		MgmtLink:     func(path string) string { return ids.Link(identity.OperatorSide, path) },
 	}

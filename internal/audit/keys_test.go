@@ -38,6 +38,8 @@ var plainDetailKeys = []string{
 	"deleted", "engine", "purged", "rows", "sha256",
 	// customer.purge.restored
 	"contracts_cancelled", "finished_at",
+	// notice.* (announce): counts and the notice's own classification
+	"approval_dropped", "category", "customers", "customers_added", "recipients", "source",
 }
 
 // TestEveryDetailKeyIsClassified reads every non-test Go file and collects

@@ -60,11 +60,12 @@ const (
 // editing lock, free-text reasons, and values that can carry text the
 // customer wrote: a review's changes (diffs of its configuration, with
 // its object names and rule comments) and reasons (which quote them), and
-// a node's free-text detail of a hold. A listed key's whole value is
+// a node's free-text detail of a hold, and a security incident's free-text
+// statement of the data it affected. A listed key's whole value is
 // sealed, however deep. Keys not listed are identifiers, codes, dates,
 // counts and configuration without free text, which stay plain.
 var PersonalDetailKeys = []string{
-	"changes", "detail", "display_name", "device", "email", "holder", "invited_by", "login_id", "name", "reason",
+	"changes", "data_affected", "detail", "display_name", "device", "email", "holder", "invited_by", "login_id", "name", "reason",
 	"reasons", "source_ip", "stated_reason", "took_over_expired_lock_of", "user_agent",
 }
 

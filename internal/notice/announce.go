@@ -44,7 +44,7 @@ type Query struct {
 	Kind, Status string
 	Security     bool   // only security incidents
 	After        string // the last ID of the previous page
-	Limit        int    // 1–200, default 50
+	Limit        int    // 1–500, default 50
 }
 
 // Categories of each kind. The first three announcement categories always
@@ -342,8 +342,8 @@ func (s *Service) List(ctx context.Context, q Query) ([]Notice, error) {
 	if q.Limit == 0 {
 		q.Limit = 50
 	}
-	if q.Limit < 1 || q.Limit > 200 {
-		return nil, fault.Field("limit", "the limit is 1 to 200")
+	if q.Limit < 1 || q.Limit > 500 {
+		return nil, fault.Field("limit", "the limit is 1 to 500")
 	}
 	where := []string{"1 = 1"}
 	var args []any

@@ -354,3 +354,15 @@ func TestOpenAutoDraft(t *testing.T) {
 		}
 	})
 }
+
+func TestMinNoticeDays(t *testing.T) {
+	for _, tc := range []struct {
+		days int
+		ok   bool
+	}{{0, false}, {1, true}, {7, true}, {90, true}, {91, false}, {-3, false}} {
+		d, err := MinNoticeDays(tc.days)
+		if (err == nil) != tc.ok || (tc.ok && d != time.Duration(tc.days)*24*time.Hour) {
+			t.Errorf("MinNoticeDays(%d) = %v, %v", tc.days, d, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
@@ -91,4 +92,16 @@ func (s *Service) Approvals(ctx context.Context) (Approvals, error) {
 	}
 	a.Security, err = listNotices(ctx, s.db, `security = ? ORDER BY created_at DESC, id DESC LIMIT 200`, true)
 	return a, err
+}
+
+// DefaultMinNoticeDays is the minimum notice period unless configured.
+const DefaultMinNoticeDays = 7
+
+// MinNoticeDays turns the configured minimum notice period in days (1–90)
+// into Config.MinNotice.
+func MinNoticeDays(days int) (time.Duration, error) {
+	if days < 1 || days > 90 {
+		return 0, fmt.Errorf("the minimum notice period is 1 to 90 days, not %d", days)
+	}
+	return time.Duration(days) * 24 * time.Hour, nil
 }

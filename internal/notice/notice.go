@@ -50,7 +50,7 @@ type Service struct {
 // New returns the notices kept in db.
 func New(db *store.DB, log *audit.Log, cfg Config) *Service {
 	if cfg.MinNotice == 0 {
-		cfg.MinNotice = 7 * 24 * time.Hour
+		cfg.MinNotice = DefaultMinNoticeDays * 24 * time.Hour
 	}
 	if cfg.NodeSilentAfter == 0 {
 		cfg.NodeSilentAfter = 5 * time.Minute

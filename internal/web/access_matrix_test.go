@@ -15,6 +15,7 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
@@ -258,6 +259,17 @@ func (v *mxVictims) value(t *testing.T, side identity.Side, rt route, name strin
 		}
 	case "version":
 		return "1", true
+	case "id":
+		if strings.HasPrefix(rt.Path, "/api/v1/notices/") {
+			// A notice is the platform's own: a fresh draft on A.
+			n, err := e.srv.deps.Notices.Create(e.seed, notice.Draft{Kind: notice.Incident, Category: "outage", Severity: "minor",
+				TitleJA: "障害", TitleEN: "Outage", BodyJA: "調査中", BodyEN: "Investigating", Scope: notice.Scope{Customers: []string{string(v.w.A.cust)}}})
+			e.must("victim notice", err)
+			return n.ID, true
+		}
+		if ids := f.ids[name]; len(ids) > 0 && !consume {
+			return ids[0], true
+		}
 	case "customer":
 		return string(v.w.A.cust), true
 	case "node":

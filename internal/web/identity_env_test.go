@@ -25,6 +25,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/network"
+	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
 	"github.com/tsunagi-net/tsunagi/internal/signing"
 	"github.com/tsunagi-net/tsunagi/internal/store"
@@ -94,7 +95,7 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 		TLS:       serverTLS(cert), ShutdownGrace: 5 * time.Second},
 		Deps{DB: db, Catalog: e.cat, Identity: e.idn, Audit: e.audit, Fleet: fl, Log: slog.New(slog.DiscardHandler),
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, Jobs: jobs, Backups: e.backups,
-			Purger: e.purger, Keys: keys})
+			Purger: e.purger, Keys: keys, Notices: notice.New(db, e.audit, notice.Config{})})
 	ls, err := e.srv.Listen()
 	if err != nil {
 		t.Fatal(err)
