@@ -11,10 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
-	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/smtptest"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
@@ -113,7 +111,7 @@ func TestNoticeMailSurvivesSIGKILL(t *testing.T) {
 	slices.Sort(recipients)
 	before := len(m.Received())
 
-	id := publishDirect(t, dsn, dir, custs)
+	id := publishNotice(t, s, tok, custs)
 	waitFor(t, 2*time.Minute, "the first mails of the batch", func() bool { return len(m.Received())-before >= 5 })
 	s.signal(9)
 	s.wait(exitTimeout)
@@ -262,35 +260,4 @@ func publishNotice(t *testing.T, s *server, tok string, custs []string) string {
 		t.Fatalf("publish: %d %s", r.status, r.body)
 	}
 	return id
-}
-
-// publishDirect publishes the same incident through notice.Service on the
-// controller's database, for as long as the operator API is not there;
-// the running controller's sender delivers it all the same.
-func publishDirect(t *testing.T, dsn, dir string, custs []string) string {
-	t.Helper()
-	db, err := store.Open(context.Background(), store.Options{DSN: dsn, SecretKeyFile: filepath.Join(dir, "secret.key")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	svc := notice.New(db, audit.New(db), notice.Config{})
-	ctx := audit.WithActor(context.Background(), audit.System)
-	n, err := svc.Create(ctx, notice.Draft{Kind: notice.Incident, Category: "outage", Severity: "major", TitleJA: "通信障害", TitleEN: "Outage",
-		BodyJA: "調査しています。", BodyEN: "We are investigating.", Scope: notice.Scope{Customers: custs}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := svc.Preview(ctx, n.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var seen []string
-	for _, c := range p.Customers {
-		seen = append(seen, c.CustomerID)
-	}
-	if _, err := svc.Publish(ctx, n.ID, seen); err != nil {
-		t.Fatal(err)
-	}
-	return n.ID
 }
