@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"mime"
 	"net/http"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"slices"
@@ -104,7 +106,13 @@ func TestNoticeMailSurvivesSIGKILL(t *testing.T) {
 			t.Fatalf("setup: %d %s", r.status, r.body)
 		}
 	}
-	recipients := seedContacts(t, dsn, dir, custs)
+	// The test's own handle on the controller's database (same key file).
+	db, err := store.Open(context.Background(), store.Options{DSN: dsn, SecretKeyFile: filepath.Join(dir, "secret.key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	recipients := seedContacts(t, db, custs)
 	for i := range killCustomers {
 		recipients = append(recipients, fmt.Sprintf("admin%d@kill.example", i))
 	}
@@ -112,7 +120,11 @@ func TestNoticeMailSurvivesSIGKILL(t *testing.T) {
 	before := len(m.Received())
 
 	id := publishNotice(t, s, tok, custs)
-	waitFor(t, 2*time.Minute, "the first mails of the batch", func() bool { return len(m.Received())-before >= 5 })
+	// Kill while a mail is in flight: some have arrived and the sender
+	// holds the next one (claimed, not yet recorded sent).
+	waitFor(t, 2*time.Minute, "the first mails of the batch, one in flight", func() bool {
+		return len(m.Received())-before >= 5 && outboxStatuses(t, db)["sending"] == 1
+	})
 	s.signal(9)
 	s.wait(exitTimeout)
 	atKill := len(m.Received()) - before
@@ -121,9 +133,9 @@ func TestNoticeMailSurvivesSIGKILL(t *testing.T) {
 	}
 	// The killed controller leaves at most the one mail it was sending
 	// claimed, and the rest of the batch waiting.
-	st := outboxStatuses(t, dsn, dir)
-	if st["sending"] > 1 || st["pending"] == 0 || st["failed"] != 0 {
-		t.Errorf("outbox after the kill: %v, want at most one sending and some pending", st)
+	st := outboxStatuses(t, db)
+	if st["sending"] != 1 || st["pending"] == 0 || st["failed"] != 0 {
+		t.Errorf("outbox after the kill: %v, want one sending and some pending", st)
 	}
 	t.Logf("SIGKILL after %d of %d mails of notice %s; outbox %v", atKill, len(recipients), id, st)
 
@@ -149,7 +161,7 @@ func TestNoticeMailSurvivesSIGKILL(t *testing.T) {
 	// Every mail of the batch is recorded sent: none still claimed by the
 	// killed controller, none failed.
 	waitFor(t, time.Minute, "the outbox to show the batch sent", func() bool {
-		st = outboxStatuses(t, dsn, dir)
+		st = outboxStatuses(t, db)
 		return st["sent"] == len(recipients) && len(st) == 1
 	})
 	seenIDs := map[string]string{}
@@ -171,6 +183,12 @@ func TestNoticeMailSurvivesSIGKILL(t *testing.T) {
 		}
 		seenIDs[mid] = r
 	}
+	// --smtp-from's display name travels encoded (RFC 2047).
+	from := got[recipients[0]][0].Header.Get("From")
+	if a, err := (&mail.AddressParser{WordDecoder: new(mime.WordDecoder)}).Parse(from); err != nil || a.Name != "つなぎ 運用" ||
+		strings.ContainsFunc(from, func(r rune) bool { return r > 0x7e }) {
+		t.Errorf("From: %q (%+v, %v), want the display name encoded", from, a, err)
+	}
 	if len(got) != len(recipients) {
 		t.Errorf("the notice went to %d addresses, want the %d recipients", len(got), len(recipients))
 	}
@@ -186,13 +204,8 @@ func TestNoticeMailSurvivesSIGKILL(t *testing.T) {
 
 // seedContacts adds killContactsPer notice contacts to each customer,
 // straight into the database, and returns their addresses.
-func seedContacts(t *testing.T, dsn, dir string, custs []string) []string {
+func seedContacts(t *testing.T, db *store.DB, custs []string) []string {
 	t.Helper()
-	db, err := store.Open(context.Background(), store.Options{DSN: dsn, SecretKeyFile: filepath.Join(dir, "secret.key")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	var out []string
 	now := clock.Store(clock.Now())
 	for i, c := range custs {
@@ -209,13 +222,8 @@ func seedContacts(t *testing.T, dsn, dir string, custs []string) []string {
 }
 
 // outboxStatuses counts the notice's mails in the outbox by status.
-func outboxStatuses(t *testing.T, dsn, dir string) map[string]int {
+func outboxStatuses(t *testing.T, db *store.DB) map[string]int {
 	t.Helper()
-	db, err := store.Open(context.Background(), store.Options{DSN: dsn, SecretKeyFile: filepath.Join(dir, "secret.key")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	rows, err := db.Query(context.Background(), `SELECT status, COUNT(*) FROM mail_outbox WHERE cause = 'notice.publish' GROUP BY status`)
 	if err != nil {
 		t.Fatal(err)
