@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/tsunagi-net/tsunagi/internal/clock"
+	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/store"
@@ -32,9 +33,10 @@ type recipient struct{ addr, lang string }
 // never finished its setup reads no mail from us), then its notice
 // contacts, each address once (compared without case).
 func recipients(ctx context.Context, q store.Querier, cust string) ([]recipient, error) {
-	rows, err := q.Query(ctx, `SELECT email, language, 1 FROM accounts WHERE customer_id = ? AND role = 'ops-admin'
+	rows, err := q.Query(ctx, `SELECT email, language, 1 FROM accounts WHERE customer_id = ? AND role = ?
 		AND disabled_at IS NULL AND password_hash IS NOT NULL AND email <> ''
-		UNION ALL SELECT email, language, 2 FROM notice_contacts WHERE customer_id = ? ORDER BY 3, 1`, cust, cust)
+		UNION ALL SELECT email, language, 2 FROM notice_contacts WHERE customer_id = ? ORDER BY 3, 1`,
+		cust, string(identity.RoleOpsAdmin), cust)
 	if err != nil {
 		return nil, fmt.Errorf("notice recipients: %w", err)
 	}
@@ -64,13 +66,13 @@ type step struct {
 
 // mailData is what the notice-*.txt templates see.
 type mailData struct {
-	Kind, Category, Severity, Status, Step string
-	Title, Body                            string
-	Starts, Ends                           string // JST, "" when not set
-	Security                               bool
-	DataAffected                           string
-	Reasons                                []string
-	Link                                   string
+	Kind, Category, Severity, Status string
+	Title, Body                      string
+	Starts, Ends                     string // JST, "" when not set
+	Security                         bool
+	DataAffected                     string
+	Reasons                          []string
+	Link                             string
 }
 
 // mailAll mails step of n to every recipient of custs inside tx and logs
@@ -87,7 +89,7 @@ func (s *Service) mailAll(ctx context.Context, tx *store.Tx, n Notice, st step, 
 			return sent, err
 		}
 		for _, r := range rs {
-			d := mailData{Kind: n.Kind, Category: n.Category, Severity: n.Severity, Status: n.Status, Step: st.kind,
+			d := mailData{Kind: n.Kind, Category: n.Category, Severity: n.Severity, Status: n.Status,
 				Title: n.TitleJA, Body: st.bodyJA, Security: n.Security, DataAffected: n.DataAffected, Reasons: c.Reasons}
 			if r.lang == "en" {
 				d.Title, d.Body = n.TitleEN, st.bodyEN

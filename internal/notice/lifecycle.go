@@ -269,7 +269,8 @@ func (s *Service) follow(ctx context.Context, tx *store.Tx, cur Notice, kind, st
 	// The scope may reach customers it did not reach at publishing (a hub
 	// placed on the node since): they are told from now on. Those reached
 	// before stay, even if the scope no longer reaches them: they were
-	// told it concerns them and must hear how it ends.
+	// told it concerns them and must hear how it ends (as long as they
+	// are still served).
 	now, err := Resolve(ctx, tx, cur.Scope)
 	if err != nil {
 		return Notice{}, err
@@ -304,6 +305,15 @@ func (s *Service) follow(ctx context.Context, tx *store.Tx, cur Notice, kind, st
 	if err != nil {
 		return Notice{}, err
 	}
+	ids := make([]string, len(all))
+	for i, c := range all {
+		ids[i] = c.CustomerID
+	}
+	live, err := served(ctx, tx, ids)
+	if err != nil {
+		return Notice{}, err
+	}
+	all = slices.DeleteFunc(all, func(c AffectedCustomer) bool { _, ok := live[c.CustomerID]; return !ok })
 	n, err := loadNotice(ctx, tx, cur.ID)
 	if err != nil {
 		return Notice{}, err

@@ -70,22 +70,9 @@ func Resolve(ctx context.Context, q store.Querier, sc Scope) ([]AffectedCustomer
 	for i, c := range r.out {
 		ids[i] = c.CustomerID
 	}
-	rows, err := q.Query(ctx, `SELECT id, name FROM customers WHERE ended_at IS NULL AND purged_at IS NULL
-		AND id IN (`+marks(len(ids))+`)`, anys(ids)...)
+	names, err := served(ctx, q, ids)
 	if err != nil {
-		return nil, fmt.Errorf("resolve: %w", err)
-	}
-	defer rows.Close()
-	names := map[string]string{}
-	for rows.Next() {
-		var id, name string
-		if err := rows.Scan(&id, &name); err != nil {
-			return nil, fmt.Errorf("resolve: %w", err)
-		}
-		names[id] = name
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("resolve: %w", err)
+		return nil, err
 	}
 	out := []AffectedCustomer{}
 	for _, c := range r.out {
@@ -96,6 +83,29 @@ func Resolve(ctx context.Context, q store.Querier, sc Scope) ([]AffectedCustomer
 	}
 	slices.SortFunc(out, func(a, b AffectedCustomer) int { return strings.Compare(a.CustomerID, b.CustomerID) })
 	return out, nil
+}
+
+// served returns the names of those of custs still served: not ended,
+// not purged. A customer ended since a notice reached it hears no more.
+func served(ctx context.Context, q store.Querier, custs []string) (map[string]string, error) {
+	names := map[string]string{}
+	if len(custs) == 0 {
+		return names, nil
+	}
+	rows, err := q.Query(ctx, `SELECT id, name FROM customers WHERE ended_at IS NULL AND purged_at IS NULL
+		AND id IN (`+marks(len(custs))+`)`, anys(custs)...)
+	if err != nil {
+		return nil, fmt.Errorf("resolve: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, fmt.Errorf("resolve: %w", err)
+		}
+		names[id] = name
+	}
+	return names, store.Wrap(rows.Err())
 }
 
 // resolution gathers customers and their reasons, each reason once.

@@ -19,6 +19,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/network/observed"
+	"github.com/tsunagi-net/tsunagi/internal/notice"
 )
 
 // The OpenAPI documents are written by hand; these tests keep them true to the
@@ -570,6 +571,20 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			shape{"PhysRef", network.PhysRef{}, true},
 			shape{"PlaceInput", network.PlaceInput{}, true},
 			shape{"BandwidthInput", network.BandwidthInput{}, true},
+			shape{"Notice", notice.Notice{}, false},
+			shape{"NoticeList", list[notice.Notice]{}, false},
+			shape{"NoticeDetail", notice.Detail{}, false},
+			shape{"NoticeUpdate", notice.Update{}, false},
+			shape{"NoticeAffectedCustomer", notice.AffectedCustomer{}, false},
+			shape{"NoticeScope", notice.Scope{}, false},
+			shape{"NoticeScopeInput", notice.Scope{}, true},
+			shape{"NoticePhysicalPort", notice.PhysicalPort{}, true}, // both ways; every field is always sent
+			shape{"NoticePreview", notice.Preview{}, false},
+			shape{"NoticeApprovals", notice.Approvals{}, false},
+			shape{"NoticeDraftInput", noticeDraftInput{}, true},
+			shape{"NoticeUpdateInput", noticeUpdateInput{}, true},
+			shape{"NoticePublishInput", noticePublishInput{}, true},
+			shape{"NoticeApprovalInput", noticeApprovalInput{}, true},
 		),
 	}
 	for _, l := range openAPIListeners() {
