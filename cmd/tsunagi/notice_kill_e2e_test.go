@@ -92,6 +92,10 @@ func TestNoticeMailSurvivesSIGKILL(t *testing.T) {
 		if r.status != http.StatusCreated {
 			t.Fatalf("invite: %d %s", r.status, r.body)
 		}
+	}
+	// The invitations go out together (the sender is idle between polls).
+	for i := range killCustomers {
+		admin := fmt.Sprintf("admin%d@kill.example", i)
 		var link []string
 		waitFor(t, time.Minute, "the invitation to "+admin, func() bool {
 			for _, msg := range m.To(admin) {
@@ -101,7 +105,7 @@ func TestNoticeMailSurvivesSIGKILL(t *testing.T) {
 			}
 			return link != nil
 		})
-		r = s.must("POST", s.customerURL("/api/v1/setup"), map[string]string{"token": link[1], "password": killPassword}, nil)
+		r := s.must("POST", s.customerURL("/api/v1/setup"), map[string]string{"token": link[1], "password": killPassword}, nil)
 		if r.status != http.StatusCreated {
 			t.Fatalf("setup: %d %s", r.status, r.body)
 		}
