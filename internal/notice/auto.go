@@ -53,7 +53,7 @@ var autoTexts = template.Must(template.New("").Option("missingkey=error").
 // WatchJob looks for the conditions every minute.
 func (s *Service) WatchJob() schedule.Job {
 	return schedule.Job{Name: WatchJobName, Due: s.dueAutoDrafts, Do: s.openAutoDraft,
-		Next: func(now time.Time) time.Time { return now.Add(time.Minute) }}
+		Next: func(now time.Time) time.Time { return now.Add(time.Minute) }, Quiet: true}
 }
 
 // silentNode is a node-silent condition.
