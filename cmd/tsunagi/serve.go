@@ -40,6 +40,7 @@ type serveFlags struct {
 	tlsNames                                   []string
 	demo                                       bool
 	purgeAfter                                 string
+	nodeSilentAfter                            time.Duration
 	noticeMinDays                              int
 	id                                         identityFlags
 	backup                                     backupFlags
@@ -82,6 +83,8 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().IntVar(&f.noticeMinDays, "notice-min-days", notice.DefaultMinNoticeDays,
 		"minimum notice period in days of a planned change that touches customers' forwarding (1–90); publishing one that starts sooner needs a security officer's approval")
 	cmd.Flags().BoolVar(&f.demo, "demo", false, "load an example deployment (two regions, a hub node, two customers) into an empty database")
+	cmd.Flags().DurationVar(&f.nodeSilentAfter, "node-silent-after", 5*time.Minute,
+		"a hub node with hubs that has not reported for this long, or a hub its node cannot bring to its wanted version for this long, opens an automatic draft incident (1m-1h)")
 	f.id.register(cmd)
 	f.backup.register(cmd)
 	return cmd
@@ -104,6 +107,9 @@ func serve(ctx context.Context, f serveFlags) error {
 	purgeAfter, err := lifecycle.ParseAfterDays(f.purgeAfter)
 	if err != nil {
 		return fmt.Errorf("--purge-after-days: %w", err)
+	}
+	if f.nodeSilentAfter < time.Minute || f.nodeSilentAfter > time.Hour {
+		return fmt.Errorf("--node-silent-after must be between 1m and 1h")
 	}
 	minNotice, err := notice.MinNoticeDays(f.noticeMinDays)
 	if err != nil {
@@ -202,10 +208,11 @@ func serve(ctx context.Context, f serveFlags) error {
 		CustomerLink: func(path string) string { return ids.Link(identity.CustomerSide, path) },
 		MgmtLink:     func(path string) string { return ids.Link(identity.OperatorSide, path) },
 	}
+	noticeCfg.NodeSilentAfter = f.nodeSilentAfter
 	notices := notice.New(db, auditLog, noticeCfg)
 	reports := notice.NewReports(db, auditLog, noticeCfg)
 	scheduled := append([]schedule.Job{netSvc.Operations.SpeedJob(), ids.EndJob(), ids.TokenReminderJob(), purger.Job(),
-		netSvc.Operations.EndJob()},
+		netSvc.Operations.EndJob(), notices.WatchJob()},
 		backupJobs(backups)...)
 	jobs, err := schedule.New(db, auditLog, controllerName(), scheduled...)
 	if err != nil {

@@ -24,6 +24,7 @@ type identityFlags struct {
 	sessionIdle, sessionAbsolute                        time.Duration
 	secretKeyFile                                       string
 	mailDir                                             string
+	mailLease                                           time.Duration
 }
 
 func (f *identityFlags) register(cmd *cobra.Command) {
@@ -46,6 +47,8 @@ func (f *identityFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.smtpFrom, "smtp-from", os.Getenv("TSUNAGI_SMTP_FROM"), "sender address of tsunagi's mail")
 	fl.StringVar(&f.mailDir, "mail-dir", os.Getenv("TSUNAGI_MAIL_DIR"),
 		"development mail sink: write each mail as an .eml file (0600) in this directory (0700) instead of sending it; default <data-dir>/mail with --demo and no --smtp-host")
+	fl.DurationVar(&f.mailLease, "mail-lease", 2*time.Minute,
+		"how long a sender holds a mail it took before another sender (or this one after a restart) may send it again; one send may take half of it (10s-1h)")
 	fl.StringVar(&f.secretKeyFile, "secret-key-file", os.Getenv("TSUNAGI_SECRET_KEY_FILE"),
 		"the controller's secret key (32 bytes) that seals TOTP seeds, BGP passwords, the node CA key and mail at rest; "+
 			"made on the first start against an empty database; every controller on one database needs the same file; default <data-dir>/secret.key")
@@ -89,6 +92,9 @@ func (f *identityFlags) config() (identity.Config, error) {
 // sender returns the mail sender over SMTP or into the --mail-dir sink, or
 // nil when neither is configured.
 func (f *identityFlags) sender(ids *identity.Service, log *slog.Logger) (*mail.Sender, error) {
+	if f.mailLease < 10*time.Second || f.mailLease > time.Hour {
+		return nil, fmt.Errorf("--mail-lease must be between 10s and 1h")
+	}
 	if f.mailDir != "" {
 		if f.smtpHost != "" {
 			return nil, fmt.Errorf("--mail-dir and --smtp-host exclude each other: mail goes either to files or to the SMTP server")
@@ -97,7 +103,7 @@ func (f *identityFlags) sender(ids *identity.Service, log *slog.Logger) (*mail.S
 		if err != nil {
 			return nil, fmt.Errorf("--mail-dir: %w", err)
 		}
-		return &mail.Sender{Outbox: ids.Outbox(), Transport: d, Log: log.With("component", "mail")}, nil
+		return &mail.Sender{Outbox: ids.Outbox(), Transport: d, Log: log.With("component", "mail"), Lease: f.mailLease}, nil
 	}
 	if f.smtpHost == "" {
 		return nil, nil
@@ -115,5 +121,5 @@ func (f *identityFlags) sender(ids *identity.Service, log *slog.Logger) (*mail.S
 	if err != nil {
 		return nil, err
 	}
-	return &mail.Sender{Outbox: ids.Outbox(), Transport: tr, Log: log.With("component", "mail")}, nil
+	return &mail.Sender{Outbox: ids.Outbox(), Transport: tr, Log: log.With("component", "mail"), Lease: f.mailLease}, nil
 }

@@ -36,6 +36,9 @@ func NewDir(path, from string) (*Dir, error) {
 	if from == "" {
 		from = DefaultDirFrom
 	}
+	if err := CheckFrom(from); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(path, 0o700); err != nil {
 		return nil, fmt.Errorf("mail: %w", err)
 	}

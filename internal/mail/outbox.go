@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
@@ -79,11 +80,29 @@ func openBody(q store.Querier, id, stored string) (string, error) {
 	return body, nil
 }
 
+// CheckSubject refuses a subject that holds a control character (CR, LF,
+// NUL, DEL, …) or a Unicode line or paragraph separator. It is refused,
+// not neutralised: every subject is built from a template whose values the
+// callers already validated as one line (titles, names), so such a
+// character is a bug upstream; the event's transaction then fails whole
+// instead of mailing a subject other than the one the outbox and the
+// notification log record. The composer checks again (compose), for rows
+// written by a version before this check.
+func CheckSubject(s string) error {
+	if i := strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' }); i >= 0 {
+		return fmt.Errorf("mail: the subject holds a control character at byte %d", i)
+	}
+	return nil
+}
+
 // Enqueue adds m to the outbox inside tx, so that the mail commits with the
 // event that causes it. It returns the entry's ID.
 func Enqueue(ctx context.Context, tx *store.Tx, m Message) (string, error) {
 	if a, err := mail.ParseAddress(m.To); err != nil || a.Address != m.To {
 		return "", fmt.Errorf("mail: recipient %q is not a plain address", m.To)
+	}
+	if err := CheckSubject(m.Subject); err != nil {
+		return "", err
 	}
 	if m.Language != "ja" && m.Language != "en" {
 		m.Language = "ja"

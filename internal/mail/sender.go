@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 
 	gomail "github.com/wneessen/go-mail"
 
@@ -49,10 +51,23 @@ type SMTPConfig struct {
 // SMTP is a Transport over github.com/wneessen/go-mail.
 type SMTP struct{ cfg SMTPConfig }
 
+// CheckFrom checks a sender address: one address, optionally with a
+// display name ("つなぎ運用 <noreply@example.jp>"), which the composer
+// encodes (RFC 2047); a line break or a second address is refused.
+func CheckFrom(from string) error {
+	if _, err := mail.ParseAddress(from); err != nil || strings.ContainsFunc(from, unicode.IsControl) {
+		return fmt.Errorf("mail: sender %q is not one address with an optional display name", from)
+	}
+	return nil
+}
+
 // NewSMTP checks cfg and returns the transport.
 func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	if cfg.Host == "" || cfg.From == "" {
 		return nil, errors.New("mail: SMTP host and from address are required")
+	}
+	if err := CheckFrom(cfg.From); err != nil {
+		return nil, err
 	}
 	switch cfg.TLS {
 	case "":
@@ -77,6 +92,17 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 // the stable Message-ID; every transport sends this same message (opts
 // choose, e.g., its transfer encoding).
 func compose(from, id string, m Message, opts ...gomail.MsgOption) (*gomail.Msg, error) {
+	// The recipient and subject are checked again although Enqueue admits
+	// neither a line break nor anything but a plain address: a row queued
+	// by an earlier version, or written to the table by hand, must not
+	// open a header or add a recipient either. go-mail encodes the
+	// display name of from (RFC 2047) and the subject.
+	if err := CheckSubject(m.Subject); err != nil {
+		return nil, &PermanentError{err}
+	}
+	if a, err := mail.ParseAddress(m.To); err != nil || a.Address != m.To {
+		return nil, &PermanentError{fmt.Errorf("mail: recipient %q is not a plain address", m.To)}
+	}
 	msg := gomail.NewMsg(opts...)
 	if err := msg.From(from); err != nil {
 		return nil, &PermanentError{err}
@@ -148,7 +174,9 @@ type Sender struct {
 	// (defaults 30 s and 1 h).
 	Backoff, MaxBackoff time.Duration
 	// Lease is how long a claimed message is held before another sender may
-	// take it (default 2 min); Poll is the idle wait (default 5 s).
+	// take it (default 2 min): after a crash, its message goes again once
+	// the lease ends. One send may take half of it. Poll is the idle wait
+	// (default 5 s).
 	Lease, Poll time.Duration
 }
 
@@ -212,7 +240,13 @@ func (s *Sender) Drain(ctx context.Context) (int, error) {
 func (s *Sender) deliver(ctx context.Context, e Entry) error {
 	m := Message{CustomerID: e.CustomerID, Cause: e.Cause, To: e.Recipient, Language: e.Language, Subject: e.Subject, Body: e.body,
 		References: strings.Fields(e.refs)}
-	err := s.Transport.Send(ctx, e.ID, m)
+	// A send never outlives its claim: once the lease ends another sender
+	// may take the message, and two senders at once would break "at most
+	// twice" (a crash between the server's acceptance and markSent is the
+	// only way to a second copy).
+	sctx, cancel := context.WithTimeout(ctx, s.Lease/2)
+	err := s.Transport.Send(sctx, e.ID, m)
+	cancel()
 	// The outcome is recorded even if ctx has just ended.
 	wctx := context.WithoutCancel(ctx)
 	var perm *PermanentError

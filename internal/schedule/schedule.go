@@ -54,6 +54,12 @@ type Job struct {
 	// Next is when the job is due again after a run at now that succeeded;
 	// nil means Daily.
 	Next func(now time.Time) time.Time
+	// Quiet marks a watcher that runs every few minutes: a run of it that
+	// found nothing due and ended well leaves no run record and no audit
+	// entry (1,440 empty records a day would bury the runs that did
+	// something). Its runs that acted on an item or failed are kept as
+	// any job's.
+	Quiet bool
 }
 
 // Daily is the next JST midnight after now.
@@ -255,13 +261,18 @@ func (s *Scheduler) run(ctx context.Context, j Job, now time.Time) (Run, error) 
 	// The end is recorded with a context of its own: a run cut short by
 	// shutdown still says so.
 	ectx := context.WithoutCancel(ctx)
+	quiet := j.Quiet && r.Due == 0 && r.Outcome == OK
 	err = s.db.InTx(ectx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ectx, `UPDATE job_runs SET finished_at = ?, outcome = ?, due = ?, done = ?, skipped = ?, failed = ?, error = ?
-			WHERE id = ?`, clock.Store(end), r.Outcome, r.Due, r.Done, r.Skipped, r.Failed, r.Error, r.ID); err != nil {
-			return err
-		}
 		if _, err := tx.Exec(ectx, `UPDATE job_leases SET holder = '', lease_until = '', next_run_at = ? WHERE job = ? AND holder = ?`,
 			clock.Store(next), j.Name, s.controller); err != nil {
+			return err
+		}
+		if quiet {
+			_, err := tx.Exec(ectx, `DELETE FROM job_runs WHERE id = ?`, r.ID)
+			return err
+		}
+		if _, err := tx.Exec(ectx, `UPDATE job_runs SET finished_at = ?, outcome = ?, due = ?, done = ?, skipped = ?, failed = ?, error = ?
+			WHERE id = ?`, clock.Store(end), r.Outcome, r.Due, r.Done, r.Skipped, r.Failed, r.Error, r.ID); err != nil {
 			return err
 		}
 		ev := audit.Event{Action: "job.run", Target: "job:" + j.Name, Result: audit.OK,
@@ -275,6 +286,9 @@ func (s *Scheduler) run(ctx context.Context, j Job, now time.Time) (Run, error) 
 	})
 	if err != nil {
 		errs = append(errs, fmt.Errorf("record run end: %w", err))
+	}
+	if quiet && err == nil {
+		return Run{}, nil
 	}
 	return r, errors.Join(errs...)
 }

@@ -279,3 +279,50 @@ func TestRunsQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestQuietRunLeavesNoRecord: a quiet watcher's run with nothing due leaves
+// no run record and no audit entry, and is due again at its Next; a run
+// that acted on an item is recorded as any.
+func TestQuietRunLeavesNoRecord(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		j := newItemJob(t, db)
+		job := j.job()
+		job.Quiet = true
+		job.Next = func(now time.Time) time.Time { return now.Add(time.Minute) }
+		now := time.Date(2026, 11, 27, 15, 0, 1, 0, time.UTC)
+		s, err := New(db, audit.New(db), "ctl-1", job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Now = func() time.Time { return now }
+		count := func(q string) int {
+			var n int
+			if err := db.QueryRow(ctx, q).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if runs, err := s.RunDue(ctx); err != nil || len(runs) != 0 {
+			t.Fatalf("empty quiet run = %+v, %v", runs, err)
+		}
+		if n := count(`SELECT COUNT(*) FROM job_runs`); n != 0 {
+			t.Fatalf("%d run records of an empty quiet run", n)
+		}
+		if n := count(`SELECT COUNT(*) FROM audit_events WHERE action = 'job.run'`); n != 0 {
+			t.Fatalf("%d audit entries of an empty quiet run", n)
+		}
+		if _, err := db.Exec(ctx, `INSERT INTO test_items (id, hits) VALUES ('c', 0)`); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Minute)
+		runs, err := s.RunDue(ctx)
+		if err != nil || len(runs) != 1 || runs[0].Done != 1 {
+			t.Fatalf("quiet run with an item = %+v, %v", runs, err)
+		}
+		if n := count(`SELECT COUNT(*) FROM job_runs`); n != 1 {
+			t.Fatalf("%d run records, want the one that acted", n)
+		}
+	})
+}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/mail"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -49,6 +50,9 @@ type Server struct {
 	// Client trusts the server's self-signed certificate (ServerName
 	// "localhost").
 	Client *tls.Config
+	// CertFile is that certificate (PEM), for a client in another process
+	// (a tsunagi serve under test trusts it through SSL_CERT_FILE).
+	CertFile string
 
 	mu       sync.Mutex // guards the fields below
 	received []Message
@@ -65,7 +69,8 @@ type Options struct {
 // Start serves SMTP on 127.0.0.1 until the test ends.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
-	cert, _, err := tlsutil.SelfSigned(t.TempDir())
+	dir := t.TempDir()
+	cert, _, err := tlsutil.SelfSigned(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +95,7 @@ func Start(t testing.TB, o Options) *Server {
 	roots := x509.NewCertPool()
 	roots.AddCert(leaf)
 	m.Port = l.Addr().(*net.TCPAddr).Port
+	m.CertFile = filepath.Join(dir, "tls", "cert.pem")
 	m.Client = &tls.Config{RootCAs: roots, ServerName: "localhost", MinVersion: tls.VersionTLS12}
 	return m
 }
