@@ -265,6 +265,11 @@ func (v *mxVictims) value(t *testing.T, side identity.Side, rt route, name strin
 			n, err := e.srv.deps.Notices.Create(e.seed, notice.Draft{Kind: notice.Incident, Category: "outage", Severity: "minor",
 				TitleJA: "障害", TitleEN: "Outage", BodyJA: "調査中", BodyEN: "Investigating", Scope: notice.Scope{Customers: []string{string(v.w.A.cust)}}})
 			e.must("victim notice", err)
+			if side == identity.CustomerSide {
+				// A customer sees a notice once it is published to it.
+				_, err = e.srv.deps.Notices.Publish(e.seed, n.ID, []string{string(v.w.A.cust)})
+				e.must("publish the victim notice", err)
+			}
 			return n.ID, true
 		}
 		if ids := f.ids[name]; len(ids) > 0 && !consume {
