@@ -88,6 +88,7 @@ func init() {
 			title: "Sweep incident", body: "b", reached: []catalog.CustomerID{cust}})
 		e.seedCustDelivery(id, cust, "sweep-noc@example.co.jp", "pending")
 		f.Add("notice", id)
+		f.Candidate("id", id) // the console's pages name a notice {id}
 		f.private = append(f.private, "Sweep incident", "sweep-noc@example.co.jp")
 		var c notice.Contact
 		f.A.expect(http.StatusCreated, "POST", "/api/v1/notice-contacts",
