@@ -40,7 +40,7 @@ func (s *Server) myNotice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n, err := svc.CustomerNotice(r.Context(), principal(r).Scope(), r.PathValue("id"))
+	n, err := svc.CustomerNotice(r.Context(), principal(r).Scope(), r.PathValue("notice"))
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (s *Server) removeNoticeContact(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := svc.RemoveContact(r.Context(), principal(r).Scope(), r.PathValue("id")); err != nil {
+	if err := svc.RemoveContact(r.Context(), principal(r).Scope(), r.PathValue("contact")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -138,7 +138,7 @@ func (s *Server) revokeFeedToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := svc.RevokeFeedToken(r.Context(), principal(r).Scope(), r.PathValue("id")); err != nil {
+	if err := svc.RevokeFeedToken(r.Context(), principal(r).Scope(), r.PathValue("feed_token")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -87,16 +87,17 @@ func init() {
 		id := e.seedCustNotice(custNote{kind: notice.Incident, category: "outage", severity: "major", status: notice.StatusInvestigating,
 			title: "Sweep incident", body: "b", reached: []catalog.CustomerID{cust}})
 		e.seedCustDelivery(id, cust, "sweep-noc@example.co.jp", "pending")
-		f.Add("id", id)
+		f.Add("notice", id)
+		f.Candidate("id", id) // the console's pages name a notice {id}
 		f.private = append(f.private, "Sweep incident", "sweep-noc@example.co.jp")
 		var c notice.Contact
 		f.A.expect(http.StatusCreated, "POST", "/api/v1/notice-contacts",
 			map[string]string{"email": "sweep-contact@example.co.jp", "name": "Sweep NOC", "language": "en"}).json(t, &c)
-		f.Add("id", c.ID)
+		f.Add("contact", c.ID)
 		f.private = append(f.private, "sweep-contact@example.co.jp")
 		var tk feedTokenCreated
 		f.A.expect(http.StatusCreated, "POST", "/api/v1/feed-tokens", map[string]string{"label": "Sweep reader", "language": "ja"}).json(t, &tk)
-		f.Add("id", tk.ID)
+		f.Add("feed_token", tk.ID)
 		f.private = append(f.private, tk.Secret)
 	})
 }

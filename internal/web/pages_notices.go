@@ -15,15 +15,15 @@ import (
 func (s *Server) noticeCustomerPages() []pageRoute {
 	return []pageRoute{
 		{"GET", "/notices", identity.ActNoticesRead, []string{"GET /api/v1/notices"}, s.noticeListPage},
-		{"GET", "/notices/{id}", identity.ActNoticesRead, []string{"GET /api/v1/notices/{id}"}, s.noticePage},
+		{"GET", "/notices/{notice}", identity.ActNoticesRead, []string{"GET /api/v1/notices/{notice}"}, s.noticePage},
 		{"GET", "/notices/log-own", identity.ActNoticesSettings, []string{"GET /api/v1/notice-deliveries"}, s.noticeOwnLogPage},
 		{"GET", "/notice-settings", identity.ActNoticesSettings, []string{"GET /api/v1/notice-contacts", "GET /api/v1/feed-tokens",
 			"GET /feed/notices.atom"}, s.noticeSettingsPage},
 		{"POST", "/notice-settings/contacts", identity.ActNoticesSettings, []string{"POST /api/v1/notice-contacts"}, s.noticeContactAdd},
-		{"POST", "/notice-settings/contacts/{id}/delete", identity.ActNoticesSettings, []string{"DELETE /api/v1/notice-contacts/{id}"},
+		{"POST", "/notice-settings/contacts/{contact}/delete", identity.ActNoticesSettings, []string{"DELETE /api/v1/notice-contacts/{contact}"},
 			s.noticeContactRemove},
 		{"POST", "/notice-settings/feed-tokens", identity.ActNoticesSettings, []string{"POST /api/v1/feed-tokens"}, s.noticeFeedTokenCreate},
-		{"POST", "/notice-settings/feed-tokens/{id}/revoke", identity.ActNoticesSettings, []string{"DELETE /api/v1/feed-tokens/{id}"},
+		{"POST", "/notice-settings/feed-tokens/{feed_token}/revoke", identity.ActNoticesSettings, []string{"DELETE /api/v1/feed-tokens/{feed_token}"},
 			s.noticeFeedTokenRevoke},
 	}
 }
@@ -68,7 +68,7 @@ func (s *Server) noticePage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n, err := svc.CustomerNotice(r.Context(), principal(r).Scope(), r.PathValue("id"))
+	n, err := svc.CustomerNotice(r.Context(), principal(r).Scope(), r.PathValue("notice"))
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func (s *Server) noticeContactRemove(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := svc.RemoveContact(r.Context(), principal(r).Scope(), r.PathValue("id")); err != nil {
+	if err := svc.RemoveContact(r.Context(), principal(r).Scope(), r.PathValue("contact")); err != nil {
 		return err
 	}
 	return redirect(w, r, "/notice-settings", "notice.flash.contact_removed")
@@ -186,7 +186,7 @@ func (s *Server) noticeFeedTokenRevoke(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	if err := svc.RevokeFeedToken(r.Context(), principal(r).Scope(), r.PathValue("id")); err != nil {
+	if err := svc.RevokeFeedToken(r.Context(), principal(r).Scope(), r.PathValue("feed_token")); err != nil {
 		return err
 	}
 	return redirect(w, r, "/notice-settings", "notice.flash.token_revoked")

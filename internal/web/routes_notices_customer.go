@@ -7,13 +7,13 @@ import "github.com/tsunagi-net/tsunagi/internal/identity"
 func (s *Server) noticeCustomerRoutes() []route {
 	return []route{
 		{"GET", "/api/v1/notices", identity.ActNoticesRead, s.myNotices},
-		{"GET", "/api/v1/notices/{id}", identity.ActNoticesRead, s.myNotice},
+		{"GET", "/api/v1/notices/{notice}", identity.ActNoticesRead, s.myNotice},
 		{"GET", "/api/v1/notice-contacts", identity.ActNoticesSettings, s.noticeContacts},
 		{"POST", "/api/v1/notice-contacts", identity.ActNoticesSettings, s.addNoticeContact},
-		{"DELETE", "/api/v1/notice-contacts/{id}", identity.ActNoticesSettings, s.removeNoticeContact},
+		{"DELETE", "/api/v1/notice-contacts/{contact}", identity.ActNoticesSettings, s.removeNoticeContact},
 		{"GET", "/api/v1/feed-tokens", identity.ActNoticesSettings, s.feedTokens},
 		{"POST", "/api/v1/feed-tokens", identity.ActNoticesSettings, s.createFeedToken},
-		{"DELETE", "/api/v1/feed-tokens/{id}", identity.ActNoticesSettings, s.revokeFeedToken},
+		{"DELETE", "/api/v1/feed-tokens/{feed_token}", identity.ActNoticesSettings, s.revokeFeedToken},
 		{"GET", "/api/v1/notice-deliveries", identity.ActNoticesSettings, s.myNoticeDeliveries},
 		// The feed authenticates by its own token (feed readers cannot
 		// sign in), so it has no Action: noticeFeed checks the token.
