@@ -324,11 +324,20 @@ func (s *Server) view(r *http.Request) *panel.View {
 		role, _, _ := strings.Cut(string(p.Role), "+")
 		v.User = &panel.User{LoginID: p.LoginID, Role: role, CustomerID: string(p.CustomerID)}
 		v.Allow = func(action string) bool { return identity.Allowed(p.Role, identity.Action(action)) }
+		// The current entry is the longest one the path is under: on
+		// /notices/log that is the log's, not /notices.
+		best := -1
 		for _, n := range navigation[side] {
 			if identity.Allowed(p.Role, n.Action) {
-				cur := n.Href == r.URL.Path || (n.Href != "/" && strings.HasPrefix(r.URL.Path, n.Href+"/"))
-				v.Nav = append(v.Nav, panel.NavItem{Href: n.Href, Key: n.Key, Current: cur})
+				v.Nav = append(v.Nav, panel.NavItem{Href: n.Href, Key: n.Key})
+				under := n.Href == r.URL.Path || (n.Href != "/" && strings.HasPrefix(r.URL.Path, n.Href+"/"))
+				if under && (best < 0 || len(n.Href) > len(v.Nav[best].Href)) {
+					best = len(v.Nav) - 1
+				}
 			}
+		}
+		if best >= 0 {
+			v.Nav[best].Current = true
 		}
 	}
 	if c, err := r.Cookie(flashCookie); err == nil && s.pages().Catalogue().Has(c.Value) {
