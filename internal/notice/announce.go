@@ -57,6 +57,18 @@ var (
 	incidentStatuses       = []string{StatusInvestigating, StatusIdentified, StatusMonitoring, StatusResolved}
 )
 
+// Categories returns the categories of kind (Announcement or Incident), for
+// the pages that name them; nil for another kind.
+func Categories(kind string) []string {
+	switch kind {
+	case Announcement:
+		return slices.Clone(announcementCategories)
+	case Incident:
+		return slices.Clone(incidentCategories)
+	}
+	return nil
+}
+
 // Limits of the texts.
 const (
 	maxTitle        = 200

@@ -14,6 +14,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
+	"github.com/tsunagi-net/tsunagi/internal/web/panel"
 )
 
 // TestNoticePages: the customer's notice pages in both languages — the
@@ -142,4 +143,28 @@ func TestNoticePages(t *testing.T) {
 	so := e.pageClient(e.mgmt)
 	so.login("np-so", flowPW)
 	so.expectPage(403, "/notices/log")
+}
+
+// TestNoticeCategoryWords: every category of either kind has its words on
+// the customer's pages and the console (a category missing its key would
+// fail the notice's page with a 500).
+func TestNoticeCategoryWords(t *testing.T) {
+	pages, err := panel.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := pages.Catalogue()
+	for _, kind := range []string{notice.Announcement, notice.Incident} {
+		cats := notice.Categories(kind)
+		if len(cats) == 0 {
+			t.Fatalf("no categories of %s", kind)
+		}
+		for _, c := range cats {
+			for _, prefix := range []string{"notice.category.", "opnotice.category."} {
+				if key := prefix + strings.ReplaceAll(c, "-", "_"); !cat.Has(key) {
+					t.Errorf("%s category %s: no catalogue key %s", kind, c, key)
+				}
+			}
+		}
+	}
 }
