@@ -37,6 +37,7 @@ const (
 	ActKeysRotate       Action = "keys.rotate"       // security officer: rotate the controller's signing key
 	ActNoticesRead      Action = "notices.read"      // the customer's announcements and incidents (panel, API, feed)
 	ActNoticesSettings  Action = "notices.settings"  // the customer's notice contacts, feed tokens and notification log
+	ActNoticesChannels  Action = "notices.channels"  // add a notice contact, create a feed token (session-only)
 	ActNoticesManage    Action = "notices.manage"    // operator: announcements, incidents, automatic drafts, the notification log
 	ActNoticesApprove   Action = "notices.approve"   // security officer: approve a short-notice change; read notices incl. security incidents
 	ActReportsFile      Action = "reports.file"      // the customer's own reports to the operator: file, reply, read
@@ -95,7 +96,8 @@ var actions = []ActionInfo{
 	{ActErasuresRead, "erasures of terminated customers", "list erasures and their steps; read a customer's signed deletion certificate (the records of what was erased, never the erased data)", "management"},
 	{ActKeysRotate, "the controller's signing key", "rotate: a new key signs from then on; the retired public keys stay published so that what they signed still verifies", "management"},
 	{ActNoticesRead, "the customer's notices", "read the announcements and incidents that reach the customer, with their history; the Atom feed", "customer"},
-	{ActNoticesSettings, "the customer's notice settings", "add and remove notice contacts; create and revoke feed tokens; read the customer's part of the notification log", "customer"},
+	{ActNoticesSettings, "the customer's notice settings", "list and remove notice contacts; list and revoke feed tokens; read the customer's part of the notification log", "customer"},
+	{ActNoticesChannels, "new ways notices leave the customer", "add a notice contact; create a feed token. A browser session only, never an API token: a leaked token must not open a channel that outlives it", "customer"},
 	{ActNoticesManage, "announcements and incidents", "draft, preview the affected customers, publish, update, cancel; confirm automatic drafts; read the whole notification log", "management"},
 	{ActNoticesApprove, "short-notice changes and security incidents", "approve, with a reason, publishing a planned change inside the minimum notice period; read every notice, security incidents included", "management"},
 	{ActReportsFile, "the customer's reports to the operator", "file (with an optional attachment), reply, read their status and thread", "customer"},
@@ -134,7 +136,8 @@ var roles = []RoleInfo{
 // staff.manage reaches operators, officers.manage reaches security officers.
 var permissions = map[Role][]Action{
 	RoleOpsAdmin: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActAccountsRead, ActAccountsManage, ActSecurityManage,
-		ActDevicesManage, ActAuditOwn, ActNetworkRead, ActNetworkEdit, ActLockBreak, ActNoticesRead, ActNoticesSettings, ActReportsFile},
+		ActDevicesManage, ActAuditOwn, ActNetworkRead, ActNetworkEdit, ActLockBreak, ActNoticesRead, ActNoticesSettings, ActNoticesChannels,
+		ActReportsFile},
 	RoleAdmin: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead, ActNetworkEdit, ActNoticesRead, ActReportsFile},
 	RoleUser:  {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead, ActNoticesRead, ActReportsFile},
 	RoleOperator: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage,
@@ -163,7 +166,7 @@ func Allowed(r Role, a Action) bool {
 // that leaked must not be able to mint others, remove a factor or lock its
 // owner out. The router answers such a call with 403 "session_required".
 func SessionOnly(a Action) bool {
-	return a == ActCredentials || a == ActFactorEnrol || a == ActDevicesManage
+	return a == ActCredentials || a == ActFactorEnrol || a == ActDevicesManage || a == ActNoticesChannels
 }
 
 // WithRole is r holding also the role extra, e.g. an operator under a live

@@ -85,7 +85,7 @@ func (s *Service) Contacts(ctx context.Context, h tenant.Holder) ([]Contact, err
 // address and name sealed as personal data. An address already on the
 // list (in any letter case) is a conflict, as is a 21st contact.
 func (s *Service) AddContact(ctx context.Context, h tenant.Holder, in ContactInput) (Contact, error) {
-	cust, err := h.Authorize(custActSettings)
+	cust, err := h.Authorize(custActChannels)
 	if err != nil {
 		return Contact{}, err
 	}

@@ -18,6 +18,7 @@ import (
 const (
 	custActRead     tenant.Action = "notices.read"
 	custActSettings tenant.Action = "notices.settings"
+	custActChannels tenant.Action = "notices.channels"
 )
 
 // CustomerNotice is a notice as a customer it reached sees it: its text in

@@ -20,7 +20,8 @@ import (
 )
 
 func TestCustomerActionsAreIdentitys(t *testing.T) {
-	if string(custActRead) != string(identity.ActNoticesRead) || string(custActSettings) != string(identity.ActNoticesSettings) {
+	if string(custActRead) != string(identity.ActNoticesRead) || string(custActSettings) != string(identity.ActNoticesSettings) ||
+		string(custActChannels) != string(identity.ActNoticesChannels) {
 		t.Fatalf("notice checks %s/%s, identity's table names %s/%s", custActRead, custActSettings,
 			identity.ActNoticesRead, identity.ActNoticesSettings)
 	}

@@ -102,7 +102,7 @@ func (s *Service) FeedTokens(ctx context.Context, h tenant.Holder) ([]FeedToken,
 // CreateFeedToken issues a feed token for h's customer and returns it with
 // its secret, which is not kept and cannot be shown again. Audited.
 func (s *Service) CreateFeedToken(ctx context.Context, h tenant.Holder, in FeedTokenInput) (FeedToken, string, error) {
-	cust, err := h.Authorize(custActSettings)
+	cust, err := h.Authorize(custActChannels)
 	if err != nil {
 		return FeedToken{}, "", err
 	}

@@ -19,10 +19,10 @@ func (s *Server) noticeCustomerPages() []pageRoute {
 		{"GET", "/notices/log-own", identity.ActNoticesSettings, []string{"GET /api/v1/notice-deliveries"}, s.noticeOwnLogPage},
 		{"GET", "/notice-settings", identity.ActNoticesSettings, []string{"GET /api/v1/notice-contacts", "GET /api/v1/feed-tokens",
 			"GET /feed/notices.atom"}, s.noticeSettingsPage},
-		{"POST", "/notice-settings/contacts", identity.ActNoticesSettings, []string{"POST /api/v1/notice-contacts"}, s.noticeContactAdd},
+		{"POST", "/notice-settings/contacts", identity.ActNoticesChannels, []string{"POST /api/v1/notice-contacts"}, s.noticeContactAdd},
 		{"POST", "/notice-settings/contacts/{contact}/delete", identity.ActNoticesSettings, []string{"DELETE /api/v1/notice-contacts/{contact}"},
 			s.noticeContactRemove},
-		{"POST", "/notice-settings/feed-tokens", identity.ActNoticesSettings, []string{"POST /api/v1/feed-tokens"}, s.noticeFeedTokenCreate},
+		{"POST", "/notice-settings/feed-tokens", identity.ActNoticesChannels, []string{"POST /api/v1/feed-tokens"}, s.noticeFeedTokenCreate},
 		{"POST", "/notice-settings/feed-tokens/{feed_token}/revoke", identity.ActNoticesSettings, []string{"DELETE /api/v1/feed-tokens/{feed_token}"},
 			s.noticeFeedTokenRevoke},
 	}

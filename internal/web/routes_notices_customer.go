@@ -9,10 +9,10 @@ func (s *Server) noticeCustomerRoutes() []route {
 		{"GET", "/api/v1/notices", identity.ActNoticesRead, s.myNotices},
 		{"GET", "/api/v1/notices/{notice}", identity.ActNoticesRead, s.myNotice},
 		{"GET", "/api/v1/notice-contacts", identity.ActNoticesSettings, s.noticeContacts},
-		{"POST", "/api/v1/notice-contacts", identity.ActNoticesSettings, s.addNoticeContact},
+		{"POST", "/api/v1/notice-contacts", identity.ActNoticesChannels, s.addNoticeContact},
 		{"DELETE", "/api/v1/notice-contacts/{contact}", identity.ActNoticesSettings, s.removeNoticeContact},
 		{"GET", "/api/v1/feed-tokens", identity.ActNoticesSettings, s.feedTokens},
-		{"POST", "/api/v1/feed-tokens", identity.ActNoticesSettings, s.createFeedToken},
+		{"POST", "/api/v1/feed-tokens", identity.ActNoticesChannels, s.createFeedToken},
 		{"DELETE", "/api/v1/feed-tokens/{feed_token}", identity.ActNoticesSettings, s.revokeFeedToken},
 		{"GET", "/api/v1/notice-deliveries", identity.ActNoticesSettings, s.myNoticeDeliveries},
 		// The feed authenticates by its own token (feed readers cannot
