@@ -43,6 +43,13 @@ func Parse(s string) (time.Time, error) {
 // Show renders t for people and logs: RFC 3339 in JST.
 func Show(t time.Time) string { return t.In(JST).Format(time.RFC3339) }
 
+// ReadLayout is how a person reads an instant: the JST minute, named.
+const ReadLayout = "2006-01-02 15:04 JST"
+
+// Read formats t for a person to read (pages, mail texts, feeds): the
+// minute in JST, e.g. "2026-12-17 00:47 JST".
+func Read(t time.Time) string { return t.In(JST).Format(ReadLayout) }
+
 // Today is the current calendar date in JST.
 func Today() string { return Date(time.Now()) }
 

@@ -131,7 +131,7 @@ func (s *Service) endCustomer(ctx context.Context, now time.Time, id string) (bo
 // errLogin at a login (the answer to a bad password, so that an ended
 // customer's accounts learn nothing more than a stranger would) and errAuth
 // for a session or token (the answer to a revoked one).
-func (s *Service) checkEnded(ctx context.Context, cust catalog.CustomerID, accountID, via string) error {
+func (s *Service) checkEnded(ctx context.Context, cust catalog.CustomerID, target, via string) error {
 	ended, err := customerEnded(ctx, s.db, cust)
 	if err != nil {
 		return fmt.Errorf("authenticate: %w", err)
@@ -139,7 +139,7 @@ func (s *Service) checkEnded(ctx context.Context, cust catalog.CustomerID, accou
 	if !ended {
 		return nil
 	}
-	if err := s.audit.Record(ctx, audit.Event{Action: "access.denied.ended", Target: "account:" + accountID,
+	if err := s.audit.Record(ctx, audit.Event{Action: "access.denied.ended", Target: target,
 		CustomerID: string(cust), Result: audit.Denied, Detail: map[string]any{"via": via}}); err != nil {
 		return err
 	}

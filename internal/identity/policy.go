@@ -222,6 +222,16 @@ func sourceIn(ip string, prefixes []netip.Prefix) bool {
 	return false
 }
 
+// CheckFeedSource refuses, and audits, a read of customer cust's notice
+// feed through feed token tokenID from outside the customer's source-IP
+// allow-list or after its contract ended: a feed token is a credential,
+// held to the allow-list as an API token is. The source is the request's
+// (the actor in ctx).
+func (s *Service) CheckFeedSource(ctx context.Context, cust catalog.CustomerID, tokenID string) error {
+	_, err := s.checkSource(ctx, cust, "notice_feed_token:"+tokenID, "feed")
+	return err
+}
+
 // errSourceRefused is the answer to a customer principal calling from outside
 // its customer's allow-list.
 var errSourceRefused = fault.New(fault.Forbidden, "access from your address is not allowed by your organisation's source-IP allow-list")
@@ -231,11 +241,13 @@ var errSourceRefused = fault.New(fault.Forbidden, "access from your address is n
 // allow-list. Every authentication path calls it, which makes it the one
 // place where an ended customer is shut out. It returns the customer's policy
 // (the zero policy for operator staff, whose listener filters sources).
-func (s *Service) checkSource(ctx context.Context, cust catalog.CustomerID, accountID, via string) (SecurityPolicy, error) {
+// target names the credential in the audit entry of a refusal
+// ("account:<id>", "notice_feed_token:<id>").
+func (s *Service) checkSource(ctx context.Context, cust catalog.CustomerID, target, via string) (SecurityPolicy, error) {
 	if cust == "" {
 		return SecurityPolicy{}, nil
 	}
-	if err := s.checkEnded(ctx, cust, accountID, via); err != nil {
+	if err := s.checkEnded(ctx, cust, target, via); err != nil {
 		return SecurityPolicy{}, err
 	}
 	p, err := s.policy(ctx, s.db, cust)
@@ -250,7 +262,7 @@ func (s *Service) checkSource(ctx context.Context, cust catalog.CustomerID, acco
 	if sourceIn(ip, prefixes) {
 		return p, nil
 	}
-	if err := s.audit.Record(ctx, audit.Event{Action: "access.denied.source", Target: "account:" + accountID,
+	if err := s.audit.Record(ctx, audit.Event{Action: "access.denied.source", Target: target,
 		CustomerID: string(cust), Result: audit.Denied, Detail: map[string]any{"source_ip": ip, "via": via}}); err != nil {
 		return p, err
 	}

@@ -92,7 +92,7 @@ func (s *Service) Login(ctx context.Context, side Side, loginID, password, userA
 	if cust != nil {
 		p.CustomerID = catalog.CustomerID(*cust)
 	}
-	pol, err := s.checkSource(ctx, p.CustomerID, p.AccountID, "login")
+	pol, err := s.checkSource(ctx, p.CustomerID, "account:"+p.AccountID, "login")
 	if err != nil {
 		return "", Principal{}, err
 	}
@@ -213,7 +213,7 @@ func (s *Service) AuthenticateSession(ctx context.Context, side Side, secret str
 	if cust != nil {
 		p.CustomerID = catalog.CustomerID(*cust)
 	}
-	pol, err := s.checkSource(ctx, p.CustomerID, p.AccountID, "session")
+	pol, err := s.checkSource(ctx, p.CustomerID, "account:"+p.AccountID, "session")
 	if err != nil {
 		return Principal{}, err
 	}

@@ -169,7 +169,7 @@ func (s *Service) AuthenticateToken(ctx context.Context, side Side, secret strin
 	if cust != nil {
 		p.CustomerID = catalog.CustomerID(*cust)
 	}
-	pol, err := s.checkSource(ctx, p.CustomerID, p.AccountID, "token")
+	pol, err := s.checkSource(ctx, p.CustomerID, "account:"+p.AccountID, "token")
 	if err != nil {
 		return Principal{}, err
 	}

@@ -3,10 +3,12 @@ package notice
 import (
 	"context"
 	"crypto/sha256"
+	"embed"
 	"encoding/hex"
 	"encoding/xml"
 	"fmt"
 	"strings"
+	"text/template"
 	"time"
 	"unicode/utf8"
 
@@ -176,12 +178,17 @@ type Feed struct {
 // stays unsaid.
 var errFeedToken = fault.New(fault.Unauthorized, "the feed token is not valid")
 
+// FeedAdmit decides whether a read of customer cust's feed through token
+// tokenID may go on (the web layer holds it to the customer's source-IP
+// allow-list, identity.Service.CheckFeedSource); its error is the answer.
+type FeedAdmit func(ctx context.Context, cust tenant.CustomerID, tokenID string) error
+
 // FeedFor reads the feed that secret opens: the notices of the token's
-// customer, current and past, while the token is live and the customer's
-// contract has not ended. The token is the caller's only credential, so
-// this is the feed's authentication as well as its read; it records when
-// the token was last used.
-func (s *Service) FeedFor(ctx context.Context, secret string) (Feed, error) {
+// customer, current and past, while the token is live, the customer's
+// contract has not ended and admit lets the read go on. The token is the
+// caller's only credential, so this is the feed's authentication as well
+// as its read; it records when the token was last used.
+func (s *Service) FeedFor(ctx context.Context, secret string, admit FeedAdmit) (Feed, error) {
 	if !strings.HasPrefix(secret, FeedTokenPrefix+"_") || len(secret) > 200 {
 		return Feed{}, errFeedToken
 	}
@@ -195,6 +202,9 @@ func (s *Service) FeedFor(ctx context.Context, secret string) (Feed, error) {
 	if err != nil {
 		return Feed{}, err
 	}
+	if err := admit(ctx, tenant.CustomerID(cust), id); err != nil {
+		return Feed{}, err
+	}
 	if _, err := s.db.Exec(ctx, `UPDATE notice_feed_tokens SET last_used_at = ? WHERE id = ?`,
 		clock.Store(clock.Now()), id); err != nil {
 		return Feed{}, fmt.Errorf("feed token %s: %w", id, err)
@@ -202,6 +212,13 @@ func (s *Service) FeedFor(ctx context.Context, secret string) (Feed, error) {
 	notices, err := customerNotices(ctx, s.db, tenant.CustomerID(cust), "", clock.Now())
 	if err != nil {
 		return Feed{}, err
+	}
+	// An entry says what the panel says: every step's text, not only the
+	// text first published.
+	for i := range notices {
+		if notices[i].Timeline, err = custTimeline(ctx, s.db, notices[i].ID); err != nil {
+			return Feed{}, err
+		}
 	}
 	return Feed{TokenID: id, Language: lang, Notices: notices}, nil
 }
@@ -227,6 +244,10 @@ func (f Feed) Atom(link func(path string) string) ([]byte, error) {
 		doc.Updated = atomTime(latest)
 	}
 	for _, n := range f.Notices {
+		content, err := entryText(n, f.Language)
+		if err != nil {
+			return nil, err
+		}
 		doc.Entries = append(doc.Entries, atomEntry{
 			ID:        "tag:tsunagi,2026:notice:" + n.ID,
 			Title:     atomText{Type: "text", Text: n.Title(f.Language)},
@@ -235,7 +256,7 @@ func (f Feed) Atom(link func(path string) string) ([]byte, error) {
 			Links:     []atomLink{{Rel: "alternate", Type: "text/html", Href: link("/notices/" + n.ID)}},
 			Categories: []atomCategory{{Term: n.Kind}, {Term: n.Category},
 				{Term: "status:" + n.Status}},
-			Content: atomText{Type: "text", Text: n.Body(f.Language)},
+			Content: atomText{Type: "text", Text: content},
 		})
 	}
 	out, err := xml.MarshalIndent(doc, "", "  ")
@@ -246,6 +267,47 @@ func (f Feed) Atom(link func(path string) string) ([]byte, error) {
 }
 
 func atomTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+//go:embed feedtext/*.txt
+var feedFiles embed.FS
+
+// feedText is an entry's text, one file per language (feedtext/entry.<lang>.txt).
+var feedText = template.Must(template.New("").Option("missingkey=error").ParseFS(feedFiles, "feedtext/*.txt"))
+
+// feedStep is one step of an entry's text.
+type feedStep struct{ At, Kind, Status, Text string }
+
+// entryText is n's entry in lang: the window (JST), a security incident's
+// data affected, and every customer-visible step with its text, newest
+// first — what the panel's page of the notice says.
+func entryText(n CustomerNotice, lang string) (string, error) {
+	if lang != "en" {
+		lang = "ja"
+	}
+	data := struct {
+		Window, DataAffected string
+		Steps                []feedStep
+	}{DataAffected: n.DataAffected}
+	if n.StartsAt != nil {
+		data.Window = clock.Read(*n.StartsAt) + " –"
+		if n.EndsAt != nil {
+			data.Window += " " + clock.Read(*n.EndsAt)
+		}
+	}
+	for i := len(n.Timeline) - 1; i >= 0; i-- {
+		e := n.Timeline[i]
+		text := e.BodyJA
+		if lang == "en" {
+			text = e.BodyEN
+		}
+		data.Steps = append(data.Steps, feedStep{At: clock.Read(e.At), Kind: e.Kind, Status: e.Status, Text: text})
+	}
+	var b strings.Builder
+	if err := feedText.ExecuteTemplate(&b, "entry."+lang+".txt", data); err != nil {
+		return "", fmt.Errorf("atom entry %s: %w", n.ID, err)
+	}
+	return strings.TrimSpace(b.String()), nil
+}
 
 type atomFeed struct {
 	XMLName xml.Name    `xml:"feed"`

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/notice"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // The customer's side of notices: its notices, notice contacts, feed tokens
@@ -158,7 +160,9 @@ func (s *Server) noticeFeed(w http.ResponseWriter, r *http.Request) error {
 	if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		secret = strings.TrimSpace(h)
 	}
-	f, err := svc.FeedFor(r.Context(), secret)
+	f, err := svc.FeedFor(r.Context(), secret, func(ctx context.Context, cust tenant.CustomerID, tokenID string) error {
+		return s.deps.Identity.CheckFeedSource(ctx, cust, tokenID)
+	})
 	if err != nil {
 		if fault.Is(err, fault.Unauthorized) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tsunagi notices feed"`)

@@ -45,6 +45,15 @@ func TestSourceAllowList(t *testing.T) {
 		tc.token = tok
 		tc.expect(http.StatusForbidden, "GET", "/api/v1/me", nil)
 		office(tc, "198.51.100.20").expect(http.StatusOK, "GET", "/api/v1/me", nil)
+		// The notice feed's token is held to the list as well.
+		ops.hdr.Set("X-Forwarded-For", "198.51.100.7")
+		var feed struct {
+			Secret string `json:"secret"`
+		}
+		ops.expect(http.StatusCreated, "POST", "/api/v1/feed-tokens", map[string]string{"label": "reader", "language": "en"}).json(t, &feed)
+		reader := office(e.client(e.customer), "203.0.113.9")
+		reader.expect(http.StatusForbidden, "GET", "/feed/notices.atom?token="+feed.Secret, nil)
+		office(reader, "198.51.100.20").expect(http.StatusOK, "GET", "/feed/notices.atom?token="+feed.Secret, nil)
 		out := office(e.client(e.customer), "203.0.113.9")
 		out.expect(http.StatusForbidden, "POST", "/api/v1/session", map[string]string{"login_id": "al-user", "password": flowPW})
 		// A wrong password from outside gets the usual answer (no oracle).

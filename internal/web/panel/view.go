@@ -109,7 +109,7 @@ func formatJST(v any) string {
 	if !ok {
 		return "—"
 	}
-	return t.In(clock.JST).Format("2006-01-02 15:04 JST")
+	return clock.Read(t)
 }
 
 func formatJSTDate(v any) string {
