@@ -213,3 +213,31 @@ func TestSendEndsWithinLease(t *testing.T) {
 		t.Errorf("after the cut-off: %+v", e)
 	}
 }
+
+// TestSubjectReadsAsTyped: text in a subject that reads as an encoded word
+// (=?UTF-8?B?…?=) reaches the recipient as the characters typed, not as the
+// subject they would decode to; a long one stays within RFC 2047's words.
+func TestSubjectReadsAsTyped(t *testing.T) {
+	db := storetest.SQLite(t)
+	s, srv := smtpTo(t, db, "noreply@tsunagi.example")
+	subject := "Maintenance =?UTF-8?B?W3RzdW5hZ2ldIFlvdXIgYWNjb3VudCBpcyBzdXNwZW5kZWQ=?=" + strings.Repeat(" and a long subject", 6)
+	err := db.InTx(context.Background(), func(tx *store.Tx) error {
+		_, err := Enqueue(context.Background(), tx, Message{Cause: "test", To: "alice@example.jp", Language: "en", Subject: subject, Body: "b"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := onlyTo(t, srv, "alice@example.jp")
+	if got := r.Subject(); got != subject {
+		t.Errorf("the subject decodes to %q, want %q as typed", got, subject)
+	}
+	for _, line := range strings.Split(r.Header.Get("Subject"), " ") {
+		if len(line) > 75 {
+			t.Errorf("an encoded word of %d characters: %q", len(line), line)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package mail
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	gomail "github.com/wneessen/go-mail"
 
@@ -110,7 +112,14 @@ func compose(from, id string, m Message, opts ...gomail.MsgOption) (*gomail.Msg,
 	if err := msg.To(m.To); err != nil {
 		return nil, &PermanentError{err}
 	}
-	msg.Subject(m.Subject)
+	if strings.Contains(m.Subject, "=?") {
+		// Text that reads as an encoded word would be decoded by the
+		// recipient's mail client into a subject nobody wrote: encode the
+		// whole subject, so that it decodes to exactly what was typed.
+		msg.SetGenHeaderPreformatted(gomail.HeaderSubject, encodeWords(m.Subject))
+	} else {
+		msg.Subject(m.Subject)
+	}
 	msg.SetMessageIDWithValue(MessageID(id))
 	if n := len(m.References); n > 0 {
 		// Enqueue admitted only tsunagi Message-IDs: nothing here can
@@ -125,6 +134,26 @@ func compose(from, id string, m Message, opts ...gomail.MsgOption) (*gomail.Msg,
 	msg.SetDate()
 	msg.SetBodyString(gomail.TypeTextPlain, m.Body)
 	return msg, nil
+}
+
+// encodeWords writes s as RFC 2047 encoded words (UTF-8, base64), each of
+// whole characters and at most 45 bytes of text so that a word stays within
+// the 75 characters RFC 2047 allows, folded onto continuation lines.
+func encodeWords(s string) string {
+	var words []string
+	for len(s) > 0 {
+		n := 0
+		for n < len(s) {
+			_, size := utf8.DecodeRuneInString(s[n:])
+			if n+size > 45 {
+				break
+			}
+			n += size
+		}
+		words = append(words, "=?UTF-8?B?"+base64.StdEncoding.EncodeToString([]byte(s[:n]))+"?=")
+		s = s[n:]
+	}
+	return strings.Join(words, "\r\n ")
 }
 
 // Send delivers m with its outbox ID as the stable Message-ID, so that a
