@@ -39,7 +39,7 @@ const (
 	ActNoticesSettings  Action = "notices.settings"  // the customer's notice contacts, feed tokens and notification log
 	ActNoticesChannels  Action = "notices.channels"  // add a notice contact, create a feed token (session-only)
 	ActNoticesManage    Action = "notices.manage"    // operator: announcements, incidents, automatic drafts, the notification log
-	ActNoticesApprove   Action = "notices.approve"   // security officer: approve a short-notice change; read notices incl. security incidents
+	ActNoticesApprove   Action = "notices.approve"   // security officer: approve a short-notice change; list those waiting and security incidents
 	ActReportsFile      Action = "reports.file"      // the customer's own reports to the operator: file, reply, read
 	ActReportsManage    Action = "reports.manage"    // operator: the queue of customers' reports: read, reply, set status
 
@@ -99,7 +99,7 @@ var actions = []ActionInfo{
 	{ActNoticesSettings, "the customer's notice settings", "list and remove notice contacts; list and revoke feed tokens; read the customer's part of the notification log", "customer"},
 	{ActNoticesChannels, "new ways notices leave the customer", "add a notice contact; create a feed token. A browser session only, never an API token: a leaked token must not open a channel that outlives it", "customer"},
 	{ActNoticesManage, "announcements and incidents", "draft, preview the affected customers, publish, update, cancel; confirm automatic drafts; read the whole notification log", "management"},
-	{ActNoticesApprove, "short-notice changes and security incidents", "approve, with a reason, publishing a planned change inside the minimum notice period; read every notice, security incidents included", "management"},
+	{ActNoticesApprove, "short-notice changes and security incidents", "list the drafts that wait for a short-notice approval (with the customers they reach) and every security incident (GET /api/v1/notice-approvals, the console's short-notice approvals page); approve one, with a reason", "management"},
 	{ActReportsFile, "the customer's reports to the operator", "file (with an optional attachment), reply, read their status and thread", "customer"},
 	{ActReportsManage, "customers' reports", "read the queue, reply, set the status", "management"},
 }
