@@ -172,7 +172,7 @@ func (r *Reports) File(ctx context.Context, sc tenant.Holder, in ReportInput) (R
 	if err != nil {
 		return ReportDetail{}, err
 	}
-	return r.detail(ctx, r.db, string(cust), id, SideCustomer)
+	return r.detail(ctx, r.db, string(cust), id)
 }
 
 // nextReportNumber takes the next report number inside tx.
@@ -266,7 +266,7 @@ func (r *Reports) Reply(ctx context.Context, sc tenant.Holder, id string, in Rep
 	if err != nil {
 		return ReportDetail{}, err
 	}
-	return r.detail(ctx, r.db, string(cust), id, SideCustomer)
+	return r.detail(ctx, r.db, string(cust), id)
 }
 
 // lockReport reads report id inside tx and takes its row for the rest of

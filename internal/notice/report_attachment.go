@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"mime"
 	"net/http"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
@@ -108,9 +110,26 @@ func insertAttachment(ctx context.Context, tx *store.Tx, report, cust string, se
 	return id, nil
 }
 
-// readAttachment opens attachment id of report; cust, when set, must own
-// the report.
-func readAttachment(ctx context.Context, q store.Querier, cust, report, id string) (Attachment, string, []byte, error) {
+// readAttachment opens attachment id of report of customer cust; another
+// customer's attachment is not found.
+func readAttachment(ctx context.Context, q store.Querier, cust, report, id string) (Attachment, []byte, error) {
+	if cust == "" {
+		return Attachment{}, nil, errNoCustomer
+	}
+	a, owner, content, err := openAttachment(ctx, q, report, id)
+	if err != nil {
+		return Attachment{}, nil, err
+	}
+	if owner != cust {
+		return Attachment{}, nil, store.ErrNotFound
+	}
+	return a, content, nil
+}
+
+// openAttachment opens attachment id of report, whoever's it is, and
+// returns its owner with it: the one cross-customer read of attachments,
+// for readAttachment (which checks the owner) and StaffAttachment.
+func openAttachment(ctx context.Context, q store.Querier, report, id string) (Attachment, string, []byte, error) {
 	var owner, sealed string
 	row := q.QueryRow(ctx, `SELECT id, seq, filename, content_type, size, sha256, created_at, customer_id, content
 		FROM report_attachments WHERE id = ? AND report_id = ?`, id, report)
@@ -119,8 +138,9 @@ func readAttachment(ctx context.Context, q store.Querier, cust, report, id strin
 	if err := store.Scan(row, &a.ID, &a.Seq, &a.Filename, &a.ContentType, &a.Size, &a.SHA256, &at, &owner, &sealed); err != nil {
 		return Attachment{}, "", nil, err
 	}
-	if cust != "" && owner != cust {
-		return Attachment{}, "", nil, store.ErrNotFound
+	var err error
+	if a.CreatedAt, err = clock.Parse(at); err != nil {
+		return Attachment{}, "", nil, fmt.Errorf("attachment %s: %w", a.ID, err)
 	}
 	clear, err := q.Secrets().Open(sealed, attachmentContext(id))
 	if err != nil {
@@ -140,8 +160,7 @@ func (r *Reports) Attachment(ctx context.Context, sc tenant.Holder, report, id s
 	if err != nil {
 		return Attachment{}, nil, err
 	}
-	a, _, content, err := readAttachment(ctx, r.db, string(cust), report, id)
-	return a, content, err
+	return readAttachment(ctx, r.db, string(cust), report, id)
 }
 
 // StaffAttachment returns an attachment to the operator's staff (the
@@ -154,7 +173,7 @@ func (r *Reports) StaffAttachment(ctx context.Context, report, id string) (Attac
 	err := r.db.InTx(ctx, func(tx *store.Tx) error {
 		var owner string
 		var err error
-		if a, owner, content, err = readAttachment(ctx, tx, "", report, id); err != nil {
+		if a, owner, content, err = openAttachment(ctx, tx, report, id); err != nil {
 			return err
 		}
 		var n int64

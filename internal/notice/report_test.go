@@ -349,3 +349,30 @@ func TestReportNumbersTwoControllers(t *testing.T) {
 		t.Fatalf("numbers: %v", nums)
 	}
 }
+
+// TestReportReadsNeedTheirCustomer: a customer's read of a report or an
+// attachment without its customer is an internal error, never a read of
+// every customer's; the staff's reads are their own functions.
+func TestReportReadsNeedTheirCustomer(t *testing.T) {
+	e := newReportEnv(t, storetest.SQLite(t))
+	in := outageReport
+	in.Attachment = &Upload{"link.png", "image/png", pngBytes(t)}
+	d, err := e.rep.File(e.a, e.sa, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, att := d.Report.ID, d.Attachments[0].ID
+	ctx := context.Background()
+	if _, err := e.rep.detail(ctx, e.db, "", id); !fault.Is(err, fault.Internal) {
+		t.Errorf("detail without a customer: %v", err)
+	}
+	if _, err := e.rep.detail(ctx, e.db, "cust_b", id); !fault.Is(err, fault.NotFound) {
+		t.Errorf("detail as another customer: %v", err)
+	}
+	if _, _, err := readAttachment(ctx, e.db, "", id, att); !fault.Is(err, fault.Internal) {
+		t.Errorf("attachment without a customer: %v", err)
+	}
+	if got, err := e.rep.StaffGet(e.op, id); err != nil || got.Report.CustomerID != "cust_a" || len(got.Attachments) != 1 {
+		t.Errorf("staff read: %+v %v", got, err)
+	}
+}
