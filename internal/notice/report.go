@@ -182,7 +182,8 @@ func nextReportNumber(ctx context.Context, tx *store.Tx) (int64, error) {
 	}
 	var n int64
 	if err := store.Scan(tx.QueryRow(ctx, `SELECT last FROM report_counter WHERE id = 1`), &n); err != nil {
-		return 0, fmt.Errorf("report number: %w", err)
+		// The row is the migration's; without it (not found) is a bug, not a 404.
+		return 0, fault.Wrap(fault.Internal, err, "internal error")
 	}
 	return n, nil
 }
