@@ -67,10 +67,10 @@ var attachmentKinds = []attachmentKind{
 	{"", checkText, "text/plain; charset=utf-8", []string{".txt", ".log"}},
 }
 
-// MaxImagePixels bounds an image attachment (width × height): the check
+// maxImagePixels bounds an image attachment (width × height): the check
 // decodes the whole image, and a small compressed file can claim a huge
 // one.
-const MaxImagePixels = 24_000_000
+const maxImagePixels = 24_000_000
 
 // AttachmentTypes names the allowed types, for the messages and the docs.
 const AttachmentTypes = "PNG, JPEG, PDF or plain text (UTF-8)"
@@ -79,15 +79,15 @@ const AttachmentTypes = "PNG, JPEG, PDF or plain text (UTF-8)"
 var errNotAllowed = fault.Field("attachment", "the attachment's content is not an allowed type (%s)", AttachmentTypes)
 
 // checkImage decodes the configuration and then the whole image, refusing
-// an image of more than MaxImagePixels before decoding it. It returns the
+// an image of more than maxImagePixels before decoding it. It returns the
 // reader the whole image was decoded from.
 func checkImage(b []byte, config func(io.Reader) (image.Config, error), decode func(io.Reader) (image.Image, error)) (*bytes.Reader, error) {
 	c, err := config(bytes.NewReader(b))
 	if err != nil || c.Width <= 0 || c.Height <= 0 {
 		return nil, errNotAllowed
 	}
-	if int64(c.Width)*int64(c.Height) > MaxImagePixels {
-		return nil, fault.Field("attachment", "the image has more than %d pixels", MaxImagePixels)
+	if int64(c.Width)*int64(c.Height) > maxImagePixels {
+		return nil, fault.Field("attachment", "the image has more than %d pixels", maxImagePixels)
 	}
 	r := bytes.NewReader(b)
 	if _, err := decode(r); err != nil {
