@@ -33,6 +33,7 @@ var platformTables = map[string]string{
 	"secret_key_check":      "the controller's key check value",
 	"job_leases":            "the scheduler's leases",
 	"signing_keys":          "the controller's signing keys",
+	"report_counter":        "the last report number handed out (one row, no customer's data)",
 }
 
 // keptRows are rows of a table that is otherwise erased, kept with a reason:

@@ -336,6 +336,9 @@ func TestNotificationLog(t *testing.T) {
 		wantKind(t, "B names A", err, fault.Invalid)
 		_, _, err = s.Deliveries(ctx, tenanttest.As(a, "admin", "notices.read"), LogQuery{})
 		wantKind(t, "admin reads", err, fault.Forbidden)
+		// A customer's read without its customer is a bug, not the whole log.
+		_, _, err = s.readLog(ctx, LogQuery{}, false)
+		wantKind(t, "customer's read without a customer", err, fault.Internal)
 
 		all, next, err := s.AllDeliveries(ctx, LogQuery{Limit: 2})
 		if err != nil || len(all) != 2 || all[0].ID != d3 || next != d2 {

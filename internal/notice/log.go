@@ -85,17 +85,23 @@ func (s *Service) Deliveries(ctx context.Context, h tenant.Holder, q LogQuery) (
 		return nil, "", fault.Field("customer", "customer cannot be chosen here")
 	}
 	q.Customer = string(cust)
-	return s.readLog(ctx, q)
+	return s.readLog(ctx, q, false)
 }
 
 // AllDeliveries is the operator's whole notification log, every customer's
 // rows: the one cross-customer reader of it, for a caller the web layer
 // has checked for notices.manage. q.Customer narrows it to one customer.
 func (s *Service) AllDeliveries(ctx context.Context, q LogQuery) ([]Delivery, string, error) {
-	return s.readLog(ctx, q)
+	return s.readLog(ctx, q, true)
 }
 
-func (s *Service) readLog(ctx context.Context, q LogQuery) ([]Delivery, string, error) {
+// readLog reads a page of the log: q.Customer's rows, or, when
+// allCustomers, every customer's (q.Customer then narrows, if set). A
+// customer's read without its customer is a bug, never the whole log.
+func (s *Service) readLog(ctx context.Context, q LogQuery, allCustomers bool) ([]Delivery, string, error) {
+	if !allCustomers && q.Customer == "" {
+		return nil, "", errNoCustomer
+	}
 	if err := q.check(); err != nil {
 		return nil, "", err
 	}

@@ -2,7 +2,6 @@ package notice
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -147,9 +146,10 @@ func checkReportText(field, s string) error {
 
 // File files a report for the customer of sc, with its acknowledgement
 // mailed to the reporter, in one transaction with the audit entry. The
-// number is the next free one platform-wide: two controllers filing at
-// once both read the same maximum, the unique index refuses the second
-// insert, and that one tries again with the next number.
+// number comes from report_counter, incremented in the same transaction:
+// the row lock makes two controllers filing at once take one number after
+// the other, and a number is never reused, not even after the purge erased
+// the report that held it.
 func (r *Reports) File(ctx context.Context, sc tenant.Holder, in ReportInput) (ReportDetail, error) {
 	cust, err := sc.Authorize(identity.ActReportsFile)
 	if err != nil {
@@ -166,24 +166,32 @@ func (r *Reports) File(ctx context.Context, sc tenant.Holder, in ReportInput) (R
 	}
 	actor := audit.ActorFrom(ctx)
 	id := ids.New("rpt")
-	for attempt := 0; ; attempt++ {
-		err = r.db.InTx(ctx, func(tx *store.Tx) error {
-			return r.fileTx(ctx, tx, string(cust), id, actor, in, checked)
-		})
-		if !errors.Is(err, store.ErrConflict) || attempt == 31 {
-			break
-		}
-	}
+	err = r.db.InTx(ctx, func(tx *store.Tx) error {
+		return r.fileTx(ctx, tx, string(cust), id, actor, in, checked)
+	})
 	if err != nil {
 		return ReportDetail{}, err
 	}
-	return r.detail(ctx, r.db, string(cust), id, SideCustomer)
+	return r.detail(ctx, r.db, string(cust), id)
+}
+
+// nextReportNumber takes the next report number inside tx.
+func nextReportNumber(ctx context.Context, tx *store.Tx) (int64, error) {
+	if _, err := tx.Exec(ctx, `UPDATE report_counter SET last = last + 1 WHERE id = 1`); err != nil {
+		return 0, fmt.Errorf("report number: %w", store.Wrap(err))
+	}
+	var n int64
+	if err := store.Scan(tx.QueryRow(ctx, `SELECT last FROM report_counter WHERE id = 1`), &n); err != nil {
+		// The row is the migration's; without it (not found) is a bug, not a 404.
+		return 0, fault.Wrap(fault.Internal, err, "internal error")
+	}
+	return n, nil
 }
 
 func (r *Reports) fileTx(ctx context.Context, tx *store.Tx, cust, id string, actor audit.Actor, in ReportInput, up checkedUpload) error {
-	var n int64
-	if err := store.Scan(tx.QueryRow(ctx, `SELECT COALESCE(MAX(number), 0) + 1 FROM reports`), &n); err != nil {
-		return fmt.Errorf("report number: %w", err)
+	n, err := nextReportNumber(ctx, tx)
+	if err != nil {
+		return err
 	}
 	now := clock.Store(clock.Now())
 	if _, err := tx.Exec(ctx, `INSERT INTO reports (id, number, customer_id, category, subject, status, created_by, created_at, updated_at)
@@ -259,7 +267,7 @@ func (r *Reports) Reply(ctx context.Context, sc tenant.Holder, id string, in Rep
 	if err != nil {
 		return ReportDetail{}, err
 	}
-	return r.detail(ctx, r.db, string(cust), id, SideCustomer)
+	return r.detail(ctx, r.db, string(cust), id)
 }
 
 // lockReport reads report id inside tx and takes its row for the rest of

@@ -1,18 +1,26 @@
 package notice
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"io"
 	"mime"
 	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
@@ -34,37 +42,114 @@ type Upload struct {
 	Content      []byte
 }
 
-// attachmentKind is one allowed type: what http.DetectContentType says of
-// the content, the type it is stored and served as, and the file name
-// extensions that may carry it.
+// attachmentKind is one allowed type: the signature its content starts
+// with ("" for text: what starts with no other signature), the check its
+// whole content must pass, the type it is stored and served as, and the
+// file name extensions that may carry it.
 type attachmentKind struct {
-	detected, serve string
-	exts            []string
+	magic string
+	check func([]byte) error
+	serve string
+	exts  []string
 }
 
 // attachmentKinds is the allow-list. Everything else — HTML, scripts,
 // archives, office documents, executables — is refused: the operator's
 // staff open these files, and a type that could run is a way into the
-// operator's network.
+// operator's network. Each check reads the whole file, not only its start:
+// a file that starts like an allowed type and goes on as another (an image
+// signature followed by a script, a page of text followed by a program) is
+// refused.
 var attachmentKinds = []attachmentKind{
-	{"image/png", "image/png", []string{".png"}},
-	{"image/jpeg", "image/jpeg", []string{".jpg", ".jpeg"}},
-	{"application/pdf", "application/pdf", []string{".pdf"}},
-	{"text/plain; charset=utf-8", "text/plain; charset=utf-8", []string{".txt", ".log"}},
+	{"\x89PNG\r\n\x1a\n", checkPNG, "image/png", []string{".png"}},
+	{"\xff\xd8\xff", checkJPEG, "image/jpeg", []string{".jpg", ".jpeg"}},
+	{"%PDF-", checkPDF, "application/pdf", []string{".pdf"}},
+	{"", checkText, "text/plain; charset=utf-8", []string{".txt", ".log"}},
 }
+
+// maxImagePixels bounds an image attachment (width × height): the check
+// decodes the whole image, and a small compressed file can claim a huge
+// one.
+const maxImagePixels = 24_000_000
 
 // AttachmentTypes names the allowed types, for the messages and the docs.
 const AttachmentTypes = "PNG, JPEG, PDF or plain text (UTF-8)"
+
+// errNotAllowed refuses content that is not one of the allowed types.
+var errNotAllowed = fault.Field("attachment", "the attachment's content is not an allowed type (%s)", AttachmentTypes)
+
+// checkImage decodes the configuration and then the whole image, refusing
+// an image of more than maxImagePixels before decoding it. It returns the
+// reader the whole image was decoded from.
+func checkImage(b []byte, config func(io.Reader) (image.Config, error), decode func(io.Reader) (image.Image, error)) (*bytes.Reader, error) {
+	c, err := config(bytes.NewReader(b))
+	if err != nil || c.Width <= 0 || c.Height <= 0 {
+		return nil, errNotAllowed
+	}
+	if int64(c.Width)*int64(c.Height) > maxImagePixels {
+		return nil, fault.Field("attachment", "the image has more than %d pixels", maxImagePixels)
+	}
+	r := bytes.NewReader(b)
+	if _, err := decode(r); err != nil {
+		return nil, errNotAllowed
+	}
+	return r, nil
+}
+
+// checkPNG: a whole PNG image, and nothing after its IEND chunk (the
+// decoder reads exactly up to it).
+func checkPNG(b []byte) error {
+	r, err := checkImage(b, png.DecodeConfig, png.Decode)
+	if err == nil && r.Len() != 0 {
+		err = errNotAllowed
+	}
+	return err
+}
+
+// checkJPEG: a whole JPEG image whose last two bytes are the end-of-image
+// marker.
+func checkJPEG(b []byte) error {
+	_, err := checkImage(b, jpeg.DecodeConfig, jpeg.Decode)
+	if err == nil && !bytes.HasSuffix(b, []byte("\xff\xd9")) {
+		err = errNotAllowed
+	}
+	return err
+}
+
+// checkPDF: a PDF starts with %PDF- and ends with %%EOF, which PDF allows
+// to be followed by white space. The content is not parsed.
+func checkPDF(b []byte) error {
+	if !bytes.HasSuffix(bytes.TrimRight(b, "\x00\t\n\f\r "), []byte("%%EOF")) {
+		return errNotAllowed
+	}
+	return nil
+}
+
+// checkText: valid UTF-8 throughout, no control character but tab, CR and
+// LF anywhere (no NUL, no escape sequences), and a start that Go's content
+// sniffing (http.DetectContentType, the first 512 bytes) takes for plain
+// text, not for HTML, XML or another known type.
+func checkText(b []byte) error {
+	if !utf8.Valid(b) || http.DetectContentType(b) != "text/plain; charset=utf-8" {
+		return errNotAllowed
+	}
+	for _, c := range string(b) {
+		if unicode.IsControl(c) && c != '\t' && c != '\r' && c != '\n' {
+			return errNotAllowed
+		}
+	}
+	return nil
+}
 
 type checkedUpload struct {
 	filename, contentType, sha string
 	content                    []byte
 }
 
-// checkUpload checks an attachment by its content: the type the content
-// shows must be on the allow-list, and the name's extension and the
-// declared type (unless the client declared none or the generic
-// application/octet-stream) must say the same.
+// checkUpload checks an attachment by its content: the content must be
+// one of the allowed types, whole (attachmentKinds), and the name's
+// extension and the declared type (unless the client declared none or the
+// generic application/octet-stream) must say the same.
 func checkUpload(u Upload) (checkedUpload, error) {
 	name := filepath.Base(strings.ReplaceAll(u.Filename, `\`, "/"))
 	if name == "" || name == "." || name == "/" || utf8.RuneCountInString(name) > 200 || text.SingleLine(name) != "" {
@@ -76,12 +161,11 @@ func checkUpload(u Upload) (checkedUpload, error) {
 	if len(u.Content) > MaxAttachment {
 		return checkedUpload{}, fault.New(fault.TooLarge, "the attachment is larger than 5 MiB")
 	}
-	detected := http.DetectContentType(u.Content)
-	i := slices.IndexFunc(attachmentKinds, func(k attachmentKind) bool { return k.detected == detected })
-	if i < 0 {
-		return checkedUpload{}, fault.Field("attachment", "the attachment's content is not an allowed type (%s)", AttachmentTypes)
+	i := slices.IndexFunc(attachmentKinds, func(k attachmentKind) bool { return bytes.HasPrefix(u.Content, []byte(k.magic)) })
+	k := attachmentKinds[i] // text's empty signature matches any content
+	if err := k.check(u.Content); err != nil {
+		return checkedUpload{}, err
 	}
-	k := attachmentKinds[i]
 	if !slices.Contains(k.exts, strings.ToLower(filepath.Ext(name))) {
 		return checkedUpload{}, fault.Field("attachment", "the attachment's file name does not match its content (%s)", strings.Join(k.exts, ", "))
 	}
@@ -108,9 +192,26 @@ func insertAttachment(ctx context.Context, tx *store.Tx, report, cust string, se
 	return id, nil
 }
 
-// readAttachment opens attachment id of report; cust, when set, must own
-// the report.
-func readAttachment(ctx context.Context, q store.Querier, cust, report, id string) (Attachment, string, []byte, error) {
+// readAttachment opens attachment id of report of customer cust; another
+// customer's attachment is not found.
+func readAttachment(ctx context.Context, q store.Querier, cust, report, id string) (Attachment, []byte, error) {
+	if cust == "" {
+		return Attachment{}, nil, errNoCustomer
+	}
+	a, owner, content, err := openAttachment(ctx, q, report, id)
+	if err != nil {
+		return Attachment{}, nil, err
+	}
+	if owner != cust {
+		return Attachment{}, nil, store.ErrNotFound
+	}
+	return a, content, nil
+}
+
+// openAttachment opens attachment id of report, whoever's it is, and
+// returns its owner with it: the one cross-customer read of attachments,
+// for readAttachment (which checks the owner) and StaffAttachment.
+func openAttachment(ctx context.Context, q store.Querier, report, id string) (Attachment, string, []byte, error) {
 	var owner, sealed string
 	row := q.QueryRow(ctx, `SELECT id, seq, filename, content_type, size, sha256, created_at, customer_id, content
 		FROM report_attachments WHERE id = ? AND report_id = ?`, id, report)
@@ -119,8 +220,9 @@ func readAttachment(ctx context.Context, q store.Querier, cust, report, id strin
 	if err := store.Scan(row, &a.ID, &a.Seq, &a.Filename, &a.ContentType, &a.Size, &a.SHA256, &at, &owner, &sealed); err != nil {
 		return Attachment{}, "", nil, err
 	}
-	if cust != "" && owner != cust {
-		return Attachment{}, "", nil, store.ErrNotFound
+	var err error
+	if a.CreatedAt, err = clock.Parse(at); err != nil {
+		return Attachment{}, "", nil, fmt.Errorf("attachment %s: %w", a.ID, err)
 	}
 	clear, err := q.Secrets().Open(sealed, attachmentContext(id))
 	if err != nil {
@@ -140,8 +242,7 @@ func (r *Reports) Attachment(ctx context.Context, sc tenant.Holder, report, id s
 	if err != nil {
 		return Attachment{}, nil, err
 	}
-	a, _, content, err := readAttachment(ctx, r.db, string(cust), report, id)
-	return a, content, err
+	return readAttachment(ctx, r.db, string(cust), report, id)
 }
 
 // StaffAttachment returns an attachment to the operator's staff (the
@@ -154,7 +255,7 @@ func (r *Reports) StaffAttachment(ctx context.Context, report, id string) (Attac
 	err := r.db.InTx(ctx, func(tx *store.Tx) error {
 		var owner string
 		var err error
-		if a, owner, content, err = readAttachment(ctx, tx, "", report, id); err != nil {
+		if a, owner, content, err = openAttachment(ctx, tx, report, id); err != nil {
 			return err
 		}
 		var n int64

@@ -129,25 +129,49 @@ func (r *Reports) Get(ctx context.Context, sc tenant.Holder, id string) (ReportD
 	if err != nil {
 		return ReportDetail{}, err
 	}
-	return r.detail(ctx, r.db, string(cust), id, SideCustomer)
+	return r.detail(ctx, r.db, string(cust), id)
 }
 
 // StaffGet returns any customer's report for the operator (the caller
 // holds reports.manage: a cross-customer read).
 func (r *Reports) StaffGet(ctx context.Context, id string) (ReportDetail, error) {
-	return r.detail(ctx, r.db, "", id, SideOperator)
+	return r.staffDetail(ctx, r.db, id)
 }
 
-// detail reads report id; cust, when set, must own it. The customer's side
-// does not see which staff member wrote the operator's messages.
-func (r *Reports) detail(ctx context.Context, q store.Querier, cust, id, viewer string) (ReportDetail, error) {
+// errNoCustomer is a customer's read called without its customer: a bug in
+// the caller, never a read of every customer's rows.
+var errNoCustomer = fault.New(fault.Internal, "internal error")
+
+// detail reads report id of customer cust, as the customer sees it: it
+// does not see which staff member wrote the operator's messages. Another
+// customer's report is not found.
+func (r *Reports) detail(ctx context.Context, q store.Querier, cust, id string) (ReportDetail, error) {
+	if cust == "" {
+		return ReportDetail{}, errNoCustomer
+	}
 	rep, err := scanReport(q.QueryRow(ctx, `SELECT `+reportCols+` FROM reports WHERE id = ?`, id))
 	if err != nil {
 		return ReportDetail{}, err
 	}
-	if cust != "" && rep.CustomerID != cust {
+	if rep.CustomerID != cust {
 		return ReportDetail{}, store.ErrNotFound
 	}
+	return thread(ctx, q, rep, SideCustomer)
+}
+
+// staffDetail reads report id of any customer, as the operator's staff see
+// it (a cross-customer read: the callers hold reports.manage).
+func (r *Reports) staffDetail(ctx context.Context, q store.Querier, id string) (ReportDetail, error) {
+	rep, err := scanReport(q.QueryRow(ctx, `SELECT `+reportCols+` FROM reports WHERE id = ?`, id))
+	if err != nil {
+		return ReportDetail{}, err
+	}
+	return thread(ctx, q, rep, SideOperator)
+}
+
+// thread reads rep's messages and attachments for viewer.
+func thread(ctx context.Context, q store.Querier, rep Report, viewer string) (ReportDetail, error) {
+	id := rep.ID
 	d := ReportDetail{Report: rep, Messages: []ReportMessage{}, Attachments: []Attachment{}}
 	rows, err := q.Query(ctx, `SELECT seq, author_side, author_name, body, created_at FROM report_messages
 		WHERE report_id = ? ORDER BY seq`, id)

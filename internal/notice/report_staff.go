@@ -29,13 +29,12 @@ func (r *Reports) StaffReply(ctx context.Context, id string, in ReplyInput) (Rep
 		return ReportDetail{}, fault.Field("status", "the report status must be one of %s", strings.Join(ReportStatuses, ", "))
 	}
 	actor := audit.ActorFrom(ctx)
-	var cust string
 	err := r.db.InTx(ctx, func(tx *store.Tx) error {
 		rep, err := lockReport(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		cust = rep.CustomerID
+		cust := rep.CustomerID
 		if rep.Status == ReportClosed {
 			return fault.New(fault.Conflict, "the report is closed")
 		}
@@ -63,7 +62,7 @@ func (r *Reports) StaffReply(ctx context.Context, id string, in ReplyInput) (Rep
 	if err != nil {
 		return ReportDetail{}, err
 	}
-	return r.detail(ctx, r.db, cust, id, SideOperator)
+	return r.staffDetail(ctx, r.db, id)
 }
 
 // SetStatus sets report id's status. The customer sees it on the panel;
@@ -72,13 +71,12 @@ func (r *Reports) SetStatus(ctx context.Context, id, status string) (ReportDetai
 	if !slices.Contains(ReportStatuses, status) {
 		return ReportDetail{}, fault.Field("status", "the report status must be one of %s", strings.Join(ReportStatuses, ", "))
 	}
-	var cust string
 	err := r.db.InTx(ctx, func(tx *store.Tx) error {
 		rep, err := lockReport(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		cust = rep.CustomerID
+		cust := rep.CustomerID
 		if rep.Status == status {
 			return fault.Field("status", "the report is already %s", status)
 		}
@@ -91,7 +89,7 @@ func (r *Reports) SetStatus(ctx context.Context, id, status string) (ReportDetai
 	if err != nil {
 		return ReportDetail{}, err
 	}
-	return r.detail(ctx, r.db, cust, id, SideOperator)
+	return r.staffDetail(ctx, r.db, id)
 }
 
 // Mail texts of the reports (mailtext/report-<name>.<lang>.txt).

@@ -3,8 +3,11 @@ package notice
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"path/filepath"
 	"strings"
@@ -347,5 +350,87 @@ func TestReportNumbersTwoControllers(t *testing.T) {
 	}
 	if len(nums) != 2*each || nums[0] != "1" || nums[len(nums)-1] != "16" {
 		t.Fatalf("numbers: %v", nums)
+	}
+}
+
+// TestReportReadsNeedTheirCustomer: a customer's read of a report or an
+// attachment without its customer is an internal error, never a read of
+// every customer's; the staff's reads are their own functions.
+func TestReportReadsNeedTheirCustomer(t *testing.T) {
+	e := newReportEnv(t, storetest.SQLite(t))
+	in := outageReport
+	in.Attachment = &Upload{"link.png", "image/png", pngBytes(t)}
+	d, err := e.rep.File(e.a, e.sa, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, att := d.Report.ID, d.Attachments[0].ID
+	ctx := context.Background()
+	if _, err := e.rep.detail(ctx, e.db, "", id); !fault.Is(err, fault.Internal) {
+		t.Errorf("detail without a customer: %v", err)
+	}
+	if _, err := e.rep.detail(ctx, e.db, "cust_b", id); !fault.Is(err, fault.NotFound) {
+		t.Errorf("detail as another customer: %v", err)
+	}
+	if _, _, err := readAttachment(ctx, e.db, "", id, att); !fault.Is(err, fault.Internal) {
+		t.Errorf("attachment without a customer: %v", err)
+	}
+	if got, err := e.rep.StaffGet(e.op, id); err != nil || got.Report.CustomerID != "cust_a" || len(got.Attachments) != 1 {
+		t.Errorf("staff read: %+v %v", got, err)
+	}
+}
+
+// TestReportAttachmentContent: the whole content is checked, not its
+// start: text is UTF-8 without control characters throughout, an image
+// decodes whole with nothing after it (and not too large), a PDF ends
+// with %%EOF.
+func TestReportAttachmentContent(t *testing.T) {
+	img := pngBytes(t)
+	var jb bytes.Buffer
+	if err := jpeg.Encode(&jb, image.NewRGBA(image.Rect(0, 0, 8, 8)), nil); err != nil {
+		t.Fatal(err)
+	}
+	jpg := jb.Bytes()
+	// huge is img with its header claiming 10,000 × 10,000 pixels.
+	huge := bytes.Clone(img)
+	binary.BigEndian.PutUint32(huge[16:], 10_000)
+	binary.BigEndian.PutUint32(huge[20:], 10_000)
+	binary.BigEndian.PutUint32(huge[29:], crc32.ChecksumIEEE(huge[12:29]))
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	text := bytes.Repeat([]byte("log line\t1\r\n"), 60) // 720 bytes
+	pdf := []byte("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF")
+	for name, u := range map[string]Upload{
+		"text, then binary":          {"a.log", "text/plain", cat(text, []byte("\x00\x01\x02MZ\x90"))},
+		"text, then an escape":       {"a.txt", "", cat(text, []byte("\x1b[31mred"))},
+		"text, then a C1 control":    {"a.txt", "", cat(text, []byte("\u0085"))},
+		"text, then invalid UTF-8":   {"a.txt", "", cat(text, []byte("\xff\xfe"))},
+		"PNG signature, then script": {"a.png", "image/png", []byte("\x89PNG\r\n\x1a\n<script>alert(1)</script>")},
+		"PNG, then script":           {"a.png", "image/png", cat(img, []byte("<script>alert(1)</script>"))},
+		"PNG cut short":              {"a.png", "image/png", img[:len(img)-20]},
+		"JPEG signature, then text":  {"a.jpg", "image/jpeg", []byte("\xff\xd8\xff<script>alert(1)</script>")},
+		"JPEG, then script":          {"a.jpg", "image/jpeg", cat(jpg, []byte("<script>alert(1)</script>"))},
+		"PDF without %%EOF":          {"a.pdf", "application/pdf", []byte("%PDF-1.4\n<script>alert(1)</script>")},
+		"PDF, then more":             {"a.pdf", "application/pdf", cat(pdf, []byte("\n<html>"))},
+	} {
+		if _, err := checkUpload(u); !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), "not an allowed type") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := checkUpload(Upload{"big.png", "image/png", huge}); !fault.Is(err, fault.Invalid) || !strings.Contains(err.Error(), "pixels") {
+		t.Errorf("10,000 × 10,000 pixels: %v", err)
+	}
+	for name, c := range map[string]struct {
+		u    Upload
+		want string
+	}{
+		"PNG":                  {Upload{"a.png", "image/png", img}, "image/png"},
+		"JPEG":                 {Upload{"a.JPEG", "image/jpeg", jpg}, "image/jpeg"},
+		"PDF":                  {Upload{"a.pdf", "application/pdf", pdf}, "application/pdf"},
+		"PDF, then whitespace": {Upload{"a.pdf", "", cat(pdf, []byte("\r\n \x00"))}, "application/pdf"},
+		"text":                 {Upload{"a.txt", "text/plain", cat(text, []byte("日本語\n"))}, "text/plain; charset=utf-8"},
+	} {
+		if got, err := checkUpload(c.u); err != nil || got.contentType != c.want {
+			t.Errorf("%s: %q %v", name, got.contentType, err)
+		}
 	}
 }
