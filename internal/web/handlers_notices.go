@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/fault"
@@ -72,10 +71,12 @@ func (s *Server) listNotices(w http.ResponseWriter, r *http.Request) error {
 	}
 	qv := r.URL.Query()
 	q := notice.Query{Kind: qv.Get("kind"), Status: qv.Get("status"), After: p.After, Limit: p.Limit}
-	if v := qv.Get("security"); v != "" {
-		if q.Security, err = strconv.ParseBool(v); err != nil {
-			return fault.Field("security", "security is true or false")
-		}
+	switch qv.Get("security") {
+	case "":
+	case "true":
+		q.Security = true
+	default:
+		return fault.Field("security", "security is true (only security incidents) or absent")
 	}
 	if q.Limit == 0 {
 		q.Limit = 50

@@ -87,19 +87,16 @@ func (s *Server) opnList(w http.ResponseWriter, r *http.Request) error {
 	if len(d.Notices) == opnPageSize {
 		d.Next = d.Notices[len(d.Notices)-1].ID
 	}
-	slices.SortStableFunc(d.Notices, func(a, b notice.Notice) int {
-		switch ai, bi := opnAutomaticDraft(a), opnAutomaticDraft(b); {
-		case ai && !bi:
-			return -1
-		case bi && !ai:
-			return 1
+	// The automatic drafts wait for the operator: the first page lists
+	// every one of them first, however old, when the filter admits them.
+	if q.Get("after") == "" && d.Kind != notice.Announcement && (d.Status == "" || d.Status == notice.StatusDraft) {
+		drafts, err := svc.List(r.Context(), notice.Query{Kind: notice.Incident, Status: notice.StatusDraft, Limit: 500})
+		if err != nil {
+			return err
 		}
-		return 0
-	})
-	for _, n := range d.Notices {
-		if opnAutomaticDraft(n) {
-			d.AutomaticDrafts++
-		}
+		auto := slices.DeleteFunc(drafts, func(n notice.Notice) bool { return !opnAutomaticDraft(n) })
+		d.AutomaticDrafts = len(auto)
+		d.Notices = append(auto, slices.DeleteFunc(d.Notices, opnAutomaticDraft)...)
 	}
 	return s.render(w, r, "opnotice-list", d)
 }
