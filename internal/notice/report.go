@@ -188,7 +188,20 @@ func nextReportNumber(ctx context.Context, tx *store.Tx) (int64, error) {
 	return n, nil
 }
 
+// MaxReportsPerDay bounds what one customer files in 24 hours: a report
+// holds up to 5 MiB, and a script filing in a loop must not fill the
+// controller's database.
+const MaxReportsPerDay = 50
+
 func (r *Reports) fileTx(ctx context.Context, tx *store.Tx, cust, id string, actor audit.Actor, in ReportInput, up checkedUpload) error {
+	var recent int
+	if err := store.Scan(tx.QueryRow(ctx, `SELECT COUNT(*) FROM reports WHERE customer_id = ? AND created_at > ?`,
+		cust, clock.Store(clock.Now().Add(-24*time.Hour))), &recent); err != nil {
+		return err
+	}
+	if recent >= MaxReportsPerDay {
+		return fault.New(fault.RateLimited, "at most %d reports a day: wait, or add to an open report", MaxReportsPerDay)
+	}
 	n, err := nextReportNumber(ctx, tx)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -432,5 +433,34 @@ func TestReportAttachmentContent(t *testing.T) {
 		if got, err := checkUpload(c.u); err != nil || got.contentType != c.want {
 			t.Errorf("%s: %q %v", name, got.contentType, err)
 		}
+	}
+}
+
+// TestReportsPerDay: a customer files at most MaxReportsPerDay reports in
+// 24 hours; the next is refused (rate limited) and stores nothing, and
+// another customer is not held to the first one's count.
+func TestReportsPerDay(t *testing.T) {
+	e := newReportEnv(t, storetest.SQLite(t))
+	ctx := context.Background()
+	for i := range MaxReportsPerDay {
+		if _, err := e.db.Exec(ctx, `INSERT INTO reports (id, number, customer_id, category, subject, status, created_by, created_at, updated_at)
+			VALUES (?, ?, 'cust_a', 'other', 's', 'open', 'acc', ?, ?)`, "rpt_seed"+strconv.Itoa(i), 1000+i,
+			clock.Store(clock.Now().Add(-time.Hour)), clock.Store(clock.Now())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.rep.File(e.a, e.sa, outageReport); !fault.Is(err, fault.RateLimited) {
+		t.Fatalf("report %d of the day: %v, want rate limited", MaxReportsPerDay+1, err)
+	}
+	var n int
+	if err := store.Scan(e.db.QueryRow(ctx, `SELECT COUNT(*) FROM reports`), &n); err != nil || n != MaxReportsPerDay {
+		t.Fatalf("%d reports stored, %v", n, err)
+	}
+	// A day later the count starts again.
+	if _, err := e.db.Exec(ctx, `UPDATE reports SET created_at = ?`, clock.Store(clock.Now().Add(-25*time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.rep.File(e.a, e.sa, outageReport); err != nil {
+		t.Fatalf("after a day: %v", err)
 	}
 }
