@@ -131,13 +131,9 @@ func (s *Service) mailAll(ctx context.Context, tx *store.Tx, n Notice, st step, 
 			if err != nil {
 				return sent, err
 			}
-			root := mail.MessageID(mailID)
-			if len(m.References) > 0 {
-				root = m.References[0]
-			}
 			if _, err := tx.Exec(ctx, `INSERT INTO notice_deliveries (id, notice_id, seq, customer_id, recipient, language, mail_id,
-				thread_root, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ids.New("ndl"), n.ID, st.seq, c.CustomerID, r.addr,
-				m.Language, mailID, root, clock.Store(clock.Now())); err != nil {
+				created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, ids.New("ndl"), n.ID, st.seq, c.CustomerID, r.addr,
+				m.Language, mailID, clock.Store(clock.Now())); err != nil {
 				return sent, fmt.Errorf("notice delivery: %w", err)
 			}
 			sent++

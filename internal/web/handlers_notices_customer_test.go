@@ -72,8 +72,8 @@ func (e *idEnv) seedCustDelivery(id string, cust catalog.CustomerID, recipient, 
 		next_attempt_at, last_error, created_at) VALUES (?, ?, 'notice.publish', ?, 'en', 's', '', ?, 1, ?, '', ?)`,
 		mailID, string(cust), recipient, status, now, now)
 	e.must("mail", err)
-	_, err = e.db.Exec(ctx, `INSERT INTO notice_deliveries (id, notice_id, seq, customer_id, recipient, language, mail_id, thread_root, created_at)
-		VALUES (?, ?, 2, ?, ?, 'en', ?, ?, ?)`, dID, id, string(cust), recipient, mailID, mailID+"@tsunagi", now)
+	_, err = e.db.Exec(ctx, `INSERT INTO notice_deliveries (id, notice_id, seq, customer_id, recipient, language, mail_id, created_at)
+		VALUES (?, ?, 2, ?, ?, 'en', ?, ?)`, dID, id, string(cust), recipient, mailID, now)
 	e.must("delivery", err)
 	return dID
 }

@@ -27,8 +27,9 @@
 -- list: "hub hub_x on node tky-1", "port TSU-P-… on tky-1/xe-0/0/1", …).
 -- notice_deliveries: the notification log — one row per mail a notice or
 -- one of its updates caused, per recipient; delivery status is the mail
--- outbox entry's (mail_id). thread_root is the Message-ID of the first
--- mail of this notice to this recipient (threading).
+-- outbox entry's (mail_id). Threading reads mail_id too: a new mail's
+-- References are the Message-IDs of the earlier rows' mails of this
+-- notice to this recipient, oldest first.
 -- notice_contacts: addresses a customer adds to receive its notices besides
 -- its operations administrators.
 -- notice_feed_tokens: per-customer tokens for the Atom feed, stored as a
@@ -95,7 +96,6 @@ CREATE TABLE notice_deliveries (
     recipient    TEXT NOT NULL,
     language     TEXT NOT NULL,
     mail_id      TEXT NOT NULL,
-    thread_root  TEXT NOT NULL,
     created_at   TEXT NOT NULL,
     UNIQUE (notice_id, seq, customer_id, recipient)
 );
