@@ -26,6 +26,12 @@ func Resolve(ctx context.Context, q store.Querier, sc Scope) ([]AffectedCustomer
 	if err := checkNames(ctx, q, sc); err != nil {
 		return nil, err
 	}
+	return resolve(ctx, q, sc)
+}
+
+// resolve is Resolve without checking the names: for the follow-ups of a
+// published notice, whose scope may name what was purged since.
+func resolve(ctx context.Context, q store.Querier, sc Scope) ([]AffectedCustomer, error) {
 	r := resolution{idx: map[string]int{}}
 	if len(sc.Regions) > 0 {
 		err := r.collect(ctx, q, `SELECT h.customer_id, 'hub ' || h.id || ' in region ' || g.code
