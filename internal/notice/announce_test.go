@@ -28,16 +28,18 @@ func TestResolve(t *testing.T) {
 			name  string
 			scope Scope
 			want  []string
-			why   string // one of the first customer's reasons
+			why   Reason // one of the first customer's reasons
 		}{
-			{"node", Scope{Nodes: []string{"tyo-1"}}, []string{"cus_a"}, "port PORT-A on tyo-1/xe-0"},
-			{"node's hub", Scope{Nodes: []string{"tyo-1"}}, []string{"cus_a"}, "hub hub_a on node tyo-1"},
-			{"region", Scope{Regions: []string{"osa"}}, []string{"cus_b"}, "hub hub_b in region osa"},
-			{"physical port", Scope{PhysicalPorts: []PhysicalPort{{"osa-1", "xe-0"}}}, []string{"cus_b"}, "port PORT-B on osa-1/xe-0"},
-			{"idle physical port", Scope{PhysicalPorts: []PhysicalPort{{"tyo-1", "xe-1"}}}, nil, ""},
-			{"hub", Scope{Hubs: []string{"hub_b"}}, []string{"cus_b"}, "hub hub_b"},
-			{"customer", Scope{Customers: []string{"cus_a"}}, []string{"cus_a"}, "customer cus_a"},
-			{"both nodes", Scope{Nodes: []string{"tyo-1", "osa-1"}}, []string{"cus_a", "cus_b"}, "hub hub_a on node tyo-1"},
+			{"node", Scope{Nodes: []string{"tyo-1"}}, []string{"cus_a"},
+				Reason{Kind: ReasonPortNode, Port: "PORT-A", Node: "tyo-1", PhysicalPort: "xe-0"}},
+			{"node's hub", Scope{Nodes: []string{"tyo-1"}}, []string{"cus_a"}, Reason{Kind: ReasonHubNode, Hub: "hub_a", Node: "tyo-1"}},
+			{"region", Scope{Regions: []string{"osa"}}, []string{"cus_b"}, Reason{Kind: ReasonHubRegion, Hub: "hub_b", Region: "osa"}},
+			{"physical port", Scope{PhysicalPorts: []PhysicalPort{{"osa-1", "xe-0"}}}, []string{"cus_b"},
+				Reason{Kind: ReasonPortPhysical, Port: "PORT-B", Node: "osa-1", PhysicalPort: "xe-0"}},
+			{"idle physical port", Scope{PhysicalPorts: []PhysicalPort{{"tyo-1", "xe-1"}}}, nil, Reason{}},
+			{"hub", Scope{Hubs: []string{"hub_b"}}, []string{"cus_b"}, Reason{Kind: ReasonHub, Hub: "hub_b"}},
+			{"customer", Scope{Customers: []string{"cus_a"}}, []string{"cus_a"}, Reason{Kind: ReasonCustomer}},
+			{"both nodes", Scope{Nodes: []string{"tyo-1", "osa-1"}}, []string{"cus_a", "cus_b"}, Reason{Kind: ReasonHubNode, Hub: "hub_a", Node: "tyo-1"}},
 		} {
 			got, err := Resolve(e.ctx, db, tc.scope)
 			if err != nil {
@@ -46,7 +48,7 @@ func TestResolve(t *testing.T) {
 			if !slices.Equal(customerIDs(got), tc.want) {
 				t.Errorf("%s: reached %v, want %v", tc.name, customerIDs(got), tc.want)
 			}
-			if tc.why != "" && !slices.Contains(got[0].Reasons, tc.why) {
+			if tc.why.Kind != "" && !slices.Contains(got[0].Reasons, tc.why) {
 				t.Errorf("%s: reasons %v lack %q", tc.name, got[0].Reasons, tc.why)
 			}
 		}

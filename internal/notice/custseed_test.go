@@ -68,7 +68,7 @@ func seedNotice(t *testing.T, db *store.DB, n seedNote) string {
 	}
 	for _, c := range n.Reached {
 		if _, err := db.Exec(ctx, `INSERT INTO notice_customers (notice_id, customer_id, since_seq, reasons) VALUES (?, ?, 2, ?)`,
-			id, c, `["hub hub_x on node tky-1"]`); err != nil {
+			id, c, `[{"kind":"hub-node","hub":"hub_x","node":"tky-1"}]`); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -82,7 +82,7 @@ type mailData struct {
 	Starts, Ends                     string // JST, "" when not set
 	Security                         bool
 	DataAffected                     string
-	Reasons                          []string
+	Reasons                          []Reason
 	Link                             string
 }
 

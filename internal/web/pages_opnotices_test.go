@@ -85,11 +85,14 @@ func TestOpNoticePages(t *testing.T) {
 	opnLang(t, o.op, "en")
 	id := opnCreated(t, o.op, opnDraftForm(string(a.ID)))
 	p := opcGet(t, o.op, "/notices/"+id, http.StatusOK, "Tokyo node maintenance", `id="opnotice-publish"`,
-		`<input type="hidden" name="customer" value="`+string(a.ID)+`">`, "Alpha K.K.", "customer "+string(a.ID),
+		`<input type="hidden" name="customer" value="`+string(a.ID)+`">`, "Alpha K.K.", "named as the customer",
 		"&lt;script&gt;alert(1)&lt;/script&gt;")
 	if strings.Contains(p.body, "<script>alert(1)") {
 		t.Fatal("the body is not shown as text")
 	}
+	opnLang(t, o.op, "ja")
+	opcGet(t, o.op, "/notices/"+id, http.StatusOK, "お客様として指定")
+	opnLang(t, o.op, "en")
 
 	// Edit: the scope becomes the region, which reaches Alpha's hub.
 	opcGet(t, o.op, "/notices/"+id+"/edit", http.StatusOK, "Tokyo node maintenance")
