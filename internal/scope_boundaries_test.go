@@ -43,6 +43,7 @@ var bareIDAllowed = map[string]string{
 	"identity.DeleteCredentialsTx":     "day 1 and the purge stop an ended customer's sessions, tokens and links: system jobs, no caller's scope",
 	"identity.Principal.Manage":        "builds the operator's handle on the customer in the path",
 	"identity.Service.EnterBreakGlass": "builds the break-glass scope from a live grant",
+	"identity.OpsAdminRecipients":      "system mail (notices, policy changes, port holds, the erasure notice) to a customer's administrators: the caller already holds the customer's scope or is a system job",
 }
 
 func TestScopeBoundaries(t *testing.T) {

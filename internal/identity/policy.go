@@ -173,29 +173,14 @@ func samePolicy(a, b SecurityPolicy) bool {
 // mailPolicyChange queues, inside tx, the policy-change notice to every
 // active operations administrator of cust, each in its own language.
 func (s *Service) mailPolicyChange(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, before, after SecurityPolicy) error {
-	type admin struct{ id, name, email, lang string }
-	rows, err := tx.Query(ctx, `SELECT id, display_name, email, language FROM accounts WHERE customer_id = ? AND role = ?
-		AND disabled_at IS NULL AND password_hash IS NOT NULL ORDER BY id`, cust, RoleOpsAdmin)
+	admins, err := OpsAdminRecipients(ctx, tx, cust)
 	if err != nil {
-		return err
-	}
-	var admins []admin
-	for rows.Next() {
-		var a admin
-		if err := rows.Scan(&a.id, &a.name, &a.email, &a.lang); err != nil {
-			rows.Close()
-			return err
-		}
-		admins = append(admins, a)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	actor := audit.ActorFrom(ctx)
 	for _, a := range admins {
-		m, err := templateMail("policy_changed", "security.policy.set", a.lang, a.email, map[string]any{
-			"Name": a.name, "By": actor.Name, "At": clock.Show(after.UpdatedAt), "From": actor.SourceIP,
+		m, err := templateMail("policy_changed", "security.policy.set", a.Language, a.Email, map[string]any{
+			"Name": a.Name, "By": actor.Name, "At": clock.Show(after.UpdatedAt), "From": actor.SourceIP,
 			"Before": before, "After": after})
 		if err != nil {
 			return err

@@ -34,28 +34,18 @@ var mailTemplates = mail.ParseTemplates(mailFiles, "mailtext/*.txt")
 // queueNotice holds one notice per distinct address of the customer's
 // active operations administrators, in their language.
 func queueNotice(ctx context.Context, _ *Purger, tx *store.Tx, cust catalog.CustomerID) (int64, error) {
-	rows, err := tx.Query(ctx, `SELECT email, language FROM accounts WHERE customer_id = ? AND role = ?
-		AND disabled_at IS NULL AND password_hash IS NOT NULL ORDER BY created_at, id`, cust, identity.RoleOpsAdmin)
+	admins, err := identity.OpsAdminRecipients(ctx, tx, cust)
 	if err != nil {
 		return 0, err
 	}
 	type to struct{ addr, lang string }
 	var tos []to
 	seen := map[string]bool{}
-	for rows.Next() {
-		var t to
-		if err := rows.Scan(&t.addr, &t.lang); err != nil {
-			rows.Close()
-			return 0, err
+	for _, a := range admins {
+		if !seen[a.Email] {
+			seen[a.Email] = true
+			tos = append(tos, to{a.Email, a.Language})
 		}
-		if !seen[t.addr] {
-			seen[t.addr] = true
-			tos = append(tos, t)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
 	}
 	for _, t := range tos {
 		// The subject and body are written at release; until then the

@@ -107,8 +107,8 @@ func seedCustomer(t *testing.T, db *store.DB, tag string, n int, terminatedOn st
 	execSQL(t, db, `INSERT INTO notice_updates (notice_id, seq, kind, status, title_ja, title_en, body_ja, body_en, at, by_account)
 		VALUES (?, 2, 'publish', 'published', 't', 't', 'b', 'b', ?, ?)`, "ntc_"+tag, now, operatorAccount)
 	execSQL(t, db, `INSERT INTO notice_customers (notice_id, customer_id, since_seq, reasons) VALUES (?, ?, 2, '[]')`, "ntc_"+tag, c)
-	execSQL(t, db, `INSERT INTO notice_deliveries (id, notice_id, seq, customer_id, recipient, language, mail_id, thread_root, created_at)
-		VALUES (?, ?, 2, ?, ?, 'ja', 'mail_x', 'mail_x@tsunagi', ?)`, "nd_"+tag, "ntc_"+tag, c, f.emails[0], now)
+	execSQL(t, db, `INSERT INTO notice_deliveries (id, notice_id, seq, customer_id, recipient, language, mail_id, created_at)
+		VALUES (?, ?, 2, ?, ?, 'ja', 'mail_x', ?)`, "nd_"+tag, "ntc_"+tag, c, f.emails[0], now)
 	execSQL(t, db, `INSERT INTO notice_contacts (id, customer_id, email, name, language, created_at, created_by) VALUES (?, ?, ?, 'NOC', 'en', ?, ?)`,
 		"nc_"+tag, c, "noc-"+f.emails[0], now, f.accounts[0])
 	execSQL(t, db, `INSERT INTO notice_feed_tokens (id, customer_id, token_hash, label, created_at, created_by) VALUES (?, ?, ?, 'rss', ?, ?)`,

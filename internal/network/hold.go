@@ -273,29 +273,16 @@ func (s *Workflow) reenable(ctx context.Context, sc tenant.Scope, code, kind str
 
 // mailOpsAdmins queues mail from template name, in each recipient's
 // language, to every active operations administrator of the customer,
-// inside tx: the mail commits with the event that causes it.
+// inside tx: the mail commits with the event that causes it. The
+// recipients are identity's (an invited account without a password gets
+// none, as with every system mail).
 func (s *core) mailOpsAdmins(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, cause, name string, data any) error {
-	rows, err := tx.Query(ctx, `SELECT email, language FROM accounts WHERE customer_id = ? AND role = 'ops-admin' AND disabled_at IS NULL
-		ORDER BY id`, cust)
+	rs, err := identity.OpsAdminRecipients(ctx, tx, cust)
 	if err != nil {
 		return err
 	}
-	type rcpt struct{ to, lang string }
-	var rs []rcpt
-	for rows.Next() {
-		var r rcpt
-		if err := rows.Scan(&r.to, &r.lang); err != nil {
-			rows.Close()
-			return err
-		}
-		rs = append(rs, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
 	for _, r := range rs {
-		m, err := mailTemplates.Message(name, cause, r.lang, r.to, data)
+		m, err := mailTemplates.Message(name, cause, r.Language, r.Email, data)
 		if err != nil {
 			return err
 		}

@@ -177,12 +177,18 @@ func (e *env) auditDetails(cust catalog.CustomerID, action string) []map[string]
 	return out
 }
 
+// addOpsAdmins gives c two operations administrators (en, ja) who set
+// their passwords, and one invited who never did: hold mail, like every
+// system mail, reaches only the first two (identity.OpsAdminRecipients).
 func (e *env) addOpsAdmins(c customer) {
 	e.t.Helper()
-	for _, lang := range []string{"en", "ja"} {
-		if _, err := e.db.Exec(e.ctx, `INSERT INTO accounts (id, customer_id, login_id, display_name, email, role, language, created_at)
-			VALUES (?, ?, ?, 'ops', ?, 'ops-admin', ?, '2026-01-01T00:00:00.000000Z')`,
-			"acc_"+lang+c.code, c.id, "ops-"+lang+c.code, lang+"@"+c.code+".example", lang); err != nil {
+	for _, a := range []struct {
+		name, lang string
+		hash       any
+	}{{"en", "en", "set"}, {"ja", "ja", "set"}, {"invited", "en", nil}} {
+		if _, err := e.db.Exec(e.ctx, `INSERT INTO accounts (id, customer_id, login_id, display_name, email, role, language, password_hash, created_at)
+			VALUES (?, ?, ?, 'ops', ?, 'ops-admin', ?, ?, '2026-01-01T00:00:00.000000Z')`,
+			"acc_"+a.name+c.code, c.id, "ops-"+a.name+c.code, a.name+"@"+c.code+".example", a.lang, a.hash); err != nil {
 			e.t.Fatal(err)
 		}
 	}

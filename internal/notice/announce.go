@@ -102,6 +102,17 @@ func validate(d Draft) (Draft, error) {
 		if !slices.Contains(severities, d.Severity) {
 			return d, fault.Field("severity", "an incident's severity is one of %s", strings.Join(severities, ", "))
 		}
+		// A security incident is a breach notice (5.1.1): its category
+		// alone makes it one, so that it cannot skip the statement of the
+		// data affected and the officer's record.
+		if d.Category == "security" {
+			d.Security = true
+		}
+		// Planned work is an announcement, with its notice period; an
+		// incident starts when it started.
+		if d.StartsAt != nil && d.StartsAt.After(clock.Now()) {
+			return d, fault.Field("starts_at", "an incident cannot start in the future: announce planned work as an announcement")
+		}
 	default:
 		return d, fault.Field("kind", "the kind is announcement or incident")
 	}
@@ -121,8 +132,8 @@ func validate(d Draft) (Draft, error) {
 	if !d.Security && d.DataAffected != "" {
 		return d, fault.Field("data_affected", "only a security incident states the data affected")
 	}
-	if utf8.RuneCountInString(d.DataAffected) > maxDataAffected {
-		return d, fault.Field("data_affected", "the statement of the data affected is at most %d characters", maxDataAffected)
+	if err := checkDataAffected(d.DataAffected); err != nil {
+		return d, err
 	}
 	if d.Kind == Announcement && d.AffectsForwarding && d.StartsAt == nil {
 		return d, fault.Field("starts_at", "a change that touches forwarding needs its start time")
@@ -137,6 +148,18 @@ func validate(d Draft) (Draft, error) {
 		return d, fault.Field("scope", "the scope names nothing: name the regions, nodes, physical ports, hubs or customers concerned")
 	}
 	return d, nil
+}
+
+// checkDataAffected refuses a statement of the data affected that is too
+// long or not text.
+func checkDataAffected(s string) error {
+	if text.MultiLine(s) != "" {
+		return fault.Field("data_affected", "the statement of the data affected holds control characters")
+	}
+	if utf8.RuneCountInString(s) > maxDataAffected {
+		return fault.Field("data_affected", "the statement of the data affected is at most %d characters", maxDataAffected)
+	}
+	return nil
 }
 
 // checkTitle refuses a title that is empty, too long or not one line: it

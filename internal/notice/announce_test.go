@@ -28,16 +28,18 @@ func TestResolve(t *testing.T) {
 			name  string
 			scope Scope
 			want  []string
-			why   string // one of the first customer's reasons
+			why   Reason // one of the first customer's reasons
 		}{
-			{"node", Scope{Nodes: []string{"tyo-1"}}, []string{"cus_a"}, "port PORT-A on tyo-1/xe-0"},
-			{"node's hub", Scope{Nodes: []string{"tyo-1"}}, []string{"cus_a"}, "hub hub_a on node tyo-1"},
-			{"region", Scope{Regions: []string{"osa"}}, []string{"cus_b"}, "hub hub_b in region osa"},
-			{"physical port", Scope{PhysicalPorts: []PhysicalPort{{"osa-1", "xe-0"}}}, []string{"cus_b"}, "port PORT-B on osa-1/xe-0"},
-			{"idle physical port", Scope{PhysicalPorts: []PhysicalPort{{"tyo-1", "xe-1"}}}, nil, ""},
-			{"hub", Scope{Hubs: []string{"hub_b"}}, []string{"cus_b"}, "hub hub_b"},
-			{"customer", Scope{Customers: []string{"cus_a"}}, []string{"cus_a"}, "customer cus_a"},
-			{"both nodes", Scope{Nodes: []string{"tyo-1", "osa-1"}}, []string{"cus_a", "cus_b"}, "hub hub_a on node tyo-1"},
+			{"node", Scope{Nodes: []string{"tyo-1"}}, []string{"cus_a"},
+				Reason{Kind: ReasonPortNode, Port: "PORT-A", Node: "tyo-1", PhysicalPort: "xe-0"}},
+			{"node's hub", Scope{Nodes: []string{"tyo-1"}}, []string{"cus_a"}, Reason{Kind: ReasonHubNode, Hub: "hub_a", Node: "tyo-1"}},
+			{"region", Scope{Regions: []string{"osa"}}, []string{"cus_b"}, Reason{Kind: ReasonHubRegion, Hub: "hub_b", Region: "osa"}},
+			{"physical port", Scope{PhysicalPorts: []PhysicalPort{{"osa-1", "xe-0"}}}, []string{"cus_b"},
+				Reason{Kind: ReasonPortPhysical, Port: "PORT-B", Node: "osa-1", PhysicalPort: "xe-0"}},
+			{"idle physical port", Scope{PhysicalPorts: []PhysicalPort{{"tyo-1", "xe-1"}}}, nil, Reason{}},
+			{"hub", Scope{Hubs: []string{"hub_b"}}, []string{"cus_b"}, Reason{Kind: ReasonHub, Hub: "hub_b"}},
+			{"customer", Scope{Customers: []string{"cus_a"}}, []string{"cus_a"}, Reason{Kind: ReasonCustomer}},
+			{"both nodes", Scope{Nodes: []string{"tyo-1", "osa-1"}}, []string{"cus_a", "cus_b"}, Reason{Kind: ReasonHubNode, Hub: "hub_a", Node: "tyo-1"}},
 		} {
 			got, err := Resolve(e.ctx, db, tc.scope)
 			if err != nil {
@@ -46,7 +48,7 @@ func TestResolve(t *testing.T) {
 			if !slices.Equal(customerIDs(got), tc.want) {
 				t.Errorf("%s: reached %v, want %v", tc.name, customerIDs(got), tc.want)
 			}
-			if tc.why != "" && !slices.Contains(got[0].Reasons, tc.why) {
+			if tc.why.Kind != "" && !slices.Contains(got[0].Reasons, tc.why) {
 				t.Errorf("%s: reasons %v lack %q", tc.name, got[0].Reasons, tc.why)
 			}
 		}
@@ -101,6 +103,21 @@ func TestDraftValidation(t *testing.T) {
 		{"security announcement", "security", func(d *Draft) { d.Security = true }},
 		{"empty scope", "scope", func(d *Draft) { d.Scope = Scope{Nodes: []string{" "}} }},
 		{"unknown node", "scope", func(d *Draft) { d.Scope = Scope{Nodes: []string{"tyo-9"}} }},
+		// Category security is a security incident, statement required.
+		{"security category without the statement", "data_affected", func(d *Draft) {
+			*d = outage(d.Scope)
+			d.Category = "security"
+		}},
+		// Planned work filed as an incident would skip the notice period.
+		{"incident starting tomorrow", "starts_at", func(d *Draft) {
+			start := clock.Now().Add(24 * time.Hour)
+			*d = outage(d.Scope)
+			d.StartsAt = &start
+		}},
+		{"statement with a control character", "data_affected", func(d *Draft) {
+			*d = outage(d.Scope)
+			d.Security, d.DataAffected = true, "flow records\x1b[2J"
+		}},
 	} {
 		d := valid
 		tc.edit(&d)
@@ -289,11 +306,12 @@ func TestSecurityIncident(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
+		// The category alone makes it a security incident.
 		d := outage(Scope{Customers: []string{"cus_b"}})
-		d.Category, d.Security, d.DataAffected = "security", true, "flow records of 1 to 3 December"
+		d.Category, d.DataAffected = "security", "flow records of 1 to 3 December"
 		n, err := e.svc.Create(e.ctx, d)
-		if err != nil {
-			t.Fatal(err)
+		if err != nil || !n.Security {
+			t.Fatalf("a security-category incident: %+v %v", n, err)
 		}
 		if _, err := e.svc.Preview(e.ctx, n.ID); err != nil {
 			t.Fatal(err)
@@ -403,4 +421,125 @@ func TestPublishOnce(t *testing.T) {
 			t.Fatalf("%d publishes succeeded, %d mails", ok, e.count(`SELECT COUNT(*) FROM notice_deliveries`))
 		}
 	})
+}
+
+// An incident found to be a breach after publishing is marked a security
+// incident by an update: the statement is required, the update's mail
+// carries it, the officer's record is written and the incident shows on
+// the officer's list; the mark is never taken back.
+func TestIncidentMarkedSecurityLater(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		past := clock.Now().Add(-time.Hour)
+		d := outage(Scope{Customers: []string{"cus_b"}})
+		d.StartsAt = &past
+		n, err := e.svc.Create(e.ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err = e.svc.Publish(e.ctx, n.ID, []string{"cus_b"}); err != nil || n.Security {
+			t.Fatalf("publish: %+v %v", n, err)
+		}
+		u := UpdateInput{Status: StatusIdentified, BodyJA: "不正アクセスでした。", BodyEN: "It was an intrusion.", Security: true}
+		if _, err := e.svc.Post(e.ctx, n.ID, u); !isField(err, "data_affected") {
+			t.Fatalf("marked without the statement: %v", err)
+		}
+		if _, err := e.svc.Post(e.ctx, n.ID, UpdateInput{BodyJA: "x", BodyEN: "x", DataAffected: "contacts"}); !isField(err, "data_affected") {
+			t.Fatalf("a statement without the mark: %v", err)
+		}
+		if _, err := e.svc.Cancel(e.ctx, n.ID, UpdateInput{BodyJA: "x", BodyEN: "x", Security: true, DataAffected: "contacts"}); !isField(err, "security") {
+			t.Fatalf("a cancellation marking it: %v", err)
+		}
+		if e.count(`SELECT COUNT(*) FROM notice_updates WHERE notice_id = ?`, n.ID) != 2 || len(e.audits("notice.security")) != 0 {
+			t.Fatal("a refused mark wrote")
+		}
+		u.DataAffected = "  the customers' contact addresses "
+		if n, err = e.svc.Post(e.ctx, n.ID, u); err != nil || !n.Security || n.DataAffected != "the customers' contact addresses" ||
+			n.Status != StatusIdentified {
+			t.Fatalf("mark: %+v %v", n, err)
+		}
+		if a := e.audits("notice.security"); len(a) != 1 || a[0].Detail["data_affected"] != n.DataAffected ||
+			a[0].Detail["customers"] != float64(1) || a[0].Detail["recipients"] != float64(1) {
+			t.Fatalf("security audit: %+v", a)
+		}
+		if a, err := e.svc.Approvals(e.ctx); err != nil || len(a.Security) != 1 || a.Security[0].ID != n.ID {
+			t.Fatalf("the officer's list: %+v %v", a, err)
+		}
+		if e.count(`SELECT COUNT(*) FROM mail_outbox WHERE customer_id = 'cus_b' AND cause = 'notice.status'`) != 1 {
+			t.Fatal("the marking update was not mailed")
+		}
+		if _, err := e.svc.Post(e.ctx, n.ID, u); !isField(err, "security") {
+			t.Fatalf("marked twice: %v", err)
+		}
+		// An update without the mark keeps it.
+		if n, err = e.svc.Post(e.ctx, n.ID, UpdateInput{BodyJA: "続報", BodyEN: "More."}); err != nil || !n.Security {
+			t.Fatalf("a later update: %+v %v", n, err)
+		}
+		// An announcement is never a security incident.
+		a, err := e.svc.Create(e.ctx, maintenance(30))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Publish(e.ctx, a.ID, []string{"cus_a"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Post(e.ctx, a.ID, UpdateInput{BodyJA: "x", BodyEN: "x", Security: true, DataAffected: "x"}); !isField(err, "security") {
+			t.Fatalf("an announcement marked: %v", err)
+		}
+	})
+}
+
+// After a purge deletes a customer's hub, the notices naming that hub
+// still take their follow-ups: the gone name reaches nobody, the other
+// customers hear how it ends. Only new scopes are checked for names.
+func TestFollowUpsAfterPurge(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		sc := Scope{Hubs: []string{"hub_a", "hub_b"}}
+		var ids []string
+		for range 3 {
+			n, err := e.svc.Create(e.ctx, outage(sc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.svc.Publish(e.ctx, n.ID, []string{"cus_a", "cus_b"}); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, n.ID)
+		}
+		// The purge of cus_b: its hub and ports are deleted.
+		e.exec(`DELETE FROM port_placements WHERE customer_id = 'cus_b'`)
+		e.exec(`DELETE FROM ports WHERE customer_id = 'cus_b'`)
+		e.exec(`DELETE FROM hub_placements WHERE customer_id = 'cus_b'`)
+		e.exec(`DELETE FROM hubs WHERE customer_id = 'cus_b'`)
+		e.exec(`UPDATE customers SET status = 'terminated', ended_at = ?, purged_at = ? WHERE id = 'cus_b'`,
+			clock.Store(clock.Now()), clock.Store(clock.Now()))
+		words := UpdateInput{BodyJA: "続報", BodyEN: "More."}
+		if _, err := e.svc.Post(e.ctx, ids[0], words); err != nil {
+			t.Fatalf("update: %v", err)
+		}
+		words.Status = StatusResolved
+		if _, err := e.svc.Post(e.ctx, ids[1], words); err != nil {
+			t.Fatalf("resolve: %v", err)
+		}
+		words.Status = ""
+		if _, err := e.svc.Cancel(e.ctx, ids[2], words); err != nil {
+			t.Fatalf("cancel: %v", err)
+		}
+		if e.count(`SELECT COUNT(*) FROM notice_deliveries WHERE seq > 2 AND customer_id = 'cus_a'`) != 9 ||
+			e.count(`SELECT COUNT(*) FROM notice_deliveries WHERE seq > 2 AND customer_id = 'cus_b'`) != 0 {
+			t.Fatal("the follow-ups did not reach exactly cus_a's three recipients each")
+		}
+		// A new draft naming the gone hub is still refused.
+		if _, err := e.svc.Create(e.ctx, outage(sc)); !isField(err, "scope") {
+			t.Fatalf("a new draft naming a purged hub: %v", err)
+		}
+	})
+}
+
+func isField(err error, field string) bool {
+	f, ok := fault.As(err)
+	return ok && f.Kind == fault.Invalid && f.Field == field
 }

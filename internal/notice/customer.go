@@ -45,7 +45,7 @@ type CustomerNotice struct {
 	// Current: a published announcement whose window has not ended, or an
 	// incident neither resolved nor cancelled.
 	Current bool     `json:"current"`
-	Reasons []string `json:"reasons"`
+	Reasons []Reason `json:"reasons"`
 	// Timeline is the customer-visible history (publish, update, status,
 	// cancel), oldest first; only CustomerNotice fills it.
 	Timeline []TimelineEntry `json:"timeline,omitempty"`
@@ -211,7 +211,7 @@ func readCustomerNotices(ctx context.Context, q store.Querier, cust tenant.Custo
 			return nil, fmt.Errorf("notice %s: reasons: %w", n.ID, err)
 		}
 		if n.Reasons == nil {
-			n.Reasons = []string{}
+			n.Reasons = []Reason{}
 		}
 		if !n.Security {
 			n.DataAffected = ""

@@ -79,7 +79,7 @@ func TestCustomerNotices(t *testing.T) {
 		if got[1].DataAffected != "login IDs" || !got[1].Security || got[1].Severity != "major" {
 			t.Errorf("security statement lost: %+v", got[1])
 		}
-		if !slices.Equal(got[0].Reasons, []string{"hub hub_x on node tky-1"}) || got[0].Timeline != nil {
+		if !slices.Equal(got[0].Reasons, []Reason{{Kind: ReasonHubNode, Hub: "hub_x", Node: "tky-1"}}) || got[0].Timeline != nil {
 			t.Errorf("list row %+v", got[0])
 		}
 		for _, f := range []struct {

@@ -68,7 +68,7 @@ func seedNotice(t *testing.T, db *store.DB, n seedNote) string {
 	}
 	for _, c := range n.Reached {
 		if _, err := db.Exec(ctx, `INSERT INTO notice_customers (notice_id, customer_id, since_seq, reasons) VALUES (?, ?, 2, ?)`,
-			id, c, `["hub hub_x on node tky-1"]`); err != nil {
+			id, c, `[{"kind":"hub-node","hub":"hub_x","node":"tky-1"}]`); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -91,8 +91,8 @@ func seedDelivery(t *testing.T, db *store.DB, id, cust, recipient, status string
 		clock.Store(at), sent); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(ctx, `INSERT INTO notice_deliveries (id, notice_id, seq, customer_id, recipient, language, mail_id, thread_root, created_at)
-		VALUES (?, ?, 2, ?, ?, 'ja', ?, ?, ?)`, dID, id, cust, recipient, mailID, mailID+"@tsunagi", clock.Store(at)); err != nil {
+	if _, err := db.Exec(ctx, `INSERT INTO notice_deliveries (id, notice_id, seq, customer_id, recipient, language, mail_id, created_at)
+		VALUES (?, ?, 2, ?, ?, 'ja', ?, ?)`, dID, id, cust, recipient, mailID, clock.Store(at)); err != nil {
 		t.Fatal(err)
 	}
 	return dID

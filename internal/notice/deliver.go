@@ -11,6 +11,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/ids"
 	"github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
 
 // Who is told, and how: every mail of a notice goes to one recipient — an
@@ -33,28 +34,38 @@ type recipient struct{ addr, lang string }
 // never finished its setup reads no mail from us), then its notice
 // contacts, each address once (compared without case).
 func recipients(ctx context.Context, q store.Querier, cust string) ([]recipient, error) {
-	rows, err := q.Query(ctx, `SELECT email, language, 1 FROM accounts WHERE customer_id = ? AND role = ?
-		AND disabled_at IS NULL AND password_hash IS NOT NULL AND email <> ''
-		UNION ALL SELECT email, language, 2 FROM notice_contacts WHERE customer_id = ? ORDER BY 3, 1`,
-		cust, string(identity.RoleOpsAdmin), cust)
+	admins, err := identity.OpsAdminRecipients(ctx, q, tenant.CustomerID(cust))
+	if err != nil {
+		return nil, err
+	}
+	var all []recipient
+	for _, a := range admins {
+		all = append(all, recipient{a.Email, a.Language})
+	}
+	rows, err := q.Query(ctx, `SELECT email, language FROM notice_contacts WHERE customer_id = ? ORDER BY email`, cust)
 	if err != nil {
 		return nil, fmt.Errorf("notice recipients: %w", err)
 	}
 	defer rows.Close()
-	var out []recipient
-	seen := map[string]bool{}
 	for rows.Next() {
 		var r recipient
-		var order int
-		if err := rows.Scan(&r.addr, &r.lang, &order); err != nil {
+		if err := rows.Scan(&r.addr, &r.lang); err != nil {
 			return nil, fmt.Errorf("notice recipients: %w", err)
 		}
+		all = append(all, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, store.Wrap(err)
+	}
+	var out []recipient
+	seen := map[string]bool{}
+	for _, r := range all {
 		if key := strings.ToLower(r.addr); !seen[key] {
 			seen[key] = true
 			out = append(out, r)
 		}
 	}
-	return out, store.Wrap(rows.Err())
+	return out, nil
 }
 
 // step is what a mail tells: which update of the notice, and its text.
@@ -71,7 +82,7 @@ type mailData struct {
 	Starts, Ends                     string // JST, "" when not set
 	Security                         bool
 	DataAffected                     string
-	Reasons                          []string
+	Reasons                          []Reason
 	Link                             string
 }
 
@@ -120,13 +131,9 @@ func (s *Service) mailAll(ctx context.Context, tx *store.Tx, n Notice, st step, 
 			if err != nil {
 				return sent, err
 			}
-			root := mail.MessageID(mailID)
-			if len(m.References) > 0 {
-				root = m.References[0]
-			}
 			if _, err := tx.Exec(ctx, `INSERT INTO notice_deliveries (id, notice_id, seq, customer_id, recipient, language, mail_id,
-				thread_root, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ids.New("ndl"), n.ID, st.seq, c.CustomerID, r.addr,
-				m.Language, mailID, root, clock.Store(clock.Now())); err != nil {
+				created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, ids.New("ndl"), n.ID, st.seq, c.CustomerID, r.addr,
+				m.Language, mailID, clock.Store(clock.Now())); err != nil {
 				return sent, fmt.Errorf("notice delivery: %w", err)
 			}
 			sent++

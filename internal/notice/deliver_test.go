@@ -88,7 +88,10 @@ func TestIncidentMailOverSMTP(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(body, "port PORT-A on tyo-1/xe-0") || !strings.Contains(body, "https://panel.example/notices/"+n.ID) {
+			// The reasons in the recipient's language.
+			why := map[string]string{"ja": "ポート PORT-A（ノード tyo-1 上、物理ポート xe-0）",
+				"en": "port PORT-A on node tyo-1 (physical port xe-0)"}[r.lang]
+			if !strings.Contains(body, why) || !strings.Contains(body, "https://panel.example/notices/"+n.ID) {
 				t.Errorf("%s: the body lacks the reasons or the link:\n%s", r.addr, body)
 			}
 			ids := []string{got[0].Header.Get("Message-Id"), got[1].Header.Get("Message-Id")}

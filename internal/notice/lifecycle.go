@@ -32,6 +32,11 @@ type Preview struct {
 type UpdateInput struct {
 	Status                           string // incidents: the new status ("" keeps it); announcements: ""
 	TitleJA, TitleEN, BodyJA, BodyEN string // the update's text (titles "" keep the current titles)
+	// Security marks a published incident found to be a breach as a
+	// security incident from this update on (never back), stating
+	// DataAffected, what data it touched. Post only.
+	Security     bool
+	DataAffected string
 }
 
 // Preview resolves the notice's scope now: the customers it reaches, how
@@ -199,10 +204,59 @@ func (s *Service) Post(ctx context.Context, id string, u UpdateInput) (Notice, e
 			}
 			kind, status = "status", u.Status
 		}
-		n, err = s.follow(ctx, tx, cur, kind, status, u)
-		return err
+		marking, err := s.markSecurity(ctx, tx, &cur, u)
+		if err != nil {
+			return err
+		}
+		var custs, sent int
+		n, custs, sent, err = s.follow(ctx, tx, cur, kind, status, u)
+		if err != nil || !marking {
+			return err
+		}
+		// The officer's record, as at publishing: the update that told the
+		// customers of the breach is the breach notice.
+		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "notice.security", Target: "notice:" + id,
+			Detail: map[string]any{"data_affected": n.DataAffected, "customers": custs, "recipients": sent}})
 	})
 	return n, err
+}
+
+// markSecurity makes cur a security incident when u says it is one (an
+// incident found to be a breach after publishing), inside tx, before the
+// update that tells the customers so is mailed. It reports whether it did.
+func (s *Service) markSecurity(ctx context.Context, tx *store.Tx, cur *Notice, u UpdateInput) (bool, error) {
+	data := strings.TrimSpace(u.DataAffected)
+	if !u.Security {
+		if data != "" {
+			return false, fault.Field("data_affected", "only a security incident states the data affected")
+		}
+		return false, nil
+	}
+	if cur.Kind != Incident {
+		return false, fault.Field("security", "only an incident is a security incident")
+	}
+	if cur.Security {
+		return false, fault.Field("security", "the incident is already a security incident")
+	}
+	if cur.Status == StatusCancelled || cur.Status == StatusResolved {
+		return false, fault.New(fault.Conflict, "the notice is %s and takes no more updates", cur.Status)
+	}
+	if data == "" {
+		return false, fault.Field("data_affected", "a security incident states what data it affected")
+	}
+	if err := checkDataAffected(data); err != nil {
+		return false, err
+	}
+	res, err := tx.Exec(ctx, `UPDATE notices SET security = ?, data_affected = ? WHERE id = ? AND revision = ? AND security = ?`,
+		true, data, cur.ID, cur.Revision, false)
+	if err != nil {
+		return false, fmt.Errorf("notice security: %w", err)
+	}
+	if err := changedOne(res); err != nil {
+		return false, err
+	}
+	cur.Security, cur.DataAffected = true, data
+	return true, nil
 }
 
 // Cancel withdraws a notice. A draft is simply cancelled (nobody was told);
@@ -214,8 +268,11 @@ func (s *Service) Cancel(ctx context.Context, id string, u UpdateInput) (Notice,
 		if err != nil {
 			return err
 		}
+		if u.Security || u.DataAffected != "" {
+			return fault.Field("security", "a cancellation does not mark a security incident")
+		}
 		if cur.Status != StatusDraft {
-			n, err = s.follow(ctx, tx, cur, "cancel", StatusCancelled, u)
+			n, _, _, err = s.follow(ctx, tx, cur, "cancel", StatusCancelled, u)
 			return err
 		}
 		for _, b := range []struct{ field, text string }{{"body_ja", u.BodyJA}, {"body_en", u.BodyEN}} {
@@ -248,36 +305,40 @@ func (s *Service) Cancel(ctx context.Context, id string, u UpdateInput) (Notice,
 
 // follow records and mails a step after publishing: an update, a status
 // change or the cancellation. A resolved or cancelled notice takes no more.
-func (s *Service) follow(ctx context.Context, tx *store.Tx, cur Notice, kind, status string, u UpdateInput) (Notice, error) {
+// It returns the notice, how many customers were told and how many mails
+// were queued.
+func (s *Service) follow(ctx context.Context, tx *store.Tx, cur Notice, kind, status string, u UpdateInput) (Notice, int, int, error) {
 	if cur.Status == StatusCancelled || cur.Status == StatusResolved {
-		return Notice{}, fault.New(fault.Conflict, "the notice is %s and takes no more updates", cur.Status)
+		return Notice{}, 0, 0, fault.New(fault.Conflict, "the notice is %s and takes no more updates", cur.Status)
 	}
 	titleJA, titleEN := cur.TitleJA, cur.TitleEN
 	if u.TitleJA != "" || u.TitleEN != "" {
 		titleJA, titleEN = u.TitleJA, u.TitleEN
 		for _, t := range []struct{ field, text string }{{"title_ja", titleJA}, {"title_en", titleEN}} {
 			if err := checkTitle(t.field, t.text); err != nil {
-				return Notice{}, err
+				return Notice{}, 0, 0, err
 			}
 		}
 	}
 	for _, b := range []struct{ field, text string }{{"body_ja", u.BodyJA}, {"body_en", u.BodyEN}} {
 		if err := checkBody(b.field, b.text, true); err != nil {
-			return Notice{}, err
+			return Notice{}, 0, 0, err
 		}
 	}
 	// The scope may reach customers it did not reach at publishing (a hub
 	// placed on the node since): they are told from now on. Those reached
 	// before stay, even if the scope no longer reaches them: they were
 	// told it concerns them and must hear how it ends (as long as they
-	// are still served).
-	now, err := Resolve(ctx, tx, cur.Scope)
+	// are still served). The scope's names are not checked again: a hub
+	// or customer purged since reaches nobody, and must not stop the
+	// others hearing how it ends.
+	now, err := resolve(ctx, tx, cur.Scope)
 	if err != nil {
-		return Notice{}, err
+		return Notice{}, 0, 0, err
 	}
 	before, err := reached(ctx, tx, cur.ID)
 	if err != nil {
-		return Notice{}, err
+		return Notice{}, 0, 0, err
 	}
 	var added []AffectedCustomer
 	for _, c := range now {
@@ -290,20 +351,20 @@ func (s *Service) follow(ctx context.Context, tx *store.Tx, cur Notice, kind, st
 	res, err := tx.Exec(ctx, `UPDATE notices SET status = ?, title_ja = ?, title_en = ?, updated_at = ?, revision = ?
 		WHERE id = ? AND revision = ?`, status, titleJA, titleEN, clock.Store(at), seq, cur.ID, cur.Revision)
 	if err != nil {
-		return Notice{}, fmt.Errorf("notice %s: %w", kind, err)
+		return Notice{}, 0, 0, fmt.Errorf("notice %s: %w", kind, err)
 	}
 	if err := changedOne(res); err != nil {
-		return Notice{}, err
+		return Notice{}, 0, 0, err
 	}
 	if err := addUpdate(ctx, tx, cur.ID, seq, kind, status, titleJA, titleEN, u.BodyJA, u.BodyEN, at, audit.ActorFrom(ctx).ID); err != nil {
-		return Notice{}, err
+		return Notice{}, 0, 0, err
 	}
 	if err := addCustomers(ctx, tx, cur.ID, seq, added); err != nil {
-		return Notice{}, err
+		return Notice{}, 0, 0, err
 	}
 	all, err := reached(ctx, tx, cur.ID)
 	if err != nil {
-		return Notice{}, err
+		return Notice{}, 0, 0, err
 	}
 	ids := make([]string, len(all))
 	for i, c := range all {
@@ -311,20 +372,20 @@ func (s *Service) follow(ctx context.Context, tx *store.Tx, cur Notice, kind, st
 	}
 	live, err := served(ctx, tx, ids)
 	if err != nil {
-		return Notice{}, err
+		return Notice{}, 0, 0, err
 	}
 	all = slices.DeleteFunc(all, func(c AffectedCustomer) bool { _, ok := live[c.CustomerID]; return !ok })
 	n, err := loadNotice(ctx, tx, cur.ID)
 	if err != nil {
-		return Notice{}, err
+		return Notice{}, 0, 0, err
 	}
 	sent, err := s.mailAll(ctx, tx, n, step{seq: seq, kind: kind, bodyJA: u.BodyJA, bodyEN: u.BodyEN}, all)
 	if err != nil {
-		return Notice{}, err
+		return Notice{}, 0, 0, err
 	}
 	err = s.audit.RecordTx(ctx, tx, audit.Event{Action: "notice." + kind, Target: "notice:" + cur.ID,
 		Detail: map[string]any{"kind": n.Kind, "status": status, "customers": len(all), "customers_added": len(added), "recipients": sent}})
-	return n, err
+	return n, len(all), sent, err
 }
 
 // addCustomers records the customers a notice reaches from update seq on.

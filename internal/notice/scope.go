@@ -26,9 +26,15 @@ func Resolve(ctx context.Context, q store.Querier, sc Scope) ([]AffectedCustomer
 	if err := checkNames(ctx, q, sc); err != nil {
 		return nil, err
 	}
+	return resolve(ctx, q, sc)
+}
+
+// resolve is Resolve without checking the names: for the follow-ups of a
+// published notice, whose scope may name what was purged since.
+func resolve(ctx context.Context, q store.Querier, sc Scope) ([]AffectedCustomer, error) {
 	r := resolution{idx: map[string]int{}}
 	if len(sc.Regions) > 0 {
-		err := r.collect(ctx, q, `SELECT h.customer_id, 'hub ' || h.id || ' in region ' || g.code
+		err := r.collect(ctx, q, ReasonHubRegion, `SELECT h.customer_id, h.id, g.code
 			FROM hubs h JOIN regions g ON g.id = h.region_id
 			WHERE h.ended_at IS NULL AND g.code IN (`+marks(len(sc.Regions))+`)`, anys(sc.Regions)...)
 		if err != nil {
@@ -36,7 +42,7 @@ func Resolve(ctx context.Context, q store.Querier, sc Scope) ([]AffectedCustomer
 		}
 	}
 	if len(sc.Nodes) > 0 {
-		err := r.collect(ctx, q, `SELECT h.customer_id, 'hub ' || h.id || ' on node ' || n.name
+		err := r.collect(ctx, q, ReasonHubNode, `SELECT h.customer_id, h.id, n.name
 			FROM hub_placements hp JOIN hubs h ON h.id = hp.hub_id JOIN hub_nodes n ON n.id = hp.node_id
 			WHERE h.ended_at IS NULL AND n.name IN (`+marks(len(sc.Nodes))+`)`, anys(sc.Nodes)...)
 		if err != nil {
@@ -49,18 +55,25 @@ func Resolve(ctx context.Context, q store.Querier, sc Scope) ([]AffectedCustomer
 			return nil, fmt.Errorf("resolve: %w", err)
 		}
 		for _, l := range legs {
-			r.add(l.CustomerID, "port "+l.PortCode+" on "+l.Node+"/"+l.PhysicalPort)
+			rs := Reason{Kind: ReasonPortNode, Port: l.PortCode, Node: l.Node, PhysicalPort: l.PhysicalPort}
+			if slices.Contains(sc.Nodes, l.Node) {
+				r.add(l.CustomerID, rs)
+			}
+			if slices.Contains(sc.PhysicalPorts, PhysicalPort{Node: l.Node, Port: l.PhysicalPort}) {
+				rs.Kind = ReasonPortPhysical
+				r.add(l.CustomerID, rs)
+			}
 		}
 	}
 	if len(sc.Hubs) > 0 {
-		err := r.collect(ctx, q, `SELECT customer_id, 'hub ' || id FROM hubs
+		err := r.collect(ctx, q, ReasonHub, `SELECT customer_id, id, '' FROM hubs
 			WHERE ended_at IS NULL AND id IN (`+marks(len(sc.Hubs))+`)`, anys(sc.Hubs)...)
 		if err != nil {
 			return nil, err
 		}
 	}
 	for _, c := range sc.Customers {
-		r.add(c, "customer "+c)
+		r.add(c, Reason{Kind: ReasonCustomer})
 	}
 	if len(r.out) == 0 {
 		return []AffectedCustomer{}, nil
@@ -114,10 +127,10 @@ type resolution struct {
 	idx map[string]int
 }
 
-func (r *resolution) add(cust, reason string) {
+func (r *resolution) add(cust string, reason Reason) {
 	i, ok := r.idx[cust]
 	if !ok {
-		r.out = append(r.out, AffectedCustomer{CustomerID: cust, Reasons: []string{}})
+		r.out = append(r.out, AffectedCustomer{CustomerID: cust, Reasons: []Reason{}})
 		i = len(r.out) - 1
 		r.idx[cust] = i
 	}
@@ -126,19 +139,27 @@ func (r *resolution) add(cust, reason string) {
 	}
 }
 
-// collect adds the (customer, reason) rows of query.
-func (r *resolution) collect(ctx context.Context, q store.Querier, query string, args ...any) error {
-	rows, err := q.Query(ctx, query+` ORDER BY 1, 2`, args...)
+// collect adds the (customer, hub, node or region) rows of query as
+// reasons of kind.
+func (r *resolution) collect(ctx context.Context, q store.Querier, kind, query string, args ...any) error {
+	rows, err := q.Query(ctx, query+` ORDER BY 1, 2, 3`, args...)
 	if err != nil {
 		return fmt.Errorf("resolve: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var cust, reason string
-		if err := rows.Scan(&cust, &reason); err != nil {
+		var cust, hub, where string
+		if err := rows.Scan(&cust, &hub, &where); err != nil {
 			return fmt.Errorf("resolve: %w", err)
 		}
-		r.add(cust, reason)
+		rs := Reason{Kind: kind, Hub: hub}
+		switch kind {
+		case ReasonHubNode:
+			rs.Node = where
+		case ReasonHubRegion:
+			rs.Region = where
+		}
+		r.add(cust, rs)
 	}
 	return rows.Err()
 }

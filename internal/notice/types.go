@@ -93,5 +93,27 @@ type Update struct {
 type AffectedCustomer struct {
 	CustomerID string   `json:"customer_id"`
 	Name       string   `json:"name"`
-	Reasons    []string `json:"reasons"`
+	Reasons    []Reason `json:"reasons"`
 }
+
+// Reason is one way a scope reaches a customer: which of its hubs or
+// ports sits on what the operator named. It is data, not words, so that
+// every reader sees it in its own language (mails, pages).
+type Reason struct {
+	Kind         string `json:"kind"`                    // Reason* below
+	Hub          string `json:"hub,omitempty"`           // hub ID (hub-node, hub-region, hub)
+	Port         string `json:"port,omitempty"`          // port code (port-node, port-physical)
+	Node         string `json:"node,omitempty"`          // hub node name (hub-node, port-node, port-physical)
+	PhysicalPort string `json:"physical_port,omitempty"` // the node's physical port (port-node, port-physical)
+	Region       string `json:"region,omitempty"`        // region code (hub-region)
+}
+
+// Kinds of Reason.
+const (
+	ReasonHubNode      = "hub-node"      // a hub placed on a named node
+	ReasonHubRegion    = "hub-region"    // a hub in a named region
+	ReasonHub          = "hub"           // a named hub
+	ReasonPortNode     = "port-node"     // a port with a leg on a named node
+	ReasonPortPhysical = "port-physical" // a port with a leg on a named physical port
+	ReasonCustomer     = "customer"      // the customer named itself
+)

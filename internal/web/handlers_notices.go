@@ -42,10 +42,14 @@ type noticeUpdateInput struct {
 	TitleEN string `json:"title_en"`
 	BodyJA  string `json:"body_ja"`
 	BodyEN  string `json:"body_en"`
+	// An incident found to be a breach: marked from this update on.
+	Security     bool   `json:"security"`
+	DataAffected string `json:"data_affected"`
 }
 
 func (in noticeUpdateInput) update() notice.UpdateInput {
-	return notice.UpdateInput{Status: in.Status, TitleJA: in.TitleJA, TitleEN: in.TitleEN, BodyJA: in.BodyJA, BodyEN: in.BodyEN}
+	return notice.UpdateInput{Status: in.Status, TitleJA: in.TitleJA, TitleEN: in.TitleEN, BodyJA: in.BodyJA, BodyEN: in.BodyEN,
+		Security: in.Security, DataAffected: in.DataAffected}
 }
 
 // noticePublishInput names the customers the operator was shown.

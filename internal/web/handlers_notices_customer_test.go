@@ -56,7 +56,7 @@ func (e *idEnv) seedCustNotice(n custNote) string {
 	}
 	for _, c := range n.reached {
 		_, err := e.db.Exec(ctx, `INSERT INTO notice_customers (notice_id, customer_id, since_seq, reasons) VALUES (?, ?, 2, ?)`,
-			id, string(c), `["hub on node tyo-1"]`)
+			id, string(c), `[{"kind":"hub-node","hub":"hub_x","node":"tyo-1"}]`)
 		e.must("notice customer", err)
 	}
 	return id
@@ -72,8 +72,8 @@ func (e *idEnv) seedCustDelivery(id string, cust catalog.CustomerID, recipient, 
 		next_attempt_at, last_error, created_at) VALUES (?, ?, 'notice.publish', ?, 'en', 's', '', ?, 1, ?, '', ?)`,
 		mailID, string(cust), recipient, status, now, now)
 	e.must("mail", err)
-	_, err = e.db.Exec(ctx, `INSERT INTO notice_deliveries (id, notice_id, seq, customer_id, recipient, language, mail_id, thread_root, created_at)
-		VALUES (?, ?, 2, ?, ?, 'en', ?, ?, ?)`, dID, id, string(cust), recipient, mailID, mailID+"@tsunagi", now)
+	_, err = e.db.Exec(ctx, `INSERT INTO notice_deliveries (id, notice_id, seq, customer_id, recipient, language, mail_id, created_at)
+		VALUES (?, ?, 2, ?, ?, 'en', ?, ?)`, dID, id, string(cust), recipient, mailID, now)
 	e.must("delivery", err)
 	return dID
 }
@@ -137,7 +137,7 @@ func TestCustomerNoticesAPI(t *testing.T) {
 	ac.expectInvalid(http.StatusBadRequest, "GET", "/api/v1/notices?filter=all", nil)
 	var n notice.CustomerNotice
 	ac.expect(http.StatusOK, "GET", "/api/v1/notices/"+mine, nil).json(t, &n)
-	if len(n.Timeline) != 1 || n.Timeline[0].Kind != "publish" || n.Reasons[0] != "hub on node tyo-1" {
+	if len(n.Timeline) != 1 || n.Timeline[0].Kind != "publish" || n.Reasons[0] != (notice.Reason{Kind: notice.ReasonHubNode, Hub: "hub_x", Node: "tyo-1"}) {
 		t.Fatalf("notice %+v", n)
 	}
 	ac.expect(http.StatusNotFound, "GET", "/api/v1/notices/"+theirs, nil)

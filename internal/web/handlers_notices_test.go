@@ -89,11 +89,18 @@ func TestNoticesAPI(t *testing.T) {
 		t.Fatal("the publish mail did not reach exactly A's operations administrator")
 	}
 	op.expect(http.StatusConflict, "PUT", path, draft(onA))
+	// Found to be a breach: marked by an update, with its statement.
+	op.expect(http.StatusBadRequest, "POST", path+"/updates", map[string]any{"body_ja": "x", "body_en": "x", "security": true})
+	op.expect(http.StatusCreated, "POST", path+"/updates", map[string]any{"body_ja": "漏えいでした。", "body_en": "A breach.",
+		"security": true, "data_affected": "flow records"}).json(t, &n)
+	if !n.Security || n.DataAffected != "flow records" {
+		t.Fatalf("marked: %+v", n)
+	}
 	op.expect(http.StatusCreated, "POST", path+"/updates", map[string]any{"status": "resolved", "body_ja": "復旧しました。", "body_en": "Restored."})
 	op.expect(http.StatusConflict, "POST", path+"/updates", map[string]any{"body_ja": "x", "body_en": "x"})
 	var d notice.Detail
 	op.expect(http.StatusOK, "GET", path, nil).json(t, &d)
-	if d.Notice.Status != notice.StatusResolved || len(d.Updates) != 3 || len(d.Customers) != 1 {
+	if d.Notice.Status != notice.StatusResolved || len(d.Updates) != 4 || len(d.Customers) != 1 {
 		t.Fatalf("detail: %+v", d)
 	}
 	op.expect(http.StatusNotFound, "GET", "/api/v1/notices/ntc_nosuchnotice", nil)

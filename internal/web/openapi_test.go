@@ -585,6 +585,7 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			shape{"NoticeDetail", notice.Detail{}, false},
 			shape{"NoticeUpdate", notice.Update{}, false},
 			shape{"NoticeAffectedCustomer", notice.AffectedCustomer{}, false},
+			shape{"NoticeReason", notice.Reason{}, false},
 			shape{"NoticeScope", notice.Scope{}, false},
 			shape{"NoticeScopeInput", notice.Scope{}, true},
 			shape{"NoticePhysicalPort", notice.PhysicalPort{}, true}, // both ways; every field is always sent

@@ -44,9 +44,9 @@ func TestNoticePages(t *testing.T) {
 
 	c := e.pageClient(e.customer)
 	c.login("np-ops", flowPW)
-	for _, tc := range []struct{ lang, current, past, security, timeline, settings, banner, log string }{
-		{"ja", "現在のお知らせ", "過去のお知らせ", "影響を受けたデータ", "経緯", "お知らせの連絡先", "すべてのお知らせ", "通知の送信記録"},
-		{"en", "Current", "Past", "Data affected", "Timeline", "Notice contacts", "All notices", "Notification log"},
+	for _, tc := range []struct{ lang, current, past, security, timeline, settings, banner, log, why string }{
+		{"ja", "現在のお知らせ", "過去のお知らせ", "影響を受けたデータ", "経緯", "お知らせの連絡先", "すべてのお知らせ", "通知の送信記録", "ハブ hub_x（ノード tyo-1 上）"},
+		{"en", "Current", "Past", "Data affected", "Timeline", "Notice contacts", "All notices", "Notification log", "hub hub_x on node tyo-1"},
 	} {
 		c.setLang(tc.lang)
 		p := c.expectPage(200, "/notices", tc.current, tc.past, `id="notices-current"`, `id="notices-past"`,
@@ -55,7 +55,7 @@ func TestNoticePages(t *testing.T) {
 			t.Errorf("%s: list order or another customer's notice:\n%s", tc.lang, p.body)
 		}
 		c.expectPage(200, "/notices/"+breach, tc.security, "login IDs &lt;and&gt; addresses", tc.timeline, `id="notice-timeline"`,
-			"publish step ["+tc.lang+"]", "hub on node tyo-1")
+			"publish step ["+tc.lang+"]", tc.why)
 		c.expectPage(200, "/notices/"+current, "line one\nline two ["+tc.lang+"]")
 		c.expectPage(404, "/notices/"+theirs)
 		home := c.expectPage(200, "/", `id="notice-banner"`, tc.banner, "/notices/"+current)

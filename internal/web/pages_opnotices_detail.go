@@ -125,7 +125,7 @@ func (s *Server) opnCancel(w http.ResponseWriter, r *http.Request) error {
 
 func opnUpdateInput(f url.Values) notice.UpdateInput {
 	return notice.UpdateInput{Status: f.Get("status"), TitleJA: f.Get("title_ja"), TitleEN: f.Get("title_en"),
-		BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en")}
+		BodyJA: f.Get("body_ja"), BodyEN: f.Get("body_en"), Security: f.Get("security") == "on", DataAffected: f.Get("data_affected")}
 }
 
 // opnApprovalsData is the security officer's page: the drafts that need

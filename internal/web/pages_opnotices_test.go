@@ -85,11 +85,14 @@ func TestOpNoticePages(t *testing.T) {
 	opnLang(t, o.op, "en")
 	id := opnCreated(t, o.op, opnDraftForm(string(a.ID)))
 	p := opcGet(t, o.op, "/notices/"+id, http.StatusOK, "Tokyo node maintenance", `id="opnotice-publish"`,
-		`<input type="hidden" name="customer" value="`+string(a.ID)+`">`, "Alpha K.K.", "customer "+string(a.ID),
+		`<input type="hidden" name="customer" value="`+string(a.ID)+`">`, "Alpha K.K.", "named as the customer",
 		"&lt;script&gt;alert(1)&lt;/script&gt;")
 	if strings.Contains(p.body, "<script>alert(1)") {
 		t.Fatal("the body is not shown as text")
 	}
+	opnLang(t, o.op, "ja")
+	opcGet(t, o.op, "/notices/"+id, http.StatusOK, "お客様として指定")
+	opnLang(t, o.op, "en")
 
 	// Edit: the scope becomes the region, which reaches Alpha's hub.
 	opcGet(t, o.op, "/notices/"+id+"/edit", http.StatusOK, "Tokyo node maintenance")
@@ -174,6 +177,39 @@ func TestOpNoticeIncident(t *testing.T) {
 	// The security officer sees the incident with its statement.
 	opnLang(t, o.so, "en")
 	opcGet(t, o.so, "/notice-approvals", http.StatusOK, "Security incidents", "Unauthorised access", "設定のバックアップ")
+}
+
+// TestOpNoticeMarkedSecurity: an incident found to be a breach after
+// publishing is marked on the update form (ja and en); without the
+// statement the form is refused and nothing changes; once marked the page
+// shows the statement, offers the mark no more, and the officer lists it.
+func TestOpNoticeMarkedSecurity(t *testing.T) {
+	o := startOpcEnv(t)
+	a, _, _ := o.hubWithTwoPorts("Alpha K.K.")
+	f := url.Values{"form": {"notice"}, "kind": {"incident"}, "category": {"outage"}, "severity": {"major"},
+		"title_ja": {"通信断"}, "title_en": {"Outage"}, "body_ja": {"調査しています。"},
+		"body_en": {"We are investigating."}, "customers": {string(a.ID)}}
+	id := opnCreated(t, o.op, f)
+	opcPost(t, o.op, "/notices/"+id+"/publish", url.Values{"form": {"publish"}, "customer": {string(a.ID)}}, http.StatusSeeOther)
+	for _, lang := range []string{"ja", "en"} {
+		opnLang(t, o.op, lang)
+		want := map[string]string{"ja": "セキュリティインシデントと判明した", "en": "This turned out to be a security incident"}[lang]
+		opcGet(t, o.op, "/notices/"+id, http.StatusOK, `id="update-security"`, `id="update-data_affected"`, want)
+	}
+	mark := url.Values{"form": {"update"}, "status": {"identified"}, "body_ja": {"不正アクセスでした。"},
+		"body_en": {"It was an intrusion."}, "security": {"on"}}
+	opcPost(t, o.op, "/notices/"+id+"/updates", mark, http.StatusBadRequest, `id="update-data_affected-error"`)
+	if det, _ := o.srv.deps.Notices.Get(o.seed, id); det.Notice.Security || len(det.Updates) != 2 {
+		t.Fatalf("a refused mark changed the notice: %+v", det.Notice)
+	}
+	mark.Set("data_affected", "連絡先メールアドレス")
+	opcPost(t, o.op, "/notices/"+id+"/updates", mark, http.StatusSeeOther)
+	p := opcGet(t, o.op, "/notices/"+id, http.StatusOK, `id="opnotice-data-affected"`, "連絡先メールアドレス")
+	if strings.Contains(p.body, `id="update-security"`) {
+		t.Fatal("a security incident still offers the mark")
+	}
+	opnLang(t, o.so, "en")
+	opcGet(t, o.so, "/notice-approvals", http.StatusOK, "Security incidents", "Outage", "連絡先メールアドレス")
 }
 
 // TestOpNoticeApproval: a change inside the minimum notice period is not

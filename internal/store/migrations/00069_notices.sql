@@ -23,12 +23,16 @@
 -- status, cancel), with the text as it was then; what customers see as
 -- the timeline once published (seq 1 = the draft's creation is not shown).
 -- notice_customers: the customers a published notice reaches, from the
--- update (seq) at which each was first reached; reasons says why (JSON
--- list: "hub hub_x on node tky-1", "port TSU-P-… on tky-1/xe-0/0/1", …).
+-- update (seq) at which each was first reached; reasons says why, as data
+-- that each reader sees in its own language (JSON list of objects {kind:
+-- hub-node|hub-region|hub|port-node|port-physical|customer, hub, port,
+-- node, physical_port, region}, e.g. {"kind":"hub-node","hub":"hub_x",
+-- "node":"tky-1"}).
 -- notice_deliveries: the notification log — one row per mail a notice or
 -- one of its updates caused, per recipient; delivery status is the mail
--- outbox entry's (mail_id). thread_root is the Message-ID of the first
--- mail of this notice to this recipient (threading).
+-- outbox entry's (mail_id). Threading reads mail_id too: a new mail's
+-- References are the Message-IDs of the earlier rows' mails of this
+-- notice to this recipient, oldest first.
 -- notice_contacts: addresses a customer adds to receive its notices besides
 -- its operations administrators.
 -- notice_feed_tokens: per-customer tokens for the Atom feed, stored as a
@@ -95,7 +99,6 @@ CREATE TABLE notice_deliveries (
     recipient    TEXT NOT NULL,
     language     TEXT NOT NULL,
     mail_id      TEXT NOT NULL,
-    thread_root  TEXT NOT NULL,
     created_at   TEXT NOT NULL,
     UNIQUE (notice_id, seq, customer_id, recipient)
 );
