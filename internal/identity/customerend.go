@@ -177,28 +177,13 @@ func (s *Service) MailTermination(ctx context.Context, tx *store.Tx, t catalog.T
 	if err := store.Scan(tx.QueryRow(ctx, `SELECT name FROM customers WHERE id = ?`, t.Customer), &f.Customer); err != nil {
 		return err
 	}
-	rows, err := tx.Query(ctx, `SELECT display_name, email, language FROM accounts
-		WHERE customer_id = ? AND role = ? AND disabled_at IS NULL ORDER BY id`, t.Customer, RoleOpsAdmin)
+	tos, err := OpsAdminRecipients(ctx, tx, t.Customer)
 	if err != nil {
 		return err
 	}
-	type to struct{ name, email, lang string }
-	var tos []to
-	for rows.Next() {
-		var x to
-		if err := rows.Scan(&x.name, &x.email, &x.lang); err != nil {
-			rows.Close()
-			return err
-		}
-		tos = append(tos, x)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
 	for _, x := range tos {
-		f.Name = x.name
-		m, err := templateMail("customer-terminated", "contract.cancel", x.lang, x.email, f)
+		f.Name = x.Name
+		m, err := templateMail("customer-terminated", "contract.cancel", x.Language, x.Email, f)
 		if err != nil {
 			return err
 		}
