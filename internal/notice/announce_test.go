@@ -1,6 +1,8 @@
 package notice
 
 import (
+	"context"
+	"github.com/tsunagi-net/tsunagi/internal/mail"
 	"slices"
 	"strings"
 	"testing"
@@ -214,6 +216,27 @@ func TestPublishAndFollowUps(t *testing.T) {
 		if e.count(`SELECT since_seq FROM notice_customers WHERE customer_id = 'cus_b'`) != 4 ||
 			e.count(`SELECT COUNT(*) FROM notice_deliveries WHERE seq = 4`) != 4 {
 			t.Fatal("the update: cus_b not added at seq 4, or not mailed to everyone")
+		}
+		// cus_b's first mail of the notice tells it whole, then the update;
+		// cus_a's is a follow-up.
+		ob := mail.NewOutbox(db)
+		for cust, want := range map[string]bool{"cus_a": false, "cus_b": true} {
+			ids, err := store.Strings(context.Background(), db, `SELECT mail_id FROM notice_deliveries WHERE seq = 4 AND customer_id = ?`, cust)
+			if err != nil || len(ids) == 0 {
+				t.Fatalf("%s: %v %v", cust, ids, err)
+			}
+			for _, id := range ids {
+				m, body, err := ob.Get(context.Background(), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				whole := (strings.Contains(body, "ルータを交換します。") || strings.Contains(body, "We replace a router.")) &&
+					(strings.Contains(body, "時間を変更します。") || strings.Contains(body, "The time moves."))
+				followUp := strings.Contains(m.Subject, "(update)") || strings.Contains(m.Subject, "（更新）")
+				if whole != want || followUp == want {
+					t.Errorf("%s's mail at the update (first of the notice: %v): %q\n%s", cust, want, m.Subject, body)
+				}
+			}
 		}
 		// cus_b ends meanwhile: it hears no more.
 		e.exec(`UPDATE customers SET status = 'terminated', ended_at = ? WHERE id = 'cus_b'`, clock.Store(clock.Now()))

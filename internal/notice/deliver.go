@@ -79,11 +79,15 @@ type step struct {
 type mailData struct {
 	Kind, Category, Severity, Status string
 	Title, Body                      string
-	Starts, Ends                     string // JST, "" when not set
-	Security                         bool
-	DataAffected                     string
-	Reasons                          []Reason
-	Link                             string
+	// Latest is the update's text when a recipient's first mail of the
+	// notice is sent at an update (a customer the scope reached later, a
+	// contact added since): that mail tells the notice whole, then this.
+	Latest       string
+	Starts, Ends string // JST, "" when not set
+	Security     bool
+	DataAffected string
+	Reasons      []Reason
+	Link         string
 }
 
 // mailAll mails step of n to every recipient of custs inside tx and logs
@@ -100,30 +104,39 @@ func (s *Service) mailAll(ctx context.Context, tx *store.Tx, n Notice, st step, 
 			return sent, err
 		}
 		for _, r := range rs {
-			d := mailData{Kind: n.Kind, Category: n.Category, Severity: n.Severity, Status: n.Status,
-				Title: n.TitleJA, Body: st.bodyJA, Security: n.Security, DataAffected: n.DataAffected, Reasons: c.Reasons}
-			if r.lang == "en" {
-				d.Title, d.Body = n.TitleEN, st.bodyEN
-			}
-			if n.StartsAt != nil {
-				d.Starts = clock.Show(*n.StartsAt)
-			}
-			if n.EndsAt != nil {
-				d.Ends = clock.Show(*n.EndsAt)
-			}
-			if s.cfg.CustomerLink != nil {
-				d.Link = s.cfg.CustomerLink("/notices/" + n.ID)
-			}
-			m, err := noticeMail.Message(name, "notice."+st.kind, r.lang, r.addr, d)
-			if err != nil {
-				return sent, err
-			}
-			m.CustomerID = c.CustomerID
 			earlier, err := store.Strings(ctx, tx, `SELECT mail_id FROM notice_deliveries
 				WHERE notice_id = ? AND customer_id = ? AND recipient = ? ORDER BY seq`, n.ID, c.CustomerID, r.addr)
 			if err != nil {
 				return sent, fmt.Errorf("notice thread: %w", err)
 			}
+			d := mailData{Kind: n.Kind, Category: n.Category, Severity: n.Severity, Status: n.Status,
+				Title: n.TitleJA, Body: st.bodyJA, Security: n.Security, DataAffected: n.DataAffected, Reasons: c.Reasons}
+			if r.lang == "en" {
+				d.Title, d.Body = n.TitleEN, st.bodyEN
+			}
+			tmpl := name
+			if len(earlier) == 0 && (st.kind == "update" || st.kind == "status") {
+				// Nothing of this notice reached this recipient yet: a
+				// follow-up alone would not say what it follows.
+				tmpl, d.Latest, d.Body = "notice-publish", d.Body, n.BodyJA
+				if r.lang == "en" {
+					d.Body = n.BodyEN
+				}
+			}
+			if n.StartsAt != nil {
+				d.Starts = clock.Read(*n.StartsAt)
+			}
+			if n.EndsAt != nil {
+				d.Ends = clock.Read(*n.EndsAt)
+			}
+			if s.cfg.CustomerLink != nil {
+				d.Link = s.cfg.CustomerLink("/notices/" + n.ID)
+			}
+			m, err := noticeMail.Message(tmpl, "notice."+st.kind, r.lang, r.addr, d)
+			if err != nil {
+				return sent, err
+			}
+			m.CustomerID = c.CustomerID
 			for _, id := range earlier {
 				m.References = append(m.References, mail.MessageID(id))
 			}
