@@ -40,6 +40,7 @@ var bareIDAllowed = map[string]string{
 	"audit.Query.Only":                 "narrows the security officer's cross-customer read (AllCustomers) to one customer",
 	"network.PurgeTx":                  "the purge of a customer whose retention ended: a system job, no caller's scope",
 	"audit.Log.ForgetCustomerTx":       "the purge destroys the erased customer's audit key: a system job, no caller's scope",
+	"identity.Service.CheckFeedSource": "authenticates a notice feed token: the customer is the token's, read by the token's hash, before any scope exists",
 	"identity.DeleteCredentialsTx":     "day 1 and the purge stop an ended customer's sessions, tokens and links: system jobs, no caller's scope",
 	"identity.Principal.Manage":        "builds the operator's handle on the customer in the path",
 	"identity.Service.EnterBreakGlass": "builds the break-glass scope from a live grant",

@@ -57,7 +57,7 @@ func TestBrowserNotices(t *testing.T) {
 		t.Fatalf("create the draft: %d:\n%s", st, op.text())
 	}
 	op.mustHave("#opnotice-publish", "the preview's publish form")
-	op.contains("the preview", "Example Trading K.K.", "on osa-hub-01")
+	op.contains("the preview", "Example Trading K.K.", "ノード osa-hub-01 上")
 	if strings.Contains(op.text(), "Sample Logistics") {
 		t.Fatal("the preview lists a customer with nothing on the node")
 	}

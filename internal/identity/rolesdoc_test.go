@@ -96,7 +96,7 @@ func TestPermissionTable(t *testing.T) {
 		t.Errorf("%s is the pending role's, never break-glass's", ActFactorEnrol)
 	}
 	for _, a := range actions {
-		want := a.Action == ActCredentials || a.Action == ActFactorEnrol || a.Action == ActDevicesManage
+		want := a.Action == ActCredentials || a.Action == ActFactorEnrol || a.Action == ActDevicesManage || a.Action == ActNoticesChannels
 		if SessionOnly(a.Action) != want {
 			t.Errorf("SessionOnly(%s) = %v, want %v", a.Action, !want, want)
 		}
