@@ -8,21 +8,14 @@ import (
 	"testing"
 )
 
-// TestBrowserNoticeSettings: the demo customer's operations administrator
-// opens its notices and notice settings, adds a notice contact, creates a
-// feed token whose feed (fetched with the address shown once) is an Atom
-// document, revokes it, and reads its notification log; both languages,
-// and axe-core on every page opened. (Publishing a notice on the console
-// and seeing it on the customer's panel is the console's browser test.)
-func TestBrowserNoticeSettings(t *testing.T) {
-	defer timed(t, "TestBrowserNoticeSettings")()
-	s := startDemo(t)
-	b := newBrowser(t, s)
-	base := s.customerOrigin()
-	ops := b.person("example-ops", "ja")
-	ops.setPassword(mailedLink(t, s, "ops@example.co.jp"), opsPassword)
-	ops.signIn(base, "example-ops", opsPassword)
-
+// noticeSettingsInBrowser: a customer's operations administrator, signed
+// in on base, opens its notices and notice settings, adds a notice
+// contact, creates a feed token whose feed (fetched with the address shown
+// once) is an Atom document, revokes it, and reads its notification log;
+// both languages, and axe-core on every page opened. TestBrowserNotices
+// runs it after the publish, in the same serve and browser.
+func noticeSettingsInBrowser(t *testing.T, ops *tab, base string) {
+	t.Helper()
 	ops.checkLanguages("/notices")
 	ops.checkLanguages("/notice-settings")
 	if st := ops.open(base + "/notices"); st != http.StatusOK {

@@ -101,6 +101,8 @@ func TestBrowserNotices(t *testing.T) {
 	if st := sa.open(cust + notice); st != http.StatusNotFound {
 		t.Fatalf("a customer outside the scope opens the notice: %d", st)
 	}
+	ex.setLang("ja") // the account's language, as the demo made it
+	noticeSettingsInBrowser(t, ex, cust)
 }
 
 // portOnHub adds an AWS private port to customer's hub of priority prio and

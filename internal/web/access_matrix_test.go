@@ -102,6 +102,7 @@ type mxWorld struct {
 }
 
 func TestAccessMatrix(t *testing.T) {
+	t.Parallel() // a minute of round trips: overlap it with the other long tests
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		w := newMatrixWorld(t, db)
 		report := func(format string, args ...any) { t.Errorf(format, args...) }

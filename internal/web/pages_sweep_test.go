@@ -43,6 +43,7 @@ import (
 // identifier A owns).
 
 func TestPanelSweep(t *testing.T) {
+	t.Parallel() // a minute of round trips: overlap it with the other long tests
 	p := newPageSweep(t)
 	report := func(format string, args ...any) { t.Errorf(format, args...) }
 	s := p.w.e.srv

@@ -84,6 +84,7 @@ func (f *sweepFixture) Candidate(param, value string) {
 }
 
 func TestCrossCustomerSweep(t *testing.T) {
+	t.Parallel() // a minute of round trips: overlap it with the other long tests
 	storetest.Each(t, func(t *testing.T, db *store.DB) { runSweep(t, db) })
 }
 
