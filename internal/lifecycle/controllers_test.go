@@ -3,13 +3,11 @@ package lifecycle
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/signing"
-	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
 
@@ -20,17 +18,7 @@ import (
 // administrator, one certificate that verifies.
 func TestPurgeTwoControllers(t *testing.T) {
 	t.Parallel()
-	// Every controller on one database holds the same secret key.
-	o := store.Options{DSN: storetest.PostgresDSN(t), SecretKeyFile: filepath.Join(t.TempDir(), "secret.key")}
-	open := func() *store.DB {
-		db, err := store.Open(context.Background(), o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	db1, db2 := open(), open()
+	db1, db2 := storetest.Controllers(t) // two controllers, one database, one secret key
 	seedPlatform(t, db1)
 	var custs []fixture
 	for i := range 3 {

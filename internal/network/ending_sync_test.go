@@ -3,7 +3,6 @@ package network
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -25,18 +24,7 @@ import (
 // and the direct calls add up to the items.
 func TestPortEndsTwoControllers(t *testing.T) {
 	t.Parallel()
-	dsn := storetest.PostgresDSN(t)
-	// Controllers on one database share its secret key file.
-	sharedKey := filepath.Join(t.TempDir(), "secret.key")
-	open := func() *store.DB {
-		db, err := store.Open(context.Background(), store.Options{DSN: dsn, SecretKeyFile: sharedKey})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	db1, db2 := open(), open()
+	db1, db2 := storetest.Controllers(t) // two controllers, one database, one secret key
 	e := newEnv(t, db1)
 	// The catalog checks a termination date against the real clock: the
 	// test's day D is today.

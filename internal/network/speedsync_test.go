@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -26,19 +25,8 @@ import (
 // desired state show the new speed from the date on, the old one before.
 func TestSpeedChangesTwoControllers(t *testing.T) {
 	t.Parallel()
-	dsn := storetest.PostgresDSN(t)
-	// Controllers on one database share its secret key file.
-	sharedKey := filepath.Join(t.TempDir(), "secret.key")
-	open := func() *store.DB {
-		db, err := store.Open(context.Background(), store.Options{DSN: dsn, SecretKeyFile: sharedKey})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	db1, db2 := open(), open()
-	e := newEnv(t, db1) // 2026-11-26 12:00 JST
+	db1, db2 := storetest.Controllers(t) // two controllers, one database, one secret key
+	e := newEnv(t, db1)                  // 2026-11-26 12:00 JST
 	var clockMu sync.Mutex
 	now := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return e.now }
 	setNow := func(t time.Time) { clockMu.Lock(); defer clockMu.Unlock(); e.now = t }

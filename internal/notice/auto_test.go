@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -208,17 +207,7 @@ func TestAutoDrafts(t *testing.T) {
 // running notice.watch through its scheduler and calling Do directly at
 // the same time, open one draft per episode.
 func TestAutoDraftsTwoControllers(t *testing.T) {
-	dsn := storetest.PostgresDSN(t)
-	sharedKey := filepath.Join(t.TempDir(), "secret.key")
-	open := func() *store.DB {
-		db, err := store.Open(context.Background(), store.Options{DSN: dsn, SecretKeyFile: sharedKey})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	db1, db2 := open(), open()
+	db1, db2 := storetest.Controllers(t) // two controllers, one database, one secret key
 	seedWatch(t, db1)
 	cfg := Config{NodeSilentAfter: 5 * time.Minute}
 	svcs := []*Service{New(db1, audit.New(db1), cfg), New(db2, audit.New(db2), cfg)}

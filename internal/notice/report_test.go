@@ -9,7 +9,6 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -312,17 +311,7 @@ func TestReportAttachments(t *testing.T) {
 // TestReportNumbersTwoControllers: two controllers on one PostgreSQL file
 // reports at once; every report gets its own number, with no gap.
 func TestReportNumbersTwoControllers(t *testing.T) {
-	dsn := storetest.PostgresDSN(t)
-	key := filepath.Join(t.TempDir(), "secret.key")
-	open := func() *store.DB {
-		db, err := store.Open(context.Background(), store.Options{DSN: dsn, SecretKeyFile: key})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	db1, db2 := open(), open()
+	db1, db2 := storetest.Controllers(t) // two controllers, one database, one secret key
 	e := newReportEnv(t, db1)
 	r2 := NewReports(db2, audit.New(db2), Config{})
 	const each = 8

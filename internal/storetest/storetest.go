@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"path/filepath"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -85,4 +86,22 @@ func Postgres(t testing.TB) *store.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// Controllers returns two handles on one fresh PostgreSQL schema, as two
+// controllers sharing a database hold it: one secret key file between them
+// (the database's sealed values must open on both), each closed at the end.
+// It skips the test when TSUNAGI_TEST_POSTGRES is not set.
+func Controllers(t testing.TB) (*store.DB, *store.DB) {
+	t.Helper()
+	o := store.Options{DSN: PostgresDSN(t), SecretKeyFile: filepath.Join(t.TempDir(), "secret.key")}
+	open := func() *store.DB {
+		db, err := store.Open(context.Background(), o)
+		if err != nil {
+			t.Fatalf("open postgres: %v", err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	return open(), open()
 }
