@@ -2,14 +2,25 @@
 // whose behalf, why, and with what result, for every state-changing path and
 // every refused access (ISO/IEC 27017 12.4.1, 16.1.7, 18.1.3).
 //
-// Events are appended to one hash chain: each event's hash covers its own
-// canonical encoding and the previous event's hash, so removing, reordering or
-// editing any event breaks every hash after it (Verify). The database refuses
-// UPDATE and DELETE on the table as well. The actor, the source address and the
-// request ID come from the context (WithActor), so call sites state only what
-// happened. A customer's personal fields are stored sealed under a key of
-// that customer, which the purge destroys (seal.go): the log forgets them
-// without changing a byte of the chain.
+// The log is a set of hash chains: one per customer, holding every event
+// that concerns it (Event.CustomerID), and one for the platform. Each chain
+// has its own sequence, and each entry's hash covers its own canonical
+// encoding and the previous entry's hash of the same chain, so removing,
+// reordering or editing any entry breaks every hash after it (Verify), and a
+// customer can verify its own chain with nothing of anyone else's. The
+// database refuses UPDATE on the table, and DELETE except of a prefix that
+// retention replaced by a signed checkpoint. The actor, the source address
+// and the request ID come from the context (WithActor), so call sites state
+// only what happened. A customer's personal fields are stored sealed under a
+// key of that customer, which the purge destroys (seal.go): the log forgets
+// them without changing a byte of the chain.
+//
+// A transaction's events are appended when it commits (store.Tx.Local), all
+// of one chain at once, chains in a fixed order: each chain's lock is held
+// only for the commit, and two transactions never wait for each other's
+// chains in opposite orders. Record, for an event with no other write, joins
+// whatever other Record calls are waiting into one transaction (group
+// commit), so that a flood of sign-ins or reads costs one commit per batch.
 package audit
 
 import (
@@ -17,7 +28,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/clock"
@@ -69,6 +84,28 @@ type Event struct {
 	Detail     map[string]any // small, non-secret facts
 }
 
+// Platform is the platform chain's ID: events that concern no one customer.
+const Platform = "platform"
+
+// ChainOf is the chain an event of customer cust goes to: the customer's
+// own, or the platform's for "".
+func ChainOf(cust string) string {
+	if cust == "" {
+		return Platform
+	}
+	return cust
+}
+
+// Hash rules (Entry.V).
+const (
+	// V1 is the rule of the entries appended before the log was split into
+	// chains (migration 00078), all now at the start of the platform chain:
+	// chain and v are not hashed.
+	V1 = 1
+	// V2 is the rule of every entry since: chain and v are hashed too.
+	V2 = 2
+)
+
 // Entry is a stored event, as List shows it: with the personal fields of a
 // customer's event opened with the customer's key (seal.go), or showing
 // ErasedMark once the key was destroyed.
@@ -82,6 +119,8 @@ type Event struct {
 // That needs no key, so a customer verifies its export before and after its
 // personal fields are erased.
 type Entry struct {
+	V            int            `json:"v,omitempty"`
+	Chain        string         `json:"chain,omitempty"`
 	Seq          int64          `json:"seq"`
 	At           time.Time      `json:"at"`
 	ActorID      string         `json:"actor_id"`
@@ -105,71 +144,238 @@ type Entry struct {
 }
 
 // Log appends to and reads the audit log.
-type Log struct{ db *store.DB }
+type Log struct {
+	db *store.DB
+
+	mu      sync.Mutex
+	queue   []*recordReq // Record calls waiting for the next batch
+	flusher bool         // a goroutine is committing batches
+}
 
 // New returns the audit log kept in db.
 func New(db *store.DB) *Log { return &Log{db: db} }
 
+// maxBatch bounds the events one group commit appends.
+const maxBatch = 256
+
+type recordReq struct {
+	ctx  context.Context
+	ev   Event
+	done chan error
+}
+
 // Record appends ev in a transaction of its own (for events with no other
-// write, such as a refused login).
+// write, such as a refused login) and returns once it is durable. Calls
+// made at the same time share one transaction; an event the batch could not
+// take is retried alone, so one bad event never fails another's.
 func (l *Log) Record(ctx context.Context, ev Event) error {
-	return l.db.InTx(ctx, func(tx *store.Tx) error { return l.RecordTx(ctx, tx, ev) })
+	r := &recordReq{ctx: context.WithoutCancel(ctx), ev: ev, done: make(chan error, 1)}
+	l.mu.Lock()
+	l.queue = append(l.queue, r)
+	if !l.flusher {
+		l.flusher = true
+		go l.flush()
+	}
+	l.mu.Unlock()
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err() // the event may still be appended: it was never acknowledged
+	}
+}
+
+// flush commits the queued Record calls in batches until none wait.
+func (l *Log) flush() {
+	for {
+		l.mu.Lock()
+		batch := l.queue
+		if len(batch) > maxBatch {
+			batch, l.queue = batch[:maxBatch:maxBatch], batch[maxBatch:]
+		} else {
+			l.queue = nil
+		}
+		if len(batch) == 0 {
+			l.flusher = false
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
+		err := l.db.InTx(context.Background(), func(tx *store.Tx) error {
+			for _, r := range batch {
+				if err := l.RecordTx(r.ctx, tx, r.ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, r := range batch {
+			if err != nil && len(batch) > 1 {
+				err := l.db.InTx(r.ctx, func(tx *store.Tx) error { return l.RecordTx(r.ctx, tx, r.ev) })
+				r.done <- err
+				continue
+			}
+			r.done <- err
+		}
+	}
 }
 
 // RecordTx appends ev inside tx, so that the change and its record commit
-// together or not at all.
+// together or not at all. The entry takes its place in its chain when tx
+// commits (FlushTx takes it earlier); what the caller's Detail map holds
+// is copied now.
 func (l *Log) RecordTx(ctx context.Context, tx *store.Tx, ev Event) error {
 	a := ActorFrom(ctx)
 	e := Entry{
+		V: V2, Chain: ChainOf(ev.CustomerID),
 		At: clock.Now(), ActorID: a.ID, ActorKind: a.Kind, ActorName: a.Name,
 		CustomerID: ev.CustomerID, OnBehalfOf: a.OnBehalfOf, Action: ev.Action, Target: ev.Target,
-		SourceIP: a.SourceIP, RequestID: a.RequestID, Result: ev.Result, Reason: ev.Reason, Detail: ev.Detail,
+		SourceIP: a.SourceIP, RequestID: a.RequestID, Result: ev.Result, Reason: ev.Reason,
 	}
 	if e.Result == "" {
 		e.Result = OK
-	}
-	// Taking the head row's write lock orders appends across connections and
-	// controllers; it is released when tx ends.
-	if err := store.Scan(tx.QueryRow(ctx,
-		`UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash`), &e.Seq, &e.PrevHash); err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	// The blob is bound to the sequence number, known only now.
-	if err := sealTx(ctx, tx, &e, a.Kind); err != nil {
-		return err
-	}
-	detail, err := json.Marshal(e.Detail)
-	if err != nil {
-		return fmt.Errorf("audit: detail: %w", err)
 	}
 	// The hash covers the detail as every reader decodes it from what is
 	// stored, not as the caller built it: a struct in the detail marshals in
 	// its field order but reads back as a map with sorted keys, and an entry
 	// hashed over the first would never verify.
-	e.Detail = nil
-	if err := json.Unmarshal(detail, &e.Detail); err != nil {
-		return fmt.Errorf("audit: detail: %w", err)
+	if ev.Detail != nil {
+		detail, err := json.Marshal(ev.Detail)
+		if err != nil {
+			return fmt.Errorf("audit: detail: %w", err)
+		}
+		if err := json.Unmarshal(detail, &e.Detail); err != nil {
+			return fmt.Errorf("audit: detail: %w", err)
+		}
 	}
-	e.Hash = Hash(e)
-	var customer any
-	if e.CustomerID != "" {
-		customer = e.CustomerID
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO audit_events
-		(seq, at, actor_id, actor_kind, actor_name, customer_id, on_behalf_of, action, target,
-		 source_ip, request_id, result, reason, detail, sealed, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Seq, clock.Store(e.At), e.ActorID, e.ActorKind, e.ActorName, customer, e.OnBehalfOf,
-		e.Action, e.Target, e.SourceIP, e.RequestID, e.Result, e.Reason, string(detail), e.Sealed, e.PrevHash, e.Hash); err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE audit_head SET hash = ? WHERE id = 1`, e.Hash); err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
+	p := pendingOf(l, tx)
+	p.entries = append(p.entries, pendingEntry{e: e, kind: a.Kind})
 	if Wakes(ev) {
+		p.wakes = true
 		tx.Changed()
 	}
+	countRecord(ctx)
 	return nil
+}
+
+// FlushTx appends tx's pending events now rather than at its commit, for a
+// caller that must read a chain's head inside tx (a deletion certificate
+// names the head that records the purge).
+func (l *Log) FlushTx(ctx context.Context, tx *store.Tx) error {
+	return pendingOf(l, tx).flush(ctx)
+}
+
+// pending are a transaction's events not appended yet.
+type pending struct {
+	tx      *store.Tx
+	entries []pendingEntry
+	wakes   bool
+}
+
+type pendingEntry struct {
+	e    Entry
+	kind string // the actor's kind, which decides what is sealed
+}
+
+type pendingKey struct{}
+
+func pendingOf(l *Log, tx *store.Tx) *pending {
+	return tx.Local(pendingKey{}, func() (any, func(context.Context) error) {
+		p := &pending{tx: tx}
+		return p, p.flush
+	}).(*pending)
+}
+
+// flush appends the pending events, chain by chain in the order of the
+// chains' IDs, and moves the change counter if one of them may change a
+// node's document (after the chains: the same lock order everywhere).
+func (p *pending) flush(ctx context.Context) error {
+	if len(p.entries) == 0 && !p.wakes {
+		return nil
+	}
+	byChain := map[string][]*Entry{}
+	kinds := map[*Entry]string{}
+	for i := range p.entries {
+		e := &p.entries[i].e
+		byChain[e.Chain] = append(byChain[e.Chain], e)
+		kinds[e] = p.entries[i].kind
+	}
+	for _, chain := range slices.Sorted(maps.Keys(byChain)) {
+		if err := appendChain(ctx, p.tx, chain, byChain[chain], kinds); err != nil {
+			return err
+		}
+	}
+	if p.wakes {
+		if _, err := p.tx.Exec(ctx, `UPDATE change_counter SET n = n + 1 WHERE id = 1`); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+	}
+	p.entries, p.wakes = nil, false
+	return nil
+}
+
+// appendChain appends es, in order, to chain.
+func appendChain(ctx context.Context, tx *store.Tx, chain string, es []*Entry, kinds map[*Entry]string) error {
+	// Taking the head row's write lock orders one chain's appends across
+	// connections and controllers; it is released when tx ends. A chain's
+	// first append makes its row (two making it at once: one insert wins,
+	// both then lock it).
+	var last int64
+	var prev string
+	err := store.Scan(tx.QueryRow(ctx, `UPDATE audit_chains SET seq = seq + ? WHERE chain = ? RETURNING seq, hash`,
+		len(es), chain), &last, &prev)
+	if errors.Is(err, store.ErrNotFound) {
+		if _, err = tx.Exec(ctx, `INSERT INTO audit_chains (chain, seq, hash) VALUES (?, 0, '') ON CONFLICT DO NOTHING`, chain); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		err = store.Scan(tx.QueryRow(ctx, `UPDATE audit_chains SET seq = seq + ? WHERE chain = ? RETURNING seq, hash`,
+			len(es), chain), &last, &prev)
+	}
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	seq := last - int64(len(es))
+	for _, e := range es {
+		seq++
+		e.Seq, e.PrevHash = seq, prev
+		// The blob is bound to the chain and sequence number, known only now.
+		if err := sealTx(ctx, tx, e, kinds[e]); err != nil {
+			return err
+		}
+		detail, err := json.Marshal(e.Detail)
+		if err != nil {
+			return fmt.Errorf("audit: detail: %w", err)
+		}
+		e.Hash = Hash(*e)
+		var customer any
+		if e.CustomerID != "" {
+			customer = e.CustomerID
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_events
+			(chain, seq, v, at, actor_id, actor_kind, actor_name, customer_id, on_behalf_of, action, target,
+			 source_ip, request_id, result, reason, detail, sealed, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.Chain, e.Seq, e.V, clock.Store(e.At), e.ActorID, e.ActorKind, e.ActorName, customer, e.OnBehalfOf,
+			e.Action, e.Target, e.SourceIP, e.RequestID, e.Result, e.Reason, string(detail), e.Sealed, e.PrevHash, e.Hash); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		prev = e.Hash
+	}
+	if _, err := tx.Exec(ctx, `UPDATE audit_chains SET hash = ? WHERE chain = ?`, prev, chain); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// Changes reads the change counter: it moves with every committed event
+// that may change what a hub node is told (Wakes), so a cache of node
+// documents keyed on it is never stale.
+func Changes(ctx context.Context, q store.Querier) (int64, error) {
+	var n int64
+	if err := store.Scan(q.QueryRow(ctx, `SELECT n FROM change_counter WHERE id = 1`), &n); err != nil {
+		return 0, fmt.Errorf("audit: change counter: %w", err)
+	}
+	return n, nil
 }
 
 // Hash is the chain hash of e: SHA-256 over the previous hash, a newline,
@@ -177,15 +383,18 @@ func (l *Log) RecordTx(ctx context.Context, tx *store.Tx, ev Event) error {
 // declaration order, map keys sorted, empty omitempty fields left out) of
 // e's stored form — every field but the hash itself, with each field named
 // in SealedFields set back to SealedMark and sealed_fields left out, the
-// sealed blob included. Anyone holding an export can recompute it, with or
-// without the customer's key, and entries from before sealing hash as they
-// always did.
+// sealed blob included. Entries of rule V1 leave out v and chain, as they
+// were hashed when they were appended. Anyone holding an export can
+// recompute it, with or without the customer's key.
 func Hash(e Entry) string {
 	e = stored(e)
 	e.Hash = ""
 	e.At = e.At.UTC()
 	if len(e.Detail) == 0 {
 		e.Detail = nil
+	}
+	if e.V < V2 {
+		e.V, e.Chain = 0, ""
 	}
 	b, _ := json.Marshal(e) // map keys are sorted by encoding/json: canonical
 	sum := sha256.Sum256(append([]byte(e.PrevHash+"\n"), b...))

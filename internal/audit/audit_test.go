@@ -54,15 +54,15 @@ func TestConcurrentAppendsKeepOneChain(t *testing.T) {
 		if other, _ := log.List(ctx, ownB); len(other) != 0 {
 			t.Errorf("another customer's view holds %d entries", len(other))
 		}
-		if all, err := log.List(ctx, audit.AllCustomers().Page(0, 1000)); err != nil || len(all) != 80 {
+		if all, err := log.List(ctx, audit.AllChains().Page(0, 1000)); err != nil || len(all) != 80 {
 			t.Errorf("the cross-customer read = %d, %v; want 80", len(all), err)
 		}
-		if only, err := log.List(ctx, audit.AllCustomers().Only("cus_a").Page(0, 1000)); err != nil || len(only) != 80 {
+		if only, err := log.List(ctx, audit.OfChain("cus_a").Page(0, 1000)); err != nil || len(only) != 80 {
 			t.Errorf("the cross-customer read narrowed to cus_a = %d, %v; want 80", len(only), err)
 		}
 		// No zero value means "every customer": a query without a scope,
 		// a narrowing to "" and a zero scope are refused.
-		for name, q := range map[string]audit.Query{"zero query": {Limit: 5}, "empty narrowing": audit.AllCustomers().Only("")} {
+		for name, q := range map[string]audit.Query{"zero query": {Limit: 5}, "empty narrowing": audit.OfChain("")} {
 			if got, err := log.List(ctx, q); !fault.Is(err, fault.Internal) || len(got) != 0 {
 				t.Errorf("%s: %d entries, %v; want an internal error", name, len(got), err)
 			}

@@ -23,7 +23,7 @@ import (
 // deleting: it forgets by destroying a key. Every event that concerns a
 // customer (Event.CustomerID) has its personal fields moved, when it is
 // appended, into one blob sealed (AES-256-GCM) under a random key of that
-// customer, with the event's sequence number as additional data so that a
+// customer, with the event's chain and sequence number as additional data so that a
 // blob copied into another row does not open. The plain columns keep
 // SealedMark in their place. The chain hash covers this stored form — the
 // markers and the blob — so ForgetCustomerTx, which deletes the key, changes
@@ -176,7 +176,15 @@ func stored(e Entry) Entry {
 }
 
 func keyContext(cust string) string { return "audit_key:" + cust }
-func sealContext(seq int64) string  { return "audit:" + strconv.FormatInt(seq, 10) }
+
+// sealContext binds a blob to its entry's place: its sequence number, and
+// since the chains (V2) its chain too.
+func sealContext(e *Entry) string {
+	if e.V < V2 {
+		return "audit:" + strconv.FormatInt(e.Seq, 10)
+	}
+	return "audit:" + e.Chain + ":" + strconv.FormatInt(e.Seq, 10)
+}
 func errKey(cust string, err error) error {
 	return fmt.Errorf("audit: key of %s: %w", cust, err)
 }
@@ -234,8 +242,8 @@ func loadKey(ctx context.Context, q store.Querier, cust string) (*customerKey, e
 }
 
 // sealTx seals e's personal fields under its customer's key, making the key
-// at the customer's first such event. tx holds the audit head's lock, so no
-// other append makes the same customer's key at the same time.
+// at the customer's first such event. tx holds the lock of the customer's
+// chain, so no other append makes the same customer's key at the same time.
 func sealTx(ctx context.Context, tx *store.Tx, e *Entry, kind string) error {
 	p := split(e, kind)
 	if p == nil {
@@ -263,7 +271,7 @@ func sealTx(ctx context.Context, tx *store.Tx, e *Entry, kind string) error {
 	if err != nil {
 		return fmt.Errorf("audit: seal: %w", err)
 	}
-	e.Sealed = k.id + ":" + k.box.Seal(string(plain), sealContext(e.Seq))
+	e.Sealed = k.id + ":" + k.box.Seal(string(plain), sealContext(e))
 	return nil
 }
 
@@ -285,7 +293,7 @@ func open(e *Entry, k *customerKey) {
 		}
 		return
 	}
-	plain, err := k.box.Open(blob, sealContext(e.Seq))
+	plain, err := k.box.Open(blob, sealContext(e))
 	if err != nil {
 		return
 	}

@@ -40,7 +40,7 @@ func record(t testing.TB, log *audit.Log, a audit.Actor, ev audit.Event) {
 
 func listAll(t *testing.T, log *audit.Log) []audit.Entry {
 	t.Helper()
-	got, err := log.List(context.Background(), audit.AllCustomers().Page(0, 1000))
+	got, err := log.List(context.Background(), audit.AllChains().Page(0, 1000))
 	if err != nil {
 		t.Fatal(err)
 	}

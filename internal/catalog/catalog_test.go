@@ -313,7 +313,7 @@ func TestChangesAreAuditedInTheirTransaction(t *testing.T) {
 		if _, err := f.cat.SetOption(f.ctx, tenanttest.Operator(c.ID), k.ServiceCode, catalog.OptionInput{Name: "napt-grade", Quantity: 2}); err != nil {
 			t.Fatal(err)
 		}
-		entries, err := f.log.List(f.ctx, audit.AllCustomers().Only(string(c.ID)))
+		entries, err := f.log.List(f.ctx, audit.OfChain(string(c.ID)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -488,7 +488,7 @@ func TestNodeEndToEnd(t *testing.T) {
 	})
 	// The count in the customer's audit entry and in the session view is
 	// the one BIRD reported for the stop, not the limit plus one.
-	entries, err := h.audit.List(ctx, audit.AllCustomers().Only(string(a.cust)))
+	entries, err := h.audit.List(ctx, audit.OfChain(string(a.cust)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,7 +153,7 @@ func TestDrainAndRetire(t *testing.T) {
 		if err := store.Scan(db.QueryRow(e.ctx, `SELECT COUNT(*) FROM physical_ports WHERE node_id = ? AND released_at IS NOT NULL`, nodeID), &released); err != nil || released != 1 {
 			t.Errorf("released physical ports = %d, %v", released, err)
 		}
-		entries, err := e.log.List(e.ctx, audit.AllCustomers())
+		entries, err := e.log.List(e.ctx, audit.AllChains())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -192,7 +192,7 @@ func TestBreakGlass(t *testing.T) {
 		if err := f.svc.RecordBreakGlassAccess(f.ctx, got, "GET /api/v1/customers/x/config"); err != nil {
 			t.Fatal(err)
 		}
-		entries, err := audit.New(db).List(context.Background(), audit.AllCustomers().Only(string(f.cust)).Page(0, 1000))
+		entries, err := audit.New(db).List(context.Background(), audit.OfChain(string(f.cust)).Page(0, 1000))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -46,7 +46,7 @@ func mailsTo(t *testing.T, ob *mail.Outbox, addr, cause string) []string {
 // customerEvents lists the actions in cust's own audit log.
 func customerEvents(t *testing.T, db *store.DB, cust catalog.CustomerID) map[string][]audit.Entry {
 	t.Helper()
-	entries, err := audit.New(db).List(context.Background(), audit.AllCustomers().Only(string(cust)).Page(0, 1000))
+	entries, err := audit.New(db).List(context.Background(), audit.OfChain(string(cust)).Page(0, 1000))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func (f fixture) completeStaff(t *testing.T, token string) {
 // separation of duties, with the target's role recorded.
 func refusals(t *testing.T, db *store.DB, action, target string, role Role) int {
 	t.Helper()
-	entries, err := audit.New(db).List(context.Background(), audit.AllCustomers().Page(0, 1000))
+	entries, err := audit.New(db).List(context.Background(), audit.AllChains().Page(0, 1000))
 	if err != nil {
 		t.Fatal(err)
 	}

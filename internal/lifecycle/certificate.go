@@ -58,10 +58,11 @@ type ClassCount struct {
 }
 
 // AuditPosition is the audit entry customer.purge that records the end of
-// the erasure: its place in the hash chain.
+// the erasure: its place in the customer's hash chain.
 type AuditPosition struct {
-	Seq  int64  `json:"seq"`
-	Hash string `json:"hash"`
+	Chain string `json:"chain"`
+	Seq   int64  `json:"seq"`
+	Hash  string `json:"hash"`
 }
 
 // auditFieldsErased is Certificate.AuditFields: what became of the
@@ -212,9 +213,14 @@ func (p *Purger) finish(ctx context.Context, cust catalog.CustomerID) (bool, err
 			CustomerID: string(cust), Detail: detail}); err != nil {
 			return err
 		}
-		if err := store.Scan(tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`), &c.Audit.Seq, &c.Audit.Hash); err != nil {
+		if err := p.audit.FlushTx(ctx, tx); err != nil {
 			return err
 		}
+		head, err := audit.HeadOf(ctx, tx, audit.ChainOf(string(cust)))
+		if err != nil {
+			return err
+		}
+		c.Audit = AuditPosition{Chain: head.Chain, Seq: head.Seq, Hash: head.Hash}
 		if err := p.audit.ForgetCustomerTx(ctx, tx, string(cust)); err != nil {
 			return fmt.Errorf("audit personal fields: %w", err)
 		}

@@ -202,7 +202,7 @@ func TestCertificate(t *testing.T) {
 			c.TerminatedOn != terminatedOn || c.Day1 != "2027-04-01" || c.StartedAt == "" || c.FinishedAtJST == "" || len(c.NoticeMails) != 2 {
 			t.Errorf("certificate %s", doc)
 		}
-		entries, err := audit.New(db).List(ctx, audit.AllCustomers().Page(c.Audit.Seq-1, 1))
+		entries, err := audit.New(db).List(ctx, audit.OfChain(c.Audit.Chain).Page(c.Audit.Seq-1, 1))
 		if err != nil || len(entries) != 1 || entries[0].Action != "customer.purge" || entries[0].Hash != c.Audit.Hash {
 			t.Fatalf("audit position %+v: %+v, %v", c.Audit, entries, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"math/big"
 	"net/netip"
 	"slices"
@@ -547,13 +548,13 @@ func allocateVNI(ctx context.Context, tx *store.Tx, cust catalog.CustomerID, dra
 // it every second, so it is recomputed only when something could have
 // changed it. Every change the document depends on (apply, placement, NAT
 // pools, bandwidth changes, BGP session state, the catalog's hubs and ports)
-// records an audit event in its own transaction, which moves the audit
-// chain's head; speeds also change with the calendar date. The key is
-// therefore (audit head sequence, JST date), read in the same transaction as
+// records an audit event in its own transaction, which moves the change
+// counter (audit.Changes); speeds also change with the calendar date. The key
+// is therefore (change counter, JST date), read in the same transaction as
 // the document.
 func (s *Compiler) DesiredStateDoc(ctx context.Context, node string) ([]byte, string, error) {
-	var seq int64
-	if err := s.db.QueryRow(ctx, `SELECT seq FROM audit_head WHERE id = 1`).Scan(&seq); err != nil {
+	seq, err := audit.Changes(ctx, s.db)
+	if err != nil {
 		return nil, "", fmt.Errorf("desired state: %w", err)
 	}
 	today := s.today()
@@ -564,8 +565,8 @@ func (s *Compiler) DesiredStateDoc(ctx context.Context, node string) ([]byte, st
 		return c.doc, c.generation, nil
 	}
 	var in NodeInput
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT seq FROM audit_head WHERE id = 1`).Scan(&seq); err != nil {
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		if seq, err = audit.Changes(ctx, tx); err != nil {
 			return err
 		}
 		var err error

@@ -357,7 +357,7 @@ func staffReads(t *testing.T, e *env, db *store.DB, st desired.State, a, b catal
 	// Read through the log: the stated reason of a customer's event is
 	// stored sealed (audit/seal.go).
 	count := func(action string, cust catalog.CustomerID, reason string) int {
-		entries, err := audit.New(db).List(e.ctx, audit.AllCustomers().Only(string(cust)).Page(0, 1000))
+		entries, err := audit.New(db).List(e.ctx, audit.OfChain(string(cust)).Page(0, 1000))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -180,7 +180,7 @@ func TestNoticeContacts(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantKind(t, "removed twice", s.RemoveContact(ctx, tenanttest.Customer(a), c.ID), fault.NotFound)
-		entries, err := log.List(context.Background(), audit.AllCustomers())
+		entries, err := log.List(context.Background(), audit.AllChains())
 		if err != nil {
 			t.Fatal(err)
 		}

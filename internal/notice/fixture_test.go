@@ -103,7 +103,7 @@ func (e *env) count(q string, args ...any) int {
 // audits returns the details of the audit events of action, in order.
 func (e *env) audits(action string) []audit.Entry {
 	e.t.Helper()
-	all, err := audit.New(e.db).List(context.Background(), audit.AllCustomers().Page(0, 1000))
+	all, err := audit.New(e.db).List(context.Background(), audit.AllChains().Page(0, 1000))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -186,7 +186,7 @@ func TestReportThreadMails(t *testing.T) {
 		}
 
 		// Audit: the actions, without the free text.
-		entries, err := e.log.List(context.Background(), audit.AllCustomers())
+		entries, err := e.log.List(context.Background(), audit.AllChains())
 		if err != nil {
 			t.Fatal(err)
 		}

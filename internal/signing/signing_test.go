@@ -86,7 +86,7 @@ func TestSignVerifyRotate(t *testing.T) {
 			}
 		}
 		// Creation and rotation are audited.
-		entries, err := audit.New(db).List(ctx, audit.AllCustomers())
+		entries, err := audit.New(db).List(ctx, audit.AllChains())
 		if err != nil {
 			t.Fatal(err)
 		}

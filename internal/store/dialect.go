@@ -14,6 +14,7 @@ func (db *DB) goMigrations() []*goose.Migration {
 		goose.NewGoMigration(2, &goose.GoFunc{RunTx: db.execDialect(appendOnlyUp)}, &goose.GoFunc{RunTx: db.execDialect(appendOnlyDown)}),
 	}
 	ms = append(ms, db.networkMigrations()...)
+	ms = append(ms, db.auditChainMigrations()...)
 	return ms
 }
 

@@ -250,9 +250,43 @@ type Tx struct {
 	dialect Dialect
 	secrets *secretbox.Box
 	changed bool // see Changed
+	local   map[any]any
+	before  []func(context.Context) error // see Local
 }
 
 func (t *Tx) Dialect() Dialect { return t.dialect }
+
+// Local returns the transaction's value under key, making it with init the
+// first time: init returns the value and a function that runs inside the
+// transaction when fn has returned nil, just before the commit (in the
+// order the keys were first used). A package buffers per-transaction work
+// this way — the audit log appends a transaction's events at its end, so
+// that it holds its chains' locks only for the commit.
+func (t *Tx) Local(key any, init func() (any, func(context.Context) error)) any {
+	if v, ok := t.local[key]; ok {
+		return v
+	}
+	if t.local == nil {
+		t.local = map[any]any{}
+	}
+	v, before := init()
+	t.local[key] = v
+	if before != nil {
+		t.before = append(t.before, before)
+	}
+	return v
+}
+
+// finish runs the functions registered with Local; one may register
+// another.
+func (t *Tx) finish(ctx context.Context) error {
+	for i := 0; i < len(t.before); i++ {
+		if err := t.before[i](ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	r, err := t.tx.ExecContext(ctx, rebind(t.dialect, q), args...)
@@ -279,6 +313,10 @@ func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	}
 	tx := &Tx{tx: sqlTx, dialect: db.dialect, secrets: db.secrets}
 	if err := fn(tx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := tx.finish(ctx); err != nil {
 		_ = sqlTx.Rollback()
 		return err
 	}

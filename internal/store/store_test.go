@@ -64,14 +64,37 @@ func TestAuditLogIsAppendOnlyInTheDatabase(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		if _, err := db.Exec(ctx, `INSERT INTO audit_events (seq, at, actor_id, actor_kind, actor_name, on_behalf_of, action, target,
-			source_ip, request_id, result, reason, detail, prev_hash, hash) VALUES (1, 'x', 'a', 'k', 'n', '', 'act', 't', '', '', 'ok', '', '{}', '', 'h')`); err != nil {
-			t.Fatal(err)
+		for seq := 1; seq <= 3; seq++ {
+			if _, err := db.Exec(ctx, `INSERT INTO audit_events (chain, seq, v, at, actor_id, actor_kind, actor_name, on_behalf_of, action, target,
+				source_ip, request_id, result, reason, detail, prev_hash, hash) VALUES ('cus_a', ?, 2, 'x', 'a', 'k', 'n', '', 'act', 't', '', '', 'ok', '', '{}', '', 'h')`, seq); err != nil {
+				t.Fatal(err)
+			}
 		}
-		for _, q := range []string{`UPDATE audit_events SET action = 'forged'`, `DELETE FROM audit_events`} {
+		refused := func(q string) {
+			t.Helper()
 			if _, err := db.Exec(ctx, q); err == nil || !strings.Contains(err.Error(), "append-only") {
 				t.Errorf("%s: got %v, want an append-only refusal", q, err)
 			}
+		}
+		refused(`UPDATE audit_events SET action = 'forged'`)
+		refused(`DELETE FROM audit_events`)
+		// Retention may delete a chain's prefix up to its checkpoint, and
+		// nothing beyond it nor of another chain.
+		if _, err := db.Exec(ctx, `INSERT INTO audit_checkpoints (chain, seq, hash, entry_at, made_at, key_id, sig)
+			VALUES ('cus_a', 2, 'h', 'x', 'x', 'k', 's'), ('cus_b', 3, 'h', 'x', 'x', 'k', 's')`); err != nil {
+			t.Fatal(err)
+		}
+		refused(`DELETE FROM audit_events WHERE chain = 'cus_a' AND seq = 3`)
+		refused(`UPDATE audit_events SET action = 'forged' WHERE seq = 1`)
+		if _, err := db.Exec(ctx, `DELETE FROM audit_events WHERE chain = 'cus_a' AND seq <= 2`); err != nil {
+			t.Errorf("deleting the prefix up to the checkpoint: %v", err)
+		}
+		var n int
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events`).Scan(&n); err != nil || n != 1 {
+			t.Errorf("entries left = %d, %v; want 1", n, err)
+		}
+		if db.Dialect() == store.Postgres {
+			refused(`TRUNCATE audit_events`)
 		}
 	})
 }

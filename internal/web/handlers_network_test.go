@@ -170,7 +170,7 @@ func TestNetworkAPI(t *testing.T) {
 		strings.Contains(string(r.body), "bgp-secret-1") {
 		t.Fatalf("desired state under a grant = %s", r.body)
 	}
-	entries, err := e.audit.List(ctx, audit.AllCustomers().Only(string(cu.ID)).Page(0, 500))
+	entries, err := e.audit.List(ctx, audit.OfChain(string(cu.ID)).Page(0, 500))
 	e.must("audit", err)
 	var reads, applies int
 	for _, en := range entries {

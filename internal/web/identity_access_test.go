@@ -65,7 +65,7 @@ func TestSourceAllowList(t *testing.T) {
 		spoof := e.client(e.customer)
 		spoof.hdr.Set("X-Forwarded-For", "198.51.100.20, 203.0.113.9")
 		spoof.expect(http.StatusForbidden, "POST", "/api/v1/session", map[string]string{"login_id": "al-user", "password": flowPW})
-		entries, err := e.audit.List(context.Background(), audit.AllCustomers().Only(string(cust)).Page(0, 1000))
+		entries, err := e.audit.List(context.Background(), audit.OfChain(string(cust)).Page(0, 1000))
 		e.must("audit", err)
 		var refused int
 		for _, en := range entries {
@@ -293,7 +293,7 @@ func TestBadInput(t *testing.T) {
 		if len(after.Items) != len(before.Items) {
 			t.Errorf("accounts changed: %d → %d", len(before.Items), len(after.Items))
 		}
-		entries, err := e.audit.List(context.Background(), audit.AllCustomers().Only(string(cust)).Page(0, 1000))
+		entries, err := e.audit.List(context.Background(), audit.OfChain(string(cust)).Page(0, 1000))
 		e.must("audit", err)
 		n := 0
 		for _, en := range entries {

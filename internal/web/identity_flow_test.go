@@ -34,7 +34,7 @@ func flowCustomer(e *idEnv, name, prefix string) (catalog.CustomerID, *client) {
 // (and, when set, a detail substring in its JSON-ish rendering).
 func (e *idEnv) auditHas(action, result string) bool {
 	e.t.Helper()
-	items, err := e.audit.List(context.Background(), audit.AllCustomers().Page(0, 1000))
+	items, err := e.audit.List(context.Background(), audit.AllChains().Page(0, 1000))
 	e.must("audit", err)
 	for _, it := range items {
 		if it.Action == action && (result == "" || it.Result == result) {

@@ -26,7 +26,7 @@ func (e *idEnv) staffRefused(action, target, actor string) bool {
 // on target by actor, for reason (any when "").
 func (e *idEnv) refusedBy(action, target, actor, reason string) bool {
 	e.t.Helper()
-	items, err := e.audit.List(context.Background(), audit.AllCustomers().Page(0, 1000))
+	items, err := e.audit.List(context.Background(), audit.AllChains().Page(0, 1000))
 	e.must("audit", err)
 	for _, it := range items {
 		if it.Action == action && it.Target == target && it.ActorName == actor && it.Result == audit.Denied &&

@@ -251,7 +251,7 @@ func TestSecurityPolicyNeedsEveryField(t *testing.T) {
 		if b := bodies["pl-ops@example.co.jp"]; !strings.Contains(b, "変更前: 127.0.0.0/8, ::1/128") || !strings.Contains(b, "pl-ops") {
 			t.Errorf("Japanese mail: %s", b)
 		}
-		entries, err := e.audit.List(context.Background(), audit.AllCustomers().Only(string(cust)).Page(0, 1000))
+		entries, err := e.audit.List(context.Background(), audit.OfChain(string(cust)).Page(0, 1000))
 		e.must("audit", err)
 		found := false
 		for _, it := range entries {

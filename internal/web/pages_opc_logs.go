@@ -55,11 +55,7 @@ type opcAuditData struct {
 
 func (s *Server) opcAuditData(r *http.Request) (opcAuditData, error) {
 	d := opcAuditData{Customer: r.URL.Query().Get("customer"), Limit: 100}
-	q := audit.AllCustomers()
-	if d.Customer != "" {
-		q = q.Only(d.Customer)
-	}
-	q, err := auditWindow(r, q)
+	q, err := auditWindow(r, staffAuditQuery(d.Customer))
 	if err != nil {
 		return d, err
 	}
