@@ -20,6 +20,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/backup"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/demo"
+	"github.com/tsunagi-net/tsunagi/internal/evidence"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
@@ -211,8 +212,9 @@ func serve(ctx context.Context, f serveFlags) error {
 	noticeCfg.NodeSilentAfter = f.nodeSilentAfter
 	notices := notice.New(db, auditLog, noticeCfg)
 	reports := notice.NewReports(db, auditLog, noticeCfg)
+	records := evidence.New(db, auditLog, keys)
 	scheduled := append([]schedule.Job{netSvc.Operations.SpeedJob(), ids.EndJob(), ids.TokenReminderJob(), purger.Job(),
-		netSvc.Operations.EndJob(), notices.WatchJob()},
+		netSvc.Operations.EndJob(), notices.WatchJob(), records.SignJob()},
 		backupJobs(backups)...)
 	jobs, err := schedule.New(db, auditLog, controllerName(), scheduled...)
 	if err != nil {
@@ -227,7 +229,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log,
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc,
 			Jobs: jobs, Changes: db.Changes(), Backups: backups, Purger: purger, Keys: keys,
-			Notices: notices, Reports: reports})
+			Notices: notices, Reports: reports, Evidence: records})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err

@@ -22,6 +22,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/backup"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/evidence"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
@@ -90,6 +91,8 @@ type Deps struct {
 	// answering 503.
 	Purger *lifecycle.Purger
 	Keys   *signing.Keyring
+	// Evidence signs the audit chains' heads, exports and verifies evidence.
+	Evidence *evidence.Service
 	// Notices are the announcements, incidents, notice contacts, feeds
 	// and the notification log; Reports the customers' reports to the
 	// operator. Nil leaves their routes answering 503.
