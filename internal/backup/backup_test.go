@@ -67,7 +67,8 @@ func TestRoundTrip(t *testing.T) {
 					if !strings.HasPrefix(after[name], rows) || strings.Count(after[name], "\n") != strings.Count(rows, "\n")+1 {
 						t.Errorf("audit_events: restored log is not the archived one plus the restore's entry")
 					}
-				case "audit_head":
+				case "audit_chains", "change_counter":
+					// Moved by the restore's entry.
 				default:
 					if after[name] != rows {
 						t.Errorf("table %s differs after restore:\n got %.300s\nwant %.300s", name, after[name], rows)
@@ -346,7 +347,7 @@ func TestRestoreReappliesErasures(t *testing.T) {
 		t.Errorf("customers after restore: %v", left)
 	}
 	for table, rows := range dump(t, dst.db) {
-		if table != "audit_events" && strings.Contains(rows, gone) {
+		if !strings.HasPrefix(table, "audit_") && strings.Contains(rows, gone) {
 			t.Errorf("%s still names the erased customer", table)
 		}
 	}

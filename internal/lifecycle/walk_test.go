@@ -29,7 +29,7 @@ var platformTables = map[string]string{
 	"node_enrolment_tokens": "operator inventory",
 	"node_certs":            "operator inventory",
 	"node_status":           "what nodes report of themselves",
-	"audit_head":            "the audit chain's head",
+	"change_counter":        "the count of changes that may alter a node's document (no customer data)",
 	"secret_key_check":      "the controller's key check value",
 	"job_leases":            "the scheduler's leases",
 	"signing_keys":          "the controller's signing keys",
