@@ -87,8 +87,9 @@ const ExpireAction = "records.expire"
 
 // expireBatch bounds the audit entries one transaction removes, so that a
 // first run over years of entries holds a chain's lock for one batch at a
-// time, never for the whole prefix.
-const expireBatch = 10000
+// time, never for the whole prefix. A variable only for the test of
+// batches (retention_batch_test.go).
+var expireBatch = 10000
 
 // The job's items besides the audit chains ("audit:" + chain ID).
 const (
@@ -220,7 +221,7 @@ func (s *Service) expireChain(ctx context.Context, now time.Time, chain string, 
 			return done, nil
 		}
 		done = true
-		if n < expireBatch {
+		if n < int64(expireBatch) {
 			return true, nil
 		}
 	}
