@@ -102,8 +102,9 @@ const (
 	jobRunsItem         = "job-runs"
 )
 
-// expiring are the classes removed by a plain DELETE: the rows where holds
-// at the cut-off (every ? is the cut-off), in the job's order.
+// expiring are the classes removed by a plain DELETE of the rows their
+// condition (where) selects at the cut-off, which every ? stands for; in
+// the job's order.
 var expiring = []struct {
 	item, class, table, where string
 	keep                      func(Retention) time.Duration
