@@ -2,6 +2,7 @@ package evidence_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -18,7 +19,8 @@ import (
 // TestExpireTwoControllers: two controllers on one PostgreSQL run
 // records.expire at once — through their schedulers and by calling the
 // job's item step directly, which bypasses the lease as a controller whose
-// lease expired mid-run would. Each chain's old prefix is removed once:
+// lease expired mid-run would. Each chain's old prefix, and each other
+// class's old rows, are removed once:
 // one recorded removal per chain, of all its old entries, and one
 // checkpoint at its last old entry whose signature verifies; the chains
 // still verify.
@@ -34,6 +36,21 @@ func TestExpireTwoControllers(t *testing.T) {
 	for _, c := range custs {
 		es := e1.entries(t, audit.ChainOf(c))
 		last[audit.ChainOf(c)] = es[len(es)-1]
+	}
+	// Old rows of two other classes, also to be removed once.
+	old := clock.Store(clock.Now().Add(-time.Hour))
+	for i := range 3 {
+		if _, err := db1.Exec(e1.ctx, `INSERT INTO job_runs (id, job, controller, started_at, finished_at, outcome)
+			VALUES (?, 'x', 'ctl', ?, ?, 'ok')`, fmt.Sprintf("run_old%d", i), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 2 {
+		if _, err := db1.Exec(e1.ctx, `INSERT INTO mail_outbox (id, cause, recipient, language, subject, body, status, attempts,
+			next_attempt_at, last_error, created_at, sent_at) VALUES (?, 'test', 'a@example.jp', 'ja', 's', '', 'sent', 1, ?, '', ?, ?)`,
+			fmt.Sprintf("mail_old%d", i), old, old, old); err != nil {
+			t.Fatal(err)
+		}
 	}
 	pause()
 	cut := clock.Now()
@@ -53,8 +70,8 @@ func TestExpireTwoControllers(t *testing.T) {
 		schedulers = append(schedulers, s)
 	}
 	due, err := jobs[0].Due(e1.ctx, now)
-	if err != nil || len(due) != len(custs) {
-		t.Fatalf("due = %v, %v; want the %d chains", due, err, len(custs))
+	if err != nil || len(due) != len(custs)+2 {
+		t.Fatalf("due = %v, %v; want the %d chains, the mail and the job runs", due, err, len(custs))
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -86,9 +103,18 @@ func TestExpireTwoControllers(t *testing.T) {
 		t.Fatal(errs)
 	}
 
-	removals := map[string][]float64{}
+	removals := map[string][]float64{} // per chain, or per class besides the audit log
 	for _, d := range e1.expiries(t) {
-		removals[d["chain"].(string)] = append(removals[d["chain"].(string)], d["removed"].(float64))
+		key := d["class"].(string)
+		if key == "audit" {
+			key = d["chain"].(string)
+		}
+		removals[key] = append(removals[key], d["removed"].(float64))
+	}
+	for class, n := range map[string]float64{"job_runs": 3, "mail": 2} {
+		if got := removals[class]; !slices.Equal(got, []float64{n}) {
+			t.Errorf("%s: removals recorded %v, want one of %v", class, got, n)
+		}
 	}
 	for chain, l := range last {
 		if got := removals[chain]; !slices.Equal(got, []float64{float64(l.Seq)}) {
