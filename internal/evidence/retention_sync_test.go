@@ -20,10 +20,10 @@ import (
 // records.expire at once — through their schedulers and by calling the
 // job's item step directly, which bypasses the lease as a controller whose
 // lease expired mid-run would. Each chain's old prefix, and each other
-// class's old rows, are removed once:
-// one recorded removal per chain, of all its old entries, and one
-// checkpoint at its last old entry whose signature verifies; the chains
-// still verify.
+// class's old rows, are removed once: one recorded removal per chain, of
+// all its old entries, and one checkpoint at its last old entry whose
+// signature verifies; one recorded removal of the old mail and one of the
+// old job runs; the chains still verify.
 func TestExpireTwoControllers(t *testing.T) {
 	t.Parallel()
 	db1, db2 := storetest.Controllers(t) // two controllers, one database, one secret key
