@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -246,9 +245,16 @@ func (s *Service) expireChainBatch(ctx context.Context, now time.Time, chain str
 	var removed int64
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		// The removal is recorded in the platform chain, appended at
-		// commit: both head rows are locked in chain ID order, the
-		// order every append takes them in.
-		for _, c := range slices.Compact(slices.Sorted(slices.Values([]string{chain, audit.Platform}))) {
+		// commit. Head rows are locked in chain ID order, the order every
+		// append takes them in: the platform's is taken here only when it
+		// sorts before chain. Customer IDs (cus_…) sort before it, so
+		// platform appends wait for a customer chain's commit, not its
+		// whole batch.
+		locks := []string{chain}
+		if chain > audit.Platform {
+			locks = []string{audit.Platform, chain}
+		}
+		for _, c := range locks {
 			if _, err := tx.Exec(ctx, `UPDATE audit_chains SET seq = seq WHERE chain = ?`, c); err != nil {
 				return err
 			}
