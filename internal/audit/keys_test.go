@@ -42,6 +42,8 @@ var plainDetailKeys = []string{
 	"approval_dropped", "category", "customers", "customers_added", "recipients", "source",
 	// report.file, report.attachment.read (customer reports)
 	"content_type", "number",
+	// records.expire (retention): the class, the audit chain and how far it was cut, counts
+	"chain", "removed", "retention_days", "up_to",
 }
 
 // TestEveryDetailKeyIsClassified reads every non-test Go file and collects
