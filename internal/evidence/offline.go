@@ -21,7 +21,11 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/signing"
 )
 
-// Report is what VerifyArchive found in an archive that holds.
+// Report is what VerifyArchive found in an archive that holds: the
+// manifest's customer, window, time, requester and segment, and what was
+// checked — the audit entries of the segment, the files of the archive
+// (the manifest included), the key that signed the manifest, the signed
+// heads, and the notices and notification log rows.
 type Report struct {
 	Customer string `json:"customer"`
 	Window   Window `json:"window"`
