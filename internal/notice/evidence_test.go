@@ -17,6 +17,7 @@ import (
 // window or one of whose steps falls in it, and its own mails made in the
 // window; no draft, nothing of another customer, no mail outside.
 func TestEvidenceReads(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		a, b := seedCustomer(t, db, "A"), seedCustomer(t, db, "B")
