@@ -91,7 +91,7 @@ func BenchmarkVerify(b *testing.B) {
 	b.ReportMetric(float64(entries)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
 	// The process's CPU time says what the wall time would be on an idle
 	// machine when the one measured on is shared.
-	b.ReportMetric((cpuTime() - cpu0).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 }
 
 // cpuTime is the process's user and system CPU time so far.
