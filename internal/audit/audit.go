@@ -228,7 +228,7 @@ func (l *Log) RecordTx(ctx context.Context, tx *store.Tx, ev Event) error {
 	a := ActorFrom(ctx)
 	e := Entry{
 		V: V2, Chain: ChainOf(ev.CustomerID),
-		At: clock.Now(), ActorID: a.ID, ActorKind: a.Kind, ActorName: a.Name,
+		ActorID: a.ID, ActorKind: a.Kind, ActorName: a.Name,
 		CustomerID: ev.CustomerID, OnBehalfOf: a.OnBehalfOf, Action: ev.Action, Target: ev.Target,
 		SourceIP: a.SourceIP, RequestID: a.RequestID, Result: ev.Result, Reason: ev.Reason,
 	}
@@ -260,9 +260,10 @@ func (l *Log) RecordTx(ctx context.Context, tx *store.Tx, ev Event) error {
 
 // FlushTx appends tx's pending events now rather than at its commit, for a
 // caller that must read a chain's head inside tx (a deletion certificate
-// names the head that records the purge).
+// names the head that records the purge). The change counter still moves
+// at the commit, after every chain, as it does for every transaction.
 func (l *Log) FlushTx(ctx context.Context, tx *store.Tx) error {
-	return pendingOf(l, tx).flush(ctx)
+	return pendingOf(l, tx).appendAll(ctx)
 }
 
 // pending are a transaction's events not appended yet.
@@ -290,7 +291,22 @@ func pendingOf(l *Log, tx *store.Tx) *pending {
 // chains' IDs, and moves the change counter if one of them may change a
 // node's document (after the chains: the same lock order everywhere).
 func (p *pending) flush(ctx context.Context) error {
-	if len(p.entries) == 0 && !p.wakes {
+	if err := p.appendAll(ctx); err != nil {
+		return err
+	}
+	if p.wakes {
+		if _, err := p.tx.Exec(ctx, `UPDATE change_counter SET n = n + 1 WHERE id = 1`); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		p.wakes = false
+	}
+	return nil
+}
+
+// appendAll appends the pending events, chain by chain in the order of the
+// chains' IDs.
+func (p *pending) appendAll(ctx context.Context) error {
+	if len(p.entries) == 0 {
 		return nil
 	}
 	byChain := map[string][]*Entry{}
@@ -305,12 +321,7 @@ func (p *pending) flush(ctx context.Context) error {
 			return err
 		}
 	}
-	if p.wakes {
-		if _, err := p.tx.Exec(ctx, `UPDATE change_counter SET n = n + 1 WHERE id = 1`); err != nil {
-			return fmt.Errorf("audit: %w", err)
-		}
-	}
-	p.entries, p.wakes = nil, false
+	p.entries = nil
 	return nil
 }
 
@@ -321,24 +332,33 @@ func appendChain(ctx context.Context, tx *store.Tx, chain string, es []*Entry, k
 	// first append makes its row (two making it at once: one insert wins,
 	// both then lock it).
 	var last int64
-	var prev string
-	err := store.Scan(tx.QueryRow(ctx, `UPDATE audit_chains SET seq = seq + ? WHERE chain = ? RETURNING seq, hash`,
-		len(es), chain), &last, &prev)
+	var prev, clockAt string
+	err := store.Scan(tx.QueryRow(ctx, `UPDATE audit_chains SET seq = seq + ? WHERE chain = ? RETURNING seq, hash, at`,
+		len(es), chain), &last, &prev, &clockAt)
 	if errors.Is(err, store.ErrNotFound) {
-		if _, err = tx.Exec(ctx, `INSERT INTO audit_chains (chain, seq, hash) VALUES (?, 0, '') ON CONFLICT DO NOTHING`, chain); err != nil {
+		if _, err = tx.Exec(ctx, `INSERT INTO audit_chains (chain, seq, hash, at) VALUES (?, 0, '', '') ON CONFLICT DO NOTHING`, chain); err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
-		err = store.Scan(tx.QueryRow(ctx, `UPDATE audit_chains SET seq = seq + ? WHERE chain = ? RETURNING seq, hash`,
-			len(es), chain), &last, &prev)
+		err = store.Scan(tx.QueryRow(ctx, `UPDATE audit_chains SET seq = seq + ? WHERE chain = ? RETURNING seq, hash, at`,
+			len(es), chain), &last, &prev, &clockAt)
 	}
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
+	}
+	// An entry's time is when it takes its place in the chain, never before
+	// the chain's clock (its last entry or signed head): a head signed
+	// before an entry was appended is then always older than the entry,
+	// whatever the clocks of several controllers say, so a window of time
+	// is bounded by signed heads (internal/evidence).
+	at, err := chainTime(clockAt)
+	if err != nil {
+		return err
 	}
 	seq := last - int64(len(es))
 	var key *customerKey // the chain's customer's, once an entry needed it
 	for _, e := range es {
 		seq++
-		e.Seq, e.PrevHash = seq, prev
+		e.Seq, e.PrevHash, e.At = seq, prev, at
 		// The blob is bound to the chain and sequence number, known only now.
 		if err := sealTx(ctx, tx, e, kinds[e], &key); err != nil {
 			return err
@@ -362,10 +382,57 @@ func appendChain(ctx context.Context, tx *store.Tx, chain string, es []*Entry, k
 		}
 		prev = e.Hash
 	}
-	if _, err := tx.Exec(ctx, `UPDATE audit_chains SET hash = ? WHERE chain = ?`, prev, chain); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE audit_chains SET hash = ?, at = ? WHERE chain = ?`, prev, clock.Store(at), chain); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
+}
+
+// chainTime is the time to stamp on a chain whose clock reads stored: now,
+// or the chain's clock if that is later.
+func chainTime(stored string) (time.Time, error) {
+	now := clock.Now().UTC()
+	if stored == "" {
+		return now, nil
+	}
+	last, err := clock.Parse(stored)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("audit: chain clock: %w", err)
+	}
+	if last.After(now) {
+		return last.UTC(), nil
+	}
+	return now, nil
+}
+
+// SignTimeTx locks chain's head row inside tx, as an append does, and
+// returns its head and the time a signature of it is to bear: now, or the
+// chain's clock if that is later. The chain's clock moves to that time, so
+// every entry appended after the signature is stamped no earlier.
+func SignTimeTx(ctx context.Context, tx *store.Tx, chain string) (Head, time.Time, error) {
+	h := Head{Chain: chain}
+	var clockAt string
+	lock := func() error {
+		return store.Scan(tx.QueryRow(ctx, `UPDATE audit_chains SET seq = seq WHERE chain = ? RETURNING seq, hash, at`, chain),
+			&h.Seq, &h.Hash, &clockAt)
+	}
+	err := lock()
+	if errors.Is(err, store.ErrNotFound) { // a chain with no entry yet: its head is (0, "")
+		if _, err = tx.Exec(ctx, `INSERT INTO audit_chains (chain, seq, hash, at) VALUES (?, 0, '', '') ON CONFLICT DO NOTHING`, chain); err == nil {
+			err = lock()
+		}
+	}
+	if err != nil {
+		return h, time.Time{}, fmt.Errorf("audit: chain %s: %w", chain, err)
+	}
+	at, err := chainTime(clockAt)
+	if err != nil {
+		return h, time.Time{}, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE audit_chains SET at = ? WHERE chain = ?`, clock.Store(at), chain); err != nil {
+		return h, time.Time{}, fmt.Errorf("audit: %w", err)
+	}
+	return h, at, nil
 }
 
 // Changes reads the change counter: it moves with every committed event

@@ -354,6 +354,11 @@ func (l *Log) ForgetCustomerTx(ctx context.Context, tx *store.Tx, cust string) e
 	if err := l.RecordTx(ctx, tx, Event{Action: "audit.key_destroy", Target: "customer:" + cust, CustomerID: cust}); err != nil {
 		return err
 	}
+	// Appends happen at commit: this record, and any other of the customer
+	// still pending in tx, are sealed now, under the key about to go.
+	if err := l.FlushTx(ctx, tx); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `DELETE FROM audit_keys WHERE customer_id = ?`, cust); err != nil {
 		return errKey(cust, err)
 	}

@@ -7,12 +7,14 @@ import "strings"
 // held long polls when it commits (store.Tx.Changed).
 //
 // Every change a node's document depends on is audited in the transaction
-// that makes it (network.Compiler.DesiredStateDoc keys its cache on the audit
-// head for that reason), so the rule goes by exclusion: refused actions
-// change nothing, and the families below concern only people's access and
-// the records of it — sign-in, accounts, factors, sessions, devices, tokens,
-// refused or invalid requests, reads, the nodes' own credentials — and never
-// wake. Any other event wakes, including one of a kind added later: a
+// that makes it (network.Compiler.DesiredStateDoc keys its cache on the
+// change counter, which moves with every waking event, for that reason), so
+// the rule goes by exclusion: refused actions change nothing, and the
+// families below concern only people's access and the records of it —
+// sign-in, accounts, factors, sessions, devices, tokens, refused or invalid
+// requests, reads, the nodes' own credentials, the audit log's own keys,
+// reads, exports, expiry and signing keys, and the scheduler's run records
+// (a job's effects record events of their own) — and never wake. Any other event wakes, including one of a kind added later: a
 // needless wake costs each held poll one cheap re-read, while a missed one
 // would leave a node on its old document until the poll's safety re-check.
 // The exclusions matter because their volume is set by people and by
@@ -32,7 +34,7 @@ func Wakes(ev Event) bool {
 
 // quietFamilies are the action prefixes that never wake (see Wakes).
 var quietFamilies = []string{
-	"access.", "account.", "breakglass.", "desired_state.read", "device.",
-	"login.", "mfa.", "node.enrolment_token.", "node_ca.", "password.",
-	"request.", "security.", "session.", "setup.", "token.",
+	"access.", "account.", "audit.", "breakglass.", "desired_state.read", "device.", "evidence.",
+	"job.run", "login.", "mfa.", "node.enrolment_token.", "node_ca.", "password.", "records.",
+	"request.", "security.", "session.", "setup.", "signing_key.", "token.",
 }

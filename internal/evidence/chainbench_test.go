@@ -135,7 +135,7 @@ func fillLongChain(b *testing.B, db *store.DB, chain string, n int) {
 				if _, err := tx.Exec(ctx, stmt, args...); err != nil {
 					return err
 				}
-				if _, err := tx.Exec(ctx, `INSERT INTO audit_chains (chain, seq, hash) VALUES (?, ?, ?)
+				if _, err := tx.Exec(ctx, `INSERT INTO audit_chains (chain, seq, hash, at) VALUES (?, ?, ?, '')
 					ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, chain, seq-1, prev); err != nil {
 					return err
 				}

@@ -157,7 +157,7 @@ func (s *Service) export(ctx context.Context, cust tenant.CustomerID, win Window
 // when no older one is.
 func segmentOf(ctx context.Context, tx *store.Tx, chain string, win Window, exported SignedHead) (Segment, *Checkpoint, error) {
 	seg := Segment{Chain: chain, Start: Anchor{Kind: AnchorGenesis}}
-	cp, err := readCheckpoint(ctx, tx, chain)
+	cp, err := storedCheckpoint(ctx, tx, chain)
 	if err != nil {
 		return Segment{}, nil, err
 	}
@@ -212,24 +212,3 @@ func oneHead(ctx context.Context, q store.Querier, where string, args ...any) (S
 	return h, true, nil
 }
 
-// readCheckpoint reads chain's retention checkpoint with its signature,
-// nil when retention never cut the chain.
-func readCheckpoint(ctx context.Context, q store.Querier, chain string) (*Checkpoint, error) {
-	c := Checkpoint{Chain: chain, Signature: signing.Signature{Alg: signing.Alg}}
-	var entryAt, madeAt string
-	err := store.Scan(q.QueryRow(ctx, `SELECT seq, hash, entry_at, made_at, key_id, sig FROM audit_checkpoints WHERE chain = ?`,
-		chain), &c.Seq, &c.Hash, &entryAt, &madeAt, &c.Signature.KeyID, &c.Signature.Sig)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("evidence: checkpoint: %w", err)
-	}
-	if c.EntryAt, err = clock.Parse(entryAt); err != nil {
-		return nil, fmt.Errorf("evidence: checkpoint: %w", err)
-	}
-	if c.MadeAt, err = clock.Parse(madeAt); err != nil {
-		return nil, fmt.Errorf("evidence: checkpoint: %w", err)
-	}
-	return &c, nil
-}

@@ -47,14 +47,11 @@ func (s *Service) dueHeads(ctx context.Context, _ time.Time) ([]string, error) {
 func (s *Service) signDue(ctx context.Context, _ time.Time, chain string) (bool, error) {
 	signed := false
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		// The chain's head row is locked first (an update that changes
-		// nothing), as an append locks it: a second controller signing the
-		// same chain waits here and then finds the head signed, instead of
-		// both reading "not signed yet" and both signing it.
-		if _, err := tx.Exec(ctx, `UPDATE audit_chains SET seq = seq WHERE chain = ?`, chain); err != nil {
-			return fmt.Errorf("evidence: sign head: %w", err)
-		}
-		head, err := audit.HeadOf(ctx, tx, chain)
+		// The chain's head row is locked first, as an append locks it: a
+		// second controller signing the same chain waits here and then
+		// finds the head signed, instead of both reading "not signed yet"
+		// and both signing it.
+		head, at, err := audit.SignTimeTx(ctx, tx, chain)
 		if err != nil {
 			return err
 		}
@@ -66,7 +63,7 @@ func (s *Service) signDue(ctx context.Context, _ time.Time, chain string) (bool,
 		if n > 0 || head.Seq == 0 {
 			return nil
 		}
-		_, err = s.signHeadTx(ctx, tx, head, WhyPeriodic)
+		_, err = s.signHeadTx(ctx, tx, head, at, WhyPeriodic)
 		signed = err == nil
 		return err
 	})
@@ -82,15 +79,17 @@ func (s *Service) SignHeadTx(ctx context.Context, tx *store.Tx, chain, why strin
 	if err := s.log.FlushTx(ctx, tx); err != nil {
 		return SignedHead{}, err
 	}
-	head, err := audit.HeadOf(ctx, tx, chain)
+	head, at, err := audit.SignTimeTx(ctx, tx, chain)
 	if err != nil {
 		return SignedHead{}, err
 	}
-	return s.signHeadTx(ctx, tx, head, why)
+	return s.signHeadTx(ctx, tx, head, at, why)
 }
 
-func (s *Service) signHeadTx(ctx context.Context, tx *store.Tx, head audit.Head, why string) (SignedHead, error) {
-	h := SignedHead{Chain: head.Chain, Seq: head.Seq, Hash: head.Hash, SignedAt: clock.Now().UTC(), Why: why}
+// signHeadTx signs head at the time at, which audit.SignTimeTx gave with the
+// head row locked: no entry appended after it bears an earlier time.
+func (s *Service) signHeadTx(ctx context.Context, tx *store.Tx, head audit.Head, at time.Time, why string) (SignedHead, error) {
+	h := SignedHead{Chain: head.Chain, Seq: head.Seq, Hash: head.Hash, SignedAt: at, Why: why}
 	sig, err := s.keys.SignTx(ctx, tx, h.Message())
 	if err != nil {
 		return SignedHead{}, err

@@ -85,7 +85,7 @@ func (e *env) plantSigned(cust string, n int, from time.Time, step time.Duration
 	ctx := context.Background()
 	var head audit.Head
 	err := e.db.InTx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO audit_chains (chain, seq, hash) VALUES (?, 0, '') ON CONFLICT DO NOTHING`, cust); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_chains (chain, seq, hash, at) VALUES (?, 0, '', '') ON CONFLICT DO NOTHING`, cust); err != nil {
 			return err
 		}
 		h, err := audit.HeadOf(ctx, tx, cust)

@@ -230,10 +230,10 @@ func (s *Service) expireChain(ctx context.Context, now time.Time, chain string, 
 // expireChainBatch removes, in one transaction, at most expireBatch entries
 // of chain's prefix older than cut and returns how many. Under the lock
 // appends take on the chain's head row it reads the entries after the
-// checkpoint in order and stops at the first one not older than cut (an
-// entry's time is taken before its sequence number, so times are not quite
-// in order, and nothing newer than the cut-off is ever removed with the
-// older ones before it). The entries it removes must verify from the
+// checkpoint in order and stops at the first one not older than cut (times
+// grow along a chain, audit.appendChain; stopping there also holds for the
+// entries of the single chain from before the split, whose times were
+// taken before their sequence numbers). The entries it removes must verify from the
 // checkpoint (audit.Walker): a checkpoint never signs over a broken prefix,
 // which would launder it. Then the checkpoint moves to the last one — signed,
 // with its hash, so the next entry still links to something checkable —

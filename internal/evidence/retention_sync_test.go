@@ -136,11 +136,12 @@ func TestExpireTwoControllers(t *testing.T) {
 	}
 }
 
-// TestExpireStopsAtFirstNewerEntry: an entry takes its time when it is
-// recorded and its sequence number when its transaction commits, so a
-// chain's times are not quite in order. Expiry cuts only up to the first
-// entry newer than the cut-off, never an entry after it however old.
-// (PostgreSQL: two transactions are open at once.)
+// TestExpireStopsAtFirstNewerEntry: an entry takes its sequence number and
+// its time together, when its transaction commits, so a transaction that
+// recorded an event before the cut-off but committed after it leaves an
+// entry newer than the cut-off, after the entries committed before it;
+// expiry cuts only the entries before the first one newer than the
+// cut-off. (PostgreSQL: two transactions are open at once.)
 func TestExpireStopsAtFirstNewerEntry(t *testing.T) {
 	t.Parallel()
 	db := storetest.Postgres(t)
@@ -163,13 +164,13 @@ func TestExpireStopsAtFirstNewerEntry(t *testing.T) {
 	cut := clock.Now()
 	pause()
 	e.record(t, "cus_a", 1) // entry 3, newer than the cut-off
-	close(release)          // entry 4, older
+	close(release)          // entry 4, recorded before the cut-off, committed after
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
 	es := e.entries(t, "cus_a")
-	if len(es) != 4 || es[3].Target != "port:slow" || !es[3].At.Before(cut) {
-		t.Fatalf("the slow transaction's entry is not entry 4 with an old time: %+v", es)
+	if len(es) != 4 || es[3].Target != "port:slow" || !es[3].At.After(es[2].At) || !es[2].At.After(cut) {
+		t.Fatalf("the slow transaction's entry is not entry 4 stamped after entry 3 and the cut-off: %+v", es)
 	}
 	e.expire(t, evidence.DefaultRetention, cut.Add(evidence.DefaultRetention.Audit))
 	if got := seqs(e.entries(t, "cus_a")); !slices.Equal(got, []int64{3, 4}) {

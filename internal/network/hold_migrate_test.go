@@ -37,7 +37,7 @@ func TestHoldsMigration(t *testing.T) {
 					request_id TEXT NOT NULL, result TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,
 					sealed TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
 					CONSTRAINT audit_events_shim_pkey PRIMARY KEY (chain, seq))`,
-				`CREATE TABLE audit_chains (chain TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL)`,
+				`CREATE TABLE audit_chains (chain TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL, at TEXT NOT NULL)`,
 				`CREATE TABLE change_counter (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)`,
 				`INSERT INTO change_counter (id, n) VALUES (1, 0)`,
 				`CREATE TABLE audit_keys (customer_id TEXT PRIMARY KEY, sealed_key TEXT NOT NULL, created_at TEXT NOT NULL)`,

@@ -13,9 +13,12 @@ import "github.com/pressly/goose/v3"
 // entry appended from now on (chain and v hashed too, so an entry cannot be
 // moved into another chain). The key becomes (chain, seq).
 //
-// audit_chains holds each chain's head (its last sequence number and hash):
-// an append locks its chain's row, which orders one chain's appends across
-// connections and controllers while other chains append in parallel. The
+// audit_chains holds each chain's head (its last sequence number and hash)
+// and the chain's clock: the latest time stamped on it, by an entry or a
+// signed head, so that times only grow along a chain whatever the clocks of
+// several controllers say (audit.appendChain). An append locks its chain's
+// row, which orders one chain's appends across connections and controllers
+// while other chains append in parallel. The
 // old single head, audit_head, becomes change_counter: it moves with every
 // audit event that may change what a hub node is told (audit.Wakes), and the
 // node documents' cache is keyed on it.
@@ -38,9 +41,12 @@ var auditChainTables = []string{
 	`CREATE TABLE audit_chains (
 	    chain       TEXT PRIMARY KEY,
 	    seq         BIGINT NOT NULL,
-	    hash        TEXT NOT NULL
+	    hash        TEXT NOT NULL,
+	    at          TEXT NOT NULL
 	)`,
-	`INSERT INTO audit_chains (chain, seq, hash) SELECT 'platform', seq, hash FROM audit_head WHERE id = 1`,
+	`INSERT INTO audit_chains (chain, seq, hash, at)
+	 SELECT 'platform', h.seq, h.hash, COALESCE((SELECT e.at FROM audit_events e WHERE e.seq = h.seq), '')
+	 FROM audit_head h WHERE h.id = 1`,
 	`CREATE TABLE change_counter (
 	    id  INTEGER PRIMARY KEY CHECK (id = 1),
 	    n   BIGINT NOT NULL
