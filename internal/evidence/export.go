@@ -211,4 +211,3 @@ func oneHead(ctx context.Context, q store.Querier, where string, args ...any) (S
 	}
 	return h, true, nil
 }
-
