@@ -341,3 +341,33 @@ func TestConcurrentFirstEventsMakeOneKey(t *testing.T) {
 		}
 	})
 }
+
+// TestForgetInTheSameTransaction: events of the customer recorded in the
+// transaction that destroys its key are appended at the commit, after the
+// key's row is deleted; they are sealed before it goes, under the key it
+// destroys, and no new key is left behind.
+func TestForgetInTheSameTransaction(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		log := audit.New(db)
+		record(t, log, customerActor, inviteEvent) // the customer's key exists
+		ctx := audit.WithActor(context.Background(), customerActor)
+		if err := db.InTx(ctx, func(tx *store.Tx) error {
+			if err := log.RecordTx(ctx, tx, inviteEvent); err != nil {
+				return err
+			}
+			return log.ForgetCustomerTx(ctx, tx, "cus_a")
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var keys int
+		if err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_keys WHERE customer_id = 'cus_a'`).Scan(&keys); err != nil || keys != 0 {
+			t.Fatalf("keys left = %d, %v; want none", keys, err)
+		}
+		for _, e := range listAll(t, log) {
+			if e.ActorName == plantLogin || e.Detail["email"] == plantEmail {
+				t.Errorf("entry %d (%s) still opens: %+v", e.Seq, e.Action, e)
+			}
+		}
+	})
+}
