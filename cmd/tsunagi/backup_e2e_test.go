@@ -17,6 +17,7 @@ import (
 // then restores into it with the key; serve starts on the restored
 // directory and answers the same customers to the same API token.
 func TestBackupRestoreCommands(t *testing.T) {
+	t.Parallel()
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)

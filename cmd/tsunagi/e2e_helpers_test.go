@@ -99,6 +99,14 @@ type proc struct {
 // ends.
 func launch(t testing.TB, args ...string) *proc {
 	t.Helper()
+	return launchEnv(t, nil, args...)
+}
+
+// launchEnv is launch with env (KEY=value) added to the process's
+// environment: a test passes what the process needs this way instead of
+// t.Setenv, which would keep the test from running in parallel.
+func launchEnv(t testing.TB, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(tsunagiBin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
@@ -110,6 +118,7 @@ func launch(t testing.TB, args ...string) *proc {
 			p.cmd.Env = append(p.cmd.Env, kv)
 		}
 	}
+	p.cmd.Env = append(p.cmd.Env, env...)
 	p.launched = time.Now()
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", strings.Join(args, " "), err)
@@ -206,6 +215,7 @@ type serveOpts struct {
 	// agentAllow is --agent-allow ("" = the default); args are added last.
 	agentAllow string
 	args       []string
+	env        []string // added to the process's environment (KEY=value)
 }
 
 var setupURLRE = regexp.MustCompile(`https://\S+/setup\?first=1&token=tsu_\S+`)
@@ -228,7 +238,7 @@ func startServe(t testing.TB, o serveOpts) *server {
 		args = append(args, "--agent-allow", o.agentAllow)
 	}
 	args = append(args, o.args...)
-	s := &server{proc: launch(t, args...), dataDir: o.dataDir}
+	s := &server{proc: launchEnv(t, o.env, args...), dataDir: o.dataDir}
 	deadline := time.Now().Add(startTimeout)
 	for {
 		if rec, ok := s.logged("tsunagi controller started"); ok {

@@ -17,6 +17,7 @@ import (
 // in the certificate the node refuses the controller: it verifies whom it
 // talks to.
 func TestEnrolmentWithTheSelfSignedCertificate(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("the agent runs as root")
 	}
