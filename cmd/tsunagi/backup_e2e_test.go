@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"filippo.io/age"
+
+	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
 
 // TestBackupRestoreCommands: serve with a backup schedule makes a backup at
@@ -57,7 +59,7 @@ func TestBackupRestoreCommands(t *testing.T) {
 	}
 	s1.stop()
 
-	fresh := t.TempDir()
+	fresh := storetest.DataDir(t)
 	r := launch(t, "restore", "--data-dir", fresh, "--identity", idFile, archives[0])
 	if code, _ := r.wait(exitTimeout); code == 0 || !strings.Contains(r.stderr.String(), "secret.key does not exist") {
 		t.Fatalf("restore without the secret key: exit %d\n%s", code, r.stderr)

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/apicontract"
+	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
 
 // tsunagiBin is the binary built by TestMain.
@@ -225,7 +226,7 @@ var setupURLRE = regexp.MustCompile(`https://\S+/setup\?first=1&token=tsu_\S+`)
 func startServe(t testing.TB, o serveOpts) *server {
 	t.Helper()
 	if o.dataDir == "" {
-		o.dataDir = t.TempDir()
+		o.dataDir = storetest.DataDir(t) // memory-backed where possible: see there
 	}
 	args := []string{"serve", "--data-dir", o.dataDir, "--listen", "127.0.0.1:0", "--mgmt-listen", "127.0.0.1:0", "--agent-listen", "127.0.0.1:0"}
 	if o.db != "" {

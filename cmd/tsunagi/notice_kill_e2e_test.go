@@ -66,7 +66,7 @@ func TestNoticeMailSurvivesSIGKILL(t *testing.T) {
 	// 150 ms in DATA per message: the batch takes seconds, so the kill
 	// lands in its middle.
 	m := smtptest.Start(t, smtptest.Options{Delay: 150 * time.Millisecond})
-	dir := t.TempDir()
+	dir := storetest.DataDir(t)
 	pass := filepath.Join(t.TempDir(), "smtp-password")
 	if err := os.WriteFile(pass, []byte(smtptest.Password+"\n"), 0o600); err != nil {
 		t.Fatal(err)

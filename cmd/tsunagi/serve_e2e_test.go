@@ -429,7 +429,7 @@ func (a *ackLog) note(list *[]string, format string, args ...any) {
 func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) {
-		dir := t.TempDir()
+		dir := storetest.DataDir(t)
 		crashAndCheck(t, serveOpts{dataDir: dir}, store.Options{DataDir: dir})
 	})
 	t.Run("postgres", func(t *testing.T) {
