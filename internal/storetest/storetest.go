@@ -46,9 +46,9 @@ const memDir = "/dev/shm"
 // DataDir returns a fresh directory for a test's database files, removed
 // when the test ends: under /dev/shm when the machine has it, else
 // t.TempDir(). The store commits with synchronous=FULL, an fsync of the WAL
-// each commit — about 5 ms on the CI machine's disk, nothing in memory —
-// and tests commit thousands of times; what the fsync buys, a commit that
-// survives a crash of the machine, no test can observe. The same SQLite
+// each commit — 5 to 9 ms on the CI machine's disk, nothing in memory —;
+// what the fsync buys, a commit that survives a crash of the machine, no
+// test can observe. The same SQLite
 // code runs either way, and a killed process (the crash tests) loses
 // nothing the page cache holds on either file system.
 func DataDir(t testing.TB) string {
