@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"filippo.io/age"
+
+	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
 
 // TestBackupRestoreCommands: serve with a backup schedule makes a backup at
@@ -17,6 +19,7 @@ import (
 // then restores into it with the key; serve starts on the restored
 // directory and answers the same customers to the same API token.
 func TestBackupRestoreCommands(t *testing.T) {
+	t.Parallel()
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +59,7 @@ func TestBackupRestoreCommands(t *testing.T) {
 	}
 	s1.stop()
 
-	fresh := t.TempDir()
+	fresh := storetest.DataDir(t)
 	r := launch(t, "restore", "--data-dir", fresh, "--identity", idFile, archives[0])
 	if code, _ := r.wait(exitTimeout); code == 0 || !strings.Contains(r.stderr.String(), "secret.key does not exist") {
 		t.Fatalf("restore without the secret key: exit %d\n%s", code, r.stderr)

@@ -11,6 +11,7 @@ import (
 // lists the backup made at start and the scheduled job's last run; "back up
 // now" adds one; the page passes axe-core in both languages.
 func TestBrowserBackups(t *testing.T) {
+	t.Parallel()
 	defer timed(t, "TestBrowserBackups")()
 	id, err := age.GenerateX25519Identity()
 	if err != nil {

@@ -19,6 +19,7 @@ const (
 // setup link from the development mail sink, a password, and the demo
 // customer's hub on the start page — in a real browser.
 func TestBrowserFirstRun(t *testing.T) {
+	t.Parallel()
 	defer timed(t, "TestBrowserFirstRun")()
 	s := startDemo(t)
 	b := newBrowser(t, s)
@@ -41,6 +42,7 @@ func TestBrowserFirstRun(t *testing.T) {
 // a second admin watching the lock; a read-only user; both languages on every
 // main page; axe-core on every page; screenshots.
 func TestBrowserCustomerPanel(t *testing.T) {
+	t.Parallel()
 	defer timed(t, "TestBrowserCustomerPanel")()
 	s := startDemo(t)
 	tok := s.bootstrap()

@@ -10,6 +10,7 @@ import (
 // the dialog), sees on the review what stops with it, applies, and finds
 // the port ended; axe-core checks every page on the way.
 func TestBrowserPortRemoval(t *testing.T) {
+	t.Parallel()
 	defer timed(t, "TestBrowserPortRemoval")()
 	s := startDemo(t)
 	tok := s.bootstrap()

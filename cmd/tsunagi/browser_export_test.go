@@ -15,6 +15,7 @@ import (
 // through the upload form, and lands on the review; both languages, and
 // axe-core on every page opened.
 func TestBrowserExport(t *testing.T) {
+	t.Parallel()
 	defer timed(t, "TestBrowserExport")()
 	s := startDemo(t)
 	b := newBrowser(t, s)

@@ -11,6 +11,7 @@ import (
 // words, in Japanese and English; every page visited is checked with
 // axe-core (open and submit do).
 func TestBrowserNodeDrain(t *testing.T) {
+	t.Parallel()
 	defer timed(t, "TestBrowserNodeDrain")()
 	s := startDemo(t)
 	b := newBrowser(t, s)

@@ -17,6 +17,7 @@ import (
 // text, and Sample Logistics' does not. The security officer's approval
 // page is opened too; axe-core checks every page on the way.
 func TestBrowserNotices(t *testing.T) {
+	t.Parallel()
 	defer timed(t, "TestBrowserNotices")()
 	s := startDemo(t)
 	tok := s.bootstrap()

@@ -12,6 +12,7 @@ import (
 // page; every page of the console's menu is checked in both languages,
 // with axe-core, and photographed.
 func TestBrowserOperatorConsole(t *testing.T) {
+	t.Parallel()
 	defer timed(t, "TestBrowserOperatorConsole")()
 	s := startDemo(t)
 	b := newBrowser(t, s)

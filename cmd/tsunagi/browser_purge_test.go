@@ -13,6 +13,7 @@ import (
 // erasure needs days to pass: the purge itself is tested with a fake clock
 // in internal/lifecycle and internal/web.)
 func TestBrowserPurge(t *testing.T) {
+	t.Parallel()
 	defer timed(t, "TestBrowserPurge")()
 	s := startDemo(t)
 	b := newBrowser(t, s)

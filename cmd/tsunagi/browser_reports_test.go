@@ -22,6 +22,7 @@ import (
 // reply reach the reporter's mailbox, the reply threaded under the
 // acknowledgement. axe-core checks every page opened.
 func TestBrowserReports(t *testing.T) {
+	t.Parallel()
 	defer timed(t, "TestBrowserReports")()
 	s := startDemo(t)
 	s.createOperator()

@@ -14,6 +14,7 @@ import (
 // notice with the termination date, day 1 and the erasure deadline and the
 // link to the export, in Japanese and in English, with axe-core on both.
 func TestBrowserTermination(t *testing.T) {
+	t.Parallel()
 	defer timed(t, "TestBrowserTermination")()
 	s := startDemo(t)
 	tok := s.bootstrap()

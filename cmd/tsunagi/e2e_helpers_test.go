@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/apicontract"
+	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
 
 // tsunagiBin is the binary built by TestMain.
@@ -99,6 +100,14 @@ type proc struct {
 // ends.
 func launch(t testing.TB, args ...string) *proc {
 	t.Helper()
+	return launchEnv(t, nil, args...)
+}
+
+// launchEnv is launch with env (KEY=value) added to the process's
+// environment: a test passes what the process needs this way instead of
+// t.Setenv, which would keep the test from running in parallel.
+func launchEnv(t testing.TB, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(tsunagiBin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
@@ -110,6 +119,7 @@ func launch(t testing.TB, args ...string) *proc {
 			p.cmd.Env = append(p.cmd.Env, kv)
 		}
 	}
+	p.cmd.Env = append(p.cmd.Env, env...)
 	p.launched = time.Now()
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", strings.Join(args, " "), err)
@@ -206,6 +216,7 @@ type serveOpts struct {
 	// agentAllow is --agent-allow ("" = the default); args are added last.
 	agentAllow string
 	args       []string
+	env        []string // added to the process's environment (KEY=value)
 }
 
 var setupURLRE = regexp.MustCompile(`https://\S+/setup\?first=1&token=tsu_\S+`)
@@ -215,7 +226,7 @@ var setupURLRE = regexp.MustCompile(`https://\S+/setup\?first=1&token=tsu_\S+`)
 func startServe(t testing.TB, o serveOpts) *server {
 	t.Helper()
 	if o.dataDir == "" {
-		o.dataDir = t.TempDir()
+		o.dataDir = storetest.DataDir(t) // memory-backed where possible: see there
 	}
 	args := []string{"serve", "--data-dir", o.dataDir, "--listen", "127.0.0.1:0", "--mgmt-listen", "127.0.0.1:0", "--agent-listen", "127.0.0.1:0"}
 	if o.db != "" {
@@ -228,7 +239,7 @@ func startServe(t testing.TB, o serveOpts) *server {
 		args = append(args, "--agent-allow", o.agentAllow)
 	}
 	args = append(args, o.args...)
-	s := &server{proc: launch(t, args...), dataDir: o.dataDir}
+	s := &server{proc: launchEnv(t, o.env, args...), dataDir: o.dataDir}
 	deadline := time.Now().Add(startTimeout)
 	for {
 		if rec, ok := s.logged("tsunagi controller started"); ok {

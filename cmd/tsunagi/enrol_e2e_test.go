@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/storetest"
 )
 
 // The enrolment steps of docs/operations.md, as written, with the default
@@ -17,12 +19,13 @@ import (
 // in the certificate the node refuses the controller: it verifies whom it
 // talks to.
 func TestEnrolmentWithTheSelfSignedCertificate(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("the agent runs as root")
 	}
 	// 127.0.0.2 stands for the controller's address on the hub nodes'
 	// network: not among the names the certificate holds by default.
-	dir := t.TempDir()
+	dir := storetest.DataDir(t)
 	s := startServe(t, serveOpts{dataDir: dir, args: []string{"--agent-listen", "127.0.0.2:0"}})
 	tok := s.bootstrap()
 	auth := bearer(tok)

@@ -61,19 +61,20 @@ const (
 // at most twice, a second copy with the same Message-ID (the mail in
 // flight at the kill), none is lost, and the outbox shows every one sent.
 func TestNoticeMailSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.PostgresDSN(t) // skips with a message when unset
 	// 150 ms in DATA per message: the batch takes seconds, so the kill
 	// lands in its middle.
 	m := smtptest.Start(t, smtptest.Options{Delay: 150 * time.Millisecond})
-	t.Setenv("SSL_CERT_FILE", m.CertFile) // serve trusts the test server's certificate
-	dir := t.TempDir()
+	dir := storetest.DataDir(t)
 	pass := filepath.Join(t.TempDir(), "smtp-password")
 	if err := os.WriteFile(pass, []byte(smtptest.Password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	o := serveOpts{dataDir: dir, db: dsn, args: []string{"--smtp-host", "localhost", "--smtp-port", fmt.Sprint(m.Port),
 		"--smtp-username", smtptest.User, "--smtp-password-file", pass, "--smtp-from", "つなぎ 運用 <noreply@tsunagi.example>",
-		"--mail-lease", "10s", "--argon2-memory", "19", "--argon2-time", "1"}}
+		"--mail-lease", "10s", "--argon2-memory", "19", "--argon2-time", "1"},
+		env: []string{"SSL_CERT_FILE=" + m.CertFile}} // serve trusts the test server's certificate
 	s := startServe(t, o)
 	tok := s.bootstrap()
 

@@ -24,6 +24,7 @@ import (
 // structured log (which log shippers collect); and everything the controller
 // keeps in its data directory is the owner's alone.
 func TestSetupLinksStayOutOfTheLog(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, serveOpts{args: []string{"--demo"}})
 	if s.setupURL == "" {
 		t.Fatalf("no first-operator link on stdout:\n%s", s.stdout)
@@ -97,6 +98,7 @@ func TestSetupLinksStayOutOfTheLog(t *testing.T) {
 // TestAgentAllowListClosesBeforeTLS: a source outside --agent-allow is closed
 // before a byte of TLS; an allowed one gets the handshake.
 func TestAgentAllowListClosesBeforeTLS(t *testing.T) {
+	t.Parallel()
 	if l, err := net.Listen("tcp", "127.0.0.2:0"); err != nil {
 		t.Skipf("127.0.0.2 is not usable on this host (%v); the allow-list test needs a second loopback source", err)
 	} else {
@@ -141,6 +143,7 @@ func TestAgentAllowListClosesBeforeTLS(t *testing.T) {
 // controller with another key, or with none, refuses to start and says to
 // copy the key.
 func TestControllersShareTheSecretKey(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.PostgresDSN(t) // skips with a message when unset
 	a := startServe(t, serveOpts{db: dsn})
 	a.createOperator()

@@ -34,6 +34,7 @@ import (
 )
 
 func TestServeFreshStart(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, serveOpts{})
 	t.Logf("start-up on a fresh data directory: %v to the \"started\" log line (controller's own measure: %.0f ms)",
 		s.startup.Round(time.Millisecond), s.startupMS)
@@ -117,6 +118,7 @@ func checkHSTS(t *testing.T, what string, r resp) {
 }
 
 func TestTLSBelow12Refused(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, serveOpts{})
 	listeners := []struct{ name, addr, path string }{
 		{"customer", s.customer, "/healthz"},
@@ -173,6 +175,7 @@ func (c *countingConn) Read(b []byte) (int, error) {
 }
 
 func TestMgmtAllowListClosesBeforeTLS(t *testing.T) {
+	t.Parallel()
 	if l, err := net.Listen("tcp", "127.0.0.2:0"); err != nil {
 		t.Skipf("127.0.0.2 is not usable on this host (%v); the allow-list test needs a second loopback source", err)
 	} else {
@@ -273,6 +276,7 @@ func metricValue(text, name string) float64 {
 }
 
 func TestSecondServeRefused(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, serveOpts{})
 	second := launch(t, "serve", "--data-dir", s.dataDir, "--listen", "127.0.0.1:0", "--mgmt-listen", "127.0.0.1:0", "--agent-listen", "127.0.0.1:0")
 	code, ran := second.wait(exitTimeout)
@@ -306,6 +310,7 @@ func TestUnreachableDatabaseAtStart(t *testing.T) {
 }
 
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, serveOpts{})
 	tok := s.bootstrap()
 
@@ -422,8 +427,9 @@ func (a *ackLog) note(list *[]string, format string, args ...any) {
 }
 
 func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
+	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) {
-		dir := t.TempDir()
+		dir := storetest.DataDir(t)
 		crashAndCheck(t, serveOpts{dataDir: dir}, store.Options{DataDir: dir})
 	})
 	t.Run("postgres", func(t *testing.T) {

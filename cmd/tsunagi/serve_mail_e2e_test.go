@@ -19,6 +19,7 @@ var mailLinkRE = regexp.MustCompile(`https://\S+/setup\?token=(tsu_[a-z2-7]+)`)
 // and a link from a file works on the customer listener. Without SMTP and
 // without --mail-dir, serve says at start that mail is not delivered.
 func TestDemoMailsSetupLinks(t *testing.T) {
+	t.Parallel()
 	s := startServe(t, serveOpts{args: []string{"--demo"}})
 	dir := filepath.Join(s.dataDir, "mail")
 	var files []string

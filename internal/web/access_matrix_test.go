@@ -458,6 +458,7 @@ func (c *client) at(base string) *client {
 // its account's other tokens (the route's action no longer session-only) —
 // and the matrix, expecting the real routes and table, must report each.
 func TestAccessMatrixCatchesMistakes(t *testing.T) {
+	t.Parallel()
 	w := newMatrixWorld(t, storetest.SQLite(t))
 	s := w.e.srv
 	real := map[string]route{}

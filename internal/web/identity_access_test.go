@@ -16,6 +16,7 @@ import (
 )
 
 func TestSourceAllowList(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		// The test's own connections come from 127.0.0.1, which is the
 		// trusted proxy here: X-Forwarded-For then names the client.
@@ -101,6 +102,7 @@ func TestXFFIgnoredWithoutTrustedProxy(t *testing.T) {
 }
 
 func TestSessionsAndTokens(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		cust, _ := flowCustomer(e, "Sessions K.K.", "se")
@@ -166,6 +168,7 @@ func must(t *testing.T, v any) []byte {
 }
 
 func TestOperatorMailAndBreakGlass(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		cust, ops := flowCustomer(e, "Glass K.K.", "gl")
@@ -244,6 +247,7 @@ func TestOperatorMailAndBreakGlass(t *testing.T) {
 // TestBadInput: injection attempts and malformed input in every identity
 // field get a clear 4xx, change nothing, and are audited.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		cust, ops := flowCustomer(e, "Bad Input K.K.", "bi")

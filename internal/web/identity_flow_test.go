@@ -45,6 +45,7 @@ func (e *idEnv) auditHas(action, result string) bool {
 }
 
 func TestAccountLifecycle(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		_, ops := flowCustomer(e, "Lifecycle K.K.", "lc")
@@ -144,6 +145,7 @@ func cookieOf(t *testing.T, c *client) string {
 }
 
 func TestLoginThrottling(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{IPMaxFailures: 25})
 		cust, ops := flowCustomer(e, "Throttle K.K.", "th")
@@ -210,6 +212,7 @@ func errCode(t *testing.T, r resp) string {
 }
 
 func TestPasswordChangeAndReset(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{CustomerURL: "https://panel.example.jp"})
 		cust, _ := flowCustomer(e, "Password K.K.", "pw")

@@ -28,6 +28,7 @@ func noLink(t *testing.T, what string, r resp) {
 }
 
 func TestOperatorCannotPlantCustomerAccount(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		cu, err := e.cat.CreateCustomer(e.seed, identityCustomerInput("Planted K.K."))

@@ -41,6 +41,7 @@ func roleOf(t *testing.T, r resp) identity.Role {
 }
 
 func TestTOTP(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		cust, ops := flowCustomer(e, "TOTP K.K.", "tp")
@@ -146,6 +147,7 @@ func (e *idEnv) deviceClient(cert tls.Certificate) *client {
 }
 
 func TestDeviceCertificates(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		cust, ops := flowCustomer(e, "Device K.K.", "dv")
@@ -184,6 +186,7 @@ func TestDeviceCertificates(t *testing.T) {
 // gets the code mfa_pending, telling it to give the factor or enrol the
 // first one; what it may do (give the factor, enrol the first) still works.
 func TestPendingSessionToldWhatItOwes(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		cust, ops := flowCustomer(e, "Owes K.K.", "ow")

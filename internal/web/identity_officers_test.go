@@ -43,6 +43,7 @@ func staffInvitation(login string, role identity.Role) map[string]any {
 }
 
 func TestOfficerSeparationOfDuties(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{LockAfter: 3, IPMaxFailures: 1000})
 		e.account("", "sd-op", identity.RoleOperator, flowPW)

@@ -15,6 +15,7 @@ import (
 // member, and an officer the requester invited may not decide the
 // requester's recovery (identity/recovery.go).
 func TestOperatorCannotApproveOwnRecovery(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		cu, err := e.cat.CreateCustomer(e.seed, identityCustomerInput("Puppet K.K."))
@@ -71,6 +72,7 @@ func TestOperatorCannotApproveOwnRecovery(t *testing.T) {
 // first activation: once one operations administrator is active, another
 // that staff invited is void when its link is used.
 func TestStaffInvitationVoidOnceCustomerIsLive(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		cu, err := e.cat.CreateCustomer(e.seed, identityCustomerInput("Fresh K.K."))

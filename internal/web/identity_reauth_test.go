@@ -49,6 +49,7 @@ func (e *idEnv) ageAuth(loginID string) {
 // password: credential changes are session-only, whatever the token's role,
 // while reading one's own things stays open to tokens.
 func TestTokensChangeNoCredentials(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		_, ops := flowCustomer(e, "Token Bound K.K.", "tb")
@@ -103,6 +104,7 @@ func TestTokensChangeNoCredentials(t *testing.T) {
 // factor, a device or a token, and changing the password need a
 // password-and-factor proof within the last 5 minutes.
 func TestCredentialChangesNeedReauth(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		cust, ops := flowCustomer(e, "Reauth K.K.", "ra")
@@ -166,6 +168,7 @@ func TestCredentialChangesNeedReauth(t *testing.T) {
 // An account whose factor is a security key re-authenticates with the
 // password and the key.
 func TestReauthWithSecurityKey(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		cust, _ := flowCustomer(e, "Reauth Key K.K.", "rk")
@@ -191,6 +194,7 @@ func TestReauthWithSecurityKey(t *testing.T) {
 // nothing changes on a refusal, and a change is audited with the policy
 // before and after and mailed to every active operations administrator.
 func TestSecurityPolicyNeedsEveryField(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		cust, ops := flowCustomer(e, "Policy K.K.", "pl")
@@ -279,6 +283,7 @@ func mustJSON(t *testing.T, v any) []byte {
 // mfa_required) until the account enrols, and tokens are made only by a
 // session that gave the second factor.
 func TestMFAPolicyBindsTokens(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		cust, ops := flowCustomer(e, "Token MFA K.K.", "tm")
@@ -323,6 +328,7 @@ func TestMFAPolicyBindsTokens(t *testing.T) {
 // token works only if the session that created it was on a registered
 // device that is still registered.
 func TestDevicePolicyBindsTokens(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		_, ops := flowCustomer(e, "Token Device K.K.", "td")
@@ -356,6 +362,7 @@ func TestDevicePolicyBindsTokens(t *testing.T) {
 // out from the same (NAT) address. Each listener counts apart, and a
 // throttled login says when to retry.
 func TestLoginThrottlePerListener(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{LockAfter: 3, IPMaxFailures: 5})
 		e.account("", "tl-operator", identity.RoleOperator, flowPW)
@@ -396,6 +403,7 @@ func checkRetryAfter(t *testing.T, r resp, most time.Duration) {
 // password, re-proving it when the login is older than ReauthTTL; a pending
 // session whose account has a factor gives that factor instead.
 func TestPendingSessionEnrolsFirstFactor(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		cust, ops := flowCustomer(e, "Pending K.K.", "pe")
@@ -433,6 +441,7 @@ func TestPendingSessionEnrolsFirstFactor(t *testing.T) {
 // every session of the account, the enrolling one and a pending one that
 // enrols its first factor included; a proof with the new factor restores it.
 func TestEnrolmentNeedsProofOfNewFactor(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		cust, _ := flowCustomer(e, "Enrol Proof K.K.", "ep")
@@ -494,6 +503,7 @@ func TestEnrolmentNeedsProofOfNewFactor(t *testing.T) {
 // ID like failed logins, and while it is locked even the right password is
 // answered 429.
 func TestReauthThrottled(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{LockAfter: 3, IPMaxFailures: 50})
 		cust, _ := flowCustomer(e, "Reauth Lock K.K.", "rl")

@@ -123,6 +123,7 @@ func (a *softAuthenticator) get(optsJSON []byte, userID []byte) []byte {
 }
 
 func TestWebAuthn(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		cust, _ := flowCustomer(e, "FIDO K.K.", "fd")

@@ -20,6 +20,7 @@ import (
 // TestAuditLimitIsAList: the audit log pages like every list, limit 1–500;
 // more is refused with 400 (it took up to 1000), on both listeners.
 func TestAuditLimitIsAList(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := startIDEnv(t, db, identity.Config{})
 		_, ops := flowCustomer(e, "Audit Limit K.K.", "al")
@@ -45,6 +46,7 @@ func TestAuditLimitIsAList(t *testing.T) {
 // TestTokenTimesAreUTC: a new token's created_at and expires_at are both
 // RFC 3339 UTC, in POST /tokens as in GET /tokens (created_at was JST).
 func TestTokenTimesAreUTC(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	_, ops := flowCustomer(e, "Token Time K.K.", "tt")
 	exp := time.Now().Add(48 * time.Hour).Truncate(time.Second)
@@ -69,6 +71,7 @@ func TestTokenTimesAreUTC(t *testing.T) {
 // offers exactly the roles the endpoint takes (one shared schema offered
 // customer roles for staff and staff roles for customers).
 func TestInviteRolesPerEndpoint(t *testing.T) {
+	t.Parallel()
 	c, err := apicontract.Load(openapiOperator)
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,7 @@ import (
 // Client load runs throughout, so that the cut also lands in the middle of
 // queries. Waits are bounded polls, generous for a loaded machine.
 func TestDatabaseOutageAndRecovery(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.PostgresDSN(t)
 	u, err := url.Parse(dsn)
 	if err != nil {

@@ -45,6 +45,7 @@ func (c *pageClient) expectPage(code int, path string, want ...string) htmlPage 
 // customer's account is 404; an admin, who holds no accounts permission,
 // gets 403 and no control.
 func TestAccountPages(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{LockAfter: 3, IPMaxFailures: 1000})
 	cust, _ := flowCustomer(e, "Account Pages K.K.", "ap")
 	admin := e.account(cust, "ap-admin", identity.RoleAdmin, flowPW)
@@ -201,6 +202,7 @@ func TestAccountPages(t *testing.T) {
 // (an invalid prefix, a device requirement without a device), saving, and
 // devices registered and revoked; another customer's device is 404.
 func TestSecurityPages(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	cust, _ := flowCustomer(e, "Security Pages K.K.", "sp")
 	c := e.pageClient(e.customer)
@@ -291,6 +293,7 @@ func TestSecurityPages(t *testing.T) {
 // with the operator staff's access shown as such with its reason, and no
 // other customer's entries.
 func TestAuditPage(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	cust, ops := flowCustomer(e, "Audit Pages K.K.", "au")
 	flowCustomer(e, "Other Audit K.K.", "oa")

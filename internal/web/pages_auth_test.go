@@ -39,6 +39,7 @@ func (c *pageClient) english() {
 // viewer is sent on; sign-out ends the session. On both listeners, each
 // refusing the other side's accounts.
 func TestSignInPage(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	flowCustomer(e, "Sign In K.K.", "si")
 	e.account("", "si-op", identity.RoleOperator, flowPW)
@@ -88,6 +89,7 @@ func TestSignInPage(t *testing.T) {
 // TestSignInThrottled: the lockout's message is the sign-in page's, with
 // the lockout's status.
 func TestSignInThrottled(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{LockAfter: 2})
 	flowCustomer(e, "Throttle K.K.", "th")
 	c := e.pageClient(e.customer)
@@ -105,6 +107,7 @@ var totpSecretRE = regexp.MustCompile(`id="totp-secret" class="secret">([A-Z2-7]
 // pending session is sent to the step from any page; a wrong code is shown
 // by the field; the right one completes the session and goes on to next.
 func TestSecondFactorPage(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	cust, _ := flowCustomer(e, "Factor K.K.", "mf")
 	e.account(cust, "mf-admin", identity.RoleAdmin, flowPW)
@@ -161,6 +164,7 @@ func TestSecondFactorPage(t *testing.T) {
 // admins and the account has none, the sign-in step offers the enrolment,
 // which completes the session and returns to where the viewer was going.
 func TestFirstFactorAtSignIn(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	cust, ops := flowCustomer(e, "Policy K.K.", "pf")
 	e.account(cust, "pf-admin", identity.RoleAdmin, flowPW)
@@ -187,6 +191,7 @@ var setupTokenRE = regexp.MustCompile(`token=(tsu_[a-z2-7]+)`)
 // field and changes nothing; the reset request answers the same for an
 // unknown login ID.
 func TestSetupAndResetPages(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	_, ops := flowCustomer(e, "Setup K.K.", "sp")
 	ops.expect(http.StatusCreated, "POST", "/api/v1/accounts", map[string]string{"login_id": "sp-new", "display_name": "New Person",
@@ -228,6 +233,7 @@ func TestSetupAndResetPages(t *testing.T) {
 // which the pages then use; a token may set it; anything but ja or en is
 // refused on the field.
 func TestLanguageAPI(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	_, ops := flowCustomer(e, "Lang K.K.", "lg")
 	ops.expect(http.StatusNoContent, "PUT", "/api/v1/me/language", map[string]string{"language": "en"})
@@ -258,6 +264,7 @@ func TestLanguageAPI(t *testing.T) {
 // operator's form on the management listener (login ID, name, e-mail),
 // in the language the browser asked for, which the account keeps.
 func TestFirstOperatorSetupPage(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	// The token of the link (serve prints it as /setup?first=1&token=…).
 	tok, err := e.idn.FirstOperatorLink(e.seed)
@@ -283,6 +290,7 @@ func TestFirstOperatorSetupPage(t *testing.T) {
 // TestRegisteredDeviceShown: a sign-in from a registered client certificate
 // says so on the profile; one without it says nothing of a device.
 func TestRegisteredDeviceShown(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	_, ops := flowCustomer(e, "Device Page K.K.", "dp")
 	cert, certPEM := deviceCert(t, "dp-laptop")

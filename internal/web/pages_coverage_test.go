@@ -24,6 +24,7 @@ var apiOnly = map[string]string{
 // with the pages' Covers lists: an operation neither covered nor named
 // API-only fails, and so does a Covers entry naming no operation.
 func TestEveryOperationHasAPage(t *testing.T) {
+	t.Parallel()
 	s := New(Config{}, Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	for _, side := range []struct {
 		name  string

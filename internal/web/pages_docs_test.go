@@ -38,6 +38,7 @@ func TestRenderDocIsSafe(t *testing.T) {
 // TestDocPages: every signed-in customer, whatever its role, reads the
 // documents in either language; an unknown name, or a path, is 404.
 func TestDocPages(t *testing.T) {
+	t.Parallel()
 	list := docs.List()
 	if len(list) == 0 {
 		t.Fatal("no documents embedded")

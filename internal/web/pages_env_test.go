@@ -158,6 +158,7 @@ func checkHTML(t testing.TB, path string, p htmlPage) {
 // error page is HTML in the viewer's language, the assets are served with
 // the strict CSP, and the language switch only returns to local paths.
 func TestPanelFrame(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	c := e.pageClient(e.customer)
 	if p := c.get("/assets/panel.css"); p.code != 200 || !strings.Contains(p.body, "--accent") {

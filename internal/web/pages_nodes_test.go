@@ -16,6 +16,7 @@ import (
 // confirmed, a refused preview, another customer's port (404), a security
 // officer (403), and a retire of an empty node.
 func TestNodePages(t *testing.T) {
+	t.Parallel()
 	o := startOpcEnv(t)
 	for _, p := range []catalog.PhysicalPort{{Name: "eth1", SpeedMbps: 10_000, Kind: "onprem"}, {Name: "eth2", SpeedMbps: 10_000, Kind: "onprem"}} {
 		_, err := o.cat.AddPhysicalPort(o.seed, "tyo-1", p)

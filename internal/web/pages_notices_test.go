@@ -25,6 +25,7 @@ import (
 // a refused form shows its error and changes nothing; an admin, without
 // notices.settings, gets 403. The notification log on both sides.
 func TestNoticePages(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	a, _ := flowCustomer(e, "Notice Pages K.K.", "np")
 	b, _ := flowCustomer(e, "Other Notices K.K.", "no")

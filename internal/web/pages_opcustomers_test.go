@@ -102,6 +102,7 @@ func opcPost(t *testing.T, c *pageClient, path string, form url.Values, code int
 // sets an option and cancels the contract; each form's refusal shows next to
 // its field and changes nothing.
 func TestOpcCustomerFlow(t *testing.T) {
+	t.Parallel()
 	o := startOpcEnv(t)
 	op := o.op
 
@@ -205,6 +206,7 @@ func TestOpcCustomerFlow(t *testing.T) {
 // TestOpcOtherCustomer: a customer's contract or port named under another
 // customer's path is 404, as in the API, and so is an unknown customer.
 func TestOpcOtherCustomer(t *testing.T) {
+	t.Parallel()
 	o := startOpcEnv(t)
 	a, _, _ := o.hubWithTwoPorts("A K.K.")
 	_, bPort, _ := o.hubWithTwoPorts("B K.K.")
@@ -224,6 +226,7 @@ func TestOpcOtherCustomer(t *testing.T) {
 // TestOpcPermissions: each page answers 403 to a role without its action,
 // and the menu offers only what the role may open.
 func TestOpcPermissions(t *testing.T) {
+	t.Parallel()
 	o := startOpcEnv(t)
 	cu, _, _ := o.hubWithTwoPorts("Perm K.K.")
 	for _, path := range []string{"/officers", "/recoveries", "/audit", "/audit/verify"} {
@@ -249,6 +252,7 @@ func TestOpcPermissions(t *testing.T) {
 
 // TestOpcLanguages renders every page of the part in Japanese and English.
 func TestOpcLanguages(t *testing.T) {
+	t.Parallel()
 	o := startOpcEnv(t)
 	cu, _, aws := o.hubWithTwoPorts("Lang K.K.")
 	ks, _, _ := o.cat.ListContracts(o.seed, tenanttest.Operator(cu.ID), opcAll)
@@ -278,6 +282,7 @@ func TestOpcLanguages(t *testing.T) {
 // break-glass grant opened with a reason, its configuration read, and
 // closed.
 func TestOpcAccess(t *testing.T) {
+	t.Parallel()
 	o := startOpcEnv(t)
 	cu, _, _ := o.hubWithTwoPorts("Access K.K.")
 	base := "/customers/" + string(cu.ID)
@@ -347,6 +352,7 @@ func TestOpcAccess(t *testing.T) {
 // TestOpcStaff: inviting, refusing and deleting staff from the pages, with
 // the separation of duties shown as a refusal.
 func TestOpcStaff(t *testing.T) {
+	t.Parallel()
 	o := startOpcEnv(t)
 	opcPost(t, o.op, "/staff", url.Values{"form": {"invite"}, "login_id": {"opc-op2"}, "display_name": {"Op Two"},
 		"email": {"bad"}, "role": {"operator"}, "language": {"ja"}}, http.StatusBadRequest, `id="invite-email-error"`)
@@ -400,6 +406,7 @@ func TestOpcStaff(t *testing.T) {
 // TestOpcAudit: the audit log's filters and paging, a refused filter, and
 // the chain's verdict as a page and as an htmx fragment.
 func TestOpcAudit(t *testing.T) {
+	t.Parallel()
 	o := startOpcEnv(t)
 	cu, _, _ := o.hubWithTwoPorts("Audit K.K.")
 	opcGet(t, o.so, "/audit", http.StatusOK, `id="opc-audit-list"`, "customer.create")
@@ -428,6 +435,7 @@ func TestOpcAudit(t *testing.T) {
 // TestBreakGlassListAPI: GET /api/v1/break-glass lists the caller's own open
 // grants, and a closed one is gone.
 func TestBreakGlassListAPI(t *testing.T) {
+	t.Parallel()
 	o := startOpcEnv(t)
 	cu, _, _ := o.hubWithTwoPorts("List K.K.")
 	o.account("", "opc-op3", identity.RoleOperator, opcPW)

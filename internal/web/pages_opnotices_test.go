@@ -52,6 +52,7 @@ func opnCreated(t *testing.T, c *pageClient, form url.Values) string {
 // preview is refused with the new list; then publish, an update, the
 // cancellation, each visible in the history.
 func TestOpNoticePages(t *testing.T) {
+	t.Parallel()
 	o := startOpcEnv(t)
 	a, _, _ := o.hubWithTwoPorts("Alpha K.K.")
 	for _, lang := range []string{"ja", "en"} {
@@ -139,6 +140,7 @@ func TestOpNoticePages(t *testing.T) {
 // affected, its status updates in the viewer's language, and the automatic
 // drafts first in the list.
 func TestOpNoticeIncident(t *testing.T) {
+	t.Parallel()
 	o := startOpcEnv(t)
 	a, _, _ := o.hubWithTwoPorts("Alpha K.K.")
 	f := url.Values{"form": {"notice"}, "kind": {"incident"}, "category": {"security"}, "severity": {"major"},
@@ -184,6 +186,7 @@ func TestOpNoticeIncident(t *testing.T) {
 // statement the form is refused and nothing changes; once marked the page
 // shows the statement, offers the mark no more, and the officer lists it.
 func TestOpNoticeMarkedSecurity(t *testing.T) {
+	t.Parallel()
 	o := startOpcEnv(t)
 	a, _, _ := o.hubWithTwoPorts("Alpha K.K.")
 	f := url.Values{"form": {"notice"}, "kind": {"incident"}, "category": {"outage"}, "severity": {"major"},
@@ -217,6 +220,7 @@ func TestOpNoticeMarkedSecurity(t *testing.T) {
 // with its start and the period; a short reason is refused; once approved
 // the operator publishes.
 func TestOpNoticeApproval(t *testing.T) {
+	t.Parallel()
 	o := startOpcEnv(t)
 	a, _, _ := o.hubWithTwoPorts("Alpha K.K.")
 	f := opnDraftForm(string(a.ID))
@@ -249,6 +253,7 @@ func TestOpNoticeApproval(t *testing.T) {
 // operator may not approve, and a customer's account is no one on the
 // console.
 func TestOpNoticePermissions(t *testing.T) {
+	t.Parallel()
 	o := startOpcEnv(t)
 	a, _, _ := o.hubWithTwoPorts("Alpha K.K.")
 	id := opnCreated(t, o.op, opnDraftForm(string(a.ID)))

@@ -19,6 +19,7 @@ import (
 // then its pages and API in both languages, the refused and the accepted
 // rotation, the roles without permission and another customer's erasure.
 func TestPurgePages(t *testing.T) {
+	t.Parallel()
 	o := startOpcEnv(t)
 	ctx := o.seed
 	cu, err := o.cat.CreateCustomer(ctx, catalog.CustomerInput{Name: "消去 株式会社"})

@@ -17,6 +17,7 @@ import (
 // audit pages and the API show its entries' personal fields as erased, in
 // Japanese and English, and the chain still verifies.
 func TestAuditPagesShowErasedFields(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	cust, ops := flowCustomer(e, "Erasure K.K.", "er")
 	ops.expect(http.StatusCreated, "POST", "/api/v1/accounts", map[string]any{"login_id": "er-new", "display_name": "New",

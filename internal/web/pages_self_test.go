@@ -14,6 +14,7 @@ import (
 // TestMePagesRender: every page of one's own account renders in Japanese
 // and in English, on both listeners, with the sub-navigation.
 func TestMePagesRender(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	flowCustomer(e, "Me K.K.", "mr")
 	e.account("", "mr-op", identity.RoleOperator, flowPW)
@@ -40,6 +41,7 @@ func TestMePagesRender(t *testing.T) {
 // the viewer through the re-authentication step back to the form; the
 // change then works and ends the other sessions.
 func TestPasswordChangePage(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	flowCustomer(e, "Password K.K.", "pw")
 	c := e.pageClient(e.customer)
@@ -81,6 +83,7 @@ var revokeTokenRE = regexp.MustCompile(`action="/me/tokens/([^/"]+)/revoke"`)
 // and revoked; a refused name is shown by the field; another account's
 // token is not found; a stale confirmation goes through reauth.
 func TestTokenPages(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	flowCustomer(e, "Token K.K.", "tk")
 	_, foreign := flowCustomer(e, "Other K.K.", "tx")
@@ -145,6 +148,7 @@ var revokeSessionRE = regexp.MustCompile(`action="/me/sessions/([^/"]+)/revoke"`
 // revoked one ends; another account's is not found; revoking the current
 // one signs the viewer out.
 func TestSessionPages(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	flowCustomer(e, "Session K.K.", "ss")
 	_, foreign := flowCustomer(e, "Other Session K.K.", "sx")
@@ -200,6 +204,7 @@ func TestSessionPages(t *testing.T) {
 // (where the pending session may not delete keys), listed, and deleted;
 // another customer's key is not found.
 func TestSecurityKeyPages(t *testing.T) {
+	t.Parallel()
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	cust, _ := flowCustomer(e, "Key K.K.", "ky")
 	acc := e.account(cust, "ky-admin", identity.RoleAdmin, flowPW)

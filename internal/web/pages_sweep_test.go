@@ -524,6 +524,7 @@ func pagesWithinAPI(report func(string, ...any), pages []pageRoute, routes []rou
 // permission than the API operation it covers, and a form target outside
 // the cross-origin protection.
 func TestPanelSweepCatchesLeaks(t *testing.T) {
+	t.Parallel()
 	p := newPageSweep(t)
 	s, db := p.w.e.srv, p.w.e.db
 	text := func(w http.ResponseWriter, s string) {

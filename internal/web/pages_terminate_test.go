@@ -21,6 +21,7 @@ import (
 // page shows when, and the customer's session, token and password answer
 // 401.
 func TestTerminationNotices(t *testing.T) {
+	t.Parallel()
 	o := startOpcEnv(t)
 	e := o.idEnv
 	cu, err := e.cat.CreateCustomer(e.seed, catalog.CustomerInput{Name: "Leaving K.K."})

@@ -500,6 +500,7 @@ func dedupe(s []string) []string {
 // customer's object, one whose status reveals that the object exists, one
 // collection listing every customer's accounts — must each be reported.
 func TestSweepCatchesLeaks(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	w := newSweepWorld(t, db)
 	s := w.e.srv
