@@ -154,7 +154,7 @@ func (s *Server) mountPages(m *http.ServeMux, pages []pageRoute, side identity.S
 			// only for what it covers.
 			continue
 		}
-		m.HandleFunc(pg.Method+" "+pg.Path, func(w http.ResponseWriter, r *http.Request) {
+		m.HandleFunc(pg.Method+" "+pg.Path, s.guarded(pg.Method+" "+pg.Path, func(w http.ResponseWriter, r *http.Request) {
 			// Every answer of a page is under the panel's CSP, a redirect
 			// (whose body is HTML too) included.
 			w.Header().Set("Content-Security-Policy", pageCSP)
@@ -169,7 +169,7 @@ func (s *Server) mountPages(m *http.ServeMux, pages []pageRoute, side identity.S
 			if err := pg.Handle(w, r); err != nil {
 				s.pageError(w, r, err)
 			}
-		})
+		}))
 	}
 }
 
