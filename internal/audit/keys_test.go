@@ -42,6 +42,8 @@ var plainDetailKeys = []string{
 	"approval_dropped", "category", "customers", "customers_added", "recipients", "source",
 	// report.file, report.attachment.read (customer reports)
 	"content_type", "number",
+	// network.apply (the review's revision), notice.sent (the notice's step)
+	"revision", "step",
 }
 
 // TestEveryDetailKeyIsClassified reads every non-test Go file and collects

@@ -41,9 +41,9 @@ var notChanges = map[string]string{
 	// Previews compute what a move would do and change nothing; the move
 	// itself is audited.
 	"POST /api/v1/customers/{customer}/hubs/{hub}/move/preview":   "a preview changes nothing",
-	"POST /api/v1/customers/{customer}/ports/{code}/move/preview":  "a preview changes nothing",
-	"POST /customers/{customer}/ports/{code}/move/preview":         "a preview changes nothing",
-	"POST /customers/{customer}/ports/{code}/hub-move/preview":     "a preview changes nothing",
+	"POST /api/v1/customers/{customer}/ports/{code}/move/preview": "a preview changes nothing",
+	"POST /customers/{customer}/ports/{code}/move/preview":        "a preview changes nothing",
+	"POST /customers/{customer}/ports/{code}/hub-move/preview":    "a preview changes nothing",
 }
 
 // guarded wraps the handler of route ("METHOD /pattern") in the audit guard.
