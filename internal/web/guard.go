@@ -14,7 +14,8 @@ import (
 // carries an audit tally (audit.WithTally) that counts the events recorded
 // under its context. A handler that answered such a request with a success
 // (status below 400) and recorded nothing has changed something the audit
-// log does not know of: the router then records request.unrecorded itself
+// log does not know of (unless it said there was nothing to change:
+// audit.Unchanged): the router then records request.unrecorded itself
 // (who, which route, the status), so that production never loses the fact,
 // logs the defect at error level, and calls Deps.OnUnrecorded, which the
 // tests set to fail. The guard counts events, not their meaning: which
@@ -38,6 +39,15 @@ var notChanges = map[string]string{
 	// it is decided (nodeHolds, network), and the node's enrolment,
 	// revocation and decommissioning are audited.
 	"POST /agent/v1/status": "a node's report of what it observes",
+	// The first step of a ceremony keeps a challenge, or a TOTP secret not
+	// yet confirmed, that grants nothing by itself; the step that
+	// completes it is audited (mfa.totp.enrol, mfa.webauthn.register,
+	// mfa.verify, session.reauth), and so is every failed attempt.
+	"POST /api/v1/me/totp":                       "a ceremony's first step",
+	"POST /api/v1/me/webauthn/register/begin":    "a ceremony's first step",
+	"POST /api/v1/session/webauthn/begin":        "a ceremony's first step",
+	"POST /api/v1/session/reauth/webauthn/begin": "a ceremony's first step",
+	"POST /me/totp":                              "a ceremony's first step",
 	// Previews compute what a move would do and change nothing; the move
 	// itself is audited.
 	"POST /api/v1/customers/{customer}/hubs/{hub}/move/preview":   "a preview changes nothing",
@@ -67,13 +77,21 @@ func (s *Server) guarded(route string, h http.HandlerFunc) http.HandlerFunc {
 		if code == 0 {
 			code = http.StatusOK // net/http's answer to a handler that wrote nothing
 		}
-		if s.onServed != nil {
+		if s.onServed != nil && !st.failed {
 			s.onServed(route, code)
 		}
-		if code >= 400 || tally.Load() > 0 {
+		if code >= 400 || st.failed || tally.Load() > 0 {
 			return
 		}
 		s.recordUnrecorded(ctx, st, route, code)
+	}
+}
+
+// refused marks r as answered with an error: writeError and pageError
+// call it, so that the guard never takes a refusal for a success.
+func refused(r *http.Request) {
+	if st, ok := r.Context().Value(keyState).(*reqState); ok {
+		st.failed = true
 	}
 }
 

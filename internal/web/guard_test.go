@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,19 +23,24 @@ func failUnrecorded(t testing.TB) func(string) {
 }
 
 // served counts, over the whole test binary, the guarded routes some test
-// called with success: the page routes no test posts successfully are
-// listed when TSUNAGI_UNSERVED_REPORT names a file (TestMain).
+// called with success, with the tests that did: the routes no test calls
+// successfully are listed when TSUNAGI_UNSERVED_REPORT names a file
+// (TestMain), and the tests that cover each route beside it.
 var served = struct {
 	sync.Mutex
-	ok map[string]int
-}{ok: map[string]int{}}
+	by map[string]map[string]bool // route → test names
+}{by: map[string]map[string]bool{}}
 
-func countServed(route string, code int) {
+func countServed(test, route string, code int) {
 	if code >= 400 {
 		return
 	}
+	test, _, _ = strings.Cut(test, "/")
 	served.Lock()
-	served.ok[route]++
+	if served.by[route] == nil {
+		served.by[route] = map[string]bool{}
+	}
+	served.by[route][test] = true
 	served.Unlock()
 }
 
@@ -49,8 +55,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// unservedReport lists every guarded route of both listeners that no test
-// of this run answered with success.
+// unservedReport lists every guarded route of both listeners with the tests
+// of this run that answered it with success (none: no test did).
 func unservedReport() string {
 	s := New(Config{}, Deps{})
 	var b strings.Builder
@@ -73,10 +79,10 @@ func unservedReport() string {
 		slices.Sort(all)
 		for _, r := range slices.Compact(all) {
 			method, _, _ := strings.Cut(r, " ")
-			if _, skip := notChanges[r]; skip || method == http.MethodGet || method == http.MethodHead || served.ok[r] > 0 {
+			if _, skip := notChanges[r]; skip || method == http.MethodGet || method == http.MethodHead {
 				continue
 			}
-			fmt.Fprintf(&b, "%s\t%s\n", side.name, r)
+			fmt.Fprintf(&b, "%s\t%s\t%s\n", side.name, r, strings.Join(slices.Sorted(maps.Keys(served.by[r])), " "))
 		}
 	}
 	return b.String()

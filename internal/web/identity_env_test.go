@@ -98,7 +98,7 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 			Purger: e.purger, Keys: keys, Notices: notice.New(db, e.audit, notice.Config{}),
 			Reports:      notice.NewReports(db, e.audit, notice.Config{CustomerLink: func(p string) string { return e.idn.Link(identity.CustomerSide, p) }}),
 			OnUnrecorded: failUnrecorded(t)})
-	e.srv.onServed = countServed
+	e.srv.onServed = func(route string, code int) { countServed(t.Name(), route, code) }
 	ls, err := e.srv.Listen()
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,10 @@ const (
 type reqState struct {
 	principal *identity.Principal // set by authenticate
 	w         *statusWriter       // the answer's writer, whose code the audit guard reads
+	// failed is set when the request was answered with an error (refused):
+	// a page's refusal may be a redirect to the sign-in, whose status
+	// alone would look like a success.
+	failed bool
 }
 
 func requestID(r *http.Request) string {
