@@ -1,0 +1,278 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/storetest"
+)
+
+// TestEveryChangeIsAudited walks both listeners' route tables and makes, for
+// every route of a state-changing method, one successful call through the
+// real server with the audit guard on (a success with nothing recorded
+// fails the test through Deps.OnUnrecorded), then requires an audit entry
+// with the request's ID (X-Request-Id) that is the handler's own record,
+// not the guard's fallback. A route with neither a request below nor an
+// exemption fails the test: a new route is audited before it is merged.
+func TestEveryChangeIsAudited(t *testing.T) {
+	t.Parallel()
+	w := newWalkWorld(t)
+	done := map[string]bool{}
+	for _, st := range walkSteps {
+		key := walkKey(st.side, st.route)
+		if _, ok := walkExempt[key]; ok {
+			t.Errorf("%s: has both a request and an exemption", key)
+		}
+		c := st.who(w)
+		path := w.fill(st.path)
+		var body any
+		if st.body != nil {
+			body = st.body(w)
+		}
+		method, _, _ := strings.Cut(st.route, " ")
+		r := c.expect(st.want, method, path, body)
+		rid := r.hdr.Get("X-Request-Id")
+		var own []string
+		for _, en := range entriesOf(t, w.e, rid) {
+			if en.Action != unrecordedAction {
+				own = append(own, en.Action)
+			}
+		}
+		if len(own) == 0 {
+			t.Errorf("%s (%s): no audit entry of request %s", key, path, rid)
+		}
+		if st.then != nil {
+			st.then(w, r)
+		}
+		done[key] = true
+	}
+	for _, side := range []struct {
+		side   identity.Side
+		routes []route
+		pages  []pageRoute
+	}{{identity.CustomerSide, w.e.srv.customerRoutes(), nil}, {identity.OperatorSide, w.e.srv.mgmtRoutes(), nil}} {
+		for _, rt := range side.routes {
+			key := walkKey(side.side, rt.Method+" "+rt.Path)
+			if rt.Method == http.MethodGet || rt.Method == http.MethodHead || done[key] {
+				continue
+			}
+			if _, ok := notChanges[rt.Method+" "+rt.Path]; ok {
+				continue
+			}
+			ex, ok := walkExempt[key]
+			if !ok {
+				t.Errorf("add a request for %s to walkSteps (guard_walk_test.go), or an exemption with the test that covers its audit", key)
+				continue
+			}
+			if ex.reason == "" || !strings.HasPrefix(ex.test, "Test") {
+				t.Errorf("%s: an exemption needs a reason and the test that covers the route's audit", key)
+			}
+		}
+	}
+	for key := range walkExempt {
+		if done[key] {
+			continue
+		}
+		side, route, _ := strings.Cut(key, " ")
+		found := false
+		routes := w.e.srv.customerRoutes()
+		if side == "management" {
+			routes = w.e.srv.mgmtRoutes()
+		}
+		for _, rt := range routes {
+			found = found || rt.Method+" "+rt.Path == route
+		}
+		if !found {
+			t.Errorf("exemption of %s: no such route", key)
+		}
+	}
+}
+
+func walkKey(side identity.Side, route string) string {
+	if side == identity.OperatorSide {
+		return "management " + route
+	}
+	return "customer " + route
+}
+
+// walkWorld is the walk's fixture: an operator, a security officer, a
+// customer with a contract, hub and ports, and its operations
+// administrator; vars holds the identifiers the steps make and use.
+type walkWorld struct {
+	e        *idEnv
+	op, so   *client // operator and security officer, by session
+	ops, adm *client // the customer's operations administrator and an admin, by session
+	vars     map[string]string
+}
+
+func newWalkWorld(t *testing.T) *walkWorld {
+	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
+	w := &walkWorld{e: e, vars: map[string]string{}}
+	e.account("", "walk-op", identity.RoleOperator, sweepPW)
+	e.account("", "walk-so", identity.RoleSecurityOfficer, sweepPW)
+	w.op, w.so = e.client(e.mgmt), e.client(e.mgmt)
+	w.op.login("walk-op", sweepPW)
+	w.so.login("walk-so", sweepPW)
+	return w
+}
+
+// fill substitutes {name} in path with w.vars[name].
+func (w *walkWorld) fill(path string) string {
+	for k, v := range w.vars {
+		path = strings.ReplaceAll(path, "{"+k+"}", v)
+	}
+	if strings.Contains(path, "{") {
+		w.e.t.Fatalf("%s: a variable is not set yet", path)
+	}
+	return path
+}
+
+// walkStep is one request of the walk.
+type walkStep struct {
+	side  identity.Side
+	route string // "METHOD /pattern" as the route table has it
+	who   func(*walkWorld) *client
+	path  string // the pattern with the walk's {vars}
+	body  func(*walkWorld) any
+	want  int
+	then  func(*walkWorld, resp) // keeps what later steps use
+}
+
+var (
+	asOp  = func(w *walkWorld) *client { return w.op }
+	asSO  = func(w *walkWorld) *client { return w.so }
+	asOps = func(w *walkWorld) *client { return w.ops }
+	asAdm = func(w *walkWorld) *client { return w.adm }
+)
+
+// walkPortBody is an on-premises port's configuration with the
+// customer's address addr.
+func walkPortBody(addr string) func(*walkWorld) any {
+	return body(map[string]any{"onprem": map[string]any{"hub_address": "192.168.255.1", "customer_address": addr,
+		"prefix_length": 30, "peer_asn": 65001, "md5": "bgp-secret-1", "l2_guard": l2Defaults()}})
+}
+
+func body(v any) func(*walkWorld) any { return func(*walkWorld) any { return v } }
+
+// keep stores the answer's JSON string at field ("a.b" for a nested one)
+// in w.vars[name].
+func keep(name, field string) func(*walkWorld, resp) {
+	return func(w *walkWorld, r resp) {
+		var m map[string]any
+		r.json(w.e.t, &m)
+		path := strings.Split(field, ".")
+		for _, k := range path[:len(path)-1] {
+			m, _ = m[k].(map[string]any)
+		}
+		v, _ := m[path[len(path)-1]].(string)
+		if v == "" {
+			w.e.t.Fatalf("no %s in %s", field, r.body)
+		}
+		w.vars[name] = v
+	}
+}
+
+const (
+	mgmt = identity.OperatorSide
+	cust = identity.CustomerSide
+)
+
+// walkSteps run in order: the operator builds a customer, whose operations
+// administrator then changes its accounts, policy and configuration.
+var walkSteps = []walkStep{
+	{mgmt, "POST /api/v1/regions", asOp, "/api/v1/regions",
+		body(map[string]string{"code": "tokyo", "name_en": "Tokyo", "name_ja": "東京", "data_location": "Japan"}), http.StatusCreated, nil},
+	{mgmt, "POST /api/v1/customers", asOp, "/api/v1/customers", body(map[string]string{"name": "Walk K.K."}), http.StatusCreated,
+		keep("customer", "id")},
+	{mgmt, "POST /api/v1/customers/{customer}/contracts", asOp, "/api/v1/customers/{customer}/contracts",
+		body(map[string]string{"plan": "smart-hub"}), http.StatusCreated, keep("contract", "service_code")},
+	{mgmt, "POST /api/v1/customers/{customer}/hubs", asOp, "/api/v1/customers/{customer}/hubs",
+		func(w *walkWorld) any {
+			return map[string]string{"service_code": w.vars["contract"], "region": "tokyo", "priority": "main"}
+		}, http.StatusCreated, keep("hub", "id")},
+	{mgmt, "POST /api/v1/customers/{customer}/ports", asOp, "/api/v1/customers/{customer}/ports", func(w *walkWorld) any {
+		return map[string]any{"service_code": w.vars["contract"], "hub_id": w.vars["hub"], "kind": "onprem", "speed_mbps": 10_000}
+	}, http.StatusCreated, keep("port", "port_code")},
+	{mgmt, "POST /api/v1/customers/{customer}/accounts", asOp, "/api/v1/customers/{customer}/accounts",
+		body(map[string]any{"login_id": "walk-ops", "display_name": "Walk Ops", "email": "walk-ops@example.co.jp", "role": "ops-admin"}),
+		http.StatusCreated, func(w *walkWorld, _ resp) {
+			tok := w.e.linkFromMail("walk-ops@example.co.jp", "account.invite")
+			w.vars["setup_token"] = tok
+		}},
+	{cust, "POST /api/v1/setup", func(w *walkWorld) *client { return w.e.client(w.e.customer) }, "/api/v1/setup",
+		func(w *walkWorld) any { return map[string]string{"token": w.vars["setup_token"], "password": sweepPW} },
+		http.StatusCreated, nil},
+	{cust, "POST /api/v1/session", func(w *walkWorld) *client {
+		w.ops = w.e.client(w.e.customer)
+		return w.ops
+	}, "/api/v1/session", body(map[string]string{"login_id": "walk-ops", "password": sweepPW}), http.StatusOK, nil},
+	{cust, "PUT /api/v1/me/language", asOps, "/api/v1/me/language", body(map[string]string{"language": "en"}), http.StatusNoContent, nil},
+	{cust, "POST /api/v1/tokens", asOps, "/api/v1/tokens",
+		body(map[string]any{"name": "walk", "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}), http.StatusCreated,
+		keep("token", "id")},
+	{cust, "DELETE /api/v1/tokens/{token}", asOps, "/api/v1/tokens/{token}", nil, http.StatusNoContent, nil},
+	{cust, "POST /api/v1/accounts", asOps, "/api/v1/accounts",
+		body(map[string]any{"login_id": "walk-user", "display_name": "Walk User", "email": "walk-user@example.co.jp", "role": "user"}),
+		http.StatusCreated, keep("account", "id")},
+	{cust, "PUT /api/v1/accounts/{account}/role", asOps, "/api/v1/accounts/{account}/role", body(map[string]string{"role": "admin"}),
+		http.StatusOK, nil},
+	{cust, "DELETE /api/v1/accounts/{account}", asOps, "/api/v1/accounts/{account}", nil, http.StatusNoContent, nil},
+	{cust, "PUT /api/v1/security-policy", asOps, "/api/v1/security-policy",
+		body(map[string]any{"allow_list": []string{"127.0.0.0/8", "::1"}, "require_mfa": false, "require_device": false}),
+		http.StatusOK, nil},
+	{cust, "POST /api/v1/notice-contacts", asOps, "/api/v1/notice-contacts",
+		body(map[string]any{"email": "noc@walk.example", "name": "Walk NOC", "language": "ja"}), http.StatusCreated, keep("contact", "id")},
+	{cust, "DELETE /api/v1/notice-contacts/{contact}", asOps, "/api/v1/notice-contacts/{contact}", nil, http.StatusNoContent, nil},
+	{cust, "POST /api/v1/feed-tokens", asOps, "/api/v1/feed-tokens", body(map[string]string{"label": "Walk reader", "language": "ja"}),
+		http.StatusCreated, keep("feed_token", "id")},
+	{cust, "DELETE /api/v1/feed-tokens/{feed_token}", asOps, "/api/v1/feed-tokens/{feed_token}", nil, http.StatusNoContent, nil},
+	{cust, "POST /api/v1/network/lock", asOps, "/api/v1/network/lock", nil, http.StatusOK, nil},
+	{cust, "PUT /api/v1/network/draft/ports/{code}", asOps, "/api/v1/network/draft/ports/{port}", walkPortBody("192.168.255.2"),
+		http.StatusOK, nil},
+	{cust, "DELETE /api/v1/network/draft/ports/{code}", asOps, "/api/v1/network/draft/ports/{port}", nil, http.StatusOK, nil},
+	{cust, "POST /api/v1/network/draft/apply", asOps, "/api/v1/network/draft/apply", func(w *walkWorld) any {
+		w.ops.expect(http.StatusOK, "PUT", "/api/v1/network/draft/ports/"+w.vars["port"], walkPortBody("192.168.255.2")(w))
+		return nil
+	}, http.StatusCreated, func(w *walkWorld, r resp) {
+		// The apply names the version and the revision of the draft
+		// its review showed.
+		for _, en := range entriesOf(w.e.t.(*testing.T), w.e, r.hdr.Get("X-Request-Id")) {
+			if en.Action == "network.apply" && (en.Detail["version"] != float64(1) || en.Detail["revision"] == "" || en.Detail["revision"] == nil) {
+				w.e.t.Errorf("network.apply detail: %v", en.Detail)
+			}
+		}
+	}},
+	{cust, "DELETE /api/v1/network/draft", asOps, "/api/v1/network/draft", func(w *walkWorld) any {
+		w.ops.expect(http.StatusOK, "POST", "/api/v1/network/lock", nil)
+		w.ops.expect(http.StatusOK, "PUT", "/api/v1/network/draft/ports/"+w.vars["port"], walkPortBody("192.168.255.2")(w))
+		return nil
+	}, http.StatusNoContent, nil},
+	{cust, "DELETE /api/v1/network/lock", asOps, "/api/v1/network/lock", nil, http.StatusNoContent, nil},
+	{mgmt, "POST /api/v1/backups", asOp, "/api/v1/backups", nil, http.StatusCreated, nil},
+	{mgmt, "POST /api/v1/nodes", asOp, "/api/v1/nodes", body(map[string]any{"region": "tokyo", "name": "walk-1",
+		"physical_ports": []map[string]any{{"name": "eth1", "speed_mbps": 100_000, "kind": "onprem"}}}), http.StatusCreated, nil},
+	{mgmt, "POST /api/v1/nodes/{node}/physical-ports", asOp, "/api/v1/nodes/walk-1/physical-ports",
+		body(map[string]any{"name": "eth7", "speed_mbps": 10_000, "kind": "cloud-aws"}), http.StatusCreated, nil},
+	{mgmt, "POST /api/v1/nodes/{node}/enrolment-token", asOp, "/api/v1/nodes/walk-1/enrolment-token", nil, http.StatusCreated, nil},
+	{mgmt, "POST /api/v1/staff", asOp, "/api/v1/staff", body(staffInvitation("walk-op2", identity.RoleOperator)), http.StatusCreated,
+		keep("staff", "account.id")},
+	{mgmt, "DELETE /api/v1/staff/{account}", asOp, "/api/v1/staff/{staff}", nil, http.StatusNoContent, nil},
+	{mgmt, "POST /api/v1/officers", asSO, "/api/v1/officers", body(staffInvitation("walk-so2", identity.RoleSecurityOfficer)),
+		http.StatusCreated, keep("officer", "account.id")},
+	{mgmt, "DELETE /api/v1/officers/{account}", asSO, "/api/v1/officers/{officer}", nil, http.StatusNoContent, nil},
+	{mgmt, "POST /api/v1/customers/{customer}/break-glass", asOp, "/api/v1/customers/{customer}/break-glass",
+		body(map[string]string{"reason": "walk: customer ticket 1"}), http.StatusCreated, keep("grant", "id")},
+	{mgmt, "DELETE /api/v1/break-glass/{grant}", asOp, "/api/v1/break-glass/{grant}", nil, http.StatusNoContent, nil},
+	{mgmt, "POST /api/v1/signing-keys/rotate", asSO, "/api/v1/signing-keys/rotate", nil, http.StatusCreated, nil},
+	{mgmt, "DELETE /api/v1/session", asSO, "/api/v1/session", nil, http.StatusNoContent, nil},
+	{cust, "DELETE /api/v1/session", asOps, "/api/v1/session", nil, http.StatusNoContent, nil},
+}
+
+// walkExempt are the routes the walk does not call, each with why and the
+// test that makes the route succeed through the guard (so that its audit
+// is checked there): "side METHOD /pattern".
+var walkExempt = map[string]struct{ reason, test string }{}
+
