@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
+	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 )
 
 // TestEveryChangeIsAudited walks both listeners' route tables and makes, for
@@ -145,14 +147,22 @@ var (
 	asOp  = func(w *walkWorld) *client { return w.op }
 	asSO  = func(w *walkWorld) *client { return w.so }
 	asOps = func(w *walkWorld) *client { return w.ops }
-	asAdm = func(w *walkWorld) *client { return w.adm }
 )
 
-// walkPortBody is an on-premises port's configuration with the
-// customer's address addr.
-func walkPortBody(addr string) func(*walkWorld) any {
-	return body(map[string]any{"onprem": map[string]any{"hub_address": "192.168.255.1", "customer_address": addr,
-		"prefix_length": 30, "peer_asn": 65001, "md5": "bgp-secret-1", "l2_guard": l2Defaults()}})
+// walkPortBody is an on-premises port's configuration with BGP password
+// md5 (another password, another version).
+func walkPortBody(md5 string) func(*walkWorld) any {
+	return body(map[string]any{"onprem": map[string]any{"hub_address": "192.168.255.1", "customer_address": "192.168.255.2",
+		"prefix_length": 30, "peer_asn": 65001, "md5": md5, "l2_guard": l2Defaults()}})
+}
+
+// walkNotice is an incident about the walk's customer with body bodyJA.
+func walkNotice(bodyJA string) func(*walkWorld) any {
+	return func(w *walkWorld) any {
+		return map[string]any{"kind": "incident", "category": "outage", "severity": "major", "title_ja": "通信断",
+			"title_en": "Outage", "body_ja": bodyJA, "body_en": "Investigating.",
+			"scope": map[string]any{"customers": []string{w.vars["customer"]}}}
+	}
 }
 
 func body(v any) func(*walkWorld) any { return func(*walkWorld) any { return v } }
@@ -185,6 +195,11 @@ const (
 var walkSteps = []walkStep{
 	{mgmt, "POST /api/v1/regions", asOp, "/api/v1/regions",
 		body(map[string]string{"code": "tokyo", "name_en": "Tokyo", "name_ja": "東京", "data_location": "Japan"}), http.StatusCreated, nil},
+	{mgmt, "POST /api/v1/nodes", asOp, "/api/v1/nodes", body(map[string]any{"region": "tokyo", "name": "walk-1",
+		"physical_ports": []map[string]any{{"name": "eth1", "speed_mbps": 100_000, "kind": "onprem"},
+			{"name": "eth3", "speed_mbps": 100_000, "kind": "cloud-aws"}}}), http.StatusCreated, nil},
+	{mgmt, "POST /api/v1/nodes/{node}/physical-ports", asOp, "/api/v1/nodes/walk-1/physical-ports",
+		body(map[string]any{"name": "eth7", "speed_mbps": 10_000, "kind": "cloud-aws"}), http.StatusCreated, nil},
 	{mgmt, "POST /api/v1/customers", asOp, "/api/v1/customers", body(map[string]string{"name": "Walk K.K."}), http.StatusCreated,
 		keep("customer", "id")},
 	{mgmt, "POST /api/v1/customers/{customer}/contracts", asOp, "/api/v1/customers/{customer}/contracts",
@@ -194,8 +209,20 @@ var walkSteps = []walkStep{
 			return map[string]string{"service_code": w.vars["contract"], "region": "tokyo", "priority": "main"}
 		}, http.StatusCreated, keep("hub", "id")},
 	{mgmt, "POST /api/v1/customers/{customer}/ports", asOp, "/api/v1/customers/{customer}/ports", func(w *walkWorld) any {
-		return map[string]any{"service_code": w.vars["contract"], "hub_id": w.vars["hub"], "kind": "onprem", "speed_mbps": 10_000}
-	}, http.StatusCreated, keep("port", "port_code")},
+		// The on-premises port the customer configures, made directly.
+		pt, err := w.e.cat.CreatePort(w.e.seed, tenanttest.Operator(catalog.CustomerID(w.vars["customer"])), catalog.PortInput{
+			ServiceCode: w.vars["contract"], HubID: catalog.HubID(w.vars["hub"]), Kind: "onprem", SpeedMbps: 10_000})
+		w.e.must("port", err)
+		w.vars["port"] = pt.PortCode
+		return map[string]any{"service_code": w.vars["contract"], "hub_id": w.vars["hub"], "kind": "a-private", "speed_mbps": 1_000}
+	}, http.StatusCreated, keep("cloud", "port_code")},
+	{mgmt, "POST /api/v1/customers/{customer}/ports/{code}/placement", asOp, "/api/v1/customers/{customer}/ports/{cloud}/placement",
+		body(map[string]any{}), http.StatusCreated, nil},
+	{mgmt, "POST /api/v1/customers/{customer}/ports/{code}/bandwidth-changes", asOp,
+		"/api/v1/customers/{customer}/ports/{cloud}/bandwidth-changes", body(map[string]any{"speed_mbps": 2000, "effective_date": "2099-01-01"}),
+		http.StatusCreated, keep("change", "id")},
+	{mgmt, "POST /api/v1/customers/{customer}/ports/{code}/bandwidth-changes/{change}/cancel", asOp,
+		"/api/v1/customers/{customer}/ports/{cloud}/bandwidth-changes/{change}/cancel", nil, http.StatusOK, nil},
 	{mgmt, "POST /api/v1/customers/{customer}/accounts", asOp, "/api/v1/customers/{customer}/accounts",
 		body(map[string]any{"login_id": "walk-ops", "display_name": "Walk Ops", "email": "walk-ops@example.co.jp", "role": "ops-admin"}),
 		http.StatusCreated, func(w *walkWorld, _ resp) {
@@ -230,11 +257,11 @@ var walkSteps = []walkStep{
 		http.StatusCreated, keep("feed_token", "id")},
 	{cust, "DELETE /api/v1/feed-tokens/{feed_token}", asOps, "/api/v1/feed-tokens/{feed_token}", nil, http.StatusNoContent, nil},
 	{cust, "POST /api/v1/network/lock", asOps, "/api/v1/network/lock", nil, http.StatusOK, nil},
-	{cust, "PUT /api/v1/network/draft/ports/{code}", asOps, "/api/v1/network/draft/ports/{port}", walkPortBody("192.168.255.2"),
+	{cust, "PUT /api/v1/network/draft/ports/{code}", asOps, "/api/v1/network/draft/ports/{port}", walkPortBody("bgp-secret-1"),
 		http.StatusOK, nil},
 	{cust, "DELETE /api/v1/network/draft/ports/{code}", asOps, "/api/v1/network/draft/ports/{port}", nil, http.StatusOK, nil},
 	{cust, "POST /api/v1/network/draft/apply", asOps, "/api/v1/network/draft/apply", func(w *walkWorld) any {
-		w.ops.expect(http.StatusOK, "PUT", "/api/v1/network/draft/ports/"+w.vars["port"], walkPortBody("192.168.255.2")(w))
+		w.ops.expect(http.StatusOK, "PUT", "/api/v1/network/draft/ports/"+w.vars["port"], walkPortBody("bgp-secret-1")(w))
 		return nil
 	}, http.StatusCreated, func(w *walkWorld, r resp) {
 		// The apply names the version and the revision of the draft
@@ -245,17 +272,28 @@ var walkSteps = []walkStep{
 			}
 		}
 	}},
-	{cust, "DELETE /api/v1/network/draft", asOps, "/api/v1/network/draft", func(w *walkWorld) any {
+	{cust, "POST /api/v1/network/versions/{version}/rollback", asOps, "/api/v1/network/versions/1/rollback", func(w *walkWorld) any {
 		w.ops.expect(http.StatusOK, "POST", "/api/v1/network/lock", nil)
-		w.ops.expect(http.StatusOK, "PUT", "/api/v1/network/draft/ports/"+w.vars["port"], walkPortBody("192.168.255.2")(w))
+		w.ops.expect(http.StatusOK, "PUT", "/api/v1/network/draft/ports/"+w.vars["port"], walkPortBody("bgp-secret-2")(w))
+		w.ops.expect(http.StatusCreated, "POST", "/api/v1/network/draft/apply", nil)
+		w.ops.expect(http.StatusOK, "POST", "/api/v1/network/lock", nil)
 		return nil
-	}, http.StatusNoContent, nil},
+	}, http.StatusOK, nil},
+	{cust, "DELETE /api/v1/network/draft", asOps, "/api/v1/network/draft", nil, http.StatusNoContent, nil},
+	{cust, "PUT /api/v1/network/draft/ports/{code}/removal", asOps, "/api/v1/network/draft/ports/{port}/removal", nil, http.StatusOK, nil},
+	{cust, "DELETE /api/v1/network/draft/ports/{code}/removal", asOps, "/api/v1/network/draft/ports/{port}/removal", nil, http.StatusOK, nil},
+	{cust, "PUT /api/v1/network/draft/ports/{code}/speed", asOps, "/api/v1/network/draft/ports/{cloud}/speed",
+		body(map[string]any{"speed_mbps": 2000}), http.StatusOK, nil},
+	{cust, "DELETE /api/v1/network/draft/ports/{code}/speed", asOps, "/api/v1/network/draft/ports/{cloud}/speed", nil, http.StatusOK, nil},
 	{cust, "DELETE /api/v1/network/lock", asOps, "/api/v1/network/lock", nil, http.StatusNoContent, nil},
+	{cust, "POST /api/v1/network/lock/break", asOps, "/api/v1/network/lock/break", func(w *walkWorld) any {
+		w.e.account(catalog.CustomerID(w.vars["customer"]), "walk-adm", identity.RoleAdmin, sweepPW)
+		w.adm = w.e.client(w.e.customer)
+		w.adm.login("walk-adm", sweepPW)
+		w.adm.expect(http.StatusOK, "POST", "/api/v1/network/lock", nil)
+		return nil
+	}, http.StatusOK, nil},
 	{mgmt, "POST /api/v1/backups", asOp, "/api/v1/backups", nil, http.StatusCreated, nil},
-	{mgmt, "POST /api/v1/nodes", asOp, "/api/v1/nodes", body(map[string]any{"region": "tokyo", "name": "walk-1",
-		"physical_ports": []map[string]any{{"name": "eth1", "speed_mbps": 100_000, "kind": "onprem"}}}), http.StatusCreated, nil},
-	{mgmt, "POST /api/v1/nodes/{node}/physical-ports", asOp, "/api/v1/nodes/walk-1/physical-ports",
-		body(map[string]any{"name": "eth7", "speed_mbps": 10_000, "kind": "cloud-aws"}), http.StatusCreated, nil},
 	{mgmt, "POST /api/v1/nodes/{node}/enrolment-token", asOp, "/api/v1/nodes/walk-1/enrolment-token", nil, http.StatusCreated, nil},
 	{mgmt, "POST /api/v1/staff", asOp, "/api/v1/staff", body(staffInvitation("walk-op2", identity.RoleOperator)), http.StatusCreated,
 		keep("staff", "account.id")},
@@ -266,6 +304,19 @@ var walkSteps = []walkStep{
 	{mgmt, "POST /api/v1/customers/{customer}/break-glass", asOp, "/api/v1/customers/{customer}/break-glass",
 		body(map[string]string{"reason": "walk: customer ticket 1"}), http.StatusCreated, keep("grant", "id")},
 	{mgmt, "DELETE /api/v1/break-glass/{grant}", asOp, "/api/v1/break-glass/{grant}", nil, http.StatusNoContent, nil},
+	{mgmt, "POST /api/v1/nodes/{node}/revoke", asOp, "/api/v1/nodes/walk-1/revoke", body(map[string]string{"reason": "walk"}),
+		http.StatusOK, nil},
+	{mgmt, "PUT /api/v1/customers/{customer}/contracts/{code}/options", asOp, "/api/v1/customers/{customer}/contracts/{contract}/options",
+		body(map[string]any{"name": "static-nat-address", "quantity": 2}), http.StatusOK, nil},
+	{mgmt, "POST /api/v1/nat-pools", asOp, "/api/v1/nat-pools", body(map[string]string{"region": "tokyo", "prefix": "203.0.113.0/28",
+		"purpose": "static"}), http.StatusCreated, nil},
+	{mgmt, "POST /api/v1/notices", asOp, "/api/v1/notices", walkNotice("調査中です。"), http.StatusCreated, keep("notice", "id")},
+	{mgmt, "PUT /api/v1/notices/{id}", asOp, "/api/v1/notices/{notice}", walkNotice("原因を調査中です。"), http.StatusOK, nil},
+	{mgmt, "POST /api/v1/notices/{id}/publish", asOp, "/api/v1/notices/{notice}/publish", func(w *walkWorld) any {
+		return map[string]any{"customers": []string{w.vars["customer"]}}
+	}, http.StatusOK, nil},
+	{mgmt, "POST /api/v1/notices/{id}/updates", asOp, "/api/v1/notices/{notice}/updates",
+		body(map[string]any{"status": "resolved", "body_ja": "復旧しました。", "body_en": "Restored."}), http.StatusCreated, nil},
 	{mgmt, "POST /api/v1/signing-keys/rotate", asSO, "/api/v1/signing-keys/rotate", nil, http.StatusCreated, nil},
 	{mgmt, "DELETE /api/v1/session", asSO, "/api/v1/session", nil, http.StatusNoContent, nil},
 	{cust, "DELETE /api/v1/session", asOps, "/api/v1/session", nil, http.StatusNoContent, nil},
@@ -275,4 +326,3 @@ var walkSteps = []walkStep{
 // test that makes the route succeed through the guard (so that its audit
 // is checked there): "side METHOD /pattern".
 var walkExempt = map[string]struct{ reason, test string }{}
-
