@@ -91,7 +91,8 @@ func unservedReport() string {
 // TestGuardRecordsUnauditedChange proves the guard can fail: a change
 // route whose handler records nothing is recorded by the router as
 // request.unrecorded, with the route and the principal, and reported;
-// one that records, or that fails, is not.
+// one that records, that fails, or that found nothing to change
+// (audit.Unchanged), is not.
 func TestGuardRecordsUnauditedChange(t *testing.T) {
 	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
 	e.account("", "guard-op", identity.RoleOperator, sweepPW)
@@ -109,18 +110,21 @@ func TestGuardRecordsUnauditedChange(t *testing.T) {
 	deps := e.srv.deps
 	deps.OnUnrecorded = func(route string) { reported = append(reported, route) }
 	s := New(Config{}, deps)
-	handler := func(route string, record bool) http.Handler {
+	handler := func(route, mode string) http.Handler {
 		return s.outer("management", s.guarded(route, func(w http.ResponseWriter, r *http.Request) {
 			r, err := s.admit(r, identity.OperatorSide, route, identity.ActSelf)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
 			}
-			if record {
+			switch mode {
+			case "record":
 				if err := s.deps.Audit.Record(r.Context(), audit.Event{Action: "guard.test", Target: route}); err != nil {
 					s.writeError(w, r, err)
 					return
 				}
+			case "unchanged":
+				audit.Unchanged(r.Context())
 			}
 			w.WriteHeader(http.StatusNoContent)
 		}))
@@ -136,7 +140,7 @@ func TestGuardRecordsUnauditedChange(t *testing.T) {
 		return rec
 	}
 
-	rec := post(handler("POST /silent", false), tok)
+	rec := post(handler("POST /silent", ""), tok)
 	if rec.Code != http.StatusNoContent {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
@@ -149,13 +153,17 @@ func TestGuardRecordsUnauditedChange(t *testing.T) {
 		t.Fatalf("entries of %s: %+v", rid, es)
 	}
 
-	// A refused change, and a recorded one, are not reported.
+	// A refused change, a recorded one, and one that found nothing to
+	// change, are not reported.
 	reported = nil
-	if rec := post(handler("POST /silent", false), ""); rec.Code != http.StatusUnauthorized {
+	if rec := post(handler("POST /silent", ""), ""); rec.Code != http.StatusUnauthorized {
 		t.Fatalf("anonymous: status %d", rec.Code)
 	}
-	if rec := post(handler("POST /recorded", true), tok); rec.Code != http.StatusNoContent {
+	if rec := post(handler("POST /recorded", "record"), tok); rec.Code != http.StatusNoContent {
 		t.Fatalf("recorded: status %d", rec.Code)
+	}
+	if rec := post(handler("POST /unchanged", "unchanged"), tok); rec.Code != http.StatusNoContent {
+		t.Fatalf("unchanged: status %d", rec.Code)
 	}
 	if len(reported) != 0 {
 		t.Fatalf("reported %v", reported)
