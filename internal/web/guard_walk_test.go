@@ -29,11 +29,11 @@ func TestEveryChangeIsAudited(t *testing.T) {
 			t.Errorf("%s: has both a request and an exemption", key)
 		}
 		c := st.who(w)
-		path := w.fill(st.path)
 		var body any
 		if st.body != nil {
-			body = st.body(w)
+			body = st.body(w) // may make what the path names
 		}
+		path := w.fill(st.path)
 		method, _, _ := strings.Cut(st.route, " ")
 		r := c.expect(st.want, method, path, body)
 		rid := r.hdr.Get("X-Request-Id")
@@ -143,6 +143,29 @@ type walkStep struct {
 	then  func(*walkWorld, resp) // keeps what later steps use
 }
 
+// anon is a new client of side's listener, signed in as no one.
+func anon(side identity.Side) func(*walkWorld) *client {
+	return func(w *walkWorld) *client {
+		if side == identity.OperatorSide {
+			return w.e.client(w.e.mgmt)
+		}
+		return w.e.client(w.e.customer)
+	}
+}
+
+// otherSession is the ID of a session of c's account other than c's own.
+func (w *walkWorld) otherSession(c *client) string {
+	var ss list[identity.Session]
+	c.expect(http.StatusOK, "GET", "/api/v1/sessions", nil).json(w.e.t, &ss)
+	for _, x := range ss.Items {
+		if !x.Current {
+			return x.ID
+		}
+	}
+	w.e.t.Fatal("no other session")
+	return ""
+}
+
 var (
 	asOp  = func(w *walkWorld) *client { return w.op }
 	asSO  = func(w *walkWorld) *client { return w.so }
@@ -229,7 +252,7 @@ var walkSteps = []walkStep{
 			tok := w.e.linkFromMail("walk-ops@example.co.jp", "account.invite")
 			w.vars["setup_token"] = tok
 		}},
-	{cust, "POST /api/v1/setup", func(w *walkWorld) *client { return w.e.client(w.e.customer) }, "/api/v1/setup",
+	{cust, "POST /api/v1/setup", anon(cust), "/api/v1/setup",
 		func(w *walkWorld) any { return map[string]string{"token": w.vars["setup_token"], "password": sweepPW} },
 		http.StatusCreated, nil},
 	{cust, "POST /api/v1/session", func(w *walkWorld) *client {
@@ -256,6 +279,25 @@ var walkSteps = []walkStep{
 	{cust, "POST /api/v1/feed-tokens", asOps, "/api/v1/feed-tokens", body(map[string]string{"label": "Walk reader", "language": "ja"}),
 		http.StatusCreated, keep("feed_token", "id")},
 	{cust, "DELETE /api/v1/feed-tokens/{feed_token}", asOps, "/api/v1/feed-tokens/{feed_token}", nil, http.StatusNoContent, nil},
+	{cust, "DELETE /api/v1/sessions/{session}", asOps, "/api/v1/sessions/{session}", func(w *walkWorld) any {
+		w.e.client(w.e.customer).login("walk-ops", sweepPW)
+		w.vars["session"] = w.otherSession(w.ops)
+		return nil
+	}, http.StatusNoContent, nil},
+	{cust, "POST /api/v1/devices", asOps, "/api/v1/devices", func(w *walkWorld) any {
+		_, certPEM := deviceCert(w.e.t.(*testing.T), "walk-device")
+		return map[string]string{"name": "walk laptop", "certificate_pem": certPEM}
+	}, http.StatusCreated, keep("device", "id")},
+	{cust, "DELETE /api/v1/devices/{device}", asOps, "/api/v1/devices/{device}", nil, http.StatusNoContent, nil},
+	{cust, "POST /api/v1/reports", asOps, "/api/v1/reports",
+		body(map[string]string{"category": "degradation", "subject": "Slow", "description": "Latency 300 ms"}), http.StatusCreated,
+		keep("report", "report.id")},
+	{mgmt, "POST /api/v1/reports/{report}/messages", asOp, "/api/v1/reports/{report}/messages", body(map[string]string{"body": "Looking"}),
+		http.StatusCreated, nil},
+	{cust, "POST /api/v1/reports/{report}/messages", asOps, "/api/v1/reports/{report}/messages", body(map[string]string{"body": "Here"}),
+		http.StatusCreated, nil},
+	{mgmt, "PUT /api/v1/reports/{report}/status", asOp, "/api/v1/reports/{report}/status", body(map[string]string{"status": "resolved"}),
+		http.StatusOK, nil},
 	{cust, "POST /api/v1/network/lock", asOps, "/api/v1/network/lock", nil, http.StatusOK, nil},
 	{cust, "PUT /api/v1/network/draft/ports/{code}", asOps, "/api/v1/network/draft/ports/{port}", walkPortBody("bgp-secret-1"),
 		http.StatusOK, nil},
@@ -297,6 +339,9 @@ var walkSteps = []walkStep{
 	{mgmt, "POST /api/v1/nodes/{node}/enrolment-token", asOp, "/api/v1/nodes/walk-1/enrolment-token", nil, http.StatusCreated, nil},
 	{mgmt, "POST /api/v1/staff", asOp, "/api/v1/staff", body(staffInvitation("walk-op2", identity.RoleOperator)), http.StatusCreated,
 		keep("staff", "account.id")},
+	{mgmt, "POST /api/v1/setup", anon(mgmt), "/api/v1/setup", func(w *walkWorld) any {
+		return map[string]string{"token": w.e.linkFromMail("walk-op2@example.co.jp", "account.invite"), "password": sweepPW}
+	}, http.StatusCreated, nil},
 	{mgmt, "DELETE /api/v1/staff/{account}", asOp, "/api/v1/staff/{staff}", nil, http.StatusNoContent, nil},
 	{mgmt, "POST /api/v1/officers", asSO, "/api/v1/officers", body(staffInvitation("walk-so2", identity.RoleSecurityOfficer)),
 		http.StatusCreated, keep("officer", "account.id")},
@@ -318,8 +363,34 @@ var walkSteps = []walkStep{
 	{mgmt, "POST /api/v1/notices/{id}/updates", asOp, "/api/v1/notices/{notice}/updates",
 		body(map[string]any{"status": "resolved", "body_ja": "復旧しました。", "body_en": "Restored."}), http.StatusCreated, nil},
 	{mgmt, "POST /api/v1/signing-keys/rotate", asSO, "/api/v1/signing-keys/rotate", nil, http.StatusCreated, nil},
+	{mgmt, "POST /api/v1/session", anon(mgmt), "/api/v1/session", body(map[string]string{"login_id": "walk-op", "password": sweepPW}),
+		http.StatusOK, nil},
+	{mgmt, "PUT /api/v1/me/language", asOp, "/api/v1/me/language", body(map[string]string{"language": "en"}), http.StatusNoContent, nil},
+	{mgmt, "POST /api/v1/tokens", asOp, "/api/v1/tokens",
+		body(map[string]any{"name": "walk", "expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}), http.StatusCreated,
+		keep("op_token", "id")},
+	{mgmt, "DELETE /api/v1/tokens/{token}", asOp, "/api/v1/tokens/{op_token}", nil, http.StatusNoContent, nil},
+	{mgmt, "DELETE /api/v1/sessions/{session}", asOp, "/api/v1/sessions/{session}", func(w *walkWorld) any {
+		w.vars["session"] = w.otherSession(w.op)
+		return nil
+	}, http.StatusNoContent, nil},
+	{mgmt, "PUT /api/v1/me/password", asOp, "/api/v1/me/password",
+		body(map[string]string{"current_password": sweepPW, "new_password": "walk: another passphrase 43"}), http.StatusNoContent, nil},
+	{cust, "PUT /api/v1/me/password", asOps, "/api/v1/me/password",
+		body(map[string]string{"current_password": sweepPW, "new_password": "walk: another passphrase 43"}), http.StatusNoContent, nil},
 	{mgmt, "DELETE /api/v1/session", asSO, "/api/v1/session", nil, http.StatusNoContent, nil},
 	{cust, "DELETE /api/v1/session", asOps, "/api/v1/session", nil, http.StatusNoContent, nil},
+	// Password resets end the accounts' sessions: last.
+	{cust, "POST /api/v1/password-reset", anon(cust), "/api/v1/password-reset", body(map[string]string{"login_id": "walk-adm"}),
+		http.StatusAccepted, nil},
+	{cust, "POST /api/v1/password-reset/complete", anon(cust), "/api/v1/password-reset/complete", func(w *walkWorld) any {
+		return map[string]string{"token": w.e.linkFromMail("walk-adm@example.co.jp", "password.reset.request"), "password": "walk: reset 44"}
+	}, http.StatusCreated, nil},
+	{mgmt, "POST /api/v1/password-reset", anon(mgmt), "/api/v1/password-reset", body(map[string]string{"login_id": "walk-so"}),
+		http.StatusAccepted, nil},
+	{mgmt, "POST /api/v1/password-reset/complete", anon(mgmt), "/api/v1/password-reset/complete", func(w *walkWorld) any {
+		return map[string]string{"token": w.e.linkFromMail("walk-so@example.co.jp", "password.reset.request"), "password": "walk: reset 44"}
+	}, http.StatusCreated, nil},
 }
 
 // walkExempt are the routes the walk does not call, each with why and the
@@ -327,10 +398,6 @@ var walkSteps = []walkStep{
 // is checked there): "side METHOD /pattern".
 var walkExempt = map[string]struct{ reason, test string }{
 	"customer POST /setup":                                                 {"needs an invitation link or the first-operator link", "TestSetupAndResetPages"},
-	"customer POST /api/v1/password-reset":                                 {"needs the reset link from the mail outbox", "TestPasswordChangeAndReset"},
-	"customer POST /api/v1/password-reset/complete":                        {"needs the reset link from the mail outbox", "TestPasswordChangeAndReset"},
-	"customer PUT /api/v1/me/password":                                     {"needs a session re-authenticated within 5 minutes", "TestCredentialChangesNeedReauth"},
-	"customer DELETE /api/v1/sessions/{session}":                           {"the same handler as the customer listener's route, which the walk calls", "TestSessionsAndTokens"},
 	"customer POST /api/v1/session/mfa":                                    {"needs a TOTP code from a secret the test enrols", "TestTOTP"},
 	"customer POST /api/v1/session/reauth":                                 {"needs a TOTP code from a secret the test enrols", "TestCredentialChangesNeedReauth"},
 	"customer POST /api/v1/session/reauth/webauthn/finish":                 {"a WebAuthn ceremony needs an authenticator: the virtual one of identity_webauthn_test.go", "TestReauthWithSecurityKey"},
@@ -340,25 +407,12 @@ var walkExempt = map[string]struct{ reason, test string }{
 	"customer POST /api/v1/session/webauthn/finish":                        {"a WebAuthn ceremony needs an authenticator: the virtual one of identity_webauthn_test.go", "TestWebAuthn"},
 	"customer DELETE /api/v1/me/webauthn/{key}":                            {"a WebAuthn ceremony needs an authenticator: the virtual one of identity_webauthn_test.go", "TestWebAuthn"},
 	"customer POST /api/v1/accounts/{account}/unlock":                      {"needs an account locked by failed sign-ins", "TestLoginThrottling"},
-	"customer POST /api/v1/devices":                                        {"needs a client certificate and a session re-authenticated within 5 minutes", "TestDeviceCertificates"},
-	"customer DELETE /api/v1/devices/{device}":                             {"needs a client certificate and a session re-authenticated within 5 minutes", "TestDeviceCertificates"},
-	"customer POST /api/v1/reports":                                        {"needs a report filed by the customer, with an attachment", "TestReportsAPI"},
-	"customer POST /api/v1/reports/{report}/messages":                      {"needs a report filed by the customer, with an attachment", "TestReportsAPI"},
 	"customer PUT /api/v1/network/draft":                                   {"needs a whole configuration document", "TestNetworkAPI"},
 	"customer POST /api/v1/ports/{code}/bgp/reenable":                      {"needs a port held by its node's report; the panel's form for the same service call is posted by the named test", "TestCatalogReenable"},
 	"customer POST /api/v1/ports/{code}/l2-guard/reenable":                 {"needs a port held by its node's report; the panel's form for the same service call is posted by the named test", "TestCatalogReenable"},
 	"customer POST /api/v1/network/import":                                 {"needs an export file of the customer", "TestNetworkExportAPI"},
 	"management POST /setup":                                               {"needs an invitation link or the first-operator link", "TestSetupAndResetPages"},
-	"management POST /api/v1/setup":                                        {"needs an invitation link or the first-operator link", "TestAccountLifecycle"},
-	"management POST /api/v1/session":                                      {"the same handler as the customer listener's route, which the walk calls", "TestAccountLifecycle"},
-	"management POST /api/v1/tokens":                                       {"the same handler as the customer listener's route, which the walk calls", "TestSessionsAndTokens"},
 	"management POST /api/v1/customers/{customer}/contracts/{code}/cancel": {"cancelling ends the contract, which the rest of the walk needs", "TestTerminationNotices"},
-	"management POST /api/v1/password-reset":                               {"needs the reset link from the mail outbox", "TestPasswordChangeAndReset"},
-	"management POST /api/v1/password-reset/complete":                      {"needs the reset link from the mail outbox", "TestPasswordChangeAndReset"},
-	"management PUT /api/v1/me/password":                                   {"needs a session re-authenticated within 5 minutes", "TestCredentialChangesNeedReauth"},
-	"management PUT /api/v1/me/language":                                   {"the same handler as the customer listener's route, which the walk calls", "TestLanguageAPI"},
-	"management DELETE /api/v1/sessions/{session}":                         {"the same handler as the customer listener's route, which the walk calls", "TestSessionsAndTokens"},
-	"management DELETE /api/v1/tokens/{token}":                             {"the same handler as the customer listener's route, which the walk calls", "TestSessionsAndTokens"},
 	"management POST /api/v1/session/mfa":                                  {"needs a TOTP code from a secret the test enrols", "TestTOTP"},
 	"management POST /api/v1/session/reauth":                               {"needs a TOTP code from a secret the test enrols", "TestCredentialChangesNeedReauth"},
 	"management POST /api/v1/session/reauth/webauthn/finish":               {"a WebAuthn ceremony needs an authenticator: the virtual one of identity_webauthn_test.go", "TestReauthWithSecurityKey"},
@@ -379,8 +433,6 @@ var walkExempt = map[string]struct{ reason, test string }{
 	"management POST /api/v1/customers/{customer}/hubs/{hub}/move":         {"needs a second node with room and a placed hub", "TestNodeLifecycleAPI"},
 	"management POST /api/v1/notices/{id}/cancel":                          {"needs a short-notice or published notice of its own", "TestNoticesAPI"},
 	"management POST /api/v1/notices/{id}/approval":                        {"needs a short-notice or published notice of its own", "TestNoticesAPI"},
-	"management POST /api/v1/reports/{report}/messages":                    {"needs a report filed by the customer, with an attachment", "TestReportsAPI"},
-	"management PUT /api/v1/reports/{report}/status":                       {"needs a report filed by the customer, with an attachment", "TestReportsAPI"},
 	"management POST /api/v1/customers/{customer}/ports/{code}/end":        {"needs a placed port whose removal was applied", "TestEndingAPI"},
 	"management POST /api/v1/customers/{customer}/ports/{code}/end/cancel": {"needs a placed port whose removal was applied", "TestEndingAPI"},
 	"management DELETE /api/v1/customers/{customer}/hubs/{hub}":            {"needs a placed port whose removal was applied", "TestEndingAPI"},
