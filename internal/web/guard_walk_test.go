@@ -110,6 +110,7 @@ type walkWorld struct {
 	op, so   *client // operator and security officer, by session
 	ops, adm *client // the customer's operations administrator and an admin, by session
 	vars     map[string]string
+	recovery []string // the recovery codes of walk-ops's TOTP
 }
 
 func newWalkWorld(t *testing.T) *walkWorld {
@@ -407,6 +408,24 @@ var walkSteps = []walkStep{
 	}, http.StatusNoContent, nil},
 	{mgmt, "PUT /api/v1/me/password", asOp, "/api/v1/me/password",
 		body(map[string]string{"current_password": sweepPW, "new_password": "walk: another passphrase 43"}), http.StatusNoContent, nil},
+	{cust, "POST /api/v1/me/totp/confirm", asOps, "/api/v1/me/totp/confirm", func(w *walkWorld) any {
+		var en identity.TOTPEnrolment
+		w.ops.expect(http.StatusCreated, "POST", "/api/v1/me/totp", nil).json(w.e.t, &en)
+		return map[string]string{"code": totpCode(w.e.t.(*testing.T), en.Secret, time.Now())}
+	}, http.StatusOK, func(w *walkWorld, r resp) {
+		var rc recoveryCodes
+		r.json(w.e.t, &rc)
+		w.recovery = rc.RecoveryCodes
+	}},
+	{cust, "POST /api/v1/session/reauth", asOps, "/api/v1/session/reauth", func(w *walkWorld) any {
+		return map[string]string{"password": sweepPW, "code": w.recovery[0]}
+	}, http.StatusNoContent, nil},
+	{cust, "POST /api/v1/session/mfa", func(w *walkWorld) *client {
+		c := w.e.client(w.e.customer)
+		c.login("walk-ops", sweepPW) // a session that owes its second factor
+		return c
+	}, "/api/v1/session/mfa", func(w *walkWorld) any { return map[string]string{"code": w.recovery[1]} }, http.StatusNoContent, nil},
+	{cust, "DELETE /api/v1/me/totp", asOps, "/api/v1/me/totp", nil, http.StatusNoContent, nil},
 	{cust, "PUT /api/v1/me/password", asOps, "/api/v1/me/password",
 		body(map[string]string{"current_password": sweepPW, "new_password": "walk: another passphrase 43"}), http.StatusNoContent, nil},
 	{mgmt, "DELETE /api/v1/session", asSO, "/api/v1/session", nil, http.StatusNoContent, nil},
@@ -431,22 +450,18 @@ var walkSteps = []walkStep{
 // is checked there): "side METHOD /pattern".
 var walkExempt = map[string]struct{ reason, test string }{
 	"customer POST /setup":                                                 {"needs an invitation link or the first-operator link", "TestSetupAndResetPages"},
-	"customer POST /api/v1/session/mfa":                                    {"needs a TOTP code from a secret the test enrols", "TestTOTP"},
-	"customer POST /api/v1/session/reauth":                                 {"needs a TOTP code from a secret the test enrols", "TestCredentialChangesNeedReauth"},
 	"customer POST /api/v1/session/reauth/webauthn/finish":                 {"a WebAuthn ceremony needs an authenticator: the virtual one of identity_webauthn_test.go", "TestReauthWithSecurityKey"},
-	"customer POST /api/v1/me/totp/confirm":                                {"needs a TOTP code from a secret the test enrols", "TestTOTP"},
-	"customer DELETE /api/v1/me/totp":                                      {"needs a TOTP code from a secret the test enrols", "TestCredentialChangesNeedReauth"},
 	"customer POST /api/v1/me/webauthn/register/finish":                    {"a WebAuthn ceremony needs an authenticator: the virtual one of identity_webauthn_test.go", "TestWebAuthn"},
 	"customer POST /api/v1/session/webauthn/finish":                        {"a WebAuthn ceremony needs an authenticator: the virtual one of identity_webauthn_test.go", "TestWebAuthn"},
 	"customer DELETE /api/v1/me/webauthn/{key}":                            {"a WebAuthn ceremony needs an authenticator: the virtual one of identity_webauthn_test.go", "TestWebAuthn"},
 	"customer POST /api/v1/ports/{code}/bgp/reenable":                      {"needs a port held by its node's report; the panel's form for the same service call is posted by the named test", "TestCatalogReenable"},
 	"customer POST /api/v1/ports/{code}/l2-guard/reenable":                 {"needs a port held by its node's report; the panel's form for the same service call is posted by the named test", "TestCatalogReenable"},
 	"management POST /setup":                                               {"needs an invitation link or the first-operator link", "TestSetupAndResetPages"},
-	"management POST /api/v1/session/mfa":                                  {"needs a TOTP code from a secret the test enrols", "TestTOTP"},
-	"management POST /api/v1/session/reauth":                               {"needs a TOTP code from a secret the test enrols", "TestCredentialChangesNeedReauth"},
+	"management POST /api/v1/session/mfa":                                  {"the same handler as the customer listener\'s route, which the walk calls", "TestTOTP"},
+	"management POST /api/v1/session/reauth":                               {"the same handler as the customer listener\'s route, which the walk calls", "TestCredentialChangesNeedReauth"},
 	"management POST /api/v1/session/reauth/webauthn/finish":               {"a WebAuthn ceremony needs an authenticator: the virtual one of identity_webauthn_test.go", "TestReauthWithSecurityKey"},
-	"management POST /api/v1/me/totp/confirm":                              {"needs a TOTP code from a secret the test enrols", "TestTOTP"},
-	"management DELETE /api/v1/me/totp":                                    {"needs a TOTP code from a secret the test enrols", "TestCredentialChangesNeedReauth"},
+	"management POST /api/v1/me/totp/confirm":                              {"the same handler as the customer listener\'s route, which the walk calls", "TestTOTP"},
+	"management DELETE /api/v1/me/totp":                                    {"the same handler as the customer listener\'s route, which the walk calls", "TestCredentialChangesNeedReauth"},
 	"management POST /api/v1/me/webauthn/register/finish":                  {"a WebAuthn ceremony needs an authenticator: the virtual one of identity_webauthn_test.go", "TestWebAuthn"},
 	"management POST /api/v1/session/webauthn/finish":                      {"a WebAuthn ceremony needs an authenticator: the virtual one of identity_webauthn_test.go", "TestWebAuthn"},
 	"management DELETE /api/v1/me/webauthn/{key}":                          {"a WebAuthn ceremony needs an authenticator: the virtual one of identity_webauthn_test.go", "TestWebAuthn"},
