@@ -46,6 +46,8 @@ var plainDetailKeys = []string{
 	"chain", "removed", "retention_days", "up_to",
 	// evidence.export: how many notices and notification log rows the archive holds
 	"deliveries", "notices",
+	// network.apply (the review's revision), notice.sent (the notice's step)
+	"revision", "step",
 }
 
 // TestEveryDetailKeyIsClassified reads every non-test Go file and collects

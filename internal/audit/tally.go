@@ -23,3 +23,11 @@ func countRecord(ctx context.Context) {
 		n.Add(1)
 	}
 }
+
+// Unchanged says, under ctx, that an operation asked to change something
+// found nothing to change — an idempotent repeat, such as setting the
+// language an account already has — so there is no event to record. It
+// counts in the tally as a record would: a request that changed nothing
+// has nothing missing from the log. Call it only on such a path, never in
+// place of recording a change.
+func Unchanged(ctx context.Context) { countRecord(ctx) }

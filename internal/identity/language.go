@@ -25,6 +25,7 @@ func (s *Service) SetLanguage(ctx context.Context, p Principal, lang string) err
 			return err
 		}
 		if old == lang {
+			audit.Unchanged(ctx)
 			return nil
 		}
 		if _, err := tx.Exec(ctx, `UPDATE accounts SET language = ? WHERE id = ?`, lang, p.AccountID); err != nil {

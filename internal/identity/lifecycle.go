@@ -173,6 +173,7 @@ func (s *Service) ChangeRole(ctx context.Context, p Principal, id string, in Rol
 			return err
 		}
 		if a.Role == in.Role {
+			audit.Unchanged(ctx)
 			return nil
 		}
 		if cust != "" && a.Role == RoleOpsAdmin {

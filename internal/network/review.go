@@ -482,7 +482,8 @@ func keyed(l []any) (map[string]any, bool) {
 }
 
 // auditDetail is what the audit log keeps of a review: the whole review is
-// in the version row; the log carries its verdict and a bounded diff.
+// in the version row; the log carries its verdict, a bounded diff and the
+// revision of the draft it reviewed (the review a customer saw).
 func (r Review) auditDetail(version int64) map[string]any {
 	changes := r.Changes
 	if len(changes) > 50 {
@@ -492,7 +493,7 @@ func (r Review) auditDetail(version int64) map[string]any {
 	for i, x := range r.Reasons {
 		reasons[i] = x.Text
 	}
-	return map[string]any{"version": version, "base_version": r.BaseVersion, "risk": r.Risk, "impact": r.Impact,
+	return map[string]any{"version": version, "base_version": r.BaseVersion, "revision": r.Revision, "risk": r.Risk, "impact": r.Impact,
 		"reasons": reasons, "affected_ports": r.AffectedPorts, "affected_hubs": r.AffectedHubs,
 		"change_count": len(r.Changes), "changes": changes}
 }

@@ -191,6 +191,11 @@ func TestPublishAndFollowUps(t *testing.T) {
 		if a := e.audits("notice.publish"); len(a) != 1 || a[0].Detail["customers"] != float64(1) || a[0].Detail["recipients"] != float64(3) {
 			t.Fatalf("publish audit: %+v", a)
 		}
+		// The customer reached has it in its own chain.
+		if a := e.audits("notice.sent"); len(a) != 1 || a[0].Chain != "cus_a" || a[0].Target != "notice:"+n.ID ||
+			a[0].Detail["step"] != "publish" || a[0].Detail["recipients"] != float64(3) {
+			t.Fatalf("sent audit: %+v", a)
+		}
 		if _, err := e.svc.Publish(e.ctx, n.ID, []string{"cus_a"}); !fault.Is(err, fault.Conflict) {
 			t.Fatalf("publish twice: %v", err)
 		}
@@ -216,6 +221,10 @@ func TestPublishAndFollowUps(t *testing.T) {
 		if e.count(`SELECT since_seq FROM notice_customers WHERE customer_id = 'cus_b'`) != 4 ||
 			e.count(`SELECT COUNT(*) FROM notice_deliveries WHERE seq = 4`) != 4 {
 			t.Fatal("the update: cus_b not added at seq 4, or not mailed to everyone")
+		}
+		if a := e.audits("notice.sent"); len(a) != 3 || a[1].Detail["step"] != "update" || a[2].Detail["step"] != "update" ||
+			a[1].Chain == a[2].Chain {
+			t.Fatalf("sent audit after the update: %+v", a)
 		}
 		// cus_b's first mail of the notice tells it whole, then the update;
 		// cus_a's is a follow-up.

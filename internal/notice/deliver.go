@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
@@ -101,6 +102,13 @@ func (s *Service) mailAll(ctx context.Context, tx *store.Tx, n Notice, st step, 
 	for _, c := range custs {
 		rs, err := recipients(ctx, tx, c.CustomerID)
 		if err != nil {
+			return sent, err
+		}
+		// The customer's own chain says which notice reached it, at which
+		// step and to how many of its contacts: its evidence of what it
+		// was told holds without the platform's chain.
+		if err := s.audit.RecordTx(ctx, tx, audit.Event{Action: "notice.sent", Target: "notice:" + n.ID,
+			CustomerID: string(c.CustomerID), Detail: map[string]any{"step": st.kind, "recipients": len(rs)}}); err != nil {
 			return sent, err
 		}
 		for _, r := range rs {

@@ -42,7 +42,7 @@ func AgentTLS(base *tls.Config, f *fleet.Fleet) *tls.Config {
 func (s *Server) AgentHandler() http.Handler {
 	m := http.NewServeMux()
 	for _, rt := range s.agentRoutes() {
-		m.HandleFunc(rt.Method+" "+rt.Path, func(w http.ResponseWriter, r *http.Request) {
+		m.HandleFunc(rt.Method+" "+rt.Path, s.guarded(rt.Method+" "+rt.Path, func(w http.ResponseWriter, r *http.Request) {
 			if rt.Action != "" {
 				n, err := s.authenticateNode(r)
 				if err != nil {
@@ -57,7 +57,7 @@ func (s *Server) AgentHandler() http.Handler {
 			if err := rt.Handle(w, r); err != nil {
 				s.writeError(w, r, err)
 			}
-		})
+		}))
 	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		notFound(m, w, r, s.writeError)

@@ -63,9 +63,10 @@ func newAgentEnv(t *testing.T) *agentEnv {
 	}
 	e := &agentEnv{db: db, fleet: fl, cat: cat, ctx: ctx, state: desired.State{Schema: desired.Schema, Node: "tyo-1", Region: "tokyo", RouteLimit: 2000, Hubs: []desired.Hub{}}}
 	s := web.New(web.Config{}, web.Deps{DB: db, Catalog: cat, Audit: log, Fleet: fl,
-		Identity: identity.New(db, log, identity.Config{Argon2: identity.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}}),
-		Log:      slog.New(slog.DiscardHandler),
-		Changes:  db.Changes(),
+		Identity:     identity.New(db, log, identity.Config{Argon2: identity.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}}),
+		Log:          slog.New(slog.DiscardHandler),
+		Changes:      db.Changes(),
+		OnUnrecorded: func(route string) { t.Errorf("%s succeeded without an audit record", route) },
 		DesiredState: func(_ context.Context, node string) ([]byte, string, error) {
 			e.mu.Lock()
 			defer e.mu.Unlock()

@@ -38,7 +38,7 @@ func newBadInputEnv(t *testing.T, db *store.DB) *badInputEnv {
 		SessionIdle: 30 * time.Minute, SessionAbsolute: 12 * time.Hour}
 	ids := identity.New(db, log, cheap)
 	s := web.New(web.Config{}, web.Deps{DB: db, Catalog: catalog.New(db, log), Identity: ids, Audit: log,
-		Log: slog.New(slog.DiscardHandler)})
+		Log: slog.New(slog.DiscardHandler), OnUnrecorded: func(route string) { t.Errorf("%s succeeded without an audit record", route) }})
 	cert, _, err := tlsutil.SelfSigned(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

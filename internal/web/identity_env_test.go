@@ -96,7 +96,9 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 		Deps{DB: db, Catalog: e.cat, Identity: e.idn, Audit: e.audit, Fleet: fl, Log: slog.New(slog.DiscardHandler),
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, Jobs: jobs, Backups: e.backups,
 			Purger: e.purger, Keys: keys, Notices: notice.New(db, e.audit, notice.Config{}),
-			Reports: notice.NewReports(db, e.audit, notice.Config{CustomerLink: func(p string) string { return e.idn.Link(identity.CustomerSide, p) }})})
+			Reports:      notice.NewReports(db, e.audit, notice.Config{CustomerLink: func(p string) string { return e.idn.Link(identity.CustomerSide, p) }}),
+			OnUnrecorded: failUnrecorded(t)})
+	e.srv.onServed = func(route string, code int) { countServed(t.Name(), route, code) }
 	ls, err := e.srv.Listen()
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,11 @@ const (
 // reqState is what outer learns about a request from the layers inside it.
 type reqState struct {
 	principal *identity.Principal // set by authenticate
+	w         *statusWriter       // the answer's writer, whose code the audit guard reads
+	// failed is set when the request was answered with an error (refused):
+	// a page's refusal may be a redirect to the sign-in, whose status
+	// alone would look like a success.
+	failed bool
 }
 
 func requestID(r *http.Request) string {
@@ -158,7 +163,8 @@ func (s *Server) outer(listener string, next http.Handler) http.Handler {
 		ctx := context.WithValue(r.Context(), keyRequestID, rid)
 		ctx = context.WithValue(ctx, keySourceIP, src)
 		ctx = context.WithValue(ctx, keyCookies, cookies)
-		st := &reqState{}
+		sw := &statusWriter{ResponseWriter: w, cookies: cookies}
+		st := &reqState{w: sw}
 		ctx = context.WithValue(ctx, keyState, st)
 		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 			// TLS has proved the client holds the key; identity decides
@@ -176,7 +182,6 @@ func (s *Server) outer(listener string, next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-		sw := &statusWriter{ResponseWriter: w, cookies: cookies}
 		defer func() {
 			if v := recover(); v != nil {
 				s.deps.Log.Error("panic", "request_id", rid, "panic", v, "stack", string(debug.Stack()))

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/web/panel"
@@ -154,7 +155,7 @@ func (s *Server) mountPages(m *http.ServeMux, pages []pageRoute, side identity.S
 			// only for what it covers.
 			continue
 		}
-		m.HandleFunc(pg.Method+" "+pg.Path, func(w http.ResponseWriter, r *http.Request) {
+		m.HandleFunc(pg.Method+" "+pg.Path, s.guarded(pg.Method+" "+pg.Path, func(w http.ResponseWriter, r *http.Request) {
 			// Every answer of a page is under the panel's CSP, a redirect
 			// (whose body is HTML too) included.
 			w.Header().Set("Content-Security-Policy", pageCSP)
@@ -169,7 +170,7 @@ func (s *Server) mountPages(m *http.ServeMux, pages []pageRoute, side identity.S
 			if err := pg.Handle(w, r); err != nil {
 				s.pageError(w, r, err)
 			}
-		})
+		}))
 	}
 }
 
@@ -177,6 +178,7 @@ func (s *Server) mountPages(m *http.ServeMux, pages []pageRoute, side identity.S
 // caller who is not signed in, the second-factor step for a pending session,
 // otherwise an error page with the fault's status.
 func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	refused(r)
 	f := classify(err)
 	switch {
 	case f.Kind == fault.Unauthorized && r.Header.Get("HX-Request") == "true":
@@ -404,6 +406,8 @@ func (s *Server) switchLanguage(side identity.Side) func(http.ResponseWriter, *h
 			if err := s.deps.Identity.SetLanguage(ar.Context(), principal(ar), lang); err != nil {
 				return err
 			}
+		} else {
+			audit.Unchanged(r.Context()) // before sign-in the switch is the browser's cookie only
 		}
 		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", Secure: true, HttpOnly: true,
 			SameSite: http.SameSiteStrictMode, MaxAge: 365 * 24 * 3600})

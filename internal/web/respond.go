@@ -55,6 +55,7 @@ func classify(err error) *fault.Error {
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	refused(r)
 	f := classify(err)
 	code := statusOf[f.Kind]
 	if code == 0 {

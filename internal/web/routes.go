@@ -124,13 +124,14 @@ func (s *Server) mgmtRoutes() []route {
 
 // mux builds the listener's router. Routes with an Action authenticate the
 // caller on this listener's side and check the permission table before the
-// handler runs; a refusal is audited. The control panel's pages (pages.go)
+// handler runs; a refusal is audited, and a change that succeeded without
+// being audited is caught (guarded). The control panel's pages (pages.go)
 // share the router and the same checks, answering in HTML. Anything not in
 // the tables is a JSON 404.
 func (s *Server) mux(routes []route, side identity.Side, pages ...pageRoute) *http.ServeMux {
 	m := http.NewServeMux()
 	for _, rt := range routes {
-		m.HandleFunc(rt.Method+" "+rt.Path, func(w http.ResponseWriter, r *http.Request) {
+		m.HandleFunc(rt.Method+" "+rt.Path, s.guarded(rt.Method+" "+rt.Path, func(w http.ResponseWriter, r *http.Request) {
 			if rt.Action != "" {
 				var err error
 				if r, err = s.admit(r, side, rt.Method+" "+rt.Path, rt.Action); err != nil {
@@ -141,7 +142,7 @@ func (s *Server) mux(routes []route, side identity.Side, pages ...pageRoute) *ht
 			if err := rt.Handle(w, r); err != nil {
 				s.writeError(w, r, err)
 			}
-		})
+		}))
 	}
 	s.mountPages(m, pages, side)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -99,6 +99,11 @@ type Deps struct {
 	Notices *notice.Service
 	Reports *notice.Reports
 	Log     *slog.Logger
+	// OnUnrecorded, when set, is called with the route ("METHOD /pattern")
+	// of every change that succeeded without being audited, after the
+	// router recorded request.unrecorded for it (guard.go). The tests set
+	// it to fail.
+	OnUnrecorded func(route string)
 }
 
 // Server serves both listeners.
@@ -109,6 +114,10 @@ type Server struct {
 	metrics *metrics
 	reg     *prometheus.Registry
 	panel   *panel.Renderer
+	// onServed, set only by tests before serving, is told the route and
+	// status of every guarded request: the page tests' count of which
+	// changes some test made successfully.
+	onServed func(route string, code int)
 }
 
 // New returns a server; it does not listen yet.
