@@ -48,6 +48,7 @@ func (s *Server) customerPages() []pageRoute {
 		s.purgeCustomerPages(),
 		s.noticeCustomerPages(),
 		s.reportCustomerPages(),
+		s.evidenceCustomerPages(),
 	)
 }
 
@@ -66,6 +67,7 @@ func (s *Server) operatorPages() []pageRoute {
 		s.noticeOpPages(),
 		s.noticeLogOpPages(),
 		s.reportOpPages(),
+		s.evidenceOpPages(),
 	)
 }
 
@@ -129,6 +131,7 @@ var navigation = map[identity.Side][]struct {
 		{"/recoveries", "nav.recoveries", identity.ActRecoveryApprove},
 		{"/mail", "nav.mail", identity.ActMailRead},
 		{"/audit", "nav.op_audit", identity.ActAuditRead},
+		{"/evidence", "nav.evidence", identity.ActAuditRead},
 		{"/jobs", "nav.jobs", identity.ActJobsRead},
 		{"/backups", "nav.backups", identity.ActBackupsManage},
 		{"/erasures", "nav.erasures", identity.ActErasuresRead},
