@@ -259,4 +259,3 @@ func (s *Server) auditEntries(r *http.Request, q audit.Query) ([]audit.Entry, st
 	}
 	return items, next, nil
 }
-
