@@ -30,7 +30,7 @@ var scopeMakers = map[string]string{
 
 // scopedPackages are the domain packages whose exported methods must not
 // take a bare customer ID.
-var scopedPackages = []string{"internal/catalog", "internal/network", "internal/audit", "internal/identity"}
+var scopedPackages = []string{"internal/catalog", "internal/network", "internal/audit", "internal/identity", "internal/notice", "internal/evidence"}
 
 // bareIDAllowed lists the exported functions of scopedPackages that take a
 // bare customer ID on purpose: the named cross-customer readers, and
@@ -45,6 +45,10 @@ var bareIDAllowed = map[string]string{
 	"identity.Principal.Manage":        "builds the operator's handle on the customer in the path",
 	"identity.Service.EnterBreakGlass": "builds the break-glass scope from a live grant",
 	"identity.OpsAdminRecipients":      "system mail (notices, policy changes, port holds, the erasure notice) to a customer's administrators: the caller already holds the customer's scope or is a system job",
+	"audit.ChainOf":                    "names the chain an event of a customer goes to: it reads and writes nothing",
+	"evidence.Service.ExportFor":       "the security officer's evidence request names any customer; the web layer checked the permission, and the purpose is required and recorded",
+	"notice.EvidenceNotices":           "the evidence export's read of one customer's notices: ExportOwn reaches it after checking the customer's scope, ExportFor for the officer's request",
+	"notice.EvidenceDeliveries":        "the evidence export's read of one customer's notification log: ExportOwn reaches it after checking the customer's scope, ExportFor for the officer's request",
 }
 
 func TestScopeBoundaries(t *testing.T) {
