@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
@@ -17,6 +16,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/evidence"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Audit evidence (ISO/IEC 27017 16.1.7, 18.1.3): a customer reads the
@@ -77,23 +77,18 @@ type evidenceRequestInput struct {
 	Purpose string `json:"purpose"`
 }
 
-// maxPurpose is the longest stated purpose, in characters.
-const maxPurpose = 500
-
-// window reads an export window; nothing is exported unless it holds.
+// window reads an export window; the evidence service applies its rules
+// (from before to, not in the future, at most evidence.MaxWindow).
 func (in windowInput) window() (evidence.Window, error) {
-	var win evidence.Window
-	var err error
-	if win.From, err = instant("from", in.From); err != nil {
-		return win, err
+	from, err := instant("from", in.From)
+	if err != nil {
+		return evidence.Window{}, err
 	}
-	if win.To, err = instant("to", in.To); err != nil {
-		return win, err
+	to, err := instant("to", in.To)
+	if err != nil {
+		return evidence.Window{}, err
 	}
-	if !win.From.Before(win.To) {
-		return win, fault.Field("to", "to must be after from")
-	}
-	return win, nil
+	return evidence.Window{From: from, To: to}, nil
 }
 
 func instant(field, v string) (time.Time, error) {
@@ -107,12 +102,13 @@ func instant(field, v string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// checkPurpose refuses a purpose that is empty or longer than maxPurpose
-// characters: staff read a customer's records only for a stated reason.
+// checkPurpose refuses a purpose that is not a reason (text.Reason: one
+// line of 1 to 500 characters): staff read a customer's records only for
+// a stated purpose, held to the rule of the evidence request's.
 func checkPurpose(p string) (string, error) {
 	p = strings.TrimSpace(p)
-	if p == "" || utf8.RuneCountInString(p) > maxPurpose || !utf8.ValidString(p) {
-		return "", fault.Field("purpose", "purpose must say why, in 1 to %d characters", maxPurpose)
+	if msg := text.Reason(p); msg != "" {
+		return "", fault.Field("purpose", "purpose %s", msg)
 	}
 	return p, nil
 }

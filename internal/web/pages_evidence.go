@@ -54,7 +54,8 @@ func (s *Server) evidencePanel(r *http.Request) (evidencePanel, error) {
 }
 
 // dateWindow reads the form's JST dates, to inclusive, as a window whose
-// end is the midnight after to.
+// end is the midnight after to (the evidence service applies the window's
+// rules).
 func dateWindow(from, to string) (evidence.Window, error) {
 	f, err := formDate("from", from)
 	if err != nil {
@@ -63,9 +64,6 @@ func dateWindow(from, to string) (evidence.Window, error) {
 	t, err := formDate("to", to)
 	if err != nil {
 		return evidence.Window{}, err
-	}
-	if t.Before(f) {
-		return evidence.Window{}, fault.Field("to", "to must not be before from")
 	}
 	return evidence.Window{From: f.UTC(), To: t.AddDate(0, 0, 1).UTC()}, nil
 }
