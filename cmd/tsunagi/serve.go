@@ -43,6 +43,7 @@ type serveFlags struct {
 	purgeAfter                                 string
 	nodeSilentAfter                            time.Duration
 	noticeMinDays                              int
+	retain                                     retainFlags
 	id                                         identityFlags
 	backup                                     backupFlags
 }
@@ -83,6 +84,7 @@ func serveCmd() *cobra.Command {
 		"day after the last termination date on which a terminated customer's data is erased (1–90; day 1 is the day after; never later than day 90)")
 	cmd.Flags().IntVar(&f.noticeMinDays, "notice-min-days", notice.DefaultMinNoticeDays,
 		"minimum notice period in days of a planned change that touches customers' forwarding (1–90); publishing one that starts sooner needs a security officer's approval")
+	f.retain.register(cmd)
 	cmd.Flags().BoolVar(&f.demo, "demo", false, "load an example deployment (two regions, a hub node, two customers) into an empty database")
 	cmd.Flags().DurationVar(&f.nodeSilentAfter, "node-silent-after", 5*time.Minute,
 		"a hub node with hubs that has not reported for this long, or a hub its node cannot bring to its wanted version for this long, opens an automatic draft incident (1m-1h)")
@@ -115,6 +117,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	minNotice, err := notice.MinNoticeDays(f.noticeMinDays)
 	if err != nil {
 		return fmt.Errorf("--notice-min-days: %w", err)
+	}
+	retention, err := f.retain.retention()
+	if err != nil {
+		return err
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
@@ -214,7 +220,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	reports := notice.NewReports(db, auditLog, noticeCfg)
 	records := evidence.New(db, auditLog, keys)
 	scheduled := append([]schedule.Job{netSvc.Operations.SpeedJob(), ids.EndJob(), ids.TokenReminderJob(), purger.Job(),
-		netSvc.Operations.EndJob(), notices.WatchJob(), records.SignJob()},
+		netSvc.Operations.EndJob(), notices.WatchJob(), records.SignJob(), records.ExpireJob(retention)},
 		backupJobs(backups)...)
 	jobs, err := schedule.New(db, auditLog, controllerName(), scheduled...)
 	if err != nil {

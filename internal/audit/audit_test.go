@@ -138,3 +138,34 @@ func TestStructDetailVerifies(t *testing.T) {
 		}
 	})
 }
+
+// TestOneBadEventFailsOnlyItself: Record calls waiting together share one
+// transaction; an event that cannot be appended fails alone, and the others
+// in its batch are appended.
+func TestOneBadEventFailsOnlyItself(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		log := audit.New(db)
+		ctx := audit.WithActor(context.Background(), audit.Actor{ID: "acc_1", Kind: "operator", Name: "op"})
+		var wg sync.WaitGroup
+		errs := make([]error, 40)
+		for i := range errs {
+			wg.Go(func() {
+				ev := audit.Event{Action: "test.write", Target: "thing:x", CustomerID: []string{"cus_a", "cus_b", ""}[i%3]}
+				if i%10 == 7 {
+					ev.Detail = map[string]any{"bad": make(chan int)} // does not encode
+				}
+				errs[i] = log.Record(ctx, ev)
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if (i%10 == 7) != (err != nil) {
+				t.Errorf("event %d: %v", i, err)
+			}
+		}
+		if n, err := log.Verify(ctx); err != nil || n != 36 {
+			t.Fatalf("verify = %d, %v; want the 36 good events", n, err)
+		}
+	})
+}

@@ -44,6 +44,8 @@ var plainDetailKeys = []string{
 	"content_type", "number",
 	// evidence.export: how many notices and notification log rows the archive holds
 	"deliveries", "notices",
+	// records.expire (retention): the class, the audit chain and how far it was cut, counts
+	"chain", "removed", "retention_days", "up_to",
 }
 
 // TestEveryDetailKeyIsClassified reads every non-test Go file and collects

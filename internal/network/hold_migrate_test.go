@@ -25,11 +25,21 @@ func TestHoldsMigration(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The services below append to the audit log as the current code
-			// does, with the sealed column and the customers' audit keys
-			// (migrations 00066–00067), and the catalog reads hubs.ended_at
-			// (00060) when it makes a port: the old schema gets them for the
-			// seeding and loses them again before the upgrade adds them.
-			shim(t, db, `ALTER TABLE audit_events ADD COLUMN sealed TEXT NOT NULL DEFAULT ''`,
+			// does: per chain, with the sealed column and the customers' audit
+			// keys (migrations 00066–00067, 00078), and the catalog reads
+			// hubs.ended_at (00060) when it makes a port. The old schema gets
+			// a log of today's shape for the seeding (its entries are not what
+			// this test is about) and its own back before the upgrade.
+			shim(t, db, `ALTER TABLE audit_events RENAME TO audit_events_v50`,
+				`CREATE TABLE audit_events (chain TEXT NOT NULL, seq BIGINT NOT NULL, v INTEGER NOT NULL, at TEXT NOT NULL,
+					actor_id TEXT NOT NULL, actor_kind TEXT NOT NULL, actor_name TEXT NOT NULL, customer_id TEXT,
+					on_behalf_of TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, source_ip TEXT NOT NULL,
+					request_id TEXT NOT NULL, result TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,
+					sealed TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
+					CONSTRAINT audit_events_shim_pkey PRIMARY KEY (chain, seq))`,
+				`CREATE TABLE audit_chains (chain TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL)`,
+				`CREATE TABLE change_counter (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)`,
+				`INSERT INTO change_counter (id, n) VALUES (1, 0)`,
 				`CREATE TABLE audit_keys (customer_id TEXT PRIMARY KEY, sealed_key TEXT NOT NULL, created_at TEXT NOT NULL)`,
 				`ALTER TABLE hubs ADD COLUMN ended_at TEXT`)
 			e := newEnv(t, db)
@@ -46,7 +56,8 @@ func TestHoldsMigration(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			shim(t, db, `DROP TABLE audit_keys`, `ALTER TABLE audit_events DROP COLUMN sealed`, `ALTER TABLE hubs DROP COLUMN ended_at`)
+			shim(t, db, `DROP TABLE audit_keys`, `DROP TABLE audit_events`, `ALTER TABLE audit_events_v50 RENAME TO audit_events`,
+				`DROP TABLE audit_chains`, `DROP TABLE change_counter`, `ALTER TABLE hubs DROP COLUMN ended_at`)
 			if err := db.Migrate(ctx); err != nil {
 				t.Fatal(err)
 			}
