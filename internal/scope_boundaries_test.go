@@ -45,7 +45,6 @@ var bareIDAllowed = map[string]string{
 	"identity.Principal.Manage":        "builds the operator's handle on the customer in the path",
 	"identity.Service.EnterBreakGlass": "builds the break-glass scope from a live grant",
 	"identity.OpsAdminRecipients":      "system mail (notices, policy changes, port holds, the erasure notice) to a customer's administrators: the caller already holds the customer's scope or is a system job",
-	"audit.ChainOf":                    "names the chain an event of a customer goes to: it reads and writes nothing",
 	"evidence.Service.ExportFor":       "the security officer's evidence request names any customer; the web layer checked the permission, and the purpose is required and recorded",
 	"notice.EvidenceNotices":           "the evidence export's read of one customer's notices: ExportOwn reaches it after checking the customer's scope, ExportFor for the officer's request",
 	"notice.EvidenceDeliveries":        "the evidence export's read of one customer's notification log: ExportOwn reaches it after checking the customer's scope, ExportFor for the officer's request",
