@@ -3,8 +3,9 @@
 // 18.1.3, 12.4.1): it signs the chains' heads with the controller's
 // signing key (heads.go), exports a customer's records for a time window as
 // one archive with the chain segment that proves it complete and unaltered
-// (export.go), verifies such an archive offline and every chain live
-// (verify.go), and expires records per class, leaving a signed checkpoint
+// (export.go, build.go; the layout in archive.go), verifies such an archive
+// offline (offline.go) and every chain live (verify.go), and expires
+// records per class, leaving a signed checkpoint
 // where a chain's removed prefix ended (retention.go).
 //
 // Signed statements are plain text, one "name=value" per line after a

@@ -18,7 +18,8 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
-// errUnbuilt is the frame's placeholder until the export is built (helper ev1).
+// errUnbuilt is the frame's placeholder for verify.go's live verification
+// until it is built (helper ev2).
 var errUnbuilt = errors.New("evidence: not built yet")
 
 // ArchiveType and ArchiveExt name an evidence archive (a gzip-compressed tar).

@@ -83,6 +83,7 @@ func lastHour() Window {
 // reaching now, holds its own export record as the last entry, under the
 // head signed at the export.
 func TestExportVerifies(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		cust := e.customer("Acme")
@@ -160,6 +161,7 @@ func TestExportVerifies(t *testing.T) {
 // a scope without audit.own are refused with a clear fault, and nothing
 // is recorded.
 func TestExportRefusals(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		cust := e.customer("Acme")
@@ -217,6 +219,7 @@ func TestExportRefusals(t *testing.T) {
 // customer — not its ID, its people's names and addresses, its notices or
 // its mails — although the two share a notice.
 func TestExportIsolation(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		a, b := e.customer("Acme"), e.customer("Planted Other KK")
@@ -253,6 +256,7 @@ func TestExportIsolation(t *testing.T) {
 // (its audit key destroyed), its archive shows them erased and still
 // verifies.
 func TestExportAfterErasure(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		cust := e.customer("Acme")
@@ -280,6 +284,7 @@ func TestExportAfterErasure(t *testing.T) {
 // TestVerifyArchiveKeys: the manifest must be signed by a trusted key; a
 // key given bare (base64, no ID) is trusted for any key ID.
 func TestVerifyArchiveKeys(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite(t))
 	cust := e.customer("Acme")
 	archive := e.exportOwn(cust, lastHour())

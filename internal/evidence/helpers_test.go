@@ -74,6 +74,14 @@ func (e *env) record(ctx context.Context, cust, action string, detail map[string
 // the log appends them but many to a statement, and returns the head.
 func (e *env) plant(cust string, n int, from time.Time, step time.Duration) audit.Head {
 	e.t.Helper()
+	return e.plantSigned(cust, n, from, step, 0)
+}
+
+// plantSigned is plant that also signs the head after every every entries
+// (none when every is 0), half a step after the last of them, as the job
+// would have.
+func (e *env) plantSigned(cust string, n int, from time.Time, step time.Duration, every int) audit.Head {
+	e.t.Helper()
 	ctx := context.Background()
 	var head audit.Head
 	err := e.db.InTx(ctx, func(tx *store.Tx) error {
@@ -84,6 +92,7 @@ func (e *env) plant(cust string, n int, from time.Time, step time.Duration) audi
 		if err != nil {
 			return err
 		}
+		var heads []SignedHead
 		const batch = 500
 		for done := 0; done < n; {
 			k := min(batch, n-done)
@@ -105,11 +114,19 @@ func (e *env) plant(cust string, n int, from time.Time, step time.Duration) audi
 					en.CustomerID, "", en.Action, en.Target, "", "", en.Result, "", fmt.Sprintf(`{"count":%d}`, done+i), "",
 					en.PrevHash, en.Hash)
 				h.Seq, h.Hash = en.Seq, en.Hash
+				if every > 0 && (done+i+1)%every == 0 {
+					heads = append(heads, SignedHead{Chain: cust, Seq: h.Seq, Hash: h.Hash, SignedAt: at.Add(step / 2), Why: WhyPeriodic})
+				}
 			}
 			if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
 				return err
 			}
 			done += k
+		}
+		for _, sh := range heads {
+			if err := e.insertHead(ctx, tx, sh); err != nil {
+				return err
+			}
 		}
 		head = h
 		_, err = tx.Exec(ctx, `UPDATE audit_chains SET seq = ?, hash = ? WHERE chain = ?`, h.Seq, h.Hash, cust)
@@ -121,24 +138,31 @@ func (e *env) plant(cust string, n int, from time.Time, step time.Duration) audi
 	return head
 }
 
+// insertHead signs h and stores it.
+func (e *env) insertHead(ctx context.Context, tx *store.Tx, h SignedHead) error {
+	h.SignedAt = h.SignedAt.UTC().Truncate(time.Microsecond)
+	sig, err := e.keys.SignTx(ctx, tx, h.Message())
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO audit_signed_heads (id, chain, seq, hash, signed_at, why, key_id, sig)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, ids.New("ash"), h.Chain, h.Seq, h.Hash, clock.Store(h.SignedAt), h.Why,
+		sig.KeyID, sig.Sig)
+	return err
+}
+
 // signAt signs cust's current head as if at time at.
 func (e *env) signAt(cust string, at time.Time) SignedHead {
 	e.t.Helper()
 	ctx := context.Background()
-	var h SignedHead
+	h := SignedHead{Chain: cust, SignedAt: at.UTC().Truncate(time.Microsecond), Why: WhyPeriodic}
 	err := e.db.InTx(ctx, func(tx *store.Tx) error {
 		head, err := audit.HeadOf(ctx, tx, cust)
 		if err != nil {
 			return err
 		}
-		h = SignedHead{Chain: cust, Seq: head.Seq, Hash: head.Hash, SignedAt: at.UTC().Truncate(time.Microsecond), Why: WhyPeriodic}
-		if h.Signature, err = e.keys.SignTx(ctx, tx, h.Message()); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO audit_signed_heads (id, chain, seq, hash, signed_at, why, key_id, sig)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, ids.New("ash"), h.Chain, h.Seq, h.Hash, clock.Store(h.SignedAt), h.Why,
-			h.Signature.KeyID, h.Signature.Sig)
-		return err
+		h.Seq, h.Hash = head.Seq, head.Hash
+		return e.insertHead(ctx, tx, h)
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -21,7 +21,11 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/signing"
 )
 
-// Report is what VerifyArchive found in an archive that holds.
+// Report is what VerifyArchive found in an archive that holds: the
+// manifest's customer, window, time, requester and segment, and what was
+// checked — the audit entries of the segment, the files of the archive
+// (the manifest included), the key that signed the manifest, the signed
+// heads, and the notices and notification log rows.
 type Report struct {
 	Customer string `json:"customer"`
 	Window   Window `json:"window"`
@@ -130,22 +134,22 @@ func readArchive(r io.Reader) (*archive, error) {
 		if err != nil {
 			return nil, bad(err)
 		}
+		_, dup := a.files[h.Name]
 		switch {
 		case h.Typeflag != tar.TypeReg:
 			return nil, archiveErr(h.Name, 0, 0, "is not a regular file")
-		case a.files[h.Name] != nil:
+		case dup:
 			return nil, archiveErr(h.Name, 0, 0, "is in the archive twice")
 		case total+h.Size > maxArchiveBytes:
 			return nil, archiveErr(h.Name, 0, 0, "the archive is larger than %d bytes", int64(maxArchiveBytes))
 		}
 		total += h.Size
-		b := make([]byte, 0, h.Size)
-		buf := bytes.NewBuffer(b)
-		if _, err := io.Copy(buf, tr); err != nil {
+		b := make([]byte, h.Size)
+		if _, err := io.ReadFull(tr, b); err != nil {
 			return nil, bad(err)
 		}
 		a.names = append(a.names, h.Name)
-		a.files[h.Name] = buf.Bytes()
+		a.files[h.Name] = b
 	}
 	if _, err := io.Copy(io.Discard, zr); err != nil {
 		return nil, bad(err)

@@ -34,6 +34,7 @@ func wantErr(t *testing.T, what string, err error, file string, line, seq int64,
 // TestArchiveTampering: every way of changing an archive fails
 // verification, and the error names the first broken place.
 func TestArchiveTampering(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		a, b := e.customer("Acme"), e.customer("Other")
@@ -185,6 +186,7 @@ func rehash(t *testing.T, ls [][]byte) [][]byte {
 // ends at one signed before its end, fails: entries of the window could
 // be missing.
 func TestAnchorsBracketTheWindow(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, storetest.SQLite(t))
 	cust := e.customer("Acme")
 	now := clock.Now()

@@ -18,6 +18,7 @@ import (
 // window's end, or at the head the export signs. Entries and heads are
 // laid down at chosen past times (days 0 to 9 of a chain).
 func TestWindowAnchors(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		cust := e.customer("Acme")
