@@ -18,7 +18,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), migrateCmd(), agentCmd(), backupCmd(), restoreCmd(), evidenceCmd())
+	root.AddCommand(serveCmd(), migrateCmd(), agentCmd(), backupCmd(), restoreCmd(), auditCmd(), evidenceCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "tsunagi:", err)
 		var ee exitError

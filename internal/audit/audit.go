@@ -335,11 +335,12 @@ func appendChain(ctx context.Context, tx *store.Tx, chain string, es []*Entry, k
 		return fmt.Errorf("audit: %w", err)
 	}
 	seq := last - int64(len(es))
+	var key *customerKey // the chain's customer's, once an entry needed it
 	for _, e := range es {
 		seq++
 		e.Seq, e.PrevHash = seq, prev
 		// The blob is bound to the chain and sequence number, known only now.
-		if err := sealTx(ctx, tx, e, kinds[e]); err != nil {
+		if err := sealTx(ctx, tx, e, kinds[e], &key); err != nil {
 			return err
 		}
 		detail, err := json.Marshal(e.Detail)

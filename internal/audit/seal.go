@@ -244,14 +244,19 @@ func loadKey(ctx context.Context, q store.Querier, cust string) (*customerKey, e
 // sealTx seals e's personal fields under its customer's key, making the key
 // at the customer's first such event. tx holds the lock of the customer's
 // chain, so no other append makes the same customer's key at the same time.
-func sealTx(ctx context.Context, tx *store.Tx, e *Entry, kind string) error {
+// *held is the key sealTx found or made for an earlier entry of the same
+// append (one chain, so one customer, with nothing run in between): the
+// key is read once per append, not once per entry.
+func sealTx(ctx context.Context, tx *store.Tx, e *Entry, kind string, held **customerKey) error {
 	p := split(e, kind)
 	if p == nil {
 		return nil
 	}
-	k, err := loadKey(ctx, tx, e.CustomerID)
-	if err != nil {
-		return err
+	k, err := *held, error(nil)
+	if k == nil {
+		if k, err = loadKey(ctx, tx, e.CustomerID); err != nil {
+			return err
+		}
 	}
 	if k == nil {
 		key := make([]byte, secretbox.KeySize)
@@ -267,6 +272,7 @@ func sealTx(ctx context.Context, tx *store.Tx, e *Entry, kind string) error {
 			return errKey(e.CustomerID, err)
 		}
 	}
+	*held = k
 	plain, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("audit: seal: %w", err)

@@ -173,8 +173,8 @@ type tampering struct {
 	do    func(t testing.TB, db *store.DB, rng *rand.Rand, chains []string) (string, string)
 }
 
-// exec runs a tampering statement.
-func exec(t testing.TB, db *store.DB, q string, args ...any) {
+// execSQL runs a tampering statement.
+func execSQL(t testing.TB, db *store.DB, q string, args ...any) {
 	t.Helper()
 	if _, err := db.Exec(context.Background(), q, args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
@@ -226,16 +226,16 @@ var tamperings = []tampering{
 			if err != nil {
 				t.Fatal(err)
 			}
-			exec(t, db, `UPDATE audit_events SET at = ? WHERE chain = ? AND seq = ?`, clock.Store(was.Add(-time.Second)), chain, seq)
+			execSQL(t, db, `UPDATE audit_events SET at = ? WHERE chain = ? AND seq = ?`, clock.Store(was.Add(-time.Second)), chain, seq)
 		} else {
-			exec(t, db, `UPDATE audit_events SET `+col+` = `+alterable[col]+` WHERE chain = ? AND seq = ?`, chain, seq)
+			execSQL(t, db, `UPDATE audit_events SET `+col+` = `+alterable[col]+` WHERE chain = ? AND seq = ?`, chain, seq)
 		}
 		return fmt.Sprintf("%s of %s/%d altered", col, chain, seq), chain
 	}},
 	{name: "delete an entry", byLog: true, do: func(t testing.TB, db *store.DB, rng *rand.Rand, chains []string) (string, string) {
 		chain, rs := pickChain(t, db, rng, chains, 1)
 		seq := rs[rng.IntN(len(rs))].seq
-		exec(t, db, `DELETE FROM audit_events WHERE chain = ? AND seq = ?`, chain, seq)
+		execSQL(t, db, `DELETE FROM audit_events WHERE chain = ? AND seq = ?`, chain, seq)
 		return fmt.Sprintf("%s/%d deleted", chain, seq), chain
 	}},
 	{name: "insert a forged entry", byLog: true, do: func(t testing.TB, db *store.DB, rng *rand.Rand, chains []string) (string, string) {
@@ -251,7 +251,7 @@ var tamperings = []tampering{
 		after := rs[k].seq - 1
 		renumber(t, db, chain, after, 1)
 		insertForged(t, db, chain, after+1, prev)
-		exec(t, db, `UPDATE audit_chains SET seq = seq + 1 WHERE chain = ?`, chain)
+		execSQL(t, db, `UPDATE audit_chains SET seq = seq + 1 WHERE chain = ?`, chain)
 		return fmt.Sprintf("forged entry inserted into %s after %d", chain, after), chain
 	}},
 	{name: "reorder two entries", byLog: true, do: func(t testing.TB, db *store.DB, rng *rand.Rand, chains []string) (string, string) {
@@ -259,9 +259,9 @@ var tamperings = []tampering{
 		i := rng.IntN(len(rs) - 1)
 		j := i + 1 + rng.IntN(len(rs)-i-1)
 		a, b := rs[i].seq, rs[j].seq
-		exec(t, db, `UPDATE audit_events SET seq = -1 WHERE chain = ? AND seq = ?`, chain, a)
-		exec(t, db, `UPDATE audit_events SET seq = ? WHERE chain = ? AND seq = ?`, a, chain, b)
-		exec(t, db, `UPDATE audit_events SET seq = ? WHERE chain = ? AND seq = -1`, b, chain)
+		execSQL(t, db, `UPDATE audit_events SET seq = -1 WHERE chain = ? AND seq = ?`, chain, a)
+		execSQL(t, db, `UPDATE audit_events SET seq = ? WHERE chain = ? AND seq = ?`, a, chain, b)
+		execSQL(t, db, `UPDATE audit_events SET seq = ? WHERE chain = ? AND seq = -1`, b, chain)
 		return fmt.Sprintf("%s/%d and %d swapped", chain, a, b), chain
 	}},
 	{name: "move an entry to another chain", byLog: true, do: func(t testing.TB, db *store.DB, rng *rand.Rand, chains []string) (string, string) {
@@ -281,14 +281,14 @@ var tamperings = []tampering{
 		if err := store.Scan(db.QueryRow(context.Background(), `SELECT hash FROM audit_events WHERE chain = ? AND seq = ?`, from, seq), &hash); err != nil {
 			t.Fatal(err)
 		}
-		exec(t, db, `UPDATE audit_events SET chain = ?, seq = ?, prev_hash = ? WHERE chain = ? AND seq = ?`, to, h.Seq+1, h.Hash, from, seq)
-		exec(t, db, `UPDATE audit_chains SET seq = ?, hash = ? WHERE chain = ?`, h.Seq+1, hash, to)
+		execSQL(t, db, `UPDATE audit_events SET chain = ?, seq = ?, prev_hash = ? WHERE chain = ? AND seq = ?`, to, h.Seq+1, h.Hash, from, seq)
+		execSQL(t, db, `UPDATE audit_chains SET seq = ?, hash = ? WHERE chain = ?`, h.Seq+1, hash, to)
 		return fmt.Sprintf("%s/%d moved to %s/%d", from, seq, to, h.Seq+1), from
 	}},
 	{name: "truncate the tail", byLog: true, do: func(t testing.TB, db *store.DB, rng *rand.Rand, chains []string) (string, string) {
 		chain, rs := pickChain(t, db, rng, chains, 1)
 		k := rng.IntN(len(rs)) // entries after the k-th go
-		exec(t, db, `DELETE FROM audit_events WHERE chain = ? AND seq > ?`, chain, k)
+		execSQL(t, db, `DELETE FROM audit_events WHERE chain = ? AND seq > ?`, chain, k)
 		return fmt.Sprintf("%s cut after %d", chain, k), chain
 	}},
 	// The tamperings below leave a chain that walks: only a signed head
@@ -300,8 +300,8 @@ var tamperings = []tampering{
 		if k > 0 {
 			hash = rs[k-1].hash
 		}
-		exec(t, db, `DELETE FROM audit_events WHERE chain = ? AND seq > ?`, chain, k)
-		exec(t, db, `UPDATE audit_chains SET seq = ?, hash = ? WHERE chain = ?`, k, hash, chain)
+		execSQL(t, db, `DELETE FROM audit_events WHERE chain = ? AND seq > ?`, chain, k)
+		execSQL(t, db, `UPDATE audit_chains SET seq = ?, hash = ? WHERE chain = ?`, k, hash, chain)
 		return fmt.Sprintf("%s cut after %d, head row rewound", chain, k), chain
 	}},
 	{name: "rewrite the chain from a forged entry", do: func(t testing.TB, db *store.DB, rng *rand.Rand, chains []string) (string, string) {
@@ -311,19 +311,19 @@ var tamperings = []tampering{
 		if k > 0 {
 			prev = rs[k-1].hash
 		}
-		exec(t, db, `DELETE FROM audit_events WHERE chain = ? AND seq > ?`, chain, k)
+		execSQL(t, db, `DELETE FROM audit_events WHERE chain = ? AND seq > ?`, chain, k)
 		hash := insertForged(t, db, chain, int64(k)+1, prev)
-		exec(t, db, `UPDATE audit_chains SET seq = ?, hash = ? WHERE chain = ?`, k+1, hash, chain)
+		execSQL(t, db, `UPDATE audit_chains SET seq = ?, hash = ? WHERE chain = ?`, k+1, hash, chain)
 		return fmt.Sprintf("%s rewritten from %d", chain, k+1), chain
 	}},
 	{name: "forge a signed head", do: func(t testing.TB, db *store.DB, rng *rand.Rand, chains []string) (string, string) {
 		chain, rs := pickChain(t, db, rng, chains, 2)
-		exec(t, db, `UPDATE audit_signed_heads SET seq = ?, hash = ? WHERE chain = ?`, len(rs)-1, rs[len(rs)-2].hash, chain)
+		execSQL(t, db, `UPDATE audit_signed_heads SET seq = ?, hash = ? WHERE chain = ?`, len(rs)-1, rs[len(rs)-2].hash, chain)
 		return fmt.Sprintf("%s: signed heads moved to %d", chain, len(rs)-1), chain
 	}},
 	{name: "delete the head row", do: func(t testing.TB, db *store.DB, rng *rand.Rand, chains []string) (string, string) {
 		chain, _ := pickChain(t, db, rng, chains, 1)
-		exec(t, db, `DELETE FROM audit_chains WHERE chain = ?`, chain)
+		execSQL(t, db, `DELETE FROM audit_chains WHERE chain = ?`, chain)
 		return fmt.Sprintf("%s: head row deleted", chain), chain
 	}},
 }
@@ -332,8 +332,8 @@ var tamperings = []tampering{
 // numbers so that no two rows share a key on the way.
 func renumber(t testing.TB, db *store.DB, chain string, after, delta int64) {
 	t.Helper()
-	exec(t, db, `UPDATE audit_events SET seq = -(seq + ?) WHERE chain = ? AND seq > ?`, delta, chain, after)
-	exec(t, db, `UPDATE audit_events SET seq = -seq WHERE chain = ? AND seq < 0`, chain)
+	execSQL(t, db, `UPDATE audit_events SET seq = -(seq + ?) WHERE chain = ? AND seq > ?`, delta, chain, after)
+	execSQL(t, db, `UPDATE audit_events SET seq = -seq WHERE chain = ? AND seq < 0`, chain)
 }
 
 // insertForged stores a forged entry at chain/seq linked to prev, with its
@@ -348,7 +348,7 @@ func insertForged(t testing.TB, db *store.DB, chain string, seq int64, prev stri
 		e.CustomerID, cust = chain, chain
 	}
 	e.Hash = audit.Hash(e)
-	exec(t, db, `INSERT INTO audit_events (chain, seq, v, at, actor_id, actor_kind, actor_name, customer_id, on_behalf_of,
+	execSQL(t, db, `INSERT INTO audit_events (chain, seq, v, at, actor_id, actor_kind, actor_name, customer_id, on_behalf_of,
 		action, target, source_ip, request_id, result, reason, detail, sealed, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Chain, e.Seq, e.V, clock.Store(e.At), e.ActorID, e.ActorKind, e.ActorName, cust, "", e.Action, e.Target,

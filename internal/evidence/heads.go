@@ -41,6 +41,13 @@ func (s *Service) dueHeads(ctx context.Context, _ time.Time) ([]string, error) {
 func (s *Service) signDue(ctx context.Context, _ time.Time, chain string) (bool, error) {
 	signed := false
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		// The chain's head row is locked first (an update that changes
+		// nothing), as an append locks it: a second controller signing the
+		// same chain waits here and then finds the head signed, instead of
+		// both reading "not signed yet" and both signing it.
+		if _, err := tx.Exec(ctx, `UPDATE audit_chains SET seq = seq WHERE chain = ?`, chain); err != nil {
+			return fmt.Errorf("evidence: sign head: %w", err)
+		}
 		head, err := audit.HeadOf(ctx, tx, chain)
 		if err != nil {
 			return err

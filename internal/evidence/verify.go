@@ -2,10 +2,11 @@ package evidence
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
@@ -200,49 +201,105 @@ func (s *Service) checkOnce(ctx context.Context, chain string, keys []signing.Pu
 	return c, nil
 }
 
-// walk feeds the chain's entries after w's position up to seq to w, in
-// pages of the stored form, and compares each with the hashes signed heads
-// name at its sequence number (want). It returns the first entry that
-// differs from one, or the walker's error (a row that does not even read
-// as an entry is one too).
+// walk feeds the chain's entries after w's position up to seq to w and
+// compares each with the hashes signed heads name at its sequence number
+// (want). It returns the first entry that differs from one, or the
+// walker's error (a row that does not even read as an entry is one too).
+//
+// Reading and hashing are most of the cost, and each entry's hash depends
+// only on the entry (its previous hash is stored in it): pages — ranges
+// of sequence numbers — are read and hashed by one goroutine per core,
+// a few pages ahead, and walked in order.
 func (s *Service) walk(ctx context.Context, w *audit.Walker, seq int64, want map[int64][]string) (int64, error) {
-	for w.Seq < seq {
-		rows, err := s.db.Query(ctx, `SELECT `+audit.Columns+` FROM audit_events WHERE chain = ? AND seq > ? AND seq <= ?
-			ORDER BY seq LIMIT ?`, w.Chain, w.Seq, seq, verifyPage)
-		if err != nil {
-			return 0, fmt.Errorf("evidence: verify %s: %w", w.Chain, err)
+	workers := runtime.GOMAXPROCS(0)
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	ordered := make(chan *page, 2*workers) // bounds the pages read ahead
+	sem := make(chan struct{}, workers)
+	wg.Go(func() {
+		defer close(ordered)
+		for from := w.Seq; from < seq; from += verifyPage {
+			p := &page{done: make(chan struct{})}
+			select {
+			case ordered <- p:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				defer close(p.done)
+				s.readPage(ctx, p, w.Chain, from, min(from+verifyPage, seq))
+			})
 		}
-		n, mismatch, err := s.walkPage(rows, w, want)
-		if err != nil || mismatch != 0 || n == 0 {
-			return mismatch, err
+	})
+	for p := range ordered {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		for i, e := range p.entries {
+			if err := w.NextHashed(e, p.hashes[i]); err != nil {
+				return 0, err
+			}
+			for _, hash := range want[e.Seq] {
+				if hash != e.Hash {
+					return e.Seq, nil
+				}
+			}
+		}
+		if p.unreadable != nil {
+			return 0, &audit.ChainError{Chain: w.Chain, Seq: w.Seq + 1, Problem: "cannot be read: " + p.unreadable.Error()}
+		}
+		if p.err != nil {
+			return 0, p.err
 		}
 	}
 	return 0, nil
 }
 
-// walkPage walks one page of rows; it returns how many it read.
-func (s *Service) walkPage(rows *sql.Rows, w *audit.Walker, want map[int64][]string) (int, int64, error) {
+// page is a range of a chain's entries in their stored form, with their
+// hashes as Hash computes them.
+type page struct {
+	entries    []audit.Entry
+	hashes     []string
+	unreadable error // the row after the entries does not read as an entry
+	err        error // the database failed
+	done       chan struct{}
+}
+
+// readPage reads chain's entries numbered from+1 to to into p and hashes them.
+func (s *Service) readPage(ctx context.Context, p *page, chain string, from, to int64) {
+	rows, err := s.db.Query(ctx, `SELECT `+audit.Columns+` FROM audit_events WHERE chain = ? AND seq > ? AND seq <= ?
+		ORDER BY seq`, chain, from, to)
+	if err != nil {
+		p.err = fmt.Errorf("evidence: verify %s: %w", chain, err)
+		return
+	}
 	defer rows.Close()
-	n := 0
+	p.entries = make([]audit.Entry, 0, to-from)
 	for rows.Next() {
-		n++
 		e, err := audit.ScanEntry(rows)
 		if err != nil {
-			return n, 0, &audit.ChainError{Chain: w.Chain, Seq: w.Seq + 1, Problem: "cannot be read: " + err.Error()}
+			p.unreadable = err
+			break
 		}
-		if err := w.Next(e); err != nil {
-			return n, 0, err
-		}
-		for _, hash := range want[e.Seq] {
-			if hash != e.Hash {
-				return n, e.Seq, nil
-			}
-		}
+		p.entries = append(p.entries, e)
 	}
 	if err := rows.Err(); err != nil {
-		return n, 0, fmt.Errorf("evidence: verify %s: %w", w.Chain, err)
+		p.err = fmt.Errorf("evidence: verify %s: %w", chain, err)
 	}
-	return n, 0, nil
+	p.hashes = make([]string, len(p.entries))
+	for i := range p.entries {
+		p.hashes[i] = audit.Hash(p.entries[i])
+	}
 }
 
 // headRow reads chain's head row, and whether there is one.

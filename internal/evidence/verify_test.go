@@ -95,9 +95,9 @@ func TestVerifyLiveChecksCheckpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec(t, db, `INSERT INTO audit_checkpoints (chain, seq, hash, entry_at, made_at, key_id, sig) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	execSQL(t, db, `INSERT INTO audit_checkpoints (chain, seq, hash, entry_at, made_at, key_id, sig) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		chain, cp.Seq, cp.Hash, clock.Store(cp.EntryAt), clock.Store(cp.MadeAt), sig.KeyID, sig.Sig)
-	exec(t, db, `DELETE FROM audit_events WHERE chain = ? AND seq <= ?`, chain, cut.seq)
+	execSQL(t, db, `DELETE FROM audit_events WHERE chain = ? AND seq <= ?`, chain, cut.seq)
 	st, err := svc.StatusOf(ctx, chain)
 	if err != nil {
 		t.Fatal(err)
@@ -110,12 +110,12 @@ func TestVerifyLiveChecksCheckpoints(t *testing.T) {
 		"statement changed": `UPDATE audit_checkpoints SET made_at = '2020-01-01T00:00:00.000000Z' WHERE chain = 'cus_a'`,
 		"another hash":      `UPDATE audit_checkpoints SET hash = 'ff' WHERE chain = 'cus_a'`,
 	} {
-		exec(t, db, q)
+		execSQL(t, db, q)
 		st, err := svc.StatusOf(ctx, chain)
 		if err != nil || st.Verdict.Intact || !strings.Contains(st.Verdict.Problem, "checkpoint") {
 			t.Errorf("%s: %+v, %v; want a broken checkpoint", name, st.Verdict, err)
 		}
-		exec(t, db, restore, clock.Store(cp.MadeAt), cp.Hash, chain)
+		execSQL(t, db, restore, clock.Store(cp.MadeAt), cp.Hash, chain)
 	}
 	if st, err := svc.StatusOf(ctx, chain); err != nil || !st.Verdict.Intact {
 		t.Errorf("restored: %+v, %v", st.Verdict, err)
