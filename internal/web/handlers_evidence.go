@@ -223,9 +223,11 @@ func sendArchive(w http.ResponseWriter, cust string, win evidence.Window, build 
 
 // archiveName is "tsunagi-evidence-<customer>-<first JST day>-<last JST
 // day>.tar.gz": to is exclusive, so a window ending at midnight JST ends
-// on the day before.
+// on the day before, and the export ends at the latest now (its window is
+// clamped there).
 func archiveName(cust string, win evidence.Window) string {
-	return "tsunagi-evidence-" + cust + "-" + clock.Date(win.From) + "-" + clock.Date(win.To.Add(-time.Nanosecond)) + evidence.ArchiveExt
+	to := min(win.To.UnixNano(), time.Now().UnixNano())
+	return "tsunagi-evidence-" + cust + "-" + clock.Date(win.From) + "-" + clock.Date(time.Unix(0, to-1)) + evidence.ArchiveExt
 }
 
 // listAudit is the security officer's read of one chain: the platform's,
