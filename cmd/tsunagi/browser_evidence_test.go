@@ -69,6 +69,13 @@ func TestBrowserEvidence(t *testing.T) {
 	so := b.person("officer", "en")
 	so.setPassword(mailedLink(t, s, "so-evidence@example.net"), opPassword)
 	so.signIn(mgmt, "so.evidence", opPassword)
+	so.open(mgmt + "/audit?customer=" + cust)
+	so.mustHave("#opc-audit-ask", "the request for a purpose before a customer's chain is read")
+	so.fill("#f-purpose", "Checking the export of REQ-2026-118")
+	if st := so.submit("#opc-audit-filter button"); st != http.StatusOK {
+		t.Fatalf("the customer's chain with a purpose: %d:\n%s", st, so.text())
+	}
+	so.mustHave("#opc-audit-list", "the customer's entries")
 	so.open(mgmt + "/audit/chains")
 	so.mustHave("#evidence-chains", "the list of chains")
 	so.contains("the customer's chain", cust, "Intact")
