@@ -42,10 +42,10 @@ var plainDetailKeys = []string{
 	"approval_dropped", "category", "customers", "customers_added", "recipients", "source",
 	// report.file, report.attachment.read (customer reports)
 	"content_type", "number",
-	// evidence.export: how many notices and notification log rows the archive holds
-	"deliveries", "notices",
 	// records.expire (retention): the class, the audit chain and how far it was cut, counts
 	"chain", "removed", "retention_days", "up_to",
+	// evidence.export: how many notices and notification log rows the archive holds
+	"deliveries", "notices",
 }
 
 // TestEveryDetailKeyIsClassified reads every non-test Go file and collects

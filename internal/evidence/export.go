@@ -18,10 +18,6 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
-// errUnbuilt is the frame's placeholder for verify.go's live verification
-// until it is built (helper ev2).
-var errUnbuilt = errors.New("evidence: not built yet")
-
 // ArchiveType and ArchiveExt name an evidence archive (a gzip-compressed tar).
 const (
 	ArchiveType = "application/gzip"

@@ -30,12 +30,18 @@ func (s *Service) SignJob() schedule.Job {
 		Next: func(now time.Time) time.Time { return now.Add(SignEvery) }, Quiet: true}
 }
 
-// dueHeads lists the chains whose head is beyond their last signed head.
+// dueHeads lists the chains with an entry beyond their last signed head
+// (or checkpoint) other than this job's own run records: a run that signed
+// something records job.run in the platform chain, and counting that as a
+// change would make the platform chain due again at every run, for ever.
+// Such records are signed with the platform's next real change.
 func (s *Service) dueHeads(ctx context.Context, _ time.Time) ([]string, error) {
 	return store.Strings(ctx, s.db, `SELECT c.chain FROM audit_chains c
-		WHERE c.seq > COALESCE((SELECT MAX(h.seq) FROM audit_signed_heads h WHERE h.chain = c.chain), 0)
-		  AND c.seq > COALESCE((SELECT k.seq FROM audit_checkpoints k WHERE k.chain = c.chain), 0)
-		ORDER BY c.chain`)
+		WHERE EXISTS (SELECT 1 FROM audit_events e WHERE e.chain = c.chain
+			AND e.seq > COALESCE((SELECT MAX(h.seq) FROM audit_signed_heads h WHERE h.chain = c.chain), 0)
+			AND e.seq > COALESCE((SELECT k.seq FROM audit_checkpoints k WHERE k.chain = c.chain), 0)
+			AND NOT (e.action = 'job.run' AND e.target = ?))
+		ORDER BY c.chain`, "job:"+SignJobName)
 }
 
 func (s *Service) signDue(ctx context.Context, _ time.Time, chain string) (bool, error) {
