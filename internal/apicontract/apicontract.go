@@ -77,9 +77,11 @@ func load(b []byte) *Contract {
 
 func init() {
 	// The setup pages are documented as text/html strings, the notices'
-	// Atom feed as an application/atom+xml string.
+	// Atom feed as an application/atom+xml string, evidence archives as
+	// application/gzip binary strings.
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 	openapi3filter.RegisterBodyDecoder("application/atom+xml", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("application/gzip", openapi3filter.FileBodyDecoder)
 }
 
 type skipRequestCheck struct{}

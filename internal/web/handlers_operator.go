@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 
@@ -208,16 +207,6 @@ func (s *Server) inviteStaff(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
-	return s.auditPage(w, r, staffAuditQuery(r.URL.Query().Get("customer")))
-}
-
-// staffAuditQuery is the security officer's read of one chain: the named
-// customer's, or the platform's when none is named.
-func staffAuditQuery(customer string) audit.Query {
-	return audit.OfChain(audit.ChainOf(customer))
-}
-
 // auditPage answers a page of the audit log selected by q (auditWindow).
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, q audit.Query) error {
 	q, err := auditWindow(r, q)
@@ -269,35 +258,4 @@ func (s *Server) auditEntries(r *http.Request, q audit.Query) ([]audit.Entry, st
 		next = strconv.FormatInt(items[len(items)-1].Seq, 10)
 	}
 	return items, next, nil
-}
-
-func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.verifyChain(r)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
-}
-
-// chainVerdict is the audit chain's check: intact or not, how many entries
-// were checked, and the first problem found.
-type chainVerdict struct {
-	Intact  bool   `json:"intact"`
-	Checked int64  `json:"checked"`
-	Problem string `json:"problem,omitempty"`
-}
-
-// verifyChain checks the audit chain; a broken chain is a verdict, not an
-// error.
-func (s *Server) verifyChain(r *http.Request) (chainVerdict, error) {
-	n, err := s.deps.Audit.Verify(r.Context())
-	var broken *audit.ChainError
-	if errors.As(err, &broken) {
-		return chainVerdict{Checked: n, Problem: err.Error()}, nil
-	}
-	if err != nil {
-		return chainVerdict{}, err
-	}
-	return chainVerdict{Intact: true, Checked: n}, nil
 }

@@ -14,12 +14,14 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/evidence"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 	"github.com/tsunagi-net/tsunagi/internal/notice"
+	"github.com/tsunagi-net/tsunagi/internal/signing"
 )
 
 // The OpenAPI documents are written by hand; these tests keep them true to the
@@ -463,6 +465,10 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		{"RoleInput", identity.RoleInput{}, true},
 		{"AuditEntry", audit.Entry{}, false},
 		{"AuditEntryList", list[audit.Entry]{}, false},
+		{"Signature", signing.Signature{}, false},
+		{"SignedHead", evidence.SignedHead{}, false},
+		{"Checkpoint", evidence.Checkpoint{}, false},
+		{"Verdict", evidence.Verdict{}, false},
 		{"InviteInput", identity.InviteInput{}, true},
 		{"CodeInput", identity.CodeInput{}, true},
 		{"ReauthInput", identity.ReauthInput{}, true},
@@ -537,6 +543,9 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			shape{"FirewallRuleCounter", observed.RuleCounter{}, false},
 			// reports (handlers_reports.go)
 			shape{"ReportInput", notice.ReportInput{}, true},
+			// audit evidence (handlers_evidence.go)
+			shape{"ChainStatus", evidence.ChainStatus{}, false},
+			shape{"EvidenceExportInput", windowInput{}, true},
 		),
 		"management": append(slices.Clip(common),
 			shape{"RegionInput", catalog.RegionInput{}, true},
@@ -597,6 +606,11 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			shape{"NoticeApprovalInput", noticeApprovalInput{}, true},
 			// reports (handlers_reports.go)
 			shape{"ReportStatusInput", reportStatusInput{}, true},
+			// audit evidence (handlers_evidence.go)
+			shape{"ChainHead", evidence.ChainHead{}, false},
+			shape{"ChainHeadList", list[evidence.ChainHead]{}, false},
+			shape{"VerdictList", list[evidence.Verdict]{}, false},
+			shape{"EvidenceRequestInput", evidenceRequestInput{}, true},
 		),
 	}
 	for _, l := range openAPIListeners() {

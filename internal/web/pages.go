@@ -49,6 +49,7 @@ func (s *Server) customerPages() []pageRoute {
 		s.purgeCustomerPages(),
 		s.noticeCustomerPages(),
 		s.reportCustomerPages(),
+		s.evidenceCustomerPages(),
 	)
 }
 
@@ -67,6 +68,7 @@ func (s *Server) operatorPages() []pageRoute {
 		s.noticeOpPages(),
 		s.noticeLogOpPages(),
 		s.reportOpPages(),
+		s.evidenceOpPages(),
 	)
 }
 
@@ -130,6 +132,7 @@ var navigation = map[identity.Side][]struct {
 		{"/recoveries", "nav.recoveries", identity.ActRecoveryApprove},
 		{"/mail", "nav.mail", identity.ActMailRead},
 		{"/audit", "nav.op_audit", identity.ActAuditRead},
+		{"/evidence", "nav.evidence", identity.ActAuditRead},
 		{"/jobs", "nav.jobs", identity.ActJobsRead},
 		{"/backups", "nav.backups", identity.ActBackupsManage},
 		{"/erasures", "nav.erasures", identity.ActErasuresRead},

@@ -39,7 +39,7 @@ func (s *Server) accountPages() []pageRoute {
 		{"POST", "/security/devices", identity.ActDevicesManage, []string{"POST /api/v1/devices"}, s.deviceForm},
 		{"POST", "/security/devices/{device}/revoke", identity.ActDevicesManage, []string{"DELETE /api/v1/devices/{device}"},
 			s.revokeDeviceForm},
-		{"GET", "/audit", identity.ActAuditOwn, []string{"GET /api/v1/audit"}, s.ownAuditPage},
+		{"GET", "/audit", identity.ActAuditOwn, []string{"GET /api/v1/audit", "GET /api/v1/audit/status"}, s.ownAuditPage},
 	}
 }
 
@@ -279,6 +279,8 @@ type auditData struct {
 	Limit  int
 	Limits []int  // the page sizes the page offers
 	Next   string // after key of the next page, "" on the last
+	// Evidence is the chain's status and the export form (pages_evidence.go).
+	Evidence evidencePanel
 }
 
 // auditActors are the actor kinds the audit log records (audit.Actor.Kind).
@@ -290,16 +292,24 @@ var auditActors = map[string]string{
 // ownAuditPage is the customer's own audit log, as GET /api/v1/audit pages
 // it: in chain order, ?after= a sequence number, ?limit= 1 to 500.
 func (s *Server) ownAuditPage(w http.ResponseWriter, r *http.Request) error {
-	q, err := audit.Own(principal(r).Scope())
+	d, err := s.ownAuditData(r)
 	if err != nil {
 		return err
 	}
+	return s.render(w, r, "acct-audit", d)
+}
+
+func (s *Server) ownAuditData(r *http.Request) (auditData, error) {
+	q, err := audit.Own(principal(r).Scope())
+	if err != nil {
+		return auditData{}, err
+	}
 	if q, err = auditWindow(r, q); err != nil {
-		return err
+		return auditData{}, err
 	}
 	items, next, err := s.auditEntries(r, q)
 	if err != nil {
-		return err
+		return auditData{}, err
 	}
 	d := auditData{Limit: 100, Limits: []int{20, 100, 500}, Next: next}
 	if n, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil {
@@ -313,11 +323,12 @@ func (s *Server) ownAuditPage(w http.ResponseWriter, r *http.Request) error {
 		if len(e.Detail) > 0 {
 			b, err := json.Marshal(e.Detail)
 			if err != nil {
-				return err
+				return auditData{}, err
 			}
 			row.Detail = string(b)
 		}
 		d.Rows = append(d.Rows, row)
 	}
-	return s.render(w, r, "acct-audit", d)
+	d.Evidence, err = s.evidencePanel(r)
+	return d, err
 }

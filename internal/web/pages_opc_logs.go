@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
+	"github.com/tsunagi-net/tsunagi/internal/evidence"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/mail"
 )
@@ -43,24 +44,40 @@ func (s *Server) opcMail(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, r, "opc-mail", d)
 }
 
-// opcAuditData is a page of the platform's audit log, optionally one
-// customer's entries, with the chain's verdict when it was asked for.
+// opcAuditData is a page of one chain: the platform's, or a customer's
+// read for a stated purpose (recorded in that customer's chain); and the
+// verdicts of every chain when they were asked for.
 type opcAuditData struct {
 	Customer string
-	Limit    int
-	Entries  []audit.Entry
-	Next     string
-	Verdict  *chainVerdict
+	Purpose  string
+	// AskPurpose: a customer is named but no purpose was stated yet (a
+	// link from an entry): the form asks for it and nothing is read.
+	AskPurpose bool
+	Limit      int
+	Entries    []audit.Entry
+	Next       string
+	Verdicts   []evidence.Verdict
+	Checked    bool // Verdicts holds a verification's result
+	Broken     int
 }
 
 func (s *Server) opcAuditData(r *http.Request) (opcAuditData, error) {
-	d := opcAuditData{Customer: r.URL.Query().Get("customer"), Limit: 100}
-	q, err := auditWindow(r, staffAuditQuery(d.Customer))
+	q := r.URL.Query()
+	d := opcAuditData{Customer: q.Get("customer"), Purpose: q.Get("purpose"), Limit: 100}
+	win, err := auditWindow(r, audit.Query{})
 	if err != nil {
 		return d, err
 	}
-	d.Limit = q.Limit
-	d.Entries, d.Next, err = s.auditEntries(r, q)
+	d.Limit = win.Limit
+	if d.Customer != "" && !q.Has("purpose") {
+		d.AskPurpose = true
+		return d, nil
+	}
+	chain, err := s.staffChain(r, d.Customer, d.Purpose)
+	if err != nil {
+		return d, err
+	}
+	d.Entries, d.Next, err = s.auditEntries(r, audit.OfChain(chain).Page(win.AfterSeq, win.Limit))
 	return d, err
 }
 
@@ -72,20 +89,27 @@ func (s *Server) opcAudit(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, r, "opc-audit", d)
 }
 
-// opcVerifyAudit checks the chain: for htmx, only the verdict replaces its
-// place on the audit page; without JavaScript, the audit page with it.
+// opcVerifyAudit checks every chain: for htmx, only the verdicts replace
+// their place on the audit page; without JavaScript, the audit page with
+// them.
 func (s *Server) opcVerifyAudit(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.verifyChain(r)
+	vs, err := s.verdicts(r.Context())
 	if err != nil {
 		return err
+	}
+	d := opcAuditData{Verdicts: vs, Checked: true}
+	for _, v := range vs {
+		if !v.Intact {
+			d.Broken++
+		}
 	}
 	if r.Header.Get("HX-Request") == "true" {
-		return s.fragment(w, r, "opc-audit", "opc-verdict", opcAuditData{Verdict: &v})
+		return s.fragment(w, r, "opc-audit", "opc-verdict", d)
 	}
-	d, err := s.opcAuditData(r)
+	page, err := s.opcAuditData(r)
 	if err != nil {
 		return err
 	}
-	d.Verdict = &v
-	return s.render(w, r, "opc-audit", d)
+	page.Verdicts, page.Checked, page.Broken = d.Verdicts, true, d.Broken
+	return s.render(w, r, "opc-audit", page)
 }

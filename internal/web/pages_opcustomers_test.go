@@ -403,18 +403,20 @@ func TestOpcStaff(t *testing.T) {
 		"email": {"opc-so3@example.co.jp"}, "role": {"security-officer"}, "language": {"en"}}, http.StatusSeeOther)
 }
 
-// TestOpcAudit: the audit log's filters and paging, a refused filter, and
-// the chain's verdict as a page and as an htmx fragment.
+// TestOpcAudit: the audit log's filters and paging (the platform's chain,
+// or a customer's for a stated purpose), a refused filter, and the chains'
+// verdicts as a page and as an htmx fragment.
 func TestOpcAudit(t *testing.T) {
 	t.Parallel()
 	o := startOpcEnv(t)
 	cu, _, _ := o.hubWithTwoPorts("Audit K.K.")
-	opcGet(t, o.so, "/audit", http.StatusOK, `id="opc-audit-list"`, "customer.create")
+	opcGet(t, o.so, "/audit", http.StatusOK, `id="opc-audit-list"`, "session.login")
 	p := opcGet(t, o.so, "/audit?limit=1", http.StatusOK, `id="opc-audit-next"`)
 	if n := strings.Count(p.body, `<th scope="row" class="num">`); n != 1 {
 		t.Fatalf("limit=1 shows %d entries", n)
 	}
-	opcGet(t, o.so, "/audit?customer="+string(cu.ID), http.StatusOK, string(cu.ID))
+	opcGet(t, o.so, "/audit?customer="+string(cu.ID), http.StatusOK, string(cu.ID), `id="opc-audit-ask"`)
+	opcGet(t, o.so, "/audit?purpose=review&customer="+string(cu.ID), http.StatusOK, "customer.create", "audit.read")
 	opcGet(t, o.so, "/audit?limit=x", http.StatusBadRequest, `id="e-limit"`)
 	opcGet(t, o.so, "/audit/verify", http.StatusOK, `id="opc-verdict"`, "state-", `id="opc-audit-list"`)
 	req, _ := http.NewRequest("GET", o.so.base+"/audit/verify", nil)

@@ -74,6 +74,7 @@ func (s *Server) customerRoutes() []route {
 	routes = append(routes, s.identityCustomerRoutes()...)
 	routes = append(routes, s.noticeCustomerRoutes()...)
 	routes = append(routes, s.reportCustomerRoutes()...)
+	routes = append(routes, s.evidenceCustomerRoutes()...)
 	return append(routes, s.networkCustomerRoutes()...)
 }
 
@@ -107,8 +108,6 @@ func (s *Server) mgmtRoutes() []route {
 		route{"POST", "/api/v1/customers/{customer}/accounts", identity.ActCustomerAccounts, s.inviteCustomerAccount},
 		route{"GET", "/api/v1/staff", identity.ActStaffManage, s.listStaff},
 		route{"POST", "/api/v1/staff", identity.ActStaffManage, s.inviteStaff},
-		route{"GET", "/api/v1/audit", identity.ActAuditRead, s.listAudit},
-		route{"GET", "/api/v1/audit/verify", identity.ActAuditRead, s.verifyAudit},
 		route{"GET", "/api/v1/job-runs", identity.ActJobsRead, s.listJobRuns},
 		route{"GET", "/api/v1/backups", identity.ActBackupsManage, s.listBackups},
 		route{"POST", "/api/v1/backups", identity.ActBackupsManage, s.createBackup},
@@ -119,6 +118,7 @@ func (s *Server) mgmtRoutes() []route {
 	routes = append(routes, s.noticeMgmtRoutes()...)
 	routes = append(routes, s.noticeLogMgmtRoutes()...)
 	routes = append(routes, s.reportMgmtRoutes()...)
+	routes = append(routes, s.evidenceMgmtRoutes()...)
 	return append(routes, s.networkMgmtRoutes()...)
 }
 

@@ -146,6 +146,34 @@ func runSweep(t *testing.T, db *store.DB) {
 	if !slices.Equal(before, after) {
 		t.Errorf("A's objects changed during the sweep:\nbefore %v\nafter  %v", before, after)
 	}
+	sweepEvidence(t, B, f)
+}
+
+// sweepEvidence: B's own evidence — its chain's status and an export of
+// its records, every file of the archive decompressed — holds B's records
+// and nothing of A.
+func sweepEvidence(t *testing.T, B sweepTenant, f *sweepFixture) {
+	t.Helper()
+	for _, c := range []*client{B.opsToken, B.opsAdmin} {
+		if leak := leaked(c.expect(http.StatusOK, "GET", "/api/v1/audit/status", nil), f.private); leak != "" {
+			t.Errorf("B's chain status contains A's %q", leak)
+		}
+	}
+	from, to := jstWindow()
+	r := B.opsToken.expect(http.StatusOK, "POST", "/api/v1/evidence-exports", map[string]string{"from": from, "to": to})
+	if leak := leaked(resp{hdr: r.hdr}, f.private); leak != "" {
+		t.Errorf("B's export's headers contain A's %q", leak)
+	}
+	mine := false
+	for _, file := range archiveFiles(t, r.body) {
+		mine = mine || strings.Contains(file.text, string(B.cust))
+		if leak := leaked(resp{body: []byte(file.text)}, f.private); leak != "" {
+			t.Errorf("B's evidence archive: %s contains A's %q", file.name, leak)
+		}
+	}
+	if !mine {
+		t.Error("B's evidence archive does not name B: the leak check read nothing")
+	}
 }
 
 func newSweepWorld(t *testing.T, db *store.DB) *sweepWorld {
