@@ -193,6 +193,18 @@ func walkNotice(bodyJA string) func(*walkWorld) any {
 
 func body(v any) func(*walkWorld) any { return func(*walkWorld) any { return v } }
 
+// walkWindow is an evidence export of the last hour, with purpose for staff.
+func walkWindow(purpose string) func(*walkWorld) any {
+	return func(*walkWorld) any {
+		now := time.Now().UTC()
+		in := map[string]string{"from": now.Add(-time.Hour).Format(time.RFC3339), "to": now.Format(time.RFC3339)}
+		if purpose != "" {
+			in["purpose"] = purpose
+		}
+		return in
+	}
+}
+
 // keep stores the answer's JSON string at field ("a.b" for a nested one)
 // in w.vars[name].
 func keep(name, field string) func(*walkWorld, resp) {
@@ -380,6 +392,9 @@ var walkSteps = []walkStep{
 	{mgmt, "POST /api/v1/customers/{customer}/break-glass", asOp, "/api/v1/customers/{customer}/break-glass",
 		body(map[string]string{"reason": "walk: customer ticket 1"}), http.StatusCreated, keep("grant", "id")},
 	{mgmt, "DELETE /api/v1/break-glass/{grant}", asOp, "/api/v1/break-glass/{grant}", nil, http.StatusNoContent, nil},
+	{cust, "POST /api/v1/evidence-exports", asOps, "/api/v1/evidence-exports", walkWindow(""), http.StatusOK, nil},
+	{mgmt, "POST /api/v1/customers/{customer}/evidence-exports", asSO, "/api/v1/customers/{customer}/evidence-exports",
+		walkWindow("walk: the customer's auditor asked for last hour's records"), http.StatusOK, nil},
 	{mgmt, "POST /api/v1/nodes/{node}/revoke", asOp, "/api/v1/nodes/walk-1/revoke", body(map[string]string{"reason": "walk"}),
 		http.StatusOK, nil},
 	{mgmt, "PUT /api/v1/customers/{customer}/contracts/{code}/options", asOp, "/api/v1/customers/{customer}/contracts/{contract}/options",
