@@ -25,8 +25,6 @@ package audit
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -397,7 +395,5 @@ func Hash(e Entry) string {
 	if e.V < V2 {
 		e.V, e.Chain = 0, ""
 	}
-	b, _ := json.Marshal(e) // map keys are sorted by encoding/json: canonical
-	sum := sha256.Sum256(append([]byte(e.PrevHash+"\n"), b...))
-	return hex.EncodeToString(sum[:])
+	return hashOf(&e) // encoding/json's bytes, written by hand (canon.go)
 }
