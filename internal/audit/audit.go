@@ -28,8 +28,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -145,13 +147,43 @@ type Entry struct {
 type Log struct {
 	db *store.DB
 
-	mu      sync.Mutex
-	queue   []*recordReq // Record calls waiting for the next batch
-	flusher bool         // a goroutine is committing batches
+	// Record's queues, by chain (shardOf): on PostgreSQL transactions on
+	// disjoint chains commit in parallel, so each shard has its own batches
+	// and its own flusher; SQLite has one writer anyway, and one shard.
+	shards []recordShard
 }
 
+// recordShard is a queue of Record calls and whether a goroutine commits it.
+type recordShard struct {
+	mu      sync.Mutex
+	queue   []*recordReq // guarded by mu: Record calls waiting for the next batch
+	flusher bool         // guarded by mu: a goroutine is committing batches
+}
+
+// pgShards is how many batches commit at once on PostgreSQL. Each holds a
+// connection of the pool (at least 8) while it commits; more than the
+// server's cores only adds lock waits on a shared change counter.
+const pgShards = 4
+
 // New returns the audit log kept in db.
-func New(db *store.DB) *Log { return &Log{db: db} }
+func New(db *store.DB) *Log {
+	n := 1
+	if db.Dialect() == store.Postgres {
+		n = pgShards
+	}
+	return &Log{db: db, shards: make([]recordShard, n)}
+}
+
+// shardOf is the queue of chain's events: one chain's events always share
+// a queue, so that batches of different queues lock disjoint chains.
+func (l *Log) shardOf(chain string) *recordShard {
+	if len(l.shards) == 1 {
+		return &l.shards[0]
+	}
+	h := fnv.New32a()
+	h.Write([]byte(chain))
+	return &l.shards[h.Sum32()%uint32(len(l.shards))]
+}
 
 // maxBatch bounds the events one group commit appends.
 const maxBatch = 256
@@ -168,13 +200,14 @@ type recordReq struct {
 // take is retried alone, so one bad event never fails another's.
 func (l *Log) Record(ctx context.Context, ev Event) error {
 	r := &recordReq{ctx: context.WithoutCancel(ctx), ev: ev, done: make(chan error, 1)}
-	l.mu.Lock()
-	l.queue = append(l.queue, r)
-	if !l.flusher {
-		l.flusher = true
-		go l.flush()
+	sh := l.shardOf(ChainOf(ev.CustomerID))
+	sh.mu.Lock()
+	sh.queue = append(sh.queue, r)
+	if !sh.flusher {
+		sh.flusher = true
+		go l.flush(sh)
 	}
-	l.mu.Unlock()
+	sh.mu.Unlock()
 	select {
 	case err := <-r.done:
 		return err
@@ -183,22 +216,22 @@ func (l *Log) Record(ctx context.Context, ev Event) error {
 	}
 }
 
-// flush commits the queued Record calls in batches until none wait.
-func (l *Log) flush() {
+// flush commits sh's queued Record calls in batches until none wait.
+func (l *Log) flush(sh *recordShard) {
 	for {
-		l.mu.Lock()
-		batch := l.queue
+		sh.mu.Lock()
+		batch := sh.queue
 		if len(batch) > maxBatch {
-			batch, l.queue = batch[:maxBatch:maxBatch], batch[maxBatch:]
+			batch, sh.queue = batch[:maxBatch:maxBatch], batch[maxBatch:]
 		} else {
-			l.queue = nil
+			sh.queue = nil
 		}
 		if len(batch) == 0 {
-			l.flusher = false
-			l.mu.Unlock()
+			sh.flusher = false
+			sh.mu.Unlock()
 			return
 		}
-		l.mu.Unlock()
+		sh.mu.Unlock()
 		err := l.db.InTx(context.Background(), func(tx *store.Tx) error {
 			for _, r := range batch {
 				if err := l.RecordTx(r.ctx, tx, r.ev); err != nil {
@@ -334,6 +367,7 @@ func appendChain(ctx context.Context, tx *store.Tx, chain string, es []*Entry, k
 	}
 	seq := last - int64(len(es))
 	var key *customerKey // the chain's customer's, once an entry needed it
+	rows := make([]any, 0, len(es)*insertCols)
 	for _, e := range es {
 		seq++
 		e.Seq, e.PrevHash = seq, prev
@@ -350,20 +384,60 @@ func appendChain(ctx context.Context, tx *store.Tx, chain string, es []*Entry, k
 		if e.CustomerID != "" {
 			customer = e.CustomerID
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO audit_events
-			(chain, seq, v, at, actor_id, actor_kind, actor_name, customer_id, on_behalf_of, action, target,
-			 source_ip, request_id, result, reason, detail, sealed, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.Chain, e.Seq, e.V, clock.Store(e.At), e.ActorID, e.ActorKind, e.ActorName, customer, e.OnBehalfOf,
-			e.Action, e.Target, e.SourceIP, e.RequestID, e.Result, e.Reason, string(detail), e.Sealed, e.PrevHash, e.Hash); err != nil {
+		rows = append(rows, e.Chain, e.Seq, e.V, clock.Store(e.At), e.ActorID, e.ActorKind, e.ActorName, customer,
+			e.OnBehalfOf, e.Action, e.Target, e.SourceIP, e.RequestID, e.Result, e.Reason, string(detail), e.Sealed,
+			e.PrevHash, e.Hash)
+		prev = e.Hash
+	}
+	// Each statement is a round trip to PostgreSQL while the chain's lock is
+	// held, so the rows go in few statements there; SQLite is in process
+	// and caches one prepared single-row statement instead.
+	per := 1
+	if tx.Dialect() == store.Postgres {
+		per = pgRowsPerInsert
+	}
+	for len(rows) > 0 {
+		n := min(per, len(rows)/insertCols)
+		if _, err := tx.Exec(ctx, insertSQL(n), rows[:n*insertCols]...); err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
-		prev = e.Hash
+		rows = rows[n*insertCols:]
 	}
 	if _, err := tx.Exec(ctx, `UPDATE audit_chains SET hash = ? WHERE chain = ?`, prev, chain); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
+}
+
+// insertCols is how many columns insertSQL stores per entry.
+const insertCols = 19
+
+// pgRowsPerInsert bounds one INSERT's rows on PostgreSQL: a batch's
+// entries of one chain in one statement, far below its 65,535 parameters.
+const pgRowsPerInsert = 256
+
+// insertSQL is the INSERT of n entries; the common sizes are made once.
+func insertSQL(n int) string {
+	if n < len(insertStmts) {
+		return insertStmts[n]
+	}
+	return makeInsertSQL(n)
+}
+
+var insertStmts = func() []string {
+	s := make([]string, 65)
+	for n := 1; n < len(s); n++ {
+		s[n] = makeInsertSQL(n)
+	}
+	return s
+}()
+
+func makeInsertSQL(n int) string {
+	row := "(" + strings.Repeat("?, ", insertCols-1) + "?)"
+	return `INSERT INTO audit_events
+		(chain, seq, v, at, actor_id, actor_kind, actor_name, customer_id, on_behalf_of, action, target,
+		 source_ip, request_id, result, reason, detail, sealed, prev_hash, hash)
+		VALUES ` + strings.Repeat(row+", ", n-1) + row
 }
 
 // Changes reads the change counter: it moves with every committed event
