@@ -31,7 +31,6 @@ import (
 	"hash/fnv"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -161,8 +160,9 @@ type recordShard struct {
 }
 
 // pgShards is how many batches commit at once on PostgreSQL. Each holds a
-// connection of the pool (at least 8) while it commits; more than the
-// server's cores only adds lock waits on a shared change counter.
+// connection of the pool (at least 8) while it commits: four leave the
+// other half to the requests. Batches of events that wake (Wakes) also
+// take the change counter's row, and those commit one at a time.
 const pgShards = 4
 
 // New returns the audit log kept in db.
@@ -367,7 +367,6 @@ func appendChain(ctx context.Context, tx *store.Tx, chain string, es []*Entry, k
 	}
 	seq := last - int64(len(es))
 	var key *customerKey // the chain's customer's, once an entry needed it
-	rows := make([]any, 0, len(es)*insertCols)
 	for _, e := range es {
 		seq++
 		e.Seq, e.PrevHash = seq, prev
@@ -384,60 +383,20 @@ func appendChain(ctx context.Context, tx *store.Tx, chain string, es []*Entry, k
 		if e.CustomerID != "" {
 			customer = e.CustomerID
 		}
-		rows = append(rows, e.Chain, e.Seq, e.V, clock.Store(e.At), e.ActorID, e.ActorKind, e.ActorName, customer,
-			e.OnBehalfOf, e.Action, e.Target, e.SourceIP, e.RequestID, e.Result, e.Reason, string(detail), e.Sealed,
-			e.PrevHash, e.Hash)
-		prev = e.Hash
-	}
-	// Each statement is a round trip to PostgreSQL while the chain's lock is
-	// held, so the rows go in few statements there; SQLite is in process
-	// and caches one prepared single-row statement instead.
-	per := 1
-	if tx.Dialect() == store.Postgres {
-		per = pgRowsPerInsert
-	}
-	for len(rows) > 0 {
-		n := min(per, len(rows)/insertCols)
-		if _, err := tx.Exec(ctx, insertSQL(n), rows[:n*insertCols]...); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_events
+			(chain, seq, v, at, actor_id, actor_kind, actor_name, customer_id, on_behalf_of, action, target,
+			 source_ip, request_id, result, reason, detail, sealed, prev_hash, hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.Chain, e.Seq, e.V, clock.Store(e.At), e.ActorID, e.ActorKind, e.ActorName, customer, e.OnBehalfOf,
+			e.Action, e.Target, e.SourceIP, e.RequestID, e.Result, e.Reason, string(detail), e.Sealed, e.PrevHash, e.Hash); err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
-		rows = rows[n*insertCols:]
+		prev = e.Hash
 	}
 	if _, err := tx.Exec(ctx, `UPDATE audit_chains SET hash = ? WHERE chain = ?`, prev, chain); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
-}
-
-// insertCols is how many columns insertSQL stores per entry.
-const insertCols = 19
-
-// pgRowsPerInsert bounds one INSERT's rows on PostgreSQL: a batch's
-// entries of one chain in one statement, far below its 65,535 parameters.
-const pgRowsPerInsert = 256
-
-// insertSQL is the INSERT of n entries; the common sizes are made once.
-func insertSQL(n int) string {
-	if n < len(insertStmts) {
-		return insertStmts[n]
-	}
-	return makeInsertSQL(n)
-}
-
-var insertStmts = func() []string {
-	s := make([]string, 65)
-	for n := 1; n < len(s); n++ {
-		s[n] = makeInsertSQL(n)
-	}
-	return s
-}()
-
-func makeInsertSQL(n int) string {
-	row := "(" + strings.Repeat("?, ", insertCols-1) + "?)"
-	return `INSERT INTO audit_events
-		(chain, seq, v, at, actor_id, actor_kind, actor_name, customer_id, on_behalf_of, action, target,
-		 source_ip, request_id, result, reason, detail, sealed, prev_hash, hash)
-		VALUES ` + strings.Repeat(row+", ", n-1) + row
 }
 
 // Changes reads the change counter: it moves with every committed event
