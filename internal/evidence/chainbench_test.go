@@ -52,7 +52,7 @@ func BenchmarkAppend(b *testing.B) {
 							err = log.Record(ctx, ev)
 						} else {
 							err = db.InTx(ctx, func(tx *store.Tx) error {
-								if _, err := tx.Exec(ctx, `INSERT INTO job_leases (job, next_run_at) VALUES (?, '')`, ev.Target); err != nil {
+								if _, err := tx.Exec(ctx, `INSERT INTO job_leases (job, next_run_at) VALUES (?, '')`, fmt.Sprintf("bench:%d", i)); err != nil {
 									return err // the business write the event records
 								}
 								return log.RecordTx(ctx, tx, ev)
