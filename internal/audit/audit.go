@@ -25,11 +25,10 @@ package audit
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
 	"sync"
@@ -147,13 +146,44 @@ type Entry struct {
 type Log struct {
 	db *store.DB
 
-	mu      sync.Mutex
-	queue   []*recordReq // Record calls waiting for the next batch
-	flusher bool         // a goroutine is committing batches
+	// Record's queues, by chain (shardOf): on PostgreSQL transactions on
+	// disjoint chains commit in parallel, so each shard has its own batches
+	// and its own flusher; SQLite has one writer anyway, and one shard.
+	shards []recordShard
 }
 
+// recordShard is a queue of Record calls and whether a goroutine commits it.
+type recordShard struct {
+	mu      sync.Mutex
+	queue   []*recordReq // guarded by mu: Record calls waiting for the next batch
+	flusher bool         // guarded by mu: a goroutine is committing batches
+}
+
+// pgShards is how many batches commit at once on PostgreSQL. Each holds a
+// connection of the pool (at least 8) while it commits: four leave the
+// other half to the requests. Batches of events that wake (Wakes) also
+// take the change counter's row, and those commit one at a time.
+const pgShards = 4
+
 // New returns the audit log kept in db.
-func New(db *store.DB) *Log { return &Log{db: db} }
+func New(db *store.DB) *Log {
+	n := 1
+	if db.Dialect() == store.Postgres {
+		n = pgShards
+	}
+	return &Log{db: db, shards: make([]recordShard, n)}
+}
+
+// shardOf is the queue of chain's events: one chain's events always share
+// a queue, so that batches of different queues lock disjoint chains.
+func (l *Log) shardOf(chain string) *recordShard {
+	if len(l.shards) == 1 {
+		return &l.shards[0]
+	}
+	h := fnv.New32a()
+	h.Write([]byte(chain))
+	return &l.shards[h.Sum32()%uint32(len(l.shards))]
+}
 
 // maxBatch bounds the events one group commit appends.
 const maxBatch = 256
@@ -170,13 +200,14 @@ type recordReq struct {
 // take is retried alone, so one bad event never fails another's.
 func (l *Log) Record(ctx context.Context, ev Event) error {
 	r := &recordReq{ctx: context.WithoutCancel(ctx), ev: ev, done: make(chan error, 1)}
-	l.mu.Lock()
-	l.queue = append(l.queue, r)
-	if !l.flusher {
-		l.flusher = true
-		go l.flush()
+	sh := l.shardOf(ChainOf(ev.CustomerID))
+	sh.mu.Lock()
+	sh.queue = append(sh.queue, r)
+	if !sh.flusher {
+		sh.flusher = true
+		go l.flush(sh)
 	}
-	l.mu.Unlock()
+	sh.mu.Unlock()
 	select {
 	case err := <-r.done:
 		return err
@@ -185,22 +216,22 @@ func (l *Log) Record(ctx context.Context, ev Event) error {
 	}
 }
 
-// flush commits the queued Record calls in batches until none wait.
-func (l *Log) flush() {
+// flush commits sh's queued Record calls in batches until none wait.
+func (l *Log) flush(sh *recordShard) {
 	for {
-		l.mu.Lock()
-		batch := l.queue
+		sh.mu.Lock()
+		batch := sh.queue
 		if len(batch) > maxBatch {
-			batch, l.queue = batch[:maxBatch:maxBatch], batch[maxBatch:]
+			batch, sh.queue = batch[:maxBatch:maxBatch], batch[maxBatch:]
 		} else {
-			l.queue = nil
+			sh.queue = nil
 		}
 		if len(batch) == 0 {
-			l.flusher = false
-			l.mu.Unlock()
+			sh.flusher = false
+			sh.mu.Unlock()
 			return
 		}
-		l.mu.Unlock()
+		sh.mu.Unlock()
 		err := l.db.InTx(context.Background(), func(tx *store.Tx) error {
 			for _, r := range batch {
 				if err := l.RecordTx(r.ctx, tx, r.ev); err != nil {
@@ -464,7 +495,5 @@ func Hash(e Entry) string {
 	if e.V < V2 {
 		e.V, e.Chain = 0, ""
 	}
-	b, _ := json.Marshal(e) // map keys are sorted by encoding/json: canonical
-	sum := sha256.Sum256(append([]byte(e.PrevHash+"\n"), b...))
-	return hex.EncodeToString(sum[:])
+	return hashOf(&e) // encoding/json's bytes, written by hand (canon.go)
 }

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -152,7 +151,7 @@ func ScanEntry(rows interface{ Scan(...any) error }) (Entry, error) {
 	if e.At, err = clock.Parse(at); err != nil {
 		return Entry{}, fmt.Errorf("audit: entry %s/%d: %w", e.Chain, e.Seq, err)
 	}
-	if err := json.Unmarshal([]byte(detail), &e.Detail); err != nil {
+	if e.Detail, err = decodeDetail(detail); err != nil {
 		return Entry{}, fmt.Errorf("audit: entry %s/%d: %w", e.Chain, e.Seq, err)
 	}
 	return e, nil

@@ -20,6 +20,9 @@ import (
 // commit), and RecordTx inside a business transaction of its own (one
 // commit per event). It reports entries per second.
 //
+// The events are sign-ins and refused accesses, the kinds whose volume
+// people and attackers set; the business write of RecordTx is an insert.
+//
 //	go test ./internal/evidence -run '^$' -bench BenchmarkAppend -benchtime 5000x
 func BenchmarkAppend(b *testing.B) {
 	engines := map[string]func(testing.TB) *store.DB{"sqlite": storetest.SQLite, "postgres": storetest.Postgres}
@@ -37,14 +40,19 @@ func BenchmarkAppend(b *testing.B) {
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						i := next.Add(1)
-						ev := audit.Event{Action: "port.update", Target: fmt.Sprintf("port:p%d", i),
-							CustomerID: fmt.Sprintf("cus_%d", i%8), Detail: map[string]any{"speed": 1000, "email": "a@example.com"}}
+						// The volume a flood makes: sign-ins and refused
+						// accesses, which move no change counter (audit.Wakes).
+						ev := audit.Event{Action: "session.login", Target: fmt.Sprintf("account:acc_%d", i%50),
+							CustomerID: fmt.Sprintf("cus_%d", i%8), Detail: map[string]any{"method": "password", "email": "a@example.com"}}
+						if i%2 == 0 {
+							ev.Action, ev.Result, ev.Detail["reason"] = "access.denied", audit.Denied, "role"
+						}
 						var err error
 						if mode == "Record" {
 							err = log.Record(ctx, ev)
 						} else {
 							err = db.InTx(ctx, func(tx *store.Tx) error {
-								if _, err := tx.Exec(ctx, `INSERT INTO job_leases (job, next_run_at) VALUES (?, '')`, ev.Target); err != nil {
+								if _, err := tx.Exec(ctx, `INSERT INTO job_leases (job, next_run_at) VALUES (?, '')`, fmt.Sprintf("bench:%d", i)); err != nil {
 									return err // the business write the event records
 								}
 								return log.RecordTx(ctx, tx, ev)
