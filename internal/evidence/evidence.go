@@ -26,9 +26,10 @@ import (
 
 // Service signs heads, exports and verifies evidence, and applies retention.
 type Service struct {
-	db   *store.DB
-	log  *audit.Log
-	keys *signing.Keyring
+	db       *store.DB
+	log      *audit.Log
+	keys     *signing.Keyring
+	statuses statusCache
 }
 
 // New returns the service over db, its audit log and the controller's

@@ -26,11 +26,16 @@ func (s *Service) Status(ctx context.Context, sc tenant.Scope) (ChainStatus, err
 	if err != nil {
 		return ChainStatus{}, err
 	}
-	return s.StatusOf(ctx, q.Chain())
+	// Customers' calls are shared (status.go): one walk per chain at a
+	// time, and a walk's status reused for a short while as long as the
+	// chain's head has not moved — reloading the audit page must not walk a
+	// large chain at every request.
+	return s.statuses.get(ctx, s.db, q.Chain(), s.StatusOf)
 }
 
-// StatusOf is a chain's status for staff (the caller checked audit.read).
-// A chain with no entry yet is intact at sequence number 0.
+// StatusOf is a chain's status for staff (the caller checked audit.read),
+// from a walk of the whole chain made now. A chain with no entry yet is
+// intact at sequence number 0.
 func (s *Service) StatusOf(ctx context.Context, chain string) (ChainStatus, error) {
 	if chain == "" {
 		return ChainStatus{}, errors.New("evidence: status of an empty chain")
