@@ -77,10 +77,7 @@ func EvidenceDeliveries(ctx context.Context, q store.Querier, cust tenant.Custom
 	if cust == "" {
 		return nil, errNoCustomer
 	}
-	rows, err := q.Query(ctx, `SELECT d.id, d.notice_id, d.seq, n.title_ja, n.title_en, d.customer_id, d.recipient, d.language,
-		COALESCE(m.cause, ''), COALESCE(m.status, ''), COALESCE(m.attempts, 0), COALESCE(m.last_error, ''), d.created_at, m.sent_at
-		FROM notice_deliveries d JOIN notices n ON n.id = d.notice_id
-		LEFT JOIN mail_outbox m ON m.id = d.mail_id
+	rows, err := q.Query(ctx, deliveriesQuery+`
 		WHERE d.customer_id = ? AND d.created_at >= ? AND d.created_at < ?
 		ORDER BY d.created_at, d.id`, string(cust), clock.Store(from), clock.Store(to))
 	if err != nil {
@@ -89,17 +86,8 @@ func EvidenceDeliveries(ctx context.Context, q store.Querier, cust tenant.Custom
 	defer rows.Close()
 	out := []Delivery{}
 	for rows.Next() {
-		var d Delivery
-		var created string
-		var sent *string
-		if err := rows.Scan(&d.ID, &d.NoticeID, &d.Seq, &d.TitleJA, &d.TitleEN, &d.CustomerID, &d.Recipient, &d.Language,
-			&d.Cause, &d.Status, &d.Attempts, &d.LastError, &created, &sent); err != nil {
-			return nil, store.Wrap(err)
-		}
-		if d.CreatedAt, err = clock.Parse(created); err != nil {
-			return nil, fmt.Errorf("delivery %s: %w", d.ID, err)
-		}
-		if d.SentAt, err = custOptTime(sent); err != nil {
+		d, err := scanDelivery(rows)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, d)

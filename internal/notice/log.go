@@ -123,10 +123,7 @@ func (s *Service) readLog(ctx context.Context, q LogQuery, allCustomers bool) ([
 			OR (d.created_at = (SELECT created_at FROM notice_deliveries WHERE id = ?) AND d.id < ?))`)
 		args = append(args, q.After, q.After, q.After)
 	}
-	query := `SELECT d.id, d.notice_id, d.seq, n.title_ja, n.title_en, d.customer_id, d.recipient, d.language,
-		COALESCE(m.cause, ''), COALESCE(m.status, ''), COALESCE(m.attempts, 0), COALESCE(m.last_error, ''), d.created_at, m.sent_at
-		FROM notice_deliveries d JOIN notices n ON n.id = d.notice_id
-		LEFT JOIN mail_outbox m ON m.id = d.mail_id`
+	query := deliveriesQuery
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -138,17 +135,8 @@ func (s *Service) readLog(ctx context.Context, q LogQuery, allCustomers bool) ([
 	defer rows.Close()
 	out := []Delivery{}
 	for rows.Next() {
-		var d Delivery
-		var created string
-		var sent *string
-		if err := rows.Scan(&d.ID, &d.NoticeID, &d.Seq, &d.TitleJA, &d.TitleEN, &d.CustomerID, &d.Recipient, &d.Language,
-			&d.Cause, &d.Status, &d.Attempts, &d.LastError, &created, &sent); err != nil {
-			return nil, "", store.Wrap(err)
-		}
-		if d.CreatedAt, err = clock.Parse(created); err != nil {
-			return nil, "", fmt.Errorf("delivery %s: %w", d.ID, err)
-		}
-		if d.SentAt, err = custOptTime(sent); err != nil {
+		d, err := scanDelivery(rows)
+		if err != nil {
 			return nil, "", err
 		}
 		out = append(out, d)
@@ -162,4 +150,31 @@ func (s *Service) readLog(ctx context.Context, q LogQuery, allCustomers bool) ([
 		next = out[len(out)-1].ID
 	}
 	return out, next, nil
+}
+
+// deliveriesQuery reads notification log rows with their notice's titles
+// and their mail's state, in scanDelivery's order; callers add WHERE and
+// ORDER BY.
+const deliveriesQuery = `SELECT d.id, d.notice_id, d.seq, n.title_ja, n.title_en, d.customer_id, d.recipient, d.language,
+		COALESCE(m.cause, ''), COALESCE(m.status, ''), COALESCE(m.attempts, 0), COALESCE(m.last_error, ''), d.created_at, m.sent_at
+		FROM notice_deliveries d JOIN notices n ON n.id = d.notice_id
+		LEFT JOIN mail_outbox m ON m.id = d.mail_id`
+
+// scanDelivery reads one row of deliveriesQuery.
+func scanDelivery(rows interface{ Scan(...any) error }) (Delivery, error) {
+	var d Delivery
+	var created string
+	var sent *string
+	if err := rows.Scan(&d.ID, &d.NoticeID, &d.Seq, &d.TitleJA, &d.TitleEN, &d.CustomerID, &d.Recipient, &d.Language,
+		&d.Cause, &d.Status, &d.Attempts, &d.LastError, &created, &sent); err != nil {
+		return Delivery{}, store.Wrap(err)
+	}
+	var err error
+	if d.CreatedAt, err = clock.Parse(created); err != nil {
+		return Delivery{}, fmt.Errorf("delivery %s: %w", d.ID, err)
+	}
+	if d.SentAt, err = custOptTime(sent); err != nil {
+		return Delivery{}, err
+	}
+	return d, nil
 }
