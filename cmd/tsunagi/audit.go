@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -37,6 +39,13 @@ func auditVerifyCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Without migrations and without the data-directory lock: the
 			// database is examined as it is, perhaps under a running serve.
+			// Opening makes a missing SQLite file, so a wrong directory is
+			// refused first: this command writes nothing.
+			if db == "" {
+				if _, err := os.Stat(filepath.Join(dataDir, "tsunagi.db")); err != nil {
+					return fmt.Errorf("no tsunagi database in %s: %w", dataDir, err)
+				}
+			}
 			d, err := store.OpenNoMigrate(cmd.Context(), store.Options{DSN: db, DataDir: dataDir, SkipLock: true})
 			if err != nil {
 				return err

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +72,14 @@ func TestAuditVerifyCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "cus_b     1        1             BROKEN: entry 2 was altered") ||
 		!strings.Contains(out, "1 of 3 audit chains are broken") || !strings.Contains(out, "platform  4        1             intact") {
 		t.Fatalf("tampered database: exit %d\n%s", code, out)
+	}
+	// A wrong directory is refused, and nothing is made there.
+	missing := filepath.Join(t.TempDir(), "nothing-here")
+	out2, err := exec.Command(tsunagiBin, "audit", "verify", "--data-dir", missing).CombinedOutput()
+	if err == nil || !strings.Contains(string(out2), "no tsunagi database in") {
+		t.Errorf("a directory without a database: %v\n%s", err, out2)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("audit verify made %s: %v", missing, err)
 	}
 }

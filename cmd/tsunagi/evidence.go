@@ -84,7 +84,12 @@ func notVerified(path string, err error) error {
 func readKey(k string) ([]signing.PublicKey, error) {
 	b, err := os.ReadFile(k)
 	if errors.Is(err, os.ErrNotExist) {
-		b = []byte(k)
+		keys, perr := evidence.ParseKeys([]byte(k))
+		if perr != nil {
+			// Neither a file nor a key: most likely a file name mistyped.
+			return nil, fmt.Errorf("--key %s: %w (and it is not a base64 Ed25519 public key)", k, err)
+		}
+		return keys, nil
 	} else if err != nil {
 		return nil, err
 	}

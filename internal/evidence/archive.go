@@ -160,8 +160,8 @@ notification log for a time window, as the tsunagi controller exported
 them. To check it without trusting the operator's database:
 
   1. Fetch the operator's public signing keys (GET /api/v1/signing-keys,
-     no sign-in needed) and keep them in a file, e.g. signing-keys.json.
-  2. Run: tsunagi evidence verify ARCHIVE.tar.gz --key signing-keys.json
+     no sign-in needed) and keep them in a file, e.g. keys.json.
+  2. Run: tsunagi evidence verify ARCHIVE.tar.gz --key keys.json
      It needs no server and no database.
 
 It checks the Ed25519 signature of manifest.json, the SHA-256, size and
@@ -181,8 +181,8 @@ tsunagi 証跡アーカイブ（` + Format + `）
 せずに確認するには:
 
   1. 運用者の公開署名鍵（GET /api/v1/signing-keys、サインイン不要）を
-     取得し、ファイル（例: signing-keys.json）に保存します。
-  2. 実行: tsunagi evidence verify ARCHIVE.tar.gz --key signing-keys.json
+     取得し、ファイル（例: keys.json）に保存します。
+  2. 実行: tsunagi evidence verify ARCHIVE.tar.gz --key keys.json
      サーバーもデータベースも不要です。
 
 manifest.json の Ed25519 署名、そこに記載された各ファイルの SHA-256・

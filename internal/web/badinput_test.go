@@ -191,6 +191,11 @@ func TestCrossOriginWritesAreRefused(t *testing.T) {
 	if n := e.count(t, "customers"); n != 0 {
 		t.Errorf("%d customers created by a cross-origin request", n)
 	}
+	var denied int
+	if err := e.db.QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_events WHERE action = 'access.denied'
+		AND result = 'denied' AND target = 'POST /api/v1/customers'`).Scan(&denied); err != nil || denied != 1 {
+		t.Errorf("refusals recorded = %d (%v), want 1", denied, err)
+	}
 }
 
 func TestUnauthenticatedAndForbidden(t *testing.T) {
@@ -219,5 +224,20 @@ func TestUnauthenticatedAndForbidden(t *testing.T) {
 	var denied int
 	if err := e.db.QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_events WHERE action = 'access.denied' AND result = 'denied'`).Scan(&denied); err != nil || denied != 1 {
 		t.Errorf("denied entries = %d (%v), want 1", denied, err)
+	}
+	// A refused attempt at a customer's records is in that customer's own
+	// chain, naming what was asked.
+	status, created, raw := e.do(t, "POST", "/api/v1/customers", "application/json", strings.NewReader(`{"name":"Watched K.K."}`))
+	if status != 201 {
+		t.Fatalf("create customer: %d %s", status, raw)
+	}
+	cust, _ := created["id"].(string)
+	if status, _, raw := e.do(t, "GET", "/api/v1/audit?customer="+cust+"&purpose=curious", "", nil); status != 403 {
+		t.Fatalf("a customer's audit as operator: %d %s", status, raw)
+	}
+	var inChain int
+	if err := e.db.QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_events WHERE action = 'access.denied'
+		AND chain = ? AND target = 'GET /api/v1/audit'`, cust).Scan(&inChain); err != nil || inChain != 1 {
+		t.Errorf("refusals in the customer's chain = %d (%v), want 1", inChain, err)
 	}
 }

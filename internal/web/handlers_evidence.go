@@ -226,8 +226,11 @@ func sendArchive(w http.ResponseWriter, cust string, win evidence.Window, build 
 // on the day before, and the export ends at the latest now (its window is
 // clamped there).
 func archiveName(cust string, win evidence.Window) string {
-	to := min(win.To.UnixNano(), time.Now().UnixNano())
-	return "tsunagi-evidence-" + cust + "-" + clock.Date(win.From) + "-" + clock.Date(time.Unix(0, to-1)) + evidence.ArchiveExt
+	to := win.To
+	if now := time.Now(); now.Before(to) {
+		to = now // the export clamps the window to now
+	}
+	return "tsunagi-evidence-" + cust + "-" + clock.Date(win.From) + "-" + clock.Date(to.Add(-time.Nanosecond)) + evidence.ArchiveExt
 }
 
 // listAudit is the security officer's read of one chain: the platform's,

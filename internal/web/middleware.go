@@ -152,6 +152,13 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) outer(listener string, next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A refused access like any other: recorded (in the platform's
+		// chain: nobody is signed in yet), then answered.
+		if err := s.deps.Audit.Record(r.Context(), audit.Event{Action: "access.denied", Target: r.Method + " " + r.URL.Path,
+			Result: audit.Denied, Detail: map[string]any{"reason": "cross_origin"}}); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		s.writeError(w, r, fault.New(fault.Forbidden, "cross-origin request refused"))
 	}))
 	inner := cop.Handler(next)

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	_ "embed"
+	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"net/http"
 	"strings"
 
@@ -182,8 +183,9 @@ func (s *Server) admit(r *http.Request, side identity.Side, target string, actio
 		if p.Role == identity.RoleMFAPending {
 			refusal, detail["reason"] = identity.ErrMFAPending, identity.CodeMFAPending
 		}
-		if err := s.deps.Audit.Record(ctx, audit.Event{Action: "access.denied", Target: target,
-			CustomerID: string(p.CustomerID), Result: audit.Denied, Detail: detail}); err != nil {
+		cust, what := s.refusedCustomer(r.WithContext(ctx), p, target)
+		if err := s.deps.Audit.Record(ctx, audit.Event{Action: "access.denied", Target: what,
+			CustomerID: cust, Result: audit.Denied, Detail: detail}); err != nil {
 			return r, err
 		}
 		return r, refusal
@@ -199,6 +201,33 @@ func (s *Server) admit(r *http.Request, side identity.Side, target string, actio
 		return r, identity.ErrSessionRequired
 	}
 	return r, nil
+}
+
+// refusedCustomer is whose chain a refusal of p on this request goes to,
+// and what it names: the caller's own customer; or, for staff refused on a
+// request naming an existing customer (the path's {customer}, the audit
+// log's ?customer=), that customer — a refused attempt at a customer's data
+// is in the customer's own log — with the request's path; otherwise the
+// platform's, with the route.
+func (s *Server) refusedCustomer(r *http.Request, p identity.Principal, route string) (string, string) {
+	if p.CustomerID != "" {
+		return string(p.CustomerID), route
+	}
+	named := r.PathValue("customer")
+	if named == "" {
+		named = r.URL.Query().Get("customer")
+	}
+	if named == "" {
+		return "", route
+	}
+	op, err := p.Manage(catalog.CustomerID(named))
+	if err != nil {
+		return "", route
+	}
+	if _, err := s.deps.Catalog.GetCustomer(r.Context(), op); err != nil {
+		return "", route
+	}
+	return named, r.Method + " " + r.URL.Path
 }
 
 // notFound answers a request no route took: 405 with Allow when the path
