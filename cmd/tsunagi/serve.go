@@ -304,6 +304,19 @@ func serve(ctx context.Context, f serveFlags) error {
 		log.Warn("mail is not delivered: no SMTP server (--smtp-host) and no --mail-dir; it stays in the outbox, listed without bodies at GET /api/v1/mail on the management listener")
 	}
 	err = srv.Serve(ctx, ls)
+	// The listeners are closed and the scheduler stops: nothing more is
+	// appended. The chains that grew since the last run of audit.sign_heads
+	// get their heads signed now, so a stop leaves no tail unsigned (a short
+	// wait: a stop must not hang on a slow database).
+	stopJobs()
+	<-jobsDone
+	signCtx, cancelSign := context.WithTimeout(audit.WithActor(context.WithoutCancel(ctx), audit.System), 10*time.Second)
+	if n, serr := records.SignDue(signCtx); serr != nil {
+		log.Warn("signing the audit chains' heads at stop failed", "err", serr)
+	} else if n > 0 {
+		log.Info("audit chains' heads signed at stop", "chains", n)
+	}
+	cancelSign()
 	log.Info("tsunagi controller stopped")
 	return err
 }

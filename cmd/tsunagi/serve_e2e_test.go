@@ -403,6 +403,13 @@ func TestGracefulShutdown(t *testing.T) {
 			t.Errorf("acknowledged customer %s: %v", id, err)
 		}
 	}
+	// A stop signs the heads of the chains that grew: no customer's chain
+	// is left with a tail no signed head covers.
+	var unsigned int
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM audit_chains c WHERE c.chain <> 'platform'
+		AND c.seq > COALESCE((SELECT MAX(h.seq) FROM audit_signed_heads h WHERE h.chain = c.chain), 0)`).Scan(&unsigned); err != nil || unsigned != 0 {
+		t.Errorf("customer chains with an unsigned tail after the stop: %d, %v", unsigned, err)
+	}
 }
 
 // ackLog records what the controller acknowledged during the crash test.

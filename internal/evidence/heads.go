@@ -30,6 +30,27 @@ func (s *Service) SignJob() schedule.Job {
 		Next: func(now time.Time) time.Time { return now.Add(SignEvery) }, Quiet: true}
 }
 
+// SignDue signs now the heads of the chains the job would sign (serve does
+// at stop), and returns how many it signed. A chain another controller signs
+// at the same time is signed once (signDue).
+func (s *Service) SignDue(ctx context.Context) (int, error) {
+	due, err := s.dueHeads(ctx, time.Time{})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, chain := range due {
+		did, err := s.signDue(ctx, time.Time{}, chain)
+		if err != nil {
+			return n, err
+		}
+		if did {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // dueHeads lists the chains with an entry beyond their last signed head
 // (or checkpoint) other than this job's own run records: a run that signed
 // something records job.run in the platform chain, and counting that as a
