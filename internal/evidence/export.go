@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
@@ -39,13 +40,28 @@ func (s *Service) ExportOwn(ctx context.Context, sc tenant.Scope, win Window, w 
 	return s.export(ctx, cust, win, "", w)
 }
 
+// CheckPurpose trims a purpose stated by staff and refuses one that is not
+// a reason (text.Reason: one line of 1 to 500 characters), in words the
+// panel translates.
+func CheckPurpose(p string) (string, error) {
+	p = strings.TrimSpace(p)
+	switch msg := text.Reason(p); {
+	case msg == "":
+		return p, nil
+	case p == "" || utf8.RuneCountInString(p) > text.MaxReason:
+		return "", fault.Field("purpose", "purpose must be given, at most %d characters", text.MaxReason)
+	default:
+		return "", fault.Field("purpose", "purpose must be one line of text without control characters")
+	}
+}
+
 // ExportFor is the security officer's evidence request for customer cust:
 // the same archive, with the stated purpose recorded in the customer's
 // chain and in the archive's manifest. The caller checked the permission.
 func (s *Service) ExportFor(ctx context.Context, cust tenant.CustomerID, win Window, purpose string, w io.Writer) error {
-	purpose = strings.TrimSpace(purpose)
-	if msg := text.Reason(purpose); msg != "" {
-		return fault.Field("purpose", "purpose %s", msg)
+	purpose, err := CheckPurpose(purpose)
+	if err != nil {
+		return err
 	}
 	// A customer that was purged is still there (its row and its chain
 	// are kept records): its evidence can be requested.

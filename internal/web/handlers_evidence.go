@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
@@ -16,7 +15,6 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/evidence"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
-	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 // Audit evidence (ISO/IEC 27017 16.1.7, 18.1.3): a customer reads the
@@ -102,17 +100,6 @@ func instant(field, v string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// checkPurpose refuses a purpose that is not a reason (text.Reason: one
-// line of 1 to 500 characters): staff read a customer's records only for
-// a stated purpose, held to the rule of the evidence request's.
-func checkPurpose(p string) (string, error) {
-	p = strings.TrimSpace(p)
-	if msg := text.Reason(p); msg != "" {
-		return "", fault.Field("purpose", "purpose %s", msg)
-	}
-	return p, nil
-}
-
 func (s *Server) exportOwnEvidence(w http.ResponseWriter, r *http.Request) error {
 	var in windowInput
 	if err := decode(w, r, &in); err != nil {
@@ -153,7 +140,7 @@ func (s *Server) exportEvidenceFor(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	purpose, err := checkPurpose(in.Purpose)
+	purpose, err := evidence.CheckPurpose(in.Purpose)
 	if err != nil {
 		return err
 	}
@@ -260,7 +247,7 @@ func (s *Server) staffChain(r *http.Request, customer, purpose string) (string, 
 	if customer == "" {
 		return audit.Platform, nil
 	}
-	purpose, err := checkPurpose(purpose)
+	purpose, err := evidence.CheckPurpose(purpose)
 	if err != nil {
 		return "", err
 	}

@@ -191,7 +191,7 @@ func (s *Server) officerArchive(r *http.Request, customer, from, to, purpose str
 	if err != nil {
 		return "", win, nil, err
 	}
-	if purpose, err = checkPurpose(purpose); err != nil {
+	if purpose, err = evidence.CheckPurpose(purpose); err != nil {
 		return "", win, nil, err
 	}
 	op, err := principal(r).Manage(catalog.CustomerID(customer))

@@ -85,9 +85,13 @@ func TestAuditChainsAPI(t *testing.T) {
 	w.so.expectCode(http.StatusBadRequest, "invalid", "GET", q+"&purpose="+strings.Repeat("x", 501), nil)
 	w.so.expectInvalid(http.StatusBadRequest, "GET", q+"&purpose=why&limit=0", nil)
 	w.so.expect(http.StatusNotFound, "GET", "/api/v1/audit?purpose=why&customer=cus_zzzzzzzzzzzzzzzzzzzzzzzzzz", nil)
-	w.op.expect(http.StatusForbidden, "GET", q+"&purpose=why", nil)
 	if after := w.head(w.cust); after != before {
 		t.Fatalf("a refused read changed the customer's chain: %+v → %+v", before, after)
+	}
+	// An operator's refused attempt is itself in the customer's chain.
+	w.op.expect(http.StatusForbidden, "GET", q+"&purpose=why", nil)
+	if after := w.head(w.cust); after.Seq != before.Seq+1 {
+		t.Fatalf("an operator's refused read: the customer's chain %+v → %+v; want one access.denied", before, after)
 	}
 
 	const purpose = "監査法人からの依頼 #42 に答えるため"
@@ -197,9 +201,12 @@ func TestEvidenceExportAPI(t *testing.T) {
 	w.so.expectInvalid(http.StatusBadRequest, "POST", path, map[string]string{"from": from, "to": to, "purpose": strings.Repeat("目", 501)})
 	w.so.expect(http.StatusNotFound, "POST", "/api/v1/customers/cus_zzzzzzzzzzzzzzzzzzzzzzzzzz/evidence-exports",
 		map[string]string{"from": from, "to": to, "purpose": "why"})
-	w.op.expect(http.StatusForbidden, "POST", path, map[string]string{"from": from, "to": to, "purpose": "why"})
 	if after := w.head(w.cust); after != before {
 		t.Fatalf("a refused export changed the customer's chain: %+v → %+v", before, after)
+	}
+	w.op.expect(http.StatusForbidden, "POST", path, map[string]string{"from": from, "to": to, "purpose": "why"})
+	if after := w.head(w.cust); after.Seq != before.Seq+1 {
+		t.Fatalf("an operator's refused export: the customer's chain %+v → %+v; want one access.denied", before, after)
 	}
 
 	const purpose = "Court order 2026-17: the customer's incident of December"
