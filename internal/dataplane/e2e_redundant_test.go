@@ -98,7 +98,9 @@ func TestEndToEndRedundantPort(t *testing.T) {
 	// What the customer sends in is held to the contract on the bridge too:
 	// on-premises → cloud over the primary leg here, over the secondary
 	// after the failover below.
-	checkContract(t, "into the hub over the primary leg", nstest.Iperf3(t, clNS, "172.31.0.1", onNS, "10.10.0.1", "5213", 2), 100)
+	checkContract(t, "into the hub over the primary leg", func() float64 {
+		return nstest.Iperf3(t, clNS, "172.31.0.1", onNS, "10.10.0.1", "5213", 2)
+	}, 100)
 	before := legs()
 	if !before["primary"].Carrier || !before["secondary"].Carrier || before["secondary"].Name != legS {
 		t.Errorf("legs before failover: %+v", before)
@@ -148,7 +150,9 @@ func TestEndToEndRedundantPort(t *testing.T) {
 	if bps := nstest.Iperf3(t, onNS, "10.10.0.1", clNS, "172.31.0.1", "5211", 2); bps < 90e6 || bps > 101e6 {
 		t.Errorf("goodput over the secondary leg %.1f Mbit/s, want 90–101 of the contracted 100", bps/1e6)
 	}
-	checkContract(t, "into the hub over the secondary leg", nstest.Iperf3(t, clNS, "172.31.0.1", onNS, "10.10.0.1", "5212", 2), 100)
+	checkContract(t, "into the hub over the secondary leg", func() float64 {
+		return nstest.Iperf3(t, clNS, "172.31.0.1", onNS, "10.10.0.1", "5212", 2)
+	}, 100)
 	// Nothing on the node was reset by the failover either.
 	if err := m2.Apply(ctx, h); err != nil {
 		t.Fatal(err)

@@ -18,14 +18,23 @@ const wireShare = 1448.0 / 1514.0
 
 // checkContract fails t unless goodput, measured through a port shaped at
 // mbps, puts the port's frames within ±5 % of the contracted rate.
-func checkContract(t *testing.T, what string, goodput float64, mbps int) {
+func checkContract(t *testing.T, what string, measure func() float64, mbps int) {
 	t.Helper()
 	contract := float64(mbps) * 1e6
-	wire := goodput / wireShare
-	t.Logf("%s at a contracted %d Mbit/s: goodput %.1f Mbit/s, %.1f Mbit/s of frames (%.1f %%)",
-		what, mbps, goodput/1e6, wire/1e6, 100*wire/contract)
-	if wire < 0.95*contract || wire > 1.05*contract {
-		t.Errorf("%s: %.1f Mbit/s of frames at a contracted %d Mbit/s, want within ±5 %%", what, wire/1e6, mbps)
+	for try := 1; ; try++ {
+		goodput := measure()
+		wire := goodput / wireShare
+		t.Logf("%s at a contracted %d Mbit/s: goodput %.1f Mbit/s, %.1f Mbit/s of frames (%.1f %%)",
+			what, mbps, goodput/1e6, wire/1e6, 100*wire/contract)
+		// A sender starved of CPU on a loaded machine reads low once; a
+		// shaper set too low reads low again. Too fast is never the load.
+		if wire < 0.95*contract && try == 1 {
+			continue
+		}
+		if wire < 0.95*contract || wire > 1.05*contract {
+			t.Errorf("%s: %.1f Mbit/s of frames at a contracted %d Mbit/s, want within ±5 %%", what, wire/1e6, mbps)
+		}
+		return
 	}
 }
 
@@ -89,8 +98,8 @@ func TestEndToEndShapingBothWays(t *testing.T) {
 	outbound := func(port string) float64 { // cloud → hub → on-premises
 		return nstest.Iperf3(t, c.onprem, c.onAddr, c.cloud, c.clAddr, port, 3)
 	}
-	checkContract(t, "into the hub", inbound("5301"), 100)
-	checkContract(t, "out of the hub", outbound("5302"), 100)
+	checkContract(t, "into the hub", func() float64 { return inbound("5301") }, 100)
+	checkContract(t, "out of the hub", func() float64 { return outbound("5302") }, 100)
 
 	t.Run("speed change in place", func(t *testing.T) {
 		st0 := waitEstablished(t, c.hubBird, SessionName("onprem"))
@@ -122,8 +131,8 @@ func TestEndToEndShapingBothWays(t *testing.T) {
 		if got := rec.take(); !slices.Equal(got, want) {
 			t.Errorf("speed change made calls %q, want %q", got, want)
 		}
-		checkContract(t, "into the hub after the change", inbound("5303"), 200)
-		checkContract(t, "out of the hub after the change", outbound("5304"), 200)
+		checkContract(t, "into the hub after the change", func() float64 { return inbound("5303") }, 200)
+		checkContract(t, "out of the hub after the change", func() float64 { return outbound("5304") }, 200)
 		st1, _ := protocolState(c.hubBird, SessionName("onprem"))
 		peer1, _ := protocolState(peerClient(c.onBird), "hub")
 		if !st1.Established() || !st1.Since.Equal(st0.Since) || !peer1.Since.Equal(peer0.Since) {
