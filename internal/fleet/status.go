@@ -41,6 +41,19 @@ type HubStatus struct {
 	Holds         []observed.Hold    `json:"holds"`
 }
 
+// Ingester takes what a node's accepted report measured, besides the
+// status Report stores: probes (package monitor), traffic counters (usage),
+// route counts (route quota), session events and versions reached
+// (webhook). It is called after Report accepted and stored the report,
+// whose hubs are then known to be placed on the node under their
+// customers; an ingester still checks every port and monitor the report
+// names against that hub. An ingester's failure does not refuse the
+// report: cumulative counters and probes sent again make up for it, and
+// the failure is logged.
+type Ingester interface {
+	Ingest(ctx context.Context, node string, r observed.Report) error
+}
+
 // Placed is what the desired state places on a node: each hub with the
 // customer it belongs to. A node's report may name only these.
 type Placed map[catalog.HubID]catalog.CustomerID

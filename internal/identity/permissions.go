@@ -48,6 +48,13 @@ const (
 	ActNetworkEdit  Action = "network.edit"       // take the edit lock, draft, review, apply, roll back
 	ActLockBreak    Action = "network.lock.break" // break another account's edit lock
 	ActCapacityRead Action = "capacity.read"      // operator: capacity report, allocation, desired state
+
+	ActMonitorsRead   Action = "monitors.read"   // the customer's reachability monitors: state, history, RTT and loss
+	ActMonitorsManage Action = "monitors.manage" // add, change, remove, stop and resume the customer's monitors
+	ActUsageRead      Action = "usage.read"      // the customer's usage records: traffic per port, firewall rule counters, graphs, CSV
+	ActFlowsRead      Action = "flows.read"      // the customer's flow records (connection tracking): query, CSV
+	ActWebhooksRead   Action = "webhooks.read"   // the customer's event webhooks and their delivery log; remove a webhook
+	ActWebhooksManage Action = "webhooks.manage" // register an event webhook, rotate its secret (session-only)
 )
 
 // RoleBreakGlass is not an account's role: it is what an operator account
@@ -95,6 +102,12 @@ var actions = []ActionInfo{
 	{ActAuditRead, "the whole audit log", "read, verify the chain, export evidence", "management"},
 	{ActErasuresRead, "erasures of terminated customers", "list erasures and their steps; read a customer's signed deletion certificate (the records of what was erased, never the erased data)", "management"},
 	{ActKeysRotate, "the controller's signing key", "rotate: a new key signs from then on; the retired public keys stay published so that what they signed still verifies", "management"},
+	{ActMonitorsRead, "the customer's reachability monitors", "read each monitor's state, its changes (90 days) and its round-trip time and loss (5-minute series)", "customer"},
+	{ActMonitorsManage, "the customer's reachability monitors", "add, change and remove monitors (as many as the contract's reachability-monitor option allows); stop and resume one (recorded in the audit log)", "customer"},
+	{ActUsageRead, "the customer's usage records", "read traffic per port (5-minute bins: bytes, packets, drops, average and peak bit/s), firewall rule hit counters, graphs; download CSV", "customer"},
+	{ActFlowsRead, "the customer's flow records", "query the connections through the customer's hubs (start, end, addresses and ports, bytes and packets each way, NAT translation) by time and address; download CSV", "customer"},
+	{ActWebhooksRead, "the customer's event webhooks", "list webhooks and their delivery log; remove a webhook", "customer"},
+	{ActWebhooksManage, "new event webhooks", "register an HTTPS endpoint for events; rotate a webhook's signing secret. A browser session only, never an API token: a leaked token must not open a channel that outlives it", "customer"},
 	{ActNoticesRead, "the customer's notices", "read the announcements and incidents that reach the customer, with their history; the Atom feed", "customer"},
 	{ActNoticesSettings, "the customer's notice settings", "list and remove notice contacts; list and revoke feed tokens; read the customer's part of the notification log", "customer"},
 	{ActNoticesChannels, "new ways notices leave the customer", "add a notice contact; create a feed token. A browser session only, never an API token: a leaked token must not open a channel that outlives it", "customer"},
@@ -137,9 +150,11 @@ var roles = []RoleInfo{
 var permissions = map[Role][]Action{
 	RoleOpsAdmin: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActAccountsRead, ActAccountsManage, ActSecurityManage,
 		ActDevicesManage, ActAuditOwn, ActNetworkRead, ActNetworkEdit, ActLockBreak, ActNoticesRead, ActNoticesSettings, ActNoticesChannels,
-		ActReportsFile},
-	RoleAdmin: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead, ActNetworkEdit, ActNoticesRead, ActReportsFile},
-	RoleUser:  {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead, ActNoticesRead, ActReportsFile},
+		ActReportsFile, ActMonitorsRead, ActMonitorsManage, ActUsageRead, ActFlowsRead, ActWebhooksRead, ActWebhooksManage},
+	RoleAdmin: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead, ActNetworkEdit, ActNoticesRead, ActReportsFile,
+		ActMonitorsRead, ActMonitorsManage, ActUsageRead, ActFlowsRead},
+	RoleUser: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogRead, ActNetworkRead, ActNoticesRead, ActReportsFile,
+		ActMonitorsRead, ActUsageRead},
 	RoleOperator: {ActSelf, ActCredentials, ActFactorEnrol, ActMFA, ActCatalogManage, ActInventoryManage, ActCustomerAccounts, ActStaffManage,
 		ActCapacityRead, ActMailRead, ActJobsRead, ActBreakGlassOpen, ActRecoveryRequest, ActBackupsManage, ActErasuresRead,
 		ActNoticesManage, ActReportsManage},
@@ -166,7 +181,7 @@ func Allowed(r Role, a Action) bool {
 // that leaked must not be able to mint others, remove a factor or lock its
 // owner out. The router answers such a call with 403 "session_required".
 func SessionOnly(a Action) bool {
-	return a == ActCredentials || a == ActFactorEnrol || a == ActDevicesManage || a == ActNoticesChannels
+	return a == ActCredentials || a == ActFactorEnrol || a == ActDevicesManage || a == ActNoticesChannels || a == ActWebhooksManage
 }
 
 // WithRole is r holding also the role extra, e.g. an operator under a live

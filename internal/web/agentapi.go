@@ -203,6 +203,11 @@ func (s *Server) nodeReport(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.nodeHolds(r.Context(), n, rep)
+	for _, in := range s.deps.Ingesters {
+		if err := in.Ingest(r.Context(), n.Name, rep); err != nil {
+			s.deps.Log.ErrorContext(r.Context(), "node report: ingesting its measurements failed", "node", n.Name, "ingester", fmt.Sprintf("%T", in), "err", err)
+		}
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

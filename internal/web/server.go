@@ -65,6 +65,9 @@ type Deps struct {
 	Identity *identity.Service
 	Audit    *audit.Log
 	Fleet    *fleet.Fleet
+	// Ingesters take each accepted node report's measurements, in order
+	// (monitor probes, usage counters, route quota, webhook events).
+	Ingesters []fleet.Ingester
 	// DesiredState computes a node's desired-state document (the hub service
 	// model); nil until it is wired.
 	DesiredState DesiredStateFunc

@@ -31,18 +31,47 @@ type State struct {
 
 // Hub is one customer hub on the node: one network namespace.
 type Hub struct {
-	HubID             string      `json:"hub_id"`
-	CustomerID        string      `json:"customer_id"`
-	Namespace         string      `json:"namespace"`
-	ConfigVersion     int64       `json:"config_version"`
-	Priority          string      `json:"priority"` // main | sub | backup
-	ASN               uint32      `json:"asn"`
-	InternalNetwork   string      `json:"internal_network"`
-	MonitoringNetwork string      `json:"monitoring_network"`
-	Backbone          Backbone    `json:"backbone"`
-	Ports             []Port      `json:"ports"`
-	StaticNAT         []StaticNAT `json:"static_nat"`
+	HubID             string   `json:"hub_id"`
+	CustomerID        string   `json:"customer_id"`
+	Namespace         string   `json:"namespace"`
+	ConfigVersion     int64    `json:"config_version"`
+	Priority          string   `json:"priority"` // main | sub | backup
+	ASN               uint32   `json:"asn"`
+	InternalNetwork   string   `json:"internal_network"`
+	MonitoringNetwork string   `json:"monitoring_network"`
+	Backbone          Backbone `json:"backbone"`
+	Ports             []Port   `json:"ports"`
+	// Monitors are the customer's running reachability monitors on this
+	// hub, sorted by ID; a stopped monitor is absent (the node probes
+	// nothing for it). Absent when none, so that a document without
+	// monitors is what it was before monitors existed.
+	Monitors  []Monitor   `json:"monitors,omitempty"`
+	StaticNAT []StaticNAT `json:"static_nat"`
 }
+
+// Monitor is one reachability monitor: probes from the hub's own address
+// on its monitoring network toward a customer address behind one of the
+// hub's ports, every interval.
+type Monitor struct {
+	ID       string `json:"id"`
+	PortCode string `json:"port_code"`
+	Target   string `json:"target"`
+	Probe    string `json:"probe"` // icmp | tcp
+	TCPPort  int    `json:"tcp_port,omitempty"`
+	// IntervalSeconds is the time between probes (10–300).
+	IntervalSeconds int `json:"interval_seconds"`
+	// FailAfter is how many consecutive failed probes make the monitor
+	// down (1–10); the agent reports a change at once instead of waiting
+	// for its next report.
+	FailAfter int `json:"fail_after"`
+}
+
+// Bounds of a monitor.
+const (
+	MinMonitorInterval = 10
+	MaxMonitorInterval = 300
+	MaxFailAfter       = 10
+)
 
 // Backbone is the hub's membership of its customer's backbone: a VXLAN
 // segment (VNI) between the customer's hubs, with an iBGP session over it.
@@ -238,6 +267,7 @@ func Decode(b []byte) (State, error) {
 }
 
 var (
+	monRE  = regexp.MustCompile(`^mon_[a-z0-9]{1,64}$`)
 	nsRE   = regexp.MustCompile(`^hub-[a-z0-9_]{1,40}$`)
 	ifRE   = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._/-]{0,14}$`)
 	codeRE = regexp.MustCompile(`^shc[0-9]{8}$`)
@@ -323,6 +353,9 @@ func (s State) Check() error {
 				}
 			}
 		}
+		if err := checkMonitors(at, h); err != nil {
+			return err
+		}
 		for _, sn := range h.StaticNAT {
 			a, err1 := netip.ParseAddr(sn.Public)
 			b, err2 := netip.ParseAddr(sn.Inside)
@@ -340,4 +373,38 @@ func peerUnderlays(ps []BackbonePeer) []string {
 		out = append(out, p.Underlay)
 	}
 	return out
+}
+
+// checkMonitors checks a hub's monitors: unique IDs in order, each on a
+// port of the hub, an IPv4 target, a known probe and bounds kept.
+func checkMonitors(at string, h Hub) error {
+	ports := map[string]bool{}
+	for _, p := range h.Ports {
+		ports[p.PortCode] = true
+	}
+	prev := ""
+	for i, m := range h.Monitors {
+		mat := fmt.Sprintf("%s.monitors[%d]", at, i)
+		if !monRE.MatchString(m.ID) || m.ID <= prev {
+			return fmt.Errorf("desired state: %s.id %q is invalid, repeated or out of order", mat, m.ID)
+		}
+		prev = m.ID
+		if !ports[m.PortCode] {
+			return fmt.Errorf("desired state: %s: port %q is not a port of the hub", mat, m.PortCode)
+		}
+		if a, err := netip.ParseAddr(m.Target); err != nil || !a.Is4() {
+			return fmt.Errorf("desired state: %s: target %q is not an IPv4 address", mat, m.Target)
+		}
+		switch {
+		case m.Probe == "icmp" && m.TCPPort == 0:
+		case m.Probe == "tcp" && m.TCPPort >= 1 && m.TCPPort <= 65535:
+		default:
+			return fmt.Errorf("desired state: %s: probe %q with tcp_port %d (icmp without a port, or tcp with one)", mat, m.Probe, m.TCPPort)
+		}
+		if m.IntervalSeconds < MinMonitorInterval || m.IntervalSeconds > MaxMonitorInterval || m.FailAfter < 1 || m.FailAfter > MaxFailAfter {
+			return fmt.Errorf("desired state: %s: interval %d s (%d–%d) or fail_after %d (1–%d) out of bounds", mat,
+				m.IntervalSeconds, MinMonitorInterval, MaxMonitorInterval, m.FailAfter, MaxFailAfter)
+		}
+	}
+	return nil
 }

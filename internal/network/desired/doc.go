@@ -63,6 +63,12 @@
 //     rule.
 //   - ports[].napt: per grade, the public prefix to SNAT to; only sessions
 //     initiated from the hub toward the cloud.
+//   - hubs[].monitors: the customer's running reachability monitors (a
+//     stopped monitor is absent): probe target (ICMP echo, or a TCP
+//     connection to tcp_port) from the hub's own address on its monitoring
+//     network every interval_seconds, through port_code, and report each
+//     probe (observed.Hub.Monitors); fail_after consecutive failures make
+//     the monitor down, which the agent reports at once.
 //   - hubs[].static_nat: 1:1 public ↔ inside mappings (DNAT+SNAT). The
 //     table is the customer's and is the same on its main, sub and backup
 //     hubs, so the public addresses survive a DR switch.

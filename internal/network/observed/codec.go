@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"time"
 	"unicode/utf8"
 )
 
@@ -32,6 +33,8 @@ const (
 	MaxProblems    = 256  // per hub
 	MaxHolds       = 256  // per hub
 	MaxEvents      = 1024 // per hub
+	MaxMonitors    = 1024 // per hub
+	MaxProbes      = 64   // per monitor and report
 	MaxText        = 2048 // bytes of any free text (errors, reasons, details)
 	maxIdentifiers = 80
 )
@@ -85,6 +88,14 @@ func (r Report) WithLists() Report {
 	hubs := make([]Hub, len(r.Hubs))
 	for i, h := range r.Hubs {
 		h.Problems, h.Backbone, h.Holds, h.Events = nonNil(h.Problems), sessions(h.Backbone), nonNil(h.Holds), nonNil(h.Events)
+		if h.Monitors != nil {
+			mons := make([]MonitorReport, len(h.Monitors))
+			for j, m := range h.Monitors {
+				m.Probes = nonNil(m.Probes)
+				mons[j] = m
+			}
+			h.Monitors = mons
+		}
 		ports := make([]Port, len(h.Ports))
 		for j, p := range h.Ports {
 			p.Sessions, p.Links, p.Rules = sessions(p.Sessions), nonNil(p.Links), nonNil(p.Rules)
@@ -199,6 +210,39 @@ func (h Hub) check() error {
 			return err
 		}
 	}
+	if len(h.Monitors) > MaxMonitors {
+		return fmt.Errorf("more than %d monitors", MaxMonitors)
+	}
+	mons := map[string]bool{}
+	for _, m := range h.Monitors {
+		if !idRE.MatchString(m.ID) || mons[m.ID] {
+			return fmt.Errorf("monitor %q: the ID is invalid or repeated", m.ID)
+		}
+		mons[m.ID] = true
+		if err := m.check(); err != nil {
+			return fmt.Errorf("monitor %s: %w", m.ID, err)
+		}
+	}
+	return nil
+}
+
+func (m MonitorReport) check() error {
+	if len(m.Probes) > MaxProbes || m.Dropped < 0 {
+		return fmt.Errorf("more than %d probes, or a negative count dropped", MaxProbes)
+	}
+	var last time.Time
+	for _, p := range m.Probes {
+		if p.At.IsZero() || p.At.Before(last) {
+			return errors.New("probes need their times, oldest first")
+		}
+		last = p.At
+		if p.RTTMicros < 0 || (!p.OK && p.RTTMicros != 0) {
+			return errors.New("a probe's round-trip time is not negative, and only an answered probe has one")
+		}
+		if err := text("probe error", p.Error); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -234,6 +278,9 @@ func (p Port) check() error {
 	for _, l := range p.Links {
 		if !slices.Contains(sessionNames, l.Connection) || !slices.Contains(legNames, l.Leg) {
 			return fmt.Errorf("link %q/%q: connection is single, primary or secondary; leg primary, secondary or none", l.Connection, l.Leg)
+		}
+		if l.IfIndex < 0 {
+			return fmt.Errorf("link %q/%q: negative ifindex", l.Connection, l.Leg)
 		}
 	}
 	rules := map[int]bool{}

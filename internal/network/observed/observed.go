@@ -43,6 +43,36 @@ type Hub struct {
 	Holds []Hold `json:"holds"`
 	// Events happened since the previous report (edge-triggered).
 	Events []Event `json:"events"`
+	// Monitors are the reachability probes the hub sent since the
+	// previous report, per monitor of the desired state (absent before
+	// the hub has monitors; issue #15).
+	Monitors []MonitorReport `json:"monitors,omitempty"`
+}
+
+// MonitorReport is what the hub's prober measured for one reachability
+// monitor since the report before: each probe once. A report the
+// controller did not take is sent again with the probes since, so the
+// controller keys probes by monitor and time and takes each once.
+type MonitorReport struct {
+	// ID is the monitor's ID in the desired state.
+	ID string `json:"id"`
+	// Probes are oldest first, at most MaxProbes.
+	Probes []Probe `json:"probes"`
+	// Dropped counts probes the agent could not keep for a report (its
+	// buffer was full while the controller was out of reach).
+	Dropped int `json:"dropped,omitempty"`
+}
+
+// Probe is one probe toward a monitor's target, sent from the hub's own
+// address on its monitoring network.
+type Probe struct {
+	At time.Time `json:"at"`
+	OK bool      `json:"ok"`
+	// RTTMicros is the round-trip time of an answered probe.
+	RTTMicros int64 `json:"rtt_us,omitempty"`
+	// Error says why a probe failed: timeout, refused, unreachable, or
+	// the error's text.
+	Error string `json:"error,omitempty"`
 }
 
 // Problem is one part of the desired state that the hub does not run.
@@ -105,6 +135,10 @@ type Link struct {
 	TxBytes    uint64 `json:"tx_bytes"`
 	TxPackets  uint64 `json:"tx_packets"`
 	TxDrops    uint64 `json:"tx_drops"`
+	// IfIndex is the interface's index in its namespace: the counters
+	// above count from the interface's creation, so another index means
+	// they started again from zero (0: not reported).
+	IfIndex int `json:"ifindex,omitempty"`
 }
 
 // RuleCounter counts what one of the customer's firewall rules matched on
