@@ -70,7 +70,7 @@ type Chart struct {
 
 const (
 	marginLeft   = 84
-	marginRight  = 12
+	marginRight  = 28
 	marginTop    = 30
 	marginBottom = 26
 )
