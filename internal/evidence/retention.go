@@ -14,20 +14,22 @@ import (
 )
 
 // Retention is how long each class of record is kept before the job
-// records.expire removes it (ISO/IEC 27017 12.4.1, 18.1.3). Flow and usage
-// records are not kept yet (issue #15); their periods come with them.
+// records.expire removes it (ISO/IEC 27017 12.4.1, 18.1.3).
 type Retention struct {
 	Audit           time.Duration // audit entries, per chain, behind a signed checkpoint
 	Mail            time.Duration // the mail outbox's sent and failed mails
 	NotificationLog time.Duration // notice_deliveries: which notice mail went to whom
 	JobRuns         time.Duration // job_runs: the scheduled jobs' run records
+	Usage           time.Duration // usage_bins and usage_counters: traffic per port (internal/usage)
 }
 
 // Day is the unit retention is set in (the --retain-…-days flags).
 const Day = 24 * time.Hour
 
-// DefaultRetention keeps every class a year.
-var DefaultRetention = Retention{Audit: 365 * Day, Mail: 365 * Day, NotificationLog: 365 * Day, JobRuns: 365 * Day}
+// DefaultRetention keeps every class a year, and usage records 62 days
+// (two months of graphs; the capacity report reads 30).
+var DefaultRetention = Retention{Audit: 365 * Day, Mail: 365 * Day, NotificationLog: 365 * Day, JobRuns: 365 * Day,
+	Usage: MinUsageRetention}
 
 // The bounds Check holds a Retention to. The audit log is kept at least 90
 // days so that a customer's quarterly review still finds its quarter; the
@@ -37,6 +39,9 @@ const (
 	MinAuditRetention  = 90 * Day
 	MinRecordRetention = 30 * Day
 	MaxRetention       = 3650 * Day
+	// MinUsageRetention keeps usage records at least two full months, so
+	// that a customer compares one month with the one before.
+	MinUsageRetention = 62 * Day
 )
 
 // retentionClass is one class of record as Check and the job see it.
@@ -53,6 +58,7 @@ func (r Retention) classes() []retentionClass {
 		{"--retain-mail-days", "mail", r.Mail, MinRecordRetention},
 		{"--retain-notification-log-days", "the notification log", r.NotificationLog, MinRecordRetention},
 		{"--retain-job-runs-days", "job run records", r.JobRuns, MinRecordRetention},
+		{"--retain-usage-days", "usage records", r.Usage, MinUsageRetention},
 	}
 }
 
@@ -99,6 +105,8 @@ const (
 	notificationLogItem = "notification-log"
 	mailItem            = "mail"
 	jobRunsItem         = "job-runs"
+	usageItem           = "usage"
+	usageCountersItem   = "usage-counters"
 )
 
 // expiring are the classes removed by a plain DELETE of the rows their
@@ -120,6 +128,13 @@ var expiring = []struct {
 	// A run still going is never removed (this job's own among them).
 	{jobRunsItem, "job_runs", "job_runs", `started_at < ? AND outcome <> 'running' AND finished_at < ?`,
 		func(r Retention) time.Duration { return r.JobRuns }},
+	// Usage: the 5-minute bins by their start, and the last counters of a
+	// link no node has reported for as long (a new report then starts
+	// from a fresh baseline).
+	{usageItem, "usage", "usage_bins", `bin_start < ?`,
+		func(r Retention) time.Duration { return r.Usage }},
+	{usageCountersItem, "usage_counters", "usage_counters", `observed_at < ?`,
+		func(r Retention) time.Duration { return r.Usage }},
 }
 
 // ExpireJob removes, daily, the records older than r says: per audit chain
