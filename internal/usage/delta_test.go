@@ -7,7 +7,9 @@ import (
 
 var t0 = time.Date(2026, 12, 6, 14, 58, 0, 0, time.UTC)
 
-func in(b uint64) Counters { return Counters{InBytes: b, InPackets: b / 100, OutBytes: 2 * b, OutPackets: b / 50} }
+func in(b uint64) Counters {
+	return Counters{InBytes: b, InPackets: b / 100, OutBytes: 2 * b, OutPackets: b / 50}
+}
 
 // TestDelta: the counter cases of a link between two reports.
 func TestDelta(t *testing.T) {
