@@ -128,6 +128,11 @@ func seedCustomer(t *testing.T, db *store.DB, tag string, n int, terminatedOn st
 		VALUES (?, ?, ?, 'primary', 'pp_1', FALSE, '', ?)`, "pl_"+tag, c, pid, now)
 	execSQL(t, db, `INSERT INTO bandwidth_changes (id, customer_id, port_id, from_mbps, to_mbps, effective_date, status, requested_at, requested_by)
 		VALUES (?, ?, ?, 1000, 2000, '2026-02-01', 'pending', ?, 'operator')`, "bw_"+tag, c, pid, now)
+	// Usage records (internal/usage): a link's last counters and a bin.
+	execSQL(t, db, `INSERT INTO usage_counters (customer_id, port_id, node, connection, leg, ifindex, observed_at, rx_bytes, rx_packets, rx_drops,
+		tx_bytes, tx_packets, tx_drops) VALUES (?, ?, 'node-1', 'single', '', 7, ?, 1, 1, 0, 1, 1, 0)`, c, pid, now)
+	execSQL(t, db, `INSERT INTO usage_bins (customer_id, port_id, leg, bin_start, in_bytes, in_packets, in_drops, out_bytes, out_packets, out_drops,
+		peak_in_bps, peak_out_bps) VALUES (?, ?, '', ?, 1, 1, 0, 1, 1, 0, 8, 8)`, c, pid, now)
 	execSQL(t, db, `INSERT INTO nat_allocations (id, pool_id, customer_id, purpose, prefix, created_at) VALUES (?, 'pool_1', ?, 'static', ?, ?)`,
 		"nat_"+tag, c, fmt.Sprintf("198.51.100.%d/32", n), now)
 	execSQL(t, db, `INSERT INTO backbone_vnis (customer_id, vni) VALUES (?, ?)`, c, 1000+n)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/store"
+	"github.com/tsunagi-net/tsunagi/internal/usage"
 )
 
 // Capacity (ISO/IEC 27017 12.1.3, CLD.13.1.4). A physical port's capacity is
@@ -166,6 +167,9 @@ type CapacityRow struct {
 	HeadroomMbps     int64    `json:"headroom_mbps"`
 	Utilisation      float64  `json:"utilisation"`
 	MeasuredPeakMbps *int64   `json:"measured_peak_mbps"`
+	// MeasuredUtil is the measured peak over the port's speed (what the
+	// wire carries, not the oversubscribed capacity); nil with no peak.
+	MeasuredUtil *float64 `json:"measured_utilisation"`
 	Customers        int      `json:"customers"`
 	Ports            int      `json:"customer_ports"`
 	ForecastMbps     int64    `json:"forecast_mbps"`
@@ -197,12 +201,20 @@ type CapacityReport struct {
 }
 
 // Capacity reports, per node and physical port: contracted and allocated
-// speed, headroom, measured peak (none until usage counters exist), the
-// customers accommodated, a forecast at ForecastDays from the contract
-// pipeline (start, termination and bandwidth-change dates), and a flag when
-// allocation or forecast crosses the threshold.
+// speed, headroom, the measured peak (the highest 5-minute peak of the
+// last 30 days of usage records, internal/usage; none before a port
+// carried measured traffic), the customers accommodated, a forecast at
+// ForecastDays from the contract pipeline (start, termination and
+// bandwidth-change dates), and a flag when the measured utilisation —
+// or, for a port not measured yet, the allocation — or the forecast
+// crosses the threshold. The contracted and allocated figures stay beside
+// the measured one.
 func (s *Operations) Capacity(ctx context.Context) (CapacityReport, error) {
 	inv, err := s.inventory(ctx, s.db)
+	if err != nil {
+		return CapacityReport{}, err
+	}
+	peaks, err := usage.PeaksByPhysicalPort(ctx, s.db, s.now().Add(-usage.PeakWindow))
 	if err != nil {
 		return CapacityReport{}, err
 	}
@@ -230,7 +242,14 @@ func (s *Operations) Capacity(ctx context.Context) (CapacityReport, error) {
 			r.Utilisation = round3(float64(r.AllocatedMbps) / float64(r.CapacityMbps))
 			r.ForecastUtil = round3(float64(r.ForecastMbps) / float64(r.CapacityMbps))
 		}
-		if r.Utilisation >= s.settings.CapacityThreshold {
+		if bps, measured := peaks[p.ID]; measured {
+			mbps := (bps + 999_999) / 1_000_000
+			util := round3(float64(bps) / 1e6 / float64(p.SpeedMbps))
+			r.MeasuredPeakMbps, r.MeasuredUtil = &mbps, &util
+			if util >= s.settings.CapacityThreshold {
+				r.FlagReasons = append(r.FlagReasons, fmt.Sprintf("measured peak %.0f %% ≥ %.0f %%", util*100, s.settings.CapacityThreshold*100))
+			}
+		} else if r.Utilisation >= s.settings.CapacityThreshold {
 			r.FlagReasons = append(r.FlagReasons, fmt.Sprintf("allocated %.0f %% ≥ %.0f %%", r.Utilisation*100, s.settings.CapacityThreshold*100))
 		}
 		if r.ForecastUtil >= s.settings.CapacityThreshold {
@@ -259,15 +278,15 @@ func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
 func (rep CapacityReport) CSV() string {
 	var b strings.Builder
 	b.WriteString("node,region,physical_port,kind,speed_mbps,oversubscription,capacity_mbps,contracted_mbps,allocated_mbps,headroom_mbps," +
-		"utilisation,measured_peak_mbps,customers,customer_ports,forecast_date,forecast_mbps,forecast_utilisation,flagged,flag_reasons\r\n")
+		"utilisation,measured_peak_mbps,measured_utilisation,customers,customer_ports,forecast_date,forecast_mbps,forecast_utilisation,flagged,flag_reasons\r\n")
 	for _, r := range rep.Rows {
-		peak := ""
+		peak, util := "", ""
 		if r.MeasuredPeakMbps != nil {
-			peak = fmt.Sprint(*r.MeasuredPeakMbps)
+			peak, util = fmt.Sprint(*r.MeasuredPeakMbps), fmt.Sprint(*r.MeasuredUtil)
 		}
 		fields := []string{r.Node, r.Region, r.Port, r.Kind, fmt.Sprint(r.SpeedMbps), fmt.Sprint(r.Oversubscription),
 			fmt.Sprint(r.CapacityMbps), fmt.Sprint(r.ContractedMbps), fmt.Sprint(r.AllocatedMbps), fmt.Sprint(r.HeadroomMbps),
-			fmt.Sprint(r.Utilisation), peak, fmt.Sprint(r.Customers), fmt.Sprint(r.Ports), rep.ForecastDate,
+			fmt.Sprint(r.Utilisation), peak, util, fmt.Sprint(r.Customers), fmt.Sprint(r.Ports), rep.ForecastDate,
 			fmt.Sprint(r.ForecastMbps), fmt.Sprint(r.ForecastUtil), fmt.Sprint(r.Flagged), strings.Join(r.FlagReasons, "; ")}
 		for i, f := range fields {
 			if i > 0 {

@@ -95,7 +95,7 @@ func (u *Usage) Ingest(ctx context.Context, node string, r observed.Report) erro
 					secs := cur.At.Sub(last.At).Seconds()
 					rateIn, rateOut := float64(d.InBytes)*8/secs, float64(d.OutBytes)*8/secs
 					for _, s := range spread(last.At, cur.At, d) {
-						bk := binKey{id, l.Leg, s.Start}
+						bk := binKey{id, placedLeg(l), s.Start}
 						b := bins[bk]
 						if b == nil {
 							b = &binAdd{customer: h.CustomerID}
@@ -120,6 +120,20 @@ func (u *Usage) Ingest(ctx context.Context, node string, r observed.Report) erro
 }
 
 type portRef struct{ customer, hub, code string }
+
+// placedLeg names the placement leg (port_placements.leg) whose physical
+// port carries a link: a redundant port's physical leg, or the connection
+// of a port with a primary and a secondary connection (each leg of such a
+// port is placed on its own physical port); "" for a single connection.
+func placedLeg(l observed.Link) string {
+	switch {
+	case l.Leg != "":
+		return l.Leg
+	case l.Connection == "primary" || l.Connection == "secondary":
+		return l.Connection
+	}
+	return ""
+}
 
 // portsOf resolves the report's ports to port IDs, each under the hub and
 // customer the report names it in.

@@ -8,8 +8,9 @@
 -- so a report sent again (or taken by two controllers) counts once.
 --
 -- usage_bins holds the traffic in 5-minute bins aligned on UTC (bin_start,
--- a stored instant), per port and physical leg ('' when the port's links
--- have none): bytes, packets and drops in (received on the hub's port
+-- a stored instant), per port and placement leg (port_placements.leg: a
+-- redundant port's physical leg or a primary/secondary connection; '' for
+-- a single connection): bytes, packets and drops in (received on the hub's port
 -- interface, i.e. sent by the customer's side) and out, and the highest
 -- rate in bit/s of one report interval inside the bin. Both tables are
 -- the customer's records: read only by the customer, erased by the purge,
