@@ -22,6 +22,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/signing"
+	"github.com/tsunagi-net/tsunagi/internal/usage"
 )
 
 // The OpenAPI documents are written by hand; these tests keep them true to the
@@ -546,6 +547,12 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			// audit evidence (handlers_evidence.go)
 			shape{"ChainStatus", evidence.ChainStatus{}, false},
 			shape{"EvidenceExportInput", windowInput{}, true},
+			// usage records (handlers_usage.go)
+			shape{"UsageBin", usage.Bin{}, false},
+			shape{"UsageTotals", usage.Totals{}, false},
+			shape{"PortUsage", usage.PortUsage{}, false},
+			shape{"UsageList", usageList{}, false},
+			shape{"FirewallCounters", usage.FirewallCounters{}, false},
 		),
 		"management": append(slices.Clip(common),
 			shape{"RegionInput", catalog.RegionInput{}, true},

@@ -30,6 +30,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
 	"github.com/tsunagi-net/tsunagi/internal/signing"
+	"github.com/tsunagi-net/tsunagi/internal/usage"
 	"github.com/tsunagi-net/tsunagi/internal/web/panel"
 )
 
@@ -96,6 +97,8 @@ type Deps struct {
 	Keys   *signing.Keyring
 	// Evidence signs the audit chains' heads, exports and verifies evidence.
 	Evidence *evidence.Service
+	// Usage reads the customers' usage records (traffic per port).
+	Usage *usage.Usage
 	// Notices are the announcements, incidents, notice contacts, feeds
 	// and the notification log; Reports the customers' reports to the
 	// operator. Nil leaves their routes answering 503.
