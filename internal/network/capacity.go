@@ -155,27 +155,27 @@ func (s *core) inventory(ctx context.Context, q store.Querier) ([]*physPort, err
 
 // CapacityRow is one physical port in the capacity report.
 type CapacityRow struct {
-	Node             string   `json:"node"`
-	Region           string   `json:"region"`
-	Port             string   `json:"physical_port"`
-	Kind             string   `json:"kind"`
-	SpeedMbps        int64    `json:"speed_mbps"`
-	Oversubscription float64  `json:"oversubscription"`
-	CapacityMbps     int64    `json:"capacity_mbps"`
-	ContractedMbps   int64    `json:"contracted_mbps"`
-	AllocatedMbps    int64    `json:"allocated_mbps"`
-	HeadroomMbps     int64    `json:"headroom_mbps"`
-	Utilisation      float64  `json:"utilisation"`
-	MeasuredPeakMbps *int64   `json:"measured_peak_mbps"`
+	Node             string  `json:"node"`
+	Region           string  `json:"region"`
+	Port             string  `json:"physical_port"`
+	Kind             string  `json:"kind"`
+	SpeedMbps        int64   `json:"speed_mbps"`
+	Oversubscription float64 `json:"oversubscription"`
+	CapacityMbps     int64   `json:"capacity_mbps"`
+	ContractedMbps   int64   `json:"contracted_mbps"`
+	AllocatedMbps    int64   `json:"allocated_mbps"`
+	HeadroomMbps     int64   `json:"headroom_mbps"`
+	Utilisation      float64 `json:"utilisation"`
+	MeasuredPeakMbps *int64  `json:"measured_peak_mbps"`
 	// MeasuredUtil is the measured peak over the port's speed (what the
 	// wire carries, not the oversubscribed capacity); nil with no peak.
 	MeasuredUtil *float64 `json:"measured_utilisation"`
-	Customers        int      `json:"customers"`
-	Ports            int      `json:"customer_ports"`
-	ForecastMbps     int64    `json:"forecast_mbps"`
-	ForecastUtil     float64  `json:"forecast_utilisation"`
-	Flagged          bool     `json:"flagged"`
-	FlagReasons      []string `json:"flag_reasons"`
+	Customers    int      `json:"customers"`
+	Ports        int      `json:"customer_ports"`
+	ForecastMbps int64    `json:"forecast_mbps"`
+	ForecastUtil float64  `json:"forecast_utilisation"`
+	Flagged      bool     `json:"flagged"`
+	FlagReasons  []string `json:"flag_reasons"`
 }
 
 // CapacityNode sums a node's physical ports of one kind (backbone ports
