@@ -107,7 +107,8 @@ func observedHub(h desired.Hub, k hubKeys, st dataplane.Status) observed.Hub {
 		}
 		p := ports[key.code]
 		p.Links = append(p.Links, observed.Link{Connection: key.session, Leg: l.Leg, Carrier: l.Carrier,
-			RxBytes: l.RxBytes, RxPackets: l.RxPackets, RxDrops: l.RxDrops, TxBytes: l.TxBytes, TxPackets: l.TxPackets, TxDrops: l.TxDrops})
+			RxBytes: l.RxBytes, RxPackets: l.RxPackets, RxDrops: l.RxDrops, TxBytes: l.TxBytes, TxPackets: l.TxPackets, TxDrops: l.TxDrops,
+			IfIndex: l.IfIndex})
 	}
 	// A customer rule expands into a rule per service, and a port with two
 	// sessions carries its policy on each: their counters are summed.

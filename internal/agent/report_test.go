@@ -62,7 +62,7 @@ func TestObservedHubUsesTheDesiredKeys(t *testing.T) {
 			{ProtocolStatus: dataplane.ProtocolStatus{Name: "bb_sub", Proto: "BGP", State: "up", Info: "Established", Since: since}},
 			{ProtocolStatus: dataplane.ProtocolStatus{Name: "port_stranger", Proto: "BGP", State: "up"}},
 		},
-		Links: []dataplane.LinkCounters{{Name: "eth3.10", Port: "p00000009_p", Carrier: true, RxBytes: 10}, {Name: "eth4.10", Port: "p00000009_s"}},
+		Links: []dataplane.LinkCounters{{Name: "eth3.10", Port: "p00000009_p", Carrier: true, RxBytes: 10, IfIndex: 17}, {Name: "eth4.10", Port: "p00000009_s"}},
 		Rules: []dataplane.RuleCounter{
 			{Comment: dataplane.RuleComment("p00000009_p", 0), Packets: 1, Bytes: 100},
 			{Comment: dataplane.RuleComment("p00000009_p", 1), Packets: 2, Bytes: 200}, // rule 1, tcp
@@ -90,7 +90,7 @@ func TestObservedHubUsesTheDesiredKeys(t *testing.T) {
 	if n := names(got.Backbone); !slices.Equal(n, []string{"sub"}) {
 		t.Errorf("backbone %+v", got.Backbone)
 	}
-	if len(p.Links) != 2 || p.Links[0].Connection != "primary" || !p.Links[0].Carrier || p.Links[1].Connection != "secondary" {
+	if len(p.Links) != 2 || p.Links[0].Connection != "primary" || !p.Links[0].Carrier || p.Links[0].IfIndex != 17 || p.Links[1].Connection != "secondary" {
 		t.Errorf("links %+v", p.Links)
 	}
 	wantRules := []observed.RuleCounter{{Rule: 0, Packets: 1, Bytes: 100}, {Rule: 1, Packets: 9, Bytes: 900}, {Rule: observed.DefaultRule, Packets: 5, Bytes: 500}}

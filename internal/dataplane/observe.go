@@ -77,6 +77,10 @@ type LinkCounters struct {
 	Carrier                     bool
 	RxBytes, RxPackets, RxDrops uint64
 	TxBytes, TxPackets, TxDrops uint64
+	// IfIndex is the interface's index: the counters count from the
+	// interface's creation, so a new index tells the controller they
+	// started again from zero.
+	IfIndex int `json:",omitempty"`
 }
 
 // legRoles name a redundant port's legs in the order Port.Legs gives them.
@@ -180,6 +184,7 @@ func (o netlinkOps) linkCounters(ns, dev string) (LinkCounters, error) {
 			return fmt.Errorf("no statistics for %s", dev)
 		}
 		lc.Carrier = l.Attrs().RawFlags&unix.IFF_LOWER_UP != 0
+		lc.IfIndex = l.Attrs().Index
 		lc.RxBytes, lc.RxPackets, lc.RxDrops = s.RxBytes, s.RxPackets, s.RxDropped
 		lc.TxBytes, lc.TxPackets, lc.TxDrops = s.TxBytes, s.TxPackets, s.TxDropped
 		return nil

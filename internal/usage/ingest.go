@@ -76,7 +76,17 @@ func (u *Usage) Ingest(ctx context.Context, node string, r observed.Report) erro
 					unknown = append(unknown, h.HubID+"/"+p.PortCode)
 					continue
 				}
+				legged := map[string]bool{}
 				for _, l := range p.Links {
+					legged[l.Connection] = legged[l.Connection] || l.Leg != ""
+				}
+				for _, l := range p.Links {
+					if l.Leg == "" && legged[l.Connection] {
+						// A redundant port's bridge carries what its legs
+						// carry: the legs are counted, each on the
+						// physical port it is placed on.
+						continue
+					}
 					k := linkKey{id, node, l.Connection, l.Leg}
 					cur := sampleOf(at, l)
 					last, seen := prev[k]

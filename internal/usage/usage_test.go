@@ -2,7 +2,9 @@ package usage_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -220,5 +222,58 @@ func TestWindow(t *testing.T) {
 		if !errors.As(err, &f) || f.Kind != fault.Invalid || f.Field != c.field {
 			t.Errorf("window %q – %q: %v, want a fault on %s", c.from, c.to, err, c.field)
 		}
+	}
+}
+
+// TestRedundantPortCountsItsLegs: a redundant port reports its bridge and
+// its two legs; the legs are counted, each as its placement leg, and the
+// bridge (which carries the same traffic) is not.
+func TestRedundantPortCountsItsLegs(t *testing.T) {
+	db := storetest.SQLite(t)
+	fixture(t, db)
+	u := usage.New(db, evidence.DefaultRetention.Usage)
+	ctx := context.Background()
+	for m, n := range []uint64{0, 1000} {
+		r := report(float64(m+1), "cus_a", "hub_a", "SHC-A1", 5, n*10, 0)
+		r.Hubs[0].Ports[0].Links = append(r.Hubs[0].Ports[0].Links,
+			observed.Link{Connection: "single", Leg: "primary", IfIndex: 6, RxBytes: n * 7},
+			observed.Link{Connection: "single", Leg: "secondary", IfIndex: 8, RxBytes: n * 3})
+		if err := u.Ingest(ctx, "node-1", r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := portUsage(t, u, "cus_a", "SHC-A1"); p.Totals.InBytes != 10_000 {
+		t.Errorf("in %d bytes, want the legs' 7000 + 3000", p.Totals.InBytes)
+	}
+	peaks, err := usage.PeaksByPhysicalPort(ctx, db, t0.Add(-time.Hour))
+	// 7000 bytes over 60 s on the primary leg, placed on pp_1.
+	if err != nil || peaks["pp_1"] != 933 {
+		t.Errorf("peaks %v, %v; want pp_1 933 bit/s", peaks, err)
+	}
+}
+
+// TestFirewallCounters: the rule counters come from the hub's last
+// observation, by rule number with the default action last.
+func TestFirewallCounters(t *testing.T) {
+	db := storetest.SQLite(t)
+	fixture(t, db)
+	u := usage.New(db, evidence.DefaultRetention.Usage)
+	ctx := context.Background()
+	body, err := json.Marshal(observed.Hub{HubID: "hub_a", CustomerID: "cus_a", Ports: []observed.Port{{PortCode: "SHC-A1",
+		Rules: []observed.RuleCounter{{Rule: observed.DefaultRule, Packets: 9, Bytes: 900}, {Rule: 2, Packets: 2, Bytes: 200}, {Rule: 0, Packets: 1, Bytes: 100}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `INSERT INTO hub_observations (hub_id, node_id, customer_id, reported_at, wanted_version, config_version, error, problems, body)
+		VALUES ('hub_a', 'nod_1', 'cus_a', ?, 1, 1, '', 0, ?)`, clock.Store(t0), string(body)); err != nil {
+		t.Fatal(err)
+	}
+	fc, err := u.Firewall(ctx, tenanttest.Customer("cus_a"), "SHC-A1")
+	want := []usage.RuleCounter{{Rule: 0, Packets: 1, Bytes: 100}, {Rule: 2, Packets: 2, Bytes: 200}, {Rule: -1, Packets: 9, Bytes: 900}}
+	if err != nil || !slices.Equal(fc.Rules, want) || fc.ObservedAt == nil || !fc.ObservedAt.Equal(t0) {
+		t.Errorf("counters %+v, %v; want %+v", fc, err, want)
+	}
+	if fc, err := u.Firewall(ctx, tenanttest.Customer("cus_b"), "SHC-B1"); err != nil || len(fc.Rules) != 0 || fc.ObservedAt != nil {
+		t.Errorf("B's port, never observed: %+v, %v", fc, err)
 	}
 }
