@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/tsunagi-net/tsunagi/internal/atomicfile"
@@ -27,6 +28,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/logging"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/notice"
+	"github.com/tsunagi-net/tsunagi/internal/opsmetrics"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
 	"github.com/tsunagi-net/tsunagi/internal/signing"
 	"github.com/tsunagi-net/tsunagi/internal/store"
@@ -235,7 +237,9 @@ func serve(ctx context.Context, f serveFlags) error {
 		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log,
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc,
 			Jobs: jobs, Changes: db.Changes(), Backups: backups, Purger: purger, Keys: keys,
-			Notices: notices, Reports: reports, Evidence: records})
+			Notices: notices, Reports: reports, Evidence: records,
+			Metrics: []prometheus.Collector{opsmetrics.New(db, opsmetrics.Config{DesiredState: netSvc.Compiler.DesiredStateDoc,
+				JobRetry: jobs.Retry, Log: log})}})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err

@@ -234,6 +234,8 @@ func TestMgmtAllowListClosesBeforeTLS(t *testing.T) {
 		t.Errorf("management /metrics: %d %s", r.status, r.body)
 	} else if v := metricValue(string(r.body), "tsunagi_mgmt_connections_refused_total"); v < 2 {
 		t.Errorf("tsunagi_mgmt_connections_refused_total = %v, want ≥ 2", v)
+	} else if v := metricValue(string(r.body), "tsunagi_mail_outbox_oldest_pending_age_seconds"); v < 0 {
+		t.Errorf("management /metrics has no operator metrics read from the database (tsunagi_mail_outbox_oldest_pending_age_seconds)")
 	}
 	rec, ok := s.logged("management connection refused: source not allow-listed")
 	if src, _ := rec["source"].(string); !ok || !strings.HasPrefix(src, "127.0.0.1:") {

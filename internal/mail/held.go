@@ -39,5 +39,6 @@ func Release(ctx context.Context, tx *store.Tx, id, cust, subject, body string) 
 	if n, _ := res.RowsAffected(); n != 1 {
 		return fmt.Errorf("mail: release %s: not held", id)
 	}
+	tx.AfterCommit(queued.wake)
 	return nil
 }

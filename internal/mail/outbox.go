@@ -128,6 +128,7 @@ func Enqueue(ctx context.Context, tx *store.Tx, m Message) (string, error) {
 		strings.Join(m.References, " ")); err != nil {
 		return "", fmt.Errorf("mail: enqueue: %w", err)
 	}
+	tx.AfterCommit(queued.wake)
 	return id, nil
 }
 

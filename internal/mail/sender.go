@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -230,10 +231,42 @@ func (s *Sender) defaults() {
 	}
 }
 
-// Run delivers due mail until ctx ends.
+// queued tells this process's senders that mail was queued: a transaction
+// that enqueued mail wakes them when it commits, so that a mail goes at
+// once rather than at the next poll. Mail queued by another controller on
+// the same database waits for the poll (or that controller's sender).
+var queued = newSignal()
+
+// signal is a broadcast that carries no payload: next returns a channel
+// closed at the next wake.
+type signal struct {
+	mu sync.Mutex // guards ch
+	ch chan struct{}
+}
+
+func newSignal() *signal { return &signal{ch: make(chan struct{})} }
+
+func (g *signal) next() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.ch
+}
+
+func (g *signal) wake() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	close(g.ch)
+	g.ch = make(chan struct{})
+}
+
+// Run delivers due mail until ctx ends: at once when this process queues
+// mail, else every Poll.
 func (s *Sender) Run(ctx context.Context) {
 	s.defaults()
 	for {
+		// Taken before the drain, so that mail committed during it is not
+		// left for the next poll.
+		woken := queued.next()
 		n, err := s.Drain(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.Log.Error("mail sender", "err", err)
@@ -245,6 +278,7 @@ func (s *Sender) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(s.Poll):
+		case <-woken:
 		}
 	}
 }

@@ -252,6 +252,7 @@ type Tx struct {
 	changed bool // see Changed
 	local   map[any]any
 	before  []func(context.Context) error // see Local
+	after   []func()                      // see AfterCommit
 }
 
 func (t *Tx) Dialect() Dialect { return t.dialect }
@@ -276,6 +277,12 @@ func (t *Tx) Local(key any, init func() (any, func(context.Context) error)) any 
 	}
 	return v
 }
+
+// AfterCommit registers fn to run once the transaction has committed, in
+// this process (never when it rolls back): a waiter in this process that
+// acts on what the transaction wrote — the mail sender on a queued mail —
+// is told at once instead of at its next poll.
+func (t *Tx) AfterCommit(fn func()) { t.after = append(t.after, fn) }
 
 // finish runs the functions registered with Local; one may register
 // another.
@@ -329,6 +336,9 @@ func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	}
 	if tx.changed {
 		db.changes.wake()
+	}
+	for _, fn := range tx.after {
+		fn()
 	}
 	return nil
 }

@@ -104,6 +104,9 @@ type Deps struct {
 	// operator. Nil leaves their routes answering 503.
 	Notices *notice.Service
 	Reports *notice.Reports
+	// Metrics are further collectors the management listener's /metrics
+	// exports (opsmetrics: what the operator pages on).
+	Metrics []prometheus.Collector
 	Log     *slog.Logger
 	// OnUnrecorded, when set, is called with the route ("METHOD /pattern")
 	// of every change that succeeded without being audited, after the
@@ -139,6 +142,7 @@ func New(cfg Config, deps Deps) *Server {
 	}
 	s := &Server{cfg: cfg, deps: deps, reg: prometheus.NewRegistry(), panel: pages}
 	s.metrics = newMetrics(s.reg)
+	s.reg.MustRegister(deps.Metrics...)
 	s.ready.Store(true)
 	return s
 }
