@@ -31,6 +31,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/signing"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
+	"github.com/tsunagi-net/tsunagi/internal/usage"
 	"github.com/tsunagi-net/tsunagi/internal/web"
 )
 
@@ -226,6 +227,8 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	// Usage records: the traffic of each port, from the nodes' reports.
+	usageRecords := usage.New(db, retention.Usage)
 	tlsCfg := tlsutil.ServerConfig(cert)
 	// Ask (never require) every client for a certificate: a customer's
 	// registered devices are recognised by theirs (identity/device.go).
@@ -235,7 +238,8 @@ func serve(ctx context.Context, f serveFlags) error {
 		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log,
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc,
 			Jobs: jobs, Changes: db.Changes(), Backups: backups, Purger: purger, Keys: keys,
-			Notices: notices, Reports: reports, Evidence: records})
+			Notices: notices, Reports: reports, Evidence: records,
+			Usage: usageRecords, Ingesters: []fleet.Ingester{usageRecords}})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err
