@@ -33,6 +33,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/signing"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
+	"github.com/tsunagi-net/tsunagi/internal/usage"
 	"github.com/tsunagi-net/tsunagi/internal/web"
 )
 
@@ -228,6 +229,8 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	// Usage records: the traffic of each port, from the nodes' reports.
+	usageRecords := usage.New(db, retention.Usage)
 	tlsCfg := tlsutil.ServerConfig(cert)
 	// Ask (never require) every client for a certificate: a customer's
 	// registered devices are recognised by theirs (identity/device.go).
@@ -239,7 +242,8 @@ func serve(ctx context.Context, f serveFlags) error {
 			Jobs: jobs, Changes: db.Changes(), Backups: backups, Purger: purger, Keys: keys,
 			Notices: notices, Reports: reports, Evidence: records,
 			Metrics: []prometheus.Collector{opsmetrics.New(db, opsmetrics.Config{DesiredState: netSvc.Compiler.DesiredStateDoc,
-				JobRetry: jobs.Retry, Log: log})}})
+				JobRetry: jobs.Retry, Log: log})},
+			Usage: usageRecords, Ingesters: []fleet.Ingester{usageRecords}})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err

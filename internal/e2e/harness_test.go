@@ -20,6 +20,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/dataplane"
+	"github.com/tsunagi-net/tsunagi/internal/evidence"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/mailtest"
@@ -29,6 +30,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/storetest"
 	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
+	"github.com/tsunagi-net/tsunagi/internal/usage"
 	"github.com/tsunagi-net/tsunagi/internal/web"
 )
 
@@ -50,6 +52,7 @@ type harness struct {
 	cert     tls.Certificate
 	agentSrv *httptest.Server
 	roots    *x509.CertPool // verifies the controller's certificate
+	usage    *usage.Usage   // takes the nodes' reports as the controller's ingester
 }
 
 // node is a hub node of the inventory. Its namespace stands for the
@@ -77,7 +80,9 @@ func newHarness(tb testing.TB) *harness {
 		tb.Fatal(err)
 	}
 	h.ids = identity.New(h.db, h.audit, identity.Config{Argon2: identity.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}})
+	h.usage = usage.New(h.db, evidence.DefaultRetention.Usage)
 	h.srv = web.New(web.Config{}, web.Deps{DB: h.db, Catalog: h.cat, Audit: h.audit, Fleet: h.fl,
+		Usage: h.usage, Ingesters: []fleet.Ingester{h.usage},
 		Workflow: h.netSvc.Workflow, NetOps: h.netSvc.Operations, Compiler: h.netSvc.Compiler,
 		DesiredState: h.netSvc.Compiler.DesiredStateDoc, Changes: h.db.Changes(), Log: slog.New(slog.DiscardHandler), Identity: h.ids,
 		OnUnrecorded: func(route string) { tb.Errorf("%s succeeded without an audit record", route) }})

@@ -277,3 +277,45 @@ func TestFirewallCounters(t *testing.T) {
 		t.Errorf("B's port, never observed: %+v, %v", fc, err)
 	}
 }
+
+// TestHourly: hours add up their bins exactly; the average is over the
+// hour's bins that exist, the peak the hour's highest.
+func TestHourly(t *testing.T) {
+	db := storetest.SQLite(t)
+	fixture(t, db)
+	u := usage.New(db, evidence.DefaultRetention.Usage)
+	ctx := context.Background()
+	// Reports every 10 minutes over two hours, at a growing rate.
+	var rx uint64
+	for m := 0; m <= 120; m += 10 {
+		rx += uint64(m) * 1000
+		if err := u.Ingest(ctx, "node-1", report(float64(m), "cus_a", "hub_a", "SHC-A1", 1, rx, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc := tenanttest.Customer("cus_a")
+	bins, err := u.Port(ctx, sc, "SHC-A1", t0, t0.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hours, err := u.Hourly(ctx, sc, "SHC-A1", t0, t0.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hours.Bins) != 2 || hours.Totals != bins.Totals || !hours.Bins[1].Start.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("hours %+v, bins' totals %+v", hours, bins.Totals)
+	}
+	var first, peak int64
+	for _, b := range bins.Bins {
+		if b.Start.Before(t0.Add(time.Hour)) {
+			first += b.InBytes
+			peak = max(peak, b.InPeakBps)
+		}
+	}
+	if h := hours.Bins[0]; h.InBytes != first || h.InPeakBps != peak || h.InAvgBps != (first*8+1800)/3600 {
+		t.Errorf("first hour %+v; want %d bytes, peak %d", h, first, peak)
+	}
+	if _, err := u.Hourly(ctx, tenanttest.Customer("cus_b"), "SHC-A1", t0, t0.Add(time.Hour)); !fault.Is(err, fault.NotFound) {
+		t.Errorf("B reads A's hours: %v", err)
+	}
+}

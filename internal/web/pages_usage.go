@@ -91,7 +91,11 @@ func (s *Server) usageTrafficPage(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	p, err := u.Port(ctx, sc, code, from, to)
+	read, step := u.Port, usage.BinWidth
+	if to.Sub(from) > usage.HourlyAfter {
+		read, step = u.Hourly, time.Hour
+	}
+	p, err := read(ctx, sc, code, from, to)
 	if err != nil {
 		return err
 	}
@@ -109,22 +113,22 @@ func (s *Server) usageTrafficPage(w http.ResponseWriter, r *http.Request) error 
 	}
 	v := url.Values{"from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}}
 	pg.CSVQuery = v.Encode()
-	pg.Graph = trafficGraph(s.pages().Catalogue().MustText, lang, p)
+	pg.Graph = trafficGraph(s.pages().Catalogue().MustText, lang, p, step)
 	return s.render(w, r, "usage-traffic", pg)
 }
 
-// trafficGraph draws a port's in and out rates: the bins' averages as
-// areas, their peaks dashed.
-func trafficGraph(text func(lang, key string, args ...any) string, lang string, p usage.PortUsage) template.HTML {
+// trafficGraph draws a port's in and out rates: the averages of its bins
+// (of step each) as areas, their peaks dashed.
+func trafficGraph(text func(lang, key string, args ...any) string, lang string, p usage.PortUsage, step time.Duration) template.HTML {
 	series := make([][]graph.Point, 4)
 	for _, b := range p.Bins {
-		at := b.Start.Add(usage.BinWidth / 2)
+		at := b.Start.Add(step / 2)
 		for i, v := range []int64{b.InAvgBps, b.OutAvgBps, b.InPeakBps, b.OutPeakBps} {
 			series[i] = append(series[i], graph.Point{At: at, Value: float64(v)})
 		}
 	}
 	return graph.Render(graph.Chart{ID: "traffic", Lang: lang, Title: text(lang, "usage.graph.title", p.PortCode),
-		From: p.From, To: p.To, Step: usage.BinWidth, Unit: graph.BitsPerSecond, Width: 880, Height: 280,
+		From: p.From, To: p.To, Step: step, Unit: graph.BitsPerSecond, Width: 880, Height: 280,
 		Series: []graph.Series{
 			{Label: text(lang, "usage.graph.in_avg"), Points: series[0], Area: true, Tone: 0},
 			{Label: text(lang, "usage.graph.out_avg"), Points: series[1], Area: true, Tone: 1},
