@@ -100,9 +100,9 @@ func TestAskRefuses(t *testing.T) {
 			kind          fault.Kind
 		}{
 			"another customer's port": {"shc00000003", "single", fault.NotFound},
-			"unknown port":             {"shc00000009", "single", fault.NotFound},
-			"on-premises secondary":    {"shc00000001", "secondary", fault.Invalid},
-			"cloud single":             {"shc00000002", "single", fault.Invalid},
+			"unknown port":            {"shc00000009", "single", fault.NotFound},
+			"on-premises secondary":   {"shc00000001", "secondary", fault.Invalid},
+			"cloud single":            {"shc00000002", "single", fault.Invalid},
 		} {
 			_, err := s.Ask(ctx, a, c.code, c.session)
 			if f, ok := fault.As(err); !ok || f.Kind != c.kind {
