@@ -25,6 +25,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/logging"
+	"github.com/tsunagi-net/tsunagi/internal/lookingglass"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
@@ -235,7 +236,8 @@ func serve(ctx context.Context, f serveFlags) error {
 		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log,
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc,
 			Jobs: jobs, Changes: db.Changes(), Backups: backups, Purger: purger, Keys: keys,
-			Notices: notices, Reports: reports, Evidence: records})
+			Notices: notices, Reports: reports, Evidence: records,
+			LookingGlass: lookingglass.New(db), Ingesters: []fleet.Ingester{netSvc.RouteQuota()}})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err
