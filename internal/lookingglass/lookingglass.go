@@ -110,7 +110,7 @@ func (s *Service) port(ctx context.Context, q store.Querier, cust catalog.Custom
 		LEFT JOIN hub_placements hp ON hp.hub_id = p.hub_id LEFT JOIN hub_nodes n ON n.id = hp.node_id
 		WHERE p.customer_id = ? AND p.port_code = ? AND p.status = 'active'`, cust, code), &p.hubID, &p.kind, &node)
 	if errors.Is(err, store.ErrNotFound) {
-		return p, fault.New(fault.NotFound, "port %s not found", code)
+		return p, fault.New(fault.NotFound, "port not found")
 	}
 	p.node = node.String
 	return p, err
