@@ -14,5 +14,5 @@
 // A flood must not reach the nodes: a customer has at most MaxInFlight
 // queries waiting and MaxPerMinute a minute, and a node is handed only
 // queries younger than AnswerWait (an older one has no one waiting).
-// Queries are kept for Keep and removed on the next write.
+// Queries are kept for Keep, then removed by the next query or node poll.
 package lookingglass

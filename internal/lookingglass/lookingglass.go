@@ -224,6 +224,11 @@ func (s *Service) take(ctx context.Context, node string) ([]lgc.Query, error) {
 	qs := []lgc.Query{}
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		now := s.now()
+		// The nodes' polls remove what nobody reads any more, so that
+		// answers are kept minutes even when no customer asks again.
+		if _, err := tx.Exec(ctx, `DELETE FROM lg_queries WHERE created_at < ?`, clock.Store(now.Add(-Keep))); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `SELECT id, hub_id, customer_id, port_code, session FROM lg_queries
 			WHERE node = ? AND taken_at IS NULL AND answered_at IS NULL AND created_at >= ? ORDER BY created_at, id`,
 			node, clock.Store(now.Add(-s.wait)))

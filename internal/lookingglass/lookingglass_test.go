@@ -231,3 +231,24 @@ func TestTwoControllers(t *testing.T) {
 		t.Fatalf("view: %+v", v)
 	}
 }
+
+// TestOldQueriesGo: a node's poll removes queries older than Keep, so an
+// answer is not kept when nobody asks again.
+func TestOldQueriesGo(t *testing.T) {
+	db := storetest.SQLite(t)
+	seed(t, db)
+	s := New(db)
+	ctx := context.Background()
+	if _, err := s.queue(ctx, "cus_a", "shc00000001", "single"); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(Keep + time.Minute)
+	s.now = func() time.Time { return later }
+	if _, err := s.Take(ctx, "osa-1", 0); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM lg_queries`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d queries left after Keep (%v)", n, err)
+	}
+}

@@ -6,8 +6,8 @@
 -- agent's poll may reach different controllers, so the query lives here:
 -- the node's agent takes the unanswered ones of its node, and the answer
 -- (the tsunagi.looking-glass/v1 JSON) is written back to the row, where
--- the customer's waiting request reads it. Rows are kept for minutes only
--- and removed on write. Customer data of the controller (18.1.3): erased
+-- the customer's waiting request reads it. Rows are kept for minutes only:
+-- removed by the next query's write and by the nodes' polls. Customer data of the controller (18.1.3): erased
 -- with the customer.
 --
 -- route_quota: when a port session's imported prefixes crossed 90 % of
@@ -30,6 +30,7 @@ CREATE TABLE lg_queries (
 );
 CREATE INDEX lg_queries_node ON lg_queries (node, answered_at);
 CREATE INDEX lg_queries_customer ON lg_queries (customer_id, created_at);
+CREATE INDEX lg_queries_created ON lg_queries (created_at);
 
 CREATE TABLE route_quota (
     port_id      TEXT NOT NULL REFERENCES ports (id),
