@@ -15,7 +15,7 @@ import (
 
 const now = "2026-12-06T12:00:00.000000Z"
 
-func exec(t *testing.T, db *store.DB, q string, args ...any) {
+func exec(t testing.TB, db *store.DB, q string, args ...any) {
 	t.Helper()
 	if _, err := db.Exec(context.Background(), q, args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
@@ -25,7 +25,9 @@ func exec(t *testing.T, db *store.DB, q string, args ...any) {
 // seed makes customers A and B, each with a hub placed on its own node
 // (A's on tyo-1, B's on osa-1): A has the on-premises port shc00000001
 // and the cloud port shc00000002, B the on-premises port shc00000003.
-func seed(t *testing.T, db *store.DB) {
+func seed(t *testing.T, db *store.DB) { seedTB(t, db) }
+
+func seedTB(t testing.TB, db *store.DB) {
 	exec(t, db, `INSERT INTO regions (id, code, name_en, name_ja, data_location, created_at) VALUES ('reg_1', 'tyo', 'Tokyo', '東京', 'JP', ?)`, now)
 	for _, n := range []string{"tyo-1", "osa-1"} {
 		exec(t, db, `INSERT INTO hub_nodes (id, region_id, name, created_at) VALUES (?, 'reg_1', ?, ?)`, "node_"+n, n, now)
