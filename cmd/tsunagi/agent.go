@@ -16,6 +16,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/agent"
 	"github.com/tsunagi-net/tsunagi/internal/dataplane"
 	"github.com/tsunagi-net/tsunagi/internal/logging"
+	"github.com/tsunagi-net/tsunagi/internal/network/desired"
 )
 
 // version is the agent version reported to the controller; set at build time
@@ -90,6 +91,12 @@ func runAgent(ctx context.Context, f agentFlags) error {
 	defer m.Close() // the layer-2 guards' watchers; the next agent starts its own
 	loop := &agent.Loop{Client: client, Applier: &agent.DataplaneApplier{M: m, RunDir: f.runDir, StateDir: f.stateDir}, Dir: f.stateDir,
 		Version: version, Log: log, Resync: f.resync, Wait: min(30*time.Second, f.resync), Wake: m.Tripped()}
+	// The looking glass answers beside the loop, so that a customer's read
+	// never waits for an apply pass.
+	lg := &agent.LookingGlass{Client: client, Log: log,
+		Bird:  func(hub string) agent.LookingGlassBird { return m.BirdClient(hub) },
+		State: func() (desired.State, bool, error) { return agent.LoadLastState(f.stateDir) }}
+	go lg.Run(ctx)
 	log.Info("tsunagi agent started", "controller", f.controller, "version", version)
 	return loop.Run(ctx)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/logging"
+	"github.com/tsunagi-net/tsunagi/internal/lookingglass"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/opsmetrics"
@@ -243,7 +244,8 @@ func serve(ctx context.Context, f serveFlags) error {
 			Notices: notices, Reports: reports, Evidence: records,
 			Metrics: []prometheus.Collector{opsmetrics.New(db, opsmetrics.Config{DesiredState: netSvc.Compiler.DesiredStateDoc,
 				JobRetry: jobs.Retry, Log: log})},
-			Usage: usageRecords, Ingesters: []fleet.Ingester{usageRecords}})
+			Usage: usageRecords, LookingGlass: lookingglass.New(db),
+			Ingesters: []fleet.Ingester{usageRecords, netSvc.RouteQuota()}})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err

@@ -42,6 +42,8 @@ var plainDetailKeys = []string{
 	"approval_dropped", "category", "customers", "customers_added", "recipients", "source",
 	// report.file, report.attachment.read (customer reports)
 	"content_type", "number",
+	// route_quota.warning: a session's prefixes against its limit
+	"percent",
 	// records.expire (retention): the class, the audit chain and how far it was cut, counts
 	"chain", "removed", "retention_days", "up_to",
 	// evidence.export: how many notices and notification log rows the archive holds

@@ -14,7 +14,8 @@ import "strings"
 // sign-in, accounts, factors, sessions, devices, tokens, refused or invalid
 // requests, reads, the nodes' own credentials, the audit log's own keys,
 // reads, exports, expiry and signing keys, and the scheduler's run records
-// (a job's effects record events of their own) — and never wake. Any other event wakes, including one of a kind added later: a
+// (a job's effects record events of their own), route-quota warnings
+// (a count the node reported, which changes no document) — and never wake. Any other event wakes, including one of a kind added later: a
 // needless wake costs each held poll one cheap re-read, while a missed one
 // would leave a node on its old document until the poll's safety re-check.
 // The exclusions matter because their volume is set by people and by
@@ -36,5 +37,5 @@ func Wakes(ev Event) bool {
 var quietFamilies = []string{
 	"access.", "account.", "audit.", "breakglass.", "desired_state.read", "device.", "evidence.",
 	"job.run", "login.", "mfa.", "node.enrolment_token.", "node_ca.", "password.", "records.",
-	"request.", "security.", "session.", "setup.", "signing_key.", "token.",
+	"request.", "route_quota.", "security.", "session.", "setup.", "signing_key.", "token.",
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"github.com/tsunagi-net/tsunagi/internal/lookingglass"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -85,6 +86,7 @@ func newHarness(tb testing.TB) *harness {
 		Usage: h.usage, Ingesters: []fleet.Ingester{h.usage},
 		Workflow: h.netSvc.Workflow, NetOps: h.netSvc.Operations, Compiler: h.netSvc.Compiler,
 		DesiredState: h.netSvc.Compiler.DesiredStateDoc, Changes: h.db.Changes(), Log: slog.New(slog.DiscardHandler), Identity: h.ids,
+		LookingGlass: lookingglass.New(h.db),
 		OnUnrecorded: func(route string) { tb.Errorf("%s succeeded without an audit record", route) }})
 	if h.cert, _, err = tlsutil.SelfSigned(tb.TempDir()); err != nil {
 		tb.Fatal(err)

@@ -141,6 +141,10 @@ func seedCustomer(t *testing.T, db *store.DB, tag string, n int, terminatedOn st
 	execSQL(t, db, `INSERT INTO port_holds (port_id, customer_id, kind, session, reason, detail, since, seq, node, recorded_at)
 		VALUES (?, ?, 'route_limit', '', 'limit', '', ?, 0, 'tyo-1', ?)`, pid, c, now, now)
 	execSQL(t, db, `INSERT INTO port_reenables (port_id, customer_id, seq, updated_at) VALUES (?, ?, 1, ?)`, pid, c, now)
+	execSQL(t, db, `INSERT INTO lg_queries (id, customer_id, hub_id, node, port_code, session, created_at, answered_at, answer)
+		VALUES (?, ?, ?, 'tyo-1', 'shc00000000', 'single', ?, ?, '{}')`, "lgq_"+tag, c, hub, now, now)
+	execSQL(t, db, `INSERT INTO route_quota (port_id, customer_id, session, warned_at, imported, route_limit) VALUES (?, ?, 'single', ?, 1800, 2000)`,
+		pid, c, now)
 	execSQL(t, db, `INSERT INTO port_ends (id, customer_id, port_id, end_date, reason, requested_at, requested_by, done_at)
 		VALUES (?, ?, ?, ?, 'contract', ?, 'operator', ?)`, "pe_"+tag, c, pid, terminatedOn, now, now)
 	err := db.InTx(ctx, func(tx *store.Tx) error {

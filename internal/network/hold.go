@@ -16,6 +16,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
+	"github.com/tsunagi-net/tsunagi/internal/webhook"
 )
 
 // Holds. A hub node holds a port down when something on the customer's
@@ -196,7 +197,16 @@ func (s *Compiler) recordHold(ctx context.Context, node string, h observed.Hold)
 		if limit != nil {
 			data.Limit = *limit
 		}
-		return s.mailOpsAdmins(ctx, tx, cust, k.held, "hold-"+h.Kind, data)
+		if err := s.mailOpsAdmins(ctx, tx, cust, k.held, "hold-"+h.Kind, data); err != nil {
+			return err
+		}
+		if h.Kind != observed.HoldRouteLimit {
+			return nil
+		}
+		// The route quota's second step (quota.go warns at 90 %).
+		return webhook.Emit(ctx, tx, webhook.Event{Customer: tenant.CustomerID(cust), Type: webhook.TypeRouteQuotaExceeded,
+			Subject: "ports/" + h.PortCode + "/sessions/" + h.Session, Time: since,
+			Data: map[string]any{"port_code": h.PortCode, "session": h.Session, "accepted": data.Prefixes, "limit": data.Limit}})
 	})
 	if errors.Is(err, store.ErrConflict) {
 		// Another controller recorded the same hold at the same moment

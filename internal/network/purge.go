@@ -19,7 +19,8 @@ func PurgeTx(ctx context.Context, tx *store.Tx, cust catalog.CustomerID) (int64,
 	var total int64
 	// Children before the rows they reference.
 	for _, table := range []string{"net_versions", "net_drafts", "net_locks", "port_placements", "hub_placements",
-		"nat_allocations", "bandwidth_changes", "port_holds", "port_reenables", "backbone_vnis", "hub_observations", "port_ends"} {
+		"nat_allocations", "bandwidth_changes", "port_holds", "port_reenables", "backbone_vnis", "hub_observations", "port_ends",
+		"lg_queries", "route_quota"} {
 		res, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE customer_id = ?`, cust)
 		if err != nil {
 			return total, fmt.Errorf("purge %s: %w", table, err)

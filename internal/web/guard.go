@@ -39,6 +39,10 @@ var notChanges = map[string]string{
 	// it is decided (nodeHolds, network), and the node's enrolment,
 	// revocation and decommissioning are audited.
 	"POST /agent/v1/status": "a node's report of what it observes",
+	// The answer to a customer's looking-glass read: what BIRD says of the
+	// customer's own session, kept minutes for the read that waits for it
+	// (package lookingglass). A read of one's own data is not audited.
+	"POST /agent/v1/queries/{id}": "a node's answer to a customer's read",
 	// The first step of a ceremony keeps a challenge, or a TOTP secret not
 	// yet confirmed, that grants nothing by itself; the step that
 	// completes it is audited (mfa.totp.enrol, mfa.webauthn.register,

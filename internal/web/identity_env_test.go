@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"github.com/tsunagi-net/tsunagi/internal/lookingglass"
 	"io"
 	"log/slog"
 	"net/http"
@@ -100,6 +101,7 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 			Purger: e.purger, Keys: keys, Evidence: evidence.New(db, e.audit, keys), Notices: notice.New(db, e.audit, notice.Config{}),
 			Usage:        usage.New(db, evidence.DefaultRetention.Usage),
 			Reports:      notice.NewReports(db, e.audit, notice.Config{CustomerLink: func(p string) string { return e.idn.Link(identity.CustomerSide, p) }}),
+			LookingGlass: lookingglass.New(db), Ingesters: []fleet.Ingester{netSvc.RouteQuota()},
 			OnUnrecorded: failUnrecorded(t)})
 	e.srv.onServed = func(route string, code int) { countServed(t.Name(), route, code) }
 	ls, err := e.srv.Listen()

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/tsunagi-net/tsunagi/internal/lookingglass"
+	lgc "github.com/tsunagi-net/tsunagi/internal/network/lookingglass"
 	"io"
 	"log/slog"
 	"reflect"
@@ -532,6 +534,12 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			shape{"RiskReason", network.Reason{}, false},
 			shape{"NATAddresses", natView{}, false},
 			shape{"BGPState", network.BGPState{}, false},
+			shape{"LookingGlass", lookingglass.View{}, false},
+			shape{"LookingGlassAnswer", lgc.Answer{}, false},
+			shape{"LookingGlassReceived", lgc.ReceivedRoute{}, false},
+			shape{"LookingGlassAdvertised", lgc.AdvertisedRoute{}, false},
+			shape{"RouteQuota", network.PortQuota{}, false},
+			shape{"SessionQuota", network.SessionQuota{}, false},
 			shape{"PortGuardState", network.PortGuardState{}, false},
 			shape{"BandwidthChange", network.BandwidthChange{}, false},
 			shape{"BandwidthChangeList", list[network.BandwidthChange]{}, false},

@@ -51,6 +51,7 @@ func (s *Server) customerPages() []pageRoute {
 		s.reportCustomerPages(),
 		s.evidenceCustomerPages(),
 		s.usagePages(),
+		s.lgPages(),
 	)
 }
 

@@ -77,6 +77,7 @@ func (s *Server) customerRoutes() []route {
 	routes = append(routes, s.reportCustomerRoutes()...)
 	routes = append(routes, s.evidenceCustomerRoutes()...)
 	routes = append(routes, s.usageCustomerRoutes()...)
+	routes = append(routes, s.lgCustomerRoutes()...)
 	return append(routes, s.networkCustomerRoutes()...)
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
+	"github.com/tsunagi-net/tsunagi/internal/lookingglass"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
@@ -69,6 +70,9 @@ type Deps struct {
 	// Ingesters take each accepted node report's measurements, in order
 	// (monitor probes, usage counters, route quota, webhook events).
 	Ingesters []fleet.Ingester
+	// LookingGlass keeps the customers' looking-glass queries for the
+	// nodes' agents; nil leaves its routes answering 503.
+	LookingGlass *lookingglass.Service
 	// DesiredState computes a node's desired-state document (the hub service
 	// model); nil until it is wired.
 	DesiredState DesiredStateFunc
