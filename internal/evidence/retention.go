@@ -14,20 +14,34 @@ import (
 )
 
 // Retention is how long each class of record is kept before the job
-// records.expire removes it (ISO/IEC 27017 12.4.1, 18.1.3). Flow and usage
-// records are not kept yet (issue #15); their periods come with them.
+// records.expire removes it (ISO/IEC 27017 12.4.1, 18.1.3).
 type Retention struct {
 	Audit           time.Duration // audit entries, per chain, behind a signed checkpoint
 	Mail            time.Duration // the mail outbox's sent and failed mails
 	NotificationLog time.Duration // notice_deliveries: which notice mail went to whom
 	JobRuns         time.Duration // job_runs: the scheduled jobs' run records
+	Flows           time.Duration // flow_records and flow_hours: the customers' connections (package flows)
 }
 
 // Day is the unit retention is set in (the --retain-…-days flags).
 const Day = 24 * time.Hour
 
-// DefaultRetention keeps every class a year.
-var DefaultRetention = Retention{Audit: 365 * Day, Mail: 365 * Day, NotificationLog: 365 * Day, JobRuns: 365 * Day}
+// DefaultRetention keeps every class a year, but flow records a month
+// (DefaultFlowRetention).
+var DefaultRetention = Retention{Audit: 365 * Day, Mail: 365 * Day, NotificationLog: 365 * Day, JobRuns: 365 * Day,
+	Flows: DefaultFlowRetention}
+
+// Flow records are who talked to whom — communications metadata of the
+// customers' own users — so they are kept shorter than the other classes:
+// a month by default, at least a week (an incident reported within a week
+// can still be traced) and at most a year (beyond that they serve no
+// investigation a customer can still act on, and the table grows with
+// every connection).
+const (
+	DefaultFlowRetention = 30 * Day
+	MinFlowRetention     = 7 * Day
+	MaxFlowRetention     = 365 * Day
+)
 
 // The bounds Check holds a Retention to. The audit log is kept at least 90
 // days so that a customer's quarterly review still finds its quarter; the
@@ -45,14 +59,16 @@ type retentionClass struct {
 	what string
 	keep time.Duration
 	min  time.Duration
+	max  time.Duration
 }
 
 func (r Retention) classes() []retentionClass {
 	return []retentionClass{
-		{"--retain-audit-days", "the audit log", r.Audit, MinAuditRetention},
-		{"--retain-mail-days", "mail", r.Mail, MinRecordRetention},
-		{"--retain-notification-log-days", "the notification log", r.NotificationLog, MinRecordRetention},
-		{"--retain-job-runs-days", "job run records", r.JobRuns, MinRecordRetention},
+		{"--retain-audit-days", "the audit log", r.Audit, MinAuditRetention, MaxRetention},
+		{"--retain-mail-days", "mail", r.Mail, MinRecordRetention, MaxRetention},
+		{"--retain-notification-log-days", "the notification log", r.NotificationLog, MinRecordRetention, MaxRetention},
+		{"--retain-job-runs-days", "job run records", r.JobRuns, MinRecordRetention, MaxRetention},
+		{"--retain-flows-days", "flow records", r.Flows, MinFlowRetention, MaxFlowRetention},
 	}
 }
 
@@ -61,9 +77,9 @@ func (r Retention) classes() []retentionClass {
 func (r Retention) Check() error {
 	var errs []error
 	for _, c := range r.classes() {
-		if c.keep < c.min || c.keep > MaxRetention || c.keep%Day != 0 {
-			errs = append(errs, fmt.Errorf("%s: %s is kept %d to %d days (10 years), in whole days, not %s",
-				c.flag, c.what, c.min/Day, MaxRetention/Day, days(c.keep)))
+		if c.keep < c.min || c.keep > c.max || c.keep%Day != 0 {
+			errs = append(errs, fmt.Errorf("%s: %s is kept %d to %d days, in whole days, not %s",
+				c.flag, c.what, c.min/Day, c.max/Day, days(c.keep)))
 		}
 	}
 	return errors.Join(errs...)
@@ -99,6 +115,8 @@ const (
 	notificationLogItem = "notification-log"
 	mailItem            = "mail"
 	jobRunsItem         = "job-runs"
+	flowsItem           = "flows"
+	flowHoursItem       = "flow-hours"
 )
 
 // expiring are the classes removed by a plain DELETE of the rows their
@@ -120,6 +138,12 @@ var expiring = []struct {
 	// A run still going is never removed (this job's own among them).
 	{jobRunsItem, "job_runs", "job_runs", `started_at < ? AND outcome <> 'running' AND finished_at < ?`,
 		func(r Retention) time.Duration { return r.JobRuns }},
+	// Flow records by the connection's end; the hourly counts shown next
+	// to them go with them.
+	{flowsItem, "flows", "flow_records", `end_at < ?`,
+		func(r Retention) time.Duration { return r.Flows }},
+	{flowHoursItem, "flow_hours", "flow_hours", `hour < ?`,
+		func(r Retention) time.Duration { return r.Flows }},
 }
 
 // ExpireJob removes, daily, the records older than r says: per audit chain

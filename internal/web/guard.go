@@ -39,6 +39,9 @@ var notChanges = map[string]string{
 	// it is decided (nodeHolds, network), and the node's enrolment,
 	// revocation and decommissioning are audited.
 	"POST /agent/v1/status": "a node's report of what it observes",
+	// Flow records are observations too, stored by the thousand a minute
+	// (flows.Store.Ingest); their expiry is audited (records.expire).
+	"POST /agent/v1/flows": "a node's flow records: observations",
 	// The first step of a ceremony keeps a challenge, or a TOTP secret not
 	// yet confirmed, that grants nothing by itself; the step that
 	// completes it is audited (mfa.totp.enrol, mfa.webauthn.register,

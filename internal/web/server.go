@@ -24,6 +24,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/evidence"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
+	"github.com/tsunagi-net/tsunagi/internal/flows"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/network"
@@ -68,6 +69,8 @@ type Deps struct {
 	// Ingesters take each accepted node report's measurements, in order
 	// (monitor probes, usage counters, route quota, webhook events).
 	Ingesters []fleet.Ingester
+	// Flows keeps the nodes' flow records; nil answers their routes 503.
+	Flows *flows.Store
 	// DesiredState computes a node's desired-state document (the hub service
 	// model); nil until it is wired.
 	DesiredState DesiredStateFunc
