@@ -66,7 +66,7 @@ type Flow struct {
 
 // Page is one page of a query's records and what was lost in its window.
 type Page struct {
-	Flows []Flow `json:"flows"`
+	Flows []Flow `json:"items"`
 	// Next continues the query after the last record; "" after the last
 	// page.
 	Next   string `json:"next,omitempty"`

@@ -15,7 +15,7 @@ import (
 // drops it and counts its records as dropped.
 func (s *Server) nodeFlows(w http.ResponseWriter, r *http.Request) error {
 	if s.deps.Flows == nil {
-		return fault.New(fault.Unavailable, "flow records are not kept by this controller")
+		return errNoFlows()
 	}
 	body, err := readJSONBody(w, r, flowrec.MaxBatch)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/evidence"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
+	"github.com/tsunagi-net/tsunagi/internal/flows"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/network"
@@ -546,6 +547,10 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			// audit evidence (handlers_evidence.go)
 			shape{"ChainStatus", evidence.ChainStatus{}, false},
 			shape{"EvidenceExportInput", windowInput{}, true},
+			// flow records (handlers_flows.go)
+			shape{"FlowPage", flows.Page{}, false},
+			shape{"Flow", flows.Flow{}, false},
+			shape{"FlowCounts", flows.Counts{}, false},
 		),
 		"management": append(slices.Clip(common),
 			shape{"RegionInput", catalog.RegionInput{}, true},

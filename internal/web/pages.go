@@ -50,6 +50,7 @@ func (s *Server) customerPages() []pageRoute {
 		s.noticeCustomerPages(),
 		s.reportCustomerPages(),
 		s.evidenceCustomerPages(),
+		s.flowPages(),
 	)
 }
 
