@@ -23,6 +23,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/evidence"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
+	"github.com/tsunagi-net/tsunagi/internal/flows"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/network"
@@ -53,6 +54,7 @@ type idEnv struct {
 	// backupDir is where the backups go.
 	backupDir string
 	purger    *lifecycle.Purger // the erasure after termination (purge-after 30 days)
+	flows     *flows.Store      // the flow records (handlers_flows_test.go seeds them)
 }
 
 // testArgon2 keeps tests fast; the benchmark uses the defaults.
@@ -91,14 +93,15 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 	e.jobs = jobs
 	e.backupDir = filepath.Join(t.TempDir(), "backups")
 	e.backups = newTestBackups(t, db, e.audit, e.backupDir)
+	e.flows = flows.New(db, 0)
 	e.srv = New(Config{CustomerAddr: "127.0.0.1:0", MgmtAddr: "127.0.0.1:0",
 		MgmtAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		TLS:       serverTLS(cert), ShutdownGrace: 5 * time.Second},
 		Deps{DB: db, Catalog: e.cat, Identity: e.idn, Audit: e.audit, Fleet: fl, Log: slog.New(slog.DiscardHandler),
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, Jobs: jobs, Backups: e.backups,
 			Purger: e.purger, Keys: keys, Evidence: evidence.New(db, e.audit, keys), Notices: notice.New(db, e.audit, notice.Config{}),
-			Reports:      notice.NewReports(db, e.audit, notice.Config{CustomerLink: func(p string) string { return e.idn.Link(identity.CustomerSide, p) }}),
-			OnUnrecorded: failUnrecorded(t)})
+			Reports: notice.NewReports(db, e.audit, notice.Config{CustomerLink: func(p string) string { return e.idn.Link(identity.CustomerSide, p) }}),
+			Flows:   e.flows, OnUnrecorded: failUnrecorded(t)})
 	e.srv.onServed = func(route string, code int) { countServed(t.Name(), route, code) }
 	ls, err := e.srv.Listen()
 	if err != nil {
