@@ -124,8 +124,17 @@ const insertHead = `INSERT INTO flow_records (customer_id, id, hub_id, node_id, 
 
 const insertRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-// insertRecords writes recs in multi-row INSERTs of insertChunk rows.
+// insertRecords writes recs: on PostgreSQL in one INSERT from arrays
+// (unnest), parsed and planned once whatever the batch's size; on SQLite,
+// whose statements cost little to parse, in multi-row INSERTs of
+// insertChunk rows.
 func insertRecords(ctx context.Context, tx *store.Tx, nodeID string, cust catalog.CustomerID, recs []flowrec.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if tx.Dialect() == store.Postgres {
+		return insertArrays(ctx, tx, nodeID, cust, recs)
+	}
 	args := make([]any, 0, 20*min(len(recs), insertChunk))
 	for len(recs) > 0 {
 		n := min(len(recs), insertChunk)
@@ -143,6 +152,29 @@ func insertRecords(ctx context.Context, tx *store.Tx, nodeID string, cust catalo
 		recs = recs[n:]
 	}
 	return nil
+}
+
+// insertArrays is insertRecords on PostgreSQL: one array per column.
+func insertArrays(ctx context.Context, tx *store.Tx, nodeID string, cust catalog.CustomerID, recs []flowrec.Record) error {
+	n := len(recs)
+	text := func() []string { return make([]string, n) }
+	num := func() []int64 { return make([]int64, n) }
+	ids, hubs, starts, ends, osrc, odst, rsrc, rdst, trans := text(), text(), text(), text(), text(), text(), text(), text(), text()
+	proto, osp, odp, rsp, rdp, ob, op, rb, rp := num(), num(), num(), num(), num(), num(), num(), num(), num()
+	for i, r := range recs {
+		ids[i], hubs[i], starts[i], ends[i] = recordID(r), r.HubID, clock.Store(r.Start), clock.Store(r.End)
+		osrc[i], odst[i], rsrc[i], rdst[i], trans[i] = r.Original.Src.String(), r.Original.Dst.String(), r.Reply.Src.String(), r.Reply.Dst.String(), r.Translated
+		proto[i], osp[i], odp[i], rsp[i], rdp[i] = int64(r.Protocol), int64(r.Original.SrcPort), int64(r.Original.DstPort), int64(r.Reply.SrcPort), int64(r.Reply.DstPort)
+		ob[i], op[i], rb[i], rp[i] = clamp(r.OrigBytes), clamp(r.OrigPackets), clamp(r.ReplyBytes), clamp(r.ReplyPackets)
+	}
+	_, err := tx.Exec(ctx, insertHead[:strings.Index(insertHead, "VALUES")]+`
+		SELECT ?, u.id, u.hub, ?, u.s, u.e, u.p, u.os, u.od, u.osp, u.odp, u.rs, u.rd, u.rsp, u.rdp, u.t, u.ob, u.op, u.rb, u.rp
+		FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::bigint[], ?::bigint[],
+			?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])
+			AS u(id, hub, s, e, p, os, od, osp, odp, rs, rd, rsp, rdp, t, ob, op, rb, rp)
+		ON CONFLICT (customer_id, id) DO NOTHING`,
+		string(cust), nodeID, ids, hubs, starts, ends, proto, osrc, odst, osp, odp, rsrc, rdst, rsp, rdp, trans, ob, op, rb, rp)
+	return err
 }
 
 // recordID identifies a connection: one hub never holds two connections of
