@@ -124,7 +124,6 @@ func (c *FlowCollector) Set(s desired.State) error {
 		errs = append(errs, cl.Close())
 	}
 	for _, h := range open {
-		h := h
 		cl, err := c.Open(h, c.emit, func(n int64) { c.lose(h.HubID, h.CustomerID, n) })
 		if err != nil {
 			errs = append(errs, fmt.Errorf("flows: hub %s: %w", h.HubID, err))

@@ -3,7 +3,6 @@ package flows
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -202,7 +201,7 @@ func (s *Store) counts(ctx context.Context, cust catalog.CustomerID, from, to ti
 	err := store.Scan(s.db.QueryRow(ctx, `SELECT COALESCE(SUM(stored), 0), COALESCE(SUM(capped), 0), COALESCE(SUM(node_dropped), 0)
 		FROM flow_hours WHERE customer_id = ? AND hour >= ? AND hour < ?`,
 		cust, clock.Store(from.Truncate(time.Hour)), clock.Store(to)), &c.Stored, &c.Capped, &c.NodeDropped)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil {
 		return Counts{}, fmt.Errorf("flows: counts: %w", err)
 	}
 	return c, nil
