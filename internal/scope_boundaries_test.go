@@ -30,7 +30,8 @@ var scopeMakers = map[string]string{
 
 // scopedPackages are the domain packages whose exported methods must not
 // take a bare customer ID.
-var scopedPackages = []string{"internal/catalog", "internal/network", "internal/audit", "internal/identity", "internal/notice", "internal/evidence"}
+var scopedPackages = []string{"internal/catalog", "internal/network", "internal/audit", "internal/identity", "internal/notice", "internal/evidence",
+	"internal/flows"}
 
 // bareIDAllowed lists the exported functions of scopedPackages that take a
 // bare customer ID on purpose: the named cross-customer readers, and

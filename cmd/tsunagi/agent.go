@@ -89,7 +89,13 @@ func runAgent(ctx context.Context, f agentFlags) error {
 	// data plane keeps forwarding, and the next agent adopts it unchanged.
 	m := dataplane.NewManager(dataplane.Options{RunDir: f.runDir, Log: log})
 	defer m.Close() // the layer-2 guards' watchers; the next agent starts its own
-	loop := &agent.Loop{Client: client, Applier: &agent.DataplaneApplier{M: m, RunDir: f.runDir, StateDir: f.stateDir}, Dir: f.stateDir,
+	// Flow records: a conntrack stream per hub namespace, following the
+	// hubs each pass applies, sent every few seconds.
+	flowsC := &agent.FlowCollector{Send: client, Log: log}
+	defer flowsC.Close()
+	go flowsC.Run(ctx)
+	applier := agent.WithFlows(&agent.DataplaneApplier{M: m, RunDir: f.runDir, StateDir: f.stateDir}, flowsC)
+	loop := &agent.Loop{Client: client, Applier: applier, Dir: f.stateDir,
 		Version: version, Log: log, Resync: f.resync, Wait: min(30*time.Second, f.resync), Wake: m.Tripped()}
 	// The looking glass answers beside the loop, so that a customer's read
 	// never waits for an apply pass.

@@ -23,6 +23,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/demo"
 	"github.com/tsunagi-net/tsunagi/internal/evidence"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
+	"github.com/tsunagi-net/tsunagi/internal/flows"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/logging"
@@ -47,6 +48,7 @@ type serveFlags struct {
 	purgeAfter                                 string
 	nodeSilentAfter                            time.Duration
 	noticeMinDays                              int
+	flowsPerHour                               int64
 	retain                                     retainFlags
 	id                                         identityFlags
 	backup                                     backupFlags
@@ -89,6 +91,8 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().IntVar(&f.noticeMinDays, "notice-min-days", notice.DefaultMinNoticeDays,
 		"minimum notice period in days of a planned change that touches customers' forwarding (1–90); publishing one that starts sooner needs a security officer's approval")
 	f.retain.register(cmd)
+	cmd.Flags().Int64Var(&f.flowsPerHour, "flow-records-per-hour", flows.DefaultPerHour,
+		"flow records stored per customer and clock hour (1000–10000000); beyond it a customer's records are counted as dropped, not stored")
 	cmd.Flags().BoolVar(&f.demo, "demo", false, "load an example deployment (two regions, a hub node, two customers) into an empty database")
 	cmd.Flags().DurationVar(&f.nodeSilentAfter, "node-silent-after", 5*time.Minute,
 		"a hub node with hubs that has not reported for this long, or a hub its node cannot bring to its wanted version for this long, opens an automatic draft incident (1m-1h)")
@@ -125,6 +129,9 @@ func serve(ctx context.Context, f serveFlags) error {
 	retention, err := f.retain.retention()
 	if err != nil {
 		return err
+	}
+	if f.flowsPerHour < 1000 || f.flowsPerHour > 10000000 {
+		return fmt.Errorf("--flow-records-per-hour: 1000 to 10000000, not %d", f.flowsPerHour)
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
@@ -241,7 +248,7 @@ func serve(ctx context.Context, f serveFlags) error {
 		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log,
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc,
 			Jobs: jobs, Changes: db.Changes(), Backups: backups, Purger: purger, Keys: keys,
-			Notices: notices, Reports: reports, Evidence: records,
+			Notices: notices, Reports: reports, Evidence: records, Flows: flows.New(db, f.flowsPerHour),
 			Metrics: []prometheus.Collector{opsmetrics.New(db, opsmetrics.Config{DesiredState: netSvc.Compiler.DesiredStateDoc,
 				JobRetry: jobs.Retry, Log: log})},
 			Usage: usageRecords, LookingGlass: lookingglass.New(db),

@@ -18,8 +18,8 @@ import (
 // bounds). A malformed environment value is kept as an error and refused
 // at start with the flag's name, like a malformed flag.
 type retainFlags struct {
-	audit, mail, notificationLog, jobRuns, usage int
-	envErrs                                      []error
+	audit, mail, notificationLog, jobRuns, usage, flows int
+	envErrs                                             []error
 }
 
 func (f *retainFlags) register(cmd *cobra.Command) {
@@ -39,6 +39,8 @@ func (f *retainFlags) register(cmd *cobra.Command) {
 			"days a scheduled job's run record is kept (30–3650)"},
 		{&f.usage, "retain-usage-days", evidence.DefaultRetention.Usage,
 			"days a port's usage records (5-minute traffic bins) are kept (62–3650)"},
+		{&f.flows, "retain-flows-days", evidence.DefaultRetention.Flows,
+			"days a flow record (a connection through a customer's hub) is kept (7–365)"},
 	} {
 		def := int(d.def / evidence.Day)
 		env := "TSUNAGI_" + strings.ToUpper(strings.ReplaceAll(d.flag, "-", "_"))
@@ -59,7 +61,7 @@ func (f *retainFlags) retention() (evidence.Retention, error) {
 		return evidence.Retention{}, err
 	}
 	r := evidence.Retention{Audit: retainDays(f.audit), Mail: retainDays(f.mail), NotificationLog: retainDays(f.notificationLog),
-		JobRuns: retainDays(f.jobRuns), Usage: retainDays(f.usage)}
+		JobRuns: retainDays(f.jobRuns), Usage: retainDays(f.usage), Flows: retainDays(f.flows)}
 	return r, r.Check()
 }
 

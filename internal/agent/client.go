@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/disposal"
+	"github.com/tsunagi-net/tsunagi/internal/network/flowrec"
 	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 )
 
@@ -129,4 +130,13 @@ func (c *Client) post(ctx context.Context, path string, body []byte) error {
 		return &ErrStatus{resp.StatusCode, apiMessage(raw)}
 	}
 	return nil
+}
+
+// SendFlows posts a batch of flow records.
+func (c *Client) SendFlows(ctx context.Context, b flowrec.Batch) error {
+	body, err := flowrec.Encode(b)
+	if err != nil {
+		return err
+	}
+	return c.post(ctx, "/agent/v1/flows", body)
 }

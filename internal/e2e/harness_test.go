@@ -23,6 +23,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/dataplane"
 	"github.com/tsunagi-net/tsunagi/internal/evidence"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
+	"github.com/tsunagi-net/tsunagi/internal/flows"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/mailtest"
 	"github.com/tsunagi-net/tsunagi/internal/network"
@@ -54,6 +55,7 @@ type harness struct {
 	agentSrv *httptest.Server
 	roots    *x509.CertPool // verifies the controller's certificate
 	usage    *usage.Usage   // takes the nodes' reports as the controller's ingester
+	flows    *flows.Store   // the nodes' flow records (flows_test.go)
 }
 
 // node is a hub node of the inventory. Its namespace stands for the
@@ -80,13 +82,14 @@ func newHarness(tb testing.TB) *harness {
 	if h.fl, err = fleet.New(h.ctx, h.db, h.audit); err != nil {
 		tb.Fatal(err)
 	}
+	h.flows = flows.New(h.db, 0)
 	h.ids = identity.New(h.db, h.audit, identity.Config{Argon2: identity.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}})
 	h.usage = usage.New(h.db, evidence.DefaultRetention.Usage)
 	h.srv = web.New(web.Config{}, web.Deps{DB: h.db, Catalog: h.cat, Audit: h.audit, Fleet: h.fl,
 		Usage: h.usage, Ingesters: []fleet.Ingester{h.usage},
 		Workflow: h.netSvc.Workflow, NetOps: h.netSvc.Operations, Compiler: h.netSvc.Compiler,
 		DesiredState: h.netSvc.Compiler.DesiredStateDoc, Changes: h.db.Changes(), Log: slog.New(slog.DiscardHandler), Identity: h.ids,
-		LookingGlass: lookingglass.New(h.db),
+		LookingGlass: lookingglass.New(h.db), Flows: h.flows,
 		OnUnrecorded: func(route string) { tb.Errorf("%s succeeded without an audit record", route) }})
 	if h.cert, _, err = tlsutil.SelfSigned(tb.TempDir()); err != nil {
 		tb.Fatal(err)

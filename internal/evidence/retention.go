@@ -21,15 +21,29 @@ type Retention struct {
 	NotificationLog time.Duration // notice_deliveries: which notice mail went to whom
 	JobRuns         time.Duration // job_runs: the scheduled jobs' run records
 	Usage           time.Duration // usage_bins and usage_counters: traffic per port (internal/usage)
+	Flows           time.Duration // flow_records and flow_hours: the customers' connections (package flows)
 }
 
 // Day is the unit retention is set in (the --retain-…-days flags).
 const Day = 24 * time.Hour
 
-// DefaultRetention keeps every class a year, and usage records 62 days
-// (two months of graphs; the capacity report reads 30).
+// DefaultRetention keeps every class a year, but usage records 62 days
+// (two months of graphs; the capacity report reads 30) and flow records a
+// month (DefaultFlowRetention).
 var DefaultRetention = Retention{Audit: 365 * Day, Mail: 365 * Day, NotificationLog: 365 * Day, JobRuns: 365 * Day,
-	Usage: MinUsageRetention}
+	Usage: MinUsageRetention, Flows: DefaultFlowRetention}
+
+// Flow records are who talked to whom — communications metadata of the
+// customers' own users — so they are kept shorter than the other classes:
+// a month by default, at least a week (an incident reported within a week
+// can still be traced) and at most a year (beyond that they serve no
+// investigation a customer can still act on, and the table grows with
+// every connection).
+const (
+	DefaultFlowRetention = 30 * Day
+	MinFlowRetention     = 7 * Day
+	MaxFlowRetention     = 365 * Day
+)
 
 // The bounds Check holds a Retention to. The audit log is kept at least 90
 // days so that a customer's quarterly review still finds its quarter; the
@@ -50,15 +64,17 @@ type retentionClass struct {
 	what string
 	keep time.Duration
 	min  time.Duration
+	max  time.Duration
 }
 
 func (r Retention) classes() []retentionClass {
 	return []retentionClass{
-		{"--retain-audit-days", "the audit log", r.Audit, MinAuditRetention},
-		{"--retain-mail-days", "mail", r.Mail, MinRecordRetention},
-		{"--retain-notification-log-days", "the notification log", r.NotificationLog, MinRecordRetention},
-		{"--retain-job-runs-days", "job run records", r.JobRuns, MinRecordRetention},
-		{"--retain-usage-days", "usage records", r.Usage, MinUsageRetention},
+		{"--retain-audit-days", "the audit log", r.Audit, MinAuditRetention, MaxRetention},
+		{"--retain-mail-days", "mail", r.Mail, MinRecordRetention, MaxRetention},
+		{"--retain-notification-log-days", "the notification log", r.NotificationLog, MinRecordRetention, MaxRetention},
+		{"--retain-job-runs-days", "job run records", r.JobRuns, MinRecordRetention, MaxRetention},
+		{"--retain-flows-days", "flow records", r.Flows, MinFlowRetention, MaxFlowRetention},
+		{"--retain-usage-days", "usage records", r.Usage, MinUsageRetention, MaxRetention},
 	}
 }
 
@@ -67,9 +83,9 @@ func (r Retention) classes() []retentionClass {
 func (r Retention) Check() error {
 	var errs []error
 	for _, c := range r.classes() {
-		if c.keep < c.min || c.keep > MaxRetention || c.keep%Day != 0 {
-			errs = append(errs, fmt.Errorf("%s: %s is kept %d to %d days (10 years), in whole days, not %s",
-				c.flag, c.what, c.min/Day, MaxRetention/Day, days(c.keep)))
+		if c.keep < c.min || c.keep > c.max || c.keep%Day != 0 {
+			errs = append(errs, fmt.Errorf("%s: %s is kept %d to %d days, in whole days, not %s",
+				c.flag, c.what, c.min/Day, c.max/Day, days(c.keep)))
 		}
 	}
 	return errors.Join(errs...)
@@ -107,6 +123,8 @@ const (
 	jobRunsItem         = "job-runs"
 	usageItem           = "usage"
 	usageCountersItem   = "usage-counters"
+	flowsItem           = "flows"
+	flowHoursItem       = "flow-hours"
 )
 
 // expiring are the classes removed by a plain DELETE of the rows their
@@ -135,6 +153,12 @@ var expiring = []struct {
 		func(r Retention) time.Duration { return r.Usage }},
 	{usageCountersItem, "usage_counters", "usage_counters", `observed_at < ?`,
 		func(r Retention) time.Duration { return r.Usage }},
+	// Flow records by the connection's end; the hourly counts shown next
+	// to them go with them.
+	{flowsItem, "flows", "flow_records", `end_at < ?`,
+		func(r Retention) time.Duration { return r.Flows }},
+	{flowHoursItem, "flow_hours", "flow_hours", `hour < ?`,
+		func(r Retention) time.Duration { return r.Flows }},
 }
 
 // ExpireJob removes, daily, the records older than r says: per audit chain

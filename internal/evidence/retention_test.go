@@ -349,6 +349,10 @@ func TestRetentionCheck(t *testing.T) {
 		{with(func(r *evidence.Retention) { r.JobRuns = 40*d + time.Hour }), "--retain-job-runs-days"},
 		{with(func(r *evidence.Retention) { r.Usage = 62 * d }), ""},
 		{with(func(r *evidence.Retention) { r.Usage = 61 * d }), "--retain-usage-days"},
+		{with(func(r *evidence.Retention) { r.Flows = 7 * d }), ""},
+		{with(func(r *evidence.Retention) { r.Flows = 6 * d }), "--retain-flows-days"},
+		{with(func(r *evidence.Retention) { r.Flows = 365 * d }), ""},
+		{with(func(r *evidence.Retention) { r.Flows = 366 * d }), "--retain-flows-days"},
 	} {
 		err := c.r.Check()
 		switch {
@@ -358,8 +362,8 @@ func TestRetentionCheck(t *testing.T) {
 			t.Errorf("%+v: %v, want a refusal naming %s", c.r, err, c.flag)
 		}
 	}
-	err := evidence.Retention{Audit: 30 * d, Mail: 365 * d, NotificationLog: 365 * d, JobRuns: 365 * d, Usage: 62 * d}.Check()
-	if err == nil || err.Error() != "--retain-audit-days: the audit log is kept 90 to 3650 days (10 years), in whole days, not 30" {
+	err := evidence.Retention{Audit: 30 * d, Mail: 365 * d, NotificationLog: 365 * d, JobRuns: 365 * d, Usage: 62 * d, Flows: 30 * d}.Check()
+	if err == nil || err.Error() != "--retain-audit-days: the audit log is kept 90 to 3650 days, in whole days, not 30" {
 		t.Errorf("refusal reads %q", err)
 	}
 }
@@ -425,9 +429,19 @@ func TestExpireOtherClasses(t *testing.T) {
 		run("run_failed_old", "failed", 366, true)
 		run("run_running_old", "running", 400, false)
 		run("run_ok_new", "ok", 364, true)
+		flow := func(id string, days int) {
+			t.Helper()
+			exec(`INSERT INTO flow_records (customer_id, id, hub_id, node_id, start_at, end_at, protocol, orig_src, orig_dst, orig_sport, orig_dport,
+				reply_src, reply_dst, reply_sport, reply_dport, translated, orig_bytes, orig_packets, reply_bytes, reply_packets)
+				VALUES ('cus_a', ?, 'hub_a', 'node_a', ?, ?, 6, '10.0.0.1', '192.0.2.1', 1, 2, '192.0.2.1', '10.0.0.1', 2, 1, 'none', 0, 0, 0, 0)`,
+				id, ago(now, days), ago(now, days))
+			exec(`INSERT INTO flow_hours (customer_id, hour) VALUES ('cus_a', ?)`, ago(now, days))
+		}
+		flow("flow_old", 31)
+		flow("flow_new", 29)
 
 		did := e.expire(t, evidence.DefaultRetention, now)
-		if want := []string{"notification-log", "mail", "job-runs"}; !slices.Equal(did, want) {
+		if want := []string{"notification-log", "mail", "job-runs", "flows", "flow-hours"}; !slices.Equal(did, want) {
 			t.Errorf("expired %v, want %v", did, want)
 		}
 		ids := func(q string) []string {
@@ -442,6 +456,8 @@ func TestExpireOtherClasses(t *testing.T) {
 			`SELECT id FROM mail_outbox ORDER BY id`:       {"mail_logged_new", "mail_pending_old", "mail_sending_old", "mail_sent_new"},
 			`SELECT id FROM notice_deliveries ORDER BY id`: {"dlv_new"},
 			`SELECT id FROM job_runs ORDER BY id`:          {"run_ok_new", "run_running_old"},
+			`SELECT id FROM flow_records ORDER BY id`:      {"flow_new"},
+			`SELECT COUNT(*) FROM flow_hours`:              {"1"},
 		} {
 			if got := ids(q); !slices.Equal(got, want) {
 				t.Errorf("%s: %v, want %v", q, got, want)
@@ -449,19 +465,19 @@ func TestExpireOtherClasses(t *testing.T) {
 		}
 		counts := map[string]float64{}
 		for _, d := range e.expiries(t) {
-			if d["retention_days"] != float64(365) {
+			if want := map[bool]float64{true: 30, false: 365}[strings.HasPrefix(d["class"].(string), "flow")]; d["retention_days"] != want {
 				t.Errorf("expiry recorded as %v", d)
 			}
 			counts[d["class"].(string)] = d["removed"].(float64)
 		}
-		if want := map[string]float64{"notification_log": 1, "mail": 3, "job_runs": 2}; !maps.Equal(counts, want) {
+		if want := map[string]float64{"notification_log": 1, "mail": 3, "job_runs": 2, "flows": 1, "flow_hours": 1}; !maps.Equal(counts, want) {
 			t.Errorf("recorded removals %v, want %v", counts, want)
 		}
 		if did := e.expire(t, evidence.DefaultRetention, now); len(did) != 0 {
 			t.Errorf("a second run expired %v", did)
 		}
-		if n := len(e.expiries(t)); n != 3 {
-			t.Errorf("%d expiries recorded after a second run, want 3", n)
+		if n := len(e.expiries(t)); n != 5 {
+			t.Errorf("%d expiries recorded after a second run, want 5", n)
 		}
 	})
 }

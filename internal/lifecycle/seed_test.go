@@ -140,6 +140,10 @@ func seedCustomer(t *testing.T, db *store.DB, tag string, n int, terminatedOn st
 		VALUES (?, 'node_1', ?, ?, 1, 1, '', 0, '{}')`, hub, c, now)
 	execSQL(t, db, `INSERT INTO port_holds (port_id, customer_id, kind, session, reason, detail, since, seq, node, recorded_at)
 		VALUES (?, ?, 'route_limit', '', 'limit', '', ?, 0, 'tyo-1', ?)`, pid, c, now, now)
+	execSQL(t, db, `INSERT INTO flow_records (customer_id, id, hub_id, node_id, start_at, end_at, protocol, orig_src, orig_dst, orig_sport, orig_dport,
+		reply_src, reply_dst, reply_sport, reply_dport, translated, orig_bytes, orig_packets, reply_bytes, reply_packets)
+		VALUES (?, ?, ?, 'node_1', ?, ?, 6, '10.0.0.1', '192.0.2.1', 1, 2, '192.0.2.1', '10.0.0.1', 2, 1, 'none', 0, 0, 0, 0)`, c, "flw_"+tag, hub, now, now)
+	execSQL(t, db, `INSERT INTO flow_hours (customer_id, hour) VALUES (?, ?)`, c, now)
 	execSQL(t, db, `INSERT INTO port_reenables (port_id, customer_id, seq, updated_at) VALUES (?, ?, 1, ?)`, pid, c, now)
 	execSQL(t, db, `INSERT INTO lg_queries (id, customer_id, hub_id, node, port_code, session, created_at, answered_at, answer)
 		VALUES (?, ?, ?, 'tyo-1', 'shc00000000', 'single', ?, ?, '{}')`, "lgq_"+tag, c, hub, now, now)

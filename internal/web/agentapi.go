@@ -74,6 +74,7 @@ func (s *Server) agentRoutes() []route {
 		{"POST", "/agent/v1/enrol", "", s.enrolNode},
 		{"GET", "/agent/v1/desired-state", actNode, s.desiredState},
 		{"POST", "/agent/v1/status", actNode, s.nodeReport},
+		{"POST", "/agent/v1/flows", actNode, s.nodeFlows},
 		{"POST", "/agent/v1/decommissioned", actNode, s.nodeDecommissioned},
 		{"GET", "/agent/v1/queries", actNode, s.agentLGQueries},
 		{"POST", "/agent/v1/queries/{id}", actNode, s.agentLGAnswer},

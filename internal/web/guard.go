@@ -43,6 +43,9 @@ var notChanges = map[string]string{
 	// customer's own session, kept minutes for the read that waits for it
 	// (package lookingglass). A read of one's own data is not audited.
 	"POST /agent/v1/queries/{id}": "a node's answer to a customer's read",
+	// Flow records are observations too, stored by the thousand a minute
+	// (flows.Store.Ingest); their expiry is audited (records.expire).
+	"POST /agent/v1/flows": "a node's flow records: observations",
 	// The first step of a ceremony keeps a challenge, or a TOTP secret not
 	// yet confirmed, that grants nothing by itself; the step that
 	// completes it is audited (mfa.totp.enrol, mfa.webauthn.register,

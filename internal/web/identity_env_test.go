@@ -24,6 +24,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/evidence"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
+	"github.com/tsunagi-net/tsunagi/internal/flows"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/network"
@@ -55,6 +56,7 @@ type idEnv struct {
 	// backupDir is where the backups go.
 	backupDir string
 	purger    *lifecycle.Purger // the erasure after termination (purge-after 30 days)
+	flows     *flows.Store      // the flow records (handlers_flows_test.go seeds them)
 }
 
 // testArgon2 keeps tests fast; the benchmark uses the defaults.
@@ -93,6 +95,7 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 	e.jobs = jobs
 	e.backupDir = filepath.Join(t.TempDir(), "backups")
 	e.backups = newTestBackups(t, db, e.audit, e.backupDir)
+	e.flows = flows.New(db, 0)
 	e.srv = New(Config{CustomerAddr: "127.0.0.1:0", MgmtAddr: "127.0.0.1:0",
 		MgmtAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		TLS:       serverTLS(cert), ShutdownGrace: 5 * time.Second},
@@ -102,7 +105,7 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 			Usage:        usage.New(db, evidence.DefaultRetention.Usage),
 			Reports:      notice.NewReports(db, e.audit, notice.Config{CustomerLink: func(p string) string { return e.idn.Link(identity.CustomerSide, p) }}),
 			LookingGlass: lookingglass.New(db), Ingesters: []fleet.Ingester{netSvc.RouteQuota()},
-			OnUnrecorded: failUnrecorded(t)})
+			Flows: e.flows, OnUnrecorded: failUnrecorded(t)})
 	e.srv.onServed = func(route string, code int) { countServed(t.Name(), route, code) }
 	ls, err := e.srv.Listen()
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/evidence"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
+	"github.com/tsunagi-net/tsunagi/internal/flows"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/network"
@@ -561,6 +562,10 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 			shape{"PortUsage", usage.PortUsage{}, false},
 			shape{"UsageList", usageList{}, false},
 			shape{"FirewallCounters", usage.FirewallCounters{}, false},
+			// flow records (handlers_flows.go)
+			shape{"FlowPage", flows.Page{}, false},
+			shape{"Flow", flows.Flow{}, false},
+			shape{"FlowCounts", flows.Counts{}, false},
 		),
 		"management": append(slices.Clip(common),
 			shape{"RegionInput", catalog.RegionInput{}, true},

@@ -52,6 +52,7 @@ func (s *Server) customerPages() []pageRoute {
 		s.evidenceCustomerPages(),
 		s.usagePages(),
 		s.lgPages(),
+		s.flowPages(),
 	)
 }
 

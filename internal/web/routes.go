@@ -78,6 +78,7 @@ func (s *Server) customerRoutes() []route {
 	routes = append(routes, s.evidenceCustomerRoutes()...)
 	routes = append(routes, s.usageCustomerRoutes()...)
 	routes = append(routes, s.lgCustomerRoutes()...)
+	routes = append(routes, s.flowRoutes()...)
 	return append(routes, s.networkCustomerRoutes()...)
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
 	"github.com/tsunagi-net/tsunagi/internal/evidence"
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
+	"github.com/tsunagi-net/tsunagi/internal/flows"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/lookingglass"
@@ -73,6 +74,8 @@ type Deps struct {
 	// LookingGlass keeps the customers' looking-glass queries for the
 	// nodes' agents; nil leaves its routes answering 503.
 	LookingGlass *lookingglass.Service
+	// Flows keeps the nodes' flow records; nil answers their routes 503.
+	Flows *flows.Store
 	// DesiredState computes a node's desired-state document (the hub service
 	// model); nil until it is wired.
 	DesiredState DesiredStateFunc
