@@ -88,8 +88,10 @@ func runAgent(ctx context.Context, f agentFlags) error {
 	// data plane keeps forwarding, and the next agent adopts it unchanged.
 	m := dataplane.NewManager(dataplane.Options{RunDir: f.runDir, Log: log})
 	defer m.Close() // the layer-2 guards' watchers; the next agent starts its own
+	prober := agent.NewProber() // the reachability monitors: probes from each hub's monitoring address
+	defer prober.Close()
 	loop := &agent.Loop{Client: client, Applier: &agent.DataplaneApplier{M: m, RunDir: f.runDir, StateDir: f.stateDir}, Dir: f.stateDir,
-		Version: version, Log: log, Resync: f.resync, Wait: min(30*time.Second, f.resync), Wake: m.Tripped()}
+		Version: version, Log: log, Resync: f.resync, Wait: min(30*time.Second, f.resync), Wake: m.Tripped(), Monitors: prober}
 	log.Info("tsunagi agent started", "controller", f.controller, "version", version)
 	return loop.Run(ctx)
 }
