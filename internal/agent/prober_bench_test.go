@@ -113,4 +113,3 @@ func sum(m map[string]int) int {
 	}
 	return n
 }
-
