@@ -110,7 +110,7 @@ func (s *Service) get(ctx context.Context, q store.Querier, cust tenant.Customer
 	return ms[0], nil
 }
 
-func detail(in Input) map[string]any {
+func monitorDetail(in Input) map[string]any {
 	return map[string]any{"port": in.PortCode, "target": in.Target, "probe": in.Probe, "tcp_port": in.TCPPort,
 		"interval_seconds": in.IntervalSeconds, "fail_after": in.FailAfter, "name": in.Name}
 }
@@ -158,7 +158,7 @@ func (s *Service) Create(ctx context.Context, sc tenant.Scope, in Input) (Monito
 			return fmt.Errorf("add monitor: %w", err)
 		}
 		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "monitor.create", Target: "monitor:" + id,
-			CustomerID: string(cust), Detail: detail(in)})
+			CustomerID: string(cust), Detail: monitorDetail(in)})
 	})
 	if err != nil {
 		return Monitor{}, err
@@ -219,7 +219,7 @@ func (s *Service) Update(ctx context.Context, sc tenant.Scope, id string, pa Pat
 			}
 		}
 		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "monitor.update", Target: "monitor:" + id,
-			CustomerID: string(cust), Detail: detail(in)})
+			CustomerID: string(cust), Detail: monitorDetail(in)})
 	})
 	if err != nil {
 		return Monitor{}, err
