@@ -83,7 +83,7 @@ func newHarness(tb testing.TB) *harness {
 	h.ids = identity.New(h.db, h.audit, identity.Config{Argon2: identity.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}})
 	h.srv = web.New(web.Config{}, web.Deps{DB: h.db, Catalog: h.cat, Audit: h.audit, Fleet: h.fl,
 		Workflow: h.netSvc.Workflow, NetOps: h.netSvc.Operations, Compiler: h.netSvc.Compiler,
-		DesiredState: h.netSvc.Compiler.DesiredStateDoc, Changes: h.db.Changes(), Ingesters: []fleet.Ingester{h.mon}, Log: slog.New(slog.DiscardHandler), Identity: h.ids,
+		DesiredState: h.netSvc.Compiler.DesiredStateDoc, Changes: h.db.Changes(), Monitors: h.mon, Ingesters: []fleet.Ingester{h.mon}, Log: slog.New(slog.DiscardHandler), Identity: h.ids,
 		OnUnrecorded: func(route string) { tb.Errorf("%s succeeded without an audit record", route) }})
 	if h.cert, _, err = tlsutil.SelfSigned(tb.TempDir()); err != nil {
 		tb.Fatal(err)

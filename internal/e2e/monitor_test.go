@@ -1,6 +1,8 @@
 package e2e_test
 
 import (
+	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -70,22 +72,20 @@ func TestMonitorEndToEnd(t *testing.T) {
 	nstest.IPBatch(t, srv, []string{"addr add " + server + "/24 dev eth0", "link set eth0 up", "route add default via 10.10.5.1"})
 	h.converged(t, tyo, "with the customer's hub")
 
-	sc := tenanttest.Customer(c.id)
+	api := h.customerAPI(t)
+	token := h.customerToken(t, c.id)
 	newMonitor := func(name string) monitor.Monitor {
 		t.Helper()
-		mon, err := h.mon.Create(ctx, sc, monitor.Input{Name: name, PortCode: d.port, Target: server, Probe: "icmp",
-			IntervalSeconds: monitorInterval, FailAfter: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
+		var mon monitor.Monitor
+		apiDo(t, api, token, "POST", "/api/v1/monitors", monitor.Input{Name: name, PortCode: d.port, Target: server, Probe: "icmp",
+			IntervalSeconds: monitorInterval, FailAfter: 2}, http.StatusCreated, &mon)
 		return mon
 	}
 	running, stopped := newMonitor("router"), newMonitor("router, stopped")
-
 	stateOf := func(id string) string {
-		got, err := h.mon.Get(ctx, sc, id)
-		if err != nil {
-			return err.Error()
+		var got monitor.Monitor
+		if code := getJSON(t, api, token, "/api/v1/monitors/"+id, &got); code != http.StatusOK {
+			return fmt.Sprintf("HTTP %d", code)
 		}
 		return got.State
 	}
@@ -99,9 +99,7 @@ func TestMonitorEndToEnd(t *testing.T) {
 	// The first state waits for BGP and the first probes.
 	waitState(running.ID, monitor.Up, "once the router answers", 90*time.Second)
 	waitState(stopped.ID, monitor.Up, "once the router answers", 90*time.Second)
-	if _, err := h.mon.Stop(ctx, sc, stopped.ID, "maintenance"); err != nil {
-		t.Fatal(err)
-	}
+	apiDo(t, api, token, "POST", "/api/v1/monitors/"+stopped.ID+"/stop", map[string]string{"reason": "maintenance"}, http.StatusOK, nil)
 	h.converged(t, tyo, "without the stopped monitor")
 	eventsBefore := h.count(t, `SELECT COUNT(*) FROM monitor_events WHERE monitor_id = ?`, stopped.ID)
 	mailsBefore := h.count(t, `SELECT COUNT(*) FROM mail_outbox WHERE body LIKE ?`, "%"+stopped.ID+"%")
