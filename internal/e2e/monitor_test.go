@@ -101,6 +101,9 @@ func TestMonitorEndToEnd(t *testing.T) {
 	waitState(stopped.ID, monitor.Up, "once the router answers", 90*time.Second)
 	apiDo(t, api, token, "POST", "/api/v1/monitors/"+stopped.ID+"/stop", map[string]string{"reason": "maintenance"}, http.StatusOK, nil)
 	h.converged(t, tyo, "without the stopped monitor")
+	if got := desiredHub(t, h, d).Monitors; len(got) != 1 || got[0].ID != running.ID {
+		t.Fatalf("the node's desired state has the monitors %+v, want only %s", got, running.ID)
+	}
 	eventsBefore := h.count(t, `SELECT COUNT(*) FROM monitor_events WHERE monitor_id = ?`, stopped.ID)
 	mailsBefore := h.count(t, `SELECT COUNT(*) FROM mail_outbox WHERE body LIKE ?`, "%"+stopped.ID+"%")
 
