@@ -3,7 +3,8 @@ package agent
 import (
 	"cmp"
 	"context"
-	"hash/fnv"
+	"crypto/sha256"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"sync"
@@ -138,10 +139,14 @@ func (p *Prober) start(k monitorKey, spec monitorSpec, old *monitor) {
 // interval, at most 2 s, so a monitor has one probe in flight at most.
 func (p *Prober) run(ctx context.Context, k monitorKey, m *monitor) {
 	spec := m.spec
-	h := fnv.New32a()
-	h.Write([]byte(k.hub + "/" + k.id))
-	sum := h.Sum32()
-	phase := time.Duration(sum) % spec.interval
+	// A hash whose every bit depends on every byte: FNV's high bits hardly
+	// change with the last bytes of IDs alike but for a suffix, which
+	// would put such monitors on nearly the same phase.
+	digest := sha256.Sum256([]byte(k.hub + "/" + k.id))
+	sum := binary.BigEndian.Uint32(digest[:])
+	// The phase is sum's share of the interval, in milliseconds (the
+	// product fits in 64 bits for any interval up to 49 days).
+	phase := time.Duration(int64(spec.interval/time.Millisecond)*int64(sum)>>32) * time.Millisecond
 	probe := dataplane.ProbeSpec{Namespace: spec.namespace, Source: spec.source, Target: spec.target, TCPPort: spec.tcpPort,
 		ID: uint16(sum >> 16), Timeout: min(2*time.Second, spec.interval/2)}
 	next := nextSlot(time.Now(), spec.interval, phase)
