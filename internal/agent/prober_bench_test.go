@@ -1,12 +1,15 @@
 package agent
 
 import (
+	"context"
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tsunagi-net/tsunagi/internal/dataplane"
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
 	"github.com/tsunagi-net/tsunagi/internal/nstest"
 )
@@ -58,7 +61,15 @@ while True:
 	b.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
 	s := monitorState(mons...)
 	s.Hubs[0].Namespace = hubNS
-	time.Sleep(200 * time.Millisecond) // the service listens
+	// The service listens once a connection to it is accepted.
+	try := dataplane.ProbeSpec{Namespace: hubNS, Source: netip.MustParseAddr("10.200.0.1"), Target: netip.MustParseAddr("10.10.0.2"),
+		TCPPort: 8080, Timeout: time.Second}
+	for !dataplane.Probe(context.Background(), try).OK {
+		if err := srv.Process.Signal(syscall.Signal(0)); err != nil {
+			b.Fatalf("the customer's TCP service: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 
 	p := NewProber()
 	defer p.Close()
