@@ -26,8 +26,9 @@ const server = "10.10.5.2"
 // customer's monitors in the controller (package monitor), the desired
 // state that carries them to the node, the agent's prober sending real
 // ICMP echoes from the hub's monitoring address inside the hub's
-// namespace, the node's report, and the controller's ingestion that moves
-// each monitor's state. The target is a server behind the customer's
+// namespace, the node's report (sent at once when a monitor goes down or
+// comes back: the agent runs with its own 30 s long poll), and the
+// controller's ingestion that moves each monitor's state. The target is a server behind the customer's
 // router, which is behind the hub's on-premises port (BGP with the
 // router's real BIRD). When the router's interface toward the server goes
 // down, the running monitor goes down within three intervals, and comes
@@ -52,6 +53,9 @@ func TestMonitorEndToEnd(t *testing.T) {
 	t.Cleanup(prober.Close)
 	loop := newLoop(client, m, tyo.runDir, state)
 	loop.Monitors = prober
+	// The agent's own timings: a report every 30 s at most, unless the
+	// prober wakes the loop, which is what makes each change seen in time.
+	loop.Wait, loop.Resync = 30*time.Second, time.Minute
 	runAgent(t, loop) // stops first at cleanup: then the prober, then the hubs
 
 	// The customer: one hub with an on-premises port to its router, and
