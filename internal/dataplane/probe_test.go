@@ -103,3 +103,52 @@ func TestProbeInNamespaces(t *testing.T) {
 		t.Errorf("probe from a missing namespace: %+v", got)
 	}
 }
+
+// TestMatchEcho: of every ICMP message the hub's raw socket sees, only the
+// target's reply with the probe's ID, sequence and nonce answers the
+// probe, and only an ICMP error quoting the probe's own echo fails it.
+func TestMatchEcho(t *testing.T) {
+	target, other := netip.MustParseAddr("10.10.0.1"), netip.MustParseAddr("10.10.0.2")
+	router := netip.MustParseAddr("169.254.10.2")
+	nonce := []byte("12345678")
+	reply := func(id, seq uint16, payload []byte) []byte {
+		m := echoRequest(id, seq, payload)
+		m[0] = 0
+		return m
+	}
+	// quoting is an ICMP error of the given type quoting an echo from the
+	// monitoring address to dst: its IP header, then its first 8 bytes.
+	quoting := func(typ byte, dst netip.Addr, id, seq uint16) []byte {
+		ip := make([]byte, 20)
+		ip[0], ip[9] = 0x45, 1
+		copy(ip[12:], netip.MustParseAddr("10.200.0.1").AsSlice())
+		copy(ip[16:], dst.AsSlice())
+		return append(append([]byte{typ, 1, 0, 0, 0, 0, 0, 0}, ip...), echoRequest(id, seq, nonce)[:8]...)
+	}
+	for _, c := range []struct {
+		name string
+		msg  []byte
+		from netip.Addr
+		want echoMatch
+	}{
+		{"the reply", reply(7, 3, nonce), target, echoReply},
+		{"a reply from another address", reply(7, 3, nonce), other, echoOther},
+		{"a reply of another ID", reply(8, 3, nonce), target, echoOther},
+		{"a reply of another sequence", reply(7, 4, nonce), target, echoOther},
+		{"a reply with another nonce", reply(7, 3, []byte("87654321")), target, echoOther},
+		{"an echo request", echoRequest(7, 3, nonce), target, echoOther},
+		{"unreachable, quoting the probe", quoting(3, target, 7, 3), router, echoError},
+		{"time exceeded, quoting the probe", quoting(11, target, 7, 3), router, echoError},
+		{"unreachable, quoting another echo", quoting(3, target, 7, 4), router, echoOther},
+		{"unreachable, quoting an echo to another target", quoting(3, other, 7, 3), router, echoOther},
+		{"truncated", []byte{3, 1, 0}, router, echoOther},
+		{"an error quoting too little", quoting(3, target, 7, 3)[:30], router, echoOther},
+	} {
+		if got := matchEcho(c.msg, c.from, target, 7, 3, nonce); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+	if m := echoRequest(7, 3, nonce); icmpChecksum(m) != 0 {
+		t.Errorf("an echo request's checksum does not verify: %x", icmpChecksum(m))
+	}
+}
