@@ -249,7 +249,7 @@ func withProbes(hubs []observed.Hub, b ProbeBatch) ([]observed.Hub, ProbeBatch) 
 }
 
 // poll is the long poll for a new desired state, ended early (no document,
-// no error, woken) when Wake fires.
+// no error, woken) when Wake or the monitors' wake fires.
 func (l *Loop) poll(ctx context.Context, generation string) (doc []byte, woken bool, err error) {
 	var monitors <-chan struct{}
 	if l.Monitors != nil {
@@ -264,7 +264,7 @@ func (l *Loop) poll(ctx context.Context, generation string) (doc []byte, woken b
 	wake := make(chan bool, 1)
 	go func() {
 		select {
-		case <-l.Wake: // a nil channel (no guard, no monitors) never fires
+		case <-l.Wake: // a nil channel (no guard, or no monitors below) never fires
 			cancel()
 			wake <- true
 		case <-monitors:
