@@ -89,7 +89,7 @@ func runAgent(ctx context.Context, f agentFlags) error {
 	m := dataplane.NewManager(dataplane.Options{RunDir: f.runDir, Log: log})
 	defer m.Close() // the layer-2 guards' watchers; the next agent starts its own
 	// The reachability monitors: probes from each hub's monitoring address.
-	prober := agent.NewProber()
+	prober := agent.NewProber(log)
 	defer prober.Close()
 	loop := &agent.Loop{Client: client, Applier: &agent.DataplaneApplier{M: m, RunDir: f.runDir, StateDir: f.stateDir}, Dir: f.stateDir,
 		Version: version, Log: log, Resync: f.resync, Wait: min(30*time.Second, f.resync), Wake: m.Tripped(), Monitors: prober}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"sync"
@@ -29,6 +30,7 @@ import (
 type Prober struct {
 	probe func(context.Context, dataplane.ProbeSpec) dataplane.ProbeResult
 	wake  chan struct{}
+	log   *slog.Logger
 
 	ctx    context.Context // ends every monitor (Close)
 	cancel context.CancelFunc
@@ -69,14 +71,20 @@ type monitor struct {
 }
 
 // NewProber returns a prober with no monitors; Set gives it the desired
-// state's, Close stops them.
-func NewProber() *Prober {
-	return newProber(dataplane.Probe)
+// state's, Close stops them. A probe the node could not send is logged to
+// log (nil: discarded) when its cause changes.
+func NewProber(log *slog.Logger) *Prober {
+	p := newProber(dataplane.Probe)
+	if log != nil {
+		p.log = log
+	}
+	return p
 }
 
 func newProber(probe func(context.Context, dataplane.ProbeSpec) dataplane.ProbeResult) *Prober {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Prober{probe: probe, wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, monitors: map[monitorKey]*monitor{}}
+	return &Prober{probe: probe, wake: make(chan struct{}, 1), log: slog.New(slog.DiscardHandler), ctx: ctx, cancel: cancel,
+		monitors: map[monitorKey]*monitor{}}
 }
 
 // Set makes the running monitors those of s: it starts the new ones,
@@ -152,6 +160,7 @@ func (p *Prober) run(ctx context.Context, k monitorKey, m *monitor) {
 	next := nextSlot(time.Now(), spec.interval, phase)
 	t := time.NewTimer(time.Until(next))
 	defer t.Stop()
+	cause := "" // of the last probe the node could not send: logged once while it lasts
 	for {
 		select {
 		case <-ctx.Done():
@@ -163,11 +172,24 @@ func (p *Prober) run(ctx context.Context, k monitorKey, m *monitor) {
 		if ctx.Err() != nil {
 			return // stopped or restarted meanwhile: the result is no longer this monitor's
 		}
+		if now := errText(res.Cause); now != cause {
+			cause = now
+			if now != "" {
+				p.log.Warn("reachability probe not sent", "hub", k.hub, "monitor", k.id, "err", res.Cause)
+			}
+		}
 		p.record(k, m, at, res)
 		probe.Seq++
 		next = nextSlot(time.Now(), spec.interval, phase)
 		t.Reset(time.Until(next))
 	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // nextSlot is the first time after now at the given phase of the

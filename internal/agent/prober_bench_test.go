@@ -71,7 +71,7 @@ while True:
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	p := NewProber()
+	p := NewProber(nil)
 	defer p.Close()
 	p.Set(s)
 	time.Sleep(2 * time.Second) // every monitor has started

@@ -2,9 +2,12 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -21,6 +24,8 @@ type fakeNet struct {
 	mu     sync.Mutex
 	silent map[netip.Addr]bool
 	sent   []sentProbe
+	// cause, when set, is why the node cannot send any probe.
+	cause error
 }
 
 type sentProbe struct {
@@ -31,8 +36,11 @@ type sentProbe struct {
 func (f *fakeNet) probe(ctx context.Context, s dataplane.ProbeSpec) dataplane.ProbeResult {
 	f.mu.Lock()
 	f.sent = append(f.sent, sentProbe{time.Now(), s})
-	silent := f.silent[s.Target]
+	silent, cause := f.silent[s.Target], f.cause
 	f.mu.Unlock()
+	if cause != nil {
+		return dataplane.ProbeResult{Error: dataplane.ProbeNodeError, Cause: cause}
+	}
 	wait := time.Millisecond
 	if silent {
 		wait = s.Timeout
@@ -283,3 +291,37 @@ func TestProberWakesOnChange(t *testing.T) {
 
 // us is a time as a probe carries it: UTC, to the microsecond.
 func us(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// TestProberLogsNodeErrors: a probe the node cannot send is reported as
+// a node error, without its cause (which names the node's own
+// namespaces), and the cause is logged once while it lasts.
+func TestProberLogsNodeErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var net fakeNet
+		var logged counter
+		p := newProber(net.probe)
+		p.log = slog.New(&logged)
+		defer p.Close()
+		p.Set(monitorState(icmpMonitor("mon_a", "10.10.0.1", 10, 3)))
+		net.mu.Lock()
+		net.cause = errors.New(`namespace "hub-a": no such file or directory`)
+		net.mu.Unlock()
+		time.Sleep(time.Minute)
+		if n := logged.n.Load(); n != 1 {
+			t.Errorf("%d log records for 6 probes not sent for one cause, want 1", n)
+		}
+		for _, pr := range p.Take()["hub_a"][0].Probes {
+			if pr.OK || pr.Error != dataplane.ProbeNodeError {
+				t.Errorf("probe %+v, want %q alone", pr, dataplane.ProbeNodeError)
+			}
+		}
+	})
+}
+
+// counter is a slog handler that counts its records.
+type counter struct{ n atomic.Int64 }
+
+func (c *counter) Enabled(context.Context, slog.Level) bool  { return true }
+func (c *counter) Handle(context.Context, slog.Record) error { c.n.Add(1); return nil }
+func (c *counter) WithAttrs([]slog.Attr) slog.Handler        { return c }
+func (c *counter) WithGroup(string) slog.Handler             { return c }

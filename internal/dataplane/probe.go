@@ -33,11 +33,15 @@ type ProbeSpec struct {
 
 // ProbeResult is what a probe found: an answer and its round-trip time, or
 // why there was none — ProbeTimeout, ProbeRefused, ProbeUnreachable, or
-// the error's text.
+// ProbeNodeError with the node's own error in Cause.
 type ProbeResult struct {
 	OK    bool
 	RTT   time.Duration
 	Error string
+	// Cause is why the node could not send the probe (Error is
+	// ProbeNodeError): for the node's log, not for the customer, as it
+	// names the node's namespaces and calls.
+	Cause error
 }
 
 // Why a probe failed, as the node reports it.
@@ -45,6 +49,7 @@ const (
 	ProbeTimeout     = "timeout"
 	ProbeRefused     = "refused"
 	ProbeUnreachable = "unreachable"
+	ProbeNodeError   = "node error"
 )
 
 // Probe sends one probe and waits at most s.Timeout for its answer. The
@@ -70,22 +75,22 @@ func Probe(ctx context.Context, s ProbeSpec) ProbeResult {
 		rtt, err = connect(ctx, s, deadline)
 	}
 	if err != nil {
-		return ProbeResult{Error: probeError(err)}
+		return failed(err)
 	}
 	return ProbeResult{OK: true, RTT: rtt}
 }
 
-// probeError names a failure the way the report does.
-func probeError(err error) string {
+// failed names a failure the way the report does.
+func failed(err error) ProbeResult {
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
-		return ProbeTimeout
+		return ProbeResult{Error: ProbeTimeout}
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return ProbeRefused
+		return ProbeResult{Error: ProbeRefused}
 	case errors.Is(err, errUnreachable), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return ProbeUnreachable
+		return ProbeResult{Error: ProbeUnreachable}
 	}
-	return err.Error()
+	return ProbeResult{Error: ProbeNodeError, Cause: err}
 }
 
 // errUnreachable is an ICMP error (destination unreachable, time

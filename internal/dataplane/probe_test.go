@@ -78,7 +78,7 @@ func TestProbeInNamespaces(t *testing.T) {
 		{"tcp connection without a route", spec(netip.MustParseAddr("192.0.2.1"), 8443, 0), false, ProbeUnreachable},
 	} {
 		got := Probe(context.Background(), c.spec)
-		if got.OK != c.ok || got.Error != c.err || (got.OK && got.RTT <= 0) {
+		if got.OK != c.ok || got.Error != c.err || got.Cause != nil || (got.OK && got.RTT <= 0) {
 			t.Errorf("%s: %+v, want ok %v error %q", c.name, got, c.ok, c.err)
 		}
 	}
@@ -98,9 +98,9 @@ func TestProbeInNamespaces(t *testing.T) {
 	if got := Probe(context.Background(), spec(netip.MustParseAddr("10.10.0.200"), 0, 4)); got.OK || got.Error != ProbeUnreachable {
 		t.Errorf("echo answered by an ICMP unreachable: %+v, want %q", got, ProbeUnreachable)
 	}
-	// A probe into a namespace that does not exist fails with its reason.
-	if got := Probe(context.Background(), ProbeSpec{Namespace: prefix + "-gone", Source: source, Target: target, Timeout: time.Second}); got.OK || got.Error == "" {
-		t.Errorf("probe from a missing namespace: %+v", got)
+	// A probe that cannot be sent is the node's error, its cause kept apart.
+	if got := Probe(context.Background(), ProbeSpec{Namespace: prefix + "-gone", Source: source, Target: target, Timeout: time.Second}); got.OK || got.Error != ProbeNodeError || got.Cause == nil {
+		t.Errorf("probe from a missing namespace: %+v, want %q with its cause", got, ProbeNodeError)
 	}
 }
 

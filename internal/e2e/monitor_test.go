@@ -49,7 +49,7 @@ func TestMonitorEndToEnd(t *testing.T) {
 	client, state := h.enrol(t, tyo)
 	m := dataplane.NewManager(dataplane.Options{RunDir: tyo.runDir, NodeNamespace: tyo.ns})
 	t.Cleanup(func() { removeHubs(m, tyo.runDir) })
-	prober := agent.NewProber()
+	prober := agent.NewProber(nil)
 	t.Cleanup(prober.Close)
 	loop := newLoop(client, m, tyo.runDir, state)
 	loop.Monitors = prober
