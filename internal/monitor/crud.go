@@ -136,7 +136,7 @@ func (s *Service) Create(ctx context.Context, sc tenant.Scope, in Input) (Monito
 	id := ids.New("mon")
 	now := s.now()
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		allowed, err := Allowed(ctx, tx, cust)
+		quota, err := allowed(ctx, tx, cust)
 		if err != nil {
 			return err
 		}
@@ -144,11 +144,11 @@ func (s *Service) Create(ctx context.Context, sc tenant.Scope, in Input) (Monito
 		if err := store.Scan(tx.QueryRow(ctx, `SELECT COUNT(*) FROM monitors WHERE customer_id = ?`, string(cust)), &n); err != nil {
 			return err
 		}
-		if allowed == 0 {
+		if quota == 0 {
 			return fault.New(fault.Conflict, "no contract of this customer has the %s option", Option)
 		}
-		if n >= allowed {
-			return fault.New(fault.Conflict, "the %s option allows %d monitors, and %d exist", Option, allowed, n)
+		if n >= quota {
+			return fault.New(fault.Conflict, "the %s option allows %d monitors, and %d exist", Option, quota, n)
 		}
 		at := clock.Store(now)
 		if _, err := tx.Exec(ctx, `INSERT INTO monitors (id, customer_id, port_id, hub_id, name, target, probe, tcp_port,
