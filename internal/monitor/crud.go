@@ -10,6 +10,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
+	"github.com/tsunagi-net/tsunagi/internal/network/custexport"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
@@ -339,4 +340,19 @@ func insertEvent(ctx context.Context, tx *store.Tx, id string, cust tenant.Custo
 		return fmt.Errorf("monitor event: %w", err)
 	}
 	return nil
+}
+
+// Export lists sc's customer's monitors as its export document carries
+// them (its saved data; nothing measured).
+func (s *Service) Export(ctx context.Context, sc tenant.Scope) ([]custexport.Monitor, error) {
+	ms, err := s.List(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	var out []custexport.Monitor
+	for _, m := range ms {
+		out = append(out, custexport.Monitor{ID: m.ID, Name: m.Name, PortCode: m.PortCode, Target: m.Target, Probe: m.Probe,
+			TCPPort: m.TCPPort, IntervalSeconds: m.IntervalSeconds, FailAfter: m.FailAfter, Stopped: m.State == Stopped})
+	}
+	return out, nil
 }
