@@ -10,6 +10,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
+	"github.com/tsunagi-net/tsunagi/internal/network/custexport"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
 )
@@ -136,7 +137,7 @@ func (s *Service) Create(ctx context.Context, sc tenant.Scope, in Input) (Monito
 	id := ids.New("mon")
 	now := s.now()
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		allowed, err := Allowed(ctx, tx, cust)
+		quota, err := allowed(ctx, tx, cust)
 		if err != nil {
 			return err
 		}
@@ -144,11 +145,11 @@ func (s *Service) Create(ctx context.Context, sc tenant.Scope, in Input) (Monito
 		if err := store.Scan(tx.QueryRow(ctx, `SELECT COUNT(*) FROM monitors WHERE customer_id = ?`, string(cust)), &n); err != nil {
 			return err
 		}
-		if allowed == 0 {
+		if quota == 0 {
 			return fault.New(fault.Conflict, "no contract of this customer has the %s option", Option)
 		}
-		if n >= allowed {
-			return fault.New(fault.Conflict, "the %s option allows %d monitors, and %d exist", Option, allowed, n)
+		if n >= quota {
+			return fault.New(fault.Conflict, "the %s option allows %d monitors, and %d exist", Option, quota, n)
 		}
 		at := clock.Store(now)
 		if _, err := tx.Exec(ctx, `INSERT INTO monitors (id, customer_id, port_id, hub_id, name, target, probe, tcp_port,
@@ -339,4 +340,19 @@ func insertEvent(ctx context.Context, tx *store.Tx, id string, cust tenant.Custo
 		return fmt.Errorf("monitor event: %w", err)
 	}
 	return nil
+}
+
+// Export lists sc's customer's monitors as its export document carries
+// them (its saved data; nothing measured).
+func (s *Service) Export(ctx context.Context, sc tenant.Scope) ([]custexport.Monitor, error) {
+	ms, err := s.List(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	var out []custexport.Monitor
+	for _, m := range ms {
+		out = append(out, custexport.Monitor{ID: m.ID, Name: m.Name, PortCode: m.PortCode, Target: m.Target, Probe: m.Probe,
+			TCPPort: m.TCPPort, IntervalSeconds: m.IntervalSeconds, FailAfter: m.FailAfter, Stopped: m.State == Stopped})
+	}
+	return out, nil
 }

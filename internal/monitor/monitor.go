@@ -215,9 +215,18 @@ func (s *Service) ownNetworks(ctx context.Context, sc tenant.Scope, hub string) 
 	return out, nil
 }
 
-// Allowed is how many monitors cust may have: the quantity of the
+// Quota is how many monitors sc's customer may have.
+func (s *Service) Quota(ctx context.Context, sc tenant.Scope) (int, error) {
+	cust, err := sc.Authorize(actRead, actManage)
+	if err != nil {
+		return 0, err
+	}
+	return allowed(ctx, s.db, cust)
+}
+
+// allowed is how many monitors cust may have: the quantity of the
 // reachability-monitor option summed over its active contracts.
-func Allowed(ctx context.Context, q store.Querier, cust tenant.CustomerID) (int, error) {
+func allowed(ctx context.Context, q store.Querier, cust tenant.CustomerID) (int, error) {
 	var n int64
 	err := store.Scan(q.QueryRow(ctx, `SELECT COALESCE(SUM(o.quantity), 0) FROM contract_options o
 		JOIN contracts c ON c.id = o.contract_id WHERE c.customer_id = ? AND c.status = 'active' AND o.name = ?`,
@@ -228,7 +237,7 @@ func Allowed(ctx context.Context, q store.Querier, cust tenant.CustomerID) (int,
 // overQuota returns cust's monitors beyond its allowance: the newest,
 // counted by creation, so that a shrinking option stops the last added.
 func overQuota(ctx context.Context, q store.Querier, cust tenant.CustomerID) (map[string]bool, error) {
-	allowed, err := Allowed(ctx, q, cust)
+	n, err := allowed(ctx, q, cust)
 	if err != nil {
 		return nil, fmt.Errorf("monitor quota: %w", err)
 	}
@@ -238,7 +247,7 @@ func overQuota(ctx context.Context, q store.Querier, cust tenant.CustomerID) (ma
 	}
 	out := map[string]bool{}
 	for i, id := range ids {
-		if i >= allowed {
+		if i >= n {
 			out[id] = true
 		}
 	}

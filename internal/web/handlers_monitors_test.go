@@ -100,6 +100,10 @@ func TestMonitorsAPI(t *testing.T) {
 		t.Errorf("B lists %+v", none.Items)
 	}
 
+	// The customer's export carries the monitor (saved data).
+	if exp := a.expect(http.StatusOK, "GET", "/api/v1/network/export", nil); !strings.Contains(string(exp.body), `"target": "192.0.2.80"`) {
+		t.Errorf("the export has no monitor: %.400s", exp.body)
+	}
 	a.expect(http.StatusOK, "POST", "/api/v1/monitors/"+m.ID+"/stop", map[string]string{"reason": "maintenance"}).json(t, &m)
 	if m.State != monitor.Stopped {
 		t.Errorf("state %s after stop", m.State)
