@@ -89,6 +89,9 @@ func runAgent(ctx context.Context, f agentFlags) error {
 	// data plane keeps forwarding, and the next agent adopts it unchanged.
 	m := dataplane.NewManager(dataplane.Options{RunDir: f.runDir, Log: log})
 	defer m.Close() // the layer-2 guards' watchers; the next agent starts its own
+	// The reachability monitors: probes from each hub's monitoring address.
+	prober := agent.NewProber(log)
+	defer prober.Close()
 	// Flow records: a conntrack stream per hub namespace, following the
 	// hubs each pass applies, sent every few seconds.
 	flowsC := &agent.FlowCollector{Send: client, Log: log}
@@ -96,7 +99,7 @@ func runAgent(ctx context.Context, f agentFlags) error {
 	go flowsC.Run(ctx)
 	applier := agent.WithFlows(&agent.DataplaneApplier{M: m, RunDir: f.runDir, StateDir: f.stateDir}, flowsC)
 	loop := &agent.Loop{Client: client, Applier: applier, Dir: f.stateDir,
-		Version: version, Log: log, Resync: f.resync, Wait: min(30*time.Second, f.resync), Wake: m.Tripped()}
+		Version: version, Log: log, Resync: f.resync, Wait: min(30*time.Second, f.resync), Wake: m.Tripped(), Monitors: prober}
 	// The looking glass answers beside the loop, so that a customer's read
 	// never waits for an apply pass.
 	lg := &agent.LookingGlass{Client: client, Log: log,

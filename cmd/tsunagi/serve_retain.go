@@ -18,8 +18,8 @@ import (
 // bounds). A malformed environment value is kept as an error and refused
 // at start with the flag's name, like a malformed flag.
 type retainFlags struct {
-	audit, mail, notificationLog, jobRuns, usage, flows int
-	envErrs                                             []error
+	audit, mail, notificationLog, jobRuns, usage, flows, monitor int
+	envErrs                                                      []error
 }
 
 func (f *retainFlags) register(cmd *cobra.Command) {
@@ -41,6 +41,8 @@ func (f *retainFlags) register(cmd *cobra.Command) {
 			"days a port's usage records (5-minute traffic bins) are kept (62–3650)"},
 		{&f.flows, "retain-flows-days", evidence.DefaultRetention.Flows,
 			"days a flow record (a connection through a customer's hub) is kept (7–365)"},
+		{&f.monitor, "retain-monitor-days", evidence.DefaultRetention.Monitor,
+			"days a reachability monitor's state changes and 5-minute RTT/loss bins are kept (90–3650)"},
 	} {
 		def := int(d.def / evidence.Day)
 		env := "TSUNAGI_" + strings.ToUpper(strings.ReplaceAll(d.flag, "-", "_"))
@@ -61,7 +63,8 @@ func (f *retainFlags) retention() (evidence.Retention, error) {
 		return evidence.Retention{}, err
 	}
 	r := evidence.Retention{Audit: retainDays(f.audit), Mail: retainDays(f.mail), NotificationLog: retainDays(f.notificationLog),
-		JobRuns: retainDays(f.jobRuns), Usage: retainDays(f.usage), Flows: retainDays(f.flows)}
+		JobRuns: retainDays(f.jobRuns), Usage: retainDays(f.usage), Flows: retainDays(f.flows),
+		Monitor: retainDays(f.monitor)}
 	return r, r.Check()
 }
 

@@ -16,7 +16,7 @@ import (
 // TestServeRefusesRetentionOutOfBounds: a retention period outside its
 // class's bounds stops serve before it opens anything, naming the flag.
 func TestServeRefusesRetentionOutOfBounds(t *testing.T) {
-	ok := retainFlags{audit: 365, mail: 365, notificationLog: 365, jobRuns: 365, usage: 62, flows: 30}
+	ok := retainFlags{audit: 365, mail: 365, notificationLog: 365, jobRuns: 365, usage: 62, flows: 30, monitor: 90}
 	for flag, bad := range map[string]func(*retainFlags){
 		"--retain-audit-days":            func(f *retainFlags) { f.audit = 89 },
 		"--retain-mail-days":             func(f *retainFlags) { f.mail = 29 },
@@ -24,6 +24,7 @@ func TestServeRefusesRetentionOutOfBounds(t *testing.T) {
 		"--retain-job-runs-days":         func(f *retainFlags) { f.jobRuns = 0 },
 		"--retain-usage-days":            func(f *retainFlags) { f.usage = 61 },
 		"--retain-flows-days":            func(f *retainFlags) { f.flows = 366 },
+		"--retain-monitor-days":          func(f *retainFlags) { f.monitor = 89 },
 	} {
 		f := serveFlags{logLevel: "info", mgmtAllow: "127.0.0.0/8", agentAllow: "10.0.0.0/8", purgeAfter: "30",
 			nodeSilentAfter: 5 * time.Minute, noticeMinDays: 14, retain: ok, dataDir: filepath.Join(t.TempDir(), "never-made")}

@@ -5,6 +5,9 @@
 // plane, report what it observed. It keeps the last applied state on disk so
 // that a node whose controller is unreachable keeps forwarding with it, and a
 // restarted agent re-applies it without waiting for the controller.
+// Between passes its prober (Prober) runs the hubs' reachability monitors
+// and hands their probes to the next report, which it sends at once when
+// a monitor goes down or comes back.
 //
 // The agent imports neither the store nor the web server: it needs no
 // database and has no listener.

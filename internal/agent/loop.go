@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/network/desired"
@@ -50,10 +51,26 @@ type Loop struct {
 	// report: the data plane has acted on its own (a layer-2 guard shut a
 	// port, dataplane.Manager.Tripped) and the controller is told at once.
 	Wake <-chan struct{}
+	// Monitors, when set, run the desired state's reachability monitors:
+	// the loop gives them each state it applies, sends what they measured
+	// with each report, and reports at once when they signal that a
+	// monitor went down or came back.
+	Monitors Monitors
 
 	// persist keeps a received document on disk; writeFile if nil (tests
 	// slow it down).
 	persist func(path string, doc []byte) error
+}
+
+// Monitors are the node's reachability monitors (Prober): Set is
+// declarative; Take hands over what was measured since the last Take;
+// Return gives back a batch the controller did not accept; Wake signals a
+// monitor's change of state.
+type Monitors interface {
+	Set(s desired.State)
+	Take() ProbeBatch
+	Return(b ProbeBatch)
+	Wake() <-chan struct{}
 }
 
 func (l *Loop) defaults() {
@@ -128,6 +145,9 @@ func (l *Loop) Run(ctx context.Context) error {
 		if err != nil {
 			l.Log.Error("apply pass failed; will retry", "generation", current.Generation, "err", err)
 		}
+		if l.Monitors != nil {
+			l.Monitors.Set(current)
+		}
 		if applied != current.Generation {
 			l.Log.Info("desired state processed", "generation", current.Generation, "hubs", len(current.Hubs))
 		}
@@ -186,8 +206,23 @@ func (l *Loop) Run(ctx context.Context) error {
 		if lastErr != nil {
 			rep.Error = observed.Clip(lastErr.Error())
 		}
-		if err := l.Client.SendReport(ctx, rep); err != nil && ctx.Err() == nil {
-			l.Log.Warn("status report failed", "err", err)
+		var probes, unsent ProbeBatch
+		if l.Monitors != nil {
+			probes = l.Monitors.Take()
+			rep.Hubs, unsent = withProbes(hubs, probes)
+		}
+		sendErr := l.Client.SendReport(ctx, rep)
+		if sendErr != nil && ctx.Err() == nil {
+			l.Log.Warn("status report failed", "err", sendErr)
+		}
+		if l.Monitors != nil {
+			// Probes the controller did not take are sent with the next
+			// report; those it took are never sent again.
+			if sendErr != nil {
+				l.Monitors.Return(probes)
+			} else {
+				l.Monitors.Return(unsent)
+			}
 		}
 		if doc == nil && err == nil && l.Wait == 0 {
 			sleep(ctx, time.Second) // no long poll: do not spin
@@ -196,10 +231,31 @@ func (l *Loop) Run(ctx context.Context) error {
 	return nil
 }
 
+// withProbes returns the report's hubs with their monitors' probes (the
+// hubs themselves are left as they are, for the next report), and the
+// probes of hubs the report does not have.
+func withProbes(hubs []observed.Hub, b ProbeBatch) ([]observed.Hub, ProbeBatch) {
+	out := slices.Clone(hubs)
+	unsent := ProbeBatch{}
+	for hub, rs := range b {
+		i := slices.IndexFunc(out, func(h observed.Hub) bool { return h.HubID == hub })
+		if i < 0 {
+			unsent[hub] = rs
+			continue
+		}
+		out[i].Monitors = rs
+	}
+	return out, unsent
+}
+
 // poll is the long poll for a new desired state, ended early (no document,
-// no error, woken) when Wake fires.
+// no error, woken) when Wake or the monitors' wake fires.
 func (l *Loop) poll(ctx context.Context, generation string) (doc []byte, woken bool, err error) {
-	if l.Wake == nil {
+	var monitors <-chan struct{}
+	if l.Monitors != nil {
+		monitors = l.Monitors.Wake()
+	}
+	if l.Wake == nil && monitors == nil {
 		doc, err = l.Client.DesiredState(ctx, generation, l.Wait)
 		return doc, false, err
 	}
@@ -208,7 +264,10 @@ func (l *Loop) poll(ctx context.Context, generation string) (doc []byte, woken b
 	wake := make(chan bool, 1)
 	go func() {
 		select {
-		case <-l.Wake:
+		case <-l.Wake: // a nil channel (no guard, or no monitors below) never fires
+			cancel()
+			wake <- true
+		case <-monitors:
 			cancel()
 			wake <- true
 		case <-pctx.Done():

@@ -19,7 +19,10 @@
 // until the port's re-enable sequence passes the one recorded. Between the
 // agent's passes, a watcher per guarded hub (guardwatch.go) makes the same
 // judgement as soon as a BPDU or a carrier change is seen, and signals
-// Manager.Tripped.
+// Manager.Tripped. Probe sends one reachability probe (ICMP echo or TCP
+// connect) from a socket made in a hub's namespace, bound to the hub's
+// monitoring address: the hub's own traffic, which its ruleset neither
+// filters nor translates.
 //
 // Its input is the typed Hub, not the controller's desired-state document:
 // the agent translates that document into a Hub and calls Manager.Apply.

@@ -26,6 +26,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/flows"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/mailtest"
+	"github.com/tsunagi-net/tsunagi/internal/monitor"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/nstest"
 	"github.com/tsunagi-net/tsunagi/internal/store"
@@ -48,6 +49,7 @@ type harness struct {
 	audit    *audit.Log
 	cat      *catalog.Catalog
 	netSvc   *network.Service
+	mon      *monitor.Service // reachability monitors: in the desired state, and the reports' probes
 	fl       *fleet.Fleet
 	ids      *identity.Service
 	srv      *web.Server
@@ -83,13 +85,16 @@ func newHarness(tb testing.TB) *harness {
 		tb.Fatal(err)
 	}
 	h.flows = flows.New(h.db, 0)
+	h.mon = monitor.New(h.db, h.audit, h.netSvc.Workflow, slog.New(slog.DiscardHandler), nil)
+	h.netSvc.Compiler.UseMonitors(h.mon.Desired)
 	h.ids = identity.New(h.db, h.audit, identity.Config{Argon2: identity.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}})
 	h.usage = usage.New(h.db, evidence.DefaultRetention.Usage)
 	h.srv = web.New(web.Config{}, web.Deps{DB: h.db, Catalog: h.cat, Audit: h.audit, Fleet: h.fl,
-		Usage: h.usage, Ingesters: []fleet.Ingester{h.usage},
+		Usage: h.usage, Ingesters: []fleet.Ingester{h.mon, h.usage, h.netSvc.RouteQuota()},
 		Workflow: h.netSvc.Workflow, NetOps: h.netSvc.Operations, Compiler: h.netSvc.Compiler,
 		DesiredState: h.netSvc.Compiler.DesiredStateDoc, Changes: h.db.Changes(), Log: slog.New(slog.DiscardHandler), Identity: h.ids,
 		LookingGlass: lookingglass.New(h.db), Flows: h.flows,
+		Monitors: h.mon,
 		OnUnrecorded: func(route string) { tb.Errorf("%s succeeded without an audit record", route) }})
 	if h.cert, _, err = tlsutil.SelfSigned(tb.TempDir()); err != nil {
 		tb.Fatal(err)

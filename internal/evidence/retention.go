@@ -22,6 +22,9 @@ type Retention struct {
 	JobRuns         time.Duration // job_runs: the scheduled jobs' run records
 	Usage           time.Duration // usage_bins and usage_counters: traffic per port (internal/usage)
 	Flows           time.Duration // flow_records and flow_hours: the customers' connections (package flows)
+	// Monitor is how long a reachability monitor's state changes
+	// (monitor_events) and 5-minute RTT/loss bins (monitor_bins) are kept.
+	Monitor time.Duration
 }
 
 // Day is the unit retention is set in (the --retain-…-days flags).
@@ -29,9 +32,9 @@ const Day = 24 * time.Hour
 
 // DefaultRetention keeps every class a year, but usage records 62 days
 // (two months of graphs; the capacity report reads 30) and flow records a
-// month (DefaultFlowRetention).
+// month (DefaultFlowRetention), and monitor history 90 days.
 var DefaultRetention = Retention{Audit: 365 * Day, Mail: 365 * Day, NotificationLog: 365 * Day, JobRuns: 365 * Day,
-	Usage: MinUsageRetention, Flows: DefaultFlowRetention}
+	Usage: MinUsageRetention, Flows: DefaultFlowRetention, Monitor: MinMonitorRetention}
 
 // Flow records are who talked to whom — communications metadata of the
 // customers' own users — so they are kept shorter than the other classes:
@@ -56,6 +59,9 @@ const (
 	// MinUsageRetention keeps usage records at least two full months, so
 	// that a customer compares one month with the one before.
 	MinUsageRetention = 62 * Day
+	// MinMonitorRetention: a monitor's history covers the quarter the
+	// customer reviews, as the service specification promises (90 days).
+	MinMonitorRetention = 90 * Day
 )
 
 // retentionClass is one class of record as Check and the job see it.
@@ -75,6 +81,7 @@ func (r Retention) classes() []retentionClass {
 		{"--retain-job-runs-days", "job run records", r.JobRuns, MinRecordRetention, MaxRetention},
 		{"--retain-flows-days", "flow records", r.Flows, MinFlowRetention, MaxFlowRetention},
 		{"--retain-usage-days", "usage records", r.Usage, MinUsageRetention, MaxRetention},
+		{"--retain-monitor-days", "reachability monitor history", r.Monitor, MinMonitorRetention, MaxRetention},
 	}
 }
 
@@ -125,6 +132,8 @@ const (
 	usageCountersItem   = "usage-counters"
 	flowsItem           = "flows"
 	flowHoursItem       = "flow-hours"
+	monitorEventsItem   = "monitor-events"
+	monitorBinsItem     = "monitor-bins"
 )
 
 // expiring are the classes removed by a plain DELETE of the rows their
@@ -159,6 +168,9 @@ var expiring = []struct {
 		func(r Retention) time.Duration { return r.Flows }},
 	{flowHoursItem, "flow_hours", "flow_hours", `hour < ?`,
 		func(r Retention) time.Duration { return r.Flows }},
+	// A reachability monitor's state changes and RTT/loss bins.
+	{monitorEventsItem, "monitor_events", "monitor_events", `at < ?`, func(r Retention) time.Duration { return r.Monitor }},
+	{monitorBinsItem, "monitor_bins", "monitor_bins", `bin_start < ?`, func(r Retention) time.Duration { return r.Monitor }},
 }
 
 // ExpireJob removes, daily, the records older than r says: per audit chain

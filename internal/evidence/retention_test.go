@@ -353,6 +353,8 @@ func TestRetentionCheck(t *testing.T) {
 		{with(func(r *evidence.Retention) { r.Flows = 6 * d }), "--retain-flows-days"},
 		{with(func(r *evidence.Retention) { r.Flows = 365 * d }), ""},
 		{with(func(r *evidence.Retention) { r.Flows = 366 * d }), "--retain-flows-days"},
+		{with(func(r *evidence.Retention) { r.Monitor = 90 * d }), ""},
+		{with(func(r *evidence.Retention) { r.Monitor = 89 * d }), "--retain-monitor-days"},
 	} {
 		err := c.r.Check()
 		switch {
@@ -362,7 +364,7 @@ func TestRetentionCheck(t *testing.T) {
 			t.Errorf("%+v: %v, want a refusal naming %s", c.r, err, c.flag)
 		}
 	}
-	err := evidence.Retention{Audit: 30 * d, Mail: 365 * d, NotificationLog: 365 * d, JobRuns: 365 * d, Usage: 62 * d, Flows: 30 * d}.Check()
+	err := evidence.Retention{Audit: 30 * d, Mail: 365 * d, NotificationLog: 365 * d, JobRuns: 365 * d, Usage: 62 * d, Flows: 30 * d, Monitor: 90 * d}.Check()
 	if err == nil || err.Error() != "--retain-audit-days: the audit log is kept 90 to 3650 days, in whole days, not 30" {
 		t.Errorf("refusal reads %q", err)
 	}

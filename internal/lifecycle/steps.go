@@ -17,6 +17,7 @@ const (
 	ClassDraft       = "configuration_draft"    // the draft and its edit lock (saved data)
 	ClassNetwork     = "network_records"        // placements, NAT, speed changes, holds, observations, backbone VNI
 	ClassUsage       = "usage_records"          // traffic per port in 5-minute bins, the links' last counters
+	ClassMonitors    = "monitors"               // reachability monitors (saved data), their state changes and RTT/loss bins
 	ClassPortsHubs   = "ports_hubs"             // the port and hub rows (their codes stay issued, never reused)
 	ClassMail        = "mail"                   // the customer's mail outbox entries
 	ClassSecurity    = "security_policy"        // allow-list, MFA and device requirements
@@ -61,6 +62,8 @@ var steps = []step{
 		return network.PurgeTx(ctx, tx, cust)
 	}},
 	{ClassUsage, true, deleting(`DELETE FROM usage_bins WHERE customer_id = ?`, `DELETE FROM usage_counters WHERE customer_id = ?`)},
+	{ClassMonitors, true, deleting(`DELETE FROM monitor_bins WHERE customer_id = ?`, `DELETE FROM monitor_events WHERE customer_id = ?`,
+		`DELETE FROM monitors WHERE customer_id = ?`)},
 	{ClassPortsHubs, true, deleting(`DELETE FROM ports WHERE customer_id = ?`, `DELETE FROM hubs WHERE customer_id = ?`)},
 	{ClassMail, true, deleting(`DELETE FROM mail_outbox WHERE customer_id = ? AND cause <> '` + noticeCause + `'`)},
 	{ClassSecurity, true, deleting(`DELETE FROM customer_security WHERE customer_id = ?`)},

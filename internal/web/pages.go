@@ -53,6 +53,7 @@ func (s *Server) customerPages() []pageRoute {
 		s.usagePages(),
 		s.lgPages(),
 		s.flowPages(),
+		s.monitorPages(),
 	)
 }
 
@@ -109,6 +110,7 @@ var navigation = map[identity.Side][]struct {
 		{"/hubs", "nav.hubs", identity.ActCatalogRead},
 		{"/ports", "nav.ports", identity.ActCatalogRead},
 		{"/network", "nav.network", identity.ActNetworkRead},
+		{"/monitors", "nav.monitors", identity.ActMonitorsRead},
 		{"/export", "nav.export", identity.ActNetworkRead},
 		{"/accounts", "nav.accounts", identity.ActAccountsRead},
 		{"/security", "nav.security", identity.ActSecurityManage},

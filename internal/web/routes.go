@@ -79,6 +79,7 @@ func (s *Server) customerRoutes() []route {
 	routes = append(routes, s.usageCustomerRoutes()...)
 	routes = append(routes, s.lgCustomerRoutes()...)
 	routes = append(routes, s.flowRoutes()...)
+	routes = append(routes, s.monitorRoutes()...)
 	return append(routes, s.networkCustomerRoutes()...)
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/lookingglass"
+	"github.com/tsunagi-net/tsunagi/internal/monitor"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
@@ -114,7 +115,10 @@ type Deps struct {
 	// Metrics are further collectors the management listener's /metrics
 	// exports (opsmetrics: what the operator pages on).
 	Metrics []prometheus.Collector
-	Log     *slog.Logger
+	// Monitors are the customers' reachability monitors; nil leaves their
+	// routes answering 503.
+	Monitors *monitor.Service
+	Log      *slog.Logger
 	// OnUnrecorded, when set, is called with the route ("METHOD /pattern")
 	// of every change that succeeded without being audited, after the
 	// router recorded request.unrecorded for it (guard.go). The tests set
