@@ -317,6 +317,13 @@ func (s *Service) stopResume(ctx context.Context, sc tenant.Scope, id, reason st
 		if !stop {
 			to, why = Unknown, "resumed"
 		}
+		if stop {
+			// Changes waiting for a summary are not mailed after all: the
+			// customer stopped the monitor, and a resumed one starts afresh.
+			if _, err := tx.Exec(ctx, `UPDATE monitor_events SET mailed = ? WHERE monitor_id = ? AND mailed = ?`, true, id, false); err != nil {
+				return err
+			}
+		}
 		if err := insertEvent(ctx, tx, id, cust, state, to, now, why, true); err != nil {
 			return err
 		}

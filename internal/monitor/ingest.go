@@ -23,25 +23,15 @@ func (s *Service) Ingest(ctx context.Context, node string, r observed.Report) er
 			continue
 		}
 		cust := tenant.CustomerID(h.CustomerID)
-		known, err := store.Strings(ctx, s.db, `SELECT id FROM monitors WHERE hub_id = ? AND customer_id = ? AND state <> ?`,
-			h.HubID, h.CustomerID, Stopped)
+		running, err := s.hubMonitors(ctx, h.HubID, cust)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("monitors of hub %s: %w", h.HubID, err))
 			continue
 		}
-		over, err := overQuota(ctx, s.db, cust)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		running := map[string]bool{}
-		for _, id := range known {
-			running[id] = !over[id]
-		}
 		for _, mr := range h.Monitors {
 			ok, found := running[mr.ID]
 			if !found {
-				s.log.WarnContext(ctx, "node report: probes of a monitor that is not the hub's running monitor are ignored",
+				s.log.WarnContext(ctx, "node report: probes of a monitor that is not one of the hub's are ignored",
 					"node", node, "hub", h.HubID, "monitor", mr.ID)
 				continue
 			}
@@ -54,6 +44,37 @@ func (s *Service) Ingest(ctx context.Context, node string, r observed.Report) er
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// hubMonitors maps each monitor of hub under cust to whether it takes
+// probes: not stopped (a node may report a few probes of a monitor
+// stopped since its document) and within the quota.
+func (s *Service) hubMonitors(ctx context.Context, hub string, cust tenant.CustomerID) (map[string]bool, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, state FROM monitors WHERE hub_id = ? AND customer_id = ?`, hub, string(cust))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for rows.Next() {
+		var id, state string
+		if err := rows.Scan(&id, &state); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[id] = state != Stopped
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, store.Wrap(err)
+	}
+	over, err := overQuota(ctx, s.db, cust)
+	if err != nil {
+		return nil, err
+	}
+	for id := range out {
+		out[id] = out[id] && !over[id]
+	}
+	return out, nil
 }
 
 // takeProbes applies probes to one monitor. The UPDATE is conditional on

@@ -396,3 +396,29 @@ func TestUpdateAndDelete(t *testing.T) {
 		}
 	})
 }
+
+// TestWatchOverQuota: when the option shrinks, the newest monitor that
+// was up becomes unknown ("over quota"), once with two controllers; the
+// older one stays up.
+func TestWatchOverQuota(t *testing.T) {
+	db1, db2 := storetest.Controllers(t)
+	e := newEnv(t, db1)
+	m1 := e.create(scA, icmp("one"))
+	e.advance(time.Second)
+	m2 := e.create(scA, icmp("two"))
+	e.reported("nod_t", e.clock())
+	rep := report("hub_a", "cus_a", probes(m1.ID, e.clock(), true, true), probes(m2.ID, e.clock(), true, true))
+	if err := e.svc.Ingest(e.ctx, "tyo-1", rep); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db1.Exec(e.ctx, `UPDATE contract_options SET quantity = 1 WHERE id = 'opt_a'`); err != nil {
+		t.Fatal(err)
+	}
+	runWatch(t, e, e.svc, e.service(db2))
+	if a, b := e.state(m1.ID), e.state(m2.ID); a != Up || b != Unknown {
+		t.Errorf("states %s, %s; want up, unknown", a, b)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM monitor_events WHERE monitor_id = ? AND reason = ?`, m2.ID, reasonQuota); n != 1 {
+		t.Errorf("%d over-quota changes, want 1", n)
+	}
+}
