@@ -237,7 +237,7 @@ func serve(ctx context.Context, f serveFlags) error {
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc,
 			Jobs: jobs, Changes: db.Changes(), Backups: backups, Purger: purger, Keys: keys,
 			Notices: notices, Reports: reports, Evidence: records,
-			LookingGlass: lookingglass.New(db), Ingesters: []fleet.Ingester{netSvc.RouteQuota()}})
+			LookingGlass: lookingglass.New(db, lookingglass.Options{}), Ingesters: []fleet.Ingester{netSvc.RouteQuota()}})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err

@@ -81,7 +81,7 @@ func newHarness(tb testing.TB) *harness {
 	h.srv = web.New(web.Config{}, web.Deps{DB: h.db, Catalog: h.cat, Audit: h.audit, Fleet: h.fl,
 		Workflow: h.netSvc.Workflow, NetOps: h.netSvc.Operations, Compiler: h.netSvc.Compiler,
 		DesiredState: h.netSvc.Compiler.DesiredStateDoc, Changes: h.db.Changes(), Log: slog.New(slog.DiscardHandler), Identity: h.ids,
-		LookingGlass: lookingglass.New(h.db),
+		LookingGlass: lookingglass.New(h.db, lookingglass.Options{}),
 		OnUnrecorded: func(route string) { tb.Errorf("%s succeeded without an audit record", route) }})
 	if h.cert, _, err = tlsutil.SelfSigned(tb.TempDir()); err != nil {
 		tb.Fatal(err)

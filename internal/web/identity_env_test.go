@@ -99,7 +99,9 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, Jobs: jobs, Backups: e.backups,
 			Purger: e.purger, Keys: keys, Evidence: evidence.New(db, e.audit, keys), Notices: notice.New(db, e.audit, notice.Config{}),
 			Reports:      notice.NewReports(db, e.audit, notice.Config{CustomerLink: func(p string) string { return e.idn.Link(identity.CustomerSide, p) }}),
-			LookingGlass: lookingglass.New(db), Ingesters: []fleet.Ingester{netSvc.RouteQuota()},
+			// No node answers here: a looking-glass read would hold every
+			// sweep and matrix call of it for the full 10 s.
+			LookingGlass: lookingglass.New(db, lookingglass.Options{AnswerWait: 300 * time.Millisecond}), Ingesters: []fleet.Ingester{netSvc.RouteQuota()},
 			OnUnrecorded: failUnrecorded(t)})
 	e.srv.onServed = func(route string, code int) { countServed(t.Name(), route, code) }
 	ls, err := e.srv.Listen()
