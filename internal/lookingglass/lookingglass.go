@@ -47,8 +47,8 @@ type View struct {
 
 // Service keeps the queries.
 type Service struct {
-	db  *store.DB
-	now func() time.Time
+	db   *store.DB
+	now  func() time.Time
 	wait time.Duration // Options.AnswerWait
 }
 
