@@ -255,7 +255,7 @@ func serve(ctx context.Context, f serveFlags) error {
 			Notices: notices, Reports: reports, Evidence: records, Flows: flows.New(db, f.flowsPerHour),
 			Metrics: []prometheus.Collector{opsmetrics.New(db, opsmetrics.Config{DesiredState: netSvc.Compiler.DesiredStateDoc,
 				JobRetry: jobs.Retry, Log: log})},
-			Usage: usageRecords, LookingGlass: lookingglass.New(db),
+			Usage: usageRecords, LookingGlass: lookingglass.New(db, lookingglass.Options{}),
 			Monitors: monitors, Ingesters: []fleet.Ingester{monitors, usageRecords, netSvc.RouteQuota()}})
 	ls, err := srv.Listen()
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 func BenchmarkAskRoundTrip(b *testing.B) {
 	db := storetest.SQLite(b)
 	seedTB(b, db)
-	s := New(db)
+	s := New(db, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {

@@ -47,14 +47,25 @@ type View struct {
 
 // Service keeps the queries.
 type Service struct {
-	db  *store.DB
-	now func() time.Time
-	// wait is AnswerWait; tests shorten it.
-	wait time.Duration
+	db   *store.DB
+	now  func() time.Time
+	wait time.Duration // Options.AnswerWait
+}
+
+// Options adjust the service; the zero value is the service as documented.
+type Options struct {
+	// AnswerWait is how long a read waits for its node; AnswerWait if 0.
+	// Tests of routes that never have a node answering shorten it.
+	AnswerWait time.Duration
 }
 
 // New returns the service over db.
-func New(db *store.DB) *Service { return &Service{db: db, now: clock.Now, wait: AnswerWait} }
+func New(db *store.DB, o Options) *Service {
+	if o.AnswerWait <= 0 {
+		o.AnswerWait = AnswerWait
+	}
+	return &Service{db: db, now: clock.Now, wait: o.AnswerWait}
+}
 
 // Ask reads session of the caller's port code from the hub's BIRD: it
 // queues a query for the node that runs the hub and waits for the

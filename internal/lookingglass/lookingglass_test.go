@@ -73,7 +73,7 @@ func agent(ctx context.Context, t *testing.T, s *Service, node string) {
 func TestAskIsAnsweredByTheNodeOfTheHub(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
-		s := New(db)
+		s := New(db, Options{})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go agent(ctx, t, s, "tyo-1")
@@ -94,7 +94,7 @@ func TestAskIsAnsweredByTheNodeOfTheHub(t *testing.T) {
 func TestAskRefuses(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
-		s := New(db)
+		s := New(db, Options{})
 		ctx := context.Background()
 		a := tenanttest.Customer(catalog.CustomerID("cus_a"))
 		for name, c := range map[string]struct {
@@ -124,8 +124,7 @@ func TestAskRefuses(t *testing.T) {
 func TestUnansweredAskTimesOut(t *testing.T) {
 	db := storetest.SQLite(t)
 	seed(t, db)
-	s := New(db)
-	s.wait = 300 * time.Millisecond
+	s := New(db, Options{AnswerWait: 300 * time.Millisecond})
 	_, err := s.Ask(context.Background(), tenanttest.Customer(catalog.CustomerID("cus_a")), "shc00000001", "single")
 	if f, ok := fault.As(err); !ok || f.Kind != fault.Unavailable || f.Code != CodeNodeTimeout {
 		t.Fatalf("got %v, want the node timeout", err)
@@ -139,7 +138,7 @@ func TestUnansweredAskTimesOut(t *testing.T) {
 func TestFloodStopsAtTheController(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
-		s := New(db)
+		s := New(db, Options{})
 		ctx := context.Background()
 		for i := range MaxInFlight {
 			if _, err := s.queue(ctx, "cus_a", "shc00000001", "single"); err != nil {
@@ -181,7 +180,7 @@ func TestFloodStopsAtTheController(t *testing.T) {
 func TestAnswerOnlyByItsNodeAndOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		seed(t, db)
-		s := New(db)
+		s := New(db, Options{})
 		ctx := context.Background()
 		id, err := s.queue(ctx, "cus_a", "shc00000001", "single")
 		if err != nil {
@@ -221,7 +220,7 @@ func kind(err error) fault.Kind {
 func TestTwoControllers(t *testing.T) {
 	one, two := storetest.Controllers(t)
 	seed(t, one)
-	asker, taker := New(one), New(two)
+	asker, taker := New(one, Options{}), New(two, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go agent(ctx, t, taker, "tyo-1")
@@ -239,7 +238,7 @@ func TestTwoControllers(t *testing.T) {
 func TestOldQueriesGo(t *testing.T) {
 	db := storetest.SQLite(t)
 	seed(t, db)
-	s := New(db)
+	s := New(db, Options{})
 	ctx := context.Background()
 	if _, err := s.queue(ctx, "cus_a", "shc00000001", "single"); err != nil {
 		t.Fatal(err)

@@ -106,7 +106,9 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 			Usage:        usage.New(db, evidence.DefaultRetention.Usage),
 			Monitors:     monitor.New(db, e.audit, netSvc.Workflow, slog.New(slog.DiscardHandler), nil),
 			Reports:      notice.NewReports(db, e.audit, notice.Config{CustomerLink: func(p string) string { return e.idn.Link(identity.CustomerSide, p) }}),
-			LookingGlass: lookingglass.New(db), Ingesters: []fleet.Ingester{netSvc.RouteQuota()},
+			// No node answers here: a looking-glass read would hold every
+			// sweep and matrix call of it for the full 10 s.
+			LookingGlass: lookingglass.New(db, lookingglass.Options{AnswerWait: 300 * time.Millisecond}), Ingesters: []fleet.Ingester{netSvc.RouteQuota()},
 			Flows: e.flows, OnUnrecorded: failUnrecorded(t)})
 	e.srv.onServed = func(route string, code int) { countServed(t.Name(), route, code) }
 	ls, err := e.srv.Listen()
