@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -112,6 +113,12 @@ type Deps struct {
 	OnUnrecorded func(route string)
 }
 
+// sharedPanel parses the panel once per process: the renderer is made from
+// embedded files only and never changes, and its 79 pages in two languages
+// take most of a second to parse under the race detector — once for every
+// server a test starts, otherwise.
+var sharedPanel = sync.OnceValues(panel.New)
+
 // Server serves both listeners.
 type Server struct {
 	cfg     Config
@@ -131,7 +138,7 @@ func New(cfg Config, deps Deps) *Server {
 	if cfg.ShutdownGrace == 0 {
 		cfg.ShutdownGrace = 30 * time.Second
 	}
-	pages, err := panel.New()
+	pages, err := sharedPanel()
 	if err != nil {
 		// The templates and catalogue are embedded: a failure here is a
 		// defect of the build, which every test run catches.
