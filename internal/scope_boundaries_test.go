@@ -30,7 +30,8 @@ var scopeMakers = map[string]string{
 
 // scopedPackages are the domain packages whose exported methods must not
 // take a bare customer ID.
-var scopedPackages = []string{"internal/catalog", "internal/network", "internal/audit", "internal/identity", "internal/notice", "internal/evidence"}
+var scopedPackages = []string{"internal/catalog", "internal/network", "internal/audit", "internal/identity", "internal/notice", "internal/evidence",
+	"internal/monitor"}
 
 // bareIDAllowed lists the exported functions of scopedPackages that take a
 // bare customer ID on purpose: the named cross-customer readers, and
@@ -47,6 +48,7 @@ var bareIDAllowed = map[string]string{
 	"identity.OpsAdminRecipients":      "system mail (notices, policy changes, port holds, the erasure notice) to a customer's administrators: the caller already holds the customer's scope or is a system job",
 	"evidence.Service.ExportFor":       "the security officer's evidence request names any customer; the web layer checked the permission, and the purpose is required and recorded",
 	"notice.EvidenceNotices":           "the evidence export's read of one customer's notices: ExportOwn reaches it after checking the customer's scope, ExportFor for the officer's request",
+	"notice.Recipients":                "alert mail (reachability monitors) to a customer's administrators and notice contacts, sent by the ingester or a job for the monitor's own customer: no caller's scope",
 	"notice.EvidenceDeliveries":        "the evidence export's read of one customer's notification log: ExportOwn reaches it after checking the customer's scope, ExportFor for the officer's request",
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
 	"github.com/tsunagi-net/tsunagi/internal/logging"
+	"github.com/tsunagi-net/tsunagi/internal/monitor"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/opsmetrics"
@@ -221,8 +222,11 @@ func serve(ctx context.Context, f serveFlags) error {
 	notices := notice.New(db, auditLog, noticeCfg)
 	reports := notice.NewReports(db, auditLog, noticeCfg)
 	records := evidence.New(db, auditLog, keys)
+	monitors := monitor.New(db, auditLog, netSvc.Workflow, log, noticeCfg.CustomerLink)
+	netSvc.Compiler.UseMonitors(monitors.Desired)
 	scheduled := append([]schedule.Job{netSvc.Operations.SpeedJob(), ids.EndJob(), ids.TokenReminderJob(), purger.Job(),
-		netSvc.Operations.EndJob(), notices.WatchJob(), records.SignJob(), records.ExpireJob(retention)},
+		netSvc.Operations.EndJob(), notices.WatchJob(), records.SignJob(), records.ExpireJob(retention),
+		monitors.WatchJob()},
 		backupJobs(backups)...)
 	jobs, err := schedule.New(db, auditLog, controllerName(), scheduled...)
 	if err != nil {
@@ -238,6 +242,7 @@ func serve(ctx context.Context, f serveFlags) error {
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc,
 			Jobs: jobs, Changes: db.Changes(), Backups: backups, Purger: purger, Keys: keys,
 			Notices: notices, Reports: reports, Evidence: records,
+			Monitors: monitors, Ingesters: []fleet.Ingester{monitors},
 			Metrics: []prometheus.Collector{opsmetrics.New(db, opsmetrics.Config{DesiredState: netSvc.Compiler.DesiredStateDoc,
 				JobRetry: jobs.Retry, Log: log})}})
 	ls, err := srv.Listen()

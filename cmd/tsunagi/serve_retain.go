@@ -19,6 +19,7 @@ import (
 // at start with the flag's name, like a malformed flag.
 type retainFlags struct {
 	audit, mail, notificationLog, jobRuns int
+	monitor                               int
 	envErrs                               []error
 }
 
@@ -37,6 +38,8 @@ func (f *retainFlags) register(cmd *cobra.Command) {
 			"days a row of the notification log (which notice mail went to whom) is kept (30–3650)"},
 		{&f.jobRuns, "retain-job-runs-days", evidence.DefaultRetention.JobRuns,
 			"days a scheduled job's run record is kept (30–3650)"},
+		{&f.monitor, "retain-monitor-days", evidence.DefaultRetention.Monitor,
+			"days a reachability monitor's state changes and 5-minute RTT/loss bins are kept (90–3650)"},
 	} {
 		def := int(d.def / evidence.Day)
 		env := "TSUNAGI_" + strings.ToUpper(strings.ReplaceAll(d.flag, "-", "_"))
@@ -57,7 +60,7 @@ func (f *retainFlags) retention() (evidence.Retention, error) {
 		return evidence.Retention{}, err
 	}
 	r := evidence.Retention{Audit: retainDays(f.audit), Mail: retainDays(f.mail), NotificationLog: retainDays(f.notificationLog),
-		JobRuns: retainDays(f.jobRuns)}
+		JobRuns: retainDays(f.jobRuns), Monitor: retainDays(f.monitor)}
 	return r, r.Check()
 }
 

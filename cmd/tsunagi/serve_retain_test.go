@@ -16,12 +16,13 @@ import (
 // TestServeRefusesRetentionOutOfBounds: a retention period outside its
 // class's bounds stops serve before it opens anything, naming the flag.
 func TestServeRefusesRetentionOutOfBounds(t *testing.T) {
-	ok := retainFlags{audit: 365, mail: 365, notificationLog: 365, jobRuns: 365}
+	ok := retainFlags{audit: 365, mail: 365, notificationLog: 365, jobRuns: 365, monitor: 90}
 	for flag, bad := range map[string]func(*retainFlags){
 		"--retain-audit-days":            func(f *retainFlags) { f.audit = 89 },
 		"--retain-mail-days":             func(f *retainFlags) { f.mail = 29 },
 		"--retain-notification-log-days": func(f *retainFlags) { f.notificationLog = 3651 },
 		"--retain-job-runs-days":         func(f *retainFlags) { f.jobRuns = 0 },
+		"--retain-monitor-days":          func(f *retainFlags) { f.monitor = 89 },
 	} {
 		f := serveFlags{logLevel: "info", mgmtAllow: "127.0.0.0/8", agentAllow: "10.0.0.0/8", purgeAfter: "30",
 			nodeSilentAfter: 5 * time.Minute, noticeMinDays: 14, retain: ok, dataDir: filepath.Join(t.TempDir(), "never-made")}

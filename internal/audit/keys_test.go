@@ -42,6 +42,9 @@ var plainDetailKeys = []string{
 	"approval_dropped", "category", "customers", "customers_added", "recipients", "source",
 	// report.file, report.attachment.read (customer reports)
 	"content_type", "number",
+	// monitor.create, monitor.update: the monitor's port, probed address (a
+	// customer's host, not a person's) and probe settings
+	"fail_after", "interval_seconds", "port", "probe", "target", "tcp_port",
 	// records.expire (retention): the class, the audit chain and how far it was cut, counts
 	"chain", "removed", "retention_days", "up_to",
 	// evidence.export: how many notices and notification log rows the archive holds

@@ -74,7 +74,7 @@ func Load(ctx context.Context, cat *catalog.Catalog, id *identity.Service) ([]In
 	}{
 		{"Example Trading K.K.", "example-ops", "ops@example.co.jp", map[string]string{"tokyo": "main", "osaka": "sub"},
 			[]portSpec{{"onprem", 10_000, true}, {"a-private", 1_000, false}, {"m-public", 2_000, false}},
-			map[string]int64{"napt-grade": 1, "static-nat-address": 2}},
+			map[string]int64{"napt-grade": 1, "static-nat-address": 2, "reachability-monitor": 3}},
 		{"Sample Logistics Inc.", "sample-ops", "netops@sample-logistics.example", map[string]string{"tokyo": "main"},
 			[]portSpec{{"onprem", 10_000, false}, {"m2-public", 300, false}},
 			map[string]int64{"napt-grade": 2}},

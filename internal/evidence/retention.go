@@ -21,13 +21,17 @@ type Retention struct {
 	Mail            time.Duration // the mail outbox's sent and failed mails
 	NotificationLog time.Duration // notice_deliveries: which notice mail went to whom
 	JobRuns         time.Duration // job_runs: the scheduled jobs' run records
+	// Monitor is how long a reachability monitor's state changes
+	// (monitor_events) and 5-minute RTT/loss bins (monitor_bins) are kept.
+	Monitor time.Duration
 }
 
 // Day is the unit retention is set in (the --retain-…-days flags).
 const Day = 24 * time.Hour
 
 // DefaultRetention keeps every class a year.
-var DefaultRetention = Retention{Audit: 365 * Day, Mail: 365 * Day, NotificationLog: 365 * Day, JobRuns: 365 * Day}
+var DefaultRetention = Retention{Audit: 365 * Day, Mail: 365 * Day, NotificationLog: 365 * Day, JobRuns: 365 * Day,
+	Monitor: MinMonitorRetention}
 
 // The bounds Check holds a Retention to. The audit log is kept at least 90
 // days so that a customer's quarterly review still finds its quarter; the
@@ -37,6 +41,9 @@ const (
 	MinAuditRetention  = 90 * Day
 	MinRecordRetention = 30 * Day
 	MaxRetention       = 3650 * Day
+	// MinMonitorRetention: a monitor's history covers the quarter the
+	// customer reviews, as the service specification promises (90 days).
+	MinMonitorRetention = 90 * Day
 )
 
 // retentionClass is one class of record as Check and the job see it.
@@ -53,6 +60,7 @@ func (r Retention) classes() []retentionClass {
 		{"--retain-mail-days", "mail", r.Mail, MinRecordRetention},
 		{"--retain-notification-log-days", "the notification log", r.NotificationLog, MinRecordRetention},
 		{"--retain-job-runs-days", "job run records", r.JobRuns, MinRecordRetention},
+		{"--retain-monitor-days", "reachability monitor history", r.Monitor, MinMonitorRetention},
 	}
 }
 
@@ -99,6 +107,8 @@ const (
 	notificationLogItem = "notification-log"
 	mailItem            = "mail"
 	jobRunsItem         = "job-runs"
+	monitorEventsItem   = "monitor-events"
+	monitorBinsItem     = "monitor-bins"
 )
 
 // expiring are the classes removed by a plain DELETE of the rows their
@@ -120,6 +130,9 @@ var expiring = []struct {
 	// A run still going is never removed (this job's own among them).
 	{jobRunsItem, "job_runs", "job_runs", `started_at < ? AND outcome <> 'running' AND finished_at < ?`,
 		func(r Retention) time.Duration { return r.JobRuns }},
+	// A reachability monitor's state changes and RTT/loss bins.
+	{monitorEventsItem, "monitor_events", "monitor_events", `at < ?`, func(r Retention) time.Duration { return r.Monitor }},
+	{monitorBinsItem, "monitor_bins", "monitor_bins", `bin_start < ?`, func(r Retention) time.Duration { return r.Monitor }},
 }
 
 // ExpireJob removes, daily, the records older than r says: per audit chain

@@ -347,6 +347,8 @@ func TestRetentionCheck(t *testing.T) {
 		{with(func(r *evidence.Retention) { r.NotificationLog = 0 }), "--retain-notification-log-days"},
 		{with(func(r *evidence.Retention) { r.JobRuns = 30 * d }), ""},
 		{with(func(r *evidence.Retention) { r.JobRuns = 40*d + time.Hour }), "--retain-job-runs-days"},
+		{with(func(r *evidence.Retention) { r.Monitor = 90 * d }), ""},
+		{with(func(r *evidence.Retention) { r.Monitor = 89 * d }), "--retain-monitor-days"},
 	} {
 		err := c.r.Check()
 		switch {
@@ -356,7 +358,7 @@ func TestRetentionCheck(t *testing.T) {
 			t.Errorf("%+v: %v, want a refusal naming %s", c.r, err, c.flag)
 		}
 	}
-	err := evidence.Retention{Audit: 30 * d, Mail: 365 * d, NotificationLog: 365 * d, JobRuns: 365 * d}.Check()
+	err := evidence.Retention{Audit: 30 * d, Mail: 365 * d, NotificationLog: 365 * d, JobRuns: 365 * d, Monitor: 90 * d}.Check()
 	if err == nil || err.Error() != "--retain-audit-days: the audit log is kept 90 to 3650 days (10 years), in whole days, not 30" {
 		t.Errorf("refusal reads %q", err)
 	}

@@ -133,6 +133,13 @@ func seedCustomer(t *testing.T, db *store.DB, tag string, n int, terminatedOn st
 	execSQL(t, db, `INSERT INTO backbone_vnis (customer_id, vni) VALUES (?, ?)`, c, 1000+n)
 	execSQL(t, db, `INSERT INTO hub_observations (hub_id, node_id, customer_id, reported_at, wanted_version, config_version, error, problems, body)
 		VALUES (?, 'node_1', ?, ?, 1, 1, '', 0, '{}')`, hub, c, now)
+	execSQL(t, db, `INSERT INTO monitors (id, customer_id, port_id, hub_id, name, target, probe, tcp_port, interval_seconds, fail_after,
+		state, state_since, fails, probed, last_error, stop_reason, created_at, created_by, updated_at)
+		VALUES (?, ?, ?, ?, 'web', '192.0.2.10', 'icmp', 0, 60, 3, 'up', ?, 0, 2, '', '', ?, ?, ?)`, "mon_"+tag, c, pid, hub, now, now, f.accounts[0], now)
+	execSQL(t, db, `INSERT INTO monitor_events (id, monitor_id, customer_id, from_state, to_state, at, reason, mailed)
+		VALUES (?, ?, ?, 'unknown', 'up', ?, 'answered', TRUE)`, "mev_"+tag, "mon_"+tag, c, now)
+	execSQL(t, db, `INSERT INTO monitor_bins (monitor_id, customer_id, bin_start, sent, answered, rtt_min_us, rtt_sum_us, rtt_max_us)
+		VALUES (?, ?, ?, 2, 2, 100, 300, 200)`, "mon_"+tag, c, now)
 	execSQL(t, db, `INSERT INTO port_holds (port_id, customer_id, kind, session, reason, detail, since, seq, node, recorded_at)
 		VALUES (?, ?, 'route_limit', '', 'limit', '', ?, 0, 'tyo-1', ?)`, pid, c, now, now)
 	execSQL(t, db, `INSERT INTO port_reenables (port_id, customer_id, seq, updated_at) VALUES (?, ?, 1, ?)`, pid, c, now)

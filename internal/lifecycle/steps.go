@@ -16,6 +16,7 @@ const (
 	ClassVersions    = "configuration_versions" // the applied configurations (saved data)
 	ClassDraft       = "configuration_draft"    // the draft and its edit lock (saved data)
 	ClassNetwork     = "network_records"        // placements, NAT, speed changes, holds, observations, backbone VNI
+	ClassMonitors    = "monitors"               // reachability monitors (saved data), their state changes and RTT/loss bins
 	ClassPortsHubs   = "ports_hubs"             // the port and hub rows (their codes stay issued, never reused)
 	ClassMail        = "mail"                   // the customer's mail outbox entries
 	ClassSecurity    = "security_policy"        // allow-list, MFA and device requirements
@@ -58,6 +59,8 @@ var steps = []step{
 	{ClassNetwork, true, func(ctx context.Context, _ *Purger, tx *store.Tx, cust catalog.CustomerID) (int64, error) {
 		return network.PurgeTx(ctx, tx, cust)
 	}},
+	{ClassMonitors, true, deleting(`DELETE FROM monitor_bins WHERE customer_id = ?`, `DELETE FROM monitor_events WHERE customer_id = ?`,
+		`DELETE FROM monitors WHERE customer_id = ?`)},
 	{ClassPortsHubs, true, deleting(`DELETE FROM ports WHERE customer_id = ?`, `DELETE FROM hubs WHERE customer_id = ?`)},
 	{ClassMail, true, deleting(`DELETE FROM mail_outbox WHERE customer_id = ? AND cause <> '` + noticeCause + `'`)},
 	{ClassSecurity, true, deleting(`DELETE FROM customer_security WHERE customer_id = ?`)},

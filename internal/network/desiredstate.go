@@ -42,7 +42,20 @@ type HubInput struct {
 	Legs       map[string][]LegInput    // port code → legs on this node
 	NAT        NATAddresses             //
 	Sessions   map[string]SessionInfo   // port code → BGP session state
+	// Monitors are the customer's running reachability monitors on the hub
+	// (MonitorSource); one on a port the hub does not run here is left out.
+	Monitors []desired.Monitor
 }
+
+// MonitorSource lists, inside the document's transaction, the running
+// reachability monitors of each of hubs (not stopped, within the
+// customer's quota), sorted by ID. Package monitor provides it; a hook
+// keeps network from importing monitor, which imports network.
+type MonitorSource func(ctx context.Context, q store.Querier, hubs []catalog.HubID) (map[catalog.HubID][]desired.Monitor, error)
+
+// UseMonitors sets where the compiler reads the monitors from; call it
+// before the compiler serves a document.
+func (s *Compiler) UseMonitors(src MonitorSource) { s.monitors = src }
 
 // LegInput is a leg of a port on a physical port of the node.
 type LegInput struct {
@@ -126,6 +139,12 @@ func buildHub(h HubInput, limit int, overlay netip.Prefix) desired.Hub {
 		out.Ports = append(out.Ports, buildPort(pc, pf, legs, h, objs, limit))
 	}
 	slices.SortFunc(out.StaticNAT, func(a, b desired.StaticNAT) int { return strings.Compare(a.Public, b.Public) })
+	for _, m := range h.Monitors {
+		if slices.ContainsFunc(out.Ports, func(p desired.Port) bool { return p.PortCode == m.PortCode }) {
+			out.Monitors = append(out.Monitors, m)
+		}
+	}
+	slices.SortFunc(out.Monitors, func(a, b desired.Monitor) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
@@ -483,7 +502,21 @@ func (s *core) nodeInput(ctx context.Context, q store.Querier, node string) (Nod
 			Ports: c.ports, Legs: c.legs, NAT: c.nat, Sessions: c.sess})
 		return nil
 	}, nodeID)
-	return in, err
+	if err != nil || s.monitors == nil || len(in.Hubs) == 0 {
+		return in, err
+	}
+	hubs := make([]catalog.HubID, len(in.Hubs))
+	for i, h := range in.Hubs {
+		hubs[i] = h.Hub.ID
+	}
+	mons, err := s.monitors(ctx, q, hubs)
+	if err != nil {
+		return in, fmt.Errorf("desired state: monitors: %w", err)
+	}
+	for i := range in.Hubs {
+		in.Hubs[i].Monitors = mons[in.Hubs[i].Hub.ID]
+	}
+	return in, nil
 }
 
 // Backbone VNIs are drawn uniformly at random from [MinVNI, MaxVNI]. The

@@ -46,6 +46,9 @@ type core struct {
 	settings Settings
 	// now is the clock; tests move it to expire edit locks.
 	now func() time.Time
+	// monitors lists the hubs' running reachability monitors for the
+	// desired state (Compiler.UseMonitors); nil: none.
+	monitors MonitorSource
 }
 
 // Workflow is the customer's reviewed-change workflow and the customer's

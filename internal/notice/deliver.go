@@ -162,3 +162,18 @@ func (s *Service) mailAll(ctx context.Context, tx *store.Tx, n Notice, st step, 
 	}
 	return sent, nil
 }
+
+// Recipient is one address of a customer's alert mail and its language.
+type Recipient struct{ Addr, Lang string }
+
+// Recipients returns customer cust's operations administrators and notice
+// contacts, each address once, as notices reach them: the addresses other
+// alerts to the customer (its reachability monitors) go to.
+func Recipients(ctx context.Context, q store.Querier, cust tenant.CustomerID) ([]Recipient, error) {
+	rs, err := recipients(ctx, q, string(cust))
+	out := make([]Recipient, len(rs))
+	for i, r := range rs {
+		out[i] = Recipient{r.addr, r.lang}
+	}
+	return out, err
+}

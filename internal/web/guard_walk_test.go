@@ -399,6 +399,17 @@ var walkSteps = []walkStep{
 		http.StatusOK, nil},
 	{mgmt, "PUT /api/v1/customers/{customer}/contracts/{code}/options", asOp, "/api/v1/customers/{customer}/contracts/{contract}/options",
 		body(map[string]any{"name": "static-nat-address", "quantity": 2}), http.StatusOK, nil},
+	{cust, "POST /api/v1/monitors", asOps, "/api/v1/monitors", func(w *walkWorld) any {
+		_, err := w.e.cat.SetOption(w.e.seed, tenanttest.Operator(catalog.CustomerID(w.vars["customer"])), w.vars["contract"],
+			catalog.OptionInput{Name: "reachability-monitor", Quantity: 1})
+		w.e.must("option", err)
+		return map[string]any{"name": "walk web", "port_code": w.vars["port"], "target": "192.0.2.80", "probe": "tcp", "tcp_port": 443}
+	}, http.StatusCreated, keep("monitor", "id")},
+	{cust, "PATCH /api/v1/monitors/{monitor}", asOps, "/api/v1/monitors/{monitor}", body(map[string]any{"fail_after": 5}), http.StatusOK, nil},
+	{cust, "POST /api/v1/monitors/{monitor}/stop", asOps, "/api/v1/monitors/{monitor}/stop", body(map[string]any{"reason": "walk"}),
+		http.StatusOK, nil},
+	{cust, "POST /api/v1/monitors/{monitor}/resume", asOps, "/api/v1/monitors/{monitor}/resume", nil, http.StatusOK, nil},
+	{cust, "DELETE /api/v1/monitors/{monitor}", asOps, "/api/v1/monitors/{monitor}", nil, http.StatusNoContent, nil},
 	{mgmt, "POST /api/v1/nat-pools", asOp, "/api/v1/nat-pools", body(map[string]string{"region": "tokyo", "prefix": "203.0.113.0/28",
 		"purpose": "static"}), http.StatusCreated, nil},
 	{mgmt, "POST /api/v1/notices", asOp, "/api/v1/notices", walkNotice("調査中です。"), http.StatusCreated, keep("notice", "id")},

@@ -27,6 +27,13 @@ func (s *Server) netExport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The monitors are saved data too; a scope without monitors.read (a
+	// narrowed grant) gets the rest of the document.
+	if s.deps.Monitors != nil {
+		if doc.Monitors, err = s.deps.Monitors.Export(r.Context(), principal(r).Scope()); err != nil && !fault.Is(err, fault.Forbidden) {
+			return err
+		}
+	}
 	b, err := custexport.Encode(&doc)
 	if err != nil {
 		return err

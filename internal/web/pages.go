@@ -50,6 +50,7 @@ func (s *Server) customerPages() []pageRoute {
 		s.noticeCustomerPages(),
 		s.reportCustomerPages(),
 		s.evidenceCustomerPages(),
+		s.monitorPages(),
 	)
 }
 
@@ -106,6 +107,7 @@ var navigation = map[identity.Side][]struct {
 		{"/hubs", "nav.hubs", identity.ActCatalogRead},
 		{"/ports", "nav.ports", identity.ActCatalogRead},
 		{"/network", "nav.network", identity.ActNetworkRead},
+		{"/monitors", "nav.monitors", identity.ActMonitorsRead},
 		{"/export", "nav.export", identity.ActNetworkRead},
 		{"/accounts", "nav.accounts", identity.ActAccountsRead},
 		{"/security", "nav.security", identity.ActSecurityManage},

@@ -27,6 +27,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/fleet"
 	"github.com/tsunagi-net/tsunagi/internal/identity"
 	"github.com/tsunagi-net/tsunagi/internal/lifecycle"
+	"github.com/tsunagi-net/tsunagi/internal/monitor"
 	"github.com/tsunagi-net/tsunagi/internal/network"
 	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
@@ -102,6 +103,9 @@ type Deps struct {
 	// operator. Nil leaves their routes answering 503.
 	Notices *notice.Service
 	Reports *notice.Reports
+	// Monitors are the customers' reachability monitors; nil leaves their
+	// routes answering 503.
+	Monitors *monitor.Service
 	// Metrics are further collectors the management listener's /metrics
 	// exports (opsmetrics: what the operator pages on).
 	Metrics []prometheus.Collector

@@ -36,6 +36,23 @@ type Document struct {
 	HubSettings HubSettings `json:"hub_settings"`
 	Versions    []Version   `json:"versions"`
 	Draft       *Draft      `json:"draft"`
+	// Monitors are the customer's reachability monitors (issue #15);
+	// absent when it has none, and not imported: a monitor is added again
+	// against the ports it names.
+	Monitors []Monitor `json:"monitors,omitempty"`
+}
+
+// Monitor is one reachability monitor as the customer saved it.
+type Monitor struct {
+	ID              string `json:"id"`
+	Name            string `json:"name"`
+	PortCode        string `json:"port_code"`
+	Target          string `json:"target"`
+	Probe           string `json:"probe"`
+	TCPPort         int    `json:"tcp_port,omitempty"`
+	IntervalSeconds int    `json:"interval_seconds"`
+	FailAfter       int    `json:"fail_after"`
+	Stopped         bool   `json:"stopped"`
 }
 
 // Deployment is where the customer's data is kept, as the customer sees it.
