@@ -31,8 +31,7 @@ var scopeMakers = map[string]string{
 // scopedPackages are the domain packages whose exported methods must not
 // take a bare customer ID.
 var scopedPackages = []string{"internal/catalog", "internal/network", "internal/audit", "internal/identity", "internal/notice", "internal/evidence",
-	"internal/flows"}
-	"internal/monitor"}
+	"internal/flows", "internal/monitor", "internal/usage", "internal/lookingglass", "internal/webhook"}
 
 // bareIDAllowed lists the exported functions of scopedPackages that take a
 // bare customer ID on purpose: the named cross-customer readers, and

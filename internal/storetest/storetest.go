@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -29,16 +30,55 @@ func Each(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
 }
 
-// SQLite returns a migrated SQLite database in a DataDir of its own.
+// SQLite returns a migrated SQLite database in a DataDir of its own: a
+// copy of a database the process migrated once (see migrated), opened with
+// store.Open as any database is, which finds every migration applied.
 func SQLite(t testing.TB) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), store.Options{DataDir: DataDir(t)})
+	dir := DataDir(t)
+	b, err := migrated()
+	if err != nil {
+		t.Fatalf("migrated sqlite: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tsunagi.db"), b, 0o600); err != nil {
+		t.Fatalf("copy the migrated sqlite: %v", err)
+	}
+	db, err := store.Open(context.Background(), store.Options{DataDir: dir})
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// migrated returns the file of a SQLite database with every migration
+// applied, made once per process. Migrating costs a second of CPU under the
+// race detector (the SQLite engine is Go code, instrumented like the rest),
+// which the packages' hundreds of fresh databases paid each; the migrations
+// themselves are tested by package store, on empty databases.
+var migrated = sync.OnceValues(func() ([]byte, error) {
+	dir, err := os.MkdirTemp(memDir, "tsunagi-migrated-")
+	if err != nil {
+		if dir, err = os.MkdirTemp("", "tsunagi-migrated-"); err != nil {
+			return nil, err
+		}
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Options{DataDir: dir})
+	if err != nil {
+		return nil, err
+	}
+	// Everything into the main file, so that it alone is the database.
+	if _, err := db.Exec(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.Close(); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(filepath.Join(dir, "tsunagi.db"))
+})
 
 // memDir is the memory file system DataDir prefers (Linux's /dev/shm).
 const memDir = "/dev/shm"

@@ -103,9 +103,9 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 		Deps{DB: db, Catalog: e.cat, Identity: e.idn, Audit: e.audit, Fleet: fl, Log: slog.New(slog.DiscardHandler),
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, Jobs: jobs, Backups: e.backups,
 			Purger: e.purger, Keys: keys, Evidence: evidence.New(db, e.audit, keys), Notices: notice.New(db, e.audit, notice.Config{}),
-			Usage:        usage.New(db, evidence.DefaultRetention.Usage),
-			Monitors:     monitor.New(db, e.audit, netSvc.Workflow, slog.New(slog.DiscardHandler), nil),
-			Reports:      notice.NewReports(db, e.audit, notice.Config{CustomerLink: func(p string) string { return e.idn.Link(identity.CustomerSide, p) }}),
+			Usage:    usage.New(db, evidence.DefaultRetention.Usage),
+			Monitors: monitor.New(db, e.audit, netSvc.Workflow, slog.New(slog.DiscardHandler), nil),
+			Reports:  notice.NewReports(db, e.audit, notice.Config{CustomerLink: func(p string) string { return e.idn.Link(identity.CustomerSide, p) }}),
 			// No node answers here: a looking-glass read would hold every
 			// sweep and matrix call of it for the full 10 s.
 			LookingGlass: lookingglass.New(db, lookingglass.Options{AnswerWait: 300 * time.Millisecond}), Ingesters: []fleet.Ingester{netSvc.RouteQuota()},

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -112,19 +113,25 @@ type Deps struct {
 	// operator. Nil leaves their routes answering 503.
 	Notices *notice.Service
 	Reports *notice.Reports
-	// Metrics are further collectors the management listener's /metrics
-	// exports (opsmetrics: what the operator pages on).
-	Metrics []prometheus.Collector
 	// Monitors are the customers' reachability monitors; nil leaves their
 	// routes answering 503.
 	Monitors *monitor.Service
-	Log      *slog.Logger
+	// Metrics are further collectors the management listener's /metrics
+	// exports (opsmetrics: what the operator pages on).
+	Metrics []prometheus.Collector
+	Log     *slog.Logger
 	// OnUnrecorded, when set, is called with the route ("METHOD /pattern")
 	// of every change that succeeded without being audited, after the
 	// router recorded request.unrecorded for it (guard.go). The tests set
 	// it to fail.
 	OnUnrecorded func(route string)
 }
+
+// sharedPanel parses the panel once per process: the renderer is made from
+// embedded files only and never changes, and its 79 pages in two languages
+// take most of a second to parse under the race detector — once for every
+// server a test starts, otherwise.
+var sharedPanel = sync.OnceValues(panel.New)
 
 // Server serves both listeners.
 type Server struct {
@@ -145,7 +152,7 @@ func New(cfg Config, deps Deps) *Server {
 	if cfg.ShutdownGrace == 0 {
 		cfg.ShutdownGrace = 30 * time.Second
 	}
-	pages, err := panel.New()
+	pages, err := sharedPanel()
 	if err != nil {
 		// The templates and catalogue are embedded: a failure here is a
 		// defect of the build, which every test run catches.
