@@ -25,7 +25,7 @@ const (
 	benchPortsOverall = benchNodes * benchHubsPerNode * benchPortsPerHub
 )
 
-//	go test -run '^$' -bench Ingest2000Ports -benchtime 20x ./internal/usage/
+// go test -run '^$' -bench Ingest2000Ports -benchtime 20x ./internal/usage/
 func BenchmarkIngest2000Ports(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) { benchIngest(b, storetest.SQLite(b)) })
 	b.Run("postgres", func(b *testing.B) { benchIngest(b, storetest.Postgres(b)) })
