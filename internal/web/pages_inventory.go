@@ -159,14 +159,21 @@ type invCapRow struct {
 	network.CapacityRow
 	Pct, ForecastPct, ThresholdPct int
 	OverNow, OverForecast          bool
+	// A measured port is flagged on its measured peak, not its allocation.
+	MeasuredPct  int
+	OverMeasured bool
 }
 
 func capRows(rep network.CapacityReport) []invCapRow {
 	out := make([]invCapRow, 0, len(rep.Rows))
 	for _, row := range rep.Rows {
 		out = append(out, invCapRow{CapacityRow: row, Pct: ratioPct(row.Utilisation), ForecastPct: ratioPct(row.ForecastUtil),
-			ThresholdPct: ratioPct(rep.Threshold), OverNow: row.CapacityMbps > 0 && row.Utilisation >= rep.Threshold,
+			ThresholdPct: ratioPct(rep.Threshold), OverNow: row.MeasuredUtil == nil && row.CapacityMbps > 0 && row.Utilisation >= rep.Threshold,
 			OverForecast: row.CapacityMbps > 0 && row.ForecastUtil >= rep.Threshold})
+		if m := row.MeasuredUtil; m != nil {
+			r := &out[len(out)-1]
+			r.MeasuredPct, r.OverMeasured = ratioPct(*m), *m >= rep.Threshold
+		}
 	}
 	return out
 }
