@@ -96,7 +96,8 @@ func TestPermissionTable(t *testing.T) {
 		t.Errorf("%s is the pending role's, never break-glass's", ActFactorEnrol)
 	}
 	for _, a := range actions {
-		want := a.Action == ActCredentials || a.Action == ActFactorEnrol || a.Action == ActDevicesManage || a.Action == ActNoticesChannels
+		want := a.Action == ActCredentials || a.Action == ActFactorEnrol || a.Action == ActDevicesManage || a.Action == ActNoticesChannels ||
+			a.Action == ActWebhooksManage
 		if SessionOnly(a.Action) != want {
 			t.Errorf("SessionOnly(%s) = %v, want %v", a.Action, !want, want)
 		}
