@@ -27,8 +27,8 @@ type receiver struct {
 	t      *testing.T
 	secret func() string
 	now    func() time.Time // the receiver's clock: the sender's
-	mu     sync.Mutex // guards down, got, bad
-	down   bool       // answer 503
+	mu     sync.Mutex       // guards down, got, bad
+	down   bool             // answer 503
 	got    map[string]int
 	events []map[string]any
 }
