@@ -76,6 +76,7 @@ func (s *Server) customerRoutes() []route {
 	routes = append(routes, s.noticeCustomerRoutes()...)
 	routes = append(routes, s.reportCustomerRoutes()...)
 	routes = append(routes, s.evidenceCustomerRoutes()...)
+	routes = append(routes, s.webhookCustomerRoutes()...)
 	return append(routes, s.networkCustomerRoutes()...)
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
 	"github.com/tsunagi-net/tsunagi/internal/signing"
+	"github.com/tsunagi-net/tsunagi/internal/webhook"
 	"github.com/tsunagi-net/tsunagi/internal/web/panel"
 )
 
@@ -101,6 +102,9 @@ type Deps struct {
 	// operator. Nil leaves their routes answering 503.
 	Notices *notice.Service
 	Reports *notice.Reports
+	// Webhooks are the customers' event webhooks; nil leaves their
+	// routes answering 503.
+	Webhooks *webhook.Service
 	Log     *slog.Logger
 	// OnUnrecorded, when set, is called with the route ("METHOD /pattern")
 	// of every change that succeeded without being audited, after the

@@ -97,24 +97,23 @@ const MaxURL = 2000
 // credentials or a fragment, or whose host is or resolves to an address
 // the guard does not admit. It returns the URL as it will be used.
 func (g *Guard) CheckURL(ctx context.Context, raw string) (*url.URL, error) {
-	bad := func(format string, args ...any) error { return fault.Field("url", format, args...) }
 	if raw == "" || len(raw) > MaxURL || strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return nil, bad("url must be an https:// URL of at most %d bytes without spaces", MaxURL)
+		return nil, fault.Field("url", "url must be an https:// URL of at most %d bytes without spaces", MaxURL)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.Opaque != "" {
-		return nil, bad("url must be an https:// URL")
+		return nil, fault.Field("url", "url must be an https:// URL")
 	}
 	if u.User != nil {
-		return nil, bad("url must not hold a user name or password")
+		return nil, fault.Field("url", "url must not hold a user name or password")
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return nil, bad("url must not hold a fragment")
+		return nil, fault.Field("url", "url must not hold a fragment")
 	}
 	host := u.Hostname()
 	if a, err := netip.ParseAddr(host); err == nil {
 		if !g.Admits(a) {
-			return nil, bad("url must name a public address")
+			return nil, fault.Field("url", "url must name a public address")
 		}
 		return u, nil
 	}
@@ -128,11 +127,11 @@ func (g *Guard) CheckURL(ctx context.Context, raw string) (*url.URL, error) {
 	defer cancel()
 	addrs, err := r.LookupNetIP(lctx, "ip", host)
 	if err != nil || len(addrs) == 0 {
-		return nil, bad("url's host does not resolve")
+		return nil, fault.Field("url", "url's host does not resolve")
 	}
 	for _, a := range addrs {
 		if !g.Admits(a) {
-			return nil, bad("url must name a public address")
+			return nil, fault.Field("url", "url must name a public address")
 		}
 	}
 	return u, nil
