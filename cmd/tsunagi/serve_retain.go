@@ -18,8 +18,8 @@ import (
 // bounds). A malformed environment value is kept as an error and refused
 // at start with the flag's name, like a malformed flag.
 type retainFlags struct {
-	audit, mail, notificationLog, jobRuns int
-	envErrs                               []error
+	audit, mail, notificationLog, jobRuns, webhookDeliveries int
+	envErrs                                                  []error
 }
 
 func (f *retainFlags) register(cmd *cobra.Command) {
@@ -37,6 +37,8 @@ func (f *retainFlags) register(cmd *cobra.Command) {
 			"days a row of the notification log (which notice mail went to whom) is kept (30–3650)"},
 		{&f.jobRuns, "retain-job-runs-days", evidence.DefaultRetention.JobRuns,
 			"days a scheduled job's run record is kept (30–3650)"},
+		{&f.webhookDeliveries, "retain-webhook-deliveries-days", evidence.DefaultRetention.WebhookDeliveries,
+			"days a delivered or failed event webhook delivery is kept in the delivery log (30–3650)"},
 	} {
 		def := int(d.def / evidence.Day)
 		env := "TSUNAGI_" + strings.ToUpper(strings.ReplaceAll(d.flag, "-", "_"))
@@ -57,7 +59,7 @@ func (f *retainFlags) retention() (evidence.Retention, error) {
 		return evidence.Retention{}, err
 	}
 	r := evidence.Retention{Audit: retainDays(f.audit), Mail: retainDays(f.mail), NotificationLog: retainDays(f.notificationLog),
-		JobRuns: retainDays(f.jobRuns)}
+		JobRuns: retainDays(f.jobRuns), WebhookDeliveries: retainDays(f.webhookDeliveries)}
 	return r, r.Check()
 }
 

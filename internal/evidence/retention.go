@@ -21,13 +21,18 @@ type Retention struct {
 	Mail            time.Duration // the mail outbox's sent and failed mails
 	NotificationLog time.Duration // notice_deliveries: which notice mail went to whom
 	JobRuns         time.Duration // job_runs: the scheduled jobs' run records
+	// WebhookDeliveries: the event webhooks' delivery log, finished
+	// deliveries only (a pending one is still being tried).
+	WebhookDeliveries time.Duration
 }
 
 // Day is the unit retention is set in (the --retain-…-days flags).
 const Day = 24 * time.Hour
 
-// DefaultRetention keeps every class a year.
-var DefaultRetention = Retention{Audit: 365 * Day, Mail: 365 * Day, NotificationLog: 365 * Day, JobRuns: 365 * Day}
+// DefaultRetention keeps every class a year, but the webhook delivery
+// log a month: it is for finding what a receiver missed lately.
+var DefaultRetention = Retention{Audit: 365 * Day, Mail: 365 * Day, NotificationLog: 365 * Day, JobRuns: 365 * Day,
+	WebhookDeliveries: 30 * Day}
 
 // The bounds Check holds a Retention to. The audit log is kept at least 90
 // days so that a customer's quarterly review still finds its quarter; the
@@ -53,6 +58,7 @@ func (r Retention) classes() []retentionClass {
 		{"--retain-mail-days", "mail", r.Mail, MinRecordRetention},
 		{"--retain-notification-log-days", "the notification log", r.NotificationLog, MinRecordRetention},
 		{"--retain-job-runs-days", "job run records", r.JobRuns, MinRecordRetention},
+		{"--retain-webhook-deliveries-days", "the webhook delivery log", r.WebhookDeliveries, MinRecordRetention},
 	}
 }
 
@@ -99,6 +105,7 @@ const (
 	notificationLogItem = "notification-log"
 	mailItem            = "mail"
 	jobRunsItem         = "job-runs"
+	webhookItem         = "webhook-deliveries"
 )
 
 // expiring are the classes removed by a plain DELETE of the rows their
@@ -120,6 +127,10 @@ var expiring = []struct {
 	// A run still going is never removed (this job's own among them).
 	{jobRunsItem, "job_runs", "job_runs", `started_at < ? AND outcome <> 'running' AND finished_at < ?`,
 		func(r Retention) time.Duration { return r.JobRuns }},
+	// A pending delivery is never removed; a finished one counts from
+	// when it was delivered or failed.
+	{webhookItem, "webhook_deliveries", "webhook_deliveries", `status IN ('delivered', 'failed') AND finished_at < ?`,
+		func(r Retention) time.Duration { return r.WebhookDeliveries }},
 }
 
 // ExpireJob removes, daily, the records older than r says: per audit chain

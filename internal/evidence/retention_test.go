@@ -347,6 +347,7 @@ func TestRetentionCheck(t *testing.T) {
 		{with(func(r *evidence.Retention) { r.NotificationLog = 0 }), "--retain-notification-log-days"},
 		{with(func(r *evidence.Retention) { r.JobRuns = 30 * d }), ""},
 		{with(func(r *evidence.Retention) { r.JobRuns = 40*d + time.Hour }), "--retain-job-runs-days"},
+		{with(func(r *evidence.Retention) { r.WebhookDeliveries = 29 * d }), "--retain-webhook-deliveries-days"},
 	} {
 		err := c.r.Check()
 		switch {
@@ -356,7 +357,8 @@ func TestRetentionCheck(t *testing.T) {
 			t.Errorf("%+v: %v, want a refusal naming %s", c.r, err, c.flag)
 		}
 	}
-	err := evidence.Retention{Audit: 30 * d, Mail: 365 * d, NotificationLog: 365 * d, JobRuns: 365 * d}.Check()
+	err := evidence.Retention{Audit: 30 * d, Mail: 365 * d, NotificationLog: 365 * d, JobRuns: 365 * d,
+		WebhookDeliveries: 30 * d}.Check()
 	if err == nil || err.Error() != "--retain-audit-days: the audit log is kept 90 to 3650 days (10 years), in whole days, not 30" {
 		t.Errorf("refusal reads %q", err)
 	}
@@ -367,7 +369,8 @@ func ago(now time.Time, days int) string {
 	return clock.Store(now.Add(-time.Duration(days)*evidence.Day - time.Minute))
 }
 
-// TestExpireOtherClasses: mail, the notification log and job runs lose
+// TestExpireOtherClasses: mail, the notification log, job runs and the
+// webhook delivery log lose
 // exactly their rows older than the cut-off: never a pending or sending
 // mail, never a running job, and not a mail the notification log still
 // names; a second run changes nothing.
@@ -423,9 +426,23 @@ func TestExpireOtherClasses(t *testing.T) {
 		run("run_failed_old", "failed", 366, true)
 		run("run_running_old", "running", 400, false)
 		run("run_ok_new", "ok", 364, true)
+		hook := func(id, status string, finishedDays int) {
+			t.Helper()
+			var fin any
+			if finishedDays >= 0 {
+				fin = ago(now, finishedDays)
+			}
+			exec(`INSERT INTO webhook_deliveries (id, webhook_id, customer_id, event_id, event_type, subject, event_time, data, status,
+				next_attempt_at, created_at, finished_at) VALUES (?, 'wh_1', 'cus_a', 'evt_1', 't', 's', ?, '{}', ?, ?, ?, ?)`,
+				id, ago(now, 400), status, ago(now, 400), ago(now, 400), fin)
+		}
+		hook("whd_delivered_old", "delivered", 31)
+		hook("whd_failed_old", "failed", 40)
+		hook("whd_pending_old", "pending", -1)
+		hook("whd_delivered_new", "delivered", 29)
 
 		did := e.expire(t, evidence.DefaultRetention, now)
-		if want := []string{"notification-log", "mail", "job-runs"}; !slices.Equal(did, want) {
+		if want := []string{"notification-log", "mail", "job-runs", "webhook-deliveries"}; !slices.Equal(did, want) {
 			t.Errorf("expired %v, want %v", did, want)
 		}
 		ids := func(q string) []string {
@@ -437,9 +454,10 @@ func TestExpireOtherClasses(t *testing.T) {
 			return got
 		}
 		for q, want := range map[string][]string{
-			`SELECT id FROM mail_outbox ORDER BY id`:       {"mail_logged_new", "mail_pending_old", "mail_sending_old", "mail_sent_new"},
-			`SELECT id FROM notice_deliveries ORDER BY id`: {"dlv_new"},
-			`SELECT id FROM job_runs ORDER BY id`:          {"run_ok_new", "run_running_old"},
+			`SELECT id FROM mail_outbox ORDER BY id`:        {"mail_logged_new", "mail_pending_old", "mail_sending_old", "mail_sent_new"},
+			`SELECT id FROM notice_deliveries ORDER BY id`:  {"dlv_new"},
+			`SELECT id FROM job_runs ORDER BY id`:           {"run_ok_new", "run_running_old"},
+			`SELECT id FROM webhook_deliveries ORDER BY id`: {"whd_delivered_new", "whd_pending_old"},
 		} {
 			if got := ids(q); !slices.Equal(got, want) {
 				t.Errorf("%s: %v, want %v", q, got, want)
@@ -447,19 +465,19 @@ func TestExpireOtherClasses(t *testing.T) {
 		}
 		counts := map[string]float64{}
 		for _, d := range e.expiries(t) {
-			if d["retention_days"] != float64(365) {
+			if want := map[bool]float64{true: 30, false: 365}[d["class"] == "webhook_deliveries"]; d["retention_days"] != want {
 				t.Errorf("expiry recorded as %v", d)
 			}
 			counts[d["class"].(string)] = d["removed"].(float64)
 		}
-		if want := map[string]float64{"notification_log": 1, "mail": 3, "job_runs": 2}; !maps.Equal(counts, want) {
+		if want := map[string]float64{"notification_log": 1, "mail": 3, "job_runs": 2, "webhook_deliveries": 2}; !maps.Equal(counts, want) {
 			t.Errorf("recorded removals %v, want %v", counts, want)
 		}
 		if did := e.expire(t, evidence.DefaultRetention, now); len(did) != 0 {
 			t.Errorf("a second run expired %v", did)
 		}
-		if n := len(e.expiries(t)); n != 3 {
-			t.Errorf("%d expiries recorded after a second run, want 3", n)
+		if n := len(e.expiries(t)); n != 4 {
+			t.Errorf("%d expiries recorded after a second run, want 4", n)
 		}
 	})
 }

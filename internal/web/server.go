@@ -30,8 +30,8 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/notice"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
 	"github.com/tsunagi-net/tsunagi/internal/signing"
-	"github.com/tsunagi-net/tsunagi/internal/webhook"
 	"github.com/tsunagi-net/tsunagi/internal/web/panel"
+	"github.com/tsunagi-net/tsunagi/internal/webhook"
 )
 
 // Config is the HTTP configuration.
@@ -105,7 +105,7 @@ type Deps struct {
 	// Webhooks are the customers' event webhooks; nil leaves their
 	// routes answering 503.
 	Webhooks *webhook.Service
-	Log     *slog.Logger
+	Log      *slog.Logger
 	// OnUnrecorded, when set, is called with the route ("METHOD /pattern")
 	// of every change that succeeded without being audited, after the
 	// router recorded request.unrecorded for it (guard.go). The tests set
