@@ -32,6 +32,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
 	"github.com/tsunagi-net/tsunagi/internal/web"
+	"github.com/tsunagi-net/tsunagi/internal/webhook"
 )
 
 type serveFlags struct {
@@ -46,6 +47,7 @@ type serveFlags struct {
 	retain                                     retainFlags
 	id                                         identityFlags
 	backup                                     backupFlags
+	webhook                                    webhookFlags
 }
 
 func envOr(name, def string) string {
@@ -90,6 +92,7 @@ func serveCmd() *cobra.Command {
 		"a hub node with hubs that has not reported for this long, or a hub its node cannot bring to its wanted version for this long, opens an automatic draft incident (1m-1h)")
 	f.id.register(cmd)
 	f.backup.register(cmd)
+	f.webhook.register(cmd)
 	return cmd
 }
 
@@ -219,6 +222,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	notices := notice.New(db, auditLog, noticeCfg)
 	reports := notice.NewReports(db, auditLog, noticeCfg)
 	records := evidence.New(db, auditLog, keys)
+	hooks, err := f.webhook.setup(db, auditLog, log)
+	if err != nil {
+		return err
+	}
 	scheduled := append([]schedule.Job{netSvc.Operations.SpeedJob(), ids.EndJob(), ids.TokenReminderJob(), purger.Job(),
 		netSvc.Operations.EndJob(), notices.WatchJob(), records.SignJob(), records.ExpireJob(retention)},
 		backupJobs(backups)...)
@@ -235,7 +242,8 @@ func serve(ctx context.Context, f serveFlags) error {
 		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log,
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc,
 			Jobs: jobs, Changes: db.Changes(), Backups: backups, Purger: purger, Keys: keys,
-			Notices: notices, Reports: reports, Evidence: records})
+			Notices: notices, Reports: reports, Evidence: records, Webhooks: hooks.svc,
+			Ingesters: []fleet.Ingester{webhook.Ingester{DB: db}}})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err
@@ -246,6 +254,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err := ids.DefaultLinkBases("https://"+displayAddr(ls.Customer.Addr()), "https://"+displayAddr(ls.Mgmt.Addr())); err != nil {
 		return err
 	}
+	hooks.run(ctx, ids.Link(identity.CustomerSide, ""))
 	if f.demo {
 		invites, err := demo.Load(ctx, cat, ids)
 		if err != nil {
