@@ -20,7 +20,7 @@ import (
 // Delivery policy: a failed attempt is tried again after Backoff, doubled
 // per attempt up to MaxBackoff, until GiveUp after the event was queued;
 // then the delivery is failed. A receiver down for an hour thus gets
-// every event it missed within about half an hour of its return.
+// every event it missed at most MaxBackoff after its return.
 const (
 	Backoff    = 30 * time.Second
 	MaxBackoff = time.Hour
