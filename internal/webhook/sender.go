@@ -46,6 +46,10 @@ type Sender struct {
 	// Now is the sender's clock (default clock.Now); a test moves it on
 	// to skip the back-off.
 	Now func() time.Time
+	// Idle is the longest Run sleeps with nothing due (default 1 min): it
+	// wakes on the change broadcast when a delivery is queued, and at the
+	// next retry.
+	Idle time.Duration
 }
 
 func (s *Sender) defaults() {
@@ -64,11 +68,10 @@ func (s *Sender) defaults() {
 	if s.Source == "" {
 		s.Source = "urn:tsunagi"
 	}
+	if s.Idle == 0 {
+		s.Idle = time.Minute
+	}
 }
-
-// maxIdle is the longest the sender sleeps with nothing due: it wakes on
-// the change broadcast when a delivery is queued, and at the next retry.
-const maxIdle = time.Minute
 
 // Run delivers until ctx ends.
 func (s *Sender) Run(ctx context.Context) {
@@ -80,9 +83,9 @@ func (s *Sender) Run(ctx context.Context) {
 		if _, err := s.Drain(ctx); err != nil && ctx.Err() == nil {
 			s.Log.Error("webhook sender", "err", err)
 		}
-		wait := maxIdle
+		wait := s.Idle
 		if next, ok, err := s.nextDue(ctx); err == nil && ok {
-			wait = min(max(next.Sub(s.Now()), 0), maxIdle)
+			wait = min(max(next.Sub(s.Now()), 0), s.Idle)
 		}
 		select {
 		case <-ctx.Done():

@@ -27,10 +27,11 @@ type receiver struct {
 	t      *testing.T
 	secret func() string
 	now    func() time.Time // the receiver's clock: the sender's
-	mu     sync.Mutex       // guards down, got, bad
+	mu     sync.Mutex       // guards down, got, events, taken
 	down   bool             // answer 503
 	got    map[string]int
 	events []map[string]any
+	taken  chan<- string // told each event taken, when set
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -64,6 +65,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rc.got[ev["id"].(string)]++
 	rc.events = append(rc.events, ev)
+	if rc.taken != nil {
+		rc.taken <- ev["id"].(string)
+	}
 }
 
 func (rc *receiver) setDown(d bool) { rc.mu.Lock(); rc.down = d; rc.mu.Unlock() }
@@ -296,5 +300,35 @@ func TestTwoControllersDeliverOnce(t *testing.T) {
 		if k != 1 {
 			t.Errorf("event %s received %d times", id, k)
 		}
+	}
+}
+
+// TestSenderWakesOnEmit: a running sender that would otherwise sleep for
+// an hour delivers an event queued on another controller as soon as the
+// change broadcast reaches it, and again for the next event.
+func TestSenderWakesOnEmit(t *testing.T) {
+	a, b := storetest.Controllers(t)
+	e := newHooksEnv(t, a, nil)
+	e.register(t, TypeMonitorDown)
+	got := make(chan string, 10)
+	e.rc.mu.Lock()
+	e.rc.taken = got
+	e.rc.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s := e.sender(b)
+	s.Idle = time.Hour
+	go func() { defer close(done); s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for i := range 2 {
+		e.emit(t, TypeMonitorDown, "ports/p1/monitors/mon_1")
+		select {
+		case <-got:
+		case <-time.After(5 * time.Minute):
+			t.Fatalf("event %d not delivered: the sender did not wake", i+1)
+		}
+	}
+	if n := len(e.rc.counts()); n != 2 {
+		t.Fatalf("%d events received, want 2", n)
 	}
 }
