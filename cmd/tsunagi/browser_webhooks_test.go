@@ -50,7 +50,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	ex := b.person("example-ops", "en")
 	ex.setPassword(mailedLink(t, s, "ops@example.co.jp"), opsPassword)
 	ex.signIn(cust, "example-ops", opsPassword)
-	ex.setLang("ja") // the account's language, as the demo made it
+	ex.setLang("ja")               // the account's language, as the demo made it
 	ex.checkLanguages("/webhooks") // ends in English
 	if st := ex.open(cust + "/webhooks"); st != http.StatusOK {
 		t.Fatalf("/webhooks: %d", st)
