@@ -102,3 +102,27 @@ func TestWebhooksAPI(t *testing.T) {
 	ac.expect(http.StatusNoContent, "DELETE", "/api/v1/webhooks/"+made.ID, nil)
 	ac.expect(http.StatusNotFound, "GET", "/api/v1/webhooks/"+made.ID+"/deliveries", nil)
 }
+
+// TestExportHoldsWebhooks: the customer's own export lists its webhooks
+// (saved data) without their secrets; an admin, who may not read
+// webhooks, exports the network without them.
+func TestExportHoldsWebhooks(t *testing.T) {
+	e := startIDEnv(t, storetest.SQLite(t), identity.Config{})
+	a, ac := flowCustomer(e, "Hook Export K.K.", "hx")
+	e.account(a, "hx-admin", identity.RoleAdmin, flowPW)
+	var made struct {
+		Secret string `json:"secret"`
+	}
+	ac.expect(http.StatusCreated, "POST", "/api/v1/webhooks", map[string]any{"url": "https://192.88.98.7/export-hook",
+		"events": []string{webhook.TypeConfigApplied}, "description": "Export me"}).json(t, &made)
+	r := ac.expect(http.StatusOK, "GET", "/api/v1/network/export", nil)
+	if !strings.Contains(string(r.body), `"url": "https://192.88.98.7/export-hook"`) || !strings.Contains(string(r.body), "Export me") ||
+		strings.Contains(string(r.body), made.Secret) || strings.Contains(string(r.body), "whsec_") {
+		t.Fatalf("the export: %s", r.body)
+	}
+	adm := e.client(e.customer)
+	adm.login("hx-admin", flowPW)
+	if r := adm.expect(http.StatusOK, "GET", "/api/v1/network/export", nil); strings.Contains(string(r.body), "export-hook") {
+		t.Fatalf("an admin's export holds the webhooks: %s", r.body)
+	}
+}

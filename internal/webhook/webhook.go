@@ -12,6 +12,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/ids"
+	"github.com/tsunagi-net/tsunagi/internal/network/custexport"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
 	"github.com/tsunagi-net/tsunagi/internal/text"
@@ -269,4 +270,25 @@ func (s *Service) Rotate(ctx context.Context, h tenant.Holder, id string) (Webho
 	}
 	w, err := s.Get(ctx, h, id)
 	return w, secret, err
+}
+
+// ExportTx lists customer cust's webhooks, without secrets, for its own
+// export (network.Export, inside its transaction); the caller has checked
+// that the exporting account may read them.
+func ExportTx(ctx context.Context, tx *store.Tx, cust tenant.CustomerID) ([]custexport.Webhook, error) {
+	rows, err := tx.Query(ctx, `SELECT `+hookCols+` FROM webhooks WHERE customer_id = ? ORDER BY created_at, id`, string(cust))
+	if err != nil {
+		return nil, fmt.Errorf("export webhooks: %w", err)
+	}
+	defer rows.Close()
+	var out []custexport.Webhook
+	now := clock.Now()
+	for rows.Next() {
+		w, err := scanHook(rows, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, custexport.Webhook{URL: w.URL, Events: w.Events, Description: w.Description, CreatedAt: w.CreatedAt.UTC()})
+	}
+	return out, store.Wrap(rows.Err())
 }
