@@ -125,6 +125,10 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	hookGuard, hookRoots, err := f.webhook.checked()
+	if err != nil {
+		return err
+	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	}
@@ -222,10 +226,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	notices := notice.New(db, auditLog, noticeCfg)
 	reports := notice.NewReports(db, auditLog, noticeCfg)
 	records := evidence.New(db, auditLog, keys)
-	hooks, err := f.webhook.setup(db, auditLog, log)
-	if err != nil {
-		return err
-	}
+	hooks := setupWebhooks(db, auditLog, log, hookGuard, hookRoots)
 	scheduled := append([]schedule.Job{netSvc.Operations.SpeedJob(), ids.EndJob(), ids.TokenReminderJob(), purger.Job(),
 		netSvc.Operations.EndJob(), notices.WatchJob(), records.SignJob(), records.ExpireJob(retention)},
 		backupJobs(backups)...)

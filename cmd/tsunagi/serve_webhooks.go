@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -34,18 +35,23 @@ type webhooks struct {
 	sender *webhook.Sender
 }
 
-func (f *webhookFlags) setup(db *store.DB, auditLog *audit.Log, log *slog.Logger) (webhooks, error) {
+// checked reads the flags, before anything is opened or made: a mistyped
+// network or an unreadable CA file stops serve at start, naming the flag.
+func (f *webhookFlags) checked() (*webhook.Guard, *x509.CertPool, error) {
 	allow, err := webhook.ParseNetworks(f.allowNetworks)
 	if err != nil {
-		return webhooks{}, fmt.Errorf("--webhook-allow-networks: %w", err)
+		return nil, nil, fmt.Errorf("--webhook-allow-networks: %w", err)
 	}
 	roots, err := webhook.RootCAs(f.caFile)
 	if err != nil {
-		return webhooks{}, fmt.Errorf("--webhook-ca-file: %w", err)
+		return nil, nil, fmt.Errorf("--webhook-ca-file: %w", err)
 	}
-	guard := &webhook.Guard{Allow: allow}
+	return &webhook.Guard{Allow: allow}, roots, nil
+}
+
+func setupWebhooks(db *store.DB, auditLog *audit.Log, log *slog.Logger, guard *webhook.Guard, roots *x509.CertPool) webhooks {
 	return webhooks{svc: webhook.NewService(db, auditLog, guard),
-		sender: &webhook.Sender{DB: db, Client: guard.Client(roots), Log: log}}, nil
+		sender: &webhook.Sender{DB: db, Client: guard.Client(roots), Log: log}}
 }
 
 // run starts the sender; source is the customer listener's base URL, the
