@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/tsunagi-net/tsunagi/internal/network/observed"
 	"github.com/tsunagi-net/tsunagi/internal/store"
@@ -42,6 +43,14 @@ func (in Ingester) Ingest(ctx context.Context, node string, r observed.Report) e
 		if h.CustomerID == "" || h.HubID == "" {
 			continue
 		}
+		// Most reports carry no session event and a version already
+		// seen: they cost one read, no write transaction.
+		if fresh, err := in.unchanged(ctx, h, r); err != nil {
+			errs = append(errs, fmt.Errorf("node %s hub %s: %w", node, h.HubID, err))
+			continue
+		} else if fresh {
+			continue
+		}
 		err := in.DB.InTx(ctx, func(tx *store.Tx) error {
 			if err := in.sessions(ctx, tx, h); err != nil {
 				return err
@@ -53,6 +62,23 @@ func (in Ingester) Ingest(ctx context.Context, node string, r observed.Report) e
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// unchanged reports whether h brings nothing to emit: no session event,
+// and no version newer than the one recorded.
+func (in Ingester) unchanged(ctx context.Context, h observed.Hub, r observed.Report) (bool, error) {
+	if slices.ContainsFunc(h.Events, func(e observed.Event) bool { return e.Kind == observed.EventSession }) {
+		return false, nil
+	}
+	if h.ConfigVersion <= 0 || r.ObservedAt.IsZero() {
+		return true, nil
+	}
+	var v int64
+	err := store.Scan(in.DB.QueryRow(ctx, `SELECT version FROM webhook_hub_versions WHERE hub_id = ?`, h.HubID), &v)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && v >= h.ConfigVersion, err
 }
 
 func (in Ingester) sessions(ctx context.Context, tx *store.Tx, h observed.Hub) error {
