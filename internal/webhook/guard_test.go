@@ -146,3 +146,25 @@ func TestGuardDoesNotFollowRedirects(t *testing.T) {
 		t.Fatalf("status %d, want the redirect itself", resp.StatusCode)
 	}
 }
+
+// TestClientVerifiesCertificates: a receiver whose certificate chains to
+// no trusted CA is refused; trusting its CA (--webhook-ca-file) admits it.
+func TestClientVerifiesCertificates(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	allow, _ := ParseNetworks("127.0.0.0/8")
+	g := &Guard{Allow: allow}
+	system, err := RootCAs("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Client(system).Post(srv.URL, "application/json", nil); err == nil {
+		t.Fatal("a certificate of an unknown CA was accepted")
+	}
+	pool := srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	resp, err := g.Client(pool).Post(srv.URL, "application/json", nil)
+	if err != nil {
+		t.Fatalf("with its CA trusted: %v", err)
+	}
+	resp.Body.Close()
+}
