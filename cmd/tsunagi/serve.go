@@ -38,6 +38,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
 	"github.com/tsunagi-net/tsunagi/internal/usage"
 	"github.com/tsunagi-net/tsunagi/internal/web"
+	"github.com/tsunagi-net/tsunagi/internal/webhook"
 )
 
 type serveFlags struct {
@@ -53,6 +54,7 @@ type serveFlags struct {
 	retain                                     retainFlags
 	id                                         identityFlags
 	backup                                     backupFlags
+	webhook                                    webhookFlags
 }
 
 func envOr(name, def string) string {
@@ -99,6 +101,7 @@ func serveCmd() *cobra.Command {
 		"a hub node with hubs that has not reported for this long, or a hub its node cannot bring to its wanted version for this long, opens an automatic draft incident (1m-1h)")
 	f.id.register(cmd)
 	f.backup.register(cmd)
+	f.webhook.register(cmd)
 	return cmd
 }
 
@@ -128,6 +131,10 @@ func serve(ctx context.Context, f serveFlags) error {
 		return fmt.Errorf("--notice-min-days: %w", err)
 	}
 	retention, err := f.retain.retention()
+	if err != nil {
+		return err
+	}
+	hookGuard, hookRoots, err := f.webhook.checked()
 	if err != nil {
 		return err
 	}
@@ -233,6 +240,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	records := evidence.New(db, auditLog, keys)
 	monitors := monitor.New(db, auditLog, netSvc.Workflow, log, noticeCfg.CustomerLink)
 	netSvc.Compiler.UseMonitors(monitors.Desired)
+	hooks := setupWebhooks(db, auditLog, log, hookGuard, hookRoots)
 	scheduled := append([]schedule.Job{netSvc.Operations.SpeedJob(), ids.EndJob(), ids.TokenReminderJob(), purger.Job(),
 		netSvc.Operations.EndJob(), notices.WatchJob(), records.SignJob(), records.ExpireJob(retention),
 		monitors.WatchJob()},
@@ -252,11 +260,11 @@ func serve(ctx context.Context, f serveFlags) error {
 		web.Deps{DB: db, Catalog: cat, Identity: ids, Audit: auditLog, Fleet: nodes, Log: log,
 			Workflow: netSvc.Workflow, NetOps: netSvc.Operations, Compiler: netSvc.Compiler, DesiredState: netSvc.Compiler.DesiredStateDoc,
 			Jobs: jobs, Changes: db.Changes(), Backups: backups, Purger: purger, Keys: keys,
-			Notices: notices, Reports: reports, Evidence: records, Flows: flows.New(db, f.flowsPerHour),
+			Notices: notices, Reports: reports, Evidence: records, Webhooks: hooks.svc, Flows: flows.New(db, f.flowsPerHour),
 			Metrics: []prometheus.Collector{opsmetrics.New(db, opsmetrics.Config{DesiredState: netSvc.Compiler.DesiredStateDoc,
 				JobRetry: jobs.Retry, Log: log})},
 			Usage: usageRecords, LookingGlass: lookingglass.New(db, lookingglass.Options{}),
-			Monitors: monitors, Ingesters: []fleet.Ingester{monitors, usageRecords, netSvc.RouteQuota()}})
+			Monitors: monitors, Ingesters: []fleet.Ingester{monitors, usageRecords, netSvc.RouteQuota(), webhook.Ingester{DB: db}}})
 	ls, err := srv.Listen()
 	if err != nil {
 		return err
@@ -267,6 +275,7 @@ func serve(ctx context.Context, f serveFlags) error {
 	if err := ids.DefaultLinkBases("https://"+displayAddr(ls.Customer.Addr()), "https://"+displayAddr(ls.Mgmt.Addr())); err != nil {
 		return err
 	}
+	hooks.run(ctx, ids.Link(identity.CustomerSide, ""))
 	if f.demo {
 		invites, err := demo.Load(ctx, cat, ids)
 		if err != nil {

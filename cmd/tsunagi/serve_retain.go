@@ -18,8 +18,8 @@ import (
 // bounds). A malformed environment value is kept as an error and refused
 // at start with the flag's name, like a malformed flag.
 type retainFlags struct {
-	audit, mail, notificationLog, jobRuns, usage, flows, monitor int
-	envErrs                                                      []error
+	audit, mail, notificationLog, jobRuns, usage, flows, monitor, webhookDeliveries int
+	envErrs                                                                         []error
 }
 
 func (f *retainFlags) register(cmd *cobra.Command) {
@@ -43,6 +43,8 @@ func (f *retainFlags) register(cmd *cobra.Command) {
 			"days a flow record (a connection through a customer's hub) is kept (7–365)"},
 		{&f.monitor, "retain-monitor-days", evidence.DefaultRetention.Monitor,
 			"days a reachability monitor's state changes and 5-minute RTT/loss bins are kept (90–3650)"},
+		{&f.webhookDeliveries, "retain-webhook-deliveries-days", evidence.DefaultRetention.WebhookDeliveries,
+			"days a delivered or failed event webhook delivery is kept in the delivery log (30–3650)"},
 	} {
 		def := int(d.def / evidence.Day)
 		env := "TSUNAGI_" + strings.ToUpper(strings.ReplaceAll(d.flag, "-", "_"))
@@ -64,7 +66,7 @@ func (f *retainFlags) retention() (evidence.Retention, error) {
 	}
 	r := evidence.Retention{Audit: retainDays(f.audit), Mail: retainDays(f.mail), NotificationLog: retainDays(f.notificationLog),
 		JobRuns: retainDays(f.jobRuns), Usage: retainDays(f.usage), Flows: retainDays(f.flows),
-		Monitor: retainDays(f.monitor)}
+		Monitor: retainDays(f.monitor), WebhookDeliveries: retainDays(f.webhookDeliveries)}
 	return r, r.Check()
 }
 

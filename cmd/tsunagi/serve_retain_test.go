@@ -16,15 +16,16 @@ import (
 // TestServeRefusesRetentionOutOfBounds: a retention period outside its
 // class's bounds stops serve before it opens anything, naming the flag.
 func TestServeRefusesRetentionOutOfBounds(t *testing.T) {
-	ok := retainFlags{audit: 365, mail: 365, notificationLog: 365, jobRuns: 365, usage: 62, flows: 30, monitor: 90}
+	ok := retainFlags{audit: 365, mail: 365, notificationLog: 365, jobRuns: 365, usage: 62, flows: 30, monitor: 90, webhookDeliveries: 30}
 	for flag, bad := range map[string]func(*retainFlags){
-		"--retain-audit-days":            func(f *retainFlags) { f.audit = 89 },
-		"--retain-mail-days":             func(f *retainFlags) { f.mail = 29 },
-		"--retain-notification-log-days": func(f *retainFlags) { f.notificationLog = 3651 },
-		"--retain-job-runs-days":         func(f *retainFlags) { f.jobRuns = 0 },
-		"--retain-usage-days":            func(f *retainFlags) { f.usage = 61 },
-		"--retain-flows-days":            func(f *retainFlags) { f.flows = 366 },
-		"--retain-monitor-days":          func(f *retainFlags) { f.monitor = 89 },
+		"--retain-audit-days":              func(f *retainFlags) { f.audit = 89 },
+		"--retain-mail-days":               func(f *retainFlags) { f.mail = 29 },
+		"--retain-notification-log-days":   func(f *retainFlags) { f.notificationLog = 3651 },
+		"--retain-job-runs-days":           func(f *retainFlags) { f.jobRuns = 0 },
+		"--retain-usage-days":              func(f *retainFlags) { f.usage = 61 },
+		"--retain-flows-days":              func(f *retainFlags) { f.flows = 366 },
+		"--retain-monitor-days":            func(f *retainFlags) { f.monitor = 89 },
+		"--retain-webhook-deliveries-days": func(f *retainFlags) { f.webhookDeliveries = 29 },
 	} {
 		f := serveFlags{logLevel: "info", mgmtAllow: "127.0.0.0/8", agentAllow: "10.0.0.0/8", purgeAfter: "30",
 			nodeSilentAfter: 5 * time.Minute, noticeMinDays: 14, retain: ok, dataDir: filepath.Join(t.TempDir(), "never-made")}
@@ -34,6 +35,29 @@ func TestServeRefusesRetentionOutOfBounds(t *testing.T) {
 		}
 		if _, err := os.Stat(f.dataDir); err == nil {
 			t.Errorf("%s out of bounds: serve made its data directory", flag)
+		}
+	}
+}
+
+// TestServeRefusesBadWebhookFlags: a malformed allowed network or a CA
+// file that holds no certificate stops serve before it makes anything.
+func TestServeRefusesBadWebhookFlags(t *testing.T) {
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for flag, wf := range map[string]webhookFlags{
+		"--webhook-allow-networks": {allowNetworks: "10.0.0.0/8, not-a-network"},
+		"--webhook-ca-file":        {caFile: notPEM},
+	} {
+		f := serveFlags{logLevel: "info", mgmtAllow: "127.0.0.0/8", agentAllow: "10.0.0.0/8", purgeAfter: "30",
+			nodeSilentAfter: 5 * time.Minute, noticeMinDays: 14, webhook: wf, dataDir: filepath.Join(t.TempDir(), "never-made"),
+			retain: retainFlags{audit: 365, mail: 365, notificationLog: 365, jobRuns: 365, webhookDeliveries: 30}}
+		if err := serve(context.Background(), f); err == nil || !strings.HasPrefix(err.Error(), flag+": ") {
+			t.Errorf("%s: %v", flag, err)
+		}
+		if _, err := os.Stat(f.dataDir); err == nil {
+			t.Errorf("%s: serve made its data directory", flag)
 		}
 	}
 }

@@ -25,6 +25,9 @@ type Retention struct {
 	// Monitor is how long a reachability monitor's state changes
 	// (monitor_events) and 5-minute RTT/loss bins (monitor_bins) are kept.
 	Monitor time.Duration
+	// WebhookDeliveries: the event webhooks' delivery log, finished
+	// deliveries only (a pending one is still being tried).
+	WebhookDeliveries time.Duration
 }
 
 // Day is the unit retention is set in (the --retain-…-days flags).
@@ -32,9 +35,10 @@ const Day = 24 * time.Hour
 
 // DefaultRetention keeps every class a year, but usage records 62 days
 // (two months of graphs; the capacity report reads 30) and flow records a
-// month (DefaultFlowRetention), and monitor history 90 days.
+// month (DefaultFlowRetention), monitor history 90 days and the webhook delivery log a month: it is for finding what a receiver missed lately.
 var DefaultRetention = Retention{Audit: 365 * Day, Mail: 365 * Day, NotificationLog: 365 * Day, JobRuns: 365 * Day,
-	Usage: MinUsageRetention, Flows: DefaultFlowRetention, Monitor: MinMonitorRetention}
+	Usage: MinUsageRetention, Flows: DefaultFlowRetention, Monitor: MinMonitorRetention,
+	WebhookDeliveries: 30 * Day}
 
 // Flow records are who talked to whom — communications metadata of the
 // customers' own users — so they are kept shorter than the other classes:
@@ -82,6 +86,7 @@ func (r Retention) classes() []retentionClass {
 		{"--retain-flows-days", "flow records", r.Flows, MinFlowRetention, MaxFlowRetention},
 		{"--retain-usage-days", "usage records", r.Usage, MinUsageRetention, MaxRetention},
 		{"--retain-monitor-days", "reachability monitor history", r.Monitor, MinMonitorRetention, MaxRetention},
+		{"--retain-webhook-deliveries-days", "the webhook delivery log", r.WebhookDeliveries, MinRecordRetention, MaxRetention},
 	}
 }
 
@@ -134,6 +139,7 @@ const (
 	flowHoursItem       = "flow-hours"
 	monitorEventsItem   = "monitor-events"
 	monitorBinsItem     = "monitor-bins"
+	webhookItem         = "webhook-deliveries"
 )
 
 // expiring are the classes removed by a plain DELETE of the rows their
@@ -171,6 +177,10 @@ var expiring = []struct {
 	// A reachability monitor's state changes and RTT/loss bins.
 	{monitorEventsItem, "monitor_events", "monitor_events", `at < ?`, func(r Retention) time.Duration { return r.Monitor }},
 	{monitorBinsItem, "monitor_bins", "monitor_bins", `bin_start < ?`, func(r Retention) time.Duration { return r.Monitor }},
+	// A pending delivery is never removed; a finished one counts from
+	// when it was delivered or failed.
+	{webhookItem, "webhook_deliveries", "webhook_deliveries", `status IN ('delivered', 'failed') AND finished_at < ?`,
+		func(r Retention) time.Duration { return r.WebhookDeliveries }},
 }
 
 // ExpireJob removes, daily, the records older than r says: per audit chain

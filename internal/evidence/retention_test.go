@@ -355,6 +355,7 @@ func TestRetentionCheck(t *testing.T) {
 		{with(func(r *evidence.Retention) { r.Flows = 366 * d }), "--retain-flows-days"},
 		{with(func(r *evidence.Retention) { r.Monitor = 90 * d }), ""},
 		{with(func(r *evidence.Retention) { r.Monitor = 89 * d }), "--retain-monitor-days"},
+		{with(func(r *evidence.Retention) { r.WebhookDeliveries = 29 * d }), "--retain-webhook-deliveries-days"},
 	} {
 		err := c.r.Check()
 		switch {
@@ -364,7 +365,8 @@ func TestRetentionCheck(t *testing.T) {
 			t.Errorf("%+v: %v, want a refusal naming %s", c.r, err, c.flag)
 		}
 	}
-	err := evidence.Retention{Audit: 30 * d, Mail: 365 * d, NotificationLog: 365 * d, JobRuns: 365 * d, Usage: 62 * d, Flows: 30 * d, Monitor: 90 * d}.Check()
+	err := evidence.Retention{Audit: 30 * d, Mail: 365 * d, NotificationLog: 365 * d, JobRuns: 365 * d, Usage: 62 * d, Flows: 30 * d, Monitor: 90 * d,
+		WebhookDeliveries: 30 * d}.Check()
 	if err == nil || err.Error() != "--retain-audit-days: the audit log is kept 90 to 3650 days, in whole days, not 30" {
 		t.Errorf("refusal reads %q", err)
 	}
@@ -375,7 +377,8 @@ func ago(now time.Time, days int) string {
 	return clock.Store(now.Add(-time.Duration(days)*evidence.Day - time.Minute))
 }
 
-// TestExpireOtherClasses: mail, the notification log and job runs lose
+// TestExpireOtherClasses: mail, the notification log, job runs and the
+// webhook delivery log lose
 // exactly their rows older than the cut-off: never a pending or sending
 // mail, never a running job, and not a mail the notification log still
 // names; a second run changes nothing.
@@ -442,8 +445,23 @@ func TestExpireOtherClasses(t *testing.T) {
 		flow("flow_old", 31)
 		flow("flow_new", 29)
 
+		hook := func(id, status string, finishedDays int) {
+			t.Helper()
+			var fin any
+			if finishedDays >= 0 {
+				fin = ago(now, finishedDays)
+			}
+			exec(`INSERT INTO webhook_deliveries (id, webhook_id, customer_id, event_id, event_type, subject, event_time, data, status,
+				next_attempt_at, created_at, finished_at) VALUES (?, 'wh_1', 'cus_a', 'evt_1', 't', 's', ?, '{}', ?, ?, ?, ?)`,
+				id, ago(now, 400), status, ago(now, 400), ago(now, 400), fin)
+		}
+		hook("whd_delivered_old", "delivered", 31)
+		hook("whd_failed_old", "failed", 40)
+		hook("whd_pending_old", "pending", -1)
+		hook("whd_delivered_new", "delivered", 29)
+
 		did := e.expire(t, evidence.DefaultRetention, now)
-		if want := []string{"notification-log", "mail", "job-runs", "flows", "flow-hours"}; !slices.Equal(did, want) {
+		if want := []string{"notification-log", "mail", "job-runs", "flows", "flow-hours", "webhook-deliveries"}; !slices.Equal(did, want) {
 			t.Errorf("expired %v, want %v", did, want)
 		}
 		ids := func(q string) []string {
@@ -455,11 +473,12 @@ func TestExpireOtherClasses(t *testing.T) {
 			return got
 		}
 		for q, want := range map[string][]string{
-			`SELECT id FROM mail_outbox ORDER BY id`:       {"mail_logged_new", "mail_pending_old", "mail_sending_old", "mail_sent_new"},
-			`SELECT id FROM notice_deliveries ORDER BY id`: {"dlv_new"},
-			`SELECT id FROM job_runs ORDER BY id`:          {"run_ok_new", "run_running_old"},
-			`SELECT id FROM flow_records ORDER BY id`:      {"flow_new"},
-			`SELECT COUNT(*) FROM flow_hours`:              {"1"},
+			`SELECT id FROM mail_outbox ORDER BY id`:        {"mail_logged_new", "mail_pending_old", "mail_sending_old", "mail_sent_new"},
+			`SELECT id FROM notice_deliveries ORDER BY id`:  {"dlv_new"},
+			`SELECT id FROM job_runs ORDER BY id`:           {"run_ok_new", "run_running_old"},
+			`SELECT id FROM flow_records ORDER BY id`:       {"flow_new"},
+			`SELECT COUNT(*) FROM flow_hours`:               {"1"},
+			`SELECT id FROM webhook_deliveries ORDER BY id`: {"whd_delivered_new", "whd_pending_old"},
 		} {
 			if got := ids(q); !slices.Equal(got, want) {
 				t.Errorf("%s: %v, want %v", q, got, want)
@@ -467,19 +486,19 @@ func TestExpireOtherClasses(t *testing.T) {
 		}
 		counts := map[string]float64{}
 		for _, d := range e.expiries(t) {
-			if want := map[bool]float64{true: 30, false: 365}[strings.HasPrefix(d["class"].(string), "flow")]; d["retention_days"] != want {
+			if want := map[bool]float64{true: 30, false: 365}[strings.HasPrefix(d["class"].(string), "flow") || d["class"] == "webhook_deliveries"]; d["retention_days"] != want {
 				t.Errorf("expiry recorded as %v", d)
 			}
 			counts[d["class"].(string)] = d["removed"].(float64)
 		}
-		if want := map[string]float64{"notification_log": 1, "mail": 3, "job_runs": 2, "flows": 1, "flow_hours": 1}; !maps.Equal(counts, want) {
+		if want := map[string]float64{"notification_log": 1, "mail": 3, "job_runs": 2, "flows": 1, "flow_hours": 1, "webhook_deliveries": 2}; !maps.Equal(counts, want) {
 			t.Errorf("recorded removals %v, want %v", counts, want)
 		}
 		if did := e.expire(t, evidence.DefaultRetention, now); len(did) != 0 {
 			t.Errorf("a second run expired %v", did)
 		}
-		if n := len(e.expiries(t)); n != 5 {
-			t.Errorf("%d expiries recorded after a second run, want 5", n)
+		if n := len(e.expiries(t)); n != 6 {
+			t.Errorf("%d expiries recorded after a second run, want 6", n)
 		}
 	})
 }

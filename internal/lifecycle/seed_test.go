@@ -113,6 +113,11 @@ func seedCustomer(t *testing.T, db *store.DB, tag string, n int, terminatedOn st
 		"nc_"+tag, c, "noc-"+f.emails[0], now, f.accounts[0])
 	execSQL(t, db, `INSERT INTO notice_feed_tokens (id, customer_id, token_hash, label, created_at, created_by) VALUES (?, ?, ?, 'rss', ?, ?)`,
 		"nft_"+tag, c, "h_"+tag, now, f.accounts[0])
+	execSQL(t, db, `INSERT INTO webhooks (id, customer_id, url, events, secret, created_at, created_by) VALUES (?, ?, 'https://a.example/', 't', 's', ?, ?)`,
+		"wh_"+tag, c, now, f.accounts[0])
+	execSQL(t, db, `INSERT INTO webhook_deliveries (id, webhook_id, customer_id, event_id, event_type, subject, event_time, data, status,
+		next_attempt_at, created_at) VALUES (?, ?, ?, 'evt_1', 't', 's', ?, '{}', 'pending', ?, ?)`, "whd_"+tag, "wh_"+tag, c, now, now, now)
+	execSQL(t, db, `INSERT INTO webhook_hub_versions (hub_id, customer_id, version) VALUES (?, ?, 3)`, hub, c)
 	execSQL(t, db, `INSERT INTO reports (id, number, customer_id, category, subject, status, created_by, created_at, updated_at)
 		VALUES (?, ?, ?, 'outage', 's', 'open', ?, ?, ?)`, "rep_"+tag, n, c, f.accounts[0], now, now)
 	execSQL(t, db, `INSERT INTO report_messages (report_id, seq, customer_id, author_side, author_id, author_name, body, created_at)

@@ -27,6 +27,7 @@ const (
 	ClassNotices     = "notice_records"         // notice contacts, feed tokens, the notification log, which notices reached it
 	ClassReports     = "reports"                // its reports to the operator, their messages and attachments
 	ClassFlows       = "flow_records"           // the connections through its hubs and their hourly counts
+	ClassWebhooks    = "webhooks"               // its event webhooks (secrets sealed), their queue and delivery log, hubs' last versions
 	ClassNotice      = "erasure_notice"         // the notice to the operations administrators (no rows erased)
 	ClassCredentials = "credentials"            // sessions, API tokens, second factors, setup links, login throttling
 	ClassAccounts    = "accounts"               // the accounts themselves
@@ -75,6 +76,8 @@ var steps = []step{
 	{ClassReports, true, deleting(`DELETE FROM report_attachments WHERE customer_id = ?`, `DELETE FROM report_messages WHERE customer_id = ?`,
 		`DELETE FROM reports WHERE customer_id = ?`)},
 	{ClassFlows, true, deleting(`DELETE FROM flow_records WHERE customer_id = ?`, `DELETE FROM flow_hours WHERE customer_id = ?`)},
+	{ClassWebhooks, true, deleting(`DELETE FROM webhook_deliveries WHERE customer_id = ?`, `DELETE FROM webhooks WHERE customer_id = ?`,
+		`DELETE FROM webhook_hub_versions WHERE customer_id = ?`)},
 	// The contracts stay as the contract record; the reason typed at
 	// cancellation is free text that may name people, and goes.
 	{ClassNotes, true, deleting(`UPDATE contracts SET cancel_reason = '' WHERE customer_id = ? AND cancel_reason <> ''`)},

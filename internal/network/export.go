@@ -18,6 +18,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/network/custexport"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
+	"github.com/tsunagi-net/tsunagi/internal/webhook"
 )
 
 // The customer's own copy of its saved data (ISO/IEC 27017 6.1.1, 12.3.1):
@@ -57,6 +58,13 @@ func (s *Workflow) Export(ctx context.Context, sc tenant.Scope) (custexport.Docu
 				UpdatedBy: dr.UpdatedBy, Config: cfg}
 		case !fault.Is(notFound("draft", err), fault.NotFound):
 			return err
+		}
+		// The webhooks are the customer's saved data too, for an account
+		// that may read them (an admin exports the network without them).
+		if sc.Can(identity.ActWebhooksRead) {
+			if d.Webhooks, err = webhook.ExportTx(ctx, tx, cust); err != nil {
+				return err
+			}
 		}
 		return s.audit.RecordTx(ctx, tx, audit.Event{Action: "network.export", Target: "customer:" + string(cust), CustomerID: string(cust),
 			Detail: map[string]any{"schema": custexport.Schema, "versions": len(d.Versions), "draft": d.Draft != nil}})

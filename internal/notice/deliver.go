@@ -13,6 +13,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/mail"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
+	"github.com/tsunagi-net/tsunagi/internal/webhook"
 )
 
 // Who is told, and how: every mail of a notice goes to one recipient — an
@@ -109,6 +110,9 @@ func (s *Service) mailAll(ctx context.Context, tx *store.Tx, n Notice, st step, 
 		// was told holds without the platform's chain.
 		if err := s.audit.RecordTx(ctx, tx, audit.Event{Action: "notice.sent", Target: "notice:" + n.ID,
 			CustomerID: string(c.CustomerID), Detail: map[string]any{"step": st.kind, "recipients": len(rs)}}); err != nil {
+			return sent, err
+		}
+		if err := webhook.Emit(ctx, tx, webhookEvent(n, st, c.CustomerID)); err != nil {
 			return sent, err
 		}
 		for _, r := range rs {

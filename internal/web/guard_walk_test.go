@@ -294,6 +294,11 @@ var walkSteps = []walkStep{
 	{cust, "POST /api/v1/feed-tokens", asOps, "/api/v1/feed-tokens", body(map[string]string{"label": "Walk reader", "language": "ja"}),
 		http.StatusCreated, keep("feed_token", "id")},
 	{cust, "DELETE /api/v1/feed-tokens/{feed_token}", asOps, "/api/v1/feed-tokens/{feed_token}", nil, http.StatusNoContent, nil},
+	{cust, "POST /api/v1/webhooks", asOps, "/api/v1/webhooks",
+		body(map[string]any{"url": "https://192.88.98.1/walk", "events": []string{"net.tsunagi.notice.published"}}),
+		http.StatusCreated, keep("webhook", "id")},
+	{cust, "POST /api/v1/webhooks/{webhook}/secret", asOps, "/api/v1/webhooks/{webhook}/secret", nil, http.StatusOK, nil},
+	{cust, "DELETE /api/v1/webhooks/{webhook}", asOps, "/api/v1/webhooks/{webhook}", nil, http.StatusNoContent, nil},
 	{cust, "DELETE /api/v1/sessions/{session}", asOps, "/api/v1/sessions/{session}", func(w *walkWorld) any {
 		w.e.client(w.e.customer).login("walk-ops", sweepPW)
 		w.vars["session"] = w.otherSession(w.ops)

@@ -36,6 +36,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/tenanttest"
 	"github.com/tsunagi-net/tsunagi/internal/tlsutil"
 	"github.com/tsunagi-net/tsunagi/internal/usage"
+	"github.com/tsunagi-net/tsunagi/internal/webhook"
 )
 
 // idEnv is a controller serving both listeners over real TLS on loopback,
@@ -109,7 +110,7 @@ func startIDEnv(t testing.TB, db *store.DB, cfg identity.Config) *idEnv {
 			// No node answers here: a looking-glass read would hold every
 			// sweep and matrix call of it for the full 10 s.
 			LookingGlass: lookingglass.New(db, lookingglass.Options{AnswerWait: 300 * time.Millisecond}), Ingesters: []fleet.Ingester{netSvc.RouteQuota()},
-			Flows: e.flows, OnUnrecorded: failUnrecorded(t)})
+			Flows: e.flows, Webhooks: webhook.NewService(db, e.audit, &webhook.Guard{}), OnUnrecorded: failUnrecorded(t)})
 	e.srv.onServed = func(route string, code int) { countServed(t.Name(), route, code) }
 	ls, err := e.srv.Listen()
 	if err != nil {

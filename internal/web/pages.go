@@ -54,6 +54,7 @@ func (s *Server) customerPages() []pageRoute {
 		s.lgPages(),
 		s.flowPages(),
 		s.monitorPages(),
+		s.webhookCustomerPages(),
 	)
 }
 
@@ -117,6 +118,7 @@ var navigation = map[identity.Side][]struct {
 		{"/notices", "nav.notices", identity.ActNoticesRead},
 		{"/reports", "nav.reports", identity.ActReportsFile},
 		{"/notice-settings", "nav.notice_settings", identity.ActNoticesSettings},
+		{"/webhooks", "nav.webhooks", identity.ActWebhooksRead},
 		{"/audit", "nav.audit", identity.ActAuditOwn},
 		{"/docs", "nav.docs", identity.ActSelf},
 		{"/me", "nav.me", identity.ActSelf},

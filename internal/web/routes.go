@@ -80,6 +80,7 @@ func (s *Server) customerRoutes() []route {
 	routes = append(routes, s.lgCustomerRoutes()...)
 	routes = append(routes, s.flowRoutes()...)
 	routes = append(routes, s.monitorRoutes()...)
+	routes = append(routes, s.webhookCustomerRoutes()...)
 	return append(routes, s.networkCustomerRoutes()...)
 }
 

@@ -36,6 +36,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/signing"
 	"github.com/tsunagi-net/tsunagi/internal/usage"
 	"github.com/tsunagi-net/tsunagi/internal/web/panel"
+	"github.com/tsunagi-net/tsunagi/internal/webhook"
 )
 
 // Config is the HTTP configuration.
@@ -119,7 +120,10 @@ type Deps struct {
 	// Metrics are further collectors the management listener's /metrics
 	// exports (opsmetrics: what the operator pages on).
 	Metrics []prometheus.Collector
-	Log     *slog.Logger
+	// Webhooks are the customers' event webhooks; nil leaves their
+	// routes answering 503.
+	Webhooks *webhook.Service
+	Log      *slog.Logger
 	// OnUnrecorded, when set, is called with the route ("METHOD /pattern")
 	// of every change that succeeded without being audited, after the
 	// router recorded request.unrecorded for it (guard.go). The tests set

@@ -40,6 +40,11 @@ type Document struct {
 	// absent when it has none, and not imported: a monitor is added again
 	// against the ports it names.
 	Monitors []Monitor `json:"monitors,omitempty"`
+	// Webhooks are the customer's event webhooks, without their secrets;
+	// absent when there are none or the exporting account may not read
+	// them. An import does not read them: a webhook is registered anew,
+	// with a new secret.
+	Webhooks []Webhook `json:"webhooks,omitempty"`
 }
 
 // Monitor is one reachability monitor as the customer saved it.
@@ -136,6 +141,15 @@ type Draft struct {
 	UpdatedAt   time.Time       `json:"updated_at"`
 	UpdatedBy   string          `json:"updated_by"`
 	Config      json.RawMessage `json:"config"`
+}
+
+// Webhook is one event webhook as registered (its secret never leaves
+// the controller).
+type Webhook struct {
+	URL         string    `json:"url"`
+	Events      []string  `json:"events"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // Error is a document that cannot be read: what is wrong (Code), the

@@ -22,6 +22,11 @@
 //     customer's own staff, kept because it is the customer's record of
 //     who changed what) and its configuration.
 //   - draft: the draft being edited, or null.
+//   - webhooks: the customer's event webhooks (URL, event types,
+//     description, when registered), never their secrets; absent when
+//     there are none or the exporting account may not read them
+//     (webhooks.read). An import does not read them: a webhook is
+//     registered anew, with a new secret.
 //
 // Every configuration is the JSON the API uses for configurations (GET
 // /api/v1/network/versions/{n}: NetworkConfig in openapi-customer.json),
