@@ -38,6 +38,7 @@ var scopedPackages = []string{"internal/catalog", "internal/network", "internal/
 // authentication turning the customer named in a management route into a
 // handle or a break-glass scope.
 var bareIDAllowed = map[string]string{
+	"webhook.ExportTx":                 "the customer's own export: network.Export authorised the exporting account's scope and passes its customer inside its transaction",
 	"audit.ChainOf":                    "names the chain an event of a customer is appended to (the event's own customer, set by the caller's scope); it reads nothing",
 	"network.PurgeTx":                  "the purge of a customer whose retention ended: a system job, no caller's scope",
 	"audit.Log.ForgetCustomerTx":       "the purge destroys the erased customer's audit key: a system job, no caller's scope",

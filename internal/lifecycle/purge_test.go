@@ -24,7 +24,7 @@ import (
 const terminatedOn = "2027-03-31"
 
 // wantCounts are the rows of each class that seedCustomer writes.
-var wantCounts = map[string]int64{ClassVersions: 1, ClassDraft: 2, ClassNetwork: 9, ClassPortsHubs: 2, ClassMail: 3, ClassSecurity: 1,
+var wantCounts = map[string]int64{ClassVersions: 1, ClassDraft: 2, ClassNetwork: 11, ClassPortsHubs: 2, ClassMail: 3, ClassSecurity: 1,
 	ClassDevices: 1, ClassBreakGlass: 1, ClassRecoveries: 1, ClassCredentials: 3 * 10, ClassAccounts: 3, ClassNotes: 1,
 	ClassNotices: 4, ClassReports: 3, ClassUsage: 2, ClassFlows: 2, ClassMonitors: 3, ClassWebhooks: 3}
 
