@@ -112,6 +112,7 @@ var navigation = map[identity.Side][]struct {
 		{"/ports", "nav.ports", identity.ActCatalogRead},
 		{"/network", "nav.network", identity.ActNetworkRead},
 		{"/monitors", "nav.monitors", identity.ActMonitorsRead},
+		{"/flows", "nav.flows", identity.ActFlowsRead},
 		{"/export", "nav.export", identity.ActNetworkRead},
 		{"/accounts", "nav.accounts", identity.ActAccountsRead},
 		{"/security", "nav.security", identity.ActSecurityManage},
