@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -56,20 +57,28 @@ func ParseNetworks(s string) ([]netip.Prefix, error) {
 // refused are the networks that are not public unicast besides what
 // netip's predicates already name (loopback, private, link-local,
 // multicast, unspecified): shared address space, benchmarking,
-// documentation, reserved and the IPv6 forms that embed an IPv4 address
-// (IPv4-mapped, NAT64, 6to4, Teredo), which could carry a refused IPv4
-// address past a check of IPv6 ranges.
+// documentation, reserved, IPv6 site-local and the IPv6 forms that embed
+// an IPv4 address (IPv4-compatible, IPv4-mapped, IPv4-translated, NAT64,
+// 6to4, Teredo), which could carry a refused IPv4 address past a check of
+// IPv6 ranges. Most IPv6 ones lie outside global6 and are refused before
+// this list is read; they are named so that the list stays right alone.
 var refused = func() []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range []string{
 		"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "198.18.0.0/15",
 		"198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4",
-		"::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/32", "2001:db8::/32", "2002::/16", "3fff::/20",
+		"::/96", "::ffff:0:0/96", "::ffff:0:0:0/96", "fec0::/10", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64",
+		"2001::/32", "2001:db8::/32", "2002::/16", "3fff::/20",
 	} {
 		out = append(out, netip.MustParsePrefix(s))
 	}
 	return out
 }()
+
+// global6 is the IPv6 global unicast space IANA allocates from: an IPv6
+// address outside it is refused whatever the predicates say, as every
+// other IPv6 block is special-purpose or unassigned.
+var global6 = netip.MustParsePrefix("2000::/3")
 
 // Admits reports whether deliveries may connect to a.
 func (g *Guard) Admits(a netip.Addr) bool {
@@ -80,6 +89,9 @@ func (g *Guard) Admits(a netip.Addr) bool {
 	}
 	if !a.IsValid() || !a.IsGlobalUnicast() || a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() ||
 		a.IsMulticast() || a.IsUnspecified() {
+		return false
+	}
+	if a.Is6() && !global6.Contains(a) {
 		return false
 	}
 	for _, p := range refused {
@@ -109,6 +121,14 @@ func (g *Guard) CheckURL(ctx context.Context, raw string) (*url.URL, error) {
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
 		return nil, fault.Field("url", "url must not hold a fragment")
+	}
+	// url.Parse takes any run of digits as a port (0, 99999) and a bare
+	// colon as none; a URL that could never be dialled is refused here
+	// rather than failing every delivery.
+	if p := u.Port(); p != "" || strings.HasSuffix(u.Host, ":") {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fault.Field("url", "url's port must be a number from 1 to 65535")
+		}
 	}
 	host := u.Hostname()
 	if a, err := netip.ParseAddr(host); err == nil {

@@ -63,6 +63,18 @@ func TestGuardRefusesWhatIsNotPublic(t *testing.T) {
 		"https://[::ffff:127.0.0.1]/",       // IPv4-mapped loopback
 		"https://[::ffff:93.184.215.14]/",   // IPv4-mapped at all
 		"https://[64:ff9b::a00:1]/",         // NAT64 of 10.0.0.1
+		"https://[::a00:1]/",                // IPv4-compatible 10.0.0.1
+		"https://[::5db8:d70e]/",            // IPv4-compatible, public IPv4 at all
+		"https://[::ffff:0:a00:1]/",         // IPv4-translated 10.0.0.1
+		"https://[fec0::1]/",                // site-local (deprecated)
+		"https://[4000::1]/",                // outside 2000::/3: unassigned
+		"https://[100::1]/",                 // discard-only
+		"https://1.2.3.4:0/",                // port 0
+		"https://1.2.3.4:99999/",            // port above 65535
+		"https://1.2.3.4:65536/",            // port above 65535
+		"https://1.2.3.4:/",                 // empty port
+		"https://1.2.3.4:https/",            // port not a number
+		"https://[2606:4700::1111]:0/",      // port 0, v6
 		"https://loopback.test/",            // name resolving to loopback
 		"https://metadata.test/",            // name resolving to metadata
 		"https://rebind.example/",           // one private address among public ones
@@ -77,7 +89,8 @@ func TestGuardRefusesWhatIsNotPublic(t *testing.T) {
 			t.Errorf("CheckURL(%q) = %v, want refused", u, err)
 		}
 	}
-	for _, u := range []string{"https://public.example/hook", "https://public.example:8443/x?y=1", "https://93.184.215.14/"} {
+	for _, u := range []string{"https://public.example/hook", "https://public.example:8443/x?y=1", "https://93.184.215.14/",
+		"https://[2606:4700::1111]/", "https://1.2.3.4:1/", "https://1.2.3.4:65535/"} {
 		if _, err := g.CheckURL(context.Background(), u); err != nil {
 			t.Errorf("CheckURL(%q) = %v, want admitted", u, err)
 		}

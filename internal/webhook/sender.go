@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -29,8 +30,11 @@ const (
 
 // Sender delivers the queue: due deliveries claimed with a lease (so that
 // with several controllers one sends each at a time), at most Workers at
-// once, each bounded by Timeout, so that a slow receiver holds up only its
-// own deliveries.
+// once, each bounded by Timeout. A customer has at most one delivery in
+// flight per controller (claim skips a customer with an unexpired claim),
+// and a worker that finishes claims the next at once, so that a customer
+// whose receivers hang occupies one worker and the other customers' events
+// go through the rest meanwhile.
 type Sender struct {
 	DB     *store.DB
 	Client *http.Client // Guard.Client: the SSRF check at every dial
@@ -73,6 +77,9 @@ func (s *Sender) defaults() {
 	}
 }
 
+// pollClaimed is the least Run waits after a pass that claimed nothing.
+const pollClaimed = time.Second
+
 // Run delivers until ctx ends.
 func (s *Sender) Run(ctx context.Context) {
 	s.defaults()
@@ -80,12 +87,19 @@ func (s *Sender) Run(ctx context.Context) {
 		// Next before the read, so that a delivery queued meanwhile wakes
 		// the wait below (changes.go).
 		woken := s.DB.Changes().Next()
-		if _, err := s.Drain(ctx); err != nil && ctx.Err() == nil {
+		n, err := s.Drain(ctx)
+		if err != nil && ctx.Err() == nil {
 			s.Log.Error("webhook sender", "err", err)
 		}
 		wait := s.Idle
 		if next, ok, err := s.nextDue(ctx); err == nil && ok {
 			wait = min(max(next.Sub(s.Now()), 0), s.Idle)
+		}
+		if n == 0 {
+			// Due deliveries this pass could not claim are held by
+			// another controller (or their customer's is): they come
+			// free within Timeout, so poll for them rather than spin.
+			wait = max(wait, pollClaimed)
 		}
 		select {
 		case <-ctx.Done():
@@ -96,34 +110,55 @@ func (s *Sender) Run(ctx context.Context) {
 }
 
 // Drain sends every delivery due now, Workers at a time, and returns how
-// many it attempted.
+// many it attempted. It claims again whenever a worker finishes, rather
+// than after all in flight have finished, so that one slow delivery does
+// not hold back the claims of the others; it returns once nothing is
+// claimable and nothing is in flight.
 func (s *Sender) Drain(ctx context.Context) (int, error) {
 	s.defaults()
-	var wg sync.WaitGroup
 	var mu sync.Mutex // guards errs
 	var errs []error
-	slots := make(chan struct{}, s.Workers)
-	n := 0
-	defer wg.Wait()
-	for ctx.Err() == nil {
-		slots <- struct{}{}
-		d, ok, err := s.claim(ctx)
-		if err != nil || !ok {
-			<-slots
-			wg.Wait()
-			return n, errors.Join(append(errs, err)...)
-		}
-		n++
-		wg.Go(func() {
-			defer func() { <-slots }()
-			if err := s.deliver(ctx, d); err != nil {
+	done := make(chan struct{}, s.Workers)
+	busy, n := 0, 0
+	claiming := true
+	for {
+		if claiming && ctx.Err() == nil && busy < s.Workers {
+			d, ok, err := s.claim(ctx)
+			if err != nil {
+				// The store fails: what is in flight finishes, nothing
+				// more is claimed on this pass.
+				claiming = false
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
+			} else if ok {
+				n++
+				busy++
+				go func() {
+					defer func() { done <- struct{}{} }()
+					if err := s.deliver(ctx, d); err != nil {
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+					}
+				}()
+				continue
 			}
-		})
+		}
+		if busy == 0 {
+			break
+		}
+		// Nothing claimable now (or every worker busy): a finished
+		// delivery may free a worker or its customer's turn.
+		<-done
+		busy--
 	}
-	return n, ctx.Err()
+	mu.Lock()
+	defer mu.Unlock()
+	if ctx.Err() != nil {
+		errs = append(errs, ctx.Err())
+	}
+	return n, errors.Join(errs...)
 }
 
 // queued is a claimed delivery with what its request needs.
@@ -146,15 +181,21 @@ func (s *Sender) nextDue(ctx context.Context) (time.Time, bool, error) {
 	return t, err == nil, err
 }
 
-// claim takes the oldest due delivery until now+Lease. The conditional
-// UPDATE makes the claim safe among controllers: of two that read the
-// same row, one updates it.
+// claim takes the oldest due delivery until now+Lease, skipping every
+// customer that already has a delivery claimed and unexpired: this
+// controller claims one at a time, so it never holds two of a customer's
+// at once (two controllers claiming at the same instant may each take one
+// of the same customer's). The conditional UPDATE makes the claim safe
+// among controllers: of two that read the same row, one updates it.
 func (s *Sender) claim(ctx context.Context) (queued, bool, error) {
 	for range 5 {
 		now := clock.Store(s.Now())
 		var id string
-		err := store.Scan(s.DB.QueryRow(ctx, `SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?
-			AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_attempt_at, id LIMIT 1`, now, now), &id)
+		err := store.Scan(s.DB.QueryRow(ctx, `SELECT d.id FROM webhook_deliveries d WHERE d.status = 'pending' AND d.next_attempt_at <= ?
+			AND (d.claimed_until IS NULL OR d.claimed_until <= ?)
+			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries c WHERE c.customer_id = d.customer_id AND c.status = 'pending'
+				AND c.claimed_until > ?)
+			ORDER BY d.next_attempt_at, d.id LIMIT 1`, now, now, now), &id)
 		if errors.Is(err, store.ErrNotFound) {
 			return queued{}, false, nil
 		}
@@ -242,6 +283,12 @@ func (s *Sender) deliver(ctx context.Context, d queued) error {
 	}
 	msg := "the receiver answered " + strconv.Itoa(status)
 	if sendErr != nil {
+		// The client's *url.Error names the whole URL, and a receiver's
+		// path or query may be its secret: the customer's log and ours
+		// keep only what went wrong.
+		if ue := (*url.Error)(nil); errors.As(sendErr, &ue) {
+			sendErr = ue.Err
+		}
 		msg = sendErr.Error()
 	}
 	if len(msg) > maxErr {
@@ -253,7 +300,9 @@ func (s *Sender) deliver(ctx context.Context, d queued) error {
 		next = now
 	}
 	if next.After(d.CreatedAt.Add(GiveUp)) {
-		s.Log.Warn("webhook delivery given up", "delivery", d.ID, "webhook", d.WebhookID, "attempts", d.Attempts, "err", msg)
+		// The error stays in the customer's delivery log: the
+		// controller's log names the delivery, not the receiver.
+		s.Log.Warn("webhook delivery given up", "delivery", d.ID, "webhook", d.WebhookID)
 		_, err := s.DB.Exec(wctx, `UPDATE webhook_deliveries SET status = 'failed', claimed_until = NULL, last_status = ?,
 			last_latency_ms = ?, last_error = ?, finished_at = ? WHERE id = ?`, status, latency.Milliseconds(), msg, clock.Store(now), d.ID)
 		return err

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -330,5 +331,125 @@ func TestSenderWakesOnEmit(t *testing.T) {
 	}
 	if n := len(e.rc.counts()); n != 2 {
 		t.Fatalf("%d events received, want 2", n)
+	}
+}
+
+// TestSlowCustomerDoesNotHoldUpOthers: customer A's five webhooks point at
+// a receiver that hangs, with more of A's events queued, and older, than
+// there are workers; customer B's events are delivered while A's receiver
+// still hangs, and A never has more than one delivery in flight.
+func TestSlowCustomerDoesNotHoldUpOthers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newHooksEnv(t, db, nil)
+		release := make(chan struct{})
+		var mu sync.Mutex // guards inFlight, most
+		inFlight, most := 0, 0
+		hang := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			inFlight++
+			most = max(most, inFlight)
+			mu.Unlock()
+			defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		hang.StartTLS()
+		// httptest servers share one certificate, so e.pool trusts this
+		// one too; release before Close, which waits for the handlers.
+		t.Cleanup(hang.Close)
+		var once sync.Once
+		free := func() { once.Do(func() { close(release) }) }
+		t.Cleanup(free)
+		for range 5 {
+			if _, _, err := e.svc.Create(context.Background(), e.cust, Input{URL: hang.URL + "/a", Events: Types}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 3 {
+			e.emit(t, TypeMonitorDown, "ports/p1/monitors/mon_1")
+		}
+		custB := tenanttest.Customer("cus_b")
+		_, secret, err := e.svc.Create(context.Background(), custB, Input{URL: e.srv.URL + "/b", Events: Types})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.secret = secret
+		taken := make(chan string, 10)
+		e.rc.mu.Lock()
+		e.rc.taken = taken
+		e.rc.mu.Unlock()
+		for range 3 {
+			err := db.InTx(context.Background(), func(tx *store.Tx) error {
+				return Emit(context.Background(), tx, Event{Customer: "cus_b", Type: TypeMonitorUp, Subject: "ports/p2/monitors/mon_2",
+					Time: clock.Now(), Data: map[string]any{}})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		done := make(chan error, 1)
+		go func() { _, err := e.sender(db).Drain(context.Background()); done <- err }()
+		// Well under Timeout: B's events must not wait for A's to time out.
+		deadline := time.After(Timeout / 2)
+		for i := range 3 {
+			select {
+			case <-taken:
+			case <-deadline:
+				t.Fatalf("customer B got %d of 3 events while A's receiver hung", i)
+			}
+		}
+		mu.Lock()
+		peak := most
+		mu.Unlock()
+		if peak > 1 {
+			t.Errorf("A's receiver held %d requests at once, want at most 1", peak)
+		}
+		free()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n := len(e.rc.counts()); n != 3 {
+			t.Fatalf("customer B received %d events, want 3", n)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if most != 1 {
+			t.Fatalf("A had %d deliveries in flight at once, want 1", most)
+		}
+	})
+}
+
+// TestDeliveryErrorKeepsNoURL: a failed attempt's error, in the customer's
+// delivery log, says what went wrong without the receiver's URL, whose
+// path may be a secret.
+func TestDeliveryErrorKeepsNoURL(t *testing.T) {
+	db := storetest.SQLite(t)
+	e := newHooksEnv(t, db, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // connections to addr are refused
+	const secretPath = "/hooks/s3cr3t-t0ken"
+	w, _, err := e.svc.Create(context.Background(), e.cust, Input{URL: "https://" + addr + secretPath + "?k=v", Events: Types})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.emit(t, TypeMonitorDown, "ports/p1/monitors/mon_1")
+	if n, _ := e.sender(db).Drain(context.Background()); n != 1 {
+		t.Fatalf("attempted %d, want 1", n)
+	}
+	log, err := e.svc.Deliveries(context.Background(), e.cust, w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 1 || log[0].LastError == "" {
+		t.Fatalf("delivery log %+v: want one failed attempt with its error", log)
+	}
+	if msg := log[0].LastError; strings.Contains(msg, "s3cr3t") || strings.Contains(msg, "https://") || strings.Contains(msg, "k=v") {
+		t.Fatalf("the stored error holds the URL: %q", msg)
 	}
 }

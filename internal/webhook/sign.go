@@ -43,8 +43,8 @@ func Signature(secret, id, timestamp string, body []byte) string {
 
 // Verify is the receiver's check of a delivery with its headers' values:
 // a signature in the header by secret, and a timestamp within Tolerance of
-// now. It is what a receiver written in Go would do; docs/monitoring.md
-// shows the same in a few lines for others.
+// now: the tests' receiver. Customers cannot import this internal
+// package, so docs/monitoring.md gives them the same check to copy.
 func Verify(secret, id, timestamp, signatures string, body []byte, now time.Time) error {
 	sec, err := strconv.ParseInt(timestamp, 10, 64)
 	if err != nil {
