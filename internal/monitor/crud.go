@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tsunagi-net/tsunagi/internal/audit"
 	"github.com/tsunagi-net/tsunagi/internal/clock"
@@ -13,6 +14,7 @@ import (
 	"github.com/tsunagi-net/tsunagi/internal/network/custexport"
 	"github.com/tsunagi-net/tsunagi/internal/store"
 	"github.com/tsunagi-net/tsunagi/internal/tenant"
+	"github.com/tsunagi-net/tsunagi/internal/text"
 )
 
 const monitorCols = `m.id, m.name, p.port_code, m.hub_id, m.target, m.probe, m.tcp_port, m.interval_seconds, m.fail_after,
@@ -276,8 +278,11 @@ func (s *Service) stopResume(ctx context.Context, sc tenant.Scope, id, reason st
 	if err != nil {
 		return Monitor{}, err
 	}
-	if len([]rune(reason)) > maxReason {
-		return Monitor{}, fault.Field("reason", "reason must be at most %d characters", maxReason)
+	// The reason goes into the audit log and its exports as one line: a
+	// line break, an escape sequence or a bidi override there would forge
+	// or hide a record.
+	if utf8.RuneCountInString(reason) > maxReason || text.SingleLine(reason) != "" {
+		return Monitor{}, fault.Field("reason", "reason must be one line of text of at most %d characters", maxReason)
 	}
 	now := s.now()
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {

@@ -80,7 +80,12 @@ func (s *Service) hubMonitors(ctx context.Context, hub string, cust tenant.Custo
 // takeProbes applies probes to one monitor. The UPDATE is conditional on
 // the newest probe taken so far: a second controller given the same
 // report (or the same controller given it twice) finds it moved and
-// takes nothing, so each probe counts once.
+// takes nothing, so each probe counts once. It is conditional on the
+// state read as well (state, state_since, probed): under READ COMMITTED a
+// stop, an update's reset or the watch job's reset may commit between the
+// read and the UPDATE without touching last_probe_at, and the probes must
+// not then write up or down over it (a stopped monitor raises nothing; a
+// reset one starts afresh from the next report).
 func (s *Service) takeProbes(ctx context.Context, cust tenant.CustomerID, hub, id string, probes []observed.Probe) error {
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		var m machine
@@ -105,14 +110,18 @@ func (s *Service) takeProbes(ctx context.Context, cust tenant.CustomerID, hub, i
 		if len(taken) == 0 {
 			return nil
 		}
+		if s.beforeTake != nil {
+			s.beforeTake()
+		}
 		res, err := tx.Exec(ctx, `UPDATE monitors SET state = ?, state_since = ?, fails = ?, probed = ?, last_probe_at = ?, last_error = ?
-			WHERE id = ? AND COALESCE(last_probe_at, '') = ?`, next.State, clock.Store(next.Since), next.Fails, next.Probed,
-			clock.Store(next.Last), next.LastError, id, last)
+			WHERE id = ? AND COALESCE(last_probe_at, '') = ? AND state = ? AND state_since = ? AND probed = ?`,
+			next.State, clock.Store(next.Since), next.Fails, next.Probed, clock.Store(next.Last), next.LastError,
+			id, last, m.State, since, m.Probed)
 		if err != nil {
 			return fmt.Errorf("take probes: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return err // another controller took them first
+			return err // another controller took them first, or the monitor was stopped or reset since the read
 		}
 		for _, b := range bins(taken) {
 			if _, err := tx.Exec(ctx, `INSERT INTO monitor_bins (monitor_id, customer_id, bin_start, sent, answered, rtt_min_us, rtt_sum_us, rtt_max_us)

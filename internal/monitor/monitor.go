@@ -103,6 +103,10 @@ type Service struct {
 	links func(path string) string
 	// Now is the clock; tests move it.
 	Now func() time.Time
+	// beforeTake, when set, runs between takeProbes' read and its UPDATE:
+	// tests commit a concurrent stop there, which no call order from
+	// outside could place.
+	beforeTake func()
 }
 
 // New returns the monitor service. net reads the applied configuration

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tsunagi-net/tsunagi/internal/catalog"
+	"github.com/tsunagi-net/tsunagi/internal/clock"
 	"github.com/tsunagi-net/tsunagi/internal/fault"
 	"github.com/tsunagi-net/tsunagi/internal/schedule"
 	"github.com/tsunagi-net/tsunagi/internal/store"
@@ -273,6 +274,10 @@ func TestDamping(t *testing.T) {
 		if n := e.count(`SELECT COUNT(*) FROM monitor_events WHERE monitor_id = ?`, m.ID); n != 5 {
 			t.Errorf("%d recorded changes, want 5", n)
 		}
+		// A fresh failure, no change: the probes still arrive, so the watch
+		// does not make the monitor unknown ("no probes").
+		at = e.clock().Add(-10 * time.Second)
+		ingest(false)
 		// The window ended at the 10th minute: the summary, once, by two controllers.
 		runWatch(t, e, e.svc, e.service(db))
 		if n := mails(causeSummary); n != recipientsA {
@@ -420,5 +425,128 @@ func TestWatchOverQuota(t *testing.T) {
 	}
 	if n := e.count(`SELECT COUNT(*) FROM monitor_events WHERE monitor_id = ? AND reason = ?`, m2.ID, reasonQuota); n != 1 {
 		t.Errorf("%d over-quota changes, want 1", n)
+	}
+}
+
+// TestReasonRefused: a stop or resume reason that is not one line of
+// text is refused on its field and recorded nowhere.
+func TestReasonRefused(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		m := e.create(scA, icmp("web"))
+		for _, r := range []string{"a\nb", "a\rb", "a\tb", "a\x00b", "a\x1b[31mb", "a\u202eb", "a\u2028b", "a\x7fb",
+			strings.Repeat("x", maxReason+1)} {
+			if _, err := e.svc.Stop(e.ctx, scA, m.ID, r); !isField(err, "reason") {
+				t.Errorf("stop with %q: %v, want a fault on reason", r, err)
+			}
+		}
+		if st := e.state(m.ID); st != Unknown {
+			t.Fatalf("state %s after refused stops", st)
+		}
+		if _, err := e.svc.Stop(e.ctx, scA, m.ID, "メンテナンス"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Resume(e.ctx, scA, m.ID, "done\n"); !isField(err, "reason") {
+			t.Errorf("resume with a line feed: %v, want a fault on reason", err)
+		}
+		if n := e.count(`SELECT COUNT(*) FROM audit_events WHERE action IN ('monitor.stop', 'monitor.resume')`); n != 1 {
+			t.Errorf("%d stop/resume audit entries, want 1", n)
+		}
+	})
+}
+
+func isField(err error, field string) bool {
+	f, ok := fault.As(err)
+	return ok && f.Field == field
+}
+
+// TestIngestLosesToAConcurrentStop: a stop committed between takeProbes'
+// read and its UPDATE wins; the probes count nothing and raise nothing.
+func TestIngestLosesToAConcurrentStop(t *testing.T) {
+	db1, db2 := storetest.Controllers(t)
+	e := newEnv(t, db1)
+	m := e.create(scA, icmp("web"))
+	e.reported("nod_t", t0)
+	if err := e.svc.Ingest(e.ctx, "tyo-1", report("hub_a", "cus_a", probes(m.ID, t0, true))); err != nil {
+		t.Fatal(err)
+	}
+	other := e.service(db2)
+	stopped := false
+	e.svc.beforeTake = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		if _, err := other.Stop(e.ctx, scA, m.ID, "maintenance"); err != nil {
+			t.Errorf("concurrent stop: %v", err)
+		}
+	}
+	if err := e.svc.Ingest(e.ctx, "tyo-1", report("hub_a", "cus_a", probes(m.ID, t0.Add(10*time.Second), true, true))); err != nil {
+		t.Fatal(err)
+	}
+	if !stopped {
+		t.Fatal("the hook did not run")
+	}
+	if st := e.state(m.ID); st != Stopped {
+		t.Errorf("state %s, want stopped", st)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM mail_outbox`); n != 0 {
+		t.Errorf("%d mails", n)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM monitor_events WHERE monitor_id = ? AND reason <> 'stopped'`, m.ID); n != 0 {
+		t.Errorf("%d changes besides the stop", n)
+	}
+	if n := e.count(`SELECT COALESCE(SUM(sent), 0) FROM monitor_bins WHERE monitor_id = ?`, m.ID); n != 1 {
+		t.Errorf("%d probes counted, want only the first report's 1", n)
+	}
+}
+
+// TestWatchNoProbes: a node that keeps reporting but sends no probes of a
+// monitor leaves it unknown ("no probes") once its last probe is older
+// than 3 intervals and 30 s; a node silent still says "node silent".
+func TestWatchNoProbes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		m := e.create(scA, icmp("web")) // interval 10 s: silent after 60 s
+		e.reported("nod_t", t0)
+		if err := e.svc.Ingest(e.ctx, "tyo-1", report("hub_a", "cus_a", probes(m.ID, t0, true, true))); err != nil {
+			t.Fatal(err)
+		}
+		e.advance(59 * time.Second)
+		e.reported("nod_t", e.clock())
+		runWatch(t, e, e.svc)
+		if st := e.state(m.ID); st != Up {
+			t.Fatalf("state %s while probes are recent", st)
+		}
+		e.advance(time.Minute)
+		e.reported("nod_t", e.clock()) // the node reports, without probes
+		runWatch(t, e, e.svc)
+		if st := e.state(m.ID); st != Unknown {
+			t.Errorf("state %s, want unknown", st)
+		}
+		if n := e.count(`SELECT COUNT(*) FROM monitor_events WHERE monitor_id = ? AND reason = ?`, m.ID, reasonNoProbes); n != 1 {
+			t.Errorf("%d no-probes changes, want 1", n)
+		}
+	})
+}
+
+func TestSilent(t *testing.T) {
+	now := t0.Add(time.Hour)
+	at := func(d time.Duration) string { return clock.Store(now.Add(-d)) }
+	for _, c := range []struct {
+		reported, last, since string
+		want                  string
+	}{
+		{"", at(time.Second), at(time.Second), reasonSilent},
+		{at(61 * time.Second), at(time.Second), at(time.Second), reasonSilent},
+		{at(61 * time.Second), at(time.Hour), at(time.Hour), reasonSilent},
+		{at(time.Second), at(61 * time.Second), at(time.Hour), reasonNoProbes},
+		{at(time.Second), "", at(61 * time.Second), reasonNoProbes},
+		{at(time.Second), "", at(59 * time.Second), ""},
+		{at(time.Second), at(59 * time.Second), at(time.Hour), ""},
+	} {
+		if got := silent(c.reported, c.last, c.since, 10, now); got != c.want {
+			t.Errorf("silent(%q, %q, %q) = %q, want %q", c.reported, c.last, c.since, got, c.want)
+		}
 	}
 }

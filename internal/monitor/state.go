@@ -35,6 +35,7 @@ type change struct {
 const (
 	reasonAnswered = "answered"
 	reasonSilent   = "node silent"
+	reasonNoProbes = "no probes"
 	reasonQuota    = "over quota"
 )
 

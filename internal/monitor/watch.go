@@ -18,7 +18,7 @@ const WatchJobName = "monitor.watch"
 
 // Items of the watch job, each "<kind>:<monitor ID>".
 const (
-	itemSilent  = "silent"  // its node is out of contact: unknown
+	itemSilent  = "silent"  // its node is out of contact, or sends no probes of it: unknown
 	itemQuota   = "quota"   // over quota while up or down: unknown
 	itemSummary = "summary" // its damping window ended with changes waiting: the summary mail
 	itemRemind  = "remind"  // stopped over 7 days: the one reminder mail
@@ -26,7 +26,9 @@ const (
 
 // WatchJob is monitor.watch: every minute it makes unknown the monitors
 // whose node is out of contact (its last report older than 3 intervals
-// and 30 s) or that went over quota, sends the summary mail of each
+// and 30 s), whose node reports but without their probes (the last probe
+// as old: a wedged prober, a node on an older generation) or that went
+// over quota, sends the summary mail of each
 // damping window that ended, and the reminder of each monitor stopped
 // over 7 days. Each item's conditional UPDATE is its done marker, so a
 // second controller does nothing twice.
@@ -35,40 +37,56 @@ func (s *Service) WatchJob() schedule.Job {
 		Next: func(now time.Time) time.Time { return now.Add(time.Minute) }, Quiet: true}
 }
 
-// silentAfter is how long after its node's last report a monitor's state
-// no longer says anything.
+// silentAfter is how long after its node's last report, or its own last
+// probe, a monitor's state no longer says anything.
 func silentAfter(interval int) time.Duration {
 	return 3*time.Duration(interval)*time.Second + 30*time.Second
 }
 
-// silent reports whether a monitor with interval on a node last heard at
-// reported ("" never, or not placed) is out of contact at now.
-func silent(reported string, interval int, now time.Time) bool {
-	if reported == "" {
-		return true
+// silent returns why a running monitor with interval says nothing at now,
+// or "" when it still does: reasonSilent when its node was last heard at
+// reported ("" never, or not placed) too long ago; reasonNoProbes when the
+// node is heard but the monitor's last probe (lastProbe, "" none; then
+// since, when its state began) is as old. The node's reports alone would
+// leave up or down standing for ever behind a prober that stopped.
+func silent(reported, lastProbe, since string, interval int, now time.Time) string {
+	old := func(at string) bool {
+		t, err := clock.Parse(at)
+		return err != nil || now.Sub(t) > silentAfter(interval)
 	}
-	t, err := clock.Parse(reported)
-	return err != nil || now.Sub(t) > silentAfter(interval)
+	if reported == "" || old(reported) {
+		return reasonSilent
+	}
+	if lastProbe == "" {
+		lastProbe = since
+	}
+	if old(lastProbe) {
+		return reasonNoProbes
+	}
+	return ""
 }
 
 const reportedOf = `COALESCE((SELECT st.reported_at FROM hub_placements hp JOIN node_status st ON st.node_id = hp.node_id
 	WHERE hp.hub_id = m.hub_id), '')`
 
+// silentCols are silent's inputs besides now, for a monitors row m.
+const silentCols = `m.interval_seconds, ` + reportedOf + `, COALESCE(m.last_probe_at, ''), m.state_since`
+
 func (s *Service) due(ctx context.Context, now time.Time) ([]string, error) {
 	var items []string
-	rows, err := s.db.Query(ctx, `SELECT m.id, m.interval_seconds, `+reportedOf+` FROM monitors m
+	rows, err := s.db.Query(ctx, `SELECT m.id, `+silentCols+` FROM monitors m
 		WHERE m.state IN ('up', 'down') ORDER BY m.id`)
 	if err != nil {
 		return nil, fmt.Errorf("monitor watch: %w", err)
 	}
 	for rows.Next() {
-		var id, reported string
+		var id, reported, last, since string
 		var interval int
-		if err := rows.Scan(&id, &interval, &reported); err != nil {
+		if err := rows.Scan(&id, &interval, &reported, &last, &since); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("monitor watch: %w", err)
 		}
-		if silent(reported, interval, now) {
+		if silent(reported, last, since, interval, now) != "" {
 			items = append(items, itemSilent+":"+id)
 		}
 	}
@@ -118,10 +136,10 @@ func (s *Service) do(ctx context.Context, now time.Time, item string) (bool, err
 	kind, id, _ := strings.Cut(item, ":")
 	done := false
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		var state, cust, reported string
+		var state, cust, reported, last, since string
 		var interval int
-		err := store.Scan(tx.QueryRow(ctx, `SELECT m.state, m.customer_id, m.interval_seconds, `+reportedOf+` FROM monitors m WHERE m.id = ?`, id),
-			&state, &cust, &interval, &reported)
+		err := store.Scan(tx.QueryRow(ctx, `SELECT m.state, m.customer_id, `+silentCols+` FROM monitors m WHERE m.id = ?`, id),
+			&state, &cust, &interval, &reported, &last, &since)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil // removed since
 		}
@@ -130,10 +148,11 @@ func (s *Service) do(ctx context.Context, now time.Time, item string) (bool, err
 		}
 		switch kind {
 		case itemSilent:
-			if !silent(reported, interval, now) {
+			why := silent(reported, last, since, interval, now)
+			if why == "" {
 				return nil
 			}
-			done, err = s.resetTx(ctx, tx, id, state, now, reasonSilent, true)
+			done, err = s.resetTx(ctx, tx, id, state, now, why, true)
 		case itemQuota:
 			over, err := overQuota(ctx, tx, tenant.CustomerID(cust))
 			if err != nil || !over[id] {

@@ -104,6 +104,8 @@ func TestMonitorsAPI(t *testing.T) {
 	if exp := a.expect(http.StatusOK, "GET", "/api/v1/network/export", nil); !strings.Contains(string(exp.body), `"target": "192.0.2.80"`) {
 		t.Errorf("the export has no monitor: %.400s", exp.body)
 	}
+	// A reason that is not one line of text would forge a record in the audit log.
+	a.expect(http.StatusBadRequest, "POST", "/api/v1/monitors/"+m.ID+"/stop", map[string]string{"reason": "ok\nmonitor.delete"})
 	a.expect(http.StatusOK, "POST", "/api/v1/monitors/"+m.ID+"/stop", map[string]string{"reason": "maintenance"}).json(t, &m)
 	if m.State != monitor.Stopped {
 		t.Errorf("state %s after stop", m.State)
