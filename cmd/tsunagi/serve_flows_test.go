@@ -14,7 +14,7 @@ import (
 func TestFlowRecordsPerHourBounds(t *testing.T) {
 	for _, n := range []int64{999, 10000001} {
 		f := serveFlags{logLevel: "info", mgmtAllow: "127.0.0.0/8", agentAllow: "10.0.0.0/8", purgeAfter: "30", nodeSilentAfter: 5 * time.Minute,
-			noticeMinDays: 14, retain: retainFlags{audit: 365, mail: 365, notificationLog: 365, jobRuns: 365, flows: 30},
+			noticeMinDays: 14, retain: validRetain(),
 			flowsPerHour: n, dataDir: filepath.Join(t.TempDir(), "never-made")}
 		if err := serve(context.Background(), f); err == nil || !strings.HasPrefix(err.Error(), "--flow-records-per-hour: ") {
 			t.Errorf("--flow-records-per-hour %d: %v", n, err)

@@ -16,7 +16,7 @@ import (
 // TestServeRefusesRetentionOutOfBounds: a retention period outside its
 // class's bounds stops serve before it opens anything, naming the flag.
 func TestServeRefusesRetentionOutOfBounds(t *testing.T) {
-	ok := retainFlags{audit: 365, mail: 365, notificationLog: 365, jobRuns: 365, usage: 62, flows: 30, monitor: 90, webhookDeliveries: 30}
+	ok := validRetain()
 	for flag, bad := range map[string]func(*retainFlags){
 		"--retain-audit-days":              func(f *retainFlags) { f.audit = 89 },
 		"--retain-mail-days":               func(f *retainFlags) { f.mail = 29 },
@@ -52,7 +52,7 @@ func TestServeRefusesBadWebhookFlags(t *testing.T) {
 	} {
 		f := serveFlags{logLevel: "info", mgmtAllow: "127.0.0.0/8", agentAllow: "10.0.0.0/8", purgeAfter: "30",
 			nodeSilentAfter: 5 * time.Minute, noticeMinDays: 14, webhook: wf, dataDir: filepath.Join(t.TempDir(), "never-made"),
-			retain: retainFlags{audit: 365, mail: 365, notificationLog: 365, jobRuns: 365, webhookDeliveries: 30}}
+			retain: validRetain()}
 		if err := serve(context.Background(), f); err == nil || !strings.HasPrefix(err.Error(), flag+": ") {
 			t.Errorf("%s: %v", flag, err)
 		}
@@ -89,4 +89,10 @@ func TestRetainFlags(t *testing.T) {
 		!strings.Contains(err.Error(), "TSUNAGI_RETAIN_JOB_RUNS_DAYS") {
 		t.Errorf("malformed environment value: %v", err)
 	}
+}
+
+// validRetain is every retention flag at its default: a serve's flags that
+// fail only where a test makes them.
+func validRetain() retainFlags {
+	return retainFlags{audit: 365, mail: 365, notificationLog: 365, jobRuns: 365, usage: 62, flows: 30, monitor: 90, webhookDeliveries: 30}
 }

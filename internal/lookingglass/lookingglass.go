@@ -38,6 +38,10 @@ const (
 // within AnswerWait (an Unavailable fault: HTTP 503).
 const CodeNodeTimeout = "node_timeout"
 
+// CodeNoAgent is the error code of a read of a port whose hub node has no
+// enrolled agent (no valid node certificate): nothing could answer it.
+const CodeNoAgent = "no_agent"
+
 // View is a session's looking glass as the customer sees it.
 type View struct {
 	PortCode string     `json:"port_code"`
@@ -141,6 +145,17 @@ func (s *Service) queue(ctx context.Context, cust catalog.CustomerID, code, sess
 			return fault.New(fault.Conflict, "port %s runs on no hub node yet", code)
 		}
 		now := s.now()
+		// A node without a valid certificate has no agent that could
+		// take the query: say so at once instead of holding the read
+		// for the whole wait.
+		var agents int
+		if err := store.Scan(tx.QueryRow(ctx, `SELECT COUNT(*) FROM node_certs c JOIN hub_nodes n ON n.id = c.node_id
+			WHERE n.name = ? AND c.revoked_at IS NULL AND c.not_after > ?`, p.node, clock.Store(now)), &agents); err != nil {
+			return err
+		}
+		if agents == 0 {
+			return fault.Coded(fault.Unavailable, CodeNoAgent, "the hub node of port %s has no enrolled agent to read it", code)
+		}
 		// Removed on write: queries nobody can wait for any more.
 		if _, err := tx.Exec(ctx, `DELETE FROM lg_queries WHERE created_at < ?`, clock.Store(now.Add(-Keep))); err != nil {
 			return err

@@ -31,6 +31,8 @@ func seedTB(t testing.TB, db *store.DB) {
 	exec(t, db, `INSERT INTO regions (id, code, name_en, name_ja, data_location, created_at) VALUES ('reg_1', 'tyo', 'Tokyo', '東京', 'JP', ?)`, now)
 	for _, n := range []string{"tyo-1", "osa-1"} {
 		exec(t, db, `INSERT INTO hub_nodes (id, region_id, name, created_at) VALUES (?, 'reg_1', ?, ?)`, "node_"+n, n, now)
+		exec(t, db, `INSERT INTO node_certs (serial, node_id, issued_at, not_after) VALUES (?, ?, ?, '2999-01-01T00:00:00.000000Z')`,
+			"serial-"+n, "node_"+n, now)
 	}
 	for i, c := range []struct{ cust, node string }{{"cus_a", "tyo-1"}, {"cus_b", "osa-1"}} {
 		shb := []string{"shb00000001", "shb00000002"}[i]
@@ -119,6 +121,23 @@ func TestAskRefuses(t *testing.T) {
 			t.Fatalf("refused asks queued %d queries (%v)", n, err)
 		}
 	})
+}
+
+// A port whose node has no valid certificate is refused at once: no agent
+// could take the query, so nobody waits the answer's whole time for it.
+func TestAskWithoutAnAgentFailsAtOnce(t *testing.T) {
+	db := storetest.SQLite(t)
+	seed(t, db)
+	exec(t, db, `UPDATE node_certs SET revoked_at = ? WHERE node_id = 'node_tyo-1'`, now)
+	s := New(db, Options{AnswerWait: time.Hour})
+	_, err := s.Ask(context.Background(), tenanttest.Customer(catalog.CustomerID("cus_a")), "shc00000001", "single")
+	if f, ok := fault.As(err); !ok || f.Kind != fault.Unavailable || f.Code != CodeNoAgent {
+		t.Fatalf("got %v, want the refusal for a node without an agent", err)
+	}
+	var n int
+	if err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM lg_queries`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the refused read queued %d queries (%v)", n, err)
+	}
 }
 
 func TestUnansweredAskTimesOut(t *testing.T) {

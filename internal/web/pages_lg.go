@@ -65,6 +65,8 @@ func (s *Server) lgPage(w http.ResponseWriter, r *http.Request) error {
 		pg.View = &v
 	case f != nil && f.Code == lookingglass.CodeNodeTimeout:
 		pg.Problem = "lg.problem.timeout"
+	case f != nil && f.Code == lookingglass.CodeNoAgent:
+		pg.Problem = "lg.problem.no_agent"
 	case f != nil && f.Kind == fault.RateLimited:
 		pg.Problem = "lg.problem.rate_limited"
 	case f != nil && f.Kind == fault.Conflict:
