@@ -122,6 +122,11 @@ func (l *Loop) Run(ctx context.Context) error {
 		lastErr  error
 		retry    bool // the last pass left an error or a hub short of its version
 		lastPass time.Time
+		// observedAt is when the hubs above were observed: the end of the
+		// pass that returned them. A report sent between passes carries
+		// the same observation and says so, so that the controller never
+		// takes counters read a minute ago for counters read now.
+		observedAt time.Time
 	)
 	apply := func(changed bool) {
 		pass := l.Applier.Apply
@@ -134,7 +139,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		lastPass, lastErr, retry = time.Now(), err, err != nil
 		if got != nil {
-			hubs = got
+			hubs, observedAt = got, lastPass
 		}
 		for _, h := range hubs {
 			if h.Error != "" {
@@ -201,8 +206,12 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 		}
 		backoff = time.Second
+		at := observedAt
+		if at.IsZero() {
+			at = time.Now() // nothing observed yet: the report holds no hub
+		}
 		rep := observed.Report{Schema: observed.Schema, AppliedGeneration: applied, AgentVersion: l.Version,
-			ObservedAt: time.Now().UTC(), Hubs: hubs}
+			ObservedAt: at.UTC(), Hubs: hubs}
 		if lastErr != nil {
 			rep.Error = observed.Clip(lastErr.Error())
 		}

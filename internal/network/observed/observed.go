@@ -11,9 +11,12 @@ type Report struct {
 	// AppliedGeneration is the generation of the last desired-state
 	// document the agent processed in full (every hub of it either
 	// reached or reported with its Error); "" before the first.
-	AppliedGeneration string    `json:"applied_generation"`
-	AgentVersion      string    `json:"agent_version"`
-	ObservedAt        time.Time `json:"observed_at"`
+	AppliedGeneration string `json:"applied_generation"`
+	AgentVersion      string `json:"agent_version"`
+	// ObservedAt is when the hubs below were observed: the end of the
+	// agent's pass that read them (counters included), not when the
+	// report was sent.
+	ObservedAt time.Time `json:"observed_at"`
 	// Error is a failure of the node's last pass outside any one hub's
 	// version: the document was refused, the node's links could not be
 	// listed, a hub could not be observed or removed. "" when none.
