@@ -4,7 +4,8 @@
 // schemas use: type, required, additionalProperties: false, properties,
 // items, enum, const, pattern, minimum, maximum, maxLength, maxItems,
 // minItems and $ref to #/$defs. It exists so that a contract's schema and
-// its Go types cannot drift apart unnoticed.
+// its Go types cannot drift apart unnoticed. StandardLibraryOnly keeps each
+// contract package free of any import outside the standard library.
 package schematest
 
 import (
